@@ -1,0 +1,11 @@
+// mxprof._core: the small, hot parts of mxprof. Each capability lives in its own file and
+// registers its functions here; statistics, grouping and rendering stay in Python.
+#include <pybind11/pybind11.h>
+
+namespace py = pybind11;
+
+// Registration functions, one per capability file (add yours here and in the list below).
+
+PYBIND11_MODULE(_core, m) {
+    m.doc() = "mxprof native core: clock and timing loop, CPU/NUMA binding, oneDNN verbose scanner";
+}

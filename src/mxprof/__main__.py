@@ -1,0 +1,3 @@
+from mxprof.cli import main
+
+raise SystemExit(main())

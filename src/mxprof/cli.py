@@ -1,0 +1,56 @@
+"""Command line: `python -m mxprof SUBCOMMAND`.
+
+One module per subcommand under `mxprof.commands`, each with `add_arguments(parser)` and
+`run(args) -> int`. They are imported only when chosen, so `--help` never loads MXNet.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+
+# name -> (module under mxprof.commands, one-line help). The one dispatch table.
+COMMANDS: dict[str, tuple[str, str]] = {
+}
+
+
+class UsageError(Exception):
+    """Bad input from the user: printed as `mxprof: error: ...`, exit status 2."""
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="mxprof",
+        description="Profile Apache MXNet inference on CPUs with MKL-DNN (oneDNN).",
+    )
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for name, (module, help_text) in COMMANDS.items():
+        sp = sub.add_parser(name, help=help_text, description=help_text)
+        sp.set_defaults(_module=module)
+        _load(module).add_arguments(sp)
+    return parser
+
+
+def _load(module: str):
+    return importlib.import_module(f"mxprof.commands.{module}")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if not getattr(args, "_module", None):
+        parser.print_help()
+        return 2
+    try:
+        return int(_load(args._module).run(args) or 0)
+    except UsageError as exc:
+        print(f"mxprof: error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("mxprof: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,34 @@
+"""Shared test helpers: the CLI is called the way a user calls it."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+FIXTURES = Path(__file__).parent / "fixtures"
+
+
+def run_cli(*args: str, env: dict[str, str] | None = None, timeout: float = 600,
+            cwd: str | os.PathLike | None = None) -> subprocess.CompletedProcess:
+    """Run `python -m mxprof ARGS` in a subprocess and return the completed process."""
+    full_env = dict(os.environ)
+    if env:
+        full_env.update(env)
+    return subprocess.run(
+        [sys.executable, "-m", "mxprof", *args],
+        capture_output=True, text=True, env=full_env, timeout=timeout, cwd=cwd,
+    )
+
+
+@pytest.fixture
+def cli():
+    return run_cli
+
+
+@pytest.fixture
+def fixtures_dir() -> Path:
+    return FIXTURES
