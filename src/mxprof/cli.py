@@ -12,6 +12,7 @@ import sys
 
 # name -> (module under mxprof.commands, one-line help). The one dispatch table.
 COMMANDS: dict[str, tuple[str, str]] = {
+    "accuracy": ("accuracy", "MKL-DNN vs reference kernels, fused and INT8: outputs and top-1/top-5"),
 }
 
 

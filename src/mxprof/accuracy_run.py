@@ -1,0 +1,315 @@
+"""Run the accuracy check: one worker process per configuration, then compare their outputs.
+
+Configurations (each in a fresh process, environment set before libmxnet loads):
+- mkldnn-off    reference CPU kernels (MXNET_MKLDNN_ENABLED=0), hybridized: the reference;
+- mkldnn        MKL-DNN kernels, hybridized, no graph fusion;
+- mkldnn-fused  MKL-DNN with subgraph fusion (`optimize_for(backend='MKLDNN')`);
+- int8-<mode>   quantized with mxnet.contrib.quantization, calibration none/naive/entropy.
+The reference runs first; when the weights are random it saves them, and every other
+configuration loads that file, so all of them see identical weights and identical inputs.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from mxprof import accuracy as metrics
+
+SCHEMA = 1
+REFERENCE = "mkldnn-off"
+FP32_CONFIGS = ("mkldnn-off", "mkldnn", "mkldnn-fused")
+
+
+@dataclass(frozen=True)
+class ConfigPlan:
+    """What one configuration is: how the graph is built and whether MKL-DNN is on."""
+
+    name: str
+    kind: str  # plain | fused | int8
+    mkldnn: bool
+    calib_mode: str | None = None
+
+    def env(self) -> dict[str, str]:
+        return {"MXNET_MKLDNN_ENABLED": "1" if self.mkldnn else "0"}
+
+
+def plan_configs(names: list[str], int8_modes: list[str]) -> list[ConfigPlan]:
+    """The reference first, then the requested FP32 configurations, then INT8 ones."""
+    known = {"mkldnn-off": ConfigPlan("mkldnn-off", "plain", False),
+             "mkldnn": ConfigPlan("mkldnn", "plain", True),
+             "mkldnn-fused": ConfigPlan("mkldnn-fused", "fused", True)}
+    unknown = [n for n in names if n not in known]
+    if unknown:
+        raise ValueError(f"unknown configuration(s) {', '.join(unknown)}: "
+                         f"choose from {', '.join(FP32_CONFIGS)}")
+    plans = [known[REFERENCE]] + [known[n] for n in FP32_CONFIGS if n in names and n != REFERENCE]
+    plans += [ConfigPlan(f"int8-{m}", "int8", True, m) for m in int8_modes]
+    return plans
+
+
+@dataclass(frozen=True)
+class Latency:
+    """Wall time of one forward call at `batch` inputs, waited to completion, in milliseconds."""
+
+    batch: int
+    warmup: int
+    iterations: int
+    median_ms: float
+    p25_ms: float
+    p75_ms: float
+    min_ms: float
+
+    @classmethod
+    def from_samples(cls, samples: list[float], batch: int, warmup: int) -> Latency | None:
+        if not samples:
+            return None
+        a = np.asarray(samples)
+        return cls(batch, warmup, len(a), float(np.median(a)), float(np.percentile(a, 25)),
+                   float(np.percentile(a, 75)), float(a.min()))
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, d: dict | None) -> Latency | None:
+        return None if d is None else cls(**d)
+
+
+@dataclass(frozen=True)
+class ConfigResult:
+    """One configuration's figures; comparisons are against the reference (mkldnn-off)."""
+
+    name: str
+    kind: str
+    mkldnn: bool
+    calib_mode: str | None
+    ok: bool
+    error: str | None = None
+    top1: float | None = None
+    top5: float | None = None
+    max_abs_diff: float | None = None
+    max_rel_diff: float | None = None
+    within_tolerance: bool | None = None  # None for INT8: judged by agreement, not elementwise
+    top1_agreement: float | None = None
+    top5_agreement: float | None = None
+    latency: Latency | None = None
+
+    def to_dict(self) -> dict:
+        d = asdict(self)
+        d["latency"] = self.latency.to_dict() if self.latency else None
+        return d
+
+    @classmethod
+    def from_dict(cls, d: dict) -> ConfigResult:
+        return cls(**{**d, "latency": Latency.from_dict(d.get("latency"))})
+
+
+@dataclass(frozen=True)
+class AccuracyReport:
+    """Everything one `mxprof accuracy` run found; JSON round-trips through to_dict/from_dict."""
+
+    model: dict
+    param_count: int | None
+    weights: str | None  # pretrained | user | random
+    inputs: dict  # {kind: dataset|random, path, count, labelled, preprocess}
+    tolerance: metrics.Tolerance
+    configs: tuple[ConfigResult, ...]
+    comparisons: tuple[metrics.Comparison, ...]
+    calibration: dict | None
+    environment: dict
+    schema: int = SCHEMA
+    notes: tuple[str, ...] = field(default_factory=tuple)
+
+    def config(self, name: str) -> ConfigResult | None:
+        return next((c for c in self.configs if c.name == name), None)
+
+    def to_dict(self) -> dict:
+        return {"schema": self.schema, "model": self.model, "param_count": self.param_count,
+                "weights": self.weights, "inputs": self.inputs,
+                "tolerance": self.tolerance.to_dict(),
+                "configs": [c.to_dict() for c in self.configs],
+                "comparisons": [c.to_dict() for c in self.comparisons],
+                "int8": int8_summary(self), "calibration": self.calibration,
+                "environment": self.environment, "notes": list(self.notes)}
+
+    @classmethod
+    def from_dict(cls, d: dict) -> AccuracyReport:
+        return cls(model=d["model"], param_count=d["param_count"], weights=d["weights"],
+                   inputs=d["inputs"], tolerance=metrics.Tolerance.from_dict(d["tolerance"]),
+                   configs=tuple(ConfigResult.from_dict(c) for c in d["configs"]),
+                   comparisons=tuple(metrics.Comparison.from_dict(c) for c in d["comparisons"]),
+                   calibration=d.get("calibration"), environment=d["environment"],
+                   schema=d.get("schema", SCHEMA), notes=tuple(d.get("notes", ())))
+
+
+def int8_summary(report: AccuracyReport) -> list[dict]:
+    """Each INT8 configuration beside its FP32 baseline (fused FP32 if run, else the reference)."""
+    base = report.config("mkldnn-fused") or report.config("mkldnn") or report.config(REFERENCE)
+    rows = []
+    for c in report.configs:
+        if c.kind != "int8" or not c.ok or base is None or not base.ok:
+            continue
+        row = {"config": c.name, "fp32_config": base.name, "top1_delta": None,
+               "top5_delta": None, "speedup": None}
+        if c.top1 is not None and base.top1 is not None:
+            row["top1_delta"] = c.top1 - base.top1
+            row["top5_delta"] = c.top5 - base.top5
+        if c.latency and base.latency:
+            row["speedup"] = base.latency.median_ms / c.latency.median_ms
+        rows.append(row)
+    return rows
+
+
+class WorkerFailed(RuntimeError):
+    pass
+
+
+def run_worker(spec: dict, env: dict[str, str], timeout: float) -> dict:
+    """Run one configuration in a fresh interpreter; its result.json, or WorkerFailed."""
+    out_dir = Path(spec["out_dir"])
+    out_dir.mkdir(parents=True, exist_ok=True)
+    spec_path = out_dir / "spec.json"
+    spec_path.write_text(json.dumps(spec))
+    full_env = {**os.environ, **env}
+    try:
+        proc = subprocess.run([sys.executable, "-m", "mxprof.accuracy_worker", str(spec_path)],
+                              env=full_env, capture_output=True, text=True, timeout=timeout)
+    except subprocess.TimeoutExpired:
+        raise WorkerFailed(f"timed out after {timeout:.0f} s") from None
+    result_path = out_dir / "result.json"
+    if proc.returncode != 0 or not result_path.exists():
+        tail = "\n".join(proc.stderr.strip().splitlines()[-6:])
+        how = f"signal {-proc.returncode}" if proc.returncode < 0 else f"exit {proc.returncode}"
+        raise WorkerFailed(f"worker {how}: {tail}")
+    return json.loads(result_path.read_text())
+
+
+def _load_outputs(out_dir: Path, count: int) -> list[np.ndarray]:
+    return [np.load(out_dir / f"output_{i}.npy", mmap_mode="r") for i in range(count)]
+
+
+def run_accuracy(model: dict, plans: list[ConfigPlan], *, inputs: dict, batch_size: int,
+                 calib_count: int, timing: dict, tolerance: metrics.Tolerance,
+                 threads: int | None = None, timeout: float = 1800.0,
+                 progress=None) -> AccuracyReport:
+    """Run every planned configuration and compare it with the reference.
+
+    `inputs` is {"kind": "random", "count": N, "seed": S} or {"kind": "dataset", "path": P,
+    "preprocess": Preprocess dict, "limit": N or None}.
+    """
+    work = Path(tempfile.mkdtemp(prefix="mxprof-accuracy-"))
+    try:
+        return _run(work, model, plans, inputs, batch_size, calib_count, timing, tolerance,
+                    threads, timeout, progress or (lambda msg: None))
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+
+def _run(work, model, plans, inputs, batch_size, calib_count, timing, tolerance, threads,
+         timeout, progress) -> AccuracyReport:
+    shape = tuple(model["input_shape"])
+    base_spec: dict = {"batch_size": batch_size, "timing": timing, "seed": 0}
+    calibration = None
+    if inputs["kind"] == "random":
+        rng = np.random.RandomState(inputs.get("seed", 0))
+        np.save(work / "inputs.npy", rng.standard_normal((inputs["count"], *shape)).astype("f4"))
+        base_spec["inputs_npy"] = str(work / "inputs.npy")
+        if any(p.kind == "int8" for p in plans):
+            np.save(work / "calib.npy",
+                    rng.standard_normal((calib_count, *shape)).astype("f4"))
+            calibration = {"source": "random normal inputs", "count": calib_count}
+    else:
+        base_spec["data"] = {"path": inputs["path"], "preprocess": inputs["preprocess"],
+                             "limit": inputs.get("limit")}
+        if any(p.kind == "int8" for p in plans):
+            calibration = {"source": f"first {calib_count} records of {inputs['path']} "
+                           "(also part of the evaluation set)", "count": calib_count}
+    env = {"OMP_NUM_THREADS": str(threads)} if threads else {}
+    results: dict[str, dict] = {}
+    errors: dict[str, str] = {}
+    model_used = dict(model)
+    for plan in plans:
+        spec = {**base_spec, "model": model_used, "out_dir": str(work / plan.name),
+                "config": {"name": plan.name, "kind": plan.kind, "calib_mode": plan.calib_mode}}
+        if plan.kind == "int8" and plan.calib_mode != "none":
+            spec["calib"] = ({"npy": str(work / "calib.npy")} if inputs["kind"] == "random"
+                             else {"count": calib_count, "start": 0})
+        if plan.name == REFERENCE and not model.get("params_path"):
+            spec["save_params"] = str(work / "weights.params")
+        progress(f"running {plan.name}")
+        try:
+            results[plan.name] = run_worker(spec, {**env, **plan.env()}, timeout)
+        except WorkerFailed as exc:
+            errors[plan.name] = str(exc)
+            continue
+        if "save_params" in spec:
+            model_used = {**model, "params_path": spec["save_params"]}
+    return _assemble(work, model, plans, inputs, results, errors, tolerance, calibration)
+
+
+def _assemble(work, model, plans, inputs, results, errors, tolerance,
+              calibration) -> AccuracyReport:
+    ref = results.get(REFERENCE)
+    ref_out = _load_outputs(work / REFERENCE, ref["outputs"]) if ref else None
+    outs = {n: _load_outputs(work / n, r["outputs"]) for n, r in results.items()}
+    labels = None
+    if ref and ref["labels"]:
+        labels = np.load(work / REFERENCE / "labels.npy")
+    configs, comparisons = [], []
+    for plan in plans:
+        r = results.get(plan.name)
+        if r is None:
+            err = errors.get(plan.name) or "not run"
+            configs.append(ConfigResult(plan.name, plan.kind, plan.mkldnn, plan.calib_mode,
+                                        ok=False, error=err))
+            continue
+        fields: dict = {}
+        first = outs[plan.name][0]
+        if labels is not None and metrics.is_classifier_output(first):
+            fields["top1"] = metrics.topk_accuracy(first, labels, 1)
+            fields["top5"] = metrics.topk_accuracy(first, labels, 5)
+        if ref_out is not None:
+            cmp = metrics.compare_outputs(plan.name, outs[plan.name], REFERENCE, ref_out,
+                                          tolerance)
+            if plan.name != REFERENCE:
+                comparisons.append(cmp)
+            fields.update(max_abs_diff=cmp.max_abs_diff, max_rel_diff=cmp.max_rel_diff,
+                          top1_agreement=cmp.top1_agreement, top5_agreement=cmp.top5_agreement,
+                          within_tolerance=None if plan.kind == "int8" else cmp.within_tolerance)
+        t = r["timing"]
+        lat = Latency.from_samples(t["samples_ms"], t["batch"], t["warmup"])
+        configs.append(ConfigResult(plan.name, plan.kind, plan.mkldnn, plan.calib_mode, ok=True,
+                                    latency=lat, **fields))
+    # The pairs the issue names beside "vs reference": fused vs unfused, INT8 vs FP32 fused.
+    pairs = [("mkldnn-fused", "mkldnn")]
+    pairs += [(p.name, "mkldnn-fused") for p in plans if p.kind == "int8"]
+    for a, b in pairs:
+        if a in outs and b in outs:
+            comparisons.append(metrics.compare_outputs(a, outs[a], b, outs[b], tolerance))
+    any_result = ref or next(iter(results.values()), None)
+    weights = any_result["weights"] if ref else (any_result or {}).get("weights")
+    notes = []
+    if weights == "random":
+        notes.append("weights are random (no --params, no local pretrained file): labelled "
+                      "top-1/top-5 are meaningless here; only equivalence between "
+                      "configurations is checked")
+    if inputs["kind"] == "random":
+        notes.append("inputs are random normal arrays: agreement and error figures hold for "
+                     "these inputs; pass --data for labelled accuracy")
+    count = len(next(iter(outs.values()))[0]) if outs else inputs.get("count", 0)
+    return AccuracyReport(
+        model={k: v for k, v in model.items() if v is not None},
+        param_count=any_result["param_count"] if any_result else None, weights=weights,
+        inputs={**inputs, "count": count, "labelled": labels is not None},
+        tolerance=tolerance, configs=tuple(configs), comparisons=tuple(comparisons),
+        calibration=calibration,
+        environment=any_result["environment"] if any_result else {}, notes=tuple(notes))
