@@ -68,7 +68,7 @@ def header_lines(report: AccuracyReport) -> list[str]:
     lines = [
         f"model {m.get('name')}: {params} parameters, input {shape}, weights {report.weights}",
         f"inputs: {data}",
-        f"FP32 tolerance: |out - ref| <= {tol.atol:g} + {tol.rtol:g}*|ref| elementwise "
+        f"FP32 tolerance: |out - ref| <= {tol.rtol:g}*|ref| + {tol.atol:g}*max|ref| elementwise "
         "(rtol as in MXNet's fusion tests); INT8 is judged by top-1/top-5 agreement",
         f"reference: {REFERENCE} (MXNET_MKLDNN_ENABLED=0, reference CPU kernels); "
         "diffs are against it",
@@ -79,6 +79,9 @@ def header_lines(report: AccuracyReport) -> list[str]:
                      f"after {lat.warmup} warm-up, ms [p25-p75], one process per configuration")
     if report.calibration:
         lines.append(f"INT8 calibration: {report.calibration['source']}")
+    scales = [o.scale for c in report.comparisons if c.reference == REFERENCE for o in c.outputs]
+    if scales:
+        lines.append(f"output scale max|ref| = {max(scales):.3g} (diffs below read against it)")
     lines.append(environment_line(report))
     return lines
 

@@ -36,7 +36,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--calib-size", type=int, default=64,
                         help="calibration inputs for naive/entropy (64)")
     parser.add_argument("--rtol", type=float, default=1e-3, help="FP32 relative tolerance")
-    parser.add_argument("--atol", type=float, default=1e-4, help="FP32 absolute tolerance")
+    parser.add_argument("--atol", type=float, default=1e-4, help="FP32 absolute tolerance, as a fraction of the output's max |value|")
     parser.add_argument("--timing-batch", type=int, default=1, help="batch for latency (1)")
     parser.add_argument("--iterations", type=int, default=20, help="timed calls (20); 0: none")
     parser.add_argument("--warmup", type=int, default=5, help="untimed calls first (5)")
@@ -71,7 +71,6 @@ def resolve_model(args) -> dict:
 
 
 def _resolve_minimal(args) -> dict:
-    import difflib
     import os
 
     shape = (tuple(int(v) for v in args.shape.replace("x", ",").split(","))[-3:]
@@ -86,11 +85,11 @@ def _resolve_minimal(args) -> dict:
                 "params_path": os.path.abspath(args.params) if args.params else None}
     from mxnet.gluon.model_zoo import vision
 
-    names = sorted(vision._models)
-    if args.model not in names:
-        close = difflib.get_close_matches(args.model, names, n=5, cutoff=0.5)
-        raise UsageError(f"unknown model {args.model!r}"
-                         + (f"; did you mean {', '.join(close)}?" if close else ""))
+    try:
+        vision.get_model(args.model, pretrained=False)
+    except ValueError:
+        raise UsageError(f"unknown model {args.model!r} (Gluon model zoo vision names, "
+                         "or --symbol FILE)") from None
     return {"name": args.model, "source": "gluon", "input_shape": list(shape),
             "params_path": os.path.abspath(args.params) if args.params else None}
 
