@@ -148,7 +148,8 @@ def test_labelled_top1_with_mkldnn_on_and_off_and_int8(digits, cli, tmp_path):
         / configs["int8-naive"]["latency"]["median_ms"])
     pairs = {(p["config"], p["reference"]) for p in report["comparisons"]}
     assert ("mkldnn-fused", "mkldnn") in pairs and ("int8-naive", "mkldnn-fused") in pairs
-    assert report["environment"]["mxnet"] == "1.9.1"
+    assert report["environment"]["mxnet"]["version"] == "1.9.1"
+    assert report["environment"]["onednn_version"].startswith("v")
     assert "MXNet 1.9.1" in proc.stdout and "int8-naive" in proc.stdout
     text = md.read_text()
     assert "| network | parameters | top-1 mkldnn-off |" in text
@@ -177,6 +178,33 @@ def test_random_zoo_model_equivalence(cli, tmp_path):
         assert c["max_abs_diff"] < 1e-3
         assert c["max_rel_diff"] >= 0
     assert report["param_count"] > 400_000
+
+
+def test_crashed_configuration_is_a_failed_row(digits, cli, tmp_path):
+    out = tmp_path / "r.json"
+    proc = cli("accuracy", "--symbol", digits["symbol"], "--params", digits["params"],
+               "--shape", f"3,{SIDE},{SIDE}", "--num-inputs", "4", "--iterations", "0",
+               "--configs", "mkldnn", "--json", str(out),
+               env={"MXPROF_ACCURACY_CRASH": "mkldnn"})
+    assert proc.returncode == 1
+    report = json.loads(out.read_text())
+    configs = {c["name"]: c for c in report["configs"]}
+    assert not configs["mkldnn"]["ok"] and "SIGABRT" in configs["mkldnn"]["error"]
+    assert configs["mkldnn-off"]["ok"]  # the reference still ran and was reported
+    assert "mkldnn failed: worker killed by signal SIGABRT" in proc.stdout
+
+
+def test_quick_equivalence_api(digits):
+    from mxprof.accuracy_run import equivalence_summary, quick_equivalence
+
+    model = {"name": "digits", "source": "symbol", "input_shape": [3, SIDE, SIDE],
+             "symbol_path": digits["symbol"], "params_path": digits["params"]}
+    report = quick_equivalence(model, num_inputs=4)
+    assert [c.name for c in report.configs] == ["mkldnn-off", "mkldnn", "mkldnn-fused"]
+    assert all(c.ok and c.latency is None for c in report.configs)
+    lines = equivalence_summary(report)
+    assert len(lines) == 2 and all("within tolerance" in ln for ln in lines)
+    assert "over 4 inputs" in lines[0]
 
 
 def test_missing_index_is_a_usage_error(digits, cli, tmp_path):

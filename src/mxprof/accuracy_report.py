@@ -46,11 +46,16 @@ def _tol(c: ConfigResult) -> str:
 
 
 def environment_line(report: AccuracyReport) -> str:
+    """MXNet and oneDNN versions, CPU, threads: from mxprof.environment's fingerprint dict."""
     e = report.environment
-    threads = e.get("threads") or e.get("omp_num_threads") or "default (all cores)"
-    return (f"MXNet {e.get('mxnet', '?')}, oneDNN {e.get('onednn') or 'version unknown'}, "
-            f"CPU {e.get('cpu') or e.get('cpu_model', '?')}, {e.get('cores', '?')} cores, "
-            f"threads {threads}")
+    mxnet = e.get("mxnet") or {}
+    version = mxnet.get("version") if isinstance(mxnet, dict) else mxnet
+    threads = e.get("threads") or "OpenMP default (one per logical CPU)"
+    affinity = e.get("affinity") or {}
+    cpus = affinity.get("cpus") if isinstance(affinity, dict) else affinity
+    return (f"MXNet {version or '?'}, oneDNN {e.get('onednn_version') or 'version unknown'}, "
+            f"CPU {e.get('cpu_model') or '?'}, {e.get('logical_cpus', '?')} logical CPUs, "
+            f"threads {threads}, affinity {cpus or '?'}")
 
 
 def header_lines(report: AccuracyReport) -> list[str]:

@@ -11,9 +11,13 @@ configuration loads that file, so all of them see identical weights and identica
 
 from __future__ import annotations
 
+import dataclasses
+import hashlib
 import json
 import os
+import re
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
@@ -173,23 +177,59 @@ class WorkerFailed(RuntimeError):
     pass
 
 
+# Inherited settings that would change what a configuration is or flood its output.
+_DROPPED_ENV = ("MXNET_MKLDNN_ENABLED", "DNNL_VERBOSE", "MKLDNN_VERBOSE", "DNNL_VERBOSE_TIMESTAMP")
+
+
+def worker_env(plan_env: dict[str, str], threads: int | None) -> dict[str, str]:
+    """The whole environment of one worker: inherited, minus verbose/MKL-DNN switches, plus ours."""
+    import mxprof
+
+    env = {k: v for k, v in os.environ.items() if k not in _DROPPED_ENV}
+    env["MXNET_STORAGE_FALLBACK_LOG_VERBOSE"] = "0"  # one line per op with MKL-DNN off
+    if threads:
+        env["OMP_NUM_THREADS"] = str(threads)
+    env.update(plan_env)
+    # The worker must import this very mxprof, installed or not.
+    src = str(Path(mxprof.__file__).resolve().parents[1])
+    env["PYTHONPATH"] = os.pathsep.join(p for p in (src, env.get("PYTHONPATH")) if p)
+    return env
+
+
+def _describe_exit(code: int) -> str:
+    if code < 0:
+        try:
+            return f"killed by signal {signal.Signals(-code).name}"
+        except ValueError:
+            return f"killed by signal {-code}"
+    return f"exit status {code}"
+
+
 def run_worker(spec: dict, env: dict[str, str], timeout: float) -> dict:
     """Run one configuration in a fresh interpreter; its result.json, or WorkerFailed."""
     out_dir = Path(spec["out_dir"])
     out_dir.mkdir(parents=True, exist_ok=True)
-    spec_path = out_dir / "spec.json"
+    spec_path, err_path = out_dir / "spec.json", out_dir / "stderr.txt"
     spec_path.write_text(json.dumps(spec))
-    full_env = {**os.environ, **env}
-    try:
-        proc = subprocess.run([sys.executable, "-m", "mxprof.accuracy_worker", str(spec_path)],
-                              env=full_env, capture_output=True, text=True, timeout=timeout)
-    except subprocess.TimeoutExpired:
-        raise WorkerFailed(f"timed out after {timeout:.0f} s") from None
+    cmd = [sys.executable, "-m", "mxprof.accuracy_worker", str(spec_path)]
+    with open(err_path, "w") as err:
+        # Own session, so a timeout kills the worker with every thread and child it started.
+        proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=err, env=env,
+                                start_new_session=True)
+        try:
+            code = proc.wait(timeout=timeout)
+        except BaseException as exc:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+            if isinstance(exc, subprocess.TimeoutExpired):
+                raise WorkerFailed(f"no result after the {timeout:g} s timeout: worker killed"
+                                   ) from None
+            raise
     result_path = out_dir / "result.json"
-    if proc.returncode != 0 or not result_path.exists():
-        tail = "\n".join(proc.stderr.strip().splitlines()[-6:])
-        how = f"signal {-proc.returncode}" if proc.returncode < 0 else f"exit {proc.returncode}"
-        raise WorkerFailed(f"worker {how}: {tail}")
+    if code != 0 or not result_path.exists():
+        lines = [ln for ln in err_path.read_text(errors="replace").splitlines() if ln.strip()]
+        tail = "\n".join(lines[-8:])
+        raise WorkerFailed(f"worker {_describe_exit(code)}: {tail}")
     return json.loads(result_path.read_text())
 
 
@@ -233,7 +273,6 @@ def _run(work, model, plans, inputs, batch_size, calib_count, timing, tolerance,
         if any(p.kind == "int8" for p in plans):
             calibration = {"source": f"first {calib_count} records of {inputs['path']} "
                            "(also part of the evaluation set)", "count": calib_count}
-    env = {"OMP_NUM_THREADS": str(threads)} if threads else {}
     results: dict[str, dict] = {}
     errors: dict[str, str] = {}
     model_used = dict(model)
@@ -247,13 +286,19 @@ def _run(work, model, plans, inputs, batch_size, calib_count, timing, tolerance,
             spec["save_params"] = str(work / "weights.params")
         progress(f"running {plan.name}")
         try:
-            results[plan.name] = run_worker(spec, {**env, **plan.env()}, timeout)
+            results[plan.name] = run_worker(spec, worker_env(plan.env(), threads), timeout)
         except WorkerFailed as exc:
             errors[plan.name] = str(exc)
             continue
         if "save_params" in spec:
             model_used = {**model, "params_path": spec["save_params"]}
-    return _assemble(work, model, plans, inputs, results, errors, tolerance, calibration)
+    report = _assemble(work, model, plans, inputs, results, errors, tolerance, calibration)
+    if results and not report.environment.get("onednn_version") and any(p.mkldnn for p in plans):
+        progress("reading the oneDNN version")
+        version = probe_onednn_version()
+        report = dataclasses.replace(report, environment={**report.environment,
+                                                          "onednn_version": version})
+    return report
 
 
 def _assemble(work, model, plans, inputs, results, errors, tolerance,
@@ -313,3 +358,85 @@ def _assemble(work, model, plans, inputs, results, errors, tolerance,
         tolerance=tolerance, configs=tuple(configs), comparisons=tuple(comparisons),
         calibration=calibration,
         environment=any_result["environment"] if any_result else {}, notes=tuple(notes))
+
+
+_PROBE = ("import mxnet as mx\n"
+          "x = mx.nd.ones((1, 1, 4, 4)); w = mx.nd.ones((1, 1, 3, 3))\n"
+          "mx.nd.Convolution(x, w, kernel=(3, 3), num_filter=1, no_bias=True).wait_to_read()\n")
+
+
+def _libmxnet() -> Path | None:
+    import importlib.util
+
+    found = importlib.util.find_spec("mxnet")
+    if found is None or not found.origin:
+        return None
+    lib = Path(found.origin).parent / "libmxnet.so"
+    return lib if lib.exists() else None
+
+
+def probe_onednn_version(timeout: float = 120.0) -> str | None:
+    """oneDNN's version from its verbose header: libmxnet 1.9.1 exports no version symbol.
+
+    One convolution in a throwaway process with DNNL_VERBOSE=1 (verbose output in the measured
+    workers would distort their timing); None when MKL-DNN is absent or prints no header. The
+    answer depends only on the library file, so it is cached per libmxnet path, size and mtime.
+    """
+    lib = _libmxnet()
+    cache = None
+    if lib is not None:
+        st = lib.stat()
+        key = f"{lib}|{st.st_size}|{st.st_mtime_ns}"
+        root = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "mxprof"
+        cache = root / f"onednn-{hashlib.sha1(key.encode()).hexdigest()[:16]}.txt"
+        if cache.is_file():
+            return cache.read_text().strip() or None
+    env = worker_env({"MXNET_MKLDNN_ENABLED": "1", "DNNL_VERBOSE": "1", "MKLDNN_VERBOSE": "1"},
+                     None)
+    try:
+        proc = subprocess.run([sys.executable, "-c", _PROBE], env=env, capture_output=True,
+                              text=True, timeout=timeout)
+    except subprocess.TimeoutExpired:
+        return None
+    m = re.search(r"(?:oneDNN|MKL-DNN|DNNL) (v\d+\.\d+(?:\.\d+)?)", proc.stdout)
+    version = m.group(1) if m else None
+    if cache is not None and proc.returncode == 0:
+        try:
+            cache.parent.mkdir(parents=True, exist_ok=True)
+            cache.write_text(version or "")
+        except OSError:
+            pass  # a read-only home only costs the probe next time
+    return version
+
+
+def quick_equivalence(model: dict, *, num_inputs: int = 8, batch_size: int = 8,
+                      threads: int | None = None, int8: bool = False,
+                      timeout: float = 600.0) -> AccuracyReport:
+    """The short check `profile` runs: reference vs MKL-DNN vs fused on random inputs.
+
+    `model` is a ModelSpec dict (mxprof.models); the weights are whatever it loads (random init
+    included). No timing. With `int8`, a naive-calibrated INT8 configuration joins.
+    """
+    plans = plan_configs(["mkldnn", "mkldnn-fused"], ["naive"] if int8 else [])
+    return run_accuracy(model, plans, inputs={"kind": "random", "count": num_inputs, "seed": 0},
+                        batch_size=min(batch_size, num_inputs), calib_count=num_inputs,
+                        timing={"batch": 1, "warmup": 0, "iterations": 0},
+                        tolerance=metrics.Tolerance(), threads=threads, timeout=timeout)
+
+
+def equivalence_summary(report: AccuracyReport) -> list[str]:
+    """One line per configuration against the reference, for other commands' reports."""
+    lines = []
+    for c in report.configs:
+        if c.name == REFERENCE:
+            continue
+        if not c.ok:
+            lines.append(f"{c.name} vs {REFERENCE}: failed ({c.error})")
+            continue
+        verdict = {True: "within tolerance", False: "OUTSIDE tolerance",
+                   None: "INT8, judged by agreement"}[c.within_tolerance]
+        agree = "-" if c.top1_agreement is None else f"{c.top1_agreement:.3f}"
+        lines.append(f"{c.name} vs {REFERENCE}: max abs diff {c.max_abs_diff:.2e}, max rel diff "
+                     f"{c.max_rel_diff:.2e}, top-1 agreement {agree} over "
+                     f"{report.inputs.get('count')} inputs, {verdict}")
+    return lines

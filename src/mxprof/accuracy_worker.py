@@ -165,32 +165,35 @@ def time_forward(net, x: np.ndarray, warmup: int, iterations: int) -> list[float
 
 
 def environment() -> dict:
-    """Where the figures were measured; mxprof.environment gives the full fingerprint."""
+    """Where the figures were measured (mxprof.environment's fingerprint when it is present)."""
     try:
         from mxprof.environment import fingerprint
-    except ImportError:
-        fingerprint = None
-    if fingerprint is not None:
-        return fingerprint()
-    import mxnet as mx
+    except ImportError:  # until the shared fingerprint lands on this branch
+        import mxnet as mx
 
-    cpu = platform.processor() or "unknown"
-    try:
+        cpu = None
         with open("/proc/cpuinfo") as f:
-            cpu = next(line.split(":", 1)[1].strip() for line in f
-                       if line.startswith("model name"))
-    except (OSError, StopIteration):
-        pass
-    return {"mxnet": mx.__version__, "onednn": None, "cpu": cpu,
-            "cores": os.cpu_count(), "threads": os.environ.get("OMP_NUM_THREADS"),
-            "affinity": sorted(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity")
-            else None, "python": platform.python_version()}
+            cpu = next((ln.split(":", 1)[1].strip() for ln in f
+                        if ln.startswith("model name")), None)
+        threads = os.environ.get("OMP_NUM_THREADS")
+        return {"mxnet": {"version": mx.__version__}, "onednn_version": None, "cpu_model": cpu,
+                "logical_cpus": os.cpu_count(), "python": platform.python_version(),
+                "threads": int(threads) if threads and threads.isdigit() else None,
+                "affinity": {"cpus": ",".join(map(str, sorted(os.sched_getaffinity(0))))}}
+    return fingerprint().to_dict()
+
+
+def _apply_test_hook(config: str) -> None:
+    """MXPROF_ACCURACY_CRASH=<config>: die by SIGABRT, as MXNet sometimes does (tests only)."""
+    if os.environ.get("MXPROF_ACCURACY_CRASH") == config:
+        os.abort()
 
 
 def run(spec: dict) -> dict:
     import mxnet as mx
 
     t0 = time.perf_counter()
+    _apply_test_hook(spec["config"]["name"])
     mx.random.seed(spec.get("seed", 0))
     np.random.seed(spec.get("seed", 0))
     block, info = load_model(spec["model"])
