@@ -160,6 +160,23 @@ def test_labelled_top1_with_mkldnn_on_and_off_and_int8(digits, cli, tmp_path):
     assert "int8-entropy" in again.stdout
 
 
+def test_image_folder_gives_the_same_top1(digits, cli, tmp_path):
+    import cv2
+
+    pixels, labels = _digits_pixels()
+    for i, (img, label) in enumerate(zip(pixels[:TEST_SIZE], labels[:TEST_SIZE])):
+        folder = tmp_path / "digits" / f"class{label}"
+        folder.mkdir(parents=True, exist_ok=True)
+        cv2.imwrite(str(folder / f"{i:04d}.png"), img)
+    out = tmp_path / "r.json"
+    proc = cli("accuracy", "--symbol", digits["symbol"], "--params", digits["params"],
+               "--data", str(tmp_path / "digits"), *DIGITS_ARGS, "--configs", "mkldnn-off",
+               "--json", str(out))
+    assert proc.returncode == 0, proc.stderr
+    (ref,) = json.loads(out.read_text())["configs"]
+    assert ref["top1"] == pytest.approx(digits["top1"], abs=1e-12)
+
+
 def test_random_zoo_model_equivalence(cli, tmp_path):
     out = tmp_path / "r.json"
     proc = cli("accuracy", "mobilenet0.25", "--shape", "3,64,64", "--num-inputs", "8",

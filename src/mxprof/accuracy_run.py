@@ -177,8 +177,10 @@ class WorkerFailed(RuntimeError):
     pass
 
 
-# Inherited settings that would change what a configuration is or flood its output.
-_DROPPED_ENV = ("MXNET_MKLDNN_ENABLED", "DNNL_VERBOSE", "MKLDNN_VERBOSE", "DNNL_VERBOSE_TIMESTAMP")
+# Inherited settings that would change what a configuration is (MXNET_SUBGRAPH_BACKEND would
+# fuse the "unfused" mkldnn configuration) or flood its output.
+_DROPPED_ENV = ("MXNET_MKLDNN_ENABLED", "MXNET_SUBGRAPH_BACKEND", "DNNL_VERBOSE", "MKLDNN_VERBOSE",
+                "DNNL_VERBOSE_TIMESTAMP")
 
 
 def worker_env(plan_env: dict[str, str], threads: int | None) -> dict[str, str]:
@@ -341,7 +343,7 @@ def _assemble(work, model, plans, inputs, results, errors, tolerance,
         if a in outs and b in outs:
             comparisons.append(metrics.compare_outputs(a, outs[a], b, outs[b], tolerance))
     any_result = ref or next(iter(results.values()), None)
-    weights = any_result["weights"] if ref else (any_result or {}).get("weights")
+    weights = any_result["weights"] if any_result else None
     notes = []
     if weights == "random":
         notes.append("weights are random (no --params, no local pretrained file): labelled "
