@@ -249,11 +249,33 @@ def run_accuracy(model: dict, plans: list[ConfigPlan], *, inputs: dict, batch_si
     "preprocess": Preprocess dict, "limit": N or None}.
     """
     work = Path(tempfile.mkdtemp(prefix="mxprof-accuracy-"))
+    load_before = _load_average()
     try:
-        return _run(work, model, plans, inputs, batch_size, calib_count, timing, tolerance,
-                    threads, timeout, progress or (lambda msg: None))
+        report = _run(work, model, plans, inputs, batch_size, calib_count, timing, tolerance,
+                      threads, timeout, progress or (lambda msg: None))
     finally:
         shutil.rmtree(work, ignore_errors=True)
+    note = busy_machine_note(load_before, _load_average(), os.cpu_count() or 1)
+    if note and timing.get("iterations"):
+        report = dataclasses.replace(report, notes=(*report.notes, note))
+    return report
+
+
+def _load_average() -> float | None:
+    try:
+        return os.getloadavg()[0]
+    except OSError:
+        return None
+
+
+def busy_machine_note(before: float | None, after: float | None, cpus: int) -> str | None:
+    """A warning when other work competed for the CPUs: latencies and speedups are then noise."""
+    loads = [v for v in (before, after) if v is not None]
+    if not loads or max(loads) <= 0.5 * cpus + 1:
+        return None
+    return (f"the machine was busy (1-min load average up to {max(loads):.1f} on {cpus} logical "
+            "CPUs): other processes competed with the workers, so latencies and speedups are "
+            "unreliable; accuracy and equivalence figures are unaffected")
 
 
 def _run(work, model, plans, inputs, batch_size, calib_count, timing, tolerance, threads,
