@@ -271,7 +271,8 @@ def _load_average() -> float | None:
 def busy_machine_note(before: float | None, after: float | None, cpus: int) -> str | None:
     """A warning when other work competed for the CPUs: latencies and speedups are then noise."""
     loads = [v for v in (before, after) if v is not None]
-    if not loads or max(loads) <= 0.5 * cpus + 1:
+    # One worker keeps about `cpus` threads busy itself; more than that is somebody else.
+    if not loads or max(loads) <= cpus + 1:
         return None
     return (f"the machine was busy (1-min load average up to {max(loads):.1f} on {cpus} logical "
             "CPUs): other processes competed with the workers, so latencies and speedups are "
