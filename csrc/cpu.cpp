@@ -46,9 +46,10 @@ std::string strip(const std::string &s) {
 long parse_number(const std::string &text, const std::string &token) {
     std::string t = strip(token);
     if (t.empty()) bad_list(text, "empty number");
+    for (char c : t)
+        if (c < '0' || c > '9') bad_list(text, "'" + t + "' is not a number");
     long value = 0;
     for (char c : t) {
-        if (c < '0' || c > '9') bad_list(text, "'" + t + "' is not a number");
         value = value * 10 + (c - '0');
         if (value > kMaxId) bad_list(text, "id " + t + " is larger than " + std::to_string(kMaxId));
     }
