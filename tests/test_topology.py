@@ -6,10 +6,10 @@ import json
 import os
 
 import pytest
-from fake_sysfs import make_cpuinfo, make_sysfs
 from hypothesis import given
 from hypothesis import strategies as st
 
+from fake_sysfs import make_cpuinfo, make_sysfs
 from mxprof import cpulist
 from mxprof.topology import Topology, read_cpuinfo, read_topology
 
