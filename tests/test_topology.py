@@ -196,6 +196,7 @@ def test_cli_table_on_a_fake_two_socket_machine(cli, tmp_path):
     assert "Platinum 8124M" in out and "avx512_vnni" in out
     assert "memory only" in out
     assert "0,8" in out  # SMT siblings of core 0
+    assert "0-3,8-11" in out and "4-7,12-15" in out  # logical CPUs of each socket
 
 
 def test_cli_json_on_this_machine(cli):

@@ -32,6 +32,15 @@ def _tables(topology):
 
     from mxprof.cpulist import format_cpu_list
 
+    sockets = Table(title="Sockets")
+    for column in ("socket", "NUMA nodes", "physical cores", "logical CPUs"):
+        sockets.add_column(column)
+    for socket in topology.sockets:
+        cpus = topology.cpus_of_socket(socket)
+        socket_nodes = sorted({topology.cpu(c).node for c in cpus})
+        sockets.add_row(str(socket), format_cpu_list(socket_nodes),
+                        str(len(topology.physical_cpus(cpus))), format_cpu_list(cpus))
+
     nodes = Table(title="NUMA nodes")
     for column in ("node", "CPUs", "physical cores (first threads)", "memory"):
         nodes.add_column(column)
@@ -49,7 +58,7 @@ def _tables(topology):
         if cpu.is_first_thread:
             cores.add_row(str(cpu.socket), str(cpu.node), str(cpu.core),
                           format_cpu_list(cpu.siblings))
-    return nodes, cores
+    return sockets, nodes, cores
 
 
 def run(args) -> int:
