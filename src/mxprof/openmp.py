@@ -17,6 +17,12 @@ placement is spelled out with standard OpenMP: an explicit `OMP_PLACES` list of 
 cores-first order plus `OMP_PROC_BIND=close` (thread i on place i). The abstract
 `OMP_PLACES=threads` would not do: libgomp numbers those places by CPU id, so 18 threads
 spread over CPUs 0-17,36-53 would land on both siblings of 9 cores.
+
+Set one family only. Checked with a small OpenMP program on 2 CPUs: libgomp with
+OMP_PLACES={0},{1} + OMP_PROC_BIND=close pins thread i to place i; libiomp5 (intel-openmp
+2026.2) with KMP_AFFINITY alone pins threads 0 and 1 to CPUs 0 and 1, but given OMP_PLACES too
+it warns "OMP_PLACES: ignored because KMP_AFFINITY has been defined" and puts both on one CPU,
+and given an explicit OMP_PLACES list alone it rejects all but one place.
 """
 
 from __future__ import annotations

@@ -14,7 +14,7 @@ import sys
 RUNTIMES = {
     "intel": "Intel/LLVM OpenMP (KMP_AFFINITY)",
     "gnu": "GNU OpenMP (libgomp: OMP_PLACES/OMP_PROC_BIND)",
-    "unknown": "unknown OpenMP runtime: both KMP_* and OMP_PLACES/OMP_PROC_BIND set",
+    "unknown": "unknown OpenMP runtime: KMP_* only (GNU OpenMP ignores it; pass --openmp gnu)",
 }
 
 
@@ -45,11 +45,13 @@ def _plan_env(args, topology, cpus):
     runtime = detect_openmp_runtime("mxnet") if args.openmp == "auto" else args.openmp
     threads = args.threads if args.threads is not None else len(cpus)
     places = openmp_places(topology, cpus)
-    env: dict[str, str] = {}
-    if runtime in ("intel", "unknown"):
-        env.update(openmp_env(threads, intel_openmp=True, blocktime=args.blocktime))
-    if runtime in ("gnu", "unknown"):
-        env.update(openmp_env(threads, intel_openmp=False, places=places))
+    # Never both families: Intel OpenMP given KMP_AFFINITY and OMP_PLACES warns, ignores
+    # OMP_PLACES and (libiomp5 2026.2, measured) still put both threads of a 2-CPU run on one
+    # CPU. KMP_* alone is right for Intel and harmless (unpinned threads) for GNU.
+    if runtime == "gnu":
+        env = openmp_env(threads, intel_openmp=False, places=places)
+    else:
+        env = openmp_env(threads, intel_openmp=True, blocktime=args.blocktime)
     return runtime, threads, env
 
 
