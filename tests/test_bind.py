@@ -142,6 +142,7 @@ def test_bind_membind_record_is_honest():
     assert b["memory_bound"] == (out["readback"] == [0])
     assert out["fingerprint"]["memory_bound"] == b["memory_bound"]
     assert out["fingerprint"]["cpus"] == "0"
+    assert out["fingerprint"]["openmp_runtime"] == detect_openmp_runtime("mxnet")
     if not b["memory_bound"]:
         assert any("memory is not" in w for w in b["warnings"])
     else:

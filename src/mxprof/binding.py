@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from mxprof.cpulist import format_cpu_list, parse_cpu_list
-from mxprof.openmp import OPENMP_VARIABLES
+from mxprof.openmp import OPENMP_VARIABLES, detect_openmp_runtime
 from mxprof.topology import Topology, read_topology
 
 _MPOL_NAMES = {0: "default", 1: "preferred", 2: "bind", 3: "interleave", 4: "local",
@@ -188,7 +188,11 @@ def bind(cpus: str | Iterable[int] | None = None, membind: str | Iterable[int] |
 
 
 def affinity_fingerprint() -> dict[str, Any]:
-    """Where this thread runs and allocates, and the OpenMP settings in force, for reports."""
+    """Where this thread runs and allocates, and the OpenMP settings in force, for reports.
+
+    Keys: cpus (CPU list), cpu_count, membind (node list or None), memory_bound, mempolicy
+    (default/bind/preferred/interleave/local), openmp_env, openmp_runtime (intel/gnu/unknown).
+    """
     cpus = current_affinity()
     mode, nodes = _mempolicy()
     membind = nodes if mode == "bind" else None
@@ -199,6 +203,8 @@ def affinity_fingerprint() -> dict[str, Any]:
         "memory_bound": membind is not None,
         "mempolicy": mode,
         "openmp_env": {k: os.environ[k] for k in OPENMP_VARIABLES if k in os.environ},
+        # KMP_* means nothing to GNU OpenMP: say which runtime the installed MXNet links.
+        "openmp_runtime": detect_openmp_runtime("mxnet"),
     }
 
 
