@@ -7,6 +7,7 @@ pytest process keeps its CPUs and memory policy.
 from __future__ import annotations
 
 import dataclasses
+import errno
 import json
 import os
 import subprocess
@@ -315,3 +316,54 @@ def test_mxnet_threads_stay_inside_the_binding(cli):
     if detect_openmp_runtime("mxnet") == "gnu" and len(cpus) == 2:
         # OMP_PLACES={a},{b} + OMP_PROC_BIND=close: the team's threads sit one per CPU.
         assert [cpus[0]] in masks and [cpus[1]] in masks
+
+
+# A launcher that makes set_mempolicy fail the way a container (EPERM) or a kernel built without
+# NUMA (ENOSYS) does, with a seccomp filter that survives exec, then execs its arguments.
+SECCOMP_LAUNCHER = """
+import ctypes, os, sys
+
+class Filter(ctypes.Structure):
+    _fields_ = [("code", ctypes.c_ushort), ("jt", ctypes.c_ubyte), ("jf", ctypes.c_ubyte),
+                ("k", ctypes.c_uint)]
+
+class Program(ctypes.Structure):
+    _fields_ = [("len", ctypes.c_ushort), ("filter", ctypes.POINTER(Filter))]
+
+nr, err = int(sys.argv[1]), int(sys.argv[2])
+rules = (Filter * 4)(
+    Filter(0x20, 0, 0, 0),                   # load seccomp_data.nr
+    Filter(0x15, 0, 1, nr),                  # set_mempolicy?
+    Filter(0x06, 0, 0, 0x00050000 | err),    # SECCOMP_RET_ERRNO | err
+    Filter(0x06, 0, 0, 0x7FFF0000),          # SECCOMP_RET_ALLOW
+)
+libc = ctypes.CDLL(None, use_errno=True)
+if libc.prctl(38, 1, 0, 0, 0) or libc.prctl(22, 2, ctypes.byref(Program(4, rules)), 0, 0):
+    sys.exit("seccomp unavailable: " + os.strerror(ctypes.get_errno()))
+os.execv(sys.argv[3], sys.argv[3:])
+"""
+SET_MEMPOLICY_NR = {"x86_64": 238, "aarch64": 237}
+
+
+@pytest.mark.parametrize("refusal", [errno.EPERM, errno.ENOSYS], ids=["EPERM", "ENOSYS"])
+def test_cli_refused_membind_warns_and_still_runs(tmp_path, refusal):
+    import platform
+
+    nr = SET_MEMPOLICY_NR.get(platform.machine())
+    if nr is None:
+        pytest.skip(f"no set_mempolicy syscall number for {platform.machine()}")
+    launcher = tmp_path / "launcher.py"
+    launcher.write_text(SECCOMP_LAUNCHER)
+    proc = subprocess.run(
+        [sys.executable, str(launcher), str(nr), str(refusal), sys.executable, "-m", "mxprof",
+         "bind", "--cores", str(LAST_CPU), "--membind", "0", "--", sys.executable, "-c",
+         "import json; from mxprof.binding import affinity_fingerprint as f; "
+         "print(json.dumps(f()))"],
+        capture_output=True, text=True, env=CHILD_ENV, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    name = errno.errorcode[refusal]
+    assert (f"mxprof: warning: memory binding to NUMA node 0 refused by the kernel ({name}"
+            in proc.stderr)
+    fingerprint = json.loads(proc.stdout)
+    assert fingerprint["cpus"] == str(LAST_CPU)
+    assert fingerprint["memory_bound"] is False and fingerprint["membind"] is None
