@@ -12,6 +12,8 @@ import sys
 
 # name -> (module under mxprof.commands, one-line help). The one dispatch table.
 COMMANDS: dict[str, tuple[str, str]] = {
+    "topology": ("topology", "show sockets, cores, SMT siblings, NUMA nodes, CPU model and ISA"),
+    "bind": ("bind", "run a command bound to CPUs and NUMA memory, with OpenMP pinned (like numactl)"),
 }
 
 
