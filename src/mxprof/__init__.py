@@ -7,12 +7,12 @@ from __future__ import annotations
 
 __version__ = "0.1.0"
 
+__all__ = ["__version__"]
+
+from mxprof.binding import bind
+
+__all__ += ["bind"]
+
 from mxprof.accuracy import Tolerance, compare_outputs, topk_accuracy, topk_agreement
 
-__all__ = [
-    "Tolerance",
-    "__version__",
-    "compare_outputs",
-    "topk_accuracy",
-    "topk_agreement",
-]
+__all__ += ["Tolerance", "compare_outputs", "topk_accuracy", "topk_agreement"]
