@@ -9,10 +9,8 @@ __version__ = "0.1.0"
 
 __all__ = ["__version__"]
 
+from mxprof.accuracy import Tolerance, compare_outputs, topk_accuracy, topk_agreement
 from mxprof.binding import bind
 
 __all__ += ["bind"]
-
-from mxprof.accuracy import Tolerance, compare_outputs, topk_accuracy, topk_agreement
-
 __all__ += ["Tolerance", "compare_outputs", "topk_accuracy", "topk_agreement"]

@@ -190,7 +190,10 @@ def worker_env(plan_env: dict[str, str], threads: int | None) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if k not in _DROPPED_ENV}
     env["MXNET_STORAGE_FALLBACK_LOG_VERBOSE"] = "0"  # one line per op with MKL-DNN off
     if threads:
-        env["OMP_NUM_THREADS"] = str(threads)
+        from mxprof.openmp import detect_openmp_runtime, openmp_env
+
+        # Pinned the way the reference benchmark did (KMP_AFFINITY / OMP_PROC_BIND), per runtime.
+        env.update(openmp_env(threads, intel_openmp=detect_openmp_runtime() != "gnu"))
     env.update(plan_env)
     # The worker must import this very mxprof, installed or not.
     src = str(Path(mxprof.__file__).resolve().parents[1])
