@@ -7,4 +7,10 @@ from __future__ import annotations
 
 __version__ = "0.1.0"
 
-__all__ = ["__version__"]
+from mxprof.timer import Timer, measure
+
+__all__ = [
+    "Timer",
+    "__version__",
+    "measure",
+]
