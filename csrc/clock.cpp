@@ -8,10 +8,10 @@
 // Timing loop: calls a Python callable with no arguments, with the GIL held, and writes one int64
 // sample per call into a buffer that numpy then owns through a capsule (no copy). Statistics are
 // computed in Python.
+#include "clock.hpp"
+
 #include <pybind11/numpy.h>
 #include <pybind11/pybind11.h>
-
-#include <time.h>
 
 #include <algorithm>
 #include <cstdint>
@@ -21,57 +21,15 @@
 #include <string>
 #include <vector>
 
-#if defined(__x86_64__)
-#include <x86intrin.h>
-#define MXPROF_HAVE_TSC 1
-#else
-#define MXPROF_HAVE_TSC 0
-#endif
-
 namespace py = pybind11;
+
+namespace mxprof_clock {
+ClockState g_clock;
+}
 
 namespace {
 
-inline int64_t monotonic_ns() {
-    timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return static_cast<int64_t>(ts.tv_sec) * 1000000000LL + ts.tv_nsec;
-}
-
-#if MXPROF_HAVE_TSC
-// Plain rdtsc, no lfence: the fence cost 12 ns a read here (39 vs 51 ns per sample of an empty
-// function). Without it a read may run up to an out-of-order window (tens of ns) early; since one
-// read ends a sample and starts the next, that skew moves time between neighbours and never
-// accumulates: the samples still sum to the loop's elapsed time.
-inline uint64_t read_tsc() { return __rdtsc(); }
-#endif
-
-// ns = ns0 + ((ticks - tsc0) * mult) >> kShift. A 128-bit product never overflows; 2^-32 of
-// quantisation is below 1 ns per second of elapsed time.
-constexpr int kShift = 32;
-
-struct ClockState {
-    bool use_tsc = false;
-    bool tsc_usable = false;  // the CPU flags allow it (clock_select may still turn it off)
-    double tsc_hz = 0.0;
-    uint64_t tsc0 = 0;
-    int64_t ns0 = 0;
-    uint64_t mult = 0;
-    double calibration_ms = 0.0;
-};
-
-ClockState g_clock;
-
-inline int64_t tsc_to_ns_delta(uint64_t ticks) {
-    return static_cast<int64_t>((static_cast<unsigned __int128>(ticks) * g_clock.mult) >> kShift);
-}
-
-inline int64_t now_ns_impl() {
-#if MXPROF_HAVE_TSC
-    if (g_clock.use_tsc) return g_clock.ns0 + tsc_to_ns_delta(read_tsc() - g_clock.tsc0);
-#endif
-    return monotonic_ns();
-}
+using namespace mxprof_clock;
 
 bool cpu_has_invariant_tsc() {
 #if MXPROF_HAVE_TSC
@@ -172,29 +130,33 @@ PyObject *call_without_vectorcall(PyObject *fn, PyObject *const *, size_t, PyObj
 // cost of the loop. A sample therefore also holds the few instructions of loop bookkeeping (a
 // store, a decref, two compares), the same for every sample. Work that is not the same for every
 // sample (growing the buffer, checking for Ctrl-C) re-reads the clock after it, so no sample
-// carries it.
+// carries it. The buffer is allocated and touched before the loop (up to 8 MiB, then doubled as
+// needed), so that no page fault lands in a sample.
 template <class Clock>
 std::vector<int64_t> run_loop(PyObject *fn, int64_t max_calls, int64_t target_ns, int64_t min_calls,
                               int64_t limit_ns) {
-    constexpr int64_t kChunk = 1 << 14;  // calls between buffer growth and signal checks
-    std::vector<int64_t> samples;
-    const int64_t never = INT64_MAX;
-    const int64_t target = target_ns < 0 ? never : Clock::from_ns(target_ns);
-    const int64_t limit = limit_ns < 0 ? never : Clock::from_ns(limit_ns);
+    constexpr int64_t kSignalEvery = 1 << 14;
+    constexpr int64_t kUpfront = 1 << 20;
+    std::vector<int64_t> samples(static_cast<size_t>(std::min(max_calls, kUpfront)));
     // Calling the vectorcall slot directly skips PyObject_CallNoArgs' dispatch (3-4 ns a call).
     vectorcallfunc call = PyVectorcall_Function(fn);
     if (call == nullptr) call = call_without_vectorcall;
+    const int64_t never = INT64_MAX;
+    const int64_t target = target_ns < 0 ? never : Clock::from_ns(target_ns);
+    const int64_t limit = limit_ns < 0 ? never : Clock::from_ns(limit_ns);
     const int64_t start = Clock::read();
     int64_t i = 0;
     bool done = max_calls <= 0;
     while (!done) {
         // A callable that never enters the eval loop (a builtin) would not see Ctrl-C otherwise.
         if (PyErr_CheckSignals() != 0) throw py::error_already_set();
-        const int64_t chunk_end = std::min(max_calls, i + kChunk);
-        samples.resize(static_cast<size_t>(chunk_end));
+        if (static_cast<size_t>(i) == samples.size())
+            samples.resize(static_cast<size_t>(std::min(max_calls, 2 * i)));
+        const int64_t stretch_end =
+            std::min(static_cast<int64_t>(samples.size()), i + kSignalEvery);
         int64_t *out = samples.data();
         int64_t t_prev = Clock::read();
-        for (; i < chunk_end; ++i) {
+        for (; i < stretch_end; ++i) {
             PyObject *result = call(fn, nullptr, PY_VECTORCALL_ARGUMENTS_OFFSET, nullptr);
             const int64_t t = Clock::read();
             if (result == nullptr) throw_call_error();
@@ -211,7 +173,7 @@ std::vector<int64_t> run_loop(PyObject *fn, int64_t max_calls, int64_t target_ns
         if (i >= max_calls) done = true;
     }
     samples.resize(static_cast<size_t>(i));
-    samples.shrink_to_fit();
+    if (samples.size() < samples.capacity() / 2) samples.shrink_to_fit();  // a copy only if small
     for (auto &s : samples) s = Clock::to_ns(s);
     return samples;
 }
@@ -295,4 +257,5 @@ void init_clock(py::module_ &m) {
           "Median ns between two back-to-back native clock reads.");
     m.def("clock_select", &clock_select, py::arg("source"),
           "Switch the native clock ('tsc' or 'clock_gettime'); for tests and comparisons.");
+    init_sections(m);
 }

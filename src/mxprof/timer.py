@@ -24,7 +24,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from mxprof import _clock_py
 from mxprof import clock as _clock
+from mxprof._native import core
 from mxprof.stats import Stats, pick_unit, summarize
 
 __all__ = ["Measurement", "SectionStats", "Timer", "format_ns", "measure"]
@@ -180,26 +182,6 @@ class SectionStats:
                    min_ns=int(data["min_ns"]), max_ns=int(data["max_ns"]))
 
 
-class _Section:
-    """Context manager for one entry into a named section; it carries its own start time, so
-    sections may nest, recurse and run in several threads at once."""
-
-    __slots__ = ("_clock", "_name", "_start", "_timer")
-
-    def __init__(self, timer: Timer, name: str):
-        self._timer = timer
-        self._name = name
-        self._clock = timer._clock
-
-    def __enter__(self):
-        self._start = self._clock()
-        return self
-
-    def __exit__(self, *exc_info):
-        self._timer._record(self._name, self._clock() - self._start)
-        return False
-
-
 class Timer:
     """Wall-clock timer of code sections, as a context manager, a decorator, or both.
 
@@ -208,7 +190,9 @@ class Timer:
         def predict(x): ...
         t = Timer(); with t.section("a"): ...   # sections accumulate across calls
 
-    Each name accumulates count, total, min and max. A Timer without a name still measures
+    Each name accumulates count, total, min and max, in a native table (`mxprof._core.
+    SectionTable`): a section costs about what a hand-written perf_counter_ns pair costs, and
+    threads may share a Timer. A Timer without a name still measures
     `elapsed_ns` when used with `with` but records no section; as a decorator it takes the
     function's qualified name. Time is recorded also when the block raises. `clock` (a function
     returning ns) defaults to `mxprof.clock.now_ns`; `log`, if given, receives one line
@@ -218,32 +202,24 @@ class Timer:
     def __init__(self, name: str | None = None, *, clock=None, log=None):
         self.name = name
         self.elapsed_ns = 0
-        self._clock = clock or _clock.now_ns
         self._log = log
-        self._lock = threading.Lock()
-        self._acc: dict[str, list[int]] = {}  # name -> [count, total, min, max]
         self._starts = threading.local()
+        if clock is None:
+            self._clock = _clock.now_ns
+            self._table = core.SectionTable()
+        else:  # the twin reads any clock, e.g. a fake one in tests
+            self._clock = clock
+            self._table = _clock_py.SectionTable(clock)
+        # The table's own method, so that `t.section(name)` is one C call with the native table.
+        self.section = self._table.section
 
-    def section(self, name: str) -> _Section:
+    def section(self, name: str):  # replaced per instance in __init__; kept for help()
         """A context manager that adds the time of its block to section `name`."""
-        return _Section(self, name)
+        return self._table.section(name)
 
     def record(self, name: str, ns: int) -> None:
         """Add one duration measured elsewhere to section `name`."""
-        self._record(name, int(ns))
-
-    def _record(self, name: str, ns: int) -> None:
-        with self._lock:
-            acc = self._acc.get(name)
-            if acc is None:
-                self._acc[name] = [1, ns, ns, ns]
-                return
-            acc[0] += 1
-            acc[1] += ns
-            if ns < acc[2]:
-                acc[2] = ns
-            if ns > acc[3]:
-                acc[3] = ns
+        self._table.add(name, int(ns))
 
     def __enter__(self) -> Timer:
         stack = getattr(self._starts, "stack", None)
@@ -259,7 +235,7 @@ class Timer:
     def _finish(self, name: str | None, ns: int) -> None:
         self.elapsed_ns = ns
         if name is not None:
-            self._record(name, ns)
+            self._table.add(name, ns)
         if self._log is not None:
             self._log(f"{name or 'elapsed'}: {format_ns(ns)}")
 
@@ -281,13 +257,10 @@ class Timer:
     @property
     def sections(self) -> dict[str, SectionStats]:
         """Accumulated figures per section name, in order of first use."""
-        with self._lock:
-            items = [(k, list(v)) for k, v in self._acc.items()]
-        return {k: SectionStats(k, *v) for k, v in items}
+        return {k: SectionStats(k, *v) for k, v in self._table.snapshot().items()}
 
     def reset(self) -> None:
-        with self._lock:
-            self._acc.clear()
+        self._table.clear()
 
     def to_dict(self) -> dict:
         return {"schema": SCHEMA, "sections": [s.to_dict() for s in self.sections.values()]}

@@ -228,3 +228,80 @@ def test_python_twin_with_a_fake_clock():
     ticks = iter(range(0, 10**9, 10))
     samples = _clock_py.timing_loop(Counter(), 100, -1, 1, 30, clock=lambda: next(ticks))
     assert samples.tolist() == [10] * 3
+
+
+# Section tables: the native one (on the mxprof clock) and its twin (on perf_counter_ns)
+
+
+@pytest.fixture(params=["native", "python"])
+def table(request):
+    return core.SectionTable() if request.param == "native" else _clock_py.SectionTable()
+
+
+def test_sections_accumulate_a_known_sleep(table):
+    for _ in range(3):
+        with table.section("sleep"):
+            time.sleep(0.003)
+    with table.section("quick"):
+        pass
+    snap = table.snapshot()
+    assert list(snap) == ["sleep", "quick"]
+    count, total, low, high = snap["sleep"]
+    assert count == 3 and low >= 3_000_000 and high < 100_000_000
+    assert low <= total / 3 <= high and total >= 9_000_000
+    assert snap["quick"][0] == 1 and snap["quick"][1] < 1_000_000
+
+
+def test_sections_nest_and_record_on_exceptions(table):
+    with table.section("outer"):
+        with table.section("outer"):
+            time.sleep(0.002)
+        time.sleep(0.002)
+    with pytest.raises(ZeroDivisionError), table.section("bad"):
+        _ = 1 / 0
+    count, total, low, high = table.snapshot()["outer"]
+    assert count == 2 and low >= 2_000_000 and high >= 4_000_000 and total == low + high
+    assert table.snapshot()["bad"][0] == 1
+
+
+def test_add_snapshot_clear(table):
+    table.add("a", 30)
+    table.add("a", 10)
+    table.add("a", 20)
+    assert table.snapshot() == {"a": (3, 60, 10, 30)}
+    table.clear()
+    assert table.snapshot() == {}
+    with pytest.raises(TypeError, match="section name must be str"):
+        table.section(3)
+    with pytest.raises(TypeError):
+        table.add("a", "ten")
+
+
+def test_sections_from_many_threads(table):
+    import threading
+
+    def work():
+        for _ in range(3000):
+            with table.section("t"):
+                pass
+
+    threads = [threading.Thread(target=work) for _ in range(4)]
+    for th in threads:
+        th.start()
+    for th in threads:
+        th.join()
+    count, total, low, high = table.snapshot()["t"]
+    assert count == 12000 and 0 <= low <= high <= total
+
+
+def test_native_section_objects_are_freed():
+    table = core.SectionTable()
+    name = "a-name-used-only-here"
+    refs = sys.getrefcount(name)
+    for _ in range(1000):
+        with table.section(name):
+            pass
+    table.clear()
+    assert sys.getrefcount(name) == refs
+    section = table.section("x")
+    assert sys.getrefcount(section) == 2  # the local and the call's argument
