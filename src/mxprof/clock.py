@@ -47,18 +47,24 @@ def _kernel_clocksource() -> str | None:
         return None
 
 
-@functools.lru_cache(maxsize=1)
 def clock_info() -> dict:
-    """What `now_ns()` reads and what it costs, measured once per process (about 5 ms).
+    """What `now_ns()` reads and what it costs (costs measured once per source, about 5 ms).
 
     Keys: `source` ("tsc" or "clock_gettime"), `tsc_hz` (calibrated TSC frequency, or None),
     `overhead_ns` (median cost of one native clock read, which every `measure` sample carries),
-    `now_ns_call_ns` (cost of calling `now_ns()` from Python, what a `Timer` section pays twice),
+    `now_ns_call_ns` (cost of calling `now_ns()` from Python, what a `Timer` block pays twice),
     `resolution_ns`, `calibration_ms` (time spent calibrating at import), `kernel_clocksource`.
     """
     info = dict(core.clock_info())
     info.pop("tsc_usable", None)
-    info["overhead_ns"] = float(core.clock_read_cost_ns())
-    info["now_ns_call_ns"] = round(_python_call_cost_ns(now_ns), 1)
-    info["kernel_clocksource"] = _kernel_clocksource()
+    info.update(_measured_costs(info["source"]))
     return info
+
+
+@functools.lru_cache(maxsize=2)
+def _measured_costs(source: str) -> dict:
+    return {
+        "overhead_ns": float(core.clock_read_cost_ns()),
+        "now_ns_call_ns": round(_python_call_cost_ns(now_ns), 1),
+        "kernel_clocksource": _kernel_clocksource(),
+    }
