@@ -1,9 +1,10 @@
 """Type stubs for the native core (mxprof._core). Hand-written: keep in step with csrc/."""
 
 # --- clock and timing loop (csrc/clock.cpp, csrc/sections.cpp) ---------------------------------
+from typing import Any, Callable
+
 import numpy as np
 import numpy.typing as npt
-from typing import Any, Callable
 
 def now_ns() -> int: ...
 def timing_loop(
