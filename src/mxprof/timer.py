@@ -63,7 +63,9 @@ class Measurement:
     wall_ns: int = 0
 
     def __str__(self) -> str:
-        head = f"{self.stats.format()} (warm-up {self.warmup} calls, clock {self.clock.get('source')})"
+        head = (f"{self.stats.format()} (warm-up {self.warmup} calls; clock "
+                f"{self.clock.get('source')}, {self.clock.get('overhead_ns', 0):.0f} ns a read, "
+                f"included in each sample)")
         return "\n".join([head, *(f"warning: {w}" for w in self.stats.warnings)])
 
     def to_dict(self) -> dict:
@@ -190,9 +192,9 @@ class Timer:
         def predict(x): ...
         t = Timer(); with t.section("a"): ...   # sections accumulate across calls
 
-    Each name accumulates count, total, min and max, in a native table (`mxprof._core.
-    SectionTable`): a section costs about what a hand-written perf_counter_ns pair costs, and
-    threads may share a Timer. A Timer without a name still measures
+    Each name accumulates count, total, min and max, in a native table
+    (`mxprof._core.SectionTable`): a section costs about what a hand-written perf_counter_ns
+    pair costs, and threads may share a Timer. A Timer without a name still measures
     `elapsed_ns` when used with `with` but records no section; as a decorator it takes the
     function's qualified name. Time is recorded also when the block raises. `clock` (a function
     returning ns) defaults to `mxprof.clock.now_ns`; `log`, if given, receives one line
