@@ -5,7 +5,7 @@ clock reads, storing the sample. Rounds alternate between the loops; each round'
 wall time divided by its calls, and the best round of each loop is the estimate least disturbed
 by other processes (the median over rounds is printed too). Target: native <= 1/4 of Python.
 
-    PYTHONPATH=src python bench/timer_overhead.py [--rounds 200] [--calls 5000]
+    PYTHONPATH=src python bench/timer_overhead.py [--rounds 200] [--calls 5000] [--clock SOURCE]
 
 Also printed, without a target: the whole measure() call (statistics included) per sample, the
 bias each loop adds to a sample (median sample of the empty function), and a Timer section
@@ -69,7 +69,13 @@ def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--rounds", type=int, default=200)
     parser.add_argument("--calls", type=int, default=5000)
+    parser.add_argument("--clock", choices=("tsc", "clock_gettime"),
+                        help="force the native clock source (default: the one chosen at import)")
     args = parser.parse_args(argv)
+    if args.clock:
+        from mxprof._native import core
+
+        core.clock_select(args.clock)
     n = args.calls
 
     runs = {

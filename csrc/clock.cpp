@@ -212,7 +212,8 @@ py::dict clock_info_native() {
     py::dict info;
     info["source"] = g_clock.use_tsc ? "tsc" : "clock_gettime";
     info["tsc_usable"] = g_clock.tsc_usable;
-    info["tsc_hz"] = g_clock.tsc_usable ? py::object(py::float_(g_clock.tsc_hz)) : py::object(py::none());
+    // The TSC frequency only describes now_ns() when the TSC is what it reads.
+    info["tsc_hz"] = g_clock.use_tsc ? py::object(py::float_(g_clock.tsc_hz)) : py::object(py::none());
     info["calibration_ms"] = g_clock.calibration_ms;
     timespec res;
     clock_getres(CLOCK_MONOTONIC, &res);
