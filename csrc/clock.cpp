@@ -15,9 +15,7 @@
 
 #include <algorithm>
 #include <cstdint>
-#include <cstring>
 #include <fstream>
-#include <memory>
 #include <string>
 #include <vector>
 
@@ -107,7 +105,8 @@ struct TscClock {
     static inline int64_t read() { return static_cast<int64_t>(read_tsc()); }
     static inline int64_t to_ns(int64_t delta) { return tsc_to_ns_delta(static_cast<uint64_t>(delta)); }
     static inline int64_t from_ns(int64_t ns) {
-        return static_cast<int64_t>(static_cast<double>(ns) * g_clock.tsc_hz / 1e9);
+        const double ticks = static_cast<double>(ns) * g_clock.tsc_hz / 1e9;
+        return ticks >= 9.0e18 ? INT64_MAX : static_cast<int64_t>(ticks);  // "never", not overflow
     }
 };
 #endif

@@ -142,6 +142,8 @@ def test_exceptions_propagate_unchanged(loop):
     ({"max_repeat": 0}, "max_repeat must be an integer >= 1"),
     ({"min_time": -1}, "min_time must be a number of seconds >= 0"),
     ({"max_time": 0}, "max_time must be a number of seconds > 0"),
+    ({"min_time": float("inf")}, "min_time must be a number of seconds"),
+    ({"max_time": "1"}, "max_time must be a number of seconds"),
 ])
 def test_bad_arguments_are_refused(kwargs, message):
     with pytest.raises(ValueError, match=message):

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import dataclasses
 import functools
+import math
 import threading
 from dataclasses import dataclass
 
@@ -35,6 +36,7 @@ SCHEMA = 1
 # With repeat=None the loop runs for min_time and at least this many calls, so that a function
 # of 100 ms still gets a median with a confidence interval (0.5 s, not min_time's 2 calls).
 MIN_AUTO_REPEAT = 6
+_FOREVER_NS = 1 << 62  # longer times are clamped to this (146 years), which fits an int64
 
 
 def format_ns(ns: float, unit: str | None = None) -> str:
@@ -96,7 +98,7 @@ def _check_count(name: str, value, minimum: int) -> int:
 
 
 def _check_seconds(name: str, value, *, allow_zero: bool) -> float:
-    ok = isinstance(value, (int, float)) and not isinstance(value, bool) and (
+    ok = isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value) and (
         value >= 0 if allow_zero else value > 0)
     if not ok:
         raise ValueError(f"measure: {name} must be a number of seconds "
@@ -132,7 +134,7 @@ def measure(fn, *, repeat: int | None = None, warmup: int = 1, min_time: float =
     info = _clock.clock_info()
 
     start = _clock.now_ns()
-    limit_ns = -1 if max_time is None else int(max_time * 1e9)
+    limit_ns = -1 if max_time is None else min(int(max_time * 1e9), _FOREVER_NS)
     warm_samples = loop(fn, warmup, -1, 1, limit_ns) if warmup else ()
     warm_done = len(warm_samples)
     if limit_ns >= 0:
@@ -140,8 +142,8 @@ def measure(fn, *, repeat: int | None = None, warmup: int = 1, min_time: float =
 
     loop_start = _clock.now_ns()
     if repeat is None:
-        samples = loop(fn, max_repeat, int(min_time * 1e9), min(MIN_AUTO_REPEAT, max_repeat),
-                       limit_ns)
+        target_ns = min(int(min_time * 1e9), _FOREVER_NS)
+        samples = loop(fn, max_repeat, target_ns, min(MIN_AUTO_REPEAT, max_repeat), limit_ns)
     else:
         samples = loop(fn, repeat, -1, 1, limit_ns)
     wall_ns = _clock.now_ns() - loop_start
