@@ -75,7 +75,8 @@ def test_now_ns_is_on_the_monotonic_epoch_and_monotonic():
     values = [core.now_ns() for _ in range(10000)]
     assert all(b >= a for a, b in zip(values, values[1:]))
     assert isinstance(values[0], int)
-    assert abs(core.now_ns() - time.monotonic_ns()) < 1_000_000
+    # best of five: a preemption between the two reads is not an error of the clock
+    assert min(abs(core.now_ns() - time.monotonic_ns()) for _ in range(5)) < 1_000_000
 
 
 @pytest.mark.parametrize("source", ["tsc", "clock_gettime"])
@@ -122,23 +123,28 @@ def test_zero_calls(loop):
 
 
 def test_samples_measure_a_known_sleep(loop):
-    fn = Counter(sleep_s=0.005)
-    t0 = time.monotonic_ns()
-    samples = loop(fn, 6)
-    wall = time.monotonic_ns() - t0
-    assert fn.calls == 6
-    assert (samples >= 5_000_000).all()
-    assert np.median(samples) < 30_000_000
-    # one read ends a sample and starts the next, so the samples add up to the loop's time
-    assert samples.sum() <= wall
-    assert samples.sum() > wall - 2_000_000
+    gaps = []
+    for _ in range(3):  # best of three for the gap: other processes may preempt us outside the loop
+        fn = Counter(sleep_s=0.005)
+        t0 = time.monotonic_ns()
+        samples = loop(fn, 6)
+        wall = time.monotonic_ns() - t0
+        assert fn.calls == 6
+        assert (samples >= 5_000_000).all()
+        assert np.median(samples) < 30_000_000
+        # one read ends a sample and starts the next, so the samples add up to the loop's time
+        assert samples.sum() <= wall
+        gaps.append(wall - samples.sum())
+    assert min(gaps) < 2_000_000
 
 
 def test_target_time_stops_the_loop(loop):
     fn = Counter(sleep_s=0.002)
     samples = loop(fn, 100_000, 20_000_000, 1)
-    assert 2 <= len(samples) <= 11
-    assert samples.sum() >= 20_000_000 - samples.max()
+    assert 1 <= len(samples) <= 11  # each call sleeps >= 2 ms
+    # it stopped at the first call that ended past the target, not before
+    assert samples.sum() >= 20_000_000 - 100_000
+    assert samples[:-1].sum() < 20_000_000
 
 
 def test_min_calls_wins_over_target(loop):
@@ -150,7 +156,9 @@ def test_min_calls_wins_over_target(loop):
 def test_limit_stops_the_loop_after_at_least_one_call(loop):
     fn = Counter(sleep_s=0.002)
     samples = loop(fn, 100_000, -1, 1, 15_000_000)
-    assert 2 <= len(samples) <= 9
+    assert 1 <= len(samples) <= 8  # each call sleeps >= 2 ms
+    assert samples.sum() >= 15_000_000 - 100_000
+    assert samples[:-1].sum() < 15_000_000
     fn = Counter(sleep_s=0.002)
     assert len(loop(fn, 100, 50_000_000, 10, 0)) == 1
 
@@ -249,7 +257,7 @@ def test_sections_accumulate_a_known_sleep(table):
     count, total, low, high = snap["sleep"]
     assert count == 3 and low >= 3_000_000 and high < 100_000_000
     assert low <= total / 3 <= high and total >= 9_000_000
-    assert snap["quick"][0] == 1 and snap["quick"][1] < 1_000_000
+    assert snap["quick"][0] == 1 and snap["quick"][1] < 50_000_000
 
 
 def test_sections_nest_and_record_on_exceptions(table):
