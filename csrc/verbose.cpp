@@ -1,0 +1,364 @@
+// oneDNN / MKL-DNN verbose log scanner: one pass over the bytes, every generation.
+//
+// The hot job only: find the marker, the optional v1/timestamp/component prefix, the operation,
+// check the field count and the time field, and intern the rest of the line. Each timed line
+// becomes one row (line number, timestamp, time, operation code, "body" code). The body is the
+// text between the operation and the time (engine .. problem); it repeats across iterations, so
+// interning it whole costs one hash per line, and Python splits the few unique bodies into
+// columns afterwards (mxprof/verbose.py). The pure-Python twin is mxprof/_verbose_py.py: both
+// must agree row for row, so any rule changed here changes there too.
+#include <pybind11/numpy.h>
+#include <pybind11/pybind11.h>
+
+#include <cerrno>
+#include <charconv>
+#include <cmath>
+#include <cstdint>
+#include <cstdio>
+#include <cstring>
+#include <limits>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace py = pybind11;
+
+namespace {
+
+constexpr size_t kMaxInfoLines = 64;
+
+// Interns byte strings into dense int32 codes. Open addressing over an arena, so a lookup that
+// hits (the common case: the same primitive runs every iteration) allocates nothing.
+class Interner {
+  public:
+    Interner() : slots_(1024, -1) {}
+
+    int32_t intern(std::string_view s) {
+        uint64_t h = hash(s);
+        size_t mask = slots_.size() - 1;
+        for (size_t i = h & mask;; i = (i + 1) & mask) {
+            int32_t id = slots_[i];
+            if (id < 0) {
+                id = static_cast<int32_t>(offsets_.size());
+                offsets_.push_back(arena_.size());
+                lengths_.push_back(s.size());
+                hashes_.push_back(h);
+                arena_.append(s.data(), s.size());
+                slots_[i] = id;
+                if (offsets_.size() * 2 > slots_.size()) grow();
+                return id;
+            }
+            if (hashes_[id] == h && lengths_[id] == s.size() &&
+                std::memcmp(arena_.data() + offsets_[id], s.data(), s.size()) == 0)
+                return id;
+        }
+    }
+
+    py::list strings() const {
+        py::list out;
+        for (size_t i = 0; i < offsets_.size(); ++i) {
+            // Logs may hold any bytes; decoding with "replace" matches the twin's bytes.decode.
+            PyObject *o = PyUnicode_DecodeUTF8(arena_.data() + offsets_[i],
+                                               static_cast<Py_ssize_t>(lengths_[i]), "replace");
+            if (!o) throw py::error_already_set();
+            out.append(py::reinterpret_steal<py::str>(o));
+        }
+        return out;
+    }
+
+  private:
+    static uint64_t hash(std::string_view s) {
+        // 8 bytes at a time, multiply-xorshift mixing: fast on the long descriptor strings.
+        uint64_t h = 0x9E3779B97F4A7C15ull ^ s.size();
+        const char *p = s.data();
+        size_t n = s.size();
+        while (n >= 8) {
+            uint64_t w;
+            std::memcpy(&w, p, 8);
+            h = (h ^ w) * 0xFF51AFD7ED558CCDull;
+            h ^= h >> 32;
+            p += 8;
+            n -= 8;
+        }
+        uint64_t w = 0;
+        std::memcpy(&w, p, n);
+        h = (h ^ w) * 0xC4CEB9FE1A85EC53ull;
+        h ^= h >> 29;
+        return h;
+    }
+
+    void grow() {
+        std::vector<int32_t> bigger(slots_.size() * 2, -1);
+        size_t mask = bigger.size() - 1;
+        for (size_t id = 0; id < offsets_.size(); ++id) {
+            size_t i = hashes_[id] & mask;
+            while (bigger[i] >= 0) i = (i + 1) & mask;
+            bigger[i] = static_cast<int32_t>(id);
+        }
+        slots_.swap(bigger);
+    }
+
+    std::vector<int32_t> slots_;
+    std::vector<size_t> offsets_, lengths_;
+    std::vector<uint64_t> hashes_;
+    std::string arena_;
+};
+
+struct Table {
+    std::vector<int64_t> line_no;
+    std::vector<double> timestamp, time_ms;
+    std::vector<int32_t> op, body;
+    Interner ops, bodies;
+};
+
+// Strict decimal grammar shared with the twin: [0-9]+(.[0-9]*)?([eE][+-]?[0-9]+)? or .[0-9]+...
+// (what printf %g/%f produce); no sign, no inf/nan, no spaces.
+bool parse_number(std::string_view s, double &out, bool need_dot) {
+    size_t i = 0, n = s.size(), int_digits = 0, frac_digits = 0;
+    bool dot = false;
+    while (i < n && s[i] >= '0' && s[i] <= '9') ++i, ++int_digits;
+    if (i < n && s[i] == '.') {
+        dot = true;
+        ++i;
+        while (i < n && s[i] >= '0' && s[i] <= '9') ++i, ++frac_digits;
+    }
+    if (int_digits + frac_digits == 0) return false;
+    if (i < n && (s[i] == 'e' || s[i] == 'E')) {
+        ++i;
+        if (i < n && (s[i] == '+' || s[i] == '-')) ++i;
+        size_t exp_digits = 0;
+        while (i < n && s[i] >= '0' && s[i] <= '9') ++i, ++exp_digits;
+        if (exp_digits == 0) return false;
+    }
+    if (i != n || (need_dot && !dot)) return false;
+    auto res = std::from_chars(s.data(), s.data() + n, out);
+    if (res.ec != std::errc() || res.ptr != s.data() + n) return false;
+    return std::isfinite(out);
+}
+
+enum Marker { kNone, kMkldnn, kDnnl, kOnednn, kGraph };
+
+// The marker may follow foreign output on the same line (two programs sharing one stdout).
+Marker find_marker(std::string_view line, size_t &after) {
+    static const std::string_view kSuffix = "_verbose,";
+    size_t from = 0;
+    while (true) {
+        const void *hit = memmem(line.data() + from, line.size() - from, kSuffix.data(),
+                                 kSuffix.size());
+        if (!hit) return kNone;
+        size_t at = static_cast<const char *>(hit) - line.data();
+        std::string_view before = line.substr(0, at);
+        after = at + kSuffix.size();
+        auto ends = [&](std::string_view w) {
+            return before.size() >= w.size() && before.substr(before.size() - w.size()) == w;
+        };
+        if (ends("onednn_graph") || ends("dnnl_graph")) return kGraph;
+        if (ends("mkldnn")) return kMkldnn;
+        if (ends("onednn")) return kOnednn;
+        if (ends("dnnl")) return kDnnl;
+        from = at + 1;
+    }
+}
+
+struct Counts {
+    int64_t total = 0, verbose = 0, parsed = 0, graph = 0, untimed = 0, malformed = 0;
+    bool unterminated = false;
+};
+
+class Scanner {
+  public:
+    void line(std::string_view s) {
+        ++counts.total;
+        if (!s.empty() && s.back() == '\r') s.remove_suffix(1);
+        size_t pos;
+        Marker m = find_marker(s, pos);
+        if (m == kNone) return;
+        ++counts.verbose;
+        std::string_view rest = s.substr(pos);
+        auto next = [&](std::string_view &field) {
+            size_t c = rest.find(',');
+            if (c == std::string_view::npos) return false;
+            field = rest.substr(0, c);
+            rest.remove_prefix(c + 1);
+            return true;
+        };
+        std::string_view tok;
+        if (!next(tok)) return malformed();
+        if (m == kOnednn && tok == "v1" && !next(tok)) return malformed();
+        double ts = std::numeric_limits<double>::quiet_NaN();
+        bool have_ts = false, have_comp = false, graph = (m == kGraph), other = false;
+        // Timestamp and component, in either order (the order moved between releases).
+        for (int k = 0; k < 2; ++k) {
+            if (!have_ts && parse_number(tok, ts, true)) {
+                have_ts = true;
+            } else if (!have_comp && (tok == "primitive" || tok == "graph" || tok == "common" ||
+                                      tok == "ukernel")) {
+                have_comp = true;
+                graph = tok == "graph";
+                other = tok == "common" || tok == "ukernel";
+            } else {
+                break;
+            }
+            if (!next(tok)) return malformed();
+        }
+        if (!have_ts) ts = std::numeric_limits<double>::quiet_NaN();
+        std::string_view op = tok;
+        if (op == "info") return info(s);
+        if (other) return untimed();
+        if (op != "exec") {
+            if (op.substr(0, 6) != "create" || op.find("check") != std::string_view::npos ||
+                op.find("dispatch") != std::string_view::npos || op.substr(0, 13) == "create_nested")
+                return untimed();
+            if (graph) return untimed();  // graph compile lines: only exec is kept
+        }
+        // rest = body,TIME. Count the body's fields to check the generation's shape.
+        size_t last = rest.rfind(',');
+        if (last == std::string_view::npos) return malformed();
+        std::string_view body = rest.substr(0, last), time = rest.substr(last + 1);
+        size_t fields = 1;
+        for (const char *p = body.data(), *e = p + body.size();
+             (p = static_cast<const char *>(std::memchr(p, ',', e - p))) != nullptr; ++p)
+            ++fields;
+        bool shape_ok = graph ? (fields == 8 || fields == 9)
+                        : m == kMkldnn ? (fields == 6 || fields == 7)
+                                       : fields == 8;
+        double ms;
+        if (!shape_ok || !parse_number(time, ms, false)) return malformed();
+        Table &t = graph ? graph_ : prim_;
+        t.line_no.push_back(counts.total);
+        t.timestamp.push_back(ts);
+        t.time_ms.push_back(ms);
+        t.op.push_back(t.ops.intern(op));
+        t.body.push_back(t.bodies.intern(body));
+        ++counts.parsed;
+        if (graph) ++counts.graph;
+    }
+
+    // Feed a block; complete lines are consumed, the partial tail is returned via `consumed`.
+    size_t feed(const char *data, size_t n) {
+        size_t start = 0;
+        while (start < n) {
+            const void *nl = std::memchr(data + start, '\n', n - start);
+            if (!nl) break;
+            size_t end = static_cast<const char *>(nl) - data;
+            line(std::string_view(data + start, end - start));
+            start = end + 1;
+        }
+        return start;
+    }
+
+    void finish(const char *data, size_t n) {
+        if (n) {
+            counts.unterminated = true;
+            line(std::string_view(data, n));
+        }
+    }
+
+    py::dict result() const {
+        py::dict stats;
+        stats["lines_total"] = counts.total;
+        stats["lines_verbose"] = counts.verbose;
+        stats["lines_parsed"] = counts.parsed;
+        stats["lines_graph"] = counts.graph;
+        stats["lines_untimed"] = counts.untimed;
+        stats["lines_malformed"] = counts.malformed;
+        stats["lines_skipped"] = counts.total - counts.parsed;
+        stats["unterminated_last_line"] = counts.unterminated;
+        py::list infos;
+        for (const auto &s : info_) {
+            PyObject *o = PyUnicode_DecodeUTF8(s.data(), static_cast<Py_ssize_t>(s.size()),
+                                               "replace");
+            if (!o) throw py::error_already_set();
+            infos.append(py::reinterpret_steal<py::str>(o));
+        }
+        py::dict out;
+        out["primitive"] = table(prim_);
+        out["graph"] = table(graph_);
+        out["stats"] = stats;
+        out["info"] = infos;
+        return out;
+    }
+
+    Counts counts;
+
+  private:
+    void malformed() { ++counts.malformed; }
+    void untimed() { ++counts.untimed; }
+    void info(std::string_view s) {
+        ++counts.untimed;
+        if (info_.size() < kMaxInfoLines) info_.emplace_back(s);
+    }
+
+    template <typename T>
+    static py::array_t<T> array(const std::vector<T> &v) {
+        py::array_t<T> a(static_cast<py::ssize_t>(v.size()));
+        if (!v.empty()) std::memcpy(a.mutable_data(), v.data(), v.size() * sizeof(T));
+        return a;
+    }
+
+    static py::dict table(const Table &t) {
+        py::dict d;
+        d["line_no"] = array(t.line_no);
+        d["timestamp_ms"] = array(t.timestamp);
+        d["time_ms"] = array(t.time_ms);
+        d["op"] = array(t.op);
+        d["op_strings"] = t.ops.strings();
+        d["body"] = array(t.body);
+        d["body_strings"] = t.bodies.strings();
+        return d;
+    }
+
+    Table prim_, graph_;
+    std::vector<std::string> info_;
+};
+
+py::dict scan_buffer(py::buffer buf) {
+    py::buffer_info info = buf.request();
+    const char *data = static_cast<const char *>(info.ptr);
+    size_t n = static_cast<size_t>(info.size * info.itemsize);
+    Scanner sc;
+    {
+        py::gil_scoped_release nogil;
+        size_t used = sc.feed(data, n);
+        sc.finish(data + used, n - used);
+    }
+    return sc.result();
+}
+
+py::dict scan_file(const std::string &path, size_t chunk_size) {
+    if (chunk_size < 64) chunk_size = 64;
+    FILE *f = std::fopen(path.c_str(), "rb");
+    if (!f) throw py::value_error("cannot open " + path + ": " + std::strerror(errno));
+    Scanner sc;
+    std::vector<char> buf(chunk_size);
+    size_t have = 0;  // bytes of an unfinished line carried at the front of buf
+    bool failed = false;
+    {
+        py::gil_scoped_release nogil;
+        while (true) {
+            if (have == buf.size()) buf.resize(buf.size() * 2);  // a line longer than a chunk
+            size_t got = std::fread(buf.data() + have, 1, buf.size() - have, f);
+            if (got == 0) {
+                failed = std::ferror(f) != 0;
+                break;
+            }
+            have += got;
+            size_t used = sc.feed(buf.data(), have);
+            std::memmove(buf.data(), buf.data() + used, have - used);
+            have -= used;
+        }
+        if (!failed) sc.finish(buf.data(), have);
+        std::fclose(f);
+    }
+    if (failed) throw py::value_error("read error on " + path);
+    return sc.result();
+}
+
+}  // namespace
+
+void init_verbose(py::module_ &m) {
+    m.def("scan_verbose_buffer", &scan_buffer, py::arg("data"),
+          "Scan oneDNN/MKL-DNN verbose output held in a bytes-like object.");
+    m.def("scan_verbose_file", &scan_file, py::arg("path"), py::arg("chunk_size") = 1 << 20,
+          "Scan a verbose log file in fixed-size chunks (memory does not grow with the file).");
+}
