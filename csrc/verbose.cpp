@@ -111,9 +111,12 @@ struct Table {
     Interner ops, bodies;
 };
 
-// Strict decimal grammar shared with the twin: [0-9]+(.[0-9]*)?([eE][+-]?[0-9]+)? or .[0-9]+...
-// (what printf %g/%f produce); no sign, no inf/nan, no spaces.
+// Strict decimal grammar shared with the twin: [0-9]+(.[0-9]*)?([eE][+-]?[0-9]{1,2})? or
+// .[0-9]+... (what printf %g/%f produce); no sign, no inf/nan, no spaces. At most 40 characters
+// and a two-digit exponent: every accepted value is then a normal double, which from_chars and
+// Python's float() round identically.
 bool parse_number(std::string_view s, double &out, bool need_dot) {
+    if (s.size() > 40) return false;
     size_t i = 0, n = s.size(), int_digits = 0, frac_digits = 0;
     bool dot = false;
     while (i < n && s[i] >= '0' && s[i] <= '9') ++i, ++int_digits;
@@ -128,7 +131,7 @@ bool parse_number(std::string_view s, double &out, bool need_dot) {
         if (i < n && (s[i] == '+' || s[i] == '-')) ++i;
         size_t exp_digits = 0;
         while (i < n && s[i] >= '0' && s[i] <= '9') ++i, ++exp_digits;
-        if (exp_digits == 0) return false;
+        if (exp_digits == 0 || exp_digits > 2) return false;
     }
     if (i != n || (need_dot && !dot)) return false;
     auto res = std::from_chars(s.data(), s.data() + n, out);
@@ -206,10 +209,13 @@ class Scanner {
         if (op == "info") return info(s);
         if (other) return untimed();
         if (op != "exec") {
-            if (op.substr(0, 6) != "create" || op.find("check") != std::string_view::npos ||
-                op.find("dispatch") != std::string_view::npos || op.substr(0, 13) == "create_nested")
+            // Timed creation: primitives say create[:cache_*], graph partitions compile[:cache_*].
+            std::string_view verb = graph ? "compile" : "create";
+            if (op.substr(0, verb.size()) != verb ||
+                (op.size() > verb.size() && op[verb.size()] != ':') ||
+                op.find("check") != std::string_view::npos ||
+                op.find("dispatch") != std::string_view::npos)
                 return untimed();
-            if (graph) return untimed();  // graph compile lines: only exec is kept
         }
         // rest = body,TIME. Count the body's fields to check the generation's shape.
         size_t last = rest.rfind(',');
