@@ -7,4 +7,7 @@ from __future__ import annotations
 
 __version__ = "0.1.0"
 
-__all__ = ["__version__"]
+__all__ = [
+    "__version__",
+    "verbose",  # submodule: mxprof.verbose.parse(log) -> VerboseLog
+]

@@ -12,6 +12,7 @@ import sys
 
 # name -> (module under mxprof.commands, one-line help). The one dispatch table.
 COMMANDS: dict[str, tuple[str, str]] = {
+    "verbose": ("verbose", "summarize oneDNN/MKL-DNN verbose logs of any generation"),
 }
 
 
