@@ -319,11 +319,11 @@ def _dims(problem: str) -> dict[str, int]:
 
 
 def _matmul_flops(problem: str) -> float | None:
-    if ":" not in problem:  # v1.0-1.7: [mb..]m..n..k..
+    if ":" not in problem:  # v1.0-1.7: [b..]m..n..k..
         d = _dims(problem)
         if not {"m", "n", "k"} <= d.keys():
             return None
-        return 2.0 * d.get("mb", 1) * d["m"] * d["n"] * d["k"]
+        return 2.0 * d.get("b", d.get("mb", 1)) * d["m"] * d["n"] * d["k"]
     shapes = [[int(x) for x in s.split("x")] for s in problem.split("_")[0].split(":")[:2]]
     src, wei = shapes
     if len(src) < 2 or len(wei) < 2 or src[-1] != wei[-2]:
