@@ -49,12 +49,11 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _summarize(path: str, args: argparse.Namespace) -> int:
-    from mxprof import verbose
-
     if not os.path.isfile(path):
         raise UsageError(f"{path}: no such file")
     if not os.access(path, os.R_OK):
         raise UsageError(f"{path}: not readable")
+    from mxprof import verbose  # pandas: only once the input looks usable
     try:
         log = verbose.parse(path)
         summary = log.summary(args.by)
