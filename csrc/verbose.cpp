@@ -35,23 +35,34 @@ class Interner {
 
     int32_t intern(std::string_view s) {
         uint64_t h = hash(s);
+        int32_t id = find(s, h);
+        return id >= 0 ? id : insert(s, h);
+    }
+
+    // The code of `s` (whose hash is `h`), or -1 when it was never interned.
+    int32_t find(std::string_view s, uint64_t h) const {
         size_t mask = slots_.size() - 1;
         for (size_t i = h & mask;; i = (i + 1) & mask) {
             int32_t id = slots_[i];
-            if (id < 0) {
-                id = static_cast<int32_t>(offsets_.size());
-                offsets_.push_back(arena_.size());
-                lengths_.push_back(s.size());
-                hashes_.push_back(h);
-                arena_.append(s.data(), s.size());
-                slots_[i] = id;
-                if (offsets_.size() * 2 > slots_.size()) grow();
-                return id;
-            }
+            if (id < 0) return -1;
             if (hashes_[id] == h && lengths_[id] == s.size() &&
                 std::memcmp(arena_.data() + offsets_[id], s.data(), s.size()) == 0)
                 return id;
         }
+    }
+
+    int32_t insert(std::string_view s, uint64_t h) {
+        size_t mask = slots_.size() - 1;
+        size_t i = h & mask;
+        while (slots_[i] >= 0) i = (i + 1) & mask;
+        int32_t id = static_cast<int32_t>(offsets_.size());
+        offsets_.push_back(arena_.size());
+        lengths_.push_back(s.size());
+        hashes_.push_back(h);
+        arena_.append(s.data(), s.size());
+        slots_[i] = id;
+        if (offsets_.size() * 2 > slots_.size()) grow();
+        return id;
     }
 
     py::list strings() const {
@@ -66,16 +77,31 @@ class Interner {
         return out;
     }
 
-  private:
     static uint64_t hash(std::string_view s) {
-        // 8 bytes at a time, multiply-xorshift mixing: fast on the long descriptor strings.
-        uint64_t h = 0x9E3779B97F4A7C15ull ^ s.size();
+        // Four independent multiply-xorshift lanes over 32-byte blocks (descriptor strings are
+        // long; one serial chain would wait on multiply latency), then the tail 8 at a time.
+        constexpr uint64_t kMul = 0xFF51AFD7ED558CCDull;
+        uint64_t a = 0x9E3779B97F4A7C15ull ^ s.size(), b = 0xC2B2AE3D27D4EB4Full, c = 0x165667B19E3779F9ull,
+                 d = 0x27D4EB2F165667C5ull;
         const char *p = s.data();
         size_t n = s.size();
-        while (n >= 8) {
+        auto load = [](const char *q) {
             uint64_t w;
-            std::memcpy(&w, p, 8);
-            h = (h ^ w) * 0xFF51AFD7ED558CCDull;
+            std::memcpy(&w, q, 8);
+            return w;
+        };
+        while (n >= 32) {
+            a = (a ^ load(p)) * kMul;
+            b = (b ^ load(p + 8)) * kMul;
+            c = (c ^ load(p + 16)) * kMul;
+            d = (d ^ load(p + 24)) * kMul;
+            a ^= a >> 29, b ^= b >> 29, c ^= c >> 29, d ^= d >> 29;
+            p += 32;
+            n -= 32;
+        }
+        uint64_t h = a ^ (b * 3) ^ (c * 5) ^ (d * 7);
+        while (n >= 8) {
+            h = (h ^ load(p)) * kMul;
             h ^= h >> 32;
             p += 8;
             n -= 8;
@@ -87,6 +113,7 @@ class Interner {
         return h;
     }
 
+  private:
     void grow() {
         std::vector<int32_t> bigger(slots_.size() * 2, -1);
         size_t mask = bigger.size() - 1;
@@ -109,6 +136,7 @@ struct Table {
     std::vector<double> timestamp, time_ms;
     std::vector<int32_t> op, body;
     Interner ops, bodies;
+    std::vector<uint32_t> body_fields;  // field count of each interned body
 };
 
 // Strict decimal grammar shared with the twin: [0-9]+(.[0-9]*)?([eE][+-]?[0-9]{1,2})? or
@@ -134,6 +162,17 @@ bool parse_number(std::string_view s, double &out, bool need_dot) {
         if (exp_digits == 0 || exp_digits > 2) return false;
     }
     if (i != n || (need_dot && !dot)) return false;
+    // Fast path (Clinger): a mantissa below 2^53 and a power of ten up to 1e22 are exact
+    // doubles, so one division or multiplication is correctly rounded, as from_chars would be.
+    if (i == int_digits + frac_digits + (dot ? 1 : 0) && int_digits + frac_digits <= 15) {
+        static const double kPow10[] = {1e0,  1e1,  1e2,  1e3,  1e4,  1e5,  1e6,  1e7,
+                                        1e8,  1e9,  1e10, 1e11, 1e12, 1e13, 1e14, 1e15};
+        uint64_t mant = 0;
+        for (size_t k = 0; k < n; ++k)
+            if (s[k] != '.') mant = mant * 10 + static_cast<uint64_t>(s[k] - '0');
+        out = static_cast<double>(mant) / kPow10[frac_digits];
+        return true;
+    }
     auto res = std::from_chars(s.data(), s.data() + n, out);
     if (res.ec != std::errc() || res.ptr != s.data() + n) return false;
     return std::isfinite(out);
@@ -144,6 +183,11 @@ enum Marker { kNone, kMkldnn, kDnnl, kOnednn, kGraph };
 // The marker may follow foreign output on the same line (two programs sharing one stdout).
 Marker find_marker(std::string_view line, size_t &after) {
     static const std::string_view kSuffix = "_verbose,";
+    // Fast path: nearly every line of a log starts with its marker.
+    auto starts = [&](std::string_view w) { return line.substr(0, w.size()) == w; };
+    if (starts("dnnl_verbose,")) return after = 13, kDnnl;
+    if (starts("onednn_verbose,")) return after = 15, kOnednn;
+    if (starts("mkldnn_verbose,")) return after = 15, kMkldnn;
     size_t from = 0;
     while (true) {
         const void *hit = memmem(line.data() + from, line.size() - from, kSuffix.data(),
@@ -179,8 +223,10 @@ class Scanner {
         ++counts.verbose;
         std::string_view rest = s.substr(pos);
         auto next = [&](std::string_view &field) {
-            size_t c = rest.find(',');
-            if (c == std::string_view::npos) return false;
+            // Prefix tokens are short: a plain loop beats a memchr call here.
+            size_t c = 0;
+            while (c < rest.size() && rest[c] != ',') ++c;
+            if (c == rest.size()) return false;
             field = rest.substr(0, c);
             rest.remove_prefix(c + 1);
             return true;
@@ -221,21 +267,30 @@ class Scanner {
         size_t last = rest.rfind(',');
         if (last == std::string_view::npos) return malformed();
         std::string_view body = rest.substr(0, last), time = rest.substr(last + 1);
+        Table &t = graph ? graph_ : prim_;
+        // The same body recurs every iteration: its field count is known once it is interned.
+        uint64_t h = Interner::hash(body);
+        int32_t body_id = t.bodies.find(body, h);
         size_t fields = 1;
-        for (const char *p = body.data(), *e = p + body.size();
-             (p = static_cast<const char *>(std::memchr(p, ',', e - p))) != nullptr; ++p)
-            ++fields;
+        if (body_id >= 0) {
+            fields = t.body_fields[body_id];
+        } else {
+            for (char c : body) fields += (c == ',');
+        }
         bool shape_ok = graph ? (fields == 8 || fields == 9)
                         : m == kMkldnn ? (fields == 6 || fields == 7)
                                        : fields == 8;
         double ms;
         if (!shape_ok || !parse_number(time, ms, false)) return malformed();
-        Table &t = graph ? graph_ : prim_;
+        if (body_id < 0) {  // interned only once the line is known to be good
+            body_id = t.bodies.insert(body, h);
+            t.body_fields.push_back(static_cast<uint32_t>(fields));
+        }
         t.line_no.push_back(counts.total);
         t.timestamp.push_back(ts);
         t.time_ms.push_back(ms);
         t.op.push_back(t.ops.intern(op));
-        t.body.push_back(t.bodies.intern(body));
+        t.body.push_back(body_id);
         ++counts.parsed;
         if (graph) ++counts.graph;
     }

@@ -17,6 +17,7 @@ DNNL/oneDNN v1.1 and later.
 
 from __future__ import annotations
 
+import inspect
 import math
 import os
 import re
@@ -171,13 +172,20 @@ def _split_op(op: str) -> tuple[str, str]:
     return verb, state[len("cache_"):] if state.startswith("cache_") else state
 
 
+# The codes come from the scanner and are in range by construction: skip pandas' re-check
+# (pandas >= 2.1; older versions always validate).
+_TRUSTED_CODES = ({"validate": False}
+                  if "validate" in inspect.signature(pd.Categorical.from_codes).parameters else {})
+
+
 def _categorical(codes: np.ndarray, values_by_code: list[str]) -> pd.Categorical:
     """Row codes into `values_by_code` (may repeat values) as a Categorical of unique values."""
     uniques: dict[str, int] = {}
     remap = np.array([uniques.setdefault(v, len(uniques)) for v in values_by_code] or [0],
                      dtype=np.int32)
     row_codes = remap[codes] if len(codes) else np.zeros(0, dtype=np.int32)
-    return pd.Categorical.from_codes(row_codes, categories=list(uniques) or [""])
+    return pd.Categorical.from_codes(row_codes, categories=list(uniques) or [""],
+                                     **_TRUSTED_CODES)
 
 
 _VERSION = re.compile(r"(oneDNN|DNNL|Intel\(R\) MKL-DNN|Intel MKL-DNN|MKL-DNN)\s+v(\d+)\.(\d+)"
