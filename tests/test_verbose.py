@@ -276,5 +276,12 @@ def test_older_and_constructed_generations(fixtures_dir, native):
     assert log.stats.lines_malformed == 0
     # v3.3-3.5 (component, no v1), v2.5-3.2 (onednn marker), v1.x (dnnl), graph of v3.0-3.2
     assert set(p["kind"]) >= {"convolution", "reorder", "matmul"}
-    assert len(log.graph) >= 1 and math.isfinite(float(log.graph["time_ms"].sum()))
+    t = log.totals()
+    # by hand: exec 3 (v3.4) + 2 (v3.1) + 2 (v1.5); create:cache_miss in v3.4 and v1.5;
+    # graph exec in v3.4 and v3.1 (onednn_graph_verbose), one v3.1 compile
+    assert (t["exec_count"], t["create_count"], t["graph_exec_count"]) == (7, 2, 2)
+    assert t["exec_ms"] == pytest.approx(0.25 + 0.0625 + 0.75 + 0.05 + 0.2 + 0.35 + 0.6)
+    assert t["graph_exec_ms"] == pytest.approx(2.8) and t["graph_compile_count"] == 1
+    assert math.isfinite(float(log.graph["time_ms"].sum()))
     assert p["attrs"].str.contains("post_ops").any()
+    assert log.header["version"] == "3.4.0" and log.header["generation"] == "v3.3-3.5"
