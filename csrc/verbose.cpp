@@ -10,6 +10,7 @@
 #include <pybind11/numpy.h>
 #include <pybind11/pybind11.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <charconv>
 #include <cmath>
@@ -37,6 +38,19 @@ class Interner {
         uint64_t h = hash(s);
         int32_t id = find(s, h);
         return id >= 0 ? id : insert(s, h);
+    }
+
+    // For tiny sets (operations: exec, create:cache_miss, ...): compare before hashing.
+    int32_t intern_few(std::string_view s) {
+        size_t n = std::min<size_t>(offsets_.size(), 8);
+        for (size_t id = 0; id < n; ++id)
+            if (equals(static_cast<int32_t>(id), s)) return static_cast<int32_t>(id);
+        return intern(s);
+    }
+
+    bool equals(int32_t id, std::string_view s) const {
+        return lengths_[id] == s.size() &&
+               std::memcmp(arena_.data() + offsets_[id], s.data(), s.size()) == 0;
     }
 
     // The code of `s` (whose hash is `h`), or -1 when it was never interned.
@@ -137,6 +151,8 @@ struct Table {
     std::vector<int32_t> op, body;
     Interner ops, bodies;
     std::vector<uint32_t> body_fields;  // field count of each interned body
+    std::vector<int32_t> successor;     // body seen after each body last time (or -1)
+    int32_t last_body = -1;
 };
 
 // Strict decimal grammar shared with the twin: [0-9]+(.[0-9]*)?([eE][+-]?[0-9]{1,2})? or
@@ -268,9 +284,18 @@ class Scanner {
         if (last == std::string_view::npos) return malformed();
         std::string_view body = rest.substr(0, last), time = rest.substr(last + 1);
         Table &t = graph ? graph_ : prim_;
-        // The same body recurs every iteration: its field count is known once it is interned.
-        uint64_t h = Interner::hash(body);
-        int32_t body_id = t.bodies.find(body, h);
+        // Inference repeats the same sequence of primitives every iteration, so the body that
+        // followed the previous row's body last time is the likely one now: one memcmp and no
+        // hash when the guess holds. The field count of a known body is cached.
+        int32_t body_id = -1;
+        uint64_t h = 0;
+        int32_t guess = t.last_body >= 0 ? t.successor[t.last_body] : -1;
+        if (guess >= 0 && t.bodies.equals(guess, body)) {
+            body_id = guess;
+        } else {
+            h = Interner::hash(body);
+            body_id = t.bodies.find(body, h);
+        }
         size_t fields = 1;
         if (body_id >= 0) {
             fields = t.body_fields[body_id];
@@ -285,11 +310,14 @@ class Scanner {
         if (body_id < 0) {  // interned only once the line is known to be good
             body_id = t.bodies.insert(body, h);
             t.body_fields.push_back(static_cast<uint32_t>(fields));
+            t.successor.push_back(-1);
         }
+        if (t.last_body >= 0) t.successor[t.last_body] = body_id;
+        t.last_body = body_id;
         t.line_no.push_back(counts.total);
         t.timestamp.push_back(ts);
         t.time_ms.push_back(ms);
-        t.op.push_back(t.ops.intern(op));
+        t.op.push_back(t.ops.intern_few(op));
         t.body.push_back(body_id);
         ++counts.parsed;
         if (graph) ++counts.graph;
@@ -315,7 +343,7 @@ class Scanner {
         }
     }
 
-    py::dict result() const {
+    py::dict result() {  // moves the columns out: call once
         py::dict stats;
         stats["lines_total"] = counts.total;
         stats["lines_verbose"] = counts.verbose;
@@ -350,14 +378,17 @@ class Scanner {
         if (info_.size() < kMaxInfoLines) info_.emplace_back(s);
     }
 
+    // Hands the vector's memory to numpy (no copy); the capsule frees it with the array.
     template <typename T>
-    static py::array_t<T> array(const std::vector<T> &v) {
-        py::array_t<T> a(static_cast<py::ssize_t>(v.size()));
-        if (!v.empty()) std::memcpy(a.mutable_data(), v.data(), v.size() * sizeof(T));
-        return a;
+    static py::array_t<T> array(std::vector<T> &v) {
+        if (v.empty()) return py::array_t<T>(0);
+        auto *owned = new std::vector<T>(std::move(v));
+        py::capsule free_when_done(owned, [](void *p) { delete static_cast<std::vector<T> *>(p); });
+        return py::array_t<T>(static_cast<py::ssize_t>(owned->size()), owned->data(),
+                              free_when_done);
     }
 
-    static py::dict table(const Table &t) {
+    static py::dict table(Table &t) {
         py::dict d;
         d["line_no"] = array(t.line_no);
         d["timestamp_ms"] = array(t.timestamp);

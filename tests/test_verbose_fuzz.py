@@ -16,7 +16,7 @@ from mxprof._native import core
 FIXTURES = Path(__file__).parent / "fixtures" / "verbose"
 REAL_LINES = sorted({line for p in FIXTURES.glob("*.log")
                      for line in p.read_bytes().splitlines() if b"_verbose," in line})
-SETTINGS = settings(max_examples=300, deadline=None,
+SETTINGS = settings(max_examples=200, deadline=None,
                     suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
 
 
