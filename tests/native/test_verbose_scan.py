@@ -50,7 +50,20 @@ def test_streaming_equals_buffer(chunk, tmp_path):
     path.write_bytes(data * 3)
     whole = core.scan_verbose_buffer(data * 3)
     _same(core.scan_verbose_file(str(path), chunk), whole)
+    _same(_verbose_py.scan_file(path, chunk), whole)
     assert whole["stats"]["lines_total"] == data.count(b"\n") * 3
+
+
+@pytest.mark.parametrize("chunk", [64, 97, 1 << 20])
+def test_streaming_truncated_last_line(chunk, tmp_path):
+    data = LEVEL2.read_bytes()
+    cut = data[: len(data) - 40]  # the last line loses its end, and its newline
+    path = tmp_path / "cut.log"
+    path.write_bytes(cut)
+    r = core.scan_verbose_file(str(path), chunk)
+    _same(r, core.scan_verbose_buffer(cut))
+    assert r["stats"]["unterminated_last_line"] and r["stats"]["lines_malformed"] == 1
+    assert r["stats"]["lines_parsed"] == 194  # 195 timed lines in the whole fixture, less one
 
 
 def test_line_longer_than_chunk(tmp_path):
