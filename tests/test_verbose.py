@@ -151,6 +151,16 @@ def test_summary_groupings(fixtures_dir):
         log.summary("nonsense")
 
 
+def test_span_from_timestamps(fixtures_dir):
+    path = fixtures_dir / "verbose" / "mxnet191_dnnl_v2.4.4_ts_level2.log"
+    rows = [line.split(",") for line in path.read_text().splitlines()
+            if line.startswith("dnnl_verbose,1")]
+    expected = max(float(r[1]) + float(r[-1]) for r in rows) - min(float(r[1]) for r in rows)
+    assert verbose.parse(path).totals()["span_ms"] == pytest.approx(expected)
+    nots = fixtures_dir / "verbose" / "mxnet191_dnnl_v2.4.4_level2_nots.log"
+    assert verbose.parse(nots).totals()["span_ms"] is None
+
+
 def test_reorder_share(fixtures_dir):
     log = verbose.parse(fixtures_dir / "verbose" / "mxnet191_dnnl_v2.4.4_ts_level2.log")
     assert log.reorder_share() == pytest.approx(38.311023 / 49.446762, rel=1e-6)

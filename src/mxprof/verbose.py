@@ -276,9 +276,23 @@ def totals(log: VerboseLog) -> dict[str, Any]:
         "graph_exec_count": len(graph_exec),
         "graph_exec_ms": float(graph_exec["time_ms"].sum()),
         "graph_compile_count": int((g["operation"] == "compile").sum()),
+        "span_ms": span_ms(p, g),
         "reorder_share": reorder_share(p),
         "by_kind": dict(sorted(by_kind.items(), key=lambda kv: -kv[1]["ms"])),
     }
+
+
+def span_ms(prims: pd.DataFrame, graph: pd.DataFrame | None = None) -> float | None:
+    """Wall time from the first timed line's start to the last one's end, from the timestamps
+    (*_VERBOSE_TIMESTAMP=1: each line's start in ms); None when the log has no timestamps."""
+    frames = [f for f in (prims, graph) if f is not None and len(f)]
+    starts = [f["timestamp_ms"] for f in frames]
+    if not starts or all(s.isna().all() for s in starts):
+        return None
+    first = min(float(s.min()) for s in starts if s.notna().any())
+    last = max(float((f["timestamp_ms"] + f["time_ms"]).max()) for f in frames
+               if f["timestamp_ms"].notna().any())
+    return last - first
 
 
 def reorder_share(prims: pd.DataFrame) -> float:

@@ -103,6 +103,9 @@ def format_summary(log: Any, summary: Any, by: str, top: int, path: str) -> list
         f"  primitive exec: {t['exec_count']} calls, {t['exec_ms']:.3f} ms total "
         f"(sum of per-call wall times reported by oneDNN)",
         f"  primitive create: {t['create_count']} timed, {t['create_ms']:.3f} ms",
+        "  wall span of the log (first timestamp to last end): " + (
+            f"{t['span_ms']:.3f} ms" if t["span_ms"] is not None
+            else "- (no timestamps: set DNNL_VERBOSE_TIMESTAMP=1 / ONEDNN_VERBOSE_TIMESTAMP=1)"),
         f"  reorder share of exec time: {100 * t['reorder_share']:.1f} %",
     ]
     if t["graph_exec_count"] or t["graph_compile_count"]:
@@ -115,11 +118,12 @@ def format_summary(log: Any, summary: Any, by: str, top: int, path: str) -> list
         idx = idx if isinstance(idx, tuple) else (idx,)
         rows.append([_shorten(str(v)) for v in idx] + [
             str(int(r["count"])), f"{r['total_ms']:.3f}", f"{r['mean_ms']:.4f}",
-            f"{r['percent']:.1f}"])
-    lines += format_table([*keys, "calls", "total ms", "mean ms", "%"], rows, len(keys))
+            f"{r['min_ms']:.4f}", f"{r['max_ms']:.4f}", f"{r['percent']:.1f}"])
+    lines += format_table([*keys, "calls", "total ms", "mean ms", "min ms", "max ms", "%"], rows,
+                          len(keys))
     flops = log.gflops()
     if len(flops):
-        lines += ["", f"GFLOP/s of convolution / inner product / matmul (top {top} by time; "
+        lines += ["", f"GFLOP/s (GOP/s for int8) of convolution / inner product / matmul (top {top} by time; "
                       "FLOPs from the problem descriptor, time = sum of exec ms):"]
         rows = [[k, _shorten(i, 28), _shorten(p, 56), str(int(r["calls"])), f"{r['total_ms']:.3f}",
                  "-" if r["gflops"] != r["gflops"] else f"{r['gflops']:.2f}"]
