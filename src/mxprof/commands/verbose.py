@@ -123,8 +123,9 @@ def format_summary(log: Any, summary: Any, by: str, top: int, path: str) -> list
                           len(keys))
     flops = log.gflops()
     if len(flops):
-        lines += ["", f"GFLOP/s (GOP/s for int8) of convolution / inner product / matmul (top {top} by time; "
-                      "FLOPs from the problem descriptor, time = sum of exec ms):"]
+        lines += ["", f"GFLOP/s (GOP/s for int8) of convolution / inner product / matmul "
+                      f"(top {top} by time; FLOPs from the problem descriptor, time = sum of "
+                      "exec ms):"]
         rows = [[k, _shorten(i, 28), _shorten(p, 56), str(int(r["calls"])), f"{r['total_ms']:.3f}",
                  "-" if r["gflops"] != r["gflops"] else f"{r['gflops']:.2f}"]
                 for (k, i, p), r in flops.head(top).iterrows()]
