@@ -71,7 +71,7 @@ class VerboseStats:
         return cls(**{k: d[k] for k in cls.__dataclass_fields__})
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)  # DataFrames have no truth value: compare tables explicitly
 class VerboseLog:
     """A parsed verbose log: primitive and graph tables plus header and line counts."""
 
