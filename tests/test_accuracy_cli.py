@@ -171,10 +171,15 @@ def test_image_folder_gives_the_same_top1(digits, cli, tmp_path):
     out = tmp_path / "r.json"
     proc = cli("accuracy", "--symbol", digits["symbol"], "--params", digits["params"],
                "--data", str(tmp_path / "digits"), *DIGITS_ARGS, "--configs", "mkldnn-off",
-               "--json", str(out))
+               "--cpus", "0", "--json", str(out))
     assert proc.returncode == 0, proc.stderr
-    (ref,) = json.loads(out.read_text())["configs"]
+    report = json.loads(out.read_text())
+    (ref,) = report["configs"]
     assert ref["top1"] == pytest.approx(digits["top1"], abs=1e-12)
+    # --cpus pins the worker before MXNet loads; one CPU means one OpenMP thread.
+    assert report["environment"]["binding"]["cpus"] == "0"
+    assert report["environment"]["threads"] == 1
+    assert "bound to CPUs 0" in proc.stdout
 
 
 def test_random_zoo_model_equivalence(cli, tmp_path):
@@ -252,6 +257,7 @@ def test_corrupt_recordio_is_a_usage_error(digits, cli, tmp_path):
     (("resnet18_v1", "--configs", "mkldnn,cudnn"), "unknown configuration(s) cudnn"),
     (("resnet18_v1", "--data", "/nonexistent/val.rec"), "/nonexistent/val.rec"),
     (("--load", "/nonexistent/r.json"), "not an mxprof accuracy JSON report"),
+    (("resnet18_v1", "--cpus", "4096"), "CPU 4096 not online"),
 ])
 def test_bad_input_exits_2_with_a_clear_message(cli, args, message):
     proc = cli("accuracy", *args)

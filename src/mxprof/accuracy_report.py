@@ -53,9 +53,15 @@ def environment_line(report: AccuracyReport) -> str:
     threads = e.get("threads") or "OpenMP default (one per logical CPU)"
     affinity = e.get("affinity") or {}
     cpus = affinity.get("cpus") if isinstance(affinity, dict) else affinity
-    return (f"MXNet {version or '?'}, oneDNN {e.get('onednn_version') or 'version unknown'}, "
+    line = (f"MXNet {version or '?'}, oneDNN {e.get('onednn_version') or 'version unknown'}, "
             f"CPU {e.get('cpu_model') or '?'}, {e.get('logical_cpus', '?')} logical CPUs, "
             f"threads {threads}, affinity {cpus or '?'}")
+    binding = e.get("binding")
+    if binding:
+        line += f", bound to CPUs {binding.get('cpus')}"
+        if binding.get("membind"):
+            line += f" with memory on node {binding['membind']}"
+    return line
 
 
 def header_lines(report: AccuracyReport) -> list[str]:

@@ -244,17 +244,19 @@ def _load_outputs(out_dir: Path, count: int) -> list[np.ndarray]:
 
 def run_accuracy(model: dict, plans: list[ConfigPlan], *, inputs: dict, batch_size: int,
                  calib_count: int, timing: dict, tolerance: metrics.Tolerance,
-                 threads: int | None = None, timeout: float = 1800.0,
-                 progress=None) -> AccuracyReport:
+                 threads: int | None = None, binding: dict | None = None,
+                 timeout: float = 1800.0, progress=None) -> AccuracyReport:
     """Run every planned configuration and compare it with the reference.
 
     `inputs` is {"kind": "random", "count": N, "seed": S} or {"kind": "dataset", "path": P,
-    "preprocess": Preprocess dict, "limit": N or None}.
+    "preprocess": Preprocess dict, "limit": N or None}. `binding` ({"cpus": "0-17",
+    "membind": "0" or None}) pins every worker before it loads MXNet.
     """
     work = Path(tempfile.mkdtemp(prefix="mxprof-accuracy-"))
     load_before = _load_average()
     try:
-        report = _run(work, model, plans, inputs, batch_size, calib_count, timing, tolerance,
+        base_spec = {"batch_size": batch_size, "timing": timing, "seed": 0, "bind": binding}
+        report = _run(work, model, plans, inputs, base_spec, calib_count, tolerance,
                       threads, timeout, progress or (lambda msg: None))
     finally:
         shutil.rmtree(work, ignore_errors=True)
@@ -282,10 +284,9 @@ def busy_machine_note(before: float | None, after: float | None, cpus: int) -> s
             "unreliable; accuracy and equivalence figures are unaffected")
 
 
-def _run(work, model, plans, inputs, batch_size, calib_count, timing, tolerance, threads,
-         timeout, progress) -> AccuracyReport:
+def _run(work, model, plans, inputs, base_spec, calib_count, tolerance, threads, timeout,
+         progress) -> AccuracyReport:
     shape = tuple(model["input_shape"])
-    base_spec: dict = {"batch_size": batch_size, "timing": timing, "seed": 0}
     calibration = None
     if inputs["kind"] == "random":
         rng = np.random.RandomState(inputs.get("seed", 0))
@@ -379,13 +380,18 @@ def _assemble(work, model, plans, inputs, results, errors, tolerance,
         notes.append("inputs are random normal arrays: agreement and error figures hold for "
                      "these inputs; pass --data for labelled accuracy")
     count = len(next(iter(outs.values()))[0]) if outs else inputs.get("count", 0)
+    env = dict(any_result["environment"]) if any_result else {}
+    binding = any_result.get("binding") if any_result else None
+    if binding:
+        env["binding"] = binding
+        notes += [f"binding: {w}" for w in binding.get("warnings", ())]
     return AccuracyReport(
         model={k: v for k, v in model.items() if v is not None},
         param_count=any_result["param_count"] if any_result else None, weights=weights,
         inputs={**inputs, "count": count, "labelled": labels is not None},
         tolerance=tolerance, configs=tuple(configs), comparisons=tuple(comparisons),
         calibration=calibration,
-        environment=any_result["environment"] if any_result else {}, notes=tuple(notes))
+        environment=env, notes=tuple(notes))
 
 
 _PROBE = ("import mxnet as mx\n"

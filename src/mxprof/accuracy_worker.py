@@ -239,7 +239,14 @@ def run(spec: dict) -> dict:
 def main(argv: list[str]) -> int:
     warnings.simplefilter("ignore")  # mxnet/gluon deprecation chatter on every import
     spec = json.loads(Path(argv[0]).read_text())
+    binding = None
+    if spec.get("bind"):
+        from mxprof.binding import bind
+
+        # Before MXNet loads: its OpenMP threads inherit this affinity and memory policy.
+        binding = bind(spec["bind"]["cpus"], spec["bind"].get("membind")).to_dict()
     result = run(spec)
+    result["binding"] = binding
     Path(spec["out_dir"], "result.json").write_text(json.dumps(result, indent=1))
     return 0
 

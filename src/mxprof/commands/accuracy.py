@@ -40,7 +40,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--timing-batch", type=int, default=1, help="batch for latency (1)")
     parser.add_argument("--iterations", type=int, default=20, help="timed calls (20); 0: none")
     parser.add_argument("--warmup", type=int, default=5, help="untimed calls first (5)")
-    parser.add_argument("--threads", type=int, help="OMP_NUM_THREADS for every configuration")
+    parser.add_argument("--threads", type=int,
+                        help="OpenMP threads for every configuration (default: --cpus count)")
+    parser.add_argument("--cpus", help="bind every configuration to these CPUs, e.g. 0-17")
+    parser.add_argument("--membind", help="and its memory to these NUMA nodes, e.g. 0")
     parser.add_argument("--timeout", type=float, default=1800, help="seconds per configuration")
     parser.add_argument("--json", metavar="PATH", help="write the report as JSON")
     parser.add_argument("--markdown", metavar="PATH", help="write the report as Markdown")
@@ -123,6 +126,24 @@ def _check_numbers(args) -> None:
         raise UsageError("--rtol and --atol must not be negative")
 
 
+def _binding(args) -> dict | None:
+    """Check --cpus/--membind against this machine now; workers bind before loading MXNet."""
+    if args.cpus is None and args.membind is None:
+        return None
+    from mxprof.binding import select_cpus, select_nodes
+    from mxprof.cpulist import format_cpu_list
+    from mxprof.topology import read_topology
+
+    topo = read_topology()
+    try:
+        cpus = select_cpus(topo, args.cpus)
+        nodes = None if args.membind is None else select_nodes(topo, args.membind)
+    except ValueError as exc:
+        raise UsageError(str(exc)) from None
+    return {"cpus": format_cpu_list(cpus), "count": len(cpus),
+            "membind": None if nodes is None else format_cpu_list(nodes)}
+
+
 def run(args) -> int:
     from mxprof import accuracy_report as render
     from mxprof.accuracy_run import AccuracyReport
@@ -165,6 +186,8 @@ def _measure(args):
         raise UsageError(str(exc)) from None
     model = resolve_model(args)
     inputs = _inputs(args, tuple(model["input_shape"]))
+    binding = _binding(args)
+    threads = args.threads or (binding["count"] if binding else None)
 
     def progress(msg: str) -> None:
         print(f"mxprof accuracy: {msg}", file=sys.stderr, flush=True)
@@ -173,5 +196,5 @@ def _measure(args):
         model, plans, inputs=inputs, batch_size=args.batch_size, calib_count=args.calib_size,
         timing={"batch": args.timing_batch, "warmup": args.warmup,
                 "iterations": args.iterations},
-        tolerance=Tolerance(rtol=args.rtol, atol=args.atol), threads=args.threads,
+        tolerance=Tolerance(rtol=args.rtol, atol=args.atol), threads=threads, binding=binding,
         timeout=args.timeout, progress=progress)
