@@ -318,7 +318,9 @@ def _run(work, model, plans, inputs, base_spec, calib_count, tolerance, threads,
             results[plan.name] = run_worker(spec, worker_env(plan.env(), threads), timeout)
         except WorkerFailed as exc:
             errors[plan.name] = str(exc)
+            progress(f"{plan.name} failed: {str(exc).splitlines()[0]}")
             continue
+        progress(f"{plan.name} done in {results[plan.name]['elapsed_s']:.1f} s")
         if "save_params" in spec:
             model_used = {**model, "params_path": spec["save_params"]}
     report = _assemble(work, model, plans, inputs, results, errors, tolerance, calibration)
