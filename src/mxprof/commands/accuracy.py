@@ -158,13 +158,14 @@ def run(args) -> int:
             raise UsageError(f"{args.load}: not an mxprof accuracy JSON report ({exc})") from None
     else:
         report = _measure(args)
-    render.render_terminal(report)
+    # Files first: a closed stdout (mxprof ... | head) must not lose a long run's results.
     if args.json:
         with open(args.json, "w") as f:
             f.write(render.render_json(report))
     if args.markdown:
         with open(args.markdown, "w") as f:
             f.write(render.render_markdown(report))
+    render.render_terminal(report)
     return 0 if all(c.ok for c in report.configs) else 1
 
 
