@@ -11,13 +11,8 @@ from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
 from mxprof import accuracy as m
-from mxprof.accuracy_run import (
-    AccuracyReport,
-    ConfigResult,
-    Latency,
-    int8_summary,
-    plan_configs,
-)
+from mxprof.accuracy_records import AccuracyReport, ConfigResult, Latency, int8_summary
+from mxprof.accuracy_run import plan_configs
 
 
 def test_max_abs_and_rel_diff_by_hand():

@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 import sys
 
-from mxprof.accuracy_run import REFERENCE, AccuracyReport, ConfigResult, int8_summary
+from mxprof.accuracy_records import REFERENCE, AccuracyReport, ConfigResult, int8_summary
 
 
 def _num(v: float | None, fmt: str = "{:.5f}") -> str:

@@ -146,7 +146,7 @@ def _binding(args) -> dict | None:
 
 def run(args) -> int:
     from mxprof import accuracy_report as render
-    from mxprof.accuracy_run import AccuracyReport
+    from mxprof.accuracy_records import AccuracyReport
 
     if args.load:
         import json
