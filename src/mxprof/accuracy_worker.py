@@ -25,7 +25,7 @@ from pathlib import Path
 import numpy as np
 
 
-def load_model(model: dict, hybridize_plain: bool = True):
+def load_model(model: dict):
     """Build the network a ModelSpec dict names, with its weights; -> (block, info dict)."""
     try:
         from mxprof import models
@@ -151,27 +151,16 @@ def time_forward(net, x: np.ndarray, warmup: int, iterations: int) -> list[float
     """Per-call wall time in ms of net(x) waited to completion, after `warmup` calls."""
     import mxnet as mx
 
+    from mxprof.timer import measure
+
     data = mx.nd.array(x)
 
     def call() -> None:
         for out in _forward_outputs(net, data):
             out.wait_to_read()
 
-    try:
-        from mxprof.timer import measure
-    except ImportError:  # until the shared timer lands on this branch
-        measure = None
-    if measure is not None:
-        m = measure(call, repeat=iterations, warmup=warmup, min_time=0.0)
-        return (np.asarray(m.samples_ns, dtype=np.float64) / 1e6).tolist()
-    for _ in range(warmup):
-        call()
-    samples = []
-    for _ in range(iterations):
-        start = time.perf_counter_ns()
-        call()
-        samples.append((time.perf_counter_ns() - start) / 1e6)
-    return samples
+    m = measure(call, repeat=iterations, warmup=warmup, min_time=0.0)
+    return (np.asarray(m.samples_ns, dtype=np.float64) / 1e6).tolist()
 
 
 def environment() -> dict:
