@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import json
 import os
-import time
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -163,13 +162,13 @@ def check_layer_env(environ=os.environ) -> None:
             + f" (found {wrong})")
 
 
-def _clock_offset_ns() -> int:
+def _clock_offset_ns(recorder) -> int:
     """CLOCK_REALTIME - CLOCK_MONOTONIC, from the tightest of a few paired readings."""
     best = None
     for _ in range(5):
-        a = core.monotonic_ns()
-        r = core.realtime_ns()
-        b = core.monotonic_ns()
+        a = recorder.monotonic_ns()
+        r = recorder.realtime_ns()
+        b = recorder.monotonic_ns()
         if best is None or b - a < best[0]:
             best = (b - a, r - (a + b) // 2)
     return best[1]
@@ -230,12 +229,15 @@ def summarize_spans(nodes: list[GraphNode], iterations: int, it: np.ndarray, idx
 
 
 def collect_layer_times(block, x, *, iterations: int = 20, warmup: int = 3,
-                        check_env: bool = True) -> LayerProfile:
+                        check_env: bool = True, recorder=None) -> LayerProfile:
     """Time each layer of an initialized Gluon HybridBlock over `iterations` calls on `x`.
 
     The block is (re)hybridized with LAYER_HYBRIDIZE; the process must run with LAYER_ENV
-    (checked unless check_env=False). `warmup` calls run first, untimed.
+    (checked unless check_env=False). `warmup` calls run first, untimed. `recorder` is the
+    native core (default) or its pure-Python twin `mxprof.hooks_python`. One block at a time:
+    the recorder is process-global, and installing it on a new block re-arms it.
     """
+    recorder = core if recorder is None else recorder
     if iterations < 1 or warmup < 1:
         raise ValueError("iterations and warmup must be >= 1 (warm-up builds the cached op)")
     if check_env:
@@ -246,24 +248,24 @@ def collect_layer_times(block, x, *, iterations: int = 20, warmup: int = 3,
     nodes = graph_nodes(block, x.shape)
     block(x).wait_to_read()  # builds block._cached_op, the handle the hook attaches to
     capacity = max(4096, 16 * len(nodes) * iterations)
-    core.hook_install(_LIB._name, block._cached_op.handle.value, capacity, True)
+    recorder.hook_install(_LIB._name, block._cached_op.handle.value, capacity, True)
     for _ in range(warmup - 1):
         block(x).wait_to_read()
 
     marks = np.zeros(iterations + 1, dtype=np.int64)
-    core.hook_clear()
-    core.hook_enable(True)
+    recorder.hook_clear()
+    recorder.hook_enable(True)
     try:
         for k in range(iterations):
-            marks[k] = core.monotonic_ns()
+            marks[k] = recorder.monotonic_ns()
             block(x).wait_to_read()
-        marks[iterations] = core.monotonic_ns()
+        marks[iterations] = recorder.monotonic_ns()
     finally:
-        core.hook_enable(False)
-    if core.hook_dropped():
-        raise RuntimeError(f"layer hook buffer overflowed ({core.hook_dropped()} events lost)")
-    return profile_from_events(nodes, marks, *core.hook_events(), core.hook_names(),
-                               _clock_offset_ns())
+        recorder.hook_enable(False)
+    if recorder.hook_dropped():
+        raise RuntimeError(f"layer hook buffer overflowed ({recorder.hook_dropped()} events lost)")
+    return profile_from_events(nodes, marks, *recorder.hook_events(), recorder.hook_names(),
+                               _clock_offset_ns(recorder))
 
 
 def profile_from_events(nodes: list[GraphNode], marks_ns: np.ndarray, t_ns: np.ndarray,
@@ -280,7 +282,3 @@ def profile_from_events(nodes: list[GraphNode], marks_ns: np.ndarray, t_ns: np.n
         for i, n, s, e in zip(it, idx, start, end))
     return LayerProfile(tuple(layers), iterations, METHOD, per_iter, latency, windows)
 
-
-def wall_clock_ms() -> float:
-    """Now in ms since the Unix epoch (for comparing with oneDNN verbose timestamps)."""
-    return time.time() * 1e3
