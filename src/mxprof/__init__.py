@@ -7,4 +7,13 @@ from __future__ import annotations
 
 __version__ = "0.1.0"
 
-__all__ = ["__version__"]
+from mxprof.fdcapture import capture_fd
+from mxprof.layers import LAYER_ENV, LayerProfile, collect_layer_times
+
+__all__ = [
+    "LAYER_ENV",
+    "LayerProfile",
+    "__version__",
+    "capture_fd",
+    "collect_layer_times",
+]

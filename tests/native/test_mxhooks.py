@@ -22,7 +22,7 @@ def test_bad_arguments_are_rejected(rec):
 
 
 def test_missing_library_is_a_clear_error():
-    with pytest.raises(RuntimeError, match="cannot load /nonexistent/libmxnet.so"):
+    with pytest.raises(RuntimeError, match=r"cannot load /nonexistent/libmxnet\.so"):
         core.hook_install("/nonexistent/libmxnet.so", 1234, 16, True)
 
 
