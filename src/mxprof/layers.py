@@ -230,7 +230,8 @@ def summarize_spans(nodes: list[GraphNode], iterations: int, it: np.ndarray, idx
 
 def collect_layer_times(block, x, *, iterations: int = 20, warmup: int = 3,
                         check_env: bool = True, recorder=None) -> LayerProfile:
-    """Time each layer of an initialized Gluon HybridBlock over `iterations` calls on `x`.
+    """Time each layer of an initialized Gluon HybridBlock over `iterations` calls on `x` (an
+    NDArray, or a tuple of them for several inputs; nested outputs are not waited on).
 
     The block is (re)hybridized with LAYER_HYBRIDIZE; the process must run with LAYER_ENV
     (checked unless check_env=False). `warmup` calls run first, untimed. `recorder` is the
@@ -238,6 +239,7 @@ def collect_layer_times(block, x, *, iterations: int = 20, warmup: int = 3,
     the recorder is process-global, and installing it on a new block re-arms it.
     """
     recorder = core if recorder is None else recorder
+    inputs = tuple(x) if isinstance(x, (tuple, list)) else (x,)
     if iterations < 1 or warmup < 1:
         raise ValueError("iterations and warmup must be >= 1 (warm-up builds the cached op)")
     if check_env:
@@ -245,12 +247,18 @@ def collect_layer_times(block, x, *, iterations: int = 20, warmup: int = 3,
     from mxnet.base import _LIB
 
     block.hybridize(**LAYER_HYBRIDIZE)
-    nodes = graph_nodes(block, x.shape)
-    block(x).wait_to_read()  # builds block._cached_op, the handle the hook attaches to
+    nodes = graph_nodes(block, *(a.shape for a in inputs))
+
+    def call():
+        out = block(*inputs)
+        for array in out if isinstance(out, (tuple, list)) else (out,):
+            array.wait_to_read()
+
+    call()  # builds block._cached_op, the handle the hook attaches to
     capacity = max(4096, 16 * len(nodes) * iterations)
     recorder.hook_install(_LIB._name, block._cached_op.handle.value, capacity, True)
     for _ in range(warmup - 1):
-        block(x).wait_to_read()
+        call()
 
     marks = np.zeros(iterations + 1, dtype=np.int64)
     recorder.hook_clear()
@@ -258,7 +266,7 @@ def collect_layer_times(block, x, *, iterations: int = 20, warmup: int = 3,
     try:
         for k in range(iterations):
             marks[k] = recorder.monotonic_ns()
-            block(x).wait_to_read()
+            call()
         marks[iterations] = recorder.monotonic_ns()
     finally:
         recorder.hook_enable(False)
