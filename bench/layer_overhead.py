@@ -33,6 +33,8 @@ CONFIGS = {
                 "MXNet default: threaded engine, bulk on, static_alloc+static_shape"),
     "bulk-off": ({**THREADED, "MXNET_EXEC_BULK_EXEC_INFERENCE": "0"}, STATIC, None,
                  "threaded engine, bulk off, static_alloc+static_shape"),
+    "naive": (NAIVE, STATIC, None,
+              "NaiveEngine, bulk off, static_alloc+static_shape (engine effect alone)"),
     "profiler": ({**THREADED, "MXNET_EXEC_BULK_EXEC_INFERENCE": "0"}, STATIC, "profiler",
                  "bulk off + MXNet profiler running (per-op events, op type names only)"),
     "layer": (NAIVE, LAYER, "native-hook",

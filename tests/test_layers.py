@@ -160,3 +160,16 @@ def test_flops_from_problem_descriptors():
         == 2 * 32 * 1 * 8 * 8 * 9
     assert flops_of("inner_product", "mb2ic512oc1000") == 2 * 2 * 512 * 1000
     assert np.isnan(flops_of("reorder", "1x3x64x64"))
+
+
+def test_op_type_table_accounts_for_layer_time(scenario):
+    profile = LayerProfile.from_dict(scenario["resnet"])
+    rows = layers.by_op_type(profile)
+    by_op = {row["op"]: row for row in rows}
+    assert by_op["Convolution"]["count"] == 20
+    assert by_op["BatchNorm"]["count"] == 20
+    assert by_op["FullyConnected"]["count"] == 1
+    assert sum(row["ms"] for row in rows) == pytest.approx(sum(x.ms for x in profile.layers))
+    assert sum(row["percent"] for row in rows) == pytest.approx(
+        100 * sum(x.ms for x in profile.layers) / profile.latency_ms)
+    assert rows == sorted(rows, key=lambda row: -row["ms"])

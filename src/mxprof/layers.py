@@ -152,6 +152,15 @@ def graph_nodes(block, *input_shapes: tuple[int, ...]) -> list[GraphNode]:
     return nodes_of_symbol(sym, dict(zip(names, input_shapes)))
 
 
+def _hook_calls_per_iteration(sym) -> int:
+    """Upper bound of monitor_all hook calls in one call of the graph: every input of every
+    operator node, every visible output, and two hidden outputs per operator (BatchNorm's
+    mean and variance are allocated and reported too)."""
+    ops = [node for node in json.loads(sym.tojson())["nodes"] if node["op"] != "null"]
+    inputs = sum(len(node["inputs"]) for node in ops)
+    return inputs + len(sym.get_internals().list_outputs()) + 2 * len(ops)
+
+
 def check_layer_env(environ=os.environ) -> None:
     """Raise RuntimeError if the process was not started with LAYER_ENV."""
     wrong = {k: environ.get(k) for k, v in LAYER_ENV.items() if environ.get(k) != v}
@@ -255,7 +264,7 @@ def collect_layer_times(block, x, *, iterations: int = 20, warmup: int = 3,
             array.wait_to_read()
 
     call()  # builds block._cached_op, the handle the hook attaches to
-    capacity = max(4096, 16 * len(nodes) * iterations)
+    capacity = (iterations + 1) * _hook_calls_per_iteration(block._cached_graph[1]) + 4096
     recorder.hook_install(_LIB._name, block._cached_op.handle.value, capacity, True)
     for _ in range(warmup - 1):
         call()
@@ -290,3 +299,20 @@ def profile_from_events(nodes: list[GraphNode], marks_ns: np.ndarray, t_ns: np.n
         for i, n, s, e in zip(it, idx, start, end))
     return LayerProfile(tuple(layers), iterations, METHOD, per_iter, latency, windows)
 
+
+
+def by_op_type(profile: LayerProfile) -> list[dict[str, Any]]:
+    """Layers grouped by operator type: {op, count, ms, percent}, most expensive first.
+
+    `ms` sums the layers' per-iteration medians; `percent` is its share of the median latency,
+    so the rows plus the framework overhead (`profile.overhead_ms`) account for the latency.
+    """
+    groups: dict[str, list[float]] = {}
+    for layer in profile.layers:
+        entry = groups.setdefault(layer.op, [0, 0.0])
+        entry[0] += layer.count_per_iter
+        entry[1] += layer.ms
+    rows = [{"op": op, "count": int(count), "ms": ms,
+             "percent": 100.0 * ms / profile.latency_ms if profile.latency_ms > 0 else float("nan")}
+            for op, (count, ms) in groups.items()]
+    return sorted(rows, key=lambda row: -row["ms"])
