@@ -79,6 +79,7 @@ def test_resnet_every_graph_node_timed_once_per_iteration(scenario):
     assert nodes[-1] == ["resnetv10_dense0_fwd", "FullyConnected", [1, 1000]]
     assert all(layer.ms >= 0 for layer in profile.layers)
     assert 0.5 < profile.coverage <= 1.05, profile.coverage
+    assert 0 <= profile.overhead_ms < profile.latency_ms
     assert profile.iterations == 5 and profile.method == layers.METHOD
     assert len(profile.windows) == 5 * 68
 
@@ -137,6 +138,9 @@ def test_layer_spans_cut_runs_per_node_and_iteration():
     assert a.ms == pytest.approx(np.median([10e-6, 1e-6]))
     assert b.ms == pytest.approx(np.median([4e-6, 1e-6]))
     assert profile.latency_ms == pytest.approx(100e-6)
+    assert profile.overhead_ms == pytest.approx(np.median([86e-6, 98e-6]))
+    assert profile.per_iteration_ms == pytest.approx(np.median([14e-6, 2e-6]))
+    assert profile.coverage == pytest.approx(np.median([14 / 100, 2 / 100]))
 
 
 def test_events_outside_marks_are_ignored():
@@ -170,6 +174,5 @@ def test_op_type_table_accounts_for_layer_time(scenario):
     assert by_op["BatchNorm"]["count"] == 20
     assert by_op["FullyConnected"]["count"] == 1
     assert sum(row["ms"] for row in rows) == pytest.approx(sum(x.ms for x in profile.layers))
-    assert sum(row["percent"] for row in rows) == pytest.approx(
-        100 * sum(x.ms for x in profile.layers) / profile.latency_ms)
+    assert sum(row["percent"] for row in rows) == pytest.approx(100 * profile.coverage)
     assert rows == sorted(rows, key=lambda row: -row["ms"])

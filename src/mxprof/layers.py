@@ -75,10 +75,14 @@ class LayerTime:
 class LayerProfile:
     """Per-layer breakdown of `iterations` timed calls.
 
-    `per_iteration_ms`: median over iterations of the sum of layer times; `latency_ms`: median
-    wall time of the same iterations (call to output ready); `coverage` = their ratio.
-    `windows`: each layer execution as (iteration, layer index, start, end) in ms since the Unix
-    epoch (CLOCK_REALTIME, the clock of oneDNN's verbose timestamps), for attribution.
+    `per_iteration_ms`: median over iterations of the summed layer time; `latency_ms`: median
+    wall time of the same iterations (call to output ready); `overhead_ms`: median over
+    iterations of wall time minus layer time (Python call, graph walk, dispatch between nodes;
+    robust to a preemption that lands inside a layer). `coverage`: median over iterations of
+    layer time / wall time (on a quiet machine this is the sum of the layers' medians over
+    `latency_ms`; pairing by iteration keeps it right when other processes steal the CPU).
+    `windows`: each layer execution as (iteration, layer index, start, end) in ms
+    since the Unix epoch (CLOCK_REALTIME, the clock of oneDNN's verbose timestamps).
     """
 
     layers: tuple[LayerTime, ...]
@@ -86,27 +90,28 @@ class LayerProfile:
     method: str
     per_iteration_ms: float
     latency_ms: float
+    overhead_ms: float = float("nan")
+    coverage: float = float("nan")
     windows: tuple[tuple[int, int, float, float], ...] = field(default=(), repr=False)
 
     @property
-    def coverage(self) -> float:
-        return self.per_iteration_ms / self.latency_ms if self.latency_ms > 0 else float("nan")
-
-    @property
-    def overhead_ms(self) -> float:
-        """Latency not inside any layer: Python call, graph walk, dispatch between nodes."""
-        return self.latency_ms - self.per_iteration_ms
+    def layers_ms(self) -> float:
+        """Sum of the layers' per-iteration medians."""
+        return sum(layer.ms for layer in self.layers)
 
     def to_dict(self) -> dict[str, Any]:
         return {"layers": [layer.to_dict() for layer in self.layers],
                 "iterations": self.iterations, "method": self.method,
                 "per_iteration_ms": self.per_iteration_ms, "latency_ms": self.latency_ms,
+                "overhead_ms": self.overhead_ms, "layers_ms": self.layers_ms,
                 "coverage": self.coverage, "windows": [list(w) for w in self.windows]}
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> LayerProfile:
         return cls(tuple(LayerTime.from_dict(x) for x in d["layers"]), int(d["iterations"]),
                    d["method"], float(d["per_iteration_ms"]), float(d["latency_ms"]),
+                   float(d.get("overhead_ms", float("nan"))),
+                   float(d.get("coverage", float("nan"))),
                    tuple((int(w[0]), int(w[1]), float(w[2]), float(w[3]))
                          for w in d.get("windows", ())))
 
@@ -222,9 +227,9 @@ def layer_spans(t_ns: np.ndarray, node_idx: np.ndarray, marks_ns: np.ndarray):
 
 
 def summarize_spans(nodes: list[GraphNode], iterations: int, it: np.ndarray, idx: np.ndarray,
-                    start_ns: np.ndarray, end_ns: np.ndarray) -> tuple[list[LayerTime], float]:
+                    start_ns: np.ndarray, end_ns: np.ndarray) -> tuple[list[LayerTime], np.ndarray]:
     """Median/p90 ms per iteration of each node (executions in one iteration are summed), and
-    the median over iterations of the summed layer time."""
+    the summed layer time of each iteration."""
     ms = np.zeros((iterations, len(nodes)))
     counts = np.zeros((iterations, len(nodes)), dtype=np.int64)
     np.add.at(ms, (it, idx), (end_ns - start_ns) / 1e6)
@@ -234,7 +239,7 @@ def summarize_spans(nodes: list[GraphNode], iterations: int, it: np.ndarray, idx
                   float(np.percentile(ms[:, i], 90)), int(np.median(counts[:, i])))
         for i, node in enumerate(nodes)
     ]
-    return layers, float(np.median(ms.sum(axis=1)))
+    return layers, ms.sum(axis=1)
 
 
 def collect_layer_times(block, x, *, iterations: int = 20, warmup: int = 3,
@@ -292,27 +297,33 @@ def profile_from_events(nodes: list[GraphNode], marks_ns: np.ndarray, t_ns: np.n
     iterations = len(marks_ns) - 1
     node_idx = node_index_of_names(names, nodes)[name_ids] if len(names) else name_ids
     it, idx, start, end = layer_spans(t_ns, node_idx, marks_ns)
-    layers, per_iter = summarize_spans(nodes, iterations, it, idx, start, end)
-    latency = float(np.median(np.diff(marks_ns))) / 1e6
+    layers, layer_sums = summarize_spans(nodes, iterations, it, idx, start, end)
+    wall_ms = np.diff(marks_ns) / 1e6
+    latency = float(np.median(wall_ms))
+    overhead = float(np.median(wall_ms - layer_sums))
+    coverage = float(np.median(layer_sums / wall_ms)) if iterations else float("nan")
     windows = tuple(
         (int(i), int(n), (s + realtime_offset_ns) / 1e6, (e + realtime_offset_ns) / 1e6)
         for i, n, s, e in zip(it, idx, start, end))
-    return LayerProfile(tuple(layers), iterations, METHOD, per_iter, latency, windows)
+    return LayerProfile(tuple(layers), iterations, METHOD, float(np.median(layer_sums)),
+                        latency, overhead, coverage, windows)
 
 
 
 def by_op_type(profile: LayerProfile) -> list[dict[str, Any]]:
     """Layers grouped by operator type: {op, count, ms, percent}, most expensive first.
 
-    `ms` sums the layers' per-iteration medians; `percent` is its share of the median latency,
-    so the rows plus the framework overhead (`profile.overhead_ms`) account for the latency.
+    `ms` sums the layers' per-iteration medians; `percent` is the op type's share of the
+    latency: its share of the layer time times `profile.coverage`, so the rows sum to the
+    coverage and the rest is framework overhead.
     """
     groups: dict[str, list[float]] = {}
     for layer in profile.layers:
         entry = groups.setdefault(layer.op, [0, 0.0])
         entry[0] += layer.count_per_iter
         entry[1] += layer.ms
+    total = profile.layers_ms
     rows = [{"op": op, "count": int(count), "ms": ms,
-             "percent": 100.0 * ms / profile.latency_ms if profile.latency_ms > 0 else float("nan")}
+             "percent": 100.0 * profile.coverage * ms / total if total > 0 else float("nan")}
             for op, (count, ms) in groups.items()]
     return sorted(rows, key=lambda row: -row["ms"])
