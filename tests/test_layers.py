@@ -30,7 +30,7 @@ SRC = Path(__file__).parents[1] / "src"
 @pytest.fixture(scope="module")
 def scenario(tmp_path_factory):
     out = tmp_path_factory.mktemp("layers")
-    env = {**os.environ, **layers.LAYER_ENV, "DNNL_VERBOSE": "1", "DNNL_VERBOSE_TIMESTAMP": "1",
+    env = {**os.environ, **layers.LAYER_ENV, "DNNL_VERBOSE": "2", "DNNL_VERBOSE_TIMESTAMP": "1",
            "OMP_NUM_THREADS": "1",
            "PYTHONPATH": os.pathsep.join([str(SRC), os.environ.get("PYTHONPATH", "")])}
     proc = subprocess.run([sys.executable, str(SCENARIOS), str(out)], env=env,
@@ -41,17 +41,26 @@ def scenario(tmp_path_factory):
     return result
 
 
-def parse_exec_lines(path: Path) -> pd.DataFrame:
-    """Minimal reader of oneDNN 2.4 timestamped `exec` lines (the project parser lives in
-    mxprof.verbose; this keeps the attribution tests independent of it)."""
+def parse_timed_lines(path: Path, categorical: bool) -> pd.DataFrame:
+    """Minimal reader of oneDNN 2.4 timestamped primitive lines (the project parser lives in
+    mxprof.verbose; this keeps the attribution tests independent of it). `categorical` gives
+    the string columns that parser's dtype, and keeps creation lines as it does."""
     rows = []
     for line in path.read_text().splitlines():
         f = line.split(",")
-        if len(f) == 12 and f[0] == "dnnl_verbose" and f[2] == "exec":
-            rows.append({"timestamp_ms": float(f[1]), "kind": f[4], "impl": f[5],
-                         "prop_kind": f[6], "mds": f[7], "problem": f[10],
-                         "time_ms": float(f[11])})
-    return pd.DataFrame(rows)
+        if len(f) == 12 and f[0] == "dnnl_verbose" and f[2].split(":")[0] in ("exec", "create"):
+            if f[2] != "exec" and not categorical:
+                continue
+            rows.append({"timestamp_ms": float(f[1]), "operation": f[2].split(":")[0],
+                         "kind": f[4], "impl": f[5], "prop_kind": f[6], "mds": f[7],
+                         "problem": f[10], "time_ms": float(f[11])})
+    frame = pd.DataFrame(rows)
+    if categorical:
+        for column in ("operation", "kind", "impl", "prop_kind", "mds", "problem"):
+            frame[column] = frame[column].astype("category")
+    else:
+        frame = frame.drop(columns=["operation"])
+    return frame
 
 
 @pytest.mark.parametrize("impl", ["tiny_native", "tiny_python"])
@@ -90,11 +99,15 @@ def test_profile_round_trips_through_json(scenario):
     assert again == profile
 
 
-def test_convolution_primitives_go_to_convolution_layers(scenario):
+@pytest.mark.parametrize("categorical", [False, True], ids=["plain", "categorical"])
+def test_convolution_primitives_go_to_convolution_layers(scenario, categorical):
     profile = LayerProfile.from_dict(scenario["resnet"])
-    primitives = parse_exec_lines(scenario["verbose_log"])
+    primitives = parse_timed_lines(scenario["verbose_log"], categorical)
     attributed = attribute_primitives(profile, primitives)
     timed = attributed[attributed["iteration"] >= 0]
+    if categorical:  # DNNL_VERBOSE=2: creation lines are in the table and must not count
+        assert (primitives["operation"] == "create").sum() > 0
+        timed = timed[timed["operation"] == "exec"]
     # 5 timed iterations of resnet18: 20 convolutions and 1 inner product each.
     convs = timed[timed["kind"] == "convolution"]
     assert len(convs) == 5 * 20

@@ -86,10 +86,18 @@ def flops_of(kind: str, problem: str) -> float:
     return float("nan")
 
 
+def _timed_execs(attributed: pd.DataFrame) -> pd.DataFrame:
+    """Rows inside a timed iteration that are executions (creation lines carry times too)."""
+    keep = attributed["iteration"] >= 0
+    if "operation" in attributed.columns:
+        keep &= (attributed["operation"] == "exec").to_numpy()
+    return attributed[keep]
+
+
 def _iterations(attributed: pd.DataFrame, iterations: int | None) -> int:
     if iterations is not None:
         return iterations
-    seen = attributed.loc[attributed["iteration"] >= 0, "iteration"].nunique()
+    seen = _timed_execs(attributed)["iteration"].nunique()
     return max(int(seen), 1)
 
 
@@ -97,11 +105,11 @@ def summarize_by_layer(attributed: pd.DataFrame, iterations: int | None = None) 
     """Per (layer, kind, impl, problem) inside the timed iterations: executions and ms per
     iteration, mean ms per execution, GFLOP/s (convolution / inner product), sorted by ms."""
     n = _iterations(attributed, iterations)
-    timed = attributed[attributed["iteration"] >= 0].copy()
+    timed = _timed_execs(attributed).copy()
     if "flops" not in timed.columns:
         timed["flops"] = [flops_of(k, p) for k, p in zip(timed["kind"], timed["problem"])]
     keys = ["layer", "layer_op", "kind", "impl", "problem"]
-    grouped = timed.groupby(keys, sort=False, dropna=False).agg(
+    grouped = timed.groupby(keys, sort=False, dropna=False, observed=True).agg(
         executions=("time_ms", "size"), total_ms=("time_ms", "sum"), flops=("flops", "sum"))
     table = grouped.reset_index()
     table["count_per_iter"] = table["executions"] / n
@@ -170,12 +178,12 @@ def _conversion(mds: Any) -> str:
 def reorder_report(attributed: pd.DataFrame, iterations: int | None = None) -> ReorderReport:
     """How many reorders run per iteration, how long they take, and which layers run them."""
     n = _iterations(attributed, iterations)
-    reorders = attributed[attributed["kind"] == "reorder"]
-    timed = reorders[reorders["iteration"] >= 0]
+    reorders = attributed[(attributed["kind"] == "reorder").to_numpy()]
+    timed = _timed_execs(reorders)
     mds = timed["mds"] if "mds" in timed.columns else pd.Series([None] * len(timed),
                                                                  index=timed.index)
     layers = []
-    for (layer, op), group in timed.groupby(["layer", "layer_op"], sort=False):
+    for (layer, op), group in timed.groupby(["layer", "layer_op"], sort=False, observed=True):
         conversions = tuple(sorted({_conversion(m) for m in mds.loc[group.index]}))
         layers.append(LayerReorders(str(layer), str(op), len(group) / n,
                                     float(group["time_ms"].sum()) / n, conversions))
