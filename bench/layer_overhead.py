@@ -27,6 +27,7 @@ THREADED = {"MXNET_ENGINE_TYPE": "ThreadedEnginePerDevice"}
 STATIC = {"static_alloc": True, "static_shape": True}
 LAYER = {"static_alloc": True, "static_shape": False}
 
+CHAIN = "relu-chain-200"
 # name: (env, hybridize flags, collection mechanism, description)
 CONFIGS = {
     "default": ({**THREADED, "MXNET_EXEC_BULK_EXEC_INFERENCE": "1"}, STATIC, None,
@@ -57,10 +58,18 @@ def _time_call(net, x):
 
 def _make_net(model, flags, seed=0):
     import mxnet as mx
+    from mxnet.gluon import nn
     from mxnet.gluon.model_zoo import vision
 
     mx.random.seed(seed)
-    net = vision.get_model(model, pretrained=False)
+    if model == CHAIN:
+        # 200 relu nodes on a 1x1 tensor: almost no compute, so hook cost per call shows.
+        net = nn.HybridSequential()
+        with net.name_scope():
+            for _ in range(200):
+                net.add(nn.Activation("relu"))
+    else:
+        net = vision.get_model(model, pretrained=False)
     net.initialize(mx.init.Xavier())
     net.hybridize(**flags)
     return net
@@ -89,7 +98,8 @@ def worker(name, model, size, warmup, iterations):
     from mxprof import _native
 
     _env, flags, mechanism, _ = CONFIGS[name]
-    x = mx.nd.random.uniform(shape=(1, 3, size, size))
+    shape = (1, 1) if model == CHAIN else (1, 3, size, size)
+    x = mx.nd.random.uniform(shape=shape)
     net = _make_net(model, flags)
     for _ in range(warmup):
         net(x).wait_to_read()
@@ -160,14 +170,18 @@ def main(argv=None):
         return 0
 
     names = args.configs.split(",")
-    results = {n: [] for n in names}
+    jobs = [(name, args.model, args.iterations) for name in names]
+    jobs += [("chain-" + mech, CHAIN, 200) for mech in ("default", "native", "python")]
+    results = {job[0]: [] for job in jobs}
     for _ in range(args.rounds):
-        for name in names:
+        for name, model, iterations in jobs:
+            config = {"chain-native": "layer", "chain-python": "python-hook",
+                      "chain-default": "default"}.get(name, name)
             env = {**os.environ, "OMP_NUM_THREADS": os.environ.get("OMP_NUM_THREADS", "1"),
-                   **CONFIGS[name][0]}
-            cmd = [sys.executable, __file__, "--worker", name, "--model", args.model,
+                   **CONFIGS[config][0]}
+            cmd = [sys.executable, __file__, "--worker", config, "--model", model,
                    "--size", str(args.size), "--warmup", str(args.warmup),
-                   "--iterations", str(args.iterations)]
+                   "--iterations", str(iterations)]
             out = subprocess.run(cmd, env=env, capture_output=True, text=True, check=False)
             if out.returncode != 0:
                 print(f"{name}: worker failed\n{out.stderr[-2000:]}", file=sys.stderr)
@@ -199,6 +213,19 @@ def main(argv=None):
             print(f"  on/off  wall {ratio(name, 'on', 'off')}   cpu {ratio(name, 'on_cpu', 'off_cpu')}"
                   + (f"   hook calls per iteration {results[name][0]['events_per_call']:.0f}"
                      if "events_per_call" in results[name][0] else ""))
+    wall, cpu = agg("chain-default", "off"), agg("chain-default", "off_cpu")
+    print(f"chain-default: {CHAIN} in MXNet's default configuration: wall {wall[0] * 1e3:.1f} us "
+          f"({wall[1] * 1e3:.1f}-{wall[2] * 1e3:.1f}), cpu {cpu[0] * 1e3:.1f} us per iteration "
+          "(per-node framework cost to compare with 'off' below)")
+    for name in ("chain-native", "chain-python"):
+        per_call = [(r["on_cpu"] - r["off_cpu"]) * 1e6 / r["events_per_call"]
+                    for r in results[name]]
+        print(f"{name}: {CHAIN} (x of shape 1x1), {results[name][0]['events_per_call']:.0f} "
+              f"hook calls per iteration: off cpu {agg(name, 'off_cpu')[0] * 1e3:.1f} us, on cpu "
+              f"{agg(name, 'on_cpu')[0] * 1e3:.1f} us per iteration; hook cost "
+              f"{statistics.median(per_call):.0f} ns per call ({min(per_call):.0f}-"
+              f"{max(per_call):.0f}), MXNet's share included; wall off "
+              f"{agg(name, 'off')[0] * 1e3:.1f} us")
     if "default" in names:
         print("against the default configuration (ratio of medians, wall / cpu):")
         base_wall, base_cpu = agg("default", "off")[0], agg("default", "off_cpu")[0]
