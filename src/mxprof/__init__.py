@@ -5,15 +5,45 @@ Public API for other benchmarks: `Timer`, `measure`, `bind`.
 
 from __future__ import annotations
 
+import importlib
+from typing import TYPE_CHECKING, Any
+
 __version__ = "0.1.0"
 
-from mxprof.fdcapture import capture_fd
-from mxprof.layers import LAYER_ENV, LayerProfile, collect_layer_times
+# Public name -> module that defines it. Loaded on first use, so that `python -m mxprof --help`
+# and worker start-up do not pay for numpy and the clock calibration before they need them.
+_EXPORTS = {
+    "Timer": "mxprof.timer",
+    "measure": "mxprof.timer",
+    "bind": "mxprof.binding",
+    "LAYER_ENV": "mxprof.layers",
+    "LayerProfile": "mxprof.layers",
+    "collect_layer_times": "mxprof.layers",
+    "capture_fd": "mxprof.fdcapture",
+}
 
 __all__ = [
     "LAYER_ENV",
     "LayerProfile",
+    "Timer",
     "__version__",
+    "bind",
     "capture_fd",
     "collect_layer_times",
+    "measure",
 ]
+
+if TYPE_CHECKING:
+    from mxprof.binding import bind
+    from mxprof.fdcapture import capture_fd
+    from mxprof.layers import LAYER_ENV, LayerProfile, collect_layer_times
+    from mxprof.timer import Timer, measure
+
+
+def __getattr__(name: str) -> Any:
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module 'mxprof' has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value
