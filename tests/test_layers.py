@@ -13,10 +13,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from mxprof import layers
+from mxprof import layers, verbose
 from mxprof.attribution import (
     attribute_primitives,
-    flops_of,
     reorder_report,
     summarize_by_layer,
     windows_frame,
@@ -170,22 +169,16 @@ def test_missing_env_is_reported():
     layers.check_layer_env(dict(layers.LAYER_ENV))
 
 
-def test_flops_from_problem_descriptors():
-    conv = "mb1_ic3oc64_ih224oh112kh7sh2dh0ph3_iw224ow112kw7sw2dw0pw3"
-    assert flops_of("convolution", conv) == 2 * 64 * 3 * 112 * 112 * 7 * 7
-    assert flops_of("convolution", "g32mb1_ic32oc32_ih8oh8kh3sh1dh0ph1_iw8ow8kw3sw1dw0pw1") \
-        == 2 * 32 * 1 * 8 * 8 * 9
-    assert flops_of("inner_product", "mb2ic512oc1000") == 2 * 2 * 512 * 1000
-    assert np.isnan(flops_of("reorder", "1x3x64x64"))
-
-
-def test_op_type_table_accounts_for_layer_time(scenario):
+def test_attribution_of_the_project_verbose_parser_table(scenario):
     profile = LayerProfile.from_dict(scenario["resnet"])
-    rows = layers.by_op_type(profile)
-    by_op = {row["op"]: row for row in rows}
-    assert by_op["Convolution"]["count"] == 20
-    assert by_op["BatchNorm"]["count"] == 20
-    assert by_op["FullyConnected"]["count"] == 1
-    assert sum(row["ms"] for row in rows) == pytest.approx(sum(x.ms for x in profile.layers))
-    assert sum(row["percent"] for row in rows) == pytest.approx(100 * profile.coverage)
-    assert rows == sorted(rows, key=lambda row: -row["ms"])
+    table = verbose.parse(scenario["verbose_log"]).primitives
+    attributed = attribute_primitives(profile, table)
+    summary = summarize_by_layer(attributed, profile.iterations)
+    convs = summary[summary["kind"] == "convolution"]
+    assert len(convs) == 20 and (convs["count_per_iter"] == 1).all()
+    assert set(convs["layer_op"]) == {"Convolution"}
+    assert (convs["gflops_per_s"] > 0).all()
+    timed_execs = attributed[(attributed["iteration"] >= 0).to_numpy()
+                             & (attributed["operation"] == "exec").to_numpy()]
+    assert summary["ms_per_iter"].sum() * profile.iterations == pytest.approx(
+        timed_execs["time_ms"].sum())

@@ -20,15 +20,15 @@ GFLOP/s; `reorder_report` -> how many reorders per iteration, how long, which la
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
+from mxprof.verbose import problem_flops
+
 WINDOW_COLUMNS = ["iteration", "layer", "op", "start_ms", "end_ms"]
-_TOKEN = re.compile(r"([a-z]+)(\d+)")
 
 
 def windows_frame(profile_or_windows) -> pd.DataFrame:
@@ -64,28 +64,6 @@ def attribute_primitives(profile_or_windows, primitives: pd.DataFrame) -> pd.Dat
     return out
 
 
-def flops_of(kind: str, problem: str) -> float:
-    """Floating-point operations of one convolution / inner product execution, from oneDNN's
-    problem descriptor (NaN for other kinds or unreadable descriptors)."""
-    if not isinstance(problem, str):
-        return float("nan")
-    dims: dict[str, int] = {}
-    for key, value in _TOKEN.findall(problem):
-        dims.setdefault(key, int(value))
-    get = dims.get
-    try:
-        if kind == "convolution" or kind == "deconvolution":
-            spatial_out = get("od", 1) * get("oh", 1) * get("ow", 1)
-            kernel = get("kd", 1) * get("kh", 1) * get("kw", 1)
-            return 2.0 * dims["mb"] * dims["oc"] * (dims["ic"] / get("g", 1)) * spatial_out * kernel
-        if kind == "inner_product":
-            spatial_in = get("id", 1) * get("ih", 1) * get("iw", 1)
-            return 2.0 * dims["mb"] * dims["ic"] * dims["oc"] * spatial_in
-    except KeyError:
-        return float("nan")
-    return float("nan")
-
-
 def _timed_execs(attributed: pd.DataFrame) -> pd.DataFrame:
     """Rows inside a timed iteration that are executions (creation lines carry times too)."""
     keep = attributed["iteration"] >= 0
@@ -107,7 +85,8 @@ def summarize_by_layer(attributed: pd.DataFrame, iterations: int | None = None) 
     n = _iterations(attributed, iterations)
     timed = _timed_execs(attributed).copy()
     if "flops" not in timed.columns:
-        timed["flops"] = [flops_of(k, p) for k, p in zip(timed["kind"], timed["problem"])]
+        flops = (problem_flops(str(k), str(p)) for k, p in zip(timed["kind"], timed["problem"]))
+        timed["flops"] = [np.nan if f is None else f for f in flops]
     keys = ["layer", "layer_op", "kind", "impl", "problem"]
     grouped = timed.groupby(keys, sort=False, dropna=False, observed=True).agg(
         executions=("time_ms", "size"), total_ms=("time_ms", "sum"), flops=("flops", "sum"))
