@@ -16,12 +16,27 @@ _EXPORTS = {
     "Timer": "mxprof.timer",
     "measure": "mxprof.timer",
     "bind": "mxprof.binding",
+    "LAYER_ENV": "mxprof.layers",
+    "LayerProfile": "mxprof.layers",
+    "collect_layer_times": "mxprof.layers",
+    "capture_fd": "mxprof.fdcapture",
 }
 
-__all__ = ["Timer", "__version__", "bind", "measure"]
+__all__ = [
+    "LAYER_ENV",
+    "LayerProfile",
+    "Timer",
+    "__version__",
+    "bind",
+    "capture_fd",
+    "collect_layer_times",
+    "measure",
+]
 
 if TYPE_CHECKING:
     from mxprof.binding import bind
+    from mxprof.fdcapture import capture_fd
+    from mxprof.layers import LAYER_ENV, LayerProfile, collect_layer_times
     from mxprof.timer import Timer, measure
 
 
