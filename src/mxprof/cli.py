@@ -12,6 +12,7 @@ import sys
 
 # name -> (module under mxprof.commands, one-line help). The one dispatch table.
 COMMANDS: dict[str, tuple[str, str]] = {
+    "profile": ("profile", "latency, throughput and where the time goes, MKL-DNN on vs off"),
 }
 
 

@@ -17,6 +17,7 @@ from __future__ import annotations
 import dataclasses
 import os
 import platform
+import re
 import socket
 import sys
 from importlib import metadata
@@ -164,6 +165,20 @@ def mxnet_fingerprint() -> dict[str, Any]:
     except ImportError:
         info["openmp_runtime"] = None
     return info
+
+
+def onednn_version_from_log(path: str) -> str | None:
+    """"v2.4.4" from a verbose log's first info line ("dnnl_verbose,info,oneDNN v2.4.4 (commit
+    ...)"; MKL-DNN 0.x/1.x print "mkldnn_verbose,info,Intel MKL-DNN v1.0.4 ...")."""
+    try:
+        with open(path, errors="replace") as f:
+            for _, line in zip(range(50), f):
+                m = re.search(r"(?:oneDNN|MKL-DNN|DNNL) (v\d+\.\d+(?:\.\d+)?)", line)
+                if m:
+                    return m.group(1)
+    except OSError:
+        pass
+    return None
 
 
 def fingerprint() -> Environment:
