@@ -172,7 +172,11 @@ def complete_events(trace_events: list[dict[str, Any]], start_us: float,
 
 
 def trace_one_iteration(fn: Callable[[], Any], trace_file: str) -> list[dict[str, Any]]:
-    """Operator events of one call of `fn`, from MXNet's profiler, as complete events."""
+    """Operator events of one call of `fn`, from MXNet's profiler, as complete events.
+
+    Call it before any other use of the profiler in the process: MXNet keeps writing events to
+    the file name of its first run and ignores later `filename` settings (seen in 1.9.1).
+    """
     import time
 
     import mxnet as mx

@@ -142,8 +142,11 @@ def run_breakdown(mx, net, spec: RunSpec, scratch: Path, missing: list[str]) -> 
                     min_time=spec.protocol.min_time / 2, min_iterations=3,
                     max_iterations=spec.breakdown_iterations)
     n = _breakdown_iterations(spec, latency["median"])
-    aggregate = collect_aggregate(call, n, trace_file=str(scratch / "mxnet-profile.json"))
+    # The trace first: MXNet's profiler writes to the file name of its first run only.
     trace = trace_one_iteration(call, str(scratch / "mxnet-trace.json"))
+    if not trace:
+        missing.append("trace: MXNet's profiler wrote no operator events for the traced call")
+    aggregate = collect_aggregate(call, n, trace_file=str(scratch / "mxnet-trace.json"))
     out: dict[str, Any] = {
         "latency_bulk_off": latency,
         "operators": {**operator_breakdown(aggregate, n).to_dict(),
