@@ -159,27 +159,18 @@ def run_breakdown(mx, net, spec: RunSpec, scratch: Path, missing: list[str]) -> 
         "trace": trace,
     }
     try:
-        from mxprof.layers import collect_layer_times, graph_nodes
+        from mxprof.layers import collect_layer_times
     except ImportError:
         missing.append("layers: mxprof.layers (layers helper) not available")
         return out
-    out["trace"] = _name_trace(trace, graph_nodes(net, x.shape))
-    out["layers"] = _plain(collect_layer_times(net, x, iterations=n, warmup=1))
+    from mxprof.operators import layer_trace_events
+    profile = _plain(collect_layer_times(net, x, iterations=n, warmup=1))
+    layer_events = layer_trace_events(profile)
+    if layer_events:
+        out["trace"] = layer_events  # real layer names and windows beat op-type events
+    profile.pop("windows", None)  # thousands of rows: the trace keeps one iteration of them
+    out["layers"] = profile
     return out
-
-
-def _name_trace(trace: list[dict[str, Any]], nodes) -> list[dict[str, Any]]:
-    """Give profiler events their graph node names when the ops line up one to one."""
-    nodes = list(nodes)
-    ops = [getattr(nd, "op", None) or (nd.get("op") if isinstance(nd, dict) else None)
-           for nd in nodes]
-    if len(nodes) != len(trace) or any(o != ev["name"] for o, ev in zip(ops, trace)):
-        return trace
-    named = []
-    for nd, ev in zip(nodes, trace):
-        name = getattr(nd, "name", None) or nd.get("name")
-        named.append({**ev, "name": name, "args": {**ev["args"], "layer": name}})
-    return named
 
 
 def _flush_c_stdout() -> None:
@@ -188,26 +179,25 @@ def _flush_c_stdout() -> None:
 
 
 def run_primitives(mx, net, spec: RunSpec, log: Path, missing: list[str]) -> dict[str, Any]:
+    """A few iterations with DNNL_VERBOSE=1 (stdout is the log); per-layer windows from the
+    same iterations attribute each primitive to its layer."""
+    from mxprof.environment import onednn_version_from_log
     x = _input(mx, spec, 1)
-    call = _caller(net, x)
     iterations = 3
     profile = None
     try:
         from mxprof.layers import collect_layer_times
     except ImportError:
-        collect_layer_times = None
         missing.append("primitive attribution: mxprof.layers (layers helper) not available")
-    if collect_layer_times is not None:
-        profile = collect_layer_times(net, x, iterations=iterations, warmup=1)
-        calls = iterations + 1
-    else:
+        call = _caller(net, x)
         for _ in range(iterations + 1):
             call()
-        calls = iterations + 1
+    else:
+        profile = collect_layer_times(net, x, iterations=iterations, warmup=1)
+    calls = iterations + 1
     mx.nd.waitall()
     _flush_c_stdout()
-    from mxprof.environment import onednn_version_from_log
-    out: dict[str, Any] = {"log": str(log), "forward_calls": calls,
+    out: dict[str, Any] = {"forward_calls": calls, "iterations": calls,
                            "onednn_version": onednn_version_from_log(str(log))}
     try:
         from mxprof import verbose
@@ -216,15 +206,28 @@ def run_primitives(mx, net, spec: RunSpec, log: Path, missing: list[str]) -> dic
                        "log is kept only with --workdir")
         return out
     vlog = verbose.parse(str(log))
+    prims = vlog.to_pandas()
     out["header"] = _plain(vlog.header)
     out["totals"] = _plain(vlog.totals())
-    out["by_kind"] = _plain(vlog.summary(by=("kind",)))
-    out["reorder_share"] = _plain(vlog.reorder_share())
+    out["reorder_share"] = vlog.reorder_share()
+    timed = prims
     if profile is not None:
         from mxprof import attribution
-        attributed = attribution.attribute_primitives(profile, vlog.to_pandas())
-        out["by_layer"] = _plain(attribution.summarize_by_layer(attributed))
-        out["reorders"] = _plain(attribution.reorder_report(attributed))
+        attributed = attribution.attribute_primitives(profile, prims)
+        # Only the timed iterations: the warm-up call creates primitives and reorders weights.
+        timed = attributed[attributed["iteration"] >= 0]
+        out["iterations"] = iterations
+        out["by_layer"] = _plain(attribution.summarize_by_layer(attributed, iterations).head(40))
+        out["reorders"] = _plain(attribution.reorder_report(attributed, iterations))
+        out["attributed_share"] = (float(timed["time_ms"].sum()) /
+                                   max(float(prims.loc[prims["operation"] == "exec",
+                                                       "time_ms"].sum()), 1e-12))
+    by_kind = verbose.summarize(timed, by=("kind",)).reset_index()
+    n = out["iterations"]
+    out["by_kind"] = [{"kind": str(r["kind"]), "count": float(r["count"]) / n,
+                       "ms": float(r["total_ms"]) / n, "percent": float(r["percent"]),
+                       "mean_ms": float(r["mean_ms"])} for _, r in by_kind.iterrows()]
+    out["reorder_share"] = verbose.reorder_share(timed)
     return out
 
 
