@@ -17,13 +17,13 @@ REQUIRED = ("model", "environment", "latency_ms", "throughput", "operators", "la
 
 @pytest.fixture(scope="module")
 def profiled(tmp_path_factory):
-    """One real profile run; the MKL-DNN-off breakdown worker is made to abort (SIGABRT)."""
+    """One real profile run; the MKL-DNN-off operators worker is made to abort (SIGABRT)."""
     from conftest import run_cli
     out = tmp_path_factory.mktemp("profile")
     paths = {k: out / f"r.{k}" for k in ("json", "md", "trace")}
     proc = run_cli("profile", *SMALL, "--json", str(paths["json"]), "--markdown",
                    str(paths["md"]), "--trace", str(paths["trace"]),
-                   "--test-hook", "reference:breakdown:abort", timeout=300)
+                   "--test-hook", "reference:operators:abort", timeout=300)
     return proc, paths
 
 
@@ -64,10 +64,10 @@ def test_crashed_worker_is_a_failed_row_and_others_survive(profiled):
     proc, paths = profiled
     r = json.loads(paths["json"].read_text())
     rows = {(x["config"], x["pass"]): x for x in r["runs"]}
-    crashed = rows[("reference", "breakdown")]
+    crashed = rows[("reference", "operators")]
     assert crashed["status"] == "failed" and "SIGABRT" in crashed["error"]
     assert crashed["stderr_tail"] is not None
-    assert all(x["status"] == "ok" for k, x in rows.items() if k != ("reference", "breakdown"))
+    assert all(x["status"] == "ok" for k, x in rows.items() if k != ("reference", "operators"))
     assert r["complete"] is False
     assert r["reference"]["operators"] is None and r["reference"]["latency_ms"] is not None
     assert "Failed workers" in proc.stdout and "SIGABRT" in proc.stdout

@@ -138,39 +138,43 @@ def _breakdown_iterations(spec: RunSpec, per_call_ms: float) -> int:
     return max(3, min(spec.breakdown_iterations, wanted))
 
 
-def run_breakdown(mx, net, spec: RunSpec, scratch: Path, missing: list[str]) -> dict[str, Any]:
+def run_operators(mx, net, spec: RunSpec, scratch: Path) -> dict[str, Any]:
+    """MXNet's profiler per operator type, bulk execution off (the runner sets it) so operators
+    are not merged; its latency is timed too, to show what turning bulk off costs."""
     from mxprof.operators import collect_aggregate, operator_breakdown, trace_one_iteration
-    x = _input(mx, spec, 1)
-    call = _caller(net, x)
-    # Same protocol as the timing pass, with bulk execution off: the cost of seeing every op.
+    call = _caller(net, _input(mx, spec, 1))
     latency = timed(call, warmup=spec.protocol.warmup, iterations=None,
                     min_time=spec.protocol.min_time / 2, min_iterations=3,
                     max_iterations=spec.breakdown_iterations)
     n = _breakdown_iterations(spec, latency["median"])
     # The trace first: MXNet's profiler writes to the file name of its first run only.
     trace = trace_one_iteration(call, str(scratch / "mxnet-trace.json"))
-    if not trace:
-        missing.append("trace: MXNet's profiler wrote no operator events for the traced call")
     aggregate = collect_aggregate(call, n, trace_file=str(scratch / "mxnet-trace.json"))
-    out: dict[str, Any] = {
-        "latency_bulk_off": latency,
+    return {
+        "latency": latency,
         "operators": {**operator_breakdown(aggregate, n).to_dict(),
                       "source": "mx.profiler aggregate_stats, bulk execution off"},
         "trace": trace,
     }
+
+
+def run_layers(mx, net, spec: RunSpec, missing: list[str]) -> dict[str, Any]:
+    """Per-layer times from the layers helper (the runner set its LAYER_ENV), and one iteration
+    of layer windows as the trace."""
     try:
         from mxprof.layers import collect_layer_times
     except ImportError:
         missing.append("layers: mxprof.layers (layers helper) not available")
-        return out
+        return {}
     from mxprof.operators import layer_trace_events
-    profile = _plain(collect_layer_times(net, x, iterations=n, warmup=1))
-    layer_events = layer_trace_events(profile)
-    if layer_events:
-        out["trace"] = layer_events  # real layer names and windows beat op-type events
+    x = _input(mx, spec, 1)
+    t0 = time.perf_counter()
+    _caller(net, x)()
+    n = _breakdown_iterations(spec, (time.perf_counter() - t0) * 1e3)
+    profile = _plain(collect_layer_times(net, x, iterations=n, warmup=2))
+    trace = layer_trace_events(profile)
     profile.pop("windows", None)  # thousands of rows: the trace keeps one iteration of them
-    out["layers"] = profile
-    return out
+    return {"layers": profile, "trace": trace}
 
 
 def _flush_c_stdout() -> None:
@@ -257,8 +261,10 @@ def run(spec: RunSpec, *, scratch: Path, verbose_log: Path | None = None) -> Run
     fields: dict[str, Any] = {}
     if spec.pass_name == "timing":
         fields = run_timing(mx, loaded.block, spec)
-    elif spec.pass_name == "breakdown":
-        fields = run_breakdown(mx, loaded.block, spec, scratch, missing)
+    elif spec.pass_name == "operators":
+        fields = run_operators(mx, loaded.block, spec, scratch)
+    elif spec.pass_name == "layers":
+        fields = run_layers(mx, loaded.block, spec, missing)
     elif spec.pass_name == "primitives":
         if verbose_log is None:
             raise ValueError("the primitives pass needs --verbose-log (the worker's stdout file)")
@@ -269,7 +275,7 @@ def run(spec: RunSpec, *, scratch: Path, verbose_log: Path | None = None) -> Run
     return RunResult(
         spec=spec, status="ok", wall_s=time.monotonic() - started, environment=env,
         weights=loaded.weights, weights_path=loaded.weights_path, param_count=loaded.param_count,
-        latency=fields.get("latency") or fields.get("latency_bulk_off"),
+        latency=fields.get("latency"),
         throughput=fields.get("throughput"), operators=fields.get("operators"),
         layers=fields.get("layers"), primitives=fields.get("primitives"),
         trace=fields.get("trace"),

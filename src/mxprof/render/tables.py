@@ -98,8 +98,8 @@ def operator_table(section: dict[str, Any], title: str) -> Table | None:
                  for r in rows)
     total = section.get("operators_total_ms")
     foot = f"operators total {fmt_ms(total)} ms per iteration ({section.get('operators_source')})"
-    cost = section.get("breakdown_cost")
-    if cost:
+    cost = section.get("breakdown_cost") or {}
+    if cost.get("bulk_off_ms"):
         foot += (f"; latency with bulk execution off {fmt_ms(cost['bulk_off_ms'])} ms vs "
                  f"{fmt_ms(cost['bulk_on_ms'])} ms on ({fmt_ratio(cost['ratio'])})")
     elif lat:
@@ -123,7 +123,9 @@ def layer_table(section: dict[str, Any], title: str) -> Table | None:
                  f"{fmt_ms(cov['overhead_ms'])} ms")
         if cov.get("layer_pass_latency_ms"):
             foot += (f"; {100 * cov['layer_pass_ratio']:.0f}% of the "
-                     f"{fmt_ms(cov['layer_pass_latency_ms'])} ms latency of the layer pass itself")
+                     f"{fmt_ms(cov['layer_pass_latency_ms'])} ms latency of the layer pass itself "
+                     f"(per-layer collection costs "
+                     f"{fmt_ratio(cov['layer_pass_latency_ms'] / cov['latency_ms'])})")
     return Table(title, ("layer", "op", "ms/iter", "output"), body, foot)
 
 
@@ -147,13 +149,18 @@ def primitive_layer_table(report: dict[str, Any]) -> Table | None:
     if not rows:
         return None
     top = rows[:TOP_LAYERS]
-    body = tuple((str(r.get("layer")), str(r.get("kind")), str(r.get("impl")),
-                  fmt_ms(r.get("ms_per_iter"), 3),
+    body = tuple((str(r.get("layer")), str(r.get("impl")), fmt_ms(r.get("ms_per_iter"), 3),
                   "-" if r.get("gflops_per_s") is None or r["gflops_per_s"] != r["gflops_per_s"]
-                  else f"{r['gflops_per_s']:.1f}",
-                  str(r.get("problem"))[:48]) for r in top)
-    return Table("Slowest primitives by layer", ("layer", "kind", "implementation", "ms/iter",
-                                                 "GFLOP/s", "shape"), body)
+                  else f"{r['gflops_per_s']:.1f}") for r in top)
+    reorders = (report.get("primitives") or {}).get("reorders") or {}
+    foot = ""
+    if reorders.get("layers"):
+        worst = reorders["layers"][0]
+        foot = (f"reorders: {reorders.get('count_per_iter', 0):g} per iteration, "
+                f"{fmt_ms(reorders.get('ms_per_iter'), 3)} ms; most from {worst['layer']} "
+                f"({', '.join(worst.get('conversions') or [])})")
+    return Table("Slowest oneDNN primitives by layer (verbose pass)",
+                 ("layer", "implementation", "ms/iter", "GFLOP/s"), body, foot)
 
 
 def failure_table(report: dict[str, Any]) -> Table | None:
