@@ -287,6 +287,24 @@ def _prod(shape) -> int:
     return out
 
 
+def random_initializer():
+    """Xavier for weights, ones/zeros for vectors. Xavier cannot initialise a vector, and
+    GluonCV routes some BatchNorm gammas through the weight initialiser: those get ones
+    (scales, variances) or zeros (shifts, means, biases) like their layer's own defaults."""
+    import mxnet as mx
+
+    class RandomForTiming(mx.init.Xavier):
+        def _init_weight(self, name, arr):
+            if len(arr.shape) >= 2:
+                super()._init_weight(name, arr)
+            elif name.endswith(("gamma", "var", "scale")):
+                arr[:] = 1.0
+            else:
+                arr[:] = 0.0
+
+    return RandomForTiming()
+
+
 def build(spec: ModelSpec):
     """The uninitialised network for a zoo spec (no weights, no download)."""
     if spec.source == "gluon":
@@ -311,7 +329,7 @@ def load(spec: ModelSpec, *, ctx=None, allow_pretrained: bool = True,
         if spec.params_path:
             weights, path = "user", spec.params_path
         else:
-            block.initialize(mx.init.Xavier(), ctx=ctx)
+            block.initialize(random_initializer(), ctx=ctx)
             weights, path = "random", None
     else:
         block = build(spec)
@@ -324,8 +342,7 @@ def load(spec: ModelSpec, *, ctx=None, allow_pretrained: bool = True,
         if path is not None:
             block.load_parameters(path, ctx=ctx, allow_missing=False, ignore_extra=True)
         else:
-            # The net's own initialisers where it sets them (BatchNorm gamma=1...), Xavier elsewhere.
-            block.initialize(mx.init.Xavier(), ctx=ctx)
+            block.initialize(random_initializer(), ctx=ctx)
     # Resolve deferred shapes once so parameter counting and the first timed call see real shapes.
     block(mx.nd.zeros((1, *spec.input_shape), ctx=ctx))
     if hybridize:

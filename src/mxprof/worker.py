@@ -111,10 +111,20 @@ def _input(mx, spec: RunSpec, batch: int):
     return mx.nd.random.uniform(shape=spec.model.batch_shape(batch))
 
 
+def _flat(out):
+    if isinstance(out, (list, tuple)):
+        for item in out:
+            yield from _flat(item)
+    else:
+        yield out
+
+
 def _caller(net, x):
+    """One inference call that returns when every output is computed (detection nets return
+    several arrays: ids, scores, boxes)."""
     def call():
-        out = net(x)
-        (out[0] if isinstance(out, (list, tuple)) else out).wait_to_read()
+        for array in _flat(net(x)):
+            array.wait_to_read()
     return call
 
 
