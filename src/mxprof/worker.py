@@ -187,6 +187,10 @@ def run_layers(mx, net, spec: RunSpec, missing: list[str]) -> dict[str, Any]:
     return {"layers": profile, "trace": trace}
 
 
+# Written to the verbose log (fd 1) between the warm-up call and the timed iterations.
+_TIMED_MARK = b"mxprof,timed-iterations-start\n"
+
+
 def _flush_c_stdout() -> None:
     sys.stdout.flush()
     ctypes.CDLL(None).fflush(None)  # oneDNN prints with C stdio: flush its buffer into the log
@@ -204,14 +208,17 @@ def run_primitives(mx, net, spec: RunSpec, log: Path, missing: list[str]) -> dic
     except ImportError:
         missing.append("primitive attribution: mxprof.layers (layers helper) not available")
         call = _caller(net, x)
-        for _ in range(iterations + 1):
+        call()  # creates the primitives; its lines stay above the marker
+        mx.nd.waitall()
+        _flush_c_stdout()
+        os.write(1, _TIMED_MARK)
+        for _ in range(iterations):
             call()
     else:
         profile = collect_layer_times(net, x, iterations=iterations, warmup=1)
-    calls = iterations + 1
     mx.nd.waitall()
     _flush_c_stdout()
-    out: dict[str, Any] = {"forward_calls": calls, "iterations": calls,
+    out: dict[str, Any] = {"iterations": iterations,
                            "onednn_version": onednn_version_from_log(str(log))}
     try:
         from mxprof import verbose
@@ -224,20 +231,19 @@ def run_primitives(mx, net, spec: RunSpec, log: Path, missing: list[str]) -> dic
     out["header"] = _plain(vlog.header)
     out["totals"] = _plain(vlog.totals())
     out["reorder_share"] = vlog.reorder_share()
-    timed = prims
-    if profile is not None:
+    if profile is None:
+        # Without layer windows, the timed iterations are the lines after the marker.
+        raw = log.read_bytes()
+        timed = verbose.parse(raw[raw.index(_TIMED_MARK) + len(_TIMED_MARK):]).to_pandas()
+    else:
         from mxprof import attribution
         attributed = attribution.attribute_primitives(profile, prims)
         # Only the timed iterations: the warm-up call creates primitives and reorders weights.
         timed = attributed[attributed["iteration"] >= 0]
-        out["iterations"] = iterations
         out["by_layer"] = _plain(attribution.summarize_by_layer(attributed, iterations).head(40))
         out["reorders"] = _plain(attribution.reorder_report(attributed, iterations))
-        out["attributed_share"] = (float(timed["time_ms"].sum()) /
-                                   max(float(prims.loc[prims["operation"] == "exec",
-                                                       "time_ms"].sum()), 1e-12))
     by_kind = verbose.summarize(timed, by=("kind",)).reset_index()
-    n = out["iterations"]
+    n = iterations
     out["by_kind"] = [{"kind": str(r["kind"]), "count": float(r["count"]) / n,
                        "ms": float(r["total_ms"]) / n, "percent": float(r["percent"]),
                        "mean_ms": float(r["mean_ms"])} for _, r in by_kind.iterrows()]
