@@ -266,12 +266,16 @@ def run(spec: RunSpec, *, scratch: Path, verbose_log: Path | None = None) -> Run
     notes: list[str] = []
     missing: list[str] = []
     binding = _bind(spec, notes, missing)
+    from mxprof import environment
+    # Before MXNet loads: OpenMP pins the calling thread to its first place at start-up, so the
+    # process's own affinity is only visible now.
+    host = environment.host_fingerprint()
     import mxnet as mx
 
-    from mxprof import environment, models
+    from mxprof import models
     loaded = models.load(spec.model)
     _apply_test_hook(spec.test_hook)
-    env = environment.fingerprint().to_dict()
+    env = host.with_mxnet(environment.mxnet_fingerprint()).to_dict()
     if binding is not None:
         env["binding"] = binding
     fields: dict[str, Any] = {}
