@@ -1,8 +1,9 @@
 """What the breakdown collection costs: latency with it off vs on, in worker processes.
 
 Runs the profile command's own workers for one model: the timing pass (bulk execution on, no
-profiler: the number users get) and the breakdown pass (bulk execution off, MXNet profiler for
-operators, per-layer collection). Prints the medians and the ratios.
+profiler: the number users get), the operators pass (bulk execution off, MXNet profiler) and the
+layers pass (the layers helper's hooks under its LAYER_ENV). Each pass times its own latency at
+batch 1; the ratios to the plain median are what collecting the breakdown costs.
 
     PYTHONPATH=src python bench/profile_overhead.py [--model resnet18_v1] [--shape 3,224,224]
 """
@@ -29,7 +30,7 @@ def main() -> int:
     protocol = Protocol(min_time=args.min_time)
     specs = [RunSpec(model=model, config="mkldnn", mkldnn=True, pass_name=p, batch_size=1,
                      protocol=protocol, breakdown_iterations=50)
-             for p in ("timing", "breakdown")]
+             for p in ("timing", "operators", "layers")]
     results = run_specs(specs, timeout=600, progress=False)
     for r in results:
         if not r.ok:
@@ -42,15 +43,16 @@ def main() -> int:
           f"MKL-DNN on, min-time {args.min_time} s per measurement")
     print(f"latency, collection off (bulk exec on)   : median {on:.3f} ms "
           f"(n={report['latency_ms']['n']})")
-    print(f"latency, bulk exec off (breakdown pass)  : median {cost['bulk_off_ms']:.3f} ms "
+    print(f"latency, bulk exec off (operators pass)  : median {cost['bulk_off_ms']:.3f} ms "
           f"-> {cost['ratio']:.3f}x")
-    layers = (results[1].layers or {})
+    layers = (results[2].layers or {})
     per_iter = layers.get("per_iteration_ms")
     if isinstance(per_iter, list):
         per_iter = statistics.median(per_iter) if per_iter else None
     if per_iter:
-        print(f"latency, per-layer collection on         : {per_iter:.3f} ms per iteration "
-              f"-> {per_iter / on:.3f}x ({layers.get('method')})")
+        own = layers["latency_ms"]
+        print(f"latency, per-layer collection on         : median {own:.3f} ms "
+              f"-> {own / on:.3f}x ({layers.get('method')}); layers sum {per_iter:.3f} ms")
     else:
         print("per-layer collection: mxprof.layers not available in this build")
     print(f"operators total under the profiler       : {report['operators_total_ms']:.3f} ms "
