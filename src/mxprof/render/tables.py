@@ -156,10 +156,11 @@ def primitive_layer_table(report: dict[str, Any]) -> Table | None:
     reorders = (report.get("primitives") or {}).get("reorders") or {}
     foot = ""
     if reorders.get("layers"):
-        worst = reorders["layers"][0]
-        foot = (f"reorders: {reorders.get('count_per_iter', 0):g} per iteration, "
-                f"{fmt_ms(reorders.get('ms_per_iter'), 3)} ms; most from {worst['layer']} "
-                f"({', '.join(worst.get('conversions') or [])})")
+        worst = max(reorders["layers"], key=lambda r: r.get("ms_per_iter") or 0.0)
+        foot = (f"reorders: {reorders.get('count_per_iter', 0):g} per iteration in "
+                f"{len(reorders['layers'])} layers, {fmt_ms(reorders.get('ms_per_iter'), 3)} ms; "
+                f"the longest in {worst['layer']} ({fmt_ms(worst.get('ms_per_iter'), 3)} ms, "
+                f"{', '.join(worst.get('conversions') or [])})")
     return Table("Slowest oneDNN primitives by layer (verbose pass)",
                  ("layer", "implementation", "ms/iter", "GFLOP/s"), body, foot)
 
