@@ -187,6 +187,13 @@ def all_tables(report: dict[str, Any]) -> list[Table]:
 
 def closing_lines(report: dict[str, Any]) -> list[str]:
     lines = [f"note: {n}" for n in report.get("notes", [])]
+    ref = report.get("reference") or {}
+    for label, section in (("w/ MKL-DNN", report), ("w/o MKL-DNN", ref)):
+        for key, what in (("latency_ms", "latency"), ("throughput", "throughput")):
+            stats = section.get(key) or {}
+            if key == "throughput":
+                stats = stats.get("batch_ms") or {}
+            lines += [f"timer ({label} {what}): {w}" for w in stats.get("warnings") or []]
     lines += [f"missing: {m}" for m in report.get("missing", [])]
     if not report.get("complete", True):
         lines.append("incomplete: not every planned worker produced a result")
