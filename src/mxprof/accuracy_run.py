@@ -34,6 +34,7 @@ from mxprof.accuracy_records import (
     ConfigResult,
     Latency,
 )
+from mxprof.runner import stderr_tail
 
 FP32_CONFIGS = ("mkldnn-off", "mkldnn", "mkldnn-fused")
 
@@ -124,8 +125,8 @@ def run_worker(spec: dict, env: dict[str, str], timeout: float) -> dict:
             raise
     result_path = out_dir / "result.json"
     if code != 0 or not result_path.exists():
-        lines = [ln for ln in err_path.read_text(errors="replace").splitlines() if ln.strip()]
-        tail = "\n".join(lines[-8:])
+        # The profile runner's filter drops the per-operator chatter of MKL-DNN-off runs.
+        tail = stderr_tail(err_path.read_text(errors="replace"), lines=8)
         raise WorkerFailed(f"worker {_describe_exit(code)}: {tail}")
     return json.loads(result_path.read_text())
 

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import json
 import os
-import platform
 import sys
 import time
 import warnings
@@ -27,38 +26,11 @@ import numpy as np
 
 def load_model(model: dict):
     """Build the network a ModelSpec dict names, with its weights; -> (block, info dict)."""
-    try:
-        from mxprof import models
-    except ImportError:  # until the shared registry lands on this branch
-        return _load_model_minimal(model)
-    spec = models.ModelSpec.from_dict(model)
-    loaded = models.load(spec, hybridize=False)
+    from mxprof import models
+
+    loaded = models.load(models.ModelSpec.from_dict(model), hybridize=False)
     return loaded.block, {"weights": loaded.weights, "weights_path": loaded.weights_path,
                           "param_count": loaded.param_count}
-
-
-def _load_model_minimal(model: dict):
-    import mxnet as mx
-
-    if model["source"] == "symbol":
-        block = mx.gluon.SymbolBlock.imports(model["symbol_path"], ["data"], model["params_path"])
-        weights = "user" if model["params_path"] else "random"
-        if not model["params_path"]:
-            block.initialize(mx.init.Xavier())
-    else:
-        from mxnet.gluon.model_zoo import vision
-
-        block = vision.get_model(model["name"], pretrained=False)
-        weights = "user" if model.get("params_path") else "random"
-        if model.get("params_path"):
-            block.load_parameters(model["params_path"], ignore_extra=True)
-        else:
-            block.initialize(mx.init.Xavier())
-    block(mx.nd.zeros((1, *model["input_shape"])))
-    # SymbolBlock.imports leaves Parameter.shape None in 1.9.1: count the loaded arrays.
-    count = sum(int(np.prod(p.data().shape)) for p in block.collect_params().values())
-    return block, {"weights": weights, "weights_path": model.get("params_path"),
-                   "param_count": count}
 
 
 def save_weights(block, source: str, path: str) -> None:
@@ -164,21 +136,9 @@ def time_forward(net, x: np.ndarray, warmup: int, iterations: int) -> list[float
 
 
 def environment() -> dict:
-    """Where the figures were measured (mxprof.environment's fingerprint when it is present)."""
-    try:
-        from mxprof.environment import fingerprint
-    except ImportError:  # until the shared fingerprint lands on this branch
-        import mxnet as mx
+    """Where the figures were measured: host, MXNet, affinity and threads of this worker."""
+    from mxprof.environment import fingerprint
 
-        cpu = None
-        with open("/proc/cpuinfo") as f:
-            cpu = next((ln.split(":", 1)[1].strip() for ln in f
-                        if ln.startswith("model name")), None)
-        threads = os.environ.get("OMP_NUM_THREADS")
-        return {"mxnet": {"version": mx.__version__}, "onednn_version": None, "cpu_model": cpu,
-                "logical_cpus": os.cpu_count(), "python": platform.python_version(),
-                "threads": int(threads) if threads and threads.isdigit() else None,
-                "affinity": {"cpus": ",".join(map(str, sorted(os.sched_getaffinity(0))))}}
     return fingerprint().to_dict()
 
 

@@ -61,40 +61,14 @@ def _floats(text: str | None, name: str) -> tuple[float, ...] | None:
 
 def resolve_model(args) -> dict:
     """The ModelSpec dict for what the user typed (mxprof.models does the resolving)."""
-    try:
-        from mxprof import models
-    except ImportError:  # until the shared registry lands on this branch
-        return _resolve_minimal(args)
+    from mxprof import models
+
     try:
         shape = models.parse_shape(args.shape) if args.shape else None
         spec = models.resolve(args.model, shape=shape, symbol=args.symbol, params=args.params)
     except ValueError as exc:  # UnknownModel is a ValueError with the closest names in it
         raise UsageError(str(exc)) from None
     return spec.to_dict()
-
-
-def _resolve_minimal(args) -> dict:
-    import os
-
-    shape = (tuple(int(v) for v in args.shape.replace("x", ",").split(","))[-3:]
-             if args.shape else (3, 224, 224))
-    if args.symbol:
-        for path in (args.symbol, args.params):
-            if path and not os.path.isfile(path):
-                raise UsageError(f"file not found: {path}")
-        name = args.model or os.path.basename(args.symbol).replace("-symbol.json", "")
-        return {"name": name, "source": "symbol", "input_shape": list(shape),
-                "symbol_path": os.path.abspath(args.symbol),
-                "params_path": os.path.abspath(args.params) if args.params else None}
-    from mxnet.gluon.model_zoo import vision
-
-    try:
-        vision.get_model(args.model, pretrained=False)
-    except ValueError:
-        raise UsageError(f"unknown model {args.model!r} (Gluon model zoo vision names, "
-                         "or --symbol FILE)") from None
-    return {"name": args.model, "source": "gluon", "input_shape": list(shape),
-            "params_path": os.path.abspath(args.params) if args.params else None}
 
 
 def _inputs(args, shape) -> dict:
