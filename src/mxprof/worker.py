@@ -220,6 +220,19 @@ def run_primitives(mx, net, spec: RunSpec, log: Path, missing: list[str]) -> dic
     return out
 
 
+def _fuse(mx, net, spec: RunSpec, notes: list[str]) -> None:
+    """The "fused" configuration (compare): oneDNN subgraph fusion, as deployed. MXNet < 1.7
+    has no optimize_for; there the backend comes from MXNET_SUBGRAPH_BACKEND, read when the
+    cached graph is first built (the next call)."""
+    if hasattr(net, "optimize_for"):
+        net.optimize_for(_input(mx, spec, 1), backend="MKLDNN", static_alloc=True,
+                         static_shape=True)
+    else:
+        os.environ["MXNET_SUBGRAPH_BACKEND"] = "MKLDNN"
+        notes.append(f"fused: MXNet {mx.__version__} has no optimize_for; "
+                     "MXNET_SUBGRAPH_BACKEND=MKLDNN set before the first hybridized call")
+
+
 def _apply_test_hook(hook: str | None) -> None:
     if hook == "abort":
         os.abort()
@@ -239,6 +252,8 @@ def run(spec: RunSpec, *, scratch: Path, verbose_log: Path | None = None) -> Run
 
     from mxprof import environment, models
     loaded = models.load(spec.model)
+    if spec.config == "fused":
+        _fuse(mx, loaded.block, spec, notes)
     _apply_test_hook(spec.test_hook)
     env = environment.fingerprint().to_dict()
     if binding is not None:
