@@ -13,6 +13,8 @@ import sys
 # name -> (module under mxprof.commands, one-line help). The one dispatch table.
 COMMANDS: dict[str, tuple[str, str]] = {
     "profile": ("profile", "latency, throughput and where the time goes, MKL-DNN on vs off"),
+    "compare": ("compare", "the reference MKL-DNN table (latency, throughput, speedups) here"),
+    "merge": ("merge", "combine compare results files from several machines into one table"),
 }
 
 

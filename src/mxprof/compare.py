@@ -29,7 +29,8 @@ from mxprof.results_log import KIND, latest_by_key
 from mxprof.runspec import Protocol, RunResult, RunSpec
 
 CONFIGS: dict[str, bool] = {"reference": False, "mkldnn": True, "fused": True}
-CONFIG_LABELS = {"reference": "w/o MKL-DNN", "mkldnn": "w/ MKL-DNN", "fused": "fused"}
+CONFIG_LABELS = {"reference": "MKL-DNN off (MXNET_MKLDNN_ENABLED=0)", "mkldnn": "MKL-DNN on",
+                 "fused": "MKL-DNN on + optimize_for(backend='MKLDNN')"}
 DEFAULT_BATCH = 128  # the reference's throughput batch
 
 # The reference table's networks that the Gluon and GluonCV zoos have (Inception v4,
@@ -148,8 +149,9 @@ def make_record(planned: PlannedRun, results: Sequence[RunResult]) -> dict[str, 
     }
 
 
-def _spread(stats: dict[str, Any]) -> float | None:
-    return stats.get("stdev")
+def _quartiles(stats: dict[str, Any]) -> tuple[float, float]:
+    """(q1, q3) of the per-call times; the median twice when a timer did not give them."""
+    return (stats.get("q1") or stats["median"], stats.get("q3") or stats["median"])
 
 
 def _base_row(record: dict[str, Any], result: RunResult) -> dict[str, Any]:
@@ -157,9 +159,11 @@ def _base_row(record: dict[str, Any], result: RunResult) -> dict[str, Any]:
     env = result.environment or {}
     mx = env.get("mxnet") or {}
     build = record["build"]
+    # The worker's own fingerprint names the machine; the sweep's copy covers failed workers.
+    machine = machine_of(env) if env.get("hostname") else record["machine"]
     return {
-        "machine": machine_label(record["machine"]), "hostname": record["machine"].get("hostname"),
-        "cpu_model": record["machine"].get("cpu_model"), "build": build["name"],
+        "machine": machine_label(machine), "hostname": machine.get("hostname"),
+        "cpu_model": machine.get("cpu_model"), "build": build["name"],
         "mxnet": mx.get("version") or build.get("mxnet"), "model": spec.model.name,
         "label": MODEL_LABEL.get(spec.model.name, spec.model.name),
         "category": category(spec.model.name), "input_shape": list(spec.model.input_shape),
@@ -179,12 +183,12 @@ def _record_rows(record: dict[str, Any]) -> list[dict[str, Any]]:
         return [{**base, "metric": "failed", "batch_size": spec.batch_size, "error": bad.error,
                  "stderr_tail": bad.stderr_tail}]
     lat = [r.latency for r in results]
+    quart = [_quartiles(s) for s in lat]
     latency = {**base, "metric": "latency", "batch_size": 1, "from_batch": spec.batch_size,
-               "latency_ms": sum(s["median"] for s in lat) / len(lat),
-               "stdev_ms": max(_spread(s) or 0.0 for s in lat),
-               "iterations": min(s["n"] for s in lat),
-               "warmup": lat[0]["protocol"]["warmup"], "min_time_s": lat[0]["protocol"]["min_time_s"],
-               "timer": lat[0]["protocol"]["timer"]}
+               "latency_ms": _mean([s["median"] for s in lat]),
+               "q1_ms": _mean([q[0] for q in quart]), "q3_ms": _mean([q[1] for q in quart]),
+               "stdev_ms": max(s.get("stdev") or 0.0 for s in lat),
+               "iterations": min(s["n"] for s in lat), **_protocol(lat[0])}
     if len(results) > 1:
         latency["per_instance_latency_ms"] = [s["median"] for s in lat]
         latency["instance_cpus"] = record["instance_cpus"]
@@ -192,21 +196,29 @@ def _record_rows(record: dict[str, Any]) -> list[dict[str, Any]]:
     if spec.batch_size > 1 or len(results) > 1:
         tps = [r.throughput for r in results]
         per = [t["images_per_s"] for t in tps]
-        # Spread of images/s from the spread of batch times (first-order propagation).
-        rel = max((_spread(t["batch_ms"]) or 0.0) / t["batch_ms"]["median"] for t in tps)
-        thr = {**base, "metric": "throughput", "batch_size": spec.batch_size,
-               "images_per_s": sum(per), "stdev_images_per_s": sum(per) * rel,
+        batch = spec.batch_size
+        # Images/s at the quartiles of the batch times: q3 (slower calls) gives the low end.
+        low = sum(batch * 1e3 / _quartiles(t["batch_ms"])[1] for t in tps)
+        high = sum(batch * 1e3 / _quartiles(t["batch_ms"])[0] for t in tps)
+        thr = {**base, "metric": "throughput", "batch_size": batch,
+               "images_per_s": sum(per), "images_per_s_low": low, "images_per_s_high": high,
                "batch_ms": max(t["batch_ms"]["median"] for t in tps),
-               "iterations": min(t["batch_ms"]["n"] for t in tps),
-               "warmup": tps[0]["batch_ms"]["protocol"]["warmup"],
-               "min_time_s": tps[0]["batch_ms"]["protocol"]["min_time_s"],
-               "timer": tps[0]["batch_ms"]["protocol"]["timer"]}
+               "iterations": min(t["batch_ms"]["n"] for t in tps), **_protocol(tps[0]["batch_ms"])}
         if len(results) > 1:
             thr["per_instance_images_per_s"] = per
             thr["instance_cpus"] = record["instance_cpus"]
             thr["instance_bindings"] = [(r.environment or {}).get("binding") for r in results]
         out.append(thr)
     return out
+
+
+def _mean(values: Sequence[float]) -> float:
+    return sum(values) / len(values)
+
+
+def _protocol(stats: dict[str, Any]) -> dict[str, Any]:
+    p = stats.get("protocol") or {}
+    return {"warmup": p.get("warmup"), "min_time_s": p.get("min_time_s"), "timer": p.get("timer")}
 
 
 def group_key(row: dict[str, Any]) -> tuple:

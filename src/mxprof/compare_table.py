@@ -115,19 +115,21 @@ def headers(lay: Layout) -> tuple[str, ...]:
 
 
 def table(lay: Layout) -> Table:
-    """The reference layout as text cells (value ±stdev, speedups as 7.45x)."""
+    """The reference layout as text cells (value ±half IQR, speedups as 7.45x)."""
     out_rows = []
     for line in lay.lines:
         row = [line.label if line.label == line.model else f"{line.label} ({line.model})"]
         for g in lay.groups:
             cell = line.cells.get(g, {})
             lat, thr = cell.get("latency", {}), cell.get("throughput", {})
-            row += [_num(lat[c]["latency_ms"], lat[c]["stdev_ms"]) if c in lat else "-"
+            row += [_num(lat[c]["latency_ms"], (lat[c]["q3_ms"] - lat[c]["q1_ms"]) / 2)
+                    if c in lat else "-"
                     for c in lay.configs]
             row += [_ratio(lat[c].get("speedup")) if c in lat else "-"
                     for c in _speed_configs(lay.configs)]
             note = f" (bs {line.batch})" if line.batch != lay.usual_batch else ""
-            row += [_num(thr[c]["images_per_s"], thr[c]["stdev_images_per_s"]) + note
+            row += [_num(thr[c]["images_per_s"],
+                         (thr[c]["images_per_s_high"] - thr[c]["images_per_s_low"]) / 2) + note
                     if c in thr else "-" for c in lay.configs]
             row += [_ratio(thr[c].get("speedup")) if c in thr else "-"
                     for c in _speed_configs(lay.configs)]
@@ -152,8 +154,8 @@ def footnote(lay: Layout) -> str:
     names = lay.group_names()
     parts = [
         f"median of {min(n)}-{max(n)} timed calls per cell after a first call and "
-        f"{', '.join(map(str, warm))} warm-up calls; ± is the standard deviation of the calls "
-        f"(for images/s, propagated from the batch times)",
+        f"{', '.join(map(str, warm))} warm-up calls; ± is half the interquartile range of "
+        "the calls (for images/s, of the rates at the batch-time quartiles)",
         "speedup: latency w/o / w/, throughput w/ / w/o (same machine, build and batch)",
         f"threads {', '.join(threads)}; CPUs {', '.join(cpus)}",
         "configs: " + ", ".join(f"{SHORT[c]} = {CONFIG_LABELS[c]}" for c in lay.configs),
@@ -185,12 +187,14 @@ def csv_records(lay: Layout) -> list[dict[str, Any]]:
                                    "model": line.model, "throughput_batch": line.batch}
             for c in lay.configs:
                 rec[f"latency_ms_{c}"] = lat[c]["latency_ms"] if c in lat else None
-                rec[f"latency_stdev_ms_{c}"] = lat[c]["stdev_ms"] if c in lat else None
+                rec[f"latency_q1_ms_{c}"] = lat[c]["q1_ms"] if c in lat else None
+                rec[f"latency_q3_ms_{c}"] = lat[c]["q3_ms"] if c in lat else None
             for c in _speed_configs(lay.configs):
                 rec[f"latency_speedup_{c}"] = lat[c].get("speedup") if c in lat else None
             for c in lay.configs:
                 rec[f"images_per_s_{c}"] = thr[c]["images_per_s"] if c in thr else None
-                rec[f"images_per_s_stdev_{c}"] = thr[c]["stdev_images_per_s"] if c in thr else None
+                rec[f"images_per_s_low_{c}"] = thr[c]["images_per_s_low"] if c in thr else None
+                rec[f"images_per_s_high_{c}"] = thr[c]["images_per_s_high"] if c in thr else None
             for c in _speed_configs(lay.configs):
                 rec[f"throughput_speedup_{c}"] = thr[c].get("speedup") if c in thr else None
             out.append(rec)

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import signal
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -103,7 +104,28 @@ def run_instances(spec: RunSpec, instance_cpus: Sequence[str], workdir: Path, *,
         futures = [pool.submit(run_one, s, d, timeout=timeout, index=i, python=python,
                                extra_env=extra_env)
                    for i, (s, d) in enumerate(zip(specs, dirs))]
-        return [f.result() for f in futures]
+        try:
+            return [f.result() for f in futures]
+        except BaseException:
+            # Interrupted: the threads only wait, so end their workers (each leads its own
+            # process group) and let the threads collect them before re-raising.
+            _kill_children()
+            raise
+
+
+def _kill_children() -> None:
+    """SIGKILL the process groups of this process's direct children (the instance workers)."""
+    pids: set[int] = set()
+    for task in Path("/proc/self/task").iterdir():
+        try:
+            pids.update(int(p) for p in (task / "children").read_text().split())
+        except OSError:
+            continue
+    for pid in pids:
+        try:
+            os.killpg(pid, signal.SIGKILL)
+        except OSError:
+            continue
 
 
 def overlap_note(instances: int) -> str:
