@@ -134,9 +134,9 @@ def table(lay: Layout) -> Table:
             row += [_ratio(thr[c].get("speedup")) if c in thr else "-"
                     for c in _speed_configs(lay.configs)]
         out_rows.append(tuple(row))
-    batch = f"throughput batch {lay.usual_batch} in images/s" if lay.usual_batch else \
-        "no throughput batch above 1 was asked"
-    title = f"MKL-DNN comparison (latency batch 1 in ms; {batch} unless noted)"
+    title = "MKL-DNN comparison (latency batch 1 in ms"
+    title += f"; throughput batch {lay.usual_batch} in images/s unless noted)" \
+        if lay.usual_batch else ")"
     return Table(title=title, headers=headers(lay), rows=tuple(out_rows),
                  footnote=footnote(lay))
 

@@ -287,6 +287,21 @@ def _prod(shape) -> int:
     return out
 
 
+def _random_init(mx):
+    """Xavier, except for vectors: GluonCV's SSD leaves its expand BatchNorm parameters without
+    an initializer of their own, and Xavier refuses 1-D arrays. Those get 1 (gamma, variance)
+    or 0 (beta, mean, bias), BatchNorm's own defaults."""
+
+    class XavierOrByName(mx.init.Xavier):
+        def _init_weight(self, name, arr):
+            if len(arr.shape) >= 2:
+                return super()._init_weight(name, arr)
+            arr[:] = 1.0 if str(name).endswith(("gamma", "var")) else 0.0
+            return None
+
+    return XavierOrByName()
+
+
 def build(spec: ModelSpec):
     """The uninitialised network for a zoo spec (no weights, no download)."""
     if spec.source == "gluon":
@@ -325,7 +340,7 @@ def load(spec: ModelSpec, *, ctx=None, allow_pretrained: bool = True,
             block.load_parameters(path, ctx=ctx, allow_missing=False, ignore_extra=True)
         else:
             # The net's own initialisers where it sets them (BatchNorm gamma=1...), Xavier elsewhere.
-            block.initialize(mx.init.Xavier(), ctx=ctx)
+            block.initialize(_random_init(mx), ctx=ctx)
     # Resolve deferred shapes once so parameter counting and the first timed call see real shapes.
     block(mx.nd.zeros((1, *spec.input_shape), ctx=ctx))
     if hybridize:
