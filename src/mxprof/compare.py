@@ -24,6 +24,7 @@ from collections.abc import Iterable, Sequence
 from typing import Any
 
 from mxprof.builds import Build
+from mxprof.instances import instance_binding
 from mxprof.models import ModelSpec
 from mxprof.results_log import KIND, latest_by_key
 from mxprof.runspec import Protocol, RunResult, RunSpec
@@ -207,7 +208,7 @@ def _record_rows(record: dict[str, Any]) -> list[dict[str, Any]]:
         if len(results) > 1:
             thr["per_instance_images_per_s"] = per
             thr["instance_cpus"] = record["instance_cpus"]
-            thr["instance_bindings"] = [(r.environment or {}).get("binding") for r in results]
+            thr["instance_bindings"] = [instance_binding(r) for r in results]
         out.append(thr)
     return out
 

@@ -90,18 +90,28 @@ def instance_specs(spec: RunSpec, instance_cpus: Sequence[str],
             for cpus in instance_cpus]
 
 
-def run_instances(spec: RunSpec, instance_cpus: Sequence[str], workdir: Path, *,
-                  timeout: float, python: str | None = None,
-                  extra_env: dict[str, str] | None = None) -> list[RunResult]:
-    """Start one worker per CPU group at once; results in instance order, failures included."""
-    from mxprof.runner import run_one
+def _run_pinned(spec: RunSpec, workdir: Path, **kw) -> RunResult:
+    """Run one worker from a thread pinned to the spec's CPUs.
 
-    specs = instance_specs(spec, instance_cpus, spec.threads)
+    Affinity is per thread on Linux and a child inherits its creating thread's: the worker
+    starts on its CPUs even before it binds itself (and even where mxprof.binding is missing).
+    """
+    from mxprof.runner import run_one
+    if spec.cpus:
+        os.sched_setaffinity(0, _parse_cpu_list(spec.cpus))
+    return run_one(spec, workdir, **kw)
+
+
+def run_bound(specs: Sequence[RunSpec], workdir: Path, *, timeout: float,
+              python: str | None = None, extra_env: dict[str, str] | None = None
+              ) -> list[RunResult]:
+    """Start one worker per spec at once, each from a thread pinned to its CPUs; results in
+    spec order, failures included."""
     dirs = [workdir / f"instance{i}" for i in range(len(specs))]
     for d in dirs:
         d.mkdir(parents=True, exist_ok=True)
     with ThreadPoolExecutor(max_workers=len(specs)) as pool:
-        futures = [pool.submit(run_one, s, d, timeout=timeout, index=i, python=python,
+        futures = [pool.submit(_run_pinned, s, d, timeout=timeout, index=i, python=python,
                                extra_env=extra_env)
                    for i, (s, d) in enumerate(zip(specs, dirs))]
         try:
@@ -111,6 +121,20 @@ def run_instances(spec: RunSpec, instance_cpus: Sequence[str], workdir: Path, *,
             # process group) and let the threads collect them before re-raising.
             _kill_children()
             raise
+
+
+def run_instances(spec: RunSpec, instance_cpus: Sequence[str], workdir: Path, *,
+                  timeout: float, python: str | None = None,
+                  extra_env: dict[str, str] | None = None) -> list[RunResult]:
+    """One bound worker per CPU group, all at once (throughput mode)."""
+    return run_bound(instance_specs(spec, instance_cpus, spec.threads), workdir,
+                     timeout=timeout, python=python, extra_env=extra_env)
+
+
+def instance_binding(result: RunResult) -> dict | None:
+    """Where an instance ran: the worker's binding record, else the affinity it read back."""
+    env = result.environment or {}
+    return env.get("binding") or env.get("affinity")
 
 
 def _kill_children() -> None:

@@ -159,8 +159,7 @@ def run_planned(planned, log, *, timeout, workdir, on_record, total: int, done_b
 
     from mxprof.builds import worker_env_for
     from mxprof.compare import make_record
-    from mxprof.instances import run_instances
-    from mxprof.runner import run_one
+    from mxprof.instances import run_bound, run_instances
     for i, run in enumerate(planned, start=done_before + 1):
         started = time.monotonic()
         rundir = Path(workdir) / run.key
@@ -170,8 +169,8 @@ def run_planned(planned, log, *, timeout, workdir, on_record, total: int, done_b
             results = run_instances(run.spec, run.instance_cpus, rundir, timeout=timeout,
                                     python=run.build.python, extra_env=env)
         else:
-            results = [run_one(run.spec, rundir, timeout=timeout, python=run.build.python,
-                               extra_env=env)]
+            results = run_bound([run.spec], rundir, timeout=timeout, python=run.build.python,
+                                extra_env=env)
         record = make_record(run, results)
         on_record(record)
         status = record["status"]
