@@ -228,12 +228,21 @@ def group_key(row: dict[str, Any]) -> tuple:
             row["instances"])
 
 
+def record_identity(record: dict[str, Any]) -> tuple:
+    """A run is its key on the machine its fingerprint names (files merged from several
+    machines may share keys when a results file was copied and re-measured elsewhere)."""
+    envs = [r.get("environment") or {} for r in record.get("results", ())]
+    env = next((e for e in envs if e.get("hostname")), None)
+    machine = machine_of(env) if env else record.get("machine") or {}
+    return (record["key"], machine.get("hostname"), machine.get("cpu_model"))
+
+
 def rows(records: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
     """Rows for every latest record, latency deduplicated (each timing run measures batch 1:
     the run with the smallest batch supplies it), with speedups."""
     out: list[dict[str, Any]] = []
     seen: dict[tuple, int] = {}
-    for record in latest_by_key(records):
+    for record in latest_by_key(records, identity=record_identity):
         for row in _record_rows(record):
             k = (*group_key(row), row["config"])
             if k in seen:

@@ -55,12 +55,15 @@ def read_lines(path: str | os.PathLike) -> tuple[list[dict[str, Any]], list[str]
     return records, warnings
 
 
-def latest_by_key(records: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
-    """One record per key, the last written, in order of first appearance."""
-    by_key: dict[str, dict[str, Any]] = {}
+def latest_by_key(records: Iterable[dict[str, Any]], identity=None) -> list[dict[str, Any]]:
+    """One record per key (or per `identity(record)`), the last written, in order of first
+    appearance."""
+    identity = identity or (lambda r: r["key"])
+    by_key: dict[Any, dict[str, Any]] = {}
     for r in records:
-        by_key.pop(r["key"], None)
-        by_key[r["key"]] = r
+        k = identity(r)
+        by_key.pop(k, None)
+        by_key[k] = r
     return list(by_key.values())
 
 
