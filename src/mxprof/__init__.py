@@ -8,3 +8,7 @@ from __future__ import annotations
 __version__ = "0.1.0"
 
 __all__ = ["__version__"]
+
+from mxprof.binding import bind
+
+__all__ += ["bind"]

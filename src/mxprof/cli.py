@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import os
 import sys
 
 # name -> (module under mxprof.commands, one-line help). The one dispatch table.
@@ -15,6 +16,8 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "profile": ("profile", "latency, throughput and where the time goes, MKL-DNN on vs off"),
     "compare": ("compare", "the reference MKL-DNN table (latency, throughput, speedups) here"),
     "merge": ("merge", "combine compare results files from several machines into one table"),
+    "topology": ("topology", "show sockets, cores, SMT siblings, NUMA nodes, CPU model and ISA"),
+    "bind": ("bind", "run a command bound to CPUs and NUMA memory, with OpenMP pinned (like numactl)"),
 }
 
 
@@ -53,6 +56,11 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("mxprof: interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:
+        # `mxprof ... | head`: the reader left. Point stdout at /dev/null so the interpreter's
+        # final flush does not raise again, and exit like other Unix tools do on SIGPIPE.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 141
 
 
 if __name__ == "__main__":
