@@ -172,7 +172,11 @@ def complete_events(trace_events: list[dict[str, Any]], start_us: float,
 
 
 def trace_one_iteration(fn: Callable[[], Any], trace_file: str) -> list[dict[str, Any]]:
-    """Operator events of one call of `fn`, from MXNet's profiler, as complete events."""
+    """Operator events of one call of `fn`, from MXNet's profiler, as complete events.
+
+    Call it before any other use of the profiler in the process: MXNet keeps writing events to
+    the file name of its first run and ignores later `filename` settings (seen in 1.9.1).
+    """
     import time
 
     import mxnet as mx
@@ -208,4 +212,31 @@ def read_trace_events(text: str) -> list[dict[str, Any]]:
             break
         event, pos = decoder.raw_decode(text, pos)
         events.append(event)
+    return events
+
+
+def layer_trace_events(profile: dict[str, Any], iteration: int | None = None) -> list[dict]:
+    """One iteration of a per-layer profile (the layers helper's `LayerProfile.to_dict()`) as
+    Chrome complete events named by graph node, ts relative to the iteration's first layer.
+
+    `windows` rows are (iteration, layer index, start ms, end ms); the last iteration is taken
+    by default (the most warmed-up one).
+    """
+    windows = profile.get("windows") or []
+    layers = profile.get("layers") or []
+    if not windows or not layers:
+        return []
+    if iteration is None:
+        iteration = max(int(w[0]) for w in windows)
+    rows = sorted((w for w in windows if int(w[0]) == iteration), key=lambda w: w[2])
+    if not rows:
+        return []
+    t0 = float(rows[0][2])
+    events = []
+    for _, idx, start, end in rows:
+        layer = layers[int(idx)]
+        events.append({"name": layer["name"], "cat": "layer", "ph": "X",
+                       "ts": (float(start) - t0) * 1e3, "dur": (float(end) - float(start)) * 1e3,
+                       "pid": 0, "tid": 0,
+                       "args": {"op": layer["op"], "output_shape": layer.get("output_shape")}})
     return events

@@ -63,31 +63,52 @@ def coverage(layer_rows: list[dict[str, Any]] | None, latency_ms: float | None) 
             "overhead_ms": latency_ms - total}
 
 
+def _with_pass_latency(cov: dict | None, layers_run: RunResult | None) -> dict | None:
+    """Add the layer pass's own latency: the layers were timed there (hooks on, NaiveEngine)."""
+    if cov is None or not layers_run or not layers_run.layers:
+        return cov
+    own = layers_run.layers.get("latency_ms")
+    if own:
+        cov = {**cov, "layer_pass_latency_ms": own, "layer_pass_ratio": cov["layers_ms"] / own}
+    return cov
+
+
+def _ok(results: dict[str, RunResult], name: str) -> RunResult | None:
+    r = results.get(name)
+    return r if r is not None and r.ok else None
+
+
 def _config_section(results: dict[str, RunResult]) -> dict[str, Any]:
-    timing, breakdown = results.get("timing"), results.get("breakdown")
-    primitives = results.get("primitives")
-    latency = _latency(timing.latency) if timing and timing.ok else None
-    bulk_off = _latency(breakdown.latency) if breakdown and breakdown.ok else None
-    ops = breakdown.operators if breakdown and breakdown.ok else None
-    layers = _layer_rows(breakdown.layers) if breakdown and breakdown.ok else None
+    timing, ops_run = _ok(results, "timing"), _ok(results, "operators")
+    layers_run, prim_run = _ok(results, "layers"), _ok(results, "primitives")
+    latency = _latency(timing.latency) if timing else None
+    bulk_off = _latency(ops_run.latency) if ops_run else None
+    ops = ops_run.operators if ops_run else None
+    layers = _layer_rows(layers_run.layers) if layers_run else None
     median = latency["median"] if latency else None
+    trace = (layers_run.trace if layers_run and layers_run.trace
+             else ops_run.trace if ops_run else None)
     section: dict[str, Any] = {
         "latency_ms": latency,
-        "throughput": _throughput(timing.throughput) if timing and timing.ok else None,
+        "throughput": _throughput(timing.throughput) if timing else None,
         "operators": list(ops["rows"]) if ops else None,
         "operators_total_ms": ops["total_ms"] if ops else None,
         "operators_source": ops.get("source") if ops else None,
         "layers": layers,
-        "layers_method": (breakdown.layers or {}).get("method") if layers else None,
-        "coverage": coverage(layers, median),
+        "layers_method": layers_run.layers.get("method") if layers else None,
+        "coverage": _with_pass_latency(coverage(layers, median), layers_run),
         "breakdown_cost": None,
-        "primitives": primitives.primitives if primitives and primitives.ok else None,
-        "trace": breakdown.trace if breakdown and breakdown.ok else None,
+        "primitives": prim_run.primitives if prim_run else None,
+        "trace": trace,
     }
-    if latency and bulk_off:
-        section["breakdown_cost"] = {
-            "bulk_on_ms": latency["median"], "bulk_off_ms": bulk_off["median"],
-            "ratio": bulk_off["median"] / latency["median"]}
+    if latency:
+        cost: dict[str, Any] = {"bulk_on_ms": latency["median"]}
+        if bulk_off:
+            cost.update(bulk_off_ms=bulk_off["median"], ratio=bulk_off["median"] / latency["median"])
+        if layers_run and layers_run.layers.get("latency_ms"):
+            own = layers_run.layers["latency_ms"]
+            cost.update(layer_pass_ms=own, layer_pass_ratio=own / latency["median"])
+        section["breakdown_cost"] = cost if len(cost) > 1 else None
     return section
 
 
@@ -134,9 +155,10 @@ def build_report(results: list[RunResult], *, planned: int | None = None,
         "protocol": {**spec.protocol.to_dict(), "batch_size": spec.batch_size,
                      "threads": spec.threads, "cpus": spec.cpus, "membind": spec.membind,
                      "hybridize": "static_alloc=True, static_shape=True",
-                     "passes": "each pass in its own worker: timing (bulk exec on, no profiler), "
-                               "breakdown (bulk exec off, MXNet profiler + layers), primitives "
-                               "(DNNL_VERBOSE=1, separate worker, never during timing)"},
+                     "passes": "each pass in its own worker: timing (bulk exec on, no profiler); "
+                               "operators (bulk exec off, MXNet profiler aggregate); layers "
+                               "(layers helper's LAYER_ENV, per-layer hooks); primitives "
+                               "(DNNL_VERBOSE=1 with layer windows, never during timing)"},
         "mkldnn": True,
         **main,
         "reference": None,

@@ -62,7 +62,9 @@ def worker_env(spec: RunSpec, base: dict[str, str] | None = None) -> tuple[dict[
         env.update(extra)
         if note:
             notes.append(note)
-    if spec.pass_name in ("breakdown", "primitives"):
+    if spec.pass_name == "operators":
+        env.update(_BULK_OFF)
+    if spec.pass_name in ("layers", "primitives"):
         env.update(layer_env())
     if spec.pass_name == "primitives":
         env.update(_VERBOSE_ON)

@@ -5,9 +5,12 @@ The passes are separate processes because MXNet, OpenMP and oneDNN read their se
 when the library loads:
 - "timing":    latency at batch 1 and throughput at the batch size; bulk execution on (the way
                inference is deployed), no profiler, no verbose output;
-- "breakdown": MXNet's profiler per operator type and the per-layer times, with bulk execution
-               off so operators are not merged (its own latency is recorded, to show the cost);
-- "primitives": DNNL_VERBOSE=1 on a few iterations, the log captured at the file-descriptor level.
+- "operators": MXNet's profiler per operator type with bulk execution off, so operators are not
+               merged (its own latency is recorded, to show the cost), and a trace of one call;
+- "layers":    per-layer times from the layers helper, under its LAYER_ENV (NaiveEngine, bulk
+               off: MXNet's profiler double-counts operators under NaiveEngine, hence apart);
+- "primitives": DNNL_VERBOSE=1 on a few iterations, the log captured at the file-descriptor
+               level, each primitive attributed to its layer by the layer windows of the same run.
 A `RunResult` is what the worker writes (or, for a crash or timeout, what the runner writes).
 Both are frozen records with `to_dict()/from_dict()` and JSON dump/load.
 """
@@ -23,7 +26,7 @@ from typing import Any
 from mxprof.models import ModelSpec
 
 SCHEMA = 1
-PASSES = ("timing", "breakdown", "primitives")
+PASSES = ("timing", "operators", "layers", "primitives")
 
 # Test-only fault injection, read by the worker: "abort" calls os.abort() after the model is
 # built (a native crash), "hang" sleeps forever (the runner's timeout), "raise" raises.

@@ -75,10 +75,15 @@ def timed(fn, *, warmup: int, iterations: int | None, min_time: float, min_itera
     fn()
     first_ms = (time.perf_counter_ns() - t0) / 1e6
     estimate_ms = first_ms
-    for _ in range(warmup):
+    warm_ms, warmed = 0.0, 0
+    # Up to `warmup` calls, but stop once they have taken `min_time`: for a slow configuration
+    # (MKL-DNN off at batch 8 runs seconds per call) one steady call is warm-up enough.
+    while warmed < warmup and (warmed == 0 or warm_ms < min_time * 1e3):
         t0 = time.perf_counter_ns()
         fn()
         estimate_ms = (time.perf_counter_ns() - t0) / 1e6
+        warm_ms += estimate_ms
+        warmed += 1
     if iterations is None:
         wanted = math.ceil(min_time * 1e3 / max(estimate_ms, 1e-3))
         iterations = max(min_iterations, min(max_iterations, wanted))
@@ -96,7 +101,7 @@ def timed(fn, *, warmup: int, iterations: int | None, min_time: float, min_itera
         stats, timer = m.stats.to_dict(unit="ms"), "mxprof native timer"
         samples = [float(s) / 1e6 for s in m.samples_ns]
     return {**stats, "samples_ms": samples, "first_call_ms": first_ms,
-            "protocol": {"warmup": warmup, "iterations": iterations, "min_time_s": min_time,
+            "protocol": {"warmup": warmed, "iterations": iterations, "min_time_s": min_time,
                          "timer": timer}}
 
 
@@ -133,45 +138,43 @@ def _breakdown_iterations(spec: RunSpec, per_call_ms: float) -> int:
     return max(3, min(spec.breakdown_iterations, wanted))
 
 
-def run_breakdown(mx, net, spec: RunSpec, scratch: Path, missing: list[str]) -> dict[str, Any]:
+def run_operators(mx, net, spec: RunSpec, scratch: Path) -> dict[str, Any]:
+    """MXNet's profiler per operator type, bulk execution off (the runner sets it) so operators
+    are not merged; its latency is timed too, to show what turning bulk off costs."""
     from mxprof.operators import collect_aggregate, operator_breakdown, trace_one_iteration
-    x = _input(mx, spec, 1)
-    call = _caller(net, x)
-    # Same protocol as the timing pass, with bulk execution off: the cost of seeing every op.
+    call = _caller(net, _input(mx, spec, 1))
     latency = timed(call, warmup=spec.protocol.warmup, iterations=None,
                     min_time=spec.protocol.min_time / 2, min_iterations=3,
                     max_iterations=spec.breakdown_iterations)
     n = _breakdown_iterations(spec, latency["median"])
-    aggregate = collect_aggregate(call, n, trace_file=str(scratch / "mxnet-profile.json"))
+    # The trace first: MXNet's profiler writes to the file name of its first run only.
     trace = trace_one_iteration(call, str(scratch / "mxnet-trace.json"))
-    out: dict[str, Any] = {
-        "latency_bulk_off": latency,
+    aggregate = collect_aggregate(call, n, trace_file=str(scratch / "mxnet-trace.json"))
+    return {
+        "latency": latency,
         "operators": {**operator_breakdown(aggregate, n).to_dict(),
                       "source": "mx.profiler aggregate_stats, bulk execution off"},
         "trace": trace,
     }
+
+
+def run_layers(mx, net, spec: RunSpec, missing: list[str]) -> dict[str, Any]:
+    """Per-layer times from the layers helper (the runner set its LAYER_ENV), and one iteration
+    of layer windows as the trace."""
     try:
-        from mxprof.layers import collect_layer_times, graph_nodes
+        from mxprof.layers import collect_layer_times
     except ImportError:
         missing.append("layers: mxprof.layers (layers helper) not available")
-        return out
-    out["trace"] = _name_trace(trace, graph_nodes(net, x.shape))
-    out["layers"] = _plain(collect_layer_times(net, x, iterations=n, warmup=1))
-    return out
-
-
-def _name_trace(trace: list[dict[str, Any]], nodes) -> list[dict[str, Any]]:
-    """Give profiler events their graph node names when the ops line up one to one."""
-    nodes = list(nodes)
-    ops = [getattr(nd, "op", None) or (nd.get("op") if isinstance(nd, dict) else None)
-           for nd in nodes]
-    if len(nodes) != len(trace) or any(o != ev["name"] for o, ev in zip(ops, trace)):
-        return trace
-    named = []
-    for nd, ev in zip(nodes, trace):
-        name = getattr(nd, "name", None) or nd.get("name")
-        named.append({**ev, "name": name, "args": {**ev["args"], "layer": name}})
-    return named
+        return {}
+    from mxprof.operators import layer_trace_events
+    x = _input(mx, spec, 1)
+    t0 = time.perf_counter()
+    _caller(net, x)()
+    n = _breakdown_iterations(spec, (time.perf_counter() - t0) * 1e3)
+    profile = _plain(collect_layer_times(net, x, iterations=n, warmup=2))
+    trace = layer_trace_events(profile)
+    profile.pop("windows", None)  # thousands of rows: the trace keeps one iteration of them
+    return {"layers": profile, "trace": trace}
 
 
 def _flush_c_stdout() -> None:
@@ -180,26 +183,25 @@ def _flush_c_stdout() -> None:
 
 
 def run_primitives(mx, net, spec: RunSpec, log: Path, missing: list[str]) -> dict[str, Any]:
+    """A few iterations with DNNL_VERBOSE=1 (stdout is the log); per-layer windows from the
+    same iterations attribute each primitive to its layer."""
+    from mxprof.environment import onednn_version_from_log
     x = _input(mx, spec, 1)
-    call = _caller(net, x)
     iterations = 3
     profile = None
     try:
         from mxprof.layers import collect_layer_times
     except ImportError:
-        collect_layer_times = None
         missing.append("primitive attribution: mxprof.layers (layers helper) not available")
-    if collect_layer_times is not None:
-        profile = collect_layer_times(net, x, iterations=iterations, warmup=1)
-        calls = iterations + 1
-    else:
+        call = _caller(net, x)
         for _ in range(iterations + 1):
             call()
-        calls = iterations + 1
+    else:
+        profile = collect_layer_times(net, x, iterations=iterations, warmup=1)
+    calls = iterations + 1
     mx.nd.waitall()
     _flush_c_stdout()
-    from mxprof.environment import onednn_version_from_log
-    out: dict[str, Any] = {"log": str(log), "forward_calls": calls,
+    out: dict[str, Any] = {"forward_calls": calls, "iterations": calls,
                            "onednn_version": onednn_version_from_log(str(log))}
     try:
         from mxprof import verbose
@@ -208,15 +210,28 @@ def run_primitives(mx, net, spec: RunSpec, log: Path, missing: list[str]) -> dic
                        "log is kept only with --workdir")
         return out
     vlog = verbose.parse(str(log))
+    prims = vlog.to_pandas()
     out["header"] = _plain(vlog.header)
     out["totals"] = _plain(vlog.totals())
-    out["by_kind"] = _plain(vlog.summary(by=("kind",)))
-    out["reorder_share"] = _plain(vlog.reorder_share())
+    out["reorder_share"] = vlog.reorder_share()
+    timed = prims
     if profile is not None:
         from mxprof import attribution
-        attributed = attribution.attribute_primitives(profile, vlog.to_pandas())
-        out["by_layer"] = _plain(attribution.summarize_by_layer(attributed))
-        out["reorders"] = _plain(attribution.reorder_report(attributed))
+        attributed = attribution.attribute_primitives(profile, prims)
+        # Only the timed iterations: the warm-up call creates primitives and reorders weights.
+        timed = attributed[attributed["iteration"] >= 0]
+        out["iterations"] = iterations
+        out["by_layer"] = _plain(attribution.summarize_by_layer(attributed, iterations).head(40))
+        out["reorders"] = _plain(attribution.reorder_report(attributed, iterations))
+        out["attributed_share"] = (float(timed["time_ms"].sum()) /
+                                   max(float(prims.loc[prims["operation"] == "exec",
+                                                       "time_ms"].sum()), 1e-12))
+    by_kind = verbose.summarize(timed, by=("kind",)).reset_index()
+    n = out["iterations"]
+    out["by_kind"] = [{"kind": str(r["kind"]), "count": float(r["count"]) / n,
+                       "ms": float(r["total_ms"]) / n, "percent": float(r["percent"]),
+                       "mean_ms": float(r["mean_ms"])} for _, r in by_kind.iterrows()]
+    out["reorder_share"] = verbose.reorder_share(timed)
     return out
 
 
@@ -261,8 +276,10 @@ def run(spec: RunSpec, *, scratch: Path, verbose_log: Path | None = None) -> Run
     fields: dict[str, Any] = {}
     if spec.pass_name == "timing":
         fields = run_timing(mx, loaded.block, spec)
-    elif spec.pass_name == "breakdown":
-        fields = run_breakdown(mx, loaded.block, spec, scratch, missing)
+    elif spec.pass_name == "operators":
+        fields = run_operators(mx, loaded.block, spec, scratch)
+    elif spec.pass_name == "layers":
+        fields = run_layers(mx, loaded.block, spec, missing)
     elif spec.pass_name == "primitives":
         if verbose_log is None:
             raise ValueError("the primitives pass needs --verbose-log (the worker's stdout file)")
@@ -273,7 +290,7 @@ def run(spec: RunSpec, *, scratch: Path, verbose_log: Path | None = None) -> Run
     return RunResult(
         spec=spec, status="ok", wall_s=time.monotonic() - started, environment=env,
         weights=loaded.weights, weights_path=loaded.weights_path, param_count=loaded.param_count,
-        latency=fields.get("latency") or fields.get("latency_bulk_off"),
+        latency=fields.get("latency"),
         throughput=fields.get("throughput"), operators=fields.get("operators"),
         layers=fields.get("layers"), primitives=fields.get("primitives"),
         trace=fields.get("trace"),

@@ -1,6 +1,7 @@
 """`python -m mxprof profile MODEL`: where the inference time of one model goes.
 
-Plans the workers (MKL-DNN on: timing, breakdown, primitives; MKL-DNN off: timing, breakdown),
+Plans the workers (MKL-DNN on: timing, operators, layers, primitives; MKL-DNN off: timing,
+operators, layers),
 runs them one by one in subprocesses, writes partial results as each finishes, then renders the
 report (terminal tables on stdout, `--json`, `--markdown`, `--trace`). `--load RESULT.json`
 re-renders a saved result without running anything.
@@ -9,6 +10,7 @@ re-renders a saved result without running anything.
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 
 from mxprof.cli import UsageError
@@ -80,8 +82,8 @@ def _plan(args, spec_model):
     configs = [("mkldnn", True)] + ([] if args.no_reference else [("reference", False)])
     passes = {"mkldnn": ["timing"], "reference": ["timing"]}
     if not args.no_breakdown:
-        passes["mkldnn"] += ["breakdown"] + ([] if args.no_primitives else ["primitives"])
-        passes["reference"] += ["breakdown"]
+        passes["mkldnn"] += ["operators", "layers"] + ([] if args.no_primitives else ["primitives"])
+        passes["reference"] += ["operators", "layers"]
     # Headline timings first, so an interrupted run still has the numbers that matter most.
     order = [(c, "timing") for c, _ in configs] + [
         (c, p) for c, _ in configs for p in passes[c] if p != "timing"]
@@ -137,9 +139,12 @@ def _write_outputs(args, report) -> None:
 def _display(report) -> None:
     from mxprof.render import get_renderer
     from mxprof.report import summary_line
-    sys.stdout.write(get_renderer("terminal", color=sys.stdout.isatty()).render(report))
-    print()
-    print(summary_line(report))
+    try:
+        sys.stdout.write(get_renderer("terminal", color=sys.stdout.isatty()).render(report))
+        print()
+        print(summary_line(report), flush=True)
+    except BrokenPipeError:  # `| head`: the reader left, nothing more to say
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
 
 
 def run(args) -> int:

@@ -98,8 +98,8 @@ def operator_table(section: dict[str, Any], title: str) -> Table | None:
                  for r in rows)
     total = section.get("operators_total_ms")
     foot = f"operators total {fmt_ms(total)} ms per iteration ({section.get('operators_source')})"
-    cost = section.get("breakdown_cost")
-    if cost:
+    cost = section.get("breakdown_cost") or {}
+    if cost.get("bulk_off_ms"):
         foot += (f"; latency with bulk execution off {fmt_ms(cost['bulk_off_ms'])} ms vs "
                  f"{fmt_ms(cost['bulk_on_ms'])} ms on ({fmt_ratio(cost['ratio'])})")
     elif lat:
@@ -121,6 +121,11 @@ def layer_table(section: dict[str, Any], title: str) -> Table | None:
         foot += (f"; layers sum {fmt_ms(cov['layers_ms'])} ms = {100 * cov['ratio']:.0f}% of the "
                  f"{fmt_ms(cov['latency_ms'])} ms median latency, framework overhead "
                  f"{fmt_ms(cov['overhead_ms'])} ms")
+        if cov.get("layer_pass_latency_ms"):
+            foot += (f"; {100 * cov['layer_pass_ratio']:.0f}% of the "
+                     f"{fmt_ms(cov['layer_pass_latency_ms'])} ms latency of the layer pass itself "
+                     f"(per-layer collection costs "
+                     f"{fmt_ratio(cov['layer_pass_latency_ms'] / cov['latency_ms'])})")
     return Table(title, ("layer", "op", "ms/iter", "output"), body, foot)
 
 
@@ -128,19 +133,34 @@ def primitive_table(report: dict[str, Any]) -> Table | None:
     prim = report.get("primitives")
     if not prim or not prim.get("by_kind"):
         return None
-    calls = prim.get("forward_calls") or 1
-    body = []
-    for r in prim["by_kind"]:
-        ms = r.get("exec_ms", r.get("ms"))
-        count = r.get("exec_count", r.get("count"))
-        body.append((str(r.get("kind")), "-" if count is None else f"{count / calls:g}",
-                     "-" if ms is None else fmt_ms(ms / calls, 3)))
+    body = tuple((r["kind"], f"{r['count']:g}", fmt_ms(r["ms"], 3), f"{r['percent']:.1f}")
+                 for r in prim["by_kind"])
+    foot = (f"oneDNN verbose, {prim['iterations']} iteration(s) in a separate worker "
+            f"(DNNL_VERBOSE=1, never during timing)")
     share = prim.get("reorder_share")
-    foot = f"oneDNN verbose over {calls} forward calls (separate worker, DNNL_VERBOSE=1)"
     if isinstance(share, (int, float)):
         foot += f"; reorders {100 * share:.1f}% of primitive time"
-    return Table("oneDNN primitives by kind (per iteration)", ("kind", "execs", "ms"),
-                 tuple(body), foot)
+    return Table("oneDNN primitives by kind, per iteration", ("kind", "execs", "ms", "%"),
+                 body, foot)
+
+
+def primitive_layer_table(report: dict[str, Any]) -> Table | None:
+    rows = (report.get("primitives") or {}).get("by_layer")
+    if not rows:
+        return None
+    top = rows[:TOP_LAYERS]
+    body = tuple((str(r.get("layer")), str(r.get("impl")), fmt_ms(r.get("ms_per_iter"), 3),
+                  "-" if r.get("gflops_per_s") is None or r["gflops_per_s"] != r["gflops_per_s"]
+                  else f"{r['gflops_per_s']:.1f}") for r in top)
+    reorders = (report.get("primitives") or {}).get("reorders") or {}
+    foot = ""
+    if reorders.get("layers"):
+        worst = reorders["layers"][0]
+        foot = (f"reorders: {reorders.get('count_per_iter', 0):g} per iteration, "
+                f"{fmt_ms(reorders.get('ms_per_iter'), 3)} ms; most from {worst['layer']} "
+                f"({', '.join(worst.get('conversions') or [])})")
+    return Table("Slowest oneDNN primitives by layer (verbose pass)",
+                 ("layer", "implementation", "ms/iter", "GFLOP/s"), body, foot)
 
 
 def failure_table(report: dict[str, Any]) -> Table | None:
@@ -159,7 +179,7 @@ def all_tables(report: dict[str, Any]) -> list[Table]:
               operator_table(report, "Operators, MKL-DNN on (batch 1)"),
               operator_table(ref, "Operators, MKL-DNN off (batch 1)") if ref else None,
               layer_table(report, "Slowest layers, MKL-DNN on (batch 1)"),
-              primitive_table(report), failure_table(report)]
+              primitive_table(report), primitive_layer_table(report), failure_table(report)]
     return [t for t in tables if t is not None]
 
 

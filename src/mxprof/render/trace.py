@@ -16,14 +16,18 @@ class TraceRenderer(Renderer):
     def render(self, report: dict[str, Any]) -> str:
         events = list(report.get("trace") or [])
         if not events:
-            raise ValueError("this report has no per-iteration events (the breakdown pass "
-                             "failed or was skipped): no trace to write")
+            raise ValueError("this report has no per-iteration events (the operators and layers "
+                             "passes failed or were skipped): no trace to write")
         model = report["model"]["name"]
         meta = [{"ph": "M", "pid": 0, "name": "process_name",
                  "args": {"name": f"{model} batch 1, MKL-DNN on, one iteration"}},
                 {"ph": "M", "pid": 0, "tid": 0, "name": "thread_name",
-                 "args": {"name": "operators in execution order"}}]
+                 "args": {"name": "layers in execution order" if events[0].get("cat") == "layer"
+                          else "operators in execution order"}}]
         doc = {"traceEvents": meta + events, "displayTimeUnit": "ms",
-               "otherData": {"model": model, "source": "MXNet profiler, bulk execution off",
+               "otherData": {"model": model,
+                             "source": "layer hooks (layers helper)"
+                             if events[0].get("cat") == "layer"
+                             else "MXNet profiler, bulk execution off",
                              "schema": report.get("schema")}}
         return json.dumps(doc) + "\n"
