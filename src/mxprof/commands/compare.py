@@ -182,7 +182,12 @@ def run_planned(planned, log, *, timeout, workdir, on_record, total: int, done_b
 
 def build_report(records, notes) -> dict:
     from mxprof.compare import rows
-    return {"schema": 1, "kind": "mxprof-compare", "rows": rows(records), "notes": list(notes)}
+    found = rows(records)
+    # What workers reported about themselves (binding refused, fusion path, missing pieces).
+    worker_notes = dict.fromkeys(f"{r['build']}/{r['config']}: {n}" for r in found
+                                 for n in r.get("notes", ()))
+    return {"schema": 1, "kind": "mxprof-compare", "rows": found,
+            "notes": [*notes, *worker_notes]}
 
 
 def write_outputs(args, report) -> None:
