@@ -143,3 +143,22 @@ def test_merge_refuses_a_file_without_records(cli, tmp_path):
     bad.write_text('{\n "schema": 1\n}\n')
     proc = cli("merge", str(bad))
     assert proc.returncode == 2 and "no mxprof compare records" in proc.stderr
+
+
+def test_a_failed_run_is_a_failed_row_named_in_the_footnote():
+    from mxprof.compare_table import layout, table
+    from mxprof.runspec import RunResult
+    run = compare.plan([MOBILENET], [builds.current_build()], machine=MACHINE,
+                       batch_sizes=[1], configs=["mkldnn"])[0]
+    crashed = RunResult(spec=run.spec, status="failed", wall_s=1.0, returncode=-11,
+                        error="worker died without a result (killed by signal SIGSEGV)")
+    record = compare.make_record(run, [crashed])
+    assert record["status"] == "failed" and record["key"] == run.key
+    rows = compare.rows([record])
+    assert [(r["metric"], r["config"], r["status"]) for r in rows] == [
+        ("failed", "mkldnn", "failed")]
+    t = table(layout(rows))
+    # The configuration's columns are there, saying what happened; no number is made up.
+    assert t.headers == ("model", "lat w/ (ms)", "thr w/ (img/s)")
+    assert t.rows == (("mobilenet0.25", "failed", "failed"),)
+    assert "SIGSEGV" in t.footnote and "1 run(s) failed" in t.footnote

@@ -64,13 +64,14 @@ class Layout:
 def layout(rows: Sequence[dict[str, Any]]) -> Layout:
     ok = [r for r in rows if r["metric"] != "failed"]
     groups = tuple(dict.fromkeys(Group(r["machine"], r["build"], r["instances"]) for r in rows))
-    configs = tuple(c for c in CONFIGS if any(r["config"] == c for r in ok))
+    configs = tuple(c for c in CONFIGS if any(r["config"] == c for r in rows))
     thr_batches = collections.Counter(r["batch_size"] for r in ok if r["metric"] == "throughput")
     usual = thr_batches.most_common(1)[0][0] if thr_batches else None
     models = list(dict.fromkeys(r["model"] for r in rows))
     lines = []
     for model in models:
         mine = [r for r in ok if r["model"] == model]
+        failed = [r for r in rows if r["model"] == model and r["metric"] == "failed"]
         batches = sorted({r["batch_size"] for r in mine if r["metric"] == "throughput"}) or [1]
         first = next((r for r in rows if r["model"] == model), {})
         for batch in batches:
@@ -80,6 +81,9 @@ def layout(rows: Sequence[dict[str, Any]]) -> Layout:
                     continue
                 g = Group(r["machine"], r["build"], r["instances"])
                 cells.setdefault(g, {}).setdefault(r["metric"], {})[r["config"]] = r
+            for r in failed:
+                g = Group(r["machine"], r["build"], r["instances"])
+                cells.setdefault(g, {}).setdefault("failed", {})[r["config"]] = r
             lines.append(Line(model=model, label=first.get("label", model),
                               category=first.get("category", ""), batch=batch, cells=cells))
     return Layout(groups=groups, configs=configs, lines=tuple(lines), usual_batch=usual,
@@ -122,15 +126,16 @@ def table(lay: Layout) -> Table:
         for g in lay.groups:
             cell = line.cells.get(g, {})
             lat, thr = cell.get("latency", {}), cell.get("throughput", {})
+            missing = {c: "failed" if c in cell.get("failed", {}) else "-" for c in lay.configs}
             row += [_num(lat[c]["latency_ms"], (lat[c]["q3_ms"] - lat[c]["q1_ms"]) / 2)
-                    if c in lat else "-"
+                    if c in lat else missing[c]
                     for c in lay.configs]
             row += [_ratio(lat[c].get("speedup")) if c in lat else "-"
                     for c in _speed_configs(lay.configs)]
             note = f" (bs {line.batch})" if line.batch != lay.usual_batch else ""
             row += [_num(thr[c]["images_per_s"],
                          (thr[c]["images_per_s_high"] - thr[c]["images_per_s_low"]) / 2) + note
-                    if c in thr else "-" for c in lay.configs]
+                    if c in thr else missing[c] for c in lay.configs]
             row += [_ratio(thr[c].get("speedup")) if c in thr else "-"
                     for c in _speed_configs(lay.configs)]
         out_rows.append(tuple(row))
@@ -143,9 +148,16 @@ def table(lay: Layout) -> Table:
 
 def footnote(lay: Layout) -> str:
     rows = [r for line in lay.lines for cell in line.cells.values()
-            for by_config in cell.values() for r in by_config.values()]
-    if not rows:
-        return "no finished runs"
+            for metric, by_config in cell.items() if metric != "failed"
+            for r in by_config.values()]
+    parts = _measurement_lines(lay, rows) if rows else ["no finished runs"]
+    if lay.failed:
+        parts.append(f"{len(lay.failed)} run(s) failed, shown as 'failed': " + "; ".join(
+            f"{r['model']} {r['config']} [{r['build']}]: {r.get('error')}" for r in lay.failed))
+    return "\n".join(parts)
+
+
+def _measurement_lines(lay: Layout, rows: list[dict[str, Any]]) -> list[str]:
     n = [r["iterations"] for r in rows]
     warm = sorted({r["warmup"] for r in rows})
     threads = sorted({str(r["threads"] or "runtime default") for r in rows})
@@ -167,10 +179,7 @@ def footnote(lay: Layout) -> str:
                      f"(MXNet {', '.join(sorted(str(v) for v in mx))}){inst}")
     if random:
         parts.append("weights: random initialisation (timing valid, accuracy not)")
-    if lay.failed:
-        parts.append(f"{len(lay.failed)} run(s) failed, shown as '-': " + "; ".join(
-            f"{r['model']} {r['config']} [{r['build']}]: {r.get('error')}" for r in lay.failed))
-    return "\n".join(parts)
+    return parts
 
 
 def csv_records(lay: Layout) -> list[dict[str, Any]]:
