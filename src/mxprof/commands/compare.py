@@ -149,8 +149,8 @@ def _interrupt(signum, frame):
     raise KeyboardInterrupt
 
 
-def _log(message: str) -> None:
-    print(message, file=sys.stderr, flush=True)
+def _log(message: str, end: str = "\n") -> None:
+    print(message, file=sys.stderr, flush=True, end=end)
 
 
 def run_planned(planned, log, *, timeout, workdir, on_record, total: int, done_before: int):
@@ -162,22 +162,27 @@ def run_planned(planned, log, *, timeout, workdir, on_record, total: int, done_b
     from mxprof.instances import run_bound, run_instances
     for i, run in enumerate(planned, start=done_before + 1):
         started = time.monotonic()
+        log(f"[{i}/{total}] {run.label} ...", end="")
         rundir = Path(workdir) / run.key
         rundir.mkdir(parents=True, exist_ok=True)
         env = worker_env_for(run.build)
-        if run.instance_cpus:
-            results = run_instances(run.spec, run.instance_cpus, rundir, timeout=timeout,
+        try:
+            if run.instance_cpus:
+                results = run_instances(run.spec, run.instance_cpus, rundir, timeout=timeout,
+                                        python=run.build.python, extra_env=env)
+            else:
+                results = run_bound([run.spec], rundir, timeout=timeout,
                                     python=run.build.python, extra_env=env)
-        else:
-            results = run_bound([run.spec], rundir, timeout=timeout, python=run.build.python,
-                                extra_env=env)
+        except KeyboardInterrupt:
+            log(" interrupted: worker stopped, not recorded")
+            raise
         record = make_record(run, results)
         on_record(record)
         status = record["status"]
         if status != "ok":
             bad = next(r for r in results if not r.ok)
             status = f"{status}: {bad.error}"
-        log(f"[{i}/{total}] {run.label}: {status} ({time.monotonic() - started:.1f} s)")
+        log(f" {status} ({time.monotonic() - started:.1f} s)")
 
 
 def build_report(records, notes) -> dict:
