@@ -181,6 +181,11 @@ def test_merge_gives_one_column_group_per_machine(sweep, cli, tmp_path):
     lat = {r["machine"].split(" (")[0]: r for r in report["rows"]
            if r["metric"] == "latency" and r["config"] == "reference"}
     assert lat["epyc-host"]["latency_ms"] == pytest.approx(2 * lat[local]["latency_ms"])
+    # A terminal too narrow for the groups side by side gets them as rows instead.
+    from mxprof.render.compare_text import CompareTerminalRenderer
+    narrow = CompareTerminalRenderer(width=100).render(report)
+    assert "machine/build" in narrow and "epyc-host: lat" not in narrow
+    assert "epyc-host" in narrow and local in narrow
 
 
 def test_python_option_runs_a_second_interpreter(cli, tmp_path):

@@ -106,44 +106,71 @@ def _speed_configs(configs: Sequence[str]) -> list[str]:
     return [c for c in configs if c != "reference" and "reference" in configs]
 
 
+def _group_headers(lay: Layout, prefix: str = "") -> list[str]:
+    out = []
+    for metric, unit in (("lat", "ms"), ("thr", "img/s")):
+        out += [f"{prefix}{metric} {SHORT[c]} ({unit})" for c in lay.configs]
+        out += [f"{prefix}speedup{'' if c == 'mkldnn' else ' ' + SHORT[c]}"
+                for c in _speed_configs(lay.configs)]
+    return out
+
+
 def headers(lay: Layout) -> tuple[str, ...]:
     names = lay.group_names()
     out = ["model"]
     for g in lay.groups:
-        prefix = f"{names[g]}: " if names[g] else ""
-        for metric, unit in (("lat", "ms"), ("thr", "img/s")):
-            out += [f"{prefix}{metric} {SHORT[c]} ({unit})" for c in lay.configs]
-            out += [f"{prefix}speedup{'' if c == 'mkldnn' else ' ' + SHORT[c]}"
-                    for c in _speed_configs(lay.configs)]
+        out += _group_headers(lay, f"{names[g]}: " if names[g] else "")
     return tuple(out)
 
 
+def _group_cells(lay: Layout, line: Line, g: Group) -> list[str]:
+    cell = line.cells.get(g, {})
+    lat, thr = cell.get("latency", {}), cell.get("throughput", {})
+    missing = {c: "failed" if c in cell.get("failed", {}) else "-" for c in lay.configs}
+    row = [_num(lat[c]["latency_ms"], (lat[c]["q3_ms"] - lat[c]["q1_ms"]) / 2)
+           if c in lat else missing[c] for c in lay.configs]
+    row += [_ratio(lat[c].get("speedup")) if c in lat else "-"
+            for c in _speed_configs(lay.configs)]
+    note = f" (bs {line.batch})" if line.batch != lay.usual_batch else ""
+    row += [_num(thr[c]["images_per_s"],
+                 (thr[c]["images_per_s_high"] - thr[c]["images_per_s_low"]) / 2) + note
+            if c in thr else missing[c] for c in lay.configs]
+    row += [_ratio(thr[c].get("speedup")) if c in thr else "-"
+            for c in _speed_configs(lay.configs)]
+    return row
+
+
+def _model_cell(line: Line) -> str:
+    return line.label if line.label == line.model else f"{line.label} ({line.model})"
+
+
+def _title(lay: Layout) -> str:
+    title = "MKL-DNN comparison (latency batch 1 in ms"
+    return title + (f"; throughput batch {lay.usual_batch} in images/s unless noted)"
+                    if lay.usual_batch else ")")
+
+
 def table(lay: Layout) -> Table:
-    """The reference layout as text cells (value ±half IQR, speedups as 7.45x)."""
+    """The reference layout as text cells (value ±half IQR, speedups as 7.45x), one column
+    group per machine and build."""
+    out_rows = [tuple([_model_cell(line), *(c for g in lay.groups
+                                            for c in _group_cells(lay, line, g))])
+                for line in lay.lines]
+    return Table(title=_title(lay), headers=headers(lay), rows=tuple(out_rows),
+                 footnote=footnote(lay))
+
+
+def stacked_table(lay: Layout) -> Table:
+    """The same cells with the column groups as rows (model, then one row per machine and
+    build): what fits a terminal when there are many groups."""
+    names = lay.group_names()
     out_rows = []
     for line in lay.lines:
-        row = [line.label if line.label == line.model else f"{line.label} ({line.model})"]
-        for g in lay.groups:
-            cell = line.cells.get(g, {})
-            lat, thr = cell.get("latency", {}), cell.get("throughput", {})
-            missing = {c: "failed" if c in cell.get("failed", {}) else "-" for c in lay.configs}
-            row += [_num(lat[c]["latency_ms"], (lat[c]["q3_ms"] - lat[c]["q1_ms"]) / 2)
-                    if c in lat else missing[c]
-                    for c in lay.configs]
-            row += [_ratio(lat[c].get("speedup")) if c in lat else "-"
-                    for c in _speed_configs(lay.configs)]
-            note = f" (bs {line.batch})" if line.batch != lay.usual_batch else ""
-            row += [_num(thr[c]["images_per_s"],
-                         (thr[c]["images_per_s_high"] - thr[c]["images_per_s_low"]) / 2) + note
-                    if c in thr else missing[c] for c in lay.configs]
-            row += [_ratio(thr[c].get("speedup")) if c in thr else "-"
-                    for c in _speed_configs(lay.configs)]
-        out_rows.append(tuple(row))
-    title = "MKL-DNN comparison (latency batch 1 in ms"
-    title += f"; throughput batch {lay.usual_batch} in images/s unless noted)" \
-        if lay.usual_batch else ")"
-    return Table(title=title, headers=headers(lay), rows=tuple(out_rows),
-                 footnote=footnote(lay))
+        for i, g in enumerate(g for g in lay.groups if g in line.cells):
+            out_rows.append((_model_cell(line) if i == 0 else "", names[g] or g.build,
+                             *_group_cells(lay, line, g)))
+    return Table(title=_title(lay), headers=("model", "machine/build", *_group_headers(lay)),
+                 rows=tuple(out_rows), footnote=footnote(lay))
 
 
 def footnote(lay: Layout) -> str:

@@ -9,7 +9,7 @@ from __future__ import annotations
 import io
 from typing import Any
 
-from mxprof.compare_table import layout, table
+from mxprof.compare_table import Table, layout, stacked_table, table
 from mxprof.render.base import Renderer
 
 
@@ -29,7 +29,10 @@ class CompareTerminalRenderer(Renderer):
         from rich.console import Console
         from rich.table import Table as RichTable
 
-        t = table(layout(report["rows"]))
+        lay = layout(report["rows"])
+        t = table(lay)
+        if len(lay.groups) > 1 and _width(t) > self.width:
+            t = stacked_table(lay)  # column groups side by side would wrap every cell
         buf = io.StringIO()
         console = Console(file=buf, force_terminal=self.color, no_color=not self.color,
                           width=self.width, highlight=False)
@@ -42,6 +45,12 @@ class CompareTerminalRenderer(Renderer):
         for line in [*t.footnote.splitlines(), *_notes(report)]:
             console.print(line, soft_wrap=True, markup=False)
         return buf.getvalue()
+
+
+def _width(t: Table) -> int:
+    """Characters a rich table needs: widest cell per column plus borders and padding."""
+    columns = zip(t.headers, *t.rows)
+    return sum(max(len(c) for c in col) + 3 for col in columns) + 1
 
 
 def _cell(text: str) -> str:
