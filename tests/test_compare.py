@@ -183,7 +183,7 @@ def test_merge_gives_one_column_group_per_machine(sweep, cli, tmp_path):
     assert lat["epyc-host"]["latency_ms"] == pytest.approx(2 * lat[local]["latency_ms"])
     # A terminal too narrow for the groups side by side gets them as rows instead.
     from mxprof.render.compare_text import CompareTerminalRenderer
-    narrow = CompareTerminalRenderer(width=100).render(report)
+    narrow = CompareTerminalRenderer(width=140).render(report)
     assert "machine/build" in narrow and "epyc-host: lat" not in narrow
     assert "epyc-host" in narrow and local in narrow
 
