@@ -160,6 +160,14 @@ def table(lay: Layout) -> Table:
                  footnote=footnote(lay))
 
 
+MAX_SIDE_BY_SIDE = 2  # column groups a page shows side by side before stacking them
+
+
+def page_table(lay: Layout) -> Table:
+    """For Markdown and HTML: groups side by side up to MAX_SIDE_BY_SIDE, stacked beyond."""
+    return table(lay) if len(lay.groups) <= MAX_SIDE_BY_SIDE else stacked_table(lay)
+
+
 def stacked_table(lay: Layout) -> Table:
     """The same cells with the column groups as rows (model, then one row per machine and
     build): what fits a terminal when there are many groups."""

@@ -9,7 +9,7 @@ from __future__ import annotations
 import io
 from typing import Any
 
-from mxprof.compare_table import Table, layout, stacked_table, table
+from mxprof.compare_table import Table, layout, page_table, stacked_table, table
 from mxprof.render.base import Renderer
 
 
@@ -62,7 +62,7 @@ class CompareMarkdownRenderer(Renderer):
     extension = ".md"
 
     def render(self, report: dict[str, Any]) -> str:
-        t = table(layout(report["rows"]))
+        t = page_table(layout(report["rows"]))
         out = [f"## {t.title}", ""]
         out.append("| " + " | ".join(_cell(h) for h in t.headers) + " |")
         out.append("|---|" + "---:|" * (len(t.headers) - 1))

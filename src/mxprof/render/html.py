@@ -14,7 +14,7 @@ import html
 import io
 from typing import Any
 
-from mxprof.compare_table import SHORT, Layout, layout, table
+from mxprof.compare_table import SHORT, Layout, layout, page_table
 from mxprof.render.base import Renderer
 
 _STYLE = """
@@ -37,13 +37,16 @@ def _chart(lay: Layout, metric: str) -> str | None:
     key, low, high = ("latency_ms", "q1_ms", "q3_ms") if metric == "latency" else \
         ("images_per_s", "images_per_s_low", "images_per_s_high")
     names = lay.group_names()
-    series = [(g, c) for g in lay.groups for c in lay.configs]
     labels = [f"{ln.label} (bs {ln.batch})" if metric == "throughput" else ln.label
               for ln in lay.lines]
-    values = [[(ln.cells.get(g, {}).get(metric, {}).get(c) or {}) for ln in lay.lines]
-              for g, c in series]
-    if not any(key in v for vs in values for v in vs):
+    # Only series with a measurement (a build without MKL-DNN has no "w/" bars).
+    pairs = [((g, c), [(ln.cells.get(g, {}).get(metric, {}).get(c) or {}) for ln in lay.lines])
+             for g in lay.groups for c in lay.configs]
+    pairs = [(sc, vs) for sc, vs in pairs if any(key in v for v in vs)]
+    if not pairs:
         return None
+    series, values = [sc for sc, _ in pairs], [vs for _, vs in pairs]
+    colours = plt.get_cmap("tab20" if len(series) > 10 else "tab10")
     fig, ax = plt.subplots(figsize=(max(6.0, 1.2 * len(labels) * max(1, len(series)) / 2), 4.2))
     width = 0.8 / max(1, len(series))
     for i, ((g, c), vs) in enumerate(zip(series, values)):
@@ -52,7 +55,7 @@ def _chart(lay: Layout, metric: str) -> str | None:
         errs = [[max(0.0, y - v.get(low, y)) for y, v in zip(ys, vs)],
                 [max(0.0, v.get(high, y) - y) for y, v in zip(ys, vs)]]
         name = f"{names[g]} {SHORT[c]}".strip()
-        bars = ax.bar(xs, ys, width, yerr=errs, capsize=2, label=name)
+        bars = ax.bar(xs, ys, width, yerr=errs, capsize=2, label=name, color=colours(i))
         for bar, v in zip(bars, vs):
             if v.get("speedup"):
                 ax.annotate(f"{v['speedup']:.1f}x", (bar.get_x() + bar.get_width() / 2,
@@ -81,7 +84,7 @@ class CompareHtmlRenderer(Renderer):
 
     def render(self, report: dict[str, Any]) -> str:
         lay = layout(report["rows"])
-        t = table(lay)
+        t = page_table(lay)
         esc = html.escape
         out = ["<!DOCTYPE html>", "<html><head><meta charset='utf-8'>",
                f"<title>{esc(t.title)}</title><style>{_STYLE}</style></head><body>",
