@@ -5,23 +5,40 @@ Public API for other benchmarks: `Timer`, `measure`, `bind`.
 
 from __future__ import annotations
 
+import importlib
+from typing import TYPE_CHECKING, Any
+
 __version__ = "0.1.0"
 
-from mxprof.environment import Environment, host_fingerprint
-from mxprof.models import ModelSpec
-from mxprof.models import resolve as resolve_model
-from mxprof.runspec import RunResult, RunSpec
+# Public name -> module that defines it. Loaded on first use, so that `python -m mxprof --help`
+# and worker start-up do not pay for numpy and the clock calibration before they need them.
+_EXPORTS = {
+    "Timer": "mxprof.timer",
+    "measure": "mxprof.timer",
+    "bind": "mxprof.binding",
+    "Environment": "mxprof.environment",
+    "host_fingerprint": "mxprof.environment",
+    "ModelSpec": "mxprof.models",
+    "RunResult": "mxprof.runspec",
+    "RunSpec": "mxprof.runspec",
+}
 
-__all__ = [
-    "Environment",
-    "ModelSpec",
-    "RunResult",
-    "RunSpec",
-    "__version__",
-    "host_fingerprint",
-    "resolve_model",
-]
+__all__ = ["Environment", "ModelSpec", "RunResult", "RunSpec", "Timer", "__version__", "bind",
+           "host_fingerprint", "measure", "resolve_model"]
 
-from mxprof.binding import bind
+if TYPE_CHECKING:
+    from mxprof.binding import bind
+    from mxprof.timer import Timer, measure
 
-__all__ += ["bind"]
+
+def __getattr__(name: str) -> Any:
+    if name == "resolve_model":
+        from mxprof.models import resolve as resolve_model
+        globals()[name] = resolve_model
+        return resolve_model
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module 'mxprof' has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value

@@ -18,6 +18,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "merge": ("merge", "combine compare results files from several machines into one table"),
     "topology": ("topology", "show sockets, cores, SMT siblings, NUMA nodes, CPU model and ISA"),
     "bind": ("bind", "run a command bound to CPUs and NUMA memory, with OpenMP pinned (like numactl)"),
+    "verbose": ("verbose", "summarize oneDNN/MKL-DNN verbose logs of any generation"),
 }
 
 
