@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+import importlib.util
 import json
 
 import pytest
@@ -23,6 +25,7 @@ def profiled(tmp_path_factory):
     paths = {k: out / f"r.{k}" for k in ("json", "md", "trace")}
     proc = run_cli("profile", *SMALL, "--json", str(paths["json"]), "--markdown",
                    str(paths["md"]), "--trace", str(paths["trace"]),
+                   "--passes", "timing,operators,primitives",
                    "--test-hook", "reference:operators:abort", timeout=300)
     return proc, paths
 
@@ -109,6 +112,25 @@ def test_hung_worker_times_out(tmp_path):
     result = run_one(_tiny_spec("hang"), tmp_path, timeout=2.0)
     assert result.status == "timeout" and "timeout" in result.error
     assert 2.0 <= result.wall_s < 20
+
+
+def test_layers_pass(tmp_path):
+    spec = dataclasses.replace(_tiny_spec(None), pass_name="layers")
+    result = run_one(spec, tmp_path, timeout=120)
+    assert result.ok, result.stderr_tail
+    if importlib.util.find_spec("mxprof.layers") is None:
+        assert any("mxprof.layers" in m for m in result.missing) and result.layers is None
+        return
+    names = [row["name"] for row in result.layers["layers"]]
+    assert any(n.endswith("conv0_fwd") for n in names)
+    assert all(row["ms"] >= 0 for row in result.layers["layers"])
+    assert result.trace and {e["name"] for e in result.trace} <= set(names)
+    assert [e["ts"] for e in result.trace] == sorted(e["ts"] for e in result.trace)
+
+
+def test_bad_passes_exit_2(cli):
+    proc = cli("profile", "resnet18_v1", "--passes", "timing,nonsense")
+    assert proc.returncode == 2 and "unknown pass(es) nonsense" in proc.stderr
 
 
 def test_worker_python_error_is_reported(tmp_path):

@@ -23,19 +23,18 @@ _EXPORTS = {
     "RunSpec": "mxprof.runspec",
 }
 
-__all__ = ["Environment", "ModelSpec", "RunResult", "RunSpec", "Timer", "__version__", "bind",
-           "host_fingerprint", "measure", "resolve_model"]
+__all__ = ["Timer", "__version__", "bind", "measure"]
+__all__ += ["Environment", "ModelSpec", "RunResult", "RunSpec", "host_fingerprint"]
 
 if TYPE_CHECKING:
     from mxprof.binding import bind
+    from mxprof.environment import Environment, host_fingerprint
+    from mxprof.models import ModelSpec
+    from mxprof.runspec import RunResult, RunSpec
     from mxprof.timer import Timer, measure
 
 
 def __getattr__(name: str) -> Any:
-    if name == "resolve_model":
-        from mxprof.models import resolve as resolve_model
-        globals()[name] = resolve_model
-        return resolve_model
     module = _EXPORTS.get(name)
     if module is None:
         raise AttributeError(f"module 'mxprof' has no attribute {name!r}")

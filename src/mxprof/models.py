@@ -287,19 +287,22 @@ def _prod(shape) -> int:
     return out
 
 
-def _random_init(mx):
-    """Xavier, except for vectors: GluonCV's SSD leaves its expand BatchNorm parameters without
-    an initializer of their own, and Xavier refuses 1-D arrays. Those get 1 (gamma, variance)
-    or 0 (beta, mean, bias), BatchNorm's own defaults."""
+def random_initializer():
+    """Xavier for weights, ones/zeros for vectors. Xavier cannot initialise a vector, and
+    GluonCV routes some BatchNorm gammas through the weight initialiser: those get ones
+    (scales, variances) or zeros (shifts, means, biases) like their layer's own defaults."""
+    import mxnet as mx
 
-    class XavierOrByName(mx.init.Xavier):
+    class RandomForTiming(mx.init.Xavier):
         def _init_weight(self, name, arr):
             if len(arr.shape) >= 2:
-                return super()._init_weight(name, arr)
-            arr[:] = 1.0 if str(name).endswith(("gamma", "var")) else 0.0
-            return None
+                super()._init_weight(name, arr)
+            elif name.endswith(("gamma", "var", "scale")):
+                arr[:] = 1.0
+            else:
+                arr[:] = 0.0
 
-    return XavierOrByName()
+    return RandomForTiming()
 
 
 def build(spec: ModelSpec):
@@ -326,7 +329,7 @@ def load(spec: ModelSpec, *, ctx=None, allow_pretrained: bool = True,
         if spec.params_path:
             weights, path = "user", spec.params_path
         else:
-            block.initialize(mx.init.Xavier(), ctx=ctx)
+            block.initialize(random_initializer(), ctx=ctx)
             weights, path = "random", None
     else:
         block = build(spec)
@@ -339,8 +342,7 @@ def load(spec: ModelSpec, *, ctx=None, allow_pretrained: bool = True,
         if path is not None:
             block.load_parameters(path, ctx=ctx, allow_missing=False, ignore_extra=True)
         else:
-            # The net's own initialisers where it sets them (BatchNorm gamma=1...), Xavier elsewhere.
-            block.initialize(_random_init(mx), ctx=ctx)
+            block.initialize(random_initializer(), ctx=ctx)
     # Resolve deferred shapes once so parameter counting and the first timed call see real shapes.
     block(mx.nd.zeros((1, *spec.input_shape), ctx=ctx))
     if hybridize:

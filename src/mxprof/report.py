@@ -81,6 +81,8 @@ def _ok(results: dict[str, RunResult], name: str) -> RunResult | None:
 def _config_section(results: dict[str, RunResult]) -> dict[str, Any]:
     timing, ops_run = _ok(results, "timing"), _ok(results, "operators")
     layers_run, prim_run = _ok(results, "layers"), _ok(results, "primitives")
+    if layers_run is not None and not layers_run.layers:
+        layers_run = None  # ran, but without the layers helper: nothing measured
     latency = _latency(timing.latency) if timing else None
     bulk_off = _latency(ops_run.latency) if ops_run else None
     ops = ops_run.operators if ops_run else None

@@ -40,7 +40,7 @@ class Protocol:
     warmup: int = 2
     iterations: int | None = None  # None: from min_time
     min_time: float = 2.0  # seconds of timed calls per measurement
-    min_iterations: int = 5
+    min_iterations: int = 10  # the timer flags fewer than 10 samples as unstable
     max_iterations: int = 10_000
     throughput_warmup: int = 1
     throughput_min_iterations: int = 3

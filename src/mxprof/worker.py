@@ -111,10 +111,20 @@ def _input(mx, spec: RunSpec, batch: int):
     return mx.nd.random.uniform(shape=spec.model.batch_shape(batch))
 
 
+def _flat(out):
+    if isinstance(out, (list, tuple)):
+        for item in out:
+            yield from _flat(item)
+    else:
+        yield out
+
+
 def _caller(net, x):
+    """One inference call that returns when every output is computed (detection nets return
+    several arrays: ids, scores, boxes)."""
     def call():
-        out = net(x)
-        (out[0] if isinstance(out, (list, tuple)) else out).wait_to_read()
+        for array in _flat(net(x)):
+            array.wait_to_read()
     return call
 
 
@@ -177,6 +187,10 @@ def run_layers(mx, net, spec: RunSpec, missing: list[str]) -> dict[str, Any]:
     return {"layers": profile, "trace": trace}
 
 
+# Written to the verbose log (fd 1) between the warm-up call and the timed iterations.
+_TIMED_MARK = b"mxprof,timed-iterations-start\n"
+
+
 def _flush_c_stdout() -> None:
     sys.stdout.flush()
     ctypes.CDLL(None).fflush(None)  # oneDNN prints with C stdio: flush its buffer into the log
@@ -194,14 +208,17 @@ def run_primitives(mx, net, spec: RunSpec, log: Path, missing: list[str]) -> dic
     except ImportError:
         missing.append("primitive attribution: mxprof.layers (layers helper) not available")
         call = _caller(net, x)
-        for _ in range(iterations + 1):
+        call()  # creates the primitives; its lines stay above the marker
+        mx.nd.waitall()
+        _flush_c_stdout()
+        os.write(1, _TIMED_MARK)
+        for _ in range(iterations):
             call()
     else:
         profile = collect_layer_times(net, x, iterations=iterations, warmup=1)
-    calls = iterations + 1
     mx.nd.waitall()
     _flush_c_stdout()
-    out: dict[str, Any] = {"forward_calls": calls, "iterations": calls,
+    out: dict[str, Any] = {"iterations": iterations,
                            "onednn_version": onednn_version_from_log(str(log))}
     try:
         from mxprof import verbose
@@ -214,20 +231,19 @@ def run_primitives(mx, net, spec: RunSpec, log: Path, missing: list[str]) -> dic
     out["header"] = _plain(vlog.header)
     out["totals"] = _plain(vlog.totals())
     out["reorder_share"] = vlog.reorder_share()
-    timed = prims
-    if profile is not None:
+    if profile is None:
+        # Without layer windows, the timed iterations are the lines after the marker.
+        raw = log.read_bytes()
+        timed = verbose.parse(raw[raw.index(_TIMED_MARK) + len(_TIMED_MARK):]).to_pandas()
+    else:
         from mxprof import attribution
         attributed = attribution.attribute_primitives(profile, prims)
         # Only the timed iterations: the warm-up call creates primitives and reorders weights.
         timed = attributed[attributed["iteration"] >= 0]
-        out["iterations"] = iterations
         out["by_layer"] = _plain(attribution.summarize_by_layer(attributed, iterations).head(40))
         out["reorders"] = _plain(attribution.reorder_report(attributed, iterations))
-        out["attributed_share"] = (float(timed["time_ms"].sum()) /
-                                   max(float(prims.loc[prims["operation"] == "exec",
-                                                       "time_ms"].sum()), 1e-12))
     by_kind = verbose.summarize(timed, by=("kind",)).reset_index()
-    n = out["iterations"]
+    n = iterations
     out["by_kind"] = [{"kind": str(r["kind"]), "count": float(r["count"]) / n,
                        "ms": float(r["total_ms"]) / n, "percent": float(r["percent"]),
                        "mean_ms": float(r["mean_ms"])} for _, r in by_kind.iterrows()]
@@ -272,14 +288,18 @@ def run(spec: RunSpec, *, scratch: Path, verbose_log: Path | None = None) -> Run
     notes: list[str] = []
     missing: list[str] = []
     binding = _bind(spec, notes, missing)
+    from mxprof import environment
+    # Before MXNet loads: OpenMP pins the calling thread to its first place at start-up, so the
+    # process's own affinity is only visible now.
+    host = environment.host_fingerprint()
     import mxnet as mx
 
-    from mxprof import environment, models
+    from mxprof import models
     loaded = models.load(spec.model)
     if spec.config == "fused":
         loaded = _fuse(mx, loaded, spec, notes)
     _apply_test_hook(spec.test_hook)
-    env = environment.fingerprint().to_dict()
+    env = host.with_mxnet(environment.mxnet_fingerprint()).to_dict()
     if binding is not None:
         env["binding"] = binding
     fields: dict[str, Any] = {}

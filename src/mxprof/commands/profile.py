@@ -21,6 +21,7 @@ DEFAULT_TIMEOUT = 600.0
 # The MXNet 1.3 MKL-DNN benchmark: batch 128, one socket's physical cores, numactl membind.
 REFERENCE_BATCH = 128
 REFERENCE_MIN_TIME = 10.0
+ALL_PASSES = ("timing", "operators", "layers", "primitives")
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -47,9 +48,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="the MXNet 1.3 benchmark setup: batch 128, physical cores of NUMA node 0, "
                         "memory bound to node 0, one OpenMP thread per core, 10 s per measurement")
     m.add_argument("--no-reference", action="store_true", help="skip the MKL-DNN off reference")
-    m.add_argument("--no-breakdown", action="store_true",
-                   help="timing only: no operator/layer/primitive passes")
-    m.add_argument("--no-primitives", action="store_true", help="skip the oneDNN verbose pass")
+    m.add_argument("--passes", default=",".join(ALL_PASSES), metavar="LIST",
+                   help=f"worker passes to run, of {','.join(ALL_PASSES)} (default all; timing "
+                        "always runs; primitives only with MKL-DNN on)")
     m.add_argument("--timeout", type=float, default=DEFAULT_TIMEOUT,
                    help=f"seconds before a worker is killed (default {DEFAULT_TIMEOUT:g})")
     m.add_argument("--workdir", help="keep worker specs, results, stderr and verbose logs here")
@@ -80,10 +81,13 @@ def _plan(args, spec_model):
         hooks[(parts[0], parts[1])] = parts[2]
     protocol = Protocol(warmup=args.warmup, iterations=args.iterations, min_time=min_time)
     configs = [("mkldnn", True)] + ([] if args.no_reference else [("reference", False)])
-    passes = {"mkldnn": ["timing"], "reference": ["timing"]}
-    if not args.no_breakdown:
-        passes["mkldnn"] += ["operators", "layers"] + ([] if args.no_primitives else ["primitives"])
-        passes["reference"] += ["operators", "layers"]
+    wanted = {p.strip() for p in args.passes.split(",") if p.strip()}
+    unknown = wanted - set(ALL_PASSES)
+    if unknown:
+        raise UsageError(f"unknown pass(es) {', '.join(sorted(unknown))}; "
+                         f"choose from {','.join(ALL_PASSES)}")
+    chosen = [p for p in ALL_PASSES if p in wanted or p == "timing"]
+    passes = {"mkldnn": chosen, "reference": [p for p in chosen if p != "primitives"]}
     # Headline timings first, so an interrupted run still has the numbers that matter most.
     order = [(c, "timing") for c, _ in configs] + [
         (c, p) for c, _ in configs for p in passes[c] if p != "timing"]
@@ -166,8 +170,11 @@ def run(args) -> int:
     def partial(result):
         done.append(result)
         if args.json:
-            _write_outputs(argparse.Namespace(json=args.json, markdown=None, trace=None),
-                           build_report(done, planned=len(specs)))
+            try:
+                _write_outputs(argparse.Namespace(json=args.json, markdown=None, trace=None),
+                               build_report(done, planned=len(specs)))
+            except Exception as exc:  # a partial file is a convenience: never stop the run
+                print(f"mxprof: warning: partial result not written: {exc!r}", file=sys.stderr)
 
     results = run_specs(specs, timeout=args.timeout, workdir=args.workdir, on_result=partial)
     report = build_report(results, planned=len(specs))

@@ -36,7 +36,8 @@ def header_lines(report: dict[str, Any]) -> list[str]:
         f"cores    {aff.get('cpu_count', '?')} used (CPUs {aff.get('cpus', '?')}) of "
         f"{env.get('physical_cores') or '?'} physical / {env.get('logical_cpus', '?')} logical; "
         f"NUMA node {_numa(env)}; membind {aff.get('membind') or 'none'}",
-        f"software MXNet {mx.get('version', '?')}, oneDNN {env.get('onednn_version') or '?'}, "
+        f"software MXNet {mx.get('version', '?')}, oneDNN "
+        f"{env.get('onednn_version') or '? (known from the primitives pass)'}, "
         f"OpenMP {mx.get('openmp_runtime') or '?'}, threads {threads or 'runtime default'}",
     ]
 
