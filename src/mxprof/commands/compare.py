@@ -136,11 +136,21 @@ def resolve_builds(args, log):
 
 
 def _instance_cpus(args) -> list[str]:
-    from mxprof.instances import parse_cpus, split_cpus
+    """Check --cores against the CPUs this process may use, and split them for --instances."""
+    from mxprof.instances import available_cpus, format_cpus, parse_cpus, split_cpus
+    try:
+        cpus = parse_cpus(args.cores)
+    except ValueError as exc:
+        raise UsageError(str(exc)) from None
+    allowed = available_cpus()
+    outside = sorted(set(cpus) - set(allowed))
+    if outside:
+        raise UsageError(f"--cores {args.cores}: CPUs {format_cpus(outside)} are not available "
+                         f"to this process (allowed: {format_cpus(allowed)})")
     if args.instances == 1:
         return []
     try:
-        return split_cpus(parse_cpus(args.cores), args.instances)
+        return split_cpus(cpus, args.instances)
     except ValueError as exc:
         raise UsageError(str(exc)) from None
 
