@@ -20,20 +20,29 @@ _EXPORTS = {
     "LayerProfile": "mxprof.layers",
     "collect_layer_times": "mxprof.layers",
     "capture_fd": "mxprof.fdcapture",
+    "Tolerance": "mxprof.accuracy",
+    "compare_outputs": "mxprof.accuracy",
+    "topk_accuracy": "mxprof.accuracy",
+    "topk_agreement": "mxprof.accuracy",
 }
 
 __all__ = [
     "LAYER_ENV",
     "LayerProfile",
     "Timer",
+    "Tolerance",
     "__version__",
     "bind",
     "capture_fd",
     "collect_layer_times",
+    "compare_outputs",
     "measure",
+    "topk_accuracy",
+    "topk_agreement",
 ]
 
 if TYPE_CHECKING:
+    from mxprof.accuracy import Tolerance, compare_outputs, topk_accuracy, topk_agreement
     from mxprof.binding import bind
     from mxprof.fdcapture import capture_fd
     from mxprof.layers import LAYER_ENV, LayerProfile, collect_layer_times

@@ -19,6 +19,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "topology": ("topology", "show sockets, cores, SMT siblings, NUMA nodes, CPU model and ISA"),
     "bind": ("bind", "run a command bound to CPUs and NUMA memory, with OpenMP pinned (like numactl)"),
     "verbose": ("verbose", "summarize oneDNN/MKL-DNN verbose logs of any generation"),
+    "accuracy": ("accuracy", "MKL-DNN vs reference kernels, fused and INT8: outputs and top-1/top-5"),
 }
 
 

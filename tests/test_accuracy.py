@@ -1,0 +1,197 @@
+"""Comparison metrics (mxprof.accuracy) and report records: pure functions, no MXNet."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from hypothesis.extra import numpy as hnp
+
+from mxprof import accuracy as m
+from mxprof.accuracy_records import AccuracyReport, ConfigResult, Latency, int8_summary
+from mxprof.accuracy_run import plan_configs
+
+
+def test_max_abs_and_rel_diff_by_hand():
+    ref = np.array([[10.0, -2.0, 0.0, 4.0]])
+    out = np.array([[10.5, -2.0, 0.0, 3.0]])
+    assert m.max_abs_diff(out, ref) == 1.0
+    # |3-4|/4 = 0.25 beats |10.5-10|/10 = 0.05; the zero element uses the floor, no 0/0.
+    assert m.max_rel_diff(out, ref) == pytest.approx(0.25)
+
+
+def test_rel_diff_floor_keeps_near_zero_reference_finite():
+    ref = np.array([1.0, 1e-12])
+    out = np.array([1.0, 2e-12])
+    # floor = 1e-6 * max|ref| = 1e-6, so 1e-12 / 1e-6 = 1e-6, not 1.0 (100 %).
+    assert m.max_rel_diff(out, ref) == pytest.approx(1e-6)
+
+
+def test_all_zero_reference():
+    z = np.zeros(3)
+    assert m.max_rel_diff(z, z) == 0.0
+    assert m.max_rel_diff(z + 1e-3, z) == float("inf")
+
+
+def test_nan_is_never_within_tolerance():
+    ref = np.ones(4)
+    out = ref.copy()
+    out[2] = np.nan
+    assert not m.within_tolerance(out, ref)
+    assert np.isnan(m.max_abs_diff(out, ref))
+
+
+def test_tolerance_is_relative_to_output_scale():
+    tol = m.Tolerance(rtol=1e-3, atol=1e-4)
+    tiny = np.array([1e-16, -3e-17, 5e-18])
+    # A 1% error on logits near 1e-16 must fail, although it is 1e-18 in absolute terms.
+    assert not m.within_tolerance(tiny * 1.01, tiny, tol)
+    assert m.within_tolerance(tiny * (1 + 1e-4), tiny, tol)
+    big = np.array([2000.0, -1500.0, 0.01])
+    # The near-zero element may move by atol * max|ref| = 0.2.
+    assert m.within_tolerance(big + np.array([1.0, -1.0, 0.15]), big, tol)
+    assert not m.within_tolerance(big + np.array([0.0, 0.0, 0.25]), big, tol)
+
+
+def test_topk_accuracy_by_hand():
+    scores = np.array([[0.1, 0.7, 0.2],
+                       [0.5, 0.3, 0.2],
+                       [0.2, 0.3, 0.5]])
+    labels = np.array([1, 1, 0])
+    assert m.topk_accuracy(scores, labels, 1) == pytest.approx(1 / 3)
+    assert m.topk_accuracy(scores, labels, 2) == pytest.approx(2 / 3)
+    assert m.topk_accuracy(scores, labels, 5) == 1.0  # k above the class count: all classes
+
+
+def test_topk_agreement_compares_sets_not_order():
+    a = np.array([[5, 4, 3, 2, 1, 0], [0, 1, 2, 3, 4, 5]], dtype=float)
+    b = np.array([[4, 5, 3, 2, 1, 0], [0, 1, 2, 4, 3, 5]], dtype=float)
+    assert m.topk_agreement(a, b, 1) == 0.5  # row 0 argmax differs, row 1 agrees
+    assert m.topk_agreement(a, b, 5) == 1.0  # same top-5 sets in both rows
+
+
+def test_ties_break_the_same_way_everywhere():
+    s = np.array([[1.0, 1.0, 0.0]])
+    assert m.topk_indices(s, 1).tolist() == [[0]]
+    assert m.topk_agreement(s, s.copy(), 1) == 1.0
+
+
+def test_shape_mismatch_and_empty_input_are_errors():
+    with pytest.raises(ValueError, match="shape"):
+        m.max_abs_diff(np.zeros((2, 3)), np.zeros((3, 2)))
+    with pytest.raises(ValueError, match="zero inputs"):
+        m.topk_accuracy(np.zeros((0, 3)), np.zeros(0), 1)
+    with pytest.raises(ValueError, match="labels"):
+        m.topk_accuracy(np.zeros((2, 3)), np.zeros(3), 1)
+
+
+def test_compare_outputs_multi_output_and_round_trip():
+    rng = np.random.RandomState(0)
+    ref = [rng.standard_normal((6, 10)), rng.standard_normal((6, 4, 2))]
+    out = [ref[0] + 1e-7, ref[1].copy()]
+    out[1][0, 0, 0] += 0.5
+    cmp = m.compare_outputs("b", out, "a", ref)
+    assert cmp.count == 6
+    assert [o.within_tolerance for o in cmp.outputs] == [True, False]
+    assert cmp.max_abs_diff == pytest.approx(0.5)
+    assert not cmp.within_tolerance
+    assert cmp.top1_agreement == 1.0
+    again = m.Comparison.from_dict(json.loads(json.dumps(cmp.to_dict())))
+    assert again == cmp
+
+
+def test_non_classifier_output_has_no_topk():
+    ref = [np.ones((3, 1))]
+    cmp = m.compare_outputs("b", ref, "a", ref)
+    assert cmp.top1_agreement is None and cmp.top5_agreement is None
+
+
+@settings(max_examples=60, deadline=None)
+@given(hnp.arrays(np.float32, st.tuples(st.integers(1, 8), st.integers(2, 12)),
+                  elements=st.floats(-1e3, 1e3, width=32)))
+def test_identical_outputs_agree_fully(a):
+    assert m.max_abs_diff(a, a.copy()) == 0.0
+    assert m.max_rel_diff(a, a.copy()) == 0.0
+    assert m.within_tolerance(a, a.copy())
+    assert m.topk_agreement(a, a.copy(), 1) == 1.0
+    assert m.topk_agreement(a, a.copy(), 5) == 1.0
+
+
+@settings(max_examples=60, deadline=None)
+@given(hnp.arrays(np.float64, st.tuples(st.integers(1, 6), st.integers(2, 9)),
+                  elements=st.floats(-1e3, 1e3)),
+       st.integers(0, 2**31 - 1))
+def test_topk_accuracy_matches_a_direct_count(scores, seed):
+    labels = np.random.RandomState(seed).randint(0, scores.shape[1], scores.shape[0])
+    for k in (1, 3):
+        order = np.argsort(-scores, axis=1, kind="stable")[:, :k]
+        direct = np.mean([labels[i] in order[i] for i in range(len(labels))])
+        assert m.topk_accuracy(scores, labels, k) == pytest.approx(direct)
+
+
+def test_plan_always_starts_with_the_reference():
+    plans = plan_configs(["mkldnn-fused"], ["naive", "entropy"])
+    assert [p.name for p in plans] == ["mkldnn-off", "mkldnn-fused", "int8-naive",
+                                       "int8-entropy"]
+    assert plans[0].env() == {"MXNET_MKLDNN_ENABLED": "0"}
+    assert all(p.env() == {"MXNET_MKLDNN_ENABLED": "1"} for p in plans[1:])
+    with pytest.raises(ValueError, match="unknown configuration"):
+        plan_configs(["tensorrt"], [])
+
+
+def test_busy_machine_note():
+    from mxprof.accuracy_run import busy_machine_note
+
+    assert busy_machine_note(0.2, 2.9, 2) is None
+    assert busy_machine_note(None, None, 2) is None
+    note = busy_machine_note(1.0, 9.3, 2)
+    assert "load average up to 9.3 on 2 logical CPUs" in note
+
+
+def _lat(ms: float) -> Latency:
+    return Latency.from_samples([ms, ms, ms], batch=1, warmup=1)
+
+
+def test_report_round_trip_and_int8_summary():
+    cfgs = (
+        ConfigResult("mkldnn-off", "plain", False, None, True, top1=0.9, top5=0.99,
+                     max_abs_diff=0.0, max_rel_diff=0.0, within_tolerance=True,
+                     top1_agreement=1.0, top5_agreement=1.0, latency=_lat(4.0)),
+        ConfigResult("mkldnn-fused", "fused", True, None, True, top1=0.9, top5=0.99,
+                     latency=_lat(2.0)),
+        ConfigResult("int8-naive", "int8", True, "naive", True, top1=0.88, top5=0.99,
+                     latency=_lat(0.5)),
+        ConfigResult("int8-none", "int8", True, "none", False, error="worker exit 1: boom"),
+    )
+    report = AccuracyReport(model={"name": "x", "input_shape": [3, 8, 8]}, param_count=10,
+                            weights="user", inputs={"kind": "random", "count": 3},
+                            tolerance=m.Tolerance(), configs=cfgs, comparisons=(),
+                            calibration=None, environment={"mxnet": "1.9.1"})
+    rows = int8_summary(report)
+    assert len(rows) == 1  # the failed INT8 row has nothing to compare
+    assert rows[0]["fp32_config"] == "mkldnn-fused"
+    assert rows[0]["top1_delta"] == pytest.approx(-0.02)
+    assert rows[0]["speedup"] == pytest.approx(4.0)
+    d = json.loads(json.dumps(report.to_dict()))
+    assert d["schema"] == 1
+    assert {"name", "top1", "top5", "max_abs_diff", "max_rel_diff",
+            "top1_agreement"} <= set(d["configs"][0])
+    assert AccuracyReport.from_dict(d) == report
+
+
+def test_renderers_show_failures_and_reference_layout():
+    from mxprof.accuracy_report import render_markdown
+
+    cfgs = (ConfigResult("mkldnn-off", "plain", False, None, True, top1=0.5, top5=0.75),
+            ConfigResult("mkldnn", "plain", True, None, False, error="worker signal 11: "))
+    report = AccuracyReport(model={"name": "net", "input_shape": [3, 8, 8]}, param_count=1234,
+                            weights="random", inputs={"kind": "random", "count": 2},
+                            tolerance=m.Tolerance(), configs=cfgs, comparisons=(),
+                            calibration=None, environment={}, notes=("weights are random",))
+    text = render_markdown(report)
+    assert "| net | 1,234 | 0.50000000 | 0.75000000 |" in text
+    assert "mkldnn failed: worker signal 11" in text
+    assert "note: weights are random" in text
