@@ -1,0 +1,183 @@
+"""Runs the fusion workers and assembles the report: `run_fusion(FusionOptions) -> dict`.
+
+Workers, one process each and one after another (2-core machines must not time two at once):
+unfused timing (saves the weights every later worker loads), fused timing, unfused and fused
+traces (`DNNL_VERBOSE=1`, separate because verbose output slows every primitive), then one fused
+timing per fusion switch turned off. The report is a JSON-ready dict (schema 1); renderers in
+`mxprof.fusion_render` read the same dict, so a saved report can be shown again.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import subprocess
+import sys
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from mxprof import fusion, fusion_diagnose, fusion_trace
+
+SCHEMA = 1
+# Environment variables a worker must not inherit: they change what is fused or printed.
+_CONTROLLED = ("MXNET_SUBGRAPH_BACKEND", "DNNL_VERBOSE", "MKLDNN_VERBOSE",
+               "DNNL_VERBOSE_TIMESTAMP", *fusion.PATTERN_SWITCHES)
+
+
+class WorkerError(RuntimeError):
+    """A worker process failed: carries its label and the tail of its stderr."""
+
+
+@dataclass(frozen=True)
+class FusionOptions:
+    model: str
+    shape: tuple[int, ...]
+    path: str = "gluon"  # "gluon": optimize_for; "symbolic": MXNET_SUBGRAPH_BACKEND=MKLDNN
+    static: bool = True  # static_alloc/static_shape on both graphs
+    warmup: int = 10
+    iterations: int = 50
+    min_time_s: float = 1.0
+    trace_iterations: int = 5
+    switches: tuple[str, ...] = tuple(fusion.PATTERN_SWITCHES)
+    threads: int | None = None
+    timeout_s: float = 900.0
+    extra_env: dict[str, str] = field(default_factory=dict)
+
+
+def _worker_env(opts: FusionOptions, extra: dict[str, str]) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if k not in _CONTROLLED}
+    src = str(Path(__file__).resolve().parents[1])
+    env["PYTHONPATH"] = os.pathsep.join(p for p in (src, env.get("PYTHONPATH", "")) if p)
+    if opts.threads:
+        env["OMP_NUM_THREADS"] = str(opts.threads)
+    env.update(opts.extra_env)
+    env.update(extra)
+    return env
+
+
+def run_worker(spec: dict, env: dict[str, str], workdir: Path, label: str,
+               timeout_s: float) -> tuple[dict, str]:
+    """Run one worker; return its result and its stdout text (the verbose log when tracing)."""
+    spec_path, out_path = workdir / f"{label}.spec.json", workdir / f"{label}.out.json"
+    stdout_path = workdir / f"{label}.stdout"
+    spec_path.write_text(json.dumps(spec))
+    with open(stdout_path, "wb") as stdout:
+        try:
+            proc = subprocess.run(
+                [sys.executable, "-m", "mxprof.fusion_worker", str(spec_path), str(out_path)],
+                env=env, stdout=stdout, stderr=subprocess.PIPE, timeout=timeout_s)
+        except subprocess.TimeoutExpired as exc:
+            raise WorkerError(f"{label}: worker timed out after {timeout_s:.0f} s") from exc
+    if proc.returncode != 0 or not out_path.exists():
+        tail = proc.stderr.decode(errors="replace").strip().splitlines()[-12:]
+        raise WorkerError(f"{label}: worker exited with status {proc.returncode}\n"
+                          + "\n".join(tail))
+    return json.loads(out_path.read_text()), stdout_path.read_text(errors="replace")
+
+
+def _cpu_model() -> str:
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or "unknown"
+
+
+def run_fusion(opts: FusionOptions, progress=lambda msg: None) -> dict:
+    with tempfile.TemporaryDirectory(prefix="mxprof-fusion-") as tmp:
+        return _run(opts, Path(tmp), progress)
+
+
+def _run(opts: FusionOptions, tmp: Path, progress) -> dict:
+    params = str(tmp / "weights.params")
+    base = {"model": opts.model, "shape": list(opts.shape), "path": opts.path,
+            "static": opts.static, "warmup": opts.warmup, "iterations": opts.iterations,
+            "min_time_s": opts.min_time_s, "seed": 0}
+    fused_env = {"MXNET_SUBGRAPH_BACKEND": "MKLDNN"} if opts.path == "symbolic" else {}
+
+    def worker(label, fused, extra=None, **spec_extra):
+        progress(f"worker: {label}")
+        spec = {**base, "fused": fused, "params_in": params, **spec_extra}
+        env = _worker_env(opts, {**(fused_env if fused else {}), **(extra or {})})
+        return run_worker(spec, env, tmp, label, opts.timeout_s)
+
+    unfused, _ = worker("unfused", False, params_in=None, params_out=params)
+    fused, _ = worker("fused", True)
+    trace_spec = {"trace": True, "iterations": opts.trace_iterations, "warmup": 2}
+    unfused_tr, unfused_log = worker("unfused-trace", False, {"DNNL_VERBOSE": "1"}, **trace_spec)
+    fused_tr, fused_log = worker("fused-trace", True, {"DNNL_VERBOSE": "1"}, **trace_spec)
+    unfused_trace = fusion_trace.build_trace(unfused_log, unfused_tr["graph"])
+    fused_trace = fusion_trace.build_trace(fused_log, fused_tr["graph"])
+
+    groups = fusion.fusion_groups(fused["graph"])
+    coverage = fusion.layer_coverage(groups, unfused["graph"], fused["graph"])
+    timings = fusion.group_table(groups, fusion_trace.node_ms_per_iteration(unfused_trace),
+                                 fusion_trace.node_ms_per_iteration(fused_trace))
+    unfused_lat = fusion.latency_summary(unfused["samples_ns"])
+    fused_lat = fusion.latency_summary(fused["samples_ns"])
+
+    off, failed = {}, []
+    for switch in opts.switches:
+        try:
+            res, _ = worker(f"off-{switch}", True, {switch: "1"})
+        except WorkerError as exc:
+            failed.append({"label": f"off-{switch}", "error": str(exc)})
+            continue
+        off[switch] = (fusion.latency_summary(res["samples_ns"]),
+                       fusion.pattern_counts(fusion.fusion_groups(res["graph"])))
+    effects = fusion.pattern_attribution(fused_lat, off)
+    findings = fusion_diagnose.diagnose(fused_trace, unfused_trace, opts.path)
+
+    group_rows = []
+    for t in timings:
+        row = t.to_dict()
+        row["reason"] = fusion_diagnose.group_reason(t.group.members, t.group.fused_node,
+                                                     unfused_trace, fused_trace)
+        group_rows.append(row)
+    return {
+        "schema": SCHEMA,
+        "kind": "fusion",
+        "model": opts.model,
+        "input_shape": list(opts.shape),
+        "path": opts.path,
+        "static": opts.static,
+        "environment": {
+            "mxnet": fused["mxnet_version"], "onednn": fused_trace.onednn_version,
+            "isa": fused_trace.isa, "cpu": _cpu_model(), "logical_cpus": os.cpu_count(),
+            "threads": int(opts.threads or fused.get("omp_num_threads") or os.cpu_count()),
+            "python": platform.python_version(),
+        },
+        "protocol": {
+            "latency": (f"wall time per call of net(x).wait_to_read(), batch {opts.shape[0]}, "
+                        f"{opts.warmup} warm-up calls, then at least {opts.iterations} calls "
+                        f"and {opts.min_time_s:g} s; median with interquartile range"),
+            "groups": (f"oneDNN primitive time (DNNL_VERBOSE=1, separate worker), "
+                       f"{opts.trace_iterations} iterations after 2 warm-up calls; "
+                       "median per iteration with interquartile range"),
+            "workers": "one process per configuration, run one after another, same weights",
+        },
+        "unfused_ms": unfused_lat.median,
+        "fused_ms": fused_lat.median,
+        "gain_ms": unfused_lat.median - fused_lat.median,
+        "gain_percent": fusion.gain_percent(unfused_lat.median, fused_lat.median),
+        "unfused_latency": unfused_lat.to_dict(),
+        "fused_latency": fused_lat.to_dict(),
+        "groups": group_rows,
+        "coverage": {"unfused_layers": list(coverage.unfused),
+                     "removed_layers": list(coverage.removed),
+                     "duplicated_layers": list(coverage.duplicated),
+                     "grouped_layers": len(coverage.grouped)},
+        "patterns": [e.to_dict() for e in effects],
+        "findings": [f.to_dict() for f in findings],
+        "failed_workers": failed,
+        "primitive_ms": {"unfused": _primitive_total(unfused_trace),
+                         "fused": _primitive_total(fused_trace)},
+    }
+
+
+def _primitive_total(trace: fusion_trace.Trace) -> float:
+    return sum(p.ms for p in trace.steady()) / max(trace.iterations, 1)

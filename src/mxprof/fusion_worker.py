@@ -1,0 +1,152 @@
+"""One fusion configuration, run in its own process: `python -m mxprof.fusion_worker SPEC OUT`.
+
+MKL-DNN reads its fusion switches (`MXNET_DISABLE_MKLDNN_FUSE_*`), `MXNET_SUBGRAPH_BACKEND` and
+`DNNL_VERBOSE` once, when libmxnet loads, so every configuration needs a fresh process. The parent
+(`mxprof.fusion_run`) sets the environment; this module reads a JSON spec, builds the network,
+times it, and writes a JSON result. With `trace` set, oneDNN verbose lines go to this process's
+stdout (the parent redirects it to a file) framed by `mxprof_iter,N` marker lines, so each
+primitive can be assigned to one iteration.
+
+Spec keys: model, shape (list), path ("gluon" | "symbolic"), fused (bool), static (bool:
+static_alloc/static_shape), params_in / params_out (a .params file: same weights in every
+worker), seed, warmup, iterations, min_time_s, trace (bool).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import time
+from pathlib import Path
+
+
+
+def _emit_marker(text: str) -> None:
+    # Python's own buffer must be flushed so the marker lands between oneDNN's C-level writes.
+    sys.stdout.write(text + "\n")
+    sys.stdout.flush()
+
+
+def build_network(model: str, shape, seed: int, params_in: str | None):
+    """A Gluon HybridBlock for MODEL: a model-zoo name, or FILE.py:FACTORY returning a block."""
+    import mxnet as mx
+
+    mx.random.seed(seed)
+    if ":" in model and model.split(":", 1)[0].endswith(".py"):
+        import importlib.util
+
+        file, factory = model.split(":", 1)
+        spec = importlib.util.spec_from_file_location("mxprof_user_model", file)
+        module = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(module)
+        net = getattr(module, factory)()
+    else:
+        from mxnet.gluon.model_zoo import vision
+
+        # pretrained=False: the zoo cannot download here and timing does not need real weights.
+        net = vision.get_model(model, pretrained=False)
+    if params_in:
+        net.load_parameters(params_in, ctx=mx.cpu())
+    else:
+        net.initialize(mx.init.Xavier(), ctx=mx.cpu())
+    x = mx.nd.random.uniform(shape=tuple(shape), ctx=mx.cpu())
+    return net, x
+
+
+def _gluon_forward(net, x, fused: bool, static: bool):
+    import mxnet as mx
+
+    flags = {"static_alloc": True, "static_shape": True} if static else {}
+    if fused:
+        net.optimize_for(x, backend="MKLDNN", **flags)
+    else:
+        net.hybridize(**flags)
+    net(x).wait_to_read()  # builds the cached graph
+
+    def forward():
+        net(x).wait_to_read()
+
+    graph = net._cached_graph[1]
+    mx.nd.waitall()
+    return forward, graph
+
+
+def _symbolic_forward(net, x):
+    """The Module/Executor path: fusion comes from MXNET_SUBGRAPH_BACKEND set by the parent."""
+    import mxnet as mx
+
+    net.hybridize()
+    net(x).wait_to_read()
+    sym = net._cached_graph[1]
+    params = {p.var().name: p.data() for p in net.collect_params().values()}
+    data_name = sym.list_inputs()[0]
+    args = {name: params[name] for name in sym.list_arguments() if name != data_name}
+    args[data_name] = x
+    aux = {name: params[name] for name in sym.list_auxiliary_states()}
+    exe = sym.bind(mx.cpu(), args, aux_states=aux, grad_req="null")
+
+    def forward():
+        exe.forward(is_train=False)[0].wait_to_read()
+
+    forward()
+    return forward, exe.get_optimized_symbol()
+
+
+def _time_calls(forward, warmup: int, iterations: int, min_time_s: float, trace: bool):
+    """Per-call wall time in ns. A plain loop: the shared timer replaces it when it lands."""
+    for i in range(warmup):
+        if trace:
+            _emit_marker(f"mxprof_warmup,{i}")
+        forward()
+    samples: list[int] = []
+    started = time.perf_counter()
+    i = 0
+    while i < iterations or (not trace and time.perf_counter() - started < min_time_s):
+        if trace:
+            _emit_marker(f"mxprof_iter,{i}")
+        t0 = time.perf_counter_ns()
+        forward()
+        samples.append(time.perf_counter_ns() - t0)
+        i += 1
+    if trace:
+        _emit_marker("mxprof_end")
+    return samples
+
+
+def run(spec: dict) -> dict:
+    import mxnet as mx
+
+    net, x = build_network(spec["model"], spec["shape"], spec.get("seed", 0),
+                           spec.get("params_in"))
+    if spec.get("params_out"):
+        net(x)  # materialise deferred shapes before saving
+        net.save_parameters(spec["params_out"])
+    if spec.get("path", "gluon") == "symbolic":
+        forward, graph = _symbolic_forward(net, x)
+    else:
+        forward, graph = _gluon_forward(net, x, spec["fused"], spec.get("static", True))
+    samples = _time_calls(forward, spec.get("warmup", 5), spec.get("iterations", 20),
+                          spec.get("min_time_s", 0.0), spec.get("trace", False))
+    return {
+        "spec": spec,
+        "graph": json.loads(graph.tojson()),
+        "samples_ns": samples,
+        "mxnet_version": mx.__version__,
+        "omp_num_threads": os.environ.get("OMP_NUM_THREADS"),
+        "disabled_patterns": sorted(k for k in os.environ
+                                    if k.startswith("MXNET_DISABLE_MKLDNN_FUSE_")
+                                    and os.environ[k] not in ("", "0")),
+    }
+
+
+def main(argv: list[str]) -> int:
+    spec_path, out_path = argv
+    spec = json.loads(Path(spec_path).read_text())
+    result = run(spec)
+    Path(out_path).write_text(json.dumps(result))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main(sys.argv[1:]))
