@@ -12,6 +12,7 @@ import sys
 
 # name -> (module under mxprof.commands, one-line help). The one dispatch table.
 COMMANDS: dict[str, tuple[str, str]] = {
+    "fusion": ("fusion", "what MKL-DNN operator fusion does to each layer, and why"),
 }
 
 

@@ -40,6 +40,7 @@ class FusionOptions:
     iterations: int = 50
     min_time_s: float = 1.0
     trace_iterations: int = 5
+    rounds: int = 2  # unfused/fused timing workers alternate this many times (load drift)
     switches: tuple[str, ...] = tuple(fusion.PATTERN_SWITCHES)
     threads: int | None = None
     timeout_s: float = 900.0
@@ -107,6 +108,10 @@ def _run(opts: FusionOptions, tmp: Path, progress) -> dict:
 
     unfused, _ = worker("unfused", False, params_in=None, params_out=params)
     fused, _ = worker("fused", True)
+    unfused_samples, fused_samples = [unfused["samples_ns"]], [fused["samples_ns"]]
+    for r in range(1, opts.rounds):
+        unfused_samples.append(worker(f"unfused-{r}", False)[0]["samples_ns"])
+        fused_samples.append(worker(f"fused-{r}", True)[0]["samples_ns"])
     trace_spec = {"trace": True, "iterations": opts.trace_iterations, "warmup": 2}
     unfused_tr, unfused_log = worker("unfused-trace", False, {"DNNL_VERBOSE": "1"}, **trace_spec)
     fused_tr, fused_log = worker("fused-trace", True, {"DNNL_VERBOSE": "1"}, **trace_spec)
@@ -117,8 +122,8 @@ def _run(opts: FusionOptions, tmp: Path, progress) -> dict:
     coverage = fusion.layer_coverage(groups, unfused["graph"], fused["graph"])
     timings = fusion.group_table(groups, fusion_trace.node_ms_per_iteration(unfused_trace),
                                  fusion_trace.node_ms_per_iteration(fused_trace))
-    unfused_lat = fusion.latency_summary(unfused["samples_ns"])
-    fused_lat = fusion.latency_summary(fused["samples_ns"])
+    unfused_lat = fusion.latency_summary([s for r in unfused_samples for s in r])
+    fused_lat = fusion.latency_summary([s for r in fused_samples for s in r])
 
     off, failed = {}, []
     for switch in opts.switches:
@@ -154,7 +159,8 @@ def _run(opts: FusionOptions, tmp: Path, progress) -> dict:
         "protocol": {
             "latency": (f"wall time per call of net(x).wait_to_read(), batch {opts.shape[0]}, "
                         f"{opts.warmup} warm-up calls, then at least {opts.iterations} calls "
-                        f"and {opts.min_time_s:g} s; median with interquartile range"),
+                        f"and {opts.min_time_s:g} s per worker, {opts.rounds} alternating unfused/fused "
+                        "worker rounds pooled; median with interquartile range"),
             "groups": (f"oneDNN primitive time (DNNL_VERBOSE=1, separate worker), "
                        f"{opts.trace_iterations} iterations after 2 warm-up calls; "
                        "median per iteration with interquartile range"),
@@ -166,6 +172,9 @@ def _run(opts: FusionOptions, tmp: Path, progress) -> dict:
         "gain_percent": fusion.gain_percent(unfused_lat.median, fused_lat.median),
         "unfused_latency": unfused_lat.to_dict(),
         "fused_latency": fused_lat.to_dict(),
+        "round_medians_ms": {
+            "unfused": [fusion.latency_summary(r).median for r in unfused_samples],
+            "fused": [fusion.latency_summary(r).median for r in fused_samples]},
         "groups": group_rows,
         "coverage": {"unfused_layers": list(coverage.unfused),
                      "removed_layers": list(coverage.removed),

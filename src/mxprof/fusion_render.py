@@ -1,0 +1,132 @@
+"""Fusion report renderers: terminal (rich), Markdown, and the one-line summary for `profile`.
+
+All of them read the JSON-ready dict that `mxprof.fusion_run.run_fusion` returns (or a saved
+`--json` file), so recording and viewing stay separate steps.
+"""
+
+from __future__ import annotations
+
+import io
+
+
+def _ms(v: float) -> str:
+    return f"{v:.3f}"
+
+
+def _lat(d: dict) -> str:
+    return f"{d['median']:.3f} ms (IQR {d['q1']:.3f}-{d['q3']:.3f}, n={d['n']})"
+
+
+def summary_line(report: dict) -> str:
+    """One line for `mxprof profile`: total gain, best pattern, and the worst finding."""
+    line = (f"fusion: {report['unfused_ms']:.2f} -> {report['fused_ms']:.2f} ms "
+            f"({report['gain_percent']:+.1f}%), {len(report['groups'])} fused nodes")
+    if report["patterns"]:
+        best = max(report["patterns"], key=lambda p: p["cost_ms"])
+        line += f"; {best['pattern']} worth {best['cost_ms']:.2f} ms"
+    high = [f for f in report["findings"] if f["severity"] == "high"]
+    if high:
+        line += f"; WARNING {high[0]['title']} ({high[0]['graph']})"
+    return line
+
+
+def _header_lines(report: dict) -> list[str]:
+    env = report["environment"]
+    shape = "x".join(str(d) for d in report["input_shape"])
+    how = ("optimize_for(backend='MKLDNN')" if report["path"] == "gluon"
+           else "MXNET_SUBGRAPH_BACKEND=MKLDNN (symbolic executor)")
+    static = "static_alloc+static_shape" if report["static"] else "no static_alloc/static_shape"
+    return [
+        f"model {report['model']}, input {shape}, fused with {how}, {static}",
+        f"MXNet {env['mxnet']}, {env['onednn'] or 'oneDNN version unknown'}, "
+        f"ISA {env['isa'] or '?'}; CPU {env['cpu']}; {env['threads']} threads "
+        f"of {env['logical_cpus']} logical CPUs",
+        f"latency: {report['protocol']['latency']}",
+        f"groups: {report['protocol']['groups']}",
+    ]
+
+
+def render_terminal(report: dict, width: int = 160) -> str:
+    from rich.console import Console
+    from rich.markup import escape
+    from rich.table import Table
+
+    buf = io.StringIO()
+    console = Console(file=buf, width=width, force_terminal=False, color_system=None)
+    console.print(f"[bold]Fusion report[/bold]: {report['model']}")
+    for line in _header_lines(report):
+        console.print(line, highlight=False)
+    console.print(f"unfused {_lat(report['unfused_latency'])}; fused "
+                  f"{_lat(report['fused_latency'])}; gain {report['gain_ms']:+.3f} ms "
+                  f"({report['gain_percent']:+.1f}%)", highlight=False)
+
+    table = Table(title="fused groups (oneDNN primitive ms per iteration)", show_lines=False)
+    for col in ("fused node", "pattern", "members", "unfused", "fused", "gain ms", "gain %",
+                "why"):
+        table.add_column(col, overflow="fold")
+    for g in report["groups"]:
+        table.add_row(g["fused_node"], g["pattern"], "\n".join(g["members"]),
+                      _ms(g["unfused_ms"]), _ms(g["fused_ms"]), f"{g['gain_ms']:+.3f}",
+                      f"{g['gain_percent']:+.1f}", g["reason"])
+    console.print(table)
+    cov = report["coverage"]
+    console.print(f"{cov['grouped_layers']} layers fused into {len(report['groups'])} nodes; "
+                  f"left unfused: {', '.join(cov['unfused_layers']) or 'none'}; removed: "
+                  f"{', '.join(cov['removed_layers']) or 'none'}", highlight=False)
+
+    if report["patterns"]:
+        pt = Table(title="fusion patterns switched off one at a time (latency)")
+        for col in ("switch", "latency ms (IQR)", "costs when off", "patterns left"):
+            pt.add_column(col, overflow="fold")
+        for p in report["patterns"]:
+            lat = p["latency"]
+            pt.add_row(p["switch"], f"{lat['median']:.3f} ({lat['q1']:.3f}-{lat['q3']:.3f})",
+                       f"{p['cost_ms']:+.3f} ms",
+                       ", ".join(f"{k} x{v}" for k, v in p["patterns"].items()))
+        console.print(pt)
+    for f in report["failed_workers"]:
+        console.print(escape(f"failed worker {f['label']}: {f['error']}"), highlight=False)
+    console.print("[bold]diagnosis[/bold]" if report["findings"]
+                  else "diagnosis: no problem found in the primitive logs")
+    for f in report["findings"]:
+        console.print(escape(f"- [{f['severity']}] {f['title']} ({f['graph']} graph): {f['evidence']}. "
+                      f"Nodes: {', '.join(f['nodes'])}.\n  Fix: {f['fix']}", highlight=False)
+    return buf.getvalue()
+
+
+def render_markdown(report: dict) -> str:
+    out = [f"# Fusion report: {report['model']}", ""]
+    out += [f"- {line}" for line in _header_lines(report)]
+    out += ["", "| | latency ms (median) | IQR | n |", "|---|---|---|---|"]
+    for label, key in (("unfused", "unfused_latency"), ("fused", "fused_latency")):
+        d = report[key]
+        out.append(f"| {label} | {d['median']:.3f} | {d['q1']:.3f}-{d['q3']:.3f} | {d['n']} |")
+    out += ["", f"Gain: {report['gain_ms']:+.3f} ms ({report['gain_percent']:+.1f}%).", "",
+            "## Fused groups", "",
+            "| fused node | pattern | members | unfused ms | fused ms | gain ms | gain % | why |",
+            "|---|---|---|---|---|---|---|---|"]
+    for g in report["groups"]:
+        out.append(f"| {g['fused_node']} | {g['pattern']} | {'<br>'.join(g['members'])} | "
+                   f"{_ms(g['unfused_ms'])} | {_ms(g['fused_ms'])} | {g['gain_ms']:+.3f} | "
+                   f"{g['gain_percent']:+.1f} | {g['reason']} |")
+    cov = report["coverage"]
+    out += ["", f"Left unfused: {', '.join(cov['unfused_layers']) or 'none'}. "
+            f"Removed: {', '.join(cov['removed_layers']) or 'none'}."]
+    if report["patterns"]:
+        out += ["", "## Patterns switched off one at a time", "",
+                "| switch | latency ms | IQR | costs when off | patterns left |",
+                "|---|---|---|---|---|"]
+        for p in report["patterns"]:
+            lat = p["latency"]
+            left = ", ".join(f"{k} x{v}" for k, v in p["patterns"].items())
+            out.append(f"| {p['switch']} | {lat['median']:.3f} | {lat['q1']:.3f}-"
+                       f"{lat['q3']:.3f} | {p['cost_ms']:+.3f} ms | {left} |")
+    out += ["", "## Diagnosis", ""]
+    if not report["findings"]:
+        out.append("No problem found in the primitive logs.")
+    for f in report["findings"]:
+        out.append(f"- **{f['severity']}: {f['title']}** ({f['graph']} graph): {f['evidence']}. "
+                   f"Nodes: {', '.join(f['nodes'])}. Fix: {f['fix']}")
+    for f in report["failed_workers"]:
+        out.append(f"- failed worker {f['label']}: {f['error']}")
+    return "\n".join(out) + "\n"
