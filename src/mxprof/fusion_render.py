@@ -89,8 +89,9 @@ def render_terminal(report: dict, width: int = 160) -> str:
     console.print("[bold]diagnosis[/bold]" if report["findings"]
                   else "diagnosis: no problem found in the primitive logs")
     for f in report["findings"]:
-        console.print(escape(f"- [{f['severity']}] {f['title']} ({f['graph']} graph): {f['evidence']}. "
-                      f"Nodes: {', '.join(f['nodes'])}.\n  Fix: {f['fix']}", highlight=False)
+        text = (f"- [{f['severity']}] {f['title']} ({f['graph']} graph): {f['evidence']}. "
+                f"Nodes: {', '.join(f['nodes'])}.\n  Fix: {f['fix']}")
+        console.print(escape(text), highlight=False)
     return buf.getvalue()
 
 

@@ -21,7 +21,6 @@ import time
 from pathlib import Path
 
 
-
 def _emit_marker(text: str) -> None:
     # Python's own buffer must be flushed so the marker lands between oneDNN's C-level writes.
     sys.stdout.write(text + "\n")
