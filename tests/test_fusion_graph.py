@@ -102,3 +102,18 @@ def test_group_table_sums_members_per_iteration():
     assert row.unfused.median == pytest.approx(2.5) and row.fused.median == 1.0
     assert row.gain_ms == pytest.approx(1.5) and row.gain_percent == pytest.approx(60.0)
     assert fusion.FusedGroup.from_dict(g.to_dict()) == g
+
+
+def test_symbolic_path_fuses_only_with_the_backend_env():
+    # The executor partitions with MKLDNN unless told NONE; the runner passes both explicitly.
+    opts = FusionOptions(model=TINY, shape=tuple(SHAPE), path="symbolic")
+    spec = {"model": TINY, "shape": SHAPE, "fused": False, "path": "symbolic", "warmup": 1,
+            "iterations": 2, "seed": 0}
+    graphs = {}
+    with tempfile.TemporaryDirectory() as tmp:
+        for backend in ("NONE", "MKLDNN"):
+            env = _worker_env(opts, {"MXNET_SUBGRAPH_BACKEND": backend})
+            graphs[backend] = run_worker(spec, env, Path(tmp), backend, 300)[0]["graph"]
+    assert fusion.fusion_groups(graphs["NONE"]) == ()
+    assert set(fusion.pattern_counts(fusion.fusion_groups(graphs["MKLDNN"]))) == {
+        "conv+bn+relu", "conv+bn+sum+relu", "fc+relu", "fc"}

@@ -35,7 +35,8 @@ def _header_lines(report: dict) -> list[str]:
     shape = "x".join(str(d) for d in report["input_shape"])
     how = ("optimize_for(backend='MKLDNN')" if report["path"] == "gluon"
            else "MXNET_SUBGRAPH_BACKEND=MKLDNN (symbolic executor)")
-    static = "static_alloc+static_shape" if report["static"] else "no static_alloc/static_shape"
+    static = ("executor bound once" if report["path"] == "symbolic" else
+              "static_alloc+static_shape" if report["static"] else "no static_alloc/static_shape")
     return [
         f"model {report['model']}, input {shape}, fused with {how}, {static}",
         f"MXNet {env['mxnet']}, {env['onednn'] or 'oneDNN version unknown'}, "
