@@ -6,7 +6,6 @@ import json
 from pathlib import Path
 
 import pytest
-
 from tests.conftest import run_cli
 
 TINY = str(Path(__file__).parent / "fixtures" / "fusion_tinynet.py") + ":build"
