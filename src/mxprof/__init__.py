@@ -7,4 +7,7 @@ from __future__ import annotations
 
 __version__ = "0.1.0"
 
+from mxprof.fusion_run import FusionOptions, run_fusion
+
 __all__ = ["__version__"]
+__all__ += ["FusionOptions", "run_fusion"]

@@ -13,8 +13,6 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass
 
-import numpy as np
-
 # The fusion switches MXNet 1.9.1 reads (strings in libmxnet.so; mkldnn_conv_property.h and
 # mkldnn_fc_property.h read them with dmlc::GetEnv). Value: the pattern step each one gates.
 PATTERN_SWITCHES: dict[str, str] = {
@@ -126,6 +124,8 @@ class Spread:
 
 
 def spread(values_ms) -> Spread:
+    import numpy as np  # here, so `import mxprof` stays light
+
     a = np.asarray(values_ms, dtype=float)
     if a.size == 0:
         return Spread(float("nan"), float("nan"), float("nan"), 0)
@@ -134,7 +134,7 @@ def spread(values_ms) -> Spread:
 
 
 def latency_summary(samples_ns) -> Spread:
-    return spread(np.asarray(samples_ns, dtype=float) / 1e6)
+    return spread([s / 1e6 for s in samples_ns])
 
 
 def gain_percent(before_ms: float, after_ms: float) -> float:
@@ -164,7 +164,7 @@ class GroupTiming:
 
 def _per_iteration_sum(series: dict[str, list[float]], names) -> list[float]:
     rows = [series[n] for n in names if n in series]
-    return list(np.sum(rows, axis=0)) if rows else []
+    return [sum(col) for col in zip(*rows)] if rows else []
 
 
 def group_table(groups, unfused_series: dict[str, list[float]],
