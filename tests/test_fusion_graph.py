@@ -117,3 +117,11 @@ def test_symbolic_path_fuses_only_with_the_backend_env():
     assert fusion.fusion_groups(graphs["NONE"]) == ()
     assert set(fusion.pattern_counts(fusion.fusion_groups(graphs["MKLDNN"]))) == {
         "conv+bn+relu", "conv+bn+sum+relu", "fc+relu", "fc"}
+
+
+def test_gain_range_and_noise_verdict():
+    before, after = fusion.Spread(10.0, 9.0, 11.0, 40), fusion.Spread(8.0, 7.5, 8.5, 40)
+    lo, hi = fusion.gain_range_percent(before, after)
+    assert lo == pytest.approx(5.0) and hi == pytest.approx(35.0)
+    assert fusion.separated(before, after)
+    assert not fusion.separated(before, fusion.Spread(10.5, 9.5, 11.5, 40))

@@ -141,6 +141,18 @@ def gain_percent(before_ms: float, after_ms: float) -> float:
     return (before_ms - after_ms) / before_ms * 100.0 if before_ms > 0 else float("nan")
 
 
+def separated(a: Spread, b: Spread) -> bool:
+    return a.n > 0 and b.n > 0 and (a.q1 > b.q3 or b.q1 > a.q3)
+
+
+def gain_range_percent(before: Spread, after: Spread) -> tuple[float, float]:
+    """Gain from the pessimistic to the optimistic ends of the two interquartile ranges."""
+    if before.median <= 0:
+        return (float("nan"), float("nan"))
+    return ((before.q1 - after.q3) / before.median * 100.0,
+            (before.q3 - after.q1) / before.median * 100.0)
+
+
 @dataclass(frozen=True)
 class GroupTiming:
     group: FusedGroup
@@ -155,10 +167,15 @@ class GroupTiming:
     def gain_percent(self) -> float:
         return gain_percent(self.unfused.median, self.fused.median)
 
+    @property
+    def clear(self) -> bool:
+        """True when the interquartile ranges do not overlap: the gain or loss is not noise."""
+        return separated(self.unfused, self.fused)
+
     def to_dict(self) -> dict:
         return {**self.group.to_dict(), "unfused_ms": self.unfused.median,
                 "fused_ms": self.fused.median, "gain_ms": self.gain_ms,
-                "gain_percent": self.gain_percent, "unfused_spread": self.unfused.to_dict(),
+                "gain_percent": self.gain_percent, "clear": self.clear, "unfused_spread": self.unfused.to_dict(),
                 "fused_spread": self.fused.to_dict()}
 
 

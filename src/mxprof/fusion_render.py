@@ -9,12 +9,24 @@ from __future__ import annotations
 import io
 
 
-def _ms(v: float) -> str:
-    return f"{v:.3f}"
-
-
 def _lat(d: dict) -> str:
     return f"{d['median']:.3f} ms (IQR {d['q1']:.3f}-{d['q3']:.3f}, n={d['n']})"
+
+
+def _nodes(finding: dict) -> str:
+    return f"Nodes: {', '.join(finding['nodes'])}." if finding["nodes"] else ""
+
+
+def _gain(report: dict) -> str:
+    lo, hi = report["gain_percent_range"]
+    verdict = "" if report["gain_clear"] else ", within noise"
+    return (f"gain {report['gain_ms']:+.3f} ms ({report['gain_percent']:+.1f}%, "
+            f"IQR-range {lo:+.1f}% to {hi:+.1f}%{verdict})")
+
+
+def _cell(g: dict, key: str) -> str:
+    s = g[f"{key}_spread"]
+    return f"{s['median']:.3f} ({s['q1']:.3f}-{s['q3']:.3f})"
 
 
 def summary_line(report: dict) -> str:
@@ -64,18 +76,18 @@ def render_terminal(report: dict, width: int = 160) -> str:
     for line in _header_lines(report):
         console.print(line, highlight=False)
     console.print(f"unfused {_lat(report['unfused_latency'])}; fused "
-                  f"{_lat(report['fused_latency'])}; gain {report['gain_ms']:+.3f} ms "
-                  f"({report['gain_percent']:+.1f}%)", highlight=False)
+                  f"{_lat(report['fused_latency'])}; {_gain(report)}", highlight=False)
     console.print(_primitive_line(report), highlight=False)
 
-    table = Table(title="fused groups (oneDNN primitive ms per iteration)", show_lines=False)
-    for col in ("fused node", "pattern", "members", "unfused", "fused", "gain ms", "gain %",
-                "why"):
+    table = Table(title="fused groups (oneDNN primitive ms per iteration; ~ = IQRs overlap)",
+                  show_lines=False)
+    for col in ("fused node", "pattern", "members", "unfused (IQR)", "fused (IQR)", "gain ms",
+                "gain %", "why"):
         table.add_column(col, overflow="fold")
     for g in report["groups"]:
         table.add_row(g["fused_node"], g["pattern"], "\n".join(g["members"]),
-                      _ms(g["unfused_ms"]), _ms(g["fused_ms"]), f"{g['gain_ms']:+.3f}",
-                      f"{g['gain_percent']:+.1f}", g["reason"])
+                      _cell(g, "unfused"), _cell(g, "fused"), f"{g['gain_ms']:+.3f}",
+                      f"{g['gain_percent']:+.1f}" + ("" if g["clear"] else " ~"), g["reason"])
     console.print(table)
     cov = report["coverage"]
     console.print(f"{cov['grouped_layers']} layers fused into {len(report['groups'])} nodes; "
@@ -98,7 +110,7 @@ def render_terminal(report: dict, width: int = 160) -> str:
                   else "diagnosis: no problem found in the primitive logs")
     for f in report["findings"]:
         text = (f"- [{f['severity']}] {f['title']} ({f['graph']} graph): {f['evidence']}. "
-                f"Nodes: {', '.join(f['nodes'])}.\n  Fix: {f['fix']}")
+                f"{_nodes(f)}\n  Fix: {f['fix']}")
         console.print(escape(text), highlight=False)
     return buf.getvalue()
 
@@ -110,15 +122,16 @@ def render_markdown(report: dict) -> str:
     for label, key in (("unfused", "unfused_latency"), ("fused", "fused_latency")):
         d = report[key]
         out.append(f"| {label} | {d['median']:.3f} | {d['q1']:.3f}-{d['q3']:.3f} | {d['n']} |")
-    out += ["", f"Gain: {report['gain_ms']:+.3f} ms ({report['gain_percent']:+.1f}%). "
+    out += ["", f"Gain: {_gain(report)}. "
             + _primitive_line(report), "",
             "## Fused groups", "",
-            "| fused node | pattern | members | unfused ms | fused ms | gain ms | gain % | why |",
+            "| fused node | pattern | members | unfused ms (IQR) | fused ms (IQR) | gain ms | "
+            "gain % (~ = IQRs overlap) | why |",
             "|---|---|---|---|---|---|---|---|"]
     for g in report["groups"]:
         out.append(f"| {g['fused_node']} | {g['pattern']} | {'<br>'.join(g['members'])} | "
-                   f"{_ms(g['unfused_ms'])} | {_ms(g['fused_ms'])} | {g['gain_ms']:+.3f} | "
-                   f"{g['gain_percent']:+.1f} | {g['reason']} |")
+                   f"{_cell(g, 'unfused')} | {_cell(g, 'fused')} | {g['gain_ms']:+.3f} | "
+                   f"{g['gain_percent']:+.1f}{'' if g['clear'] else ' ~'} | {g['reason']} |")
     cov = report["coverage"]
     out += ["", f"Left unfused: {', '.join(cov['unfused_layers']) or 'none'}. "
             f"Removed: {', '.join(cov['removed_layers']) or 'none'}."]
@@ -136,7 +149,7 @@ def render_markdown(report: dict) -> str:
         out.append("No problem found in the primitive logs.")
     for f in report["findings"]:
         out.append(f"- **{f['severity']}: {f['title']}** ({f['graph']} graph): {f['evidence']}. "
-                   f"Nodes: {', '.join(f['nodes'])}. Fix: {f['fix']}")
+                   f"{_nodes(f)} Fix: {f['fix']}")
     for f in report["failed_workers"]:
         out.append(f"- failed worker {f['label']}: {f['error']}")
     return "\n".join(out) + "\n"

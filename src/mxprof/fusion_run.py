@@ -43,7 +43,7 @@ class FusionOptions:
     warmup: int = 10
     iterations: int = 50
     min_time_s: float = 1.0
-    trace_iterations: int = 5
+    trace_iterations: int = 10
     rounds: int = 2  # unfused/fused timing workers alternate this many times (load drift)
     switches: tuple[str, ...] = tuple(fusion.PATTERN_SWITCHES)
     threads: int | None = None
@@ -93,8 +93,30 @@ def _cpu_model() -> str:
 
 
 def run_fusion(opts: FusionOptions, progress=lambda msg: None) -> dict:
+    load_before = os.getloadavg()[0]
     with tempfile.TemporaryDirectory(prefix="mxprof-fusion-") as tmp:
-        return _run(opts, Path(tmp), progress)
+        report = _run(opts, Path(tmp), progress)
+    load = max(load_before, os.getloadavg()[0])
+    report["environment"]["load_average"] = load
+    busy = _busy_machine(load, report["environment"]["threads"])
+    if busy:
+        report["findings"].insert(0, busy.to_dict())
+    return report
+
+
+def _busy_machine(load: float, threads: int) -> fusion_diagnose.Finding | None:
+    """Other processes competing for the cores make OpenMP barriers wait: say so plainly."""
+    cpus = os.cpu_count() or 1
+    # The worker itself keeps about `threads` tasks runnable; more runnable tasks than CPUs
+    # means someone else is competing for them.
+    if load <= cpus + 0.5:
+        return None
+    return fusion_diagnose.Finding(
+        "busy_machine", "high", "machine", "the machine was busy while measuring",
+        f"1-minute load average {load:.1f} on {cpus} logical CPUs with {threads} OpenMP "
+        "threads per worker: latencies and group times include waiting for the CPU",
+        "measure on an idle machine, or pin the workers to cores nothing else uses "
+        "(--threads below the free core count)", (), 0.0)
 
 
 def _run(opts: FusionOptions, tmp: Path, progress) -> dict:
@@ -180,6 +202,8 @@ def _run(opts: FusionOptions, tmp: Path, progress) -> dict:
         "fused_ms": fused_lat.median,
         "gain_ms": unfused_lat.median - fused_lat.median,
         "gain_percent": fusion.gain_percent(unfused_lat.median, fused_lat.median),
+        "gain_percent_range": list(fusion.gain_range_percent(unfused_lat, fused_lat)),
+        "gain_clear": fusion.separated(unfused_lat, fused_lat),
         "unfused_latency": unfused_lat.to_dict(),
         "fused_latency": fused_lat.to_dict(),
         "round_medians_ms": {
