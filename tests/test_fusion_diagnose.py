@@ -82,3 +82,11 @@ def test_memory_tags_and_weight_layouts():
                                   "1x64x8x8", 0.01)
     assert fusion_diagnose.is_weight_reorder(weight)
     assert not fusion_diagnose.is_weight_reorder(data)
+
+
+def test_weight_reorder_share_is_per_iteration(traces):
+    trace = traces["dynamic"]
+    (f,) = fusion_diagnose.weights_reordered_every_call(trace, "fused", "x")
+    per_iter_total = sum(p.ms for p in trace.steady()) / trace.iterations
+    share = float(f.evidence.split("= ")[1].split("%")[0])
+    assert share == pytest.approx(f.ms_per_iteration / per_iter_total * 100, abs=0.1)

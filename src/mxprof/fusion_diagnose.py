@@ -84,7 +84,7 @@ def weights_reordered_every_call(trace: Trace, graph: str, fix: str) -> list[Fin
     iters_with = {p.iteration for p in weights}
     if not weights or len(iters_with) < trace.iterations:
         return []  # a one-off reorder (first call, cache refill) is fine
-    total = sum(p.ms for p in steady) or 1.0
+    total = _ms_per_iter(steady, trace) or 1.0
     ms = _ms_per_iter(weights, trace)
     return [Finding(
         "weights_reordered_every_call", "high", graph,
