@@ -67,3 +67,10 @@ def test_bad_input_gives_clear_error(args, message):
     proc = run_cli("fusion", *args)
     assert proc.returncode == 2
     assert message in proc.stderr and "Traceback" not in proc.stderr
+
+
+def test_worker_failure_is_one_clear_line():
+    proc = run_cli("fusion", TINY, "--shape", "1,3", "--rounds", "1", "--switches", "none")
+    assert proc.returncode == 2
+    assert "could not measure" in proc.stderr and "unfused worker exited" in proc.stderr
+    assert "Traceback" not in proc.stderr and "File \"" not in proc.stderr

@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import os
 import platform
+import re
 import subprocess
 import sys
 import tempfile
@@ -76,10 +77,18 @@ def run_worker(spec: dict, env: dict[str, str], workdir: Path, label: str,
         except subprocess.TimeoutExpired as exc:
             raise WorkerError(f"{label}: worker timed out after {timeout_s:.0f} s") from exc
     if proc.returncode != 0 or not out_path.exists():
-        tail = proc.stderr.decode(errors="replace").strip().splitlines()[-12:]
-        raise WorkerError(f"{label}: worker exited with status {proc.returncode}\n"
-                          + "\n".join(tail))
+        raise WorkerError(f"{label} worker exited with status {proc.returncode}: "
+                          + _error_line(proc.stderr.decode(errors="replace")))
     return json.loads(out_path.read_text()), stdout_path.read_text(errors="replace")
+
+
+def _error_line(stderr: str) -> str:
+    """The exception message at the end of a worker's stderr, without the traceback."""
+    lines = [ln.strip() for ln in stderr.strip().splitlines() if ln.strip()]
+    for line in reversed(lines):
+        if re.match(r"^[\w.]+(Error|Exception|Interrupt)\b", line):
+            return line
+    return lines[-1] if lines else "no error output (killed by a signal?)"
 
 
 def _cpu_model() -> str:
