@@ -5,7 +5,9 @@
 namespace py = pybind11;
 
 // Registration functions, one per capability file (add yours here and in the list below).
+void init_cpu(py::module_ &m);
 
 PYBIND11_MODULE(_core, m) {
     m.doc() = "mxprof native core: clock and timing loop, CPU/NUMA binding, oneDNN verbose scanner";
+    init_cpu(m);
 }

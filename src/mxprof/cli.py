@@ -8,10 +8,13 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import os
 import sys
 
 # name -> (module under mxprof.commands, one-line help). The one dispatch table.
 COMMANDS: dict[str, tuple[str, str]] = {
+    "topology": ("topology", "show sockets, cores, SMT siblings, NUMA nodes, CPU model and ISA"),
+    "bind": ("bind", "run a command bound to CPUs and NUMA memory, with OpenMP pinned (like numactl)"),
     "fusion": ("fusion", "what MKL-DNN operator fusion does to each layer, and why"),
 }
 
@@ -51,6 +54,11 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("mxprof: interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:
+        # `mxprof ... | head`: the reader left. Point stdout at /dev/null so the interpreter's
+        # final flush does not raise again, and exit like other Unix tools do on SIGPIPE.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 141
 
 
 if __name__ == "__main__":

@@ -1,0 +1,123 @@
+"""`mxprof bind --cores LIST [--membind NODES] [--threads N] -- CMD...`: numactl plus OpenMP pinning.
+
+Binds this process (CPU affinity and, with --membind, an MPOL_BIND memory policy), sets the
+OpenMP environment, then execs CMD, which inherits all three. Memory binding refused by the
+kernel (EPERM in containers) is a warning on stderr, and CMD still runs.
+"""
+
+from __future__ import annotations
+
+import argparse
+import shlex
+import sys
+
+RUNTIMES = {
+    "intel": "Intel/LLVM OpenMP (KMP_AFFINITY)",
+    "gnu": "GNU OpenMP (libgomp: OMP_PLACES/OMP_PROC_BIND)",
+    "unknown": "unknown OpenMP runtime: KMP_* only (GNU OpenMP ignores it; pass --openmp gnu)",
+}
+
+
+def add_arguments(parser) -> None:
+    parser.usage = ("mxprof bind [--cores LIST] [--membind NODES] [--threads N] [--physical-only] "
+                    "[--openmp {auto,intel,gnu}] [--blocktime MS] [--dry-run] -- CMD [ARG...]")
+    parser.add_argument("--cores", metavar="LIST",
+                        help="logical CPUs to run on, e.g. 0-17 or 0-17,36-53 (default: all online)")
+    parser.add_argument("--membind", metavar="NODES",
+                        help="allocate memory only on these NUMA nodes, e.g. 0 (default: not bound)")
+    parser.add_argument("--threads", type=int, metavar="N",
+                        help="OMP_NUM_THREADS (default: the number of bound CPUs)")
+    parser.add_argument("--physical-only", action="store_true",
+                        help="keep one logical CPU per physical core (skip SMT siblings)")
+    parser.add_argument("--openmp", choices=("auto", "intel", "gnu"), default="auto",
+                        help="OpenMP runtime of CMD; auto looks at the mxnet this Python would "
+                             "import, without importing it (default: auto)")
+    parser.add_argument("--blocktime", type=int, default=1, metavar="MS",
+                        help="KMP_BLOCKTIME in ms for Intel OpenMP (default: 1)")
+    parser.add_argument("--dry-run", action="store_true",
+                        help="print what would be bound, set and executed; change nothing")
+    parser.add_argument("command", nargs=argparse.REMAINDER, help="the command to run, after --")
+
+
+def _plan_env(args, topology, cpus):
+    from mxprof.openmp import detect_openmp_runtime, openmp_env, openmp_places
+
+    runtime = detect_openmp_runtime("mxnet") if args.openmp == "auto" else args.openmp
+    threads = args.threads if args.threads is not None else len(cpus)
+    places = openmp_places(topology, cpus)
+    # Never both families: Intel OpenMP given KMP_AFFINITY and OMP_PLACES warns, ignores
+    # OMP_PLACES and (libiomp5 2026.2, measured) still put both threads of a 2-CPU run on one
+    # CPU. KMP_* alone is right for Intel and harmless (unpinned threads) for GNU.
+    if runtime == "gnu":
+        env = openmp_env(threads, intel_openmp=False, places=places)
+    else:
+        env = openmp_env(threads, intel_openmp=True, blocktime=args.blocktime)
+    return runtime, threads, env
+
+
+def format_plan(cpus, nodes, topology, runtime, env, command) -> list[str]:
+    from mxprof.cpulist import format_cpu_list
+
+    memory = ("not bound (default first-touch policy)" if nodes is None
+              else f"NUMA node {format_cpu_list(nodes)} (MPOL_BIND)")
+    lines = [
+        f"CPUs:    {format_cpu_list(cpus)} ({len(cpus)} logical CPUs on "
+        f"{len(topology.physical_cpus(cpus))} physical cores)",
+        f"memory:  {memory}",
+        f"OpenMP:  {RUNTIMES[runtime]}",
+    ]
+    lines += [f"{'env:' if i == 0 else '':9}{k}={v}" for i, (k, v) in enumerate(env.items())]
+    lines.append(f"exec:    {shlex.join(command)}")
+    return lines
+
+
+def run(args) -> int:
+    import os
+
+    from mxprof.binding import BindError, bind, select_cpus, select_nodes
+    from mxprof.cli import UsageError
+    from mxprof.topology import read_topology
+
+    command = args.command[1:] if args.command[:1] == ["--"] else args.command
+    if not command:
+        raise UsageError("bind needs a command to run: mxprof bind --cores 0-3 -- python bench.py")
+    if args.threads is not None and args.threads < 1:
+        raise UsageError(f"--threads must be at least 1, got {args.threads}")
+    if args.blocktime < 0:
+        raise UsageError(f"--blocktime must be >= 0 ms, got {args.blocktime}")
+    topology = read_topology()
+    try:
+        cpus = select_cpus(topology, args.cores, physical_only=args.physical_only)
+    except ValueError as exc:
+        raise UsageError(f"--cores: {exc}") from None
+    try:
+        nodes = None if args.membind is None else select_nodes(topology, args.membind)
+    except ValueError as exc:
+        raise UsageError(f"--membind: {exc}") from None
+    runtime, threads, env = _plan_env(args, topology, cpus)
+    if threads > len(cpus):
+        print(f"mxprof: warning: {threads} OpenMP threads on {len(cpus)} CPUs: threads will "
+              "share CPUs (oversubscription slows oneDNN kernels)", file=sys.stderr)
+    if args.dry_run:
+        print("mxprof bind, dry run: nothing was bound or executed")
+        for line in format_plan(cpus, nodes, topology, runtime, env, command):
+            print(line)
+        return 0
+    try:
+        binding = bind(cpus, nodes, topology=topology)
+    except BindError as exc:
+        print(f"mxprof: error: {exc.strerror}", file=sys.stderr)
+        return 1
+    for warning in binding.warnings:
+        print(f"mxprof: warning: {warning}", file=sys.stderr)
+    sys.stdout.flush()
+    sys.stderr.flush()
+    try:
+        os.execvpe(command[0], command, {**os.environ, **env})
+    except FileNotFoundError:
+        print(f"mxprof: error: command not found: {command[0]}", file=sys.stderr)
+        return 127
+    except PermissionError:
+        print(f"mxprof: error: permission denied: {command[0]}", file=sys.stderr)
+        return 126
+    return 0  # not reached: execvpe replaces this process

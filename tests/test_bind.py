@@ -1,0 +1,369 @@
+"""bind(), the OpenMP environment and `mxprof bind`: real syscalls, in subprocesses.
+
+Binding changes the process that calls it, so every real bind runs in a child process; the
+pytest process keeps its CPUs and memory policy.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import errno
+import json
+import os
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+
+from fake_sysfs import make_sysfs
+from mxprof.binding import Binding, select_cpus, select_nodes
+from mxprof.openmp import detect_openmp_runtime, elf_needed, openmp_env, openmp_places
+from mxprof.topology import read_topology
+
+pytest.importorskip("mxprof._core")
+
+CHILD_ENV = {**os.environ, "PYTHONPATH": os.pathsep.join(p for p in sys.path if p)}
+LAST_CPU = max(os.sched_getaffinity(0))
+
+
+def run_py(code: str) -> dict:
+    """Run `code` in a fresh interpreter; it prints one JSON object as its last line."""
+    proc = subprocess.run([sys.executable, "-c", textwrap.dedent(code)], capture_output=True,
+                          text=True, env=CHILD_ENV, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    return json.loads(proc.stdout.strip().splitlines()[-1])
+
+
+@pytest.fixture
+def fake_topology(tmp_path):
+    root = make_sysfs(tmp_path / "sys", nodes={0: "0-2,8-10", 1: "3-7,11-15", 2: ""},
+                      node_memory_kb={2: 0})
+    return read_topology(root, tmp_path / "missing")
+
+
+# ---- choosing CPUs and nodes (pure, fake topologies) -------------------------------------
+
+def test_select_cpus(fake_topology):
+    assert select_cpus(fake_topology) == tuple(range(16))
+    assert select_cpus(fake_topology, "0-3,8-11") == (0, 1, 2, 3, 8, 9, 10, 11)
+    assert select_cpus(fake_topology, "0-3,8-11", physical_only=True) == (0, 1, 2, 3)
+    assert select_cpus(fake_topology, [9, 8], physical_only=True) == (8, 9)
+    assert select_cpus(fake_topology, physical_only=True) == tuple(range(8))
+
+
+def test_select_cpus_names_the_online_set(fake_topology):
+    with pytest.raises(ValueError, match="CPU 16-17 not online: this machine has CPUs 0-15"):
+        select_cpus(fake_topology, "14-17")
+    with pytest.raises(ValueError, match="'x' is not a number"):
+        select_cpus(fake_topology, "x")
+    with pytest.raises(ValueError, match="empty"):
+        select_cpus(fake_topology, [])
+
+
+def test_select_nodes(fake_topology):
+    assert select_nodes(fake_topology, "0-1") == (0, 1)
+    with pytest.raises(ValueError, match="NUMA node 5 does not exist: this machine has nodes 0-2"):
+        select_nodes(fake_topology, "5")
+    with pytest.raises(ValueError, match="NUMA node 2 has no memory"):
+        select_nodes(fake_topology, [2])
+
+
+# ---- OpenMP environment ------------------------------------------------------------------
+
+def test_openmp_places_fill_cores_first(tmp_path, fake_topology):
+    assert openmp_places(fake_topology, range(16)) == (*range(8), *range(8, 16))
+    assert openmp_places(fake_topology, [0, 1, 8, 9]) == (0, 1, 8, 9)
+    # Adjacent siblings (0,1), (2,3)...: first threads of all cores, then the second threads.
+    interleaved = read_topology(make_sysfs(tmp_path / "vm", sockets=1, cores=4,
+                                           numbering="interleaved"), tmp_path / "missing")
+    assert openmp_places(interleaved, range(8)) == (0, 2, 4, 6, 1, 3, 5, 7)
+
+
+def test_openmp_env_values():
+    assert openmp_env(18) == {"OMP_NUM_THREADS": "18",
+                              "KMP_AFFINITY": "granularity=fine,compact,1,0",
+                              "KMP_BLOCKTIME": "1"}
+    assert openmp_env(4, blocktime=0)["KMP_BLOCKTIME"] == "0"
+    assert openmp_env(2, intel_openmp=False, places=[0, 36]) == {
+        "OMP_NUM_THREADS": "2", "OMP_PROC_BIND": "close", "OMP_PLACES": "{0},{36}"}
+    assert openmp_env(2, intel_openmp=False)["OMP_PLACES"] == "cores"
+    with pytest.raises(ValueError, match="at least 1"):
+        openmp_env(0)
+
+
+def test_detects_the_runtime_of_the_installed_mxnet():
+    import importlib.util
+
+    lib = Path(importlib.util.find_spec("mxnet").submodule_search_locations[0]) / "libmxnet.so"
+    needed = elf_needed(lib)
+    assert "libc.so.6" in needed
+    expected = "gnu" if any(n.startswith("libgomp") for n in needed) else "intel"
+    assert detect_openmp_runtime("mxnet") == expected
+    assert detect_openmp_runtime("json") == "unknown"
+    assert elf_needed(Path(__file__)) == []
+
+
+# ---- bind() for real, in child processes ---------------------------------------------------
+
+def test_bind_pins_every_thread():
+    out = run_py(f"""
+        import json, os, threading
+        from mxprof import bind
+        stop = threading.Event()
+        worker = threading.Thread(target=stop.wait)
+        worker.start()
+        b = bind("{LAST_CPU}")
+        late = threading.Thread(target=stop.wait)
+        late.start()
+        cpus = {{t: sorted(os.sched_getaffinity(t)) for t in
+                 (0, worker.native_id, late.native_id)}}
+        stop.set()
+        print(json.dumps({{"binding": b.to_dict(), "cpus": list(cpus.values())}}))
+    """)
+    assert out["binding"]["cpus"] == str(LAST_CPU)
+    assert out["binding"]["threads_pinned"] == 2
+    assert out["cpus"] == [[LAST_CPU]] * 3
+    assert out["binding"]["membind"] is None and out["binding"]["memory_bound"] is False
+
+
+def test_bind_membind_record_is_honest():
+    out = run_py("""
+        import json
+        from mxprof import bind
+        from mxprof.binding import affinity_fingerprint, current_membind
+        b = bind("0", "0")
+        print(json.dumps({"binding": b.to_dict(), "readback": current_membind(),
+                          "fingerprint": affinity_fingerprint()}))
+    """)
+    b = out["binding"]
+    assert b["cpus"] == "0" and b["membind"] == "0"
+    # Either outcome is allowed here (containers may refuse), a false record is not.
+    assert b["memory_bound"] == (out["readback"] == [0])
+    assert out["fingerprint"]["memory_bound"] == b["memory_bound"]
+    assert out["fingerprint"]["cpus"] == "0"
+    assert out["fingerprint"]["openmp_runtime"] == detect_openmp_runtime("mxnet")
+    if not b["memory_bound"]:
+        assert any("memory is not" in w for w in b["warnings"])
+    else:
+        assert out["fingerprint"]["membind"] == "0" and out["fingerprint"]["mempolicy"] == "bind"
+
+
+def test_refused_membind_still_binds_cpus_and_says_so():
+    # A topology that claims a node 1 the kernel does not have: set_mempolicy really fails.
+    out = run_py(f"""
+        import dataclasses, json, os
+        from mxprof import bind
+        from mxprof.binding import current_membind
+        from mxprof.topology import read_topology
+        real = read_topology()
+        fake = dataclasses.replace(real, nodes={{**real.nodes, 4000: ()}},
+                                   node_memory_kb={{4000: 1024}})
+        b = bind("{LAST_CPU}", [4000], topology=fake)
+        print(json.dumps({{"binding": b.to_dict(), "readback": current_membind(),
+                          "cpus": sorted(os.sched_getaffinity(0))}}))
+    """)
+    assert out["binding"]["memory_bound"] is False
+    assert out["readback"] is None
+    assert out["cpus"] == [LAST_CPU]
+    (warning,) = out["binding"]["warnings"]
+    assert "refused by the kernel" in warning and "memory is not" in warning
+
+
+def test_kernel_refusing_cpus_is_a_bind_error():
+    out = run_py("""
+        import dataclasses, json
+        from mxprof import bind
+        from mxprof.binding import BindError
+        from mxprof.topology import Cpu, read_topology
+        real = read_topology()
+        ghost = Cpu(4000, 4000, 0, 0, (4000,))
+        fake = dataclasses.replace(real, cpus=real.cpus + (ghost,))
+        try:
+            bind([4000], topology=fake)
+        except BindError as exc:
+            print(json.dumps({"errno": exc.errno, "message": exc.strerror}))
+    """)
+    assert out["errno"] == 22
+    assert "refused to bind to CPUs 4000" in out["message"]
+    assert "may run on CPUs" in out["message"]
+
+
+def test_bind_rejects_cpus_that_are_not_online():
+    from mxprof import bind
+
+    with pytest.raises(ValueError, match=r"CPU 4000 not online: this machine has CPUs"):
+        bind([4000])
+    with pytest.raises(ValueError, match="NUMA node 4000 does not exist"):
+        bind(None, "4000")
+
+
+def test_binding_record_round_trips():
+    b = Binding((0, 1, 2, 8), (0,), False, ("memory refused",), 3)
+    assert Binding.from_dict(json.loads(json.dumps(b.to_dict()))) == b
+    assert b.to_dict()["cpus"] == "0-2,8"
+    assert dataclasses.replace(b, membind=None).to_dict()["membind"] is None
+
+
+# ---- the CLI -------------------------------------------------------------------------------
+
+PRINT_BINDING = ("import json, os; from mxprof.binding import current_membind; "
+                 "print(json.dumps({'cpus': sorted(os.sched_getaffinity(0)), "
+                 "'env': {k: v for k, v in os.environ.items() if k[:4] in ('OMP_', 'KMP_')}, "
+                 "'membind': current_membind()}))")
+
+
+def test_cli_bind_execs_with_cpus_and_threads(cli):
+    proc = cli("bind", "--cores", str(LAST_CPU), "--", sys.executable, "-c", PRINT_BINDING,
+               env=CHILD_ENV)
+    assert proc.returncode == 0, proc.stderr
+    out = json.loads(proc.stdout)
+    assert out["cpus"] == [LAST_CPU]
+    assert out["env"]["OMP_NUM_THREADS"] == "1"
+    assert out["membind"] is None
+    assert proc.stderr == ""
+
+
+def test_cli_bind_intel_openmp_env_and_threads(cli):
+    proc = cli("bind", "--openmp", "intel", "--threads", "3", "--blocktime", "0", "--",
+               sys.executable, "-c", PRINT_BINDING, env=CHILD_ENV)
+    assert proc.returncode == 0, proc.stderr
+    env = json.loads(proc.stdout)["env"]
+    assert env["OMP_NUM_THREADS"] == "3"
+    assert env["KMP_AFFINITY"] == "granularity=fine,compact,1,0"
+    assert env["KMP_BLOCKTIME"] == "0"
+    if os.cpu_count() < 3:
+        assert "3 OpenMP threads on" in proc.stderr
+
+
+def test_cli_bind_membind_is_honest(cli):
+    proc = cli("bind", "--cores", "0", "--membind", "0", "--", sys.executable, "-c",
+               PRINT_BINDING, env=CHILD_ENV)
+    assert proc.returncode == 0, proc.stderr
+    out = json.loads(proc.stdout)
+    if "refused" in proc.stderr:
+        assert "mxprof: warning: memory binding to NUMA node 0 refused" in proc.stderr
+        assert out["membind"] is None
+    else:
+        assert out["membind"] == [0]
+
+
+def test_cli_dry_run_changes_nothing(cli):
+    proc = cli("bind", "--cores", "0", "--membind", "0", "--openmp", "gnu", "--dry-run", "--",
+               "false")
+    assert proc.returncode == 0, proc.stderr
+    assert "dry run" in proc.stdout
+    assert "CPUs:    0 (1 logical CPUs on 1 physical cores)" in proc.stdout
+    assert "NUMA node 0 (MPOL_BIND)" in proc.stdout
+    assert "OMP_PLACES={0}" in proc.stdout and "OMP_PROC_BIND=close" in proc.stdout
+    assert "exec:    false" in proc.stdout
+
+
+def test_cli_physical_only(cli):
+    topo = read_topology()
+    proc = cli("bind", "--physical-only", "--dry-run", "--", "true")
+    assert proc.returncode == 0, proc.stderr
+    from mxprof.cpulist import format_cpu_list
+    assert f"CPUs:    {format_cpu_list(topo.physical_cpus())} " in proc.stdout
+
+
+@pytest.mark.parametrize(("args", "message"), [
+    (["--cores", "99"], "--cores: CPU 99 not online: this machine has CPUs"),
+    (["--cores", "x"], "--cores: invalid CPU list 'x': 'x' is not a number"),
+    (["--cores", "3-1"], "--cores: invalid CPU list '3-1': range 3-1 runs backwards"),
+    (["--membind", "5"], "--membind: NUMA node 5 does not exist: this machine has nodes"),
+    (["--threads", "0"], "--threads must be at least 1"),
+])
+def test_cli_bad_input(cli, args, message):
+    proc = cli("bind", *args, "--", "true")
+    assert proc.returncode == 2
+    assert f"mxprof: error: {message}" in proc.stderr
+    assert "Traceback" not in proc.stderr
+
+
+def test_cli_missing_or_unknown_command(cli):
+    proc = cli("bind", "--cores", "0")
+    assert proc.returncode == 2 and "bind needs a command" in proc.stderr
+    proc = cli("bind", "--cores", "0", "--")
+    assert proc.returncode == 2 and "bind needs a command" in proc.stderr
+    proc = cli("bind", "--cores", "0", "--", "no-such-command-mxprof")
+    assert proc.returncode == 127 and "command not found: no-such-command-mxprof" in proc.stderr
+
+
+MXNET_THREADS = """
+import json, os
+import mxnet as mx
+x = mx.nd.random.uniform(shape=(1, 16, 32, 32))
+w = mx.nd.random.uniform(shape=(16, 16, 3, 3))
+for _ in range(3):
+    mx.nd.Convolution(x, w, kernel=(3, 3), num_filter=16, no_bias=True).wait_to_read()
+print(json.dumps([sorted(os.sched_getaffinity(int(t))) for t in os.listdir("/proc/self/task")]))
+"""
+
+
+def test_mxnet_threads_stay_inside_the_binding(cli):
+    """Real MXNet under `mxprof bind`: its engine and OpenMP threads run only on bound CPUs,
+    and with GNU OpenMP places each OpenMP thread is pinned to a single CPU."""
+    cpus = sorted(os.sched_getaffinity(0))[:2]
+    cores = ",".join(map(str, cpus))
+    proc = cli("bind", "--cores", cores, "--", sys.executable, "-c", MXNET_THREADS,
+               env=CHILD_ENV)
+    assert proc.returncode == 0, proc.stderr
+    masks = json.loads(proc.stdout.strip().splitlines()[-1])
+    assert len(masks) > 2  # engine and OpenMP threads exist
+    assert all(set(m) <= set(cpus) for m in masks)
+    if detect_openmp_runtime("mxnet") == "gnu" and len(cpus) == 2:
+        # OMP_PLACES={a},{b} + OMP_PROC_BIND=close: the team's threads sit one per CPU.
+        assert [cpus[0]] in masks and [cpus[1]] in masks
+
+
+# A launcher that makes set_mempolicy fail the way a container (EPERM) or a kernel built without
+# NUMA (ENOSYS) does, with a seccomp filter that survives exec, then execs its arguments.
+SECCOMP_LAUNCHER = """
+import ctypes, os, sys
+
+class Filter(ctypes.Structure):
+    _fields_ = [("code", ctypes.c_ushort), ("jt", ctypes.c_ubyte), ("jf", ctypes.c_ubyte),
+                ("k", ctypes.c_uint)]
+
+class Program(ctypes.Structure):
+    _fields_ = [("len", ctypes.c_ushort), ("filter", ctypes.POINTER(Filter))]
+
+nr, err = int(sys.argv[1]), int(sys.argv[2])
+rules = (Filter * 4)(
+    Filter(0x20, 0, 0, 0),                   # load seccomp_data.nr
+    Filter(0x15, 0, 1, nr),                  # set_mempolicy?
+    Filter(0x06, 0, 0, 0x00050000 | err),    # SECCOMP_RET_ERRNO | err
+    Filter(0x06, 0, 0, 0x7FFF0000),          # SECCOMP_RET_ALLOW
+)
+libc = ctypes.CDLL(None, use_errno=True)
+if libc.prctl(38, 1, 0, 0, 0) or libc.prctl(22, 2, ctypes.byref(Program(4, rules)), 0, 0):
+    sys.exit("seccomp unavailable: " + os.strerror(ctypes.get_errno()))
+os.execv(sys.argv[3], sys.argv[3:])
+"""
+SET_MEMPOLICY_NR = {"x86_64": 238, "aarch64": 237}
+
+
+@pytest.mark.parametrize("refusal", [errno.EPERM, errno.ENOSYS], ids=["EPERM", "ENOSYS"])
+def test_cli_refused_membind_warns_and_still_runs(tmp_path, refusal):
+    import platform
+
+    nr = SET_MEMPOLICY_NR.get(platform.machine())
+    if nr is None:
+        pytest.skip(f"no set_mempolicy syscall number for {platform.machine()}")
+    launcher = tmp_path / "launcher.py"
+    launcher.write_text(SECCOMP_LAUNCHER)
+    proc = subprocess.run(
+        [sys.executable, str(launcher), str(nr), str(refusal), sys.executable, "-m", "mxprof",
+         "bind", "--cores", str(LAST_CPU), "--membind", "0", "--", sys.executable, "-c",
+         "import json; from mxprof.binding import affinity_fingerprint as f; "
+         "print(json.dumps(f()))"],
+        capture_output=True, text=True, env=CHILD_ENV, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    name = errno.errorcode[refusal]
+    assert (f"mxprof: warning: memory binding to NUMA node 0 refused by the kernel ({name}"
+            in proc.stderr)
+    fingerprint = json.loads(proc.stdout)
+    assert fingerprint["cpus"] == str(LAST_CPU)
+    assert fingerprint["memory_bound"] is False and fingerprint["membind"] is None
