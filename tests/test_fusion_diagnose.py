@@ -90,3 +90,15 @@ def test_weight_reorder_share_is_per_iteration(traces):
     per_iter_total = sum(p.ms for p in trace.steady()) / trace.iterations
     share = float(f.evidence.split("= ")[1].split("%")[0])
     assert share == pytest.approx(f.ms_per_iteration / per_iter_total * 100, abs=0.1)
+
+
+def test_busy_machine_finding_only_when_cpus_are_oversubscribed():
+    import os
+
+    from mxprof.fusion_run import _busy_machine
+
+    cpus = os.cpu_count()
+    assert _busy_machine(cpus * 0.5, threads=cpus) is None
+    finding = _busy_machine(cpus * 4.0, threads=cpus)
+    assert finding.rule == "busy_machine" and finding.severity == "high"
+    assert f"on {cpus} logical CPUs" in finding.evidence

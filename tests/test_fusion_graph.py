@@ -125,3 +125,17 @@ def test_gain_range_and_noise_verdict():
     assert lo == pytest.approx(5.0) and hi == pytest.approx(35.0)
     assert fusion.separated(before, after)
     assert not fusion.separated(before, fusion.Spread(10.5, 9.5, 11.5, 40))
+
+
+def test_gain_by_pattern_sums_groups():
+    def timing(node, pattern, before, after):
+        g = fusion.FusedGroup(node, "_sg_mkldnn_conv", pattern, (node + "_c",), ("Convolution",))
+        return fusion.GroupTiming(g, fusion.Spread(before, before, before, 3),
+                                  fusion.Spread(after, after, after, 3))
+
+    rows = fusion.gain_by_pattern([timing("a", "conv+relu", 2.0, 1.0),
+                                   timing("b", "conv+relu", 3.0, 2.5),
+                                   timing("c", "fc", 1.0, 1.2)])
+    assert [r["pattern"] for r in rows] == ["conv+relu", "fc"]
+    assert rows[0]["groups"] == 2 and rows[0]["gain_ms"] == pytest.approx(1.5)
+    assert rows[1]["gain_ms"] == pytest.approx(-0.2)

@@ -198,6 +198,21 @@ def group_table(groups, unfused_series: dict[str, list[float]],
     )
 
 
+def gain_by_pattern(timings) -> list[dict]:
+    """Group primitive times summed per pattern, largest gain first."""
+    rows: dict[str, dict] = {}
+    for t in timings:
+        row = rows.setdefault(t.group.pattern, {"pattern": t.group.pattern, "groups": 0,
+                                                "unfused_ms": 0.0, "fused_ms": 0.0})
+        row["groups"] += 1
+        row["unfused_ms"] += t.unfused.median
+        row["fused_ms"] += t.fused.median
+    for row in rows.values():
+        row["gain_ms"] = row["unfused_ms"] - row["fused_ms"]
+        row["gain_percent"] = gain_percent(row["unfused_ms"], row["fused_ms"])
+    return sorted(rows.values(), key=lambda r: -r["gain_ms"])
+
+
 @dataclass(frozen=True)
 class PatternEffect:
     """Latency with one fusion switch off, against the fully fused graph."""

@@ -94,6 +94,13 @@ def render_terminal(report: dict, width: int = 160) -> str:
                   f"left unfused: {', '.join(cov['unfused_layers']) or 'none'}; removed: "
                   f"{', '.join(cov['removed_layers']) or 'none'}", highlight=False)
 
+    bp = Table(title="primitive ms per call by pattern (groups summed)")
+    for col in ("pattern", "groups", "unfused", "fused", "gain ms", "gain %"):
+        bp.add_column(col)
+    for r in report["pattern_groups"]:
+        bp.add_row(r["pattern"], str(r["groups"]), f"{r['unfused_ms']:.3f}",
+                   f"{r['fused_ms']:.3f}", f"{r['gain_ms']:+.3f}", f"{r['gain_percent']:+.1f}")
+    console.print(bp)
     if report["patterns"]:
         pt = Table(title="fusion patterns switched off one at a time (latency)")
         for col in ("switch", "latency ms (IQR)", "costs when off", "patterns left"):
@@ -135,6 +142,11 @@ def render_markdown(report: dict) -> str:
     cov = report["coverage"]
     out += ["", f"Left unfused: {', '.join(cov['unfused_layers']) or 'none'}. "
             f"Removed: {', '.join(cov['removed_layers']) or 'none'}."]
+    out += ["", "## Primitive time by fusion pattern", "",
+            "| pattern | groups | unfused ms | fused ms | gain ms | gain % |",
+            "|---|---|---|---|---|---|"]
+    out += [f"| {r['pattern']} | {r['groups']} | {r['unfused_ms']:.3f} | {r['fused_ms']:.3f} | "
+            f"{r['gain_ms']:+.3f} | {r['gain_percent']:+.1f} |" for r in report["pattern_groups"]]
     if report["patterns"]:
         out += ["", "## Patterns switched off one at a time", "",
                 "| switch | latency ms | IQR | costs when off | patterns left |",

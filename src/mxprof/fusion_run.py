@@ -219,6 +219,7 @@ def _run(opts: FusionOptions, tmp: Path, progress) -> dict:
             "unfused": [fusion.latency_summary(r).median for r in unfused_samples],
             "fused": [fusion.latency_summary(r).median for r in fused_samples]},
         "groups": group_rows,
+        "pattern_groups": fusion.gain_by_pattern(timings),
         "coverage": {"unfused_layers": list(coverage.unfused),
                      "removed_layers": list(coverage.removed),
                      "duplicated_layers": list(coverage.duplicated),
