@@ -30,6 +30,9 @@ def test_cli_prints_report_and_writes_json(report_run):
     for key in ("unfused_ms", "fused_ms", "gain_percent", "groups", "environment", "protocol"):
         assert key in report
     assert report["unfused_ms"] > 0 and report["fused_ms"] > 0
+    sums = report["output_sum"]
+    assert sums["unfused"] == pytest.approx(sums["fused"], rel=1e-4)
+    assert not [f for f in report["findings"] if f["rule"] == "output_mismatch"]
     for g in report["groups"]:
         assert {"fused_node", "pattern", "members", "unfused_ms", "fused_ms"} <= set(g)
         assert g["fused_ms"] > 0 and g["unfused_ms"] > 0

@@ -102,3 +102,9 @@ def test_busy_machine_finding_only_when_cpus_are_oversubscribed():
     finding = _busy_machine(cpus * 4.0, threads=cpus)
     assert finding.rule == "busy_machine" and finding.severity == "high"
     assert f"on {cpus} logical CPUs" in finding.evidence
+
+
+def test_output_mismatch_rule():
+    assert fusion_diagnose.output_mismatch(100.0, 100.00001) is None
+    f = fusion_diagnose.output_mismatch(100.0, 90.0)
+    assert f.rule == "output_mismatch" and "1.00e-01" in f.evidence

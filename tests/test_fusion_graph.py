@@ -139,3 +139,17 @@ def test_gain_by_pattern_sums_groups():
     assert [r["pattern"] for r in rows] == ["conv+relu", "fc"]
     assert rows[0]["groups"] == 2 and rows[0]["gain_ms"] == pytest.approx(1.5)
     assert rows[1]["gain_ms"] == pytest.approx(-0.2)
+
+
+def test_workers_share_weights_and_inputs(tmp_path):
+    # The fused worker loads the unfused worker's weights and draws the same input: same output.
+    opts = FusionOptions(model=TINY, shape=tuple(SHAPE))
+    params = str(tmp_path / "w.params")
+    base = {"model": TINY, "shape": SHAPE, "static": True, "warmup": 0, "iterations": 1,
+            "seed": 0, "output": True}
+    first, _ = run_worker({**base, "fused": False, "params_out": params},
+                          _worker_env(opts, {}), tmp_path, "a", 300)
+    second, _ = run_worker({**base, "fused": True, "params_in": params},
+                           _worker_env(opts, {}), tmp_path, "b", 300)
+    assert first["output_sum"] == pytest.approx(second["output_sum"], rel=1e-4)
+    assert first["output_sum"] != 0

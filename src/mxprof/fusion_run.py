@@ -132,7 +132,7 @@ def _run(opts: FusionOptions, tmp: Path, progress) -> dict:
     params = str(tmp / "weights.params")
     base = {"model": opts.model, "shape": list(opts.shape), "path": opts.path,
             "static": opts.static, "warmup": opts.warmup, "iterations": opts.iterations,
-            "min_time_s": opts.min_time_s, "seed": 0}
+            "min_time_s": opts.min_time_s, "seed": 0, "output": True}
     # The 1.9.1 executor partitions with MKLDNN by default: the unfused symbolic run must say NONE.
     fused_env, unfused_env = ({"MXNET_SUBGRAPH_BACKEND": "MKLDNN"},
                               {"MXNET_SUBGRAPH_BACKEND": "NONE"}) \
@@ -176,7 +176,10 @@ def _run(opts: FusionOptions, tmp: Path, progress) -> dict:
         off[switch] = (fusion.latency_summary(res["samples_ns"]),
                        fusion.pattern_counts(fusion.fusion_groups(res["graph"])))
     effects = fusion.pattern_attribution(fused_lat, off)
-    findings = fusion_diagnose.diagnose(fused_trace, unfused_trace, opts.path)
+    findings = list(fusion_diagnose.diagnose(fused_trace, unfused_trace, opts.path))
+    mismatch = fusion_diagnose.output_mismatch(unfused["output_sum"], fused["output_sum"])
+    if mismatch:
+        findings.insert(0, mismatch)
 
     group_rows = []
     for t in timings:
@@ -227,6 +230,7 @@ def _run(opts: FusionOptions, tmp: Path, progress) -> dict:
         "patterns": [e.to_dict() for e in effects],
         "findings": [f.to_dict() for f in findings],
         "failed_workers": failed,
+        "output_sum": {"unfused": unfused["output_sum"], "fused": fused["output_sum"]},
         "primitive_ms": {"unfused": _primitive_total(unfused_trace),
                          "fused": _primitive_total(fused_trace)},
     }

@@ -9,7 +9,8 @@ primitive can be assigned to one iteration.
 
 Spec keys: model, shape (list), path ("gluon" | "symbolic"), fused (bool), static (bool:
 static_alloc/static_shape), params_in / params_out (a .params file: same weights in every
-worker), seed, warmup, iterations, min_time_s, trace (bool).
+worker), seed, warmup, iterations, min_time_s, trace (bool), output (bool: report a checksum
+of the output, `output_sum`).
 """
 
 from __future__ import annotations
@@ -49,8 +50,12 @@ def build_network(model: str, shape, seed: int, params_in: str | None):
         net.load_parameters(params_in, ctx=mx.cpu())
     else:
         net.initialize(mx.init.Xavier(), ctx=mx.cpu())
-    x = mx.nd.random.uniform(shape=tuple(shape), ctx=mx.cpu())
-    return net, x
+    # numpy's own generator: the input must not depend on how many random numbers the weight
+    # initialisation (done in the first worker only) consumed.
+    import numpy as np
+
+    data = np.random.RandomState(seed).uniform(size=tuple(shape)).astype("float32")
+    return net, mx.nd.array(data, ctx=mx.cpu())
 
 
 def _gluon_forward(net, x, fused: bool, static: bool):
@@ -64,7 +69,9 @@ def _gluon_forward(net, x, fused: bool, static: bool):
     net(x).wait_to_read()  # builds the cached graph
 
     def forward():
-        net(x).wait_to_read()
+        out = net(x)
+        out.wait_to_read()
+        return out
 
     graph = net._cached_graph[1]
     mx.nd.waitall()
@@ -86,7 +93,9 @@ def _symbolic_forward(net, x):
     exe = sym.bind(mx.cpu(), args, aux_states=aux, grad_req="null")
 
     def forward():
-        exe.forward(is_train=False)[0].wait_to_read()
+        out = exe.forward(is_train=False)[0]
+        out.wait_to_read()
+        return out
 
     forward()
     return forward, exe.get_optimized_symbol()
@@ -125,12 +134,17 @@ def run(spec: dict) -> dict:
         forward, graph = _symbolic_forward(net, x)
     else:
         forward, graph = _gluon_forward(net, x, spec["fused"], spec.get("static", True))
+    checksum = None
+    if spec.get("output"):
+        # A fingerprint of the output, to check that every worker computes the same thing.
+        checksum = float(forward().abs().sum().asscalar())
     samples = _time_calls(forward, spec.get("warmup", 5), spec.get("iterations", 20),
                           spec.get("min_time_s", 0.0), spec.get("trace", False))
     return {
         "spec": spec,
         "graph": json.loads(graph.tojson()),
         "samples_ns": samples,
+        "output_sum": checksum,
         "mxnet_version": mx.__version__,
         "omp_num_threads": os.environ.get("OMP_NUM_THREADS"),
         "disabled_patterns": sorted(k for k in os.environ
