@@ -4,10 +4,12 @@
 
 namespace py = pybind11;
 
-// Registration functions, one per capability file (add yours here and in the list below).
-void init_cpu(py::module_ &m);
+// Registration functions, one per capability file.
+void init_clock(py::module_ &m);  // clock.cpp, sections.cpp: TSC clock, timing loop, sections
+void init_cpu(py::module_ &m);    // cpu.cpp: CPU lists, affinity, memory policy
 
 PYBIND11_MODULE(_core, m) {
     m.doc() = "mxprof native core: clock and timing loop, CPU/NUMA binding, oneDNN verbose scanner";
+    init_clock(m);
     init_cpu(m);
 }

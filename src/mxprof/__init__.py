@@ -5,12 +5,34 @@ Public API for other benchmarks: `Timer`, `measure`, `bind`.
 
 from __future__ import annotations
 
+import importlib
+from typing import TYPE_CHECKING, Any
+
 __version__ = "0.1.0"
 
-__all__ = ["__version__"]
+# Public name -> module that defines it. Loaded on first use, so that `python -m mxprof --help`
+# and worker start-up do not pay for numpy and the clock calibration before they need them.
+_EXPORTS = {
+    "Timer": "mxprof.timer",
+    "measure": "mxprof.timer",
+    "bind": "mxprof.binding",
+    "FusionOptions": "mxprof.fusion_run",
+    "run_fusion": "mxprof.fusion_run",
+}
 
-from mxprof.binding import bind
-from mxprof.fusion_run import FusionOptions, run_fusion
-
-__all__ += ["bind"]
+__all__ = ["Timer", "__version__", "bind", "measure"]
 __all__ += ["FusionOptions", "run_fusion"]
+
+if TYPE_CHECKING:
+    from mxprof.binding import bind
+    from mxprof.fusion_run import FusionOptions, run_fusion
+    from mxprof.timer import Timer, measure
+
+
+def __getattr__(name: str) -> Any:
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module 'mxprof' has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value

@@ -1,0 +1,208 @@
+"""Statistics of timing samples: `summarize(samples_ns) -> Stats`, a pure function.
+
+Conventions (all figures in nanoseconds, as floats):
+
+- Percentiles (q1, median, q3, p90, p99) use linear interpolation between order statistics,
+  numpy's default (Hyndman & Fan type 7): position (n - 1) * q in the sorted samples.
+- stdev is the sample standard deviation (ddof=1); 0.0 when n < 2.
+- mad is the raw median absolute deviation, median(|x - median|), not scaled by 1.4826.
+- outliers counts samples outside Tukey's fences [q1 - 1.5 IQR, q3 + 1.5 IQR].
+- ci95_low/ci95_high: a distribution-free 95% confidence interval of the median from order
+  statistics. The number B of samples below the true median is Binomial(n, 1/2), so
+  [x_(j), x_(n+1-j)] (1-based ranks) covers the median with probability 1 - 2 P(B <= j - 1).
+  j is the largest rank for which that coverage is still at least 95% (the binomial tail is
+  summed exactly, in log space, for every n). Below 6 samples no such j exists: the interval is
+  then [min, max], whose coverage 1 - 2^(1-n) is lower, and a warning says so.
+
+Stability warnings follow pyperf's checks: the standard deviation above 10% of the mean, the
+minimum 50% below the centre (pyperf compares with the mean; the median is used here, as it is
+not dragged by the slow tail), too few samples, samples too close to the clock's own cost. A
+single slow maximum is not flagged (per-call samples always have a few, from interrupts);
+instead more than 5% of the samples beyond Tukey's fences is.
+"""
+
+from __future__ import annotations
+
+import functools
+import math
+from dataclasses import asdict, dataclass, fields
+
+import numpy as np
+
+UNITS = {"ns": 1.0, "us": 1e3, "ms": 1e6, "s": 1e9}
+
+# Thresholds of the stability warnings (pyperf uses the same 10% and 50% limits).
+STDEV_FRACTION = 0.10
+EXTREME_FRACTION = 0.50
+OUTLIER_FRACTION = 0.05
+MIN_SAMPLES = 10
+CLOCK_COST_FACTOR = 100  # samples should be this many times the cost of one clock read
+
+_FIGURES = ("min", "max", "median", "mean", "stdev", "p90", "p99", "mad",
+            "ci95_low", "ci95_high", "q1", "q3")
+
+
+@dataclass(frozen=True)
+class Stats:
+    """Summary of timing samples; every figure in nanoseconds (see the module docstring)."""
+
+    n: int
+    min: float
+    max: float
+    median: float
+    mean: float
+    stdev: float
+    p90: float
+    p99: float
+    mad: float
+    ci95_low: float
+    ci95_high: float
+    q1: float
+    q3: float
+    outliers: int
+    warnings: tuple[str, ...] = ()
+
+    @property
+    def unstable(self) -> bool:
+        return bool(self.warnings)
+
+    @property
+    def median_ci_missing(self) -> bool:
+        """True when n is too small for a 95% CI of the median (ci95_* are then min and max)."""
+        return median_ci_ranks(self.n) is None
+
+    def to_dict(self, unit: str = "ms") -> dict:
+        """JSON-friendly dict with the figures converted to `unit` ("ns", "us", "ms", "s")."""
+        scale = _unit_scale(unit)
+        out = asdict(self)
+        for name in _FIGURES:
+            out[name] = out[name] / scale
+        out["warnings"] = list(self.warnings)
+        out["unit"] = unit
+        return out
+
+    @classmethod
+    def from_dict(cls, data: dict) -> Stats:
+        scale = _unit_scale(data.get("unit", "ns"))
+        known = {f.name for f in fields(cls)}
+        values = {k: v for k, v in data.items() if k in known}
+        for name in _FIGURES:
+            values[name] = float(values[name]) * scale
+        values["n"] = int(values["n"])
+        values["outliers"] = int(values["outliers"])
+        values["warnings"] = tuple(values.get("warnings", ()))
+        return cls(**values)
+
+    def format(self, unit: str | None = None) -> str:
+        """One line: median, CI, spread and count, in `unit` (picked from the median if None)."""
+        unit = unit or pick_unit(self.median)
+        d = self.to_dict(unit)
+        return (f"median {d['median']:.4g} {unit} (95% CI {d['ci95_low']:.4g}-{d['ci95_high']:.4g}), "
+                f"mean {d['mean']:.4g} +- {d['stdev']:.3g} {unit}, min {d['min']:.4g}, "
+                f"p99 {d['p99']:.4g}, n={self.n}, {self.outliers} outliers")
+
+
+def _unit_scale(unit: str) -> float:
+    try:
+        return UNITS[unit]
+    except KeyError:
+        raise ValueError(f"unknown time unit {unit!r}: use one of {', '.join(UNITS)}") from None
+
+
+def pick_unit(ns: float) -> str:
+    """The largest unit in which `ns` is at least 1 (ns for tiny values)."""
+    for unit in ("s", "ms", "us"):
+        if abs(ns) >= UNITS[unit]:
+            return unit
+    return "ns"
+
+
+@functools.lru_cache(maxsize=64)
+def median_ci_ranks(n: int, confidence: float = 0.95) -> tuple[int, int, float] | None:
+    """1-based ranks (j, n + 1 - j) of the order-statistic CI of the median, and its coverage.
+
+    None when n is too small for any pair of ranks to reach `confidence`.
+    """
+    if n < 1:
+        return None
+    alpha_half = (1.0 - confidence) / 2.0
+    half = n // 2 + 1
+    k = np.arange(half, dtype=np.float64)
+    # log P(B = k) for B ~ Binomial(n, 1/2), built from the ratio P(k+1)/P(k) = (n-k)/(k+1).
+    log_pmf = -n * math.log(2.0) + np.concatenate(
+        ([0.0], np.cumsum(np.log((n - k[:-1]) / (k[:-1] + 1.0)))))
+    cdf = np.cumsum(np.exp(log_pmf))  # cdf[m] = P(B <= m)
+    ok = np.nonzero(cdf <= alpha_half)[0]
+    if ok.size == 0:
+        return None
+    j = int(ok[-1]) + 1  # P(B <= j - 1) <= alpha/2
+    return j, n + 1 - j, float(1.0 - 2.0 * cdf[j - 1])
+
+
+def summarize(samples_ns, *, clock_overhead_ns: float | None = None) -> Stats:
+    """Statistics of `samples_ns` (any 1-d array-like of durations in ns, at least one value).
+
+    `clock_overhead_ns`, if given, is the cost of one clock read; samples that are not much
+    longer than it get a warning.
+    """
+    x = np.asarray(samples_ns)
+    if x.ndim != 1 or x.size == 0:
+        raise ValueError("summarize needs a non-empty 1-d sequence of samples")
+    x = x.astype(np.float64, copy=False)
+    if not np.all(np.isfinite(x)):
+        raise ValueError("samples must be finite numbers")
+    n = int(x.size)
+    # One multi-rank partition serves every percentile and the CI ranks: a full sort costs 3x more.
+    quantiles = np.array([0.25, 0.5, 0.75, 0.9, 0.99])
+    pos = (n - 1) * quantiles
+    below, above = np.floor(pos).astype(np.int64), np.ceil(pos).astype(np.int64)
+    ranks = median_ci_ranks(n)
+    kth = {0, n - 1, *below.tolist(), *above.tolist()}
+    if ranks is not None:
+        kth.update((ranks[0] - 1, ranks[1] - 1))
+    part = np.partition(x, sorted(kth))
+    q1, median, q3, p90, p99 = (
+        float(v) for v in part[below] + (part[above] - part[below]) * (pos - below))
+    lo, hi = float(part[0]), float(part[n - 1])
+    if ranks is None:
+        ci_low, ci_high = lo, hi
+    else:
+        ci_low, ci_high = float(part[ranks[0] - 1]), float(part[ranks[1] - 1])
+    mean = float(x.mean())
+    stdev = float(x.std(ddof=1)) if n > 1 else 0.0
+    mad = float(np.median(np.abs(x - median)))
+    iqr = q3 - q1
+    outliers = int(np.count_nonzero((x < q1 - 1.5 * iqr) | (x > q3 + 1.5 * iqr)))
+    stats = Stats(n=n, min=lo, max=hi, median=median, mean=mean, stdev=stdev, p90=p90, p99=p99,
+                  mad=mad, ci95_low=ci_low, ci95_high=ci_high, q1=q1, q3=q3, outliers=outliers)
+    warnings = stability_warnings(stats, clock_overhead_ns=clock_overhead_ns)
+    return Stats(**{**asdict(stats), "warnings": warnings})
+
+
+def stability_warnings(s: Stats, *, clock_overhead_ns: float | None = None) -> tuple[str, ...]:
+    """Human-readable reasons to distrust `s`, in pyperf's spirit (empty when it looks stable)."""
+    unit = pick_unit(s.median)
+
+    def fmt(ns: float) -> str:
+        return f"{ns / UNITS[unit]:.4g} {unit}"
+
+    out = []
+    if s.n < MIN_SAMPLES:
+        out.append(f"only {s.n} samples: at least {MIN_SAMPLES} are needed for a stable figure")
+    if s.median_ci_missing:
+        out.append(f"too few samples ({s.n}) for a 95% confidence interval of the median: "
+                   f"the interval shown is min-max")
+    if s.mean > 0 and s.stdev > STDEV_FRACTION * s.mean:
+        out.append(f"the standard deviation ({fmt(s.stdev)}) is {100 * s.stdev / s.mean:.0f}% "
+                   f"of the mean ({fmt(s.mean)})")
+    if s.median > 0 and s.min < (1 - EXTREME_FRACTION) * s.median:
+        out.append(f"the minimum ({fmt(s.min)}) is {100 * (1 - s.min / s.median):.0f}% "
+                   f"smaller than the median ({fmt(s.median)})")
+    if s.outliers > OUTLIER_FRACTION * s.n:
+        out.append(f"{s.outliers} of {s.n} samples ({100 * s.outliers / s.n:.0f}%) are outliers "
+                   f"beyond Tukey's fences")
+    if clock_overhead_ns and s.median < CLOCK_COST_FACTOR * clock_overhead_ns:
+        out.append(f"the median ({fmt(s.median)}) is only {s.median / clock_overhead_ns:.1f}x "
+                   f"the cost of one clock read ({clock_overhead_ns:.0f} ns)")
+    return tuple(out)
+
