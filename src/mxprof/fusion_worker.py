@@ -18,7 +18,6 @@ from __future__ import annotations
 import json
 import os
 import sys
-import time
 from pathlib import Path
 
 
@@ -102,24 +101,31 @@ def _symbolic_forward(net, x):
 
 
 def _time_calls(forward, warmup: int, iterations: int, min_time_s: float, trace: bool):
-    """Per-call wall time in ns. A plain loop: the shared timer replaces it when it lands."""
-    for i in range(warmup):
-        if trace:
-            _emit_marker(f"mxprof_warmup,{i}")
+    """Per-call wall time in ns from the shared native timing loop (`mxprof.timer.measure`).
+
+    Tracing runs frame every call with a marker line so each primitive maps to one iteration;
+    their timings are not used for latency (verbose output slows every primitive).
+    """
+    from mxprof.timer import measure
+
+    if not trace:
+        # At least `iterations` calls and at least `min_time_s` seconds, whichever is longer.
+        m = measure(forward, warmup=warmup, repeat=iterations)
+        samples = [int(v) for v in m.samples_ns]
+        left_s = min_time_s - m.wall_ns / 1e9
+        if left_s > 0:
+            samples += [int(v) for v in measure(forward, warmup=0, min_time=left_s).samples_ns]
+        return samples
+    calls = iter(range(-warmup, iterations))
+
+    def framed():
+        i = next(calls)
+        _emit_marker(f"mxprof_warmup,{i + warmup}" if i < 0 else f"mxprof_iter,{i}")
         forward()
-    samples: list[int] = []
-    started = time.perf_counter()
-    i = 0
-    while i < iterations or (not trace and time.perf_counter() - started < min_time_s):
-        if trace:
-            _emit_marker(f"mxprof_iter,{i}")
-        t0 = time.perf_counter_ns()
-        forward()
-        samples.append(time.perf_counter_ns() - t0)
-        i += 1
-    if trace:
-        _emit_marker("mxprof_end")
-    return samples
+
+    m = measure(framed, warmup=warmup, repeat=iterations)
+    _emit_marker("mxprof_end")
+    return [int(v) for v in m.samples_ns]
 
 
 def run(spec: dict) -> dict:
