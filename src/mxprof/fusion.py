@@ -134,7 +134,21 @@ def spread(values_ms) -> Spread:
 
 
 def latency_summary(samples_ns) -> Spread:
-    return spread([s / 1e6 for s in samples_ns])
+    """Median and quartiles of per-call samples, from the shared statistics (`mxprof.stats`)."""
+    from mxprof.stats import summarize
+
+    if len(samples_ns) == 0:
+        return spread([])
+    s = summarize(samples_ns)
+    return Spread(s.median / 1e6, s.q1 / 1e6, s.q3 / 1e6, s.n)
+
+
+def median_interval(samples_ns) -> Spread:
+    """The median with its 95% confidence interval in place of the quartiles."""
+    from mxprof.stats import summarize
+
+    s = summarize(samples_ns)
+    return Spread(s.median / 1e6, s.ci95_low / 1e6, s.ci95_high / 1e6, s.n)
 
 
 def gain_percent(before_ms: float, after_ms: float) -> float:
@@ -146,7 +160,7 @@ def separated(a: Spread, b: Spread) -> bool:
 
 
 def gain_range_percent(before: Spread, after: Spread) -> tuple[float, float]:
-    """Gain from the pessimistic to the optimistic ends of the two interquartile ranges."""
+    """Gain from the pessimistic to the optimistic ends of the two intervals (q1..q3)."""
     if before.median <= 0:
         return (float("nan"), float("nan"))
     return ((before.q1 - after.q3) / before.median * 100.0,

@@ -9,8 +9,10 @@ from __future__ import annotations
 import io
 
 
-def _lat(d: dict) -> str:
-    return f"{d['median']:.3f} ms (IQR {d['q1']:.3f}-{d['q3']:.3f}, n={d['n']})"
+def _lat(d: dict, stats: dict | None = None) -> str:
+    ci = (f", 95% CI of median {stats['ci95_low']:.3f}-{stats['ci95_high']:.3f}"
+          if stats else "")
+    return f"{d['median']:.3f} ms (IQR {d['q1']:.3f}-{d['q3']:.3f}{ci}, n={d['n']})"
 
 
 def _nodes(finding: dict) -> str:
@@ -21,7 +23,7 @@ def _gain(report: dict) -> str:
     lo, hi = report["gain_percent_range"]
     verdict = "" if report["gain_clear"] else ", within noise"
     return (f"gain {report['gain_ms']:+.3f} ms ({report['gain_percent']:+.1f}%, "
-            f"IQR-range {lo:+.1f}% to {hi:+.1f}%{verdict})")
+            f"{lo:+.1f}% to {hi:+.1f}% between the 95% CIs of the medians{verdict})")
 
 
 def _cell(g: dict, key: str) -> str:
@@ -75,8 +77,13 @@ def render_terminal(report: dict, width: int = 160) -> str:
     console.print(f"[bold]Fusion report[/bold]: {report['model']}")
     for line in _header_lines(report):
         console.print(line, highlight=False)
-    console.print(f"unfused {_lat(report['unfused_latency'])}; fused "
-                  f"{_lat(report['fused_latency'])}; {_gain(report)}", highlight=False)
+    stats = report.get("latency_stats", {})
+    console.print(f"unfused {_lat(report['unfused_latency'], stats.get('unfused'))}; fused "
+                  f"{_lat(report['fused_latency'], stats.get('fused'))}; {_gain(report)}",
+                  highlight=False)
+    for label, st in stats.items():
+        for w in st["warnings"]:
+            console.print(escape(f"{label} latency: {w}"), highlight=False)
     console.print(_primitive_line(report), highlight=False)
 
     table = Table(title="fused groups (oneDNN primitive ms per iteration; ~ = IQRs overlap)",

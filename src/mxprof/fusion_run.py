@@ -165,6 +165,8 @@ def _run(opts: FusionOptions, tmp: Path, progress) -> dict:
                                  fusion_trace.node_ms_per_iteration(fused_trace))
     unfused_lat = fusion.latency_summary([s for r in unfused_samples for s in r])
     fused_lat = fusion.latency_summary([s for r in fused_samples for s in r])
+    unfused_ci = fusion.median_interval([s for r in unfused_samples for s in r])
+    fused_ci = fusion.median_interval([s for r in fused_samples for s in r])
 
     off, failed = {}, []
     for switch in opts.switches:
@@ -201,10 +203,11 @@ def _run(opts: FusionOptions, tmp: Path, progress) -> dict:
             "python": platform.python_version(),
         },
         "protocol": {
-            "latency": (f"wall time per call of {_CALL[opts.path]}, batch {opts.shape[0]}, "
+            "latency": (f"wall time per call of {_CALL[opts.path]} (mxprof.timer native loop), "
+                        f"batch {opts.shape[0]}, "
                         f"{opts.warmup} warm-up calls, then at least {opts.iterations} calls "
                         f"and {opts.min_time_s:g} s per worker, {opts.rounds} alternating unfused/fused "
-                        "worker rounds pooled; median with interquartile range"),
+                        "worker rounds pooled; median, IQR and 95% CI of the median"),
             "groups": (f"oneDNN primitive time (DNNL_VERBOSE=1, separate worker), "
                        f"{opts.trace_iterations} iterations after 2 warm-up calls; "
                        "median per iteration with interquartile range"),
@@ -214,10 +217,15 @@ def _run(opts: FusionOptions, tmp: Path, progress) -> dict:
         "fused_ms": fused_lat.median,
         "gain_ms": unfused_lat.median - fused_lat.median,
         "gain_percent": fusion.gain_percent(unfused_lat.median, fused_lat.median),
-        "gain_percent_range": list(fusion.gain_range_percent(unfused_lat, fused_lat)),
-        "gain_clear": fusion.separated(unfused_lat, fused_lat),
+        # The gain's spread: from the 95% confidence intervals of the two medians.
+        "gain_percent_range": list(fusion.gain_range_percent(unfused_ci, fused_ci)),
+        "gain_clear": fusion.separated(unfused_ci, fused_ci),
         "unfused_latency": unfused_lat.to_dict(),
         "fused_latency": fused_lat.to_dict(),
+        # Full statistics (95% CI of the median, MAD, outliers, stability warnings), in ms.
+        "latency_stats": {
+            "unfused": _stats([s for r in unfused_samples for s in r]),
+            "fused": _stats([s for r in fused_samples for s in r])},
         "round_medians_ms": {
             "unfused": [fusion.latency_summary(r).median for r in unfused_samples],
             "fused": [fusion.latency_summary(r).median for r in fused_samples]},
@@ -234,6 +242,12 @@ def _run(opts: FusionOptions, tmp: Path, progress) -> dict:
         "primitive_ms": {"unfused": _primitive_total(unfused_trace),
                          "fused": _primitive_total(fused_trace)},
     }
+
+
+def _stats(samples_ns) -> dict:
+    from mxprof.stats import summarize
+
+    return summarize(samples_ns).to_dict("ms")
 
 
 def _primitive_total(trace: fusion_trace.Trace) -> float:

@@ -28,7 +28,7 @@ def add_arguments(parser) -> None:
                         help="timed seconds per worker at least (default 1.0)")
     parser.add_argument("--rounds", type=int, default=2,
                         help="alternating unfused/fused timing workers (default 2)")
-    parser.add_argument("--trace-iterations", type=int, default=5,
+    parser.add_argument("--trace-iterations", type=int, default=10,
                         help="iterations logged with DNNL_VERBOSE for the group table")
     parser.add_argument("--switches", default=",".join(_SWITCH_NAMES),
                         help="fusion switches to turn off one at a time, or 'none' "
