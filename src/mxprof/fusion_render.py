@@ -109,13 +109,14 @@ def render_terminal(report: dict, width: int = 160) -> str:
                    f"{r['fused_ms']:.3f}", f"{r['gain_ms']:+.3f}", f"{r['gain_percent']:+.1f}")
     console.print(bp)
     if report["patterns"]:
-        pt = Table(title="fusion patterns switched off one at a time (latency)")
+        pt = Table(title="fusion switches off one at a time (latency; ~ = 95% CIs of the "
+                         "medians overlap)")
         for col in ("switch", "latency ms (IQR)", "costs when off", "patterns left"):
             pt.add_column(col, overflow="fold")
         for p in report["patterns"]:
             lat = p["latency"]
             pt.add_row(p["switch"], f"{lat['median']:.3f} ({lat['q1']:.3f}-{lat['q3']:.3f})",
-                       f"{p['cost_ms']:+.3f} ms",
+                       f"{p['cost_ms']:+.3f} ms" + ("" if p.get("clear", True) else " ~"),
                        ", ".join(f"{k} x{v}" for k, v in p["patterns"].items()))
         console.print(pt)
     for f in report["failed_workers"]:

@@ -168,13 +168,14 @@ def _run(opts: FusionOptions, tmp: Path, progress) -> dict:
     unfused_ci = fusion.median_interval([s for r in unfused_samples for s in r])
     fused_ci = fusion.median_interval([s for r in fused_samples for s in r])
 
-    off, failed = {}, []
+    off, off_ci, failed = {}, {}, []
     for switch in opts.switches:
         try:
             res, _ = worker(f"off-{switch}", True, {switch: "1"})
         except WorkerError as exc:
             failed.append({"label": f"off-{switch}", "error": str(exc)})
             continue
+        off_ci[switch] = fusion.median_interval(res["samples_ns"])
         off[switch] = (fusion.latency_summary(res["samples_ns"]),
                        fusion.pattern_counts(fusion.fusion_groups(res["graph"])))
     effects = fusion.pattern_attribution(fused_lat, off)
@@ -235,7 +236,8 @@ def _run(opts: FusionOptions, tmp: Path, progress) -> dict:
                      "removed_layers": list(coverage.removed),
                      "duplicated_layers": list(coverage.duplicated),
                      "grouped_layers": len(coverage.grouped)},
-        "patterns": [e.to_dict() for e in effects],
+        "patterns": [{**e.to_dict(), "clear": fusion.separated(off_ci[e.switch], fused_ci)}
+                     for e in effects],
         "findings": [f.to_dict() for f in findings],
         "failed_workers": failed,
         "output_sum": {"unfused": unfused["output_sum"], "fused": fused["output_sum"]},
