@@ -5,11 +5,13 @@
 namespace py = pybind11;
 
 // Registration functions, one per capability file.
-void init_clock(py::module_ &m);  // clock.cpp, sections.cpp: TSC clock, timing loop, sections
-void init_cpu(py::module_ &m);    // cpu.cpp: CPU lists, affinity, memory policy
+void init_clock(py::module_ &m);    // clock.cpp, sections.cpp: TSC clock, timing loop, sections
+void init_cpu(py::module_ &m);      // cpu.cpp: CPU lists, affinity, memory policy
+void init_verbose(py::module_ &m);  // verbose.cpp: oneDNN verbose log scanner
 
 PYBIND11_MODULE(_core, m) {
     m.doc() = "mxprof native core: clock and timing loop, CPU/NUMA binding, oneDNN verbose scanner";
     init_clock(m);
     init_cpu(m);
+    init_verbose(m);
 }

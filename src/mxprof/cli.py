@@ -15,6 +15,7 @@ import sys
 COMMANDS: dict[str, tuple[str, str]] = {
     "topology": ("topology", "show sockets, cores, SMT siblings, NUMA nodes, CPU model and ISA"),
     "bind": ("bind", "run a command bound to CPUs and NUMA memory, with OpenMP pinned (like numactl)"),
+    "verbose": ("verbose", "summarize oneDNN/MKL-DNN verbose logs of any generation"),
     "fusion": ("fusion", "what MKL-DNN operator fusion does to each layer, and why"),
 }
 

@@ -1,0 +1,103 @@
+"""`python -m mxprof verbose ...` as a user calls it."""
+
+from __future__ import annotations
+
+import json
+import sys
+
+import pytest
+
+from mxprof import verbose
+
+LEVEL2 = "mxnet191_dnnl_v2.4.4_ts_level2.log"
+
+
+def test_summary_table(cli, fixtures_dir):
+    proc = cli("verbose", "summary", str(fixtures_dir / "verbose" / LEVEL2))
+    assert proc.returncode == 0, proc.stderr
+    out = proc.stdout
+    assert "oneDNN v2.4.4, format generation v2.0-2.4" in out
+    assert "primitive exec: 117 calls, 49.447 ms" in out
+    assert "primitive create: 78 timed, 7.053 ms" in out
+    assert "reorder share of exec time: 77.5 %" in out
+    table = out.split("Exec time by kind")[1].splitlines()
+    assert table[1].split()[:2] == ["kind", "calls"]
+    assert table[3].split()[:3] == ["reorder", "45", "38.311"]
+    assert "GFLOP/s" in out and "mb1_ic3oc64_ih64oh32kh7sh2dh0ph3_iw64ow32kw7sw2dw0pw3" in out
+
+
+def test_summary_by_impl_and_top(cli, fixtures_dir):
+    proc = cli("verbose", "summary", str(fixtures_dir / "verbose" / LEVEL2), "--by", "kind,impl",
+               "--top", "2")
+    assert proc.returncode == 0, proc.stderr
+    section = proc.stdout.split("Exec time by kind,impl (2 of 11 groups):")[1]
+    rows = section.split("\n\n")[0].strip().splitlines()[2:]
+    assert [r.split()[:2] for r in rows] == [["reorder", "jit:uni"],
+                                             ["convolution", "brgconv:avx512_core"]]
+
+
+@pytest.mark.parametrize("name", ["torch213_onednn_v3.12_graph_all_ts.log",
+                                  "mxnetmkl151_mkldnn_v0.19.0.log"])
+def test_summary_json(cli, fixtures_dir, name):
+    path = fixtures_dir / "verbose" / name
+    proc = cli("verbose", "summary", str(path), "--json")
+    assert proc.returncode == 0, proc.stderr
+    got = json.loads(proc.stdout)
+    expected = verbose.parse(path).totals()
+    for key in ("exec_count", "exec_ms", "create_count", "create_ms", "graph_exec_count",
+                "graph_exec_ms", "by_kind"):
+        assert got[key] == expected[key]
+    assert got["header"]["version"] and got["stats"]["lines_total"] > 0
+
+
+def test_missing_file_is_a_usage_error(cli, tmp_path):
+    proc = cli("verbose", "summary", str(tmp_path / "nope.log"))
+    assert proc.returncode == 2
+    assert "mxprof: error:" in proc.stderr and "no such file" in proc.stderr
+    assert "Traceback" not in proc.stderr
+
+
+def test_bad_group_is_a_usage_error(cli, fixtures_dir):
+    proc = cli("verbose", "summary", str(fixtures_dir / "verbose" / LEVEL2), "--by", "colour")
+    assert proc.returncode == 2 and "cannot group by" in proc.stderr
+
+
+def test_file_without_verbose_lines(cli, tmp_path):
+    path = tmp_path / "train.log"
+    path.write_text("epoch 1, loss 0.5\nepoch 2, loss 0.4\n")
+    proc = cli("verbose", "summary", str(path))
+    assert proc.returncode == 1
+    assert "no oneDNN/MKL-DNN verbose lines" in proc.stderr and "DNNL_VERBOSE=1" in proc.stderr
+    assert "Traceback" not in proc.stderr
+
+
+TINY_NET = """
+import mxnet as mx
+from mxnet.gluon import nn
+net = nn.HybridSequential()
+net.add(nn.Conv2D(8, 3, padding=1), nn.Activation('relu'), nn.Dense(4))
+net.initialize()
+net.hybridize()
+x = mx.nd.random.uniform(shape=(1, 3, 16, 16))
+for _ in range(3):
+    net(x).wait_to_read()
+print('tiny net done', flush=True)
+"""
+
+
+def test_run_records_a_real_mxnet_log(cli, tmp_path):
+    log = tmp_path / "run.log"
+    proc = cli("verbose", "run", "-o", str(log), "--json", "--", sys.executable, "-c", TINY_NET)
+    assert proc.returncode == 0, proc.stderr
+    assert "tiny net done" in proc.stdout  # the program's own output passes through
+    got = json.loads(proc.stdout.split("tiny net done", 1)[1])
+    assert got["exec_count"] >= 9 and got["by_kind"]["convolution"]["count"] >= 3
+    assert got["header"]["library"] == "oneDNN" and got["header"]["version"] == "2.4.4"
+    parsed = verbose.parse(log)
+    assert parsed.primitives["timestamp_ms"].notna().all()  # timestamps were switched on
+    assert parsed.totals()["exec_ms"] == pytest.approx(got["exec_ms"])
+
+
+def test_run_without_command(cli):
+    proc = cli("verbose", "run")
+    assert proc.returncode == 2 and "needs a command" in proc.stderr
