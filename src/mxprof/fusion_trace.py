@@ -7,12 +7,15 @@ iteration and the graph node (original layer or fused node) they ran for.
 Assignment walks the graph's nodes in their serialised (execution) order and each compute
 primitive to the first following node whose operator can emit that primitive kind; a reorder is
 charged to the compute primitive that follows it (it prepares that primitive's input or weights).
-Nodes that emit no primitive (Flatten, reshape) are skipped. This is the narrow job the shared
-`mxprof.attribution` / `mxprof.verbose` modules do in general; switch to them when they land.
+Nodes that emit no primitive (Flatten, reshape) are skipped. Lines are parsed by the shared
+scanner (`mxprof.verbose`). Order-based assignment needs no timestamps, hooks or NaiveEngine, so
+the traced run executes exactly as the timed one; `mxprof.attribution` (timestamps inside
+per-layer windows) is the general tool when per-layer wall times are wanted as well.
 """
 
 from __future__ import annotations
 
+import bisect
 from dataclasses import asdict, dataclass
 
 # Operator -> the oneDNN primitive kinds it can run (1.9.1, FP32 inference).
@@ -87,34 +90,41 @@ class Trace:
                    data["iterations"], data["onednn_version"], data["isa"])
 
 
-def parse_worker_stdout(text: str) -> tuple[list[Primitive], int, str, str]:
-    """Exec lines with their iteration; the oneDNN version and ISA from the header lines."""
-    prims: list[Primitive] = []
-    iteration, seen, version, isa = -1, 0, "", ""
-    inside = False
-    for line in text.splitlines():
+def iteration_of_lines(text: str) -> tuple[list[int], list[int]]:
+    """Marker positions: 1-based line numbers where a call starts, and its iteration (-1 for
+    warm-up calls, -2 after the last call)."""
+    starts, iterations = [], []
+    for number, line in enumerate(text.splitlines(), start=1):
         if line.startswith("mxprof_"):
             tag, _, value = line.partition(",")
-            inside = tag in ("mxprof_iter", "mxprof_warmup")
-            iteration = int(value) if tag == "mxprof_iter" else -1
-            seen = max(seen, iteration + 1)
-            continue
-        if not line.startswith(("dnnl_verbose,", "mkldnn_verbose,", "onednn_verbose,")):
-            continue
-        fields = line.split(",")
-        if fields[1] == "info":
-            text_field = ",".join(fields[2:])
-            if text_field.startswith("oneDNN") or text_field.startswith("DNNL"):
-                version = text_field.split(" (")[0]
-            elif text_field.startswith("cpu,isa:"):
-                isa = text_field[len("cpu,isa:"):]
-            continue
-        # oneDNN 2.4 exec line: marker,exec,engine,kind,impl,prop,mds,attrs,aux,problem,ms
-        if fields[1] != "exec" or not inside or len(fields) < 11:
-            continue
-        prims.append(Primitive(iteration, fields[3], fields[4], fields[6], fields[7].strip(),
-                               fields[9], float(fields[-1])))
-    return prims, seen, version, isa
+            starts.append(number)
+            iterations.append(int(value) if tag == "mxprof_iter" else
+                              -1 if tag == "mxprof_warmup" else -2)
+    return starts, iterations
+
+
+def parse_worker_stdout(text: str) -> tuple[list[Primitive], int, str, str]:
+    """Exec lines with their iteration; the oneDNN version and ISA from the header lines.
+
+    The lines are parsed by the shared scanner (`mxprof.verbose.parse`); the worker's marker
+    lines place each primitive in its call.
+    """
+    from mxprof import verbose
+
+    log = verbose.parse(text.encode("utf-8", "surrogateescape"))
+    starts, iterations = iteration_of_lines(text)
+    prims: list[Primitive] = []
+    rows = log.exec()[["kind", "impl", "mds", "attrs", "problem", "time_ms", "line_no"]]
+    for kind, impl, mds, attrs, problem, ms, line_no in rows.itertuples(index=False):
+        at = bisect.bisect_right(starts, int(line_no)) - 1
+        if at < 0 or iterations[at] == -2:
+            continue  # before the first call (model build) or after the last
+        prims.append(Primitive(iterations[at], str(kind), str(impl), str(mds),
+                               str(attrs).strip(), str(problem), float(ms)))
+    seen = max((i + 1 for i in iterations), default=0)
+    header = log.header
+    version = f"{header['library']} v{header['version']}" if header.get("version") else ""
+    return prims, seen, version, header.get("isa") or ""
 
 
 def node_order(graph: dict) -> list[tuple[str, str]]:
