@@ -145,6 +145,9 @@ def _run(opts: FusionOptions, tmp: Path, progress) -> dict:
         return run_worker(spec, env, tmp, label, opts.timeout_s)
 
     unfused, _ = worker("unfused", False, params_in=None, params_out=params)
+    if fusion.fusion_groups(unfused["graph"]):
+        raise WorkerError("the unfused graph already holds fused nodes: is a subgraph backend "
+                          "forced on by the environment?")
     fused, _ = worker("fused", True)
     unfused_samples, fused_samples = [unfused["samples_ns"]], [fused["samples_ns"]]
     for r in range(1, opts.rounds):
@@ -156,9 +159,6 @@ def _run(opts: FusionOptions, tmp: Path, progress) -> dict:
     unfused_trace = fusion_trace.build_trace(unfused_log, unfused_tr["graph"])
     fused_trace = fusion_trace.build_trace(fused_log, fused_tr["graph"])
 
-    if fusion.fusion_groups(unfused["graph"]):
-        raise WorkerError("the unfused graph already holds fused nodes: is a subgraph backend "
-                          "forced on by the environment?")
     groups = fusion.fusion_groups(fused["graph"])
     coverage = fusion.layer_coverage(groups, unfused["graph"], fused["graph"])
     timings = fusion.group_table(groups, fusion_trace.node_ms_per_iteration(unfused_trace),
