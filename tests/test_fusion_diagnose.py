@@ -108,3 +108,27 @@ def test_output_mismatch_rule():
     assert fusion_diagnose.output_mismatch(100.0, 100.00001) is None
     f = fusion_diagnose.output_mismatch(100.0, 90.0)
     assert f.rule == "output_mismatch" and "1.00e-01" in f.evidence
+
+
+# The first three exec lines come from a real resnet18_v1 64x64 unfused run on this machine
+# (oneDNN 2.4.4); the last, a gemm convolution on plain layouts, is constructed in that format.
+_REAL_LINES = """\
+mxprof_iter,0
+dnnl_verbose,exec,cpu,convolution,brgconv:avx512_core,forward_inference,src_f32::blocked:acdb:f0 wei_f32::blocked:Acdb32a:f0 bia_undef::undef::f0 dst_f32::blocked:acdb:f0,,alg:convolution_direct,mb1_ic512oc512_ih2oh2kh3sh1dh0ph1_iw2ow2kw3sw1dw0pw1,0.09
+dnnl_verbose,exec,cpu,batch_normalization,bnorm_jit:avx512_common,forward_inference,data_f32::blocked:acdb:f0 diff_undef::undef::f0,,flags:GS,1x512x2x2,0.01
+dnnl_verbose,exec,cpu,sum,ref:any,undef,src_f32::blocked:aBcd16b:f0 src_f32::blocked:acdb:f0 dst_f32::blocked:aBcd16b:f0,,,1x512x2x2,0.02
+dnnl_verbose,exec,cpu,convolution,gemm:jit,forward_inference,src_f32::blocked:abcd:f0 wei_f32::blocked:abcd:f0 bia_undef::undef::f0 dst_f32::blocked:abcd:f0,,alg:convolution_direct,mb1_ic512oc512_ih2oh2kh3sh1dh0ph1_iw2ow2kw3sw1dw0pw1,0.3
+mxprof_end
+"""
+_GRAPH = {"nodes": [{"op": "Convolution", "name": "c1"}, {"op": "BatchNorm", "name": "b1"},
+                    {"op": "elemwise_add", "name": "plus0"}, {"op": "Convolution", "name": "c2"}]}
+
+
+def test_reference_sum_and_plain_layout_rules_on_logged_lines():
+    trace = fusion_trace.build_trace(_REAL_LINES, _GRAPH)
+    assert [p.node for p in trace.steady()] == ["c1", "b1", "plus0", "c2"]
+    (ref,) = fusion_diagnose.reference_kernels(trace, "unfused")
+    assert ref.nodes == ("plus0",) and "1x sum ref:any" in ref.evidence
+    assert "different layouts" in ref.fix
+    (plain,) = fusion_diagnose.plain_layouts(trace, "unfused")
+    assert plain.nodes == ("c2",) and "gemm:jit" in plain.evidence
