@@ -64,6 +64,7 @@ def test_summary_line_for_profile(report_run):
     (["missing.py:build"], "model file 'missing.py' does not exist"),
     ([TINY, "--shape", "1,three"], "--shape must be integers"),
     ([TINY, "--switches", "conv_gelu"], "unknown fusion switch 'conv_gelu'"),
+    ([TINY, "--threads", "0"], "--threads must be at least 1"),
     ([], "give a MODEL"),
 ])
 def test_bad_input_gives_clear_error(args, message):

@@ -103,9 +103,12 @@ def run(args) -> int:
 def _measure(args) -> dict:
     from mxprof.fusion_run import FusionOptions, WorkerError, run_fusion
 
-    for name in ("iterations", "rounds", "trace_iterations"):
-        if getattr(args, name) < 1:
-            raise UsageError(f"--{name.replace('_', '-')} must be at least 1")
+    for name in ("iterations", "rounds", "trace_iterations", "threads"):
+        value = getattr(args, name)
+        if value is not None and value < 1:
+            raise UsageError(f"--{name.replace('_', '-')} must be at least 1, got {value}")
+    if args.warmup < 0 or args.min_time < 0:
+        raise UsageError("--warmup and --min-time cannot be negative")
     opts = FusionOptions(
         model=args.model, shape=_parse_shape(args.shape), path=args.path, static=args.static,
         warmup=args.warmup, iterations=args.iterations, min_time_s=args.min_time,
