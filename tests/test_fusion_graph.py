@@ -153,3 +153,11 @@ def test_workers_share_weights_and_inputs(tmp_path):
                            _worker_env(opts, {}), tmp_path, "b", 300)
     assert first["output_sum"] == pytest.approx(second["output_sum"], rel=1e-4)
     assert first["output_sum"] != 0
+
+
+def test_worker_noise_is_the_spread_of_round_medians():
+    ms = 1_000_000
+    unfused_rounds = [[10 * ms] * 5, [12 * ms] * 5]
+    fused_rounds = [[8 * ms] * 5, [8.5 * ms] * 5]
+    assert fusion.worker_noise_ms([unfused_rounds, fused_rounds]) == pytest.approx(2.0)
+    assert fusion.worker_noise_ms([[[10 * ms] * 5]]) is None

@@ -151,6 +151,16 @@ def median_interval(samples_ns) -> Spread:
     return Spread(s.median / 1e6, s.ci95_low / 1e6, s.ci95_high / 1e6, s.n)
 
 
+def worker_noise_ms(rounds_by_config) -> float | None:
+    """Largest spread of per-worker medians of one configuration across rounds, in ms."""
+    spreads = []
+    for rounds in rounds_by_config:
+        medians = [latency_summary(r).median for r in rounds if len(r)]
+        if len(medians) > 1:
+            spreads.append(max(medians) - min(medians))
+    return max(spreads) if spreads else None
+
+
 def gain_percent(before_ms: float, after_ms: float) -> float:
     return (before_ms - after_ms) / before_ms * 100.0 if before_ms > 0 else float("nan")
 

@@ -15,6 +15,13 @@ def _lat(d: dict, stats: dict | None = None) -> str:
     return f"{d['median']:.3f} ms (IQR {d['q1']:.3f}-{d['q3']:.3f}{ci}, n={d['n']})"
 
 
+def _left(pattern_effect: dict) -> str:
+    left = ", ".join(f"{k} x{v}" for k, v in pattern_effect["patterns"].items())
+    if not pattern_effect.get("graph_changed", True):
+        return f"graph unchanged ({left}): the difference is run-to-run noise"
+    return left
+
+
 def _nodes(finding: dict) -> str:
     return f"Nodes: {', '.join(finding['nodes'])}." if finding["nodes"] else ""
 
@@ -22,6 +29,8 @@ def _nodes(finding: dict) -> str:
 def _gain(report: dict) -> str:
     lo, hi = report["gain_percent_range"]
     verdict = "" if report["gain_clear"] else ", within noise"
+    if report.get("worker_noise_ms") is not None:
+        verdict += f"; worker-to-worker noise {report['worker_noise_ms']:.3f} ms"
     return (f"gain {report['gain_ms']:+.3f} ms ({report['gain_percent']:+.1f}%, "
             f"{lo:+.1f}% to {hi:+.1f}% between the 95% CIs of the medians{verdict})")
 
@@ -109,15 +118,15 @@ def render_terminal(report: dict, width: int = 160) -> str:
                    f"{r['fused_ms']:.3f}", f"{r['gain_ms']:+.3f}", f"{r['gain_percent']:+.1f}")
     console.print(bp)
     if report["patterns"]:
-        pt = Table(title="fusion switches off one at a time (latency; ~ = 95% CIs of the "
-                         "medians overlap)")
+        pt = Table(title="fusion switches off one at a time (latency; ~ = within the noise: "
+                         "CIs overlap or below worker-to-worker noise)")
         for col in ("switch", "latency ms (IQR)", "costs when off", "patterns left"):
             pt.add_column(col, overflow="fold")
         for p in report["patterns"]:
             lat = p["latency"]
             pt.add_row(p["switch"], f"{lat['median']:.3f} ({lat['q1']:.3f}-{lat['q3']:.3f})",
                        f"{p['cost_ms']:+.3f} ms" + ("" if p.get("clear", True) else " ~"),
-                       ", ".join(f"{k} x{v}" for k, v in p["patterns"].items()))
+                       _left(p))
         console.print(pt)
     for f in report["failed_workers"]:
         console.print(escape(f"failed worker {f['label']}: {f['error']}"), highlight=False)
@@ -161,7 +170,7 @@ def render_markdown(report: dict) -> str:
                 "|---|---|---|---|---|"]
         for p in report["patterns"]:
             lat = p["latency"]
-            left = ", ".join(f"{k} x{v}" for k, v in p["patterns"].items())
+            left = _left(p)
             out.append(f"| {p['switch']} | {lat['median']:.3f} | {lat['q1']:.3f}-"
                        f"{lat['q3']:.3f} | {p['cost_ms']:+.3f} ms | {left} |")
     out += ["", "## Diagnosis", ""]

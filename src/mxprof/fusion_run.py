@@ -179,6 +179,8 @@ def _run(opts: FusionOptions, tmp: Path, progress) -> dict:
         off[switch] = (fusion.latency_summary(res["samples_ns"]),
                        fusion.pattern_counts(fusion.fusion_groups(res["graph"])))
     effects = fusion.pattern_attribution(fused_lat, off)
+    fused_patterns = fusion.pattern_counts(groups)
+    noise_ms = fusion.worker_noise_ms([unfused_samples, fused_samples])
     findings = list(fusion_diagnose.diagnose(fused_trace, unfused_trace, opts.path))
     mismatch = fusion_diagnose.output_mismatch(unfused["output_sum"], fused["output_sum"])
     if mismatch:
@@ -220,7 +222,11 @@ def _run(opts: FusionOptions, tmp: Path, progress) -> dict:
         "gain_percent": fusion.gain_percent(unfused_lat.median, fused_lat.median),
         # The gain's spread: from the 95% confidence intervals of the two medians.
         "gain_percent_range": list(fusion.gain_range_percent(unfused_ci, fused_ci)),
-        "gain_clear": fusion.separated(unfused_ci, fused_ci),
+        "gain_clear": fusion.separated(unfused_ci, fused_ci)
+        and abs(unfused_lat.median - fused_lat.median) > (noise_ms or 0.0),
+        # Spread of per-worker medians across rounds: run-to-run noise no CI inside one worker
+        # can see (None with a single round).
+        "worker_noise_ms": noise_ms,
         "unfused_latency": unfused_lat.to_dict(),
         "fused_latency": fused_lat.to_dict(),
         # Full statistics (95% CI of the median, MAD, outliers, stability warnings), in ms.
@@ -236,7 +242,10 @@ def _run(opts: FusionOptions, tmp: Path, progress) -> dict:
                      "removed_layers": list(coverage.removed),
                      "duplicated_layers": list(coverage.duplicated),
                      "grouped_layers": len(coverage.grouped)},
-        "patterns": [{**e.to_dict(), "clear": fusion.separated(off_ci[e.switch], fused_ci)}
+        "patterns": [{**e.to_dict(), "graph_changed": e.patterns != fused_patterns,
+                      "clear": e.patterns != fused_patterns
+                      and fusion.separated(off_ci[e.switch], fused_ci)
+                      and abs(e.cost_ms) > (noise_ms or 0.0)}
                      for e in effects],
         "findings": [f.to_dict() for f in findings],
         "failed_workers": failed,
