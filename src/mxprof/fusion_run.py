@@ -110,6 +110,9 @@ def run_fusion(opts: FusionOptions, progress=lambda msg: None) -> dict:
     busy = _busy_machine(load, report["environment"]["threads"])
     if busy:
         report["findings"].insert(0, busy.to_dict())
+    from mxprof.fusion_render import summary_line
+
+    report["summary"] = summary_line(report)  # the line `mxprof profile` shows
     return report
 
 
