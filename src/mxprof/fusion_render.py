@@ -15,6 +15,17 @@ def _lat(d: dict, stats: dict | None = None) -> str:
     return f"{d['median']:.3f} ms (IQR {d['q1']:.3f}-{d['q3']:.3f}{ci}, n={d['n']})"
 
 
+def _common_prefix(names: list[str]) -> str:
+    """The model's name prefix shared by every layer (`resnetv10_`), cut after an underscore."""
+    if len(names) < 2:
+        return ""
+    prefix = min(names, key=len)
+    for name in names:
+        while not name.startswith(prefix):
+            prefix = prefix[:-1]
+    return prefix[: prefix.rfind("_") + 1]
+
+
 def _left(pattern_effect: dict) -> str:
     left = ", ".join(f"{k} x{v}" for k, v in pattern_effect["patterns"].items())
     if not pattern_effect.get("graph_changed", True):
@@ -97,11 +108,15 @@ def render_terminal(report: dict, width: int = 160) -> str:
 
     table = Table(title="fused groups (oneDNN primitive ms per iteration; ~ = IQRs overlap)",
                   show_lines=False)
-    for col in ("fused node", "pattern", "members", "unfused (IQR)", "fused (IQR)", "gain ms",
-                "gain %", "why"):
-        table.add_column(col, overflow="fold")
+    prefix = _common_prefix([m for g in report["groups"] for m in g["members"]])
+    members_title = f"members ({prefix}...)" if prefix else "members"
+    for col in ("fused node", "pattern", members_title, "unfused (IQR)", "fused (IQR)",
+                "gain ms", "gain %"):
+        table.add_column(col, overflow="fold", no_wrap=col in ("fused node", "pattern"))
+    table.add_column("why", min_width=44)
     for g in report["groups"]:
-        table.add_row(g["fused_node"], g["pattern"], "\n".join(g["members"]),
+        table.add_row(g["fused_node"], g["pattern"],
+                      "\n".join(m[len(prefix):] for m in g["members"]),
                       _cell(g, "unfused"), _cell(g, "fused"), f"{g['gain_ms']:+.3f}",
                       f"{g['gain_percent']:+.1f}" + ("" if g["clear"] else " ~"), g["reason"])
     console.print(table)
