@@ -9,10 +9,15 @@ from __future__ import annotations
 import io
 
 
+def _n(value, spec: str) -> str:
+    return "n/a" if value is None else format(value, spec)
+
+
 def _lat(d: dict, stats: dict | None = None) -> str:
-    ci = (f", 95% CI of median {stats['ci95_low']:.3f}-{stats['ci95_high']:.3f}"
+    ci = (f", 95% CI of median {_n(stats['ci95_low'], '.3f')}-{_n(stats['ci95_high'], '.3f')}"
           if stats else "")
-    return f"{d['median']:.3f} ms (IQR {d['q1']:.3f}-{d['q3']:.3f}{ci}, n={d['n']})"
+    return (f"{_n(d['median'], '.3f')} ms (IQR {_n(d['q1'], '.3f')}-{_n(d['q3'], '.3f')}"
+            f"{ci}, n={d['n']})")
 
 
 def _common_prefix(names: list[str]) -> str:
@@ -41,23 +46,23 @@ def _gain(report: dict) -> str:
     lo, hi = report["gain_percent_range"]
     verdict = "" if report["gain_clear"] else ", within noise"
     if report.get("worker_noise_ms") is not None:
-        verdict += f"; worker-to-worker noise {report['worker_noise_ms']:.3f} ms"
-    return (f"gain {report['gain_ms']:+.3f} ms ({report['gain_percent']:+.1f}%, "
+        verdict += f"; worker-to-worker noise {_n(report['worker_noise_ms'], '.3f')} ms"
+    return (f"gain {_n(report['gain_ms'], '+.3f')} ms ({_n(report['gain_percent'], '+.1f')}%, "
             f"{lo:+.1f}% to {hi:+.1f}% between the 95% CIs of the medians{verdict})")
 
 
 def _cell(g: dict, key: str) -> str:
     s = g[f"{key}_spread"]
-    return f"{s['median']:.3f} ({s['q1']:.3f}-{s['q3']:.3f})"
+    return f"{_n(s['median'], '.3f')} ({_n(s['q1'], '.3f')}-{_n(s['q3'], '.3f')})"
 
 
 def summary_line(report: dict) -> str:
     """One line for `mxprof profile`: total gain, best pattern, and the worst finding."""
-    line = (f"fusion: {report['unfused_ms']:.2f} -> {report['fused_ms']:.2f} ms "
-            f"({report['gain_percent']:+.1f}%), {len(report['groups'])} fused nodes")
+    line = (f"fusion: {_n(report['unfused_ms'], '.2f')} -> {_n(report['fused_ms'], '.2f')} ms "
+            f"({_n(report['gain_percent'], '+.1f')}%), {len(report['groups'])} fused nodes")
     if report["patterns"]:
         best = max(report["patterns"], key=lambda p: p["cost_ms"])
-        line += f"; {best['pattern']} worth {best['cost_ms']:.2f} ms"
+        line += f"; {best['pattern']} worth {_n(best['cost_ms'], '.2f')} ms"
     high = [f for f in report["findings"] if f["severity"] == "high"]
     if high:
         line += f"; WARNING {high[0]['title']} ({high[0]['graph']})"
@@ -83,8 +88,9 @@ def _header_lines(report: dict) -> list[str]:
 
 def _primitive_line(report: dict) -> str:
     p = report["primitive_ms"]
-    return (f"oneDNN primitive time per call (traced runs): unfused {p['unfused']:.3f} ms, "
-            f"fused {p['fused']:.3f} ms; the rest of the latency is framework overhead")
+    return (f"oneDNN primitive time per call (traced runs): unfused "
+            f"{_n(p['unfused'], '.3f')} ms, fused {_n(p['fused'], '.3f')} ms; "
+            "the rest of the latency is framework overhead")
 
 
 def render_terminal(report: dict, width: int = 160) -> str:
@@ -117,8 +123,9 @@ def render_terminal(report: dict, width: int = 160) -> str:
     for g in report["groups"]:
         table.add_row(g["fused_node"], g["pattern"],
                       "\n".join(m[len(prefix):] for m in g["members"]),
-                      _cell(g, "unfused"), _cell(g, "fused"), f"{g['gain_ms']:+.3f}",
-                      f"{g['gain_percent']:+.1f}" + ("" if g["clear"] else " ~"), g["reason"])
+                      _cell(g, "unfused"), _cell(g, "fused"), _n(g["gain_ms"], "+.3f"),
+                      _n(g["gain_percent"], "+.1f") + ("" if g["clear"] else " ~"),
+                      g["reason"])
     console.print(table)
     cov = report["coverage"]
     console.print(f"{cov['grouped_layers']} layers fused into {len(report['groups'])} nodes; "
@@ -129,8 +136,9 @@ def render_terminal(report: dict, width: int = 160) -> str:
     for col in ("pattern", "groups", "unfused", "fused", "gain ms", "gain %"):
         bp.add_column(col)
     for r in report["pattern_groups"]:
-        bp.add_row(r["pattern"], str(r["groups"]), f"{r['unfused_ms']:.3f}",
-                   f"{r['fused_ms']:.3f}", f"{r['gain_ms']:+.3f}", f"{r['gain_percent']:+.1f}")
+        bp.add_row(r["pattern"], str(r["groups"]), _n(r["unfused_ms"], ".3f"),
+                   _n(r["fused_ms"], ".3f"), _n(r["gain_ms"], "+.3f"),
+                   _n(r["gain_percent"], "+.1f"))
     console.print(bp)
     if report["patterns"]:
         pt = Table(title="fusion switches off one at a time (latency; ~ = within the noise: "
@@ -139,8 +147,8 @@ def render_terminal(report: dict, width: int = 160) -> str:
             pt.add_column(col, overflow="fold")
         for p in report["patterns"]:
             lat = p["latency"]
-            pt.add_row(p["switch"], f"{lat['median']:.3f} ({lat['q1']:.3f}-{lat['q3']:.3f})",
-                       f"{p['cost_ms']:+.3f} ms" + ("" if p.get("clear", True) else " ~"),
+            pt.add_row(p["switch"], _cell({"latency_spread": lat}, "latency"),
+                       f"{_n(p['cost_ms'], '+.3f')} ms" + ("" if p.get("clear", True) else " ~"),
                        _left(p))
         console.print(pt)
     for f in report["failed_workers"]:
@@ -160,8 +168,9 @@ def render_markdown(report: dict) -> str:
     out += ["", "| | latency ms (median) | IQR | n |", "|---|---|---|---|"]
     for label, key in (("unfused", "unfused_latency"), ("fused", "fused_latency")):
         d = report[key]
-        out.append(f"| {label} | {d['median']:.3f} | {d['q1']:.3f}-{d['q3']:.3f} | {d['n']} |")
-    out += ["", f"Gain: {_gain(report)}. "
+        out.append(f"| {label} | {_n(d['median'], '.3f')} | {_n(d['q1'], '.3f')}-"
+                   f"{_n(d['q3'], '.3f')} | {d['n']} |")
+    out += ["", f"G{_gain(report)[1:]}. "
             + _primitive_line(report), "",
             "## Fused groups", "",
             "| fused node | pattern | members | unfused ms (IQR) | fused ms (IQR) | gain ms | "
@@ -169,16 +178,17 @@ def render_markdown(report: dict) -> str:
             "|---|---|---|---|---|---|---|---|"]
     for g in report["groups"]:
         out.append(f"| {g['fused_node']} | {g['pattern']} | {'<br>'.join(g['members'])} | "
-                   f"{_cell(g, 'unfused')} | {_cell(g, 'fused')} | {g['gain_ms']:+.3f} | "
-                   f"{g['gain_percent']:+.1f}{'' if g['clear'] else ' ~'} | {g['reason']} |")
+                   f"{_cell(g, 'unfused')} | {_cell(g, 'fused')} | {_n(g['gain_ms'], '+.3f')} | "
+                   f"{_n(g['gain_percent'], '+.1f')}{'' if g['clear'] else ' ~'} | {g['reason']} |")
     cov = report["coverage"]
     out += ["", f"Left unfused: {', '.join(cov['unfused_layers']) or 'none'}. "
             f"Removed: {', '.join(cov['removed_layers']) or 'none'}."]
     out += ["", "## Primitive time by fusion pattern", "",
             "| pattern | groups | unfused ms | fused ms | gain ms | gain % |",
             "|---|---|---|---|---|---|"]
-    out += [f"| {r['pattern']} | {r['groups']} | {r['unfused_ms']:.3f} | {r['fused_ms']:.3f} | "
-            f"{r['gain_ms']:+.3f} | {r['gain_percent']:+.1f} |" for r in report["pattern_groups"]]
+    out += [f"| {r['pattern']} | {r['groups']} | {_n(r['unfused_ms'], '.3f')} | "
+            f"{_n(r['fused_ms'], '.3f')} | {_n(r['gain_ms'], '+.3f')} | "
+            f"{_n(r['gain_percent'], '+.1f')} |" for r in report["pattern_groups"]]
     if report["patterns"]:
         out += ["", "## Patterns switched off one at a time", "",
                 "| switch | latency ms | IQR | costs when off | patterns left |",
@@ -186,8 +196,8 @@ def render_markdown(report: dict) -> str:
         for p in report["patterns"]:
             lat = p["latency"]
             left = _left(p)
-            out.append(f"| {p['switch']} | {lat['median']:.3f} | {lat['q1']:.3f}-"
-                       f"{lat['q3']:.3f} | {p['cost_ms']:+.3f} ms | {left} |")
+            out.append(f"| {p['switch']} | {_n(lat['median'], '.3f')} | {_n(lat['q1'], '.3f')}-"
+                       f"{_n(lat['q3'], '.3f')} | {_n(p['cost_ms'], '+.3f')} ms | {left} |")
     out += ["", "## Diagnosis", ""]
     if not report["findings"]:
         out.append("No problem found in the primitive logs.")

@@ -10,6 +10,7 @@ timing per fusion switch turned off. The report is a JSON-ready dict (schema 1);
 from __future__ import annotations
 
 import json
+import math
 import os
 import platform
 import re
@@ -113,7 +114,18 @@ def run_fusion(opts: FusionOptions, progress=lambda msg: None) -> dict:
     from mxprof.fusion_render import summary_line
 
     report["summary"] = summary_line(report)  # the line `mxprof profile` shows
-    return report
+    return _json_safe(report)
+
+
+def _json_safe(value):
+    """NaN (a group with no primitive seen) becomes null: strict JSON readers reject NaN."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, dict):
+        return {k: _json_safe(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_json_safe(v) for v in value]
+    return value
 
 
 def _busy_machine(load: float, threads: int) -> fusion_diagnose.Finding | None:
