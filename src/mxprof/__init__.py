@@ -16,16 +16,31 @@ _EXPORTS = {
     "Timer": "mxprof.timer",
     "measure": "mxprof.timer",
     "bind": "mxprof.binding",
+    "LAYER_ENV": "mxprof.layers",
+    "LayerProfile": "mxprof.layers",
+    "collect_layer_times": "mxprof.layers",
+    "capture_fd": "mxprof.fdcapture",
     "FusionOptions": "mxprof.fusion_run",
     "run_fusion": "mxprof.fusion_run",
 }
 
-__all__ = ["Timer", "__version__", "bind", "measure"]
+__all__ = [
+    "LAYER_ENV",
+    "LayerProfile",
+    "Timer",
+    "__version__",
+    "bind",
+    "capture_fd",
+    "collect_layer_times",
+    "measure",
+]
 __all__ += ["FusionOptions", "run_fusion"]
 
 if TYPE_CHECKING:
     from mxprof.binding import bind
+    from mxprof.fdcapture import capture_fd
     from mxprof.fusion_run import FusionOptions, run_fusion
+    from mxprof.layers import LAYER_ENV, LayerProfile, collect_layer_times
     from mxprof.timer import Timer, measure
 
 
