@@ -89,7 +89,7 @@ def test_pattern_attribution_is_latency_difference():
     fused = fusion.Spread(10.0, 9.5, 10.5, 50)
     off = {"MXNET_DISABLE_MKLDNN_FUSE_CONV_SUM": (fusion.Spread(12.5, 12.0, 13.0, 50),
                                                   {"conv+bn": 3})}
-    (effect,) = fusion.pattern_attribution(fused, off)
+    (effect,) = fusion.pattern_attribution({"MXNET_DISABLE_MKLDNN_FUSE_CONV_SUM": fused}, off)
     assert effect.pattern == "conv+sum" and effect.cost_ms == pytest.approx(2.5)
     assert effect.to_dict()["latency"]["median"] == 12.5
 

@@ -245,7 +245,7 @@ class PatternEffect:
     pattern: str
     latency: Spread
     patterns: dict[str, int]  # fusion patterns left in the graph with the switch off
-    cost_ms: float  # latency(switch off) - latency(all fusions on): what the pattern buys
+    cost_ms: float  # latency(switch off) - latency(all on, paired run): what the pattern buys
 
     def to_dict(self) -> dict:
         return {**asdict(self), "latency": self.latency.to_dict()}
@@ -259,12 +259,13 @@ def pattern_counts(groups) -> dict[str, int]:
     return dict(sorted(counts.items(), key=lambda kv: (-kv[1], kv[0])))
 
 
-def pattern_attribution(fused_latency: Spread,
+def pattern_attribution(fused_latency: dict[str, Spread],
                         off: dict[str, tuple[Spread, dict[str, int]]]
                         ) -> tuple[PatternEffect, ...]:
-    """`off` maps a switch to (latency with it set, patterns left): one effect per switch."""
+    """`off` maps a switch to (latency with it set, patterns left); `fused_latency` maps it to
+    the fully fused latency measured next to it. One effect per switch."""
     return tuple(
-        PatternEffect(switch, PATTERN_SWITCHES.get(switch, switch), lat, n,
-                      lat.median - fused_latency.median)
-        for switch, (lat, n) in off.items()
+        PatternEffect(switch, PATTERN_SWITCHES.get(switch, switch), lat, left,
+                      lat.median - fused_latency[switch].median)
+        for switch, (lat, left) in off.items()
     )

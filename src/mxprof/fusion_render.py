@@ -143,11 +143,13 @@ def render_terminal(report: dict, width: int = 160) -> str:
     if report["patterns"]:
         pt = Table(title="fusion switches off one at a time (latency; ~ = within the noise: "
                          "CIs overlap or below worker-to-worker noise)")
-        for col in ("switch", "latency ms (IQR)", "costs when off", "patterns left"):
+        for col in ("switch", "latency off, ms (IQR)", "fused, paired run", "costs when off",
+                    "patterns left"):
             pt.add_column(col, overflow="fold")
         for p in report["patterns"]:
             lat = p["latency"]
             pt.add_row(p["switch"], _cell({"latency_spread": lat}, "latency"),
+                       _n(p.get("fused_paired_ms"), ".3f"),
                        f"{_n(p['cost_ms'], '+.3f')} ms" + ("" if p.get("clear", True) else " ~"),
                        _left(p))
         console.print(pt)
@@ -191,13 +193,14 @@ def render_markdown(report: dict) -> str:
             f"{_n(r['gain_percent'], '+.1f')} |" for r in report["pattern_groups"]]
     if report["patterns"]:
         out += ["", "## Patterns switched off one at a time", "",
-                "| switch | latency ms | IQR | costs when off | patterns left |",
-                "|---|---|---|---|---|"]
+                "| switch | latency off ms | IQR | fused, paired run ms | costs when off | "
+                "patterns left |", "|---|---|---|---|---|---|"]
         for p in report["patterns"]:
             lat = p["latency"]
             left = _left(p)
             out.append(f"| {p['switch']} | {_n(lat['median'], '.3f')} | {_n(lat['q1'], '.3f')}-"
-                       f"{_n(lat['q3'], '.3f')} | {_n(p['cost_ms'], '+.3f')} ms | {left} |")
+                       f"{_n(lat['q3'], '.3f')} | {_n(p.get('fused_paired_ms'), '.3f')} | "
+                       f"{_n(p['cost_ms'], '+.3f')} ms | {left} |")
     out += ["", "## Diagnosis", ""]
     if not report["findings"]:
         out.append("No problem found in the primitive logs.")

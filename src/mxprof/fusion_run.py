@@ -183,17 +183,22 @@ def _run(opts: FusionOptions, tmp: Path, progress) -> dict:
     unfused_ci = fusion.median_interval([s for r in unfused_samples for s in r])
     fused_ci = fusion.median_interval([s for r in fused_samples for s in r])
 
-    off, off_ci, failed = {}, {}, []
+    # Each switch run is paired with a fused run right before it, so slow drift in machine
+    # load (other processes, thermal) cancels in the difference instead of posing as a cost.
+    off, failed, paired = {}, [], {}
     for switch in opts.switches:
         try:
+            ref, _ = worker(f"fused-ref-{switch}", True)
             res, _ = worker(f"off-{switch}", True, {switch: "1"})
         except WorkerError as exc:
             failed.append({"label": f"off-{switch}", "error": str(exc)})
             continue
-        off_ci[switch] = fusion.median_interval(res["samples_ns"])
+        paired[switch] = (fusion.median_interval(ref["samples_ns"]),
+                          fusion.median_interval(res["samples_ns"]))
         off[switch] = (fusion.latency_summary(res["samples_ns"]),
                        fusion.pattern_counts(fusion.fusion_groups(res["graph"])))
-    effects = fusion.pattern_attribution(fused_lat, off)
+    effects = fusion.pattern_attribution(
+        {switch: ref for switch, (ref, _) in paired.items()}, off)
     fused_patterns = fusion.pattern_counts(groups)
     noise_ms = fusion.worker_noise_ms([unfused_samples, fused_samples])
     findings = list(fusion_diagnose.diagnose(fused_trace, unfused_trace, opts.path))
@@ -229,7 +234,8 @@ def _run(opts: FusionOptions, tmp: Path, progress) -> dict:
             "groups": (f"oneDNN primitive time (DNNL_VERBOSE=1, separate worker), "
                        f"{opts.trace_iterations} iterations after 2 warm-up calls; "
                        "median per iteration with interquartile range"),
-            "workers": "one process per configuration, run one after another, same weights",
+            "workers": ("one process per configuration, run one after another, same weights and "
+                        "input; each switch-off run is paired with a fused run just before it"),
         },
         "unfused_ms": unfused_lat.median,
         "fused_ms": fused_lat.median,
@@ -257,9 +263,10 @@ def _run(opts: FusionOptions, tmp: Path, progress) -> dict:
                      "removed_layers": list(coverage.removed),
                      "duplicated_layers": list(coverage.duplicated),
                      "grouped_layers": len(coverage.grouped)},
-        "patterns": [{**e.to_dict(), "graph_changed": e.patterns != fused_patterns,
+        "patterns": [{**e.to_dict(), "fused_paired_ms": paired[e.switch][0].median,
+                      "graph_changed": e.patterns != fused_patterns,
                       "clear": e.patterns != fused_patterns
-                      and fusion.separated(off_ci[e.switch], fused_ci)
+                      and fusion.separated(*paired[e.switch])
                       and abs(e.cost_ms) > (noise_ms or 0.0)}
                      for e in effects],
         "findings": [f.to_dict() for f in findings],
