@@ -13,6 +13,7 @@ import sys
 
 # name -> (module under mxprof.commands, one-line help). The one dispatch table.
 COMMANDS: dict[str, tuple[str, str]] = {
+    "profile": ("profile", "latency, throughput and where the time goes, MKL-DNN on vs off"),
     "topology": ("topology", "show sockets, cores, SMT siblings, NUMA nodes, CPU model and ISA"),
     "bind": ("bind", "run a command bound to CPUs and NUMA memory, with OpenMP pinned (like numactl)"),
     "verbose": ("verbose", "summarize oneDNN/MKL-DNN verbose logs of any generation"),

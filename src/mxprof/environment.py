@@ -1,0 +1,189 @@
+"""Environment fingerprint: what a result was measured on, so files from many machines merge.
+
+Two halves, because the parent process never loads MXNet:
+- `host_fingerprint()`: CPU model, ISA, cores, NUMA nodes, affinity, OpenMP variables, Python
+  and package versions (no mxnet import);
+- `mxnet_fingerprint()`: MXNet version, compiled features, whether MKL-DNN is on in this process,
+  the OpenMP runtime libmxnet links; called in a worker after MXNet is imported.
+The oneDNN version is not exported by libmxnet (no `dnnl_version` symbol in 1.9.1): it comes from
+the verbose log header of the primitive pass (`with_onednn_version`), or stays None.
+
+CPU topology and affinity come from the cpu helper's modules (`mxprof.topology`,
+`mxprof.binding`); when they are missing the fields are None and `missing` says why.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import platform
+import re
+import socket
+import sys
+from importlib import metadata
+from typing import Any
+
+# Variables that change what MXNet, OpenMP or oneDNN do: recorded with every result.
+ENV_PREFIXES = ("MXNET_", "OMP_", "KMP_", "GOMP_", "DNNL_", "MKLDNN_", "ONEDNN_", "MKL_")
+
+
+@dataclasses.dataclass(frozen=True)
+class Environment:
+    """Frozen fingerprint; `to_dict()` is what goes into result JSON under "environment"."""
+
+    hostname: str
+    cpu_model: str | None
+    isa: tuple[str, ...]
+    logical_cpus: int
+    physical_cores: int | None
+    sockets: int | None
+    numa_nodes: dict[str, str]  # node -> CPU list
+    affinity: dict[str, Any]  # cpus, cpu_count, membind, ...
+    threads: int | None  # OMP_NUM_THREADS in force, None = runtime default
+    python: str
+    platform: str
+    packages: dict[str, str | None]
+    env: dict[str, str]
+    mxnet: dict[str, Any] = dataclasses.field(default_factory=dict)
+    onednn_version: str | None = None
+    missing: tuple[str, ...] = ()
+
+    def to_dict(self) -> dict[str, Any]:
+        d = dataclasses.asdict(self)
+        d["isa"] = list(self.isa)
+        d["missing"] = list(self.missing)
+        return d
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> Environment:
+        fields = {f.name for f in dataclasses.fields(cls)}
+        kw = {k: v for k, v in d.items() if k in fields}
+        kw["isa"] = tuple(kw.get("isa", ()))
+        kw["missing"] = tuple(kw.get("missing", ()))
+        return cls(**kw)
+
+    def with_mxnet(self, info: dict[str, Any]) -> Environment:
+        return dataclasses.replace(self, mxnet=dict(info))
+
+    def with_onednn_version(self, version: str | None) -> Environment:
+        return dataclasses.replace(self, onednn_version=version) if version else self
+
+    @property
+    def numa_node_of_affinity(self) -> str | None:
+        """The NUMA node(s) whose CPUs the process runs on, as a list string."""
+        cpus = set(_expand(self.affinity.get("cpus") or ""))
+        hit = [n for n, lst in self.numa_nodes.items() if cpus & set(_expand(lst))]
+        return ",".join(hit) if hit else None
+
+
+def _expand(cpu_list: str) -> list[int]:
+    out: list[int] = []
+    for part in filter(None, cpu_list.split(",")):
+        if "-" in part:
+            lo, hi = part.split("-")
+            out.extend(range(int(lo), int(hi) + 1))
+        else:
+            out.append(int(part))
+    return out
+
+
+def _package_version(name: str) -> str | None:
+    try:
+        return metadata.version(name)
+    except metadata.PackageNotFoundError:
+        return None
+
+
+def _cpuinfo_model() -> str | None:
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return None
+
+
+def host_fingerprint() -> Environment:
+    """Everything about the host and this process that needs no MXNet import."""
+    missing: list[str] = []
+    cpu_model, isa, cores, sockets, nodes = _cpuinfo_model(), (), None, None, {}
+    try:
+        from mxprof.cpulist import format_cpu_list
+        from mxprof.topology import read_topology
+        topo = read_topology()
+        cpu_model, isa = topo.model_name, tuple(topo.isa)
+        cores, sockets = topo.core_count, len(topo.sockets)
+        nodes = {str(n): format_cpu_list(ids) for n, ids in topo.nodes.items()}
+    except ImportError:
+        missing.append("topology: mxprof.topology (cpu helper) not available")
+    try:
+        from mxprof.binding import affinity_fingerprint
+        affinity = affinity_fingerprint()
+    except ImportError:
+        cpus = sorted(os.sched_getaffinity(0))
+        affinity = {"cpus": ",".join(map(str, cpus)), "cpu_count": len(cpus), "membind": None}
+        missing.append("memory policy: mxprof.binding (cpu helper) not available")
+    threads = os.environ.get("OMP_NUM_THREADS")
+    return Environment(
+        hostname=socket.gethostname(),
+        cpu_model=cpu_model,
+        isa=isa,
+        logical_cpus=os.cpu_count() or 0,
+        physical_cores=cores,
+        sockets=sockets,
+        numa_nodes=nodes,
+        affinity=affinity,
+        threads=int(threads) if threads and threads.isdigit() else None,
+        python=platform.python_version(),
+        platform=platform.platform(),
+        packages={p: _package_version(p) for p in ("mxprof", "mxnet", "numpy", "gluoncv")},
+        env={k: v for k, v in sorted(os.environ.items()) if k.startswith(ENV_PREFIXES)},
+        missing=tuple(missing),
+    )
+
+
+def mxnet_fingerprint() -> dict[str, Any]:
+    """Facts only the loaded library knows; call after `import mxnet` (in a worker)."""
+    import mxnet as mx
+    features = mx.runtime.Features()
+    enabled = sorted(name for name, f in features.items() if f.enabled)
+    info: dict[str, Any] = {
+        "version": mx.__version__,
+        "library": getattr(mx.base._LIB, "_name", None),
+        "features": enabled,
+        "mkldnn_compiled": features.is_enabled("MKLDNN"),
+        # MXNet reads MXNET_MKLDNN_ENABLED once; default on when compiled in.
+        "mkldnn_enabled": features.is_enabled("MKLDNN")
+        and os.environ.get("MXNET_MKLDNN_ENABLED", "1") not in ("0", "false", "False"),
+        "bulk_exec_inference": os.environ.get("MXNET_EXEC_BULK_EXEC_INFERENCE", "1") != "0",
+    }
+    try:
+        from mxprof.openmp import detect_openmp_runtime
+        info["openmp_runtime"] = detect_openmp_runtime()
+    except ImportError:
+        info["openmp_runtime"] = None
+    return info
+
+
+def onednn_version_from_log(path: str) -> str | None:
+    """"v2.4.4" from a verbose log's first info line ("dnnl_verbose,info,oneDNN v2.4.4 (commit
+    ...)"; MKL-DNN 0.x/1.x print "mkldnn_verbose,info,Intel MKL-DNN v1.0.4 ...")."""
+    try:
+        with open(path, errors="replace") as f:
+            for _, line in zip(range(50), f):
+                m = re.search(r"(?:oneDNN|MKL-DNN|DNNL) (v\d+\.\d+(?:\.\d+)?)", line)
+                if m:
+                    return m.group(1)
+    except OSError:
+        pass
+    return None
+
+
+def fingerprint() -> Environment:
+    """Host plus MXNet facts, for use inside a process that has imported MXNet."""
+    env = host_fingerprint()
+    if "mxnet" in sys.modules:
+        env = env.with_mxnet(mxnet_fingerprint())
+    return env

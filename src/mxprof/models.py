@@ -1,0 +1,352 @@
+"""Model registry: which network a name means, its input shape, and how to build it offline.
+
+Three sources:
+- the Gluon model zoo (`mxnet.gluon.model_zoo.vision`, the 34 networks of the reference table);
+- the GluonCV model zoo (SSD, Faster R-CNN, YOLOv3, classification variants...);
+- a user's exported model (`X-symbol.json` + `X-0000.params`, loaded with `SymbolBlock.imports`).
+
+Weights never come from the network: a zoo file is used only when it already sits in
+`$MXNET_HOME/models` (default `~/.mxnet/models`) under the zoo's own name
+`{name}-{short_hash}.params`; otherwise the net is initialised at random and the result says so
+(timing is valid, accuracy is not). `get_model(pretrained=True)` is never called, and GluonCV nets
+are built with `pretrained=False, pretrained_base=False` (GluonCV downloads the base otherwise).
+
+Only `resolve` and `ModelSpec` are light; building a model imports mxnet.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import difflib
+import inspect
+import json
+import os
+import re
+from pathlib import Path
+from typing import Any
+
+# The 34 networks of the reference accuracy table, exactly as mxnet.gluon.model_zoo.vision names
+# them (tests check this list against MXNet's). Kept here so resolving a name needs no mxnet import.
+GLUON_VISION_MODELS: tuple[str, ...] = (
+    "alexnet",
+    "densenet121", "densenet161", "densenet169", "densenet201",
+    "inceptionv3",
+    "mobilenet0.25", "mobilenet0.5", "mobilenet0.75", "mobilenet1.0",
+    "mobilenetv2_0.25", "mobilenetv2_0.5", "mobilenetv2_0.75", "mobilenetv2_1.0",
+    "resnet18_v1", "resnet34_v1", "resnet50_v1", "resnet101_v1", "resnet152_v1",
+    "resnet18_v2", "resnet34_v2", "resnet50_v2", "resnet101_v2", "resnet152_v2",
+    "squeezenet1.0", "squeezenet1.1",
+    "vgg11", "vgg13", "vgg16", "vgg19", "vgg11_bn", "vgg13_bn", "vgg16_bn", "vgg19_bn",
+)
+
+DEFAULT_IMAGE = 224
+
+# Family defaults for networks whose name does not carry the input size.
+_FAMILY_SIZES: tuple[tuple[str, tuple[int, int]], ...] = (
+    ("inception", (299, 299)),
+    ("xception", (299, 299)),
+    ("nasnet_4_1056", (224, 224)),
+    ("nasnet_5_1538", (224, 224)),
+    ("nasnet_7_1920", (224, 224)),
+    ("nasnet_6_4032", (331, 331)),
+    ("yolo3", (416, 416)),
+    ("center_net", (512, 512)),
+    # GluonCV's R-CNN test transform: short side 600, long side at most 1000 (VOC images -> 600x800)
+    ("faster_rcnn", (600, 800)),
+    ("mask_rcnn", (600, 800)),
+    ("simple_pose", (256, 192)),
+    ("alpha_pose", (320, 256)),
+)
+
+
+class UnknownModel(ValueError):
+    """A model name that no zoo knows; the message lists the closest names."""
+
+    def __init__(self, name: str, suggestions: list[str]):
+        self.name = name
+        self.suggestions = suggestions
+        hint = f"; did you mean {', '.join(suggestions)}?" if suggestions else ""
+        super().__init__(f"unknown model {name!r}{hint} "
+                         "(Gluon model zoo vision names, GluonCV model zoo names, or --symbol FILE)")
+
+
+@dataclasses.dataclass(frozen=True)
+class ModelSpec:
+    """What to build: a zoo name or an exported symbol, and the per-sample input shape (C, H, W)."""
+
+    name: str
+    source: str  # "gluon" | "gluoncv" | "symbol"
+    input_shape: tuple[int, ...]
+    symbol_path: str | None = None
+    params_path: str | None = None
+
+    def batch_shape(self, batch_size: int) -> tuple[int, ...]:
+        return (batch_size, *self.input_shape)
+
+    def to_dict(self) -> dict[str, Any]:
+        d = dataclasses.asdict(self)
+        d["input_shape"] = list(self.input_shape)
+        return d
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> ModelSpec:
+        return cls(name=d["name"], source=d["source"], input_shape=tuple(d["input_shape"]),
+                   symbol_path=d.get("symbol_path"), params_path=d.get("params_path"))
+
+
+@dataclasses.dataclass(frozen=True)
+class LoadedModel:
+    """A built, initialised network and how its weights were obtained."""
+
+    block: Any  # mxnet.gluon.HybridBlock
+    spec: ModelSpec
+    weights: str  # "pretrained" | "user" | "random"
+    weights_path: str | None
+    param_count: int
+
+
+def parse_shape(text: str) -> tuple[int, ...]:
+    """`"1,3,224,224"` or `"3,224,224"` (or with x) -> the per-sample shape (3, 224, 224).
+
+    A 4-element shape gives its batch dimension too; it is dropped here because batch size is a
+    separate setting (latency at 1, throughput at --batch-size).
+    """
+    parts = [p for p in re.split(r"[,x\s]+", text.strip()) if p]
+    try:
+        dims = tuple(int(p) for p in parts)
+    except ValueError:
+        raise ValueError(f"bad shape {text!r}: expected integers like 3,224,224 or 1,3,224,224") from None
+    if len(dims) not in (3, 4) or any(d <= 0 for d in dims):
+        raise ValueError(f"bad shape {text!r}: expected C,H,W or N,C,H,W with positive sizes")
+    return dims[1:] if len(dims) == 4 else dims
+
+
+def default_input_shape(name: str) -> tuple[int, int, int]:
+    """The input a network was trained for: 299 for Inception, 512 for ssd_512_*, 224 otherwise."""
+    lname = name.lower()
+    m = re.search(r"_(\d+)x(\d+)(?:_|$)", lname)  # e.g. monodepth2_..._640x192: width x height
+    if m:
+        return (3, int(m.group(2)), int(m.group(1)))
+    m = re.match(r"(?:ssd|yolo3)_(\d{3})_", lname)
+    if m:
+        size = int(m.group(1))
+        return (3, size, size)
+    for prefix, (h, w) in _FAMILY_SIZES:
+        if lname.startswith(prefix):
+            return (3, h, w)
+    return (3, DEFAULT_IMAGE, DEFAULT_IMAGE)
+
+
+def gluoncv_model_names() -> list[str]:
+    """Every GluonCV model-zoo name (imports gluoncv, a few seconds)."""
+    from gluoncv.model_zoo import model_zoo
+    return sorted(model_zoo.get_model_list())
+
+
+def closest_names(name: str, candidates: list[str] | tuple[str, ...], n: int = 5) -> list[str]:
+    return difflib.get_close_matches(name.lower(), list(candidates), n=n, cutoff=0.5)
+
+
+def resolve(name: str | None, *, shape: tuple[int, ...] | None = None,
+            symbol: str | None = None, params: str | None = None,
+            check_gluoncv: bool = True) -> ModelSpec:
+    """Turn what the user typed into a ModelSpec, or raise UnknownModel / ValueError.
+
+    The Gluon vision names need no import; any other name is looked up in GluonCV's zoo (which
+    imports gluoncv) unless `check_gluoncv` is False.
+    """
+    if symbol is not None:
+        if not os.path.isfile(symbol):
+            raise ValueError(f"symbol file not found: {symbol}")
+        if params is not None and not os.path.isfile(params):
+            raise ValueError(f"params file not found: {params}")
+        stem = Path(symbol).name.removesuffix(".json").removesuffix("-symbol")
+        input_shape = tuple(shape) if shape else (3, DEFAULT_IMAGE, DEFAULT_IMAGE)
+        return ModelSpec(name=name or stem, source="symbol", input_shape=input_shape,
+                         symbol_path=os.path.abspath(symbol),
+                         params_path=os.path.abspath(params) if params else None)
+    if not name:
+        raise ValueError("give a model name or --symbol FILE")
+    if params is not None and not os.path.isfile(params):
+        raise ValueError(f"params file not found: {params}")
+    lname = name.lower()
+    if lname in GLUON_VISION_MODELS:
+        source = "gluon"
+    elif check_gluoncv:
+        names = gluoncv_model_names()
+        if lname not in names:
+            raise UnknownModel(name, closest_names(lname, [*GLUON_VISION_MODELS, *names]))
+        source = "gluoncv"
+    else:
+        raise UnknownModel(name, closest_names(lname, GLUON_VISION_MODELS))
+    input_shape = tuple(shape) if shape else default_input_shape(lname)
+    return ModelSpec(name=lname, source=source, input_shape=input_shape,
+                     params_path=os.path.abspath(params) if params else None)
+
+
+def models_dir() -> Path:
+    """Where MXNet and GluonCV keep zoo weights: $MXNET_HOME/models, default ~/.mxnet/models."""
+    home = os.environ.get("MXNET_HOME") or os.path.join("~", ".mxnet")
+    return Path(os.path.expanduser(home)) / "models"
+
+
+def local_pretrained_file(name: str, source: str, root: Path | None = None) -> Path | None:
+    """The zoo's own weight file for `name` if it is already on disk; never downloads.
+
+    Both zoos name files `{name}-{short_hash}.params` where short_hash is the first 8 hex digits
+    of the published SHA-1; a name without published weights has no file.
+    """
+    root = root or models_dir()
+    try:
+        if source == "gluon":
+            from mxnet.gluon.model_zoo import model_store
+            short = model_store.short_hash(name)
+        else:
+            from gluoncv.model_zoo import model_store
+            short = model_store.short_hash(name)
+    except (ValueError, KeyError):
+        return None
+    path = root / f"{name}-{short}.params"
+    return path if path.is_file() else None
+
+
+def _build_gluoncv(name: str):
+    from gluoncv.model_zoo import model_zoo
+    ctor = model_zoo._models[name]
+    try:
+        accepted = set(inspect.signature(ctor).parameters)
+    except (TypeError, ValueError):
+        accepted = set()
+    kwargs: dict[str, Any] = {}
+    if "pretrained" in accepted:
+        kwargs["pretrained"] = False
+    # Without this GluonCV fetches ImageNet weights for the backbone: a hang with no network.
+    if "pretrained_base" in accepted:
+        kwargs["pretrained_base"] = False
+    return ctor(**kwargs)
+
+
+def _symbol_input_names(symbol_path: str, params_path: str | None) -> list[str]:
+    """Graph inputs of an exported model: variables that are not parameters.
+
+    Without a params file, the conventional `data` is taken (the usual export).
+    """
+    with open(symbol_path) as f:
+        graph = json.load(f)
+    variables = [graph["nodes"][i]["name"] for i in graph["arg_nodes"]]
+    if params_path is None:
+        return ["data"] if "data" in variables else variables[:1]
+    import mxnet as mx
+    saved = {k.split(":", 1)[-1] for k in mx.nd.load(params_path)}
+    inputs = [v for v in variables if v not in saved]
+    return inputs or ["data"]
+
+
+def count_parameters(block, input_shape: tuple[int, ...]) -> int:
+    """Number of parameter values (weights, biases, BatchNorm statistics) at this input shape.
+
+    Shapes come from symbolic shape inference, so nothing is allocated or initialised; the
+    reference table counts the same way (resnet50_v1 = 25,629,032).
+    """
+    import mxnet as mx
+    sym = block(mx.sym.var("data"))
+    if isinstance(sym, (list, tuple)):
+        sym = mx.sym.Group(list(sym))
+    shapes = {"data": (1, *input_shape)}
+    arg_shapes, _, aux_shapes = sym.infer_shape(**shapes)
+    names = sym.list_arguments()
+    total = 0
+    for n, s in zip(names, arg_shapes):
+        if n not in shapes:
+            total += _prod(s)
+    for s in aux_shapes:
+        total += _prod(s)
+    return total
+
+
+def _initialised_size(block) -> int:
+    """Values held by the block's parameters (SymbolBlock keeps shapes on the arrays only)."""
+    total = 0
+    for p in block.collect_params().values():
+        try:
+            total += int(p.data().size)
+        except (RuntimeError, mx_deferred_error()):
+            continue  # graph inputs listed as parameters: no data, not weights
+    return total
+
+
+def mx_deferred_error():
+    from mxnet.gluon.parameter import DeferredInitializationError
+    return DeferredInitializationError
+
+
+def _prod(shape) -> int:
+    out = 1
+    for d in shape:
+        out *= int(d)
+    return out
+
+
+def random_initializer():
+    """Xavier for weights, ones/zeros for vectors. Xavier cannot initialise a vector, and
+    GluonCV routes some BatchNorm gammas through the weight initialiser: those get ones
+    (scales, variances) or zeros (shifts, means, biases) like their layer's own defaults."""
+    import mxnet as mx
+
+    class RandomForTiming(mx.init.Xavier):
+        def _init_weight(self, name, arr):
+            if len(arr.shape) >= 2:
+                super()._init_weight(name, arr)
+            elif name.endswith(("gamma", "var", "scale")):
+                arr[:] = 1.0
+            else:
+                arr[:] = 0.0
+
+    return RandomForTiming()
+
+
+def build(spec: ModelSpec):
+    """The uninitialised network for a zoo spec (no weights, no download)."""
+    if spec.source == "gluon":
+        from mxnet.gluon.model_zoo import vision
+        return vision.get_model(spec.name, pretrained=False)
+    if spec.source == "gluoncv":
+        return _build_gluoncv(spec.name)
+    raise ValueError(f"build() takes zoo models; use load() for {spec.source!r}")
+
+
+def load(spec: ModelSpec, *, ctx=None, allow_pretrained: bool = True,
+         hybridize: bool = True) -> LoadedModel:
+    """Build the network, load weights when they are local, else initialise at random.
+
+    Hybridized with static_alloc and static_shape, the way inference is deployed.
+    """
+    import mxnet as mx
+    ctx = ctx or mx.cpu()
+    if spec.source == "symbol":
+        inputs = _symbol_input_names(spec.symbol_path, spec.params_path)
+        block = mx.gluon.SymbolBlock.imports(spec.symbol_path, inputs, spec.params_path, ctx=ctx)
+        if spec.params_path:
+            weights, path = "user", spec.params_path
+        else:
+            block.initialize(random_initializer(), ctx=ctx)
+            weights, path = "random", None
+    else:
+        block = build(spec)
+        path = spec.params_path
+        weights = "user" if path else "random"
+        if path is None and allow_pretrained:
+            found = local_pretrained_file(spec.name, spec.source)
+            if found is not None:
+                path, weights = str(found), "pretrained"
+        if path is not None:
+            block.load_parameters(path, ctx=ctx, allow_missing=False, ignore_extra=True)
+        else:
+            block.initialize(random_initializer(), ctx=ctx)
+    # Resolve deferred shapes once so parameter counting and the first timed call see real shapes.
+    block(mx.nd.zeros((1, *spec.input_shape), ctx=ctx))
+    if hybridize:
+        block.hybridize(static_alloc=True, static_shape=True)
+    param_count = _initialised_size(block)
+    return LoadedModel(block=block, spec=spec, weights=weights, weights_path=path,
+                       param_count=param_count)

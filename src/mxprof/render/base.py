@@ -1,0 +1,27 @@
+"""What every renderer is: `render(report) -> str` and the file extension it writes."""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+class Renderer:
+    """Turns a schema-1 profile report (a dict, see `mxprof.report`) into text."""
+
+    name = "base"
+    extension = ".txt"
+
+    def render(self, report: dict[str, Any]) -> str:
+        raise NotImplementedError
+
+    def write(self, report: dict[str, Any], path: str) -> None:
+        with open(path, "w") as f:
+            f.write(self.render(report))
+
+
+def fmt_ms(value: float | None, digits: int = 2) -> str:
+    return "-" if value is None else f"{value:.{digits}f}"
+
+
+def fmt_ratio(value: float | None) -> str:
+    return "-" if value is None else f"{value:.2f}x"

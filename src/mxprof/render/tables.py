@@ -1,0 +1,200 @@
+"""The report as titled tables, shared by the terminal and Markdown renderers (pure)."""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Any
+
+from mxprof.render.base import fmt_ms, fmt_ratio
+
+TOP_LAYERS = 15
+
+
+@dataclasses.dataclass(frozen=True)
+class Table:
+    title: str
+    headers: tuple[str, ...]
+    rows: tuple[tuple[str, ...], ...]
+    footnote: str = ""
+
+
+def header_lines(report: dict[str, Any]) -> list[str]:
+    m, env = report["model"], report.get("environment") or {}
+    aff = env.get("affinity") or {}
+    mx = env.get("mxnet") or {}
+    shape = "x".join(str(d) for d in m["input_shape"])
+    params = f"{m['param_count']:,}" if m.get("param_count") else "?"
+    weights = m.get("weights") or "?"
+    if weights == "random":
+        weights = "random init (timing valid, accuracy not)"
+    elif m.get("weights_path"):
+        weights = f"{weights} ({m['weights_path']})"
+    threads = env.get("threads") or report["protocol"].get("threads")
+    return [
+        f"model    {m['name']} ({m['source']}), input {shape}, {params} parameters, weights: {weights}",
+        f"cpu      {env.get('cpu_model') or '?'}; ISA {', '.join(env.get('isa') or []) or '?'}",
+        f"cores    {aff.get('cpu_count', '?')} used (CPUs {aff.get('cpus', '?')}) of "
+        f"{env.get('physical_cores') or '?'} physical / {env.get('logical_cpus', '?')} logical; "
+        f"NUMA node {_numa(env)}; membind {aff.get('membind') or 'none'}",
+        f"software MXNet {mx.get('version', '?')}, oneDNN "
+        f"{env.get('onednn_version') or '? (known from the primitives pass)'}, "
+        f"OpenMP {mx.get('openmp_runtime') or '?'}, threads {threads or 'runtime default'}",
+    ]
+
+
+def _numa(env: dict[str, Any]) -> str:
+    cpus = set(_expand((env.get("affinity") or {}).get("cpus") or ""))
+    hit = [n for n, lst in (env.get("numa_nodes") or {}).items() if cpus & set(_expand(lst))]
+    return ",".join(hit) if hit else "?"
+
+
+def _expand(text: str) -> list[int]:
+    out: list[int] = []
+    for part in filter(None, text.split(",")):
+        lo, _, hi = part.partition("-")
+        out.extend(range(int(lo), int(hi or lo) + 1))
+    return out
+
+
+def _lat_cells(lat: dict[str, Any] | None) -> tuple[str, ...]:
+    if not lat:
+        return ("failed", "-", "-", "-", "-", "-")
+    ci = (f"{lat['ci95_low']:.2f}-{lat['ci95_high']:.2f}"
+          if lat.get("ci95_low") is not None and lat.get("ci95_high") is not None else "-")
+    return (fmt_ms(lat["median"]), fmt_ms(lat["p90"]), fmt_ms(lat["p99"]), fmt_ms(lat["stdev"]),
+            ci, str(lat["n"]))
+
+
+def summary_table(report: dict[str, Any]) -> Table:
+    ref = report.get("reference")
+    thr = report.get("throughput")
+    bs = thr["batch_size"] if thr else report["protocol"].get("batch_size")
+    headers = ("", "median ms", "p90 ms", "p99 ms", "stdev ms", "95% CI ms", "n",
+               f"img/s bs={bs}")
+    rows = []
+    if ref is not None:
+        rt = ref.get("throughput")
+        rows.append(("w/o MKL-DNN", *_lat_cells(ref.get("latency_ms")),
+                     fmt_ms(rt["images_per_s"], 1) if rt else "failed"))
+    rows.append(("w/ MKL-DNN", *_lat_cells(report.get("latency_ms")),
+                 fmt_ms(thr["images_per_s"], 1) if thr else "failed"))
+    if ref is not None:
+        sp = ref.get("speedup") or {}
+        rows.append(("speedup", fmt_ratio(sp.get("latency")), "", "", "", "", "",
+                     fmt_ratio(sp.get("throughput"))))
+    lat = report.get("latency_ms") or {}
+    proto = lat.get("protocol") or {}
+    foot = (f"latency at batch 1: {proto.get('warmup', '?')} warm-up calls after the first, then "
+            f"{proto.get('iterations', '?')} timed calls ({proto.get('timer', '?')}); first call "
+            f"{fmt_ms(lat.get('first_call_ms'))} ms not counted. Throughput = batch / median batch time.")
+    return Table("Latency (batch 1) and throughput", headers, tuple(rows), foot)
+
+
+def operator_table(section: dict[str, Any], title: str) -> Table | None:
+    rows = section.get("operators")
+    if not rows:
+        return None
+    lat = (section.get("latency_ms") or {}).get("median")
+    body = tuple((r["op"], f"{r['count']:g}", fmt_ms(r["ms"], 3), f"{r['percent']:.1f}")
+                 for r in rows)
+    total = section.get("operators_total_ms")
+    foot = f"operators total {fmt_ms(total)} ms per iteration ({section.get('operators_source')})"
+    cost = section.get("breakdown_cost") or {}
+    if cost.get("bulk_off_ms"):
+        foot += (f"; latency with bulk execution off {fmt_ms(cost['bulk_off_ms'])} ms vs "
+                 f"{fmt_ms(cost['bulk_on_ms'])} ms on ({fmt_ratio(cost['ratio'])})")
+    elif lat:
+        foot += f"; measured latency {fmt_ms(lat)} ms"
+    return Table(title, ("operator", "calls/iter", "ms/iter", "% of ops"), body, foot)
+
+
+def layer_table(section: dict[str, Any], title: str) -> Table | None:
+    rows = section.get("layers")
+    if not rows:
+        return None
+    top = sorted(rows, key=lambda r: r["ms"] or 0.0, reverse=True)[:TOP_LAYERS]
+    body = tuple((r["name"] or "?", r["op"] or "?", fmt_ms(r["ms"], 3),
+                  "x".join(map(str, r["output_shape"])) if r.get("output_shape") else "-")
+                 for r in top)
+    cov = section.get("coverage")
+    foot = f"top {len(top)} of {len(rows)} layers ({section.get('layers_method') or '?'})"
+    if cov:
+        foot += (f"; layers sum {fmt_ms(cov['layers_ms'])} ms = {100 * cov['ratio']:.0f}% of the "
+                 f"{fmt_ms(cov['latency_ms'])} ms median latency, framework overhead "
+                 f"{fmt_ms(cov['overhead_ms'])} ms")
+        if cov.get("layer_pass_latency_ms"):
+            foot += (f"; {100 * cov['layer_pass_ratio']:.0f}% of the "
+                     f"{fmt_ms(cov['layer_pass_latency_ms'])} ms latency of the layer pass itself "
+                     f"(per-layer collection costs "
+                     f"{fmt_ratio(cov['layer_pass_latency_ms'] / cov['latency_ms'])})")
+    return Table(title, ("layer", "op", "ms/iter", "output"), body, foot)
+
+
+def primitive_table(report: dict[str, Any]) -> Table | None:
+    prim = report.get("primitives")
+    if not prim or not prim.get("by_kind"):
+        return None
+    body = tuple((r["kind"], f"{r['count']:g}", fmt_ms(r["ms"], 3), f"{r['percent']:.1f}")
+                 for r in prim["by_kind"])
+    foot = (f"oneDNN verbose, {prim['iterations']} iteration(s) in a separate worker "
+            f"(DNNL_VERBOSE=1, never during timing)")
+    share = prim.get("reorder_share")
+    if isinstance(share, (int, float)):
+        foot += f"; reorders {100 * share:.1f}% of primitive time"
+    return Table("oneDNN primitives by kind, per iteration", ("kind", "execs", "ms", "%"),
+                 body, foot)
+
+
+def primitive_layer_table(report: dict[str, Any]) -> Table | None:
+    rows = (report.get("primitives") or {}).get("by_layer")
+    if not rows:
+        return None
+    top = rows[:TOP_LAYERS]
+    body = tuple((str(r.get("layer")), str(r.get("impl")), fmt_ms(r.get("ms_per_iter"), 3),
+                  "-" if r.get("gflops_per_s") is None or r["gflops_per_s"] != r["gflops_per_s"]
+                  else f"{r['gflops_per_s']:.1f}") for r in top)
+    reorders = (report.get("primitives") or {}).get("reorders") or {}
+    foot = ""
+    if reorders.get("layers"):
+        worst = max(reorders["layers"], key=lambda r: r.get("ms_per_iter") or 0.0)
+        foot = (f"reorders: {reorders.get('count_per_iter', 0):g} per iteration in "
+                f"{len(reorders['layers'])} layers, {fmt_ms(reorders.get('ms_per_iter'), 3)} ms; "
+                f"the longest in {worst['layer']} ({fmt_ms(worst.get('ms_per_iter'), 3)} ms, "
+                f"{', '.join(worst.get('conversions') or [])})")
+    return Table("Slowest oneDNN primitives by layer (verbose pass)",
+                 ("layer", "implementation", "ms/iter", "GFLOP/s"), body, foot)
+
+
+def failure_table(report: dict[str, Any]) -> Table | None:
+    failed = [r for r in report.get("runs", []) if r["status"] != "ok"]
+    if not failed:
+        return None
+    body = tuple((r["config"], r["pass"], r["status"], r.get("error") or "",
+                  (r.get("stderr_tail") or "").splitlines()[-1][:120] if r.get("stderr_tail") else "")
+                 for r in failed)
+    return Table("Failed workers", ("config", "pass", "status", "error", "last stderr line"), body)
+
+
+def all_tables(report: dict[str, Any]) -> list[Table]:
+    ref = report.get("reference") or {}
+    tables = [summary_table(report),
+              operator_table(report, "Operators, MKL-DNN on (batch 1)"),
+              operator_table(ref, "Operators, MKL-DNN off (batch 1)") if ref else None,
+              layer_table(report, "Slowest layers, MKL-DNN on (batch 1)"),
+              primitive_table(report), primitive_layer_table(report), failure_table(report)]
+    return [t for t in tables if t is not None]
+
+
+def closing_lines(report: dict[str, Any]) -> list[str]:
+    lines = [f"note: {n}" for n in report.get("notes", [])]
+    ref = report.get("reference") or {}
+    for label, section in (("w/ MKL-DNN", report), ("w/o MKL-DNN", ref)):
+        for key, what in (("latency_ms", "latency"), ("throughput", "throughput")):
+            stats = section.get(key) or {}
+            if key == "throughput":
+                stats = stats.get("batch_ms") or {}
+            lines += [f"timer ({label} {what}): {w}" for w in stats.get("warnings") or []]
+    lines += [f"missing: {m}" for m in report.get("missing", [])]
+    if not report.get("complete", True):
+        lines.append("incomplete: not every planned worker produced a result")
+    return lines

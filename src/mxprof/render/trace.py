@@ -1,0 +1,33 @@
+"""One inference iteration as a Chrome/Perfetto trace (open in ui.perfetto.dev or
+chrome://tracing): each layer or operator a complete event ("ph": "X", ts/dur in microseconds)."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from mxprof.render.base import Renderer
+
+
+class TraceRenderer(Renderer):
+    name = "trace"
+    extension = ".json"
+
+    def render(self, report: dict[str, Any]) -> str:
+        events = list(report.get("trace") or [])
+        if not events:
+            raise ValueError("this report has no per-iteration events (the operators and layers "
+                             "passes failed or were skipped): no trace to write")
+        model = report["model"]["name"]
+        meta = [{"ph": "M", "pid": 0, "name": "process_name",
+                 "args": {"name": f"{model} batch 1, MKL-DNN on, one iteration"}},
+                {"ph": "M", "pid": 0, "tid": 0, "name": "thread_name",
+                 "args": {"name": "layers in execution order" if events[0].get("cat") == "layer"
+                          else "operators in execution order"}}]
+        doc = {"traceEvents": meta + events, "displayTimeUnit": "ms",
+               "otherData": {"model": model,
+                             "source": "layer hooks (layers helper)"
+                             if events[0].get("cat") == "layer"
+                             else "MXNet profiler, bulk execution off",
+                             "schema": report.get("schema")}}
+        return json.dumps(doc) + "\n"

@@ -1,0 +1,118 @@
+"""Model registry: names, input shapes, closest-name errors, exact parameter counts, weights."""
+
+from __future__ import annotations
+
+import mxnet as mx
+import numpy as np
+import pytest
+
+from mxprof import models
+
+# Parameter counts from the reference accuracy table (MXNet MKL-DNN benchmark page).
+REFERENCE_PARAMS = {
+    "alexnet": 61_100_840,
+    "resnet50_v1": 25_629_032,
+    "resnet18_v1": 11_699_112,
+    "inceptionv3": 23_869_000,
+    "mobilenetv2_1.0": 3_539_136,
+    "squeezenet1.1": 1_235_496,
+    "densenet121": 8_062_504,
+}
+
+
+def test_gluon_names_match_mxnet_zoo():
+    from mxnet.gluon.model_zoo import vision
+    for name in models.GLUON_VISION_MODELS:
+        vision.get_model(name)  # raises for a name MXNet does not know
+    assert len(models.GLUON_VISION_MODELS) == 34
+
+
+@pytest.mark.parametrize(("name", "expected"), sorted(REFERENCE_PARAMS.items()))
+def test_parameter_count_matches_reference_table(name, expected):
+    spec = models.resolve(name)
+    assert models.count_parameters(models.build(spec), spec.input_shape) == expected
+
+
+@pytest.mark.parametrize(("name", "shape"), [
+    ("resnet50_v1", (3, 224, 224)),
+    ("inceptionv3", (3, 299, 299)),
+    ("ssd_512_resnet50_v1_voc", (3, 512, 512)),
+    ("ssd_300_vgg16_atrous_voc", (3, 300, 300)),
+    ("yolo3_darknet53_coco", (3, 416, 416)),
+    ("faster_rcnn_resnet50_v1b_voc", (3, 600, 800)),
+    ("monodepth2_resnet18_kitti_mono_640x192", (3, 192, 640)),
+])
+def test_default_input_shape(name, shape):
+    assert models.default_input_shape(name) == shape
+
+
+def test_shape_override_and_parsing():
+    assert models.parse_shape("1,3,112,112") == (3, 112, 112)
+    assert models.parse_shape("3x64x64") == (3, 64, 64)
+    assert models.resolve("resnet18_v1", shape=(3, 64, 64)).input_shape == (3, 64, 64)
+    for bad in ("3,224", "a,b,c", "1,3,0,224", ""):
+        with pytest.raises(ValueError, match="bad shape"):
+            models.parse_shape(bad)
+
+
+def test_unknown_name_suggests_closest():
+    with pytest.raises(models.UnknownModel) as err:
+        models.resolve("resnet50v1")
+    assert "resnet50_v1" in err.value.suggestions
+    assert "did you mean" in str(err.value)
+
+
+def test_gluoncv_name_resolves_and_builds_offline():
+    spec = models.resolve("ssd_512_mobilenet1.0_voc")
+    assert spec.source == "gluoncv" and spec.input_shape == (3, 512, 512)
+    net = models.build(spec)  # pretrained_base=False: no download attempted
+    assert models.count_parameters(net, (3, 128, 128)) > 1_000_000
+
+
+def test_load_random_weights_runs(tmp_path, monkeypatch):
+    monkeypatch.setenv("MXNET_HOME", str(tmp_path))  # empty store: nothing pretrained
+    loaded = models.load(models.resolve("mobilenet0.25", shape=(3, 64, 64)))
+    assert loaded.weights == "random" and loaded.weights_path is None
+    out = loaded.block(mx.nd.ones((2, 3, 64, 64)))
+    assert out.shape == (2, 1000) and np.isfinite(out.asnumpy()).all()
+    assert loaded.param_count == models.count_parameters(
+        models.build(loaded.spec), loaded.spec.input_shape)
+
+
+def test_local_pretrained_file_is_used(tmp_path, monkeypatch):
+    from mxnet.gluon.model_zoo import model_store
+    monkeypatch.setenv("MXNET_HOME", str(tmp_path))
+    spec = models.resolve("mobilenet0.25", shape=(3, 32, 32))
+    net = models.build(spec)
+    net.initialize(mx.init.Normal(0.5))
+    net(mx.nd.zeros((1, 3, 32, 32)))
+    path = tmp_path / "models" / f"mobilenet0.25-{model_store.short_hash('mobilenet0.25')}.params"
+    path.parent.mkdir()
+    net.save_parameters(str(path))
+    loaded = models.load(spec)
+    assert loaded.weights == "pretrained" and loaded.weights_path == str(path)
+    x = mx.nd.ones((1, 3, 32, 32))
+    np.testing.assert_allclose(loaded.block(x).asnumpy(), net(x).asnumpy(), rtol=1e-4, atol=1e-5)
+
+
+def test_exported_symbol_model(tmp_path):
+    net = mx.gluon.nn.HybridSequential()
+    net.add(mx.gluon.nn.Conv2D(8, 3, in_channels=3), mx.gluon.nn.Activation("relu"),
+            mx.gluon.nn.Dense(4))
+    net.initialize()
+    net.hybridize()
+    x = mx.nd.ones((1, 3, 16, 16))
+    ref = net(x)
+    net.export(str(tmp_path / "tiny"))
+    spec = models.resolve(None, symbol=str(tmp_path / "tiny-symbol.json"),
+                          params=str(tmp_path / "tiny-0000.params"), shape=(3, 16, 16))
+    assert spec.source == "symbol" and spec.name == "tiny"
+    loaded = models.load(spec)
+    assert loaded.weights == "user"
+    assert loaded.param_count == 8 * 3 * 9 + 8 + 4 * 8 * 14 * 14 + 4
+    np.testing.assert_allclose(loaded.block(x).asnumpy(), ref.asnumpy(), rtol=1e-5)
+
+
+def test_spec_roundtrip():
+    spec = models.resolve("inceptionv3")
+    assert models.ModelSpec.from_dict(spec.to_dict()) == spec
