@@ -76,8 +76,11 @@ def _header_lines(report: dict) -> list[str]:
            else "MXNET_SUBGRAPH_BACKEND=MKLDNN (symbolic executor)")
     static = ("executor bound once" if report["path"] == "symbolic" else
               "static_alloc+static_shape" if report["static"] else "no static_alloc/static_shape")
+    weights = env.get("weights")
+    note = (", random weights (timing valid, accuracy not)" if weights == "random"
+            else f", {weights} weights" if weights else "")
     return [
-        f"model {report['model']}, input {shape}, fused with {how}, {static}",
+        f"model {report['model']}, input {shape}{note}, fused with {how}, {static}",
         f"MXNet {env['mxnet']}, {env['onednn'] or 'oneDNN version unknown'}, "
         f"ISA {env['isa'] or '?'}; CPU {env['cpu']}; {env['threads']} threads "
         f"of {env['logical_cpus']} logical CPUs",

@@ -92,16 +92,6 @@ def _error_line(stderr: str) -> str:
     return lines[-1] if lines else "no error output (killed by a signal?)"
 
 
-def _cpu_model() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown"
-
-
 def run_fusion(opts: FusionOptions, progress=lambda msg: None) -> dict:
     load_before = os.getloadavg()[0]
     with tempfile.TemporaryDirectory(prefix="mxprof-fusion-") as tmp:
@@ -221,9 +211,12 @@ def _run(opts: FusionOptions, tmp: Path, progress) -> dict:
         "static": opts.static,
         "environment": {
             "mxnet": fused["mxnet_version"], "onednn": fused_trace.onednn_version,
-            "isa": fused_trace.isa, "cpu": _cpu_model(), "logical_cpus": os.cpu_count(),
+            "isa": fused_trace.isa, "cpu": (fused.get("fingerprint") or {}).get("cpu_model")
+            or platform.processor() or "unknown", "logical_cpus": os.cpu_count(),
             "threads": int(opts.threads or fused.get("omp_num_threads") or os.cpu_count()),
             "python": platform.python_version(),
+            "weights": unfused.get("weights"),
+            "fingerprint": fused.get("fingerprint"),
         },
         "protocol": {
             "latency": (f"wall time per call of {_CALL[opts.path]} (mxprof.timer native loop), "

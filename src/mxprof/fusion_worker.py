@@ -28,11 +28,15 @@ def _emit_marker(text: str) -> None:
 
 
 def build_network(model: str, shape, seed: int, params_in: str | None):
-    """A Gluon HybridBlock for MODEL: a model-zoo name, or FILE.py:FACTORY returning a block."""
+    """(block, input, weights) for MODEL: a zoo name (`mxprof.models`: Gluon vision or GluonCV),
+    or FILE.py:FACTORY returning a block. `weights` says where they came from (random,
+    pretrained, user); `params_in` (the first worker's weights) makes every worker alike."""
+    import dataclasses
+
     import mxnet as mx
 
     mx.random.seed(seed)
-    if ":" in model and model.split(":", 1)[0].endswith(".py"):
+    if is_factory(model):
         import importlib.util
 
         file, factory = model.split(":", 1)
@@ -40,21 +44,29 @@ def build_network(model: str, shape, seed: int, params_in: str | None):
         module = importlib.util.module_from_spec(spec)
         spec.loader.exec_module(module)
         net = getattr(module, factory)()
+        if params_in:
+            net.load_parameters(params_in, ctx=mx.cpu())
+        else:
+            net.initialize(mx.init.Xavier(), ctx=mx.cpu())
+        weights = "user" if params_in else "random"
     else:
-        from mxnet.gluon.model_zoo import vision
+        from mxprof import models
 
-        # pretrained=False: the zoo cannot download here and timing does not need real weights.
-        net = vision.get_model(model, pretrained=False)
-    if params_in:
-        net.load_parameters(params_in, ctx=mx.cpu())
-    else:
-        net.initialize(mx.init.Xavier(), ctx=mx.cpu())
+        spec = models.resolve(model, shape=tuple(shape[1:]))
+        if params_in:
+            spec = dataclasses.replace(spec, params_path=params_in)
+        loaded = models.load(spec, ctx=mx.cpu(), hybridize=False)
+        net, weights = loaded.block, loaded.weights
     # numpy's own generator: the input must not depend on how many random numbers the weight
     # initialisation (done in the first worker only) consumed.
     import numpy as np
 
     data = np.random.RandomState(seed).uniform(size=tuple(shape)).astype("float32")
-    return net, mx.nd.array(data, ctx=mx.cpu())
+    return net, mx.nd.array(data, ctx=mx.cpu()), weights
+
+
+def is_factory(model: str) -> bool:
+    return ":" in model and model.split(":", 1)[0].endswith(".py")
 
 
 def _gluon_forward(net, x, fused: bool, static: bool):
@@ -131,8 +143,8 @@ def _time_calls(forward, warmup: int, iterations: int, min_time_s: float, trace:
 def run(spec: dict) -> dict:
     import mxnet as mx
 
-    net, x = build_network(spec["model"], spec["shape"], spec.get("seed", 0),
-                           spec.get("params_in"))
+    net, x, weights = build_network(spec["model"], spec["shape"], spec.get("seed", 0),
+                                    spec.get("params_in"))
     if spec.get("params_out"):
         net(x)  # materialise deferred shapes before saving
         net.save_parameters(spec["params_out"])
@@ -152,11 +164,23 @@ def run(spec: dict) -> dict:
         "samples_ns": samples,
         "output_sum": checksum,
         "mxnet_version": mx.__version__,
+        "weights": weights,
+        "fingerprint": _fingerprint(),
         "omp_num_threads": os.environ.get("OMP_NUM_THREADS"),
         "disabled_patterns": sorted(k for k in os.environ
                                     if k.startswith("MXNET_DISABLE_MKLDNN_FUSE_")
                                     and os.environ[k] not in ("", "0")),
     }
+
+
+def _fingerprint() -> dict | None:
+    """The shared environment fingerprint (CPU, ISA, affinity, packages, MXNet build)."""
+    try:
+        from mxprof.environment import fingerprint
+
+        return fingerprint().to_dict()
+    except Exception as exc:  # a fingerprint must never cost the measurement
+        return {"error": f"{type(exc).__name__}: {exc}"}
 
 
 def main(argv: list[str]) -> int:

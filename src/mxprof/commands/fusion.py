@@ -63,19 +63,20 @@ def _parse_switches(text: str) -> tuple[str, ...]:
     return tuple(out)
 
 
-def _check_model(model: str) -> None:
-    if ":" in model and model.split(":", 1)[0].endswith(".py"):
+def _check_model(model: str, shape: tuple[int, ...]) -> None:
+    from mxprof.fusion_worker import is_factory
+
+    if is_factory(model):
         file = model.split(":", 1)[0]
         if not Path(file).is_file():
             raise UsageError(f"model file {file!r} does not exist")
         return
-    from mxnet.gluon.model_zoo import vision
+    from mxprof import models
 
     try:
-        vision.get_model(model, pretrained=False)
-    except ValueError:
-        raise UsageError(f"unknown model {model!r}: use a Gluon model-zoo name such as "
-                         "resnet50_v1, or FILE.py:FACTORY") from None
+        models.resolve(model, shape=shape[1:])
+    except ValueError as exc:  # models.UnknownModel names the closest zoo names
+        raise UsageError(str(exc)) from None
 
 
 def run(args) -> int:
@@ -114,7 +115,7 @@ def _measure(args) -> dict:
         warmup=args.warmup, iterations=args.iterations, min_time_s=args.min_time,
         trace_iterations=args.trace_iterations, switches=_parse_switches(args.switches),
         threads=args.threads, rounds=args.rounds)
-    _check_model(args.model)
+    _check_model(args.model, opts.shape)
     try:
         return run_fusion(opts, progress=lambda msg: print(msg, file=sys.stderr, flush=True))
     except WorkerError as exc:
