@@ -75,7 +75,12 @@ def _check_model(model: str, shape: tuple[int, ...]) -> None:
 
     try:
         models.resolve(model, shape=shape[1:])
-    except ValueError as exc:  # models.UnknownModel names the closest zoo names
+    except models.UnknownModel as exc:
+        close = list(dict.fromkeys(exc.suggestions))  # unique, closest first
+        hint = f"; did you mean {', '.join(close)}?" if close else ""
+        raise UsageError(f"unknown model {model!r}{hint} (a Gluon or GluonCV model-zoo name, "
+                         "or FILE.py:FACTORY)") from None
+    except ValueError as exc:
         raise UsageError(str(exc)) from None
 
 
