@@ -21,8 +21,6 @@ IMPLEMENTATIONS = {
 
 @pytest.fixture(params=sorted(IMPLEMENTATIONS))
 def impl(request):
-    if request.param == "native":
-        pytest.importorskip("mxprof._core")
     return IMPLEMENTATIONS[request.param]
 
 
@@ -83,7 +81,6 @@ def test_format_then_parse_round_trips(cpus):
 
 @given(st.text(alphabet="0123456789-, \n\tx", max_size=12))
 def test_native_and_python_parsers_agree_on_anything(text):
-    pytest.importorskip("mxprof._core")
     outcomes = []
     for parse, _ in IMPLEMENTATIONS.values():
         try:

@@ -147,6 +147,7 @@ def host_fingerprint() -> Environment:
 def mxnet_fingerprint() -> dict[str, Any]:
     """Facts only the loaded library knows; call after `import mxnet` (in a worker)."""
     import mxnet as mx
+    import mxnet.runtime  # MXNet 1.5 does not import this submodule with the package
     features = mx.runtime.Features()
     enabled = sorted(name for name, f in features.items() if f.enabled)
     info: dict[str, Any] = {

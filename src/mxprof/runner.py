@@ -87,14 +87,20 @@ def _describe_exit(code: int) -> str:
     return f"exit status {code}"
 
 
-def run_one(spec: RunSpec, workdir: Path, *, timeout: float, index: int = 0) -> RunResult:
-    """Run one worker to completion or timeout; never raises for worker failures."""
+def run_one(spec: RunSpec, workdir: Path, *, timeout: float, index: int = 0,
+            python: str | None = None, extra_env: dict[str, str] | None = None) -> RunResult:
+    """Run one worker to completion or timeout; never raises for worker failures.
+
+    `python` and `extra_env`: another interpreter (a venv with another MXNet build, see
+    mxprof.builds) and the variables it needs (a PYTHONPATH that finds only mxprof).
+    """
     stem = f"{index:02d}-{spec.config}-{spec.pass_name}"
     spec_path, result_path = workdir / f"{stem}.spec.json", workdir / f"{stem}.result.json"
     err_path, log_path = workdir / f"{stem}.stderr", workdir / f"{stem}.verbose.log"
     dump_json(spec.to_dict(), spec_path)
     env, notes = worker_env(spec)
-    cmd = [sys.executable, "-m", "mxprof.worker", str(spec_path), str(result_path)]
+    env.update(extra_env or {})
+    cmd = [python or sys.executable, "-m", "mxprof.worker", str(spec_path), str(result_path)]
     if spec.pass_name == "primitives":
         cmd += ["--verbose-log", str(log_path)]
     started = time.monotonic()

@@ -251,6 +251,28 @@ def run_primitives(mx, net, spec: RunSpec, log: Path, missing: list[str]) -> dic
     return out
 
 
+def _fuse(mx, loaded, spec: RunSpec, notes: list[str]):
+    """The "fused" configuration (compare): oneDNN subgraph fusion, as deployed. MXNet < 1.7
+    has no optimize_for, and its MXNET_SUBGRAPH_BACKEND does not reach Gluon's cached graph
+    (checked: conv, BatchNorm and ReLU stay three primitives in 1.5.1 and 1.6.0), so there the
+    symbol is partitioned with get_backend_symbol and run as a SymbolBlock on the same params."""
+    import dataclasses
+    net = loaded.block
+    if hasattr(net, "optimize_for"):
+        net.optimize_for(_input(mx, spec, 1), backend="MKLDNN", static_alloc=True,
+                         static_shape=True)
+        return loaded
+    data = mx.sym.var("data")
+    out = net(data)
+    sym = mx.sym.Group(list(out)) if isinstance(out, (list, tuple)) else out
+    block = mx.gluon.SymbolBlock(sym.get_backend_symbol("MKLDNN"), data,
+                                 params=net.collect_params())
+    block.hybridize(static_alloc=True, static_shape=True)
+    notes.append(f"fused: MXNet {mx.__version__} has no optimize_for; graph partitioned with "
+                 "get_backend_symbol('MKLDNN')")
+    return dataclasses.replace(loaded, block=block)
+
+
 def _apply_test_hook(hook: str | None) -> None:
     if hook == "abort":
         os.abort()
@@ -274,6 +296,8 @@ def run(spec: RunSpec, *, scratch: Path, verbose_log: Path | None = None) -> Run
 
     from mxprof import models
     loaded = models.load(spec.model)
+    if spec.config == "fused":
+        loaded = _fuse(mx, loaded, spec, notes)
     _apply_test_hook(spec.test_hook)
     env = host.with_mxnet(environment.mxnet_fingerprint()).to_dict()
     if binding is not None:

@@ -15,7 +15,7 @@ import sys
 
 import pytest
 
-core = pytest.importorskip("mxprof._core")
+from mxprof import _core as core
 
 
 def test_getaffinity_matches_os():

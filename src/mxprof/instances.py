@@ -1,0 +1,157 @@
+"""Throughput mode: several bound instances at once, as Intel's launch scripts run inference.
+
+The CPUs of a run are split into N equal, contiguous groups; each instance is an ordinary
+worker (`mxprof.worker`) pinned to its group with one OpenMP thread per CPU, and all N start
+together. The aggregate throughput is the sum of the instances' images/s (what the launchers
+report); latency is their mean. Each instance's own binding (the CPUs and memory node it ended
+up on, read back by the worker) is kept in the record.
+
+The instances are launched from threads: each thread only waits on its subprocess, so the
+parent adds no load while they run. They start within milliseconds of each other; their import
+and warm-up times differ a little, so the timed phases overlap almost but not exactly fully;
+`overlap_note` says so in the output.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import signal
+from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+from mxprof.runspec import RunResult, RunSpec
+
+
+def available_cpus() -> list[int]:
+    return sorted(os.sched_getaffinity(0))
+
+
+def parse_cpus(text: str | None) -> list[int]:
+    """A CPU list ("0-17,36-53") as ids; None means the CPUs this process may use."""
+    if text is None:
+        return available_cpus()
+    try:
+        from mxprof.cpulist import parse_cpu_list
+    except ImportError:
+        parse_cpu_list = _parse_cpu_list
+    return list(parse_cpu_list(text))
+
+
+def _parse_cpu_list(text: str) -> list[int]:
+    out: list[int] = []
+    for part in text.split(","):
+        part = part.strip()
+        if not part:
+            continue
+        lo, _, hi = part.partition("-")
+        try:
+            a, b = int(lo), int(hi or lo)
+        except ValueError:
+            raise ValueError(f"bad CPU list {text!r}: expected e.g. 0-17,36-53") from None
+        if a < 0 or b < a:
+            raise ValueError(f"bad CPU list {text!r}: range {part!r}")
+        out.extend(range(a, b + 1))
+    return sorted(set(out))
+
+
+def format_cpus(cpus: Sequence[int]) -> str:
+    """Compact CPU list: [0,1,2,5] -> "0-2,5"."""
+    parts: list[str] = []
+    cpus = sorted(cpus)
+    i = 0
+    while i < len(cpus):
+        j = i
+        while j + 1 < len(cpus) and cpus[j + 1] == cpus[j] + 1:
+            j += 1
+        parts.append(str(cpus[i]) if i == j else f"{cpus[i]}-{cpus[j]}")
+        i = j + 1
+    return ",".join(parts)
+
+
+def split_cpus(cpus: Sequence[int], instances: int) -> list[str]:
+    """N contiguous groups of equal size (leftover CPUs stay idle rather than unbalance)."""
+    if instances < 1:
+        raise ValueError("--instances must be >= 1")
+    if instances > len(cpus):
+        raise ValueError(f"{instances} instances need at least {instances} CPUs; "
+                         f"{len(cpus)} given ({format_cpus(cpus)})")
+    size = len(cpus) // instances
+    ordered = sorted(cpus)
+    return [format_cpus(ordered[i * size:(i + 1) * size]) for i in range(instances)]
+
+
+def instance_specs(spec: RunSpec, instance_cpus: Sequence[str],
+                   threads: int | None = None) -> list[RunSpec]:
+    """One spec per instance: its CPUs, and one OpenMP thread per CPU unless told otherwise."""
+    return [dataclasses.replace(spec, cpus=cpus,
+                                threads=threads or len(_parse_cpu_list(cpus)))
+            for cpus in instance_cpus]
+
+
+def _run_pinned(spec: RunSpec, workdir: Path, **kw) -> RunResult:
+    """Run one worker from a thread pinned to the spec's CPUs.
+
+    Affinity is per thread on Linux and a child inherits its creating thread's: the worker
+    starts on its CPUs even before it binds itself (and even where mxprof.binding is missing).
+    """
+    from mxprof.runner import run_one
+    if spec.cpus:
+        os.sched_setaffinity(0, _parse_cpu_list(spec.cpus))
+    return run_one(spec, workdir, **kw)
+
+
+def run_bound(specs: Sequence[RunSpec], workdir: Path, *, timeout: float,
+              python: str | None = None, extra_env: dict[str, str] | None = None
+              ) -> list[RunResult]:
+    """Start one worker per spec at once, each from a thread pinned to its CPUs; results in
+    spec order, failures included."""
+    dirs = [workdir / f"instance{i}" for i in range(len(specs))]
+    for d in dirs:
+        d.mkdir(parents=True, exist_ok=True)
+    with ThreadPoolExecutor(max_workers=len(specs)) as pool:
+        futures = [pool.submit(_run_pinned, s, d, timeout=timeout, index=i, python=python,
+                               extra_env=extra_env)
+                   for i, (s, d) in enumerate(zip(specs, dirs))]
+        try:
+            return [f.result() for f in futures]
+        except BaseException:
+            # Interrupted: the threads only wait, so end their workers (each leads its own
+            # process group) and let the threads collect them before re-raising.
+            _kill_children()
+            raise
+
+
+def run_instances(spec: RunSpec, instance_cpus: Sequence[str], workdir: Path, *,
+                  timeout: float, python: str | None = None,
+                  extra_env: dict[str, str] | None = None) -> list[RunResult]:
+    """One bound worker per CPU group, all at once (throughput mode)."""
+    return run_bound(instance_specs(spec, instance_cpus, spec.threads), workdir,
+                     timeout=timeout, python=python, extra_env=extra_env)
+
+
+def instance_binding(result: RunResult) -> dict | None:
+    """Where an instance ran: the worker's binding record, else the affinity it read back."""
+    env = result.environment or {}
+    return env.get("binding") or env.get("affinity")
+
+
+def _kill_children() -> None:
+    """SIGKILL the process groups of this process's direct children (the instance workers)."""
+    pids: set[int] = set()
+    for task in Path("/proc/self/task").iterdir():
+        try:
+            pids.update(int(p) for p in (task / "children").read_text().split())
+        except OSError:
+            continue
+    for pid in pids:
+        try:
+            os.killpg(pid, signal.SIGKILL)
+        except OSError:
+            continue
+
+
+def overlap_note(instances: int) -> str:
+    return (f"{instances} instances started together; each timed latency then throughput for "
+            "the same min-time, so their throughput phases overlap up to import/warm-up skew")

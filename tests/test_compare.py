@@ -1,0 +1,221 @@
+"""compare and merge end to end with real MXNet workers (mobilenet0.25 at 64x64, short runs).
+
+One sweep is killed after its first run lands and resumed; the table, JSON, CSV, HTML and
+merge tests read what that sweep wrote. `--python` and the instances mode make their own runs.
+"""
+
+from __future__ import annotations
+
+import base64
+import csv
+import io
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from mxprof.runspec import RunResult
+
+SWEEP = ["mobilenet0.25", "--shape", "3,64,64", "--batch-size", "1,4",
+         "--configs", "reference,mkldnn", "--min-time", "0.1", "--warmup", "1"]
+REFERENCE_HEADERS = ["model", "lat w/o (ms)", "lat w/ (ms)", "speedup", "thr w/o (img/s)",
+                     "thr w/ (img/s)", "speedup"]
+
+
+def _records(path: Path) -> list[dict]:
+    return [json.loads(ln) for ln in path.read_text().splitlines() if ln.strip()]
+
+
+def _workers_alive(marker: str) -> list[int]:
+    """Processes whose command line mentions `marker` (our worker spec paths)."""
+    alive = []
+    for proc in Path("/proc").iterdir():
+        if proc.name.isdigit():
+            try:
+                cmd = (proc / "cmdline").read_bytes().decode(errors="replace")
+            except OSError:
+                continue
+            if marker in cmd and "mxprof.worker" in cmd:
+                alive.append(int(proc.name))
+    return alive
+
+
+@pytest.fixture(scope="module")
+def sweep(tmp_path_factory):
+    """Start the sweep, SIGTERM it once the first run is in the results file, then resume."""
+    d = tmp_path_factory.mktemp("sweep")
+    results, workdir = d / "runs.jsonl", d / "work"
+    cmd = [sys.executable, "-m", "mxprof", "compare", *SWEEP, "--results", str(results),
+           "--workdir", str(workdir)]
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline and proc.poll() is None:
+        if results.exists() and results.read_text().endswith("\n"):
+            break
+        time.sleep(0.1)
+    assert proc.poll() is None, f"sweep ended before it could be interrupted: {proc.stderr.read()}"
+    proc.send_signal(signal.SIGTERM)
+    _, killed_err = proc.communicate(timeout=60)
+    after_kill = _records(results)
+    orphans = _workers_alive(str(workdir))
+    out = {"dir": d, "results": results, "killed_rc": proc.returncode, "killed_err": killed_err,
+           "after_kill": after_kill, "orphans": orphans}
+    resumed = subprocess.run(
+        [*cmd, "--json", str(d / "rows.json"), "--csv", str(d / "table.csv"),
+         "--html", str(d / "page.html"), "--markdown", str(d / "table.md")],
+        capture_output=True, text=True, timeout=300)
+    out.update(resumed=resumed, records=_records(results),
+               report=json.loads((d / "rows.json").read_text()))
+    return out
+
+
+def test_killed_sweep_keeps_finished_runs_and_its_worker_dies(sweep):
+    assert sweep["killed_rc"] == 130, sweep["killed_err"]
+    assert "interrupted" in sweep["killed_err"]
+    assert len(sweep["after_kill"]) == 1 and sweep["after_kill"][0]["status"] == "ok"
+    assert sweep["orphans"] == []
+
+
+def test_resume_runs_only_the_missing_configuration(sweep):
+    res = sweep["resumed"]
+    assert res.returncode == 0, res.stderr
+    assert "1 of 2 runs already in" in res.stderr
+    assert res.stderr.count("[2/2]") == 1 and "[1/2]" not in res.stderr
+    records = sweep["records"]
+    assert len(records) == 2  # one line per finished run, nothing rerun
+    assert records[0] == sweep["after_kill"][0]
+    configs = [r["results"][0]["spec"]["config"] for r in records]
+    assert sorted(configs) == ["mkldnn", "reference"]
+    for r in records:  # every line carries the worker's environment fingerprint
+        env = r["results"][0]["environment"]
+        assert env["hostname"] and env["mxnet"]["version"] == "1.9.1"
+        assert env["mxnet"]["mkldnn_enabled"] == (r["results"][0]["spec"]["config"] == "mkldnn")
+
+
+def test_json_rows_and_speedups_follow_from_the_raw_results(sweep):
+    raw = {r["results"][0]["spec"]["config"]: RunResult.from_dict(r["results"][0])
+           for r in sweep["records"]}
+    rows = sweep["report"]["rows"]
+    by = {(r["metric"], r["config"]): r for r in rows}
+    assert set(by) == {("latency", "reference"), ("latency", "mkldnn"),
+                       ("throughput", "reference"), ("throughput", "mkldnn")}
+    for row in rows:
+        assert {"model", "batch_size", "config"} <= set(row)
+        assert row["model"] == "mobilenet0.25"
+    off, on = raw["reference"], raw["mkldnn"]
+    lat_on = by[("latency", "mkldnn")]
+    assert lat_on["batch_size"] == 1 and lat_on["latency_ms"] == on.latency["median"]
+    assert lat_on["speedup"] == pytest.approx(off.latency["median"] / on.latency["median"])
+    thr_on = by[("throughput", "mkldnn")]
+    assert thr_on["batch_size"] == 4
+    assert thr_on["images_per_s"] == pytest.approx(4e3 / on.throughput["batch_ms"]["median"])
+    assert thr_on["speedup"] == pytest.approx(
+        on.throughput["images_per_s"] / off.throughput["images_per_s"])
+    assert "speedup" not in by[("latency", "reference")]
+
+
+def test_terminal_and_markdown_use_the_reference_layout(sweep):
+    out = sweep["resumed"].stdout
+    for h in REFERENCE_HEADERS:
+        assert h in out
+    assert "mobilenet0.25" in out and "throughput batch 4 in images/s" in out
+    assert "half the interquartile range" in out  # the spread is explained
+    md = (sweep["dir"] / "table.md").read_text().splitlines()
+    header = next(ln for ln in md if ln.startswith("| model"))
+    assert [c.strip() for c in header.strip("|").split("|")] == REFERENCE_HEADERS
+    row = next(ln for ln in md if ln.startswith("| mobilenet0.25"))
+    lat_speedup = next(r["speedup"] for r in sweep["report"]["rows"]
+                       if r["metric"] == "latency" and r["config"] == "mkldnn")
+    assert f"{lat_speedup:.2f}x" in row
+
+
+def test_csv_parses_and_matches_the_rows(sweep):
+    text = (sweep["dir"] / "table.csv").read_text()
+    table = list(csv.DictReader(io.StringIO(text)))
+    assert len(table) == 1
+    line = table[0]
+    rows = {(r["metric"], r["config"]): r for r in sweep["report"]["rows"]}
+    assert line["model"] == "mobilenet0.25" and line["throughput_batch"] == "4"
+    assert float(line["latency_ms_mkldnn"]) == pytest.approx(
+        rows[("latency", "mkldnn")]["latency_ms"], rel=1e-5)
+    assert float(line["throughput_speedup_mkldnn"]) == pytest.approx(
+        rows[("throughput", "mkldnn")]["speedup"], rel=1e-5)
+
+
+def test_html_has_the_table_and_png_charts(sweep):
+    page = (sweep["dir"] / "page.html").read_text()
+    assert "<table>" in page and "mobilenet0.25" in page and "lat w/o (ms)" in page
+    images = page.split("src='data:image/png;base64,")[1:]
+    assert len(images) == 2  # latency and throughput
+    png = base64.b64decode(images[0].split("'", 1)[0])
+    assert png.startswith(b"\x89PNG\r\n\x1a\n") and len(png) > 5000
+
+
+def test_merge_gives_one_column_group_per_machine(sweep, cli, tmp_path):
+    other = tmp_path / "other.jsonl"
+    lines = []
+    for rec in sweep["records"]:  # the same runs "measured" on another machine
+        rec = json.loads(json.dumps(rec))
+        rec["machine"].update(hostname="epyc-host", cpu_model="AMD EPYC 7R13 Processor")
+        for res in rec["results"]:
+            res["environment"].update(hostname="epyc-host", cpu_model="AMD EPYC 7R13 Processor")
+            res["latency"]["median"] *= 2
+        lines.append(json.dumps(rec))
+    other.write_text("\n".join(lines) + "\n")
+    proc = cli("merge", str(sweep["results"]), str(other), "--json", "-",
+               "--csv", str(tmp_path / "m.csv"))
+    assert proc.returncode == 0, proc.stderr
+    report = json.loads(proc.stdout)
+    machines = {r["machine"] for r in report["rows"]}
+    assert len(machines) == 2 and any("epyc-host" in m for m in machines)
+    assert "epyc-host: lat w/o (ms)" in proc.stderr  # the table goes to stderr with --json -
+    local = sweep["records"][0]["results"][0]["environment"]["hostname"]
+    assert f"{local}: lat w/o (ms)" in proc.stderr
+    table = list(csv.DictReader(io.StringIO((tmp_path / "m.csv").read_text())))
+    assert sorted(t["machine"].split(" (")[0] for t in table) == sorted(["epyc-host", local])
+    lat = {r["machine"].split(" (")[0]: r for r in report["rows"]
+           if r["metric"] == "latency" and r["config"] == "reference"}
+    assert lat["epyc-host"]["latency_ms"] == pytest.approx(2 * lat[local]["latency_ms"])
+    # A terminal too narrow for the groups side by side gets them as rows instead.
+    from mxprof.render.compare_text import CompareTerminalRenderer
+    narrow = CompareTerminalRenderer(width=140).render(report)
+    assert "machine/build" in narrow and "epyc-host: lat" not in narrow
+    assert "epyc-host" in narrow and local in narrow
+
+
+def test_python_option_runs_a_second_interpreter(cli, tmp_path):
+    proc = cli("compare", "mobilenet0.25", "--shape", "3,64,64", "--batch-size", "1",
+               "--configs", "mkldnn", "--min-time", "0.1", "--warmup", "1", "--no-current",
+               "--python", f"twin={sys.executable}", "--results", str(tmp_path / "r.jsonl"),
+               "--json", "-", env={"MXPROF_CACHE": str(tmp_path / "cache")}, timeout=300)
+    assert proc.returncode == 0, proc.stderr
+    rows = json.loads(proc.stdout)["rows"]
+    assert [(r["build"], r["metric"], r["status"]) for r in rows] == [("twin", "latency", "ok")]
+    assert rows[0]["mxnet"] == "1.9.1" and rows[0]["latency_ms"] > 0
+    # The worker found mxprof through the package-only path, not through this venv's path.
+    assert (tmp_path / "cache" / "pythonpath").is_dir()
+    assert "[twin]" in proc.stderr
+
+
+@pytest.mark.skipif(len(os.sched_getaffinity(0)) < 2, reason="needs 2 CPUs")
+def test_instances_mode_binds_each_instance_and_sums_images_per_s(cli, tmp_path):
+    cpus = sorted(os.sched_getaffinity(0))[:2]
+    proc = cli("compare", "mobilenet0.25", "--shape", "3,64,64", "--batch-size", "4",
+               "--configs", "mkldnn", "--min-time", "0.2", "--warmup", "1",
+               "--instances", "2", "--cores", f"{cpus[0]},{cpus[1]}",
+               "--results", str(tmp_path / "r.jsonl"), "--json", "-", timeout=300)
+    assert proc.returncode == 0, proc.stderr
+    thr = next(r for r in json.loads(proc.stdout)["rows"] if r["metric"] == "throughput")
+    assert thr["instances"] == 2 and thr["threads"] == 1
+    assert thr["instance_cpus"] == [str(cpus[0]), str(cpus[1])]
+    assert [b["cpus"] for b in thr["instance_bindings"]] == [str(cpus[0]), str(cpus[1])]
+    assert all(x > 0 for x in thr["per_instance_images_per_s"])
+    assert thr["images_per_s"] == pytest.approx(sum(thr["per_instance_images_per_s"]))
+    record = json.loads((tmp_path / "r.jsonl").read_text())
+    assert len(record["results"]) == 2
+    assert "2 inst: thr w/ (img/s)" in proc.stderr
