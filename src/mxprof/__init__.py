@@ -24,10 +24,13 @@ _EXPORTS = {
     "compare_outputs": "mxprof.accuracy",
     "topk_accuracy": "mxprof.accuracy",
     "topk_agreement": "mxprof.accuracy",
+    "FusionOptions": "mxprof.fusion_run",
+    "run_fusion": "mxprof.fusion_run",
 }
 
 __all__ = [
     "LAYER_ENV",
+    "FusionOptions",
     "LayerProfile",
     "Timer",
     "Tolerance",
@@ -37,6 +40,7 @@ __all__ = [
     "collect_layer_times",
     "compare_outputs",
     "measure",
+    "run_fusion",
     "topk_accuracy",
     "topk_agreement",
 ]
@@ -45,6 +49,7 @@ if TYPE_CHECKING:
     from mxprof.accuracy import Tolerance, compare_outputs, topk_accuracy, topk_agreement
     from mxprof.binding import bind
     from mxprof.fdcapture import capture_fd
+    from mxprof.fusion_run import FusionOptions, run_fusion
     from mxprof.layers import LAYER_ENV, LayerProfile, collect_layer_times
     from mxprof.timer import Timer, measure
 

@@ -14,12 +14,13 @@ import sys
 # name -> (module under mxprof.commands, one-line help). The one dispatch table.
 COMMANDS: dict[str, tuple[str, str]] = {
     "profile": ("profile", "latency, throughput and where the time goes, MKL-DNN on vs off"),
+    "fusion": ("fusion", "what MKL-DNN operator fusion does to each layer, and why"),
+    "accuracy": ("accuracy", "MKL-DNN vs reference kernels, fused and INT8: outputs and top-1/top-5"),
     "compare": ("compare", "the reference MKL-DNN table (latency, throughput, speedups) here"),
     "merge": ("merge", "combine compare results files from several machines into one table"),
+    "verbose": ("verbose", "summarize oneDNN/MKL-DNN verbose logs of any generation"),
     "topology": ("topology", "show sockets, cores, SMT siblings, NUMA nodes, CPU model and ISA"),
     "bind": ("bind", "run a command bound to CPUs and NUMA memory, with OpenMP pinned (like numactl)"),
-    "verbose": ("verbose", "summarize oneDNN/MKL-DNN verbose logs of any generation"),
-    "accuracy": ("accuracy", "MKL-DNN vs reference kernels, fused and INT8: outputs and top-1/top-5"),
 }
 
 

@@ -1,0 +1,80 @@
+"""`python -m mxprof fusion`: report on stdout, JSON with the required keys, clear errors."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from tests.conftest import run_cli
+
+TINY = str(Path(__file__).parent / "fixtures" / "fusion_tinynet.py") + ":build"
+FAST = ["--shape", "1,3,16,16", "--iterations", "5", "--warmup", "2", "--min-time", "0.05",
+        "--rounds", "1", "--trace-iterations", "3"]
+
+
+@pytest.fixture(scope="module")
+def report_run(tmp_path_factory):
+    out = tmp_path_factory.mktemp("fusion")
+    proc = run_cli("fusion", TINY, *FAST, "--switches", "conv_sum", "--json",
+                   str(out / "r.json"), "--markdown", str(out / "r.md"))
+    return proc, out
+
+
+def test_cli_prints_report_and_writes_json(report_run):
+    proc, out = report_run
+    assert proc.returncode == 0, proc.stderr
+    assert "Fusion report" in proc.stdout and "sg_mkldnn_conv_bn_add_act_1" in proc.stdout
+    assert "MXNet 1.9.1" in proc.stdout and "oneDNN v2" in proc.stdout
+    report = json.loads((out / "r.json").read_text())
+    for key in ("unfused_ms", "fused_ms", "gain_percent", "groups", "environment", "protocol"):
+        assert key in report
+    assert report["unfused_ms"] > 0 and report["fused_ms"] > 0
+    sums = report["output_sum"]
+    assert sums["unfused"] == pytest.approx(sums["fused"], rel=1e-4)
+    assert not [f for f in report["findings"] if f["rule"] == "output_mismatch"]
+    for g in report["groups"]:
+        assert {"fused_node", "pattern", "members", "unfused_ms", "fused_ms"} <= set(g)
+        assert g["fused_ms"] > 0 and g["unfused_ms"] > 0
+    patterns = {g["pattern"]: g["members"] for g in report["groups"]}
+    assert patterns["fc+relu"] == ["dense0_fwd", "relu2_fwd"]
+    (switch,) = report["patterns"]
+    assert switch["switch"] == "MXNET_DISABLE_MKLDNN_FUSE_CONV_SUM"
+    assert "conv+bn+sum+relu" not in switch["patterns"] and switch["graph_changed"]
+    assert "| fused node | pattern |" in (out / "r.md").read_text()
+
+
+def test_cli_loads_saved_report(report_run):
+    _, out = report_run
+    proc = run_cli("fusion", "--load", str(out / "r.json"))
+    assert proc.returncode == 0, proc.stderr
+    assert "fc+relu" in proc.stdout
+
+
+def test_summary_line_for_profile(report_run):
+    from mxprof.fusion_render import summary_line
+
+    _, out = report_run
+    line = summary_line(json.loads((out / "r.json").read_text()))
+    assert line.startswith("fusion: ") and "fused nodes" in line and "\n" not in line
+
+
+@pytest.mark.parametrize("args, message", [
+    (["no_such_net", "--shape", "1,3,16,16"], "unknown model 'no_such_net'"),
+    (["missing.py:build"], "model file 'missing.py' does not exist"),
+    ([TINY, "--shape", "1,three"], "--shape must be integers"),
+    ([TINY, "--switches", "conv_gelu"], "unknown fusion switch 'conv_gelu'"),
+    ([TINY, "--threads", "0"], "--threads must be at least 1"),
+    ([], "give a MODEL"),
+])
+def test_bad_input_gives_clear_error(args, message):
+    proc = run_cli("fusion", *args)
+    assert proc.returncode == 2
+    assert message in proc.stderr and "Traceback" not in proc.stderr
+
+
+def test_worker_failure_is_one_clear_line():
+    proc = run_cli("fusion", TINY, "--shape", "1,3", "--rounds", "1", "--switches", "none")
+    assert proc.returncode == 2
+    assert "could not measure" in proc.stderr and "unfused worker exited" in proc.stderr
+    assert "Traceback" not in proc.stderr and "File \"" not in proc.stderr
