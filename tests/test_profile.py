@@ -94,6 +94,22 @@ def test_terminal_markdown_and_trace_outputs(profiled):
 
 
 @pytest.mark.slow
+def test_companion_checks_fusion_summary_and_equivalence(profiled):
+    proc, paths = profiled
+    checks = json.loads(paths["json"].read_text())["checks"]
+    fusion = checks["fusion"]
+    assert fusion["status"] == "ok", fusion
+    assert fusion["groups"] > 0 and fusion["unfused_ms"] > 0 and fusion["fused_ms"] > 0
+    assert fusion["summary"].startswith("fusion: ") and fusion["summary"] in proc.stdout
+    eq = checks["equivalence"]
+    assert eq["status"] == "ok", eq
+    assert {c["name"] for c in eq["configs"]} == {"mkldnn", "mkldnn-fused"}
+    for c in eq["configs"]:
+        assert c["within_tolerance"] is True and c["top1_agreement"] == 1.0, c
+    assert "equivalence: mkldnn vs mkldnn-off: max abs diff" in proc.stdout
+
+
+@pytest.mark.slow
 def test_load_rerenders_the_saved_result(profiled, cli, tmp_path):
     proc, paths = profiled
     again = cli("profile", "--load", str(paths["json"]), "--markdown", str(tmp_path / "again.md"))
@@ -131,6 +147,8 @@ def test_layers_pass(tmp_path):
 def test_bad_passes_exit_2(cli):
     proc = cli("profile", "resnet18_v1", "--passes", "timing,nonsense")
     assert proc.returncode == 2 and "unknown pass(es) nonsense" in proc.stderr
+    proc = cli("profile", "resnet18_v1", "--checks", "fusion,typo")
+    assert proc.returncode == 2 and "unknown check(s) typo" in proc.stderr
 
 
 def test_worker_python_error_is_reported(tmp_path):

@@ -9,7 +9,10 @@ workers leave their sections None and are listed under "runs") and returns a JSO
   layers [{name, op, ms, output_shape}], coverage {layers_ms, latency_ms, ratio, overhead_ms},
   breakdown_cost {bulk_on_ms, bulk_off_ms, ratio}, primitives {...}, trace [Chrome events],
   reference {the same measurements with MKL-DNN off, speedup {latency, throughput}},
-  runs [{config, pass, status, wall_s, error, stderr_tail}], notes, missing.
+  runs [{config, pass, status, wall_s, error, stderr_tail}], notes, missing,
+  checks {fusion {status, summary, unfused_ms, fused_ms, gain_percent, groups, findings},
+          equivalence {status, inputs, lines, configs [{name, max_abs_diff, max_rel_diff,
+          top1_agreement, within_tolerance}]}} (added by the profile command when it runs them).
 
 `load_report(path)` reads one back (for `profile --load`), checking the schema.
 """

@@ -22,6 +22,9 @@ DEFAULT_TIMEOUT = 600.0
 REFERENCE_BATCH = 128
 REFERENCE_MIN_TIME = 10.0
 ALL_PASSES = ("timing", "operators", "layers", "primitives")
+# Short companions of the main run: a one-line fusion summary (`mxprof fusion` has the full
+# report) and the quick output-equivalence check (`mxprof accuracy` has the full one).
+ALL_CHECKS = ("fusion", "equivalence")
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -51,6 +54,10 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     m.add_argument("--passes", default=",".join(ALL_PASSES), metavar="LIST",
                    help=f"worker passes to run, of {','.join(ALL_PASSES)} (default all; timing "
                         "always runs; primitives only with MKL-DNN on)")
+    m.add_argument("--checks", default=",".join(ALL_CHECKS), metavar="LIST",
+                   help="companion checks after the timing: fusion (one-line fused vs unfused "
+                        "summary), equivalence (MKL-DNN and fused outputs vs the reference "
+                        "kernels on random inputs); 'none' to skip (default: both)")
     m.add_argument("--timeout", type=float, default=DEFAULT_TIMEOUT,
                    help=f"seconds before a worker is killed (default {DEFAULT_TIMEOUT:g})")
     m.add_argument("--workdir", help="keep worker specs, results, stderr and verbose logs here")
@@ -98,13 +105,63 @@ def _plan(args, spec_model):
             for c, p in order]
 
 
+def _chosen_checks(text: str) -> list[str]:
+    wanted = {c.strip() for c in text.split(",") if c.strip()} - {"none"}
+    unknown = wanted - set(ALL_CHECKS)
+    if unknown:
+        raise UsageError(f"unknown check(s) {', '.join(sorted(unknown))}; "
+                         f"choose from {','.join(ALL_CHECKS)} or none")
+    return [c for c in ALL_CHECKS if c in wanted]
+
+
+def _run_checks(args, model, checks: list[str]) -> dict:
+    """Run the companion checks in their own workers; a failure is recorded, never raised."""
+    out: dict = {}
+    if "fusion" in checks:
+        if model.source == "symbol":
+            out["fusion"] = {"status": "skipped",
+                             "summary": "fusion: not run for --symbol models (zoo names only)"}
+        else:
+            _progress("fusion summary: unfused and fused workers")
+            try:
+                from mxprof.fusion_run import FusionOptions, run_fusion
+                rep = run_fusion(FusionOptions(
+                    model=model.name, shape=model.batch_shape(1), switches=(), rounds=1,
+                    warmup=3, iterations=10, min_time_s=1.0, trace_iterations=2,
+                    threads=args.threads, timeout_s=args.timeout))
+                out["fusion"] = {"status": "ok", "summary": rep["summary"],
+                                 **{k: rep.get(k) for k in ("unfused_ms", "fused_ms",
+                                                            "gain_percent")},
+                                 "groups": len(rep.get("groups") or ()),
+                                 "findings": [f.get("title") for f in rep.get("findings") or ()]}
+            except Exception as exc:  # the main report must survive a failed companion
+                out["fusion"] = {"status": "failed", "summary": f"fusion: failed ({exc})"}
+    if "equivalence" in checks:
+        _progress("equivalence check: reference, MKL-DNN and fused workers")
+        try:
+            from mxprof.accuracy_run import equivalence_summary, quick_equivalence
+            eq = quick_equivalence(model.to_dict(), num_inputs=4, threads=args.threads,
+                                   timeout=args.timeout)
+            configs = [c for c in eq.configs if c.name != "mkldnn-off"]
+            out["equivalence"] = {
+                "status": "ok" if all(c.ok for c in configs) else "failed",
+                "inputs": 4, "lines": equivalence_summary(eq),
+                "configs": [{"name": c.name, "max_abs_diff": c.max_abs_diff,
+                             "max_rel_diff": c.max_rel_diff, "top1_agreement": c.top1_agreement,
+                             "within_tolerance": c.within_tolerance} for c in configs]}
+        except Exception as exc:
+            out["equivalence"] = {"status": "failed", "lines": [f"failed ({exc})"]}
+    return out
+
+
+def _progress(message: str) -> None:
+    print(f"mxprof: {message}", file=sys.stderr, flush=True)
+
+
 def _reference_binding(cpus, membind, threads):
-    try:
-        from mxprof.cpulist import format_cpu_list
-        from mxprof.topology import read_topology
-    except ImportError:
-        raise UsageError("--reference-protocol needs the CPU topology (mxprof.topology), "
-                         "which this build lacks") from None
+    from mxprof.cpulist import format_cpu_list
+    from mxprof.topology import read_topology
+
     topo = read_topology()
     node0 = topo.cores_of_node(min(topo.nodes))
     return (cpus or format_cpu_list(node0), membind or str(min(topo.nodes)),
@@ -163,6 +220,7 @@ def run(args) -> int:
         return 0
     model = _resolve(args)
     specs = _plan(args, model)
+    checks = _chosen_checks(args.checks)
     from mxprof.runner import run_specs
 
     done = []
@@ -178,6 +236,9 @@ def run(args) -> int:
 
     results = run_specs(specs, timeout=args.timeout, workdir=args.workdir, on_result=partial)
     report = build_report(results, planned=len(specs))
+    if checks:
+        _write_outputs(argparse.Namespace(json=args.json, markdown=None, trace=None), report)
+        report["checks"] = _run_checks(args, model, checks)
     _write_outputs(args, report)
     _display(report)
     return 0 if all(r.ok for r in results) else 1

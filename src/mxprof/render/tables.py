@@ -185,8 +185,20 @@ def all_tables(report: dict[str, Any]) -> list[Table]:
     return [t for t in tables if t is not None]
 
 
+def check_lines(report: dict[str, Any]) -> list[str]:
+    """The companion checks of `profile`: fusion summary and output equivalence."""
+    checks = report.get("checks") or {}
+    lines = []
+    if "fusion" in checks:
+        lines.append(checks["fusion"]["summary"])
+    if "equivalence" in checks:
+        lines += [f"equivalence: {line}" for line in checks["equivalence"]["lines"]]
+    return lines
+
+
 def closing_lines(report: dict[str, Any]) -> list[str]:
-    lines = [f"note: {n}" for n in report.get("notes", [])]
+    lines = check_lines(report)
+    lines += [f"note: {n}" for n in report.get("notes", [])]
     ref = report.get("reference") or {}
     for label, section in (("w/ MKL-DNN", report), ("w/o MKL-DNN", ref)):
         for key, what in (("latency_ms", "latency"), ("throughput", "throughput")):
