@@ -21,6 +21,7 @@ from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
+from mxprof.cpulist import parse_cpu_list
 from mxprof.runspec import RunResult, RunSpec
 
 
@@ -32,11 +33,7 @@ def parse_cpus(text: str | None) -> list[int]:
     """A CPU list ("0-17,36-53") as ids; None means the CPUs this process may use."""
     if text is None:
         return available_cpus()
-    try:
-        from mxprof.cpulist import parse_cpu_list
-    except ImportError:
-        parse_cpu_list = _parse_cpu_list
-    return list(parse_cpu_list(text))
+    return parse_cpu_list(text)
 
 
 def _parse_cpu_list(text: str) -> list[int]:
