@@ -71,7 +71,8 @@ def timed(fn, *, warmup: int, iterations: int | None, min_time: float, min_itera
     if iterations is None:
         wanted = math.ceil(min_time * 1e3 / max(estimate_ms, 1e-3))
         iterations = max(min_iterations, min(max_iterations, wanted))
-    from mxprof.timer import measure  # numpy and the native module: after binding, like MXNet
+    # Imported here, not at module level: numpy would start its BLAS threads before _bind.
+    from mxprof.timer import measure
     m = measure(fn, repeat=iterations, warmup=0)
     return {**m.stats.to_dict(unit="ms"), "samples_ms": [float(s) / 1e6 for s in m.samples_ns],
             "first_call_ms": first_ms,
