@@ -18,6 +18,7 @@ Configurations (N = number of --cpus; mxprof bind runs the real CLI, which binds
   places+close   OMP_NUM_THREADS=N OMP_PROC_BIND=close OMP_PLACES={a},{b}... (the old protocol)
   affinity       sched_setaffinity(--cpus) + OMP_NUM_THREADS=N
   old-bind       affinity + places+close (what `mxprof bind` did before this bench existed)
+  spin-10k       affinity + OMP_NUM_THREADS=N GOMP_SPINCOUNT=10000 (bounded spin, then sleep)
   bind           `python -m mxprof bind --cores CPUS -- ...` as it is now
   bind-pinned    `python -m mxprof bind --cores CPUS --pin-threads -- ...`
   bind-1cpu      `python -m mxprof bind --cores FIRST -- ...`: one CPU, for scale
@@ -117,6 +118,7 @@ def configurations(cpus: list[int]) -> dict[str, tuple[dict[str, str], list[int]
         "places+close": (places, None, []),
         "affinity": ({"OMP_NUM_THREADS": n}, cpus, []),
         "old-bind": (places, cpus, []),
+        "spin-10k": ({"OMP_NUM_THREADS": n, "GOMP_SPINCOUNT": "10000"}, cpus, []),
         "bind": ({}, None, [*mxprof, format_cpu_list(cpus), "--"]),
         "bind-pinned": ({}, None, [*mxprof, format_cpu_list(cpus), "--pin-threads", "--"]),
         "bind-1cpu": ({}, None, [*mxprof, str(cpus[0]), "--"]),

@@ -276,6 +276,17 @@ def test_cli_physical_only(cli):
     assert f"CPUs:    {format_cpu_list(topo.physical_cpus())} " in proc.stdout
 
 
+def test_busy_warning_only_when_the_bound_cpus_are_shared():
+    from mxprof.commands.bind import busy_warning
+
+    assert busy_warning(2, 2, 2, 0.3) is None
+    assert busy_warning(2, 2, 1, 4.5) is None  # one thread has no barrier to wait at
+    assert busy_warning(72, 18, 18, 30.0) is None  # the load fits on the 54 other CPUs
+    message = busy_warning(2, 2, 2, 4.5)
+    assert message.startswith("load average 4.5 on a machine with 2 CPUs")
+    assert "compare with --threads 1" in message
+
+
 @pytest.mark.parametrize(("args", "message"), [
     (["--cores", "99"], "--cores: CPU 99 not online: this machine has CPUs"),
     (["--cores", "x"], "--cores: invalid CPU list 'x': 'x' is not a number"),

@@ -26,13 +26,14 @@ Measured on the 2-CPU VM (bench/openmp_binding.py, resnet18_v1, other jobs runni
   libmxnet.so loads, before MXNet creates its engine threads; they inherit that one CPU. The
   main thread and every engine thread ended up on CPU 0 (only the team's second thread on CPU
   1), and the scikit-learn libgomp that `import mxnet` also loads warns "Number of places
-  reduced from 2 to 1". libgomp never re-pins a thread it did not create when that thread
-  becomes a team master, so binding with libgomp's variables always does this.
-- libgomp's default wait (spin about 300,000 iterations before sleeping, milliseconds on CPUs
-  with a slow `pause`) with 2 threads gave batch-1 latencies of 190-900 ms where MXNet's own
-  default (1 OpenMP thread on 2 CPUs: it uses half of omp_get_num_procs) took 35-60 ms: the
-  spinning worker keeps a CPU that the engine thread and Python need. PASSIVE (sleep at once,
-  the analogue of KMP_BLOCKTIME=0) removed that (see the README for the table).
+  reduced from 2 to 1". libgomp does not re-pin a thread it did not create when that thread
+  becomes a team master (the engine thread kept CPU 0), so libgomp's binding variables always
+  do this to MXNet.
+- libgomp's default wait (spin about 300,000 iterations before sleeping) with 2 threads gave
+  median batch-1 latencies of 136-906 ms per run where MXNet's own default (1 OpenMP thread on
+  2 CPUs: it uses half of the CPUs it sees) took 31-69 ms, with or without any binding.
+  OMP_WAIT_POLICY=PASSIVE (sleep at once, the analogue of KMP_BLOCKTIME=0) removed that:
+  `bind --cores 0-1` medians were 0.82-0.83x the default's latency (README table).
 Never set both families: libiomp5 given KMP_AFFINITY and OMP_PLACES warns, ignores OMP_PLACES
 and (intel-openmp 2026.2, measured) put both threads of a 2-CPU run on one CPU.
 """

@@ -34,7 +34,8 @@ def add_arguments(parser) -> None:
                         help="OpenMP runtime of CMD; auto looks at the mxnet this Python would "
                              "import, without importing it (default: auto)")
     parser.add_argument("--blocktime", type=int, default=1, metavar="MS",
-                        help="KMP_BLOCKTIME in ms for Intel OpenMP (default: 1)")
+                        help="KMP_BLOCKTIME in ms for Intel OpenMP (default: 1); GNU OpenMP "
+                             "always gets OMP_WAIT_POLICY=PASSIVE")
     parser.add_argument("--pin-threads", action="store_true",
                         help="GNU OpenMP only: also set OMP_PROC_BIND=close and one OMP_PLACES "
                              "place per CPU; this pins the main thread and MXNet's engine threads "
@@ -79,23 +80,19 @@ def format_plan(cpus, nodes, topology, runtime, env, command) -> list[str]:
     return lines
 
 
-def _busy_warning(topology, cpus, threads: int) -> str | None:
-    """A warning when other processes probably run on the bound CPUs (load average above what
-    the unbound CPUs can absorb) and the default gives one OpenMP thread per bound CPU.
+def busy_warning(online: int, bound: int, threads: int, load: float) -> str | None:
+    """A warning when other processes probably run on the bound CPUs (1-minute load average
+    above what the unbound CPUs can absorb) and there is more than one OpenMP thread.
 
     A team waits for its slowest thread at every barrier, so one preempted thread stalls all:
-    measured on the 2-CPU VM at load average 3-5, resnet18_v1 with 2 passive threads gave
-    0.7-0.9x the throughput of 1 thread (bench/openmp_binding.py).
+    on the 2-CPU VM at load average 3-5, resnet18_v1 with 2 threads gave 0.58x-1.76x the
+    throughput of 1 thread from round to round (bench/openmp_binding.py).
     """
-    import os
-
-    load = os.getloadavg()[0]
-    spare = len(topology.online) - len(cpus)
-    if threads < 2 or load <= spare + 0.5:
+    if threads < 2 or load <= online - bound + 0.5:
         return None
-    return (f"load average {load:.1f} on a machine with {len(topology.online)} CPUs: other "
-            f"processes share the {len(cpus)} bound CPUs, and an OpenMP team of {threads} "
-            "waits for its slowest thread at every barrier; compare with --threads 1")
+    return (f"load average {load:.1f} on a machine with {online} CPUs: other processes share "
+            f"the {bound} bound CPUs, and an OpenMP team of {threads} waits for its slowest "
+            "thread at every barrier; compare with --threads 1")
 
 
 def run(args) -> int:
@@ -125,7 +122,8 @@ def run(args) -> int:
     if threads > len(cpus):
         print(f"mxprof: warning: {threads} OpenMP threads on {len(cpus)} CPUs: threads will "
               "share CPUs (oversubscription slows oneDNN kernels)", file=sys.stderr)
-    busy = _busy_warning(topology, cpus, threads) if args.threads is None else None
+    busy = None if args.threads is not None else busy_warning(
+        len(topology.online), len(cpus), threads, os.getloadavg()[0])
     if busy:
         print(f"mxprof: warning: {busy}", file=sys.stderr)
     if args.dry_run:
