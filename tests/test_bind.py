@@ -22,8 +22,6 @@ from mxprof.binding import Binding, select_cpus, select_nodes
 from mxprof.openmp import detect_openmp_runtime, elf_needed, openmp_env, openmp_places
 from mxprof.topology import read_topology
 
-pytest.importorskip("mxprof._core")
-
 CHILD_ENV = {**os.environ, "PYTHONPATH": os.pathsep.join(p for p in sys.path if p)}
 LAST_CPU = max(os.sched_getaffinity(0))
 

@@ -18,8 +18,6 @@ import pytest
 from mxprof.cpulist import format_cpu_list, parse_cpu_list
 from mxprof.openmp import detect_openmp_runtime
 
-pytest.importorskip("mxprof._core")
-
 CHILD_ENV = {**{k: v for k, v in os.environ.items() if not k.startswith(("OMP_", "KMP_"))},
              "PYTHONPATH": os.pathsep.join(p for p in sys.path if p)}
 CPUS = sorted(os.sched_getaffinity(0))[:2]
