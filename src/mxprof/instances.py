@@ -16,11 +16,11 @@ from __future__ import annotations
 
 import dataclasses
 import os
-import signal
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
+from mxprof.process import kill_running
 from mxprof.runspec import RunResult, RunSpec
 
 
@@ -119,7 +119,7 @@ def run_bound(specs: Sequence[RunSpec], workdir: Path, *, timeout: float,
         except BaseException:
             # Interrupted: the threads only wait, so end their workers (each leads its own
             # process group) and let the threads collect them before re-raising.
-            _kill_children()
+            kill_running()
             raise
 
 
@@ -135,21 +135,6 @@ def instance_binding(result: RunResult) -> dict | None:
     """Where an instance ran: the worker's binding record, else the affinity it read back."""
     env = result.environment or {}
     return env.get("binding") or env.get("affinity")
-
-
-def _kill_children() -> None:
-    """SIGKILL the process groups of this process's direct children (the instance workers)."""
-    pids: set[int] = set()
-    for task in Path("/proc/self/task").iterdir():
-        try:
-            pids.update(int(p) for p in (task / "children").read_text().split())
-        except OSError:
-            continue
-    for pid in pids:
-        try:
-            os.killpg(pid, signal.SIGKILL)
-        except OSError:
-            continue
 
 
 def overlap_note(instances: int) -> str:
