@@ -220,7 +220,7 @@ def onednn_version(probe: bool = False, timeout: float = 120.0) -> str | None:
     cache = _version_cache()
     if cache is not None and cache.is_file():
         return cache.read_text().strip() or None
-    return probe_onednn_version(timeout) if probe else None
+    return _probe(cache, timeout) if probe else None
 
 
 def probe_onednn_version(timeout: float = 120.0) -> str | None:
@@ -228,13 +228,14 @@ def probe_onednn_version(timeout: float = 120.0) -> str | None:
 
     One convolution in a throwaway process with DNNL_VERBOSE=1 (verbose output in the measured
     workers would distort their timing); None when MKL-DNN is absent or prints no header. The
-    answer is cached per libmxnet path, size and mtime.
+    answer is cached per libmxnet path, size and mtime, so only the first call pays.
     """
+    return onednn_version(probe=True, timeout=timeout)
+
+
+def _probe(cache: Path | None, timeout: float) -> str | None:
     from mxprof.process import python_command, run_process, worker_env
 
-    cache = _version_cache()
-    if cache is not None and cache.is_file():
-        return cache.read_text().strip() or None
     env, _ = worker_env(mkldnn=True, extra={"DNNL_VERBOSE": "1", "MKLDNN_VERBOSE": "1"})
     with tempfile.TemporaryDirectory(prefix="mxprof-onednn-") as tmp:
         log = Path(tmp) / "verbose.log"

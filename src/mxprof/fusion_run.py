@@ -22,9 +22,9 @@ from mxprof import fusion, fusion_diagnose, fusion_trace
 from mxprof.process import ProcessOutcome, python_command, run_process, worker_env
 
 SCHEMA = 1
-# Environment variables a worker must not inherit: they change what is fused or printed.
-_CONTROLLED = ("MXNET_SUBGRAPH_BACKEND", "DNNL_VERBOSE", "MKLDNN_VERBOSE",
-               "DNNL_VERBOSE_TIMESTAMP", *fusion.PATTERN_SWITCHES)
+# Environment variables a worker must not inherit: they change what is fused (the verbose and
+# MKL-DNN switches are dropped for every worker by mxprof.process).
+_CONTROLLED = ("MXNET_SUBGRAPH_BACKEND", *fusion.PATTERN_SWITCHES)
 
 
 _CALL = {"gluon": "net(x).wait_to_read()",

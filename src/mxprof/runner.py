@@ -1,8 +1,9 @@
 """Run each RunSpec in its own worker process, bounded by a timeout, one after another.
 
 Workers run sequentially: on a machine with a few cores two workers would time each other.
-The environment of each worker is built here (`worker_env`) so that MXNet, OpenMP and oneDNN see
-it when libmxnet loads. A worker that crashes (a signal, e.g. SIGSEGV/SIGABRT) or outlives the
+The environment of each worker is built here (`worker_env`, the pass-specific part over
+`mxprof.process.worker_env`) so that MXNet, OpenMP and oneDNN see it when libmxnet loads;
+`mxprof.process.run_process` runs it. A worker that crashes (a signal, e.g. SIGSEGV/SIGABRT) or outlives the
 timeout becomes a failed `RunResult` carrying its stderr tail; the others go on. `on_result` is
 called after every worker, so callers can write partial results as they arrive.
 """
