@@ -124,5 +124,8 @@ def _measure(args) -> dict:
         return run_fusion(opts, progress=lambda msg: print(msg, file=sys.stderr, flush=True))
     except WorkerError as exc:
         # One line for the failure; a crash or timeout adds the worker's last stderr lines.
-        detail = "".join(f"\n  | {line}" for line in exc.detail.splitlines())
+        lines = exc.detail.splitlines()
+        if lines and str(exc).endswith(lines[-1].strip()):
+            lines.pop()  # already the end of the one line
+        detail = "".join(f"\n  | {line}" for line in lines)
         raise UsageError(f"could not measure {args.model}: {exc}{detail}") from None
