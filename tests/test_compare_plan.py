@@ -83,7 +83,7 @@ def test_split_cpus_into_equal_contiguous_groups():
     assert instances.split_cpus([0, 2, 4, 6], 2) == ["0,2", "4,6"]
     with pytest.raises(ValueError, match="need at least 3 CPUs"):
         instances.split_cpus([0, 1], 3)
-    assert instances._parse_cpu_list("0-2,5") == [0, 1, 2, 5]
+    assert instances.parse_cpus("0-2,5") == [0, 1, 2, 5]
     assert instances.format_cpus([5, 0, 1, 2]) == "0-2,5"
 
 

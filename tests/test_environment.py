@@ -51,3 +51,14 @@ def test_roundtrip_and_onednn_version():
     again = environment.Environment.from_dict(json.loads(json.dumps(env.to_dict())))
     assert again == env and again.onednn_version == "v2.4.4"
     assert env.with_onednn_version(None).onednn_version == "v2.4.4"
+
+
+def test_onednn_version_is_probed_once_then_read_from_the_cache(tmp_path, monkeypatch):
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
+    assert environment.onednn_version() is None  # cheap path: no cache, no probe
+    version = environment.onednn_version(probe=True)
+    assert version and version.startswith("v")
+    (cached,) = (tmp_path / "mxprof").glob("onednn-*.txt")
+    assert cached.read_text() == version
+    assert environment.onednn_version() == version
+    assert environment.fingerprint().onednn_version == version

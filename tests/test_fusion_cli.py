@@ -78,3 +78,17 @@ def test_worker_failure_is_one_clear_line():
     assert proc.returncode == 2
     assert "could not measure" in proc.stderr and "unfused worker exited" in proc.stderr
     assert "Traceback" not in proc.stderr and "File \"" not in proc.stderr
+
+
+def test_crashed_main_worker_shows_its_stderr_tail(tmp_path):
+    factory = tmp_path / "crash.py"
+    factory.write_text("import os, sys\n\n\ndef build():\n"
+                       "    print('native context', file=sys.stderr)\n"
+                       "    print('last words', file=sys.stderr, flush=True)\n"
+                       "    os.abort()\n")
+    proc = run_cli("fusion", f"{factory}:build", *FAST, "--switches", "none")
+    assert proc.returncode == 2
+    assert "could not measure" in proc.stderr
+    assert "unfused worker killed by signal SIGABRT" in proc.stderr
+    assert "SIGABRT: last words\n  | native context\n" in proc.stderr
+    assert "Traceback" not in proc.stderr

@@ -60,6 +60,8 @@ def test_unknown_name_suggests_closest():
         models.resolve("resnet50v1")
     assert "resnet50_v1" in err.value.suggestions
     assert "did you mean" in str(err.value)
+    # The Gluon names are in GluonCV's list too: each is suggested once.
+    assert len(set(err.value.suggestions)) == len(err.value.suggestions)
 
 
 def test_gluoncv_name_resolves_and_builds_offline():

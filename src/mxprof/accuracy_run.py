@@ -12,14 +12,9 @@ configuration loads that file, so all of them see identical weights and identica
 from __future__ import annotations
 
 import dataclasses
-import hashlib
 import json
 import os
-import re
 import shutil
-import signal
-import subprocess
-import sys
 import tempfile
 import time
 from dataclasses import dataclass
@@ -34,7 +29,9 @@ from mxprof.accuracy_records import (
     ConfigResult,
     Latency,
 )
-from mxprof.runner import stderr_tail
+from mxprof.environment import probe_onednn_version
+from mxprof.process import python_command, run_process
+from mxprof.process import worker_env as process_env
 
 FP32_CONFIGS = ("mkldnn-off", "mkldnn", "mkldnn-fused")
 
@@ -71,63 +68,27 @@ class WorkerFailed(RuntimeError):
 
 
 # Inherited settings that would change what a configuration is (MXNET_SUBGRAPH_BACKEND would
-# fuse the "unfused" mkldnn configuration) or flood its output.
-_DROPPED_ENV = ("MXNET_MKLDNN_ENABLED", "MXNET_SUBGRAPH_BACKEND", "DNNL_VERBOSE", "MKLDNN_VERBOSE",
-                "DNNL_VERBOSE_TIMESTAMP")
+# fuse the "unfused" mkldnn configuration); the verbose and MKL-DNN switches always go.
+_DROPPED_ENV = ("MXNET_SUBGRAPH_BACKEND",)
 
 
 def worker_env(plan_env: dict[str, str], threads: int | None) -> dict[str, str]:
     """The whole environment of one worker: inherited, minus verbose/MKL-DNN switches, plus ours."""
-    import mxprof
-
-    env = {k: v for k, v in os.environ.items() if k not in _DROPPED_ENV}
-    env["MXNET_STORAGE_FALLBACK_LOG_VERBOSE"] = "0"  # one line per op with MKL-DNN off
-    if threads:
-        from mxprof.openmp import detect_openmp_runtime, openmp_env
-
-        # Pinned the way the reference benchmark did (KMP_AFFINITY / OMP_PROC_BIND), per runtime.
-        env.update(openmp_env(threads, intel_openmp=detect_openmp_runtime() != "gnu"))
-    env.update(plan_env)
-    # The worker must import this very mxprof, installed or not.
-    src = str(Path(mxprof.__file__).resolve().parents[1])
-    env["PYTHONPATH"] = os.pathsep.join(p for p in (src, env.get("PYTHONPATH")) if p)
-    return env
-
-
-def _describe_exit(code: int) -> str:
-    if code < 0:
-        try:
-            return f"killed by signal {signal.Signals(-code).name}"
-        except ValueError:
-            return f"killed by signal {-code}"
-    return f"exit status {code}"
+    return process_env(drop=_DROPPED_ENV, threads=threads, extra=plan_env)[0]
 
 
 def run_worker(spec: dict, env: dict[str, str], timeout: float) -> dict:
     """Run one configuration in a fresh interpreter; its result.json, or WorkerFailed."""
     out_dir = Path(spec["out_dir"])
     out_dir.mkdir(parents=True, exist_ok=True)
-    spec_path, err_path = out_dir / "spec.json", out_dir / "stderr.txt"
+    spec_path, result_path = out_dir / "spec.json", out_dir / "result.json"
     spec_path.write_text(json.dumps(spec))
-    cmd = [sys.executable, "-m", "mxprof.accuracy_worker", str(spec_path)]
-    with open(err_path, "w") as err:
-        # Own session, so a timeout kills the worker with every thread and child it started.
-        proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=err, env=env,
-                                start_new_session=True)
-        try:
-            code = proc.wait(timeout=timeout)
-        except BaseException as exc:
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait()
-            if isinstance(exc, subprocess.TimeoutExpired):
-                raise WorkerFailed(f"no result after the {timeout:g} s timeout: worker killed"
-                                   ) from None
-            raise
-    result_path = out_dir / "result.json"
-    if code != 0 or not result_path.exists():
-        # The profile runner's filter drops the per-operator chatter of MKL-DNN-off runs.
-        tail = stderr_tail(err_path.read_text(errors="replace"), lines=8)
-        raise WorkerFailed(f"worker {_describe_exit(code)}: {tail}")
+    outcome = run_process(python_command(["-m", "mxprof.accuracy_worker", str(spec_path)]),
+                          env=env, timeout=timeout, stderr=out_dir / "stderr.txt", tail_lines=8)
+    if outcome.status == "timeout":
+        raise WorkerFailed(f"no result after the {timeout:g} s timeout: worker killed")
+    if not outcome.ok or not result_path.exists():
+        raise WorkerFailed(f"worker {outcome.description}: {outcome.stderr_tail}")
     return json.loads(result_path.read_text())
 
 
@@ -288,55 +249,6 @@ def _assemble(work, model, plans, inputs, results, errors, tolerance,
         tolerance=tolerance, configs=tuple(configs), comparisons=tuple(comparisons),
         calibration=calibration,
         environment=env, notes=tuple(notes))
-
-
-_PROBE = ("import mxnet as mx\n"
-          "x = mx.nd.ones((1, 1, 4, 4)); w = mx.nd.ones((1, 1, 3, 3))\n"
-          "mx.nd.Convolution(x, w, kernel=(3, 3), num_filter=1, no_bias=True).wait_to_read()\n")
-
-
-def _libmxnet() -> Path | None:
-    import importlib.util
-
-    found = importlib.util.find_spec("mxnet")
-    if found is None or not found.origin:
-        return None
-    lib = Path(found.origin).parent / "libmxnet.so"
-    return lib if lib.exists() else None
-
-
-def probe_onednn_version(timeout: float = 120.0) -> str | None:
-    """oneDNN's version from its verbose header: libmxnet 1.9.1 exports no version symbol.
-
-    One convolution in a throwaway process with DNNL_VERBOSE=1 (verbose output in the measured
-    workers would distort their timing); None when MKL-DNN is absent or prints no header. The
-    answer depends only on the library file, so it is cached per libmxnet path, size and mtime.
-    """
-    lib = _libmxnet()
-    cache = None
-    if lib is not None:
-        st = lib.stat()
-        key = f"{lib}|{st.st_size}|{st.st_mtime_ns}"
-        root = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "mxprof"
-        cache = root / f"onednn-{hashlib.sha1(key.encode()).hexdigest()[:16]}.txt"
-        if cache.is_file():
-            return cache.read_text().strip() or None
-    env = worker_env({"MXNET_MKLDNN_ENABLED": "1", "DNNL_VERBOSE": "1", "MKLDNN_VERBOSE": "1"},
-                     None)
-    try:
-        proc = subprocess.run([sys.executable, "-c", _PROBE], env=env, capture_output=True,
-                              text=True, timeout=timeout)
-    except subprocess.TimeoutExpired:
-        return None
-    m = re.search(r"(?:oneDNN|MKL-DNN|DNNL) (v\d+\.\d+(?:\.\d+)?)", proc.stdout)
-    version = m.group(1) if m else None
-    if cache is not None and proc.returncode == 0:
-        try:
-            cache.parent.mkdir(parents=True, exist_ok=True)
-            cache.write_text(version or "")
-        except OSError:
-            pass  # a read-only home only costs the probe next time
-    return version
 
 
 def quick_equivalence(model: dict, *, num_inputs: int = 8, batch_size: int = 8,

@@ -6,7 +6,9 @@ Two halves, because the parent process never loads MXNet:
 - `mxnet_fingerprint()`: MXNet version, compiled features, whether MKL-DNN is on in this process,
   the OpenMP runtime libmxnet links; called in a worker after MXNet is imported.
 The oneDNN version is not exported by libmxnet (no `dnnl_version` symbol in 1.9.1): it comes from
-the verbose log header of the primitive pass (`with_onednn_version`), or stays None.
+a verbose log header, of the primitive pass or of a one-convolution probe process whose answer
+is cached per libmxnet file (`onednn_version`); `fingerprint()` reads that cache and probes only
+when asked, so a result without a primitive pass still names its oneDNN.
 
 CPU topology and affinity come from the cpu helper's modules (`mxprof.topology`,
 `mxprof.binding`); when they are missing the fields are None and `missing` says why.
@@ -15,16 +17,21 @@ CPU topology and affinity come from the cpu helper's modules (`mxprof.topology`,
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import os
 import platform
 import re
 import socket
 import sys
+import tempfile
 from importlib import metadata
+from pathlib import Path
 from typing import Any
 
 # Variables that change what MXNet, OpenMP or oneDNN do: recorded with every result.
 ENV_PREFIXES = ("MXNET_", "OMP_", "KMP_", "GOMP_", "DNNL_", "MKLDNN_", "ONEDNN_", "MKL_")
+# The first info line of a verbose log: "dnnl_verbose,info,oneDNN v2.4.4 (commit ...)".
+_VERSION = re.compile(r"(?:oneDNN|MKL-DNN|DNNL) (v\d+\.\d+(?:\.\d+)?)")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -174,7 +181,7 @@ def onednn_version_from_log(path: str) -> str | None:
     try:
         with open(path, errors="replace") as f:
             for _, line in zip(range(50), f):
-                m = re.search(r"(?:oneDNN|MKL-DNN|DNNL) (v\d+\.\d+(?:\.\d+)?)", line)
+                m = _VERSION.search(line)
                 if m:
                     return m.group(1)
     except OSError:
@@ -182,9 +189,75 @@ def onednn_version_from_log(path: str) -> str | None:
     return None
 
 
-def fingerprint() -> Environment:
-    """Host plus MXNet facts, for use inside a process that has imported MXNet."""
+_PROBE = ("import mxnet as mx\n"
+          "x = mx.nd.ones((1, 1, 4, 4)); w = mx.nd.ones((1, 1, 3, 3))\n"
+          "mx.nd.Convolution(x, w, kernel=(3, 3), num_filter=1, no_bias=True).wait_to_read()\n")
+
+
+def _libmxnet() -> Path | None:
+    import importlib.util
+
+    found = importlib.util.find_spec("mxnet")
+    if found is None or not found.origin:
+        return None
+    lib = Path(found.origin).parent / "libmxnet.so"
+    return lib if lib.exists() else None
+
+
+def _version_cache() -> Path | None:
+    """The cache file for this libmxnet: the answer depends only on the library file."""
+    lib = _libmxnet()
+    if lib is None:
+        return None
+    st = lib.stat()
+    key = f"{lib}|{st.st_size}|{st.st_mtime_ns}"
+    root = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "mxprof"
+    return root / f"onednn-{hashlib.sha1(key.encode()).hexdigest()[:16]}.txt"
+
+
+def onednn_version(probe: bool = False, timeout: float = 120.0) -> str | None:
+    """This libmxnet's oneDNN version from the cache; with `probe`, measured when not cached."""
+    cache = _version_cache()
+    if cache is not None and cache.is_file():
+        return cache.read_text().strip() or None
+    return _probe(cache, timeout) if probe else None
+
+
+def probe_onednn_version(timeout: float = 120.0) -> str | None:
+    """oneDNN's version from its verbose header: libmxnet 1.9.1 exports no version symbol.
+
+    One convolution in a throwaway process with DNNL_VERBOSE=1 (verbose output in the measured
+    workers would distort their timing); None when MKL-DNN is absent or prints no header. The
+    answer is cached per libmxnet path, size and mtime, so only the first call pays.
+    """
+    return onednn_version(probe=True, timeout=timeout)
+
+
+def _probe(cache: Path | None, timeout: float) -> str | None:
+    from mxprof.process import python_command, run_process, worker_env
+
+    env, _ = worker_env(mkldnn=True, extra={"DNNL_VERBOSE": "1", "MKLDNN_VERBOSE": "1"})
+    with tempfile.TemporaryDirectory(prefix="mxprof-onednn-") as tmp:
+        log = Path(tmp) / "verbose.log"
+        outcome = run_process(python_command(["-c", _PROBE]), env=env, timeout=timeout,
+                              stdout=log)
+        m = _VERSION.search(log.read_text(errors="replace"))
+    version = m.group(1) if m else None
+    if cache is not None and outcome.ok:
+        try:
+            cache.parent.mkdir(parents=True, exist_ok=True)
+            cache.write_text(version or "")
+        except OSError:
+            pass  # a read-only home only costs the probe next time
+    return version
+
+
+def fingerprint(probe_onednn: bool = False) -> Environment:
+    """Host plus MXNet facts, for use inside a process that has imported MXNet.
+
+    The oneDNN version comes from the cache; `probe_onednn` runs the probe when it is empty.
+    """
     env = host_fingerprint()
     if "mxnet" in sys.modules:
         env = env.with_mxnet(mxnet_fingerprint())
-    return env
+    return env.with_onednn_version(onednn_version(probe=probe_onednn))

@@ -14,18 +14,17 @@ import math
 import os
 import platform
 import re
-import subprocess
-import sys
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from mxprof import fusion, fusion_diagnose, fusion_trace
+from mxprof.process import ProcessOutcome, python_command, run_process, worker_env
 
 SCHEMA = 1
-# Environment variables a worker must not inherit: they change what is fused or printed.
-_CONTROLLED = ("MXNET_SUBGRAPH_BACKEND", "DNNL_VERBOSE", "MKLDNN_VERBOSE",
-               "DNNL_VERBOSE_TIMESTAMP", *fusion.PATTERN_SWITCHES)
+# Environment variables a worker must not inherit: they change what is fused (the verbose and
+# MKL-DNN switches are dropped for every worker by mxprof.process).
+_CONTROLLED = ("MXNET_SUBGRAPH_BACKEND", *fusion.PATTERN_SWITCHES)
 
 
 _CALL = {"gluon": "net(x).wait_to_read()",
@@ -33,7 +32,19 @@ _CALL = {"gluon": "net(x).wait_to_read()",
 
 
 class WorkerError(RuntimeError):
-    """A worker process failed: carries its label and the tail of its stderr."""
+    """A worker process failed: one line naming it and why; `outcome` has its stderr tail."""
+
+    def __init__(self, message: str, outcome: ProcessOutcome | None = None):
+        super().__init__(message)
+        self.outcome = outcome
+
+    @property
+    def detail(self) -> str:
+        """The worker's last stderr lines when the one line cannot say it (a signal, a
+        timeout): MXNet's own crash output. Empty for a Python exception, whose line says it."""
+        if self.outcome is None or (self.outcome.returncode or 0) > 0:
+            return ""
+        return self.outcome.stderr_tail
 
 
 @dataclass(frozen=True)
@@ -54,14 +65,8 @@ class FusionOptions:
 
 
 def _worker_env(opts: FusionOptions, extra: dict[str, str]) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if k not in _CONTROLLED}
-    src = str(Path(__file__).resolve().parents[1])
-    env["PYTHONPATH"] = os.pathsep.join(p for p in (src, env.get("PYTHONPATH", "")) if p)
-    if opts.threads:
-        env["OMP_NUM_THREADS"] = str(opts.threads)
-    env.update(opts.extra_env)
-    env.update(extra)
-    return env
+    return worker_env(drop=_CONTROLLED, threads=opts.threads,
+                      extra={**opts.extra_env, **extra})[0]
 
 
 def run_worker(spec: dict, env: dict[str, str], workdir: Path, label: str,
@@ -70,16 +75,15 @@ def run_worker(spec: dict, env: dict[str, str], workdir: Path, label: str,
     spec_path, out_path = workdir / f"{label}.spec.json", workdir / f"{label}.out.json"
     stdout_path = workdir / f"{label}.stdout"
     spec_path.write_text(json.dumps(spec))
-    with open(stdout_path, "wb") as stdout:
-        try:
-            proc = subprocess.run(
-                [sys.executable, "-m", "mxprof.fusion_worker", str(spec_path), str(out_path)],
-                env=env, stdout=stdout, stderr=subprocess.PIPE, timeout=timeout_s)
-        except subprocess.TimeoutExpired as exc:
-            raise WorkerError(f"{label}: worker timed out after {timeout_s:.0f} s") from exc
-    if proc.returncode != 0 or not out_path.exists():
-        raise WorkerError(f"{label} worker exited with status {proc.returncode}: "
-                          + _error_line(proc.stderr.decode(errors="replace")))
+    outcome = run_process(
+        python_command(["-m", "mxprof.fusion_worker", str(spec_path), str(out_path)]),
+        env=env, timeout=timeout_s, stdout=stdout_path, stderr=workdir / f"{label}.stderr",
+        tail_lines=12)
+    if outcome.status == "timeout":
+        raise WorkerError(f"{label}: worker timed out after {timeout_s:.0f} s", outcome)
+    if not outcome.ok or not out_path.exists():
+        raise WorkerError(f"{label} worker {outcome.description}: "
+                          + _error_line(outcome.stderr_tail), outcome)
     return json.loads(out_path.read_text()), stdout_path.read_text(errors="replace")
 
 
@@ -89,7 +93,7 @@ def _error_line(stderr: str) -> str:
     for line in reversed(lines):
         if re.match(r"^[\w.]+(Error|Exception|Interrupt)\b", line):
             return line
-    return lines[-1] if lines else "no error output (killed by a signal?)"
+    return lines[-1] if lines else "no error output"
 
 
 def run_fusion(opts: FusionOptions, progress=lambda msg: None) -> dict:

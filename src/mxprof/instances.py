@@ -16,12 +16,12 @@ from __future__ import annotations
 
 import dataclasses
 import os
-import signal
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-from mxprof.cpulist import parse_cpu_list
+from mxprof.cpulist import format_cpu_list, parse_cpu_list
+from mxprof.process import kill_running
 from mxprof.runspec import RunResult, RunSpec
 
 
@@ -31,40 +31,12 @@ def available_cpus() -> list[int]:
 
 def parse_cpus(text: str | None) -> list[int]:
     """A CPU list ("0-17,36-53") as ids; None means the CPUs this process may use."""
-    if text is None:
-        return available_cpus()
-    return parse_cpu_list(text)
-
-
-def _parse_cpu_list(text: str) -> list[int]:
-    out: list[int] = []
-    for part in text.split(","):
-        part = part.strip()
-        if not part:
-            continue
-        lo, _, hi = part.partition("-")
-        try:
-            a, b = int(lo), int(hi or lo)
-        except ValueError:
-            raise ValueError(f"bad CPU list {text!r}: expected e.g. 0-17,36-53") from None
-        if a < 0 or b < a:
-            raise ValueError(f"bad CPU list {text!r}: range {part!r}")
-        out.extend(range(a, b + 1))
-    return sorted(set(out))
+    return available_cpus() if text is None else parse_cpu_list(text)
 
 
 def format_cpus(cpus: Sequence[int]) -> str:
     """Compact CPU list: [0,1,2,5] -> "0-2,5"."""
-    parts: list[str] = []
-    cpus = sorted(cpus)
-    i = 0
-    while i < len(cpus):
-        j = i
-        while j + 1 < len(cpus) and cpus[j + 1] == cpus[j] + 1:
-            j += 1
-        parts.append(str(cpus[i]) if i == j else f"{cpus[i]}-{cpus[j]}")
-        i = j + 1
-    return ",".join(parts)
+    return format_cpu_list(cpus)
 
 
 def split_cpus(cpus: Sequence[int], instances: int) -> list[str]:
@@ -83,7 +55,7 @@ def instance_specs(spec: RunSpec, instance_cpus: Sequence[str],
                    threads: int | None = None) -> list[RunSpec]:
     """One spec per instance: its CPUs, and one OpenMP thread per CPU unless told otherwise."""
     return [dataclasses.replace(spec, cpus=cpus,
-                                threads=threads or len(_parse_cpu_list(cpus)))
+                                threads=threads or len(parse_cpu_list(cpus)))
             for cpus in instance_cpus]
 
 
@@ -95,7 +67,7 @@ def _run_pinned(spec: RunSpec, workdir: Path, **kw) -> RunResult:
     """
     from mxprof.runner import run_one
     if spec.cpus:
-        os.sched_setaffinity(0, _parse_cpu_list(spec.cpus))
+        os.sched_setaffinity(0, parse_cpu_list(spec.cpus))
     return run_one(spec, workdir, **kw)
 
 
@@ -116,7 +88,7 @@ def run_bound(specs: Sequence[RunSpec], workdir: Path, *, timeout: float,
         except BaseException:
             # Interrupted: the threads only wait, so end their workers (each leads its own
             # process group) and let the threads collect them before re-raising.
-            _kill_children()
+            kill_running()
             raise
 
 
@@ -132,21 +104,6 @@ def instance_binding(result: RunResult) -> dict | None:
     """Where an instance ran: the worker's binding record, else the affinity it read back."""
     env = result.environment or {}
     return env.get("binding") or env.get("affinity")
-
-
-def _kill_children() -> None:
-    """SIGKILL the process groups of this process's direct children (the instance workers)."""
-    pids: set[int] = set()
-    for task in Path("/proc/self/task").iterdir():
-        try:
-            pids.update(int(p) for p in (task / "children").read_text().split())
-        except OSError:
-            continue
-    for pid in pids:
-        try:
-            os.killpg(pid, signal.SIGKILL)
-        except OSError:
-            continue
 
 
 def overlap_note(instances: int) -> str:

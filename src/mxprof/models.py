@@ -144,7 +144,10 @@ def gluoncv_model_names() -> list[str]:
 
 
 def closest_names(name: str, candidates: list[str] | tuple[str, ...], n: int = 5) -> list[str]:
-    return difflib.get_close_matches(name.lower(), list(candidates), n=n, cutoff=0.5)
+    """Up to `n` candidates that look like `name`, closest first, each once (the Gluon names
+    reappear in GluonCV's zoo list)."""
+    return difflib.get_close_matches(name.lower(), list(dict.fromkeys(candidates)), n=n,
+                                     cutoff=0.5)
 
 
 def resolve(name: str | None, *, shape: tuple[int, ...] | None = None,

@@ -1,28 +1,41 @@
-"""OpenMP settings that pin MXNet's worker threads inside the CPUs a run is bound to.
+"""OpenMP settings for MXNet's worker threads inside the CPUs a run is bound to.
 
-The reference benchmark ran with Intel OpenMP and
-`KMP_AFFINITY=granularity=fine,compact,1,0 OMP_NUM_THREADS=18`:
-- `granularity=fine`: each OpenMP thread is pinned to one logical CPU, so it never migrates
-  (a migration costs its L1/L2 contents in the middle of a convolution).
-- `compact,1,0`: compact placement with permute 1 and offset 0: permuting the innermost level
-  fills one thread per physical core first and uses SMT siblings only when threads outnumber
-  cores, which is what oneDNN's compute-bound kernels want.
-- `KMP_BLOCKTIME=1` (ms; Intel's default is 200): a thread spins 1 ms after a parallel region
-  before sleeping. The gaps between consecutive oneDNN primitives of one forward pass are
-  microseconds, so threads are still spinning when the next one starts; but between iterations,
-  while Python and MXNet's engine threads run, the workers stop burning the cores they share.
+The CPUs themselves are bound by `mxprof.binding.bind` (sched_setaffinity on every thread, then
+inherited by every thread created later): OpenMP threads can never leave them. What this module
+adds is how many threads, how they wait, and for Intel OpenMP where each one sits.
 
-The pip wheel of mxnet 1.9.1 links GNU OpenMP (libgomp), which ignores KMP_*. For it the same
-placement is spelled out with standard OpenMP: an explicit `OMP_PLACES` list of single CPUs in
-cores-first order plus `OMP_PROC_BIND=close` (thread i on place i). The abstract
-`OMP_PLACES=threads` would not do: libgomp numbers those places by CPU id, so 18 threads
-spread over CPUs 0-17,36-53 would land on both siblings of 9 cores.
+Intel/LLVM OpenMP, the reference benchmark's runtime (`KMP_AFFINITY=granularity=fine,compact,1,0
+OMP_NUM_THREADS=18`):
+- `granularity=fine`: each OpenMP thread is pinned to one logical CPU, so it never migrates.
+- `compact,1,0`: permute 1, offset 0: one thread per physical core first, SMT siblings only when
+  threads outnumber cores, which is what oneDNN's compute-bound kernels want.
+- `KMP_BLOCKTIME=1` (ms; Intel's default is 200): a worker spins 1 ms after a parallel region,
+  then sleeps. The gaps between the oneDNN primitives of one forward pass are microseconds, so
+  the team is still spinning when the next one starts; between iterations it stops burning CPUs
+  that Python and MXNet's engine threads need.
+libiomp5 pins a thread when it joins the runtime, by its global thread number, and leaves the
+initial thread alone until that thread opens a parallel region itself. Measured (intel-openmp
+2026.2 LD_PRELOADed into mxnet 1.9.1, resnet18_v1, 2 CPUs): the engine thread that ran the
+model was pinned to CPU 1 and its OpenMP worker to CPU 0, while the Python thread and MXNet's
+other threads kept CPUs 0-1. So the Intel path does not have the GNU problem below.
 
-Set one family only. Checked with a small OpenMP program on 2 CPUs: libgomp with
-OMP_PLACES={0},{1} + OMP_PROC_BIND=close pins thread i to place i; libiomp5 (intel-openmp
-2026.2) with KMP_AFFINITY alone pins threads 0 and 1 to CPUs 0 and 1, but given OMP_PLACES too
-it warns "OMP_PLACES: ignored because KMP_AFFINITY has been defined" and puts both on one CPU,
-and given an explicit OMP_PLACES list alone it rejects all but one place.
+GNU OpenMP (libgomp), what the mxnet==1.9.1 wheel links: `OMP_NUM_THREADS` and
+`OMP_WAIT_POLICY=PASSIVE`, and no `OMP_PROC_BIND`/`OMP_PLACES` unless asked for (`places=`).
+Measured on the 2-CPU VM (bench/openmp_binding.py, resnet18_v1, other jobs running):
+- With OMP_PROC_BIND set, libgomp pins the *initial* thread to the first place as soon as
+  libmxnet.so loads, before MXNet creates its engine threads; they inherit that one CPU. The
+  main thread and every engine thread ended up on CPU 0 (only the team's second thread on CPU
+  1), and the scikit-learn libgomp that `import mxnet` also loads warns "Number of places
+  reduced from 2 to 1". libgomp does not re-pin a thread it did not create when that thread
+  becomes a team master (the engine thread kept CPU 0), so libgomp's binding variables always
+  do this to MXNet.
+- libgomp's default wait (spin about 300,000 iterations before sleeping) with 2 threads gave
+  median batch-1 latencies of 136-906 ms per run where MXNet's own default (1 OpenMP thread on
+  2 CPUs: it uses half of the CPUs it sees) took 31-69 ms, with or without any binding.
+  OMP_WAIT_POLICY=PASSIVE (sleep at once, the analogue of KMP_BLOCKTIME=0) removed that:
+  `bind --cores 0-1` medians were 0.82-0.83x the default's latency (README table).
+Never set both families: libiomp5 given KMP_AFFINITY and OMP_PLACES warns, ignores OMP_PLACES
+and (intel-openmp 2026.2, measured) put both threads of a 2-CPU run on one CPU.
 """
 
 from __future__ import annotations
@@ -69,8 +82,10 @@ def openmp_env(threads: int, *, intel_openmp: bool = True, blocktime: int = DEFA
     """Environment for `threads` OpenMP threads (see the module docstring for the values).
 
     intel_openmp=True: OMP_NUM_THREADS, KMP_AFFINITY, KMP_BLOCKTIME (Intel and LLVM OpenMP).
-    intel_openmp=False: OMP_NUM_THREADS, OMP_PROC_BIND=close and OMP_PLACES, an explicit list
-    when `places` (CPU ids, best first: see `openmp_places`) is given, else one place per core.
+    intel_openmp=False: OMP_NUM_THREADS and OMP_WAIT_POLICY=PASSIVE; with `places` (CPU ids,
+    best first: see `openmp_places`) also OMP_PROC_BIND=close and that explicit OMP_PLACES list,
+    which pins each team thread but also the initial thread, and with it MXNet's engine threads,
+    to the first place (measured; the module docstring says why that is not the default).
     """
     if threads < 1:
         raise ValueError(f"the number of OpenMP threads must be at least 1, got {threads}")
@@ -80,9 +95,11 @@ def openmp_env(threads: int, *, intel_openmp: bool = True, blocktime: int = DEFA
     if intel_openmp:
         env["KMP_AFFINITY"] = INTEL_AFFINITY
         env["KMP_BLOCKTIME"] = str(blocktime)
-    else:
+        return env
+    env["OMP_WAIT_POLICY"] = "PASSIVE"
+    if places:
         env["OMP_PROC_BIND"] = "close"
-        env["OMP_PLACES"] = ",".join(f"{{{c}}}" for c in places) if places else "cores"
+        env["OMP_PLACES"] = ",".join(f"{{{c}}}" for c in places)
     return env
 
 

@@ -242,7 +242,9 @@ def run(spec: RunSpec, *, scratch: Path, verbose_log: Path | None = None) -> Run
     if spec.config == "fused":
         loaded = _fuse(mx, loaded, spec, notes)
     _apply_test_hook(spec.test_hook)
-    env = host.with_mxnet(environment.mxnet_fingerprint()).to_dict()
+    # The oneDNN version from the cache the parent filled (`environment.onednn_version`).
+    env = host.with_mxnet(environment.mxnet_fingerprint()).with_onednn_version(
+        environment.onednn_version()).to_dict()
     if binding is not None:
         env["binding"] = binding
     fields: dict[str, Any] = {}

@@ -13,14 +13,15 @@ import sys
 
 RUNTIMES = {
     "intel": "Intel/LLVM OpenMP (KMP_AFFINITY)",
-    "gnu": "GNU OpenMP (libgomp: OMP_PLACES/OMP_PROC_BIND)",
+    "gnu": "GNU OpenMP (libgomp, which ignores KMP_*)",
     "unknown": "unknown OpenMP runtime: KMP_* only (GNU OpenMP ignores it; pass --openmp gnu)",
 }
 
 
 def add_arguments(parser) -> None:
     parser.usage = ("mxprof bind [--cores LIST] [--membind NODES] [--threads N] [--physical-only] "
-                    "[--openmp {auto,intel,gnu}] [--blocktime MS] [--dry-run] -- CMD [ARG...]")
+                    "[--openmp {auto,intel,gnu}] [--blocktime MS] [--pin-threads] [--dry-run] "
+                    "-- CMD [ARG...]")
     parser.add_argument("--cores", metavar="LIST",
                         help="logical CPUs to run on, e.g. 0-17 or 0-17,36-53 (default: all online)")
     parser.add_argument("--membind", metavar="NODES",
@@ -33,7 +34,12 @@ def add_arguments(parser) -> None:
                         help="OpenMP runtime of CMD; auto looks at the mxnet this Python would "
                              "import, without importing it (default: auto)")
     parser.add_argument("--blocktime", type=int, default=1, metavar="MS",
-                        help="KMP_BLOCKTIME in ms for Intel OpenMP (default: 1)")
+                        help="KMP_BLOCKTIME in ms for Intel OpenMP (default: 1); GNU OpenMP "
+                             "always gets OMP_WAIT_POLICY=PASSIVE")
+    parser.add_argument("--pin-threads", action="store_true",
+                        help="GNU OpenMP only: also set OMP_PROC_BIND=close and one OMP_PLACES "
+                             "place per CPU; this pins the main thread and MXNet's engine threads "
+                             "to the first CPU too (measured slower: see README)")
     parser.add_argument("--dry-run", action="store_true",
                         help="print what would be bound, set and executed; change nothing")
     parser.add_argument("command", nargs=argparse.REMAINDER, help="the command to run, after --")
@@ -44,11 +50,14 @@ def _plan_env(args, topology, cpus):
 
     runtime = detect_openmp_runtime("mxnet") if args.openmp == "auto" else args.openmp
     threads = args.threads if args.threads is not None else len(cpus)
-    places = openmp_places(topology, cpus)
     # Never both families: Intel OpenMP given KMP_AFFINITY and OMP_PLACES warns, ignores
     # OMP_PLACES and (libiomp5 2026.2, measured) still put both threads of a 2-CPU run on one
     # CPU. KMP_* alone is right for Intel and harmless (unpinned threads) for GNU.
     if runtime == "gnu":
+        # No OMP_PROC_BIND by default: libgomp would pin the initial thread, and every MXNet
+        # engine thread created after it, to the first place (see mxprof.openmp). bind() has
+        # already confined every thread to `cpus`.
+        places = openmp_places(topology, cpus) if args.pin_threads else None
         env = openmp_env(threads, intel_openmp=False, places=places)
     else:
         env = openmp_env(threads, intel_openmp=True, blocktime=args.blocktime)
@@ -69,6 +78,21 @@ def format_plan(cpus, nodes, topology, runtime, env, command) -> list[str]:
     lines += [f"{'env:' if i == 0 else '':9}{k}={v}" for i, (k, v) in enumerate(env.items())]
     lines.append(f"exec:    {shlex.join(command)}")
     return lines
+
+
+def busy_warning(online: int, bound: int, threads: int, load: float) -> str | None:
+    """A warning when other processes probably run on the bound CPUs (1-minute load average
+    above what the unbound CPUs can absorb) and there is more than one OpenMP thread.
+
+    A team waits for its slowest thread at every barrier, so one preempted thread stalls all:
+    on the 2-CPU VM at load average 3-5, resnet18_v1 with 2 threads gave 0.58x-1.76x the
+    throughput of 1 thread from round to round (bench/openmp_binding.py).
+    """
+    if threads < 2 or load <= online - bound + 0.5:
+        return None
+    return (f"load average {load:.1f} on a machine with {online} CPUs: other processes share "
+            f"the {bound} bound CPUs, and an OpenMP team of {threads} waits for its slowest "
+            "thread at every barrier; compare with --threads 1")
 
 
 def run(args) -> int:
@@ -98,6 +122,10 @@ def run(args) -> int:
     if threads > len(cpus):
         print(f"mxprof: warning: {threads} OpenMP threads on {len(cpus)} CPUs: threads will "
               "share CPUs (oversubscription slows oneDNN kernels)", file=sys.stderr)
+    busy = None if args.threads is not None else busy_warning(
+        len(topology.online), len(cpus), threads, os.getloadavg()[0])
+    if busy:
+        print(f"mxprof: warning: {busy}", file=sys.stderr)
     if args.dry_run:
         print("mxprof bind, dry run: nothing was bound or executed")
         for line in format_plan(cpus, nodes, topology, runtime, env, command):

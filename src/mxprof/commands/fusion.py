@@ -76,8 +76,7 @@ def _check_model(model: str, shape: tuple[int, ...]) -> None:
     try:
         models.resolve(model, shape=shape[1:])
     except models.UnknownModel as exc:
-        close = list(dict.fromkeys(exc.suggestions))  # unique, closest first
-        hint = f"; did you mean {', '.join(close)}?" if close else ""
+        hint = f"; did you mean {', '.join(exc.suggestions)}?" if exc.suggestions else ""
         raise UsageError(f"unknown model {model!r}{hint} (a Gluon or GluonCV model-zoo name, "
                          "or FILE.py:FACTORY)") from None
     except ValueError as exc:
@@ -124,4 +123,9 @@ def _measure(args) -> dict:
     try:
         return run_fusion(opts, progress=lambda msg: print(msg, file=sys.stderr, flush=True))
     except WorkerError as exc:
-        raise UsageError(f"could not measure {args.model}: {exc}") from None
+        # One line for the failure; a crash or timeout adds the worker's last stderr lines.
+        lines = exc.detail.splitlines()
+        if lines and str(exc).endswith(lines[-1].strip()):
+            lines.pop()  # already the end of the one line
+        detail = "".join(f"\n  | {line}" for line in lines)
+        raise UsageError(f"could not measure {args.model}: {exc}{detail}") from None

@@ -234,6 +234,11 @@ def run(args) -> int:
             except Exception as exc:  # a partial file is a convenience: never stop the run
                 print(f"mxprof: warning: partial result not written: {exc!r}", file=sys.stderr)
 
+    if not any(s.pass_name == "primitives" for s in specs):
+        # Workers name oneDNN from this cache (one probe process per libmxnet, then cached);
+        # the primitives pass reads it from its own verbose log instead.
+        from mxprof.environment import onednn_version
+        onednn_version(probe=True)
     results = run_specs(specs, timeout=args.timeout, workdir=args.workdir, on_result=partial)
     report = build_report(results, planned=len(specs))
     if checks:
