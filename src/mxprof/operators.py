@@ -216,7 +216,7 @@ def read_trace_events(text: str) -> list[dict[str, Any]]:
 
 
 def layer_trace_events(profile: dict[str, Any], iteration: int | None = None) -> list[dict]:
-    """One iteration of a per-layer profile (the layers helper's `LayerProfile.to_dict()`) as
+    """One iteration of a per-layer profile (mxprof.layers `LayerProfile.to_dict()`) as
     Chrome complete events named by graph node, ts relative to the iteration's first layer.
 
     `windows` rows are (iteration, layer index, start ms, end ms); the last iteration is taken

@@ -46,7 +46,8 @@ def _throughput(tp: dict[str, Any] | None) -> dict[str, Any] | None:
 
 
 def _layer_rows(layers: dict[str, Any] | None) -> list[dict[str, Any]] | None:
-    """The layers helper's LayerProfile dict as {name, op, ms, output_shape} rows."""
+    """A per-layer profile (mxprof.layers `LayerProfile.to_dict()`) as {name, op, ms,
+    output_shape} rows."""
     if not layers:
         return None
     rows = layers.get("layers", layers) if isinstance(layers, dict) else layers
@@ -84,8 +85,6 @@ def _ok(results: dict[str, RunResult], name: str) -> RunResult | None:
 def _config_section(results: dict[str, RunResult]) -> dict[str, Any]:
     timing, ops_run = _ok(results, "timing"), _ok(results, "operators")
     layers_run, prim_run = _ok(results, "layers"), _ok(results, "primitives")
-    if layers_run is not None and not layers_run.layers:
-        layers_run = None  # ran, but without the layers helper: nothing measured
     latency = _latency(timing.latency) if timing else None
     bulk_off = _latency(ops_run.latency) if ops_run else None
     ops = ops_run.operators if ops_run else None
@@ -162,7 +161,7 @@ def build_report(results: list[RunResult], *, planned: int | None = None,
                      "hybridize": "static_alloc=True, static_shape=True",
                      "passes": "each pass in its own worker: timing (bulk exec on, no profiler); "
                                "operators (bulk exec off, MXNet profiler aggregate); layers "
-                               "(layers helper's LAYER_ENV, per-layer hooks); primitives "
+                               "(per-layer hooks, mxprof.layers LAYER_ENV); primitives "
                                "(DNNL_VERBOSE=1 with layer windows, never during timing)"},
         "mkldnn": True,
         **main,

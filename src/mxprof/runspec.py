@@ -7,8 +7,9 @@ when the library loads:
                inference is deployed), no profiler, no verbose output;
 - "operators": MXNet's profiler per operator type with bulk execution off, so operators are not
                merged (its own latency is recorded, to show the cost), and a trace of one call;
-- "layers":    per-layer times from the layers helper, under its LAYER_ENV (NaiveEngine, bulk
-               off: MXNet's profiler double-counts operators under NaiveEngine, hence apart);
+- "layers":    per-layer times from the per-layer hooks (mxprof.layers), under its LAYER_ENV
+               (NaiveEngine, bulk off: MXNet's profiler double-counts operators under
+               NaiveEngine, hence apart);
 - "primitives": DNNL_VERBOSE=1 on a few iterations, the log captured at the file-descriptor
                level, each primitive attributed to its layer by the layer windows of the same run.
 A `RunResult` is what the worker writes (or, for a crash or timeout, what the runner writes).

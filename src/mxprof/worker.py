@@ -26,7 +26,7 @@ from mxprof.runspec import Protocol, RunResult, RunSpec, dump_json, load_json
 
 
 def _plain(obj: Any) -> Any:
-    """Helper records (dataclasses, DataFrames) as JSON-ready values."""
+    """Records (dataclasses, DataFrames) as JSON-ready values."""
     if obj is None or isinstance(obj, (str, int, float, bool)):
         return obj
     if hasattr(obj, "to_dict") and not hasattr(obj, "to_records"):
@@ -40,29 +40,13 @@ def _plain(obj: Any) -> Any:
     return obj
 
 
-def _bind(spec: RunSpec, notes: list[str], missing: list[str]) -> dict[str, Any] | None:
+def _bind(spec: RunSpec, notes: list[str]) -> dict[str, Any] | None:
     if spec.cpus is None and spec.membind is None and not spec.physical_only:
         return None
-    try:
-        from mxprof.binding import bind
-    except ImportError:
-        missing.append("binding: mxprof.binding (cpu helper) not available; process not pinned")
-        return None
+    from mxprof.binding import bind
     binding = bind(spec.cpus, spec.membind, physical_only=spec.physical_only)
     notes.extend(binding.warnings)
     return binding.to_dict()
-
-
-def _fallback_stats(samples_ms) -> dict[str, Any]:
-    import numpy as np
-    a = np.asarray(samples_ms, dtype=float)
-    q1, med, q3, p90, p99 = np.percentile(a, [25, 50, 75, 90, 99])
-    return {"n": int(a.size), "min": float(a.min()), "max": float(a.max()), "median": float(med),
-            "mean": float(a.mean()), "stdev": float(a.std(ddof=1)) if a.size > 1 else 0.0,
-            "p90": float(p90), "p99": float(p99), "q1": float(q1), "q3": float(q3),
-            "ci95_low": None, "ci95_high": None,
-            "warnings": ["native timer (mxprof.timer) not available: timed with a Python "
-                         "perf_counter_ns loop, no confidence interval"]}
 
 
 def timed(fn, *, warmup: int, iterations: int | None, min_time: float, min_iterations: int,
@@ -87,22 +71,13 @@ def timed(fn, *, warmup: int, iterations: int | None, min_time: float, min_itera
     if iterations is None:
         wanted = math.ceil(min_time * 1e3 / max(estimate_ms, 1e-3))
         iterations = max(min_iterations, min(max_iterations, wanted))
-    try:
-        from mxprof.timer import measure
-    except ImportError:
-        samples = []
-        for _ in range(iterations):
-            t0 = time.perf_counter_ns()
-            fn()
-            samples.append((time.perf_counter_ns() - t0) / 1e6)
-        stats, timer = _fallback_stats(samples), "python perf_counter_ns loop"
-    else:
-        m = measure(fn, repeat=iterations, warmup=0)
-        stats, timer = m.stats.to_dict(unit="ms"), "mxprof native timer"
-        samples = [float(s) / 1e6 for s in m.samples_ns]
-    return {**stats, "samples_ms": samples, "first_call_ms": first_ms,
+    # Imported here, not at module level: numpy would start its BLAS threads before _bind.
+    from mxprof.timer import measure
+    m = measure(fn, repeat=iterations, warmup=0)
+    return {**m.stats.to_dict(unit="ms"), "samples_ms": [float(s) / 1e6 for s in m.samples_ns],
+            "first_call_ms": first_ms,
             "protocol": {"warmup": warmed, "iterations": iterations, "min_time_s": min_time,
-                         "timer": timer}}
+                         "timer": "mxprof native timer"}}
 
 
 def _input(mx, spec: RunSpec, batch: int):
@@ -168,14 +143,10 @@ def run_operators(mx, net, spec: RunSpec, scratch: Path) -> dict[str, Any]:
     }
 
 
-def run_layers(mx, net, spec: RunSpec, missing: list[str]) -> dict[str, Any]:
-    """Per-layer times from the layers helper (the runner set its LAYER_ENV), and one iteration
-    of layer windows as the trace."""
-    try:
-        from mxprof.layers import collect_layer_times
-    except ImportError:
-        missing.append("layers: mxprof.layers (layers helper) not available")
-        return {}
+def run_layers(mx, net, spec: RunSpec) -> dict[str, Any]:
+    """Per-layer times from the per-layer hooks (mxprof.layers; the runner set its LAYER_ENV),
+    and one iteration of layer windows as the trace."""
+    from mxprof.layers import collect_layer_times
     from mxprof.operators import layer_trace_events
     x = _input(mx, spec, 1)
     t0 = time.perf_counter()
@@ -187,61 +158,34 @@ def run_layers(mx, net, spec: RunSpec, missing: list[str]) -> dict[str, Any]:
     return {"layers": profile, "trace": trace}
 
 
-# Written to the verbose log (fd 1) between the warm-up call and the timed iterations.
-_TIMED_MARK = b"mxprof,timed-iterations-start\n"
-
-
 def _flush_c_stdout() -> None:
     sys.stdout.flush()
     ctypes.CDLL(None).fflush(None)  # oneDNN prints with C stdio: flush its buffer into the log
 
 
-def run_primitives(mx, net, spec: RunSpec, log: Path, missing: list[str]) -> dict[str, Any]:
+def run_primitives(mx, net, spec: RunSpec, log: Path) -> dict[str, Any]:
     """A few iterations with DNNL_VERBOSE=1 (stdout is the log); per-layer windows from the
     same iterations attribute each primitive to its layer."""
+    from mxprof import attribution, verbose
     from mxprof.environment import onednn_version_from_log
+    from mxprof.layers import collect_layer_times
     x = _input(mx, spec, 1)
     iterations = 3
-    profile = None
-    try:
-        from mxprof.layers import collect_layer_times
-    except ImportError:
-        missing.append("primitive attribution: mxprof.layers (layers helper) not available")
-        call = _caller(net, x)
-        call()  # creates the primitives; its lines stay above the marker
-        mx.nd.waitall()
-        _flush_c_stdout()
-        os.write(1, _TIMED_MARK)
-        for _ in range(iterations):
-            call()
-    else:
-        profile = collect_layer_times(net, x, iterations=iterations, warmup=1)
+    profile = collect_layer_times(net, x, iterations=iterations, warmup=1)
     mx.nd.waitall()
     _flush_c_stdout()
-    out: dict[str, Any] = {"iterations": iterations,
-                           "onednn_version": onednn_version_from_log(str(log))}
-    try:
-        from mxprof import verbose
-    except ImportError:
-        missing.append("primitives: mxprof.verbose (verbose helper) not available; the raw "
-                       "log is kept only with --workdir")
-        return out
     vlog = verbose.parse(str(log))
-    prims = vlog.to_pandas()
-    out["header"] = _plain(vlog.header)
-    out["totals"] = _plain(vlog.totals())
-    out["reorder_share"] = vlog.reorder_share()
-    if profile is None:
-        # Without layer windows, the timed iterations are the lines after the marker.
-        raw = log.read_bytes()
-        timed = verbose.parse(raw[raw.index(_TIMED_MARK) + len(_TIMED_MARK):]).to_pandas()
-    else:
-        from mxprof import attribution
-        attributed = attribution.attribute_primitives(profile, prims)
-        # Only the timed iterations: the warm-up call creates primitives and reorders weights.
-        timed = attributed[attributed["iteration"] >= 0]
-        out["by_layer"] = _plain(attribution.summarize_by_layer(attributed, iterations).head(40))
-        out["reorders"] = _plain(attribution.reorder_report(attributed, iterations))
+    attributed = attribution.attribute_primitives(profile, vlog.to_pandas())
+    # Only the timed iterations: the warm-up call creates primitives and reorders weights.
+    timed = attributed[attributed["iteration"] >= 0]
+    out: dict[str, Any] = {
+        "iterations": iterations,
+        "onednn_version": onednn_version_from_log(str(log)),
+        "header": _plain(vlog.header),
+        "totals": _plain(vlog.totals()),
+        "by_layer": _plain(attribution.summarize_by_layer(attributed, iterations).head(40)),
+        "reorders": _plain(attribution.reorder_report(attributed, iterations)),
+    }
     by_kind = verbose.summarize(timed, by=("kind",)).reset_index()
     n = iterations
     out["by_kind"] = [{"kind": str(r["kind"]), "count": float(r["count"]) / n,
@@ -286,8 +230,7 @@ def _apply_test_hook(hook: str | None) -> None:
 def run(spec: RunSpec, *, scratch: Path, verbose_log: Path | None = None) -> RunResult:
     started = time.monotonic()
     notes: list[str] = []
-    missing: list[str] = []
-    binding = _bind(spec, notes, missing)
+    binding = _bind(spec, notes)
     from mxprof import environment
     # Before MXNet loads: OpenMP pins the calling thread to its first place at start-up, so the
     # process's own affinity is only visible now.
@@ -310,11 +253,11 @@ def run(spec: RunSpec, *, scratch: Path, verbose_log: Path | None = None) -> Run
     elif spec.pass_name == "operators":
         fields = run_operators(mx, loaded.block, spec, scratch)
     elif spec.pass_name == "layers":
-        fields = run_layers(mx, loaded.block, spec, missing)
+        fields = run_layers(mx, loaded.block, spec)
     elif spec.pass_name == "primitives":
         if verbose_log is None:
             raise ValueError("the primitives pass needs --verbose-log (the worker's stdout file)")
-        fields = {"primitives": run_primitives(mx, loaded.block, spec, verbose_log, missing)}
+        fields = {"primitives": run_primitives(mx, loaded.block, spec, verbose_log)}
         env["onednn_version"] = fields["primitives"]["onednn_version"]
     else:
         raise ValueError(f"unknown pass {spec.pass_name!r}")
@@ -325,7 +268,7 @@ def run(spec: RunSpec, *, scratch: Path, verbose_log: Path | None = None) -> Run
         throughput=fields.get("throughput"), operators=fields.get("operators"),
         layers=fields.get("layers"), primitives=fields.get("primitives"),
         trace=fields.get("trace"),
-        notes=tuple(notes), missing=tuple(missing))
+        notes=tuple(notes))
 
 
 def main(argv: list[str] | None = None) -> int:
