@@ -74,7 +74,7 @@ _DROPPED_ENV = ("MXNET_SUBGRAPH_BACKEND",)
 
 def worker_env(plan_env: dict[str, str], threads: int | None) -> dict[str, str]:
     """The whole environment of one worker: inherited, minus verbose/MKL-DNN switches, plus ours."""
-    return process_env(drop=_DROPPED_ENV, threads=threads, extra=plan_env)[0]
+    return process_env(drop=_DROPPED_ENV, threads=threads, extra=plan_env)
 
 
 def run_worker(spec: dict, env: dict[str, str], timeout: float) -> dict:

@@ -10,8 +10,7 @@ a verbose log header, of the primitive pass or of a one-convolution probe proces
 is cached per libmxnet file (`onednn_version`); `fingerprint()` reads that cache and probes only
 when asked, so a result without a primitive pass still names its oneDNN.
 
-CPU topology and affinity come from the cpu helper's modules (`mxprof.topology`,
-`mxprof.binding`); when they are missing the fields are None and `missing` says why.
+CPU topology and affinity come from `mxprof.topology` and `mxprof.binding`.
 """
 
 from __future__ import annotations
@@ -53,12 +52,10 @@ class Environment:
     env: dict[str, str]
     mxnet: dict[str, Any] = dataclasses.field(default_factory=dict)
     onednn_version: str | None = None
-    missing: tuple[str, ...] = ()
 
     def to_dict(self) -> dict[str, Any]:
         d = dataclasses.asdict(self)
         d["isa"] = list(self.isa)
-        d["missing"] = list(self.missing)
         return d
 
     @classmethod
@@ -66,7 +63,6 @@ class Environment:
         fields = {f.name for f in dataclasses.fields(cls)}
         kw = {k: v for k, v in d.items() if k in fields}
         kw["isa"] = tuple(kw.get("isa", ()))
-        kw["missing"] = tuple(kw.get("missing", ()))
         return cls(**kw)
 
     def with_mxnet(self, info: dict[str, Any]) -> Environment:
@@ -101,37 +97,17 @@ def _package_version(name: str) -> str | None:
         return None
 
 
-def _cpuinfo_model() -> str | None:
-    try:
-        with open("/proc/cpuinfo") as f:
-            for line in f:
-                if line.startswith("model name"):
-                    return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return None
-
-
 def host_fingerprint() -> Environment:
     """Everything about the host and this process that needs no MXNet import."""
-    missing: list[str] = []
-    cpu_model, isa, cores, sockets, nodes = _cpuinfo_model(), (), None, None, {}
-    try:
-        from mxprof.cpulist import format_cpu_list
-        from mxprof.topology import read_topology
-        topo = read_topology()
-        cpu_model, isa = topo.model_name, tuple(topo.isa)
-        cores, sockets = topo.core_count, len(topo.sockets)
-        nodes = {str(n): format_cpu_list(ids) for n, ids in topo.nodes.items()}
-    except ImportError:
-        missing.append("topology: mxprof.topology (cpu helper) not available")
-    try:
-        from mxprof.binding import affinity_fingerprint
-        affinity = affinity_fingerprint()
-    except ImportError:
-        cpus = sorted(os.sched_getaffinity(0))
-        affinity = {"cpus": ",".join(map(str, cpus)), "cpu_count": len(cpus), "membind": None}
-        missing.append("memory policy: mxprof.binding (cpu helper) not available")
+    from mxprof.binding import affinity_fingerprint
+    from mxprof.cpulist import format_cpu_list
+    from mxprof.topology import read_topology
+
+    topo = read_topology()
+    cpu_model, isa = topo.model_name, tuple(topo.isa)
+    cores, sockets = topo.core_count, len(topo.sockets)
+    nodes = {str(n): format_cpu_list(ids) for n, ids in topo.nodes.items()}
+    affinity = affinity_fingerprint()
     threads = os.environ.get("OMP_NUM_THREADS")
     return Environment(
         hostname=socket.gethostname(),
@@ -147,7 +123,6 @@ def host_fingerprint() -> Environment:
         platform=platform.platform(),
         packages={p: _package_version(p) for p in ("mxprof", "mxnet", "numpy", "gluoncv")},
         env={k: v for k, v in sorted(os.environ.items()) if k.startswith(ENV_PREFIXES)},
-        missing=tuple(missing),
     )
 
 
@@ -167,11 +142,8 @@ def mxnet_fingerprint() -> dict[str, Any]:
         and os.environ.get("MXNET_MKLDNN_ENABLED", "1") not in ("0", "false", "False"),
         "bulk_exec_inference": os.environ.get("MXNET_EXEC_BULK_EXEC_INFERENCE", "1") != "0",
     }
-    try:
-        from mxprof.openmp import detect_openmp_runtime
-        info["openmp_runtime"] = detect_openmp_runtime()
-    except ImportError:
-        info["openmp_runtime"] = None
+    from mxprof.openmp import detect_openmp_runtime
+    info["openmp_runtime"] = detect_openmp_runtime()
     return info
 
 
@@ -236,7 +208,7 @@ def probe_onednn_version(timeout: float = 120.0) -> str | None:
 def _probe(cache: Path | None, timeout: float) -> str | None:
     from mxprof.process import python_command, run_process, worker_env
 
-    env, _ = worker_env(mkldnn=True, extra={"DNNL_VERBOSE": "1", "MKLDNN_VERBOSE": "1"})
+    env = worker_env(mkldnn=True, extra={"DNNL_VERBOSE": "1", "MKLDNN_VERBOSE": "1"})
     with tempfile.TemporaryDirectory(prefix="mxprof-onednn-") as tmp:
         log = Path(tmp) / "verbose.log"
         outcome = run_process(python_command(["-c", _PROBE]), env=env, timeout=timeout,

@@ -66,7 +66,7 @@ class FusionOptions:
 
 def _worker_env(opts: FusionOptions, extra: dict[str, str]) -> dict[str, str]:
     return worker_env(drop=_CONTROLLED, threads=opts.threads,
-                      extra={**opts.extra_env, **extra})[0]
+                      extra={**opts.extra_env, **extra})
 
 
 def run_worker(spec: dict, env: dict[str, str], workdir: Path, label: str,

@@ -141,15 +141,10 @@ def kill_running() -> None:
         _kill_group(pgid)
 
 
-def thread_env(threads: int) -> tuple[dict[str, str], str | None]:
-    """OpenMP variables pinning `threads` threads (mxprof.openmp), and a note if it is missing."""
-    try:
-        from mxprof.openmp import detect_openmp_runtime, openmp_env
-    except ImportError:
-        return {"OMP_NUM_THREADS": str(threads)}, (
-            "OpenMP placement: mxprof.openmp (cpu helper) not available; only OMP_NUM_THREADS set")
-    # Pinned the way the reference benchmark did (KMP_AFFINITY / OMP_PROC_BIND), per runtime.
-    return openmp_env(threads, intel_openmp=detect_openmp_runtime() != "gnu"), None
+def thread_env(threads: int) -> dict[str, str]:
+    """OpenMP variables for `threads` threads, chosen per runtime by mxprof.openmp."""
+    from mxprof.openmp import detect_openmp_runtime, openmp_env
+    return openmp_env(threads, intel_openmp=detect_openmp_runtime() != "gnu")
 
 
 def package_parent() -> str:
@@ -162,8 +157,8 @@ def package_parent() -> str:
 def worker_env(*, base: Mapping[str, str] | None = None, drop: Iterable[str] = (),
                mkldnn: bool | None = None, threads: int | None = None,
                extra: Mapping[str, str] | None = None, python: str | None = None
-               ) -> tuple[dict[str, str], list[str]]:
-    """A worker's whole environment, and notes about settings that could not be made.
+               ) -> dict[str, str]:
+    """A worker's whole environment.
 
     `base` (default os.environ) minus ALWAYS_DROPPED and `drop`; MXNET_MKLDNN_ENABLED from
     `mkldnn` (None: MXNet's default); OpenMP placement for `threads`; then `extra`. The worker
@@ -174,15 +169,11 @@ def worker_env(*, base: Mapping[str, str] | None = None, drop: Iterable[str] = (
     """
     dropped = {*ALWAYS_DROPPED, *drop}
     env = {k: v for k, v in (os.environ if base is None else base).items() if k not in dropped}
-    notes: list[str] = []
     env["MXNET_STORAGE_FALLBACK_LOG_VERBOSE"] = "0"  # one line per operator with MKL-DNN off
     if mkldnn is not None:
         env["MXNET_MKLDNN_ENABLED"] = "1" if mkldnn else "0"
     if threads:
-        openmp, note = thread_env(threads)
-        env.update(openmp)
-        if note:
-            notes.append(note)
+        env.update(thread_env(threads))
     env.update(extra or {})
     # Not realpath: every venv's python links to the same binary.
     if python is not None and os.path.abspath(python) != os.path.abspath(sys.executable):
@@ -193,4 +184,4 @@ def worker_env(*, base: Mapping[str, str] | None = None, drop: Iterable[str] = (
     else:
         env["PYTHONPATH"] = os.pathsep.join(p for p in (package_parent(), env.get("PYTHONPATH"))
                                             if p)
-    return env, notes
+    return env

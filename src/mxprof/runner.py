@@ -22,23 +22,20 @@ from mxprof.runspec import RunResult, RunSpec, dump_json, load_json
 
 __all__ = ["layer_env", "run_one", "run_specs", "stderr_tail", "thread_env", "worker_env"]
 
-# Per-layer collection needs un-merged operators (see DESIGN.md); the layers helper owns the full
-# list in mxprof.layers.LAYER_ENV, this is the documented minimum when it is absent.
+# The operators pass needs un-merged operators (see DESIGN.md): bulk execution off.
 _BULK_OFF = {"MXNET_EXEC_BULK_EXEC_INFERENCE": "0"}
 _VERBOSE_ON = {"DNNL_VERBOSE": "1", "DNNL_VERBOSE_TIMESTAMP": "1", "MKLDNN_VERBOSE": "1"}
 
 
 def layer_env() -> dict[str, str]:
-    try:
-        from mxprof.layers import LAYER_ENV
-    except ImportError:
-        return dict(_BULK_OFF)
+    """What per-layer hooks need before libmxnet loads (NaiveEngine, bulk execution off)."""
+    from mxprof.layers import LAYER_ENV
     return {str(k): str(v) for k, v in LAYER_ENV.items()}
 
 
 def worker_env(spec: RunSpec, base: dict[str, str] | None = None,
-               python: str | None = None) -> tuple[dict[str, str], list[str]]:
-    """The complete environment of the worker for `spec`, and notes about what could not be set."""
+               python: str | None = None) -> dict[str, str]:
+    """The complete environment of the worker for `spec`."""
     extra: dict[str, str] = {}
     if spec.pass_name == "operators":
         extra.update(_BULK_OFF)
@@ -61,7 +58,7 @@ def run_one(spec: RunSpec, workdir: Path, *, timeout: float, index: int = 0,
     spec_path, result_path = workdir / f"{stem}.spec.json", workdir / f"{stem}.result.json"
     err_path, log_path = workdir / f"{stem}.stderr", workdir / f"{stem}.verbose.log"
     dump_json(spec.to_dict(), spec_path)
-    env, notes = worker_env(spec, python=python)
+    env = worker_env(spec, python=python)
     env.update(extra_env or {})
     args = ["-m", "mxprof.worker", str(spec_path), str(result_path)]
     if spec.pass_name == "primitives":
@@ -74,11 +71,7 @@ def run_one(spec: RunSpec, workdir: Path, *, timeout: float, index: int = 0,
                          stderr_tail=outcome.stderr_tail,
                          error=f"no result after the {timeout:g} s timeout: worker killed")
     if result_path.exists():
-        result = RunResult.from_dict(load_json(result_path))
-        if notes:
-            result = RunResult.from_dict({**result.to_dict(),
-                                          "notes": [*result.notes, *notes]})
-        return result
+        return RunResult.from_dict(load_json(result_path))
     return RunResult(spec=spec, status="failed", wall_s=outcome.wall_s,
                      returncode=outcome.returncode, stderr_tail=outcome.stderr_tail,
                      error=f"worker died without a result ({outcome.description})")
