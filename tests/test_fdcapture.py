@@ -10,9 +10,11 @@ from pathlib import Path
 
 import pytest
 
+import mxprof
 from mxprof.fdcapture import capture_fd
 
-SRC = Path(__file__).parents[1] / "src"
+# The mxprof under test (installed, or src/ in a development build), never the bare source tree.
+SRC = Path(mxprof.__file__).resolve().parents[1]
 
 # A child process, so that fd 1 is a pipe we read, not pytest's own capture.
 CHILD = r"""

@@ -13,6 +13,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+import mxprof
 from mxprof import layers, verbose
 from mxprof.attribution import (
     attribute_primitives,
@@ -23,7 +24,8 @@ from mxprof.attribution import (
 from mxprof.layers import GraphNode, LayerProfile
 
 SCENARIOS = Path(__file__).parent / "layer_scenarios.py"
-SRC = Path(__file__).parents[1] / "src"
+# The mxprof under test (installed, or src/ in a development build), never the bare source tree.
+SRC = Path(mxprof.__file__).resolve().parents[1]
 
 
 @pytest.fixture(scope="module")
