@@ -92,3 +92,14 @@ def test_crashed_main_worker_shows_its_stderr_tail(tmp_path):
     assert "unfused worker killed by signal SIGABRT" in proc.stderr
     assert "SIGABRT: last words\n  | native context\n" in proc.stderr
     assert "Traceback" not in proc.stderr
+
+
+def test_zoo_shape_is_the_models_own_at_batch_1_unless_given():
+    from mxprof.cli import UsageError
+    from mxprof.commands.fusion import _input_shape
+
+    assert _input_shape("inceptionv3", None) == (1, 3, 299, 299)
+    assert _input_shape("resnet18_v1", "3,64,64") == (1, 3, 64, 64)  # C,H,W as in profile
+    assert _input_shape("resnet18_v1", "2,3,64,64") == (2, 3, 64, 64)
+    with pytest.raises(UsageError, match="C,H,W or N,C,H,W"):
+        _input_shape("resnet18_v1", "3,64")

@@ -14,8 +14,9 @@ _SWITCH_NAMES = ("CONV_BN", "CONV_RELU", "CONV_SUM", "FC_ELTWISE")
 def add_arguments(parser) -> None:
     parser.add_argument("model", nargs="?", help="model-zoo name (resnet50_v1, ...) or "
                         "FILE.py:FACTORY returning a Gluon HybridBlock")
-    parser.add_argument("--shape", default="1,3,224,224",
-                        help="input shape N,C,H,W (default 1,3,224,224)")
+    parser.add_argument("--shape", help="input shape C,H,W or N,C,H,W (default: the model's own "
+                        "at batch 1, e.g. 1,3,299,299 for inceptionv3; 1,3,224,224 for FILE.py:"
+                        "FACTORY models, whose shape may have any rank)")
     parser.add_argument("--path", choices=("gluon", "symbolic"), default="gluon",
                         help="gluon: HybridBlock.optimize_for(backend='MKLDNN'); symbolic: "
                         "executor with MXNET_SUBGRAPH_BACKEND=MKLDNN")
@@ -63,18 +64,23 @@ def _parse_switches(text: str) -> tuple[str, ...]:
     return tuple(out)
 
 
-def _check_model(model: str, shape: tuple[int, ...]) -> None:
+def _input_shape(model: str, text: str | None) -> tuple[int, ...]:
+    """The full input shape, batch included; checks that the model exists."""
     from mxprof.fusion_worker import is_factory
 
+    shape = _parse_shape(text) if text else None
     if is_factory(model):
         file = model.split(":", 1)[0]
         if not Path(file).is_file():
             raise UsageError(f"model file {file!r} does not exist")
-        return
+        return shape or (1, 3, 224, 224)
     from mxprof import models
 
+    if shape is not None and len(shape) not in (3, 4):
+        raise UsageError(f"--shape for a zoo model is C,H,W or N,C,H,W, got {text!r}")
     try:
-        models.resolve(model, shape=shape[1:])
+        spec = models.resolve(model, shape=shape[-3:] if shape else None)
+        return shape if shape and len(shape) == 4 else spec.batch_shape(1)
     except models.UnknownModel as exc:
         hint = f"; did you mean {', '.join(exc.suggestions)}?" if exc.suggestions else ""
         raise UsageError(f"unknown model {model!r}{hint} (a Gluon or GluonCV model-zoo name, "
@@ -115,11 +121,11 @@ def _measure(args) -> dict:
     if args.warmup < 0 or args.min_time < 0:
         raise UsageError("--warmup and --min-time cannot be negative")
     opts = FusionOptions(
-        model=args.model, shape=_parse_shape(args.shape), path=args.path, static=args.static,
+        model=args.model, shape=_input_shape(args.model, args.shape), path=args.path,
+        static=args.static,
         warmup=args.warmup, iterations=args.iterations, min_time_s=args.min_time,
         trace_iterations=args.trace_iterations, switches=_parse_switches(args.switches),
         threads=args.threads, rounds=args.rounds)
-    _check_model(args.model, opts.shape)
     try:
         return run_fusion(opts, progress=lambda msg: print(msg, file=sys.stderr, flush=True))
     except WorkerError as exc:
