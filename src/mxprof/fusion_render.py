@@ -121,8 +121,10 @@ def render_terminal(report: dict, width: int = 160) -> str:
     members_title = f"members ({prefix}...)" if prefix else "members"
     for col in ("fused node", "pattern", members_title, "unfused (IQR)", "fused (IQR)",
                 "gain ms", "gain %"):
-        table.add_column(col, overflow="fold", no_wrap=col in ("fused node", "pattern"))
-    table.add_column("why", min_width=44)
+        table.add_column(col, overflow="fold")
+    # "why" takes what is left and wraps: a fixed minimum made rich crop whole rows at the
+    # console width, cutting the reason off mid-word.
+    table.add_column("why", ratio=1, overflow="fold")
     for g in report["groups"]:
         table.add_row(g["fused_node"], g["pattern"],
                       "\n".join(m[len(prefix):] for m in g["members"]),
