@@ -12,22 +12,13 @@ from hypothesis import strategies as st
 
 from mxprof import _verbose_py
 from mxprof._native import core
+from scan_compare import assert_same_scan
 
 FIXTURES = Path(__file__).parent / "fixtures" / "verbose"
 REAL_LINES = sorted({line for p in FIXTURES.glob("*.log")
                      for line in p.read_bytes().splitlines() if b"_verbose," in line})
 SETTINGS = settings(max_examples=200, deadline=None,
                     suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
-
-
-def _same(a: dict, b: dict) -> None:
-    assert a["stats"] == b["stats"] and a["info"] == b["info"]
-    for table in ("primitive", "graph"):
-        for col, value in a[table].items():
-            if isinstance(value, list):
-                assert value == b[table][col]
-            else:
-                assert np.array_equal(value, b[table][col], equal_nan=True)
 
 
 def _timed_lines(data: bytes, result: dict) -> list[bytes]:
@@ -38,7 +29,7 @@ def _timed_lines(data: bytes, result: dict) -> list[bytes]:
 
 def _check(data: bytes) -> dict:
     native = core.scan_verbose_buffer(data)
-    _same(native, _verbose_py.scan_buffer(data))
+    assert_same_scan(native, _verbose_py.scan_buffer(data))
     for line in _timed_lines(data, native):
         # Every counted line ends in a plain non-negative decimal number.
         assert _verbose_py.parse_number(line.rsplit(b",", 1)[1], need_dot=False) is not None

@@ -10,19 +10,10 @@ import pytest
 
 from mxprof import _verbose_py
 from mxprof._native import core
+from scan_compare import assert_same_scan
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "verbose"
 LEVEL2 = FIXTURES / "mxnet191_dnnl_v2.4.4_ts_level2.log"
-
-
-def _same(a: dict, b: dict) -> None:
-    assert a["stats"] == b["stats"] and a["info"] == b["info"]
-    for table in ("primitive", "graph"):
-        for col, value in a[table].items():
-            if isinstance(value, list):
-                assert value == b[table][col]
-            else:
-                assert np.array_equal(value, b[table][col], equal_nan=True), (table, col)
 
 
 def test_result_shape_and_dtypes():
@@ -49,8 +40,8 @@ def test_streaming_equals_buffer(chunk, tmp_path):
     path = tmp_path / "all.log"
     path.write_bytes(data * 3)
     whole = core.scan_verbose_buffer(data * 3)
-    _same(core.scan_verbose_file(str(path), chunk), whole)
-    _same(_verbose_py.scan_file(path, chunk), whole)
+    assert_same_scan(core.scan_verbose_file(str(path), chunk), whole)
+    assert_same_scan(_verbose_py.scan_file(path, chunk), whole)
     assert whole["stats"]["lines_total"] == data.count(b"\n") * 3
 
 
@@ -61,7 +52,7 @@ def test_streaming_truncated_last_line(chunk, tmp_path):
     path = tmp_path / "cut.log"
     path.write_bytes(cut)
     r = core.scan_verbose_file(str(path), chunk)
-    _same(r, core.scan_verbose_buffer(cut))
+    assert_same_scan(r, core.scan_verbose_buffer(cut))
     assert r["stats"]["unterminated_last_line"] and r["stats"]["lines_malformed"] == 1
     assert r["stats"]["lines_parsed"] == 194  # 195 timed lines in the whole fixture, less one
 
@@ -126,4 +117,4 @@ def test_field_count_per_marker():
     r = core.scan_verbose_buffer(b"\n".join(lines) + b"\n")
     assert len(r["primitive"]["time_ms"]) == 2 and len(r["graph"]["time_ms"]) == 2
     assert r["stats"]["lines_malformed"] == 3
-    _same(r, _verbose_py.scan_buffer(b"\n".join(lines) + b"\n"))
+    assert_same_scan(r, _verbose_py.scan_buffer(b"\n".join(lines) + b"\n"))

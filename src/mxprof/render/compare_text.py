@@ -11,6 +11,7 @@ from typing import Any
 
 from mxprof.compare_table import Table, layout, page_table, stacked_table, table
 from mxprof.render.base import Renderer
+from mxprof.render.markdown import markdown_table
 
 
 def _notes(report: dict[str, Any]) -> list[str]:
@@ -53,10 +54,6 @@ def _width(t: Table) -> int:
     return sum(max(len(c) for c in col) + 3 for col in columns) + 1
 
 
-def _cell(text: str) -> str:
-    return text.replace("|", "\\|")
-
-
 class CompareMarkdownRenderer(Renderer):
     name = "compare-markdown"
     extension = ".md"
@@ -64,9 +61,7 @@ class CompareMarkdownRenderer(Renderer):
     def render(self, report: dict[str, Any]) -> str:
         t = page_table(layout(report["rows"]))
         out = [f"## {t.title}", ""]
-        out.append("| " + " | ".join(_cell(h) for h in t.headers) + " |")
-        out.append("|---|" + "---:|" * (len(t.headers) - 1))
-        out += ["| " + " | ".join(_cell(c) for c in row) + " |" for row in t.rows]
+        out += markdown_table(t.headers, t.rows, numeric_right=True)
         out.append("")
         out += [f"- {line}" for line in [*t.footnote.splitlines(), *_notes(report)]]
         return "\n".join(out) + "\n"

@@ -8,8 +8,14 @@ from mxprof.render.base import Renderer
 from mxprof.render.tables import all_tables, closing_lines, header_lines
 
 
-def _cell(text: str) -> str:
-    return text.replace("|", "\\|")
+def markdown_table(headers, rows, *, numeric_right: bool = False) -> list[str]:
+    """A GitHub-flavoured Markdown table; `numeric_right` right-aligns all but the first column."""
+    def cell(text: str) -> str:
+        return text.replace("|", "\\|")
+
+    rule = "|---|" + ("---:|" if numeric_right else "---|") * (len(headers) - 1)
+    return ["| " + " | ".join(cell(h) for h in headers) + " |", rule,
+            *["| " + " | ".join(cell(c) for c in row) + " |" for row in rows]]
 
 
 class MarkdownRenderer(Renderer):
@@ -22,9 +28,7 @@ class MarkdownRenderer(Renderer):
                 for line in header_lines(report)]
         for table in all_tables(report):
             out += ["", f"## {table.title}", ""]
-            out.append("| " + " | ".join(_cell(h) for h in table.headers) + " |")
-            out.append("|" + "---|" * len(table.headers))
-            out += ["| " + " | ".join(_cell(c) for c in row) + " |" for row in table.rows]
+            out += markdown_table(table.headers, table.rows)
             if table.footnote:
                 out += ["", f"_{table.footnote}_"]
         closing = closing_lines(report)
