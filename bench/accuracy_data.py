@@ -1,4 +1,4 @@
-"""Input pipeline speed of `mxprof accuracy --data`: mxprof.datasets vs MXNet's own reader.
+"""Input pipeline speed of `mxprof accuracy --data`: mxprof.jobs.accuracy.datasets vs MXNet's own reader.
 
 Both read the same indexed RecordIO file of JPEGs (written here with mx.recordio, 375x500 like
 typical ImageNet val images) and produce identical normalised 3x224x224 arrays; printed are
@@ -37,7 +37,7 @@ def write_rec(prefix: Path, count: int) -> None:
 
 
 def run_mxprof(rec: Path) -> tuple[int, np.ndarray]:
-    from mxprof.datasets import Preprocess, iter_batches, open_dataset
+    from mxprof.jobs.accuracy.datasets import Preprocess, iter_batches, open_dataset
 
     pre = Preprocess.for_input((3, 224, 224))
     n, first = 0, None
@@ -87,7 +87,7 @@ def main() -> None:
         theirs, b = best_rate(run_mxnet, rec, args.rounds)
     diff = float(np.max(np.abs(a - b)))
     print(f"{args.images} JPEG 375x500 -> 3x224x224, best of {args.rounds} rounds, 1 process")
-    print(f"mxprof.datasets            {ours:8.1f} images/s")
+    print(f"mxprof.jobs.accuracy.datasets            {ours:8.1f} images/s")
     print(f"MXNet recordio + transforms {theirs:7.1f} images/s")
     print(f"ratio mxprof/MXNet          {ours / theirs:7.2f}x   (first image max |diff| {diff:.2e})")
 

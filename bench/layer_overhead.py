@@ -96,7 +96,6 @@ def worker(name, model, size, warmup, iterations):
     import mxnet as mx
 
     from mxprof import _native
-
     _env, flags, mechanism, _ = CONFIGS[name]
     shape = (1, 1) if model == CHAIN else (1, 3, size, size)
     x = mx.nd.random.uniform(shape=shape)
@@ -158,7 +157,7 @@ def main(argv=None):
     args = parser.parse_args(argv)
     if args.worker:
         if os.environ.get("DNNL_VERBOSE"):
-            from mxprof.fdcapture import capture_fd
+            from mxprof.mx.fdcapture import capture_fd
 
             with capture_fd(1, f"/tmp/mxprof-bench-verbose-{os.getpid()}.log") as log:
                 result = worker(args.worker, args.model, args.size, args.warmup,

@@ -30,13 +30,13 @@ def main() -> int:
     ap.add_argument("--calls", type=int, default=200)
     args = ap.parse_args()
     try:
-        from mxprof.timer import measure
+        from mxprof.timing.timer import measure
     except ImportError:
-        print("mxprof.timer (the native timer) is not available in this build", file=sys.stderr)
+        print("mxprof.timing.timer (the native timer) is not available in this build", file=sys.stderr)
         return 1
     import mxnet as mx
 
-    from mxprof import models
+    from mxprof.mx import models
     loaded = models.load(models.resolve(args.model))
     net = loaded.block
     x = mx.nd.random.uniform(shape=loaded.spec.batch_shape(1))

@@ -104,7 +104,7 @@ def child(seconds: float) -> None:
 
 def configurations(cpus: list[int]) -> dict[str, tuple[dict[str, str], list[int] | None, list]]:
     """name -> (extra environment, CPUs to set with sched_setaffinity or None, command prefix)."""
-    from mxprof.cpulist import format_cpu_list
+    from mxprof.cpu.cpulist import format_cpu_list
 
     n = str(len(cpus))
     places = {"OMP_NUM_THREADS": n, "OMP_PROC_BIND": "close",
@@ -157,8 +157,8 @@ def main() -> None:
         child(args.seconds)
         return
 
-    from mxprof.cpulist import parse_cpu_list
-    from mxprof.openmp import detect_openmp_runtime
+    from mxprof.cpu.cpulist import parse_cpu_list
+    from mxprof.cpu.openmp import detect_openmp_runtime
 
     cpus = parse_cpu_list(args.cpus) if args.cpus else sorted(os.sched_getaffinity(0))
     configs = configurations(cpus)

@@ -2,7 +2,7 @@
 
 Runs the profile command's own workers for one model at batch 1, MKL-DNN on: the timing pass
 (bulk execution on, no profiler: the number users get), the operators pass (bulk execution off,
-MXNet profiler) and the layers pass (per-layer hooks, mxprof.layers, under its LAYER_ENV). Each
+MXNet profiler) and the layers pass (per-layer hooks, mxprof.mx.layers, under its LAYER_ENV). Each
 times its own latency. The three run in turn, `--rounds` times (interleaved, so a busy machine hits
 them alike); the median over rounds of each pass's median is compared to the plain one.
 
@@ -14,9 +14,9 @@ from __future__ import annotations
 import argparse
 import statistics
 
-from mxprof import models
-from mxprof.runner import run_specs
-from mxprof.runspec import Protocol, RunSpec
+from mxprof.jobs.profile.runner import run_specs
+from mxprof.jobs.profile.spec import Protocol, RunSpec
+from mxprof.mx import models
 
 PASSES = ("timing", "operators", "layers")
 

@@ -20,7 +20,7 @@ import sys
 from time import perf_counter_ns
 
 from mxprof import Timer, measure
-from mxprof.clock import clock_info, timing_loop
+from mxprof.timing.clock import clock_info, timing_loop
 
 TARGET_RATIO = 0.25
 

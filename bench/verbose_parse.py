@@ -5,10 +5,10 @@ with their info/dispatch/foreign lines) in a temporary directory, then times, in
 and on the same file (warm page cache, best of --rounds):
 
 - native scan: `mxprof._core.scan_verbose_file` (the one-pass scanner alone);
-- native parse: `mxprof.verbose.parse(path)` end to end (scan + pandas tables);
+- native parse: `mxprof.onednn.verbose.parse(path)` end to end (scan + pandas tables);
 - naive: `naive_parse` below, the obvious str.split parser a user would write, producing the
   same columns as Python lists;
-- twin (with --twin): `mxprof._verbose_py.scan_file`, the reference implementation.
+- twin (with --twin): `mxprof.onednn._verbose_py.scan_file`, the reference implementation.
 
 Prints MB/s (10^6 bytes per second of wall time) of each and the ratio native parse / naive;
 exits 1 when that ratio is below 10.
@@ -108,8 +108,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--twin", action="store_true", help="also time the pure-Python twin")
     args = ap.parse_args(argv)
 
-    from mxprof import _verbose_py, verbose
     from mxprof._native import core
+    from mxprof.onednn import _verbose_py, verbose
 
     with tempfile.TemporaryDirectory() as tmp:
         path = build_log(Path(tmp), int(args.mb * 1e6))
@@ -123,7 +123,7 @@ def main(argv: list[str] | None = None) -> int:
             return 2
         runs = {
             "native scan (_core.scan_verbose_file)": lambda: core.scan_verbose_file(str(path)),
-            "native parse (mxprof.verbose.parse)": lambda: verbose.parse(path),
+            "native parse (mxprof.onednn.verbose.parse)": lambda: verbose.parse(path),
             "naive str.split parser (pure Python)": lambda: naive_parse(str(path)),
         }
         if args.twin:
@@ -141,7 +141,7 @@ def main(argv: list[str] | None = None) -> int:
             spread = statistics.stdev(times) / statistics.mean(times) * 100 if len(times) > 1 else 0
             print(f"  {name:42s} {speeds[name]:8.1f} MB/s wall  {cpu_speeds[name]:8.1f} MB/s CPU"
                   f"  (N={rounds}, best {best * 1e3:7.1f} ms, spread {spread:4.1f} % stdev/mean)")
-    native, naive = "native parse (mxprof.verbose.parse)", "naive str.split parser (pure Python)"
+    native, naive = "native parse (mxprof.onednn.verbose.parse)", "naive str.split parser (pure Python)"
     ratio = speeds[native] / speeds[naive]
     scan_ratio = speeds["native scan (_core.scan_verbose_file)"] / speeds[naive]
     print(f"ratio native parse / naive: {ratio:.1f}x wall, {cpu_speeds[native] / cpu_speeds[naive]:.1f}x "

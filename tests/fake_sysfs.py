@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from mxprof.cpulist import format_cpu_list
+from mxprof.cpu.cpulist import format_cpu_list
 
 CPUINFO_XEON = """processor\t: 0
 vendor_id\t: GenuineIntel

@@ -1,7 +1,7 @@
 """Runs the per-layer collector on real MXNet models in a fresh process (the engine and oneDNN
 verbose settings are read when libmxnet loads) and writes what the tests check as JSON.
 
-    python tests/layer_scenarios.py OUT_DIR      (env: mxprof.layers.LAYER_ENV + DNNL_VERBOSE)
+    python tests/layer_scenarios.py OUT_DIR      (env: mxprof.mx.layers.LAYER_ENV + DNNL_VERBOSE)
 """
 
 from __future__ import annotations
@@ -14,9 +14,10 @@ import mxnet as mx
 from mxnet.gluon import nn
 from mxnet.gluon.model_zoo import vision
 
-from mxprof import hooks_python, layers
 from mxprof._native import core
-from mxprof.fdcapture import capture_fd
+from mxprof.mx import _hooks_py as hooks_python
+from mxprof.mx import layers
+from mxprof.mx.fdcapture import capture_fd
 
 
 class HeavyMiddle(nn.HybridBlock):

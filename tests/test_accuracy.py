@@ -1,4 +1,4 @@
-"""Comparison metrics (mxprof.accuracy) and report records: pure functions, no MXNet."""
+"""Comparison metrics (mxprof.jobs.accuracy.metrics) and report records: pure functions, no MXNet."""
 
 from __future__ import annotations
 
@@ -10,9 +10,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
-from mxprof import accuracy as m
-from mxprof.accuracy_records import AccuracyReport, ConfigResult, Latency, int8_summary
-from mxprof.accuracy_run import plan_configs
+from mxprof.jobs.accuracy import metrics as m
+from mxprof.jobs.accuracy.records import AccuracyReport, ConfigResult, Latency, int8_summary
+from mxprof.jobs.accuracy.run import plan_configs
 
 
 def test_max_abs_and_rel_diff_by_hand():
@@ -143,7 +143,7 @@ def test_plan_always_starts_with_the_reference():
 
 
 def test_busy_machine_note():
-    from mxprof.accuracy_run import busy_machine_note
+    from mxprof.jobs.accuracy.run import busy_machine_note
 
     assert busy_machine_note(0.2, 2.9, 2) is None
     assert busy_machine_note(None, None, 2) is None
@@ -183,7 +183,7 @@ def test_report_round_trip_and_int8_summary():
 
 
 def test_renderers_show_failures_and_reference_layout():
-    from mxprof.accuracy_report import render_markdown
+    from mxprof.render.accuracy import render_markdown
 
     cfgs = (ConfigResult("mkldnn-off", "plain", False, None, True, top1=0.5, top5=0.75),
             ConfigResult("mkldnn", "plain", True, None, False, error="worker signal 11: "))

@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from mxprof.datasets import Preprocess, load_arrays, open_dataset
+from mxprof.jobs.accuracy.datasets import Preprocess, load_arrays, open_dataset
 
 SIDE = 16  # digits are 8x8; upscaled 2x so that two 2x2 poolings leave a 4x4 map
 TEST_SIZE = 400
@@ -217,7 +217,7 @@ def test_crashed_configuration_is_a_failed_row(digits, cli, tmp_path):
 
 
 def test_quick_equivalence_api(digits):
-    from mxprof.accuracy_run import equivalence_summary, quick_equivalence
+    from mxprof.jobs.accuracy.run import equivalence_summary, quick_equivalence
 
     model = {"name": "digits", "source": "symbol", "input_shape": [3, SIDE, SIDE],
              "symbol_path": digits["symbol"], "params_path": digits["params"]}

@@ -18,9 +18,9 @@ from pathlib import Path
 import pytest
 
 from fake_sysfs import make_sysfs
-from mxprof.binding import Binding, select_cpus, select_nodes
-from mxprof.openmp import detect_openmp_runtime, elf_needed, openmp_env, openmp_places
-from mxprof.topology import read_topology
+from mxprof.cpu.binding import Binding, select_cpus, select_nodes
+from mxprof.cpu.openmp import detect_openmp_runtime, elf_needed, openmp_env, openmp_places
+from mxprof.cpu.topology import read_topology
 
 CHILD_ENV = {**os.environ, "PYTHONPATH": os.pathsep.join(p for p in sys.path if p)}
 LAST_CPU = max(os.sched_getaffinity(0))
@@ -133,7 +133,7 @@ def test_bind_membind_record_is_honest():
     out = run_py("""
         import json
         from mxprof import bind
-        from mxprof.binding import affinity_fingerprint, current_membind
+        from mxprof.cpu.binding import affinity_fingerprint, current_membind
         b = bind("0", "0")
         print(json.dumps({"binding": b.to_dict(), "readback": current_membind(),
                           "fingerprint": affinity_fingerprint()}))
@@ -156,8 +156,8 @@ def test_refused_membind_still_binds_cpus_and_says_so():
     out = run_py(f"""
         import dataclasses, json, os
         from mxprof import bind
-        from mxprof.binding import current_membind
-        from mxprof.topology import read_topology
+        from mxprof.cpu.binding import current_membind
+        from mxprof.cpu.topology import read_topology
         real = read_topology()
         fake = dataclasses.replace(real, nodes={{**real.nodes, 4000: ()}},
                                    node_memory_kb={{4000: 1024}})
@@ -176,8 +176,8 @@ def test_kernel_refusing_cpus_is_a_bind_error():
     out = run_py("""
         import dataclasses, json
         from mxprof import bind
-        from mxprof.binding import BindError
-        from mxprof.topology import Cpu, read_topology
+        from mxprof.cpu.binding import BindError
+        from mxprof.cpu.topology import Cpu, read_topology
         real = read_topology()
         ghost = Cpu(4000, 4000, 0, 0, (4000,))
         fake = dataclasses.replace(real, cpus=real.cpus + (ghost,))
@@ -193,7 +193,6 @@ def test_kernel_refusing_cpus_is_a_bind_error():
 
 def test_bind_rejects_cpus_that_are_not_online():
     from mxprof import bind
-
     with pytest.raises(ValueError, match=r"CPU 4000 not online: this machine has CPUs"):
         bind([4000])
     with pytest.raises(ValueError, match="NUMA node 4000 does not exist"):
@@ -209,7 +208,7 @@ def test_binding_record_round_trips():
 
 # ---- the CLI -------------------------------------------------------------------------------
 
-PRINT_BINDING = ("import json, os; from mxprof.binding import current_membind; "
+PRINT_BINDING = ("import json, os; from mxprof.cpu.binding import current_membind; "
                  "print(json.dumps({'cpus': sorted(os.sched_getaffinity(0)), "
                  "'env': {k: v for k, v in os.environ.items() if k[:4] in ('OMP_', 'KMP_')}, "
                  "'membind': current_membind()}))")
@@ -270,7 +269,7 @@ def test_cli_physical_only(cli):
     topo = read_topology()
     proc = cli("bind", "--physical-only", "--dry-run", "--", "true")
     assert proc.returncode == 0, proc.stderr
-    from mxprof.cpulist import format_cpu_list
+    from mxprof.cpu.cpulist import format_cpu_list
     assert f"CPUs:    {format_cpu_list(topo.physical_cpus())} " in proc.stdout
 
 
@@ -347,7 +346,7 @@ def test_cli_refused_membind_warns_and_still_runs(tmp_path, refusal):
     proc = subprocess.run(
         [sys.executable, str(launcher), str(nr), str(refusal), sys.executable, "-m", "mxprof",
          "bind", "--cores", str(LAST_CPU), "--membind", "0", "--", sys.executable, "-c",
-         "import json; from mxprof.binding import affinity_fingerprint as f; "
+         "import json; from mxprof.cpu.binding import affinity_fingerprint as f; "
          "print(json.dumps(f()))"],
         capture_output=True, text=True, env=CHILD_ENV, timeout=120)
     assert proc.returncode == 0, proc.stderr

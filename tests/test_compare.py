@@ -19,7 +19,7 @@ from pathlib import Path
 
 import pytest
 
-from mxprof.runspec import RunResult
+from mxprof.jobs.profile.spec import RunResult
 
 SWEEP = ["mobilenet0.25", "--shape", "3,64,64", "--batch-size", "1,4",
          "--configs", "reference,mkldnn", "--min-time", "0.1", "--warmup", "1"]
@@ -40,7 +40,7 @@ def _workers_alive(marker: str) -> list[int]:
                 cmd = (proc / "cmdline").read_bytes().decode(errors="replace")
             except OSError:
                 continue
-            if marker in cmd and "mxprof.worker" in cmd:
+            if marker in cmd and "mxprof.jobs.profile.worker" in cmd:
                 alive.append(int(proc.name))
     return alive
 

@@ -7,8 +7,10 @@ from pathlib import Path
 
 import pytest
 
-from mxprof import builds, compare, instances
-from mxprof.models import ModelSpec
+from mxprof.jobs.compare import instances
+from mxprof.jobs.compare import plan as compare
+from mxprof.mx.models import ModelSpec
+from mxprof.workers import builds
 
 MACHINE = {"hostname": "h", "cpu_model": "Xeon", "logical_cpus": 2}
 MOBILENET = ModelSpec("mobilenet0.25", "gluon", (3, 64, 64))
@@ -117,7 +119,7 @@ def test_foreign_interpreters_see_only_the_mxprof_package(tmp_path, monkeypatch)
     env = builds.worker_env_for(builds.Build("twin", sys.executable))
     shim = Path(env["PYTHONPATH"])
     assert [p.name for p in shim.iterdir()] == ["mxprof"]
-    assert (shim / "mxprof" / "compare.py").is_file()
+    assert (shim / "mxprof" / "jobs" / "compare" / "plan.py").is_file()
     assert builds.worker_env_for(builds.current_build()) is None
 
 
@@ -148,8 +150,8 @@ def test_merge_refuses_a_file_without_records(cli, tmp_path):
 
 
 def test_a_failed_run_is_a_failed_row_named_in_the_footnote():
-    from mxprof.compare_table import layout, table
-    from mxprof.runspec import RunResult
+    from mxprof.jobs.profile.spec import RunResult
+    from mxprof.render.compare_table import layout, table
     run = compare.plan([MOBILENET], [builds.current_build()], machine=MACHINE,
                        batch_sizes=[1], configs=["mkldnn"])[0]
     crashed = RunResult(spec=run.spec, status="failed", wall_s=1.0, returncode=-11,

@@ -1,4 +1,4 @@
-"""RecordIO and image-folder reading, and the model-zoo evaluation transform (mxprof.datasets).
+"""RecordIO and image-folder reading, and the model-zoo evaluation transform (mxprof.jobs.accuracy.datasets).
 
 Files are written with MXNet's own RecordIO writer (the format im2rec produces) and OpenCV, so
 the plain-Python reader is checked against the real thing.
@@ -12,7 +12,7 @@ import cv2
 import numpy as np
 import pytest
 
-from mxprof.datasets import (
+from mxprof.jobs.accuracy.datasets import (
     DatasetError,
     FolderDataset,
     Preprocess,

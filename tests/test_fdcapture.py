@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 import mxprof
-from mxprof.fdcapture import capture_fd
+from mxprof.mx.fdcapture import capture_fd
 
 # The mxprof under test (installed, or src/ in a development build), never the bare source tree.
 SRC = Path(mxprof.__file__).resolve().parents[1]
@@ -19,7 +19,7 @@ SRC = Path(mxprof.__file__).resolve().parents[1]
 # A child process, so that fd 1 is a pipe we read, not pytest's own capture.
 CHILD = r"""
 import ctypes, sys
-from mxprof.fdcapture import capture_fd
+from mxprof.mx.fdcapture import capture_fd
 libc = ctypes.CDLL(None)
 libc.printf(b"before\n")
 try:

@@ -52,7 +52,7 @@ def test_cli_loads_saved_report(report_run):
 
 
 def test_summary_line_for_profile(report_run):
-    from mxprof.fusion_render import summary_line
+    from mxprof.render.fusion import summary_line
 
     _, out = report_run
     line = summary_line(json.loads((out / "r.json").read_text()))
@@ -95,8 +95,8 @@ def test_crashed_main_worker_shows_its_stderr_tail(tmp_path):
 
 
 def test_zoo_shape_is_the_models_own_at_batch_1_unless_given():
-    from mxprof.cli import UsageError
     from mxprof.commands.fusion import _input_shape
+    from mxprof.errors import UsageError
 
     assert _input_shape("inceptionv3", None) == (1, 3, 299, 299)
     assert _input_shape("resnet18_v1", "3,64,64") == (1, 3, 64, 64)  # C,H,W as in profile

@@ -7,8 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from mxprof import fusion_diagnose, fusion_trace
-from mxprof.fusion_run import FusionOptions, _worker_env, run_worker
+from mxprof.jobs.fusion import diagnose as fusion_diagnose
+from mxprof.jobs.fusion import trace as fusion_trace
+from mxprof.jobs.fusion.run import FusionOptions, _worker_env, run_worker
 
 TINY = str(Path(__file__).parent / "fixtures" / "fusion_tinynet.py") + ":build"
 SHAPE = [1, 3, 16, 16]
@@ -95,7 +96,7 @@ def test_weight_reorder_share_is_per_iteration(traces):
 def test_busy_machine_finding_only_when_cpus_are_oversubscribed():
     import os
 
-    from mxprof.fusion_run import _busy_machine
+    from mxprof.jobs.fusion.run import _busy_machine
 
     cpus = os.cpu_count()
     assert _busy_machine(cpus * 0.5, threads=cpus) is None

@@ -14,14 +14,15 @@ import pandas as pd
 import pytest
 
 import mxprof
-from mxprof import layers, verbose
-from mxprof.attribution import (
+from mxprof.mx import layers
+from mxprof.mx.layers import GraphNode, LayerProfile
+from mxprof.onednn import verbose
+from mxprof.onednn.attribution import (
     attribute_primitives,
     reorder_report,
     summarize_by_layer,
     windows_frame,
 )
-from mxprof.layers import GraphNode, LayerProfile
 
 SCENARIOS = Path(__file__).parent / "layer_scenarios.py"
 # The mxprof under test (installed, or src/ in a development build), never the bare source tree.
@@ -44,7 +45,7 @@ def scenario(tmp_path_factory):
 
 def parse_timed_lines(path: Path, categorical: bool) -> pd.DataFrame:
     """Minimal reader of oneDNN 2.4 timestamped primitive lines (the project parser lives in
-    mxprof.verbose; this keeps the attribution tests independent of it). `categorical` gives
+    mxprof.onednn.verbose; this keeps the attribution tests independent of it). `categorical` gives
     the string columns that parser's dtype, and keeps creation lines as it does."""
     rows = []
     for line in path.read_text().splitlines():

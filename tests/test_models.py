@@ -6,7 +6,7 @@ import mxnet as mx
 import numpy as np
 import pytest
 
-from mxprof import models
+from mxprof.mx import models
 
 # Parameter counts from the reference accuracy table (MXNet MKL-DNN benchmark page).
 REFERENCE_PARAMS = {

@@ -2,7 +2,7 @@
 
 The property that matters for speed: binding 2 CPUs must leave MXNet able to use 2 CPUs. With
 libgomp, OMP_PROC_BIND pins the initial thread when libmxnet.so loads, so the main thread and
-every engine thread MXNet creates afterwards inherit the first CPU (mxprof.openmp docstring).
+every engine thread MXNet creates afterwards inherit the first CPU (mxprof.cpu.openmp docstring).
 These tests read each thread's Cpus_allowed_list and the CPU time it used during the forward
 passes (no timing assertions: the figures come from bench/openmp_binding.py).
 """
@@ -15,8 +15,8 @@ import sys
 
 import pytest
 
-from mxprof.cpulist import format_cpu_list, parse_cpu_list
-from mxprof.openmp import detect_openmp_runtime
+from mxprof.cpu.cpulist import format_cpu_list, parse_cpu_list
+from mxprof.cpu.openmp import detect_openmp_runtime
 
 CHILD_ENV = {**{k: v for k, v in os.environ.items() if not k.startswith(("OMP_", "KMP_"))},
              "PYTHONPATH": os.pathsep.join(p for p in sys.path if p)}

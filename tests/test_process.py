@@ -1,4 +1,4 @@
-"""The shared worker runner and environment (mxprof.process), with real child processes."""
+"""The shared worker runner and environment (mxprof.workers.process), with real child processes."""
 
 from __future__ import annotations
 
@@ -8,8 +8,8 @@ import time
 
 import pytest
 
-from mxprof import process
-from mxprof.process import ProcessOutcome, python_command, run_process, worker_env
+from mxprof.workers import process
+from mxprof.workers.process import ProcessOutcome, python_command, run_process, worker_env
 
 
 def _run(code: str, timeout: float = 30.0, **kw) -> ProcessOutcome:

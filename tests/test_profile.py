@@ -7,9 +7,9 @@ import json
 
 import pytest
 
-from mxprof import models
-from mxprof.runner import run_one
-from mxprof.runspec import Protocol, RunResult, RunSpec
+from mxprof.jobs.profile.runner import run_one
+from mxprof.jobs.profile.spec import Protocol, RunResult, RunSpec
+from mxprof.mx import models
 
 SMALL = ("mobilenet0.25", "--shape", "3,64,64", "--batch-size", "2", "--min-time", "0.2")
 REQUIRED = ("model", "environment", "latency_ms", "throughput", "operators", "layers",

@@ -7,7 +7,7 @@ import json
 import mxnet as mx
 import pytest
 
-from mxprof import operators
+from mxprof.mx import operators
 
 
 @pytest.fixture(scope="module")

@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from mxprof.results_log import (
+from mxprof.jobs.compare.results_log import (
     KIND,
     ResultsFileError,
     ResultsLog,

@@ -10,7 +10,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from mxprof.stats import Stats, median_ci_ranks, pick_unit, summarize
+from mxprof.timing.stats import Stats, median_ci_ranks, pick_unit, summarize
 
 
 def test_one_to_ten_exact_figures():

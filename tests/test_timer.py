@@ -10,10 +10,10 @@ import numpy as np
 import pytest
 
 import mxprof
-from mxprof import _clock_py
-from mxprof import clock as native_clock
-from mxprof.stats import Stats
-from mxprof.timer import Measurement, SectionStats, Timer, format_ns, measure
+from mxprof.timing import _clock_py
+from mxprof.timing import clock as native_clock
+from mxprof.timing.stats import Stats
+from mxprof.timing.timer import Measurement, SectionStats, Timer, format_ns, measure
 
 LOOPS = {"native": native_clock.timing_loop, "python": _clock_py.timing_loop}
 

@@ -10,8 +10,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from fake_sysfs import make_cpuinfo, make_sysfs
-from mxprof import cpulist
-from mxprof.topology import Topology, read_cpuinfo, read_topology
+from mxprof.cpu import cpulist
+from mxprof.cpu.topology import Topology, read_cpuinfo, read_topology
 
 IMPLEMENTATIONS = {
     "native": (cpulist.parse_cpu_list, cpulist.format_cpu_list),

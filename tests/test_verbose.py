@@ -1,4 +1,4 @@
-"""mxprof.verbose on real logs of every generation, with the native scanner and its twin.
+"""mxprof.onednn.verbose on real logs of every generation, with the native scanner and its twin.
 
 Expected totals were derived independently of mxprof when the fixtures were committed, with
 awk over the raw files (see tests/fixtures/verbose/README.md, "Expected totals"):
@@ -15,7 +15,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from mxprof import verbose
+from mxprof.onednn import verbose
 
 FIXTURES = {
     # name: (exec_count, exec_ms, create_count, create_ms, graph_count, graph_ms, generation)
@@ -85,8 +85,8 @@ def _raw_equal(a: dict, b: dict) -> None:
 
 @pytest.mark.parametrize("name", [*sorted(FIXTURES), CONSTRUCTED])
 def test_native_and_twin_agree_on_every_fixture(fixtures_dir, name):
-    from mxprof import _verbose_py
     from mxprof._native import core
+    from mxprof.onednn import _verbose_py
 
     path = str(fixtures_dir / "verbose" / name)
     _raw_equal(core.scan_verbose_file(path), _verbose_py.scan_file(path))

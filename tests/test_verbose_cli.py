@@ -7,7 +7,7 @@ import sys
 
 import pytest
 
-from mxprof import verbose
+from mxprof.onednn import verbose
 
 LEVEL2 = "mxnet191_dnnl_v2.4.4_ts_level2.log"
 

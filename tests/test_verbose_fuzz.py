@@ -10,8 +10,8 @@ import numpy as np
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from mxprof import _verbose_py
 from mxprof._native import core
+from mxprof.onednn import _verbose_py
 from scan_compare import assert_same_scan
 
 FIXTURES = Path(__file__).parent / "fixtures" / "verbose"

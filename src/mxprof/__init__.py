@@ -13,19 +13,19 @@ __version__ = "0.1.0"
 # Public name -> module that defines it. Loaded on first use, so that `python -m mxprof --help`
 # and worker start-up do not pay for numpy and the clock calibration before they need them.
 _EXPORTS = {
-    "Timer": "mxprof.timer",
-    "measure": "mxprof.timer",
-    "bind": "mxprof.binding",
-    "LAYER_ENV": "mxprof.layers",
-    "LayerProfile": "mxprof.layers",
-    "collect_layer_times": "mxprof.layers",
-    "capture_fd": "mxprof.fdcapture",
-    "Tolerance": "mxprof.accuracy",
-    "compare_outputs": "mxprof.accuracy",
-    "topk_accuracy": "mxprof.accuracy",
-    "topk_agreement": "mxprof.accuracy",
-    "FusionOptions": "mxprof.fusion_run",
-    "run_fusion": "mxprof.fusion_run",
+    "Timer": "mxprof.timing.timer",
+    "measure": "mxprof.timing.timer",
+    "bind": "mxprof.cpu.binding",
+    "LAYER_ENV": "mxprof.mx.layers",
+    "LayerProfile": "mxprof.mx.layers",
+    "collect_layer_times": "mxprof.mx.layers",
+    "capture_fd": "mxprof.mx.fdcapture",
+    "Tolerance": "mxprof.jobs.accuracy.metrics",
+    "compare_outputs": "mxprof.jobs.accuracy.metrics",
+    "topk_accuracy": "mxprof.jobs.accuracy.metrics",
+    "topk_agreement": "mxprof.jobs.accuracy.metrics",
+    "FusionOptions": "mxprof.jobs.fusion.run",
+    "run_fusion": "mxprof.jobs.fusion.run",
 }
 
 __all__ = [
@@ -46,12 +46,17 @@ __all__ = [
 ]
 
 if TYPE_CHECKING:
-    from mxprof.accuracy import Tolerance, compare_outputs, topk_accuracy, topk_agreement
-    from mxprof.binding import bind
-    from mxprof.fdcapture import capture_fd
-    from mxprof.fusion_run import FusionOptions, run_fusion
-    from mxprof.layers import LAYER_ENV, LayerProfile, collect_layer_times
-    from mxprof.timer import Timer, measure
+    from mxprof.cpu.binding import bind
+    from mxprof.jobs.accuracy.metrics import (
+        Tolerance,
+        compare_outputs,
+        topk_accuracy,
+        topk_agreement,
+    )
+    from mxprof.jobs.fusion.run import FusionOptions, run_fusion
+    from mxprof.mx.fdcapture import capture_fd
+    from mxprof.mx.layers import LAYER_ENV, LayerProfile, collect_layer_times
+    from mxprof.timing.timer import Timer, measure
 
 
 def __getattr__(name: str) -> Any:

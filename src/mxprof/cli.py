@@ -11,6 +11,8 @@ import importlib
 import os
 import sys
 
+from mxprof.errors import UsageError
+
 # name -> (module under mxprof.commands, one-line help). The one dispatch table.
 COMMANDS: dict[str, tuple[str, str]] = {
     "profile": ("profile", "latency, throughput and where the time goes, MKL-DNN on vs off"),
@@ -22,10 +24,6 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "topology": ("topology", "show sockets, cores, SMT siblings, NUMA nodes, CPU model and ISA"),
     "bind": ("bind", "run a command bound to CPUs and NUMA memory, with OpenMP pinned (like numactl)"),
 }
-
-
-class UsageError(Exception):
-    """Bad input from the user: printed as `mxprof: error: ...`, exit status 2."""
 
 
 def build_parser() -> argparse.ArgumentParser:

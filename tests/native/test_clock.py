@@ -14,8 +14,8 @@ import time
 import numpy as np
 import pytest
 
-from mxprof import _clock_py
 from mxprof._native import core
+from mxprof.timing import _clock_py
 
 
 def _cpu_has_invariant_tsc() -> bool:

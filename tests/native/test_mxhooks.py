@@ -7,8 +7,8 @@ import time
 
 import pytest
 
-from mxprof import hooks_python
 from mxprof._native import core
+from mxprof.mx import _hooks_py as hooks_python
 
 IMPLEMENTATIONS = [pytest.param(core, id="native"), pytest.param(hooks_python, id="python")]
 

@@ -8,8 +8,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from mxprof import _verbose_py
 from mxprof._native import core
+from mxprof.onednn import _verbose_py
 from scan_compare import assert_same_scan
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "verbose"

@@ -10,7 +10,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from mxprof.cli import UsageError
+from mxprof.errors import UsageError
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -60,9 +60,8 @@ def _floats(text: str | None, name: str) -> tuple[float, ...] | None:
 
 
 def resolve_model(args) -> dict:
-    """The ModelSpec dict for what the user typed (mxprof.models does the resolving)."""
-    from mxprof import models
-
+    """The ModelSpec dict for what the user typed (mxprof.mx.models does the resolving)."""
+    from mxprof.mx import models
     try:
         shape = models.parse_shape(args.shape) if args.shape else None
         spec = models.resolve(args.model, shape=shape, symbol=args.symbol, params=args.params)
@@ -76,7 +75,7 @@ def _inputs(args, shape) -> dict:
         if args.num_inputs < 1:
             raise UsageError("--num-inputs must be at least 1")
         return {"kind": "random", "count": args.num_inputs, "seed": 0}
-    from mxprof.datasets import DatasetError, Preprocess, open_dataset
+    from mxprof.jobs.accuracy.datasets import DatasetError, Preprocess, open_dataset
 
     try:
         pre = Preprocess.for_input(shape, args.resize, _floats(args.mean, "mean"),
@@ -104,9 +103,9 @@ def _binding(args) -> dict | None:
     """Check --cpus/--membind against this machine now; workers bind before loading MXNet."""
     if args.cpus is None and args.membind is None:
         return None
-    from mxprof.binding import select_cpus, select_nodes
-    from mxprof.cpulist import format_cpu_list
-    from mxprof.topology import read_topology
+    from mxprof.cpu.binding import select_cpus, select_nodes
+    from mxprof.cpu.cpulist import format_cpu_list
+    from mxprof.cpu.topology import read_topology
 
     topo = read_topology()
     try:
@@ -119,8 +118,8 @@ def _binding(args) -> dict | None:
 
 
 def run(args) -> int:
-    from mxprof import accuracy_report as render
-    from mxprof.accuracy_records import AccuracyReport
+    from mxprof.jobs.accuracy.records import AccuracyReport
+    from mxprof.render import accuracy as render
 
     if args.load:
         import json
@@ -144,9 +143,9 @@ def run(args) -> int:
 
 
 def _measure(args):
-    from mxprof.accuracy import Tolerance
-    from mxprof.accuracy_run import plan_configs, run_accuracy
-    from mxprof.quantize import CALIB_MODES
+    from mxprof.jobs.accuracy.metrics import Tolerance
+    from mxprof.jobs.accuracy.run import plan_configs, run_accuracy
+    from mxprof.mx.quantize import CALIB_MODES
 
     if not args.model and not args.symbol:
         raise UsageError("give a MODEL name or --symbol FILE")

@@ -46,7 +46,7 @@ def add_arguments(parser) -> None:
 
 
 def _plan_env(args, topology, cpus):
-    from mxprof.openmp import detect_openmp_runtime, openmp_env, openmp_places
+    from mxprof.cpu.openmp import detect_openmp_runtime, openmp_env, openmp_places
 
     runtime = detect_openmp_runtime("mxnet") if args.openmp == "auto" else args.openmp
     threads = args.threads if args.threads is not None else len(cpus)
@@ -55,7 +55,7 @@ def _plan_env(args, topology, cpus):
     # CPU. KMP_* alone is right for Intel and harmless (unpinned threads) for GNU.
     if runtime == "gnu":
         # No OMP_PROC_BIND by default: libgomp would pin the initial thread, and every MXNet
-        # engine thread created after it, to the first place (see mxprof.openmp). bind() has
+        # engine thread created after it, to the first place (see mxprof.cpu.openmp). bind() has
         # already confined every thread to `cpus`.
         places = openmp_places(topology, cpus) if args.pin_threads else None
         env = openmp_env(threads, intel_openmp=False, places=places)
@@ -65,7 +65,7 @@ def _plan_env(args, topology, cpus):
 
 
 def format_plan(cpus, nodes, topology, runtime, env, command) -> list[str]:
-    from mxprof.cpulist import format_cpu_list
+    from mxprof.cpu.cpulist import format_cpu_list
 
     memory = ("not bound (default first-touch policy)" if nodes is None
               else f"NUMA node {format_cpu_list(nodes)} (MPOL_BIND)")
@@ -98,9 +98,9 @@ def busy_warning(online: int, bound: int, threads: int, load: float) -> str | No
 def run(args) -> int:
     import os
 
-    from mxprof.binding import BindError, bind, select_cpus, select_nodes
-    from mxprof.cli import UsageError
-    from mxprof.topology import read_topology
+    from mxprof.cpu.binding import BindError, bind, select_cpus, select_nodes
+    from mxprof.cpu.topology import read_topology
+    from mxprof.errors import UsageError
 
     command = args.command[1:] if args.command[:1] == ["--"] else args.command
     if not command:

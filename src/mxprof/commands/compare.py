@@ -14,7 +14,9 @@ import signal
 import sys
 import time
 
-from mxprof.cli import UsageError
+from mxprof.commands._compare_output import display, write_outputs
+from mxprof.errors import UsageError
+from mxprof.jobs.compare.plan import build_report
 
 DEFAULT_RESULTS = "mxprof-compare.jsonl"
 DEFAULT_MIN_TIME = 2.0
@@ -84,7 +86,7 @@ def parse_batches(text: str | None) -> list[int] | None:
 
 
 def _configs(args) -> list[str]:
-    from mxprof.compare import CONFIGS
+    from mxprof.jobs.compare.plan import CONFIGS
     configs = args.configs.split(",") if args.configs else ["reference", "mkldnn"]
     if args.fused and "fused" not in configs:
         configs.append("fused")
@@ -95,8 +97,8 @@ def _configs(args) -> list[str]:
 
 
 def resolve_models(names: list[str], shape_text: str | None, reference_set: bool):
-    from mxprof import models
-    from mxprof.compare import ALIASES, REFERENCE_MODELS
+    from mxprof.jobs.compare.plan import ALIASES, REFERENCE_MODELS
+    from mxprof.mx import models
     shape = None
     if shape_text:
         try:
@@ -115,7 +117,7 @@ def resolve_models(names: list[str], shape_text: str | None, reference_set: bool
 
 
 def resolve_builds(args, log):
-    from mxprof import builds
+    from mxprof.workers import builds
     out = [] if args.no_current else [builds.current_build()]
     try:
         out += [builds.parse_python(t) for t in args.python]
@@ -137,7 +139,7 @@ def resolve_builds(args, log):
 
 def _instance_cpus(args) -> list[str]:
     """Check --cores against the CPUs this process may use, and split them for --instances."""
-    from mxprof.instances import available_cpus, format_cpus, parse_cpus, split_cpus
+    from mxprof.jobs.compare.instances import available_cpus, format_cpus, parse_cpus, split_cpus
     try:
         cpus = parse_cpus(args.cores)
     except ValueError as exc:
@@ -167,9 +169,9 @@ def run_planned(planned, log, *, timeout, workdir, on_record, total: int, done_b
     """Run each planned run (one worker, or its instances at once) and hand its record over."""
     from pathlib import Path
 
-    from mxprof.builds import worker_env_for
-    from mxprof.compare import make_record
-    from mxprof.instances import run_bound, run_instances
+    from mxprof.jobs.compare.instances import run_bound, run_instances
+    from mxprof.jobs.compare.plan import make_record
+    from mxprof.workers.builds import worker_env_for
     for i, run in enumerate(planned, start=done_before + 1):
         started = time.monotonic()
         log(f"[{i}/{total}] {run.label} ...", end="")
@@ -195,58 +197,19 @@ def run_planned(planned, log, *, timeout, workdir, on_record, total: int, done_b
         log(f" {status} ({time.monotonic() - started:.1f} s)")
 
 
-def build_report(records, notes) -> dict:
-    from mxprof.compare import rows
-    found = rows(records)
-    # What workers reported about themselves (binding refused, fusion path, missing pieces).
-    worker_notes = dict.fromkeys(f"{r['build']}/{r['config']}: {n}" for r in found
-                                 for n in r.get("notes", ()))
-    return {"schema": 1, "kind": "mxprof-compare", "rows": found,
-            "notes": [*notes, *worker_notes]}
 
 
-def write_outputs(args, report) -> None:
-    import json
 
-    from mxprof.render.compare_text import CompareMarkdownRenderer
-    from mxprof.render.csv_ import CompareCsvRenderer
-    from mxprof.render.html import CompareHtmlRenderer
-    from mxprof.runspec import _jsonable
-    targets = ((args.markdown, CompareMarkdownRenderer), (args.csv, CompareCsvRenderer),
-               (args.html, CompareHtmlRenderer))
-    try:
-        for path, renderer in targets:
-            if path:
-                renderer().write(report, path)
-        if args.json == "-":
-            sys.stdout.write(json.dumps(report, indent=1, default=_jsonable) + "\n")
-        elif args.json:
-            with open(args.json, "w") as f:
-                json.dump(report, f, indent=1, default=_jsonable)
-    except OSError as exc:
-        raise UsageError(f"cannot write output: {exc}") from None
-
-
-def display(args, report) -> None:
-    """The table on stdout, unless --json - owns stdout."""
-    import shutil
-
-    from mxprof.render.compare_text import CompareTerminalRenderer
-    tty = sys.stdout.isatty()
-    # A file or pipe gets the whole table unwrapped; a terminal its own width.
-    width = shutil.get_terminal_size().columns if tty else 300
-    text = CompareTerminalRenderer(color=tty, width=width).render(report)
-    (sys.stderr if args.json == "-" else sys.stdout).write(text)
 
 
 def run(args) -> int:
     import tempfile
 
-    from mxprof import compare
-    from mxprof.environment import host_fingerprint
-    from mxprof.instances import overlap_note
-    from mxprof.results_log import ResultsFileError, ResultsLog
-    from mxprof.runspec import Protocol
+    from mxprof.jobs.compare import plan as compare
+    from mxprof.jobs.compare.instances import overlap_note
+    from mxprof.jobs.compare.results_log import ResultsFileError, ResultsLog
+    from mxprof.jobs.profile.spec import Protocol
+    from mxprof.workers.environment import host_fingerprint
     batches = parse_batches(args.batch_size)
     configs = _configs(args)
     if args.min_time <= 0 or (args.iterations is not None and args.iterations < 1) \

@@ -6,7 +6,7 @@ import json
 import sys
 from pathlib import Path
 
-from mxprof.cli import UsageError
+from mxprof.errors import UsageError
 
 _SWITCH_NAMES = ("CONV_BN", "CONV_RELU", "CONV_SUM", "FC_ELTWISE")
 
@@ -66,7 +66,7 @@ def _parse_switches(text: str) -> tuple[str, ...]:
 
 def _input_shape(model: str, text: str | None) -> tuple[int, ...]:
     """The full input shape, batch included; checks that the model exists."""
-    from mxprof.fusion_worker import is_factory
+    from mxprof.jobs.fusion.worker import is_factory
 
     shape = _parse_shape(text) if text else None
     if is_factory(model):
@@ -74,8 +74,7 @@ def _input_shape(model: str, text: str | None) -> tuple[int, ...]:
         if not Path(file).is_file():
             raise UsageError(f"model file {file!r} does not exist")
         return shape or (1, 3, 224, 224)
-    from mxprof import models
-
+    from mxprof.mx import models
     if shape is not None and len(shape) not in (3, 4):
         raise UsageError(f"--shape for a zoo model is C,H,W or N,C,H,W, got {text!r}")
     try:
@@ -90,8 +89,7 @@ def _input_shape(model: str, text: str | None) -> tuple[int, ...]:
 
 
 def run(args) -> int:
-    from mxprof import fusion_render
-
+    from mxprof.render import fusion as fusion_render
     if args.load:
         try:
             report = json.loads(Path(args.load).read_text())
@@ -112,7 +110,7 @@ def run(args) -> int:
 
 
 def _measure(args) -> dict:
-    from mxprof.fusion_run import FusionOptions, WorkerError, run_fusion
+    from mxprof.jobs.fusion.run import FusionOptions, WorkerError, run_fusion
 
     for name in ("iterations", "rounds", "trace_iterations", "threads"):
         value = getattr(args, name)

@@ -10,7 +10,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from mxprof.cli import UsageError
+from mxprof.errors import UsageError
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -23,8 +23,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def run(args) -> int:
-    from mxprof.commands.compare import build_report, display, write_outputs
-    from mxprof.results_log import ResultsFileError, read_lines
+    from mxprof.commands._compare_output import display, write_outputs
+    from mxprof.jobs.compare.plan import build_report
+    from mxprof.jobs.compare.results_log import ResultsFileError, read_lines
     records = []
     for path in args.files:
         try:

@@ -13,7 +13,7 @@ import argparse
 import os
 import sys
 
-from mxprof.cli import UsageError
+from mxprof.errors import UsageError
 
 DEFAULT_BATCH = 8
 DEFAULT_MIN_TIME = 1.0
@@ -67,12 +67,12 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     o.add_argument("--markdown", metavar="PATH", help="write the report as Markdown")
     o.add_argument("--trace", metavar="PATH", help="write one iteration as a Chrome/Perfetto trace")
     o.add_argument("--load", metavar="RESULT", help="re-render a saved --json result; runs nothing")
-    # Test-only fault injection: CONFIG:PASS:HOOK, HOOK in abort|hang|raise (see mxprof.runspec).
+    # Test-only fault injection: CONFIG:PASS:HOOK, HOOK in abort|hang|raise (see mxprof.jobs.profile.spec).
     p.add_argument("--test-hook", action="append", default=[], help=argparse.SUPPRESS)
 
 
 def _plan(args, spec_model):
-    from mxprof.runspec import TEST_HOOKS, Protocol, RunSpec
+    from mxprof.jobs.profile.spec import TEST_HOOKS, Protocol, RunSpec
     batch = args.batch_size or (REFERENCE_BATCH if args.reference_protocol else DEFAULT_BATCH)
     min_time = args.min_time or (REFERENCE_MIN_TIME if args.reference_protocol else DEFAULT_MIN_TIME)
     if batch < 1 or min_time <= 0 or (args.iterations is not None and args.iterations < 1):
@@ -124,7 +124,7 @@ def _run_checks(args, model, checks: list[str]) -> dict:
         else:
             _progress("fusion summary: unfused and fused workers")
             try:
-                from mxprof.fusion_run import FusionOptions, run_fusion
+                from mxprof.jobs.fusion.run import FusionOptions, run_fusion
                 rep = run_fusion(FusionOptions(
                     model=model.name, shape=model.batch_shape(1), switches=(), rounds=1,
                     warmup=3, iterations=10, min_time_s=1.0, trace_iterations=2,
@@ -139,7 +139,7 @@ def _run_checks(args, model, checks: list[str]) -> dict:
     if "equivalence" in checks:
         _progress("equivalence check: reference, MKL-DNN and fused workers")
         try:
-            from mxprof.accuracy_run import equivalence_summary, quick_equivalence
+            from mxprof.jobs.accuracy.run import equivalence_summary, quick_equivalence
             eq = quick_equivalence(model.to_dict(), num_inputs=4, threads=args.threads,
                                    timeout=args.timeout)
             configs = [c for c in eq.configs if c.name != "mkldnn-off"]
@@ -159,8 +159,8 @@ def _progress(message: str) -> None:
 
 
 def _reference_binding(cpus, membind, threads):
-    from mxprof.cpulist import format_cpu_list
-    from mxprof.topology import read_topology
+    from mxprof.cpu.cpulist import format_cpu_list
+    from mxprof.cpu.topology import read_topology
 
     topo = read_topology()
     node0 = topo.cores_of_node(min(topo.nodes))
@@ -169,7 +169,7 @@ def _reference_binding(cpus, membind, threads):
 
 
 def _resolve(args):
-    from mxprof import models
+    from mxprof.mx import models
     shape = None
     if args.shape:
         try:
@@ -198,8 +198,8 @@ def _write_outputs(args, report) -> None:
 
 
 def _display(report) -> None:
+    from mxprof.jobs.profile.report import summary_line
     from mxprof.render import get_renderer
-    from mxprof.report import summary_line
     try:
         sys.stdout.write(get_renderer("terminal", color=sys.stdout.isatty()).render(report))
         print()
@@ -209,7 +209,7 @@ def _display(report) -> None:
 
 
 def run(args) -> int:
-    from mxprof.report import build_report, load_report
+    from mxprof.jobs.profile.report import build_report, load_report
     if args.load:
         try:
             report = load_report(args.load)
@@ -221,7 +221,7 @@ def run(args) -> int:
     model = _resolve(args)
     specs = _plan(args, model)
     checks = _chosen_checks(args.checks)
-    from mxprof.runner import run_specs
+    from mxprof.jobs.profile.runner import run_specs
 
     done = []
 
@@ -237,7 +237,7 @@ def run(args) -> int:
     if not any(s.pass_name == "primitives" for s in specs):
         # Workers name oneDNN from this cache (one probe process per libmxnet, then cached);
         # the primitives pass reads it from its own verbose log instead.
-        from mxprof.environment import onednn_version
+        from mxprof.workers.environment import onednn_version
         onednn_version(probe=True)
     results = run_specs(specs, timeout=args.timeout, workdir=args.workdir, on_result=partial)
     report = build_report(results, planned=len(specs))

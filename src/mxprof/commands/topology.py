@@ -15,7 +15,7 @@ def add_arguments(parser) -> None:
 
 def format_topology(topology) -> list[str]:
     """Plain lines summarising the machine (the header above the tables)."""
-    from mxprof.cpulist import format_cpu_list
+    from mxprof.cpu.cpulist import format_cpu_list
 
     t = topology
     smt = f"{t.threads_per_core} threads per core" if t.threads_per_core > 1 else "no SMT"
@@ -30,7 +30,7 @@ def format_topology(topology) -> list[str]:
 def _tables(topology):
     from rich.table import Table
 
-    from mxprof.cpulist import format_cpu_list
+    from mxprof.cpu.cpulist import format_cpu_list
 
     sockets = Table(title="Sockets")
     for column in ("socket", "NUMA nodes", "physical cores", "logical CPUs"):
@@ -64,8 +64,8 @@ def _tables(topology):
 def run(args) -> int:
     from rich.console import Console
 
-    from mxprof.cli import UsageError
-    from mxprof.topology import read_topology
+    from mxprof.cpu.topology import read_topology
+    from mxprof.errors import UsageError
 
     try:
         topology = read_topology(args.sysfs_root, args.cpuinfo)

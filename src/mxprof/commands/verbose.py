@@ -17,7 +17,7 @@ import os
 import sys
 from typing import Any
 
-from mxprof.cli import UsageError
+from mxprof.errors import UsageError
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -53,7 +53,7 @@ def _summarize(path: str, args: argparse.Namespace) -> int:
         raise UsageError(f"{path}: no such file")
     if not os.access(path, os.R_OK):
         raise UsageError(f"{path}: not readable")
-    from mxprof import verbose  # pandas: only once the input looks usable
+    from mxprof.onednn import verbose  # pandas: only once the input looks usable
     try:
         log = verbose.parse(path)
         summary = log.summary(args.by)

@@ -6,7 +6,7 @@ from typing import Any
 
 
 class Renderer:
-    """Turns a schema-1 profile report (a dict, see `mxprof.report`) into text."""
+    """Turns a schema-1 profile report (a dict, see `mxprof.jobs.profile.report`) into text."""
 
     name = "base"
     extension = ".txt"

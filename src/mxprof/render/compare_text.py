@@ -1,7 +1,7 @@
 """Compare reports as text: the reference layout in the terminal (rich) and in Markdown.
 
 A compare report is the dict `mxprof.commands.compare` builds: {"kind": "mxprof-compare",
-"rows": [...], "notes": [...]}, its rows from `mxprof.compare.rows`.
+"rows": [...], "notes": [...]}, its rows from `mxprof.jobs.compare.plan.rows`.
 """
 
 from __future__ import annotations
@@ -9,8 +9,8 @@ from __future__ import annotations
 import io
 from typing import Any
 
-from mxprof.compare_table import Table, layout, page_table, stacked_table, table
 from mxprof.render.base import Renderer
+from mxprof.render.compare_table import Table, layout, page_table, stacked_table, table
 from mxprof.render.markdown import markdown_table
 
 

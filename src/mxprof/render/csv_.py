@@ -7,8 +7,8 @@ import csv
 import io
 from typing import Any
 
-from mxprof.compare_table import csv_records, layout
 from mxprof.render.base import Renderer
+from mxprof.render.compare_table import csv_records, layout
 
 
 class CompareCsvRenderer(Renderer):

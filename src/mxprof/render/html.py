@@ -14,8 +14,8 @@ import html
 import io
 from typing import Any
 
-from mxprof.compare_table import SHORT, Layout, layout, page_table
 from mxprof.render.base import Renderer
+from mxprof.render.compare_table import SHORT, Layout, layout, page_table
 
 _STYLE = """
 body { font-family: system-ui, sans-serif; margin: 2em; color: #222; }

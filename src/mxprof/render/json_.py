@@ -5,8 +5,8 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from mxprof.jobs.profile.spec import _jsonable
 from mxprof.render.base import Renderer
-from mxprof.runspec import _jsonable
 
 
 class JsonRenderer(Renderer):

@@ -26,7 +26,7 @@ class TraceRenderer(Renderer):
                           else "operators in execution order"}}]
         doc = {"traceEvents": meta + events, "displayTimeUnit": "ms",
                "otherData": {"model": model,
-                             "source": "per-layer hooks (mxprof.layers)"
+                             "source": "per-layer hooks (mxprof.mx.layers)"
                              if events[0].get("cat") == "layer"
                              else "MXNet profiler, bulk execution off",
                              "schema": report.get("schema")}}

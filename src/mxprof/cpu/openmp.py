@@ -1,0 +1,174 @@
+"""OpenMP settings for MXNet's worker threads inside the CPUs a run is bound to.
+
+The CPUs themselves are bound by `mxprof.cpu.binding.bind` (sched_setaffinity on every thread, then
+inherited by every thread created later): OpenMP threads can never leave them. What this module
+adds is how many threads, how they wait, and for Intel OpenMP where each one sits.
+
+Intel/LLVM OpenMP, the reference benchmark's runtime (`KMP_AFFINITY=granularity=fine,compact,1,0
+OMP_NUM_THREADS=18`):
+- `granularity=fine`: each OpenMP thread is pinned to one logical CPU, so it never migrates.
+- `compact,1,0`: permute 1, offset 0: one thread per physical core first, SMT siblings only when
+  threads outnumber cores, which is what oneDNN's compute-bound kernels want.
+- `KMP_BLOCKTIME=1` (ms; Intel's default is 200): a worker spins 1 ms after a parallel region,
+  then sleeps. The gaps between the oneDNN primitives of one forward pass are microseconds, so
+  the team is still spinning when the next one starts; between iterations it stops burning CPUs
+  that Python and MXNet's engine threads need.
+libiomp5 pins a thread when it joins the runtime, by its global thread number, and leaves the
+initial thread alone until that thread opens a parallel region itself. Measured (intel-openmp
+2026.2 LD_PRELOADed into mxnet 1.9.1, resnet18_v1, 2 CPUs): the engine thread that ran the
+model was pinned to CPU 1 and its OpenMP worker to CPU 0, while the Python thread and MXNet's
+other threads kept CPUs 0-1. So the Intel path does not have the GNU problem below.
+
+GNU OpenMP (libgomp), what the mxnet==1.9.1 wheel links: `OMP_NUM_THREADS` and
+`OMP_WAIT_POLICY=PASSIVE`, and no `OMP_PROC_BIND`/`OMP_PLACES` unless asked for (`places=`).
+Measured on the 2-CPU VM (bench/openmp_binding.py, resnet18_v1, other jobs running):
+- With OMP_PROC_BIND set, libgomp pins the *initial* thread to the first place as soon as
+  libmxnet.so loads, before MXNet creates its engine threads; they inherit that one CPU. The
+  main thread and every engine thread ended up on CPU 0 (only the team's second thread on CPU
+  1), and the scikit-learn libgomp that `import mxnet` also loads warns "Number of places
+  reduced from 2 to 1". libgomp does not re-pin a thread it did not create when that thread
+  becomes a team master (the engine thread kept CPU 0), so libgomp's binding variables always
+  do this to MXNet.
+- libgomp's default wait (spin about 300,000 iterations before sleeping) with 2 threads gave
+  median batch-1 latencies of 136-906 ms per run where MXNet's own default (1 OpenMP thread on
+  2 CPUs: it uses half of the CPUs it sees) took 31-69 ms, with or without any binding.
+  OMP_WAIT_POLICY=PASSIVE (sleep at once, the analogue of KMP_BLOCKTIME=0) removed that:
+  `bind --cores 0-1` medians were 0.82-0.83x the default's latency (README table).
+Never set both families: libiomp5 given KMP_AFFINITY and OMP_PLACES warns, ignores OMP_PLACES
+and (intel-openmp 2026.2, measured) put both threads of a 2-CPU run on one CPU.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import struct
+from collections.abc import Sequence
+from pathlib import Path
+
+from mxprof.cpu.topology import Topology
+
+INTEL_AFFINITY = "granularity=fine,compact,1,0"
+DEFAULT_BLOCKTIME_MS = 1
+
+# Variables that change how OpenMP threads are placed or wait: recorded with every result.
+OPENMP_VARIABLES = (
+    "OMP_NUM_THREADS", "OMP_PROC_BIND", "OMP_PLACES", "OMP_WAIT_POLICY", "OMP_DYNAMIC",
+    "KMP_AFFINITY", "KMP_BLOCKTIME", "KMP_HW_SUBSET", "GOMP_CPU_AFFINITY", "GOMP_SPINCOUNT",
+    "MXNET_CPU_WORKER_NTHREADS", "MXNET_ENGINE_TYPE",
+)
+
+
+def openmp_places(topology: Topology, cpus: Sequence[int]) -> tuple[int, ...]:
+    """`cpus` ordered cores first: the first thread of every core, then the second threads...
+
+    This is the order `compact,1,0` fills, so thread i on place i reproduces it for any runtime.
+    """
+    wanted = set(cpus)
+    by_core: dict[tuple[int, ...], list[int]] = {}
+    for cpu in topology.cpus:
+        if cpu.id in wanted:
+            by_core.setdefault(cpu.siblings, []).append(cpu.id)
+    ranks: list[list[int]] = []
+    for members in sorted(by_core.values()):
+        for rank, cpu_id in enumerate(sorted(members)):
+            if rank == len(ranks):
+                ranks.append([])
+            ranks[rank].append(cpu_id)
+    return tuple(cpu_id for rank in ranks for cpu_id in rank)
+
+
+def openmp_env(threads: int, *, intel_openmp: bool = True, blocktime: int = DEFAULT_BLOCKTIME_MS,
+               places: Sequence[int] | None = None) -> dict[str, str]:
+    """Environment for `threads` OpenMP threads (see the module docstring for the values).
+
+    intel_openmp=True: OMP_NUM_THREADS, KMP_AFFINITY, KMP_BLOCKTIME (Intel and LLVM OpenMP).
+    intel_openmp=False: OMP_NUM_THREADS and OMP_WAIT_POLICY=PASSIVE; with `places` (CPU ids,
+    best first: see `openmp_places`) also OMP_PROC_BIND=close and that explicit OMP_PLACES list,
+    which pins each team thread but also the initial thread, and with it MXNet's engine threads,
+    to the first place (measured; the module docstring says why that is not the default).
+    """
+    if threads < 1:
+        raise ValueError(f"the number of OpenMP threads must be at least 1, got {threads}")
+    if blocktime < 0:
+        raise ValueError(f"KMP_BLOCKTIME must be >= 0 ms, got {blocktime}")
+    env = {"OMP_NUM_THREADS": str(threads)}
+    if intel_openmp:
+        env["KMP_AFFINITY"] = INTEL_AFFINITY
+        env["KMP_BLOCKTIME"] = str(blocktime)
+        return env
+    env["OMP_WAIT_POLICY"] = "PASSIVE"
+    if places:
+        env["OMP_PROC_BIND"] = "close"
+        env["OMP_PLACES"] = ",".join(f"{{{c}}}" for c in places)
+    return env
+
+
+# ---- which OpenMP runtime does the installed MXNet use? ------------------------------------
+
+_INTEL_NAMES = ("libiomp5", "libomp.so", "libomp5")
+_GNU_NAMES = ("libgomp",)
+
+
+def elf_needed(path: str | Path) -> list[str]:
+    """DT_NEEDED entries of a 64-bit little-endian ELF file, read from its section headers only
+    (libmxnet.so is hundreds of MB: this reads a few KB). [] for anything else."""
+    with open(path, "rb") as f:
+        ident = f.read(64)
+        if len(ident) < 64 or ident[:4] != b"\x7fELF" or ident[4] != 2 or ident[5] != 1:
+            return []
+        shoff, = struct.unpack_from("<Q", ident, 0x28)
+        shentsize, shnum = struct.unpack_from("<HH", ident, 0x3A)
+        f.seek(shoff)
+        table = f.read(shentsize * shnum)
+        sections = [struct.unpack_from("<IIQQQQIIQQ", table, i * shentsize) for i in range(shnum)]
+        for _name, kind, _flags, _addr, offset, size, link, _info, _align, _entsize in sections:
+            if kind != 6:  # SHT_DYNAMIC
+                continue
+            f.seek(offset)
+            dynamic = f.read(size)
+            str_offset, str_size = sections[link][4], sections[link][5]
+            f.seek(str_offset)
+            strings = f.read(str_size)
+            needed = []
+            for tag, value in struct.iter_unpack("<qQ", dynamic):
+                if tag == 0:  # DT_NULL ends the table
+                    break
+                if tag == 1:  # DT_NEEDED
+                    needed.append(strings[value:strings.index(b"\0", value)].decode())
+            return needed
+    return []
+
+
+def detect_openmp_runtime(package: str = "mxnet") -> str:
+    """'intel', 'gnu' or 'unknown': the OpenMP runtime `package`'s native library loads.
+
+    Looks without importing (importing MXNet would load the runtime and fix its settings):
+    a bundled libiomp5/libomp wins, else the DT_NEEDED entries of its shared libraries.
+    """
+    try:
+        spec = importlib.util.find_spec(package)
+    except (ImportError, ValueError):
+        return "unknown"
+    if spec is None or not spec.submodule_search_locations:
+        return "unknown"
+    libs = [p for d in spec.submodule_search_locations for p in Path(d).glob("*.so*")]
+    # The package's own library first (libmxnet.so): its runtime is the one that matters.
+    libs.sort(key=lambda p: (not p.name.startswith(f"lib{package}"), p.name))
+    if any(p.name.startswith(_INTEL_NAMES) for p in libs):
+        return "intel"
+    for lib in libs:
+        try:
+            needed = elf_needed(lib)
+        except (OSError, struct.error, ValueError, IndexError):
+            continue
+        if any(n.startswith(_INTEL_NAMES) for n in needed):
+            return "intel"
+        if any(n.startswith(_GNU_NAMES) for n in needed):
+            return "gnu"
+    return "unknown"
+
+
+__all__ = [
+    "DEFAULT_BLOCKTIME_MS", "INTEL_AFFINITY", "OPENMP_VARIABLES", "detect_openmp_runtime",
+    "elf_needed", "openmp_env", "openmp_places",
+]

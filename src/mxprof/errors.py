@@ -1,0 +1,37 @@
+"""The errors mxprof raises on purpose, and the exit status each one maps to.
+
+Every command exits with one documented set of codes (README, "Exit codes"):
+
+- 0 (``EXIT_OK``): everything ran and every check passed.
+- 1 (``EXIT_FAILED``): a run or a check failed: a crashed or timed-out worker, an
+  equivalence check outside tolerance, labelled accuracy below ``--min-top1``.
+- 2 (``EXIT_USAGE``): bad input: unknown model, missing or corrupt file, bad flag, an output
+  path that cannot be written. Raised as :class:`UsageError` before any worker starts.
+- 130 (``EXIT_INTERRUPTED``): interrupted by SIGINT, SIGTERM or SIGHUP; workers are ended.
+
+This module is the bottom of the import graph: every layer may import it, it imports nothing
+from mxprof.
+"""
+
+from __future__ import annotations
+
+EXIT_OK = 0
+EXIT_FAILED = 1
+EXIT_USAGE = 2
+EXIT_INTERRUPTED = 130
+
+
+class MxprofError(Exception):
+    """Base of the errors mxprof raises on purpose (never for a bug)."""
+
+
+class UsageError(MxprofError):
+    """Bad input from the user: printed as ``mxprof: error: ...``, exit status 2."""
+
+
+class WorkerError(MxprofError):
+    """A worker process crashed, timed out or wrote no result: exit status 1."""
+
+
+class MissingExtraError(UsageError):
+    """A command needs an optional dependency (an extra) that is not installed."""

@@ -1,0 +1,129 @@
+"""Records of one `mxprof accuracy` run: per-configuration results and the whole report.
+
+Plain frozen dataclasses with to_dict()/from_dict(); the JSON written by `--json` is
+`AccuracyReport.to_dict()` (schema 1) and `--load` reads it back through `from_dict`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+
+import numpy as np
+
+from mxprof.jobs.accuracy import metrics as metrics
+
+SCHEMA = 1
+REFERENCE = "mkldnn-off"
+
+
+@dataclass(frozen=True)
+class Latency:
+    """Wall time of one forward call at `batch` inputs, waited to completion, in milliseconds."""
+
+    batch: int
+    warmup: int
+    iterations: int
+    median_ms: float
+    p25_ms: float
+    p75_ms: float
+    min_ms: float
+
+    @classmethod
+    def from_samples(cls, samples: list[float], batch: int, warmup: int) -> Latency | None:
+        if not samples:
+            return None
+        a = np.asarray(samples)
+        return cls(batch, warmup, len(a), float(np.median(a)), float(np.percentile(a, 25)),
+                   float(np.percentile(a, 75)), float(a.min()))
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, d: dict | None) -> Latency | None:
+        return None if d is None else cls(**d)
+
+
+@dataclass(frozen=True)
+class ConfigResult:
+    """One configuration's figures; comparisons are against the reference (mkldnn-off)."""
+
+    name: str
+    kind: str
+    mkldnn: bool
+    calib_mode: str | None
+    ok: bool
+    error: str | None = None
+    top1: float | None = None
+    top5: float | None = None
+    max_abs_diff: float | None = None
+    max_rel_diff: float | None = None
+    within_tolerance: bool | None = None  # None for INT8: judged by agreement, not elementwise
+    top1_agreement: float | None = None
+    top5_agreement: float | None = None
+    latency: Latency | None = None
+
+    def to_dict(self) -> dict:
+        d = asdict(self)
+        d["latency"] = self.latency.to_dict() if self.latency else None
+        return d
+
+    @classmethod
+    def from_dict(cls, d: dict) -> ConfigResult:
+        return cls(**{**d, "latency": Latency.from_dict(d.get("latency"))})
+
+
+@dataclass(frozen=True)
+class AccuracyReport:
+    """Everything one `mxprof accuracy` run found; JSON round-trips through to_dict/from_dict."""
+
+    model: dict
+    param_count: int | None
+    weights: str | None  # pretrained | user | random
+    inputs: dict  # {kind: dataset|random, path, count, labelled, preprocess}
+    tolerance: metrics.Tolerance
+    configs: tuple[ConfigResult, ...]
+    comparisons: tuple[metrics.Comparison, ...]
+    calibration: dict | None
+    environment: dict
+    schema: int = SCHEMA
+    notes: tuple[str, ...] = field(default_factory=tuple)
+
+    def config(self, name: str) -> ConfigResult | None:
+        return next((c for c in self.configs if c.name == name), None)
+
+    def to_dict(self) -> dict:
+        return {"schema": self.schema, "model": self.model, "param_count": self.param_count,
+                "weights": self.weights, "inputs": self.inputs,
+                "tolerance": self.tolerance.to_dict(),
+                "configs": [c.to_dict() for c in self.configs],
+                "comparisons": [c.to_dict() for c in self.comparisons],
+                "int8": int8_summary(self), "calibration": self.calibration,
+                "environment": self.environment, "notes": list(self.notes)}
+
+    @classmethod
+    def from_dict(cls, d: dict) -> AccuracyReport:
+        return cls(model=d["model"], param_count=d["param_count"], weights=d["weights"],
+                   inputs=d["inputs"], tolerance=metrics.Tolerance.from_dict(d["tolerance"]),
+                   configs=tuple(ConfigResult.from_dict(c) for c in d["configs"]),
+                   comparisons=tuple(metrics.Comparison.from_dict(c) for c in d["comparisons"]),
+                   calibration=d.get("calibration"), environment=d["environment"],
+                   schema=d.get("schema", SCHEMA), notes=tuple(d.get("notes", ())))
+
+
+def int8_summary(report: AccuracyReport) -> list[dict]:
+    """Each INT8 configuration beside its FP32 baseline (fused FP32 if run, else the reference)."""
+    base = report.config("mkldnn-fused") or report.config("mkldnn") or report.config(REFERENCE)
+    rows = []
+    for c in report.configs:
+        if c.kind != "int8" or not c.ok or base is None or not base.ok:
+            continue
+        row = {"config": c.name, "fp32_config": base.name, "top1_delta": None,
+               "top5_delta": None, "speedup": None}
+        if c.top1 is not None and base.top1 is not None:
+            row["top1_delta"] = c.top1 - base.top1
+            row["top5_delta"] = c.top5 - base.top5
+        if c.latency and base.latency:
+            row["speedup"] = base.latency.median_ms / c.latency.median_ms
+        rows.append(row)
+    return rows

@@ -1,0 +1,284 @@
+"""Run the accuracy check: one worker process per configuration, then compare their outputs.
+
+Configurations (each in a fresh process, environment set before libmxnet loads):
+- mkldnn-off    reference CPU kernels (MXNET_MKLDNN_ENABLED=0), hybridized: the reference;
+- mkldnn        MKL-DNN kernels, hybridized, no graph fusion;
+- mkldnn-fused  MKL-DNN with subgraph fusion (`optimize_for(backend='MKLDNN')`);
+- int8-<mode>   quantized with mxnet.contrib.quantization, calibration none/naive/entropy.
+The reference runs first; when the weights are random it saves them, and every other
+configuration loads that file, so all of them see identical weights and identical inputs.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+import shutil
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from mxprof.jobs.accuracy import metrics as metrics
+from mxprof.jobs.accuracy.records import (
+    REFERENCE,
+    AccuracyReport,
+    ConfigResult,
+    Latency,
+)
+from mxprof.workers.environment import probe_onednn_version
+from mxprof.workers.process import python_command, run_process
+from mxprof.workers.process import worker_env as process_env
+
+FP32_CONFIGS = ("mkldnn-off", "mkldnn", "mkldnn-fused")
+
+
+@dataclass(frozen=True)
+class ConfigPlan:
+    """What one configuration is: how the graph is built and whether MKL-DNN is on."""
+
+    name: str
+    kind: str  # plain | fused | int8
+    mkldnn: bool
+    calib_mode: str | None = None
+
+    def env(self) -> dict[str, str]:
+        return {"MXNET_MKLDNN_ENABLED": "1" if self.mkldnn else "0"}
+
+
+def plan_configs(names: list[str], int8_modes: list[str]) -> list[ConfigPlan]:
+    """The reference first, then the requested FP32 configurations, then INT8 ones."""
+    known = {"mkldnn-off": ConfigPlan("mkldnn-off", "plain", False),
+             "mkldnn": ConfigPlan("mkldnn", "plain", True),
+             "mkldnn-fused": ConfigPlan("mkldnn-fused", "fused", True)}
+    unknown = [n for n in names if n not in known]
+    if unknown:
+        raise ValueError(f"unknown configuration(s) {', '.join(unknown)}: "
+                         f"choose from {', '.join(FP32_CONFIGS)}")
+    plans = [known[REFERENCE]] + [known[n] for n in FP32_CONFIGS if n in names and n != REFERENCE]
+    plans += [ConfigPlan(f"int8-{m}", "int8", True, m) for m in int8_modes]
+    return plans
+
+
+class WorkerFailed(RuntimeError):
+    pass
+
+
+# Inherited settings that would change what a configuration is (MXNET_SUBGRAPH_BACKEND would
+# fuse the "unfused" mkldnn configuration); the verbose and MKL-DNN switches always go.
+_DROPPED_ENV = ("MXNET_SUBGRAPH_BACKEND",)
+
+
+def worker_env(plan_env: dict[str, str], threads: int | None) -> dict[str, str]:
+    """The whole environment of one worker: inherited, minus verbose/MKL-DNN switches, plus ours."""
+    return process_env(drop=_DROPPED_ENV, threads=threads, extra=plan_env)
+
+
+def run_worker(spec: dict, env: dict[str, str], timeout: float) -> dict:
+    """Run one configuration in a fresh interpreter; its result.json, or WorkerFailed."""
+    out_dir = Path(spec["out_dir"])
+    out_dir.mkdir(parents=True, exist_ok=True)
+    spec_path, result_path = out_dir / "spec.json", out_dir / "result.json"
+    spec_path.write_text(json.dumps(spec))
+    outcome = run_process(python_command(["-m", "mxprof.jobs.accuracy.worker", str(spec_path)]),
+                          env=env, timeout=timeout, stderr=out_dir / "stderr.txt", tail_lines=8)
+    if outcome.status == "timeout":
+        raise WorkerFailed(f"no result after the {timeout:g} s timeout: worker killed")
+    if not outcome.ok or not result_path.exists():
+        raise WorkerFailed(f"worker {outcome.description}: {outcome.stderr_tail}")
+    return json.loads(result_path.read_text())
+
+
+def _load_outputs(out_dir: Path, count: int) -> list[np.ndarray]:
+    return [np.load(out_dir / f"output_{i}.npy", mmap_mode="r") for i in range(count)]
+
+
+def run_accuracy(model: dict, plans: list[ConfigPlan], *, inputs: dict, batch_size: int,
+                 calib_count: int, timing: dict, tolerance: metrics.Tolerance,
+                 threads: int | None = None, binding: dict | None = None,
+                 timeout: float = 1800.0, progress=None) -> AccuracyReport:
+    """Run every planned configuration and compare it with the reference.
+
+    `inputs` is {"kind": "random", "count": N, "seed": S} or {"kind": "dataset", "path": P,
+    "preprocess": Preprocess dict, "limit": N or None}. `binding` ({"cpus": "0-17",
+    "membind": "0" or None}) pins every worker before it loads MXNet.
+    """
+    work = Path(tempfile.mkdtemp(prefix="mxprof-accuracy-"))
+    load_before = _load_average()
+    try:
+        base_spec = {"batch_size": batch_size, "timing": timing, "seed": 0, "bind": binding}
+        report = _run(work, model, plans, inputs, base_spec, calib_count, tolerance,
+                      threads, timeout, progress or (lambda msg: None))
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    note = busy_machine_note(load_before, _load_average(), os.cpu_count() or 1)
+    if note and timing.get("iterations"):
+        report = dataclasses.replace(report, notes=(*report.notes, note))
+    return report
+
+
+def _load_average() -> float | None:
+    try:
+        return os.getloadavg()[0]
+    except OSError:
+        return None
+
+
+def busy_machine_note(before: float | None, after: float | None, cpus: int) -> str | None:
+    """A warning when other work competed for the CPUs: latencies and speedups are then noise."""
+    loads = [v for v in (before, after) if v is not None]
+    # One worker keeps about `cpus` threads busy itself; more than that is somebody else.
+    if not loads or max(loads) <= cpus + 1:
+        return None
+    return (f"the machine was busy (1-min load average up to {max(loads):.1f} on {cpus} logical "
+            "CPUs): other processes competed with the workers, so latencies and speedups are "
+            "unreliable; accuracy and equivalence figures are unaffected")
+
+
+def _run(work, model, plans, inputs, base_spec, calib_count, tolerance, threads, timeout,
+         progress) -> AccuracyReport:
+    shape = tuple(model["input_shape"])
+    calibration = None
+    if inputs["kind"] == "random":
+        rng = np.random.RandomState(inputs.get("seed", 0))
+        np.save(work / "inputs.npy", rng.standard_normal((inputs["count"], *shape)).astype("f4"))
+        base_spec["inputs_npy"] = str(work / "inputs.npy")
+        if any(p.kind == "int8" for p in plans):
+            np.save(work / "calib.npy",
+                    rng.standard_normal((calib_count, *shape)).astype("f4"))
+            calibration = {"source": "random normal inputs", "count": calib_count}
+    else:
+        base_spec["data"] = {"path": inputs["path"], "preprocess": inputs["preprocess"],
+                             "limit": inputs.get("limit")}
+        if any(p.kind == "int8" for p in plans):
+            calibration = {"source": f"first {calib_count} records of {inputs['path']} "
+                           "(also part of the evaluation set)", "count": calib_count}
+    results: dict[str, dict] = {}
+    errors: dict[str, str] = {}
+    model_used = dict(model)
+    for plan in plans:
+        spec = {**base_spec, "model": model_used, "out_dir": str(work / plan.name),
+                "config": {"name": plan.name, "kind": plan.kind, "calib_mode": plan.calib_mode}}
+        if plan.kind == "int8" and plan.calib_mode != "none":
+            spec["calib"] = ({"npy": str(work / "calib.npy")} if inputs["kind"] == "random"
+                             else {"count": calib_count, "start": 0})
+        if plan.name == REFERENCE and not model.get("params_path"):
+            spec["save_params"] = str(work / "weights.params")
+        progress(f"running {plan.name}")
+        started = time.monotonic()
+        try:
+            results[plan.name] = run_worker(spec, worker_env(plan.env(), threads), timeout)
+        except WorkerFailed as exc:
+            errors[plan.name] = str(exc)
+            progress(f"{plan.name} failed: {str(exc).splitlines()[0]}")
+            continue
+        progress(f"{plan.name} done in {time.monotonic() - started:.1f} s")
+        if "save_params" in spec:
+            model_used = {**model, "params_path": spec["save_params"]}
+    report = _assemble(work, model, plans, inputs, results, errors, tolerance, calibration)
+    if results and not report.environment.get("onednn_version") and any(p.mkldnn for p in plans):
+        progress("reading the oneDNN version")
+        version = probe_onednn_version()
+        report = dataclasses.replace(report, environment={**report.environment,
+                                                          "onednn_version": version})
+    return report
+
+
+def _assemble(work, model, plans, inputs, results, errors, tolerance,
+              calibration) -> AccuracyReport:
+    ref = results.get(REFERENCE)
+    ref_out = _load_outputs(work / REFERENCE, ref["outputs"]) if ref else None
+    outs = {n: _load_outputs(work / n, r["outputs"]) for n, r in results.items()}
+    labels = None
+    if ref and ref["labels"]:
+        labels = np.load(work / REFERENCE / "labels.npy")
+    configs, comparisons = [], []
+    for plan in plans:
+        r = results.get(plan.name)
+        if r is None:
+            err = errors.get(plan.name) or "not run"
+            configs.append(ConfigResult(plan.name, plan.kind, plan.mkldnn, plan.calib_mode,
+                                        ok=False, error=err))
+            continue
+        fields: dict = {}
+        first = outs[plan.name][0]
+        if labels is not None and metrics.is_classifier_output(first):
+            fields["top1"] = metrics.topk_accuracy(first, labels, 1)
+            fields["top5"] = metrics.topk_accuracy(first, labels, 5)
+        if ref_out is not None:
+            cmp = metrics.compare_outputs(plan.name, outs[plan.name], REFERENCE, ref_out,
+                                          tolerance)
+            if plan.name != REFERENCE:
+                comparisons.append(cmp)
+            fields.update(max_abs_diff=cmp.max_abs_diff, max_rel_diff=cmp.max_rel_diff,
+                          top1_agreement=cmp.top1_agreement, top5_agreement=cmp.top5_agreement,
+                          within_tolerance=None if plan.kind == "int8" else cmp.within_tolerance)
+        t = r["timing"]
+        lat = Latency.from_samples(t["samples_ms"], t["batch"], t["warmup"])
+        configs.append(ConfigResult(plan.name, plan.kind, plan.mkldnn, plan.calib_mode, ok=True,
+                                    latency=lat, **fields))
+    # The pairs the issue names beside "vs reference": fused vs unfused, INT8 vs FP32 fused.
+    pairs = [("mkldnn-fused", "mkldnn")]
+    pairs += [(p.name, "mkldnn-fused") for p in plans if p.kind == "int8"]
+    for a, b in pairs:
+        if a in outs and b in outs:
+            comparisons.append(metrics.compare_outputs(a, outs[a], b, outs[b], tolerance))
+    any_result = ref or next(iter(results.values()), None)
+    weights = any_result["weights"] if any_result else None
+    notes = []
+    if weights == "random":
+        notes.append("weights are random (no --params, no local pretrained file): labelled "
+                      "top-1/top-5 are meaningless here; only equivalence between "
+                      "configurations is checked")
+    if inputs["kind"] == "random":
+        notes.append("inputs are random normal arrays: agreement and error figures hold for "
+                     "these inputs; pass --data for labelled accuracy")
+    count = len(next(iter(outs.values()))[0]) if outs else inputs.get("count", 0)
+    env = dict(any_result["environment"]) if any_result else {}
+    binding = any_result.get("binding") if any_result else None
+    if binding:
+        env["binding"] = binding
+        notes += [f"binding: {w}" for w in binding.get("warnings", ())]
+    return AccuracyReport(
+        model={k: v for k, v in model.items() if v is not None},
+        param_count=any_result["param_count"] if any_result else None, weights=weights,
+        inputs={**inputs, "count": count, "labelled": labels is not None},
+        tolerance=tolerance, configs=tuple(configs), comparisons=tuple(comparisons),
+        calibration=calibration,
+        environment=env, notes=tuple(notes))
+
+
+def quick_equivalence(model: dict, *, num_inputs: int = 8, batch_size: int = 8,
+                      threads: int | None = None, int8: bool = False,
+                      timeout: float = 600.0) -> AccuracyReport:
+    """The short check `profile` runs: reference vs MKL-DNN vs fused on random inputs.
+
+    `model` is a ModelSpec dict (mxprof.mx.models); the weights are whatever it loads (random init
+    included). No timing. With `int8`, a naive-calibrated INT8 configuration joins.
+    """
+    plans = plan_configs(["mkldnn", "mkldnn-fused"], ["naive"] if int8 else [])
+    return run_accuracy(model, plans, inputs={"kind": "random", "count": num_inputs, "seed": 0},
+                        batch_size=min(batch_size, num_inputs), calib_count=num_inputs,
+                        timing={"batch": 1, "warmup": 0, "iterations": 0},
+                        tolerance=metrics.Tolerance(), threads=threads, timeout=timeout)
+
+
+def equivalence_summary(report: AccuracyReport) -> list[str]:
+    """One line per configuration against the reference, for other commands' reports."""
+    lines = []
+    for c in report.configs:
+        if c.name == REFERENCE:
+            continue
+        if not c.ok:
+            lines.append(f"{c.name} vs {REFERENCE}: failed ({c.error})")
+            continue
+        verdict = {True: "within tolerance", False: "OUTSIDE tolerance",
+                   None: "INT8, judged by agreement"}[c.within_tolerance]
+        agree = "-" if c.top1_agreement is None else f"{c.top1_agreement:.3f}"
+        lines.append(f"{c.name} vs {REFERENCE}: max abs diff {c.max_abs_diff:.2e}, max rel diff "
+                     f"{c.max_rel_diff:.2e}, top-1 agreement {agree} over "
+                     f"{report.inputs.get('count')} inputs, {verdict}")
+    return lines

@@ -1,0 +1,203 @@
+"""One accuracy configuration in its own process: `python -m mxprof.jobs.accuracy.worker SPEC.json`.
+
+MKL-DNN on/off (MXNET_MKLDNN_ENABLED) and the OpenMP settings are read once, when libmxnet
+loads, so every configuration runs in a fresh interpreter whose environment the parent sets.
+The worker loads the model, turns it into the configuration (plain hybridized, MKL-DNN fused by
+`optimize_for`, or INT8 by `quantize`), runs every input, and writes the raw outputs as .npy
+files plus a `result.json`; all comparison happens in the parent (mxprof.jobs.accuracy.metrics).
+
+Spec keys: model (ModelSpec dict), config {name, kind: plain|fused|int8, calib_mode},
+inputs_npy | data {path, preprocess, limit}, calib {npy | data range}, batch_size,
+timing {batch, warmup, iterations}, out_dir, save_params (write the weights used, so that
+every configuration sees identical random weights).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import time
+import warnings
+from pathlib import Path
+
+import numpy as np
+
+
+def load_model(model: dict):
+    """Build the network a ModelSpec dict names, with its weights; -> (block, info dict)."""
+    from mxprof.mx import models
+    loaded = models.load(models.ModelSpec.from_dict(model), hybridize=False)
+    return loaded.block, {"weights": loaded.weights, "weights_path": loaded.weights_path,
+                          "param_count": loaded.param_count}
+
+
+def save_weights(block, source: str, path: str) -> None:
+    """Write the weights in use so other configurations load exactly the same values."""
+    if source == "symbol":
+        block.collect_params().save(path)  # what SymbolBlock.imports reads back
+    else:
+        block.save_parameters(path)
+
+
+def _forward_outputs(block, x) -> list:
+    out = block(x)
+    return list(out) if isinstance(out, (list, tuple)) else [out]
+
+
+def build_config(block, config: dict, input_shape: tuple[int, ...], batch_size: int,
+                 calib_data: np.ndarray | None):
+    """Turn the FP32 block into the configuration to run."""
+    import mxnet as mx
+
+    kind = config["kind"]
+    if kind == "plain":
+        block.hybridize(static_alloc=True, static_shape=True)
+        return block
+    if kind == "fused":
+        example = mx.nd.zeros((batch_size, *input_shape))
+        block.optimize_for(example, backend="MKLDNN", static_alloc=True, static_shape=True)
+        return block
+    if kind == "int8":
+        from mxprof.mx.quantize import quantize
+
+        return quantize(block, input_shape, calib_mode=config["calib_mode"],
+                        calib_data=calib_data, batch_size=batch_size)
+    raise ValueError(f"unknown configuration kind {kind!r}")
+
+
+def _input_batches(spec: dict):
+    """Yield (inputs, labels or None) batches of exactly the size the spec asks for."""
+    batch = spec["batch_size"]
+    if "inputs_npy" in spec:
+        x = np.load(spec["inputs_npy"])
+        for i in range(0, len(x), batch):
+            yield x[i:i + batch], None
+        return
+    from mxprof.jobs.accuracy.datasets import Preprocess, iter_batches, open_dataset
+
+    data = spec["data"]
+    ds = open_dataset(data["path"])
+    pre = Preprocess.from_dict(data["preprocess"])
+    yield from iter_batches(ds, pre, batch, data.get("limit"))
+
+
+def _calibration_inputs(spec: dict) -> np.ndarray | None:
+    calib = spec.get("calib")
+    if not calib:
+        return None
+    if "npy" in calib:
+        return np.load(calib["npy"])
+    from mxprof.jobs.accuracy.datasets import Preprocess, load_arrays, open_dataset
+
+    data = spec["data"]
+    x, _ = load_arrays(open_dataset(data["path"]), Preprocess.from_dict(data["preprocess"]),
+                       limit=calib["count"], start=calib.get("start", 0))
+    return x
+
+
+def run_inputs(net, spec: dict) -> tuple[list[np.ndarray], np.ndarray | None]:
+    """All outputs over all inputs; a short last batch is padded so shapes stay static."""
+    import mxnet as mx
+
+    batch = spec["batch_size"]
+    outputs: list[list[np.ndarray]] = []
+    labels: list[np.ndarray] = []
+    for x, y in _input_batches(spec):
+        n = len(x)
+        if n < batch:
+            x = np.concatenate([x, np.repeat(x[-1:], batch - n, axis=0)])
+        outs = [o.asnumpy()[:n] for o in _forward_outputs(net, mx.nd.array(x))]
+        if not outputs:
+            outputs = [[] for _ in outs]
+        for acc, o in zip(outputs, outs):
+            acc.append(o)
+        if y is not None:
+            labels.append(y)
+    return ([np.concatenate(parts) for parts in outputs],
+            np.concatenate(labels) if labels else None)
+
+
+def time_forward(net, x: np.ndarray, warmup: int, iterations: int) -> list[float]:
+    """Per-call wall time in ms of net(x) waited to completion, after `warmup` calls."""
+    import mxnet as mx
+
+    from mxprof.timing.timer import measure
+
+    data = mx.nd.array(x)
+
+    def call() -> None:
+        for out in _forward_outputs(net, data):
+            out.wait_to_read()
+
+    m = measure(call, repeat=iterations, warmup=warmup, min_time=0.0)
+    return (np.asarray(m.samples_ns, dtype=np.float64) / 1e6).tolist()
+
+
+def environment() -> dict:
+    """Where the figures were measured: host, MXNet, affinity and threads of this worker."""
+    from mxprof.workers.environment import fingerprint
+
+    return fingerprint().to_dict()
+
+
+def _apply_test_hook(config: str) -> None:
+    """MXPROF_ACCURACY_CRASH=<config>: die by SIGABRT, as MXNet sometimes does (tests only)."""
+    if os.environ.get("MXPROF_ACCURACY_CRASH") == config:
+        os.abort()
+
+
+def run(spec: dict) -> dict:
+    import mxnet as mx
+
+    t0 = time.perf_counter()
+    _apply_test_hook(spec["config"]["name"])
+    mx.random.seed(spec.get("seed", 0))
+    np.random.seed(spec.get("seed", 0))
+    block, info = load_model(spec["model"])
+    if spec.get("save_params"):
+        save_weights(block, spec["model"]["source"], spec["save_params"])
+    shape = tuple(spec["model"]["input_shape"])
+    net = build_config(block, spec["config"], shape, spec["batch_size"],
+                       _calibration_inputs(spec))
+    outputs, labels = run_inputs(net, spec)
+    out_dir = Path(spec["out_dir"])
+    out_dir.mkdir(parents=True, exist_ok=True)
+    for i, o in enumerate(outputs):
+        np.save(out_dir / f"output_{i}.npy", o)
+    if labels is not None:
+        np.save(out_dir / "labels.npy", labels)
+    timing = spec["timing"]
+    samples: list[float] = []
+    if timing["iterations"] > 0:
+        tb = timing["batch"]
+        x = np.random.RandomState(1).standard_normal((tb, *shape)).astype(np.float32)
+        samples = time_forward(net, x, timing["warmup"], timing["iterations"])
+    features = mx.runtime.Features()
+    return {
+        "config": spec["config"]["name"], "outputs": len(outputs), "count": len(outputs[0]),
+        "labels": labels is not None, **info,
+        "mkldnn_build": features.is_enabled("MKLDNN"),
+        "mkldnn_enabled_env": os.environ.get("MXNET_MKLDNN_ENABLED", "1"),
+        "timing": {**timing, "samples_ms": samples},
+        "environment": environment(), "elapsed_s": time.perf_counter() - t0,
+    }
+
+
+def main(argv: list[str]) -> int:
+    warnings.simplefilter("ignore")  # mxnet/gluon deprecation chatter on every import
+    spec = json.loads(Path(argv[0]).read_text())
+    binding = None
+    if spec.get("bind"):
+        from mxprof.cpu.binding import bind
+
+        # Before MXNet loads: its OpenMP threads inherit this affinity and memory policy.
+        binding = bind(spec["bind"]["cpus"], spec["bind"].get("membind")).to_dict()
+    result = run(spec)
+    result["binding"] = binding
+    Path(spec["out_dir"], "result.json").write_text(json.dumps(result, indent=1))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main(sys.argv[1:]))

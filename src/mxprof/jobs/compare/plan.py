@@ -1,0 +1,292 @@
+"""The comparison matrix: which runs a sweep makes, the record each leaves, the rows they give.
+
+Contract (pure functions, no MXNet import):
+- `plan(...) -> [PlannedRun]`: for every model x build x throughput batch x configuration one
+  timing run (latency at batch 1 and throughput at the batch, see `mxprof.jobs.profile.spec`), each with
+  a key that names exactly what was measured where (spec, build, instances, machine), so a
+  results file can tell which runs are already done.
+- `make_record(planned, results) -> dict`: the JSON line a finished run leaves in the results
+  file (`mxprof.jobs.compare.results_log`), carrying each worker's environment fingerprint.
+- `rows(records) -> [dict]`: one row per (machine, build, model, configuration, batch) with
+  `latency_ms` (batch 1) or `images_per_s`, spread and protocol, and `speedup` of MKL-DNN (and
+  fused) over MKL-DNN off in the same machine and build: latency off/on, throughput on/off.
+Configurations: "reference" (MXNET_MKLDNN_ENABLED=0), "mkldnn" (on), "fused" (on, plus
+`optimize_for(backend='MKLDNN')`, the subgraph fusion of the reference's second table).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime
+import hashlib
+import json
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+from mxprof.jobs.compare.instances import instance_binding
+from mxprof.jobs.compare.results_log import KIND, latest_by_key
+from mxprof.jobs.profile.spec import Protocol, RunResult, RunSpec
+from mxprof.mx.models import ModelSpec
+from mxprof.workers.builds import Build
+
+CONFIGS: dict[str, bool] = {"reference": False, "mkldnn": True, "fused": True}
+CONFIG_LABELS = {"reference": "MKL-DNN off (MXNET_MKLDNN_ENABLED=0)", "mkldnn": "MKL-DNN on",
+                 "fused": "MKL-DNN on + optimize_for(backend='MKLDNN')"}
+DEFAULT_BATCH = 128  # the reference's throughput batch
+
+# The reference table's networks that the Gluon and GluonCV zoos have (Inception v4,
+# Inception-ResNet v2, GNMT and DCGAN are in neither), with the reference's own batch sizes.
+# (label, zoo name, throughput batch); Faster R-CNN's throughput equals 1/latency: batch 1.
+REFERENCE_MODELS: tuple[tuple[str, str, int], ...] = (
+    ("ResNet-50 v1", "resnet50_v1", 128),
+    ("ResNet-50 v2", "resnet50_v2", 128),
+    ("Inception v3", "inceptionv3", 128),
+    ("DenseNet", "densenet121", 128),
+    ("MobileNet", "mobilenet1.0", 128),
+    ("VGG16", "vgg16", 128),
+    ("AlexNet", "alexnet", 128),
+    ("Faster R-CNN", "faster_rcnn_resnet50_v1b_voc", 1),
+    ("SSD-VGG16", "ssd_300_vgg16_atrous_voc", 224),
+    ("SSD-MobileNet", "ssd_512_mobilenet1.0_voc", 256),
+)
+MODEL_BATCH = {name: batch for _, name, batch in REFERENCE_MODELS}
+MODEL_LABEL = {name: label for label, name, _ in REFERENCE_MODELS}
+ALIASES = {label.lower().replace(" ", "-"): name for label, name, _ in REFERENCE_MODELS}
+_DETECTION_PREFIXES = ("ssd", "faster_rcnn", "mask_rcnn", "yolo", "center_net")
+
+
+def category(model_name: str) -> str:
+    return "detection" if model_name.startswith(_DETECTION_PREFIXES) else "classification"
+
+
+def model_batches(model_name: str, requested: Sequence[int] | None) -> list[int]:
+    """Batch sizes for a model: the user's list, else 1 and the reference's batch for it."""
+    if requested:
+        return sorted(set(requested))
+    return sorted({1, MODEL_BATCH.get(model_name, DEFAULT_BATCH)})
+
+
+def throughput_batches(batches: Sequence[int]) -> list[int]:
+    """One timing run per batch above 1 (each also times batch 1); batch 1 alone -> one run."""
+    above = [b for b in batches if b > 1]
+    return above or [1]
+
+
+@dataclasses.dataclass(frozen=True)
+class PlannedRun:
+    key: str
+    build: Build
+    spec: RunSpec
+    machine: dict[str, Any]
+    instance_cpus: tuple[str, ...] = ()  # throughput mode: one CPU list per bound instance
+
+    @property
+    def label(self) -> str:
+        inst = f" x{len(self.instance_cpus)} instances" if self.instance_cpus else ""
+        return (f"{self.spec.model.name} bs={self.spec.batch_size} {self.spec.config} "
+                f"[{self.build.name}]{inst}")
+
+
+def machine_of(env: dict[str, Any]) -> dict[str, Any]:
+    """The part of an environment fingerprint that names the machine."""
+    return {"hostname": env.get("hostname"), "cpu_model": env.get("cpu_model"),
+            "logical_cpus": env.get("logical_cpus")}
+
+
+def machine_label(machine: dict[str, Any]) -> str:
+    cpu = (machine.get("cpu_model") or "?").replace("(R)", "").replace("(TM)", "")
+    cpu = " ".join(w for w in cpu.split() if w not in ("CPU", "Intel", "AMD", "Processor"))
+    return f"{machine.get('hostname') or '?'} ({cpu}, {machine.get('logical_cpus') or '?'} CPUs)"
+
+
+def run_key(spec: RunSpec, build: Build, machine: dict[str, Any],
+            instance_cpus: Sequence[str] = ()) -> str:
+    """Same key = same measurement: what runs, under which interpreter, where, how bound."""
+    spec_d = spec.to_dict()
+    spec_d.pop("test_hook", None)
+    what = {"spec": spec_d, "build": [build.name, build.python, build.pip_spec],
+            "machine": machine, "instances": list(instance_cpus)}
+    text = json.dumps(what, sort_keys=True, default=str)
+    return hashlib.sha256(text.encode()).hexdigest()[:20]
+
+
+def plan(models: Sequence[ModelSpec], builds: Sequence[Build], *, machine: dict[str, Any],
+         configs: Sequence[str] = ("reference", "mkldnn"), batch_sizes: Sequence[int] | None = None,
+         protocol: Protocol | None = None, threads: int | None = None, cpus: str | None = None,
+         membind: str | None = None, instance_cpus: Sequence[str] = ()) -> list[PlannedRun]:
+    """Model-major order, so an interrupted sweep has whole rows for the models it reached.
+
+    A build without MKL-DNN compiled in (`Build.mkldnn is False`) runs "reference" only.
+    """
+    protocol = protocol or Protocol()
+    unknown = [c for c in configs if c not in CONFIGS]
+    if unknown:
+        raise ValueError(f"unknown configuration {unknown[0]!r}; choose from {', '.join(CONFIGS)}")
+    out: list[PlannedRun] = []
+    for model in models:
+        for build in builds:
+            build_configs = [c for c in configs if build.mkldnn is not False or not CONFIGS[c]]
+            for batch in throughput_batches(model_batches(model.name, batch_sizes)):
+                for config in build_configs:
+                    spec = RunSpec(model=model, config=config, mkldnn=CONFIGS[config],
+                                   pass_name="timing", batch_size=batch, protocol=protocol,
+                                   threads=threads, cpus=cpus, membind=membind)
+                    key = run_key(spec, build, machine, instance_cpus)
+                    out.append(PlannedRun(key=key, build=build, spec=spec, machine=machine,
+                                          instance_cpus=tuple(instance_cpus)))
+    return out
+
+
+def make_record(planned: PlannedRun, results: Sequence[RunResult]) -> dict[str, Any]:
+    """The results-file line for one finished run (one worker, or one group of instances)."""
+    status = "ok" if results and all(r.ok for r in results) else next(
+        (r.status for r in results if not r.ok), "failed")
+    return {
+        "kind": KIND, "schema": 1, "key": planned.key, "status": status,
+        "finished_at": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+        "build": planned.build.to_dict(), "machine": planned.machine,
+        "instance_cpus": list(planned.instance_cpus),
+        "results": [r.to_dict() for r in results],
+    }
+
+
+def _quartiles(stats: dict[str, Any]) -> tuple[float, float]:
+    """(q1, q3) of the per-call times; the median twice when a timer did not give them."""
+    return (stats.get("q1") or stats["median"], stats.get("q3") or stats["median"])
+
+
+def _base_row(record: dict[str, Any], result: RunResult) -> dict[str, Any]:
+    spec = result.spec
+    env = result.environment or {}
+    mx = env.get("mxnet") or {}
+    build = record["build"]
+    # The worker's own fingerprint names the machine; the sweep's copy covers failed workers.
+    machine = machine_of(env) if env.get("hostname") else record["machine"]
+    return {
+        "machine": machine_label(machine), "hostname": machine.get("hostname"),
+        "cpu_model": machine.get("cpu_model"), "build": build["name"],
+        "mxnet": mx.get("version") or build.get("mxnet"), "model": spec.model.name,
+        "label": MODEL_LABEL.get(spec.model.name, spec.model.name),
+        "category": category(spec.model.name), "input_shape": list(spec.model.input_shape),
+        "config": spec.config, "mkldnn": spec.mkldnn,
+        "instances": len(record.get("instance_cpus") or ()) or 1,
+        "threads": spec.threads or env.get("threads"),
+        "cpus": " | ".join(record.get("instance_cpus") or ()) or spec.cpus,
+        "membind": spec.membind,
+        "weights": result.weights, "status": record["status"], "key": record["key"],
+        "notes": [*result.notes, *result.missing],
+    }
+
+
+def _record_rows(record: dict[str, Any]) -> list[dict[str, Any]]:
+    results = [RunResult.from_dict(r) for r in record["results"]]
+    base = _base_row(record, results[0])
+    spec = results[0].spec
+    if record["status"] != "ok":
+        bad = next(r for r in results if not r.ok)
+        return [{**base, "metric": "failed", "batch_size": spec.batch_size, "error": bad.error,
+                 "stderr_tail": bad.stderr_tail}]
+    lat = [r.latency for r in results]
+    quart = [_quartiles(s) for s in lat]
+    latency = {**base, "metric": "latency", "batch_size": 1, "from_batch": spec.batch_size,
+               "latency_ms": _mean([s["median"] for s in lat]),
+               "q1_ms": _mean([q[0] for q in quart]), "q3_ms": _mean([q[1] for q in quart]),
+               "stdev_ms": max(s.get("stdev") or 0.0 for s in lat),
+               "iterations": min(s["n"] for s in lat), **_protocol(lat[0])}
+    if len(results) > 1:
+        latency["per_instance_latency_ms"] = [s["median"] for s in lat]
+        latency["instance_cpus"] = record["instance_cpus"]
+    out = [latency]
+    if spec.batch_size > 1 or len(results) > 1:
+        tps = [r.throughput for r in results]
+        per = [t["images_per_s"] for t in tps]
+        batch = spec.batch_size
+        # Images/s at the quartiles of the batch times: q3 (slower calls) gives the low end.
+        low = sum(batch * 1e3 / _quartiles(t["batch_ms"])[1] for t in tps)
+        high = sum(batch * 1e3 / _quartiles(t["batch_ms"])[0] for t in tps)
+        thr = {**base, "metric": "throughput", "batch_size": batch,
+               "images_per_s": sum(per), "images_per_s_low": low, "images_per_s_high": high,
+               "batch_ms": max(t["batch_ms"]["median"] for t in tps),
+               "iterations": min(t["batch_ms"]["n"] for t in tps), **_protocol(tps[0]["batch_ms"])}
+        if len(results) > 1:
+            thr["per_instance_images_per_s"] = per
+            thr["instance_cpus"] = record["instance_cpus"]
+            thr["instance_bindings"] = [instance_binding(r) for r in results]
+        out.append(thr)
+    return out
+
+
+def _mean(values: Sequence[float]) -> float:
+    return sum(values) / len(values)
+
+
+def _protocol(stats: dict[str, Any]) -> dict[str, Any]:
+    p = stats.get("protocol") or {}
+    return {"warmup": p.get("warmup"), "min_time_s": p.get("min_time_s"), "timer": p.get("timer")}
+
+
+def group_key(row: dict[str, Any]) -> tuple:
+    """Rows that can be compared: same machine, build, model, batch, metric and instances."""
+    return (row["machine"], row["build"], row["model"], row["metric"], row["batch_size"],
+            row["instances"])
+
+
+def record_identity(record: dict[str, Any]) -> tuple:
+    """A run is its key on the machine its fingerprint names (files merged from several
+    machines may share keys when a results file was copied and re-measured elsewhere)."""
+    envs = [r.get("environment") or {} for r in record.get("results", ())]
+    env = next((e for e in envs if e.get("hostname")), None)
+    machine = machine_of(env) if env else record.get("machine") or {}
+    return (record["key"], machine.get("hostname"), machine.get("cpu_model"))
+
+
+def rows(records: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Rows for every latest record, latency deduplicated (each timing run measures batch 1:
+    the run with the smallest batch supplies it), with speedups."""
+    out: list[dict[str, Any]] = []
+    seen: dict[tuple, int] = {}
+    for record in latest_by_key(records, identity=record_identity):
+        for row in _record_rows(record):
+            k = (*group_key(row), row["config"])
+            if k in seen:
+                if row.get("from_batch", 0) < out[seen[k]].get("from_batch", 0):
+                    out[seen[k]] = row
+                continue
+            seen[k] = len(out)
+            out.append(row)
+    return add_speedups(out)
+
+
+def _value(row: dict[str, Any]) -> float | None:
+    return row.get("latency_ms") if row["metric"] == "latency" else row.get("images_per_s")
+
+
+def speedup(metric: str, base: float | None, new: float | None) -> float | None:
+    """How many times faster `new` is than `base`: time ratio for latency, rate ratio else."""
+    if not base or not new:
+        return None
+    return base / new if metric == "latency" else new / base
+
+
+def add_speedups(rows_in: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
+    by_config = {(*group_key(r), r["config"]): r for r in rows_in if r["metric"] != "failed"}
+    out = []
+    for r in rows_in:
+        r = dict(r)
+        if r["metric"] != "failed" and r["config"] != "reference":
+            off = by_config.get((*group_key(r), "reference"))
+            r["speedup"] = speedup(r["metric"], off and _value(off), _value(r))
+            if r["config"] == "fused":
+                on = by_config.get((*group_key(r), "mkldnn"))
+                r["speedup_vs_mkldnn"] = speedup(r["metric"], on and _value(on), _value(r))
+        out.append(r)
+    return out
+
+
+def build_report(records, notes) -> dict:
+    found = rows(records)
+    # What workers reported about themselves (binding refused, fusion path, missing pieces).
+    worker_notes = dict.fromkeys(f"{r['build']}/{r['config']}: {n}" for r in found
+                                 for n in r.get("notes", ()))
+    return {"schema": 1, "kind": "mxprof-compare", "rows": found,
+            "notes": [*notes, *worker_notes]}

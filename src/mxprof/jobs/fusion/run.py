@@ -1,0 +1,300 @@
+"""Runs the fusion workers and assembles the report: `run_fusion(FusionOptions) -> dict`.
+
+Workers, one process each and one after another (2-core machines must not time two at once):
+unfused timing (saves the weights every later worker loads), fused timing, unfused and fused
+traces (`DNNL_VERBOSE=1`, separate because verbose output slows every primitive), then one fused
+timing per fusion switch turned off. The report is a JSON-ready dict (schema 1); renderers in
+`mxprof.render.fusion` read the same dict, so a saved report can be shown again.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import platform
+import re
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from mxprof.jobs.fusion import diagnose as fusion_diagnose
+from mxprof.jobs.fusion import gains as fusion
+from mxprof.jobs.fusion import trace as fusion_trace
+from mxprof.workers.process import ProcessOutcome, python_command, run_process, worker_env
+
+SCHEMA = 1
+# Environment variables a worker must not inherit: they change what is fused (the verbose and
+# MKL-DNN switches are dropped for every worker by mxprof.workers.process).
+_CONTROLLED = ("MXNET_SUBGRAPH_BACKEND", *fusion.PATTERN_SWITCHES)
+
+
+_CALL = {"gluon": "net(x).wait_to_read()",
+         "symbolic": "executor.forward(is_train=False)[0].wait_to_read()"}
+
+
+class WorkerError(RuntimeError):
+    """A worker process failed: one line naming it and why; `outcome` has its stderr tail."""
+
+    def __init__(self, message: str, outcome: ProcessOutcome | None = None):
+        super().__init__(message)
+        self.outcome = outcome
+
+    @property
+    def detail(self) -> str:
+        """The worker's last stderr lines when the one line cannot say it (a signal, a
+        timeout): MXNet's own crash output. Empty for a Python exception, whose line says it."""
+        if self.outcome is None or (self.outcome.returncode or 0) > 0:
+            return ""
+        return self.outcome.stderr_tail
+
+
+@dataclass(frozen=True)
+class FusionOptions:
+    model: str
+    shape: tuple[int, ...]
+    path: str = "gluon"  # "gluon": optimize_for; "symbolic": MXNET_SUBGRAPH_BACKEND=MKLDNN
+    static: bool = True  # static_alloc/static_shape on both graphs
+    warmup: int = 10
+    iterations: int = 50
+    min_time_s: float = 1.0
+    trace_iterations: int = 10
+    rounds: int = 2  # unfused/fused timing workers alternate this many times (load drift)
+    switches: tuple[str, ...] = tuple(fusion.PATTERN_SWITCHES)
+    threads: int | None = None
+    timeout_s: float = 900.0
+    extra_env: dict[str, str] = field(default_factory=dict)
+
+
+def _worker_env(opts: FusionOptions, extra: dict[str, str]) -> dict[str, str]:
+    return worker_env(drop=_CONTROLLED, threads=opts.threads,
+                      extra={**opts.extra_env, **extra})
+
+
+def run_worker(spec: dict, env: dict[str, str], workdir: Path, label: str,
+               timeout_s: float) -> tuple[dict, str]:
+    """Run one worker; return its result and its stdout text (the verbose log when tracing)."""
+    spec_path, out_path = workdir / f"{label}.spec.json", workdir / f"{label}.out.json"
+    stdout_path = workdir / f"{label}.stdout"
+    spec_path.write_text(json.dumps(spec))
+    outcome = run_process(
+        python_command(["-m", "mxprof.jobs.fusion.worker", str(spec_path), str(out_path)]),
+        env=env, timeout=timeout_s, stdout=stdout_path, stderr=workdir / f"{label}.stderr",
+        tail_lines=12)
+    if outcome.status == "timeout":
+        raise WorkerError(f"{label}: worker timed out after {timeout_s:.0f} s", outcome)
+    if not outcome.ok or not out_path.exists():
+        raise WorkerError(f"{label} worker {outcome.description}: "
+                          + _error_line(outcome.stderr_tail), outcome)
+    return json.loads(out_path.read_text()), stdout_path.read_text(errors="replace")
+
+
+def _error_line(stderr: str) -> str:
+    """The exception message at the end of a worker's stderr, without the traceback."""
+    lines = [ln.strip() for ln in stderr.strip().splitlines() if ln.strip()]
+    for line in reversed(lines):
+        if re.match(r"^[\w.]+(Error|Exception|Interrupt)\b", line):
+            return line
+    return lines[-1] if lines else "no error output"
+
+
+def run_fusion(opts: FusionOptions, progress=lambda msg: None) -> dict:
+    load_before = os.getloadavg()[0]
+    with tempfile.TemporaryDirectory(prefix="mxprof-fusion-") as tmp:
+        report = _run(opts, Path(tmp), progress)
+    load = max(load_before, os.getloadavg()[0])
+    report["environment"]["load_average"] = load
+    busy = _busy_machine(load, report["environment"]["threads"])
+    if busy:
+        report["findings"].insert(0, busy.to_dict())
+    report["summary"] = summary_line(report)  # the line `mxprof profile` shows
+    return _json_safe(report)
+
+
+def _json_safe(value):
+    """NaN (a group with no primitive seen) becomes null: strict JSON readers reject NaN."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, dict):
+        return {k: _json_safe(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_json_safe(v) for v in value]
+    return value
+
+
+def _busy_machine(load: float, threads: int) -> fusion_diagnose.Finding | None:
+    """Other processes competing for the cores make OpenMP barriers wait: say so plainly."""
+    cpus = os.cpu_count() or 1
+    # The worker itself keeps about `threads` tasks runnable; more runnable tasks than CPUs
+    # means someone else is competing for them.
+    if load <= cpus + 0.5:
+        return None
+    return fusion_diagnose.Finding(
+        "busy_machine", "high", "machine", "the machine was busy while measuring",
+        f"1-minute load average {load:.1f} on {cpus} logical CPUs with {threads} OpenMP "
+        "threads per worker: latencies and group times include waiting for the CPU",
+        "measure on an idle machine, or pin the workers to cores nothing else uses "
+        "(--threads below the free core count)", (), 0.0)
+
+
+def _run(opts: FusionOptions, tmp: Path, progress) -> dict:
+    params = str(tmp / "weights.params")
+    base = {"model": opts.model, "shape": list(opts.shape), "path": opts.path,
+            "static": opts.static, "warmup": opts.warmup, "iterations": opts.iterations,
+            "min_time_s": opts.min_time_s, "seed": 0, "output": True}
+    # The 1.9.1 executor partitions with MKLDNN by default: the unfused symbolic run must say NONE.
+    fused_env, unfused_env = ({"MXNET_SUBGRAPH_BACKEND": "MKLDNN"},
+                              {"MXNET_SUBGRAPH_BACKEND": "NONE"}) \
+        if opts.path == "symbolic" else ({}, {})
+
+    def worker(label, fused, extra=None, **spec_extra):
+        progress(f"worker: {label}")
+        spec = {**base, "fused": fused, "params_in": params, **spec_extra}
+        env = _worker_env(opts, {**(fused_env if fused else unfused_env), **(extra or {})})
+        return run_worker(spec, env, tmp, label, opts.timeout_s)
+
+    unfused, _ = worker("unfused", False, params_in=None, params_out=params)
+    if fusion.fusion_groups(unfused["graph"]):
+        raise WorkerError("the unfused graph already holds fused nodes: is a subgraph backend "
+                          "forced on by the environment?")
+    fused, _ = worker("fused", True)
+    unfused_samples, fused_samples = [unfused["samples_ns"]], [fused["samples_ns"]]
+    for r in range(1, opts.rounds):
+        unfused_samples.append(worker(f"unfused-{r}", False)[0]["samples_ns"])
+        fused_samples.append(worker(f"fused-{r}", True)[0]["samples_ns"])
+    trace_spec = {"trace": True, "iterations": opts.trace_iterations, "warmup": 2}
+    unfused_tr, unfused_log = worker("unfused-trace", False, {"DNNL_VERBOSE": "1"}, **trace_spec)
+    fused_tr, fused_log = worker("fused-trace", True, {"DNNL_VERBOSE": "1"}, **trace_spec)
+    unfused_trace = fusion_trace.build_trace(unfused_log, unfused_tr["graph"])
+    fused_trace = fusion_trace.build_trace(fused_log, fused_tr["graph"])
+
+    groups = fusion.fusion_groups(fused["graph"])
+    coverage = fusion.layer_coverage(groups, unfused["graph"], fused["graph"])
+    timings = fusion.group_table(groups, fusion_trace.node_ms_per_iteration(unfused_trace),
+                                 fusion_trace.node_ms_per_iteration(fused_trace))
+    unfused_lat = fusion.latency_summary([s for r in unfused_samples for s in r])
+    fused_lat = fusion.latency_summary([s for r in fused_samples for s in r])
+    unfused_ci = fusion.median_interval([s for r in unfused_samples for s in r])
+    fused_ci = fusion.median_interval([s for r in fused_samples for s in r])
+
+    # Each switch run is paired with a fused run right before it, so slow drift in machine
+    # load (other processes, thermal) cancels in the difference instead of posing as a cost.
+    off, failed, paired = {}, [], {}
+    for switch in opts.switches:
+        try:
+            ref, _ = worker(f"fused-ref-{switch}", True)
+            res, _ = worker(f"off-{switch}", True, {switch: "1"})
+        except WorkerError as exc:
+            failed.append({"label": f"off-{switch}", "error": str(exc)})
+            continue
+        paired[switch] = (fusion.median_interval(ref["samples_ns"]),
+                          fusion.median_interval(res["samples_ns"]))
+        off[switch] = (fusion.latency_summary(res["samples_ns"]),
+                       fusion.pattern_counts(fusion.fusion_groups(res["graph"])))
+    effects = fusion.pattern_attribution(
+        {switch: ref for switch, (ref, _) in paired.items()}, off)
+    fused_patterns = fusion.pattern_counts(groups)
+    noise_ms = fusion.worker_noise_ms([unfused_samples, fused_samples])
+    findings = list(fusion_diagnose.diagnose(fused_trace, unfused_trace, opts.path))
+    mismatch = fusion_diagnose.output_mismatch(unfused["output_sum"], fused["output_sum"])
+    if mismatch:
+        findings.insert(0, mismatch)
+
+    group_rows = []
+    for t in timings:
+        row = t.to_dict()
+        row["reason"] = fusion_diagnose.group_reason(t.group.members, t.group.fused_node,
+                                                     unfused_trace, fused_trace)
+        group_rows.append(row)
+    return {
+        "schema": SCHEMA,
+        "kind": "fusion",
+        "model": opts.model,
+        "input_shape": list(opts.shape),
+        "path": opts.path,
+        "static": opts.static,
+        "environment": {
+            "mxnet": fused["mxnet_version"], "onednn": fused_trace.onednn_version,
+            "isa": fused_trace.isa, "cpu": (fused.get("fingerprint") or {}).get("cpu_model")
+            or platform.processor() or "unknown", "logical_cpus": os.cpu_count(),
+            "threads": int(opts.threads or fused.get("omp_num_threads") or os.cpu_count()),
+            "python": platform.python_version(),
+            "weights": unfused.get("weights"),
+            "fingerprint": fused.get("fingerprint"),
+        },
+        "protocol": {
+            "latency": (f"wall time per call of {_CALL[opts.path]} (mxprof.timing.timer native loop), "
+                        f"batch {opts.shape[0]}, "
+                        f"{opts.warmup} warm-up calls, then at least {opts.iterations} calls "
+                        f"and {opts.min_time_s:g} s per worker, {opts.rounds} alternating unfused/fused "
+                        "worker rounds pooled; median, IQR and 95% CI of the median"),
+            "groups": (f"oneDNN primitive time (DNNL_VERBOSE=1, separate worker), "
+                       f"{opts.trace_iterations} iterations after 2 warm-up calls; "
+                       "median per iteration with interquartile range"),
+            "workers": ("one process per configuration, run one after another, same weights and "
+                        "input; each switch-off run is paired with a fused run just before it"),
+        },
+        "unfused_ms": unfused_lat.median,
+        "fused_ms": fused_lat.median,
+        "gain_ms": unfused_lat.median - fused_lat.median,
+        "gain_percent": fusion.gain_percent(unfused_lat.median, fused_lat.median),
+        # The gain's spread: from the 95% confidence intervals of the two medians.
+        "gain_percent_range": list(fusion.gain_range_percent(unfused_ci, fused_ci)),
+        "gain_clear": fusion.separated(unfused_ci, fused_ci)
+        and abs(unfused_lat.median - fused_lat.median) > (noise_ms or 0.0),
+        # Spread of per-worker medians across rounds: run-to-run noise no CI inside one worker
+        # can see (None with a single round).
+        "worker_noise_ms": noise_ms,
+        "unfused_latency": unfused_lat.to_dict(),
+        "fused_latency": fused_lat.to_dict(),
+        # Full statistics (95% CI of the median, MAD, outliers, stability warnings), in ms.
+        "latency_stats": {
+            "unfused": _stats([s for r in unfused_samples for s in r]),
+            "fused": _stats([s for r in fused_samples for s in r])},
+        "round_medians_ms": {
+            "unfused": [fusion.latency_summary(r).median for r in unfused_samples],
+            "fused": [fusion.latency_summary(r).median for r in fused_samples]},
+        "groups": group_rows,
+        "pattern_groups": fusion.gain_by_pattern(timings),
+        "coverage": {"unfused_layers": list(coverage.unfused),
+                     "removed_layers": list(coverage.removed),
+                     "duplicated_layers": list(coverage.duplicated),
+                     "grouped_layers": len(coverage.grouped)},
+        "patterns": [{**e.to_dict(), "fused_paired_ms": paired[e.switch][0].median,
+                      "graph_changed": e.patterns != fused_patterns,
+                      "clear": e.patterns != fused_patterns
+                      and fusion.separated(*paired[e.switch])
+                      and abs(e.cost_ms) > (noise_ms or 0.0)}
+                     for e in effects],
+        "findings": [f.to_dict() for f in findings],
+        "failed_workers": failed,
+        "output_sum": {"unfused": unfused["output_sum"], "fused": fused["output_sum"]},
+        "primitive_ms": {"unfused": _primitive_total(unfused_trace),
+                         "fused": _primitive_total(fused_trace)},
+    }
+
+
+def _stats(samples_ns) -> dict:
+    from mxprof.timing.stats import summarize
+
+    return summarize(samples_ns).to_dict("ms")
+
+
+def _primitive_total(trace: fusion_trace.Trace) -> float:
+    return sum(p.ms for p in trace.steady()) / max(trace.iterations, 1)
+
+
+def _n(value, spec: str) -> str:
+    return "n/a" if value is None else format(value, spec)
+
+def summary_line(report: dict) -> str:
+    """One line for `mxprof profile`: total gain, best pattern, and the worst finding."""
+    line = (f"fusion: {_n(report['unfused_ms'], '.2f')} -> {_n(report['fused_ms'], '.2f')} ms "
+            f"({_n(report['gain_percent'], '+.1f')}%), {len(report['groups'])} fused nodes")
+    if report["patterns"]:
+        best = max(report["patterns"], key=lambda p: p["cost_ms"])
+        line += f"; {best['pattern']} worth {_n(best['cost_ms'], '.2f')} ms"
+    high = [f for f in report["findings"] if f["severity"] == "high"]
+    if high:
+        line += f"; WARNING {high[0]['title']} ({high[0]['graph']})"
+    return line

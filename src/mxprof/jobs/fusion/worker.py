@@ -1,0 +1,194 @@
+"""One fusion configuration, run in its own process: `python -m mxprof.jobs.fusion.worker SPEC OUT`.
+
+MKL-DNN reads its fusion switches (`MXNET_DISABLE_MKLDNN_FUSE_*`), `MXNET_SUBGRAPH_BACKEND` and
+`DNNL_VERBOSE` once, when libmxnet loads, so every configuration needs a fresh process. The parent
+(`mxprof.jobs.fusion.run`) sets the environment; this module reads a JSON spec, builds the network,
+times it, and writes a JSON result. With `trace` set, oneDNN verbose lines go to this process's
+stdout (the parent redirects it to a file) framed by `mxprof_iter,N` marker lines, so each
+primitive can be assigned to one iteration.
+
+Spec keys: model, shape (list), path ("gluon" | "symbolic"), fused (bool), static (bool:
+static_alloc/static_shape), params_in / params_out (a .params file: same weights in every
+worker), seed, warmup, iterations, min_time_s, trace (bool), output (bool: report a checksum
+of the output, `output_sum`).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from pathlib import Path
+
+
+def _emit_marker(text: str) -> None:
+    # Python's own buffer must be flushed so the marker lands between oneDNN's C-level writes.
+    sys.stdout.write(text + "\n")
+    sys.stdout.flush()
+
+
+def build_network(model: str, shape, seed: int, params_in: str | None):
+    """(block, input, weights) for MODEL: a zoo name (`mxprof.mx.models`: Gluon vision or GluonCV),
+    or FILE.py:FACTORY returning a block. `weights` says where they came from (random,
+    pretrained, user); `params_in` (the first worker's weights) makes every worker alike."""
+    import dataclasses
+
+    import mxnet as mx
+
+    mx.random.seed(seed)
+    if is_factory(model):
+        import importlib.util
+
+        file, factory = model.split(":", 1)
+        spec = importlib.util.spec_from_file_location("mxprof_user_model", file)
+        module = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(module)
+        net = getattr(module, factory)()
+        if params_in:
+            net.load_parameters(params_in, ctx=mx.cpu())
+        else:
+            net.initialize(mx.init.Xavier(), ctx=mx.cpu())
+        weights = "user" if params_in else "random"
+    else:
+        from mxprof.mx import models
+        spec = models.resolve(model, shape=tuple(shape[1:]))
+        if params_in:
+            spec = dataclasses.replace(spec, params_path=params_in)
+        loaded = models.load(spec, ctx=mx.cpu(), hybridize=False)
+        net, weights = loaded.block, loaded.weights
+    # numpy's own generator: the input must not depend on how many random numbers the weight
+    # initialisation (done in the first worker only) consumed.
+    import numpy as np
+
+    data = np.random.RandomState(seed).uniform(size=tuple(shape)).astype("float32")
+    return net, mx.nd.array(data, ctx=mx.cpu()), weights
+
+
+def is_factory(model: str) -> bool:
+    return ":" in model and model.split(":", 1)[0].endswith(".py")
+
+
+def _gluon_forward(net, x, fused: bool, static: bool):
+    import mxnet as mx
+
+    flags = {"static_alloc": True, "static_shape": True} if static else {}
+    if fused:
+        net.optimize_for(x, backend="MKLDNN", **flags)
+    else:
+        net.hybridize(**flags)
+    net(x).wait_to_read()  # builds the cached graph
+
+    def forward():
+        out = net(x)
+        out.wait_to_read()
+        return out
+
+    graph = net._cached_graph[1]
+    mx.nd.waitall()
+    return forward, graph
+
+
+def _symbolic_forward(net, x):
+    """The Module/Executor path: fusion comes from MXNET_SUBGRAPH_BACKEND set by the parent."""
+    import mxnet as mx
+
+    net.hybridize()
+    net(x).wait_to_read()
+    sym = net._cached_graph[1]
+    params = {p.var().name: p.data() for p in net.collect_params().values()}
+    data_name = sym.list_inputs()[0]
+    args = {name: params[name] for name in sym.list_arguments() if name != data_name}
+    args[data_name] = x
+    aux = {name: params[name] for name in sym.list_auxiliary_states()}
+    exe = sym.bind(mx.cpu(), args, aux_states=aux, grad_req="null")
+
+    def forward():
+        out = exe.forward(is_train=False)[0]
+        out.wait_to_read()
+        return out
+
+    forward()
+    return forward, exe.get_optimized_symbol()
+
+
+def _time_calls(forward, warmup: int, iterations: int, min_time_s: float, trace: bool):
+    """Per-call wall time in ns from the shared native timing loop (`mxprof.timing.timer.measure`).
+
+    Tracing runs frame every call with a marker line so each primitive maps to one iteration;
+    their timings are not used for latency (verbose output slows every primitive).
+    """
+    from mxprof.timing.timer import measure
+
+    if not trace:
+        # At least `iterations` calls and at least `min_time_s` seconds, whichever is longer.
+        m = measure(forward, warmup=warmup, repeat=iterations)
+        samples = [int(v) for v in m.samples_ns]
+        left_s = min_time_s - m.wall_ns / 1e9
+        if left_s > 0:
+            samples += [int(v) for v in measure(forward, warmup=0, min_time=left_s).samples_ns]
+        return samples
+    calls = iter(range(-warmup, iterations))
+
+    def framed():
+        i = next(calls)
+        _emit_marker(f"mxprof_warmup,{i + warmup}" if i < 0 else f"mxprof_iter,{i}")
+        forward()
+
+    m = measure(framed, warmup=warmup, repeat=iterations)
+    _emit_marker("mxprof_end")
+    return [int(v) for v in m.samples_ns]
+
+
+def run(spec: dict) -> dict:
+    import mxnet as mx
+
+    net, x, weights = build_network(spec["model"], spec["shape"], spec.get("seed", 0),
+                                    spec.get("params_in"))
+    if spec.get("params_out"):
+        net(x)  # materialise deferred shapes before saving
+        net.save_parameters(spec["params_out"])
+    if spec.get("path", "gluon") == "symbolic":
+        forward, graph = _symbolic_forward(net, x)
+    else:
+        forward, graph = _gluon_forward(net, x, spec["fused"], spec.get("static", True))
+    checksum = None
+    if spec.get("output"):
+        # A fingerprint of the output, to check that every worker computes the same thing.
+        checksum = float(forward().abs().sum().asscalar())
+    samples = _time_calls(forward, spec.get("warmup", 5), spec.get("iterations", 20),
+                          spec.get("min_time_s", 0.0), spec.get("trace", False))
+    return {
+        "spec": spec,
+        "graph": json.loads(graph.tojson()),
+        "samples_ns": samples,
+        "output_sum": checksum,
+        "mxnet_version": mx.__version__,
+        "weights": weights,
+        "fingerprint": _fingerprint(),
+        "omp_num_threads": os.environ.get("OMP_NUM_THREADS"),
+        "disabled_patterns": sorted(k for k in os.environ
+                                    if k.startswith("MXNET_DISABLE_MKLDNN_FUSE_")
+                                    and os.environ[k] not in ("", "0")),
+    }
+
+
+def _fingerprint() -> dict | None:
+    """The shared environment fingerprint (CPU, ISA, affinity, packages, MXNet build)."""
+    try:
+        from mxprof.workers.environment import fingerprint
+
+        return fingerprint().to_dict()
+    except Exception as exc:  # a fingerprint must never cost the measurement
+        return {"error": f"{type(exc).__name__}: {exc}"}
+
+
+def main(argv: list[str]) -> int:
+    spec_path, out_path = argv
+    spec = json.loads(Path(spec_path).read_text())
+    result = run(spec)
+    Path(out_path).write_text(json.dumps(result))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main(sys.argv[1:]))

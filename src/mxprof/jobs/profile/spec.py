@@ -1,0 +1,161 @@
+"""Records that cross the process boundary: what a worker runs and what it found (schema 1).
+
+A `RunSpec` is one worker process: one model, one configuration (MKL-DNN on or off), one pass.
+The passes are separate processes because MXNet, OpenMP and oneDNN read their settings once,
+when the library loads:
+- "timing":    latency at batch 1 and throughput at the batch size; bulk execution on (the way
+               inference is deployed), no profiler, no verbose output;
+- "operators": MXNet's profiler per operator type with bulk execution off, so operators are not
+               merged (its own latency is recorded, to show the cost), and a trace of one call;
+- "layers":    per-layer times from the per-layer hooks (mxprof.mx.layers), under its LAYER_ENV
+               (NaiveEngine, bulk off: MXNet's profiler double-counts operators under
+               NaiveEngine, hence apart);
+- "primitives": DNNL_VERBOSE=1 on a few iterations, the log captured at the file-descriptor
+               level, each primitive attributed to its layer by the layer windows of the same run.
+A `RunResult` is what the worker writes (or, for a crash or timeout, what the runner writes).
+Both are frozen records with `to_dict()/from_dict()` and JSON dump/load.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+from mxprof.mx.models import ModelSpec
+
+SCHEMA = 1
+PASSES = ("timing", "operators", "layers", "primitives")
+
+# Test-only fault injection, read by the worker: "abort" calls os.abort() after the model is
+# built (a native crash), "hang" sleeps forever (the runner's timeout), "raise" raises.
+TEST_HOOKS = ("abort", "hang", "raise")
+
+
+@dataclasses.dataclass(frozen=True)
+class Protocol:
+    """How to time: fixed iteration counts, or enough iterations to fill `min_time` seconds."""
+
+    warmup: int = 2
+    iterations: int | None = None  # None: from min_time
+    min_time: float = 2.0  # seconds of timed calls per measurement
+    min_iterations: int = 10  # the timer flags fewer than 10 samples as unstable
+    max_iterations: int = 10_000
+    throughput_warmup: int = 1
+    throughput_min_iterations: int = 3
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> Protocol:
+        return cls(**d)
+
+
+@dataclasses.dataclass(frozen=True)
+class RunSpec:
+    model: ModelSpec
+    config: str  # "mkldnn" (MKL-DNN on) or "reference" (MKL-DNN off)
+    mkldnn: bool
+    pass_name: str  # one of PASSES
+    batch_size: int = 8
+    protocol: Protocol = Protocol()
+    threads: int | None = None
+    cpus: str | None = None
+    membind: str | None = None
+    physical_only: bool = False
+    breakdown_iterations: int = 20
+    test_hook: str | None = None
+
+    @property
+    def label(self) -> str:
+        return f"{self.model.name} {self.config} {self.pass_name}"
+
+    def to_dict(self) -> dict[str, Any]:
+        d = dataclasses.asdict(self)
+        d["model"] = self.model.to_dict()
+        d["protocol"] = self.protocol.to_dict()
+        d["schema"] = SCHEMA
+        return d
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> RunSpec:
+        d = {k: v for k, v in d.items() if k != "schema"}
+        d["model"] = ModelSpec.from_dict(d["model"])
+        d["protocol"] = Protocol.from_dict(d["protocol"])
+        return cls(**d)
+
+
+@dataclasses.dataclass(frozen=True)
+class RunResult:
+    """One worker's findings. Missing pieces are named in `missing`, never filled with guesses."""
+
+    spec: RunSpec
+    status: str  # "ok" | "failed" | "timeout"
+    wall_s: float
+    error: str | None = None
+    stderr_tail: str | None = None
+    returncode: int | None = None
+    environment: dict[str, Any] = dataclasses.field(default_factory=dict)
+    weights: str | None = None  # "pretrained" | "user" | "random"
+    weights_path: str | None = None
+    param_count: int | None = None
+    latency: dict[str, Any] | None = None  # stats in ms + protocol
+    throughput: dict[str, Any] | None = None
+    operators: dict[str, Any] | None = None
+    layers: dict[str, Any] | None = None
+    primitives: dict[str, Any] | None = None
+    trace: list[dict[str, Any]] | None = None  # one iteration as Chrome trace events
+    notes: tuple[str, ...] = ()
+    missing: tuple[str, ...] = ()
+
+    @property
+    def ok(self) -> bool:
+        return self.status == "ok"
+
+    def to_dict(self) -> dict[str, Any]:
+        d = {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}
+        d["spec"] = self.spec.to_dict()
+        d["notes"] = list(self.notes)
+        d["missing"] = list(self.missing)
+        d["schema"] = SCHEMA
+        return d
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> RunResult:
+        if d.get("schema", SCHEMA) != SCHEMA:
+            raise ValueError(f"run result schema {d.get('schema')} is not {SCHEMA}")
+        fields = {f.name for f in dataclasses.fields(cls)}
+        kw = {k: v for k, v in d.items() if k in fields}
+        kw["spec"] = RunSpec.from_dict(d["spec"])
+        kw["notes"] = tuple(kw.get("notes", ()))
+        kw["missing"] = tuple(kw.get("missing", ()))
+        return cls(**kw)
+
+
+def dump_json(data: dict[str, Any], path: str | os.PathLike) -> None:
+    """Write atomically: a reader (or an interrupted run) never sees half a file."""
+    path = Path(path)
+    tmp = path.with_name(path.name + ".tmp")
+    with open(tmp, "w") as f:
+        json.dump(data, f, indent=1, default=_jsonable)
+        f.write("\n")
+    os.replace(tmp, path)
+
+
+def load_json(path: str | os.PathLike) -> dict[str, Any]:
+    with open(path) as f:
+        return json.load(f)
+
+
+def _jsonable(obj):
+    """numpy scalars and tuples that slip into records become plain JSON values."""
+    if hasattr(obj, "item"):
+        return obj.item()
+    if hasattr(obj, "tolist"):
+        return obj.tolist()
+    if isinstance(obj, (set, frozenset)):
+        return sorted(obj)
+    raise TypeError(f"not JSON serialisable: {type(obj).__name__}")

@@ -1,0 +1,302 @@
+"""One configuration in its own process: `python -m mxprof.jobs.profile.worker SPEC.json RESULT.json`.
+
+The runner sets the environment (MXNET_MKLDNN_ENABLED, OMP_NUM_THREADS, KMP_*, bulk execution,
+DNNL_VERBOSE) before this process starts, so libmxnet reads it when it loads. Here, before
+importing MXNet, the process binds itself to the requested CPUs and NUMA memory (threads created
+later, OpenMP's included, inherit that). Then it builds the model, runs one pass (see
+`mxprof.jobs.profile.spec`) and writes a `RunResult`. A Python error becomes a failed result; a native
+crash or a hang leaves no result and the runner records the failure.
+
+For the "primitives" pass the runner points this process's stdout (fd 1, where oneDNN prints its
+verbose lines from C) at the log file named by `--verbose-log`; nothing else is printed there.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import math
+import os
+import sys
+import time
+import traceback
+from pathlib import Path
+from typing import Any
+
+from mxprof.jobs.profile.spec import Protocol, RunResult, RunSpec, dump_json, load_json
+
+
+def _plain(obj: Any) -> Any:
+    """Records (dataclasses, DataFrames) as JSON-ready values."""
+    if obj is None or isinstance(obj, (str, int, float, bool)):
+        return obj
+    if hasattr(obj, "to_dict") and not hasattr(obj, "to_records"):
+        return obj.to_dict()
+    if hasattr(obj, "to_records"):  # pandas DataFrame
+        return obj.reset_index().to_dict(orient="records")
+    if isinstance(obj, dict):
+        return {str(k): _plain(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [_plain(v) for v in obj]
+    return obj
+
+
+def _bind(spec: RunSpec, notes: list[str]) -> dict[str, Any] | None:
+    if spec.cpus is None and spec.membind is None and not spec.physical_only:
+        return None
+    from mxprof.cpu.binding import bind
+    binding = bind(spec.cpus, spec.membind, physical_only=spec.physical_only)
+    notes.extend(binding.warnings)
+    return binding.to_dict()
+
+
+def timed(fn, *, warmup: int, iterations: int | None, min_time: float, min_iterations: int,
+          max_iterations: int) -> dict[str, Any]:
+    """First call, warm-up, then the native timer over enough calls to fill `min_time`.
+
+    The first call is timed apart: it builds the cached graph and creates oneDNN primitives.
+    """
+    t0 = time.perf_counter_ns()
+    fn()
+    first_ms = (time.perf_counter_ns() - t0) / 1e6
+    estimate_ms = first_ms
+    warm_ms, warmed = 0.0, 0
+    # Up to `warmup` calls, but stop once they have taken `min_time`: for a slow configuration
+    # (MKL-DNN off at batch 8 runs seconds per call) one steady call is warm-up enough.
+    while warmed < warmup and (warmed == 0 or warm_ms < min_time * 1e3):
+        t0 = time.perf_counter_ns()
+        fn()
+        estimate_ms = (time.perf_counter_ns() - t0) / 1e6
+        warm_ms += estimate_ms
+        warmed += 1
+    if iterations is None:
+        wanted = math.ceil(min_time * 1e3 / max(estimate_ms, 1e-3))
+        iterations = max(min_iterations, min(max_iterations, wanted))
+    # Imported here, not at module level: numpy would start its BLAS threads before _bind.
+    from mxprof.timing.timer import measure
+    m = measure(fn, repeat=iterations, warmup=0)
+    return {**m.stats.to_dict(unit="ms"), "samples_ms": [float(s) / 1e6 for s in m.samples_ns],
+            "first_call_ms": first_ms,
+            "protocol": {"warmup": warmed, "iterations": iterations, "min_time_s": min_time,
+                         "timer": "mxprof native timer"}}
+
+
+def _input(mx, spec: RunSpec, batch: int):
+    # Fixed random data: the values do not change the work done by these networks.
+    mx.random.seed(0)
+    return mx.nd.random.uniform(shape=spec.model.batch_shape(batch))
+
+
+def _flat(out):
+    if isinstance(out, (list, tuple)):
+        for item in out:
+            yield from _flat(item)
+    else:
+        yield out
+
+
+def _caller(net, x):
+    """One inference call that returns when every output is computed (detection nets return
+    several arrays: ids, scores, boxes)."""
+    def call():
+        for array in _flat(net(x)):
+            array.wait_to_read()
+    return call
+
+
+def run_timing(mx, net, spec: RunSpec) -> dict[str, Any]:
+    p: Protocol = spec.protocol
+    latency = timed(_caller(net, _input(mx, spec, 1)), warmup=p.warmup, iterations=p.iterations,
+                    min_time=p.min_time, min_iterations=p.min_iterations,
+                    max_iterations=p.max_iterations)
+    batch = spec.batch_size
+    thr = timed(_caller(net, _input(mx, spec, batch)), warmup=p.throughput_warmup,
+                iterations=p.iterations, min_time=p.min_time,
+                min_iterations=p.throughput_min_iterations, max_iterations=p.max_iterations)
+    throughput = {"batch_size": batch, "images_per_s": batch * 1e3 / thr["median"],
+                  "batch_ms": thr}
+    return {"latency": latency, "throughput": throughput}
+
+
+def _breakdown_iterations(spec: RunSpec, per_call_ms: float) -> int:
+    """Enough iterations for `min_time`, between 3 and `breakdown_iterations` (slow nets)."""
+    wanted = math.ceil(spec.protocol.min_time * 1e3 / max(per_call_ms, 1e-3))
+    return max(3, min(spec.breakdown_iterations, wanted))
+
+
+def run_operators(mx, net, spec: RunSpec, scratch: Path) -> dict[str, Any]:
+    """MXNet's profiler per operator type, bulk execution off (the runner sets it) so operators
+    are not merged; its latency is timed too, to show what turning bulk off costs."""
+    from mxprof.mx.operators import collect_aggregate, operator_breakdown, trace_one_iteration
+    call = _caller(net, _input(mx, spec, 1))
+    latency = timed(call, warmup=spec.protocol.warmup, iterations=None,
+                    min_time=spec.protocol.min_time / 2, min_iterations=3,
+                    max_iterations=spec.breakdown_iterations)
+    n = _breakdown_iterations(spec, latency["median"])
+    # The trace first: MXNet's profiler writes to the file name of its first run only.
+    trace = trace_one_iteration(call, str(scratch / "mxnet-trace.json"))
+    aggregate = collect_aggregate(call, n, trace_file=str(scratch / "mxnet-trace.json"))
+    return {
+        "latency": latency,
+        "operators": {**operator_breakdown(aggregate, n).to_dict(),
+                      "source": "mx.profiler aggregate_stats, bulk execution off"},
+        "trace": trace,
+    }
+
+
+def run_layers(mx, net, spec: RunSpec) -> dict[str, Any]:
+    """Per-layer times from the per-layer hooks (mxprof.mx.layers; the runner set its LAYER_ENV),
+    and one iteration of layer windows as the trace."""
+    from mxprof.mx.layers import collect_layer_times
+    from mxprof.mx.operators import layer_trace_events
+    x = _input(mx, spec, 1)
+    t0 = time.perf_counter()
+    _caller(net, x)()
+    n = _breakdown_iterations(spec, (time.perf_counter() - t0) * 1e3)
+    profile = _plain(collect_layer_times(net, x, iterations=n, warmup=2))
+    trace = layer_trace_events(profile)
+    profile.pop("windows", None)  # thousands of rows: the trace keeps one iteration of them
+    return {"layers": profile, "trace": trace}
+
+
+def _flush_c_stdout() -> None:
+    sys.stdout.flush()
+    ctypes.CDLL(None).fflush(None)  # oneDNN prints with C stdio: flush its buffer into the log
+
+
+def run_primitives(mx, net, spec: RunSpec, log: Path) -> dict[str, Any]:
+    """A few iterations with DNNL_VERBOSE=1 (stdout is the log); per-layer windows from the
+    same iterations attribute each primitive to its layer."""
+    from mxprof.mx.layers import collect_layer_times
+    from mxprof.onednn import attribution, verbose
+    from mxprof.workers.environment import onednn_version_from_log
+    x = _input(mx, spec, 1)
+    iterations = 3
+    profile = collect_layer_times(net, x, iterations=iterations, warmup=1)
+    mx.nd.waitall()
+    _flush_c_stdout()
+    vlog = verbose.parse(str(log))
+    attributed = attribution.attribute_primitives(profile, vlog.to_pandas())
+    # Only the timed iterations: the warm-up call creates primitives and reorders weights.
+    timed = attributed[attributed["iteration"] >= 0]
+    out: dict[str, Any] = {
+        "iterations": iterations,
+        "onednn_version": onednn_version_from_log(str(log)),
+        "header": _plain(vlog.header),
+        "totals": _plain(vlog.totals()),
+        "by_layer": _plain(attribution.summarize_by_layer(attributed, iterations).head(40)),
+        "reorders": _plain(attribution.reorder_report(attributed, iterations)),
+    }
+    by_kind = verbose.summarize(timed, by=("kind",)).reset_index()
+    n = iterations
+    out["by_kind"] = [{"kind": str(r["kind"]), "count": float(r["count"]) / n,
+                       "ms": float(r["total_ms"]) / n, "percent": float(r["percent"]),
+                       "mean_ms": float(r["mean_ms"])} for _, r in by_kind.iterrows()]
+    out["reorder_share"] = verbose.reorder_share(timed)
+    return out
+
+
+def _fuse(mx, loaded, spec: RunSpec, notes: list[str]):
+    """The "fused" configuration (compare): oneDNN subgraph fusion, as deployed. MXNet < 1.7
+    has no optimize_for, and its MXNET_SUBGRAPH_BACKEND does not reach Gluon's cached graph
+    (checked: conv, BatchNorm and ReLU stay three primitives in 1.5.1 and 1.6.0), so there the
+    symbol is partitioned with get_backend_symbol and run as a SymbolBlock on the same params."""
+    import dataclasses
+    net = loaded.block
+    if hasattr(net, "optimize_for"):
+        net.optimize_for(_input(mx, spec, 1), backend="MKLDNN", static_alloc=True,
+                         static_shape=True)
+        return loaded
+    data = mx.sym.var("data")
+    out = net(data)
+    sym = mx.sym.Group(list(out)) if isinstance(out, (list, tuple)) else out
+    block = mx.gluon.SymbolBlock(sym.get_backend_symbol("MKLDNN"), data,
+                                 params=net.collect_params())
+    block.hybridize(static_alloc=True, static_shape=True)
+    notes.append(f"fused: MXNet {mx.__version__} has no optimize_for; graph partitioned with "
+                 "get_backend_symbol('MKLDNN')")
+    return dataclasses.replace(loaded, block=block)
+
+
+def _apply_test_hook(hook: str | None) -> None:
+    if hook == "abort":
+        os.abort()
+    if hook == "hang":
+        while True:
+            time.sleep(60)
+    if hook == "raise":
+        raise RuntimeError("test hook: deliberate failure")
+
+
+def run(spec: RunSpec, *, scratch: Path, verbose_log: Path | None = None) -> RunResult:
+    started = time.monotonic()
+    notes: list[str] = []
+    binding = _bind(spec, notes)
+    from mxprof.workers import environment
+    # Before MXNet loads: OpenMP pins the calling thread to its first place at start-up, so the
+    # process's own affinity is only visible now.
+    host = environment.host_fingerprint()
+    import mxnet as mx
+
+    from mxprof.mx import models
+    loaded = models.load(spec.model)
+    if spec.config == "fused":
+        loaded = _fuse(mx, loaded, spec, notes)
+    _apply_test_hook(spec.test_hook)
+    # The oneDNN version from the cache the parent filled (`environment.onednn_version`).
+    env = host.with_mxnet(environment.mxnet_fingerprint()).with_onednn_version(
+        environment.onednn_version()).to_dict()
+    if binding is not None:
+        env["binding"] = binding
+    fields: dict[str, Any] = {}
+    if spec.pass_name == "timing":
+        fields = run_timing(mx, loaded.block, spec)
+    elif spec.pass_name == "operators":
+        fields = run_operators(mx, loaded.block, spec, scratch)
+    elif spec.pass_name == "layers":
+        fields = run_layers(mx, loaded.block, spec)
+    elif spec.pass_name == "primitives":
+        if verbose_log is None:
+            raise ValueError("the primitives pass needs --verbose-log (the worker's stdout file)")
+        fields = {"primitives": run_primitives(mx, loaded.block, spec, verbose_log)}
+        env["onednn_version"] = fields["primitives"]["onednn_version"]
+    else:
+        raise ValueError(f"unknown pass {spec.pass_name!r}")
+    return RunResult(
+        spec=spec, status="ok", wall_s=time.monotonic() - started, environment=env,
+        weights=loaded.weights, weights_path=loaded.weights_path, param_count=loaded.param_count,
+        latency=fields.get("latency"),
+        throughput=fields.get("throughput"), operators=fields.get("operators"),
+        layers=fields.get("layers"), primitives=fields.get("primitives"),
+        trace=fields.get("trace"),
+        notes=tuple(notes))
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = list(sys.argv[1:] if argv is None else argv)
+    verbose_log = None
+    if "--verbose-log" in args:
+        i = args.index("--verbose-log")
+        verbose_log = Path(args[i + 1])
+        del args[i:i + 2]
+    if len(args) != 2:
+        print("usage: python -m mxprof.jobs.profile.worker SPEC.json RESULT.json [--verbose-log PATH]",
+              file=sys.stderr)
+        return 2
+    spec_path, result_path = Path(args[0]), Path(args[1])
+    spec = RunSpec.from_dict(load_json(spec_path))
+    started = time.monotonic()
+    try:
+        result = run(spec, scratch=result_path.parent, verbose_log=verbose_log)
+    except Exception as exc:
+        tb = traceback.format_exc()
+        print(tb, file=sys.stderr)
+        result = RunResult(spec=spec, status="failed", wall_s=time.monotonic() - started,
+                           error=f"{type(exc).__name__}: {exc}", stderr_tail=tb[-4000:])
+        dump_json(result.to_dict(), result_path)
+        return 1
+    dump_json(result.to_dict(), result_path)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

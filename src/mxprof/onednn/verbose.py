@@ -1,0 +1,382 @@
+"""oneDNN / MKL-DNN verbose logs of every generation as tables.
+
+`parse(source)` scans a log (a path, bytes, or text) with the native scanner (or its pure-Python
+twin, `native=False`) and returns a `VerboseLog`:
+
+- `.primitives`: one row per timed primitive line (exec, and create[:cache_*] at level 2), with
+  categorical string columns (timestamp_ms, operation, cache, engine, kind, impl, prop_kind, mds,
+  attrs, aux, problem, time_ms, line_no);
+- `.graph`: one row per timed graph-API partition line (exec, compile[:cache_*]);
+- analysis on top: `summary(by=...)`, `totals()`, `reorder_share()`, `gflops()`.
+
+The scanner interns everything between the operation and the time as one "body" string; this
+module splits the few unique bodies into columns. The body's field count is the generation's
+shape: 6 fields for MKL-DNN v0.x (no engine, no attributes), 7 for v1.0 (no attributes), 8 for
+DNNL/oneDNN v1.1 and later.
+"""
+
+from __future__ import annotations
+
+import inspect
+import math
+import os
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+PRIMITIVE_COLUMNS = ("timestamp_ms", "operation", "cache", "engine", "kind", "impl", "prop_kind",
+                     "mds", "attrs", "aux", "problem", "time_ms", "line_no")
+GRAPH_COLUMNS = ("timestamp_ms", "operation", "cache", "engine", "partition_id", "partition_kind",
+                 "op_names", "data_formats", "logical_tensors", "fpmath", "impl", "backend",
+                 "time_ms", "line_no")
+# Body layouts by field count (see module docstring); "" where a generation has no such field.
+_PRIM_LAYOUT = {
+    6: ("kind", "impl", "prop_kind", "mds", "aux", "problem"),
+    7: ("engine", "kind", "impl", "prop_kind", "mds", "aux", "problem"),
+    8: ("engine", "kind", "impl", "prop_kind", "mds", "attrs", "aux", "problem"),
+}
+_GRAPH_LAYOUT = {
+    8: ("engine", "partition_id", "partition_kind", "op_names", "data_formats",
+        "logical_tensors", "fpmath", "backend"),
+    9: ("engine", "partition_id", "partition_kind", "op_names", "data_formats",
+        "logical_tensors", "fpmath", "impl", "backend"),
+}
+# Names users may group by, mapped to columns ("shape" is the problem descriptor).
+GROUP_ALIASES = {"shape": "problem", "implementation": "impl", "prop": "prop_kind"}
+FLOP_KINDS = ("convolution", "inner_product", "matmul")
+
+
+@dataclass(frozen=True)
+class VerboseStats:
+    """Line counts of one scan: every line is either parsed or skipped."""
+
+    lines_total: int
+    lines_verbose: int  # carried a verbose marker
+    lines_parsed: int  # timed primitive or graph lines kept as rows
+    lines_graph: int
+    lines_untimed: int  # info/check/dispatch/error/... lines: verbose but not timed
+    lines_malformed: int  # verbose marker but wrong shape or a time that is not a number
+    lines_skipped: int  # lines_total - lines_parsed
+    unterminated_last_line: bool
+
+    def to_dict(self) -> dict[str, Any]:
+        return dict(self.__dict__)
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> VerboseStats:
+        return cls(**{k: d[k] for k in cls.__dataclass_fields__})
+
+
+@dataclass(frozen=True, eq=False)  # DataFrames have no truth value: compare tables explicitly
+class VerboseLog:
+    """A parsed verbose log: primitive and graph tables plus header and line counts."""
+
+    primitives: pd.DataFrame
+    graph: pd.DataFrame
+    header: dict[str, Any]
+    stats: VerboseStats
+    info_lines: tuple[str, ...] = field(default=())
+
+    def to_pandas(self) -> pd.DataFrame:
+        return self.primitives
+
+    def exec(self) -> pd.DataFrame:
+        """Primitive exec rows only (what the time was spent on)."""
+        return self.primitives[self.primitives["operation"] == "exec"]
+
+    def summary(self, by: str | tuple[str, ...] | list[str] = ("kind",),
+                operation: str = "exec") -> pd.DataFrame:
+        return summarize(self.primitives, by, operation)
+
+    def totals(self) -> dict[str, Any]:
+        return totals(self)
+
+    def reorder_share(self) -> float:
+        return reorder_share(self.primitives)
+
+    def gflops(self, aggregate: bool = True) -> pd.DataFrame:
+        return gflops_table(self.primitives, aggregate=aggregate)
+
+
+def parse(source: str | os.PathLike | bytes | bytearray | memoryview, *, native: bool = True,
+          chunk_size: int = 1 << 20) -> VerboseLog:
+    """Parse a verbose log given as a path to an existing file, as bytes, or as text.
+
+    A `str` is taken as a path unless it contains a newline or a verbose marker and is not an
+    existing file. Files are streamed in `chunk_size` pieces; memory grows with the rows only.
+    """
+    if native:
+        from mxprof._native import core
+
+        scan_file, scan_buffer = core.scan_verbose_file, core.scan_verbose_buffer
+    else:
+        from mxprof.onednn import _verbose_py
+        scan_file, scan_buffer = _verbose_py.scan_file, _verbose_py.scan_buffer
+    if isinstance(source, (bytes, bytearray, memoryview)):
+        raw = scan_buffer(source)
+    elif isinstance(source, str) and ("\n" in source or "_verbose," in source) \
+            and not _is_file(source):
+        raw = scan_buffer(source.encode("utf-8", "surrogateescape"))
+    else:
+        raw = scan_file(os.fspath(Path(source)), chunk_size)
+    return from_scan(raw)
+
+
+def _is_file(text: str) -> bool:
+    try:
+        return len(text) < 4096 and os.path.isfile(text)
+    except (OSError, ValueError):
+        return False
+
+
+def from_scan(raw: dict) -> VerboseLog:
+    """Build the tables from a scanner result (native or twin: the same dict shape)."""
+    prims = _table(raw["primitive"], _PRIM_LAYOUT, PRIMITIVE_COLUMNS)
+    graph = _table(raw["graph"], _GRAPH_LAYOUT, GRAPH_COLUMNS)
+    info = tuple(raw["info"])
+    header = parse_header(info, prims)
+    return VerboseLog(prims, graph, header, VerboseStats.from_dict(raw["stats"]), info)
+
+
+def _table(t: dict, layouts: dict[int, tuple[str, ...]], columns: tuple[str, ...]) -> pd.DataFrame:
+    bodies = [b.split(",") for b in t["body_strings"]]
+    string_cols = [c for c in columns if c not in ("timestamp_ms", "time_ms", "line_no",
+                                                   "operation", "cache")]
+    per_body = {c: [] for c in string_cols}
+    for parts in bodies:
+        names = layouts.get(len(parts), ())
+        values = dict(zip(names, parts))
+        for c in string_cols:
+            per_body[c].append(values.get(c, "").strip())
+    op_split = [_split_op(s) for s in t["op_strings"]]
+    data: dict[str, Any] = {
+        "timestamp_ms": t["timestamp_ms"],
+        "operation": _categorical(t["op"], [o for o, _ in op_split]),
+        "cache": _categorical(t["op"], [c for _, c in op_split]),
+    }
+    for c in string_cols:
+        data[c] = _categorical(t["body"], per_body[c])
+    data["time_ms"] = t["time_ms"]
+    data["line_no"] = t["line_no"]
+    return pd.DataFrame(data, columns=list(columns))
+
+
+def _split_op(op: str) -> tuple[str, str]:
+    """'create:cache_miss' -> ('create', 'miss'); 'exec' -> ('exec', '')."""
+    verb, _, state = op.partition(":")
+    return verb, state[len("cache_"):] if state.startswith("cache_") else state
+
+
+# The codes come from the scanner and are in range by construction: skip pandas' re-check
+# (pandas >= 2.1; older versions always validate).
+_TRUSTED_CODES = ({"validate": False}
+                  if "validate" in inspect.signature(pd.Categorical.from_codes).parameters else {})
+
+
+def _categorical(codes: np.ndarray, values_by_code: list[str]) -> pd.Categorical:
+    """Row codes into `values_by_code` (may repeat values) as a Categorical of unique values."""
+    uniques: dict[str, int] = {}
+    remap = np.array([uniques.setdefault(v, len(uniques)) for v in values_by_code] or [0],
+                     dtype=np.int32)
+    row_codes = remap[codes] if len(codes) else np.zeros(0, dtype=np.int32)
+    return pd.Categorical.from_codes(row_codes, categories=list(uniques) or [""],
+                                     **_TRUSTED_CODES)
+
+
+_VERSION = re.compile(r"(oneDNN|DNNL|Intel\(R\) MKL-DNN|Intel MKL-DNN|MKL-DNN)\s+v(\d+)\.(\d+)"
+                      r"(?:\.(\d+))?")
+
+
+def parse_header(info: tuple[str, ...], prims: pd.DataFrame | None = None) -> dict[str, Any]:
+    """Library name/version, ISA, runtime and the format generation from the info lines."""
+    header: dict[str, Any] = {"library": None, "version": None, "isa": None, "runtime": None,
+                              "generation": None}
+    for line in info:
+        m = _VERSION.search(line)
+        if m and header["version"] is None:
+            header["library"] = m.group(1)
+            header["version"] = ".".join(g for g in m.groups()[1:] if g is not None)
+            rest = line[m.end():].split("),", 1)
+            if len(rest) == 2 and rest[1].strip():  # v0.x prints the ISA after the version
+                header["isa"] = rest[1].strip()
+        if ",isa:" in line and header["isa"] is None:
+            header["isa"] = line.split(",isa:", 1)[1].strip()
+        if "Detected ISA is" in line and header["isa"] is None:
+            header["isa"] = line.split("Detected ISA is", 1)[1].strip()
+        if ",cpu,runtime:" in line and header["runtime"] is None:
+            header["runtime"] = line.split(",cpu,runtime:", 1)[1].strip()
+    header["generation"] = _generation(header["version"], info, prims)
+    return header
+
+
+def _generation(version: str | None, info: tuple[str, ...], prims: pd.DataFrame | None) -> str | None:
+    if version:
+        major, minor = (int(x) for x in version.split(".")[:2])
+        if major == 0:
+            return "v0.x"
+        if major == 1:
+            return "v1.0" if minor == 0 else "v1.1-1.8"
+        if major == 2:
+            return "v2.0-2.4" if minor <= 4 else "v2.5-3.2"
+        if major == 3:
+            if minor <= 2:
+                return "v2.5-3.2"
+            return "v3.3-3.5" if minor <= 5 else "v3.6+"
+        return f"v{major}.x"
+    if info and any(line.startswith("onednn_verbose,v1,") for line in info):
+        return "v3.6+"
+    if prims is not None and len(prims) and (prims["engine"] == "").all():
+        return "v0.x"  # the only generation without an engine field
+    return None
+
+
+# ---- analysis: pure functions over the primitive table -------------------------------------
+
+def _group_columns(by: str | tuple[str, ...] | list[str]) -> list[str]:
+    names = [b.strip() for b in (by.split(",") if isinstance(by, str) else by) if b.strip()]
+    cols = [GROUP_ALIASES.get(n, n) for n in names]
+    bad = [n for n, c in zip(names, cols) if c not in PRIMITIVE_COLUMNS or c in
+           ("time_ms", "timestamp_ms", "line_no")]
+    if bad or not cols:
+        raise ValueError(f"cannot group by {bad or names}: choose from kind, impl, shape, "
+                         "prop_kind, engine, mds, attrs, aux, problem, operation, cache")
+    return cols
+
+
+def summarize(prims: pd.DataFrame, by: str | tuple[str, ...] | list[str] = ("kind",),
+              operation: str = "exec") -> pd.DataFrame:
+    """count, total/mean/min/max ms and percent of the total per group, largest total first."""
+    cols = _group_columns(by)
+    rows = prims[prims["operation"] == operation] if operation else prims
+    out = (rows.groupby(cols, observed=True, sort=False)["time_ms"]
+           .agg(count="count", total_ms="sum", mean_ms="mean", min_ms="min", max_ms="max"))
+    total = float(rows["time_ms"].sum())
+    out["percent"] = 100.0 * out["total_ms"] / total if total > 0 else 0.0
+    return out.sort_values("total_ms", ascending=False)
+
+
+def totals(log: VerboseLog) -> dict[str, Any]:
+    """The headline numbers (the CLI's --json object)."""
+    p, g = log.primitives, log.graph
+    exec_rows = p[p["operation"] == "exec"]
+    create_rows = p[p["operation"] == "create"]
+    graph_exec = g[g["operation"] == "exec"]
+    by_kind = {str(k): {"count": len(v), "ms": float(v.sum())}
+               for k, v in exec_rows.groupby("kind", observed=True, sort=False)["time_ms"]}
+    return {
+        "exec_count": len(exec_rows),
+        "exec_ms": float(exec_rows["time_ms"].sum()),
+        "create_count": len(create_rows),
+        "create_ms": float(create_rows["time_ms"].sum()),
+        "graph_exec_count": len(graph_exec),
+        "graph_exec_ms": float(graph_exec["time_ms"].sum()),
+        "graph_compile_count": int((g["operation"] == "compile").sum()),
+        "span_ms": span_ms(p, g),
+        "reorder_share": reorder_share(p),
+        "by_kind": dict(sorted(by_kind.items(), key=lambda kv: -kv[1]["ms"])),
+    }
+
+
+def span_ms(prims: pd.DataFrame, graph: pd.DataFrame | None = None) -> float | None:
+    """Wall time from the first timed line's start to the last one's end, from the timestamps
+    (*_VERBOSE_TIMESTAMP=1: each line's start in ms); None when the log has no timestamps."""
+    frames = [f for f in (prims, graph) if f is not None and len(f)]
+    starts = [f["timestamp_ms"] for f in frames]
+    if not starts or all(s.isna().all() for s in starts):
+        return None
+    first = min(float(s.min()) for s in starts if s.notna().any())
+    last = max(float((f["timestamp_ms"] + f["time_ms"]).max()) for f in frames
+               if f["timestamp_ms"].notna().any())
+    return last - first
+
+
+def reorder_share(prims: pd.DataFrame) -> float:
+    """Reorder exec ms over all primitive exec ms (0.0 when nothing ran)."""
+    rows = prims[prims["operation"] == "exec"]
+    total = float(rows["time_ms"].sum())
+    return float(rows.loc[rows["kind"] == "reorder", "time_ms"].sum()) / total if total else 0.0
+
+
+_TOKENS = re.compile(r"([a-z]+)(\d+)")
+
+
+def problem_flops(kind: str, problem: str) -> float | None:
+    """Floating-point operations of one call from its problem descriptor; None if unknown.
+
+    convolution 2*MB*OC*(IC/G)*OD*OH*OW*KD*KH*KW; inner product 2*MB*IC*OC*ID*IH*IW;
+    matmul 2*prod(dst dims)*K (src:wei[:dst] dims, or m/n/k in v1.0-1.7).
+    """
+    try:
+        if kind == "convolution":
+            d = _dims(problem)
+            g = d.get("g", 1)
+            if g <= 0 or not {"mb", "ic", "oc"} <= d.keys():
+                return None
+            spatial = 1
+            for axis in "dhw":
+                spatial *= d.get("o" + axis, 1) * d.get("k" + axis, 1)
+            return 2.0 * d["mb"] * d["oc"] * (d["ic"] / g) * spatial
+        if kind == "inner_product":
+            d = _dims(problem)
+            if not {"mb", "ic", "oc"} <= d.keys():
+                return None
+            return 2.0 * d["mb"] * d["ic"] * d["oc"] * d.get("id", 1) * d.get("ih", 1) * d.get("iw", 1)
+        if kind == "matmul":
+            return _matmul_flops(problem)
+    except (ValueError, OverflowError):
+        return None
+    return None
+
+
+def _dims(problem: str) -> dict[str, int]:
+    d: dict[str, int] = {}
+    for name, value in _TOKENS.findall(problem):
+        d.setdefault(name, int(value))
+    return d
+
+
+def _matmul_flops(problem: str) -> float | None:
+    if ":" not in problem:  # v1.0-1.7: [b..]m..n..k..
+        d = _dims(problem)
+        if not {"m", "n", "k"} <= d.keys():
+            return None
+        return 2.0 * d.get("b", d.get("mb", 1)) * d["m"] * d["n"] * d["k"]
+    shapes = [[int(x) for x in s.split("x")] for s in problem.split("_")[0].split(":")[:2]]
+    src, wei = shapes
+    if len(src) < 2 or len(wei) < 2 or src[-1] != wei[-2]:
+        return None
+    batch = [max(a, b) for a, b in zip(_pad(src[:-2], wei[:-2]), _pad(wei[:-2], src[:-2]))]
+    return 2.0 * math.prod(batch) * src[-2] * wei[-1] * src[-1]
+
+
+def _pad(dims: list[int], other: list[int]) -> list[int]:
+    return [1] * (len(other) - len(dims)) + dims
+
+
+def gflops_table(prims: pd.DataFrame, aggregate: bool = True) -> pd.DataFrame:
+    """GFLOP/s of convolution, inner product and matmul exec rows.
+
+    Per row: flops, gflops = flops / (time_ms * 1e6). Aggregated per (kind, impl, problem):
+    calls, total_ms, flops per call, and GFLOP/s over the group's total time.
+    """
+    rows = prims[(prims["operation"] == "exec") & prims["kind"].isin(FLOP_KINDS)]
+    cols = ["kind", "impl", "prop_kind", "problem", "time_ms"]
+    rows = rows[cols].astype({"kind": str, "impl": str, "prop_kind": str, "problem": str})
+    cache: dict[tuple[str, str], float | None] = {}
+    flops = []
+    for kind, problem in zip(rows["kind"], rows["problem"]):
+        key = (kind, problem)
+        if key not in cache:
+            cache[key] = problem_flops(kind, problem)
+        flops.append(cache[key])
+    rows = rows.assign(flops=np.array([np.nan if f is None else f for f in flops], dtype=float))
+    if not aggregate:
+        return rows.assign(gflops=rows["flops"] / (rows["time_ms"] * 1e6))
+    out = (rows.groupby(["kind", "impl", "problem"], sort=False)
+           .agg(calls=("time_ms", "count"), total_ms=("time_ms", "sum"), flops=("flops", "first")))
+    out["gflops"] = out["flops"] * out["calls"] / (out["total_ms"] * 1e6)
+    return out.sort_values("total_ms", ascending=False)

@@ -1,0 +1,222 @@
+"""Render an AccuracyReport: terminal (rich), Markdown, JSON.
+
+The Markdown leads with the layout of the reference table (network, parameters, top-1/top-5 per
+backend, delta) so results from this tool line up with the published MKL-DNN comparison.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+
+from mxprof.jobs.accuracy.records import REFERENCE, AccuracyReport, ConfigResult, int8_summary
+
+
+def _num(v: float | None, fmt: str = "{:.5f}") -> str:
+    return "-" if v is None else fmt.format(v)
+
+
+def _sci(v: float | None) -> str:
+    return "-" if v is None else f"{v:.2e}"
+
+
+def _delta(v: float | None, ref: float | None) -> str:
+    return "-" if v is None or ref is None else f"{v - ref:+.5f}"
+
+
+def _latency(c: ConfigResult) -> str:
+    if c.latency is None:
+        return "-"
+    lat = c.latency
+    return f"{lat.median_ms:.3f} [{lat.p25_ms:.3f}-{lat.p75_ms:.3f}]"
+
+
+def _speedup(c: ConfigResult, ref: ConfigResult | None) -> str:
+    if c.latency is None or ref is None or ref.latency is None:
+        return "-"
+    return f"{ref.latency.median_ms / c.latency.median_ms:.2f}x"
+
+
+def _tol(c: ConfigResult) -> str:
+    if c.name == REFERENCE:
+        return "ref"
+    if c.within_tolerance is None:
+        return "n/a" if c.kind == "int8" and c.ok else "-"
+    return "yes" if c.within_tolerance else "NO"
+
+
+def environment_line(report: AccuracyReport) -> str:
+    """MXNet and oneDNN versions, CPU, threads: from mxprof.workers.environment's fingerprint dict."""
+    e = report.environment
+    mxnet = e.get("mxnet") or {}
+    version = mxnet.get("version") if isinstance(mxnet, dict) else mxnet
+    threads = e.get("threads") or "OpenMP default (one per logical CPU)"
+    affinity = e.get("affinity") or {}
+    cpus = affinity.get("cpus") if isinstance(affinity, dict) else affinity
+    line = (f"MXNet {version or '?'}, oneDNN {e.get('onednn_version') or 'version unknown'}, "
+            f"CPU {e.get('cpu_model') or '?'}, {e.get('logical_cpus', '?')} logical CPUs, "
+            f"threads {threads}, affinity {cpus or '?'}")
+    binding = e.get("binding")
+    if binding:
+        line += f", bound to CPUs {binding.get('cpus')}"
+        if binding.get("membind"):
+            line += f" with memory on node {binding['membind']}"
+    return line
+
+
+def header_lines(report: AccuracyReport) -> list[str]:
+    m = report.model
+    shape = "x".join(str(d) for d in m.get("input_shape", ()))
+    params = f"{report.param_count:,}" if report.param_count is not None else "?"
+    inp = report.inputs
+    if inp["kind"] == "random":
+        data = f"{inp['count']} random normal inputs (seed {inp.get('seed', 0)})"
+    else:
+        data = f"{inp['count']} images from {inp['path']}"
+        if not inp.get("labelled"):
+            data += " (no usable labels)"
+    tol = report.tolerance
+    lines = [
+        f"model {m.get('name')}: {params} parameters, input {shape}, weights {report.weights}",
+        f"inputs: {data}",
+        f"FP32 tolerance: |out - ref| <= {tol.rtol:g}*|ref| + {tol.atol:g}*max|ref| elementwise "
+        "(rtol as in MXNet's fusion tests); INT8 is judged by top-1/top-5 agreement",
+        f"reference: {REFERENCE} (MXNET_MKLDNN_ENABLED=0, reference CPU kernels); "
+        "diffs are against it",
+    ]
+    lat = next((c.latency for c in report.configs if c.latency), None)
+    if lat:
+        lines.append(f"latency: median of {lat.iterations} forward calls at batch {lat.batch} "
+                     f"after {lat.warmup} warm-up, ms [p25-p75], one process per configuration")
+    if report.calibration:
+        lines.append(f"INT8 calibration: {report.calibration['source']}")
+    scales = [o.scale for c in report.comparisons if c.reference == REFERENCE for o in c.outputs]
+    if scales:
+        lines.append(f"output scale max|ref| = {max(scales):.3g} (diffs below read against it)")
+    lines.append(environment_line(report))
+    return lines
+
+
+CONFIG_COLUMNS = ("configuration", "top-1", "top-5", "Δtop-1", "Δtop-5", "max abs diff",
+                  "max rel diff", "top-1 agree", "top-5 agree", "within tol",
+                  "latency ms", "speedup")
+
+
+def config_rows(report: AccuracyReport) -> list[list[str]]:
+    ref = report.config(REFERENCE)
+    rows = []
+    for c in report.configs:
+        if not c.ok:
+            rows.append([c.name, "FAILED", *["" for _ in CONFIG_COLUMNS[2:]]])
+            continue
+        rows.append([c.name, _num(c.top1), _num(c.top5),
+                     _delta(c.top1, ref.top1 if ref else None),
+                     _delta(c.top5, ref.top5 if ref else None),
+                     _sci(c.max_abs_diff), _sci(c.max_rel_diff),
+                     _num(c.top1_agreement, "{:.4f}"), _num(c.top5_agreement, "{:.4f}"),
+                     _tol(c), _latency(c), _speedup(c, ref)])
+    return rows
+
+
+PAIR_COLUMNS = ("comparison", "max abs diff", "max rel diff", "within tol", "top-1 agree",
+                "top-5 agree", "inputs")
+
+
+def pair_rows(report: AccuracyReport) -> list[list[str]]:
+    rows = []
+    for p in report.comparisons:
+        if p.reference == REFERENCE:
+            continue
+        tol = "n/a" if p.config.startswith("int8") else ("yes" if p.within_tolerance else "NO")
+        rows.append([f"{p.config} vs {p.reference}", _sci(p.max_abs_diff), _sci(p.max_rel_diff),
+                     tol, _num(p.top1_agreement, "{:.4f}"), _num(p.top5_agreement, "{:.4f}"),
+                     str(p.count)])
+    return rows
+
+
+def int8_lines(report: AccuracyReport) -> list[str]:
+    lines = []
+    for row in int8_summary(report):
+        delta = ("top-1 " + f"{row['top1_delta']:+.5f}, top-5 {row['top5_delta']:+.5f}"
+                 if row["top1_delta"] is not None else "no labels, accuracy delta n/a")
+        speed = f"{row['speedup']:.2f}x the speed of" if row["speedup"] else "speed n/a vs"
+        lines.append(f"{row['config']}: {delta} vs {row['fp32_config']}; {speed} "
+                     f"{row['fp32_config']} (median latency ratio)")
+    return lines
+
+
+def failure_lines(report: AccuracyReport) -> list[str]:
+    return [f"{c.name} failed: {c.error}" for c in report.configs if not c.ok]
+
+
+def render_terminal(report: AccuracyReport, console=None) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    # Twelve columns need room: a pipe or a file gets a wide page instead of rich's 80.
+    console = console or Console(width=None if sys.stdout.isatty() else 180)
+    console.print(f"[bold]mxprof accuracy[/bold]: {report.model.get('name')}")
+    for line in header_lines(report):
+        console.print(line, highlight=False, markup=False)
+    table = Table(show_lines=False)
+    for i, col in enumerate(CONFIG_COLUMNS):
+        table.add_column(col, justify="left" if i == 0 else "right")
+    for row in config_rows(report):
+        table.add_row(*row)
+    console.print(table)
+    pairs = pair_rows(report)
+    if pairs:
+        ptable = Table(title="pairwise")
+        for i, col in enumerate(PAIR_COLUMNS):
+            ptable.add_column(col, justify="left" if i == 0 else "right")
+        for row in pairs:
+            ptable.add_row(*row)
+        console.print(ptable)
+    for line in int8_lines(report) + failure_lines(report):
+        console.print(line, highlight=False, markup=False)
+    for note in report.notes:
+        console.print(f"note: {note}", style="yellow", highlight=False, markup=False)
+
+
+def _md_table(columns, rows) -> list[str]:
+    out = ["| " + " | ".join(columns) + " |", "|" + "---|" * len(columns)]
+    out += ["| " + " | ".join(r) + " |" for r in rows]
+    return out
+
+
+def reference_table(report: AccuracyReport) -> list[str]:
+    """The reference benchmark's layout: network, parameters, top-1/top-5 per backend, delta."""
+    # The reference compared builds without and with MKL-DNN; INT8 rows live in the next table.
+    ok = [c for c in report.configs if c.ok and c.kind != "int8"]
+    ref = report.config(REFERENCE)
+    cols = ["network", "parameters"]
+    row = [str(report.model.get("name")),
+           f"{report.param_count:,}" if report.param_count is not None else "?"]
+    for c in ok:
+        cols += [f"top-1 {c.name}", f"top-5 {c.name}"]
+        row += [_num(c.top1, "{:.8f}"), _num(c.top5, "{:.8f}")]
+    for c in ok:
+        if ref is not None and c is not ref:
+            cols += [f"delta top-1 {c.name}", f"delta top-5 {c.name}"]
+            row += [_delta(c.top1, ref.top1), _delta(c.top5, ref.top5)]
+    return _md_table(cols, [row])
+
+
+def render_markdown(report: AccuracyReport) -> str:
+    lines = [f"# mxprof accuracy: {report.model.get('name')}", ""]
+    lines += [f"- {line}" for line in header_lines(report)]
+    lines += ["", "## Top-1/top-5 per backend (reference layout)", ""]
+    lines += reference_table(report)
+    lines += ["", "## Configurations against the reference", ""]
+    lines += _md_table(CONFIG_COLUMNS, config_rows(report))
+    pairs = pair_rows(report)
+    if pairs:
+        lines += ["", "## Pairwise", "", *_md_table(PAIR_COLUMNS, pairs)]
+    extra = int8_lines(report) + failure_lines(report) + [f"note: {n}" for n in report.notes]
+    if extra:
+        lines += [""] + [f"- {line}" for line in extra]
+    return "\n".join(lines) + "\n"
+
+
+def render_json(report: AccuracyReport) -> str:
+    return json.dumps(report.to_dict(), indent=2, allow_nan=True) + "\n"

@@ -1,0 +1,245 @@
+"""The reference table's layout over compare rows (pure functions, no MXNet).
+
+The MXNet 1.3 MKL-DNN benchmark printed, per model: latency at batch 1 without and with
+MKL-DNN and the speedup, then throughput at batch 128 without and with and the speedup, with
+"(bs N)" on cells measured at another batch. `layout(rows)` arranges `mxprof.jobs.compare.plan.rows`
+that way, one line per model and throughput batch, one column group per machine and build;
+`table()` formats it for the terminal and Markdown, `csv_records()` gives the same numbers
+unformatted.
+"""
+
+from __future__ import annotations
+
+import collections
+import dataclasses
+from collections.abc import Sequence
+from typing import Any
+
+from mxprof.jobs.compare.plan import CONFIG_LABELS, CONFIGS
+from mxprof.render.tables import Table
+
+SHORT = {"reference": "w/o", "mkldnn": "w/", "fused": "fused"}
+
+
+@dataclasses.dataclass(frozen=True)
+class Group:
+    machine: str
+    build: str
+    instances: int
+
+    def name(self, machines: int, builds: int) -> str:
+        parts = []
+        if machines > 1:
+            parts.append(self.machine.split(" (")[0])
+        if builds > 1 or (machines == 1 and self.build != "current"):
+            parts.append(self.build)
+        if self.instances > 1:
+            parts.append(f"{self.instances} inst")
+        return "/".join(parts)
+
+
+@dataclasses.dataclass(frozen=True)
+class Line:
+    model: str
+    label: str
+    category: str
+    batch: int  # throughput batch (1 when only latency was asked)
+    cells: dict[Group, dict[str, dict[str, dict[str, Any]]]]  # group -> metric -> config -> row
+
+
+@dataclasses.dataclass(frozen=True)
+class Layout:
+    groups: tuple[Group, ...]
+    configs: tuple[str, ...]
+    lines: tuple[Line, ...]
+    usual_batch: int | None  # the throughput batch named in the header
+    failed: tuple[dict[str, Any], ...]
+
+    def group_names(self) -> dict[Group, str]:
+        machines = len({g.machine for g in self.groups})
+        builds = len({g.build for g in self.groups})
+        return {g: g.name(machines, builds) for g in self.groups}
+
+
+def layout(rows: Sequence[dict[str, Any]]) -> Layout:
+    ok = [r for r in rows if r["metric"] != "failed"]
+    groups = tuple(dict.fromkeys(Group(r["machine"], r["build"], r["instances"]) for r in rows))
+    configs = tuple(c for c in CONFIGS if any(r["config"] == c for r in rows))
+    thr_batches = collections.Counter(r["batch_size"] for r in ok if r["metric"] == "throughput")
+    usual = thr_batches.most_common(1)[0][0] if thr_batches else None
+    models = list(dict.fromkeys(r["model"] for r in rows))
+    lines = []
+    for model in models:
+        mine = [r for r in ok if r["model"] == model]
+        failed = [r for r in rows if r["model"] == model and r["metric"] == "failed"]
+        batches = sorted({r["batch_size"] for r in mine if r["metric"] == "throughput"}) or [1]
+        first = next((r for r in rows if r["model"] == model), {})
+        for batch in batches:
+            cells: dict[Group, dict[str, dict[str, dict[str, Any]]]] = {}
+            for r in mine:
+                if r["metric"] == "throughput" and r["batch_size"] != batch:
+                    continue
+                g = Group(r["machine"], r["build"], r["instances"])
+                cells.setdefault(g, {}).setdefault(r["metric"], {})[r["config"]] = r
+            for r in failed:
+                g = Group(r["machine"], r["build"], r["instances"])
+                cells.setdefault(g, {}).setdefault("failed", {})[r["config"]] = r
+            lines.append(Line(model=model, label=first.get("label", model),
+                              category=first.get("category", ""), batch=batch, cells=cells))
+    return Layout(groups=groups, configs=configs, lines=tuple(lines), usual_batch=usual,
+                  failed=tuple(r for r in rows if r["metric"] == "failed"))
+
+
+def _num(value: float | None, spread: float | None = None) -> str:
+    if value is None:
+        return "-"
+    digits = 2 if value < 1000 else 1
+    text = f"{value:.{digits}f}"
+    return text if spread is None else f"{text} ±{spread:.{digits}f}"
+
+
+def _ratio(value: float | None) -> str:
+    return "-" if value is None else f"{value:.2f}x"
+
+
+def _speed_configs(configs: Sequence[str]) -> list[str]:
+    return [c for c in configs if c != "reference" and "reference" in configs]
+
+
+def _group_headers(lay: Layout, prefix: str = "") -> list[str]:
+    out = []
+    for metric, unit in (("lat", "ms"), ("thr", "img/s")):
+        out += [f"{prefix}{metric} {SHORT[c]} ({unit})" for c in lay.configs]
+        out += [f"{prefix}speedup{'' if c == 'mkldnn' else ' ' + SHORT[c]}"
+                for c in _speed_configs(lay.configs)]
+    return out
+
+
+def headers(lay: Layout) -> tuple[str, ...]:
+    names = lay.group_names()
+    out = ["model"]
+    for g in lay.groups:
+        out += _group_headers(lay, f"{names[g]}: " if names[g] else "")
+    return tuple(out)
+
+
+def _group_cells(lay: Layout, line: Line, g: Group) -> list[str]:
+    cell = line.cells.get(g, {})
+    lat, thr = cell.get("latency", {}), cell.get("throughput", {})
+    missing = {c: "failed" if c in cell.get("failed", {}) else "-" for c in lay.configs}
+    row = [_num(lat[c]["latency_ms"], (lat[c]["q3_ms"] - lat[c]["q1_ms"]) / 2)
+           if c in lat else missing[c] for c in lay.configs]
+    row += [_ratio(lat[c].get("speedup")) if c in lat else "-"
+            for c in _speed_configs(lay.configs)]
+    note = f" (bs {line.batch})" if line.batch != lay.usual_batch else ""
+    row += [_num(thr[c]["images_per_s"],
+                 (thr[c]["images_per_s_high"] - thr[c]["images_per_s_low"]) / 2) + note
+            if c in thr else missing[c] for c in lay.configs]
+    row += [_ratio(thr[c].get("speedup")) if c in thr else "-"
+            for c in _speed_configs(lay.configs)]
+    return row
+
+
+def _model_cell(line: Line) -> str:
+    return line.label if line.label == line.model else f"{line.label} ({line.model})"
+
+
+def _title(lay: Layout) -> str:
+    title = "MKL-DNN comparison (latency batch 1 in ms"
+    return title + (f"; throughput batch {lay.usual_batch} in images/s unless noted)"
+                    if lay.usual_batch else ")")
+
+
+def table(lay: Layout) -> Table:
+    """The reference layout as text cells (value ±half IQR, speedups as 7.45x), one column
+    group per machine and build."""
+    out_rows = [tuple([_model_cell(line), *(c for g in lay.groups
+                                            for c in _group_cells(lay, line, g))])
+                for line in lay.lines]
+    return Table(title=_title(lay), headers=headers(lay), rows=tuple(out_rows),
+                 footnote=footnote(lay))
+
+
+MAX_SIDE_BY_SIDE = 2  # column groups a page shows side by side before stacking them
+
+
+def page_table(lay: Layout) -> Table:
+    """For Markdown and HTML: groups side by side up to MAX_SIDE_BY_SIDE, stacked beyond."""
+    return table(lay) if len(lay.groups) <= MAX_SIDE_BY_SIDE else stacked_table(lay)
+
+
+def stacked_table(lay: Layout) -> Table:
+    """The same cells with the column groups as rows (model, then one row per machine and
+    build): what fits a terminal when there are many groups."""
+    names = lay.group_names()
+    out_rows = []
+    for line in lay.lines:
+        for i, g in enumerate(g for g in lay.groups if g in line.cells):
+            out_rows.append((_model_cell(line) if i == 0 else "", names[g] or g.build,
+                             *_group_cells(lay, line, g)))
+    return Table(title=_title(lay), headers=("model", "machine/build", *_group_headers(lay)),
+                 rows=tuple(out_rows), footnote=footnote(lay))
+
+
+def footnote(lay: Layout) -> str:
+    rows = [r for line in lay.lines for cell in line.cells.values()
+            for metric, by_config in cell.items() if metric != "failed"
+            for r in by_config.values()]
+    parts = _measurement_lines(lay, rows) if rows else ["no finished runs"]
+    if lay.failed:
+        parts.append(f"{len(lay.failed)} run(s) failed, shown as 'failed': " + "; ".join(
+            f"{r['model']} {r['config']} [{r['build']}]: {r.get('error')}" for r in lay.failed))
+    return "\n".join(parts)
+
+
+def _measurement_lines(lay: Layout, rows: list[dict[str, Any]]) -> list[str]:
+    n = [r["iterations"] for r in rows]
+    warm = sorted({r["warmup"] for r in rows})
+    threads = sorted({str(r["threads"] or "runtime default") for r in rows})
+    cpus = sorted({str(r["cpus"] or "all") for r in rows})
+    random = any(r.get("weights") == "random" for r in rows)
+    names = lay.group_names()
+    parts = [
+        f"median of {min(n)}-{max(n)} timed calls per cell after a first call and "
+        f"{', '.join(map(str, warm))} warm-up calls; ± is half the interquartile range of "
+        "the calls (for images/s, of the rates at the batch-time quartiles)",
+        "speedup: latency w/o / w/, throughput w/ / w/o (same machine, build and batch)",
+        f"threads {', '.join(threads)}; CPUs {', '.join(cpus)}",
+        "configs: " + ", ".join(f"{SHORT[c]} = {CONFIG_LABELS[c]}" for c in lay.configs),
+    ]
+    for g in lay.groups:
+        inst = f", {g.instances} bound instances, images/s summed" if g.instances > 1 else ""
+        mx = {r["mxnet"] for r in rows if r["machine"] == g.machine and r["build"] == g.build}
+        parts.append(f"{names[g] or 'columns'}: {g.machine}, build {g.build} "
+                     f"(MXNet {', '.join(sorted(str(v) for v in mx))}){inst}")
+    if random:
+        parts.append("weights: random initialisation (timing valid, accuracy not)")
+    return parts
+
+
+def csv_records(lay: Layout) -> list[dict[str, Any]]:
+    """One record per line and column group, numbers unformatted (for csv and pandas)."""
+    out = []
+    for line in lay.lines:
+        for g in lay.groups:
+            cell = line.cells.get(g)
+            if not cell:
+                continue
+            lat, thr = cell.get("latency", {}), cell.get("throughput", {})
+            rec: dict[str, Any] = {"machine": g.machine, "build": g.build,
+                                   "instances": g.instances, "category": line.category,
+                                   "model": line.model, "throughput_batch": line.batch}
+            for c in lay.configs:
+                rec[f"latency_ms_{c}"] = lat[c]["latency_ms"] if c in lat else None
+                rec[f"latency_q1_ms_{c}"] = lat[c]["q1_ms"] if c in lat else None
+                rec[f"latency_q3_ms_{c}"] = lat[c]["q3_ms"] if c in lat else None
+            for c in _speed_configs(lay.configs):
+                rec[f"latency_speedup_{c}"] = lat[c].get("speedup") if c in lat else None
+            for c in lay.configs:
+                rec[f"images_per_s_{c}"] = thr[c]["images_per_s"] if c in thr else None
+                rec[f"images_per_s_low_{c}"] = thr[c]["images_per_s_low"] if c in thr else None
+                rec[f"images_per_s_high_{c}"] = thr[c]["images_per_s_high"] if c in thr else None
+            for c in _speed_configs(lay.configs):
+                rec[f"throughput_speedup_{c}"] = thr[c].get("speedup") if c in thr else None
+            out.append(rec)
+    return out
