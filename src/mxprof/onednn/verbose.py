@@ -178,11 +178,11 @@ def _table(t: dict, layouts: dict[int, tuple[str, ...]], columns: tuple[str, ...
         "operation": _categorical(t["op"], [o for o, _ in op_split]),
         "cache": _categorical(t["op"], [c for _, c in op_split]),
     }
-    for c in string_cols:
-        data[c] = _categorical(t["body"], per_body[c])
+    data.update(_categoricals(t["body"], per_body))
     data["time_ms"] = t["time_ms"]
     data["line_no"] = t["line_no"]
-    return pd.DataFrame(data, columns=list(columns))
+    # copy=False also skips pandas' consolidation of the numeric columns (a copy of each)
+    return pd.DataFrame(data, columns=list(columns), copy=False)
 
 
 def split_graph_body(body: str) -> list[str]:
@@ -214,14 +214,30 @@ _TRUSTED_CODES = ({"validate": False}
                   if "validate" in inspect.signature(pd.Categorical.from_codes).parameters else {})
 
 
-def _categorical(codes: np.ndarray, values_by_code: list[str]) -> pd.Categorical:
-    """Row codes into `values_by_code` (may repeat values) as a Categorical of unique values."""
+def _remap(values_by_code: list[str]) -> tuple[np.ndarray, list[str]]:
     uniques: dict[str, int] = {}
     remap = np.array([uniques.setdefault(v, len(uniques)) for v in values_by_code] or [0],
                      dtype=np.int32)
+    return remap, list(uniques) or [""]
+
+
+def _categorical(codes: np.ndarray, values_by_code: list[str]) -> pd.Categorical:
+    """Row codes into `values_by_code` (may repeat values) as a Categorical of unique values."""
+    remap, categories = _remap(values_by_code)
     row_codes = remap[codes] if len(codes) else np.zeros(0, dtype=np.int32)
-    return pd.Categorical.from_codes(row_codes, categories=list(uniques) or [""],
-                                     **_TRUSTED_CODES)
+    return pd.Categorical.from_codes(row_codes, categories=categories, **_TRUSTED_CODES)
+
+
+def _categoricals(codes: np.ndarray, per_body: dict[str, list[str]]) -> dict[str, Any]:
+    """`_categorical` of every body column; the row codes are widened to intp once, not
+    inside every gather (numpy converts int32 indices to intp on each fancy index)."""
+    idx = codes.astype(np.intp)
+    out = {}
+    for c, values in per_body.items():
+        remap, categories = _remap(values)
+        row_codes = remap[idx] if len(idx) else np.zeros(0, dtype=np.int32)
+        out[c] = pd.Categorical.from_codes(row_codes, categories=categories, **_TRUSTED_CODES)
+    return out
 
 
 _VERSION = re.compile(r"(oneDNN|DNNL|Intel\(R\) MKL-DNN|Intel MKL-DNN|MKL-DNN)\s+v(\d+)\.(\d+)"
