@@ -376,7 +376,8 @@ class Scanner {
         } else {
             const char *label = graph ? "graph" : m != kMkldnn ? "v1.1+" : d.engine0 ? "v1.0" : "v0.x";
             const char *counts_text = graph ? "6, 8 or 9" : m != kMkldnn ? "8" : d.engine0 ? "7" : "6";
-            return reject(s, std::to_string(d.fields) + " fields where " + label +
+            return reject(s, std::to_string(d.fields) + (d.fields == 1 ? " field" : " fields") +
+                                 " where " + label +
                                  " lines have " + counts_text), false;
         }
         double ms;

@@ -110,6 +110,7 @@ def test_decimal_comma_in_every_generation(template, native):
      'kind "convolution\u00a0" is not a oneDNN primitive kind'),
     (V2.replace(",cpu,", ",cpu:0,").format(1.0), 'engine "cpu:0" is not cpu or gpu'),
     ("dnnl_verbose,exec", 'line ends after "exec"'),
+    ("dnnl_verbose,exec,cpu,0.5", "1 field where v1.1+ lines have 8"),
     ("onednn_verbose,v1,primitive,exec,1.5", 'fields missing after "exec"'),
     ("onednn_verbose,v1,primitive,frobnicate,cpu,1.5", 'unknown operation "frobnicate"'),
 ])

@@ -209,6 +209,8 @@ def _log_target(path: str) -> tuple[Path, int, str]:
         raise UsageError(f"cannot write the log {path}: it is a folder")
     if not folder.is_dir():
         raise UsageError(f"cannot write the log {path}: folder {folder} does not exist")
+    if target.exists() and not os.access(target, os.W_OK):  # a log its owner write-protected
+        raise UsageError(f"cannot write the log {path}: permission denied")
     try:
         fd, tmp = tempfile.mkstemp(dir=folder, prefix=f".{target.name}.", suffix=".tmp")
     except OSError as exc:

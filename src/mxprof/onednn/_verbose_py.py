@@ -263,7 +263,8 @@ class Scanner:
         else:
             counts = b", ".join(str(n).encode() for n in allowed[:-1])
             counts = counts + b" or " + str(allowed[-1]).encode() if counts else str(allowed[0]).encode()
-            return self.reject(s, b"%d fields where %s lines have %s" % (fields, label, counts))
+            return self.reject(s, b"%d %s where %s lines have %s" % (
+                fields, b"field" if fields == 1 else b"fields", label, counts))
         ms = parse_number(number, need_dot=False)
         if ms is None:
             return self.reject(s, b"time field " + quote(number) + b" is not a number")
