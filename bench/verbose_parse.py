@@ -1,8 +1,10 @@
 """Speed of the native verbose parser against a plain pure-Python str.split parser.
 
-Builds a log of at least 40 MB from the real lines of tests/fixtures/verbose (every generation,
-with their info/dispatch/foreign lines) in a temporary directory, then times, in the same run
-and on the same file (warm page cache, best of --rounds):
+Builds a log of at least 40 MB from the real lines of tests/fixtures/verbose and of the logs
+from public bug reports in ../shared/cases/verbose (every generation, with their info/dispatch/
+foreign lines, decimal commas, v1 create:start/create_nested and graph lines) in a temporary
+directory, then times, in the same run and on the same file (warm page cache, best of
+--rounds):
 
 - native scan: `mxprof._core.scan_verbose_file` (the one-pass scanner alone);
 - native parse: `mxprof.onednn.verbose.parse(path)` end to end (scan + pandas tables);
@@ -10,8 +12,11 @@ and on the same file (warm page cache, best of --rounds):
   same columns as Python lists;
 - twin (with --twin): `mxprof.onednn._verbose_py.scan_file`, the reference implementation.
 
-Prints MB/s (10^6 bytes per second of wall time) of each and the ratio native parse / naive;
-exits 1 when that ratio is below 10.
+Prints MB/s (10^6 bytes per second of wall time) of each, /proc/loadavg, and the ratios native
+parse / naive and native scan / naive; exits 1 when the parse ratio is below 20 (issue 12's
+target; the 1 GB/s target of the scan holds only on a quiet machine, so it is printed, not
+checked). The naive parser reads the decimal-comma lines wrong (it has no such rule): its row
+count is printed beside ours.
 """
 
 from __future__ import annotations
@@ -24,7 +29,9 @@ import tempfile
 import time
 from pathlib import Path
 
-FIXTURES = Path(__file__).resolve().parents[1] / "tests" / "fixtures" / "verbose"
+REPO = Path(__file__).resolve().parents[1]
+FIXTURES = REPO / "tests" / "fixtures" / "verbose"
+CASES = [REPO.parent / "shared" / "cases" / "verbose", Path("/work/shared/cases/verbose")]
 MARKERS = ("mkldnn_verbose,", "dnnl_verbose,", "onednn_verbose,", "onednn_graph_verbose,")
 COMPONENTS = {"primitive", "graph", "common", "ukernel"}
 
@@ -82,8 +89,12 @@ def naive_parse(path: str) -> dict[str, list]:
 
 
 def build_log(directory: Path, min_bytes: int) -> Path:
+    cases = next((c for c in CASES if c.is_dir()), None)
+    if cases is None:
+        raise SystemExit(f"shared cases not found in {CASES}")
+    paths = [*sorted(FIXTURES.glob("*.log")), *sorted(cases.glob("*.log"))]
     lines = b"".join(p.read_bytes() if p.read_bytes().endswith(b"\n") else p.read_bytes() + b"\n"
-                     for p in sorted(FIXTURES.glob("*.log")))
+                     for p in paths)
     repeat = -(-min_bytes // len(lines))
     path = directory / "verbose_big.log"
     path.write_bytes(lines * repeat)
@@ -116,9 +127,10 @@ def main(argv: list[str] | None = None) -> int:
         size = path.stat().st_size
         log = verbose.parse(path)  # warm-up, and the row counts the others must match
         naive = naive_parse(str(path))
-        exec_rows = int((log.primitives["operation"] != "").sum())
-        if len(naive["time_ms"]) != exec_rows or len(naive["graph_ms"]) != len(log.graph):
-            print(f"naive parser disagrees: {len(naive['time_ms'])} vs {exec_rows} rows",
+        rows = len(log.primitives) + len(log.graph)
+        naive_rows = len(naive["time_ms"]) + len(naive["graph_ms"])
+        if log.stats.lines_malformed:
+            print(f"the mix has {log.stats.lines_malformed} rejected lines: not real lines",
                   file=sys.stderr)
             return 2
         runs = {
@@ -129,7 +141,7 @@ def main(argv: list[str] | None = None) -> int:
         if args.twin:
             runs["pure-Python twin (_verbose_py.scan_file)"] = lambda: _verbose_py.scan_file(path)
         print(f"log: {size / 1e6:.1f} MB, {log.stats.lines_total} lines, "
-              f"{log.stats.lines_parsed} timed rows; 1 thread, file in page cache; "
+              f"{rows} timed rows (naive parser: {naive_rows}); 1 thread, file in page cache; "
               f"MB/s = 1e6 bytes / best wall time of N rounds (CPU = best process_time)")
         speeds, cpu_speeds = {}, {}
         for name, fn in runs.items():
@@ -145,8 +157,12 @@ def main(argv: list[str] | None = None) -> int:
     ratio = speeds[native] / speeds[naive]
     scan_ratio = speeds["native scan (_core.scan_verbose_file)"] / speeds[naive]
     print(f"ratio native parse / naive: {ratio:.1f}x wall, {cpu_speeds[native] / cpu_speeds[naive]:.1f}x "
-          f"CPU (scan alone: {scan_ratio:.1f}x wall); target >= 10x wall")
-    return 0 if ratio >= 10 else 1
+          f"CPU (scan alone: {scan_ratio:.1f}x wall); target >= 20x wall")
+    scan_gbs = speeds["native scan (_core.scan_verbose_file)"] / 1e3
+    print(f"native scan: {scan_gbs:.2f} GB/s of one core (target >= 1 GB/s on a quiet machine)")
+    with open("/proc/loadavg") as f:
+        print(f"/proc/loadavg: {f.read().strip()}")
+    return 0 if ratio >= 20 else 1
 
 
 if __name__ == "__main__":

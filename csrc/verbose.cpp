@@ -1,7 +1,9 @@
 // oneDNN / MKL-DNN verbose log scanner: one pass over the bytes, every generation.
 //
 // The hot job only: find the marker, the optional v1/timestamp/component prefix, the operation,
-// check the field count and the time field, and intern the rest of the line. Each timed line
+// check the field count, engine, kind and time field, and intern the rest of the line. A line
+// with a marker that is neither counted nor untimed is kept with its reason (the first 320
+// bytes: at least its first 80 characters). The rules are listed in the twin's docstring. Each timed line
 // becomes one row (line number, timestamp, time, operation code, "body" code). The body is the
 // text between the operation and the time (engine .. problem); it repeats across iterations, so
 // interning it whole costs at most one hash per line (none when the body is the one that
@@ -10,6 +12,7 @@
 // must agree row for row, so any rule changed here changes there too.
 #include <pybind11/numpy.h>
 #include <pybind11/pybind11.h>
+#include <sys/stat.h>
 
 #include <algorithm>
 #include <cerrno>
@@ -19,6 +22,7 @@
 #include <cstdio>
 #include <cstring>
 #include <limits>
+#include <memory>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -31,13 +35,24 @@ using mxprof_verbose::Interner;
 namespace {
 
 constexpr size_t kMaxInfoLines = 64;
+constexpr size_t kTextBytes = 320;
+
+// What the scanner needs to know of a body (the fields between operation and time), computed
+// once per distinct body and cached with its interned code.
+struct BodyInfo {
+    uint32_t fields = 1;   // comma-separated fields (graph: commas inside {...} do not count)
+    size_t cut = std::string_view::npos;  // position of the last comma
+    bool engine0 = false;  // first field is cpu or gpu
+    bool kind0 = false, kind1 = false;  // first / second field is a primitive kind
+    bool tail_digits = false;           // last field is all digits
+};
 
 struct Table {
     std::vector<int64_t> line_no;
     std::vector<double> timestamp, time_ms;
     std::vector<int32_t> op, body;
     Interner ops, bodies;
-    std::vector<uint32_t> body_fields;  // field count of each interned body
+    std::vector<BodyInfo> body_info;    // of each interned body
     std::vector<int32_t> successor;     // body seen after each body last time (or -1)
     int32_t last_body = -1;
 };
@@ -45,11 +60,12 @@ struct Table {
 // Strict decimal grammar shared with the twin: [0-9]+(.[0-9]*)?([eE][+-]?[0-9]{1,2})? or
 // .[0-9]+... (what printf %g/%f produce); no sign, no inf/nan, no spaces. At most 40 characters
 // and a two-digit exponent: every accepted value is then a normal double, which from_chars and
-// Python's float() round identically.
-bool parse_number(std::string_view s, double &out, bool need_dot) {
+// Python's float() round identically. `decimals` gets the decimal places the text prints.
+bool parse_number(std::string_view s, double &out, bool need_dot, int *decimals = nullptr) {
     if (s.size() > 40) return false;
     size_t i = 0, n = s.size(), int_digits = 0, frac_digits = 0;
     bool dot = false;
+    int exp = 0;
     while (i < n && s[i] >= '0' && s[i] <= '9') ++i, ++int_digits;
     if (i < n && s[i] == '.') {
         dot = true;
@@ -59,12 +75,15 @@ bool parse_number(std::string_view s, double &out, bool need_dot) {
     if (int_digits + frac_digits == 0) return false;
     if (i < n && (s[i] == 'e' || s[i] == 'E')) {
         ++i;
-        if (i < n && (s[i] == '+' || s[i] == '-')) ++i;
+        bool neg = false;
+        if (i < n && (s[i] == '+' || s[i] == '-')) neg = s[i++] == '-';
         size_t exp_digits = 0;
-        while (i < n && s[i] >= '0' && s[i] <= '9') ++i, ++exp_digits;
+        while (i < n && s[i] >= '0' && s[i] <= '9') exp = exp * 10 + (s[i++] - '0'), ++exp_digits;
         if (exp_digits == 0 || exp_digits > 2) return false;
+        if (neg) exp = -exp;
     }
     if (i != n || (need_dot && !dot)) return false;
+    if (decimals) *decimals = std::max(0, static_cast<int>(frac_digits) - exp);
     // Fast path (Clinger): a mantissa below 2^53 and a power of ten up to 1e22 are exact
     // doubles, so one division or multiplication is correctly rounded, as from_chars would be.
     if (i == int_digits + frac_digits + (dot ? 1 : 0) && int_digits + frac_digits <= 15) {
@@ -81,7 +100,54 @@ bool parse_number(std::string_view s, double &out, bool need_dot) {
     return std::isfinite(out);
 }
 
+bool all_digits(std::string_view s) {
+    if (s.empty()) return false;
+    for (char c : s)
+        if (c < '0' || c > '9') return false;
+    return true;
+}
+
+// oneDNN's dnnl_prim_kind2str names, all releases (v0.x convolution_relu included); the same
+// list as PRIMITIVE_KINDS in the twin.
+bool is_kind(std::string_view s) {
+    static const std::string_view kKinds[] = {
+        "convolution", "deconvolution", "convolution_relu", "inner_product", "matmul",
+        "reorder", "sum", "concat", "shuffle", "eltwise", "softmax", "softmax_v2", "logsoftmax",
+        "lrn", "pooling", "pooling_v2", "batch_normalization", "layer_normalization",
+        "group_normalization", "binary", "prelu", "reduction", "resampling", "rnn", "gemm",
+        "sdpa", "gated_mlp", "zero_pad"};
+    for (auto k : kKinds)
+        if (s == k) return true;
+    return false;
+}
+
+bool is_engine(std::string_view s) { return s == "cpu" || s == "gpu"; }
+
+BodyInfo describe(std::string_view body, bool graph) {
+    BodyInfo d;
+    int depth = 0;
+    for (char c : body) {
+        if (c == ',') {
+            if (!graph || depth == 0) ++d.fields;
+        } else if (graph && c == '{') {
+            ++depth;
+        } else if (graph && c == '}') {
+            depth = depth > 0 ? depth - 1 : 0;
+        }
+    }
+    d.cut = body.rfind(',');
+    d.tail_digits = all_digits(d.cut == std::string_view::npos ? body : body.substr(d.cut + 1));
+    size_t c0 = body.find(',');
+    std::string_view f0 = body.substr(0, c0), f1;
+    if (c0 != std::string_view::npos) f1 = body.substr(c0 + 1, body.find(',', c0 + 1) - c0 - 1);
+    d.engine0 = is_engine(f0);
+    d.kind0 = is_kind(f0);
+    d.kind1 = is_kind(f1);
+    return d;
+}
+
 enum Marker { kNone, kMkldnn, kDnnl, kOnednn, kGraph };
+const char *const kMarkerNames[] = {"", "mkldnn", "dnnl", "onednn", "graph"};
 
 // The marker may follow foreign output on the same line (two programs sharing one stdout).
 Marker find_marker(std::string_view line, size_t &after) {
@@ -110,8 +176,46 @@ Marker find_marker(std::string_view line, size_t &after) {
     }
 }
 
+enum OpClass { kInfo, kUntimed, kTimed, kUnknown };
+
+OpClass classify_op(std::string_view op, bool graph) {
+    if (op == "exec") return kTimed;  // the common case first
+    if (op == "info") return kInfo;
+    size_t colon = op.find(':');
+    std::string_view verb = op.substr(0, colon);
+    bool sep = colon != std::string_view::npos;
+    std::string_view suffix = sep ? op.substr(colon + 1) : std::string_view();
+    if (verb == "error" || verb == "warn" || verb == "warning") return kUntimed;
+    if (verb == "exec") return suffix == "check" ? kUntimed : kUnknown;
+    if (verb == "create" || verb == "create_nested" || verb == "compile") {
+        if (sep && (suffix == "check" || suffix == "dispatch" || suffix == "start"))
+            return kUntimed;
+        if ((verb == "compile") != graph) return kUnknown;
+        auto ends = [&](std::string_view w) {
+            return suffix.size() >= w.size() && suffix.substr(suffix.size() - w.size()) == w;
+        };
+        if (!sep || suffix == "cache_miss" || suffix == "cache_hit" ||
+            suffix == "from_cache_blob" || ends("_cache_hit") || ends("_cache_miss"))
+            return kTimed;
+    }
+    return kUnknown;
+}
+
+std::string quote(std::string_view s) {
+    std::string out = "\"";
+    out.append(s.substr(0, 40));
+    if (s.size() > 40) out.append("...");
+    return out + "\"";
+}
+
+struct Rejected {
+    int64_t line;
+    std::string reason, text;
+};
+
 struct Counts {
-    int64_t total = 0, verbose = 0, parsed = 0, graph = 0, untimed = 0, malformed = 0;
+    int64_t total = 0, verbose = 0, parsed = 0, graph = 0, untimed = 0;
+    int time_decimals = 0;
     bool unterminated = false;
 };
 
@@ -119,7 +223,9 @@ class Scanner {
   public:
     void line(std::string_view s) {
         ++counts.total;
-        if (!s.empty() && s.back() == '\r') s.remove_suffix(1);
+        while (!s.empty() && (s.back() == '\r' || s.back() == ' ' || s.back() == '\t' ||
+                              s.back() == '`'))
+            s.remove_suffix(1);
         size_t pos;
         Marker m = find_marker(s, pos);
         if (m == kNone) return;
@@ -134,9 +240,14 @@ class Scanner {
             rest.remove_prefix(c + 1);
             return true;
         };
+        auto ends_after = [&] { reject(s, "line ends after " + quote(rest)); };
         std::string_view tok;
-        if (!next(tok)) return malformed();
-        if (m == kOnednn && tok == "v1" && !next(tok)) return malformed();
+        if (!next(tok)) return ends_after();
+        bool v1 = false;
+        if (m == kOnednn && tok == "v1") {
+            v1 = true;
+            if (!next(tok)) return ends_after();
+        }
         double ts = std::numeric_limits<double>::quiet_NaN();
         bool have_ts = false, have_comp = false, graph = (m == kGraph), other = false;
         // Timestamp and component, in either order (the order moved between releases).
@@ -151,63 +262,18 @@ class Scanner {
             } else {
                 break;
             }
-            if (!next(tok)) return malformed();
+            if (!next(tok)) return ends_after();
         }
         if (!have_ts) ts = std::numeric_limits<double>::quiet_NaN();
         std::string_view op = tok;
-        if (op == "info") return info(s);
-        if (other) return untimed();
-        if (op != "exec") {
-            // Timed creation: primitives say create[:cache_*], graph partitions compile[:cache_*].
-            std::string_view verb = graph ? "compile" : "create";
-            if (op.substr(0, verb.size()) != verb ||
-                (op.size() > verb.size() && op[verb.size()] != ':') ||
-                op.find("check") != std::string_view::npos ||
-                op.find("dispatch") != std::string_view::npos)
-                return untimed();
+        OpClass cls = classify_op(op, graph);
+        if (cls == kInfo) return info(s);
+        if (other || cls == kUntimed) return untimed();
+        if (cls == kUnknown) return reject(s, "unknown operation " + quote(op));
+        if (timed(s, m, graph, ts, op, rest) && layout_.empty()) {
+            layout_ = kMarkerNames[m];
+            layout_ += v1 ? ",v1" : have_comp ? ",component" : "";
         }
-        // rest = body,TIME. Count the body's fields to check the generation's shape.
-        size_t last = rest.rfind(',');
-        if (last == std::string_view::npos) return malformed();
-        std::string_view body = rest.substr(0, last), time = rest.substr(last + 1);
-        Table &t = graph ? graph_ : prim_;
-        // Inference repeats the same sequence of primitives every iteration, so the body that
-        // followed the previous row's body last time is the likely one now: one memcmp and no
-        // hash when the guess holds. The field count of a known body is cached.
-        int32_t body_id = -1;
-        uint64_t h = 0;
-        int32_t guess = t.last_body >= 0 ? t.successor[t.last_body] : -1;
-        if (guess >= 0 && t.bodies.equals(guess, body)) {
-            body_id = guess;
-        } else {
-            h = Interner::hash(body);
-            body_id = t.bodies.find(body, h);
-        }
-        size_t fields = 1;
-        if (body_id >= 0) {
-            fields = t.body_fields[body_id];
-        } else {
-            for (char c : body) fields += (c == ',');
-        }
-        bool shape_ok = graph ? (fields == 8 || fields == 9)
-                        : m == kMkldnn ? (fields == 6 || fields == 7)
-                                       : fields == 8;
-        double ms;
-        if (!shape_ok || !parse_number(time, ms, false)) return malformed();
-        if (body_id < 0) {  // interned only once the line is known to be good
-            body_id = t.bodies.insert(body, h);
-            t.body_fields.push_back(static_cast<uint32_t>(fields));
-            t.successor.push_back(-1);
-        }
-        if (t.last_body >= 0) t.successor[t.last_body] = body_id;
-        t.last_body = body_id;
-        t.line_no.push_back(counts.total);
-        t.timestamp.push_back(ts);
-        t.time_ms.push_back(ms);
-        t.op.push_back(t.ops.intern_few(op));
-        t.body.push_back(body_id);
-        ++counts.parsed;
-        if (graph) ++counts.graph;
     }
 
     // Scans the complete lines of a block; returns how many bytes they used (the rest is a
@@ -238,28 +304,117 @@ class Scanner {
         stats["lines_parsed"] = counts.parsed;
         stats["lines_graph"] = counts.graph;
         stats["lines_untimed"] = counts.untimed;
-        stats["lines_malformed"] = counts.malformed;
+        stats["lines_malformed"] = static_cast<int64_t>(rejected_.size());
         stats["lines_skipped"] = counts.total - counts.parsed;
         stats["unterminated_last_line"] = counts.unterminated;
+        stats["time_decimals"] = counts.time_decimals;
         py::list infos;
-        for (const auto &s : info_) {
-            PyObject *o = PyUnicode_DecodeUTF8(s.data(), static_cast<Py_ssize_t>(s.size()),
-                                               "replace");
-            if (!o) throw py::error_already_set();
-            infos.append(py::reinterpret_steal<py::str>(o));
-        }
+        for (const auto &s : info_) infos.append(decode(s));
+        py::list rejected;
+        for (const auto &r : rejected_)
+            rejected.append(py::make_tuple(r.line, decode(r.reason), decode(r.text)));
         py::dict out;
         out["primitive"] = table(prim_);
         out["graph"] = table(graph_);
         out["stats"] = stats;
         out["info"] = infos;
+        out["malformed"] = rejected;
+        out["layout"] = py::str(layout_);
         return out;
     }
 
     Counts counts;
 
   private:
-    void malformed() { ++counts.malformed; }
+    static py::str decode(const std::string &s) {
+        PyObject *o = PyUnicode_DecodeUTF8(s.data(), static_cast<Py_ssize_t>(s.size()), "replace");
+        if (!o) throw py::error_already_set();
+        return py::reinterpret_steal<py::str>(o);
+    }
+
+    // Looks a body up (the guessed successor first, then the hash table); -1 when new.
+    int32_t lookup(Table &t, std::string_view body, uint64_t &h) {
+        int32_t guess = t.last_body >= 0 ? t.successor[t.last_body] : -1;
+        if (guess >= 0 && t.bodies.equals(guess, body)) return guess;
+        h = Interner::hash(body);
+        return t.bodies.find(body, h);
+    }
+
+    // A timed line: check shape, time, engine and kind; add the row. True when counted.
+    bool timed(std::string_view s, Marker m, bool graph, double ts, std::string_view op,
+               std::string_view rest) {
+        size_t last = rest.rfind(',');
+        if (last == std::string_view::npos)
+            return reject(s, "fields missing after " + quote(op)), false;
+        std::string_view body = rest.substr(0, last), time = rest.substr(last + 1);
+        Table &t = graph ? graph_ : prim_;
+        // Inference repeats the same sequence of primitives every iteration, so the body that
+        // followed the previous row's body last time is the likely one now: one memcmp and no
+        // hash when the guess holds. What the checks need of a known body is cached.
+        uint64_t h = 0;
+        int32_t body_id = lookup(t, body, h);
+        BodyInfo d = body_id >= 0 ? t.body_info[body_id] : describe(body, graph);
+        bool engine_first = graph || m != kMkldnn || d.engine0;
+        auto allowed = [&](uint32_t f) {
+            return graph ? (f == 6 || f == 8 || f == 9)
+                   : m == kMkldnn ? f == (d.engine0 ? 7u : 6u) : f == 8;
+        };
+        bool ambiguous = d.tail_digits && all_digits(time);
+        std::string_view number = time;
+        if (allowed(d.fields - 1) && ambiguous) {  // decimal comma: "11,4111" = 11.4111 ms
+            number_.assign(body.substr(d.cut + 1)).append(".").append(time);
+            number = number_;
+            body = body.substr(0, d.cut);
+            body_id = lookup(t, body, h);
+            d = body_id >= 0 ? t.body_info[body_id] : describe(body, graph);
+        } else if (allowed(d.fields)) {
+            if (ambiguous) {
+                std::string both(body.substr(d.cut + 1));
+                return reject(s, "ambiguous time " + quote(both + "," + std::string(time)) +
+                                     ": a decimal comma or a missing field"), false;
+            }
+        } else {
+            const char *label = graph ? "graph" : m != kMkldnn ? "v1.1+" : d.engine0 ? "v1.0" : "v0.x";
+            const char *counts_text = graph ? "6, 8 or 9" : m != kMkldnn ? "8" : d.engine0 ? "7" : "6";
+            return reject(s, std::to_string(d.fields) + (d.fields == 1 ? " field" : " fields") +
+                                 " where " + label +
+                                 " lines have " + counts_text), false;
+        }
+        double ms;
+        int decimals = 0;
+        if (!parse_number(number, ms, false, &decimals))
+            return reject(s, "time field " + quote(number) + " is not a number"), false;
+        if (engine_first && !d.engine0)
+            return reject(s, "engine " + quote(body.substr(0, body.find(','))) +
+                                 " is not cpu or gpu"), false;
+        if (!graph && !(engine_first ? d.kind1 : d.kind0)) {
+            size_t c0 = body.find(',');
+            std::string_view kind = engine_first
+                ? body.substr(c0 + 1, body.find(',', c0 + 1) - c0 - 1) : body.substr(0, c0);
+            return reject(s, "kind " + quote(kind) + " is not a oneDNN primitive kind"), false;
+        }
+        if (body_id < 0) {  // interned only once the line is known to be good
+            if (h == 0) h = Interner::hash(body);
+            body_id = t.bodies.insert(body, h);
+            t.body_info.push_back(d);
+            t.successor.push_back(-1);
+        }
+        if (t.last_body >= 0) t.successor[t.last_body] = body_id;
+        t.last_body = body_id;
+        t.line_no.push_back(counts.total);
+        t.timestamp.push_back(ts);
+        t.time_ms.push_back(ms);
+        t.op.push_back(t.ops.intern_few(op));
+        t.body.push_back(body_id);
+        counts.time_decimals = std::max(counts.time_decimals, decimals);
+        ++counts.parsed;
+        if (graph) ++counts.graph;
+        return true;
+    }
+
+    void reject(std::string_view s, std::string reason) {
+        rejected_.push_back({counts.total, std::move(reason), std::string(s.substr(0, kTextBytes))});
+    }
     void untimed() { ++counts.untimed; }
     void info(std::string_view s) {
         ++counts.untimed;
@@ -290,12 +445,32 @@ class Scanner {
 
     Table prim_, graph_;
     std::vector<std::string> info_;
+    std::vector<Rejected> rejected_;
+    std::string layout_, number_;
 };
 
-py::dict scan_buffer(py::buffer buf) {
-    py::buffer_info info = buf.request();
-    const char *data = static_cast<const char *>(info.ptr);
-    size_t n = static_cast<size_t>(info.size * info.itemsize);
+// A C-contiguous view of a buffer, released with the view (also when an exception unwinds).
+struct BufferView {
+    Py_buffer view{};
+    explicit BufferView(py::handle obj) {
+        if (PyObject_GetBuffer(obj.ptr(), &view, PyBUF_C_CONTIGUOUS) != 0)
+            throw py::error_already_set();
+    }
+    ~BufferView() { PyBuffer_Release(&view); }
+    BufferView(const BufferView &) = delete;
+    BufferView &operator=(const BufferView &) = delete;
+};
+
+[[noreturn]] void raise_os_error(int err, const std::string &path) {
+    errno = err;
+    PyErr_SetFromErrnoWithFilename(PyExc_OSError, path.c_str());  // picks the subclass
+    throw py::error_already_set();
+}
+
+py::dict scan_buffer(py::handle obj) {
+    BufferView buf(obj);  // BufferError for a strided or reversed view: never read past it
+    const char *data = static_cast<const char *>(buf.view.buf);
+    size_t n = static_cast<size_t>(buf.view.len);
     Scanner sc;
     {
         py::gil_scoped_release nogil;
@@ -305,21 +480,28 @@ py::dict scan_buffer(py::buffer buf) {
     return sc.result();
 }
 
+struct FileCloser {
+    void operator()(FILE *f) const { std::fclose(f); }
+};
+
 py::dict scan_file(const std::string &path, size_t chunk_size) {
     if (chunk_size < 64) chunk_size = 64;
-    FILE *f = std::fopen(path.c_str(), "rb");
-    if (!f) throw py::value_error("cannot open " + path + ": " + std::strerror(errno));
+    // Owned by a unique_ptr: a bad_alloc (or any exception) below still closes the file.
+    std::unique_ptr<FILE, FileCloser> f(std::fopen(path.c_str(), "rb"));
+    if (!f) raise_os_error(errno, path);
+    struct stat st;
+    if (fstat(fileno(f.get()), &st) == 0 && S_ISDIR(st.st_mode)) raise_os_error(EISDIR, path);
     Scanner sc;
     std::vector<char> buf(chunk_size);
     size_t have = 0;  // bytes of an unfinished line carried at the front of buf
-    bool failed = false;
+    int read_error = 0;
     {
         py::gil_scoped_release nogil;
         while (true) {
             if (have == buf.size()) buf.resize(buf.size() * 2);  // a line longer than a chunk
-            size_t got = std::fread(buf.data() + have, 1, buf.size() - have, f);
+            size_t got = std::fread(buf.data() + have, 1, buf.size() - have, f.get());
             if (got == 0) {
-                failed = std::ferror(f) != 0;
+                if (std::ferror(f.get())) read_error = errno ? errno : EIO;
                 break;
             }
             have += got;
@@ -327,10 +509,9 @@ py::dict scan_file(const std::string &path, size_t chunk_size) {
             std::memmove(buf.data(), buf.data() + used, have - used);
             have -= used;
         }
-        if (!failed) sc.finish(buf.data(), have);
-        std::fclose(f);
+        if (!read_error) sc.finish(buf.data(), have);
     }
-    if (failed) throw py::value_error("read error on " + path);
+    if (read_error) raise_os_error(read_error, path);
     return sc.result();
 }
 
@@ -338,7 +519,9 @@ py::dict scan_file(const std::string &path, size_t chunk_size) {
 
 void init_verbose(py::module_ &m) {
     m.def("scan_verbose_buffer", &scan_buffer, py::arg("data"),
-          "Scan oneDNN/MKL-DNN verbose output held in a bytes-like object.");
+          "Scan oneDNN/MKL-DNN verbose output held in a C-contiguous bytes-like object "
+          "(BufferError otherwise).");
     m.def("scan_verbose_file", &scan_file, py::arg("path"), py::arg("chunk_size") = 1 << 20,
-          "Scan a verbose log file in fixed-size chunks (memory does not grow with the file).");
+          "Scan a verbose log file in fixed-size chunks (memory does not grow with the file). "
+          "Raises OSError (FileNotFoundError, PermissionError, IsADirectoryError) like open().");
 }

@@ -7,6 +7,7 @@ import numpy as np
 
 def assert_same_scan(a: dict, b: dict) -> None:
     assert a["stats"] == b["stats"] and a["info"] == b["info"]
+    assert a["malformed"] == b["malformed"] and a["layout"] == b["layout"]
     for table in ("primitive", "graph"):
         for col, value in a[table].items():
             if isinstance(value, list):

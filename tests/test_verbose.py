@@ -207,8 +207,9 @@ def test_source_kinds_agree(fixtures_dir, tmp_path):
     d = verbose.parse(data.decode())
     for other in (b, c, d):
         pd.testing.assert_frame_equal(a.primitives, other.primitives)
-    with pytest.raises(ValueError, match="cannot open"):
-        verbose.parse(tmp_path / "missing.log")
+    for native in (True, False):
+        with pytest.raises(FileNotFoundError, match=r"missing\.log"):
+            verbose.parse(tmp_path / "missing.log", native=native)
 
 
 # ---- tolerance: what real terminals and pipes do to logs -----------------------------------
@@ -270,12 +271,14 @@ def test_commas_in_untimed_text(native):
         "onednn_verbose,common,warn,x,y,z,1,2,3,4,5,6,7,8.0",
         "dnnl_verbose,create:check,cpu,convolution,x,y,z,,,p,1.0",
         "dnnl_verbose,info,cpu,isa:Intel AVX-512, with, commas",
-        "onednn_verbose,v1,primitive,create_nested:cache_miss,cpu,a,b,c,d,e,f,g,0.5",
+        "onednn_verbose,v1,primitive,create_nested:cache_miss,cpu,matmul,b,c,d,e,f,g,0.5",
+        "onednn_verbose,v1,primitive,create:start,cpu,matmul,b,c,d,,,g",
         *GOOD,
     ]
     log = verbose.parse("\n".join(lines) + "\n", native=native)
     assert (log.totals()["exec_count"], log.totals()["exec_ms"]) == (3, 2.0)
     assert log.totals()["create_count"] == 0
+    assert (log.totals()["create_nested_count"], log.totals()["create_nested_ms"]) == (1, 0.5)
     assert log.stats.lines_untimed == 8 and log.stats.lines_malformed == 0
 
 

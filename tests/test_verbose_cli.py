@@ -101,3 +101,73 @@ def test_run_records_a_real_mxnet_log(cli, tmp_path):
 def test_run_without_command(cli):
     proc = cli("verbose", "run")
     assert proc.returncode == 2 and "needs a command" in proc.stderr
+
+
+GOOD = ("dnnl_verbose,exec,cpu,convolution,jit:avx2,forward_inference,src_f32::blocked:abcd:f0,,"
+        "alg:convolution_direct,mb1_ic3oc8_ih8oh8kh3sh1dh0ph1_iw8ow8kw3sw1dw0pw1,{}")
+
+
+def test_summary_lists_rejected_lines(cli, tmp_path):
+    path = tmp_path / "pasted.log"
+    bad = [GOOD.format(f"0.{i}.") for i in range(25)]
+    path.write_text("\n".join([GOOD.format("1.5"), *bad]) + "\n")
+    proc = cli("verbose", "summary", str(path))
+    assert proc.returncode == 0, proc.stderr
+    assert "25 lines rejected, see below" in proc.stdout
+    section = proc.stdout.split("Rejected lines (25; first 20, --show-rejected for all):")[1]
+    assert section.count("is not a number") == 20
+    assert 'line  2: time field "0.0." is not a number' in section
+    assert repr(bad[0][:80]) in section
+    full = cli("verbose", "summary", str(path), "--show-rejected").stdout
+    assert full.split("Rejected lines (25):")[1].count("is not a number") == 25
+
+
+def test_json_keys_of_issue_12(cli, tmp_path):
+    path = tmp_path / "pasted.log"
+    path.write_text("\n".join([GOOD.format("1.5"), GOOD.format("x")]) + "\n")
+    got = json.loads(cli("verbose", "summary", str(path), "--json").stdout)
+    assert got["malformed_count"] == 1
+    assert got["malformed"] == [{"line": 2, "reason": 'time field "x" is not a number',
+                                 "text": GOOD.format("x")[:80]}]
+    assert (got["create_nested_count"], got["create_nested_ms"], got["create_by_kind"]) == \
+        (0, 0.0, {})
+    assert got["header"]["generation_inferred"] is True and got["resolution_ms"] == 0.1
+
+
+def test_creation_table_first_when_creation_dominates(cli, tmp_path):
+    path = tmp_path / "deconv.log"
+    path.write_text("\n".join([GOOD.replace(",exec,", ",create:cache_miss,").format("70000"),
+                               GOOD.format("0.5"), GOOD.format("0")]) + "\n")
+    out = cli("verbose", "summary", str(path)).stdout
+    assert out.index("Creation time by kind") < out.index("Exec time by kind")
+    create = out.split("Creation time by kind (1 of 1 groups):")[1].splitlines()
+    assert create[1].split()[:2] == ["kind", "impl"]
+    assert create[3].split()[:4] == ["convolution", "jit:avx2", "1", "70000.000"]
+    assert "time resolution: 0.1 ms" in out
+
+
+def test_group_below_resolution_is_reported_not_zero(cli, tmp_path):
+    path = tmp_path / "tiny.log"
+    path.write_text("\n".join([GOOD.format("0.125"),
+                               GOOD.replace("convolution,", "eltwise,").format("0")]) + "\n")
+    out = cli("verbose", "summary", str(path)).stdout
+    row = next(r for r in out.splitlines() if r.startswith("eltwise"))
+    assert row.split()[:4] == ["eltwise", "1", "<", "0.001"]
+
+
+def test_run_with_a_mistyped_command_keeps_the_existing_log(cli, tmp_path):
+    log = tmp_path / "keep.log"
+    log.write_bytes(b"an earlier log\n" * 1000)
+    proc = cli("verbose", "run", "-o", str(log), "--", "pyhton-no-such-command", "x.py")
+    assert proc.returncode == 2 and "command not found: pyhton-no-such-command" in proc.stderr
+    assert log.read_bytes() == b"an earlier log\n" * 1000
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["keep.log"]  # no temporary left
+
+
+@pytest.mark.parametrize("target", ["/proc/x.log", "{tmp}/missing/x.log", "{tmp}"])
+def test_run_with_an_unwritable_log_blames_the_log(cli, tmp_path, target):
+    target = target.format(tmp=tmp_path)
+    proc = cli("verbose", "run", "-o", target, "--", "true")
+    assert proc.returncode == 2, proc.stderr
+    assert f"cannot write the log {target}" in proc.stderr
+    assert "command not found" not in proc.stderr and "Traceback" not in proc.stderr

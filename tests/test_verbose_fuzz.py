@@ -1,6 +1,8 @@
 """Fuzzing the verbose scanner: random bytes and mutated real lines never crash it, never make
-it count a line whose time field is not a number, and the native scanner and the pure-Python
-twin agree on every input."""
+it count garbage (a counted line has a real primitive kind, an engine of cpu/gpu and a finite
+non-negative time), and the native scanner and the pure-Python twin agree on every input,
+rejected lines and reasons included. Deterministic (derandomized); bench/verbose_fuzz.py runs
+the same checks on >= 10^6 lines outside CI."""
 
 from __future__ import annotations
 
@@ -15,10 +17,21 @@ from mxprof.onednn import _verbose_py
 from scan_compare import assert_same_scan
 
 FIXTURES = Path(__file__).parent / "fixtures" / "verbose"
-REAL_LINES = sorted({line for p in FIXTURES.glob("*.log")
+CASES = Path(__file__).resolve().parents[2] / "shared" / "cases" / "verbose"
+if not CASES.is_dir():
+    CASES = Path("/work/shared/cases/verbose")
+REAL_LINES = sorted({line for p in [*FIXTURES.glob("*.log"), *CASES.glob("*.log")]
                      for line in p.read_bytes().splitlines() if b"_verbose," in line})
-SETTINGS = settings(max_examples=200, deadline=None,
+SETTINGS = settings(max_examples=200, deadline=None, derandomize=True,
                     suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+
+
+def test_corpus_has_every_generation():
+    assert any(b"11,4111" in line for line in REAL_LINES)  # the shared cases were found
+    for marker in (b"mkldnn_verbose,exec,convolution", b"mkldnn_verbose,exec,cpu",
+                   b"dnnl_verbose,", b"onednn_verbose,v1,primitive", b"onednn_verbose,v1,graph",
+                   b"onednn_graph_verbose"):
+        assert any(marker in line for line in REAL_LINES), marker
 
 
 def _timed_lines(data: bytes, result: dict) -> list[bytes]:
@@ -31,8 +44,15 @@ def _check(data: bytes) -> dict:
     native = core.scan_verbose_buffer(data)
     assert_same_scan(native, _verbose_py.scan_buffer(data))
     for line in _timed_lines(data, native):
-        # Every counted line ends in a plain non-negative decimal number.
+        # Every counted line ends in a plain non-negative decimal number (or digits,digits).
         assert _verbose_py.parse_number(line.rsplit(b",", 1)[1], need_dot=False) is not None
+    kinds = [native["primitive"]["body_strings"][b] for b in native["primitive"]["body"]]
+    for body in kinds:
+        fields = body.split(",")
+        kind = fields[1] if fields[0] in ("cpu", "gpu") else fields[0]
+        assert kind.encode() in _verbose_py.PRIMITIVE_KINDS, body
+    assert np.all(np.isfinite(native["primitive"]["time_ms"]))
+    assert np.all(np.isfinite(native["graph"]["time_ms"])) and np.all(native["graph"]["time_ms"] >= 0)
     s = native["stats"]
     assert s["lines_parsed"] + s["lines_skipped"] == s["lines_total"]
     assert s["lines_parsed"] == len(native["primitive"]["time_ms"]) + len(native["graph"]["time_ms"])
@@ -46,7 +66,8 @@ def test_random_bytes(data):
     _check(data)
 
 
-_MUTATIONS = st.sampled_from(["delete", "insert", "replace", "truncate", "comma", "dup_field"])
+_MUTATIONS = st.sampled_from(["delete", "insert", "replace", "truncate", "comma", "dup_field",
+                              "drop_field", "swap_point"])
 
 
 @st.composite
@@ -69,6 +90,14 @@ def mutated_line(draw):
             fields = bytes(line).split(b",")
             i = draw(st.integers(0, len(fields) - 1))
             line = bytearray(b",".join([*fields[:i + 1], fields[i], *fields[i + 1:]]))
+        elif kind == "drop_field":
+            fields = bytes(line).split(b",")
+            i = draw(st.integers(0, len(fields) - 1))
+            line = bytearray(b",".join(fields[:i] + fields[i + 1:]))
+        elif kind == "swap_point":  # a locale's decimal comma, or the reverse
+            text = bytes(line)
+            line = bytearray(text.replace(b".", b",") if b"." in text[-12:]
+                             else text[:-12] + text[-12:].replace(b",", b"."))
     return bytes(line)
 
 

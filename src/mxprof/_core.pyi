@@ -47,11 +47,15 @@ class SectionTable:
     def add(self, name: str, ns: int) -> None: ...
     def snapshot(self) -> dict[str, tuple[int, int, int, int]]: ...
     def clear(self) -> None: ...
-# ---- oneDNN verbose scanner (csrc/verbose.cpp; twin: mxprof/_verbose_py.py) ----------------
+# ---- oneDNN verbose scanner (csrc/verbose.cpp; twin: mxprof/onednn/_verbose_py.py) ---------
 # Both return {"primitive": table, "graph": table, "stats": dict[str, int | bool],
-# "info": list[str]}; a table is {"line_no": int64[n], "timestamp_ms": float64[n] (NaN when
-# absent), "time_ms": float64[n], "op": int32[n], "op_strings": list[str], "body": int32[n],
-# "body_strings": list[str]}.
+# "info": list[str], "malformed": list[tuple[int, str, str]] (line number, reason, first 320
+# bytes of the line decoded), "layout": str (prefix form of the first timed line, e.g.
+# "onednn,v1", "mkldnn"; "" when none)}; a table is {"line_no": int64[n], "timestamp_ms":
+# float64[n] (NaN when absent), "time_ms": float64[n], "op": int32[n], "op_strings": list[str],
+# "body": int32[n], "body_strings": list[str]}. scan_verbose_buffer raises BufferError for a
+# buffer that is not C-contiguous; scan_verbose_file raises what open() raises
+# (FileNotFoundError, PermissionError, IsADirectoryError, OSError).
 
 def scan_verbose_buffer(data: bytes | bytearray | memoryview) -> dict[str, Any]: ...
 def scan_verbose_file(path: str, chunk_size: int = 1048576) -> dict[str, Any]: ...

@@ -1,12 +1,13 @@
 """`mxprof verbose`: read oneDNN / MKL-DNN verbose logs of any generation.
 
-    python -m mxprof verbose summary LOG [--by kind,impl] [--top N] [--json]
+    python -m mxprof verbose summary LOG [--by kind,impl] [--top N] [--json] [--show-rejected]
     python -m mxprof verbose run [-o LOG] [--level 1|2] -- CMD ...
 
-`summary` prints where the primitive time went (exec lines), creation cost, graph-API
-partitions, the reorder share and GFLOP/s of convolution / inner product / matmul. `run` runs a
-command with verbose output switched on for every generation (MKLDNN_/DNNL_/ONEDNN_VERBOSE and
-timestamps), writes the log, and prints the summary.
+`summary` prints where the primitive time went (exec lines), creation cost (by kind and
+implementation; the larger of exec and creation first), graph-API partitions, the reorder share,
+GFLOP/s of convolution / inner product / matmul, and every rejected line with its reason. `run`
+runs a command with verbose output switched on for every generation (MKLDNN_/DNNL_/
+ONEDNN_VERBOSE and timestamps), writes the log, and prints the summary.
 """
 
 from __future__ import annotations
@@ -15,9 +16,13 @@ import argparse
 import json
 import os
 import sys
+import tempfile
+from pathlib import Path
 from typing import Any
 
 from mxprof.errors import UsageError
+
+REJECTED_SHOWN = 20
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -40,6 +45,8 @@ def _summary_options(p: argparse.ArgumentParser) -> None:
                         "default: %(default)s)")
     p.add_argument("--top", type=int, default=20, help="rows to show per table (default: 20)")
     p.add_argument("--json", action="store_true", help="print one JSON object instead")
+    p.add_argument("--show-rejected", action="store_true",
+                   help=f"list every rejected line (default: the first {REJECTED_SHOWN})")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -57,6 +64,9 @@ def _summarize(path: str, args: argparse.Namespace) -> int:
     try:
         log = verbose.parse(path)
         summary = log.summary(args.by)
+        by = [b.strip() for b in args.by.split(",")]
+        create_by = by if {"impl", "implementation"} & set(by) else [*by, "impl"]
+        create_summary = log.summary(create_by, operation="create")
     except ValueError as exc:
         raise UsageError(str(exc)) from None
     except OSError as exc:
@@ -71,7 +81,8 @@ def _summarize(path: str, args: argparse.Namespace) -> int:
         out = {**log.totals(), "header": log.header, "stats": log.stats.to_dict(), "path": path}
         print(json.dumps(out, indent=2, sort_keys=False))
     else:
-        print("\n".join(format_summary(log, summary, args.by, args.top, path)))
+        print("\n".join(format_summary(log, summary, args.by, args.top, path, create_summary,
+                                        args.show_rejected)))
     return 0
 
 
@@ -91,46 +102,123 @@ def _shorten(text: str, width: int = 60) -> str:
     return text if len(text) <= width else text[: width - 3] + "..."
 
 
-def format_summary(log: Any, summary: Any, by: str, top: int, path: str) -> list[str]:
-    h, s, t = log.header, log.stats, log.totals()
-    lib = f"{h['library']} v{h['version']}" if h["version"] else "unknown library version"
+def _ms(value: float, count: int, resolution: float | None, digits: int = 3) -> str:
+    """A time in ms; a group whose calls all printed 0 was below the log's resolution."""
+    if value == 0 and count and resolution:
+        return f"< {resolution:g}"
+    return f"{value:.{digits}f}"
+
+
+def _header(log: Any, t: dict[str, Any], path: str) -> list[str]:
+    h, s = log.header, log.stats
+    lib = f"{h['library']} v{h['version']}" if h["version"] else "no version header"
+    generation = h["generation"] or "unknown"
+    if h.get("generation_inferred"):
+        generation += " (inferred from the line layout)"
+    threads = f"; threads: {h['threads']}" if h.get("threads") else ""
+    res = log.resolution_ms
     lines = [
-        f"{path}: {lib}, format generation {h['generation'] or 'unknown'}",
-        f"  isa: {h['isa'] or '-'}; runtime: {h['runtime'] or '-'}",
+        f"{path}: {lib}, format generation {generation}",
+        f"  isa: {h['isa'] or '-'}; runtime: {h['runtime'] or '-'}{threads}",
         f"  lines: {s.lines_total} read, {s.lines_parsed} timed rows, {s.lines_untimed} "
-        f"untimed verbose (info/check/dispatch), {s.lines_malformed} malformed, "
-        f"{s.lines_total - s.lines_verbose} other",
+        f"untimed verbose (info/check/dispatch/start/error), {s.lines_total - s.lines_verbose} "
+        "other",
+    ]
+    if s.lines_malformed:
+        lines.append(f"  {s.lines_malformed} lines rejected, see below")
+    lines += [
         f"  primitive exec: {t['exec_count']} calls, {t['exec_ms']:.3f} ms total "
         f"(sum of per-call wall times reported by oneDNN)",
-        f"  primitive create: {t['create_count']} timed, {t['create_ms']:.3f} ms",
+        f"  primitive create: {t['create_count']} timed, {t['create_ms']:.3f} ms"
+        + (f"; nested creation: {t['create_nested_count']}, {t['create_nested_ms']:.3f} ms "
+           "(inside their parent's time)" if t["create_nested_count"] else ""),
         "  wall span of the log (first timestamp to last end): " + (
             f"{t['span_ms']:.3f} ms" if t["span_ms"] is not None
             else "- (no timestamps: set DNNL_VERBOSE_TIMESTAMP=1 / ONEDNN_VERBOSE_TIMESTAMP=1)"),
         f"  reorder share of exec time: {100 * t['reorder_share']:.1f} %",
+        "  time resolution: " + (f"{res:g} ms (finest step printed; 0 prints as < {res:g})"
+                                 if res is not None else "-"),
     ]
     if t["graph_exec_count"] or t["graph_compile_count"]:
         lines.append(f"  graph partitions: {t['graph_exec_count']} exec, "
                      f"{t['graph_exec_ms']:.3f} ms; {t['graph_compile_count']} compiled")
-    lines += ["", f"Exec time by {by} ({min(top, len(summary))} of {len(summary)} groups):"]
+    return lines
+
+
+def _time_table(title: str, summary: Any, top: int, resolution: float | None) -> list[str]:
+    if not len(summary):
+        return ["", f"{title}: no such lines in the log"]
+    lines = ["", f"{title} ({min(top, len(summary))} of {len(summary)} groups):"]
     keys = list(summary.index.names)
     rows = []
     for idx, r in summary.head(top).iterrows():
         idx = idx if isinstance(idx, tuple) else (idx,)
+        n = int(r["count"])
         rows.append([_shorten(str(v)) for v in idx] + [
-            str(int(r["count"])), f"{r['total_ms']:.3f}", f"{r['mean_ms']:.4f}",
-            f"{r['min_ms']:.4f}", f"{r['max_ms']:.4f}", f"{r['percent']:.1f}"])
-    lines += format_table([*keys, "calls", "total ms", "mean ms", "min ms", "max ms", "%"], rows,
-                          len(keys))
+            str(n), _ms(r["total_ms"], n, resolution), _ms(r["mean_ms"], n, resolution, 4),
+            _ms(r["min_ms"], n, resolution, 4), _ms(r["max_ms"], n, resolution, 4),
+            f"{r['percent']:.1f}"])
+    return lines + format_table([*keys, "calls", "total ms", "mean ms", "min ms", "max ms", "%"],
+                                rows, len(keys))
+
+
+def _rejected(log: Any, show_all: bool) -> list[str]:
+    bad = log.malformed
+    if not bad:
+        return []
+    shown = bad if show_all else bad[:REJECTED_SHOWN]
+    more = "" if len(shown) == len(bad) else \
+        f"; first {len(shown)}, --show-rejected for all"
+    lines = ["", f"Rejected lines ({len(bad)}{more}):"]
+    width = len(str(shown[-1][0]))
+    for n, reason, text in shown:
+        lines += [f"  line {n:>{width}}: {reason}", f"{' ' * (width + 9)}{text!r}"]
+    return lines
+
+
+def format_summary(log: Any, summary: Any, by: str, top: int, path: str,
+                   create_summary: Any = None, show_rejected: bool = False) -> list[str]:
+    t = log.totals()
+    lines = _header(log, t, path)
+    res = log.resolution_ms
+    tables = [(t["exec_ms"], _time_table(f"Exec time by {by}", summary, top, res))]
+    if create_summary is not None and len(create_summary):
+        tables.append((t["create_ms"], _time_table(f"Creation time by {by}", create_summary,
+                                                   top, res)))
+    for _, table in sorted(tables, key=lambda x: -x[0]):  # the larger of the two first
+        lines += table
     flops = log.gflops()
     if len(flops):
         lines += ["", f"GFLOP/s (GOP/s for int8) of convolution / inner product / matmul "
                       f"(top {top} by time; FLOPs from the problem descriptor, time = sum of "
                       "exec ms):"]
         rows = [[k, _shorten(i, 28), _shorten(p, 56), str(int(r["calls"])), f"{r['total_ms']:.3f}",
-                 "-" if r["gflops"] != r["gflops"] else f"{r['gflops']:.2f}"]
+                 "-" if r["gflops"] != r["gflops"] or r["total_ms"] == 0
+                 else f"{r['gflops']:.2f}"]
                 for (k, i, p), r in flops.head(top).iterrows()]
         lines += format_table(["kind", "impl", "problem", "calls", "total ms", "GFLOP/s"], rows, 3)
-    return lines
+    return lines + _rejected(log, show_rejected)
+
+
+def _log_target(path: str) -> tuple[Path, int, str]:
+    """Checks the log path before anything runs and opens a temporary file beside it (the
+    existing log is replaced only once the new one is complete): (target, fd, temp path)."""
+    target = Path(path)
+    folder = target.parent
+    if target.is_dir():
+        raise UsageError(f"cannot write the log {path}: it is a folder")
+    if not folder.is_dir():
+        raise UsageError(f"cannot write the log {path}: folder {folder} does not exist")
+    if target.exists() and not os.access(target, os.W_OK):  # a log its owner write-protected
+        raise UsageError(f"cannot write the log {path}: permission denied")
+    try:
+        fd, tmp = tempfile.mkstemp(dir=folder, prefix=f".{target.name}.", suffix=".tmp")
+    except OSError as exc:
+        raise UsageError(f"cannot write the log {path}: {exc.strerror or exc}") from None
+    umask = os.umask(0)
+    os.umask(umask)
+    os.fchmod(fd, 0o666 & ~umask)  # mkstemp's 0600 would hide the log from other users
+    return target, fd, tmp
 
 
 def _run_command(args: argparse.Namespace) -> int:
@@ -139,25 +227,36 @@ def _run_command(args: argparse.Namespace) -> int:
     cmd = args.cmd[1:] if args.cmd and args.cmd[0] == "--" else args.cmd
     if not cmd:
         raise UsageError("verbose run needs a command: mxprof verbose run -- python script.py")
+    target, fd, tmp = _log_target(args.output)
     env = dict(os.environ)
     for prefix in ("MKLDNN", "DNNL", "ONEDNN"):
         env[f"{prefix}_VERBOSE"] = args.level
         env[f"{prefix}_VERBOSE_TIMESTAMP"] = "1"
+    kept = f" ({args.output} was left as it was)" if target.exists() else ""
     try:
         # oneDNN writes to the C stdout; foreign lines go on to our stdout, all lines to the log.
-        with open(args.output, "wb") as out, subprocess.Popen(
-                cmd, stdout=subprocess.PIPE, env=env) as proc:
-            assert proc.stdout is not None
-            for line in proc.stdout:
-                out.write(line)
-                if b"_verbose," not in line:
-                    sys.stdout.buffer.write(line)
-                    sys.stdout.flush()
-            code = proc.wait()
-    except FileNotFoundError:
-        raise UsageError(f"command not found: {cmd[0]}") from None
-    except OSError as exc:
-        raise UsageError(f"cannot run {cmd[0]} or write {args.output}: {exc}") from None
+        with os.fdopen(fd, "wb") as out:
+            try:
+                proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, env=env)
+            except FileNotFoundError:
+                raise UsageError(f"command not found: {cmd[0]}{kept}") from None
+            except OSError as exc:
+                raise UsageError(f"cannot run {cmd[0]}: {exc.strerror or exc}{kept}") from None
+            with proc:
+                assert proc.stdout is not None
+                for line in proc.stdout:
+                    out.write(line)
+                    if b"_verbose," not in line:
+                        sys.stdout.buffer.write(line)
+                        sys.stdout.flush()
+                code = proc.wait()
+        os.replace(tmp, target)
+    except OSError as exc:  # writing the temporary log failed (disk full, ...)
+        raise UsageError(f"cannot write the log {args.output}: {exc.strerror or exc}{kept}") \
+            from None
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
     print(f"mxprof: wrote {args.output} (command exit status {code})", file=sys.stderr)
     status = _summarize(args.output, args)
     return code if code else status

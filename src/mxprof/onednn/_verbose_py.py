@@ -2,9 +2,28 @@
 
 Same contract, same rules, same output: `scan_buffer(data)` and `scan_file(path)` return a dict
 with "primitive" and "graph" tables (line_no, timestamp_ms, time_ms, op codes, body codes and
-their interned strings), "stats" and "info". Tests check both implementations row for row; the
-twin is the readable reference and the fallback where the native module is absent. It is about
-an order of magnitude slower (see bench/verbose_parse.py).
+their interned strings), "stats", "info", "malformed" (line number, reason, first 320 bytes of
+each rejected line) and "layout" (the prefix form of the first timed line). Tests check both
+implementations row for row and reason for reason; the twin is the readable reference and the
+fallback where the native module is absent. It is about an order of magnitude slower (see
+bench/verbose_parse.py).
+
+Rules (the line forms of docs/onednn-verbose-formats.md and of logs pasted into bug reports):
+
+- a line is verbose when it holds `<marker>_verbose,` anywhere (output may precede it);
+  trailing blanks, CR and backticks (a Markdown fence) are ignored;
+- after the marker: optional `v1`, then a timestamp and/or a component in either order, then
+  the operation. `info`, `error`, `warn`, `exec:check`, `create:check|dispatch|start` are
+  untimed; `exec`, `create[:cache_*]`, `create_nested:cache_*` and graph `compile[:cache_*]`
+  are timed; any other operation is rejected;
+- a timed line's body (fields between operation and time) must have its generation's field
+  count: 6 (MKL-DNN v0.x, no engine), 7 (MKL-DNN v1.0, engine first), 8 (DNNL/oneDNN v1.1+),
+  6, 8 or 9 for graph lines (commas inside `{...}` do not split graph fields);
+- decimal comma (Windows, non-English locale): one field more than allowed and the last two
+  fields all digits reads `A,B` as A.B ms (a graph line's last field, the backend, is never
+  digits); all-digit last two fields at an allowed count that is not one more than another
+  allowed count are ambiguous and rejected;
+- the engine must be cpu or gpu, a primitive's kind one of `PRIMITIVE_KINDS`.
 """
 
 from __future__ import annotations
@@ -16,6 +35,15 @@ import re
 import numpy as np
 
 MAX_INFO_LINES = 64
+TEXT_BYTES = 320  # bytes kept of a rejected line: always >= its first 80 characters
+
+# oneDNN's dnnl_prim_kind2str names, all releases (v0.x convolution_relu included).
+PRIMITIVE_KINDS = frozenset(
+    b"convolution deconvolution convolution_relu inner_product matmul reorder sum concat "
+    b"shuffle eltwise softmax softmax_v2 logsoftmax lrn pooling pooling_v2 batch_normalization "
+    b"layer_normalization group_normalization binary prelu reduction resampling rnn gemm "
+    b"sdpa gated_mlp zero_pad".split())
+ENGINES = (b"cpu", b"gpu")
 
 # What printf %f/%g print. Bounded length and a two-digit exponent keep every accepted value a
 # finite, normal double, so C++ from_chars and Python float() round it identically.
@@ -23,6 +51,8 @@ _NUMBER = re.compile(rb"(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][+-]?[0-9]{1,2})?
 _MAX_NUMBER_LEN = 40
 _COMPONENTS = (b"primitive", b"graph", b"common", b"ukernel")
 _SUFFIX = b"_verbose,"
+_UNTIMED_SUFFIXES = (b"check", b"dispatch", b"start")
+_TIMED_SUFFIXES = (b"cache_miss", b"cache_hit", b"from_cache_blob")
 
 
 def parse_number(text: bytes, need_dot: bool) -> float | None:
@@ -33,6 +63,13 @@ def parse_number(text: bytes, need_dot: bool) -> float | None:
         return None
     value = float(text)
     return value if math.isfinite(value) else None
+
+
+def decimals(text: bytes) -> int:
+    """Decimal places a (grammar-valid) time prints: 10**-decimals ms is its resolution."""
+    mant, _, exp = text.lower().partition(b"e")
+    frac = len(mant.partition(b".")[2])
+    return max(0, frac - int(exp or b"0"))
 
 
 def find_marker(line: bytes) -> tuple[str | None, int]:
@@ -53,6 +90,58 @@ def find_marker(line: bytes) -> tuple[str | None, int]:
         if before.endswith(b"dnnl"):
             return "dnnl", after
         start = at + 1
+
+
+def classify_op(op: bytes, graph: bool) -> str:
+    """"info", "untimed", "timed" or "unknown" (see the module docstring)."""
+    if op == b"info":
+        return "info"
+    verb, sep, suffix = op.partition(b":")
+    if verb in (b"error", b"warn", b"warning"):
+        return "untimed"
+    if verb == b"exec":
+        return "timed" if not sep else "untimed" if suffix == b"check" else "unknown"
+    if verb in (b"create", b"create_nested", b"compile"):
+        if sep and suffix in _UNTIMED_SUFFIXES:
+            return "untimed"
+        if (verb == b"compile") != graph:
+            return "unknown"
+        if not sep or suffix in _TIMED_SUFFIXES or suffix.endswith((b"_cache_hit", b"_cache_miss")):
+            return "timed"
+    return "unknown"
+
+
+def quote(text: bytes) -> bytes:
+    return b'"' + (text[:40] + b"..." if len(text) > 40 else text) + b'"'
+
+
+def count_fields(body: bytes, graph: bool) -> int:
+    """Comma-separated fields; in graph lines commas inside {...} do not count."""
+    if not graph or b"{" not in body:
+        return body.count(b",") + 1
+    depth, n = 0, 1
+    for c in body:
+        if c == 0x7B:
+            depth += 1
+        elif c == 0x7D:
+            depth = max(depth - 1, 0)
+        elif c == 0x2C and depth == 0:
+            n += 1
+    return n
+
+
+def _all_digits(s: bytes) -> bool:
+    return bool(s) and s.isdigit()
+
+
+def _allowed(marker: str, graph: bool, body: bytes) -> tuple[tuple[int, ...], bytes, bool]:
+    """(allowed body field counts, generation label, engine expected first)."""
+    if graph:
+        return (6, 8, 9), b"graph", True
+    if marker == "mkldnn":
+        engine = body.split(b",", 1)[0] in ENGINES
+        return ((7,), b"v1.0", True) if engine else ((6,), b"v0.x", False)
+    return (8,), b"v1.1+", True
 
 
 class _Table:
@@ -94,30 +183,31 @@ class Scanner:
         self.prim = _Table()
         self.graph = _Table()
         self.info: list[bytes] = []
+        self.rejected: list[tuple[int, bytes, bytes]] = []
+        self.layout = b""
         self.total = self.verbose = self.parsed = self.graph_rows = 0
-        self.untimed = self.malformed = 0
+        self.untimed = self.time_decimals = 0
         self.unterminated = False
+
+    def reject(self, s: bytes, reason: bytes) -> None:
+        self.rejected.append((self.total, reason, s[:TEXT_BYTES]))
 
     def line(self, s: bytes) -> None:
         self.total += 1
-        if s.endswith(b"\r"):
-            s = s[:-1]
+        s = s.rstrip(b" \t\r`")
         marker, pos = find_marker(s)
         if marker is None:
             return
         self.verbose += 1
         parts = s[pos:].split(b",")
         # parts[i] is a "token" only while a comma follows it: the last part is the remainder.
-        i = 0
         if len(parts) < 2:
-            self.malformed += 1
-            return
-        tok = parts[0]
+            return self.reject(s, b"line ends after " + quote(parts[-1]))
+        i, tok, v1 = 0, parts[0], False
         if marker == "onednn" and tok == b"v1":
-            i += 1
+            i, v1 = 1, True
             if i + 1 >= len(parts):
-                self.malformed += 1
-                return
+                return self.reject(s, b"line ends after " + quote(parts[-1]))
             tok = parts[i]
         ts = math.nan
         have_ts = have_comp = other = False
@@ -134,41 +224,61 @@ class Scanner:
                 break
             i += 1
             if i + 1 >= len(parts):
-                self.malformed += 1
-                return
+                return self.reject(s, b"line ends after " + quote(parts[-1]))
             tok = parts[i]
         op = tok
-        if op == b"info":
+        kind = classify_op(op, graph)
+        if kind == "info":
             self.untimed += 1
             if len(self.info) < MAX_INFO_LINES:
                 self.info.append(s)
             return
-        if other:
+        if other or kind == "untimed":
             self.untimed += 1
             return
-        if op != b"exec":
-            verb = b"compile" if graph else b"create"
-            if (not op.startswith(verb) or (len(op) > len(verb) and op[len(verb):len(verb) + 1] != b":")
-                    or b"check" in op or b"dispatch" in op):
-                self.untimed += 1
-                return
-        rest = parts[i + 1:]
-        if len(rest) < 2:
-            self.malformed += 1
-            return
-        fields = len(rest) - 1
-        if graph:
-            shape_ok = fields in (8, 9)
-        elif marker == "mkldnn":
-            shape_ok = fields in (6, 7)
+        if kind == "unknown":
+            return self.reject(s, b"unknown operation " + quote(op))
+        rest = b",".join(parts[i + 1:])
+        form = marker.encode() + (b",v1" if v1 else b",component" if have_comp else b"")
+        self._timed(s, marker, graph, ts, op, rest, form)
+
+    def _timed(self, s: bytes, marker: str, graph: bool, ts: float, op: bytes, rest: bytes,
+               form: bytes) -> None:
+        last = rest.rfind(b",")
+        if last < 0:
+            return self.reject(s, b"fields missing after " + quote(op))
+        body, time = rest[:last], rest[last + 1:]
+        allowed, label, engine_first = _allowed(marker, graph, body)
+        fields = count_fields(body, graph)
+        cut = body.rfind(b",")
+        tail = body[cut + 1:]
+        ambiguous = _all_digits(tail) and _all_digits(time)
+        if fields - 1 in allowed and ambiguous:  # decimal comma: "11,4111" is 11.4111 ms
+            number, body = tail + b"." + time, body[:cut]
+        elif fields in allowed:
+            if ambiguous:
+                return self.reject(s, b"ambiguous time " + quote(tail + b"," + time)
+                                   + b": a decimal comma or a missing field")
+            number = time
         else:
-            shape_ok = fields == 8
-        ms = parse_number(rest[-1], need_dot=False) if shape_ok else None
+            counts = b", ".join(str(n).encode() for n in allowed[:-1])
+            counts = counts + b" or " + str(allowed[-1]).encode() if counts else str(allowed[0]).encode()
+            return self.reject(s, b"%d %s where %s lines have %s" % (
+                fields, b"field" if fields == 1 else b"fields", label, counts))
+        ms = parse_number(number, need_dot=False)
         if ms is None:
-            self.malformed += 1
-            return
+            return self.reject(s, b"time field " + quote(number) + b" is not a number")
+        head = body.split(b",", 2)
+        if engine_first and head[0] not in ENGINES:
+            return self.reject(s, b"engine " + quote(head[0]) + b" is not cpu or gpu")
+        if not graph and head[1 if engine_first else 0] not in PRIMITIVE_KINDS:
+            return self.reject(s, b"kind " + quote(head[1 if engine_first else 0])
+                               + b" is not a oneDNN primitive kind")
         table = self.graph if graph else self.prim
-        table.add(self.total, ts, ms, op, b",".join(rest[:-1]))
+        table.add(self.total, ts, ms, op, body)
+        self.time_decimals = max(self.time_decimals, decimals(number))
+        if not self.layout:
+            self.layout = form
         self.parsed += 1
         if graph:
             self.graph_rows += 1
@@ -180,21 +290,32 @@ class Scanner:
             "lines_parsed": self.parsed,
             "lines_graph": self.graph_rows,
             "lines_untimed": self.untimed,
-            "lines_malformed": self.malformed,
+            "lines_malformed": len(self.rejected),
             "lines_skipped": self.total - self.parsed,
             "unterminated_last_line": self.unterminated,
+            "time_decimals": self.time_decimals,
         }
         return {
             "primitive": self.prim.result(),
             "graph": self.graph.result(),
             "stats": stats,
             "info": [s.decode("utf-8", "replace") for s in self.info],
+            "malformed": [(n, r.decode("utf-8", "replace"), t.decode("utf-8", "replace"))
+                          for n, r, t in self.rejected],
+            "layout": self.layout.decode(),
         }
 
 
 def scan_buffer(data: bytes | bytearray | memoryview) -> dict:
-    """Scan verbose output held in memory (the twin of `_core.scan_verbose_buffer`)."""
-    data = bytes(data)
+    """Scan verbose output held in memory (the twin of `_core.scan_verbose_buffer`).
+
+    Raises BufferError for a buffer that is not C-contiguous (as the native scanner does),
+    TypeError for an object that is not a buffer.
+    """
+    view = memoryview(data)
+    if not view.c_contiguous:
+        raise BufferError("verbose scan needs a C-contiguous buffer")
+    data = view.tobytes()
     scanner = Scanner()
     lines = data.split(b"\n")
     tail = lines.pop()  # text after the last newline: an unterminated (maybe truncated) line
@@ -207,7 +328,10 @@ def scan_buffer(data: bytes | bytearray | memoryview) -> dict:
 
 
 def scan_file(path: str | os.PathLike, chunk_size: int = 1 << 20) -> dict:
-    """Scan a log file in chunks with a carried partial line (twin of `scan_verbose_file`)."""
+    """Scan a log file in chunks with a carried partial line (twin of `scan_verbose_file`).
+
+    Raises what `open()` raises: FileNotFoundError, PermissionError, IsADirectoryError, OSError.
+    """
     scanner = Scanner()
     carry = b""
     with open(path, "rb") as f:

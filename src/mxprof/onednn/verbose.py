@@ -7,12 +7,15 @@ twin, `native=False`) and returns a `VerboseLog`:
   categorical string columns (timestamp_ms, operation, cache, engine, kind, impl, prop_kind, mds,
   attrs, aux, problem, time_ms, line_no);
 - `.graph`: one row per timed graph-API partition line (exec, compile[:cache_*]);
+- `.malformed`: every line with a verbose marker that was neither counted nor an untimed
+  marker (info, check, dispatch, create:start, error, warn), as (line, reason, text);
 - analysis on top: `summary(by=...)`, `totals()`, `reorder_share()`, `gflops()`.
 
 The scanner interns everything between the operation and the time as one "body" string; this
 module splits the few unique bodies into columns. The body's field count is the generation's
 shape: 6 fields for MKL-DNN v0.x (no engine, no attributes), 7 for v1.0 (no attributes), 8 for
-DNNL/oneDNN v1.1 and later.
+DNNL/oneDNN v1.1 and later; graph lines have 8 or 9 (v3.x) or 6 (the attrs/inputs/outputs
+layout of 2026). The line rules are in `_verbose_py`'s docstring.
 """
 
 from __future__ import annotations
@@ -28,11 +31,13 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from mxprof.onednn.verbose_header import parse_header
+
 PRIMITIVE_COLUMNS = ("timestamp_ms", "operation", "cache", "engine", "kind", "impl", "prop_kind",
                      "mds", "attrs", "aux", "problem", "time_ms", "line_no")
 GRAPH_COLUMNS = ("timestamp_ms", "operation", "cache", "engine", "partition_id", "partition_kind",
                  "op_names", "data_formats", "logical_tensors", "fpmath", "impl", "backend",
-                 "time_ms", "line_no")
+                 "op_attrs", "inputs", "outputs", "time_ms", "line_no")
 # Body layouts by field count (see module docstring); "" where a generation has no such field.
 _PRIM_LAYOUT = {
     6: ("kind", "impl", "prop_kind", "mds", "aux", "problem"),
@@ -40,6 +45,7 @@ _PRIM_LAYOUT = {
     8: ("engine", "kind", "impl", "prop_kind", "mds", "attrs", "aux", "problem"),
 }
 _GRAPH_LAYOUT = {
+    6: ("engine", "op_names", "partition_id", "op_attrs", "inputs", "outputs"),
     8: ("engine", "partition_id", "partition_kind", "op_names", "data_formats",
         "logical_tensors", "fpmath", "backend"),
     9: ("engine", "partition_id", "partition_kind", "op_names", "data_formats",
@@ -62,13 +68,14 @@ class VerboseStats:
     lines_malformed: int  # verbose marker but wrong shape or a time that is not a number
     lines_skipped: int  # lines_total - lines_parsed
     unterminated_last_line: bool
+    time_decimals: int = 0  # most decimal places printed by a counted time field
 
     def to_dict(self) -> dict[str, Any]:
         return dict(self.__dict__)
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> VerboseStats:
-        return cls(**{k: d[k] for k in cls.__dataclass_fields__})
+        return cls(**{k: d[k] for k in cls.__dataclass_fields__ if k in d})
 
 
 @dataclass(frozen=True, eq=False)  # DataFrames have no truth value: compare tables explicitly
@@ -80,6 +87,17 @@ class VerboseLog:
     header: dict[str, Any]
     stats: VerboseStats
     info_lines: tuple[str, ...] = field(default=())
+    # (line number, reason, first 80 characters) of each rejected line, in file order
+    malformed: tuple[tuple[int, str, str], ...] = field(default=())
+
+    @property
+    def resolution_ms(self) -> float | None:
+        """The finest time step the log prints (10**-d ms for the most decimals d of any
+        counted time field); None without timed lines. A time printed as 0 was below it:
+        report it as `< resolution`, not as zero cost or an infinite ratio."""
+        if self.stats.lines_parsed == 0:
+            return None
+        return 10.0 ** -self.stats.time_decimals
 
     def to_pandas(self) -> pd.DataFrame:
         return self.primitives
@@ -108,6 +126,8 @@ def parse(source: str | os.PathLike | bytes | bytearray | memoryview, *, native:
 
     A `str` is taken as a path unless it contains a newline or a verbose marker and is not an
     existing file. Files are streamed in `chunk_size` pieces; memory grows with the rows only.
+    Raises FileNotFoundError / PermissionError / IsADirectoryError / OSError for a path that
+    cannot be read (both scanners), BufferError for a buffer that is not C-contiguous.
     """
     if native:
         from mxprof._native import core
@@ -138,12 +158,14 @@ def from_scan(raw: dict) -> VerboseLog:
     prims = _table(raw["primitive"], _PRIM_LAYOUT, PRIMITIVE_COLUMNS)
     graph = _table(raw["graph"], _GRAPH_LAYOUT, GRAPH_COLUMNS)
     info = tuple(raw["info"])
-    header = parse_header(info, prims)
-    return VerboseLog(prims, graph, header, VerboseStats.from_dict(raw["stats"]), info)
+    header = parse_header(info, prims, raw.get("layout", ""))
+    malformed = tuple((n, reason, text[:80]) for n, reason, text in raw.get("malformed", ()))
+    return VerboseLog(prims, graph, header, VerboseStats.from_dict(raw["stats"]), info, malformed)
 
 
 def _table(t: dict, layouts: dict[int, tuple[str, ...]], columns: tuple[str, ...]) -> pd.DataFrame:
-    bodies = [b.split(",") for b in t["body_strings"]]
+    graph = "fpmath" in columns
+    bodies = [split_graph_body(b) if graph else b.split(",") for b in t["body_strings"]]
     string_cols = [c for c in columns if c not in ("timestamp_ms", "time_ms", "line_no",
                                                    "operation", "cache")]
     per_body = {c: [] for c in string_cols}
@@ -158,15 +180,32 @@ def _table(t: dict, layouts: dict[int, tuple[str, ...]], columns: tuple[str, ...
         "operation": _categorical(t["op"], [o for o, _ in op_split]),
         "cache": _categorical(t["op"], [c for _, c in op_split]),
     }
-    for c in string_cols:
-        data[c] = _categorical(t["body"], per_body[c])
+    data.update(_categoricals(t["body"], per_body))
     data["time_ms"] = t["time_ms"]
     data["line_no"] = t["line_no"]
-    return pd.DataFrame(data, columns=list(columns))
+    # copy=False also skips pandas' consolidation of the numeric columns (a copy of each)
+    return pd.DataFrame(data, columns=list(columns), copy=False)
+
+
+def split_graph_body(body: str) -> list[str]:
+    """Graph body fields: commas inside {...} (attrs, inputs, outputs) do not split."""
+    if "{" not in body:
+        return body.split(",")
+    out, depth, start = [], 0, 0
+    for i, c in enumerate(body):
+        if c == "{":
+            depth += 1
+        elif c == "}":
+            depth = max(depth - 1, 0)
+        elif c == "," and depth == 0:
+            out.append(body[start:i])
+            start = i + 1
+    return [*out, body[start:]]
 
 
 def _split_op(op: str) -> tuple[str, str]:
-    """'create:cache_miss' -> ('create', 'miss'); 'exec' -> ('exec', '')."""
+    """'create:cache_miss' -> ('create', 'miss'); 'create_nested:cache_hit' ->
+    ('create_nested', 'hit'); 'exec' -> ('exec', '')."""
     verb, _, state = op.partition(":")
     return verb, state[len("cache_"):] if state.startswith("cache_") else state
 
@@ -177,61 +216,30 @@ _TRUSTED_CODES = ({"validate": False}
                   if "validate" in inspect.signature(pd.Categorical.from_codes).parameters else {})
 
 
-def _categorical(codes: np.ndarray, values_by_code: list[str]) -> pd.Categorical:
-    """Row codes into `values_by_code` (may repeat values) as a Categorical of unique values."""
+def _remap(values_by_code: list[str]) -> tuple[np.ndarray, list[str]]:
     uniques: dict[str, int] = {}
     remap = np.array([uniques.setdefault(v, len(uniques)) for v in values_by_code] or [0],
                      dtype=np.int32)
+    return remap, list(uniques) or [""]
+
+
+def _categorical(codes: np.ndarray, values_by_code: list[str]) -> pd.Categorical:
+    """Row codes into `values_by_code` (may repeat values) as a Categorical of unique values."""
+    remap, categories = _remap(values_by_code)
     row_codes = remap[codes] if len(codes) else np.zeros(0, dtype=np.int32)
-    return pd.Categorical.from_codes(row_codes, categories=list(uniques) or [""],
-                                     **_TRUSTED_CODES)
+    return pd.Categorical.from_codes(row_codes, categories=categories, **_TRUSTED_CODES)
 
 
-_VERSION = re.compile(r"(oneDNN|DNNL|Intel\(R\) MKL-DNN|Intel MKL-DNN|MKL-DNN)\s+v(\d+)\.(\d+)"
-                      r"(?:\.(\d+))?")
-
-
-def parse_header(info: tuple[str, ...], prims: pd.DataFrame | None = None) -> dict[str, Any]:
-    """Library name/version, ISA, runtime and the format generation from the info lines."""
-    header: dict[str, Any] = {"library": None, "version": None, "isa": None, "runtime": None,
-                              "generation": None}
-    for line in info:
-        m = _VERSION.search(line)
-        if m and header["version"] is None:
-            header["library"] = m.group(1)
-            header["version"] = ".".join(g for g in m.groups()[1:] if g is not None)
-            rest = line[m.end():].split("),", 1)
-            if len(rest) == 2 and rest[1].strip():  # v0.x prints the ISA after the version
-                header["isa"] = rest[1].strip()
-        if ",isa:" in line and header["isa"] is None:
-            header["isa"] = line.split(",isa:", 1)[1].strip()
-        if "Detected ISA is" in line and header["isa"] is None:
-            header["isa"] = line.split("Detected ISA is", 1)[1].strip()
-        if ",cpu,runtime:" in line and header["runtime"] is None:
-            header["runtime"] = line.split(",cpu,runtime:", 1)[1].strip()
-    header["generation"] = _generation(header["version"], info, prims)
-    return header
-
-
-def _generation(version: str | None, info: tuple[str, ...], prims: pd.DataFrame | None) -> str | None:
-    if version:
-        major, minor = (int(x) for x in version.split(".")[:2])
-        if major == 0:
-            return "v0.x"
-        if major == 1:
-            return "v1.0" if minor == 0 else "v1.1-1.8"
-        if major == 2:
-            return "v2.0-2.4" if minor <= 4 else "v2.5-3.2"
-        if major == 3:
-            if minor <= 2:
-                return "v2.5-3.2"
-            return "v3.3-3.5" if minor <= 5 else "v3.6+"
-        return f"v{major}.x"
-    if info and any(line.startswith("onednn_verbose,v1,") for line in info):
-        return "v3.6+"
-    if prims is not None and len(prims) and (prims["engine"] == "").all():
-        return "v0.x"  # the only generation without an engine field
-    return None
+def _categoricals(codes: np.ndarray, per_body: dict[str, list[str]]) -> dict[str, Any]:
+    """`_categorical` of every body column; the row codes are widened to intp once, not
+    inside every gather (numpy converts int32 indices to intp on each fancy index)."""
+    idx = codes.astype(np.intp)
+    out = {}
+    for c, values in per_body.items():
+        remap, categories = _remap(values)
+        row_codes = remap[idx] if len(idx) else np.zeros(0, dtype=np.int32)
+        out[c] = pd.Categorical.from_codes(row_codes, categories=categories, **_TRUSTED_CODES)
+    return out
 
 
 # ---- analysis: pure functions over the primitive table -------------------------------------
@@ -259,25 +267,43 @@ def summarize(prims: pd.DataFrame, by: str | tuple[str, ...] | list[str] = ("kin
     return out.sort_values("total_ms", ascending=False)
 
 
+def _by_kind(rows: pd.DataFrame) -> dict[str, dict[str, float]]:
+    """{kind: {count, ms}}, largest ms first."""
+    by_kind = {str(k): {"count": len(v), "ms": float(v.sum())}
+               for k, v in rows.groupby("kind", observed=True, sort=False)["time_ms"]}
+    return dict(sorted(by_kind.items(), key=lambda kv: -kv[1]["ms"]))
+
+
 def totals(log: VerboseLog) -> dict[str, Any]:
-    """The headline numbers (the CLI's --json object)."""
+    """The headline numbers (the CLI's --json object).
+
+    Times in ms (sums of the per-line times oneDNN printed). `create_*` counts top-level
+    creation; `create_nested_*` the primitives created inside another one's creation (v3.8+),
+    whose time is part of their parent's. `malformed` lists every rejected line as
+    {line (1-based), reason, text (first 80 characters)}.
+    """
     p, g = log.primitives, log.graph
     exec_rows = p[p["operation"] == "exec"]
     create_rows = p[p["operation"] == "create"]
+    nested = p[p["operation"] == "create_nested"]
     graph_exec = g[g["operation"] == "exec"]
-    by_kind = {str(k): {"count": len(v), "ms": float(v.sum())}
-               for k, v in exec_rows.groupby("kind", observed=True, sort=False)["time_ms"]}
     return {
         "exec_count": len(exec_rows),
         "exec_ms": float(exec_rows["time_ms"].sum()),
         "create_count": len(create_rows),
         "create_ms": float(create_rows["time_ms"].sum()),
+        "create_nested_count": len(nested),
+        "create_nested_ms": float(nested["time_ms"].sum()),
         "graph_exec_count": len(graph_exec),
         "graph_exec_ms": float(graph_exec["time_ms"].sum()),
         "graph_compile_count": int((g["operation"] == "compile").sum()),
         "span_ms": span_ms(p, g),
         "reorder_share": reorder_share(p),
-        "by_kind": dict(sorted(by_kind.items(), key=lambda kv: -kv[1]["ms"])),
+        "resolution_ms": log.resolution_ms,
+        "by_kind": _by_kind(exec_rows),
+        "create_by_kind": _by_kind(create_rows),
+        "malformed_count": len(log.malformed),
+        "malformed": [{"line": n, "reason": r, "text": t} for n, r, t in log.malformed],
     }
 
 
