@@ -101,14 +101,14 @@ def _fusion_check(args, spec, progress) -> dict:
     if model.source == "symbol":
         return {"status": "skipped",
                 "summary": "fusion: not run for --symbol models (zoo names only)"}
-    # The fusion job cannot yet load given weights or bind CPUs/memory: a summary measured on
-    # other weights or other CPUs would be another model's numbers, so it is not run.
-    unsupported = [flag for flag, value in (("--params", model.params_path),
-                                            ("--cores", spec.cpus),
-                                            ("--membind", spec.membind)) if value]
-    if unsupported:
-        return {"status": "skipped", "summary": "fusion: not run with "
-                f"{', '.join(unsupported)} (the fusion job cannot honour it yet)"}
+    # The fusion job cannot load given weights yet: a summary of other weights would be
+    # another model's numbers, so it is not run.
+    if model.params_path:
+        return {"status": "skipped", "summary": "fusion: not run with --params (the fusion job "
+                "cannot load given weights yet; `mxprof accuracy` checks them)"}
+    # Its workers inherit this process's CPUs and memory policy; the main run is over.
+    from mxprof.commands.fusion import bind_parent
+    bind_parent(*_binding_of(spec))
     progress.start("fusion summary: unfused and fused workers")
     try:
         from mxprof.jobs.fusion.run import FusionOptions, run_fusion
@@ -131,10 +131,13 @@ def _equivalence_check(args, spec, progress) -> dict:
     """Reference vs MKL-DNN vs fused outputs on 4 random inputs, same weights and binding."""
     progress.start("equivalence check: reference, MKL-DNN and fused workers")
     try:
+        from mxprof.cpu.cpulist import format_cpu_list
         from mxprof.jobs.accuracy.metrics import Tolerance
         from mxprof.jobs.accuracy.run import equivalence_summary, plan_configs, run_accuracy
-        binding = None if spec.cpus is None and spec.membind is None else {
-            "cpus": spec.cpus or _all_cpus(), "membind": spec.membind}
+        cpus, nodes = _binding_of(spec)
+        binding = None if cpus is None and nodes is None else {
+            "cpus": format_cpu_list(cpus or sorted(os.sched_getaffinity(0))),
+            "membind": None if nodes is None else format_cpu_list(nodes)}
         eq = run_accuracy(spec.model.to_dict(), plan_configs(["mkldnn", "mkldnn-fused"], []),
                           inputs={"kind": "random", "count": 4, "seed": 0}, batch_size=4,
                           calib_count=4, timing={"batch": 1, "warmup": 0, "iterations": 0},
@@ -153,9 +156,9 @@ def _equivalence_check(args, spec, progress) -> dict:
                          "within_tolerance": c.within_tolerance} for c in configs]}
 
 
-def _all_cpus() -> str:
-    from mxprof.cpu.cpulist import format_cpu_list
-    return format_cpu_list(sorted(os.sched_getaffinity(0)))
+def _binding_of(spec):
+    """The main workers' CPUs and memory nodes (lists or None), --physical-only applied."""
+    return _options.check_binding(spec.cpus, spec.membind, physical_only=spec.physical_only)
 
 
 def _run_checks(args, spec, checks: list[str], progress) -> dict:
