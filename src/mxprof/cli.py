@@ -47,7 +47,7 @@ def suggest_options(parser: argparse.ArgumentParser, unknown: list[str]) -> str:
     parts = []
     for arg in unknown:
         flag = arg.split("=", 1)[0]
-        close = difflib.get_close_matches(flag, visible, n=2, cutoff=0.6) \
+        close = difflib.get_close_matches(flag, visible, n=1, cutoff=0.6) \
             if flag.startswith("-") else []
         parts.append(f"{arg} (did you mean {' or '.join(close)}?)" if close else arg)
     return "unrecognized arguments: " + " ".join(parts)
