@@ -178,6 +178,8 @@ def _check_inputs(args) -> None:
     _options.check_model_files(args.symbol, args.params)
     _options.check_outputs(args)
     require_extra("accuracy", "mxnet")
+    if args.data:
+        require_extra("accuracy --data", "opencv")
 
 
 def _progress(total: int):

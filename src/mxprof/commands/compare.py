@@ -191,6 +191,8 @@ def _check_inputs(args) -> None:
     _options.check_workdir(args.workdir)
     if not args.no_current:
         require_extra("compare", "mxnet")
+    if args.html:
+        require_extra("compare --html", "plot")
 
 
 def _dry_run(planned, todo, args) -> int:

@@ -25,6 +25,9 @@ def run(args) -> int:
     from mxprof.jobs.compare.plan import build_report
     from mxprof.jobs.compare.results_log import ResultsFileError, read_lines
     check_outputs(args)
+    if args.html:
+        from mxprof.errors import require_extra
+        require_extra("merge --html", "plot")
     records = []
     for path in args.files:
         try:

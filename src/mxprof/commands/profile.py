@@ -14,7 +14,7 @@ import os
 import sys
 
 from mxprof.commands import _options
-from mxprof.errors import EXIT_FAILED, EXIT_OK, EXIT_USAGE, UsageError
+from mxprof.errors import EXIT_FAILED, EXIT_OK, EXIT_USAGE, UsageError, require_extra
 
 DEFAULT_BATCH = 8
 # The MXNet 1.3 MKL-DNN benchmark: batch 128, one socket's physical cores, numactl membind.
@@ -208,6 +208,7 @@ def _check_inputs(args) -> None:
     _options.check_model_files(args.symbol, args.params)
     _options.check_outputs(args)
     _options.check_workdir(args.workdir)
+    require_extra("profile", "mxnet")
 
 
 def _write_outputs(args, report, names=("json", "markdown", "trace")) -> list[str]:
