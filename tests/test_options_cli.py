@@ -238,3 +238,21 @@ def test_exit_status_says_a_check_failed():
     assert accuracy.exit_status(SimpleNamespace(configs=crashed)) == 1
     assert accuracy.exit_status(SimpleNamespace(configs=good), min_top1=0.75) == 1
     assert accuracy.exit_status(SimpleNamespace(configs=good), min_top1=0.5) == 0
+
+
+@pytest.mark.slow
+def test_profile_checks_run_on_the_same_weights_and_cpus(model_files, tmp_path):
+    out = tmp_path / "r.json"
+    proc = run_cli("profile", "--symbol", str(model_files / "net-symbol.json"), "--params",
+                   str(model_files / "net-0000.params"), "--shape", "3,8,8", "--passes",
+                   "timing", "--no-reference", "--iterations", "3", "--cores", "0",
+                   "--membind", "0", "--threads", "1", "--json", str(out), timeout=900)
+    assert proc.returncode == 0, proc.stderr
+    checks = json.loads(out.read_text())["checks"]
+    assert checks["fusion"]["status"] == "skipped"  # --symbol: not another model's numbers
+    eq = checks["equivalence"]
+    assert eq["status"] == "ok" and eq["weights"] == "user"
+    assert eq["binding"]["cpus"] == "0" and eq["threads"] == 1
+    # Off a terminal, progress is plain lines: what runs, done/total, elapsed.
+    assert "mxprof profile: [1/3] running " in proc.stderr
+    assert "mxprof profile: [3/3] done equivalence check: ok" in proc.stderr

@@ -229,8 +229,12 @@ def run(args) -> int:
     machine = compare.machine_of(host_fingerprint().to_dict())
     protocol = Protocol(warmup=args.warmup, iterations=args.iterations,
                         min_time=_options.min_time_of(args))
+    threads = args.threads
+    if threads is None and args.cores and not instance_cpus:
+        # One OpenMP thread per bound CPU, as in every command (README, "Options").
+        threads = len(_options.check_binding(args.cores, None)[0])
     planned = compare.plan(models, builds, machine=machine, configs=configs, batch_sizes=batches,
-                           protocol=protocol, threads=args.threads,
+                           protocol=protocol, threads=threads,
                            cpus=None if instance_cpus else args.cores, membind=args.membind,
                            instance_cpus=instance_cpus)
     done = set() if args.fresh else log.done

@@ -61,6 +61,9 @@ def _plan(args, spec_model):
     cpus, membind, threads = args.cores, args.membind, args.threads
     if args.reference_protocol:
         cpus, membind, threads = _reference_binding(cpus, membind, threads)
+    if threads is None and (cpus or args.physical_only):
+        # One OpenMP thread per bound CPU, as in every command (README, "Options").
+        threads = len(_options.check_binding(cpus, None, physical_only=args.physical_only)[0])
     hooks = {}
     for h in args.test_hook:
         parts = h.split(":")
@@ -149,7 +152,9 @@ def _equivalence_check(args, spec, progress) -> dict:
     configs = [c for c in eq.configs if c.name != "mkldnn-off"]
     ok = all(c.ok for c in eq.configs) and all(c.within_tolerance is not False for c in configs)
     progress.done("equivalence check", "ok" if ok else "failed")
-    return {"status": "ok" if ok else "failed", "inputs": 4,
+    # What the check really ran with, so a reader can see it matched the main run.
+    return {"status": "ok" if ok else "failed", "inputs": 4, "weights": eq.weights,
+            "binding": (eq.environment or {}).get("binding"), "threads": spec.threads,
             "lines": equivalence_summary(eq),
             "configs": [{"name": c.name, "max_abs_diff": c.max_abs_diff,
                          "max_rel_diff": c.max_rel_diff, "top1_agreement": c.top1_agreement,
