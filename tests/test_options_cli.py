@@ -254,5 +254,26 @@ def test_profile_checks_run_on_the_same_weights_and_cpus(model_files, tmp_path):
     assert eq["status"] == "ok" and eq["weights"] == "user"
     assert eq["binding"]["cpus"] == "0" and eq["threads"] == 1
     # Off a terminal, progress is plain lines: what runs, done/total, elapsed.
-    assert "mxprof profile: [1/3] running " in proc.stderr
+    assert "mxprof profile: running net mkldnn timing (1 of 3; elapsed " in proc.stderr
+    assert "mxprof profile: [1/3] done net mkldnn timing: ok" in proc.stderr
+    assert "mxprof profile: [2/3] done fusion summary: skipped" in proc.stderr
     assert "mxprof profile: [3/3] done equivalence check: ok" in proc.stderr
+
+
+def test_plain_progress_lines_off_a_terminal():
+    import io
+
+    from mxprof.commands._progress import Progress
+
+    out = io.StringIO()
+    with Progress("compare", 3, done_before=1, stream=out) as bar:
+        bar.start("m bs=1 mkldnn [v2]")
+        bar.done("m bs=1 mkldnn [v2]")
+        bar.start("m bs=8 mkldnn")
+        bar.done("m bs=8 mkldnn", "failed: worker killed by signal SIGKILL")
+    lines = out.getvalue().splitlines()
+    assert lines[0].startswith("mxprof compare: running m bs=1 mkldnn [v2] (2 of 3; elapsed ")
+    assert lines[1].startswith("mxprof compare: [2/3] done m bs=1 mkldnn [v2]: ok (")
+    assert "about" in lines[1] and "left)" in lines[1]  # an estimate once one worker ran
+    assert lines[3].startswith("mxprof compare: [3/3] done m bs=8 mkldnn: failed: worker killed")
+    assert "left" not in lines[3]

@@ -18,11 +18,13 @@ class Progress:
     """Use as a context manager; `start(label)` when a worker starts, `done(label, status)`
     when it ends, `note(text)` for anything else worth a line."""
 
-    def __init__(self, command: str, total: int, *, stream=None, tty: bool | None = None):
+    def __init__(self, command: str, total: int, *, done_before: int = 0, stream=None,
+                 tty: bool | None = None):
+        """`done_before`: of `total`, how many were done by an earlier run (a resumed sweep)."""
         self.command, self.total = command, max(total, 0)
         self.stream = stream or sys.stderr
         self.tty = self.stream.isatty() if tty is None else tty
-        self.finished = 0
+        self.finished = self.done_before = done_before
         self.started_at = time.monotonic()
         self._worker_started = self.started_at
         self._bar = self._task = None
@@ -44,7 +46,8 @@ class Progress:
                             TimeRemainingColumn(), console=Console(file=self.stream),
                             transient=False)
             self._bar.__enter__()
-            self._task = self._bar.add_task(f"mxprof {self.command}", total=self.total or None)
+            self._task = self._bar.add_task(f"mxprof {self.command}", total=self.total or None,
+                                            completed=self.done_before)
         return self
 
     def __exit__(self, *exc) -> None:
@@ -55,8 +58,9 @@ class Progress:
     def _left(self) -> str:
         elapsed = time.monotonic() - self.started_at
         text = f"elapsed {format_duration(elapsed)}"
-        if 0 < self.finished < self.total:
-            left = elapsed / self.finished * (self.total - self.finished)
+        ran = self.finished - self.done_before
+        if ran > 0 and self.finished < self.total:
+            left = elapsed / ran * (self.total - self.finished)
             text += f", about {format_duration(left)} left"
         return text
 
@@ -69,12 +73,12 @@ class Progress:
 
     def start(self, label: str) -> None:
         self._worker_started = time.monotonic()
-        position = f"[{min(self.finished + 1, self.total)}/{self.total}]"
+        n = min(self.finished + 1, self.total)
         if self._bar is not None:
             from rich.markup import escape
-            self._bar.update(self._task, description=escape(f"{position} {label}"))
-        else:
-            self._line(f"{position} running {label} ({self._left()})")
+            self._bar.update(self._task, description=escape(f"[{n}/{self.total}] {label}"))
+        else:  # one [n/total] line per worker: the one that says how it ended
+            self._line(f"running {label} ({n} of {self.total}; {self._left()})")
 
     def done(self, label: str, status: str = "ok") -> None:
         self.finished += 1

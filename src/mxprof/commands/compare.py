@@ -254,7 +254,7 @@ def run(args) -> int:
     # SIGTERM ends the sweep like Ctrl-C: the running worker is killed, finished runs are kept.
     signal.signal(signal.SIGTERM, _interrupt)
     with tempfile.TemporaryDirectory(prefix="mxprof-compare-") as tmp, \
-            Progress("compare", len(todo)) as progress:
+            Progress("compare", len(planned), done_before=len(planned) - len(todo)) as progress:
         run_planned(todo, progress, timeout=args.timeout, workdir=args.workdir or tmp,
                     on_record=log.append)
     keys = {p.key for p in planned}

@@ -100,6 +100,12 @@ def _chosen_checks(text: str) -> list[str]:
 
 def _fusion_check(args, spec, progress) -> dict:
     """The one-line fusion summary, on the same model, threads and timing as the main run."""
+    out = _fusion_summary(args, spec, progress)
+    progress.done("fusion summary", out["status"])
+    return out
+
+
+def _fusion_summary(args, spec, progress) -> dict:
     model = spec.model
     if model.source == "symbol":
         return {"status": "skipped",
@@ -121,9 +127,7 @@ def _fusion_check(args, spec, progress) -> dict:
             min_time_s=0.0 if spec.protocol.iterations else spec.protocol.min_time,
             trace_iterations=2, threads=spec.threads, timeout_s=args.timeout))
     except Exception as exc:  # the main report must survive a failed companion
-        progress.done("fusion summary", "failed")
         return {"status": "failed", "summary": f"fusion: failed ({exc})"}
-    progress.done("fusion summary")
     return {"status": "ok", "summary": rep["summary"],
             **{k: rep.get(k) for k in ("unfused_ms", "fused_ms", "gain_percent")},
             "groups": len(rep.get("groups") or ()),
