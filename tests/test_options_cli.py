@@ -277,3 +277,13 @@ def test_plain_progress_lines_off_a_terminal():
     assert "about" in lines[1] and "left)" in lines[1]  # an estimate once one worker ran
     assert lines[3].startswith("mxprof compare: [3/3] done m bs=8 mkldnn: failed: worker killed")
     assert "left" not in lines[3]
+
+
+@pytest.mark.parametrize("command", ["profile", "accuracy", "compare", "fusion"])
+def test_gluoncv_name_without_gluoncv_names_the_extra(tmp_path, command):
+    site = tmp_path / "site"
+    site.mkdir()
+    (site / "sitecustomize.py").write_text("import sys\nsys.modules['gluoncv'] = None\n")
+    proc = run_cli(command, "ssd_512_mobilenet1.0_voc", timeout=QUICK,
+                   env={"PYTHONPATH": f"{site}:{_src()}"}, cwd=tmp_path)
+    _usage_error(proc, "pip install 'mxprof[gluoncv]'")

@@ -109,6 +109,24 @@ def add_outputs(p: argparse.ArgumentParser, formats: tuple[str, ...], *, load: b
                        help="print the plan (workers, batches, estimated time); run nothing")
 
 
+def resolve_model(name: str | None, **kwargs):
+    """`mxprof.mx.models.resolve` for a command: GluonCV names are looked up only when the
+    gluoncv extra is installed, and an unknown name says how to get it (never an ImportError)."""
+    import importlib.util
+
+    from mxprof.mx import models
+
+    has_gluoncv = importlib.util.find_spec("gluoncv") is not None
+    try:
+        return models.resolve(name, check_gluoncv=has_gluoncv, **kwargs)
+    except models.UnknownModel as exc:
+        hint = "" if has_gluoncv else \
+            "; GluonCV model names need GluonCV: pip install 'mxprof[gluoncv]'"
+        raise UsageError(f"{exc}{hint}") from None
+    except ValueError as exc:
+        raise UsageError(str(exc)) from None
+
+
 # --- checks before the first worker -------------------------------------------------------
 
 def check_counts(args, *, at_least_one=("iterations", "threads", "batch_size"),

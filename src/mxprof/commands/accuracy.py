@@ -63,7 +63,8 @@ def resolve_model(args) -> dict:
     from mxprof.mx import models
     try:
         shape = models.parse_shape(args.shape) if args.shape else None
-        spec = models.resolve(args.model, shape=shape, symbol=args.symbol, params=args.params)
+        spec = _options.resolve_model(args.model, shape=shape, symbol=args.symbol,
+                                      params=args.params)
     except ValueError as exc:  # UnknownModel is a ValueError with the closest names in it
         raise UsageError(str(exc)) from None
     return spec.to_dict()

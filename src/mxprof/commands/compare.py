@@ -102,10 +102,11 @@ def resolve_models(names: list[str], shape_text: str | None, reference_set: bool
     if params and not symbol and len(wanted) != 1:
         raise UsageError("--params belongs to one model: give exactly one MODEL (or --symbol)")
     try:
-        out = [models.resolve(n, shape=shape, params=None if symbol else params)
+        out = [_options.resolve_model(n, shape=shape, params=None if symbol else params)
                for n in wanted]
         if symbol:
-            out.append(models.resolve(None, shape=shape, symbol=symbol, params=params))
+            out.append(_options.resolve_model(None, shape=shape, symbol=symbol,
+                                              params=params))
         return out
     except ValueError as exc:
         raise UsageError(str(exc)) from None

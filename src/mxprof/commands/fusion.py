@@ -80,13 +80,17 @@ def _input_shape(model: str, text: str | None) -> tuple[int, ...]:
     from mxprof.mx import models
     if shape is not None and len(shape) not in (3, 4):
         raise UsageError(f"--shape for a zoo model is C,H,W or N,C,H,W, got {text!r}")
+    import importlib.util
+    has_gluoncv = importlib.util.find_spec("gluoncv") is not None
     try:
-        spec = models.resolve(model, shape=shape[-3:] if shape else None)
+        spec = models.resolve(model, shape=shape[-3:] if shape else None,
+                              check_gluoncv=has_gluoncv)
         return shape if shape and len(shape) == 4 else spec.batch_shape(1)
     except models.UnknownModel as exc:
         hint = f"; did you mean {', '.join(exc.suggestions)}?" if exc.suggestions else ""
+        extra = "" if has_gluoncv else "; GluonCV names need pip install 'mxprof[gluoncv]'"
         raise UsageError(f"unknown model {model!r}{hint} (a Gluon or GluonCV model-zoo name, "
-                         "or FILE.py:FACTORY)") from None
+                         f"or FILE.py:FACTORY){extra}") from None
     except ValueError as exc:
         raise UsageError(str(exc)) from None
 

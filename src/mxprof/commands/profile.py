@@ -205,7 +205,8 @@ def _resolve(args):
     if not args.model and not args.symbol:
         raise UsageError("give a MODEL name, --symbol FILE, or --load RESULT.json")
     try:
-        return models.resolve(args.model, shape=shape, symbol=args.symbol, params=args.params)
+        return _options.resolve_model(args.model, shape=shape, symbol=args.symbol,
+                                      params=args.params)
     except ValueError as exc:
         raise UsageError(str(exc)) from None
 
