@@ -18,6 +18,10 @@ def run_cli(*args: str, env: dict[str, str] | None = None, timeout: float = 600,
     full_env = dict(os.environ)
     if env:
         full_env.update(env)
+    # A relative PYTHONPATH (PYTHONPATH=src) would point elsewhere under another `cwd`.
+    if full_env.get("PYTHONPATH"):
+        full_env["PYTHONPATH"] = os.pathsep.join(
+            os.path.abspath(p) if p else p for p in full_env["PYTHONPATH"].split(os.pathsep))
     return subprocess.run(
         [sys.executable, "-m", "mxprof", *args],
         capture_output=True, text=True, env=full_env, timeout=timeout, cwd=cwd,

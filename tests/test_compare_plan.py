@@ -130,7 +130,7 @@ def test_foreign_interpreters_see_only_the_mxprof_package(tmp_path, monkeypatch)
     (["mobilenet0.25", "--configs", "int8"], "unknown configuration"),
     (["mobilenet0.25", "--python", "x=/nonexistent/python"], "not an executable"),
     (["mobilenet0.25", "--instances", "999"], "999 instances need at least"),
-    (["mobilenet0.25", "--cores", "0-4095"], "are not available to this process"),
+    (["mobilenet0.25", "--cores", "0-4095"], "CPU 2-4095 not online"),
     (["mobilenet0.25", "--cores", "x"], "CPU list"),
     (["mobilenett0.25"], "unknown model"),
 ])

@@ -7,11 +7,12 @@ One module per subcommand under `mxprof.commands`, each with `add_arguments(pars
 from __future__ import annotations
 
 import argparse
+import difflib
 import importlib
 import os
 import sys
 
-from mxprof.errors import UsageError
+from mxprof.errors import EXIT_FAILED, EXIT_USAGE, UsageError, WorkerError
 
 # name -> (module under mxprof.commands, one-line help). The one dispatch table.
 COMMANDS: dict[str, tuple[str, str]] = {
@@ -26,17 +27,56 @@ COMMANDS: dict[str, tuple[str, str]] = {
 }
 
 
+class Parser(argparse.ArgumentParser):
+    """argparse with a "did you mean" for a mistyped command or choice (3.11 has none)."""
+
+    def error(self, message: str):
+        if "invalid choice: " in message:
+            bad = message.split("invalid choice: ", 1)[1].split(" (", 1)[0].strip("'")
+            choices = [a for act in self._actions if act.choices for a in act.choices]
+            close = difflib.get_close_matches(bad, [str(c) for c in choices], n=3, cutoff=0.6)
+            if close:
+                message += f"; did you mean {' or '.join(close)}?"
+        super().error(message)
+
+
+def suggest_options(parser: argparse.ArgumentParser, unknown: list[str]) -> str:
+    """`unknown` arguments with the closest visible options of `parser`, one phrase each."""
+    visible = [s for a in parser._actions if a.help != argparse.SUPPRESS
+               for s in a.option_strings]
+    parts = []
+    for arg in unknown:
+        flag = arg.split("=", 1)[0]
+        close = difflib.get_close_matches(flag, visible, n=1, cutoff=0.6) \
+            if flag.startswith("-") else []
+        parts.append(f"{arg} (did you mean {' or '.join(close)}?)" if close else arg)
+    return "unrecognized arguments: " + " ".join(parts)
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = Parser(
         prog="mxprof",
         description="Profile Apache MXNet inference on CPUs with MKL-DNN (oneDNN).",
     )
-    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=Parser)
     for name, (module, help_text) in COMMANDS.items():
         sp = sub.add_parser(name, help=help_text, description=help_text)
         sp.set_defaults(_module=module)
         _load(module).add_arguments(sp)
     return parser
+
+
+def _subparser(parser: argparse.ArgumentParser, args) -> argparse.ArgumentParser:
+    """The parser of the command (and action) that `args` chose, for its option names."""
+    chosen = parser
+    for dest in ("command", "verbose_command"):
+        name = getattr(args, dest, None)
+        sub = next((a for a in chosen._actions
+                    if isinstance(a, argparse._SubParsersAction)), None)
+        if not name or sub is None or name not in sub.choices:
+            break
+        chosen = sub.choices[name]
+    return chosen
 
 
 def _load(module: str):
@@ -45,15 +85,21 @@ def _load(module: str):
 
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
-    args = parser.parse_args(argv)
+    args, unknown = parser.parse_known_args(argv)
+    if unknown:
+        chosen = _subparser(parser, args)
+        chosen.error(suggest_options(chosen, unknown))
     if not getattr(args, "_module", None):
         parser.print_help()
-        return 2
+        return EXIT_USAGE
     try:
         return int(_load(args._module).run(args) or 0)
     except UsageError as exc:
         print(f"mxprof: error: {exc}", file=sys.stderr)
-        return 2
+        return EXIT_USAGE
+    except WorkerError as exc:
+        print(f"mxprof: error: {exc}", file=sys.stderr)
+        return EXIT_FAILED
     except KeyboardInterrupt:
         print("mxprof: interrupted", file=sys.stderr)
         return 130

@@ -35,3 +35,29 @@ class WorkerError(MxprofError):
 
 class MissingExtraError(UsageError):
     """A command needs an optional dependency (an extra) that is not installed."""
+
+
+# extra -> the module whose import proves it is installed.
+EXTRAS = {"mxnet": "mxnet", "gluoncv": "gluoncv", "opencv": "cv2", "plot": "matplotlib"}
+
+
+def require_extra(command: str, extra: str) -> None:
+    """Raise `MissingExtraError` when `extra`'s module cannot be found (without importing it).
+
+    `command` is what the user ran (``"fusion"``); the message says how to get the extra, or,
+    for MXNet, to run inside the venv of the MXNet build the user wants to profile.
+    """
+    import importlib.util
+
+    module = EXTRAS[extra]
+    try:
+        found = importlib.util.find_spec(module) is not None
+    except (ImportError, ValueError):
+        found = False
+    if found:
+        return
+    what = {"mxnet": "MXNet", "gluoncv": "GluonCV", "opencv": "OpenCV (cv2)",
+            "plot": "matplotlib"}[extra]
+    hint = ", or run inside the venv of your MXNet build" if extra == "mxnet" else ""
+    raise MissingExtraError(f"`mxprof {command}` needs {what}: "
+                            f"pip install 'mxprof[{extra}]'{hint}")

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import sys
 
-from mxprof.errors import UsageError
 
-
-def write_outputs(args, report) -> None:
+def write_outputs(args, report) -> list[str]:
+    """Write each requested file; return what could not be written (the table is printed
+    regardless). `--json -` goes to stdout here."""
     import json
 
     from mxprof.jobs.profile.spec import _jsonable
@@ -16,17 +16,23 @@ def write_outputs(args, report) -> None:
     from mxprof.render.html import CompareHtmlRenderer
     targets = ((args.markdown, CompareMarkdownRenderer), (args.csv, CompareCsvRenderer),
                (args.html, CompareHtmlRenderer))
-    try:
-        for path, renderer in targets:
-            if path:
+    errors = []
+    for path, renderer in targets:
+        if path:
+            try:
                 renderer().write(report, path)
-        if args.json == "-":
-            sys.stdout.write(json.dumps(report, indent=1, default=_jsonable) + "\n")
-        elif args.json:
+            except OSError as exc:
+                errors.append(f"cannot write {path}: {exc.strerror or exc}")
+    if args.json == "-":
+        sys.stdout.write(json.dumps(report, indent=1, default=_jsonable) + "\n")
+    elif args.json:
+        try:
             with open(args.json, "w") as f:
                 json.dump(report, f, indent=1, default=_jsonable)
-    except OSError as exc:
-        raise UsageError(f"cannot write output: {exc}") from None
+        except OSError as exc:
+            errors.append(f"cannot write {args.json}: {exc.strerror or exc}")
+    return errors
+
 
 def display(args, report) -> None:
     """The table on stdout, unless --json - owns stdout."""

@@ -8,46 +8,45 @@ agreement, labelled top-1/top-5 when --data is given, and latency per configurat
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 
-from mxprof.errors import UsageError
+from mxprof.commands import _options
+from mxprof.errors import EXIT_FAILED, EXIT_OK, EXIT_USAGE, UsageError, require_extra
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("model", nargs="?", help="model-zoo name (resnet50_v1, mobilenet1.0...)")
-    parser.add_argument("--symbol", help="exported model X-symbol.json (with --params)")
-    parser.add_argument("--params", help="weights (.params); random init when none is found")
-    parser.add_argument("--shape", help="input C,H,W (default: the model's own, 3,224,224)")
-    parser.add_argument("--data", help="labelled images: X.rec (with X.idx) or a class-per-"
-                        "subfolder image folder")
-    parser.add_argument("--limit", type=int, help="evaluate only the first N images of --data")
-    parser.add_argument("--resize", type=int,
-                        help="shorter side before the centre crop (default crop/0.875: 256)")
-    parser.add_argument("--mean", help="per-channel mean in 0-1 units (default ImageNet)")
-    parser.add_argument("--std", help="per-channel std in 0-1 units (default ImageNet)")
-    parser.add_argument("--num-inputs", type=int, default=32,
-                        help="random inputs for the equivalence check without --data (32)")
-    parser.add_argument("--batch-size", type=int, default=16, help="inference batch (16)")
-    parser.add_argument("--configs", default="mkldnn-off,mkldnn,mkldnn-fused",
-                        help="FP32 configurations (the reference mkldnn-off always runs)")
-    parser.add_argument("--int8", action="store_true", help="add INT8 quantized configurations")
-    parser.add_argument("--calib-mode", default="naive",
-                        help="INT8 calibration: none, naive, entropy, or a list (naive)")
-    parser.add_argument("--calib-size", type=int, default=64,
-                        help="calibration inputs for naive/entropy (64)")
-    parser.add_argument("--rtol", type=float, default=1e-3, help="FP32 relative tolerance")
-    parser.add_argument("--atol", type=float, default=1e-4, help="FP32 absolute tolerance, as a fraction of the output's max |value|")
-    parser.add_argument("--timing-batch", type=int, default=1, help="batch for latency (1)")
-    parser.add_argument("--iterations", type=int, default=20, help="timed calls (20); 0: none")
-    parser.add_argument("--warmup", type=int, default=5, help="untimed calls first (5)")
-    parser.add_argument("--threads", type=int,
-                        help="OpenMP threads for every configuration (default: --cpus count)")
-    parser.add_argument("--cpus", help="bind every configuration to these CPUs, e.g. 0-17")
-    parser.add_argument("--membind", help="and its memory to these NUMA nodes, e.g. 0")
-    parser.add_argument("--timeout", type=float, default=1800, help="seconds per configuration")
-    parser.add_argument("--json", metavar="PATH", help="write the report as JSON")
-    parser.add_argument("--markdown", metavar="PATH", help="write the report as Markdown")
-    parser.add_argument("--load", metavar="PATH", help="show a saved --json report, run nothing")
+    m = parser.add_argument_group("model and data")
+    _options.add_model_files(m, shape_help="input C,H,W (default: the model's own, 3,224,224)")
+    m.add_argument("--data", help="labelled images: X.rec (with X.idx) or a class-per-"
+                   "subfolder image folder")
+    m.add_argument("--limit", type=int, help="evaluate only the first N images of --data")
+    m.add_argument("--resize", type=int,
+                   help="shorter side before the centre crop (default crop/0.875: 256)")
+    m.add_argument("--mean", help="per-channel mean in 0-1 units (default ImageNet)")
+    m.add_argument("--std", help="per-channel std in 0-1 units (default ImageNet)")
+    m.add_argument("--num-inputs", type=int, default=32,
+                   help="random inputs for the equivalence check without --data (32)")
+    c = parser.add_argument_group("configurations")
+    c.add_argument("--batch-size", type=int, default=16, help="inference batch (16)")
+    c.add_argument("--configs", default="mkldnn-off,mkldnn,mkldnn-fused",
+                   help="FP32 configurations (the reference mkldnn-off always runs)")
+    c.add_argument("--int8", action="store_true", help="add INT8 quantized configurations")
+    c.add_argument("--calib-mode", default="naive",
+                   help="INT8 calibration: none, naive, entropy, or a list (naive)")
+    c.add_argument("--calib-size", type=int, default=64,
+                   help="calibration inputs for naive/entropy (64)")
+    c.add_argument("--rtol", type=float, default=1e-3, help="FP32 relative tolerance")
+    c.add_argument("--atol", type=float, default=1e-4,
+                   help="FP32 absolute tolerance, as a fraction of the output's max |value|")
+    c.add_argument("--min-top1", type=float, metavar="FRACTION",
+                   help="exit 1 when a configuration's labelled top-1 (0-1) is below this")
+    c.add_argument("--timing-batch", type=int, default=1, help="batch for latency (1)")
+    _options.add_binding(parser)
+    # No --min-time or --workdir: the accuracy job times a fixed count in its own temp folder.
+    _options.add_timing(parser, iterations=20, min_time=False, workdir=False)
+    _options.add_outputs(parser, ("json", "markdown"))
 
 
 def _floats(text: str | None, name: str) -> tuple[float, ...] | None:
@@ -64,7 +63,8 @@ def resolve_model(args) -> dict:
     from mxprof.mx import models
     try:
         shape = models.parse_shape(args.shape) if args.shape else None
-        spec = models.resolve(args.model, shape=shape, symbol=args.symbol, params=args.params)
+        spec = _options.resolve_model(args.model, shape=shape, symbol=args.symbol,
+                                      params=args.params)
     except ValueError as exc:  # UnknownModel is a ValueError with the closest names in it
         raise UsageError(str(exc)) from None
     return spec.to_dict()
@@ -90,56 +90,116 @@ def _inputs(args, shape) -> dict:
 
 
 def _check_numbers(args) -> None:
-    for name in ("batch_size", "timing_batch", "calib_size"):
-        if getattr(args, name) < 1:
-            raise UsageError(f"--{name.replace('_', '-')} must be at least 1")
-    if args.iterations < 0 or args.warmup < 0:
-        raise UsageError("--iterations and --warmup must not be negative")
+    _options.check_counts(args, at_least_one=("batch_size", "timing_batch", "calib_size",
+                                              "threads"),
+                          not_negative=("iterations", "warmup"), positive=("timeout",))
     if args.rtol < 0 or args.atol < 0:
         raise UsageError("--rtol and --atol must not be negative")
+    if args.min_top1 is not None and not 0 <= args.min_top1 <= 1:
+        raise UsageError(f"--min-top1 is a fraction between 0 and 1, got {args.min_top1}")
 
 
 def _binding(args) -> dict | None:
-    """Check --cpus/--membind against this machine now; workers bind before loading MXNet."""
-    if args.cpus is None and args.membind is None:
-        return None
-    from mxprof.cpu.binding import select_cpus, select_nodes
+    """Check --cores/--membind against this machine now; workers bind before loading MXNet."""
     from mxprof.cpu.cpulist import format_cpu_list
-    from mxprof.cpu.topology import read_topology
 
-    topo = read_topology()
-    try:
-        cpus = select_cpus(topo, args.cpus)
-        nodes = None if args.membind is None else select_nodes(topo, args.membind)
-    except ValueError as exc:
-        raise UsageError(str(exc)) from None
+    cpus, nodes = _options.check_binding(args.cores, args.membind)
+    if cpus is None and nodes is None:
+        return None
+    if cpus is None:
+        cpus = sorted(os.sched_getaffinity(0))
     return {"cpus": format_cpu_list(cpus), "count": len(cpus),
             "membind": None if nodes is None else format_cpu_list(nodes)}
 
 
-def run(args) -> int:
+def _load(path: str):
+    import json
+
     from mxprof.jobs.accuracy.records import AccuracyReport
+    try:
+        with open(path) as f:
+            return AccuracyReport.from_dict(json.load(f))
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        raise UsageError(f"{path}: not an mxprof accuracy JSON report ({exc})") from None
+
+
+def _write(args, report) -> list[str]:
+    from mxprof.render import accuracy as render
+    errors = []
+    for path, text in ((args.json, render.render_json), (args.markdown, render.render_markdown)):
+        if not path or path == "-":
+            continue
+        try:
+            with open(path, "w") as f:
+                f.write(text(report))
+        except OSError as exc:
+            errors.append(f"cannot write {path}: {exc.strerror or exc}")
+    return errors
+
+
+def exit_status(report, min_top1: float | None = None) -> int:
+    """1 when a configuration failed, an FP32 one is outside tolerance, or a labelled top-1 is
+    below `min_top1`; else 0."""
+    for c in report.configs:
+        if not c.ok or c.within_tolerance is False:
+            return EXIT_FAILED
+        if min_top1 is not None and c.top1 is not None and c.top1 < min_top1:
+            return EXIT_FAILED
+    return EXIT_OK
+
+
+def run(args) -> int:
     from mxprof.render import accuracy as render
 
     if args.load:
-        import json
-
-        try:
-            with open(args.load) as f:
-                report = AccuracyReport.from_dict(json.load(f))
-        except (OSError, ValueError, KeyError, TypeError) as exc:
-            raise UsageError(f"{args.load}: not an mxprof accuracy JSON report ({exc})") from None
+        _options.check_outputs(args)
+        report = _load(args.load)
     else:
+        _check_inputs(args)
         report = _measure(args)
+        if report is None:
+            return EXIT_OK  # --dry-run
     # Files first: a closed stdout (mxprof ... | head) must not lose a long run's results.
-    if args.json:
-        with open(args.json, "w") as f:
-            f.write(render.render_json(report))
-    if args.markdown:
-        with open(args.markdown, "w") as f:
-            f.write(render.render_markdown(report))
-    render.render_terminal(report)
-    return 0 if all(c.ok for c in report.configs) else 1
+    errors = _write(args, report)
+    if args.json == "-":
+        sys.stdout.write(render.render_json(report))
+        from rich.console import Console
+        render.render_terminal(report, console=Console(stderr=True))
+    else:
+        render.render_terminal(report)
+    for e in errors:
+        print(f"mxprof: error: {e}", file=sys.stderr)
+    return EXIT_USAGE if errors else exit_status(report, args.min_top1)
+
+
+def _check_inputs(args) -> None:
+    if not args.model and not args.symbol:
+        raise UsageError("give a MODEL name or --symbol FILE")
+    _check_numbers(args)
+    _options.check_model_files(args.symbol, args.params)
+    _options.check_outputs(args)
+    require_extra("accuracy", "mxnet")
+    if args.data:
+        require_extra("accuracy --data", "opencv")
+
+
+def _progress(total: int):
+    """A Progress and the callback that turns the job's messages into its events."""
+    from mxprof.commands._progress import Progress
+
+    bar = Progress("accuracy", total)
+
+    def on_message(msg: str) -> None:
+        if msg.startswith("running "):
+            bar.start(msg.removeprefix("running "))
+        elif " done in " in msg:
+            bar.done(msg.split(" done in ")[0])
+        elif " failed: " in msg:
+            name, why = msg.split(" failed: ", 1)
+            bar.done(name, f"failed: {why}")
+        else:
+            bar.note(msg)
+    return bar, on_message
 
 
 def _measure(args):
@@ -147,9 +207,6 @@ def _measure(args):
     from mxprof.jobs.accuracy.run import plan_configs, run_accuracy
     from mxprof.mx.quantize import CALIB_MODES
 
-    if not args.model and not args.symbol:
-        raise UsageError("give a MODEL name or --symbol FILE")
-    _check_numbers(args)
     modes = [m.strip() for m in args.calib_mode.split(",") if m.strip()] if args.int8 else []
     bad = [m for m in modes if m not in CALIB_MODES]
     if bad:
@@ -158,17 +215,35 @@ def _measure(args):
         plans = plan_configs([c.strip() for c in args.configs.split(",") if c.strip()], modes)
     except ValueError as exc:
         raise UsageError(str(exc)) from None
+    binding = _binding(args)
     model = resolve_model(args)
     inputs = _inputs(args, tuple(model["input_shape"]))
-    binding = _binding(args)
     threads = args.threads or (binding["count"] if binding else None)
+    if args.dry_run:
+        _dry_run(args, plans, inputs, binding, threads)
+        return None
+    bar, on_message = _progress(len(plans))
+    with bar:
+        return run_accuracy(
+            model, plans, inputs=inputs, batch_size=args.batch_size,
+            calib_count=args.calib_size,
+            timing={"batch": args.timing_batch, "warmup": args.warmup,
+                    "iterations": args.iterations},
+            tolerance=Tolerance(rtol=args.rtol, atol=args.atol), threads=threads,
+            binding=binding, timeout=args.timeout, progress=on_message)
 
-    def progress(msg: str) -> None:
-        print(f"mxprof accuracy: {msg}", file=sys.stderr, flush=True)
 
-    return run_accuracy(
-        model, plans, inputs=inputs, batch_size=args.batch_size, calib_count=args.calib_size,
-        timing={"batch": args.timing_batch, "warmup": args.warmup,
-                "iterations": args.iterations},
-        tolerance=Tolerance(rtol=args.rtol, atol=args.atol), threads=threads, binding=binding,
-        timeout=args.timeout, progress=progress)
+def _dry_run(args, plans, inputs, binding, threads) -> None:
+    count = inputs.get("records") if inputs["kind"] == "dataset" else inputs["count"]
+    if inputs["kind"] == "dataset" and inputs.get("limit"):
+        count = min(count, inputs["limit"])
+    what = (f"{count} images of {inputs['path']}" if inputs["kind"] == "dataset"
+            else f"{count} random inputs")
+    rows = [(p.name, f"{what} at batch {args.batch_size}, then {args.iterations} timed calls "
+             f"at batch {args.timing_batch}") for p in plans]
+    # ~10 s to start a worker and load the model, plus ~20 ms an image (resnet-50-class, 2 CPUs).
+    estimate = len(plans) * (10 + 0.02 * count + 0.05 * (args.iterations + args.warmup))
+    notes = (f"binding: cores {binding['cpus'] if binding else 'not bound'}, membind "
+             f"{(binding or {}).get('membind') or 'not bound'}, threads "
+             f"{threads or 'runtime default'}",)
+    _options.print_plan("accuracy", rows, estimate, notes)

@@ -24,6 +24,7 @@ def add_arguments(parser) -> None:
                     "-- CMD [ARG...]")
     parser.add_argument("--cores", metavar="LIST",
                         help="logical CPUs to run on, e.g. 0-17 or 0-17,36-53 (default: all online)")
+    parser.add_argument("--cpus", dest="cores", help=argparse.SUPPRESS)  # old spelling
     parser.add_argument("--membind", metavar="NODES",
                         help="allocate memory only on these NUMA nodes, e.g. 0 (default: not bound)")
     parser.add_argument("--threads", type=int, metavar="N",

@@ -12,15 +12,13 @@ from __future__ import annotations
 import argparse
 import signal
 import sys
-import time
 
+from mxprof.commands import _options
 from mxprof.commands._compare_output import display, write_outputs
-from mxprof.errors import UsageError
+from mxprof.errors import EXIT_FAILED, EXIT_OK, EXIT_USAGE, UsageError, require_extra
 from mxprof.jobs.compare.plan import build_report
 
 DEFAULT_RESULTS = "mxprof-compare.jsonl"
-DEFAULT_MIN_TIME = 2.0
-DEFAULT_TIMEOUT = 1800.0
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -29,7 +27,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                         "ssd-mobilenet, faster-r-cnn, ...)")
     p.add_argument("--reference-set", action="store_true",
                    help="the reference table's networks that the zoos have (10 of 14)")
-    p.add_argument("--shape", help="input shape C,H,W for every model (default: each model's own)")
+    src = p.add_argument_group("model")
+    _options.add_model_files(src, shape_help="input shape C,H,W for every model (default: "
+                             "each model's own)")
     m = p.add_argument_group("matrix")
     m.add_argument("--batch-size", metavar="LIST",
                    help="batch sizes, e.g. 1,128: latency at 1, throughput at each larger one "
@@ -46,31 +46,18 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                         "(e.g. mkl15=mxnet-mkl==1.5.1)")
     m.add_argument("--no-current", action="store_true",
                    help="do not run under this interpreter (only --python/--build ones)")
-    b = p.add_argument_group("binding")
-    b.add_argument("--threads", type=int, help="OpenMP threads per worker (default: runtime's)")
-    b.add_argument("--cores", metavar="LIST", help="bind workers to these CPUs, e.g. 0-17")
-    b.add_argument("--membind", metavar="NODES", help="bind worker memory to these NUMA nodes")
-    b.add_argument("--instances", type=int, default=1,
+    m.add_argument("--instances", type=int, default=1,
                    help="throughput mode: split the CPUs into N bound instances run at once "
                         "and sum their images/s")
-    t = p.add_argument_group("measurement")
-    t.add_argument("--min-time", type=float, default=DEFAULT_MIN_TIME,
-                   help=f"seconds of timed calls per measurement (default {DEFAULT_MIN_TIME:g})")
-    t.add_argument("--iterations", type=int, help="fixed number of timed calls")
-    t.add_argument("--warmup", type=int, default=2, help="warm-up calls after the first")
-    t.add_argument("--timeout", type=float, default=DEFAULT_TIMEOUT,
-                   help=f"seconds before a worker is killed (default {DEFAULT_TIMEOUT:g})")
-    t.add_argument("--workdir", help="keep worker specs, results and stderr here")
-    o = p.add_argument_group("output")
+    _options.add_binding(p)
+    _options.add_timing(p)
+    _options.add_outputs(p, ("json", "markdown", "csv", "html"), load=False)
+    o = p.add_argument_group("results file")
     o.add_argument("--results", default=DEFAULT_RESULTS, metavar="PATH",
                    help=f"JSON-lines file every run is appended to (default {DEFAULT_RESULTS}); "
                         "runs already in it are skipped")
     o.add_argument("--fresh", action="store_true",
                    help="run everything again even if the results file has it")
-    o.add_argument("--json", metavar="PATH", help="the rows as JSON ('-' for stdout)")
-    o.add_argument("--markdown", metavar="PATH", help="the table as Markdown")
-    o.add_argument("--csv", metavar="PATH", help="the table as CSV")
-    o.add_argument("--html", metavar="PATH", help="an HTML page with the table and bar charts")
 
 
 def parse_batches(text: str | None) -> list[int] | None:
@@ -96,7 +83,9 @@ def _configs(args) -> list[str]:
     return [c for c in CONFIGS if c in configs]
 
 
-def resolve_models(names: list[str], shape_text: str | None, reference_set: bool):
+def resolve_models(names: list[str], shape_text: str | None, reference_set: bool,
+                   symbol: str | None = None, params: str | None = None):
+    """ModelSpecs for the names (and `--symbol`); `--params` needs exactly one model."""
     from mxprof.jobs.compare.plan import ALIASES, REFERENCE_MODELS
     from mxprof.mx import models
     shape = None
@@ -108,10 +97,17 @@ def resolve_models(names: list[str], shape_text: str | None, reference_set: bool
     wanted = [ALIASES.get(n.lower(), n) for n in names]
     if reference_set:
         wanted += [name for _, name, _ in REFERENCE_MODELS if name not in wanted]
-    if not wanted:
-        raise UsageError("give at least one MODEL, or --reference-set")
+    if not wanted and not symbol:
+        raise UsageError("give at least one MODEL, --symbol FILE, or --reference-set")
+    if params and not symbol and len(wanted) != 1:
+        raise UsageError("--params belongs to one model: give exactly one MODEL (or --symbol)")
     try:
-        return [models.resolve(n, shape=shape) for n in wanted]
+        out = [_options.resolve_model(n, shape=shape, params=None if symbol else params)
+               for n in wanted]
+        if symbol:
+            out.append(_options.resolve_model(None, shape=shape, symbol=symbol,
+                                              params=params))
+        return out
     except ValueError as exc:
         raise UsageError(str(exc)) from None
 
@@ -139,20 +135,12 @@ def resolve_builds(args, log):
 
 def _instance_cpus(args) -> list[str]:
     """Check --cores against the CPUs this process may use, and split them for --instances."""
-    from mxprof.jobs.compare.instances import available_cpus, format_cpus, parse_cpus, split_cpus
-    try:
-        cpus = parse_cpus(args.cores)
-    except ValueError as exc:
-        raise UsageError(str(exc)) from None
-    allowed = available_cpus()
-    outside = sorted(set(cpus) - set(allowed))
-    if outside:
-        raise UsageError(f"--cores {args.cores}: CPUs {format_cpus(outside)} are not available "
-                         f"to this process (allowed: {format_cpus(allowed)})")
+    from mxprof.jobs.compare.instances import parse_cpus, split_cpus
+    _options.check_binding(args.cores, args.membind)
     if args.instances == 1:
         return []
     try:
-        return split_cpus(cpus, args.instances)
+        return split_cpus(parse_cpus(args.cores), args.instances)
     except ValueError as exc:
         raise UsageError(str(exc)) from None
 
@@ -165,16 +153,15 @@ def _log(message: str, end: str = "\n") -> None:
     print(message, file=sys.stderr, flush=True, end=end)
 
 
-def run_planned(planned, log, *, timeout, workdir, on_record, total: int, done_before: int):
+def run_planned(planned, progress, *, timeout, workdir, on_record):
     """Run each planned run (one worker, or its instances at once) and hand its record over."""
     from pathlib import Path
 
     from mxprof.jobs.compare.instances import run_bound, run_instances
     from mxprof.jobs.compare.plan import make_record
     from mxprof.workers.builds import worker_env_for
-    for i, run in enumerate(planned, start=done_before + 1):
-        started = time.monotonic()
-        log(f"[{i}/{total}] {run.label} ...", end="")
+    for run in planned:
+        progress.start(run.label)
         rundir = Path(workdir) / run.key
         rundir.mkdir(parents=True, exist_ok=True)
         env = worker_env_for(run.build)
@@ -186,7 +173,7 @@ def run_planned(planned, log, *, timeout, workdir, on_record, total: int, done_b
                 results = run_bound([run.spec], rundir, timeout=timeout,
                                     python=run.build.python, extra_env=env)
         except KeyboardInterrupt:
-            log(" interrupted: worker stopped, not recorded")
+            progress.note(f"{run.label}: interrupted: worker stopped, not recorded")
             raise
         record = make_record(run, results)
         on_record(record)
@@ -194,28 +181,44 @@ def run_planned(planned, log, *, timeout, workdir, on_record, total: int, done_b
         if status != "ok":
             bad = next(r for r in results if not r.ok)
             status = f"{status}: {bad.error}"
-        log(f" {status} ({time.monotonic() - started:.1f} s)")
+        progress.done(run.label, status)
 
 
+def _check_inputs(args) -> None:
+    _options.check_counts(args, at_least_one=("iterations", "threads", "instances"))
+    _options.check_model_files(args.symbol, args.params)
+    _options.check_outputs(args)
+    _options.check_output_path("--results", args.results)
+    _options.check_workdir(args.workdir)
+    if not args.no_current:
+        require_extra("compare", "mxnet")
+    if args.html:
+        require_extra("compare --html", "plot")
 
 
-
+def _dry_run(planned, todo, args) -> int:
+    rows = [(p.label, f"{p.spec.config}, batch {p.spec.batch_size}, "
+             f"cores {', '.join(p.instance_cpus) or p.spec.cpus or 'not bound'}") for p in todo]
+    per = 8 + (0.1 * args.iterations if args.iterations else 2 * _options.min_time_of(args))
+    notes = [f"{len(planned) - len(todo)} of {len(planned)} runs already in {args.results}"]
+    _options.print_plan("compare", rows, per * len(rows), tuple(notes))
+    return EXIT_OK
 
 
 def run(args) -> int:
     import tempfile
 
+    from mxprof.commands._progress import Progress
     from mxprof.jobs.compare import plan as compare
     from mxprof.jobs.compare.instances import overlap_note
     from mxprof.jobs.compare.results_log import ResultsFileError, ResultsLog
     from mxprof.jobs.profile.spec import Protocol
     from mxprof.workers.environment import host_fingerprint
+    _check_inputs(args)
     batches = parse_batches(args.batch_size)
     configs = _configs(args)
-    if args.min_time <= 0 or (args.iterations is not None and args.iterations < 1) \
-            or args.instances < 1 or (args.threads is not None and args.threads < 1):
-        raise UsageError("--min-time must be > 0; --iterations, --instances, --threads >= 1")
-    models = resolve_models(args.models, args.shape, args.reference_set)
+    models = resolve_models(args.models, args.shape, args.reference_set, args.symbol,
+                            args.params)
     instance_cpus = _instance_cpus(args)
     try:
         log = ResultsLog(args.results)
@@ -225,13 +228,20 @@ def run(args) -> int:
         _log(f"mxprof: warning: {w}")
     builds = resolve_builds(args, _log)
     machine = compare.machine_of(host_fingerprint().to_dict())
-    protocol = Protocol(warmup=args.warmup, iterations=args.iterations, min_time=args.min_time)
+    protocol = Protocol(warmup=args.warmup, iterations=args.iterations,
+                        min_time=_options.min_time_of(args))
+    threads = args.threads
+    if threads is None and args.cores and not instance_cpus:
+        # One OpenMP thread per bound CPU, as in every command (README, "Options").
+        threads = len(_options.check_binding(args.cores, None)[0])
     planned = compare.plan(models, builds, machine=machine, configs=configs, batch_sizes=batches,
-                           protocol=protocol, threads=args.threads,
+                           protocol=protocol, threads=threads,
                            cpus=None if instance_cpus else args.cores, membind=args.membind,
                            instance_cpus=instance_cpus)
     done = set() if args.fresh else log.done
     todo = [p for p in planned if p.key not in done]
+    if args.dry_run:
+        return _dry_run(planned, todo, args)
     if len(todo) < len(planned):
         _log(f"{len(planned) - len(todo)} of {len(planned)} runs already in {args.results}: "
              "skipped (--fresh runs them again)")
@@ -244,13 +254,17 @@ def run(args) -> int:
             notes.append(f"build {b.name} (MXNet {b.mxnet}) has no MKL-DNN: w/o column only")
     # SIGTERM ends the sweep like Ctrl-C: the running worker is killed, finished runs are kept.
     signal.signal(signal.SIGTERM, _interrupt)
-    with tempfile.TemporaryDirectory(prefix="mxprof-compare-") as tmp:
-        run_planned(todo, _log, timeout=args.timeout, workdir=args.workdir or tmp,
-                    on_record=log.append, total=len(planned),
-                    done_before=len(planned) - len(todo))
+    with tempfile.TemporaryDirectory(prefix="mxprof-compare-") as tmp, \
+            Progress("compare", len(planned), done_before=len(planned) - len(todo)) as progress:
+        run_planned(todo, progress, timeout=args.timeout, workdir=args.workdir or tmp,
+                    on_record=log.append)
     keys = {p.key for p in planned}
     report = build_report([r for r in log.records if r["key"] in keys], notes)
-    write_outputs(args, report)
+    errors = write_outputs(args, report)
     display(args, report)
+    for e in errors:
+        print(f"mxprof: error: {e}", file=sys.stderr)
+    if errors:
+        return EXIT_USAGE
     failed = [r for r in report["rows"] if r["metric"] == "failed"]
-    return 1 if failed else 0
+    return EXIT_FAILED if failed else EXIT_OK

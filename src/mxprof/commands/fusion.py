@@ -3,10 +3,16 @@
 from __future__ import annotations
 
 import json
+import os
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from mxprof.errors import UsageError
+from mxprof.commands import _options
+from mxprof.errors import EXIT_OK, EXIT_USAGE, UsageError, WorkerError, require_extra
+
+if TYPE_CHECKING:
+    from mxprof.jobs.fusion.run import FusionOptions
 
 _SWITCH_NAMES = ("CONV_BN", "CONV_RELU", "CONV_SUM", "FC_ELTWISE")
 
@@ -14,31 +20,28 @@ _SWITCH_NAMES = ("CONV_BN", "CONV_RELU", "CONV_SUM", "FC_ELTWISE")
 def add_arguments(parser) -> None:
     parser.add_argument("model", nargs="?", help="model-zoo name (resnet50_v1, ...) or "
                         "FILE.py:FACTORY returning a Gluon HybridBlock")
-    parser.add_argument("--shape", help="input shape C,H,W or N,C,H,W (default: the model's own "
-                        "at batch 1, e.g. 1,3,299,299 for inceptionv3; 1,3,224,224 for FILE.py:"
-                        "FACTORY models, whose shape may have any rank)")
-    parser.add_argument("--path", choices=("gluon", "symbolic"), default="gluon",
-                        help="gluon: HybridBlock.optimize_for(backend='MKLDNN'); symbolic: "
-                        "executor with MXNET_SUBGRAPH_BACKEND=MKLDNN")
-    parser.add_argument("--no-static", dest="static", action="store_false",
-                        help="hybridize/optimize_for without static_alloc/static_shape")
-    parser.add_argument("--iterations", type=int, default=50,
-                        help="timed calls per worker at least (default 50)")
-    parser.add_argument("--warmup", type=int, default=10, help="warm-up calls (default 10)")
-    parser.add_argument("--min-time", type=float, default=1.0,
-                        help="timed seconds per worker at least (default 1.0)")
-    parser.add_argument("--rounds", type=int, default=2,
-                        help="alternating unfused/fused timing workers (default 2)")
-    parser.add_argument("--trace-iterations", type=int, default=10,
-                        help="iterations logged with DNNL_VERBOSE for the group table")
-    parser.add_argument("--switches", default=",".join(_SWITCH_NAMES),
-                        help="fusion switches to turn off one at a time, or 'none' "
-                        f"(default {','.join(_SWITCH_NAMES)})")
-    parser.add_argument("--threads", type=int, help="OMP_NUM_THREADS for the workers")
-    parser.add_argument("--json", metavar="PATH", help="write the report as JSON")
-    parser.add_argument("--markdown", metavar="PATH", help="write the report as Markdown")
-    parser.add_argument("--load", metavar="JSON", help="show a saved --json report instead of "
-                        "running")
+    m = parser.add_argument_group("model and fusion")
+    # No --symbol/--params: the fusion job builds the net from its name and shares one set of
+    # random (or zoo) weights between its workers.
+    _options.add_model_files(m, symbol=False, params=False, shape_help=(
+        "input shape C,H,W or N,C,H,W (default: the model's own at batch 1, e.g. 1,3,299,299 "
+        "for inceptionv3; 1,3,224,224 for FILE.py:FACTORY models, whose shape may have any "
+        "rank)"))
+    m.add_argument("--path", choices=("gluon", "symbolic"), default="gluon",
+                   help="gluon: HybridBlock.optimize_for(backend='MKLDNN'); symbolic: "
+                   "executor with MXNET_SUBGRAPH_BACKEND=MKLDNN")
+    m.add_argument("--no-static", dest="static", action="store_false",
+                   help="hybridize/optimize_for without static_alloc/static_shape")
+    m.add_argument("--rounds", type=int, default=2,
+                   help="alternating unfused/fused timing workers (default 2)")
+    m.add_argument("--trace-iterations", type=int, default=10,
+                   help="iterations logged with DNNL_VERBOSE for the group table")
+    m.add_argument("--switches", default=",".join(_SWITCH_NAMES),
+                   help="fusion switches to turn off one at a time, or 'none' "
+                   f"(default {','.join(_SWITCH_NAMES)})")
+    _options.add_binding(parser)
+    _options.add_timing(parser, workdir=False)
+    _options.add_outputs(parser, ("json", "markdown"))
 
 
 def _parse_shape(text: str) -> tuple[int, ...]:
@@ -77,13 +80,17 @@ def _input_shape(model: str, text: str | None) -> tuple[int, ...]:
     from mxprof.mx import models
     if shape is not None and len(shape) not in (3, 4):
         raise UsageError(f"--shape for a zoo model is C,H,W or N,C,H,W, got {text!r}")
+    import importlib.util
+    has_gluoncv = importlib.util.find_spec("gluoncv") is not None
     try:
-        spec = models.resolve(model, shape=shape[-3:] if shape else None)
+        spec = models.resolve(model, shape=shape[-3:] if shape else None,
+                              check_gluoncv=has_gluoncv)
         return shape if shape and len(shape) == 4 else spec.batch_shape(1)
     except models.UnknownModel as exc:
         hint = f"; did you mean {', '.join(exc.suggestions)}?" if exc.suggestions else ""
+        extra = "" if has_gluoncv else "; GluonCV names need pip install 'mxprof[gluoncv]'"
         raise UsageError(f"unknown model {model!r}{hint} (a Gluon or GluonCV model-zoo name, "
-                         "or FILE.py:FACTORY)") from None
+                         f"or FILE.py:FACTORY){extra}") from None
     except ValueError as exc:
         raise UsageError(str(exc)) from None
 
@@ -91,45 +98,139 @@ def _input_shape(model: str, text: str | None) -> tuple[int, ...]:
 def run(args) -> int:
     from mxprof.render import fusion as fusion_render
     if args.load:
+        _options.check_outputs(args)
         try:
             report = json.loads(Path(args.load).read_text())
         except (OSError, ValueError) as exc:
             raise UsageError(f"cannot read report {args.load!r}: {exc}") from None
-        if report.get("kind") != "fusion":
+        if not isinstance(report, dict) or report.get("kind") != "fusion":
             raise UsageError(f"{args.load!r} is not a fusion report")
     else:
         if not args.model:
             raise UsageError("give a MODEL (or --load REPORT.json)")
         report = _measure(args)
-    sys.stdout.write(fusion_render.render_terminal(report))
-    if args.json:
-        Path(args.json).write_text(json.dumps(report, indent=1))
-    if args.markdown:
-        Path(args.markdown).write_text(fusion_render.render_markdown(report))
-    return 0
+        if report is None:
+            return EXIT_OK  # --dry-run
+    errors = _write(args, report)
+    text = fusion_render.render_terminal(report)
+    if args.json == "-":
+        sys.stdout.write(json.dumps(report, indent=1) + "\n")
+        sys.stderr.write(text)
+    else:
+        sys.stdout.write(text)
+    for e in errors:
+        print(f"mxprof: error: {e}", file=sys.stderr)
+    return EXIT_USAGE if errors else EXIT_OK
 
 
-def _measure(args) -> dict:
-    from mxprof.jobs.fusion.run import FusionOptions, WorkerError, run_fusion
+def _write(args, report) -> list[str]:
+    from mxprof.render import fusion as fusion_render
+    errors = []
+    for path, text in ((args.json, lambda r: json.dumps(r, indent=1)),
+                       (args.markdown, fusion_render.render_markdown)):
+        if not path or path == "-":
+            continue
+        try:
+            Path(path).write_text(text(report))
+        except OSError as exc:
+            errors.append(f"cannot write {path}: {exc.strerror or exc}")
+    return errors
 
-    for name in ("iterations", "rounds", "trace_iterations", "threads"):
-        value = getattr(args, name)
-        if value is not None and value < 1:
-            raise UsageError(f"--{name.replace('_', '-')} must be at least 1, got {value}")
-    if args.warmup < 0 or args.min_time < 0:
-        raise UsageError("--warmup and --min-time cannot be negative")
-    opts = FusionOptions(
+
+def _options_of(args) -> FusionOptions:
+    from mxprof.jobs.fusion.run import FusionOptions
+
+    _options.check_counts(args, at_least_one=("iterations", "rounds", "trace_iterations",
+                                              "threads"))
+    cpus, _ = _options.check_binding(args.cores, args.membind)
+    _options.check_outputs(args)
+    require_extra("fusion", "mxnet")
+    threads = args.threads or (len(cpus) if cpus else None)
+    # --iterations is a fixed count everywhere: the fusion worker times at least `iterations`
+    # calls and at least `min_time_s`, so a fixed count is that count and no minimum time.
+    fixed = args.iterations is not None
+    return FusionOptions(
         model=args.model, shape=_input_shape(args.model, args.shape), path=args.path,
-        static=args.static,
-        warmup=args.warmup, iterations=args.iterations, min_time_s=args.min_time,
+        static=args.static, warmup=args.warmup,
+        iterations=args.iterations if fixed else 10,
+        min_time_s=0.0 if fixed else _options.min_time_of(args),
         trace_iterations=args.trace_iterations, switches=_parse_switches(args.switches),
-        threads=args.threads, rounds=args.rounds)
+        threads=threads, rounds=args.rounds, timeout_s=args.timeout)
+
+
+def bind_parent(cpus, nodes) -> None:
+    """Bind this process so the workers it starts inherit the CPUs and memory policy (the
+    fusion job starts its workers unbound). Affinity and MPOL_BIND survive fork and exec."""
+    if cpus is None and nodes is None:
+        return
+    from mxprof.cpu.binding import BindError, bind
     try:
-        return run_fusion(opts, progress=lambda msg: print(msg, file=sys.stderr, flush=True))
-    except WorkerError as exc:
-        # One line for the failure; a crash or timeout adds the worker's last stderr lines.
-        lines = exc.detail.splitlines()
-        if lines and str(exc).endswith(lines[-1].strip()):
-            lines.pop()  # already the end of the one line
-        detail = "".join(f"\n  | {line}" for line in lines)
-        raise UsageError(f"could not measure {args.model}: {exc}{detail}") from None
+        binding = bind(cpus if cpus is not None else sorted(os.sched_getaffinity(0)), nodes)
+    except BindError as exc:
+        raise UsageError(f"cannot bind to --cores/--membind: {exc.strerror}") from None
+    for warning in binding.warnings:
+        print(f"mxprof: warning: {warning}", file=sys.stderr)
+
+
+def worker_count(opts) -> int:
+    """Workers the fusion job starts: timing rounds, two traces, a pair per switch."""
+    return 2 * opts.rounds + 2 + 2 * len(opts.switches)
+
+
+def _measure(args) -> dict | None:
+    from mxprof.commands._progress import Progress
+    from mxprof.jobs.fusion import run as fusion_run
+
+    opts = _options_of(args)
+    cpus, nodes = _options.check_binding(args.cores, args.membind)
+    if args.dry_run:
+        _dry_run(opts, cpus, nodes)
+        return None
+    bind_parent(cpus, nodes)
+    failures = tuple({WorkerError, getattr(fusion_run, "WorkerError", WorkerError)})
+    current: list[str] = []
+    with Progress("fusion", worker_count(opts)) as bar:
+        def on_message(msg: str) -> None:
+            if not msg.startswith("worker: "):
+                bar.note(msg)
+                return
+            if current:
+                bar.done(current.pop())
+            current.append(msg.removeprefix("worker: "))
+            bar.start(current[0])
+
+        try:
+            report = fusion_run.run_fusion(opts, progress=on_message)
+        except failures as exc:
+            if current:
+                bar.done(current.pop(), "failed")
+            # One line for the failure; a crash or timeout adds the worker's last stderr lines.
+            lines = (getattr(exc, "detail", "") or "").splitlines()
+            if lines and str(exc).endswith(lines[-1].strip()):
+                lines.pop()  # already the end of the one line
+            detail = "".join(f"\n  | {line}" for line in lines)
+            raise WorkerError(f"could not measure {args.model}: {exc}{detail}") from None
+        if current:
+            bar.done(current.pop())
+    return report
+
+
+def _dry_run(opts, cpus, nodes) -> None:
+    from mxprof.cpu.cpulist import format_cpu_list
+    timing = (f"{opts.iterations} timed calls" if opts.min_time_s == 0
+              else f">= {opts.min_time_s:g} s of timed calls")
+    rows = [("unfused", f"timing, {timing}, writes the shared weights"),
+            ("fused", f"timing, {timing}")]
+    for r in range(1, opts.rounds):
+        rows += [(f"unfused-{r}", "timing"), (f"fused-{r}", "timing")]
+    rows += [("unfused-trace", f"DNNL_VERBOSE, {opts.trace_iterations} iterations"),
+             ("fused-trace", f"DNNL_VERBOSE, {opts.trace_iterations} iterations")]
+    for switch in opts.switches:
+        rows += [(f"fused-ref-{switch}", "timing"), (f"off-{switch}", f"timing, {switch}=1")]
+    per = 8 + (opts.min_time_s or 0.05 * opts.iterations)
+    notes = (f"input shape {','.join(map(str, opts.shape))}, path {opts.path}, warm-up "
+             f"{opts.warmup}",
+             f"binding: cores {format_cpu_list(cpus) if cpus else 'not bound'}, membind "
+             f"{format_cpu_list(nodes) if nodes else 'not bound'}, threads "
+             f"{opts.threads or 'runtime default'}")
+    _options.print_plan("fusion", rows, per * len(rows), notes)

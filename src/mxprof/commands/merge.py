@@ -10,22 +10,24 @@ from __future__ import annotations
 import argparse
 import sys
 
-from mxprof.errors import UsageError
+from mxprof.errors import EXIT_OK, EXIT_USAGE, UsageError
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
+    from mxprof.commands._options import add_outputs
     p.add_argument("files", nargs="+", metavar="FILE", help="results files written by compare")
-    o = p.add_argument_group("output")
-    o.add_argument("--json", metavar="PATH", help="the rows as JSON ('-' for stdout)")
-    o.add_argument("--markdown", metavar="PATH", help="the table as Markdown")
-    o.add_argument("--csv", metavar="PATH", help="the table as CSV")
-    o.add_argument("--html", metavar="PATH", help="an HTML page with the table and bar charts")
+    add_outputs(p, ("json", "markdown", "csv", "html"), load=False, dry_run=False)
 
 
 def run(args) -> int:
     from mxprof.commands._compare_output import display, write_outputs
+    from mxprof.commands._options import check_outputs
     from mxprof.jobs.compare.plan import build_report
     from mxprof.jobs.compare.results_log import ResultsFileError, read_lines
+    check_outputs(args)
+    if args.html:
+        from mxprof.errors import require_extra
+        require_extra("merge --html", "plot")
     records = []
     for path in args.files:
         try:
@@ -38,6 +40,8 @@ def run(args) -> int:
     if not records:
         raise UsageError("no finished runs in " + ", ".join(args.files))
     report = build_report(records, [f"merged from {', '.join(args.files)}"])
-    write_outputs(args, report)
+    errors = write_outputs(args, report)
     display(args, report)
-    return 0
+    for e in errors:
+        print(f"mxprof: error: {e}", file=sys.stderr)
+    return EXIT_USAGE if errors else EXIT_OK

@@ -13,11 +13,10 @@ import argparse
 import os
 import sys
 
-from mxprof.errors import UsageError
+from mxprof.commands import _options
+from mxprof.errors import EXIT_FAILED, EXIT_OK, EXIT_USAGE, UsageError, require_extra
 
 DEFAULT_BATCH = 8
-DEFAULT_MIN_TIME = 1.0
-DEFAULT_TIMEOUT = 600.0
 # The MXNet 1.3 MKL-DNN benchmark: batch 128, one socket's physical cores, numactl membind.
 REFERENCE_BATCH = 128
 REFERENCE_MIN_TIME = 10.0
@@ -30,22 +29,11 @@ ALL_CHECKS = ("fusion", "equivalence")
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("model", nargs="?", help="Gluon or GluonCV model-zoo name (e.g. resnet50_v1)")
     src = p.add_argument_group("model")
-    src.add_argument("--symbol", metavar="FILE", help="exported model X-symbol.json")
-    src.add_argument("--params", metavar="FILE",
-                     help="weights (X-0000.params, or a zoo model's .params); default: the zoo "
-                          "file if it is in $MXNET_HOME/models, else random initialisation")
-    src.add_argument("--shape", help="input shape C,H,W or N,C,H,W (default: the model's own, "
-                                     "e.g. 3,299,299 for inceptionv3)")
+    _options.add_model_files(src, shape_help="input shape C,H,W or N,C,H,W (default: the "
+                             "model's own, e.g. 3,299,299 for inceptionv3)")
     m = p.add_argument_group("measurement")
     m.add_argument("--batch-size", type=int, default=None,
                    help=f"batch for throughput (default {DEFAULT_BATCH}; the reference used 128)")
-    m.add_argument("--min-time", type=float, default=None,
-                   help=f"seconds of timed calls per measurement (default {DEFAULT_MIN_TIME})")
-    m.add_argument("--iterations", type=int, help="fixed number of timed calls (overrides --min-time)")
-    m.add_argument("--warmup", type=int, default=2, help="warm-up calls after the first (default 2)")
-    m.add_argument("--threads", type=int, help="OpenMP threads (default: the runtime's)")
-    m.add_argument("--cores", metavar="LIST", help="bind workers to these CPUs, e.g. 0-17")
-    m.add_argument("--membind", metavar="NODES", help="bind worker memory to these NUMA nodes")
     m.add_argument("--physical-only", action="store_true", help="one CPU per physical core")
     m.add_argument("--reference-protocol", action="store_true",
                    help="the MXNet 1.3 benchmark setup: batch 128, physical cores of NUMA node 0, "
@@ -58,15 +46,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="companion checks after the timing: fusion (one-line fused vs unfused "
                         "summary), equivalence (MKL-DNN and fused outputs vs the reference "
                         "kernels on random inputs); 'none' to skip (default: both)")
-    m.add_argument("--timeout", type=float, default=DEFAULT_TIMEOUT,
-                   help=f"seconds before a worker is killed (default {DEFAULT_TIMEOUT:g})")
-    m.add_argument("--workdir", help="keep worker specs, results, stderr and verbose logs here")
-    o = p.add_argument_group("output")
-    o.add_argument("--json", metavar="PATH", help="write the whole result (schema 1); "
-                                                  "rewritten as each worker finishes")
-    o.add_argument("--markdown", metavar="PATH", help="write the report as Markdown")
-    o.add_argument("--trace", metavar="PATH", help="write one iteration as a Chrome/Perfetto trace")
-    o.add_argument("--load", metavar="RESULT", help="re-render a saved --json result; runs nothing")
+    _options.add_binding(p)
+    _options.add_timing(p)
+    _options.add_outputs(p, ("json", "markdown", "trace"))
     # Test-only fault injection: CONFIG:PASS:HOOK, HOOK in abort|hang|raise (see mxprof.jobs.profile.spec).
     p.add_argument("--test-hook", action="append", default=[], help=argparse.SUPPRESS)
 
@@ -74,12 +56,14 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 def _plan(args, spec_model):
     from mxprof.jobs.profile.spec import TEST_HOOKS, Protocol, RunSpec
     batch = args.batch_size or (REFERENCE_BATCH if args.reference_protocol else DEFAULT_BATCH)
-    min_time = args.min_time or (REFERENCE_MIN_TIME if args.reference_protocol else DEFAULT_MIN_TIME)
-    if batch < 1 or min_time <= 0 or (args.iterations is not None and args.iterations < 1):
-        raise UsageError("--batch-size and --iterations must be >= 1, --min-time > 0")
+    min_time = _options.min_time_of(
+        args, REFERENCE_MIN_TIME if args.reference_protocol else _options.DEFAULT_MIN_TIME)
     cpus, membind, threads = args.cores, args.membind, args.threads
     if args.reference_protocol:
         cpus, membind, threads = _reference_binding(cpus, membind, threads)
+    if threads is None and (cpus or args.physical_only):
+        # One OpenMP thread per bound CPU, as in every command (README, "Options").
+        threads = len(_options.check_binding(cpus, None, physical_only=args.physical_only)[0])
     hooks = {}
     for h in args.test_hook:
         parts = h.split(":")
@@ -114,48 +98,90 @@ def _chosen_checks(text: str) -> list[str]:
     return [c for c in ALL_CHECKS if c in wanted]
 
 
-def _run_checks(args, model, checks: list[str]) -> dict:
-    """Run the companion checks in their own workers; a failure is recorded, never raised."""
-    out: dict = {}
-    if "fusion" in checks:
-        if model.source == "symbol":
-            out["fusion"] = {"status": "skipped",
-                             "summary": "fusion: not run for --symbol models (zoo names only)"}
-        else:
-            _progress("fusion summary: unfused and fused workers")
-            try:
-                from mxprof.jobs.fusion.run import FusionOptions, run_fusion
-                rep = run_fusion(FusionOptions(
-                    model=model.name, shape=model.batch_shape(1), switches=(), rounds=1,
-                    warmup=3, iterations=10, min_time_s=1.0, trace_iterations=2,
-                    threads=args.threads, timeout_s=args.timeout))
-                out["fusion"] = {"status": "ok", "summary": rep["summary"],
-                                 **{k: rep.get(k) for k in ("unfused_ms", "fused_ms",
-                                                            "gain_percent")},
-                                 "groups": len(rep.get("groups") or ()),
-                                 "findings": [f.get("title") for f in rep.get("findings") or ()]}
-            except Exception as exc:  # the main report must survive a failed companion
-                out["fusion"] = {"status": "failed", "summary": f"fusion: failed ({exc})"}
-    if "equivalence" in checks:
-        _progress("equivalence check: reference, MKL-DNN and fused workers")
-        try:
-            from mxprof.jobs.accuracy.run import equivalence_summary, quick_equivalence
-            eq = quick_equivalence(model.to_dict(), num_inputs=4, threads=args.threads,
-                                   timeout=args.timeout)
-            configs = [c for c in eq.configs if c.name != "mkldnn-off"]
-            out["equivalence"] = {
-                "status": "ok" if all(c.ok for c in configs) else "failed",
-                "inputs": 4, "lines": equivalence_summary(eq),
-                "configs": [{"name": c.name, "max_abs_diff": c.max_abs_diff,
-                             "max_rel_diff": c.max_rel_diff, "top1_agreement": c.top1_agreement,
-                             "within_tolerance": c.within_tolerance} for c in configs]}
-        except Exception as exc:
-            out["equivalence"] = {"status": "failed", "lines": [f"failed ({exc})"]}
+def _fusion_check(args, spec, progress) -> dict:
+    """The one-line fusion summary, on the same model, threads and timing as the main run."""
+    out = _fusion_summary(args, spec, progress)
+    progress.done("fusion summary", out["status"])
     return out
 
 
-def _progress(message: str) -> None:
-    print(f"mxprof: {message}", file=sys.stderr, flush=True)
+def _fusion_summary(args, spec, progress) -> dict:
+    model = spec.model
+    if model.source == "symbol":
+        return {"status": "skipped",
+                "summary": "fusion: not run for --symbol models (zoo names only)"}
+    # The fusion job cannot load given weights yet: a summary of other weights would be
+    # another model's numbers, so it is not run.
+    if model.params_path:
+        return {"status": "skipped", "summary": "fusion: not run with --params (the fusion job "
+                "cannot load given weights yet; `mxprof accuracy` checks them)"}
+    # Its workers inherit this process's CPUs and memory policy; the main run is over.
+    from mxprof.commands.fusion import bind_parent
+    bind_parent(*_binding_of(spec))
+    progress.start("fusion summary: unfused and fused workers")
+    try:
+        from mxprof.jobs.fusion.run import FusionOptions, run_fusion
+        rep = run_fusion(FusionOptions(
+            model=model.name, shape=model.batch_shape(1), switches=(), rounds=1,
+            warmup=spec.protocol.warmup, iterations=spec.protocol.iterations or 10,
+            min_time_s=0.0 if spec.protocol.iterations else spec.protocol.min_time,
+            trace_iterations=2, threads=spec.threads, timeout_s=args.timeout))
+    except Exception as exc:  # the main report must survive a failed companion
+        return {"status": "failed", "summary": f"fusion: failed ({exc})"}
+    return {"status": "ok", "summary": rep["summary"],
+            **{k: rep.get(k) for k in ("unfused_ms", "fused_ms", "gain_percent")},
+            "groups": len(rep.get("groups") or ()),
+            "findings": [f.get("title") for f in rep.get("findings") or ()]}
+
+
+def _equivalence_check(args, spec, progress) -> dict:
+    """Reference vs MKL-DNN vs fused outputs on 4 random inputs, same weights and binding."""
+    progress.start("equivalence check: reference, MKL-DNN and fused workers")
+    try:
+        from mxprof.cpu.cpulist import format_cpu_list
+        from mxprof.jobs.accuracy.metrics import Tolerance
+        from mxprof.jobs.accuracy.run import equivalence_summary, plan_configs, run_accuracy
+        cpus, nodes = _binding_of(spec)
+        binding = None if cpus is None and nodes is None else {
+            "cpus": format_cpu_list(cpus or sorted(os.sched_getaffinity(0))),
+            "membind": None if nodes is None else format_cpu_list(nodes)}
+        eq = run_accuracy(spec.model.to_dict(), plan_configs(["mkldnn", "mkldnn-fused"], []),
+                          inputs={"kind": "random", "count": 4, "seed": 0}, batch_size=4,
+                          calib_count=4, timing={"batch": 1, "warmup": 0, "iterations": 0},
+                          tolerance=Tolerance(), threads=spec.threads, binding=binding,
+                          timeout=args.timeout)
+    except Exception as exc:
+        progress.done("equivalence check", "failed")
+        return {"status": "failed", "lines": [f"failed ({exc})"]}
+    configs = [c for c in eq.configs if c.name != "mkldnn-off"]
+    ok = all(c.ok for c in eq.configs) and all(c.within_tolerance is not False for c in configs)
+    progress.done("equivalence check", "ok" if ok else "failed")
+    # What the check really ran with, so a reader can see it matched the main run.
+    return {"status": "ok" if ok else "failed", "inputs": 4, "weights": eq.weights,
+            "binding": (eq.environment or {}).get("binding"), "threads": spec.threads,
+            "lines": equivalence_summary(eq),
+            "configs": [{"name": c.name, "max_abs_diff": c.max_abs_diff,
+                         "max_rel_diff": c.max_rel_diff, "top1_agreement": c.top1_agreement,
+                         "within_tolerance": c.within_tolerance} for c in configs]}
+
+
+def _binding_of(spec):
+    """The main workers' CPUs and memory nodes (lists or None), --physical-only applied."""
+    return _options.check_binding(spec.cpus, spec.membind, physical_only=spec.physical_only)
+
+
+def _run_checks(args, spec, checks: list[str], progress) -> dict:
+    """Run the companion checks in their own workers; a failure is recorded, never raised.
+
+    `spec` is the main run's first RunSpec: the checks take its model (weights included),
+    threads, CPUs, memory nodes and timing protocol.
+    """
+    out: dict = {}
+    if "fusion" in checks:
+        out["fusion"] = _fusion_check(args, spec, progress)
+    if "equivalence" in checks:
+        out["equivalence"] = _equivalence_check(args, spec, progress)
+    return out
 
 
 def _reference_binding(cpus, membind, threads):
@@ -179,71 +205,145 @@ def _resolve(args):
     if not args.model and not args.symbol:
         raise UsageError("give a MODEL name, --symbol FILE, or --load RESULT.json")
     try:
-        return models.resolve(args.model, shape=shape, symbol=args.symbol, params=args.params)
+        return _options.resolve_model(args.model, shape=shape, symbol=args.symbol,
+                                      params=args.params)
     except ValueError as exc:
         raise UsageError(str(exc)) from None
 
 
-def _write_outputs(args, report) -> None:
+def _check_inputs(args) -> None:
+    """Everything that can be checked before the first worker starts (exit status 2)."""
+    _options.check_counts(args)
+    _options.check_binding(args.cores, args.membind, physical_only=args.physical_only)
+    _options.check_model_files(args.symbol, args.params)
+    _options.check_outputs(args)
+    _options.check_workdir(args.workdir)
+    require_extra("profile", "mxnet")
+
+
+def _write_outputs(args, report, names=("json", "markdown", "trace")) -> list[str]:
+    """Write each requested file; return the errors (the report is printed regardless)."""
     from mxprof.render import get_renderer
-    for path, name in ((args.json, "json"), (args.markdown, "markdown"), (args.trace, "trace")):
-        if not path:
+    errors = []
+    for name in names:
+        path = getattr(args, name, None)
+        if not path or path == "-":
             continue
         try:
             get_renderer(name).write(report, path)
         except ValueError as exc:
             print(f"mxprof: warning: {name} not written: {exc}", file=sys.stderr)
         except OSError as exc:
-            raise UsageError(f"cannot write {path}: {exc}") from None
+            errors.append(f"cannot write --{name} {path}: {exc.strerror or exc}")
+    return errors
 
 
-def _display(report) -> None:
+def _display(args, report) -> None:
     from mxprof.jobs.profile.report import summary_line
     from mxprof.render import get_renderer
     try:
-        sys.stdout.write(get_renderer("terminal", color=sys.stdout.isatty()).render(report))
-        print()
-        print(summary_line(report), flush=True)
+        if args.json == "-":  # stdout holds the JSON; the table goes to stderr
+            sys.stdout.write(get_renderer("json").render(report))
+            sys.stdout.flush()
+            out = sys.stderr
+        else:
+            out = sys.stdout
+        out.write(get_renderer("terminal", color=out.isatty()).render(report))
+        print(file=out)
+        print(summary_line(report), file=out, flush=True)
     except BrokenPipeError:  # `| head`: the reader left, nothing more to say
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
 
 
+def _finish(args, report, status: int) -> int:
+    """Print the report, then any file that could not be written: a computed report is never
+    lost to an output error."""
+    errors = _write_outputs(args, report)
+    _display(args, report)
+    for e in errors:
+        print(f"mxprof: error: {e}", file=sys.stderr)
+    return EXIT_USAGE if errors else status
+
+
+def _dry_run(args, specs, checks) -> int:
+    per_pass = {"timing": 8 + 2 * specs[0].protocol.min_time, "operators": 8, "layers": 10,
+                "primitives": 8}
+    rows = [(s.label, f"{s.pass_name} pass, batch "
+             f"{'1 and ' + str(s.batch_size) if s.pass_name == 'timing' else '1'}, "
+             f"MKL-DNN {'on' if s.mkldnn else 'off'}") for s in specs]
+    estimate = sum(per_pass[s.pass_name] for s in specs)
+    if "fusion" in checks:
+        rows.append(("fusion summary", "unfused and fused workers, batch 1"))
+        estimate += 40
+    if "equivalence" in checks:
+        rows.append(("equivalence check", "reference, MKL-DNN, fused on 4 random inputs"))
+        estimate += 30
+    s = specs[0]
+    notes = (f"protocol: warm-up {s.protocol.warmup}, "
+             + (f"{s.protocol.iterations} timed calls" if s.protocol.iterations
+                else f">= {s.protocol.min_time:g} s of timed calls") + " per measurement",
+             f"binding: cores {s.cpus or 'not bound'}, membind {s.membind or 'not bound'}, "
+             f"threads {s.threads or 'runtime default'}")
+    _options.print_plan("profile", rows, estimate, notes)
+    return EXIT_OK
+
+
 def run(args) -> int:
-    from mxprof.jobs.profile.report import build_report, load_report
+    from mxprof.jobs.profile.report import load_report
     if args.load:
+        _options.check_outputs(args)
         try:
             report = load_report(args.load)
         except (OSError, ValueError) as exc:
             raise UsageError(f"cannot load {args.load}: {exc}") from None
-        _write_outputs(args, report)
-        _display(report)
-        return 0
+        return _finish(args, report, EXIT_OK)
+    _check_inputs(args)
+    checks = _chosen_checks(args.checks)
     model = _resolve(args)
     specs = _plan(args, model)
-    checks = _chosen_checks(args.checks)
+    if args.dry_run:
+        return _dry_run(args, specs, checks)
+    return _measure(args, specs, checks)
+
+
+def _measure(args, specs, checks) -> int:
+    from mxprof.commands._progress import Progress
+    from mxprof.jobs.profile.report import build_report
     from mxprof.jobs.profile.runner import run_specs
 
     done = []
+    with Progress("profile", len(specs) + len(checks)) as progress:
+        def partial(result):
+            done.append(result)
+            progress.done(specs[len(done) - 1].label, "ok" if result.ok else result.status)
+            if len(done) < len(specs):
+                progress.start(specs[len(done)].label)
+            if args.json and args.json != "-":
+                try:
+                    _write_outputs(args, build_report(done, planned=len(specs)), ("json",))
+                except Exception as exc:  # a partial file is a convenience: never stop the run
+                    print(f"mxprof: warning: partial result not written: {exc!r}",
+                          file=sys.stderr)
 
-    def partial(result):
-        done.append(result)
-        if args.json:
-            try:
-                _write_outputs(argparse.Namespace(json=args.json, markdown=None, trace=None),
-                               build_report(done, planned=len(specs)))
-            except Exception as exc:  # a partial file is a convenience: never stop the run
-                print(f"mxprof: warning: partial result not written: {exc!r}", file=sys.stderr)
+        if not any(s.pass_name == "primitives" for s in specs):
+            # Workers name oneDNN from this cache (one probe process per libmxnet, then
+            # cached); the primitives pass reads it from its own verbose log instead.
+            from mxprof.workers.environment import onednn_version
+            onednn_version(probe=True)
+        progress.start(specs[0].label)
+        results = run_specs(specs, timeout=args.timeout, workdir=args.workdir,
+                            on_result=partial, progress=False)
+        report = build_report(results, planned=len(specs))
+        if checks:
+            if args.json and args.json != "-":
+                _write_outputs(args, report, ("json",))
+            report["checks"] = _run_checks(args, specs[0], checks, progress)
+    return _finish(args, report, exit_status(results, report.get("checks")))
 
-    if not any(s.pass_name == "primitives" for s in specs):
-        # Workers name oneDNN from this cache (one probe process per libmxnet, then cached);
-        # the primitives pass reads it from its own verbose log instead.
-        from mxprof.workers.environment import onednn_version
-        onednn_version(probe=True)
-    results = run_specs(specs, timeout=args.timeout, workdir=args.workdir, on_result=partial)
-    report = build_report(results, planned=len(specs))
-    if checks:
-        _write_outputs(argparse.Namespace(json=args.json, markdown=None, trace=None), report)
-        report["checks"] = _run_checks(args, model, checks)
-    _write_outputs(args, report)
-    _display(report)
-    return 0 if all(r.ok for r in results) else 1
+
+def exit_status(results, checks: dict | None) -> int:
+    """1 when a worker failed or a companion check failed (an equivalence outside tolerance
+    included), else 0; a skipped check is not a failure."""
+    failed = not all(r.ok for r in results) or any(
+        c.get("status") == "failed" for c in (checks or {}).values())
+    return EXIT_FAILED if failed else EXIT_OK

@@ -44,9 +44,12 @@ def _summary_options(p: argparse.ArgumentParser) -> None:
                    help="group by any of kind,impl,shape,prop_kind (comma separated; "
                         "default: %(default)s)")
     p.add_argument("--top", type=int, default=20, help="rows to show per table (default: 20)")
-    p.add_argument("--json", action="store_true", help="print one JSON object instead")
     p.add_argument("--show-rejected", action="store_true",
                    help=f"list every rejected line (default: the first {REJECTED_SHOWN})")
+    # A path like every command's --json; bare --json (the old switch) or '-' is stdout.
+    p.add_argument("--json", nargs="?", const="-", metavar="PATH",
+                   help="write the summary as one JSON object ('-' or no PATH: stdout, instead "
+                        "of the tables)")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -56,6 +59,8 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _summarize(path: str, args: argparse.Namespace) -> int:
+    from mxprof.commands._options import check_output_path
+    check_output_path("--json", args.json)
     if not os.path.isfile(path):
         raise UsageError(f"{path}: no such file")
     if not os.access(path, os.R_OK):
@@ -77,12 +82,20 @@ def _summarize(path: str, args: argparse.Namespace) -> int:
               "(mxnet-mkl <= 1.6) or ONEDNN_VERBOSE=1, or use `mxprof verbose run -- CMD`.",
               file=sys.stderr)
         return 1
-    if args.json:
-        out = {**log.totals(), "header": log.header, "stats": log.stats.to_dict(), "path": path}
+    out = {**log.totals(), "header": log.header, "stats": log.stats.to_dict(), "path": path}
+    if args.json == "-":
         print(json.dumps(out, indent=2, sort_keys=False))
-    else:
-        print("\n".join(format_summary(log, summary, args.by, args.top, path, create_summary,
-                                        args.show_rejected)))
+        return 0
+    print("\n".join(format_summary(log, summary, args.by, args.top, path, create_summary,
+                                    args.show_rejected)))
+    if args.json:
+        try:
+            with open(args.json, "w") as f:
+                f.write(json.dumps(out, indent=2) + "\n")
+        except OSError as exc:
+            print(f"mxprof: error: cannot write {args.json}: {exc.strerror or exc}",
+                  file=sys.stderr)
+            return 2
     return 0
 
 

@@ -151,18 +151,20 @@ def failure_lines(report: AccuracyReport) -> list[str]:
 
 def render_terminal(report: AccuracyReport, console=None) -> None:
     from rich.console import Console
+    from rich.markup import escape
     from rich.table import Table
+    from rich.text import Text
 
     # Twelve columns need room: a pipe or a file gets a wide page instead of rich's 80.
     console = console or Console(width=None if sys.stdout.isatty() else 180)
-    console.print(f"[bold]mxprof accuracy[/bold]: {report.model.get('name')}")
+    console.print(f"[bold]mxprof accuracy[/bold]: {escape(str(report.model.get('name')))}")
     for line in header_lines(report):
         console.print(line, highlight=False, markup=False)
     table = Table(show_lines=False)
     for i, col in enumerate(CONFIG_COLUMNS):
         table.add_column(col, justify="left" if i == 0 else "right")
     for row in config_rows(report):
-        table.add_row(*row)
+        table.add_row(*(Text(c) if isinstance(c, str) else c for c in row))
     console.print(table)
     pairs = pair_rows(report)
     if pairs:
@@ -170,7 +172,7 @@ def render_terminal(report: AccuracyReport, console=None) -> None:
         for i, col in enumerate(PAIR_COLUMNS):
             ptable.add_column(col, justify="left" if i == 0 else "right")
         for row in pairs:
-            ptable.add_row(*row)
+            ptable.add_row(*(Text(c) if isinstance(c, str) else c for c in row))
         console.print(ptable)
     for line in int8_lines(report) + failure_lines(report):
         console.print(line, highlight=False, markup=False)

@@ -37,11 +37,13 @@ class CompareTerminalRenderer(Renderer):
         buf = io.StringIO()
         console = Console(file=buf, force_terminal=self.color, no_color=not self.color,
                           width=self.width, highlight=False)
-        rich_table = RichTable(title=t.title, title_justify="left", expand=False)
+        from rich.text import Text
+        rich_table = RichTable(title=Text(t.title) if t.title else None, title_justify="left",
+                               expand=False)
         for i, h in enumerate(t.headers):
             rich_table.add_column(h, justify="left" if i == 0 else "right", overflow="fold")
         for row in t.rows:
-            rich_table.add_row(*row)
+            rich_table.add_row(*(Text(c) if isinstance(c, str) else c for c in row))
         console.print(rich_table)
         for line in [*t.footnote.splitlines(), *_notes(report)]:
             console.print(line, soft_wrap=True, markup=False)

@@ -91,12 +91,13 @@ def render_terminal(report: dict, width: int = 160) -> str:
     from rich.console import Console
     from rich.markup import escape
     from rich.table import Table
+    from rich.text import Text
 
     buf = io.StringIO()
     console = Console(file=buf, width=width, force_terminal=False, color_system=None)
-    console.print(f"[bold]Fusion report[/bold]: {report['model']}")
+    console.print(f"[bold]Fusion report[/bold]: {escape(str(report['model']))}")
     for line in _header_lines(report):
-        console.print(line, highlight=False)
+        console.print(line, highlight=False, markup=False)
     stats = report.get("latency_stats", {})
     console.print(f"unfused {_lat(report['unfused_latency'], stats.get('unfused'))}; fused "
                   f"{_lat(report['fused_latency'], stats.get('fused'))}; {_gain(report)}",
@@ -117,11 +118,11 @@ def render_terminal(report: dict, width: int = 160) -> str:
     # console width, cutting the reason off mid-word.
     table.add_column("why", ratio=1, overflow="fold")
     for g in report["groups"]:
-        table.add_row(g["fused_node"], g["pattern"],
-                      "\n".join(m[len(prefix):] for m in g["members"]),
+        table.add_row(Text(g["fused_node"]), Text(g["pattern"]),
+                      Text("\n".join(m[len(prefix):] for m in g["members"])),
                       _cell(g, "unfused"), _cell(g, "fused"), _n(g["gain_ms"], "+.3f"),
                       _n(g["gain_percent"], "+.1f") + ("" if g["clear"] else " ~"),
-                      g["reason"])
+                      Text(g["reason"]))
     console.print(table)
     cov = report["coverage"]
     console.print(f"{cov['grouped_layers']} layers fused into {len(report['groups'])} nodes; "

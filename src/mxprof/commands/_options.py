@@ -1,0 +1,256 @@
+"""The option groups every command shares, defined once, and the checks run before any worker.
+
+One flag per concept, one meaning and one default everywhere (README, "Options"):
+
+- CPUs: ``--cores LIST`` (``--cpus`` is a hidden alias), ``--membind NODES``, ``--threads N``.
+- timing: ``--iterations N`` a fixed number of timed calls (overrides ``--min-time``),
+  ``--warmup N`` untimed calls after the first (default 5), ``--min-time S`` seconds of timed
+  calls per measurement (default 1), ``--timeout S`` per worker (default 1800),
+  ``--workdir DIR`` keeps worker files.
+- model: ``--symbol FILE``, ``--params FILE``, ``--shape C,H,W``.
+- outputs: ``--json PATH`` (``-`` for stdout), ``--markdown``, ``--csv``, ``--html``, ``--trace``
+  paths, ``--load RESULT`` re-renders a saved result; ``--dry-run`` prints the plan only.
+
+The ``check_*`` functions raise `UsageError` (exit status 2) with a message naming the input, and
+are called before the first worker starts, so bad input never costs a run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import tempfile
+from pathlib import Path
+
+from mxprof.errors import UsageError
+
+DEFAULT_WARMUP = 5
+DEFAULT_MIN_TIME = 1.0
+DEFAULT_TIMEOUT = 1800.0
+OUTPUT_HELP = {
+    "json": "write the result as JSON ('-' for stdout)",
+    "markdown": "write the report as Markdown",
+    "csv": "write the table as CSV",
+    "html": "write an HTML page with the table and charts",
+    "trace": "write one iteration as a Chrome/Perfetto trace",
+}
+
+
+def hidden_alias(group, *names: str, dest: str, **kwargs) -> None:
+    """An old spelling kept for one release: it parses into `dest` and is not in --help."""
+    group.add_argument(*names, dest=dest, help=argparse.SUPPRESS, default=None, **kwargs)
+
+
+def add_binding(p: argparse.ArgumentParser, *, cores: bool = True, membind: bool = True) -> None:
+    g = p.add_argument_group("CPUs")
+    if cores:
+        g.add_argument("--cores", metavar="LIST",
+                       help="bind every worker to these logical CPUs, e.g. 0-17 (default: not "
+                            "bound)")
+        hidden_alias(g, "--cpus", dest="cores")
+    if membind:
+        g.add_argument("--membind", metavar="NODES",
+                       help="allocate every worker's memory on these NUMA nodes, e.g. 0")
+    g.add_argument("--threads", type=int, metavar="N",
+                   help="OpenMP threads per worker (default: the number of --cores, else "
+                        "MXNet's own choice)")
+
+
+def add_timing(p: argparse.ArgumentParser, *, iterations: int | None = None,
+               min_time: bool = True, workdir: bool = True, timeout: bool = True) -> None:
+    g = p.add_argument_group("timing")
+    fixed = f" (default {iterations})" if iterations is not None else \
+        " (default: as many as fill --min-time)" if min_time else ""
+    g.add_argument("--iterations", type=int, default=iterations, metavar="N",
+                   help="a fixed number of timed calls" + (", overrides --min-time"
+                                                           if min_time else "") + fixed)
+    g.add_argument("--warmup", type=int, default=DEFAULT_WARMUP, metavar="N",
+                   help=f"untimed calls after the first (default {DEFAULT_WARMUP})")
+    if min_time:
+        # None, not the default: --reference-protocol must see whether the user chose it.
+        g.add_argument("--min-time", type=float, default=None, metavar="S",
+                       help=f"seconds of timed calls per measurement (default "
+                            f"{DEFAULT_MIN_TIME:g})")
+    if timeout:
+        g.add_argument("--timeout", type=float, default=DEFAULT_TIMEOUT, metavar="S",
+                       help=f"seconds before a worker is killed (default {DEFAULT_TIMEOUT:g})")
+    if workdir:
+        g.add_argument("--workdir", metavar="DIR",
+                       help="keep worker specs, results and stderr here (default: a temporary "
+                            "folder, removed at the end)")
+
+
+def min_time_of(args, default: float = DEFAULT_MIN_TIME) -> float:
+    value = getattr(args, "min_time", None)
+    return default if value is None else value
+
+
+def add_model_files(g, *, symbol: bool = True, params: bool = True,
+                    shape_help: str = "input shape C,H,W (default: the model's own)") -> None:
+    if symbol:
+        g.add_argument("--symbol", metavar="FILE", help="exported model X-symbol.json")
+    if params:
+        g.add_argument("--params", metavar="FILE",
+                       help="weights (X-0000.params, or a zoo model's .params); default: the zoo "
+                            "file if it is in $MXNET_HOME/models, else random initialisation")
+    g.add_argument("--shape", help=shape_help)
+
+
+def add_outputs(p: argparse.ArgumentParser, formats: tuple[str, ...], *, load: bool = True,
+                dry_run: bool = True) -> None:
+    g = p.add_argument_group("output")
+    for name in formats:
+        g.add_argument(f"--{name}", metavar="PATH", help=OUTPUT_HELP[name])
+    if load:
+        g.add_argument("--load", metavar="RESULT",
+                       help="re-render a saved --json result; runs nothing")
+    if dry_run:
+        g.add_argument("--dry-run", action="store_true",
+                       help="print the plan (workers, batches, estimated time); run nothing")
+
+
+def resolve_model(name: str | None, **kwargs):
+    """`mxprof.mx.models.resolve` for a command: GluonCV names are looked up only when the
+    gluoncv extra is installed, and an unknown name says how to get it (never an ImportError)."""
+    import importlib.util
+
+    from mxprof.mx import models
+
+    has_gluoncv = importlib.util.find_spec("gluoncv") is not None
+    try:
+        return models.resolve(name, check_gluoncv=has_gluoncv, **kwargs)
+    except models.UnknownModel as exc:
+        hint = "" if has_gluoncv else \
+            "; GluonCV model names need GluonCV: pip install 'mxprof[gluoncv]'"
+        raise UsageError(f"{exc}{hint}") from None
+    except ValueError as exc:
+        raise UsageError(str(exc)) from None
+
+
+# --- checks before the first worker -------------------------------------------------------
+
+def check_counts(args, *, at_least_one=("iterations", "threads", "batch_size"),
+                 not_negative=("warmup",), positive=("min_time", "timeout")) -> None:
+    for name in at_least_one:
+        value = getattr(args, name, None)
+        if value is not None and value < 1:
+            raise UsageError(f"--{name.replace('_', '-')} must be at least 1, got {value}")
+    for name in not_negative:
+        value = getattr(args, name, None)
+        if value is not None and value < 0:
+            raise UsageError(f"--{name.replace('_', '-')} must not be negative, got {value}")
+    for name in positive:
+        value = getattr(args, name, None)
+        if value is not None and not value > 0:
+            raise UsageError(f"--{name.replace('_', '-')} must be > 0, got {value}")
+
+
+def check_binding(cores: str | None, membind: str | None, *, physical_only: bool = False):
+    """The CPUs and NUMA nodes asked for, checked against this machine and this process's
+    affinity: ``(cpus, nodes)`` (sorted lists, None when not given).
+
+    Raises UsageError naming what exists (``--cores 99``: "CPU 99 ... online: 0-1").
+    """
+    if cores is None and membind is None and not physical_only:
+        return None, None
+    from mxprof.cpu.binding import select_cpus, select_nodes
+    from mxprof.cpu.cpulist import format_cpu_list
+    from mxprof.cpu.topology import read_topology
+
+    try:
+        topo = read_topology()
+    except (OSError, ValueError) as exc:
+        raise UsageError(f"cannot read the CPU topology to check --cores/--membind: {exc}") \
+            from None
+    cpus = nodes = None
+    if cores is not None or physical_only:
+        try:
+            cpus = select_cpus(topo, cores, physical_only=physical_only)
+        except ValueError as exc:
+            raise UsageError(f"--cores {cores}: {exc}") from None
+        allowed = sorted(os.sched_getaffinity(0))
+        outside = sorted(set(cpus) - set(allowed))
+        if outside:
+            raise UsageError(f"--cores {cores}: CPUs {format_cpu_list(outside)} are not "
+                             f"available to this process (allowed: {format_cpu_list(allowed)})")
+    if membind is not None:
+        try:
+            nodes = select_nodes(topo, membind)
+        except ValueError as exc:
+            raise UsageError(f"--membind {membind}: {exc}") from None
+    return cpus, nodes
+
+
+def check_model_files(symbol: str | None, params: str | None) -> None:
+    """A readable, complete symbol JSON and .params file (headers walked, MXNet not loaded)."""
+    from mxprof.mx.checks import ModelFileError, check_params, check_symbol
+
+    try:
+        if symbol is not None:
+            check_symbol(symbol)
+        if params is not None:
+            check_params(params)
+    except ModelFileError as exc:
+        flag = "--symbol" if symbol is not None and str(exc).startswith(symbol) else "--params"
+        raise UsageError(f"{flag} {exc}") from None
+
+
+def check_output_path(flag: str, path: str | None) -> None:
+    """`path` can be written: its folder exists and takes a new file (probed with a temporary
+    file, since access() says yes to root even in /proc), and it is not a folder itself."""
+    if not path or path == "-":
+        return
+    target = Path(path)
+    folder = target.parent if str(target.parent) else Path(".")
+    if target.is_dir():
+        raise UsageError(f"{flag} {path}: is a folder; give a file name")
+    if not folder.is_dir():
+        raise UsageError(f"{flag} {path}: the folder {folder} does not exist")
+    if target.exists() and not os.access(target, os.W_OK):
+        raise UsageError(f"{flag} {path}: the file exists and is not writable")
+    try:
+        fd, probe = tempfile.mkstemp(dir=folder, prefix=f".{target.name}.", suffix=".probe")
+    except OSError as exc:
+        raise UsageError(f"{flag} {path}: cannot write in {folder} "
+                         f"({exc.strerror or exc})") from None
+    os.close(fd)
+    os.unlink(probe)
+
+
+def check_outputs(args, names=("json", "markdown", "csv", "html", "trace")) -> None:
+    for name in names:
+        check_output_path(f"--{name}", getattr(args, name, None))
+
+
+def check_workdir(path: str | None) -> None:
+    """--workdir is an existing writable folder, or can be made under one."""
+    if not path:
+        return
+    target = Path(path)
+    if target.exists() and not target.is_dir():
+        raise UsageError(f"--workdir {path}: exists and is not a folder")
+    existing = target
+    while not existing.exists():
+        existing = existing.parent
+    check_output_path("--workdir", str(existing / ".mxprof"))
+
+
+def format_duration(seconds: float) -> str:
+    if seconds < 90:
+        return f"{seconds:.0f} s"
+    if seconds < 5400:
+        return f"{seconds / 60:.0f} min"
+    return f"{seconds / 3600:.1f} h"
+
+
+def print_plan(command: str, rows: list[tuple[str, str]], estimate_s: float,
+               notes: tuple[str, ...] = ()) -> None:
+    """The --dry-run output: one line per worker (label, what it runs) and a rough total."""
+    print(f"mxprof {command}, dry run: {len(rows)} worker(s) planned, nothing was run")
+    width = max((len(label) for label, _ in rows), default=0)
+    for i, (label, what) in enumerate(rows, 1):
+        print(f"  {i:>3}. {label:<{width}}  {what}")
+    for note in notes:
+        print(f"  {note}")
+    print(f"estimated time: about {format_duration(estimate_s)} (rough: worker start-up and "
+          "model load included, machine load not)")
