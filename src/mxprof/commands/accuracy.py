@@ -47,6 +47,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--timeout", type=float, default=1800, help="seconds per configuration")
     parser.add_argument("--json", metavar="PATH", help="write the report as JSON")
     parser.add_argument("--markdown", metavar="PATH", help="write the report as Markdown")
+    parser.add_argument("--html", metavar="PATH", help="write the report as one self-contained "
+                        "HTML page")
     parser.add_argument("--load", metavar="PATH", help="show a saved --json report, run nothing")
 
 
@@ -138,6 +140,9 @@ def run(args) -> int:
     if args.markdown:
         with open(args.markdown, "w") as f:
             f.write(render.render_markdown(report))
+    if args.html:
+        from mxprof.render.html import write_page
+        write_page(report, args.html)
     render.render_terminal(report)
     return 0 if all(c.ok for c in report.configs) else 1
 

@@ -37,6 +37,8 @@ def add_arguments(parser) -> None:
     parser.add_argument("--threads", type=int, help="OMP_NUM_THREADS for the workers")
     parser.add_argument("--json", metavar="PATH", help="write the report as JSON")
     parser.add_argument("--markdown", metavar="PATH", help="write the report as Markdown")
+    parser.add_argument("--html", metavar="PATH", help="write the report as one self-contained "
+                        "HTML page")
     parser.add_argument("--load", metavar="JSON", help="show a saved --json report instead of "
                         "running")
 
@@ -106,6 +108,9 @@ def run(args) -> int:
         Path(args.json).write_text(json.dumps(report, indent=1))
     if args.markdown:
         Path(args.markdown).write_text(fusion_render.render_markdown(report))
+    if args.html:
+        from mxprof.render.html import write_page
+        write_page(report, args.html)
     return 0
 
 

@@ -66,6 +66,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                                                   "rewritten as each worker finishes")
     o.add_argument("--markdown", metavar="PATH", help="write the report as Markdown")
     o.add_argument("--trace", metavar="PATH", help="write one iteration as a Chrome/Perfetto trace")
+    o.add_argument("--html", metavar="PATH", help="write the report as one self-contained HTML page")
     o.add_argument("--load", metavar="RESULT", help="re-render a saved --json result; runs nothing")
     # Test-only fault injection: CONFIG:PASS:HOOK, HOOK in abort|hang|raise (see mxprof.jobs.profile.spec).
     p.add_argument("--test-hook", action="append", default=[], help=argparse.SUPPRESS)
@@ -186,7 +187,8 @@ def _resolve(args):
 
 def _write_outputs(args, report) -> None:
     from mxprof.render import get_renderer
-    for path, name in ((args.json, "json"), (args.markdown, "markdown"), (args.trace, "trace")):
+    for path, name in ((args.json, "json"), (args.markdown, "markdown"), (args.trace, "trace"),
+                       (getattr(args, "html", None), "html")):
         if not path:
             continue
         try:

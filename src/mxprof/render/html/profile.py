@@ -35,6 +35,16 @@ ON, OFF = "w/ MKL-DNN", "w/o MKL-DNN"
 COLOURS = {ON: "#1f77b4", OFF: "#ff7f0e"}
 
 
+def _horizontal() -> dict[str, Any]:
+    """violinplot's keyword for horizontal violins: `orientation` from matplotlib 3.10 on,
+    `vert=False` before (3.10 warns that it will go)."""
+    import inspect
+
+    from matplotlib.axes import Axes
+    params = inspect.signature(Axes.violinplot).parameters
+    return {"orientation": "horizontal"} if "orientation" in params else {"vert": False}
+
+
 def _configs(report: dict[str, Any]) -> list[tuple[str, dict[str, Any]]]:
     """(label, section) of each configuration that ran: MKL-DNN on first, then the reference."""
     out = [(ON, report)] if report.get("mkldnn", True) else [(OFF, report)]
@@ -102,13 +112,14 @@ def latency_chart(report: dict[str, Any]) -> str:
     if not series:
         return ""
     plt = pyplot()
+    horizontal = _horizontal()
     fig, ax = plt.subplots(figsize=(10, 0.9 + 0.9 * len(series)))
     for y, (label, lat) in enumerate(series):
         samples = lat.get("samples_ms") or []
         colour = COLOURS.get(label, "#555")
         if len(samples) >= 3:
-            parts = ax.violinplot([samples], positions=[y], vert=False, widths=0.8,
-                                  showextrema=False)
+            parts = ax.violinplot([samples], positions=[y], widths=0.8, showextrema=False,
+                                  **horizontal)
             for body in parts["bodies"]:
                 body.set_facecolor(colour)
                 body.set_alpha(0.35)
