@@ -123,7 +123,7 @@ def latency_chart(report: dict[str, Any]) -> str:
             for body in parts["bodies"]:
                 body.set_facecolor(colour)
                 body.set_alpha(0.35)
-            ax.plot(samples, [y] * len(samples), "|", color=colour, alpha=0.6, markersize=6)
+            ax.plot(samples, [y] * len(samples), "|", color="k", alpha=0.35, markersize=14)
         else:  # a file saved before samples were kept: the range and its quantiles
             ax.hlines(y, lat["min"], lat["max"], color=colour, alpha=0.5, linewidth=6)
             ax.plot([lat["p90"], lat["p99"]], [y, y], "|", color="k", markersize=12)
