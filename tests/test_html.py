@@ -216,3 +216,30 @@ def test_kind_of_rejects_what_is_not_a_report():
     from mxprof.render.html import kind_of
     with pytest.raises(ValueError, match="not an mxprof report"):
         kind_of({"schema": 1})
+
+
+def test_roofline_and_profile_findings(browser, tmp_path):
+    """The diagnosis's shapes (`roofline_section`, profile findings with layers and effect),
+    drawn on a page that holds nothing else: a log-log chart, every layer in the table."""
+    from mxprof.render.html import write_page
+    layers = [{"layer": f"conv{i}", "layer_op": "Convolution", "ms": 0.5 / (i + 1),
+               "intensity": 2.0 ** i, "attained_gflops": 3.0 * 1.5 ** i,
+               "efficiency": 0.1 * (i + 1), "bound": "memory-bound" if i < 3 else "compute-bound"}
+              for i in range(6)]
+    roofline = {"ceilings": {"peak_gflops": {"f32": 200.0, "int8": 800.0}, "bandwidth_gbs": 20.0,
+                             "source": "measured"},
+                "layers": layers, "headroom": {"model_at_roof_ms": 0.3},
+                "method": "bound = min(peak, intensity x bandwidth)"}
+    findings = [{"rule": "per_call_reorders", "title": "data reordered on every call",
+                 "layers": ["conv1", "conv2"], "evidence": "2 reorders per call",
+                 "fix": "keep the blocked layout", "effect": {"ms_per_iter": 0.05,
+                                                             "estimate": "their reorder time"}}]
+    path = tmp_path / "roofline.html"
+    write_page({"model": {"name": "net"}, "latency_ms": None, "roofline": roofline,
+                "findings": findings}, path)
+    page = check_page(browser, path, tmp_path, min_charts=1)
+    assert "Roofline" in page.charts()[0]["label"]
+    assert sorted(page.column("roofline", 0)) == sorted(r["layer"] for r in layers)
+    assert_sorts(page, "roofline", 3)
+    text = page.driver.find_element("id", "s-findings").text
+    assert "conv1, conv2" in text and "0.0500 ms per inference" in text

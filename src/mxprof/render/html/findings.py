@@ -1,7 +1,8 @@
 """Findings and the roofline, shared by the profile and fusion pages.
 
-Findings are the diagnosis records of `mxprof.jobs.fusion.diagnose` (title, severity, evidence,
-fix, nodes, ms_per_iteration); plain strings are shown as they are. The roofline section reads
+Findings are diagnosis records: the fusion job's (title, severity, evidence, fix, nodes,
+ms_per_iteration) and the profile diagnosis's (rule, title, layers, evidence, fix, effect
+{ms_per_iter, estimate, measured}); plain strings are shown as they are. The roofline section reads
 what the roofline pass stores under `roofline`: rows (`layers` or `primitives`) with
 `intensity` (FLOP/byte) and `attained_gflops`, and `ceilings` with `bandwidth_gbs` and a peak
 (`peak_gflops`: a number or {compute type: GFLOP/s}); rows without those figures are listed in
@@ -38,10 +39,16 @@ def findings_section(findings: list[Any] | None, title: str = "Findings") -> str
         for label, key in (("evidence", "evidence"), ("fix", "fix"), ("detail", "detail")):
             if f.get(key):
                 parts.append(f"<br><i>{label}:</i> {esc(str(f[key]))}")
-        if f.get("nodes"):
-            parts.append(f"<br><i>nodes:</i> {esc(', '.join(map(str, f['nodes'])))}")
-        if f.get("ms_per_iteration"):
-            parts.append(f"<br><i>cost:</i> {f['ms_per_iteration']:.4f} ms per inference")
+        for key in ("nodes", "layers"):
+            if f.get(key):
+                parts.append(f"<br><i>{key}:</i> {esc(', '.join(map(str, f[key])))}")
+        effect = f.get("effect") or {}
+        cost = f.get("ms_per_iteration") or effect.get("ms_per_iter")
+        if cost:
+            how = f" ({esc(str(effect['estimate']))})" if effect.get("estimate") else ""
+            parts.append(f"<br><i>cost:</i> {cost:.4f} ms per inference{how}")
+        if effect.get("measured"):
+            parts.append(f"<br><i>measured:</i> {esc(str(effect['measured']))}")
         items.append("<li>" + "".join(parts) + "</li>")
     return section(title, "<ul class='findings'>" + "".join(items) + "</ul>", id="findings")
 
@@ -112,6 +119,12 @@ def roofline_section(roof: dict[str, Any] | None) -> str:
         body = [[str(row[0]), *row[1:]] for row in body]
     scalars = [(k, f"{v:.4g}" if isinstance(v, float) else v) for k, v in roof.items()
                if isinstance(v, (int, float, str))]
+    ceilings = roof.get("ceilings") or {}
+    if ceilings.get("bandwidth_gbs"):
+        peaks = ", ".join(f"{k} {v:.0f}" for k, v in _peaks(ceilings).items())
+        scalars.insert(0, ("ceilings", f"peak GFLOP/s {peaks}; memory "
+                                       f"{ceilings['bandwidth_gbs']:.1f} GB/s "
+                                       f"({ceilings.get('source', 'measured')})"))
     for k, v in (roof.get("headroom") or {}).items():
         scalars.append((f"headroom {k}", f"{v:.4g}" if isinstance(v, float) else v))
     return section("Roofline", roofline_chart(roof), kv(scalars),

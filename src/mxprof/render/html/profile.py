@@ -59,6 +59,7 @@ def header(report: dict[str, Any]) -> str:
     aff = env.get("affinity") or {}
     mx = env.get("mxnet") or {}
     shape = "x".join(str(d) for d in model.get("input_shape") or ())
+    params = f"{model['param_count']:,}" if model.get("param_count") is not None else "?"
     numa = env.get("numa_nodes") or {}
     machine = kv([
         ("CPU", env.get("cpu_model")),
@@ -76,7 +77,7 @@ def header(report: dict[str, Any]) -> str:
         ("host", f"{env.get('hostname')}, Python {env.get('python')}")])
     protocol = kv([
         ("model", f"{model.get('name')} ({model.get('source')}), input {shape}, "
-                  f"{model.get('param_count') or '?':,} parameters, weights {model.get('weights')}"),
+                  f"{params} parameters, weights {model.get('weights')}"),
         ("latency", f"batch 1, {proto.get('warmup')} warm-up calls, then "
                     + (f"{proto['iterations']} timed calls" if proto.get("iterations")
                        else f"timed calls for {proto.get('min_time')} s (at least "
