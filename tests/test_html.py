@@ -148,6 +148,18 @@ def test_profile_page_shows_findings(browser, profile_run, fusion_run, tmp_path)
         assert f["title"] in text
 
 
+
+def test_profile_page_of_a_file_without_samples(browser, profile_run, tmp_path):
+    """Files saved before every call was kept: the chart draws the range and quantiles."""
+    from mxprof.render.html import write_page
+    report = json.loads(profile_run["json"].read_text())
+    for sec in (report, report["reference"]):
+        del sec["latency_ms"]["samples_ms"]
+    path = tmp_path / "no-samples.html"
+    write_page(report, path)
+    check_page(browser, path, tmp_path, min_charts=4)
+    assert 'PolyCollection_1"' not in path.read_text()
+
 def test_fusion_page(browser, fusion_run, tmp_path):
     report = fusion_run["report"]
     page = check_page(browser, fusion_run["html"], tmp_path, min_charts=3)
