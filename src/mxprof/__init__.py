@@ -26,26 +26,37 @@ _EXPORTS = {
     "topk_agreement": "mxprof.jobs.accuracy.metrics",
     "FusionOptions": "mxprof.jobs.fusion.run",
     "run_fusion": "mxprof.jobs.fusion.run",
+    "profile": "mxprof.api",
+    "fusion": "mxprof.api",
+    "accuracy": "mxprof.api",
+    "load": "mxprof.api",
+    "Report": "mxprof.api",
 }
 
 __all__ = [
     "LAYER_ENV",
     "FusionOptions",
     "LayerProfile",
+    "Report",
     "Timer",
     "Tolerance",
     "__version__",
+    "accuracy",
     "bind",
     "capture_fd",
     "collect_layer_times",
     "compare_outputs",
+    "fusion",
+    "load",
     "measure",
+    "profile",
     "run_fusion",
     "topk_accuracy",
     "topk_agreement",
 ]
 
 if TYPE_CHECKING:
+    from mxprof.api import Report, accuracy, fusion, load, profile
     from mxprof.cpu.binding import bind
     from mxprof.jobs.accuracy.metrics import (
         Tolerance,

@@ -46,7 +46,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     _options.add_binding(parser)
     # No --min-time or --workdir: the accuracy job times a fixed count in its own temp folder.
     _options.add_timing(parser, iterations=20, min_time=False, workdir=False)
-    _options.add_outputs(parser, ("json", "markdown"))
+    _options.add_outputs(parser, ("json", "markdown", "html"))
 
 
 def _floats(text: str | None, name: str) -> tuple[float, ...] | None:
@@ -161,6 +161,8 @@ def run(args) -> int:
             return EXIT_OK  # --dry-run
     # Files first: a closed stdout (mxprof ... | head) must not lose a long run's results.
     errors = _write(args, report)
+    if args.html:
+        errors += _write_html(args.html, report)
     if args.json == "-":
         sys.stdout.write(render.render_json(report))
         from rich.console import Console
@@ -247,3 +249,12 @@ def _dry_run(args, plans, inputs, binding, threads) -> None:
              f"{(binding or {}).get('membind') or 'not bound'}, threads "
              f"{threads or 'runtime default'}",)
     _options.print_plan("accuracy", rows, estimate, notes)
+
+
+def _write_html(path: str, report) -> list[str]:
+    from mxprof.render.html import write_page
+    try:
+        write_page(report, path)
+    except OSError as exc:
+        return [f"cannot write {path}: {exc.strerror or exc}"]
+    return []

@@ -41,7 +41,7 @@ def add_arguments(parser) -> None:
                    f"(default {','.join(_SWITCH_NAMES)})")
     _options.add_binding(parser)
     _options.add_timing(parser, workdir=False)
-    _options.add_outputs(parser, ("json", "markdown"))
+    _options.add_outputs(parser, ("json", "markdown", "html"))
 
 
 def _parse_shape(text: str) -> tuple[int, ...]:
@@ -112,6 +112,8 @@ def run(args) -> int:
         if report is None:
             return EXIT_OK  # --dry-run
     errors = _write(args, report)
+    if args.html:
+        errors += _write_html(args.html, report)
     text = fusion_render.render_terminal(report)
     if args.json == "-":
         sys.stdout.write(json.dumps(report, indent=1) + "\n")
@@ -234,3 +236,12 @@ def _dry_run(opts, cpus, nodes) -> None:
              f"{format_cpu_list(nodes) if nodes else 'not bound'}, threads "
              f"{opts.threads or 'runtime default'}")
     _options.print_plan("fusion", rows, per * len(rows), notes)
+
+
+def _write_html(path: str, report) -> list[str]:
+    from mxprof.render.html import write_page
+    try:
+        write_page(report, path)
+    except OSError as exc:
+        return [f"cannot write {path}: {exc.strerror or exc}"]
+    return []

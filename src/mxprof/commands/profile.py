@@ -48,7 +48,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                         "kernels on random inputs); 'none' to skip (default: both)")
     _options.add_binding(p)
     _options.add_timing(p)
-    _options.add_outputs(p, ("json", "markdown", "trace"))
+    _options.add_outputs(p, ("json", "markdown", "trace", "html"))
     # Test-only fault injection: CONFIG:PASS:HOOK, HOOK in abort|hang|raise (see mxprof.jobs.profile.spec).
     p.add_argument("--test-hook", action="append", default=[], help=argparse.SUPPRESS)
 
@@ -221,7 +221,7 @@ def _check_inputs(args) -> None:
     require_extra("profile", "mxnet")
 
 
-def _write_outputs(args, report, names=("json", "markdown", "trace")) -> list[str]:
+def _write_outputs(args, report, names=("json", "markdown", "trace", "html")) -> list[str]:
     """Write each requested file; return the errors (the report is printed regardless)."""
     from mxprof.render import get_renderer
     errors = []

@@ -1,15 +1,17 @@
-"""Renderers for profile reports, chosen by name: terminal, json, markdown, trace."""
+"""Renderers for profile reports, chosen by name: terminal, json, markdown, trace, html."""
 
 from __future__ import annotations
 
 from mxprof.render.base import Renderer
+from mxprof.render.html import HtmlRenderer
 from mxprof.render.json_ import JsonRenderer
 from mxprof.render.markdown import MarkdownRenderer
 from mxprof.render.terminal import TerminalRenderer
 from mxprof.render.trace import TraceRenderer
 
 RENDERERS: dict[str, type[Renderer]] = {
-    r.name: r for r in (TerminalRenderer, JsonRenderer, MarkdownRenderer, TraceRenderer)
+    r.name: r for r in (TerminalRenderer, JsonRenderer, MarkdownRenderer, TraceRenderer,
+                                 HtmlRenderer)
 }
 
 

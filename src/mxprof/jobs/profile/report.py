@@ -35,6 +35,8 @@ def _latency(stats: dict[str, Any] | None) -> dict[str, Any] | None:
     out = {k: stats.get(k) for k in LATENCY_KEYS}
     out["protocol"] = stats.get("protocol")
     out["warnings"] = list(stats.get("warnings") or [])
+    # Every timed call, so that a page can draw the distribution, not only its summary.
+    out["samples_ms"] = list(stats.get("samples_ms") or [])
     return out
 
 
