@@ -143,12 +143,15 @@ def test_plan_always_starts_with_the_reference():
 
 
 def test_busy_machine_note():
+    from mxprof.cpu.load import load_record
     from mxprof.jobs.accuracy.run import busy_machine_note
 
-    assert busy_machine_note(0.2, 2.9, 2) is None
-    assert busy_machine_note(None, None, 2) is None
-    note = busy_machine_note(1.0, 9.3, 2)
-    assert "load average up to 9.3 on 2 logical CPUs" in note
+    quiet = load_record("mxprof accuracy m", wall_s=10, cpus=2, system_busy_s=20.5, own_s=20.0)
+    assert busy_machine_note(quiet) is None and busy_machine_note(None) is None
+    busy = load_record("mxprof accuracy m", wall_s=10, cpus=2, system_busy_s=26.0, own_s=20.0,
+                       load_before=1.0, load_after=9.3)
+    note = busy_machine_note(busy)
+    assert "during mxprof accuracy m" in note and "1.0 -> 9.3" in note
 
 
 def _lat(ms: float) -> Latency:

@@ -99,12 +99,14 @@ def _error_line(stderr: str) -> str:
 
 
 def run_fusion(opts: FusionOptions, progress=lambda msg: None) -> dict:
-    load_before = os.getloadavg()[0]
+    from mxprof.cpu.load import LoadMonitor
+    monitor = LoadMonitor.start()
     with tempfile.TemporaryDirectory(prefix="mxprof-fusion-") as tmp:
         report = _run(opts, Path(tmp), progress)
-    load = max(load_before, os.getloadavg()[0])
-    report["environment"]["load_average"] = load
-    busy = _busy_machine(load, report["environment"]["threads"])
+    machine = monitor.stop(f"mxprof fusion {opts.model}") if monitor else None
+    report["environment"]["load_average"] = machine.load_after if machine else None
+    report["machine_load"] = machine.to_dict() if machine else None
+    busy = _busy_machine(machine)
     if busy:
         report["findings"].insert(0, busy.to_dict())
     report["summary"] = summary_line(report)  # the line `mxprof profile` shows
@@ -122,17 +124,14 @@ def _json_safe(value):
     return value
 
 
-def _busy_machine(load: float, threads: int) -> fusion_diagnose.Finding | None:
-    """Other processes competing for the cores make OpenMP barriers wait: say so plainly."""
-    cpus = os.cpu_count() or 1
-    # The worker itself keeps about `threads` tasks runnable; more runnable tasks than CPUs
-    # means someone else is competing for them.
-    if load <= cpus + 0.5:
+def _busy_machine(machine) -> fusion_diagnose.Finding | None:
+    """Other processes competing for the cores make OpenMP barriers wait: say so plainly
+    (the one rule of `mxprof.cpu.load`, given its MachineLoad record)."""
+    if machine is None or not machine.busy:
         return None
     return fusion_diagnose.Finding(
         "busy_machine", "high", "machine", "the machine was busy while measuring",
-        f"1-minute load average {load:.1f} on {cpus} logical CPUs with {threads} OpenMP "
-        "threads per worker: latencies and group times include waiting for the CPU",
+        machine.warning(),
         "measure on an idle machine, or pin the workers to cores nothing else uses "
         "(--threads below the free core count)", (), 0.0)
 
