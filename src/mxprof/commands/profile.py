@@ -42,6 +42,11 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     m.add_argument("--min-time", type=float, default=None,
                    help=f"seconds of timed calls per measurement (default {DEFAULT_MIN_TIME})")
     m.add_argument("--iterations", type=int, help="fixed number of timed calls (overrides --min-time)")
+    m.add_argument("--processes", type=int, metavar="N",
+                   help="timing worker processes per configuration, interleaved A B A B "
+                        "(default 3; the 95%% intervals cover the spread between them)")
+    m.add_argument("--fast", action="store_true", help="2 processes, half the --min-time")
+    m.add_argument("--rigorous", action="store_true", help="6 processes, twice the --min-time")
     m.add_argument("--warmup", type=int, default=2, help="warm-up calls after the first (default 2)")
     m.add_argument("--threads", type=int, help="OpenMP threads (default: the runtime's)")
     m.add_argument("--cores", metavar="LIST", help="bind workers to these CPUs, e.g. 0-17")
@@ -73,8 +78,15 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 def _plan(args, spec_model):
     from mxprof.jobs.profile.spec import TEST_HOOKS, Protocol, RunSpec
+    from mxprof.workers import schedule
+    try:
+        preset = schedule.choose(getattr(args, "processes", None), fast=getattr(args, "fast", False),
+                                 rigorous=getattr(args, "rigorous", False))
+    except ValueError as exc:
+        raise UsageError(str(exc)) from None
     batch = args.batch_size or (REFERENCE_BATCH if args.reference_protocol else DEFAULT_BATCH)
-    min_time = args.min_time or (REFERENCE_MIN_TIME if args.reference_protocol else DEFAULT_MIN_TIME)
+    min_time = args.min_time or preset.min_time_factor * (
+        REFERENCE_MIN_TIME if args.reference_protocol else DEFAULT_MIN_TIME)
     if batch < 1 or min_time <= 0 or (args.iterations is not None and args.iterations < 1):
         raise UsageError("--batch-size and --iterations must be >= 1, --min-time > 0")
     cpus, membind, threads = args.cores, args.membind, args.threads
@@ -96,7 +108,9 @@ def _plan(args, spec_model):
     chosen = [p for p in ALL_PASSES if p in wanted or p == "timing"]
     passes = {"mkldnn": chosen, "reference": [p for p in chosen if p != "primitives"]}
     # Headline timings first, so an interrupted run still has the numbers that matter most.
-    order = [(c, "timing") for c, _ in configs] + [
+    # Several timing processes per configuration, interleaved so drifting load hits both.
+    order = [(c, "timing") for _, c in schedule.interleave([c for c, _ in configs],
+                                                           preset.processes)] + [
         (c, p) for c, _ in configs for p in passes[c] if p != "timing"]
     mk = dict(configs)
     return [RunSpec(model=spec_model, config=c, mkldnn=mk[c], pass_name=p, batch_size=batch,
@@ -197,6 +211,14 @@ def _write_outputs(args, report) -> None:
             raise UsageError(f"cannot write {path}: {exc}") from None
 
 
+def _add_machine_load(report: dict, loads: list) -> None:
+    from mxprof.cpu.load import busy_summary
+    report["machine_load"] = loads
+    note = busy_summary(loads)
+    if note:
+        report["notes"].append(note)
+
+
 def _display(report) -> None:
     from mxprof.jobs.profile.report import summary_line
     from mxprof.render import get_renderer
@@ -224,9 +246,17 @@ def run(args) -> int:
     from mxprof.jobs.profile.runner import run_specs
 
     done = []
+    from mxprof.cpu.load import LoadMonitor
+    loads: list = []
+    monitor = [LoadMonitor.start()]
 
     def partial(result):
         done.append(result)
+        # One busy-machine record per worker, named after it (mxprof.cpu.load).
+        if monitor[0] is not None:
+            rec = monitor[0].stop(f"{result.spec.label} (worker {len(done)})")
+            loads.append(rec.to_dict() if rec else None)
+            monitor[0] = LoadMonitor.start()
         if args.json:
             try:
                 _write_outputs(argparse.Namespace(json=args.json, markdown=None, trace=None),
@@ -241,6 +271,7 @@ def run(args) -> int:
         onednn_version(probe=True)
     results = run_specs(specs, timeout=args.timeout, workdir=args.workdir, on_result=partial)
     report = build_report(results, planned=len(specs))
+    _add_machine_load(report, loads)
     if checks:
         _write_outputs(argparse.Namespace(json=args.json, markdown=None, trace=None), report)
         report["checks"] = _run_checks(args, model, checks)

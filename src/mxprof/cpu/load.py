@@ -77,6 +77,20 @@ def busy_runs(loads) -> list[str]:
     return out
 
 
+def busy_summary(loads) -> str | None:
+    """One note for all the busy runs among `loads` (records or dicts), naming each; None when
+    none was busy. One run: its own warning."""
+    recs = [MachineLoad.from_dict(x) if isinstance(x, dict) else x for x in loads if x]
+    busy = [r for r in recs if r.busy]
+    if len(busy) <= 1:
+        return busy[0].warning() if busy else None
+    fractions = [100 * r.other_cpu_fraction for r in busy]
+    return (f"busy machine during {len(busy)} of {len(recs)} runs "
+            f"({', '.join(r.label for r in busy)}): other processes used "
+            f"{min(fractions):.0f}-{max(fractions):.0f}% of the {busy[0].cpus} CPUs' time "
+            f"(limit {100 * busy[0].threshold:.0f}%): their timings include waiting for the CPU")
+
+
 def system_busy_jiffies(text: str) -> int:
     """Busy jiffies of the aggregate "cpu" line of /proc/stat text (all but idle, iowait)."""
     for line in text.splitlines():
