@@ -57,6 +57,11 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     t.add_argument("--min-time", type=float, default=DEFAULT_MIN_TIME,
                    help=f"seconds of timed calls per measurement (default {DEFAULT_MIN_TIME:g})")
     t.add_argument("--iterations", type=int, help="fixed number of timed calls")
+    t.add_argument("--processes", type=int, metavar="N",
+                   help="worker processes per run, interleaved across builds and configurations "
+                        "(default 3); speedups get a 95%% interval over them")
+    t.add_argument("--fast", action="store_true", help="2 processes, half the --min-time")
+    t.add_argument("--rigorous", action="store_true", help="6 processes, twice the --min-time")
     t.add_argument("--warmup", type=int, default=2, help="warm-up calls after the first")
     t.add_argument("--timeout", type=float, default=DEFAULT_TIMEOUT,
                    help=f"seconds before a worker is killed (default {DEFAULT_TIMEOUT:g})")
@@ -225,11 +230,17 @@ def run(args) -> int:
         _log(f"mxprof: warning: {w}")
     builds = resolve_builds(args, _log)
     machine = compare.machine_of(host_fingerprint().to_dict())
-    protocol = Protocol(warmup=args.warmup, iterations=args.iterations, min_time=args.min_time)
+    from mxprof.workers import schedule
+    try:
+        preset = schedule.choose(args.processes, fast=args.fast, rigorous=args.rigorous)
+    except ValueError as exc:
+        raise UsageError(str(exc)) from None
+    protocol = Protocol(warmup=args.warmup, iterations=args.iterations,
+                        min_time=args.min_time * preset.min_time_factor)
     planned = compare.plan(models, builds, machine=machine, configs=configs, batch_sizes=batches,
                            protocol=protocol, threads=args.threads,
                            cpus=None if instance_cpus else args.cores, membind=args.membind,
-                           instance_cpus=instance_cpus)
+                           instance_cpus=instance_cpus, processes=preset.processes)
     done = set() if args.fresh else log.done
     todo = [p for p in planned if p.key not in done]
     if len(todo) < len(planned):
