@@ -25,6 +25,11 @@ def write_outputs(args, report) -> None:
         elif args.json:
             with open(args.json, "w") as f:
                 json.dump(report, f, indent=1, default=_jsonable)
+        if getattr(args, "pyperf", None):
+            from mxprof.render import pyperf_suite
+            pyperf_suite.write(report, args.pyperf)
+    except ValueError as exc:  # no samples to write, or pyperf missing
+        print(f"mxprof: warning: pyperf suite not written: {exc}", file=sys.stderr)
     except OSError as exc:
         raise UsageError(f"cannot write output: {exc}") from None
 

@@ -20,6 +20,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     o.add_argument("--markdown", metavar="PATH", help="the table as Markdown")
     o.add_argument("--csv", metavar="PATH", help="the table as CSV")
     o.add_argument("--html", metavar="PATH", help="an HTML page with the table and bar charts")
+    o.add_argument("--pyperf", metavar="PATH",
+                   help="the timings as a pyperf benchmark suite (python -m pyperf stats PATH)")
 
 
 def run(args) -> int:

@@ -71,6 +71,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                                                   "rewritten as each worker finishes")
     o.add_argument("--markdown", metavar="PATH", help="write the report as Markdown")
     o.add_argument("--trace", metavar="PATH", help="write one iteration as a Chrome/Perfetto trace")
+    o.add_argument("--pyperf", metavar="PATH",
+                   help="the timings as a pyperf benchmark suite, one run per worker process "
+                        "(python -m pyperf stats / compare_to read it)")
     o.add_argument("--load", metavar="RESULT", help="re-render a saved --json result; runs nothing")
     # Test-only fault injection: CONFIG:PASS:HOOK, HOOK in abort|hang|raise (see mxprof.jobs.profile.spec).
     p.add_argument("--test-hook", action="append", default=[], help=argparse.SUPPRESS)
@@ -200,6 +203,14 @@ def _resolve(args):
 
 def _write_outputs(args, report) -> None:
     from mxprof.render import get_renderer
+    if getattr(args, "pyperf", None):
+        from mxprof.render import pyperf_suite
+        try:
+            pyperf_suite.write(report, args.pyperf)
+        except ValueError as exc:
+            print(f"mxprof: warning: pyperf suite not written: {exc}", file=sys.stderr)
+        except OSError as exc:
+            raise UsageError(f"cannot write {args.pyperf}: {exc}") from None
     for path, name in ((args.json, "json"), (args.markdown, "markdown"), (args.trace, "trace")):
         if not path:
             continue
