@@ -22,7 +22,7 @@ import pytest
 from mxprof.jobs.profile.spec import RunResult
 
 SWEEP = ["mobilenet0.25", "--shape", "3,64,64", "--batch-size", "1,4",
-         "--configs", "reference,mkldnn", "--min-time", "0.1", "--warmup", "1"]
+         "--configs", "reference,mkldnn", "--min-time", "0.1", "--warmup", "1", "--processes", "1"]
 REFERENCE_HEADERS = ["model", "lat w/o (ms)", "lat w/ (ms)", "speedup", "thr w/o (img/s)",
                      "thr w/ (img/s)", "speedup"]
 
