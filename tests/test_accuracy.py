@@ -198,3 +198,17 @@ def test_renderers_show_failures_and_reference_layout():
     assert "| net | 1,234 | 0.50000000 | 0.75000000 |" in text
     assert "mkldnn failed: worker signal 11" in text
     assert "note: weights are random" in text
+
+
+def test_int8_speedup_carries_an_interval_and_old_latency_dicts_load():
+    from mxprof.jobs.accuracy.records import _speedup_ratio
+    rng = np.random.default_rng(0)
+    fp32 = Latency.from_samples(list(rng.normal(10.0, 0.1, 30)), batch=1, warmup=1)
+    int8 = Latency.from_samples(list(rng.normal(5.0, 0.05, 30)), batch=1, warmup=1)
+    r = _speedup_ratio(fp32, int8)
+    assert r["significant"] and r["value"] == pytest.approx(2.0, rel=0.02)
+    assert "run-to-run noise not covered" in r["method"]
+    assert not _speedup_ratio(fp32, fp32)["significant"]
+    old = {k: v for k, v in fp32.to_dict().items() if k != "samples_ms"}
+    assert Latency.from_dict(old).samples_ms == () and _speedup_ratio(Latency.from_dict(old),
+                                                                      int8) is None
