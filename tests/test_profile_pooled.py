@@ -50,3 +50,16 @@ def test_files_without_samples_keep_their_figures_and_get_no_interval():
     assert pooled_latency([old])["median"] == 4.0
     assert ratio(old, old, "latency") is None
     assert ratio_cell(None, 1.5) == "1.50x"
+
+
+def test_negative_framework_overhead_is_flagged_not_printed():
+    from mxprof.jobs.profile.report import coverage
+    from mxprof.render.tables import layer_table
+    rows = [{"name": "conv0", "op": "Convolution", "ms": 6.0, "output_shape": [1, 8, 4, 4]},
+            {"name": "fc", "op": "FullyConnected", "ms": 2.0, "output_shape": [1, 10]}]
+    ok = coverage(rows, 10.0)
+    assert ok["overhead_ms"] == 2.0 and ok["overhead_plausible"] and "implausible" not in ok
+    bad = coverage(rows, 5.8)
+    assert not bad["overhead_plausible"] and "not measurable" in bad["implausible"]
+    foot = layer_table({"layers": rows, "coverage": bad}, "t").footnote
+    assert "implausible" in foot and "-2.20" not in foot and "overhead -" not in foot

@@ -148,7 +148,9 @@ def layer_table(section: dict[str, Any], title: str) -> Table | None:
                  for r in top)
     cov = section.get("coverage")
     foot = f"top {len(top)} of {len(rows)} layers ({section.get('layers_method') or '?'})"
-    if cov:
+    if cov and cov["overhead_ms"] < 0:  # flagged, never printed as a negative cost
+        foot += f"; implausible: {cov.get('implausible') or 'layers exceed the latency'}"
+    elif cov:
         foot += (f"; layers sum {fmt_ms(cov['layers_ms'])} ms = {100 * cov['ratio']:.0f}% of the "
                  f"{fmt_ms(cov['latency_ms'])} ms median latency, framework overhead "
                  f"{fmt_ms(cov['overhead_ms'])} ms")

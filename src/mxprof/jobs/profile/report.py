@@ -73,8 +73,15 @@ def coverage(layer_rows: list[dict[str, Any]] | None, latency_ms: float | None) 
     if not layer_rows or not latency_ms:
         return None
     total = sum(float(r["ms"] or 0.0) for r in layer_rows)
-    return {"layers_ms": total, "latency_ms": latency_ms, "ratio": total / latency_ms,
-            "overhead_ms": latency_ms - total}
+    out = {"layers_ms": total, "latency_ms": latency_ms, "ratio": total / latency_ms,
+           "overhead_ms": latency_ms - total, "overhead_plausible": total <= latency_ms}
+    if total > latency_ms:
+        # The layers were timed in another process with hooks on: a sum above the timing
+        # pass's latency is noise or hook cost, not a negative overhead.
+        out["implausible"] = (f"the layers sum to {total:.2f} ms, more than the {latency_ms:.2f} "
+                              "ms median latency of the timing pass (another process, no "
+                              "hooks): framework overhead not measurable here")
+    return out
 
 
 def _with_pass_latency(cov: dict | None, layers_run: RunResult | None) -> dict | None:
