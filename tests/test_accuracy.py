@@ -212,3 +212,14 @@ def test_int8_speedup_carries_an_interval_and_old_latency_dicts_load():
     old = {k: v for k, v in fp32.to_dict().items() if k != "samples_ms"}
     assert Latency.from_dict(old).samples_ms == () and _speedup_ratio(Latency.from_dict(old),
                                                                       int8) is None
+
+
+def test_equivalence_on_vanishing_outputs_is_called_not_meaningful():
+    from mxprof.jobs.accuracy import metrics
+    tiny = np.full((4, 10), 1e-17) * np.arange(1, 11)
+    comp = metrics.compare_outputs("mkldnn", [tiny * (1 + 1e-3)], "mkldnn-off", [tiny])
+    assert comp.within_tolerance is not None
+    reason = metrics.not_meaningful(comp)
+    assert reason.startswith("not meaningful") and "1.0e-16" in reason
+    normal = metrics.compare_outputs("mkldnn", [tiny * 1e16], "mkldnn-off", [tiny * 1e16])
+    assert metrics.not_meaningful(normal) is None

@@ -272,6 +272,10 @@ def equivalence_summary(report: AccuracyReport) -> list[str]:
         verdict = {True: "within tolerance", False: "OUTSIDE tolerance",
                    None: "INT8, judged by agreement"}[c.within_tolerance]
         agree = "-" if c.top1_agreement is None else f"{c.top1_agreement:.3f}"
+        comp = next((m for m in report.comparisons if m.config == c.name), None)
+        reason = metrics.not_meaningful(comp) if comp is not None else None
+        if reason:
+            verdict = reason
         lines.append(f"{c.name} vs {REFERENCE}: max abs diff {c.max_abs_diff:.2e}, max rel diff "
                      f"{c.max_rel_diff:.2e}, top-1 agreement {agree} over "
                      f"{report.inputs.get('count')} inputs, {verdict}")
