@@ -58,7 +58,8 @@ def _chart(lay: Layout, metric: str) -> str | None:
         bars = ax.bar(xs, ys, width, yerr=errs, capsize=2, label=name, color=colours(i))
         for bar, v in zip(bars, vs):
             if v.get("speedup"):
-                ax.annotate(f"{v['speedup']:.1f}x", (bar.get_x() + bar.get_width() / 2,
+                ns = "" if (v.get("speedup_ratio") or {}).get("significant", True) else " n.s."
+                ax.annotate(f"{v['speedup']:.1f}x{ns}", (bar.get_x() + bar.get_width() / 2,
                                                      bar.get_height()),
                             ha="center", va="bottom", fontsize=7)
     shown = [v.get(key) for vs in values for v in vs if v.get(key)]
