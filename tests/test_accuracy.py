@@ -143,12 +143,15 @@ def test_plan_always_starts_with_the_reference():
 
 
 def test_busy_machine_note():
+    from mxprof.cpu.load import load_record
     from mxprof.jobs.accuracy.run import busy_machine_note
 
-    assert busy_machine_note(0.2, 2.9, 2) is None
-    assert busy_machine_note(None, None, 2) is None
-    note = busy_machine_note(1.0, 9.3, 2)
-    assert "load average up to 9.3 on 2 logical CPUs" in note
+    quiet = load_record("mxprof accuracy m", wall_s=10, cpus=2, system_busy_s=20.5, own_s=20.0)
+    assert busy_machine_note(quiet) is None and busy_machine_note(None) is None
+    busy = load_record("mxprof accuracy m", wall_s=10, cpus=2, system_busy_s=26.0, own_s=20.0,
+                       load_before=1.0, load_after=9.3)
+    note = busy_machine_note(busy)
+    assert "during mxprof accuracy m" in note and "1.0 -> 9.3" in note
 
 
 def _lat(ms: float) -> Latency:
@@ -195,3 +198,28 @@ def test_renderers_show_failures_and_reference_layout():
     assert "| net | 1,234 | 0.50000000 | 0.75000000 |" in text
     assert "mkldnn failed: worker signal 11" in text
     assert "note: weights are random" in text
+
+
+def test_int8_speedup_carries_an_interval_and_old_latency_dicts_load():
+    from mxprof.jobs.accuracy.records import _speedup_ratio
+    rng = np.random.default_rng(0)
+    fp32 = Latency.from_samples(list(rng.normal(10.0, 0.1, 30)), batch=1, warmup=1)
+    int8 = Latency.from_samples(list(rng.normal(5.0, 0.05, 30)), batch=1, warmup=1)
+    r = _speedup_ratio(fp32, int8)
+    assert r["significant"] and r["value"] == pytest.approx(2.0, rel=0.02)
+    assert "run-to-run noise not covered" in r["method"]
+    assert not _speedup_ratio(fp32, fp32)["significant"]
+    old = {k: v for k, v in fp32.to_dict().items() if k != "samples_ms"}
+    assert Latency.from_dict(old).samples_ms == () and _speedup_ratio(Latency.from_dict(old),
+                                                                      int8) is None
+
+
+def test_equivalence_on_vanishing_outputs_is_called_not_meaningful():
+    from mxprof.jobs.accuracy import metrics
+    tiny = np.full((4, 10), 1e-17) * np.arange(1, 11)
+    comp = metrics.compare_outputs("mkldnn", [tiny * (1 + 1e-3)], "mkldnn-off", [tiny])
+    assert comp.within_tolerance is not None
+    reason = metrics.not_meaningful(comp)
+    assert reason.startswith("not meaningful") and "1.0e-16" in reason
+    normal = metrics.compare_outputs("mkldnn", [tiny * 1e16], "mkldnn-off", [tiny * 1e16])
+    assert metrics.not_meaningful(normal) is None

@@ -21,7 +21,7 @@ import pytest
 from mxprof.jobs.profile.spec import RunResult
 
 SWEEP = ["mobilenet0.25", "--shape", "3,64,64", "--batch-size", "1,4",
-         "--configs", "reference,mkldnn", "--min-time", "0.1", "--warmup", "1"]
+         "--configs", "reference,mkldnn", "--min-time", "0.1", "--warmup", "1", "--processes", "1"]
 REFERENCE_HEADERS = ["model", "lat w/o (ms)", "lat w/ (ms)", "speedup", "thr w/o (img/s)",
                      "thr w/ (img/s)", "speedup"]
 
@@ -206,7 +206,7 @@ def test_instances_mode_binds_each_instance_and_sums_images_per_s(cli, tmp_path)
     cpus = sorted(os.sched_getaffinity(0))[:2]
     proc = cli("compare", "mobilenet0.25", "--shape", "3,64,64", "--batch-size", "4",
                "--configs", "mkldnn", "--min-time", "0.2", "--warmup", "1",
-               "--instances", "2", "--cores", f"{cpus[0]},{cpus[1]}",
+               "--instances", "2", "--cores", f"{cpus[0]},{cpus[1]}", "--processes", "1",
                "--results", str(tmp_path / "r.jsonl"), "--json", "-", timeout=300)
     assert proc.returncode == 0, proc.stderr
     thr = next(r for r in json.loads(proc.stdout)["rows"] if r["metric"] == "throughput")

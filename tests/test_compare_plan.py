@@ -166,3 +166,48 @@ def test_a_failed_run_is_a_failed_row_named_in_the_footnote():
     assert t.headers == ("model", "lat w/ (ms)", "thr w/ (img/s)")
     assert t.rows == (("mobilenet0.25", "failed", "failed"),)
     assert "SIGSEGV" in t.footnote and "1 run(s) failed" in t.footnote
+
+
+def _timing_result(spec, rng, latency_ms, batch_ms):
+    """What a timing worker leaves: per-call samples with their summary (no MXNet needed)."""
+    from mxprof.jobs.profile.spec import RunResult
+    from mxprof.timing.stats import summarize
+
+    def stats(centre):
+        x = rng.normal(centre, centre * 0.01, 30)
+        return {**summarize(x * 1e6).to_dict("ms"), "samples_ms": x.tolist(),
+                "protocol": {"warmup": 1, "min_time_s": 0.1, "timer": "t"}}
+    batch = stats(batch_ms)
+    return RunResult(spec=spec, status="ok", wall_s=1.0, environment={"hostname": "h",
+                     "cpu_model": "Xeon", "logical_cpus": 2}, weights="random",
+                     latency=stats(latency_ms),
+                     throughput={"batch_size": spec.batch_size, "batch_ms": batch,
+                                 "images_per_s": spec.batch_size * 1e3 / batch["median"]})
+
+
+def test_processes_are_interleaved_and_pooled_into_one_row_with_intervals():
+    import numpy as np
+    cur = builds.current_build()
+    runs = compare.plan([MOBILENET], [cur], machine=MACHINE, batch_sizes=[4], processes=3)
+    assert [(r.spec.config, r.process) for r in runs] == [
+        (c, p) for p in range(3) for c in ("reference", "mkldnn")]
+    assert len({r.key for r in runs}) == 6 and len({r.base_key for r in runs}) == 2
+    single = compare.plan([MOBILENET], [cur], machine=MACHINE, batch_sizes=[4])
+    assert [r.key for r in runs[:2]] == [r.key for r in single]  # old results files still match
+    rng = np.random.default_rng(0)
+    centre = {"reference": (8.0, 30.0), "mkldnn": (2.0, 30.0)}  # latency differs, batch not
+    records = [compare.make_record(r, [_timing_result(r.spec, rng, *centre[r.spec.config])])
+               for r in runs]
+    rows = {(r["metric"], r["config"]): r for r in compare.rows(records)}
+    lat = rows[("latency", "mkldnn")]
+    assert lat["processes"] == 3 and lat["iterations"] == 90
+    assert lat["speedup_ratio"]["significant"] and lat["speedup_ratio"]["value"] == pytest.approx(
+        lat["speedup"])
+    assert lat["speedup"] == pytest.approx(4.0, rel=0.05)
+    thr = rows[("throughput", "mkldnn")]
+    assert not thr["speedup_ratio"]["significant"]
+    assert thr["speedup_ratio"]["text"].startswith("no significant difference")
+    from mxprof.render.compare_table import layout, table
+    t = table(layout(list(compare.rows(records))))
+    assert any(cell.startswith("n.s. ") for cell in t.rows[0])
+    assert "hierarchical bootstrap" in t.footnote

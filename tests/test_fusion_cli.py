@@ -35,7 +35,9 @@ def test_cli_prints_report_and_writes_json(report_run):
     assert not [f for f in report["findings"] if f["rule"] == "output_mismatch"]
     for g in report["groups"]:
         assert {"fused_node", "pattern", "members", "unfused_ms", "fused_ms"} <= set(g)
-        assert g["fused_ms"] > 0 and g["unfused_ms"] > 0
+        # A tiny layer's primitive can print as 0.000 ms: then it is flagged, never a gain.
+        assert (g["fused_ms"] > 0 and g["unfused_ms"] > 0) or "resolution" in g["implausible"]
+        assert g["implausible"] or g["gain_ratio"]["ci95_low"] <= g["gain_ratio"]["value"]
     patterns = {g["pattern"]: g["members"] for g in report["groups"]}
     assert patterns["fc+relu"] == ["dense0_fwd", "relu2_fwd"]
     (switch,) = report["patterns"]

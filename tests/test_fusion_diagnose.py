@@ -93,16 +93,16 @@ def test_weight_reorder_share_is_per_iteration(traces):
     assert share == pytest.approx(f.ms_per_iteration / per_iter_total * 100, abs=0.1)
 
 
-def test_busy_machine_finding_only_when_cpus_are_oversubscribed():
-    import os
-
+def test_busy_machine_finding_only_when_other_processes_took_the_cpus():
+    from mxprof.cpu.load import load_record
     from mxprof.jobs.fusion.run import _busy_machine
 
-    cpus = os.cpu_count()
-    assert _busy_machine(cpus * 0.5, threads=cpus) is None
-    finding = _busy_machine(cpus * 4.0, threads=cpus)
+    quiet = load_record("mxprof fusion m", wall_s=10, cpus=2, system_busy_s=20.5, own_s=20.0)
+    assert _busy_machine(quiet) is None and _busy_machine(None) is None
+    busy = load_record("mxprof fusion m", wall_s=10, cpus=2, system_busy_s=26.0, own_s=20.0)
+    finding = _busy_machine(busy)
     assert finding.rule == "busy_machine" and finding.severity == "high"
-    assert f"on {cpus} logical CPUs" in finding.evidence
+    assert "during mxprof fusion m" in finding.evidence and "30%" in finding.evidence
 
 
 def test_output_mismatch_rule():

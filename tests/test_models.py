@@ -118,3 +118,14 @@ def test_exported_symbol_model(tmp_path):
 def test_spec_roundtrip():
     spec = models.resolve("inceptionv3")
     assert models.ModelSpec.from_dict(spec.to_dict()) == spec
+
+
+def test_random_weights_keep_outputs_large_enough_to_compare():
+    # MXNet's default Xavier gave random mobilenet0.25 outputs of 1e-17 (every equivalence
+    # tolerance passed); the He initialiser keeps them O(0.01-1).
+    from mxprof.jobs.accuracy.metrics import MEANINGFUL_SCALE
+    spec = models.resolve("mobilenet0.25", shape=(3, 64, 64))
+    net = models.load(spec).block
+    mx.random.seed(0)
+    out = net(mx.nd.random.uniform(shape=(2, 3, 64, 64))).asnumpy()
+    assert float(abs(out).max()) > 1e3 * MEANINGFUL_SCALE

@@ -31,6 +31,14 @@ def write_outputs(args, report) -> list[str]:
                 json.dump(report, f, indent=1, default=_jsonable)
         except OSError as exc:
             errors.append(f"cannot write {args.json}: {exc.strerror or exc}")
+    if getattr(args, "pyperf", None):
+        from mxprof.render import pyperf_suite
+        try:
+            pyperf_suite.write(report, args.pyperf)
+        except ValueError as exc:  # no samples to write, or pyperf missing
+            print(f"mxprof: warning: pyperf suite not written: {exc}", file=sys.stderr)
+        except OSError as exc:
+            errors.append(f"cannot write {args.pyperf}: {exc.strerror or exc}")
     return errors
 
 

@@ -33,6 +33,8 @@ OUTPUT_HELP = {
     "csv": "write the table as CSV",
     "html": "write an HTML page with the table and charts",
     "trace": "write one iteration as a Chrome/Perfetto trace",
+    "pyperf": "write the timings as a pyperf benchmark suite, one run per worker process "
+              "(python -m pyperf stats / compare_to read it)",
 }
 
 
@@ -78,6 +80,27 @@ def add_timing(p: argparse.ArgumentParser, *, iterations: int | None = None,
         g.add_argument("--workdir", metavar="DIR",
                        help="keep worker specs, results and stderr here (default: a temporary "
                             "folder, removed at the end)")
+
+
+def add_processes(p: argparse.ArgumentParser) -> None:
+    """--processes/--fast/--rigorous (pyperf's vocabulary): several worker processes per
+    configuration, so every interval covers the spread between processes (mxprof.workers.schedule)."""
+    g = p.add_argument_group("processes")
+    g.add_argument("--processes", type=int, metavar="N",
+                   help="timing worker processes per configuration, interleaved A B A B "
+                        "(default 3; the 95%% intervals cover the spread between them)")
+    g.add_argument("--fast", action="store_true", help="2 processes, half the --min-time")
+    g.add_argument("--rigorous", action="store_true", help="6 processes, twice the --min-time")
+
+
+def preset_of(args):
+    """The mxprof.workers.schedule.Preset the --processes/--fast/--rigorous flags ask for."""
+    from mxprof.workers import schedule
+    try:
+        return schedule.choose(getattr(args, "processes", None), fast=getattr(args, "fast", False),
+                               rigorous=getattr(args, "rigorous", False))
+    except ValueError as exc:
+        raise UsageError(str(exc)) from None
 
 
 def min_time_of(args, default: float = DEFAULT_MIN_TIME) -> float:

@@ -51,7 +51,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                         "and sum their images/s")
     _options.add_binding(p)
     _options.add_timing(p)
-    _options.add_outputs(p, ("json", "markdown", "csv", "html"), load=False)
+    _options.add_processes(p)
+    _options.add_outputs(p, ("json", "markdown", "csv", "html", "pyperf"), load=False)
     o = p.add_argument_group("results file")
     o.add_argument("--results", default=DEFAULT_RESULTS, metavar="PATH",
                    help=f"JSON-lines file every run is appended to (default {DEFAULT_RESULTS}); "
@@ -228,8 +229,9 @@ def run(args) -> int:
         _log(f"mxprof: warning: {w}")
     builds = resolve_builds(args, _log)
     machine = compare.machine_of(host_fingerprint().to_dict())
+    preset = _options.preset_of(args)
     protocol = Protocol(warmup=args.warmup, iterations=args.iterations,
-                        min_time=_options.min_time_of(args))
+                        min_time=_options.min_time_of(args) * preset.min_time_factor)
     threads = args.threads
     if threads is None and args.cores and not instance_cpus:
         # One OpenMP thread per bound CPU, as in every command (README, "Options").
@@ -237,7 +239,7 @@ def run(args) -> int:
     planned = compare.plan(models, builds, machine=machine, configs=configs, batch_sizes=batches,
                            protocol=protocol, threads=threads,
                            cpus=None if instance_cpus else args.cores, membind=args.membind,
-                           instance_cpus=instance_cpus)
+                           instance_cpus=instance_cpus, processes=preset.processes)
     done = set() if args.fresh else log.done
     todo = [p for p in planned if p.key not in done]
     if args.dry_run:

@@ -17,6 +17,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     from mxprof.commands._options import add_outputs
     p.add_argument("files", nargs="+", metavar="FILE", help="results files written by compare")
     add_outputs(p, ("json", "markdown", "csv", "html"), load=False, dry_run=False)
+    p.add_argument("--pyperf", metavar="PATH",
+                   help="the timings as a pyperf benchmark suite (python -m pyperf stats PATH)")
 
 
 def run(args) -> int:

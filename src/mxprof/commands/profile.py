@@ -48,15 +48,17 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                         "kernels on random inputs); 'none' to skip (default: both)")
     _options.add_binding(p)
     _options.add_timing(p)
-    _options.add_outputs(p, ("json", "markdown", "trace", "html"))
+    _options.add_processes(p)
+    _options.add_outputs(p, ("json", "markdown", "trace", "html", "pyperf"))
     # Test-only fault injection: CONFIG:PASS:HOOK, HOOK in abort|hang|raise (see mxprof.jobs.profile.spec).
     p.add_argument("--test-hook", action="append", default=[], help=argparse.SUPPRESS)
 
 
 def _plan(args, spec_model):
     from mxprof.jobs.profile.spec import TEST_HOOKS, Protocol, RunSpec
+    preset = _options.preset_of(args)
     batch = args.batch_size or (REFERENCE_BATCH if args.reference_protocol else DEFAULT_BATCH)
-    min_time = _options.min_time_of(
+    min_time = preset.min_time_factor * _options.min_time_of(
         args, REFERENCE_MIN_TIME if args.reference_protocol else _options.DEFAULT_MIN_TIME)
     cpus, membind, threads = args.cores, args.membind, args.threads
     if args.reference_protocol:
@@ -80,7 +82,9 @@ def _plan(args, spec_model):
     chosen = [p for p in ALL_PASSES if p in wanted or p == "timing"]
     passes = {"mkldnn": chosen, "reference": [p for p in chosen if p != "primitives"]}
     # Headline timings first, so an interrupted run still has the numbers that matter most.
-    order = [(c, "timing") for c, _ in configs] + [
+    # Several timing processes per configuration, interleaved so drifting load hits both.
+    order = [(c, "timing") for _, c in schedule.interleave([c for c, _ in configs],
+                                                           preset.processes)] + [
         (c, p) for c, _ in configs for p in passes[c] if p != "timing"]
     mk = dict(configs)
     return [RunSpec(model=spec_model, config=c, mkldnn=mk[c], pass_name=p, batch_size=batch,
@@ -221,21 +225,33 @@ def _check_inputs(args) -> None:
     require_extra("profile", "mxnet")
 
 
-def _write_outputs(args, report, names=("json", "markdown", "trace", "html")) -> list[str]:
+def _write_outputs(args, report, names=("json", "markdown", "trace", "html", "pyperf")
+                   ) -> list[str]:
     """Write each requested file; return the errors (the report is printed regardless)."""
-    from mxprof.render import get_renderer
+    from mxprof.render import get_renderer, pyperf_suite
     errors = []
     for name in names:
         path = getattr(args, name, None)
         if not path or path == "-":
             continue
         try:
-            get_renderer(name).write(report, path)
+            if name == "pyperf":
+                pyperf_suite.write(report, path)
+            else:
+                get_renderer(name).write(report, path)
         except ValueError as exc:
             print(f"mxprof: warning: {name} not written: {exc}", file=sys.stderr)
         except OSError as exc:
             errors.append(f"cannot write --{name} {path}: {exc.strerror or exc}")
     return errors
+
+
+def _add_machine_load(report: dict, loads: list) -> None:
+    from mxprof.cpu.load import busy_summary
+    report["machine_load"] = loads
+    note = busy_summary(loads)
+    if note:
+        report["notes"].append(note)
 
 
 def _display(args, report) -> None:
@@ -312,9 +328,17 @@ def _measure(args, specs, checks) -> int:
     from mxprof.jobs.profile.runner import run_specs
 
     done = []
+    from mxprof.cpu.load import LoadMonitor
+    loads: list = []
+    monitor = [LoadMonitor.start()]
     with Progress("profile", len(specs) + len(checks)) as progress:
         def partial(result):
             done.append(result)
+            # One busy-machine record per worker, named after it (mxprof.cpu.load).
+            if monitor[0] is not None:
+                rec = monitor[0].stop(f"{result.spec.label} (worker {len(done)})")
+                loads.append(rec.to_dict() if rec else None)
+                monitor[0] = LoadMonitor.start()
             progress.done(specs[len(done) - 1].label, "ok" if result.ok else result.status)
             if len(done) < len(specs):
                 progress.start(specs[len(done)].label)
@@ -334,6 +358,7 @@ def _measure(args, specs, checks) -> int:
         results = run_specs(specs, timeout=args.timeout, workdir=args.workdir,
                             on_result=partial, progress=False)
         report = build_report(results, planned=len(specs))
+        _add_machine_load(report, loads)
         if checks:
             if args.json and args.json != "-":
                 _write_outputs(args, report, ("json",))

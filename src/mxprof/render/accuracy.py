@@ -140,6 +140,9 @@ def int8_lines(report: AccuracyReport) -> list[str]:
         delta = ("top-1 " + f"{row['top1_delta']:+.5f}, top-5 {row['top5_delta']:+.5f}"
                  if row["top1_delta"] is not None else "no labels, accuracy delta n/a")
         speed = f"{row['speedup']:.2f}x the speed of" if row["speedup"] else "speed n/a vs"
+        ratio = row.get("speedup_ratio")
+        if ratio:
+            speed = f"speed {ratio['text']} vs"
         lines.append(f"{row['config']}: {delta} vs {row['fp32_config']}; {speed} "
                      f"{row['fp32_config']} (median latency ratio)")
     return lines

@@ -16,7 +16,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from mxprof.jobs.compare.plan import CONFIG_LABELS, CONFIGS
-from mxprof.render.tables import Table
+from mxprof.render.tables import Table, ratio_cell
 
 SHORT = {"reference": "w/o", "mkldnn": "w/", "fused": "fused"}
 
@@ -98,10 +98,6 @@ def _num(value: float | None, spread: float | None = None) -> str:
     return text if spread is None else f"{text} ±{spread:.{digits}f}"
 
 
-def _ratio(value: float | None) -> str:
-    return "-" if value is None else f"{value:.2f}x"
-
-
 def _speed_configs(configs: Sequence[str]) -> list[str]:
     return [c for c in configs if c != "reference" and "reference" in configs]
 
@@ -129,13 +125,13 @@ def _group_cells(lay: Layout, line: Line, g: Group) -> list[str]:
     missing = {c: "failed" if c in cell.get("failed", {}) else "-" for c in lay.configs}
     row = [_num(lat[c]["latency_ms"], (lat[c]["q3_ms"] - lat[c]["q1_ms"]) / 2)
            if c in lat else missing[c] for c in lay.configs]
-    row += [_ratio(lat[c].get("speedup")) if c in lat else "-"
+    row += [ratio_cell(lat[c].get("speedup_ratio"), lat[c].get("speedup")) if c in lat else "-"
             for c in _speed_configs(lay.configs)]
     note = f" (bs {line.batch})" if line.batch != lay.usual_batch else ""
     row += [_num(thr[c]["images_per_s"],
                  (thr[c]["images_per_s_high"] - thr[c]["images_per_s_low"]) / 2) + note
             if c in thr else missing[c] for c in lay.configs]
-    row += [_ratio(thr[c].get("speedup")) if c in thr else "-"
+    row += [ratio_cell(thr[c].get("speedup_ratio"), thr[c].get("speedup")) if c in thr else "-"
             for c in _speed_configs(lay.configs)]
     return row
 
@@ -186,10 +182,27 @@ def footnote(lay: Layout) -> str:
             for metric, by_config in cell.items() if metric != "failed"
             for r in by_config.values()]
     parts = _measurement_lines(lay, rows) if rows else ["no finished runs"]
+    parts += interval_lines(rows)
     if lay.failed:
         parts.append(f"{len(lay.failed)} run(s) failed, shown as 'failed': " + "; ".join(
             f"{r['model']} {r['config']} [{r['build']}]: {r.get('error')}" for r in lay.failed))
     return "\n".join(parts)
+
+
+def interval_lines(rows: list[dict[str, Any]]) -> list[str]:
+    """How the intervals were made, and every build-vs-build ratio with its interval."""
+    out = []
+    procs = sorted({r.get("processes") or 1 for r in rows})
+    if any(r.get("speedup_ratio") for r in rows):
+        out.append(f"{'-'.join(map(str, procs))} process(es) per cell, interleaved; speedups "
+                   "marked 'n.s.' have a 95% interval (hierarchical bootstrap over processes, "
+                   "then calls) that contains 1: no significant difference")
+    for r in rows:
+        vs = r.get("vs_build") or {}
+        if vs.get("ratio"):
+            out.append(f"{r['model']} {r['metric']} {SHORT[r['config']]} bs={r['batch_size']}: "
+                       f"build {r['build']} vs {vs['build']}: {vs['ratio']['text']}")
+    return out
 
 
 def _measurement_lines(lay: Layout, rows: list[dict[str, Any]]) -> list[str]:
@@ -235,11 +248,19 @@ def csv_records(lay: Layout) -> list[dict[str, Any]]:
                 rec[f"latency_q3_ms_{c}"] = lat[c]["q3_ms"] if c in lat else None
             for c in _speed_configs(lay.configs):
                 rec[f"latency_speedup_{c}"] = lat[c].get("speedup") if c in lat else None
+                rec.update(_ratio_fields(f"latency_speedup_{c}", lat.get(c)))
             for c in lay.configs:
                 rec[f"images_per_s_{c}"] = thr[c]["images_per_s"] if c in thr else None
                 rec[f"images_per_s_low_{c}"] = thr[c]["images_per_s_low"] if c in thr else None
                 rec[f"images_per_s_high_{c}"] = thr[c]["images_per_s_high"] if c in thr else None
             for c in _speed_configs(lay.configs):
                 rec[f"throughput_speedup_{c}"] = thr[c].get("speedup") if c in thr else None
+                rec.update(_ratio_fields(f"throughput_speedup_{c}", thr.get(c)))
             out.append(rec)
     return out
+
+
+def _ratio_fields(prefix: str, row: dict[str, Any] | None) -> dict[str, Any]:
+    r = (row or {}).get("speedup_ratio") or {}
+    return {f"{prefix}_low": r.get("ci95_low"), f"{prefix}_high": r.get("ci95_high"),
+            f"{prefix}_significant": r.get("significant")}

@@ -49,8 +49,20 @@ def _gain(report: dict) -> str:
     verdict = "" if report["gain_clear"] else ", within noise"
     if report.get("worker_noise_ms") is not None:
         verdict += f"; worker-to-worker noise {_n(report['worker_noise_ms'], '.3f')} ms"
+    ratio = report.get("gain_ratio")
+    if ratio:  # the interval over worker rounds and calls replaces the CI-overlap verdict
+        return (f"gain {_n(report['gain_ms'], '+.3f')} ms ({_n(report['gain_percent'], '+.1f')}%); "
+                f"unfused/fused latency {ratio['text']}")
     return (f"gain {_n(report['gain_ms'], '+.3f')} ms ({_n(report['gain_percent'], '+.1f')}%, "
             f"{lo:+.1f}% to {hi:+.1f}% between the 95% CIs of the medians{verdict})")
+
+
+def _cost(report: dict, p: dict) -> str:
+    """A switch's cost, or 'no significant difference' when its interval contains 1."""
+    ratio = (report.get("pattern_ratios") or {}).get(p["switch"])
+    if ratio and not ratio["significant"]:
+        return "no significant difference"
+    return f"{_n(p['cost_ms'], '+.3f')} ms" + ("" if p.get("clear", True) else " ~")
 
 
 def _cell(g: dict, key: str) -> str:
@@ -147,8 +159,7 @@ def render_terminal(report: dict, width: int = 160) -> str:
             lat = p["latency"]
             pt.add_row(p["switch"], _cell({"latency_spread": lat}, "latency"),
                        _n(p.get("fused_paired_ms"), ".3f"),
-                       f"{_n(p['cost_ms'], '+.3f')} ms" + ("" if p.get("clear", True) else " ~"),
-                       _left(p))
+                       _cost(report, p), _left(p))
         console.print(pt)
     for f in report["failed_workers"]:
         console.print(escape(f"failed worker {f['label']}: {f['error']}"), highlight=False)
@@ -197,7 +208,7 @@ def render_markdown(report: dict) -> str:
             left = _left(p)
             out.append(f"| {p['switch']} | {_n(lat['median'], '.3f')} | {_n(lat['q1'], '.3f')}-"
                        f"{_n(lat['q3'], '.3f')} | {_n(p.get('fused_paired_ms'), '.3f')} | "
-                       f"{_n(p['cost_ms'], '+.3f')} ms | {left} |")
+                       f"{_cost(report, p)} | {left} |")
     out += ["", "## Diagnosis", ""]
     if not report["findings"]:
         out.append("No problem found in the primitive logs.")

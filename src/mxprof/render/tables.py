@@ -78,16 +78,46 @@ def summary_table(report: dict[str, Any]) -> Table:
                      fmt_ms(rt["images_per_s"], 1) if rt else "failed"))
     rows.append(("w/ MKL-DNN", *_lat_cells(report.get("latency_ms")),
                  fmt_ms(thr["images_per_s"], 1) if thr else "failed"))
+    sp = (ref or {}).get("speedup") or {}
     if ref is not None:
-        sp = ref.get("speedup") or {}
-        rows.append(("speedup", fmt_ratio(sp.get("latency")), "", "", "", "", "",
-                     fmt_ratio(sp.get("throughput"))))
+        rows.append(("speedup", ratio_cell(sp.get("latency_ratio"), sp.get("latency")), "", "",
+                     "", "", "", ratio_cell(sp.get("throughput_ratio"), sp.get("throughput"))))
     lat = report.get("latency_ms") or {}
     proto = lat.get("protocol") or {}
     foot = (f"latency at batch 1: {proto.get('warmup', '?')} warm-up calls after the first, then "
             f"{proto.get('iterations', '?')} timed calls ({proto.get('timer', '?')}); first call "
             f"{fmt_ms(lat.get('first_call_ms'))} ms not counted. Throughput = batch / median batch time.")
+    foot += "".join(f"\n{line}" for line in spread_lines(report))
+    for key, what in (("latency_ratio", "latency"), ("throughput_ratio", "throughput")):
+        if sp.get(key):
+            foot += f"\nMKL-DNN speedup, {what}: {sp[key]['text']}"
     return Table("Latency (batch 1) and throughput", headers, tuple(rows), foot)
+
+
+def ratio_cell(ratio: dict[str, Any] | None, plain: float | None = None) -> str:
+    """A ratio in a narrow cell: '3.64x' when significant, 'n.s. 1.02x' when its 95% interval
+    contains 1, the bare ratio when no interval is known (files from before intervals)."""
+    if not ratio:
+        return fmt_ratio(plain)
+    return fmt_ratio(ratio["value"]) if ratio["significant"] else f"n.s. {ratio['value']:.2f}x"
+
+
+def spread_lines(report: dict[str, Any]) -> list[str]:
+    """How many processes, the spread within and between them, and the interval's method."""
+    lines = []
+    ref = report.get("reference") or {}
+    for label, section in (("w/ MKL-DNN", report), ("w/o MKL-DNN", ref)):
+        lat = section.get("latency_ms") or {}
+        if (lat.get("processes") or 1) < 2:
+            continue
+        medians = ", ".join(fmt_ms(m) for m in lat.get("per_process_median_ms") or ())
+        lines.append(f"{label}: {lat['processes']} processes (medians {medians} ms); stdev "
+                     f"within a process {fmt_ms(lat.get('within_stdev'))} ms, between processes "
+                     f"{fmt_ms(lat.get('between_stdev'))} ms")
+    lat = report.get("latency_ms") or {}
+    if lat.get("ci_method"):
+        lines.append(f"95% CI of the median: {lat['ci_method']}")
+    return lines
 
 
 def operator_table(section: dict[str, Any], title: str) -> Table | None:
@@ -118,7 +148,9 @@ def layer_table(section: dict[str, Any], title: str) -> Table | None:
                  for r in top)
     cov = section.get("coverage")
     foot = f"top {len(top)} of {len(rows)} layers ({section.get('layers_method') or '?'})"
-    if cov:
+    if cov and cov["overhead_ms"] < 0:  # flagged, never printed as a negative cost
+        foot += f"; implausible: {cov.get('implausible') or 'layers exceed the latency'}"
+    elif cov:
         foot += (f"; layers sum {fmt_ms(cov['layers_ms'])} ms = {100 * cov['ratio']:.0f}% of the "
                  f"{fmt_ms(cov['latency_ms'])} ms median latency, framework overhead "
                  f"{fmt_ms(cov['overhead_ms'])} ms")
@@ -206,6 +238,8 @@ def closing_lines(report: dict[str, Any]) -> list[str]:
             if key == "throughput":
                 stats = stats.get("batch_ms") or {}
             lines += [f"timer ({label} {what}): {w}" for w in stats.get("warnings") or []]
+            lines += [f"stats ({label} {what}): {n}" for n in stats.get("notes") or []
+                      if key == "latency_ms" or not n.startswith("p9")]
     lines += [f"missing: {m}" for m in report.get("missing", [])]
     if not report.get("complete", True):
         lines.append("incomplete: not every planned worker produced a result")

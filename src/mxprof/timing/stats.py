@@ -1,7 +1,17 @@
-"""Statistics of timing samples: `summarize(samples_ns) -> Stats`, a pure function.
+"""Statistics of timing samples: the one record every latency/throughput figure uses.
+
+`summarize(samples_ns) -> Stats` for the calls of one process; `summarize_processes([calls of
+process 1, calls of process 2, ...]) -> Stats` for several processes, whose 95% interval of the
+median comes from a hierarchical bootstrap (`mxprof.timing.bootstrap`: resample processes, then
+calls within them), so it includes the run-to-run spread one process cannot see.
+`speedup(base, new) -> Ratio` is how many times faster `new` is, with its 95% interval from the
+same resampling and `significant` when the interval excludes 1.
 
 Conventions (all figures in nanoseconds, as floats):
 
+- p90 is given only when n >= 10 and p99 only when n >= 100 (a percentile beyond the sample's
+  resolution is just its maximum); otherwise None, and `notes` says why. Tables show a dash,
+  JSON null.
 - Percentiles (q1, median, q3, p90, p99) use linear interpolation between order statistics,
   numpy's default (Hyndman & Fan type 7): position (n - 1) * q in the sorted samples.
 - stdev is the sample standard deviation (ddof=1); 0.0 when n < 2.
@@ -12,7 +22,11 @@ Conventions (all figures in nanoseconds, as floats):
   [x_(j), x_(n+1-j)] (1-based ranks) covers the median with probability 1 - 2 P(B <= j - 1).
   j is the largest rank for which that coverage is still at least 95% (the binomial tail is
   summed exactly, in log space, for every n). Below 6 samples no such j exists: the interval is
-  then [min, max], whose coverage 1 - 2^(1-n) is lower, and a warning says so.
+  then [min, max], whose coverage 1 - 2^(1-n) is lower, and a warning says so. This interval
+  treats the calls as independent, which calls inside one process are not: with several
+  processes `summarize_processes` replaces it by the hierarchical bootstrap interval.
+- within_stdev: root mean square of the per-process standard deviations; between_stdev: sample
+  standard deviation of the per-process medians (None with one process).
 
 Stability warnings follow pyperf's checks: the standard deviation above 10% of the mean, the
 minimum 50% below the centre (pyperf compares with the mean; the median is used here, as it is
@@ -23,11 +37,14 @@ instead more than 5% of the samples beyond Tukey's fences is.
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import math
 from dataclasses import asdict, dataclass, fields
 
 import numpy as np
+
+from mxprof.timing import bootstrap
 
 UNITS = {"ns": 1.0, "us": 1e3, "ms": 1e6, "s": 1e9}
 
@@ -39,7 +56,10 @@ MIN_SAMPLES = 10
 CLOCK_COST_FACTOR = 100  # samples should be this many times the cost of one clock read
 
 _FIGURES = ("min", "max", "median", "mean", "stdev", "p90", "p99", "mad",
-            "ci95_low", "ci95_high", "q1", "q3")
+            "ci95_low", "ci95_high", "q1", "q3", "within_stdev", "between_stdev")
+# A percentile needs this many samples before it is more than the sample's maximum.
+PERCENTILE_MIN_N = {"p90": 10, "p99": 100}
+CI_ORDER_STATISTICS = "order statistics of one process's calls (treated as independent)"
 
 
 @dataclass(frozen=True)
@@ -52,8 +72,8 @@ class Stats:
     median: float
     mean: float
     stdev: float
-    p90: float
-    p99: float
+    p90: float | None
+    p99: float | None
     mad: float
     ci95_low: float
     ci95_high: float
@@ -61,6 +81,12 @@ class Stats:
     q3: float
     outliers: int
     warnings: tuple[str, ...] = ()
+    processes: int = 1
+    n_per_process: tuple[int, ...] = ()
+    within_stdev: float | None = None
+    between_stdev: float | None = None
+    ci_method: str = CI_ORDER_STATISTICS
+    notes: tuple[str, ...] = ()
 
     @property
     def unstable(self) -> bool:
@@ -76,8 +102,9 @@ class Stats:
         scale = _unit_scale(unit)
         out = asdict(self)
         for name in _FIGURES:
-            out[name] = out[name] / scale
-        out["warnings"] = list(self.warnings)
+            out[name] = None if out[name] is None else out[name] / scale
+        for name in ("warnings", "notes", "n_per_process"):
+            out[name] = list(out[name])
         out["unit"] = unit
         return out
 
@@ -86,20 +113,24 @@ class Stats:
         scale = _unit_scale(data.get("unit", "ns"))
         known = {f.name for f in fields(cls)}
         values = {k: v for k, v in data.items() if k in known}
-        for name in _FIGURES:
-            values[name] = float(values[name]) * scale
+        for name in _FIGURES:  # schema-1 files lack the newer figures: None
+            v = values.get(name)
+            values[name] = None if v is None else float(v) * scale
         values["n"] = int(values["n"])
         values["outliers"] = int(values["outliers"])
-        values["warnings"] = tuple(values.get("warnings", ()))
+        for name in ("warnings", "notes", "n_per_process"):
+            values[name] = tuple(values.get(name) or ())
         return cls(**values)
 
     def format(self, unit: str | None = None) -> str:
         """One line: median, CI, spread and count, in `unit` (picked from the median if None)."""
         unit = unit or pick_unit(self.median)
         d = self.to_dict(unit)
+        p99 = "-" if d["p99"] is None else f"{d['p99']:.4g}"
+        procs = f" in {self.processes} processes" if self.processes > 1 else ""
         return (f"median {d['median']:.4g} {unit} (95% CI {d['ci95_low']:.4g}-{d['ci95_high']:.4g}), "
                 f"mean {d['mean']:.4g} +- {d['stdev']:.3g} {unit}, min {d['min']:.4g}, "
-                f"p99 {d['p99']:.4g}, n={self.n}, {self.outliers} outliers")
+                f"p99 {p99}, n={self.n}{procs}, {self.outliers} outliers")
 
 
 def _unit_scale(unit: str) -> float:
@@ -173,10 +204,15 @@ def summarize(samples_ns, *, clock_overhead_ns: float | None = None) -> Stats:
     mad = float(np.median(np.abs(x - median)))
     iqr = q3 - q1
     outliers = int(np.count_nonzero((x < q1 - 1.5 * iqr) | (x > q3 + 1.5 * iqr)))
-    stats = Stats(n=n, min=lo, max=hi, median=median, mean=mean, stdev=stdev, p90=p90, p99=p99,
-                  mad=mad, ci95_low=ci_low, ci95_high=ci_high, q1=q1, q3=q3, outliers=outliers)
+    gated = {name: (value if n >= PERCENTILE_MIN_N[name] else None)
+             for name, value in (("p90", p90), ("p99", p99))}
+    notes = tuple(f"{name} not given: it needs at least {need} samples, there are {n}"
+                  for name, need in PERCENTILE_MIN_N.items() if n < need)
+    stats = Stats(n=n, min=lo, max=hi, median=median, mean=mean, stdev=stdev, mad=mad,
+                  ci95_low=ci_low, ci95_high=ci_high, q1=q1, q3=q3, outliers=outliers,
+                  n_per_process=(n,), within_stdev=stdev, notes=notes, **gated)
     warnings = stability_warnings(stats, clock_overhead_ns=clock_overhead_ns)
-    return Stats(**{**asdict(stats), "warnings": warnings})
+    return dataclasses.replace(stats, warnings=warnings)
 
 
 def stability_warnings(s: Stats, *, clock_overhead_ns: float | None = None) -> tuple[str, ...]:
@@ -206,3 +242,106 @@ def stability_warnings(s: Stats, *, clock_overhead_ns: float | None = None) -> t
                    f"the cost of one clock read ({clock_overhead_ns:.0f} ns)")
     return tuple(out)
 
+
+
+def summarize_processes(groups_ns, *, clock_overhead_ns: float | None = None,
+                        resamples: int = bootstrap.RESAMPLES, seed: int = bootstrap.SEED) -> Stats:
+    """Statistics of the calls of several processes of one configuration, pooled.
+
+    `groups_ns`: one 1-d sequence of durations (ns, > 0) per process; empty ones are skipped.
+    Percentiles, mean and spread are of all calls pooled; with two or more processes the 95%
+    interval of the median is the hierarchical bootstrap's (`mxprof.timing.bootstrap`,
+    `resamples` resamples from `seed`: the same input gives the same interval), and
+    `between_stdev` is the spread of the per-process medians. Raises ValueError on no samples.
+    """
+    groups = bootstrap.as_groups(groups_ns)
+    pooled = summarize(np.concatenate(groups), clock_overhead_ns=clock_overhead_ns)
+    within = float(np.sqrt(np.mean([g.var(ddof=1) if g.size > 1 else 0.0 for g in groups])))
+    counts = tuple(int(g.size) for g in groups)
+    if len(groups) == 1:
+        note = ("one process: the interval covers call-to-call noise only, not the "
+                "run-to-run spread (use --processes 2 or more)")
+        return dataclasses.replace(pooled, n_per_process=counts, within_stdev=within,
+                                   notes=(*pooled.notes, note))
+    if np.any(np.concatenate(groups) <= 0):
+        raise ValueError("durations must be > 0 for the bootstrap interval")
+    low, high = bootstrap.median_interval(groups, resamples=resamples, seed=seed)
+    medians = np.array([np.median(g) for g in groups])
+    out = dataclasses.replace(
+        pooled, processes=len(groups), n_per_process=counts, within_stdev=within,
+        between_stdev=float(medians.std(ddof=1)), ci95_low=min(low, pooled.median),
+        ci95_high=max(high, pooled.median),
+        ci_method=f"hierarchical bootstrap over {len(groups)} processes, then calls "
+                  f"({resamples} resamples, seed {seed})")
+    # The order-statistic warning about too few calls no longer describes the interval.
+    kept = tuple(w for w in out.warnings if "confidence interval of the median" not in w)
+    return dataclasses.replace(out, warnings=(*kept, *between_warnings(out)))
+
+
+def between_warnings(s: Stats) -> tuple[str, ...]:
+    """A warning when the processes disagree more than pyperf's 10% limit allows."""
+    if s.between_stdev is None or s.median <= 0 or s.between_stdev <= STDEV_FRACTION * s.median:
+        return ()
+    return (f"the medians of the {s.processes} processes differ by "
+            f"{100 * s.between_stdev / s.median:.0f}% of the median (standard deviation): "
+            "the machine's state changed between runs",)
+
+
+@dataclass(frozen=True)
+class Ratio:
+    """How many times `new` beats `base`, with a 95% interval and a significance flag.
+
+    value = median(base durations) / median(new durations): a latency speedup (base/new time)
+    and a throughput speedup (new/base rate) are the same number when the rate is batch over
+    the batch time. `significant` is True when the interval excludes 1. `kind` only labels it
+    ("latency", "throughput", "gain", ...).
+    """
+
+    value: float
+    ci95_low: float
+    ci95_high: float
+    significant: bool
+    kind: str = "latency"
+    method: str = ""
+    processes: tuple[int, int] = (1, 1)
+
+    def text(self) -> str:
+        """'1.23x (95% CI 1.10-1.37)', or 'no significant difference (1.02x, 95% CI ...)'."""
+        ci = f"95% CI {self.ci95_low:.2f}-{self.ci95_high:.2f}"
+        if self.significant:
+            return f"{self.value:.2f}x ({ci})"
+        return f"no significant difference ({self.value:.2f}x, {ci})"
+
+    def to_dict(self) -> dict:
+        return {**asdict(self), "processes": list(self.processes), "text": self.text()}
+
+    @classmethod
+    def from_dict(cls, d: dict) -> Ratio:
+        known = {f.name for f in fields(cls)}
+        values = {k: v for k, v in d.items() if k in known}
+        values["processes"] = tuple(values.get("processes") or (1, 1))
+        return cls(**values)
+
+
+def speedup(base_groups, new_groups, *, kind: str = "latency",
+            resamples: int = bootstrap.RESAMPLES, seed: int = bootstrap.SEED) -> Ratio:
+    """median(base) / median(new) of durations, each side a list of per-process samples (> 0).
+
+    With two or more processes on each side the interval is from the hierarchical bootstrap
+    of both sides (independent resamples, one seeded generator); with one process on a side
+    that side is a plain bootstrap of its calls, which understates run-to-run noise (the
+    method string says so). Raises ValueError on empty or non-positive samples.
+    """
+    base, new = bootstrap.as_groups(base_groups), bootstrap.as_groups(new_groups)
+    if np.any(np.concatenate(base) <= 0) or np.any(np.concatenate(new) <= 0):
+        raise ValueError("durations must be > 0 for a ratio")
+    value, low, high = bootstrap.ratio_interval(base, new, resamples=resamples, seed=seed)
+    low, high = min(low, value), max(high, value)
+    procs = (len(base), len(new))
+    method = (f"hierarchical bootstrap ({procs[0]} vs {procs[1]} processes, then calls; "
+              f"{resamples} resamples, seed {seed})")
+    if min(procs) < 2:
+        method += "; one process on a side: run-to-run noise not covered"
+    return Ratio(value=value, ci95_low=low, ci95_high=high,
+                 significant=bool(low > 1.0 or high < 1.0), kind=kind, method=method,
+                 processes=procs)

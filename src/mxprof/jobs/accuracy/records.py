@@ -27,6 +27,7 @@ class Latency:
     p25_ms: float
     p75_ms: float
     min_ms: float
+    samples_ms: tuple[float, ...] = ()  # the timed calls, for the speedup's interval
 
     @classmethod
     def from_samples(cls, samples: list[float], batch: int, warmup: int) -> Latency | None:
@@ -34,14 +35,14 @@ class Latency:
             return None
         a = np.asarray(samples)
         return cls(batch, warmup, len(a), float(np.median(a)), float(np.percentile(a, 25)),
-                   float(np.percentile(a, 75)), float(a.min()))
+                   float(np.percentile(a, 75)), float(a.min()), tuple(float(v) for v in a))
 
     def to_dict(self) -> dict:
-        return asdict(self)
+        return {**asdict(self), "samples_ms": list(self.samples_ms)}
 
     @classmethod
     def from_dict(cls, d: dict | None) -> Latency | None:
-        return None if d is None else cls(**d)
+        return None if d is None else cls(**{**d, "samples_ms": tuple(d.get("samples_ms", ()))})
 
 
 @dataclass(frozen=True)
@@ -125,5 +126,15 @@ def int8_summary(report: AccuracyReport) -> list[dict]:
             row["top5_delta"] = c.top5 - base.top5
         if c.latency and base.latency:
             row["speedup"] = base.latency.median_ms / c.latency.median_ms
+            row["speedup_ratio"] = _speedup_ratio(base.latency, c.latency)
         rows.append(row)
     return rows
+
+
+def _speedup_ratio(base: Latency, new: Latency) -> dict | None:
+    """The INT8 speedup with its 95% interval and `significant` (mxprof.timing.stats.Ratio):
+    one process per configuration, so the method string says run-to-run noise is not covered."""
+    if not base.samples_ms or not new.samples_ms:
+        return None
+    from mxprof.timing.stats import speedup
+    return speedup([base.samples_ms], [new.samples_ms]).to_dict()

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import os
 import shutil
 import tempfile
 import time
@@ -106,36 +105,31 @@ def run_accuracy(model: dict, plans: list[ConfigPlan], *, inputs: dict, batch_si
     "preprocess": Preprocess dict, "limit": N or None}. `binding` ({"cpus": "0-17",
     "membind": "0" or None}) pins every worker before it loads MXNet.
     """
+    from mxprof.cpu.load import LoadMonitor
     work = Path(tempfile.mkdtemp(prefix="mxprof-accuracy-"))
-    load_before = _load_average()
+    monitor = LoadMonitor.start()
     try:
         base_spec = {"batch_size": batch_size, "timing": timing, "seed": 0, "bind": binding}
         report = _run(work, model, plans, inputs, base_spec, calib_count, tolerance,
                       threads, timeout, progress or (lambda msg: None))
     finally:
         shutil.rmtree(work, ignore_errors=True)
-    note = busy_machine_note(load_before, _load_average(), os.cpu_count() or 1)
+    machine = monitor.stop(f"mxprof accuracy {model.get('name', '?')}") if monitor else None
+    if machine is not None:  # the one busy-machine record, kept with the result
+        report = dataclasses.replace(report, environment={**report.environment,
+                                                          "machine_load": machine.to_dict()})
+    note = busy_machine_note(machine)
     if note and timing.get("iterations"):
         report = dataclasses.replace(report, notes=(*report.notes, note))
     return report
 
 
-def _load_average() -> float | None:
-    try:
-        return os.getloadavg()[0]
-    except OSError:
+def busy_machine_note(machine) -> str | None:
+    """The one busy-machine rule (`mxprof.cpu.load`): latencies and speedups are then biased;
+    accuracy and equivalence figures are not."""
+    if machine is None or not machine.busy:
         return None
-
-
-def busy_machine_note(before: float | None, after: float | None, cpus: int) -> str | None:
-    """A warning when other work competed for the CPUs: latencies and speedups are then noise."""
-    loads = [v for v in (before, after) if v is not None]
-    # One worker keeps about `cpus` threads busy itself; more than that is somebody else.
-    if not loads or max(loads) <= cpus + 1:
-        return None
-    return (f"the machine was busy (1-min load average up to {max(loads):.1f} on {cpus} logical "
-            "CPUs): other processes competed with the workers, so latencies and speedups are "
-            "unreliable; accuracy and equivalence figures are unaffected")
+    return f"{machine.warning()}; accuracy and equivalence figures are unaffected"
 
 
 def _run(work, model, plans, inputs, base_spec, calib_count, tolerance, threads, timeout,
@@ -278,6 +272,10 @@ def equivalence_summary(report: AccuracyReport) -> list[str]:
         verdict = {True: "within tolerance", False: "OUTSIDE tolerance",
                    None: "INT8, judged by agreement"}[c.within_tolerance]
         agree = "-" if c.top1_agreement is None else f"{c.top1_agreement:.3f}"
+        comp = next((m for m in report.comparisons if m.config == c.name), None)
+        reason = metrics.not_meaningful(comp) if comp is not None else None
+        if reason:
+            verdict = reason
         lines.append(f"{c.name} vs {REFERENCE}: max abs diff {c.max_abs_diff:.2e}, max rel diff "
                      f"{c.max_rel_diff:.2e}, top-1 agreement {agree} over "
                      f"{report.inputs.get('count')} inputs, {verdict}")

@@ -10,6 +10,10 @@ Contract (pure functions, no MXNet import):
 - `rows(records) -> [dict]`: one row per (machine, build, model, configuration, batch) with
   `latency_ms` (batch 1) or `images_per_s`, spread and protocol, and `speedup` of MKL-DNN (and
   fused) over MKL-DNN off in the same machine and build: latency off/on, throughput on/off.
+  Several processes of one run (`processes=N` in `plan`: one record each, `process` 0..N-1)
+  are pooled into one row (`mxprof.jobs.profile.pooled`), and every speedup gets
+  `*_ratio` (a `mxprof.timing.stats.Ratio` dict: 95% interval, `significant`) from the
+  hierarchical bootstrap of the per-process samples.
 Configurations: "reference" (MXNET_MKLDNN_ENABLED=0), "mkldnn" (on), "fused" (on, plus
 `optimize_for(backend='MKLDNN')`, the subgraph fusion of the reference's second table).
 """
@@ -79,12 +83,15 @@ class PlannedRun:
     spec: RunSpec
     machine: dict[str, Any]
     instance_cpus: tuple[str, ...] = ()  # throughput mode: one CPU list per bound instance
+    process: int = 0  # which of the run's processes (several per configuration, interleaved)
+    base_key: str = ""  # the key shared by the processes of one run ("" = key)
 
     @property
     def label(self) -> str:
         inst = f" x{len(self.instance_cpus)} instances" if self.instance_cpus else ""
+        proc = f" #{self.process + 1}" if self.process else ""
         return (f"{self.spec.model.name} bs={self.spec.batch_size} {self.spec.config} "
-                f"[{self.build.name}]{inst}")
+                f"[{self.build.name}]{inst}{proc}")
 
 
 def machine_of(env: dict[str, Any]) -> dict[str, Any]:
@@ -100,12 +107,15 @@ def machine_label(machine: dict[str, Any]) -> str:
 
 
 def run_key(spec: RunSpec, build: Build, machine: dict[str, Any],
-            instance_cpus: Sequence[str] = ()) -> str:
-    """Same key = same measurement: what runs, under which interpreter, where, how bound."""
+            instance_cpus: Sequence[str] = (), process: int = 0) -> str:
+    """Same key = same measurement: what runs, under which interpreter, where, how bound, and
+    which process of it (process 0 keeps the key it had before processes existed)."""
     spec_d = spec.to_dict()
     spec_d.pop("test_hook", None)
     what = {"spec": spec_d, "build": [build.name, build.python, build.pip_spec],
             "machine": machine, "instances": list(instance_cpus)}
+    if process:
+        what["process"] = process
     text = json.dumps(what, sort_keys=True, default=str)
     return hashlib.sha256(text.encode()).hexdigest()[:20]
 
@@ -113,9 +123,12 @@ def run_key(spec: RunSpec, build: Build, machine: dict[str, Any],
 def plan(models: Sequence[ModelSpec], builds: Sequence[Build], *, machine: dict[str, Any],
          configs: Sequence[str] = ("reference", "mkldnn"), batch_sizes: Sequence[int] | None = None,
          protocol: Protocol | None = None, threads: int | None = None, cpus: str | None = None,
-         membind: str | None = None, instance_cpus: Sequence[str] = ()) -> list[PlannedRun]:
+         membind: str | None = None, instance_cpus: Sequence[str] = (),
+         processes: int = 1) -> list[PlannedRun]:
     """Model-major order, so an interrupted sweep has whole rows for the models it reached.
 
+    Within a model and batch, `processes` rounds of every build x configuration, interleaved
+    (round 1: A B C, round 2: A B C, ...) so drifting load hits every side of a comparison.
     A build without MKL-DNN compiled in (`Build.mkldnn is False`) runs "reference" only.
     """
     protocol = protocol or Protocol()
@@ -124,16 +137,20 @@ def plan(models: Sequence[ModelSpec], builds: Sequence[Build], *, machine: dict[
         raise ValueError(f"unknown configuration {unknown[0]!r}; choose from {', '.join(CONFIGS)}")
     out: list[PlannedRun] = []
     for model in models:
-        for build in builds:
-            build_configs = [c for c in configs if build.mkldnn is not False or not CONFIGS[c]]
-            for batch in throughput_batches(model_batches(model.name, batch_sizes)):
-                for config in build_configs:
-                    spec = RunSpec(model=model, config=config, mkldnn=CONFIGS[config],
-                                   pass_name="timing", batch_size=batch, protocol=protocol,
-                                   threads=threads, cpus=cpus, membind=membind)
-                    key = run_key(spec, build, machine, instance_cpus)
-                    out.append(PlannedRun(key=key, build=build, spec=spec, machine=machine,
-                                          instance_cpus=tuple(instance_cpus)))
+        for batch in throughput_batches(model_batches(model.name, batch_sizes)):
+            for process in range(processes):
+                for build in builds:
+                    for config in configs:
+                        if build.mkldnn is False and CONFIGS[config]:
+                            continue
+                        spec = RunSpec(model=model, config=config, mkldnn=CONFIGS[config],
+                                       pass_name="timing", batch_size=batch, protocol=protocol,
+                                       threads=threads, cpus=cpus, membind=membind)
+                        key = run_key(spec, build, machine, instance_cpus, process)
+                        base = run_key(spec, build, machine, instance_cpus) if process else key
+                        out.append(PlannedRun(key=key, build=build, spec=spec, machine=machine,
+                                              instance_cpus=tuple(instance_cpus),
+                                              process=process, base_key=base))
     return out
 
 
@@ -143,6 +160,7 @@ def make_record(planned: PlannedRun, results: Sequence[RunResult]) -> dict[str, 
         (r.status for r in results if not r.ok), "failed")
     return {
         "kind": KIND, "schema": 1, "key": planned.key, "status": status,
+        "base_key": planned.base_key or planned.key, "process": planned.process,
         "finished_at": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
         "build": planned.build.to_dict(), "machine": planned.machine,
         "instance_cpus": list(planned.instance_cpus),
@@ -192,7 +210,7 @@ def _record_rows(record: dict[str, Any]) -> list[dict[str, Any]]:
                "latency_ms": _mean([s["median"] for s in lat]),
                "q1_ms": _mean([q[0] for q in quart]), "q3_ms": _mean([q[1] for q in quart]),
                "stdev_ms": max(s.get("stdev") or 0.0 for s in lat),
-               "iterations": min(s["n"] for s in lat), **_protocol(lat[0])}
+               "iterations": min(s["n"] for s in lat), **_protocol(lat[0]), "stats": lat[0]}
     if len(results) > 1:
         latency["per_instance_latency_ms"] = [s["median"] for s in lat]
         latency["instance_cpus"] = record["instance_cpus"]
@@ -207,7 +225,8 @@ def _record_rows(record: dict[str, Any]) -> list[dict[str, Any]]:
         thr = {**base, "metric": "throughput", "batch_size": batch,
                "images_per_s": sum(per), "images_per_s_low": low, "images_per_s_high": high,
                "batch_ms": max(t["batch_ms"]["median"] for t in tps),
-               "iterations": min(t["batch_ms"]["n"] for t in tps), **_protocol(tps[0]["batch_ms"])}
+               "iterations": min(t["batch_ms"]["n"] for t in tps), **_protocol(tps[0]["batch_ms"]),
+               "stats": tps[0]["batch_ms"]}
         if len(results) > 1:
             thr["per_instance_images_per_s"] = per
             thr["instance_cpus"] = record["instance_cpus"]
@@ -243,18 +262,44 @@ def record_identity(record: dict[str, Any]) -> tuple:
 def rows(records: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
     """Rows for every latest record, latency deduplicated (each timing run measures batch 1:
     the run with the smallest batch supplies it), with speedups."""
-    out: list[dict[str, Any]] = []
+    groups: list[list[dict[str, Any]]] = []
     seen: dict[tuple, int] = {}
     for record in latest_by_key(records, identity=record_identity):
         for row in _record_rows(record):
             k = (*group_key(row), row["config"])
-            if k in seen:
-                if row.get("from_batch", 0) < out[seen[k]].get("from_batch", 0):
-                    out[seen[k]] = row
+            if k not in seen:
+                seen[k] = len(groups)
+                groups.append([row])
                 continue
-            seen[k] = len(out)
-            out.append(row)
-    return add_speedups(out)
+            first = groups[seen[k]][0]
+            if row.get("from_batch", 0) < first.get("from_batch", 0):
+                groups[seen[k]] = [row]
+            elif row.get("from_batch", 0) == first.get("from_batch", 0):
+                groups[seen[k]].append(row)  # another process of the same run
+    return add_speedups([_pooled_row(g) for g in groups])
+
+
+def _pooled_row(group: list[dict[str, Any]]) -> dict[str, Any]:
+    """The rows of one run's processes as one row: figures over all their calls."""
+    from mxprof.jobs.profile.pooled import pooled_latency
+    row = dict(group[0])
+    if row["metric"] == "failed":
+        return row
+    stats = pooled_latency([r.get("stats") for r in group if r["metric"] != "failed"])
+    row["stats"] = stats
+    row["processes"] = (stats or {}).get("processes", 1)
+    if row["processes"] < 2 or row["instances"] > 1:
+        return row
+    if row["metric"] == "latency":
+        row.update(latency_ms=stats["median"], q1_ms=stats["q1"], q3_ms=stats["q3"],
+                   stdev_ms=stats["stdev"], iterations=stats["n"])
+    else:
+        batch = row["batch_size"]
+        row.update(images_per_s=batch * 1e3 / stats["median"], batch_ms=stats["median"],
+                   images_per_s_low=batch * 1e3 / stats["q3"],
+                   images_per_s_high=batch * 1e3 / stats["q1"], iterations=stats["n"])
+    row["notes"] = list(dict.fromkeys(n for r in group for n in r.get("notes") or ()))
+    return row
 
 
 def _value(row: dict[str, Any]) -> float | None:
@@ -268,17 +313,46 @@ def speedup(metric: str, base: float | None, new: float | None) -> float | None:
     return base / new if metric == "latency" else new / base
 
 
+def speedup_ratio(base: dict[str, Any] | None, new: dict[str, Any]) -> dict[str, Any] | None:
+    """The Ratio dict (95% interval, significant) of `new` over `base` from their samples;
+    None without samples, or for summed bound instances (their rate is not one process's)."""
+    from mxprof.jobs.profile.pooled import ratio
+    if base is None or new["instances"] > 1:
+        return None
+    r = ratio(base.get("stats"), new.get("stats"), new["metric"])
+    return r.to_dict() if r else None
+
+
+def _build_key(row: dict[str, Any]) -> tuple:
+    return (row["machine"], row["model"], row["metric"], row["batch_size"], row["instances"],
+            row["config"])
+
+
 def add_speedups(rows_in: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
-    by_config = {(*group_key(r), r["config"]): r for r in rows_in if r["metric"] != "failed"}
+    """`speedup` (plain, schema 1) and `speedup_ratio` over MKL-DNN off; for fused rows the
+    same over MKL-DNN on; for every build after the first of a machine, `vs_build` over the
+    first build's same configuration."""
+    ok = [r for r in rows_in if r["metric"] != "failed"]
+    by_config = {(*group_key(r), r["config"]): r for r in ok}
+    first_build: dict[tuple, dict[str, Any]] = {}
+    for r in ok:
+        first_build.setdefault(_build_key(r), r)
     out = []
     for r in rows_in:
         r = dict(r)
         if r["metric"] != "failed" and r["config"] != "reference":
             off = by_config.get((*group_key(r), "reference"))
             r["speedup"] = speedup(r["metric"], off and _value(off), _value(r))
+            r["speedup_ratio"] = speedup_ratio(off, r)
             if r["config"] == "fused":
                 on = by_config.get((*group_key(r), "mkldnn"))
                 r["speedup_vs_mkldnn"] = speedup(r["metric"], on and _value(on), _value(r))
+                r["speedup_vs_mkldnn_ratio"] = speedup_ratio(on, r)
+        base = first_build.get(_build_key(r)) if r["metric"] != "failed" else None
+        if base is not None and base["build"] != r["build"]:
+            r["vs_build"] = {"build": base["build"],
+                             "speedup": speedup(r["metric"], _value(base), _value(r)),
+                             "ratio": speedup_ratio(base, r)}
         out.append(r)
     return out
 

@@ -20,6 +20,7 @@ from pathlib import Path
 
 from mxprof.jobs.fusion import diagnose as fusion_diagnose
 from mxprof.jobs.fusion import gains as fusion
+from mxprof.jobs.fusion import ratios as fusion_ratios
 from mxprof.jobs.fusion import trace as fusion_trace
 from mxprof.workers.process import ProcessOutcome, python_command, run_process, worker_env
 
@@ -99,12 +100,14 @@ def _error_line(stderr: str) -> str:
 
 
 def run_fusion(opts: FusionOptions, progress=lambda msg: None) -> dict:
-    load_before = os.getloadavg()[0]
+    from mxprof.cpu.load import LoadMonitor
+    monitor = LoadMonitor.start()
     with tempfile.TemporaryDirectory(prefix="mxprof-fusion-") as tmp:
         report = _run(opts, Path(tmp), progress)
-    load = max(load_before, os.getloadavg()[0])
-    report["environment"]["load_average"] = load
-    busy = _busy_machine(load, report["environment"]["threads"])
+    machine = monitor.stop(f"mxprof fusion {opts.model}") if monitor else None
+    report["environment"]["load_average"] = machine.load_after if machine else None
+    report["machine_load"] = machine.to_dict() if machine else None
+    busy = _busy_machine(machine)
     if busy:
         report["findings"].insert(0, busy.to_dict())
     report["summary"] = summary_line(report)  # the line `mxprof profile` shows
@@ -122,17 +125,14 @@ def _json_safe(value):
     return value
 
 
-def _busy_machine(load: float, threads: int) -> fusion_diagnose.Finding | None:
-    """Other processes competing for the cores make OpenMP barriers wait: say so plainly."""
-    cpus = os.cpu_count() or 1
-    # The worker itself keeps about `threads` tasks runnable; more runnable tasks than CPUs
-    # means someone else is competing for them.
-    if load <= cpus + 0.5:
+def _busy_machine(machine) -> fusion_diagnose.Finding | None:
+    """Other processes competing for the cores make OpenMP barriers wait: say so plainly
+    (the one rule of `mxprof.cpu.load`, given its MachineLoad record)."""
+    if machine is None or not machine.busy:
         return None
     return fusion_diagnose.Finding(
         "busy_machine", "high", "machine", "the machine was busy while measuring",
-        f"1-minute load average {load:.1f} on {cpus} logical CPUs with {threads} OpenMP "
-        "threads per worker: latencies and group times include waiting for the CPU",
+        machine.warning(),
         "measure on an idle machine, or pin the workers to cores nothing else uses "
         "(--threads below the free core count)", (), 0.0)
 
@@ -179,7 +179,7 @@ def _run(opts: FusionOptions, tmp: Path, progress) -> dict:
 
     # Each switch run is paired with a fused run right before it, so slow drift in machine
     # load (other processes, thermal) cancels in the difference instead of posing as a cost.
-    off, failed, paired = {}, [], {}
+    off, failed, paired, paired_samples = {}, [], {}, {}
     for switch in opts.switches:
         try:
             ref, _ = worker(f"fused-ref-{switch}", True)
@@ -189,6 +189,7 @@ def _run(opts: FusionOptions, tmp: Path, progress) -> dict:
             continue
         paired[switch] = (fusion.median_interval(ref["samples_ns"]),
                           fusion.median_interval(res["samples_ns"]))
+        paired_samples[switch] = (ref["samples_ns"], res["samples_ns"])
         off[switch] = (fusion.latency_summary(res["samples_ns"]),
                        fusion.pattern_counts(fusion.fusion_groups(res["graph"])))
     effects = fusion.pattern_attribution(
@@ -205,6 +206,9 @@ def _run(opts: FusionOptions, tmp: Path, progress) -> dict:
         row = t.to_dict()
         row["reason"] = fusion_diagnose.group_reason(t.group.members, t.group.fused_node,
                                                      unfused_trace, fused_trace)
+        row.update(fusion_ratios.group_ratio(
+            fusion_trace.node_ms_per_iteration(unfused_trace), fusion_trace.node_ms_per_iteration(
+                fused_trace), t.group.members, t.group.fused_node))
         group_rows.append(row)
     return {
         "schema": SCHEMA,
@@ -266,6 +270,10 @@ def _run(opts: FusionOptions, tmp: Path, progress) -> dict:
                       and fusion.separated(*paired[e.switch])
                       and abs(e.cost_ms) > (noise_ms or 0.0)}
                      for e in effects],
+        # Ratios with a 95% interval (mxprof.timing.stats.Ratio): rounds are the processes.
+        "gain_ratio": fusion_ratios.latency_ratio(unfused_samples, fused_samples, "gain"),
+        "pattern_ratios": {sw: fusion_ratios.latency_ratio([res], [ref], "pattern cost")
+                           for sw, (ref, res) in paired_samples.items()},
         "findings": [f.to_dict() for f in findings],
         "failed_workers": failed,
         "output_sum": {"unfused": unfused["output_sum"], "fused": fused["output_sum"]},
@@ -291,9 +299,15 @@ def summary_line(report: dict) -> str:
     """One line for `mxprof profile`: total gain, best pattern, and the worst finding."""
     line = (f"fusion: {_n(report['unfused_ms'], '.2f')} -> {_n(report['fused_ms'], '.2f')} ms "
             f"({_n(report['gain_percent'], '+.1f')}%), {len(report['groups'])} fused nodes")
+    if report.get("gain_ratio"):
+        line += f", fused vs unfused speed {report['gain_ratio']['text']}"
     if report["patterns"]:
         best = max(report["patterns"], key=lambda p: p["cost_ms"])
-        line += f"; {best['pattern']} worth {_n(best['cost_ms'], '.2f')} ms"
+        ratio = (report.get("pattern_ratios") or {}).get(best["switch"])
+        if ratio and not ratio["significant"]:  # inside the noise: no cost to print
+            line += f"; {best['pattern']} switch off: {ratio['text']}"
+        else:
+            line += f"; {best['pattern']} worth {_n(best['cost_ms'], '.2f')} ms"
     high = [f for f in report["findings"] if f["severity"] == "high"]
     if high:
         line += f"; WARNING {high[0]['title']} ({high[0]['graph']})"

@@ -40,11 +40,21 @@ def _latency(stats: dict[str, Any] | None) -> dict[str, Any] | None:
     return out
 
 
-def _throughput(tp: dict[str, Any] | None) -> dict[str, Any] | None:
-    if not tp:
-        return None
-    return {"batch_size": tp["batch_size"], "images_per_s": tp["images_per_s"],
-            "batch_ms": _latency(tp.get("batch_ms"))}
+def _pooled_timing(runs: list[RunResult]) -> tuple[dict | None, dict | None]:
+    """(latency, throughput) over every timing process of one configuration."""
+    from mxprof.jobs.profile.pooled import pooled_latency
+    ok = [r for r in runs if r.ok and r.latency]
+    if not ok:
+        return None, None
+    latency = pooled_latency([r.latency for r in ok])
+    tps = [r.throughput for r in ok if r.throughput]
+    if not tps:
+        return latency, None
+    batch_ms = pooled_latency([t.get("batch_ms") for t in tps])
+    batch = tps[0]["batch_size"]
+    return latency, {"batch_size": batch, "images_per_s": batch * 1e3 / batch_ms["median"],
+                     "batch_ms": batch_ms,
+                     "per_process_images_per_s": [t["images_per_s"] for t in tps]}
 
 
 def _layer_rows(layers: dict[str, Any] | None) -> list[dict[str, Any]] | None:
@@ -65,8 +75,15 @@ def coverage(layer_rows: list[dict[str, Any]] | None, latency_ms: float | None) 
     if not layer_rows or not latency_ms:
         return None
     total = sum(float(r["ms"] or 0.0) for r in layer_rows)
-    return {"layers_ms": total, "latency_ms": latency_ms, "ratio": total / latency_ms,
-            "overhead_ms": latency_ms - total}
+    out = {"layers_ms": total, "latency_ms": latency_ms, "ratio": total / latency_ms,
+           "overhead_ms": latency_ms - total, "overhead_plausible": total <= latency_ms}
+    if total > latency_ms:
+        # The layers were timed in another process with hooks on: a sum above the timing
+        # pass's latency is noise or hook cost, not a negative overhead.
+        out["implausible"] = (f"the layers sum to {total:.2f} ms, more than the {latency_ms:.2f} "
+                              "ms median latency of the timing pass (another process, no "
+                              "hooks): framework overhead not measurable here")
+    return out
 
 
 def _with_pass_latency(cov: dict | None, layers_run: RunResult | None) -> dict | None:
@@ -79,15 +96,14 @@ def _with_pass_latency(cov: dict | None, layers_run: RunResult | None) -> dict |
     return cov
 
 
-def _ok(results: dict[str, RunResult], name: str) -> RunResult | None:
-    r = results.get(name)
-    return r if r is not None and r.ok else None
+def _ok(results: dict[str, list[RunResult]], name: str) -> RunResult | None:
+    return next((r for r in reversed(results.get(name) or []) if r.ok), None)
 
 
-def _config_section(results: dict[str, RunResult]) -> dict[str, Any]:
-    timing, ops_run = _ok(results, "timing"), _ok(results, "operators")
+def _config_section(results: dict[str, list[RunResult]]) -> dict[str, Any]:
+    ops_run = _ok(results, "operators")
     layers_run, prim_run = _ok(results, "layers"), _ok(results, "primitives")
-    latency = _latency(timing.latency) if timing else None
+    latency, throughput = _pooled_timing(results.get("timing") or [])
     bulk_off = _latency(ops_run.latency) if ops_run else None
     ops = ops_run.operators if ops_run else None
     layers = _layer_rows(layers_run.layers) if layers_run else None
@@ -96,7 +112,7 @@ def _config_section(results: dict[str, RunResult]) -> dict[str, Any]:
              else ops_run.trace if ops_run else None)
     section: dict[str, Any] = {
         "latency_ms": latency,
-        "throughput": _throughput(timing.throughput) if timing else None,
+        "throughput": throughput,
         "operators": list(ops["rows"]) if ops else None,
         "operators_total_ms": ops["total_ms"] if ops else None,
         "operators_source": ops.get("source") if ops else None,
@@ -119,12 +135,18 @@ def _config_section(results: dict[str, RunResult]) -> dict[str, Any]:
 
 
 def _speedup(on: dict[str, Any], off: dict[str, Any]) -> dict[str, Any]:
+    """Plain ratios (schema 1) plus `*_ratio`: the Ratio record with interval and significance."""
+    from mxprof.jobs.profile.pooled import ratio
     lat_on, lat_off = on.get("latency_ms"), off.get("latency_ms")
     thr_on, thr_off = on.get("throughput"), off.get("throughput")
+    lat_r = ratio(lat_off, lat_on, "latency")
+    thr_r = ratio((thr_off or {}).get("batch_ms"), (thr_on or {}).get("batch_ms"), "throughput")
     return {
         "latency": lat_off["median"] / lat_on["median"] if lat_on and lat_off else None,
         "throughput": (thr_on["images_per_s"] / thr_off["images_per_s"]
                        if thr_on and thr_off else None),
+        "latency_ratio": lat_r.to_dict() if lat_r else None,
+        "throughput_ratio": thr_r.to_dict() if thr_r else None,
     }
 
 
@@ -139,15 +161,15 @@ def build_report(results: list[RunResult], *, planned: int | None = None,
     """One schema-1 report from the runs of one model; `planned` = number of workers planned."""
     if not results:
         raise ValueError("no runs to report")
-    by_config: dict[str, dict[str, RunResult]] = {}
+    by_config: dict[str, dict[str, list[RunResult]]] = {}
     for r in results:
-        by_config.setdefault(r.spec.config, {})[r.spec.pass_name] = r
+        by_config.setdefault(r.spec.config, {}).setdefault(r.spec.pass_name, []).append(r)
     ok = [r for r in results if r.ok]
     first = next((r for r in ok if r.spec.mkldnn), ok[0] if ok else results[0])
     spec = first.spec
     env = dict(first.environment)
-    prim = by_config.get("mkldnn", {}).get("primitives")
-    if prim and prim.ok and prim.environment.get("onednn_version"):
+    prim = _ok(by_config.get("mkldnn", {}), "primitives")
+    if prim and prim.environment.get("onednn_version"):
         env["onednn_version"] = prim.environment["onednn_version"]
     main = _config_section(by_config.get("mkldnn", {}))
     report: dict[str, Any] = {
@@ -167,11 +189,16 @@ def build_report(results: list[RunResult], *, planned: int | None = None,
                                "(DNNL_VERBOSE=1 with layer windows, never during timing)"},
         "mkldnn": True,
         **main,
+        "machine_load": None,
         "reference": None,
         "runs": [_run_row(r) for r in results],
         "notes": sorted({n for r in results for n in r.notes}),
         "missing": sorted({m for r in results for m in r.missing}),
     }
+    lat = main.get("latency_ms") or {}
+    report["protocol"]["processes"] = lat.get("processes", 1)
+    report["protocol"]["interval"] = lat.get("ci_method")
+    report["protocol"]["processes_order"] = "interleaved A B A B across configurations"
     if first.weights == "random":
         report["notes"].insert(0, "weights: random initialisation (no local pretrained file): "
                                   "timing is valid, accuracy is not")
@@ -197,20 +224,26 @@ def summary_line(report: dict[str, Any]) -> str:
     ref = report.get("reference") or {}
     parts = [f"{name}:"]
     if lat:
-        parts.append(f"latency bs=1 {lat['median']:.2f} ms (median of {lat['n']}, p90 "
-                     f"{lat['p90']:.2f}) with MKL-DNN")
+        p90 = "-" if lat.get("p90") is None else f"{lat['p90']:.2f}"
+        procs = f" in {lat['processes']} processes" if (lat.get("processes") or 1) > 1 else ""
+        parts.append(f"latency bs=1 {lat['median']:.2f} ms (median of {lat['n']}{procs}, p90 "
+                     f"{p90}) with MKL-DNN")
     else:
         parts.append("MKL-DNN timing failed")
     ref_lat = ref.get("latency_ms")
     if ref_lat:
         parts.append(f"vs {ref_lat['median']:.2f} ms without")
     sp = (ref.get("speedup") or {})
-    if sp.get("latency"):
+    if sp.get("latency_ratio"):
+        parts.append(f"({sp['latency_ratio']['text']})")
+    elif sp.get("latency"):
         parts.append(f"({sp['latency']:.2f}x)")
     thr = report.get("throughput")
     if thr:
         parts.append(f"; throughput bs={thr['batch_size']} {thr['images_per_s']:.1f} img/s")
-        if sp.get("throughput"):
+        if sp.get("throughput_ratio"):
+            parts.append(f"({sp['throughput_ratio']['text']})")
+        elif sp.get("throughput"):
             parts.append(f"({sp['throughput']:.2f}x)")
     failed = [r for r in report.get("runs", []) if r["status"] != "ok"]
     if failed:

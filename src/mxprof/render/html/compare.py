@@ -55,7 +55,8 @@ def chart(lay: Layout, metric: str) -> str:
                 [max(0.0, cells[i].get(high, y) - y) for y, (_, cells) in zip(ys, series)]]
         ax.bar(range(len(series)), ys, 0.7, yerr=errs, capsize=3,
                color=[f"C{j}" for j in range(len(series))])
-        ticks = [name + (f"\n{cells[i]['speedup']:.2f}x" if cells[i].get("speedup") else "")
+        ticks = [name + (f"\n{cells[i]['speedup']:.2f}x{_not_significant(cells[i])}"
+                         if cells[i].get("speedup") else "")
                  for name, cells in series]
         ax.set_xticks(range(len(series)))
         ax.set_xticklabels(ticks, fontsize=7)
@@ -70,7 +71,8 @@ def chart(lay: Layout, metric: str) -> str:
     what = "Latency at batch 1" if metric == "latency" else "Throughput"
     return figure(fig, f"{what}: one panel per model, each with its own linear axis; "
                        "error bars are the quartiles of the timed calls; the speedup over "
-                       "MKL-DNN off is under each bar's name.", alt=f"{what} bar chart")
+                       "MKL-DNN off is under each bar's name "
+                       "(n.s.: its 95% interval contains 1, no significant difference).", alt=f"{what} bar chart")
 
 
 def render(report: dict[str, Any]) -> str:
@@ -89,3 +91,8 @@ class CompareHtmlRenderer(Renderer):
 
     def render(self, report: dict[str, Any]) -> str:
         return render(report)
+
+
+def _not_significant(cell: dict) -> str:
+    """" n.s." when the speedup's 95% interval contains 1 (see mxprof.timing.stats.Ratio)."""
+    return "" if (cell.get("speedup_ratio") or {}).get("significant", True) else " n.s."

@@ -1,0 +1,42 @@
+"""Fusion comparisons as ratios with intervals; gains at the log's resolution are flagged."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from mxprof.jobs.fusion.ratios import LOG_RESOLUTION_MS, group_ratio, latency_ratio
+
+
+def test_gain_over_rounds_is_significant_only_when_real():
+    rng = np.random.default_rng(0)
+    unfused = [rng.normal(10.0, 0.1, 40) for _ in range(3)]
+    fused = [rng.normal(8.0, 0.1, 40) for _ in range(3)]
+    r = latency_ratio(unfused, fused, "gain")
+    assert r["significant"] and r["value"] == pytest.approx(1.25, rel=0.02)
+    same = latency_ratio(unfused, [rng.normal(10.0, 0.1, 40) for _ in range(3)], "gain")
+    assert not same["significant"] and same["text"].startswith("no significant difference")
+    assert latency_ratio([], fused, "gain") is None
+
+
+def test_group_gain_at_the_log_resolution_is_not_a_figure():
+    unfused = {"conv": [0.001, 0.001, 0.001], "relu": [0.0, 0.0, 0.0]}
+    fused = {"conv_relu": [0.0, 0.0, 0.0]}
+    out = group_ratio(unfused, fused, ["conv", "relu"], "conv_relu")
+    assert out["gain_ratio"] is None and f"({LOG_RESOLUTION_MS} ms)" in out["implausible"]
+    big = {"conv": [0.50, 0.52, 0.51, 0.50], "relu": [0.10, 0.11, 0.10, 0.10]}
+    ok = group_ratio(big, {"conv_relu": [0.40, 0.41, 0.40, 0.40]}, ["conv", "relu"], "conv_relu")
+    assert ok["implausible"] is None and ok["gain_ratio"]["value"] == pytest.approx(1.5, rel=0.03)
+    missing = group_ratio(big, {}, ["conv"], "conv_relu")
+    assert missing["gain_ratio"] is None and "no primitive" in missing["implausible"]
+
+
+def test_switch_cost_inside_the_noise_is_shown_as_no_difference():
+    from mxprof.render.fusion import _cost
+    rng = np.random.default_rng(1)
+    ref = rng.normal(20.0, 1.0, 30)
+    off = rng.normal(20.0, 1.0, 30)
+    report = {"pattern_ratios": {"MXNET_DISABLE_X": latency_ratio([off], [ref], "pattern cost")}}
+    p = {"switch": "MXNET_DISABLE_X", "cost_ms": -2.24, "clear": False}
+    assert _cost(report, p) == "no significant difference"
+    assert _cost({}, p) == "-2.240 ms ~"  # files written before the intervals
