@@ -56,6 +56,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 def _plan(args, spec_model):
     from mxprof.jobs.profile.spec import TEST_HOOKS, Protocol, RunSpec
+    from mxprof.workers import schedule
     preset = _options.preset_of(args)
     batch = args.batch_size or (REFERENCE_BATCH if args.reference_protocol else DEFAULT_BATCH)
     min_time = preset.min_time_factor * _options.min_time_of(
