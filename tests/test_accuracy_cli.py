@@ -207,7 +207,7 @@ def test_crashed_configuration_is_a_failed_row(digits, cli, tmp_path):
     proc = cli("accuracy", "--symbol", digits["symbol"], "--params", digits["params"],
                "--shape", f"3,{SIDE},{SIDE}", "--num-inputs", "4", "--iterations", "0",
                "--configs", "mkldnn", "--json", str(out),
-               env={"MXPROF_ACCURACY_CRASH": "mkldnn"})
+               env={"MXPROF_TEST_FAULT": "crash-before@mkldnn"})
     assert proc.returncode == 1
     report = json.loads(out.read_text())
     configs = {c["name"]: c for c in report["configs"]}

@@ -8,12 +8,10 @@ from mxprof.errors import UsageError
 
 
 def write_outputs(args, report) -> None:
-    import json
-
-    from mxprof.jobs.profile.spec import _jsonable
     from mxprof.render.compare_text import CompareMarkdownRenderer
     from mxprof.render.csv_ import CompareCsvRenderer
     from mxprof.render.html import CompareHtmlRenderer
+    from mxprof.workers.jsonio import dumps, write_json
     targets = ((args.markdown, CompareMarkdownRenderer), (args.csv, CompareCsvRenderer),
                (args.html, CompareHtmlRenderer))
     try:
@@ -21,10 +19,9 @@ def write_outputs(args, report) -> None:
             if path:
                 renderer().write(report, path)
         if args.json == "-":
-            sys.stdout.write(json.dumps(report, indent=1, default=_jsonable) + "\n")
+            sys.stdout.write(dumps(report) + "\n")
         elif args.json:
-            with open(args.json, "w") as f:
-                json.dump(report, f, indent=1, default=_jsonable)
+            write_json(args.json, report)
     except OSError as exc:
         raise UsageError(f"cannot write output: {exc}") from None
 

@@ -132,12 +132,11 @@ def run(args) -> int:
     else:
         report = _measure(args)
     # Files first: a closed stdout (mxprof ... | head) must not lose a long run's results.
+    from mxprof.workers.jsonio import write_text
     if args.json:
-        with open(args.json, "w") as f:
-            f.write(render.render_json(report))
+        write_text(args.json, render.render_json(report))
     if args.markdown:
-        with open(args.markdown, "w") as f:
-            f.write(render.render_markdown(report))
+        write_text(args.markdown, render.render_markdown(report))
     render.render_terminal(report)
     return 0 if all(c.ok for c in report.configs) else 1
 

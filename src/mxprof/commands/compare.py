@@ -10,7 +10,6 @@ printed in the reference's layout; `--json/--markdown/--csv/--html` write it to 
 from __future__ import annotations
 
 import argparse
-import signal
 import sys
 import time
 
@@ -18,7 +17,6 @@ from mxprof.commands._compare_output import display, write_outputs
 from mxprof.errors import UsageError
 from mxprof.jobs.compare.plan import build_report
 
-DEFAULT_RESULTS = "mxprof-compare.jsonl"
 DEFAULT_MIN_TIME = 2.0
 DEFAULT_TIMEOUT = 1800.0
 
@@ -62,9 +60,11 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help=f"seconds before a worker is killed (default {DEFAULT_TIMEOUT:g})")
     t.add_argument("--workdir", help="keep worker specs, results and stderr here")
     o = p.add_argument_group("output")
-    o.add_argument("--results", default=DEFAULT_RESULTS, metavar="PATH",
-                   help=f"JSON-lines file every run is appended to (default {DEFAULT_RESULTS}); "
-                        "runs already in it are skipped")
+    o.add_argument("--results", default=None, metavar="PATH",
+                   help="JSON-lines file every run is appended to (default: one file per "
+                        "sweep under ~/.cache/mxprof/compare/, or $XDG_CACHE_HOME, "
+                        "$MXPROF_CACHE); runs already in it with the same environment are "
+                        "reused")
     o.add_argument("--fresh", action="store_true",
                    help="run everything again even if the results file has it")
     o.add_argument("--json", metavar="PATH", help="the rows as JSON ('-' for stdout)")
@@ -157,8 +157,15 @@ def _instance_cpus(args) -> list[str]:
         raise UsageError(str(exc)) from None
 
 
-def _interrupt(signum, frame):
-    raise KeyboardInterrupt
+def _open_results(path):
+    from mxprof.jobs.compare.results_log import ResultsFileError, ResultsLog
+    try:
+        log = ResultsLog(path)
+    except (ResultsFileError, OSError) as exc:
+        raise UsageError(f"cannot use --results {path}: {exc}") from None
+    for w in log.warnings:
+        _log(f"mxprof: warning: {w}")
+    return log
 
 
 def _log(message: str, end: str = "\n") -> None:
@@ -171,20 +178,18 @@ def run_planned(planned, log, *, timeout, workdir, on_record, total: int, done_b
 
     from mxprof.jobs.compare.instances import run_bound, run_instances
     from mxprof.jobs.compare.plan import make_record
-    from mxprof.workers.builds import worker_env_for
     for i, run in enumerate(planned, start=done_before + 1):
         started = time.monotonic()
         log(f"[{i}/{total}] {run.label} ...", end="")
         rundir = Path(workdir) / run.key
         rundir.mkdir(parents=True, exist_ok=True)
-        env = worker_env_for(run.build)
         try:
             if run.instance_cpus:
                 results = run_instances(run.spec, run.instance_cpus, rundir, timeout=timeout,
-                                        python=run.build.python, extra_env=env)
+                                        python=run.build.python)
             else:
                 results = run_bound([run.spec], rundir, timeout=timeout,
-                                    python=run.build.python, extra_env=env)
+                                    python=run.build.python)
         except KeyboardInterrupt:
             log(" interrupted: worker stopped, not recorded")
             raise
@@ -206,8 +211,8 @@ def run(args) -> int:
     import tempfile
 
     from mxprof.jobs.compare import plan as compare
+    from mxprof.jobs.compare import results_log
     from mxprof.jobs.compare.instances import overlap_note
-    from mxprof.jobs.compare.results_log import ResultsFileError, ResultsLog
     from mxprof.jobs.profile.spec import Protocol
     from mxprof.workers.environment import host_fingerprint
     batches = parse_batches(args.batch_size)
@@ -217,33 +222,33 @@ def run(args) -> int:
         raise UsageError("--min-time must be > 0; --iterations, --instances, --threads >= 1")
     models = resolve_models(args.models, args.shape, args.reference_set)
     instance_cpus = _instance_cpus(args)
-    try:
-        log = ResultsLog(args.results)
-    except (ResultsFileError, OSError) as exc:
-        raise UsageError(f"cannot use --results {args.results}: {exc}") from None
-    for w in log.warnings:
-        _log(f"mxprof: warning: {w}")
+    log = _open_results(args.results) if args.results else None
     builds = resolve_builds(args, _log)
-    machine = compare.machine_of(host_fingerprint().to_dict())
+    host = host_fingerprint().to_dict()
+    machine = compare.machine_of(host)
     protocol = Protocol(warmup=args.warmup, iterations=args.iterations, min_time=args.min_time)
     planned = compare.plan(models, builds, machine=machine, configs=configs, batch_sizes=batches,
                            protocol=protocol, threads=args.threads,
                            cpus=None if instance_cpus else args.cores, membind=args.membind,
-                           instance_cpus=instance_cpus)
+                           instance_cpus=instance_cpus,
+                           environment=results_log.reuse_fingerprint(host))
+    log = log or _open_results(results_log.default_results_path(results_log.sweep_key(planned)))
+    _log(f"results file: {log.path}")
     done = set() if args.fresh else log.done
     todo = [p for p in planned if p.key not in done]
-    if len(todo) < len(planned):
-        _log(f"{len(planned) - len(todo)} of {len(planned)} runs already in {args.results}: "
-             "skipped (--fresh runs them again)")
-    notes = [f"results file: {args.results}"]
+    latest = {r["key"]: r for r in results_log.latest_by_key(log.records)}
+    reused = results_log.reuse_notes(log.path, [latest[p.key] for p in planned
+                                                if p.key not in {t.key for t in todo}],
+                                     {p.key: p.label for p in planned})
+    for line in reused:
+        _log(line)
+    notes = [f"results file: {log.path}", *reused]
     if instance_cpus:
         notes.append(overlap_note(len(instance_cpus)) + "; instance CPUs "
                      + " | ".join(instance_cpus))
     for b in builds:
         if b.mkldnn is False:
             notes.append(f"build {b.name} (MXNet {b.mxnet}) has no MKL-DNN: w/o column only")
-    # SIGTERM ends the sweep like Ctrl-C: the running worker is killed, finished runs are kept.
-    signal.signal(signal.SIGTERM, _interrupt)
     with tempfile.TemporaryDirectory(prefix="mxprof-compare-") as tmp:
         run_planned(todo, _log, timeout=args.timeout, workdir=args.workdir or tmp,
                     on_record=log.append, total=len(planned),
@@ -252,5 +257,6 @@ def run(args) -> int:
     report = build_report([r for r in log.records if r["key"] in keys], notes)
     write_outputs(args, report)
     display(args, report)
+    _log(f"results file: {log.path}")
     failed = [r for r in report["rows"] if r["metric"] == "failed"]
     return 1 if failed else 0

@@ -102,10 +102,11 @@ def run(args) -> int:
             raise UsageError("give a MODEL (or --load REPORT.json)")
         report = _measure(args)
     sys.stdout.write(fusion_render.render_terminal(report))
+    from mxprof.workers.jsonio import write_json, write_text
     if args.json:
-        Path(args.json).write_text(json.dumps(report, indent=1))
+        write_json(args.json, report)
     if args.markdown:
-        Path(args.markdown).write_text(fusion_render.render_markdown(report))
+        write_text(args.markdown, fusion_render.render_markdown(report))
     return 0
 
 

@@ -145,7 +145,9 @@ def _run_command(args: argparse.Namespace) -> int:
         env[f"{prefix}_VERBOSE_TIMESTAMP"] = "1"
     try:
         # oneDNN writes to the C stdout; foreign lines go on to our stdout, all lines to the log.
-        with open(args.output, "wb") as out, subprocess.Popen(
+        from mxprof.workers.process import managed_popen  # killed with mxprof, group and all
+
+        with open(args.output, "wb") as out, managed_popen(
                 cmd, stdout=subprocess.PIPE, env=env) as proc:
             assert proc.stdout is not None
             for line in proc.stdout:

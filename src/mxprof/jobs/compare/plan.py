@@ -100,12 +100,16 @@ def machine_label(machine: dict[str, Any]) -> str:
 
 
 def run_key(spec: RunSpec, build: Build, machine: dict[str, Any],
-            instance_cpus: Sequence[str] = ()) -> str:
-    """Same key = same measurement: what runs, under which interpreter, where, how bound."""
+            instance_cpus: Sequence[str] = (), environment: dict[str, Any] | None = None) -> str:
+    """Same key = same measurement: what runs, under which interpreter (and its MXNet), where,
+    how bound, in which environment (`results_log.reuse_fingerprint`)."""
     spec_d = spec.to_dict()
     spec_d.pop("test_hook", None)
     what = {"spec": spec_d, "build": [build.name, build.python, build.pip_spec],
             "machine": machine, "instances": list(instance_cpus)}
+    if environment is not None:
+        what["environment"] = environment
+        what["build_mxnet"] = [build.mxnet, build.mkldnn]
     text = json.dumps(what, sort_keys=True, default=str)
     return hashlib.sha256(text.encode()).hexdigest()[:20]
 
@@ -113,7 +117,8 @@ def run_key(spec: RunSpec, build: Build, machine: dict[str, Any],
 def plan(models: Sequence[ModelSpec], builds: Sequence[Build], *, machine: dict[str, Any],
          configs: Sequence[str] = ("reference", "mkldnn"), batch_sizes: Sequence[int] | None = None,
          protocol: Protocol | None = None, threads: int | None = None, cpus: str | None = None,
-         membind: str | None = None, instance_cpus: Sequence[str] = ()) -> list[PlannedRun]:
+         membind: str | None = None, instance_cpus: Sequence[str] = (),
+         environment: dict[str, Any] | None = None) -> list[PlannedRun]:
     """Model-major order, so an interrupted sweep has whole rows for the models it reached.
 
     A build without MKL-DNN compiled in (`Build.mkldnn is False`) runs "reference" only.
@@ -131,7 +136,7 @@ def plan(models: Sequence[ModelSpec], builds: Sequence[Build], *, machine: dict[
                     spec = RunSpec(model=model, config=config, mkldnn=CONFIGS[config],
                                    pass_name="timing", batch_size=batch, protocol=protocol,
                                    threads=threads, cpus=cpus, membind=membind)
-                    key = run_key(spec, build, machine, instance_cpus)
+                    key = run_key(spec, build, machine, instance_cpus, environment)
                     out.append(PlannedRun(key=key, build=build, spec=spec, machine=machine,
                                           instance_cpus=tuple(instance_cpus)))
     return out

@@ -23,7 +23,8 @@ import datetime as _dt
 from typing import Any
 
 import mxprof
-from mxprof.jobs.profile.spec import SCHEMA, RunResult, load_json
+from mxprof.jobs.profile.spec import SCHEMA, RunResult
+from mxprof.workers.jsonio import read_json as load_json
 
 LATENCY_KEYS = ("median", "mean", "p90", "p99", "min", "max", "stdev", "n", "ci95_low",
                 "ci95_high", "first_call_ms")
