@@ -65,7 +65,8 @@ def test_crash_after_the_result_is_recorded(tmp_path):
 
 
 @pytest.mark.parametrize(("fault", "status", "error"), [
-    ("raise", "failed", "RuntimeError: MXPROF_TEST_FAULT: deliberate failure"),
+    ("raise", "failed",
+     "worker exited with status 1: RuntimeError: MXPROF_TEST_FAULT: deliberate failure"),
     ("exit:7", "crashed", "worker exited with status 7: no error output"),
     ("hang", "timeout", "no result after the 1.5 s timeout: worker killed"),
 ])

@@ -114,7 +114,9 @@ class WorkerResult:
         """The result data, or WorkerError naming the worker and why (detail: stderr tail)."""
         if self.ok and self.data is not None:
             return self.data
-        raise WorkerError(f"{self.spec.name}: {self.error}", detail=self.detail)
+        error = self.error or "wrote no result"
+        sep = " " if error.startswith("worker ") else " worker: "
+        raise WorkerError(f"{self.spec.name}{sep}{error}", detail=self.detail)
 
     @property
     def detail(self) -> str:
@@ -169,7 +171,8 @@ def _judge(outcome: ProcessOutcome, has_result: bool, unreadable: str | None,
     if has_result:
         return "crashed", f"worker {outcome.description} after writing its result"
     if outcome.returncode == 1:
-        return "failed", exception_line(outcome.stderr_tail) or "worker exited with status 1"
+        return "failed", "worker exited with status 1: " + (
+            exception_line(outcome.stderr_tail) or "no error output")
     return "crashed", f"worker {outcome.description}: " + (
         exception_line(outcome.stderr_tail) or "no error output")
 

@@ -175,7 +175,8 @@ def _base_row(record: dict[str, Any], result: RunResult) -> dict[str, Any]:
         "category": category(spec.model.name), "input_shape": list(spec.model.input_shape),
         "config": spec.config, "mkldnn": spec.mkldnn,
         "instances": len(record.get("instance_cpus") or ()) or 1,
-        "threads": spec.threads or env.get("threads"),
+        # The OpenMP threads the worker ran with (read inside it), else what was asked for.
+        "threads": mx.get("openmp_threads") or spec.threads or env.get("threads"),
         "cpus": " | ".join(record.get("instance_cpus") or ()) or spec.cpus,
         "membind": spec.membind,
         "weights": result.weights, "status": record["status"], "key": record["key"],

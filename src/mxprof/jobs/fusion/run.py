@@ -109,7 +109,7 @@ def output_mismatch(unfused_npy: str | None, fused_npy: str | None,
         "that changes the result, and check it with `mxprof accuracy`", (), 0.0)
 
 
-def _busy_machine(load: float, threads: int) -> fusion_diagnose.Finding | None:
+def _busy_machine(load: float, threads: int | None) -> fusion_diagnose.Finding | None:
     """Other processes competing for the cores make OpenMP barriers wait: say so plainly."""
     cpus = os.cpu_count() or 1
     # The worker itself keeps about `threads` tasks runnable; more runnable tasks than CPUs
@@ -118,7 +118,7 @@ def _busy_machine(load: float, threads: int) -> fusion_diagnose.Finding | None:
         return None
     return fusion_diagnose.Finding(
         "busy_machine", "high", "machine", "the machine was busy while measuring",
-        f"1-minute load average {load:.1f} on {cpus} logical CPUs with {threads} OpenMP "
+        f"1-minute load average {load:.1f} on {cpus} logical CPUs with {threads or '?'} OpenMP "
         "threads per worker: latencies and group times include waiting for the CPU",
         "measure on an idle machine, or pin the workers to cores nothing else uses "
         "(--threads below the free core count)", (), 0.0)
