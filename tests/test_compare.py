@@ -241,7 +241,8 @@ def test_default_results_file_is_in_the_cache_and_reuse_is_keyed_by_environment(
     assert first.returncode == 0, first.stderr
     assert os.listdir(cwd) == []
     (path,) = (cache / "mxprof" / "compare").glob("*.jsonl")
-    assert first.stderr.count(f"results file: {path}") == 2
+    said = f"results file: {path}\n"
+    assert first.stderr.startswith(said) and first.stderr.endswith(said)  # start and end
     assert "reused" not in first.stderr
     second = run()
     assert second.returncode == 0, second.stderr
