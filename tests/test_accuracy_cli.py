@@ -207,13 +207,30 @@ def test_crashed_configuration_is_a_failed_row(digits, cli, tmp_path):
     proc = cli("accuracy", "--symbol", digits["symbol"], "--params", digits["params"],
                "--shape", f"3,{SIDE},{SIDE}", "--num-inputs", "4", "--iterations", "0",
                "--configs", "mkldnn", "--json", str(out),
-               env={"MXPROF_ACCURACY_CRASH": "mkldnn"})
+               env={"MXPROF_TEST_FAULT": "crash-before@mkldnn"})
     assert proc.returncode == 1
     report = json.loads(out.read_text())
     configs = {c["name"]: c for c in report["configs"]}
     assert not configs["mkldnn"]["ok"] and "SIGABRT" in configs["mkldnn"]["error"]
     assert configs["mkldnn-off"]["ok"]  # the reference still ran and was reported
     assert "mkldnn failed: worker killed by signal SIGABRT" in proc.stdout
+
+
+def test_labelled_accuracy_survives_a_crashed_reference(digits, cli, tmp_path):
+    """Labels come from any configuration that ran: a failed reference is a row with its
+    message, the others keep their top-1/top-5."""
+    out = tmp_path / "r.json"
+    proc = cli("accuracy", "--symbol", digits["symbol"], "--params", digits["params"],
+               "--data", digits["rec"], *DIGITS_ARGS, "--iterations", "0",
+               "--configs", "mkldnn", "--json", str(out),
+               env={"MXPROF_TEST_FAULT": "crash-before@mkldnn-off"})
+    assert proc.returncode == 1, proc.stderr
+    report = json.loads(out.read_text())
+    configs = {c["name"]: c for c in report["configs"]}
+    assert not configs["mkldnn-off"]["ok"] and "SIGABRT" in configs["mkldnn-off"]["error"]
+    assert report["inputs"]["labelled"]
+    assert configs["mkldnn"]["top1"] == pytest.approx(digits["top1"], abs=1e-12)
+    assert configs["mkldnn"]["top5"] is not None
 
 
 def test_quick_equivalence_api(digits):

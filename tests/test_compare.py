@@ -83,7 +83,8 @@ def test_killed_sweep_keeps_finished_runs_and_its_worker_dies(sweep):
 def test_resume_runs_only_the_missing_configuration(sweep):
     res = sweep["resumed"]
     assert res.returncode == 0, res.stderr
-    assert "1 of 2 runs already in" in res.stderr
+    assert f"reused 1 result(s) from {sweep['results']}" in res.stderr
+    assert res.stderr.count(f"results file: {sweep['results']}") == 2  # at start and at end
     assert res.stderr.count("[2/2]") == 1 and "[1/2]" not in res.stderr
     records = sweep["records"]
     assert len(records) == 2  # one line per finished run, nothing rerun
@@ -218,3 +219,36 @@ def test_instances_mode_binds_each_instance_and_sums_images_per_s(cli, tmp_path)
     record = json.loads((tmp_path / "r.jsonl").read_text())
     assert len(record["results"]) == 2
     assert "2 inst: thr w/ (img/s)" in proc.stderr
+
+
+def test_default_results_file_is_in_the_cache_and_reuse_is_keyed_by_environment(cli, tmp_path):
+    """Not in the current folder; one file per sweep; a changed environment is never answered
+    with old numbers; the report says what was reused, from which file and when."""
+    cache, cwd = tmp_path / "xdg", tmp_path / "checkout"
+    cwd.mkdir()
+    args = ("compare", "mobilenet0.25", "--shape", "3,32,32", "--batch-size", "1",
+            "--configs", "mkldnn", "--min-time", "0.05", "--warmup", "1", "--json", "-")
+    env = {"XDG_CACHE_HOME": str(cache)}
+    clean = {k: v for k, v in os.environ.items() if k != "MXPROF_CACHE"}
+
+    def run(extra=None):
+        return subprocess.run([sys.executable, "-m", "mxprof", *args], capture_output=True,
+                              text=True, timeout=300, cwd=cwd,
+                              env={**clean, **env, **(extra or {})})
+
+    first = run()
+    assert first.returncode == 0, first.stderr
+    assert os.listdir(cwd) == []
+    (path,) = (cache / "mxprof" / "compare").glob("*.jsonl")
+    said = f"results file: {path}\n"
+    assert first.stderr.startswith(said) and first.stderr.endswith(said)  # start and end
+    assert "reused" not in first.stderr
+    second = run()
+    assert second.returncode == 0, second.stderr
+    finished = _records(path)[0]["finished_at"]
+    assert f"reused 1 result(s) from {path}, measured {finished}" in second.stderr
+    assert any("reused: " in n and finished in n for n in json.loads(second.stdout)["notes"])
+    assert len(_records(path)) == 1
+    changed = run({"MXNET_EXEC_BULK_EXEC_MAX_NODE_TRAIN_FWD": "16"})  # in the fingerprint
+    assert changed.returncode == 0, changed.stderr
+    assert "reused" not in changed.stderr and len(_records(path)) == 2

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sys
 from pathlib import Path
 
@@ -9,6 +10,8 @@ import pytest
 
 from mxprof.jobs.compare import instances
 from mxprof.jobs.compare import plan as compare
+from mxprof.jobs.profile.spec import RunSpec
+from mxprof.mx import models
 from mxprof.mx.models import ModelSpec
 from mxprof.workers import builds
 
@@ -115,12 +118,16 @@ def test_build_and_python_arguments():
 
 
 def test_foreign_interpreters_see_only_the_mxprof_package(tmp_path, monkeypatch):
+    from mxprof.jobs.profile.runner import worker_env
+    from mxprof.workers.process import package_parent
+
     monkeypatch.setenv("MXPROF_CACHE", str(tmp_path))
-    env = builds.worker_env_for(builds.Build("twin", sys.executable))
-    shim = Path(env["PYTHONPATH"])
+    spec = RunSpec(model=models.resolve("mobilenet0.25", shape=(3, 32, 32)), config="mkldnn",
+                   mkldnn=True, pass_name="timing")
+    shim = Path(worker_env(spec, python=sys.executable)["PYTHONPATH"])
     assert [p.name for p in shim.iterdir()] == ["mxprof"]
     assert (shim / "mxprof" / "jobs" / "compare" / "plan.py").is_file()
-    assert builds.worker_env_for(builds.current_build()) is None
+    assert worker_env(spec)["PYTHONPATH"].split(os.pathsep)[0] == package_parent()
 
 
 @pytest.mark.parametrize(("args", "message"), [

@@ -21,6 +21,21 @@ def report_run(tmp_path_factory):
     return proc, out
 
 
+def _reject_constant(name):
+    raise ValueError(f"not strict JSON: {name}")
+
+
+def test_json_is_strict_and_threads_were_read_in_the_worker(report_run):
+    """Before: NaN could reach the file, and "threads" was os.cpu_count(), not what ran."""
+    proc, out = report_run
+    assert proc.returncode == 0, proc.stderr
+    report = json.loads((out / "r.json").read_text(), parse_constant=_reject_constant)
+    env = report["environment"]
+    assert env["threads"] == env["fingerprint"]["mxnet"]["openmp_threads"] >= 1
+    assert env["allowed_cpus"] == env["fingerprint"]["mxnet"]["allowed_cpus"]
+    assert f"{env['threads']} OpenMP threads (read in the worker) on CPUs" in proc.stdout
+
+
 def test_cli_prints_report_and_writes_json(report_run):
     proc, out = report_run
     assert proc.returncode == 0, proc.stderr

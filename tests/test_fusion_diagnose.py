@@ -105,12 +105,6 @@ def test_busy_machine_finding_only_when_other_processes_took_the_cpus():
     assert "during mxprof fusion m" in finding.evidence and "30%" in finding.evidence
 
 
-def test_output_mismatch_rule():
-    assert fusion_diagnose.output_mismatch(100.0, 100.00001) is None
-    f = fusion_diagnose.output_mismatch(100.0, 90.0)
-    assert f.rule == "output_mismatch" and "1.00e-01" in f.evidence
-
-
 # The first three exec lines come from a real resnet18_v1 64x64 unfused run on this machine
 # (oneDNN 2.4.4); the last, a gemm convolution on plain layouts, is constructed in that format.
 _REAL_LINES = """\

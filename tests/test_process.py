@@ -98,7 +98,8 @@ def test_worker_env_drops_switches_and_finds_this_mxprof():
 def test_worker_env_for_another_interpreter_links_only_the_package(tmp_path, monkeypatch):
     monkeypatch.setenv("MXPROF_CACHE", str(tmp_path))
     other = str(tmp_path / "venv" / "bin" / "python")
-    env = worker_env(base={"PYTHONPATH": "/elsewhere", "PYTHONHOME": "/x"}, python=other)
+    env = worker_env(base={"PYTHONPATH": "/elsewhere", "PYTHONHOME": "/x"}, python=other,
+                     foreign=True)
     assert "PYTHONHOME" not in env
     (entry,) = env["PYTHONPATH"].split(os.pathsep)
     assert os.listdir(entry) == ["mxprof"]
@@ -106,5 +107,7 @@ def test_worker_env_for_another_interpreter_links_only_the_package(tmp_path, mon
 
 @pytest.mark.parametrize("python", [None, sys.executable])
 def test_this_interpreter_gets_the_package_parent(python):
+    """Not foreign: even a path to this interpreter keeps the package parent (compare's
+    `--python twin=<this python>` is foreign only because it says so)."""
     env = worker_env(base={}, python=python)
     assert env["PYTHONPATH"] == process.package_parent()

@@ -29,6 +29,20 @@ def profiled(tmp_path_factory):
     return proc, paths
 
 
+def _reject_constant(name):
+    raise ValueError(f"not strict JSON: {name}")
+
+
+@pytest.mark.slow
+def test_every_output_is_strict_json_and_names_the_threads_that_ran(profiled):
+    proc, paths = profiled
+    for key in ("json", "trace"):
+        json.loads(paths[key].read_text(), parse_constant=_reject_constant)
+    mx = json.loads(paths["json"].read_text())["environment"]["mxnet"]
+    assert mx["openmp_threads"] >= 1 and mx["allowed_cpus"]
+    assert f"threads {mx['openmp_threads']} on CPUs {mx['allowed_cpus']}" in proc.stdout
+
+
 @pytest.mark.slow
 def test_result_json_has_schema_and_sane_values(profiled):
     proc, paths = profiled

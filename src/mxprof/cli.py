@@ -10,7 +10,9 @@ import argparse
 import difflib
 import importlib
 import os
+import signal
 import sys
+import threading
 
 from mxprof.errors import EXIT_FAILED, EXIT_USAGE, UsageError, WorkerError
 
@@ -83,6 +85,26 @@ def _load(module: str):
     return importlib.import_module(f"mxprof.commands.{module}")
 
 
+class Interrupted(KeyboardInterrupt):
+    """SIGTERM or SIGHUP, raised in the main thread like Ctrl-C's KeyboardInterrupt so every
+    `run_process` on the way up kills its worker's process group."""
+
+
+def _raise_interrupted(signum, frame):
+    raise Interrupted(signal.Signals(signum).name)
+
+
+def _install_signal_handlers() -> None:
+    """SIGTERM (a CI job cancelled, `kill`), SIGHUP (the terminal or ssh session gone) and
+    SIGINT end a command like Ctrl-C: workers killed, exit status 130. Workers also carry a
+    parent-death signal (mxprof.workers.process) for the SIGKILL no handler sees."""
+    if threading.current_thread() is not threading.main_thread():
+        return  # main() called from a thread (tests, notebooks): signals are not ours
+    for sig in (signal.SIGTERM, signal.SIGHUP):
+        signal.signal(sig, _raise_interrupted)
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args, unknown = parser.parse_known_args(argv)
@@ -92,6 +114,7 @@ def main(argv: list[str] | None = None) -> int:
     if not getattr(args, "_module", None):
         parser.print_help()
         return EXIT_USAGE
+    _install_signal_handlers()
     try:
         return int(_load(args._module).run(args) or 0)
     except UsageError as exc:
@@ -100,8 +123,12 @@ def main(argv: list[str] | None = None) -> int:
     except WorkerError as exc:
         print(f"mxprof: error: {exc}", file=sys.stderr)
         return EXIT_FAILED
-    except KeyboardInterrupt:
-        print("mxprof: interrupted", file=sys.stderr)
+    except KeyboardInterrupt as exc:
+        from mxprof.workers.process import kill_running
+
+        kill_running()  # workers started from threads (compare --instances) go too
+        why = f" by {exc.args[0]}" if isinstance(exc, Interrupted) and exc.args else ""
+        print(f"mxprof: interrupted{why}", file=sys.stderr)
         return 130
     except BrokenPipeError:
         # `mxprof ... | head`: the reader left. Point stdout at /dev/null so the interpreter's

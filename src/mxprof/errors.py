@@ -30,7 +30,15 @@ class UsageError(MxprofError):
 
 
 class WorkerError(MxprofError):
-    """A worker process crashed, timed out or wrote no result: exit status 1."""
+    """A worker process crashed, timed out or wrote no result: exit status 1.
+
+    `detail`: the worker's last stderr lines when the message cannot say it (a signal, a
+    timeout), else empty.
+    """
+
+    def __init__(self, message: str, *, detail: str = ""):
+        super().__init__(message)
+        self.detail = detail
 
 
 class MissingExtraError(UsageError):

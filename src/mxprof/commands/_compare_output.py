@@ -8,12 +8,10 @@ import sys
 def write_outputs(args, report) -> list[str]:
     """Write each requested file; return what could not be written (the table is printed
     regardless). `--json -` goes to stdout here."""
-    import json
-
-    from mxprof.jobs.profile.spec import _jsonable
     from mxprof.render.compare_text import CompareMarkdownRenderer
     from mxprof.render.csv_ import CompareCsvRenderer
     from mxprof.render.html import CompareHtmlRenderer
+    from mxprof.workers.jsonio import dumps, write_json
     targets = ((args.markdown, CompareMarkdownRenderer), (args.csv, CompareCsvRenderer),
                (args.html, CompareHtmlRenderer))
     errors = []
@@ -24,11 +22,10 @@ def write_outputs(args, report) -> list[str]:
             except OSError as exc:
                 errors.append(f"cannot write {path}: {exc.strerror or exc}")
     if args.json == "-":
-        sys.stdout.write(json.dumps(report, indent=1, default=_jsonable) + "\n")
+        sys.stdout.write(dumps(report) + "\n")
     elif args.json:
         try:
-            with open(args.json, "w") as f:
-                json.dump(report, f, indent=1, default=_jsonable)
+            write_json(args.json, report)
         except OSError as exc:
             errors.append(f"cannot write {args.json}: {exc.strerror or exc}")
     if getattr(args, "pyperf", None):

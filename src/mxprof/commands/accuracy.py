@@ -125,13 +125,13 @@ def _load(path: str):
 
 def _write(args, report) -> list[str]:
     from mxprof.render import accuracy as render
+    from mxprof.workers.jsonio import write_text
     errors = []
     for path, text in ((args.json, render.render_json), (args.markdown, render.render_markdown)):
         if not path or path == "-":
             continue
         try:
-            with open(path, "w") as f:
-                f.write(text(report))
+            write_text(path, text(report))
         except OSError as exc:
             errors.append(f"cannot write {path}: {exc.strerror or exc}")
     return errors

@@ -10,15 +10,12 @@ printed in the reference's layout; `--json/--markdown/--csv/--html` write it to 
 from __future__ import annotations
 
 import argparse
-import signal
 import sys
 
 from mxprof.commands import _options
 from mxprof.commands._compare_output import display, write_outputs
 from mxprof.errors import EXIT_FAILED, EXIT_OK, EXIT_USAGE, UsageError, require_extra
 from mxprof.jobs.compare.plan import build_report
-
-DEFAULT_RESULTS = "mxprof-compare.jsonl"
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -54,9 +51,11 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     _options.add_processes(p)
     _options.add_outputs(p, ("json", "markdown", "csv", "html", "pyperf"), load=False)
     o = p.add_argument_group("results file")
-    o.add_argument("--results", default=DEFAULT_RESULTS, metavar="PATH",
-                   help=f"JSON-lines file every run is appended to (default {DEFAULT_RESULTS}); "
-                        "runs already in it are skipped")
+    o.add_argument("--results", default=None, metavar="PATH",
+                   help="JSON-lines file every run is appended to (default: one file per "
+                        "sweep under ~/.cache/mxprof/compare/, or $XDG_CACHE_HOME, "
+                        "$MXPROF_CACHE); runs already in it with the same environment are "
+                        "reused")
     o.add_argument("--fresh", action="store_true",
                    help="run everything again even if the results file has it")
 
@@ -146,8 +145,15 @@ def _instance_cpus(args) -> list[str]:
         raise UsageError(str(exc)) from None
 
 
-def _interrupt(signum, frame):
-    raise KeyboardInterrupt
+def _open_results(path):
+    from mxprof.jobs.compare.results_log import ResultsFileError, ResultsLog
+    try:
+        log = ResultsLog(path)
+    except (ResultsFileError, OSError) as exc:
+        raise UsageError(f"cannot use --results {path}: {exc}") from None
+    for w in log.warnings:
+        _log(f"mxprof: warning: {w}")
+    return log
 
 
 def _log(message: str, end: str = "\n") -> None:
@@ -160,19 +166,17 @@ def run_planned(planned, progress, *, timeout, workdir, on_record):
 
     from mxprof.jobs.compare.instances import run_bound, run_instances
     from mxprof.jobs.compare.plan import make_record
-    from mxprof.workers.builds import worker_env_for
     for run in planned:
         progress.start(run.label)
         rundir = Path(workdir) / run.key
         rundir.mkdir(parents=True, exist_ok=True)
-        env = worker_env_for(run.build)
         try:
             if run.instance_cpus:
                 results = run_instances(run.spec, run.instance_cpus, rundir, timeout=timeout,
-                                        python=run.build.python, extra_env=env)
+                                        python=run.build.python)
             else:
                 results = run_bound([run.spec], rundir, timeout=timeout,
-                                    python=run.build.python, extra_env=env)
+                                    python=run.build.python)
         except KeyboardInterrupt:
             progress.note(f"{run.label}: interrupted: worker stopped, not recorded")
             raise
@@ -211,8 +215,8 @@ def run(args) -> int:
 
     from mxprof.commands._progress import Progress
     from mxprof.jobs.compare import plan as compare
+    from mxprof.jobs.compare import results_log
     from mxprof.jobs.compare.instances import overlap_note
-    from mxprof.jobs.compare.results_log import ResultsFileError, ResultsLog
     from mxprof.jobs.profile.spec import Protocol
     from mxprof.workers.environment import host_fingerprint
     _check_inputs(args)
@@ -221,14 +225,10 @@ def run(args) -> int:
     models = resolve_models(args.models, args.shape, args.reference_set, args.symbol,
                             args.params)
     instance_cpus = _instance_cpus(args)
-    try:
-        log = ResultsLog(args.results)
-    except (ResultsFileError, OSError) as exc:
-        raise UsageError(f"cannot use --results {args.results}: {exc}") from None
-    for w in log.warnings:
-        _log(f"mxprof: warning: {w}")
+    log = _open_results(args.results) if args.results else None
     builds = resolve_builds(args, _log)
-    machine = compare.machine_of(host_fingerprint().to_dict())
+    host = host_fingerprint().to_dict()
+    machine = compare.machine_of(host)
     preset = _options.preset_of(args)
     protocol = Protocol(warmup=args.warmup, iterations=args.iterations,
                         min_time=_options.min_time_of(args) * preset.min_time_factor)
@@ -239,23 +239,29 @@ def run(args) -> int:
     planned = compare.plan(models, builds, machine=machine, configs=configs, batch_sizes=batches,
                            protocol=protocol, threads=threads,
                            cpus=None if instance_cpus else args.cores, membind=args.membind,
-                           instance_cpus=instance_cpus, processes=preset.processes)
+                           instance_cpus=instance_cpus, processes=preset.processes,
+                           environment=results_log.reuse_fingerprint(host))
+    done_keys = None
+    if args.dry_run:
+        done_keys = set() if args.fresh or log is None else log.done
+        return _dry_run(planned, [p for p in planned if p.key not in done_keys], args)
+    log = log or _open_results(results_log.default_results_path(results_log.sweep_key(planned)))
+    _log(f"results file: {log.path}")
     done = set() if args.fresh else log.done
     todo = [p for p in planned if p.key not in done]
-    if args.dry_run:
-        return _dry_run(planned, todo, args)
-    if len(todo) < len(planned):
-        _log(f"{len(planned) - len(todo)} of {len(planned)} runs already in {args.results}: "
-             "skipped (--fresh runs them again)")
-    notes = [f"results file: {args.results}"]
+    latest = {r["key"]: r for r in results_log.latest_by_key(log.records)}
+    reused = results_log.reuse_notes(log.path, [latest[p.key] for p in planned
+                                                if p.key not in {t.key for t in todo}],
+                                     {p.key: p.label for p in planned})
+    for line in reused:
+        _log(line)
+    notes = [f"results file: {log.path}", *reused]
     if instance_cpus:
         notes.append(overlap_note(len(instance_cpus)) + "; instance CPUs "
                      + " | ".join(instance_cpus))
     for b in builds:
         if b.mkldnn is False:
             notes.append(f"build {b.name} (MXNet {b.mxnet}) has no MKL-DNN: w/o column only")
-    # SIGTERM ends the sweep like Ctrl-C: the running worker is killed, finished runs are kept.
-    signal.signal(signal.SIGTERM, _interrupt)
     with tempfile.TemporaryDirectory(prefix="mxprof-compare-") as tmp, \
             Progress("compare", len(planned), done_before=len(planned) - len(todo)) as progress:
         run_planned(todo, progress, timeout=args.timeout, workdir=args.workdir or tmp,
@@ -264,6 +270,7 @@ def run(args) -> int:
     report = build_report([r for r in log.records if r["key"] in keys], notes)
     errors = write_outputs(args, report)
     display(args, report)
+    _log(f"results file: {log.path}")
     for e in errors:
         print(f"mxprof: error: {e}", file=sys.stderr)
     if errors:

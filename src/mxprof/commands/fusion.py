@@ -111,12 +111,13 @@ def run(args) -> int:
         report = _measure(args)
         if report is None:
             return EXIT_OK  # --dry-run
+    from mxprof.workers.jsonio import dumps
     errors = _write(args, report)
     if args.html:
         errors += _write_html(args.html, report)
     text = fusion_render.render_terminal(report)
     if args.json == "-":
-        sys.stdout.write(json.dumps(report, indent=1) + "\n")
+        sys.stdout.write(dumps(report) + "\n")
         sys.stderr.write(text)
     else:
         sys.stdout.write(text)
@@ -127,13 +128,13 @@ def run(args) -> int:
 
 def _write(args, report) -> list[str]:
     from mxprof.render import fusion as fusion_render
+    from mxprof.workers.jsonio import dumps, write_text
     errors = []
-    for path, text in ((args.json, lambda r: json.dumps(r, indent=1)),
-                       (args.markdown, fusion_render.render_markdown)):
+    for path, text in ((args.json, dumps), (args.markdown, fusion_render.render_markdown)):
         if not path or path == "-":
             continue
         try:
-            Path(path).write_text(text(report))
+            write_text(path, text(report))
         except OSError as exc:
             errors.append(f"cannot write {path}: {exc.strerror or exc}")
     return errors

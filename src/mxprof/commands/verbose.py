@@ -13,6 +13,7 @@ ONEDNN_VERBOSE and timestamps), writes the log, and prints the summary.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import sys
@@ -248,21 +249,21 @@ def _run_command(args: argparse.Namespace) -> int:
     kept = f" ({args.output} was left as it was)" if target.exists() else ""
     try:
         # oneDNN writes to the C stdout; foreign lines go on to our stdout, all lines to the log.
-        with os.fdopen(fd, "wb") as out:
+        from mxprof.workers.process import managed_popen  # killed with mxprof, group and all
+        with os.fdopen(fd, "wb") as out, contextlib.ExitStack() as stack:
             try:
-                proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, env=env)
+                proc = stack.enter_context(managed_popen(cmd, stdout=subprocess.PIPE, env=env))
             except FileNotFoundError:
                 raise UsageError(f"command not found: {cmd[0]}{kept}") from None
             except OSError as exc:
                 raise UsageError(f"cannot run {cmd[0]}: {exc.strerror or exc}{kept}") from None
-            with proc:
-                assert proc.stdout is not None
-                for line in proc.stdout:
-                    out.write(line)
-                    if b"_verbose," not in line:
-                        sys.stdout.buffer.write(line)
-                        sys.stdout.flush()
-                code = proc.wait()
+            assert proc.stdout is not None
+            for line in proc.stdout:
+                out.write(line)
+                if b"_verbose," not in line:
+                    sys.stdout.buffer.write(line)
+                    sys.stdout.flush()
+            code = proc.wait()
         os.replace(tmp, target)
     except OSError as exc:  # writing the temporary log failed (disk full, ...)
         raise UsageError(f"cannot write the log {args.output}: {exc.strerror or exc}{kept}") \

@@ -30,7 +30,9 @@ def quantize(net, input_shape: tuple[int, ...], calib_mode: str = "naive",
     """Return an INT8 SymbolBlock built from the FP32 HybridBlock `net`.
 
     `input_shape` is one input's (C, H, W); `calib_data` is an (N, C, H, W) float32 array of
-    preprocessed calibration inputs, required unless calib_mode is 'none'. All N examples are used.
+    preprocessed calibration inputs, required unless calib_mode is 'none'. They are batched by
+    min(batch_size, N) and a last partial batch is dropped (padding would repeat examples in the
+    thresholds): (N // batch) * batch examples are used.
     """
     import mxnet as mx
     from mxnet.contrib.quantization import quantize_net_v2

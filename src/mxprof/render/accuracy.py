@@ -6,10 +6,10 @@ backend, delta) so results from this tool line up with the published MKL-DNN com
 
 from __future__ import annotations
 
-import json
 import sys
 
 from mxprof.jobs.accuracy.records import REFERENCE, AccuracyReport, ConfigResult, int8_summary
+from mxprof.workers.jsonio import dumps
 
 
 def _num(v: float | None, fmt: str = "{:.5f}") -> str:
@@ -45,12 +45,23 @@ def _tol(c: ConfigResult) -> str:
     return "yes" if c.within_tolerance else "NO"
 
 
+def _reference_line(report: AccuracyReport) -> str:
+    ref = report.reference
+    if not ref:  # a report written before the reference path was recorded
+        return (f"reference: {REFERENCE} (MXNET_MKLDNN_ENABLED=0, reference CPU kernels); "
+                "diffs are against it")
+    env = " ".join(f"{k}={v}" for k, v in ref["env"].items())
+    return f"reference: {ref['config']} ({env}: {ref['why']}); diffs are against it"
+
+
 def environment_line(report: AccuracyReport) -> str:
     """MXNet and oneDNN versions, CPU, threads: from mxprof.workers.environment's fingerprint dict."""
     e = report.environment
     mxnet = e.get("mxnet") or {}
     version = mxnet.get("version") if isinstance(mxnet, dict) else mxnet
-    threads = e.get("threads") or "OpenMP default (one per logical CPU)"
+    # The threads the worker's OpenMP runtime reported, not a guess (mxprof.workers.environment).
+    threads = (mxnet.get("openmp_threads") if isinstance(mxnet, dict) else None) \
+        or e.get("threads") or "unknown"
     affinity = e.get("affinity") or {}
     cpus = affinity.get("cpus") if isinstance(affinity, dict) else affinity
     line = (f"MXNet {version or '?'}, oneDNN {e.get('onednn_version') or 'version unknown'}, "
@@ -81,8 +92,7 @@ def header_lines(report: AccuracyReport) -> list[str]:
         f"inputs: {data}",
         f"FP32 tolerance: |out - ref| <= {tol.rtol:g}*|ref| + {tol.atol:g}*max|ref| elementwise "
         "(rtol as in MXNet's fusion tests); INT8 is judged by top-1/top-5 agreement",
-        f"reference: {REFERENCE} (MXNET_MKLDNN_ENABLED=0, reference CPU kernels); "
-        "diffs are against it",
+        _reference_line(report),
     ]
     lat = next((c.latency for c in report.configs if c.latency), None)
     if lat:
@@ -224,4 +234,4 @@ def render_markdown(report: AccuracyReport) -> str:
 
 
 def render_json(report: AccuracyReport) -> str:
-    return json.dumps(report.to_dict(), indent=2, allow_nan=True) + "\n"
+    return dumps(report.to_dict(), indent=2) + "\n"

@@ -15,8 +15,9 @@ class Renderer:
         raise NotImplementedError
 
     def write(self, report: dict[str, Any], path: str) -> None:
-        with open(path, "w") as f:
-            f.write(self.render(report))
+        from mxprof.workers.jsonio import write_text  # atomic: never half a report
+
+        write_text(path, self.render(report))
 
 
 def fmt_ms(value: float | None, digits: int = 2) -> str:

@@ -208,7 +208,7 @@ def interval_lines(rows: list[dict[str, Any]]) -> list[str]:
 def _measurement_lines(lay: Layout, rows: list[dict[str, Any]]) -> list[str]:
     n = [r["iterations"] for r in rows]
     warm = sorted({r["warmup"] for r in rows})
-    threads = sorted({str(r["threads"] or "runtime default") for r in rows})
+    threads = sorted({str(r["threads"] or "unknown") for r in rows})
     cpus = sorted({str(r["cpus"] or "all") for r in rows})
     random = any(r.get("weights") == "random" for r in rows)
     names = lay.group_names()

@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
-from mxprof.jobs.profile.spec import _jsonable
 from mxprof.render.base import Renderer
+from mxprof.workers.jsonio import dumps
 
 
 class JsonRenderer(Renderer):
@@ -14,4 +13,4 @@ class JsonRenderer(Renderer):
     extension = ".json"
 
     def render(self, report: dict[str, Any]) -> str:
-        return json.dumps(report, indent=1, default=_jsonable) + "\n"
+        return dumps(report) + "\n"

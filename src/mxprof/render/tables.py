@@ -29,7 +29,8 @@ def header_lines(report: dict[str, Any]) -> list[str]:
         weights = "random init (timing valid, accuracy not)"
     elif m.get("weights_path"):
         weights = f"{weights} ({m['weights_path']})"
-    threads = env.get("threads") or report["protocol"].get("threads")
+    # What the worker's OpenMP runtime reported (mxprof.workers.environment), not the request.
+    threads = mx.get("openmp_threads") or env.get("threads") or report["protocol"].get("threads")
     return [
         f"model    {m['name']} ({m['source']}), input {shape}, {params} parameters, weights: {weights}",
         f"cpu      {env.get('cpu_model') or '?'}; ISA {', '.join(env.get('isa') or []) or '?'}",
@@ -38,7 +39,8 @@ def header_lines(report: dict[str, Any]) -> list[str]:
         f"NUMA node {_numa(env)}; membind {aff.get('membind') or 'none'}",
         f"software MXNet {mx.get('version', '?')}, oneDNN "
         f"{env.get('onednn_version') or '? (known from the primitives pass)'}, "
-        f"OpenMP {mx.get('openmp_runtime') or '?'}, threads {threads or 'runtime default'}",
+        f"OpenMP {mx.get('openmp_runtime') or '?'}, threads {threads or 'unknown'} on CPUs "
+        f"{mx.get('allowed_cpus') or aff.get('cpus', '?')}",
     ]
 
 

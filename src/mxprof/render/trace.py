@@ -3,10 +3,10 @@ chrome://tracing): each layer or operator a complete event ("ph": "X", ts/dur in
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 from mxprof.render.base import Renderer
+from mxprof.workers.jsonio import dumps
 
 
 class TraceRenderer(Renderer):
@@ -30,4 +30,4 @@ class TraceRenderer(Renderer):
                              if events[0].get("cat") == "layer"
                              else "MXNet profiler, bulk execution off",
                              "schema": report.get("schema")}}
-        return json.dumps(doc) + "\n"
+        return dumps(doc, compact=True) + "\n"

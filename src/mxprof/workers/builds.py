@@ -26,12 +26,12 @@ import hashlib
 import json
 import os
 import re
-import subprocess
 import sys
 from pathlib import Path
 from typing import Any
 
 import mxprof
+from mxprof.workers.jsonio import write_json
 
 NUMPY_PIN = "numpy==1.23.5"
 NO_DEPS_EXTRAS = (NUMPY_PIN, "requests", "graphviz")
@@ -107,7 +107,10 @@ def parse_build(text: str) -> tuple[str, str]:
 
 
 def cache_root() -> Path:
-    root = os.environ.get("MXPROF_CACHE") or os.path.join("~", ".cache", "mxprof")
+    """mxprof's cache folder: $MXPROF_CACHE, else $XDG_CACHE_HOME/mxprof, else ~/.cache/mxprof
+    (the XDG base directory specification's default)."""
+    root = os.environ.get("MXPROF_CACHE") or os.path.join(
+        os.environ.get("XDG_CACHE_HOME") or os.path.join("~", ".cache"), "mxprof")
     return Path(os.path.expanduser(root))
 
 
@@ -156,8 +159,7 @@ def ensure_venv(name: str, pip_spec: str, *, log=None) -> Build:
         if log:
             log(f"build {name}: dependencies did not resolve; retrying with --no-deps")
         cmds = _install(name, pip_spec, venv, True, log)
-    marker.write_text(json.dumps({"name": name, "pip_spec": pip_spec, "commands": cmds},
-                                 indent=1))
+    write_json(marker, {"name": name, "pip_spec": pip_spec, "commands": cmds})
     return Build(name=name, python=str(python), pip_spec=pip_spec)
 
 
@@ -169,15 +171,35 @@ def _install(name: str, pip_spec: str, venv: Path, no_deps: bool | None, log) ->
     for step, cmd in enumerate(cmds):
         if log:
             log(f"build {name}: {' '.join(cmd)}")
-        proc = subprocess.run(cmd, capture_output=True, text=True)
-        if proc.returncode != 0:
-            text = proc.stdout + proc.stderr
+        code, text = _run_captured(cmd, timeout=_INSTALL_TIMEOUT)
+        if code != 0:
             tail = "\n".join(text.strip().splitlines()[-15:])
             # A dependency conflict (not a missing package) is worth one --no-deps retry.
             retry = step == 1 and no_deps is None and "ResolutionImpossible" in text
             raise BuildError(f"--build {name}={pip_spec}: `{' '.join(cmd)}` failed "
-                             f"(exit {proc.returncode}):\n{tail}" + ("[resolve]" if retry else ""))
+                             f"(exit {code}):\n{tail}" + ("[resolve]" if retry else ""))
     return cmds
+
+
+_INSTALL_TIMEOUT = 3600.0
+
+
+def _run_captured(cmd: list[str], *, timeout: float, env: dict[str, str] | None = None
+                  ) -> tuple[int | None, str]:
+    """(exit status or None, stdout + stderr) of `cmd`, run like every worker (its own process
+    group, killed with the parent: mxprof.workers.process), so an interrupted sweep leaves no
+    pip or probe behind."""
+    import tempfile
+
+    from mxprof.workers.process import run_process
+
+    with tempfile.TemporaryDirectory(prefix="mxprof-build-") as tmp:
+        out, err = Path(tmp) / "stdout.txt", Path(tmp) / "stderr.txt"
+        outcome = run_process(cmd, env=env, timeout=timeout, stdout=out, stderr=err)
+        text = "".join(p.read_text(errors="replace") for p in (out, err) if p.exists())
+    if outcome.status == "error":
+        raise BuildError(outcome.description)
+    return outcome.returncode, text
 
 
 def _remove_tree(path: Path) -> None:
@@ -189,13 +211,13 @@ def probe(build: Build, timeout: float = 120.0) -> Build:
     """Ask the interpreter for its Python and MXNet versions and whether MKL-DNN is compiled in."""
     python = build.python or sys.executable
     try:
-        proc = subprocess.run([python, "-c", PROBE_CODE], capture_output=True, text=True,
-                              timeout=timeout, env=_probe_env())
-    except (OSError, subprocess.TimeoutExpired) as exc:
+        code, text = _run_captured([python, "-c", PROBE_CODE], timeout=timeout,
+                                   env=_probe_env())
+    except BuildError as exc:
         raise BuildError(f"build {build.name}: cannot run {python}: {exc}") from None
-    lines = [ln for ln in proc.stdout.splitlines() if ln.startswith("{")]
-    if proc.returncode != 0 or not lines:
-        raise BuildError(f"build {build.name}: {python} failed to start:\n{proc.stderr[-2000:]}")
+    lines = [ln for ln in text.splitlines() if ln.startswith("{")]
+    if code != 0 or not lines:
+        raise BuildError(f"build {build.name}: {python} failed to start:\n{text[-2000:]}")
     info = json.loads(lines[-1])
     here = sys.implementation.cache_tag
     if info["abi"] != here:
@@ -227,10 +249,3 @@ def package_path_dir() -> Path:
         tmp.symlink_to(package, target_is_directory=True)
         os.replace(tmp, link)  # atomic: concurrent sweeps never see a missing link
     return shim
-
-
-def worker_env_for(build: Build) -> dict[str, str] | None:
-    """Extra worker variables for `build` (None for this interpreter: the runner's default)."""
-    if build.is_current:
-        return None
-    return {"PYTHONPATH": str(package_path_dir())}

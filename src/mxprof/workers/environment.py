@@ -144,7 +144,60 @@ def mxnet_fingerprint() -> dict[str, Any]:
     }
     from mxprof.cpu.openmp import detect_openmp_runtime
     info["openmp_runtime"] = detect_openmp_runtime()
+    info.update(openmp_in_process(info["library"]))
     return info
+
+
+def openmp_in_process(libmxnet: str | None) -> dict[str, Any]:
+    """What OpenMP really does in this process, read from the loaded runtime itself.
+
+    `openmp_threads`: omp_get_max_threads() of the runtime libmxnet uses, asked in this thread
+    after MXNet loaded. MXNet sets it when it starts (src/engine/openmp.cc: OMP_NUM_THREADS if
+    set, else half of omp_get_num_procs() on x86, so one thread on a 2-CPU machine) and its
+    engine threads use the same value. Which runtime: an LD_PRELOADed one, else the one named
+    in libmxnet's DT_NEEDED (`import mxnet` also loads scikit-learn's own libgomp copy, whose
+    answer is not MXNet's). `allowed_cpus`: this process's affinity, as a CPU list.
+    """
+    import ctypes
+
+    from mxprof.cpu.cpulist import format_cpu_list
+    from mxprof.cpu.openmp import elf_needed
+
+    out: dict[str, Any] = {"openmp_threads": None, "openmp_library": None,
+                           "allowed_cpus": format_cpu_list(sorted(os.sched_getaffinity(0)))}
+    loaded = _loaded_libraries()
+    preload = {os.path.basename(p) for p in os.environ.get("LD_PRELOAD", "").replace(":", " ")
+               .split()}
+    try:
+        needed = set(elf_needed(libmxnet)) if libmxnet else set()
+    except (OSError, ValueError):
+        needed = set()
+    runtimes = ("libgomp", "libiomp5", "libomp")
+    candidates = [p for p in loaded if os.path.basename(p).startswith(runtimes)]
+    chosen = next((p for p in candidates if os.path.basename(p) in preload), None) or next(
+        (p for p in candidates if any(os.path.basename(p).startswith(n) for n in needed)), None)
+    if chosen is None:
+        return out
+    try:
+        out["openmp_threads"] = int(ctypes.CDLL(chosen).omp_get_max_threads())
+        out["openmp_library"] = chosen
+    except (OSError, AttributeError):
+        pass
+    return out
+
+
+def _loaded_libraries() -> list[str]:
+    """Shared libraries mapped into this process, in load order."""
+    seen: dict[str, None] = {}
+    try:
+        with open("/proc/self/maps") as f:
+            for line in f:
+                path = line.split()[-1] if len(line.split()) >= 6 else ""
+                if path.startswith("/") and ".so" in path:
+                    seen.setdefault(path, None)
+    except OSError:
+        pass
+    return list(seen)
 
 
 def onednn_version_from_log(path: str) -> str | None:
@@ -183,8 +236,9 @@ def _version_cache() -> Path | None:
         return None
     st = lib.stat()
     key = f"{lib}|{st.st_size}|{st.st_mtime_ns}"
-    root = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "mxprof"
-    return root / f"onednn-{hashlib.sha1(key.encode()).hexdigest()[:16]}.txt"
+    from mxprof.workers.builds import cache_root
+
+    return cache_root() / f"onednn-{hashlib.sha1(key.encode()).hexdigest()[:16]}.txt"
 
 
 def onednn_version(probe: bool = False, timeout: float = 120.0) -> str | None:
@@ -218,7 +272,9 @@ def _probe(cache: Path | None, timeout: float) -> str | None:
     if cache is not None and outcome.ok:
         try:
             cache.parent.mkdir(parents=True, exist_ok=True)
-            cache.write_text(version or "")
+            from mxprof.workers.jsonio import write_text
+
+            write_text(cache, version or "")
         except OSError:
             pass  # a read-only home only costs the probe next time
     return version

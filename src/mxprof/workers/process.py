@@ -6,14 +6,20 @@ read once, when libmxnet loads), so this is the one place that knows how:
   whole process group on a timeout, on an interrupt and after a crash (a worker's threads and
   children go with it). It never raises for a failing command: the `ProcessOutcome` says what
   happened ("killed by signal SIGSEGV", "timed out after 60 s") with the tail of its stderr.
+  Every child gets a parent-death signal (prctl PR_SET_PDEATHSIG, SIGKILL) between fork and
+  exec, so a parent killed with SIGKILL (a CI job cancelled, an ssh session dropped) leaves no
+  worker burning the CPUs of the next measurement; SIGTERM/SIGHUP/SIGINT are turned into an
+  exception by `mxprof.cli`, which unwinds through `run_process` and kills the group.
 - `worker_env` builds the environment: inherited, minus the variables that must not leak into a
-  measurement, plus the MKL-DNN switch, the OpenMP placement for a thread count
-  (mxprof.cpu.openmp) and a PYTHONPATH that finds this mxprof.
+  measurement, plus the MKL-DNN switch, the OpenMP placement for a thread count chosen for the
+  OpenMP runtime of the interpreter that runs the worker (mxprof.cpu.openmp; an LD_PRELOADed
+  runtime counts) and a PYTHONPATH that finds this mxprof.
 """
 
 from __future__ import annotations
 
 import contextlib
+import ctypes
 import dataclasses
 import os
 import signal
@@ -33,6 +39,13 @@ ALWAYS_DROPPED = ("DNNL_VERBOSE", "DNNL_VERBOSE_TIMESTAMP", "MKLDNN_VERBOSE",
 # Lines MXNet repeats for every operator with MKL-DNN off: noise in a stderr tail.
 _NOISE = ("Storage type fallback", "storage types", "params = ", "context.dev_mask",
           "The operator with default storage", "operator = ", "MXNET_MKLDNN_ENABLED flag is off")
+
+PR_SET_PDEATHSIG = 1  # <linux/prctl.h>
+try:
+    # Resolved here, in the parent: the child between fork and exec only calls it.
+    _prctl = ctypes.CDLL(None, use_errno=True).prctl
+except (OSError, AttributeError):  # not Linux: no parent-death signal, the handlers still work
+    _prctl = None
 
 # Process groups started here and still running: `kill_running` ends them when the parent is
 # interrupted while several run at once from threads (only the main thread sees the interrupt).
@@ -96,7 +109,8 @@ def run_process(command: Sequence[str], *, env: Mapping[str, str] | None, timeou
     with _open_out(stdout) as out, _open_err(stderr) as err:
         try:
             proc = subprocess.Popen(list(command), stdout=out, stderr=err, env=env, cwd=cwd,
-                                    start_new_session=True)
+                                    start_new_session=True,
+                                    preexec_fn=_die_with_parent(os.getpid()))
         except OSError as exc:
             return ProcessOutcome("error", None, f"could not start {command[0]}: {exc}", "",
                                   time.monotonic() - started)
@@ -120,6 +134,17 @@ def run_process(command: Sequence[str], *, env: Mapping[str, str] | None, timeou
     return ProcessOutcome("ok" if code == 0 else "crashed", code, describe_exit(code), tail, wall)
 
 
+def _die_with_parent(parent: int):
+    """The child's pre-exec step: SIGKILL when the parent dies, and exit at once if it already
+    died between fork and prctl (the child would then be an orphan nothing signals)."""
+    def arm() -> None:
+        if _prctl is not None:
+            _prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+        if os.getppid() != parent:
+            os._exit(1)
+    return arm
+
+
 def _open_out(path):
     return open(path, "wb") if path is not None else open(os.devnull, "wb")
 
@@ -133,6 +158,27 @@ def _kill_group(pgid: int) -> None:
         os.killpg(pgid, signal.SIGKILL)
 
 
+@contextlib.contextmanager
+def managed_popen(command: Sequence[str], **kwargs):
+    """`subprocess.Popen` for a child whose output the caller streams (`verbose run`): its own
+    process group, the parent-death signal, and the whole group killed when the block is left
+    early (an interrupt, an exception) or by `kill_running`."""
+    proc = subprocess.Popen(list(command), start_new_session=True,
+                            preexec_fn=_die_with_parent(os.getpid()), **kwargs)
+    with _running_lock:
+        _running.add(proc.pid)
+    try:
+        with proc:
+            try:
+                yield proc
+            finally:
+                if proc.poll() is None:
+                    _kill_group(proc.pid)
+    finally:
+        with _running_lock:
+            _running.discard(proc.pid)
+
+
 def kill_running() -> None:
     """SIGKILL every process group `run_process` started that is still running."""
     with _running_lock:
@@ -141,10 +187,57 @@ def kill_running() -> None:
         _kill_group(pgid)
 
 
-def thread_env(threads: int) -> dict[str, str]:
-    """OpenMP variables for `threads` threads, chosen per runtime by mxprof.cpu.openmp."""
+def thread_env(threads: int, runtime: str | None = None) -> dict[str, str]:
+    """OpenMP variables for `threads` threads, for `runtime` ('intel' | 'gnu' | 'unknown';
+    default: the runtime this interpreter's MXNet loads), by mxprof.cpu.openmp."""
     from mxprof.cpu.openmp import detect_openmp_runtime, openmp_env
-    return openmp_env(threads, intel_openmp=detect_openmp_runtime() != "gnu")
+    runtime = runtime or detect_openmp_runtime()
+    return openmp_env(threads, intel_openmp=runtime != "gnu")
+
+
+_INTEL_RUNTIMES = ("libiomp5", "libomp.so", "libomp5")
+_GNU_RUNTIMES = ("libgomp",)
+
+
+def preloaded_runtime(env: Mapping[str, str]) -> str | None:
+    """The OpenMP runtime an LD_PRELOAD in `env` forces on every library that loads after it
+    (libiomp5 also exports libgomp's GOMP_* entry points, so it serves a libgomp build too)."""
+    names = [os.path.basename(p) for p in env.get("LD_PRELOAD", "").replace(":", " ").split()]
+    if any(n.startswith(_INTEL_RUNTIMES) for n in names):
+        return "intel"
+    if any(n.startswith(_GNU_RUNTIMES) for n in names):
+        return "gnu"
+    return None
+
+
+def openmp_runtime_for(python: str | None, env: Mapping[str, str]) -> str:
+    """'intel' | 'gnu' | 'unknown': the OpenMP runtime a worker run by `python` (None: this
+    interpreter) with `env` will use. An LD_PRELOADed runtime wins; else the runtime the MXNet
+    of that interpreter links, found without importing MXNet (see mxprof.cpu.openmp)."""
+    forced = preloaded_runtime(env)
+    if forced:
+        return forced
+    from mxprof.cpu.openmp import detect_openmp_runtime
+    if python is None:
+        return detect_openmp_runtime()
+    code = ("import sys\nsys.path[:0] = [sys.argv[1]]\n"
+            "from mxprof.cpu.openmp import detect_openmp_runtime\n"
+            "print(detect_openmp_runtime())\n")
+    probe_env = {k: v for k, v in env.items() if k not in ("PYTHONPATH", "PYTHONHOME")}
+    # Only mxprof's pure-Python OpenMP detector on the path: the other venv's own MXNet is found.
+    shim = str(_package_shim())
+    try:
+        proc = subprocess.run([python, "-c", code, shim], capture_output=True, text=True,
+                              env=probe_env, timeout=60)
+    except (OSError, subprocess.TimeoutExpired):
+        return "unknown"
+    answer = proc.stdout.strip().splitlines()[-1:] if proc.returncode == 0 else []
+    return answer[0] if answer and answer[0] in ("intel", "gnu", "unknown") else "unknown"
+
+
+def _package_shim() -> Path:
+    from mxprof.workers.builds import package_path_dir
+    return package_path_dir()
 
 
 def package_parent() -> str:
@@ -156,27 +249,31 @@ def package_parent() -> str:
 
 def worker_env(*, base: Mapping[str, str] | None = None, drop: Iterable[str] = (),
                mkldnn: bool | None = None, threads: int | None = None,
-               extra: Mapping[str, str] | None = None, python: str | None = None
-               ) -> dict[str, str]:
+               extra: Mapping[str, str] | None = None, python: str | None = None,
+               foreign: bool = False) -> dict[str, str]:
     """A worker's whole environment.
 
     `base` (default os.environ) minus ALWAYS_DROPPED and `drop`; MXNET_MKLDNN_ENABLED from
-    `mkldnn` (None: MXNet's default); OpenMP placement for `threads`; then `extra`. The worker
-    must import this very mxprof: under this interpreter its parent directory goes first on
-    PYTHONPATH; under another one (`python`, a venv with another MXNet) only a directory
-    linking the package is used (see mxprof.workers.builds: the parent may be site-packages, whose
-    MXNet and numpy the other venv must not see).
+    `mkldnn` (None: MXNet's default); then `extra`; then OpenMP placement for `threads`, chosen
+    for the OpenMP runtime of the interpreter that runs the worker (`python`, default this one)
+    under this very environment (an LD_PRELOAD in it counts). The worker must import this very
+    mxprof: for this interpreter (`foreign=False`) its parent directory goes first on
+    PYTHONPATH; for another one (`foreign=True`: `python` is a venv with another MXNet) only a
+    directory linking the package is used (see mxprof.workers.builds: the parent may be
+    site-packages, whose MXNet and numpy the other venv must not see).
     """
+    if foreign and python is None:
+        raise ValueError("worker_env(foreign=True) needs the other interpreter's path (python=)")
     dropped = {*ALWAYS_DROPPED, *drop}
     env = {k: v for k, v in (os.environ if base is None else base).items() if k not in dropped}
     env["MXNET_STORAGE_FALLBACK_LOG_VERBOSE"] = "0"  # one line per operator with MKL-DNN off
     if mkldnn is not None:
         env["MXNET_MKLDNN_ENABLED"] = "1" if mkldnn else "0"
-    if threads:
-        env.update(thread_env(threads))
     env.update(extra or {})
-    # Not realpath: every venv's python links to the same binary.
-    if python is not None and os.path.abspath(python) != os.path.abspath(sys.executable):
+    if threads:
+        runtime = openmp_runtime_for(python if foreign else None, env)
+        env.update(thread_env(threads, runtime))
+    if foreign:
         from mxprof.workers.builds import package_path_dir
 
         env.pop("PYTHONHOME", None)

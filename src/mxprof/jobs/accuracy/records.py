@@ -89,6 +89,8 @@ class AccuracyReport:
     environment: dict
     schema: int = SCHEMA
     notes: tuple[str, ...] = field(default_factory=tuple)
+    # Which reference path ran: {config, env, why} (RNN networks use MXNET_USE_MKLDNN_RNN=0).
+    reference: dict | None = None
 
     def config(self, name: str) -> ConfigResult | None:
         return next((c for c in self.configs if c.name == name), None)
@@ -100,7 +102,8 @@ class AccuracyReport:
                 "configs": [c.to_dict() for c in self.configs],
                 "comparisons": [c.to_dict() for c in self.comparisons],
                 "int8": int8_summary(self), "calibration": self.calibration,
-                "environment": self.environment, "notes": list(self.notes)}
+                "environment": self.environment, "notes": list(self.notes),
+                "reference": self.reference}
 
     @classmethod
     def from_dict(cls, d: dict) -> AccuracyReport:
@@ -109,7 +112,8 @@ class AccuracyReport:
                    configs=tuple(ConfigResult.from_dict(c) for c in d["configs"]),
                    comparisons=tuple(metrics.Comparison.from_dict(c) for c in d["comparisons"]),
                    calibration=d.get("calibration"), environment=d["environment"],
-                   schema=d.get("schema", SCHEMA), notes=tuple(d.get("notes", ())))
+                   schema=d.get("schema", SCHEMA), notes=tuple(d.get("notes", ())),
+                   reference=d.get("reference"))
 
 
 def int8_summary(report: AccuracyReport) -> list[dict]:

@@ -1,7 +1,11 @@
 """Run the accuracy check: one worker process per configuration, then compare their outputs.
 
 Configurations (each in a fresh process, environment set before libmxnet loads):
-- mkldnn-off    reference CPU kernels (MXNET_MKLDNN_ENABLED=0), hybridized: the reference;
+- mkldnn-off    reference CPU kernels (MXNET_MKLDNN_ENABLED=0), hybridized: the reference.
+               For a network with RNN layers it is MKL-DNN with MXNET_USE_MKLDNN_RNN=0 instead
+               (RNN layers on MXNet's own kernels): in MXNet 1.9.1 a 2-layer gluon.rnn.LSTM
+               aborts with MKL-DNN off ("Check failed: out_data.size() == num_outputs (2 vs.
+               1)"); the report's `reference` entry says which path ran and why;
 - mkldnn        MKL-DNN kernels, hybridized, no graph fusion;
 - mkldnn-fused  MKL-DNN with subgraph fusion (`optimize_for(backend='MKLDNN')`);
 - int8-<mode>   quantized with mxnet.contrib.quantization, calibration none/naive/entropy.
@@ -21,6 +25,7 @@ from pathlib import Path
 
 import numpy as np
 
+from mxprof.errors import WorkerError
 from mxprof.jobs.accuracy import metrics as metrics
 from mxprof.jobs.accuracy.records import (
     REFERENCE,
@@ -29,8 +34,9 @@ from mxprof.jobs.accuracy.records import (
     Latency,
 )
 from mxprof.workers.environment import probe_onednn_version
-from mxprof.workers.process import python_command, run_process
 from mxprof.workers.process import worker_env as process_env
+from mxprof.workers.protocol import WorkerSpec
+from mxprof.workers.protocol import run_worker as run_worker_process
 
 FP32_CONFIGS = ("mkldnn-off", "mkldnn", "mkldnn-fused")
 
@@ -43,9 +49,41 @@ class ConfigPlan:
     kind: str  # plain | fused | int8
     mkldnn: bool
     calib_mode: str | None = None
+    extra_env: tuple[tuple[str, str], ...] = ()
 
     def env(self) -> dict[str, str]:
-        return {"MXNET_MKLDNN_ENABLED": "1" if self.mkldnn else "0"}
+        return {"MXNET_MKLDNN_ENABLED": "1" if self.mkldnn else "0", **dict(self.extra_env)}
+
+
+# The reference for networks with RNN layers (see the module docstring).
+RNN_REFERENCE = ConfigPlan(REFERENCE, "plain", True, extra_env=(("MXNET_USE_MKLDNN_RNN", "0"),))
+_RNN_OPS = ("RNN",)
+
+
+def has_rnn_layers(model: dict) -> bool:
+    """True when an exported symbol holds an RNN operator (the zoos' vision models have none)."""
+    path = model.get("symbol_path")
+    if not path:
+        return False
+    try:
+        with open(path) as f:
+            graph = json.load(f)
+    except (OSError, ValueError):
+        return False  # a broken file is reported by the worker that loads it
+    return any(n.get("op") in _RNN_OPS for n in graph.get("nodes", ()))
+
+
+def reference_for(model: dict, plans: list[ConfigPlan]) -> tuple[list[ConfigPlan], dict]:
+    """The plans with the reference path chosen for `model`, and the report's account of it."""
+    if not has_rnn_layers(model):
+        return plans, {"config": REFERENCE, "env": {"MXNET_MKLDNN_ENABLED": "0"},
+                       "why": "MXNet's own CPU kernels for every operator"}
+    plans = [RNN_REFERENCE if p.name == REFERENCE else p for p in plans]
+    return plans, {"config": REFERENCE, "env": RNN_REFERENCE.env(),
+                   "why": "the network has RNN layers, which MXNet 1.9.1 cannot run with "
+                          "MXNET_MKLDNN_ENABLED=0 (2-layer LSTM: 'Check failed: "
+                          "out_data.size() == num_outputs'); RNN layers use MXNet's own "
+                          "kernels (MXNET_USE_MKLDNN_RNN=0), other operators MKL-DNN"}
 
 
 def plan_configs(names: list[str], int8_modes: list[str]) -> list[ConfigPlan]:
@@ -62,10 +100,6 @@ def plan_configs(names: list[str], int8_modes: list[str]) -> list[ConfigPlan]:
     return plans
 
 
-class WorkerFailed(RuntimeError):
-    pass
-
-
 # Inherited settings that would change what a configuration is (MXNET_SUBGRAPH_BACKEND would
 # fuse the "unfused" mkldnn configuration); the verbose and MKL-DNN switches always go.
 _DROPPED_ENV = ("MXNET_SUBGRAPH_BACKEND",)
@@ -77,18 +111,16 @@ def worker_env(plan_env: dict[str, str], threads: int | None) -> dict[str, str]:
 
 
 def run_worker(spec: dict, env: dict[str, str], timeout: float) -> dict:
-    """Run one configuration in a fresh interpreter; its result.json, or WorkerFailed."""
+    """Run one configuration in a fresh interpreter (mxprof.workers.protocol); its result, or
+    WorkerError naming the configuration and why (a crash adds the worker's stderr tail)."""
     out_dir = Path(spec["out_dir"])
-    out_dir.mkdir(parents=True, exist_ok=True)
-    spec_path, result_path = out_dir / "spec.json", out_dir / "result.json"
-    spec_path.write_text(json.dumps(spec))
-    outcome = run_process(python_command(["-m", "mxprof.jobs.accuracy.worker", str(spec_path)]),
-                          env=env, timeout=timeout, stderr=out_dir / "stderr.txt", tail_lines=8)
-    if outcome.status == "timeout":
-        raise WorkerFailed(f"no result after the {timeout:g} s timeout: worker killed")
-    if not outcome.ok or not result_path.exists():
-        raise WorkerFailed(f"worker {outcome.description}: {outcome.stderr_tail}")
-    return json.loads(result_path.read_text())
+    res = run_worker_process(WorkerSpec(
+        module="mxprof.jobs.accuracy.worker", name=spec["config"]["name"], spec=spec,
+        workdir=out_dir, env=env, timeout=timeout, tail_lines=8))
+    if res.ok:
+        return res.data
+    detail = f"\n{res.detail}" if res.detail else ""
+    raise WorkerError(f"{res.error}{detail}")
 
 
 def _load_outputs(out_dir: Path, count: int) -> list[np.ndarray]:
@@ -108,12 +140,14 @@ def run_accuracy(model: dict, plans: list[ConfigPlan], *, inputs: dict, batch_si
     from mxprof.cpu.load import LoadMonitor
     work = Path(tempfile.mkdtemp(prefix="mxprof-accuracy-"))
     monitor = LoadMonitor.start()
+    plans, reference = reference_for(model, plans)
     try:
         base_spec = {"batch_size": batch_size, "timing": timing, "seed": 0, "bind": binding}
         report = _run(work, model, plans, inputs, base_spec, calib_count, tolerance,
                       threads, timeout, progress or (lambda msg: None))
     finally:
         shutil.rmtree(work, ignore_errors=True)
+    report = dataclasses.replace(report, reference=reference)
     machine = monitor.stop(f"mxprof accuracy {model.get('name', '?')}") if monitor else None
     if machine is not None:  # the one busy-machine record, kept with the result
         report = dataclasses.replace(report, environment={**report.environment,
@@ -122,6 +156,21 @@ def run_accuracy(model: dict, plans: list[ConfigPlan], *, inputs: dict, batch_si
     if note and timing.get("iterations"):
         report = dataclasses.replace(report, notes=(*report.notes, note))
     return report
+
+
+def calibration_account(source: str, requested: int, batch_size: int) -> dict:
+    """What INT8 calibration really sees: mxprof.mx.quantize batches the N examples by
+    min(batch, N) and drops a last partial batch (last_batch_handle='discard', so padded
+    repeats do not skew the thresholds)."""
+    batch = min(batch_size, requested)
+    used = (requested // batch) * batch
+    account = {"source": source, "count": used, "requested": requested, "batch": batch}
+    if used < requested:
+        account["source"] = (f"{source}: {used} of {requested} used in batches of {batch}, the "
+                             f"last partial batch of {requested - used} dropped")
+    else:
+        account["source"] = f"{source}: all {used} used in batches of {batch}"
+    return account
 
 
 def busy_machine_note(machine) -> str | None:
@@ -143,13 +192,15 @@ def _run(work, model, plans, inputs, base_spec, calib_count, tolerance, threads,
         if any(p.kind == "int8" for p in plans):
             np.save(work / "calib.npy",
                     rng.standard_normal((calib_count, *shape)).astype("f4"))
-            calibration = {"source": "random normal inputs", "count": calib_count}
+            calibration = calibration_account("random normal inputs", calib_count,
+                                              base_spec["batch_size"])
     else:
         base_spec["data"] = {"path": inputs["path"], "preprocess": inputs["preprocess"],
                              "limit": inputs.get("limit")}
         if any(p.kind == "int8" for p in plans):
-            calibration = {"source": f"first {calib_count} records of {inputs['path']} "
-                           "(also part of the evaluation set)", "count": calib_count}
+            calibration = calibration_account(
+                f"first {calib_count} records of {inputs['path']} (also part of the "
+                "evaluation set)", calib_count, base_spec["batch_size"])
     results: dict[str, dict] = {}
     errors: dict[str, str] = {}
     model_used = dict(model)
@@ -165,7 +216,7 @@ def _run(work, model, plans, inputs, base_spec, calib_count, tolerance, threads,
         started = time.monotonic()
         try:
             results[plan.name] = run_worker(spec, worker_env(plan.env(), threads), timeout)
-        except WorkerFailed as exc:
+        except WorkerError as exc:
             errors[plan.name] = str(exc)
             progress(f"{plan.name} failed: {str(exc).splitlines()[0]}")
             continue
@@ -186,9 +237,10 @@ def _assemble(work, model, plans, inputs, results, errors, tolerance,
     ref = results.get(REFERENCE)
     ref_out = _load_outputs(work / REFERENCE, ref["outputs"]) if ref else None
     outs = {n: _load_outputs(work / n, r["outputs"]) for n, r in results.items()}
-    labels = None
-    if ref and ref["labels"]:
-        labels = np.load(work / REFERENCE / "labels.npy")
+    # Labels from any configuration that ran (the same records in the same order in each):
+    # a failed or timed-out reference must not take labelled top-1/top-5 with it.
+    labelled = next((n for n, r in results.items() if r["labels"]), None)
+    labels = np.load(work / labelled / "labels.npy") if labelled else None
     configs, comparisons = [], []
     for plan in plans:
         r = results.get(plan.name)

@@ -1,10 +1,11 @@
-"""One accuracy configuration in its own process: `python -m mxprof.jobs.accuracy.worker SPEC.json`.
+"""One accuracy configuration in its own process: `python -m mxprof.jobs.accuracy.worker SPEC RESULT`.
 
 MKL-DNN on/off (MXNET_MKLDNN_ENABLED) and the OpenMP settings are read once, when libmxnet
 loads, so every configuration runs in a fresh interpreter whose environment the parent sets.
 The worker loads the model, turns it into the configuration (plain hybridized, MKL-DNN fused by
 `optimize_for`, or INT8 by `quantize`), runs every input, and writes the raw outputs as .npy
-files plus a `result.json`; all comparison happens in the parent (mxprof.jobs.accuracy.metrics).
+files plus its result (the one worker protocol, mxprof.workers.protocol); all comparison happens
+in the parent (mxprof.jobs.accuracy.metrics).
 
 Spec keys: model (ModelSpec dict), config {name, kind: plain|fused|int8, calib_mode},
 inputs_npy | data {path, preprocess, limit}, calib {npy | data range}, batch_size,
@@ -14,7 +15,6 @@ every configuration sees identical random weights).
 
 from __future__ import annotations
 
-import json
 import os
 import sys
 import time
@@ -141,17 +141,10 @@ def environment() -> dict:
     return fingerprint().to_dict()
 
 
-def _apply_test_hook(config: str) -> None:
-    """MXPROF_ACCURACY_CRASH=<config>: die by SIGABRT, as MXNet sometimes does (tests only)."""
-    if os.environ.get("MXPROF_ACCURACY_CRASH") == config:
-        os.abort()
-
-
 def run(spec: dict) -> dict:
     import mxnet as mx
 
     t0 = time.perf_counter()
-    _apply_test_hook(spec["config"]["name"])
     mx.random.seed(spec.get("seed", 0))
     np.random.seed(spec.get("seed", 0))
     block, info = load_model(spec["model"])
@@ -184,19 +177,24 @@ def run(spec: dict) -> dict:
     }
 
 
-def main(argv: list[str]) -> int:
-    warnings.simplefilter("ignore")  # mxnet/gluon deprecation chatter on every import
-    spec = json.loads(Path(argv[0]).read_text())
+def run_bound(spec: dict) -> dict:
+    """Bind to the spec's CPUs and memory (before MXNet loads: its OpenMP threads inherit the
+    affinity and memory policy), then run."""
     binding = None
     if spec.get("bind"):
         from mxprof.cpu.binding import bind
 
-        # Before MXNet loads: its OpenMP threads inherit this affinity and memory policy.
         binding = bind(spec["bind"]["cpus"], spec["bind"].get("membind")).to_dict()
     result = run(spec)
     result["binding"] = binding
-    Path(spec["out_dir"], "result.json").write_text(json.dumps(result, indent=1))
-    return 0
+    return result
+
+
+def main(argv: list[str]) -> int:
+    from mxprof.workers.protocol import worker_main
+
+    warnings.simplefilter("ignore")  # mxnet/gluon deprecation chatter on every import
+    return worker_main(run_bound, argv)
 
 
 if __name__ == "__main__":

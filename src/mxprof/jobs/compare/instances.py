@@ -1,7 +1,7 @@
 """Throughput mode: several bound instances at once, as Intel's launch scripts run inference.
 
 The CPUs of a run are split into N equal, contiguous groups; each instance is an ordinary
-worker (`mxprof.jobs.profile.worker`) pinned to its group with one OpenMP thread per CPU, and all N start
+worker (`mxprof.jobs.profile.worker`, run by the one worker protocol) pinned to its group with one OpenMP thread per CPU, and all N start
 together. The aggregate throughput is the sum of the instances' images/s (what the launchers
 report); latency is their mean. Each instance's own binding (the CPUs and memory node it ended
 up on, read back by the worker) is kept in the record.
@@ -72,16 +72,14 @@ def _run_pinned(spec: RunSpec, workdir: Path, **kw) -> RunResult:
 
 
 def run_bound(specs: Sequence[RunSpec], workdir: Path, *, timeout: float,
-              python: str | None = None, extra_env: dict[str, str] | None = None
-              ) -> list[RunResult]:
+              python: str | None = None) -> list[RunResult]:
     """Start one worker per spec at once, each from a thread pinned to its CPUs; results in
     spec order, failures included."""
     dirs = [workdir / f"instance{i}" for i in range(len(specs))]
     for d in dirs:
         d.mkdir(parents=True, exist_ok=True)
     with ThreadPoolExecutor(max_workers=len(specs)) as pool:
-        futures = [pool.submit(_run_pinned, s, d, timeout=timeout, index=i, python=python,
-                               extra_env=extra_env)
+        futures = [pool.submit(_run_pinned, s, d, timeout=timeout, index=i, python=python)
                    for i, (s, d) in enumerate(zip(specs, dirs))]
         try:
             return [f.result() for f in futures]
@@ -93,11 +91,10 @@ def run_bound(specs: Sequence[RunSpec], workdir: Path, *, timeout: float,
 
 
 def run_instances(spec: RunSpec, instance_cpus: Sequence[str], workdir: Path, *,
-                  timeout: float, python: str | None = None,
-                  extra_env: dict[str, str] | None = None) -> list[RunResult]:
+                  timeout: float, python: str | None = None) -> list[RunResult]:
     """One bound worker per CPU group, all at once (throughput mode)."""
     return run_bound(instance_specs(spec, instance_cpus, spec.threads), workdir,
-                     timeout=timeout, python=python, extra_env=extra_env)
+                     timeout=timeout, python=python)
 
 
 def instance_binding(result: RunResult) -> dict | None:

@@ -107,15 +107,20 @@ def machine_label(machine: dict[str, Any]) -> str:
 
 
 def run_key(spec: RunSpec, build: Build, machine: dict[str, Any],
-            instance_cpus: Sequence[str] = (), process: int = 0) -> str:
-    """Same key = same measurement: what runs, under which interpreter, where, how bound, and
-    which process of it (process 0 keeps the key it had before processes existed)."""
+            instance_cpus: Sequence[str] = (), process: int = 0,
+            environment: dict[str, Any] | None = None) -> str:
+    """Same key = same measurement: what runs, under which interpreter (and its MXNet), where,
+    how bound, in which environment (`results_log.reuse_fingerprint`), and which process of it
+    (process 0 keeps the key it had before processes existed)."""
     spec_d = spec.to_dict()
     spec_d.pop("test_hook", None)
     what = {"spec": spec_d, "build": [build.name, build.python, build.pip_spec],
             "machine": machine, "instances": list(instance_cpus)}
     if process:
         what["process"] = process
+    if environment is not None:
+        what["environment"] = environment
+        what["build_mxnet"] = [build.mxnet, build.mkldnn]
     text = json.dumps(what, sort_keys=True, default=str)
     return hashlib.sha256(text.encode()).hexdigest()[:20]
 
@@ -124,7 +129,7 @@ def plan(models: Sequence[ModelSpec], builds: Sequence[Build], *, machine: dict[
          configs: Sequence[str] = ("reference", "mkldnn"), batch_sizes: Sequence[int] | None = None,
          protocol: Protocol | None = None, threads: int | None = None, cpus: str | None = None,
          membind: str | None = None, instance_cpus: Sequence[str] = (),
-         processes: int = 1) -> list[PlannedRun]:
+         processes: int = 1, environment: dict[str, Any] | None = None) -> list[PlannedRun]:
     """Model-major order, so an interrupted sweep has whole rows for the models it reached.
 
     Within a model and batch, `processes` rounds of every build x configuration, interleaved
@@ -146,8 +151,9 @@ def plan(models: Sequence[ModelSpec], builds: Sequence[Build], *, machine: dict[
                         spec = RunSpec(model=model, config=config, mkldnn=CONFIGS[config],
                                        pass_name="timing", batch_size=batch, protocol=protocol,
                                        threads=threads, cpus=cpus, membind=membind)
-                        key = run_key(spec, build, machine, instance_cpus, process)
-                        base = run_key(spec, build, machine, instance_cpus) if process else key
+                        key = run_key(spec, build, machine, instance_cpus, process, environment)
+                        base = (run_key(spec, build, machine, instance_cpus, 0, environment) if process
+                                else key)
                         out.append(PlannedRun(key=key, build=build, spec=spec, machine=machine,
                                               instance_cpus=tuple(instance_cpus),
                                               process=process, base_key=base))
@@ -188,7 +194,8 @@ def _base_row(record: dict[str, Any], result: RunResult) -> dict[str, Any]:
         "category": category(spec.model.name), "input_shape": list(spec.model.input_shape),
         "config": spec.config, "mkldnn": spec.mkldnn,
         "instances": len(record.get("instance_cpus") or ()) or 1,
-        "threads": spec.threads or env.get("threads"),
+        # The OpenMP threads the worker ran with (read inside it), else what was asked for.
+        "threads": mx.get("openmp_threads") or spec.threads or env.get("threads"),
         "cpus": " | ".join(record.get("instance_cpus") or ()) or spec.cpus,
         "membind": spec.membind,
         "weights": result.weights, "status": record["status"], "key": record["key"],

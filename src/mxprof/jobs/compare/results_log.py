@@ -1,23 +1,33 @@
 """Append-only results file: one JSON line per finished run, so a sweep loses nothing.
 
-Every line is a complete record (`mxprof.jobs.compare.plan.RunRecord.to_dict()`): the run's key, its build,
-its worker results and their environment fingerprints. A line is written with one `write` of
-the whole text and fsync'd before the next run starts, so a killed sweep leaves at most one
-truncated last line. Reading skips such a line with a warning; appending first ends it with a
-newline so the next record starts on a line of its own.
+Every line is a complete record (`mxprof.jobs.compare.plan.make_record`): the run's key, its
+build, its worker results and their environment fingerprints. A line is appended whole or not at
+all and fsync'd before the next run starts (mxprof.workers.jsonio.append_line). Reading skips a
+damaged line with a warning (files written by older versions could end in half a line).
+
+Where: `--results PATH`, else `default_results_path(sweep_key(planned))`, a file per sweep
+under the user's cache folder ($MXPROF_CACHE, else $XDG_CACHE_HOME/mxprof, else
+~/.cache/mxprof; then compare/<sweep key>.jsonl), never the current directory.
 
 Resuming: `done_keys` gives the keys of runs that finished with status "ok"; a sweep skips
 those and runs the rest (failed and timed-out runs are tried again). When a key appears more
-than once, the last line wins.
+than once, the last line wins. A run's key covers the whole environment fingerprint
+(`reuse_fingerprint`: package versions, the build's MXNet, mxprof's version, the worker
+protocol, the MXNet/OpenMP/oneDNN variables, affinity, platform), so a new MXNet build or mxprof
+version is never answered with old numbers; `reuse_notes` says which results were reused, from
+which file and when they were measured.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
+
+from mxprof.workers.jsonio import append_line
 
 KIND = "mxprof-compare-run"
 
@@ -88,31 +98,48 @@ class ResultsLog:
     def append(self, record: dict[str, Any]) -> None:
         if record.get("kind") != KIND or "key" not in record:
             raise ValueError("not a compare record: needs kind and key")
-        line = json.dumps(record, separators=(",", ":"), default=_jsonable) + "\n"
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
-        try:
-            if _ends_without_newline(self.path):
-                line = "\n" + line  # close a truncated line left by a killed writer
-            os.write(fd, line.encode())
-            os.fsync(fd)
-        finally:
-            os.close(fd)
+        append_line(self.path, record)
         self.records.append(record)
 
 
-def _ends_without_newline(path: Path) -> bool:
-    size = path.stat().st_size
-    if size == 0:
-        return False
-    with open(path, "rb") as f:
-        f.seek(size - 1)
-        return f.read(1) != b"\n"
+def default_results_path(key: str) -> Path:
+    """The results file of the sweep whose `sweep_key` is `key`, under the cache folder."""
+    from mxprof.workers.builds import cache_root
+
+    return cache_root() / "compare" / f"{key}.jsonl"
 
 
-def _jsonable(obj):
-    if hasattr(obj, "item"):
-        return obj.item()
-    if hasattr(obj, "tolist"):
-        return obj.tolist()
-    raise TypeError(f"not JSON serialisable: {type(obj).__name__}")
+def sweep_key(planned: Iterable[Any]) -> str:
+    """What the user asked for (models, shapes, configurations, batches, builds, protocol,
+    binding, instances), not the environment: the same sweep run again after an MXNet upgrade
+    lands in the same file, where its old lines are kept but not reused (their keys differ)."""
+    what = sorted(json.dumps([{k: v for k, v in p.spec.to_dict().items() if k != "test_hook"},
+                              [p.build.name, p.build.python, p.build.pip_spec],
+                              list(p.instance_cpus)], sort_keys=True, default=str)
+                  for p in planned)
+    return hashlib.sha256("\n".join(what).encode()).hexdigest()[:16]
+
+
+def reuse_fingerprint(env: dict[str, Any]) -> dict[str, Any]:
+    """The parts of a host fingerprint (mxprof.workers.environment) that change a measurement,
+    plus mxprof's version and the worker protocol's."""
+    import mxprof
+    from mxprof.workers.protocol import PROTOCOL_VERSION
+
+    keep = ("cpu_model", "isa", "logical_cpus", "physical_cores", "sockets", "numa_nodes",
+            "affinity", "python", "platform", "packages", "env")
+    return {**{k: env.get(k) for k in keep}, "mxprof": mxprof.__version__,
+            "protocol": PROTOCOL_VERSION}
+
+
+def reuse_notes(path: Path, reused: list[dict[str, Any]], labels: dict[str, str]) -> list[str]:
+    """One line naming the file and the measurement times, then one line per reused run."""
+    if not reused:
+        return []
+    times = sorted(r.get("finished_at") or "?" for r in reused)
+    span = times[0] if times[0] == times[-1] else f"{times[0]} to {times[-1]}"
+    return [f"reused {len(reused)} result(s) from {path}, measured {span} (same key: same "
+            "spec, build, machine and environment fingerprint; --fresh runs them again)",
+            *[f"reused: {labels.get(r['key'], r['key'])} (measured {r.get('finished_at')})"
+              for r in reused]]

@@ -149,21 +149,6 @@ def fusion_added_reorders(fused: Trace, unfused: Trace) -> list[Finding]:
         _top_nodes(f), ms)]
 
 
-def output_mismatch(unfused_sum: float, fused_sum: float,
-                    rel_tol: float = 1e-3) -> Finding | None:
-    """Fusion must not change the result: compare sum(|output|) of the two graphs."""
-    scale = max(abs(unfused_sum), abs(fused_sum), 1e-12)
-    diff = abs(unfused_sum - fused_sum) / scale
-    if diff <= rel_tol:
-        return None
-    return Finding(
-        "output_mismatch", "high", "fused", "the fused graph computes a different output",
-        f"sum(|output|) unfused {unfused_sum:.6g} vs fused {fused_sum:.6g} "
-        f"(relative difference {diff:.2e}, tolerance {rel_tol:g}) on the same weights and input",
-        "turn fusion patterns off one at a time (MXNET_DISABLE_MKLDNN_FUSE_*) to find the one "
-        "that changes the result, and check it with `mxprof accuracy`", (), 0.0)
-
-
 def static_fix(path: str) -> str:
     if path == "symbolic":
         return ("bind the executor once and reuse it; in Gluon use "

@@ -9,20 +9,19 @@ timing per fusion switch turned off. The report is a JSON-ready dict (schema 1);
 
 from __future__ import annotations
 
-import json
-import math
 import os
 import platform
-import re
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from mxprof.errors import WorkerError
 from mxprof.jobs.fusion import diagnose as fusion_diagnose
 from mxprof.jobs.fusion import gains as fusion
 from mxprof.jobs.fusion import ratios as fusion_ratios
 from mxprof.jobs.fusion import trace as fusion_trace
-from mxprof.workers.process import ProcessOutcome, python_command, run_process, worker_env
+from mxprof.workers import jsonio, protocol
+from mxprof.workers.process import worker_env
 
 SCHEMA = 1
 # Environment variables a worker must not inherit: they change what is fused (the verbose and
@@ -32,22 +31,6 @@ _CONTROLLED = ("MXNET_SUBGRAPH_BACKEND", *fusion.PATTERN_SWITCHES)
 
 _CALL = {"gluon": "net(x).wait_to_read()",
          "symbolic": "executor.forward(is_train=False)[0].wait_to_read()"}
-
-
-class WorkerError(RuntimeError):
-    """A worker process failed: one line naming it and why; `outcome` has its stderr tail."""
-
-    def __init__(self, message: str, outcome: ProcessOutcome | None = None):
-        super().__init__(message)
-        self.outcome = outcome
-
-    @property
-    def detail(self) -> str:
-        """The worker's last stderr lines when the one line cannot say it (a signal, a
-        timeout): MXNet's own crash output. Empty for a Python exception, whose line says it."""
-        if self.outcome is None or (self.outcome.returncode or 0) > 0:
-            return ""
-        return self.outcome.stderr_tail
 
 
 @dataclass(frozen=True)
@@ -74,29 +57,12 @@ def _worker_env(opts: FusionOptions, extra: dict[str, str]) -> dict[str, str]:
 
 def run_worker(spec: dict, env: dict[str, str], workdir: Path, label: str,
                timeout_s: float) -> tuple[dict, str]:
-    """Run one worker; return its result and its stdout text (the verbose log when tracing)."""
-    spec_path, out_path = workdir / f"{label}.spec.json", workdir / f"{label}.out.json"
-    stdout_path = workdir / f"{label}.stdout"
-    spec_path.write_text(json.dumps(spec))
-    outcome = run_process(
-        python_command(["-m", "mxprof.jobs.fusion.worker", str(spec_path), str(out_path)]),
-        env=env, timeout=timeout_s, stdout=stdout_path, stderr=workdir / f"{label}.stderr",
-        tail_lines=12)
-    if outcome.status == "timeout":
-        raise WorkerError(f"{label}: worker timed out after {timeout_s:.0f} s", outcome)
-    if not outcome.ok or not out_path.exists():
-        raise WorkerError(f"{label} worker {outcome.description}: "
-                          + _error_line(outcome.stderr_tail), outcome)
-    return json.loads(out_path.read_text()), stdout_path.read_text(errors="replace")
-
-
-def _error_line(stderr: str) -> str:
-    """The exception message at the end of a worker's stderr, without the traceback."""
-    lines = [ln.strip() for ln in stderr.strip().splitlines() if ln.strip()]
-    for line in reversed(lines):
-        if re.match(r"^[\w.]+(Error|Exception|Interrupt)\b", line):
-            return line
-    return lines[-1] if lines else "no error output"
+    """Run one worker (mxprof.workers.protocol); its result and its stdout text (the verbose
+    log when tracing). Raises WorkerError naming the worker and why."""
+    res = protocol.run_worker(protocol.WorkerSpec(
+        module="mxprof.jobs.fusion.worker", name=label, spec=spec, workdir=workdir, env=env,
+        timeout=timeout_s, keep_stdout=True, tail_lines=12))
+    return res.raise_for_status(), res.stdout_text()
 
 
 def run_fusion(opts: FusionOptions, progress=lambda msg: None) -> dict:
@@ -111,18 +77,39 @@ def run_fusion(opts: FusionOptions, progress=lambda msg: None) -> dict:
     if busy:
         report["findings"].insert(0, busy.to_dict())
     report["summary"] = summary_line(report)  # the line `mxprof profile` shows
-    return _json_safe(report)
+    # NaN (a group with no primitive seen) becomes null: strict JSON readers reject NaN.
+    return jsonio.strict(report)
 
 
-def _json_safe(value):
-    """NaN (a group with no primitive seen) becomes null: strict JSON readers reject NaN."""
-    if isinstance(value, float) and not math.isfinite(value):
+def _worker_mxnet(result: dict) -> dict:
+    return (result.get("fingerprint") or {}).get("mxnet") or {}
+
+
+def output_mismatch(unfused_npy: str | None, fused_npy: str | None,
+                    tolerance=None) -> fusion_diagnose.Finding | None:
+    """Fusion must not change the result: the two outputs element by element, with the
+    function and default tolerances of `mxprof accuracy` (mxprof.jobs.accuracy.metrics)."""
+    import numpy as np
+
+    from mxprof.jobs.accuracy import metrics
+
+    if not unfused_npy or not fused_npy:
         return None
-    if isinstance(value, dict):
-        return {k: _json_safe(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_json_safe(v) for v in value]
-    return value
+    tolerance = tolerance or metrics.Tolerance()
+    ref, out = np.load(unfused_npy), np.load(fused_npy)
+    if out.shape != ref.shape:
+        detail = f"output shapes differ: unfused {ref.shape} vs fused {out.shape}"
+    elif metrics.within_tolerance(out, ref, tolerance):
+        return None
+    else:
+        detail = (f"max |fused - unfused| {metrics.max_abs_diff(out, ref):.3g} (max relative "
+                  f"{metrics.max_rel_diff(out, ref):.3g}) exceeds |diff| <= "
+                  f"{tolerance.rtol:g}*|unfused| + {tolerance.atol:g}*max|unfused| element-wise")
+    return fusion_diagnose.Finding(
+        "output_mismatch", "high", "fused", "the fused graph computes a different output",
+        f"{detail}, on the same weights and input (the tolerance of `mxprof accuracy`)",
+        "turn fusion patterns off one at a time (MXNET_DISABLE_MKLDNN_FUSE_*) to find the one "
+        "that changes the result, and check it with `mxprof accuracy`", (), 0.0)
 
 
 def _busy_machine(machine) -> fusion_diagnose.Finding | None:
@@ -197,7 +184,7 @@ def _run(opts: FusionOptions, tmp: Path, progress) -> dict:
     fused_patterns = fusion.pattern_counts(groups)
     noise_ms = fusion.worker_noise_ms([unfused_samples, fused_samples])
     findings = list(fusion_diagnose.diagnose(fused_trace, unfused_trace, opts.path))
-    mismatch = fusion_diagnose.output_mismatch(unfused["output_sum"], fused["output_sum"])
+    mismatch = output_mismatch(unfused.get("output_npy"), fused.get("output_npy"))
     if mismatch:
         findings.insert(0, mismatch)
 
@@ -221,7 +208,11 @@ def _run(opts: FusionOptions, tmp: Path, progress) -> dict:
             "mxnet": fused["mxnet_version"], "onednn": fused_trace.onednn_version,
             "isa": fused_trace.isa, "cpu": (fused.get("fingerprint") or {}).get("cpu_model")
             or platform.processor() or "unknown", "logical_cpus": os.cpu_count(),
-            "threads": int(opts.threads or fused.get("omp_num_threads") or os.cpu_count()),
+            # What the worker's OpenMP runtime reported (omp_get_max_threads after MXNet
+            # loaded), not what was asked for: None when it could not be read.
+            "threads": _worker_mxnet(fused).get("openmp_threads"),
+            "threads_requested": opts.threads,
+            "allowed_cpus": _worker_mxnet(fused).get("allowed_cpus"),
             "python": platform.python_version(),
             "weights": unfused.get("weights"),
             "fingerprint": fused.get("fingerprint"),

@@ -9,8 +9,10 @@ primitive can be assigned to one iteration.
 
 Spec keys: model, shape (list), path ("gluon" | "symbolic"), fused (bool), static (bool:
 static_alloc/static_shape), params_in / params_out (a .params file: same weights in every
-worker), seed, warmup, iterations, min_time_s, trace (bool), output (bool: report a checksum
-of the output, `output_sum`).
+worker), seed, warmup, iterations, min_time_s, trace (bool), output (bool: save the output
+as `<name>.output.npy` beside the result, `output_npy`, for the parent's element-wise check, and
+its checksum `output_sum`). The spec and result files follow the one worker protocol
+(`mxprof.workers.protocol`).
 """
 
 from __future__ import annotations
@@ -151,17 +153,24 @@ def run(spec: dict) -> dict:
         forward, graph = _symbolic_forward(net, x)
     else:
         forward, graph = _gluon_forward(net, x, spec["fused"], spec.get("static", True))
-    checksum = None
+    checksum, output_npy = None, None
     if spec.get("output"):
-        # A fingerprint of the output, to check that every worker computes the same thing.
-        checksum = float(forward().abs().sum().asscalar())
+        # The output itself: the parent compares fused and unfused element by element, with
+        # the accuracy check's function and tolerances (mxprof.jobs.accuracy.metrics).
+        import numpy as np
+
+        out = forward()
+        checksum = float(out.abs().sum().asscalar())
+        output_npy = str(Path(spec["_workdir"]) / f"{spec.get('name', 'worker')}.output.npy")
+        np.save(output_npy, out.asnumpy())
     samples = _time_calls(forward, spec.get("warmup", 5), spec.get("iterations", 20),
                           spec.get("min_time_s", 0.0), spec.get("trace", False))
     return {
-        "spec": spec,
+        "spec": {k: v for k, v in spec.items() if not k.startswith("_")},
         "graph": json.loads(graph.tojson()),
         "samples_ns": samples,
         "output_sum": checksum,
+        "output_npy": output_npy,
         "mxnet_version": mx.__version__,
         "weights": weights,
         "fingerprint": _fingerprint(),
@@ -183,11 +192,9 @@ def _fingerprint() -> dict | None:
 
 
 def main(argv: list[str]) -> int:
-    spec_path, out_path = argv
-    spec = json.loads(Path(spec_path).read_text())
-    result = run(spec)
-    Path(out_path).write_text(json.dumps(result))
-    return 0
+    from mxprof.workers.protocol import worker_main
+
+    return worker_main(run, argv)
 
 
 if __name__ == "__main__":

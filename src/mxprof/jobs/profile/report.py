@@ -23,7 +23,8 @@ import datetime as _dt
 from typing import Any
 
 import mxprof
-from mxprof.jobs.profile.spec import SCHEMA, RunResult, load_json
+from mxprof.jobs.profile.spec import SCHEMA, RunResult
+from mxprof.workers.jsonio import read_json as load_json
 
 LATENCY_KEYS = ("median", "mean", "p90", "p99", "min", "max", "stdev", "n", "ci95_low",
                 "ci95_high", "first_call_ms")
@@ -156,6 +157,13 @@ def _run_row(r: RunResult) -> dict[str, Any]:
             "stderr_tail": r.stderr_tail if not r.ok else None}
 
 
+# What each pass really hybridizes with: the per-layer hooks need CachedOp to invoke nodes one by
+# one, so the layers and primitives passes re-hybridize with mxprof.mx.layers.LAYER_HYBRIDIZE
+# (static_shape=False); the test in tests/test_worker_protocol.py holds this text to it.
+HYBRIDIZE = ("timing, operators: static_alloc=True, static_shape=True; layers, primitives: "
+             "static_alloc=True, static_shape=False (per-layer hooks, mxprof.mx.layers)")
+
+
 def build_report(results: list[RunResult], *, planned: int | None = None,
                  created: str | None = None) -> dict[str, Any]:
     """One schema-1 report from the runs of one model; `planned` = number of workers planned."""
@@ -182,7 +190,7 @@ def build_report(results: list[RunResult], *, planned: int | None = None,
         "environment": env,
         "protocol": {**spec.protocol.to_dict(), "batch_size": spec.batch_size,
                      "threads": spec.threads, "cpus": spec.cpus, "membind": spec.membind,
-                     "hybridize": "static_alloc=True, static_shape=True",
+                     "hybridize": HYBRIDIZE,
                      "passes": "each pass in its own worker: timing (bulk exec on, no profiler); "
                                "operators (bulk exec off, MXNet profiler aggregate); layers "
                                "(per-layer hooks, mxprof.mx.layers LAYER_ENV); primitives "

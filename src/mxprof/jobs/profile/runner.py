@@ -3,9 +3,10 @@
 Workers run sequentially: on a machine with a few cores two workers would time each other.
 The environment of each worker is built here (`worker_env`, the pass-specific part over
 `mxprof.workers.process.worker_env`) so that MXNet, OpenMP and oneDNN see it when libmxnet loads;
-`mxprof.workers.process.run_process` runs it. A worker that crashes (a signal, e.g. SIGSEGV/SIGABRT) or outlives the
-timeout becomes a failed `RunResult` carrying its stderr tail; the others go on. `on_result` is
-called after every worker, so callers can write partial results as they arrive.
+the one worker protocol (`mxprof.workers.protocol`) runs it. A worker that crashes (a signal,
+e.g. SIGSEGV/SIGABRT), outlives the timeout, or crashes after writing its result becomes a
+failed `RunResult` carrying its stderr tail; the others go on. `on_result` is called after every
+worker, so callers can write partial results as they arrive.
 """
 
 from __future__ import annotations
@@ -16,15 +17,18 @@ import tempfile
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
-from mxprof.jobs.profile.spec import RunResult, RunSpec, dump_json, load_json
-from mxprof.workers.process import python_command, run_process, stderr_tail, thread_env
+from mxprof.jobs.profile.spec import RunResult, RunSpec
+from mxprof.workers.process import stderr_tail, thread_env
 from mxprof.workers.process import worker_env as process_env
+from mxprof.workers.protocol import FAULT_VARIABLE, WorkerSpec, run_worker
 
 __all__ = ["layer_env", "run_one", "run_specs", "stderr_tail", "thread_env", "worker_env"]
 
 # The operators pass needs un-merged operators (see DESIGN.md): bulk execution off.
 _BULK_OFF = {"MXNET_EXEC_BULK_EXEC_INFERENCE": "0"}
 _VERBOSE_ON = {"DNNL_VERBOSE": "1", "DNNL_VERBOSE_TIMESTAMP": "1", "MKLDNN_VERBOSE": "1"}
+# RunSpec.test_hook (profile --test-hook) as a fault of the worker protocol.
+_HOOK_FAULTS = {"abort": "crash-before", "hang": "hang", "raise": "raise"}
 
 
 def layer_env() -> dict[str, str]:
@@ -35,7 +39,8 @@ def layer_env() -> dict[str, str]:
 
 def worker_env(spec: RunSpec, base: dict[str, str] | None = None,
                python: str | None = None) -> dict[str, str]:
-    """The complete environment of the worker for `spec`."""
+    """The complete environment of the worker for `spec`; `python`: another interpreter
+    (a venv with another MXNet build, see mxprof.workers.builds)."""
     extra: dict[str, str] = {}
     if spec.pass_name == "operators":
         extra.update(_BULK_OFF)
@@ -43,38 +48,30 @@ def worker_env(spec: RunSpec, base: dict[str, str] | None = None,
         extra.update(layer_env())
     if spec.pass_name == "primitives":
         extra.update(_VERBOSE_ON)
+    if spec.test_hook:
+        extra[FAULT_VARIABLE] = _HOOK_FAULTS[spec.test_hook]
     return process_env(base=base, drop=("MXNET_EXEC_BULK_EXEC_INFERENCE",), mkldnn=spec.mkldnn,
-                       threads=spec.threads, extra=extra, python=python)
+                       threads=spec.threads, extra=extra, python=python,
+                       foreign=python is not None)
 
 
 def run_one(spec: RunSpec, workdir: Path, *, timeout: float, index: int = 0,
-            python: str | None = None, extra_env: dict[str, str] | None = None) -> RunResult:
-    """Run one worker to completion or timeout; never raises for worker failures.
-
-    `python` and `extra_env`: another interpreter (a venv with another MXNet build, see
-    mxprof.workers.builds) and the variables it needs (a PYTHONPATH that finds only mxprof).
-    """
-    stem = f"{index:02d}-{spec.config}-{spec.pass_name}"
-    spec_path, result_path = workdir / f"{stem}.spec.json", workdir / f"{stem}.result.json"
-    err_path, log_path = workdir / f"{stem}.stderr", workdir / f"{stem}.verbose.log"
-    dump_json(spec.to_dict(), spec_path)
-    env = worker_env(spec, python=python)
-    env.update(extra_env or {})
-    args = ["-m", "mxprof.jobs.profile.worker", str(spec_path), str(result_path)]
-    if spec.pass_name == "primitives":
-        args += ["--verbose-log", str(log_path)]
-    outcome = run_process(python_command(args, python), env=env, timeout=timeout,
-                          stdout=log_path if spec.pass_name == "primitives" else None,
-                          stderr=err_path)
-    if outcome.status == "timeout":
-        return RunResult(spec=spec, status="timeout", wall_s=outcome.wall_s,
-                         stderr_tail=outcome.stderr_tail,
-                         error=f"no result after the {timeout:g} s timeout: worker killed")
-    if result_path.exists():
-        return RunResult.from_dict(load_json(result_path))
-    return RunResult(spec=spec, status="failed", wall_s=outcome.wall_s,
-                     returncode=outcome.returncode, stderr_tail=outcome.stderr_tail,
-                     error=f"worker died without a result ({outcome.description})")
+            python: str | None = None) -> RunResult:
+    """Run one worker to completion or timeout; never raises for worker failures."""
+    name = f"{index:02d}-{spec.config}-{spec.pass_name}"
+    primitives = spec.pass_name == "primitives"
+    ws = WorkerSpec(module="mxprof.jobs.profile.worker", name=name, spec=spec.to_dict(),
+                    workdir=Path(workdir), env=worker_env(spec, python=python), timeout=timeout,
+                    python=python, keep_stdout=primitives,
+                    args=("--verbose-log", str(Path(workdir) / f"{name}.stdout"))
+                    if primitives else ())
+    res = run_worker(ws)
+    if res.ok:
+        return RunResult.from_dict(res.data)
+    status = "timeout" if res.status == "timeout" else "failed"
+    return RunResult(spec=spec, status=status, wall_s=res.wall_s,
+                     returncode=res.outcome.returncode, stderr_tail=res.stderr_tail,
+                     error=res.error)
 
 
 def run_specs(specs: Sequence[RunSpec], *, timeout: float, workdir: str | os.PathLike | None = None,

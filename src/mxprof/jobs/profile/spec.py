@@ -13,15 +13,12 @@ when the library loads:
 - "primitives": DNNL_VERBOSE=1 on a few iterations, the log captured at the file-descriptor
                level, each primitive attributed to its layer by the layer windows of the same run.
 A `RunResult` is what the worker writes (or, for a crash or timeout, what the runner writes).
-Both are frozen records with `to_dict()/from_dict()` and JSON dump/load.
+Both are frozen records with `to_dict()/from_dict()`; files go through mxprof.workers.jsonio.
 """
 
 from __future__ import annotations
 
 import dataclasses
-import json
-import os
-from pathlib import Path
 from typing import Any
 
 from mxprof.mx.models import ModelSpec
@@ -29,8 +26,9 @@ from mxprof.mx.models import ModelSpec
 SCHEMA = 1
 PASSES = ("timing", "operators", "layers", "primitives")
 
-# Test-only fault injection, read by the worker: "abort" calls os.abort() after the model is
-# built (a native crash), "hang" sleeps forever (the runner's timeout), "raise" raises.
+# Test-only fault injection (profile --test-hook), passed to the worker as a fault of the one
+# worker protocol (mxprof.workers.protocol): "abort" is SIGABRT before any result (a native
+# crash), "hang" sleeps forever (the runner's timeout), "raise" raises.
 TEST_HOOKS = ("abort", "hang", "raise")
 
 
@@ -133,29 +131,3 @@ class RunResult:
         kw["notes"] = tuple(kw.get("notes", ()))
         kw["missing"] = tuple(kw.get("missing", ()))
         return cls(**kw)
-
-
-def dump_json(data: dict[str, Any], path: str | os.PathLike) -> None:
-    """Write atomically: a reader (or an interrupted run) never sees half a file."""
-    path = Path(path)
-    tmp = path.with_name(path.name + ".tmp")
-    with open(tmp, "w") as f:
-        json.dump(data, f, indent=1, default=_jsonable)
-        f.write("\n")
-    os.replace(tmp, path)
-
-
-def load_json(path: str | os.PathLike) -> dict[str, Any]:
-    with open(path) as f:
-        return json.load(f)
-
-
-def _jsonable(obj):
-    """numpy scalars and tuples that slip into records become plain JSON values."""
-    if hasattr(obj, "item"):
-        return obj.item()
-    if hasattr(obj, "tolist"):
-        return obj.tolist()
-    if isinstance(obj, (set, frozenset)):
-        return sorted(obj)
-    raise TypeError(f"not JSON serialisable: {type(obj).__name__}")

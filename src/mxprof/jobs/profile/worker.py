@@ -4,8 +4,9 @@ The runner sets the environment (MXNET_MKLDNN_ENABLED, OMP_NUM_THREADS, KMP_*, b
 DNNL_VERBOSE) before this process starts, so libmxnet reads it when it loads. Here, before
 importing MXNet, the process binds itself to the requested CPUs and NUMA memory (threads created
 later, OpenMP's included, inherit that). Then it builds the model, runs one pass (see
-`mxprof.jobs.profile.spec`) and writes a `RunResult`. A Python error becomes a failed result; a native
-crash or a hang leaves no result and the runner records the failure.
+`mxprof.jobs.profile.spec`) and writes a `RunResult` through the one worker protocol
+(`mxprof.workers.protocol.worker_main`): a Python error, a native crash or a hang leaves no
+result, and the runner records the failure.
 
 For the "primitives" pass the runner points this process's stdout (fd 1, where oneDNN prints its
 verbose lines from C) at the log file named by `--verbose-log`; nothing else is printed there.
@@ -15,14 +16,12 @@ from __future__ import annotations
 
 import ctypes
 import math
-import os
 import sys
 import time
-import traceback
 from pathlib import Path
 from typing import Any
 
-from mxprof.jobs.profile.spec import Protocol, RunResult, RunSpec, dump_json, load_json
+from mxprof.jobs.profile.spec import Protocol, RunResult, RunSpec
 
 
 def _plain(obj: Any) -> Any:
@@ -217,16 +216,6 @@ def _fuse(mx, loaded, spec: RunSpec, notes: list[str]):
     return dataclasses.replace(loaded, block=block)
 
 
-def _apply_test_hook(hook: str | None) -> None:
-    if hook == "abort":
-        os.abort()
-    if hook == "hang":
-        while True:
-            time.sleep(60)
-    if hook == "raise":
-        raise RuntimeError("test hook: deliberate failure")
-
-
 def run(spec: RunSpec, *, scratch: Path, verbose_log: Path | None = None) -> RunResult:
     started = time.monotonic()
     notes: list[str] = []
@@ -241,7 +230,6 @@ def run(spec: RunSpec, *, scratch: Path, verbose_log: Path | None = None) -> Run
     loaded = models.load(spec.model)
     if spec.config == "fused":
         loaded = _fuse(mx, loaded, spec, notes)
-    _apply_test_hook(spec.test_hook)
     # The oneDNN version from the cache the parent filled (`environment.onednn_version`).
     env = host.with_mxnet(environment.mxnet_fingerprint()).with_onednn_version(
         environment.onednn_version()).to_dict()
@@ -271,31 +259,20 @@ def run(spec: RunSpec, *, scratch: Path, verbose_log: Path | None = None) -> Run
         notes=tuple(notes))
 
 
+def _run_spec(data: dict[str, Any]) -> dict[str, Any]:
+    options = data.get("_options") or {}
+    spec = RunSpec.from_dict({k: v for k, v in data.items()
+                              if k != "name" and not k.startswith("_")})
+    log = options.get("verbose_log")
+    result = run(spec, scratch=Path(data["_workdir"]),
+                 verbose_log=Path(log) if log else None)
+    return result.to_dict()
+
+
 def main(argv: list[str] | None = None) -> int:
-    args = list(sys.argv[1:] if argv is None else argv)
-    verbose_log = None
-    if "--verbose-log" in args:
-        i = args.index("--verbose-log")
-        verbose_log = Path(args[i + 1])
-        del args[i:i + 2]
-    if len(args) != 2:
-        print("usage: python -m mxprof.jobs.profile.worker SPEC.json RESULT.json [--verbose-log PATH]",
-              file=sys.stderr)
-        return 2
-    spec_path, result_path = Path(args[0]), Path(args[1])
-    spec = RunSpec.from_dict(load_json(spec_path))
-    started = time.monotonic()
-    try:
-        result = run(spec, scratch=result_path.parent, verbose_log=verbose_log)
-    except Exception as exc:
-        tb = traceback.format_exc()
-        print(tb, file=sys.stderr)
-        result = RunResult(spec=spec, status="failed", wall_s=time.monotonic() - started,
-                           error=f"{type(exc).__name__}: {exc}", stderr_tail=tb[-4000:])
-        dump_json(result.to_dict(), result_path)
-        return 1
-    dump_json(result.to_dict(), result_path)
-    return 0
+    from mxprof.workers.protocol import worker_main
+
+    return worker_main(_run_spec, argv, options=("--verbose-log",))
 
 
 if __name__ == "__main__":
