@@ -361,10 +361,10 @@ def add_roofline(frame: pd.DataFrame, ceilings: Ceilings, *, ms: str = "ms",
     return out
 
 
-def primitive_roofline(attributed: pd.DataFrame, ceilings: Ceilings,
-                       iterations: int) -> pd.DataFrame:
-    """Per (layer, kind, impl, problem) over the timed executions (iteration >= 0, exec lines):
-    calls and ms per iteration, per-call work and the roofline columns, slowest first."""
+def primitive_work(attributed: pd.DataFrame, iterations: int) -> pd.DataFrame:
+    """Per (layer, layer_op, kind, impl, problem, mds, aux) over the timed executions
+    (iteration >= 0, exec lines): calls and ms per iteration, and per-call flops, bytes and
+    compute type (`with_work`), slowest first. Needs no ceilings: a worker can compute it."""
     rows = attributed
     if "iteration" in rows.columns:
         rows = rows[rows["iteration"] >= 0]
@@ -377,8 +377,14 @@ def primitive_roofline(attributed: pd.DataFrame, ceilings: Ceilings,
                .agg(calls="size", ms="sum").reset_index())
     grouped["calls"] = grouped["calls"] / max(iterations, 1)
     grouped["ms"] = grouped["ms"] / max(iterations, 1)
-    table = add_roofline(with_work(grouped), ceilings, calls="calls")
-    return table.sort_values("ms", ascending=False, kind="stable").reset_index(drop=True)
+    return with_work(grouped).sort_values("ms", ascending=False, kind="stable") \
+        .reset_index(drop=True)
+
+
+def primitive_roofline(attributed: pd.DataFrame, ceilings: Ceilings,
+                       iterations: int) -> pd.DataFrame:
+    """`primitive_work` plus the roofline columns (`add_roofline`)."""
+    return add_roofline(primitive_work(attributed, iterations), ceilings, calls="calls")
 
 
 def layer_roofline(prims: pd.DataFrame, ceilings: Ceilings) -> pd.DataFrame:
