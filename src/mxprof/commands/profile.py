@@ -58,6 +58,10 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="companion checks after the timing: fusion (one-line fused vs unfused "
                         "summary), equivalence (MKL-DNN and fused outputs vs the reference "
                         "kernels on random inputs); 'none' to skip (default: both)")
+    m.add_argument("--no-diagnosis", action="store_true",
+                   help="skip the machine ceilings, the roofline section and the findings")
+    m.add_argument("--refresh-ceilings", action="store_true",
+                   help="measure the machine ceilings again instead of using the cached ones")
     m.add_argument("--timeout", type=float, default=DEFAULT_TIMEOUT,
                    help=f"seconds before a worker is killed (default {DEFAULT_TIMEOUT:g})")
     m.add_argument("--workdir", help="keep worker specs, results, stderr and verbose logs here")
@@ -154,6 +158,22 @@ def _run_checks(args, model, checks: list[str]) -> dict:
     return out
 
 
+def _diagnose(args, specs, report) -> None:
+    """Ceilings (cached per machine and binding, else measured now) + roofline + findings."""
+    from mxprof.jobs.profile.report import add_diagnosis
+    ceilings = None
+    if any(s.pass_name == "primitives" for s in specs):
+        from mxprof.jobs.ceilings import machine_ceilings
+        spec = specs[0]
+        _progress("machine ceilings (cached per machine and binding; --refresh-ceilings)")
+        ceilings = machine_ceilings(spec.cpus, spec.threads, refresh=args.refresh_ceilings,
+                                    timeout=args.timeout)
+    try:
+        add_diagnosis(report, ceilings)
+    except Exception as exc:  # the measurements must survive a failed diagnosis
+        report["notes"].append(f"diagnosis failed: {exc!r}")
+
+
 def _progress(message: str) -> None:
     print(f"mxprof: {message}", file=sys.stderr, flush=True)
 
@@ -244,6 +264,8 @@ def run(args) -> int:
     if checks:
         _write_outputs(argparse.Namespace(json=args.json, markdown=None, trace=None), report)
         report["checks"] = _run_checks(args, model, checks)
+    if not args.no_diagnosis:
+        _diagnose(args, specs, report)
     _write_outputs(args, report)
     _display(report)
     return 0 if all(r.ok for r in results) else 1

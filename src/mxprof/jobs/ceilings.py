@@ -7,8 +7,8 @@ settings). The measurement is cached per machine fingerprint and binding
 (`mxprof.cpu.ceilings.cache_key`); `refresh=True` measures again. A failed worker leaves
 `measured` None and says why in `error`: the theoretical figures still stand.
 
-`roof(result)` gives the `mxprof.onednn.roofline.Ceilings` the roofline uses: the measured
-medians (what oneDNN can reach here), or the theoretical figures when nothing was measured.
+`roof(result)` gives the `mxprof.onednn.roofline.Ceilings` the roofline uses: the best measured
+repetitions (what oneDNN reaches here), None when nothing was measured.
 """
 
 from __future__ import annotations
@@ -90,10 +90,11 @@ def machine_ceilings(cpus: str | None = None, threads: int | None = None, *,
 
 
 def roof(result: dict[str, Any]) -> Ceilings | None:
-    """The roofs: measured medians, else theoretical peaks with a bandwidth guess of None
-    (no roofline without a bandwidth: returns None then)."""
+    """The roofs: the best measured repetition of each figure (other load only ever lowers a
+    rate, so the maximum is the closest to what the machine can do; the spread is kept beside
+    it); None when nothing was measured (no roofline without a bandwidth)."""
     m = result.get("measured")
     if m:
-        return Ceilings({"f32": m["f32"]["median"], "int8": m["int8"]["median"]},
-                        m["bandwidth"]["median"], "measured")
+        return Ceilings({"f32": m["f32"]["max"], "int8": m["int8"]["max"]},
+                        m["bandwidth"]["max"], "measured, best repetition")
     return None

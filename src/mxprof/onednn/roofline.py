@@ -16,6 +16,10 @@ Work of one call (`work(kind, problem, mds, aux)`):
   "compulsory traffic"). Dtypes come from the memory descriptors; MKL-DNN v0.x prints layouts
   only (`fsrc:nChw16c`): f32 there, as that generation ran FP32 alone.
 
+Efficiencies above 100% happen: the memory roof is DRAM bandwidth, and a tensor that stays in
+the caches between layers moves faster than that; a ceiling measured under more load than the
+layer also puts the layer above it.
+
 Roofline of one call (Williams, Waterman, Patterson, CACM 52(4), 2009): time at the roof =
 max(flops / peak, bytes / bandwidth), i.e. bound GFLOP/s = min(peak, intensity x bandwidth);
 efficiency = time at the roof / measured time (= attained / bound when flops > 0; defined the
@@ -363,7 +367,8 @@ def add_roofline(frame: pd.DataFrame, ceilings: Ceilings, *, ms: str = "ms",
 
 def primitive_work(attributed: pd.DataFrame, iterations: int) -> pd.DataFrame:
     """Per (layer, layer_op, kind, impl, problem, mds, aux) over the timed executions
-    (iteration >= 0, exec lines): calls and ms per iteration, and per-call flops, bytes and
+    (iteration >= 0, exec lines): calls and ms per iteration, the median ms of one execution
+    (robust to a preempted call on a shared machine), and per-call flops, bytes and
     compute type (`with_work`), slowest first. Needs no ceilings: a worker can compute it."""
     rows = attributed
     if "iteration" in rows.columns:
@@ -374,7 +379,7 @@ def primitive_work(attributed: pd.DataFrame, iterations: int) -> pd.DataFrame:
             if k in rows.columns]
     grouped = (rows.astype({k: object for k in keys})
                .groupby(keys, sort=False, dropna=False)["time_ms"]
-               .agg(calls="size", ms="sum").reset_index())
+               .agg(calls="size", ms="sum", median_exec_ms="median").reset_index())
     grouped["calls"] = grouped["calls"] / max(iterations, 1)
     grouped["ms"] = grouped["ms"] / max(iterations, 1)
     return with_work(grouped).sort_values("ms", ascending=False, kind="stable") \
