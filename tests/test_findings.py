@@ -119,3 +119,18 @@ def test_fewer_threads_than_cpus_is_found(nets):
     assert f"of {CPUS} CPUs bound" in found["evidence"]
     assert f"--threads {CPUS}" in found["fix"]
     assert report["threads"]["busy_threads"] == 1
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(CPUS < 2, reason="needs 2 CPUs to run fewer threads than CPUs")
+def test_try_fixes_times_each_fix_before_and_after(nets):
+    report = _profile(nets, "subnormal", "--threads", "1", "--passes", "timing,primitives",
+                      "--try-fixes")
+    rules = _rules(report)
+    for rule, applied in (("threads_idle", f"OMP threads {CPUS}"),
+                          ("subnormal_parameters", "subnormal values zeroed")):
+        m = rules[rule]["effect"]["measured"]
+        assert applied in m["fix_applied"] and m["error"] is None
+        assert m["before_ms"] > 0 and m["after_ms"] > 0
+        assert m["speedup"] == pytest.approx(m["before_ms"] / m["after_ms"])
+    assert "fix not tried" not in json.dumps(report["findings"])

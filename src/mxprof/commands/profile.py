@@ -60,6 +60,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                         "kernels on random inputs); 'none' to skip (default: both)")
     m.add_argument("--no-diagnosis", action="store_true",
                    help="skip the machine ceilings, the roofline section and the findings")
+    m.add_argument("--try-fixes", action="store_true",
+                   help="re-time the model with each fixable finding's fix (subnormal values "
+                        "zeroed, OpenMP threads = CPUs) and show before/after")
     m.add_argument("--refresh-ceilings", action="store_true",
                    help="measure the machine ceilings again instead of using the cached ones")
     m.add_argument("--timeout", type=float, default=DEFAULT_TIMEOUT,
@@ -172,6 +175,11 @@ def _diagnose(args, specs, report) -> None:
         add_diagnosis(report, ceilings)
     except Exception as exc:  # the measurements must survive a failed diagnosis
         report["notes"].append(f"diagnosis failed: {exc!r}")
+        return
+    if args.try_fixes and report.get("findings"):
+        from mxprof.jobs.profile.try_fixes import try_fixes
+        _progress("--try-fixes: timing each fixable finding before and after its fix")
+        try_fixes(report, specs[0], timeout=args.timeout, workdir=args.workdir)
 
 
 def _progress(message: str) -> None:

@@ -264,5 +264,6 @@ def finding_lines(report: dict[str, Any]) -> list[str]:
         lines.append(f"    evidence: {f['evidence']}")
         lines.append(f"    fix: {f['fix']}")
         if eff.get("measured"):
-            lines.append(f"    measured: {eff['measured']}")
+            from mxprof.jobs.profile.try_fixes import measured_line
+            lines.append(f"    measured: {measured_line(eff['measured'])}")
     return lines
