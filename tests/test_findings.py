@@ -13,6 +13,7 @@ import sys
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import pytest
 
 from mxprof.cpu.threads import thread_usage
@@ -134,3 +135,46 @@ def test_try_fixes_times_each_fix_before_and_after(nets):
         assert m["before_ms"] > 0 and m["after_ms"] > 0
         assert m["speedup"] == pytest.approx(m["before_ms"] / m["after_ms"])
     assert "fix not tried" not in json.dumps(report["findings"])
+
+
+def test_small_inner_product_rule_on_a_real_line():
+    """The fc of the real resnet18 log: mb1ic512oc1000 in 4.6 ms. With 100 GFLOP/s and 10 GB/s
+    the ridge is 10 FLOP/B; intensity 2*B*512*1000 / (4*(512*B + 512*1000 + 1000*B)) is 7.6 at
+    B=16 and 14.6 at B=32: the compute roof is reached from batch 32."""
+    from mxprof.jobs.profile import diagnose
+    from mxprof.onednn import roofline, verbose
+    from mxprof.onednn.roofline import Ceilings
+    ceil = Ceilings({"f32": 100.0, "int8": 400.0}, 10.0, "test")
+    log = verbose.parse(str(Path(__file__).parent / "fixtures" / "verbose" /
+                            "mxnet191_dnnl_v2.4.4_ts_level1.log"))
+    rows = log.exec()
+    fc = rows[rows["kind"] == "inner_product"].head(1).assign(layer="dense0_fwd",
+                                                             layer_op="FullyConnected")
+    prims = roofline.add_roofline(roofline.primitive_work(fc, 1), ceil, calls="calls")
+    (found,) = diagnose.small_gemm_below_roof({}, prims, ceil)
+    assert found.layers == ("dense0_fwd",) and "from batch 32" in found.fix
+    conv = rows[rows["kind"] == "convolution"].head(1).assign(layer="c", layer_op="Convolution")
+    other = roofline.add_roofline(roofline.primitive_work(conv, 1), ceil, calls="calls")
+    assert diagnose.small_gemm_below_roof({}, other, ceil) == []
+
+
+def test_same_shape_rule_flags_the_slow_copy_only():
+    """One real convolution line in two layers, the second ten times slower (what subnormal
+    inputs do): only the second is flagged; equal copies flag nothing."""
+    from mxprof.jobs.profile import diagnose
+    from mxprof.onednn import roofline, verbose
+    from mxprof.onednn.roofline import Ceilings
+    ceil = Ceilings({"f32": 100.0, "int8": 400.0}, 10.0, "test")
+    rows = verbose.parse(str(Path(__file__).parent / "fixtures" / "verbose" /
+                             "mxnet191_dnnl_v2.4.4_ts_level1.log")).exec()
+    conv = rows[rows["kind"] == "convolution"].head(1)
+    fast, slow = conv.assign(layer="conv_a"), conv.assign(layer="conv_b")
+    slow = slow.assign(time_ms=slow["time_ms"] * 10)
+    both = roofline.add_roofline(roofline.primitive_work(pd.concat([fast, slow]), 1), ceil,
+                                 calls="calls")
+    (found,) = diagnose.same_shape_below_roof({}, both)
+    assert found.layers == ("conv_b",)
+    assert found.cost_ms == pytest.approx(float(conv["time_ms"].iloc[0]) * 9)
+    equal = roofline.add_roofline(roofline.primitive_work(
+        pd.concat([fast, conv.assign(layer="conv_c")]), 1), ceil, calls="calls")
+    assert diagnose.same_shape_below_roof({}, equal) == []
