@@ -247,11 +247,13 @@ def outside_onednn(report, prims) -> list[Finding]:
     if ms / total < OUTSIDE_SHARE:
         return []
     out_rows.sort(key=lambda r: -float(r["ms"]))
+    lat = (report.get("latency_ms") or {}).get("median")
+    of_latency = f" and {ms / lat:.0%} of the {lat:.2f} ms latency" if lat else ""
     return [Finding(
         "outside_onednn", "layers run outside oneDNN",
         tuple(str(r["name"]) for r in out_rows),
-        f"{len(out_rows)} layers ran no oneDNN compute primitive: {ms:.3f} ms = {ms / total:.0%} of the "
-        "layer time; " + ", ".join(f"{r['name']} ({r['op']}, {float(r['ms']):.3f} ms)"
+        f"{len(out_rows)} layers ran no oneDNN compute primitive: {ms:.3f} ms = {ms / total:.0%} "
+        f"of the layer time{of_latency}; " + ", ".join(f"{r['name']} ({r['op']}, {float(r['ms']):.3f} ms)"
                                    for r in out_rows[:5]),
         "these operators run MXNet's own CPU kernels: replace them with oneDNN-backed ones "
         "(e.g. PReLU -> Activation/LeakyReLU('leaky'), or fold them into a neighbour)",
