@@ -367,8 +367,8 @@ def add_roofline(frame: pd.DataFrame, ceilings: Ceilings, *, ms: str = "ms",
 
 def primitive_work(attributed: pd.DataFrame, iterations: int) -> pd.DataFrame:
     """Per (layer, layer_op, kind, impl, problem, mds, aux) over the timed executions
-    (iteration >= 0, exec lines): calls and ms per iteration, the median ms of one execution
-    (robust to a preempted call on a shared machine), and per-call flops, bytes and
+    (iteration >= 0, exec lines): calls and ms per iteration, the median and minimum ms of one
+    execution (robust to a preempted call on a shared machine), and per-call flops, bytes and
     compute type (`with_work`), slowest first. Needs no ceilings: a worker can compute it."""
     rows = attributed
     if "iteration" in rows.columns:
@@ -379,7 +379,8 @@ def primitive_work(attributed: pd.DataFrame, iterations: int) -> pd.DataFrame:
             if k in rows.columns]
     grouped = (rows.astype({k: object for k in keys})
                .groupby(keys, sort=False, dropna=False)["time_ms"]
-               .agg(calls="size", ms="sum", median_exec_ms="median").reset_index())
+               .agg(calls="size", ms="sum", median_exec_ms="median", min_exec_ms="min")
+               .reset_index())
     grouped["calls"] = grouped["calls"] / max(iterations, 1)
     grouped["ms"] = grouped["ms"] / max(iterations, 1)
     return with_work(grouped).sort_values("ms", ascending=False, kind="stable") \

@@ -12,7 +12,7 @@ evidence from this run:
 
 - `subnormal_parameters`: parameters with nonzero |x| < 1.18e-38 (FP32's smallest normal).
 - `same_shape_below_roof`: a convolution / inner product / matmul far below its roof (< 1/3 of
-  the efficiency, median execution) while the same kind, implementation and shape reaches at
+  the efficiency, fastest execution) while the same kind, implementation and shape reaches at
   least 25% of it in another layer.
 - `reference_kernels`: `ref:` / `*_ref:` kernels, `gemm:blas` convolutions, `simple:` reorders
   on a machine with AVX2 or AVX-512 (oneDNN has jit kernels there).
@@ -123,8 +123,10 @@ def same_shape_below_roof(report, prims) -> list[Finding]:
         return []
     out = []
     heavy = prims[prims["kind"].isin(["convolution", "deconvolution", "inner_product", "matmul"])]
-    # The median execution, not the mean: one preempted call on a shared machine is not a cause.
-    eff = heavy["roof_ms"] / (heavy["median_exec_ms"] * heavy["calls"])
+    # The fastest execution, not the mean: a call preempted on a shared machine is not a cause;
+    # a layer slow in every iteration is.
+    col = "min_exec_ms" if "min_exec_ms" in heavy.columns else "median_exec_ms"
+    eff = heavy["roof_ms"] / (heavy[col] * heavy["calls"])
     heavy = heavy.assign(steady_efficiency=eff)
     for (kind, impl, problem), g in heavy.groupby(["kind", "impl", "problem"], sort=False):
         g = g[g["steady_efficiency"].notna()]
@@ -140,10 +142,28 @@ def same_shape_below_roof(report, prims) -> list[Finding]:
             tuple(str(x) for x in slow["layer"]),
             f"{impl} reaches {best:.0%} of its roof in one layer and "
             f"{float(slow['steady_efficiency'].min()):.1%} in {', '.join(map(str, slow['layer'][:4]))}",
-            "same shape and kernel, different speed: the inputs differ. Check for subnormal "
-            "values (see subnormal_parameters) and zero them",
+            "same shape and kernel, different speed in every iteration: the inputs differ. "
+            "Check for subnormal values (parameters: see subnormal_parameters; activations "
+            "after PReLU/LeakyReLU with tiny slopes) and zero them"
+            + _load_caveat(),
             {"ms_per_iter": lost, "estimate": "ms above the time at the best layer's efficiency"}))
     return out
+
+
+def _load_caveat() -> str:
+    """On an overloaded machine (load average above the CPU count) whole primitives get
+    preempted: say so beside a timing-based finding."""
+    import os
+    try:
+        load, cpus = os.getloadavg()[0], len(os.sched_getaffinity(0))
+    except (OSError, AttributeError):
+        return ""
+    return (f"; note: load average {load:.1f} on {cpus} CPUs now, so other processes may "
+            "explain it: re-run on a quiet machine first" if load > cpus else "")
+
+
+def _above_roof_ms(rows) -> float:
+    return float((rows["ms"] - rows["roof_ms"]).clip(lower=0).sum())
 
 
 def reference_kernels(report, prims) -> list[Finding]:
@@ -170,7 +190,7 @@ def reference_kernels(report, prims) -> list[Finding]:
         tuple(str(x) for x in slow["layer"]), "; ".join(parts[:6]) +
         f"; the machine has {', '.join(sorted(isa & {'avx2', 'avx512f', 'avx512_vnni'}))}",
         fix,
-        {"ms_per_iter": float(slow["ms"].sum()) - float(slow["roof_ms"].sum()),
+        {"ms_per_iter": _above_roof_ms(slow),
          "estimate": "ms above the roof of these primitives"})]
 
 
@@ -190,7 +210,7 @@ def layouts_and_reorders(report, prims) -> list[Finding]:
             f"({', '.join(sorted(set(plain['impl'])))})",
             "oneDNN is fastest on the blocked layouts it picks itself: plain tensors mean "
             "MKL-DNN is off for the operator or an unsupported shape/dtype forced the generic path",
-            {"ms_per_iter": float(plain["ms"].sum() - plain["roof_ms"].sum()),
+            {"ms_per_iter": _above_roof_ms(plain),
              "estimate": "ms above the roof of these convolutions"}))
     reorders = prims[prims["kind"] == "reorder"]
     weights = reorders[[shared.is_weight_reorder("reorder", str(m)) for m in reorders["mds"]]]
@@ -291,7 +311,8 @@ def small_gemm_below_roof(report, prims, ceilings=None) -> list[Finding]:
             f"{row.attained_gflops or 0:.2f} GFLOP/s, {row.ms:.3f} ms/iter",
             "batch requests: at batch 1 the weights are read for one row each call"
             + (f"; the roofline model puts it on the compute roof from batch {at}" if at else ""),
-            {"ms_per_iter": float(row.ms - row.roof_ms), "estimate": "ms above the roof"}))
+            {"ms_per_iter": max(float(row.ms - row.roof_ms), 0.0),
+             "estimate": "ms above the roof"}))
     return out
 
 
