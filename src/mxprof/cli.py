@@ -25,6 +25,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "merge": ("merge", "combine compare results files from several machines into one table"),
     "verbose": ("verbose", "summarize oneDNN/MKL-DNN verbose logs of any generation"),
     "topology": ("topology", "show sockets, cores, SMT siblings, NUMA nodes, CPU model and ISA"),
+    "ceilings": ("ceilings", "the machine's roofs: peak GFLOP/s (f32, int8) and memory bandwidth"),
     "bind": ("bind", "run a command bound to CPUs and NUMA memory, with OpenMP pinned (like numactl)"),
 }
 

@@ -46,6 +46,13 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="companion checks after the timing: fusion (one-line fused vs unfused "
                         "summary), equivalence (MKL-DNN and fused outputs vs the reference "
                         "kernels on random inputs); 'none' to skip (default: both)")
+    m.add_argument("--no-diagnosis", action="store_true",
+                   help="skip the machine ceilings, the roofline section and the findings")
+    m.add_argument("--try-fixes", action="store_true",
+                   help="re-time the model with each fixable finding's fix (subnormal values "
+                        "zeroed, OpenMP threads = CPUs) and show before/after")
+    m.add_argument("--refresh-ceilings", action="store_true",
+                   help="measure the machine ceilings again instead of using the cached ones")
     _options.add_binding(p)
     _options.add_timing(p)
     _options.add_processes(p)
@@ -187,6 +194,27 @@ def _run_checks(args, spec, checks: list[str], progress) -> dict:
     if "equivalence" in checks:
         out["equivalence"] = _equivalence_check(args, spec, progress)
     return out
+
+
+def _diagnose(args, specs, report, progress) -> None:
+    """Ceilings (cached per machine and binding, else measured now) + roofline + findings."""
+    from mxprof.jobs.profile.report import add_diagnosis
+    ceilings = None
+    if any(s.pass_name == "primitives" for s in specs):
+        from mxprof.jobs.ceilings import machine_ceilings
+        spec = specs[0]
+        progress.note("machine ceilings (cached per machine and binding; --refresh-ceilings)")
+        ceilings = machine_ceilings(spec.cpus, spec.threads, refresh=args.refresh_ceilings,
+                                    timeout=args.timeout)
+    try:
+        add_diagnosis(report, ceilings)
+    except Exception as exc:  # the measurements must survive a failed diagnosis
+        report["notes"].append(f"diagnosis failed: {exc!r}")
+        return
+    if args.try_fixes and report.get("findings"):
+        from mxprof.jobs.profile.try_fixes import try_fixes
+        progress.note("--try-fixes: timing each fixable finding before and after its fix")
+        try_fixes(report, specs[0], timeout=args.timeout, workdir=args.workdir)
 
 
 def _reference_binding(cpus, membind, threads):
@@ -364,6 +392,8 @@ def _measure(args, specs, checks) -> int:
             if args.json and args.json != "-":
                 _write_outputs(args, report, ("json",))
             report["checks"] = _run_checks(args, specs[0], checks, progress)
+        if not args.no_diagnosis:
+            _diagnose(args, specs, report, progress)
     return _finish(args, report, exit_status(results, report.get("checks")))
 
 

@@ -93,4 +93,19 @@ def run(args) -> int:
             print(f"mxprof: error: cannot write {args.json}: {exc.strerror or exc}",
                   file=sys.stderr)
             return 2
+    if args.sysfs_root == "/sys" and args.cpuinfo == "/proc/cpuinfo":
+        _print_ceilings(console)
     return 0
+
+
+def _print_ceilings(console) -> None:
+    """Theoretical peaks, and the measured ones when `mxprof ceilings` has cached them."""
+    from mxprof.commands.ceilings import format_ceilings
+    from mxprof.jobs.ceilings import machine_ceilings
+
+    result = machine_ceilings(measure_missing=False)
+    if not result["measured"]:
+        result["error"] = "run `python -m mxprof ceilings` to measure"
+    console.print("Ceilings", style="italic")
+    for line in format_ceilings(result)[:-1] if not result["measured"] else format_ceilings(result):
+        console.print(line, highlight=False, soft_wrap=True)

@@ -216,6 +216,7 @@ def all_tables(report: dict[str, Any]) -> list[Table]:
               operator_table(ref, "Operators, MKL-DNN off (batch 1)") if ref else None,
               layer_table(report, "Slowest layers, MKL-DNN on (batch 1)"),
               primitive_table(report), primitive_layer_table(report), failure_table(report)]
+    tables.append(roofline_table(report))
     return [t for t in tables if t is not None]
 
 
@@ -245,4 +246,60 @@ def closing_lines(report: dict[str, Any]) -> list[str]:
     lines += [f"missing: {m}" for m in report.get("missing", [])]
     if not report.get("complete", True):
         lines.append("incomplete: not every planned worker produced a result")
+    lines += finding_lines(report)
+    return lines
+
+
+def _num(value: float | None, fmt: str = ".1f") -> str:
+    return "-" if value is None or value != value else format(value, fmt)
+
+
+def roofline_table(report: dict[str, Any]) -> Table | None:
+    """Slowest layers on the roofline: attained vs bound, efficiency, class; headroom below."""
+    roof = report.get("roofline")
+    if not roof or not roof.get("layers"):
+        return None
+    c = roof["ceilings"]
+    body = []
+    for r in roof["layers"][:TOP_LAYERS]:
+        bound = (r["flops"] / (r["roof_ms"] * 1e6) if r.get("roof_ms") and r.get("flops")
+                 else None)
+        body.append((str(r["layer"]), str(r.get("layer_op") or "?"), fmt_ms(r["ms"], 3),
+                     _num(r.get("attained_gflops")), _num(r.get("attained_gbs")),
+                     _num(bound), "-" if r.get("efficiency") is None else
+                     f"{r['efficiency']:.0%}", str(r.get("bound")).replace("-bound", "")))
+    h = roof["headroom"]
+    foot = (f"roofs ({c['source']}): f32 {c['peak_gflops']['f32']:.1f} GFLOP/s, int8 "
+            f"{c['peak_gflops'].get('int8') or 0:.1f} GOP/s, {c['bandwidth_gbs']:.1f} GB/s. "
+            f"Headroom: oneDNN primitives {fmt_ms(h['primitives_ms'])} ms, at their roofs "
+            f"{fmt_ms(h['roof_ms'], 3)} ms")
+    if h.get("model_at_roof_ms"):
+        foot += (f"; the model {fmt_ms(h['latency_ms'])} ms measured, "
+                 f"{fmt_ms(h['model_at_roof_ms'])} ms if every layer ran at its roof "
+                 f"({fmt_ratio(h.get('speedup_bound'))})")
+    foot += (f". overhead: below {roof['overhead_efficiency']:.0%} of the roof; above 100%: "
+             "data stayed in cache (the memory roof is DRAM) or the ceilings met more load.")
+    return Table("Roofline by layer, MKL-DNN on (batch 1, verbose pass)",
+                 ("layer", "op", "ms/iter", "GFLOP/s", "GB/s", "roof GFLOP/s", "eff.",
+                  "bound by"), tuple(body), foot)
+
+
+def finding_lines(report: dict[str, Any]) -> list[str]:
+    """The findings, most costly first: rule, time at stake, layers, evidence, fix."""
+    found = report.get("findings") or []
+    lines = [f"findings: {len(found)} (most costly first)"] if found else []
+    if "findings" in report and not found:
+        lines.append("findings: none (every rule ran; no evidence of a known cause)")
+    for i, f in enumerate(found, 1):
+        eff = f.get("effect") or {}
+        ms = eff.get("ms_per_iter")
+        layers = ", ".join(f["layers"][:5]) + (" ..." if len(f["layers"]) > 5 else "")
+        lines.append(f"[{i}] {f['rule']}: {f['title']}"
+                     + (f" (~{ms:.3f} ms/iter at stake)" if ms else "")
+                     + (f"; layers {layers}" if layers else ""))
+        lines.append(f"    evidence: {f['evidence']}")
+        lines.append(f"    fix: {f['fix']}")
+        if eff.get("measured"):
+            from mxprof.jobs.profile.try_fixes import measured_line
+            lines.append(f"    measured: {measured_line(eff['measured'])}")
     return lines

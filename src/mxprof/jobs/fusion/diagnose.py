@@ -1,7 +1,8 @@
 """Why fusion won or lost, read from the primitive log: rules that yield findings with a fix.
 
 Input: `fusion_trace.Trace` of the fused and of the unfused run (primitives assigned to graph
-nodes, steady iterations only). Rules:
+nodes, steady iterations only). The primitive tests (layouts, weight reorders, reference
+kernels) are shared with `profile` in `mxprof.onednn.findings`. Rules:
 
 - `weights_reordered_every_call`: a reorder into a blocked weight layout (`Acdb64a`, `ABcd16b16a`:
   the outermost, output-channel dimension blocked) runs in every iteration. The weights never
@@ -22,6 +23,11 @@ from collections import Counter
 from dataclasses import asdict, dataclass
 
 from mxprof.jobs.fusion.trace import Primitive, Trace
+from mxprof.onednn import findings as shared
+from mxprof.onednn.findings import memory_tags
+
+__all__ = ["Finding", "diagnose", "group_reason", "is_weight_reorder", "memory_tags",
+           "static_fix"]
 
 
 @dataclass(frozen=True)
@@ -43,27 +49,8 @@ class Finding:
         return cls(**{**d, "nodes": tuple(d["nodes"])})
 
 
-def memory_tags(mds: str) -> dict[str, str]:
-    """`src_f32::blocked:abcd:f0 wei_f32::blocked:Acdb64a:f0` -> {'src': 'abcd', 'wei': ...}."""
-    tags = {}
-    for md in mds.split():
-        parts = md.split(":")
-        if len(parts) >= 4:
-            tags[parts[0].split("_")[0]] = parts[3]
-    return tags
-
-
 def is_weight_reorder(p: Primitive) -> bool:
-    if p.kind != "reorder":
-        return False
-    dst = memory_tags(p.mds).get("dst", "")
-    # Data tensors keep the batch (outermost) dimension unblocked in inference; weight layouts
-    # block the output channels, which oneDNN writes as an upper-case first letter.
-    return bool(dst) and dst[0].isupper()
-
-
-def _is_plain(tag: str) -> bool:
-    return len(tag) >= 4 and tag == "abcdefgh"[: len(tag)]
+    return shared.is_weight_reorder(p.kind, p.mds)
 
 
 def _per_iter(prims, trace: Trace) -> float:
@@ -98,7 +85,7 @@ def weights_reordered_every_call(trace: Trace, graph: str, fix: str) -> list[Fin
 
 def reference_kernels(trace: Trace, graph: str) -> list[Finding]:
     slow = [p for p in trace.steady() if p.kind != "reorder"
-            and (p.impl.startswith("ref") or "gemm:blas" in p.impl)]
+            and (shared.is_reference_impl(p.kind, p.impl) or "gemm:blas" in p.impl)]
     if not slow:
         return []
     kinds = Counter(f"{p.kind} {p.impl}" for p in slow)
@@ -118,7 +105,7 @@ def reference_kernels(trace: Trace, graph: str) -> list[Finding]:
 
 def plain_layouts(trace: Trace, graph: str) -> list[Finding]:
     plain = [p for p in trace.steady() if p.kind in ("convolution", "deconvolution")
-             and any(_is_plain(t) for a, t in memory_tags(p.mds).items() if a in ("src", "wei"))]
+             and any(shared.is_plain(t) for a, t in memory_tags(p.mds).items() if a in ("src", "wei"))]
     if not plain:
         return []
     return [Finding(

@@ -14,6 +14,10 @@ workers leave their sections None and are listed under "runs") and returns a JSO
           equivalence {status, inputs, lines, configs [{name, max_abs_diff, max_rel_diff,
           top1_agreement, within_tolerance}]}} (added by the profile command when it runs them).
 
+`add_diagnosis(report, ceilings)` adds `roofline` {ceilings, layers, primitives, headroom} and
+`findings` [{rule, title, layers, evidence, fix, effect}] (mxprof.jobs.profile.diagnose);
+`threads` {busy_threads, cpus_bound, parallelism, ...} comes from the timing pass.
+
 `load_report(path)` reads one back (for `profile --load`), checking the schema.
 """
 
@@ -207,6 +211,9 @@ def build_report(results: list[RunResult], *, planned: int | None = None,
     report["protocol"]["processes"] = lat.get("processes", 1)
     report["protocol"]["interval"] = lat.get("ci_method")
     report["protocol"]["processes_order"] = "interleaved A B A B across configurations"
+    timing = _ok(by_config.get("mkldnn", {}), "timing")
+    if timing and timing.latency and timing.latency.get("threads"):
+        report["threads"] = timing.latency["threads"]  # busy threads during the bs=1 timing
     if first.weights == "random":
         report["notes"].insert(0, "weights: random initialisation (no local pretrained file): "
                                   "timing is valid, accuracy is not")
@@ -257,3 +264,13 @@ def summary_line(report: dict[str, Any]) -> str:
     if failed:
         parts.append(f"; {len(failed)} worker(s) failed")
     return " ".join(parts).replace(" ;", ";")
+
+
+def add_diagnosis(report: dict[str, Any], ceilings: dict[str, Any] | None) -> dict[str, Any]:
+    """The roofline section and the findings, most costly first (in place; returns report)."""
+    from mxprof.jobs.profile.diagnose import diagnose, roofline_section
+    report["roofline"] = roofline_section(report, ceilings)
+    if ceilings and not ceilings.get("measured"):
+        report["notes"].append(f"roofline: no measured ceilings ({ceilings.get('error')})")
+    report["findings"] = [f.to_dict() for f in diagnose(report, ceilings)]
+    return report

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import ctypes
 import math
+import os
 import sys
 import time
 from pathlib import Path
@@ -103,10 +104,15 @@ def _caller(net, x):
 
 
 def run_timing(mx, net, spec: RunSpec) -> dict[str, Any]:
+    from mxprof.cpu.threads import task_times, thread_usage
     p: Protocol = spec.protocol
+    before, t0 = task_times(), time.perf_counter()
     latency = timed(_caller(net, _input(mx, spec, 1)), warmup=p.warmup, iterations=p.iterations,
                     min_time=p.min_time, min_iterations=p.min_iterations,
                     max_iterations=p.max_iterations)
+    # Which threads worked during the batch-1 timing (the threads finding of the diagnosis).
+    latency["threads"] = thread_usage(before, task_times(), time.perf_counter() - t0,
+                                      len(os.sched_getaffinity(0)))
     batch = spec.batch_size
     thr = timed(_caller(net, _input(mx, spec, batch)), warmup=p.throughput_warmup,
                 iterations=p.iterations, min_time=p.min_time,
@@ -191,7 +197,24 @@ def run_primitives(mx, net, spec: RunSpec, log: Path) -> dict[str, Any]:
                        "ms": float(r["total_ms"]) / n, "percent": float(r["percent"]),
                        "mean_ms": float(r["mean_ms"])} for _, r in by_kind.iterrows()]
     out["reorder_share"] = verbose.reorder_share(timed)
+    out.update(_diagnosis_inputs(net, attributed, iterations))
     return out
+
+
+def _diagnosis_inputs(net, attributed, iterations: int) -> dict[str, Any]:
+    """What the roofline and the findings need from this run (mxprof.jobs.profile.diagnose):
+    per-primitive work (flops, bytes; the ceilings are applied in the parent) and the
+    parameters holding subnormal values."""
+    from mxprof.onednn import findings, roofline
+    work = roofline.primitive_work(attributed, iterations)
+    params = {}
+    for name, param in net.collect_params().items():
+        try:
+            params[name] = param.data().asnumpy()
+        except Exception:  # an uninitialised parameter has nothing to count
+            continue
+    return {"work": _plain(work), "subnormals": findings.parameter_subnormals(params),
+            "params_checked": len(params)}
 
 
 def _fuse(mx, loaded, spec: RunSpec, notes: list[str]):

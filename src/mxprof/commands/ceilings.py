@@ -1,0 +1,91 @@
+"""`mxprof ceilings`: the roofs every layer is held against, theoretical and measured here.
+
+    python -m mxprof ceilings [--cores LIST] [--threads N] [--refresh] [--reps N] [--json]
+
+Theoretical peaks come from the ISA flags and maximum frequency (mxprof.cpu.ceilings); the
+measured ones from a large oneDNN FullyConnected through MXNet (f32 and quantized int8) and a
+STREAM-style numpy triad, in a worker bound like the profile (mxprof.jobs.ceilings), cached per
+machine and binding under ~/.cache/mxprof (MXPROF_CACHE / XDG_CACHE_HOME).
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from typing import Any
+
+from mxprof.errors import UsageError
+
+
+def add_arguments(p) -> None:
+    p.add_argument("--cores", metavar="LIST", help="measure bound to these CPUs (as profile)")
+    p.add_argument("--threads", type=int, help="OpenMP threads (default: the runtime's)")
+    p.add_argument("--refresh", action="store_true", help="measure again, ignoring the cache")
+    p.add_argument("--reps", type=int, default=5, help="repetitions per figure (default 5)")
+    p.add_argument("--size", type=int, default=1024,
+                   help="FullyConnected M=N=K (default 1024)")
+    p.add_argument("--timeout", type=float, default=600.0, help="seconds before the worker "
+                                                                 "is killed (default 600)")
+    p.add_argument("--json", action="store_true", help="print one JSON object")
+
+
+def _fmt(fig: dict[str, Any] | None) -> str:
+    if not fig:
+        return "-"
+    return (f"{fig['median']:.1f} {fig['unit']} (min {fig['min']:.1f}, max {fig['max']:.1f}, "
+            f"{len(fig['values'])} reps)")
+
+
+def format_ceilings(result: dict[str, Any]) -> list[str]:
+    """Plain lines: theoretical and measured figures, their methods, and the cache."""
+    t, m = result["theoretical"], result.get("measured") or {}
+    peaks = t["peak_gflops"]
+    ghz = f"{t['ghz']:.2f} GHz" if t["ghz"] else "unknown GHz"
+    lines = [
+        f"theoretical  f32 {peaks['f32'] or 0:.1f} GFLOP/s = {t['cores']} cores x {ghz} x "
+        f"{t['f32_per_cycle']} FLOP/cycle ({t['isa_f32']})",
+        f"             int8 {peaks['int8'] or 0:.1f} GOP/s = {t['cores']} cores x {ghz} x "
+        f"{t['int8_per_cycle']:.0f} OP/cycle ({t['isa_int8']})",
+        f"             frequency from {t['frequency_source']}",
+    ]
+    if m:
+        lines += [f"measured     f32 {_fmt(m.get('f32'))}: {m['f32']['method']}",
+                  f"             int8 {_fmt(m.get('int8'))}: {m['int8']['method']}",
+                  f"             bandwidth {_fmt(m.get('bandwidth'))}: {m['bandwidth']['method']} "
+                  f"({m['bandwidth']['array_mib']:.0f} MiB arrays, LLC "
+                  f"{m['bandwidth']['llc_mib']:.0f} MiB)",
+                  f"             {m['threads']} threads on CPUs "
+                  f"{','.join(str(c) for c in m['cpus'])}"]
+        if peaks["f32"]:
+            lines.append(f"             measured / theoretical: f32 "
+                         f"{m['f32']['median'] / peaks['f32']:.0%}, int8 "
+                         f"{m['int8']['median'] / peaks['int8']:.0%}")
+    else:
+        lines.append(f"measured     none ({result.get('error') or 'not measured'})")
+    c = result["cache"]
+    lines.append(f"cache        {'hit' if c['hit'] else 'stored'}: {c.get('path') or 'not written'}"
+                 + (f" (measured {c['measured_at']})" if c.get("measured_at") else ""))
+    return lines
+
+
+def run(args) -> int:
+    from mxprof.jobs.ceilings import machine_ceilings
+    if args.reps < 1 or args.size < 16 or (args.threads is not None and args.threads < 1):
+        raise UsageError("--reps and --threads must be >= 1, --size >= 16")
+    if args.cores:
+        from mxprof.cpu.cpulist import parse_cpu_list
+        try:
+            parse_cpu_list(args.cores)
+        except ValueError as exc:
+            raise UsageError(f"bad --cores: {exc}") from None
+    if sys.stderr.isatty() and not args.refresh:
+        print("mxprof: ceilings: cached figures are used when present (--refresh to measure)",
+              file=sys.stderr)
+    result = machine_ceilings(args.cores, args.threads, refresh=args.refresh, reps=args.reps,
+                              size=args.size, timeout=args.timeout)
+    if args.json:
+        print(json.dumps(result, indent=2))
+    else:
+        for line in format_ceilings(result):
+            print(line)
+    return 0 if result.get("measured") else 1

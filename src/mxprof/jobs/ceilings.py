@@ -1,0 +1,100 @@
+"""The machine's ceilings for one binding: measured once in a worker process, then cached.
+
+`machine_ceilings(cpus, threads)` returns {theoretical, measured, cache, ...}: the theoretical
+peaks from `mxprof.cpu.ceilings`, and the figures `mxprof.mx.ceilings_worker` measured in a
+fresh process with MKL-DNN on, bound to `cpus` with `threads` OpenMP threads (the profile's own
+settings). The measurement is cached per machine fingerprint and binding
+(`mxprof.cpu.ceilings.cache_key`); `refresh=True` measures again. A failed worker leaves
+`measured` None and says why in `error`: the theoretical figures still stand.
+
+`roof(result)` gives the `mxprof.onednn.roofline.Ceilings` the roofline uses: the best measured
+repetitions (what oneDNN reaches here), None when nothing was measured.
+"""
+
+from __future__ import annotations
+
+import json
+import tempfile
+from pathlib import Path
+from typing import Any
+
+from mxprof.cpu import ceilings as cpu_ceilings
+from mxprof.onednn.roofline import Ceilings
+from mxprof.workers.process import python_command, run_process, worker_env
+
+
+def _libmxnet() -> str | None:
+    import importlib.util
+    spec = importlib.util.find_spec("mxnet")
+    if spec is None or not spec.origin:
+        return None
+    lib = Path(spec.origin).parent / "libmxnet.so"
+    if not lib.exists():
+        return None
+    st = lib.stat()
+    return f"{lib}|{st.st_size}|{st.st_mtime_ns}"
+
+
+def _parse_cpus(cpus: str | None) -> tuple[int, ...] | None:
+    if not cpus:
+        return None
+    from mxprof.cpu.cpulist import parse_cpu_list
+    return tuple(parse_cpu_list(cpus))
+
+
+def measure(cpus: str | None, threads: int | None, *, reps: int = 5, size: int = 1024,
+            rep_time: float = 0.3, timeout: float = 600.0) -> tuple[dict | None, str | None]:
+    """(measured figures, None) from one worker process, or (None, why it failed)."""
+    env = worker_env(mkldnn=True, threads=threads)
+    with tempfile.TemporaryDirectory(prefix="mxprof-ceilings-") as tmp:
+        out = Path(tmp) / "ceilings.json"
+        args = ["-m", "mxprof.mx.ceilings_worker", str(out), "--reps", str(reps),
+                "--size", str(size), "--rep-time", str(rep_time)]
+        if cpus:
+            args += ["--cpus", cpus]
+        outcome = run_process(python_command(args), env=env, timeout=timeout)
+        if not outcome.ok or not out.exists():
+            return None, f"ceilings worker {outcome.description}: {outcome.stderr_tail[-500:]}"
+        return json.loads(out.read_text()), None
+
+
+def machine_ceilings(cpus: str | None = None, threads: int | None = None, *,
+                     refresh: bool = False, measure_missing: bool = True,
+                     **options: Any) -> dict[str, Any]:
+    """Theoretical and measured ceilings for this binding (see module docstring).
+
+    measure_missing=False: use the cache only, never start a worker (measured None if absent).
+    """
+    cpu_ids = _parse_cpus(cpus)
+    theory = cpu_ceilings.theoretical(cpu_ids, threads)
+    key = cpu_ceilings.cache_key(cpu_ids, threads, libmxnet=_libmxnet())
+    result: dict[str, Any] = {"cpus": cpus, "threads": threads, "theoretical": theory,
+                              "measured": None, "cache": {"key": key, "hit": False,
+                                                          "path": None}, "error": None}
+    cached = None if refresh else cpu_ceilings.load_cached(key)
+    if cached is not None:
+        result["measured"] = cached.get("measured")
+        result["cache"].update(hit=True, path=str(cpu_ceilings.cache_path(key)),
+                               measured_at=cached.get("measured_at"))
+        return result
+    if not measure_missing:
+        return result
+    measured, error = measure(cpus, threads, **options)
+    result["measured"], result["error"] = measured, error
+    if measured is not None:
+        import datetime as dt
+        stamp = dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
+        path = cpu_ceilings.store(key, {"measured": measured, "measured_at": stamp})
+        result["cache"].update(path=str(path) if path else None, measured_at=stamp)
+    return result
+
+
+def roof(result: dict[str, Any]) -> Ceilings | None:
+    """The roofs: the best measured repetition of each figure (other load only ever lowers a
+    rate, so the maximum is the closest to what the machine can do; the spread is kept beside
+    it); None when nothing was measured (no roofline without a bandwidth)."""
+    m = result.get("measured")
+    if m:
+        return Ceilings({"f32": m["f32"]["max"], "int8": m["int8"]["max"]},
+                        m["bandwidth"]["max"], "measured, best repetition")
+    return None

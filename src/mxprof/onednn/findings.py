@@ -1,0 +1,106 @@
+"""What a oneDNN primitive's fields say about its speed: the tests every diagnosis shares.
+
+Used by `mxprof.jobs.fusion.diagnose` (fused vs unfused graphs) and
+`mxprof.jobs.profile.diagnose` (one model on the roofline), so both read layouts, reference
+kernels and weight reorders the same way. Also the `Finding` record both commands emit, and the
+subnormal-value count the profile worker runs over every parameter.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+# The smallest normal FP32 magnitude, 2**-126 (IEEE 754 binary32): nonzero values below it are
+# subnormal, and x86 cores take a microcode assist (tens to hundreds of cycles) on them unless
+# FTZ/DAZ is set, which MXNet 1.9.1 never does.
+FP32_MIN_NORMAL = float(np.finfo(np.float32).tiny)
+
+
+@dataclass(frozen=True)
+class Finding:
+    """One cause of lost time: the rule that found it, the layers, the evidence from this run,
+    the fix, and its effect ({"ms_per_iter": the time at stake, "estimate": how it was
+    estimated, "measured": before/after when the fix was tried})."""
+
+    rule: str
+    title: str
+    layers: tuple[str, ...]
+    evidence: str
+    fix: str
+    effect: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def cost_ms(self) -> float:
+        return float(self.effect.get("ms_per_iter") or 0.0)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"rule": self.rule, "title": self.title, "layers": list(self.layers),
+                "evidence": self.evidence, "fix": self.fix, "effect": dict(self.effect)}
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> Finding:
+        return cls(d["rule"], d.get("title", d["rule"]), tuple(d["layers"]), d["evidence"],
+                   d["fix"], dict(d.get("effect") or {}))
+
+
+def memory_tags(mds: str) -> dict[str, str]:
+    """`src_f32::blocked:abcd:f0 wei_f32::blocked:Acdb64a:f0` -> {'src': 'abcd', 'wei': ...}
+    (v1.x-3.1 descriptors; v3.2+ have one more slot before the tag: both are read)."""
+    tags = {}
+    for md in (mds or "").split():
+        parts = md.split(":")
+        if len(parts) >= 4:
+            tag = parts[3] if parts[3] or len(parts) < 5 else parts[4]
+            if parts[2] != "blocked" and len(parts) > 4 and parts[3] == "blocked":
+                tag = parts[4]  # v3.6+: arg:dtype:props:blocked:tag
+            tags[parts[0].split("_")[0]] = tag  # a repeated arg (sum inputs): the last one
+    return tags
+
+
+def is_weight_layout(tag: str) -> bool:
+    """Data tensors keep the batch (outermost) dimension unblocked in inference; weight layouts
+    block the output channels, which oneDNN writes as an upper-case first letter."""
+    return bool(tag) and tag[0].isupper()
+
+
+def is_weight_reorder(kind: str, mds: str) -> bool:
+    return kind == "reorder" and is_weight_layout(memory_tags(mds).get("dst", ""))
+
+
+def is_plain(tag: str) -> bool:
+    """`abcd`, `abcde`: NCHW / OIHW order with nothing blocked (4-D and up)."""
+    return len(tag) >= 4 and tag == "abcdefgh"[: len(tag)]
+
+
+def is_reference_impl(kind: str, impl: str) -> bool:
+    """A slow generic path: `ref:*` / `*_ref:*` kernels, `gemm:blas` convolutions (MKL-DNN
+    v0.x's im2col + BLAS), and `simple:*` reorders (element by element)."""
+    head = impl.split(":")[0]
+    if head == "ref" or head.endswith("_ref"):
+        return True
+    if kind == "reorder":
+        return head == "simple"
+    return "gemm:blas" in impl and kind in ("convolution", "deconvolution")
+
+
+def subnormal_count(values: np.ndarray) -> int:
+    """Nonzero FP32/FP64 values whose magnitude is below FP32's smallest normal number."""
+    a = np.abs(np.asarray(values, dtype=np.float64))
+    return int(np.count_nonzero((a > 0) & (a < FP32_MIN_NORMAL)))
+
+
+def parameter_subnormals(named: dict[str, np.ndarray]) -> list[dict[str, Any]]:
+    """[{param, subnormal, size, share}] for the float parameters that hold subnormal values."""
+    out = []
+    for name, value in named.items():
+        arr = np.asarray(value)
+        if arr.dtype.kind != "f" or arr.size == 0:
+            continue
+        n = subnormal_count(arr)
+        if n:
+            out.append({"param": name, "subnormal": n, "size": int(arr.size),
+                        "share": n / arr.size})
+    return sorted(out, key=lambda d: -d["subnormal"])
