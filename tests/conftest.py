@@ -5,11 +5,17 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 import pytest
 
 FIXTURES = Path(__file__).parent / "fixtures"
+
+# The suite never writes into the user's ~/.cache/mxprof (ceilings, compare results, build
+# venvs): one cache folder per test session, shared by every command the tests run, so the
+# machine ceilings are measured once per session. Tests that check the cache rules set their own.
+os.environ.setdefault("MXPROF_CACHE", tempfile.mkdtemp(prefix="mxprof-test-cache-"))
 
 
 def run_cli(*args: str, env: dict[str, str] | None = None, timeout: float = 600,
