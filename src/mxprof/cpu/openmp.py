@@ -39,14 +39,15 @@ Wait policy (`wait_policy`, `bind --wait-policy`): how a team's threads wait bet
 regions. "active": spin a bounded while, then sleep (GNU: OMP_WAIT_POLICY=ACTIVE with
 GOMP_SPINCOUNT=300000, libgomp's own count when the policy is unset, about 1-3 ms; Intel:
 KMP_BLOCKTIME=`blocktime` ms). ACTIVE without GOMP_SPINCOUNT spins 3e10 iterations (minutes):
-measured 1.5-4.2 s per batch-1 call against 22-68 ms for PASSIVE, since the spinning team starves
-MXNet's engine and Python threads on 2 CPUs. "passive": sleep at once (GNU:
+measured 0.86-4.2 s per batch-1 call against 39-224 ms for PASSIVE (load average 2.5-13), since
+the spinning team starves MXNet's engine and Python threads on 2 CPUs. "passive": sleep at once (GNU:
 OMP_WAIT_POLICY=PASSIVE; Intel: KMP_BLOCKTIME=0). Neither wins everywhere (bench/openmp_binding.py,
-resnet18_v1, 2 threads on the 2-CPU VM): with the CPUs to itself a spinning team is faster
-(batch 1: 15.6 ms spinning vs 22 ms passive on a quiet machine; 21.7 vs 51.6 ms at load average
-2.5), and as soon as other processes share the CPUs a spinning thread burns the time slice its
-teammates need (660-4350 ms vs 68-224 ms at load average 5-13). So "auto", the default, picks
-"active" when the bound CPUs look idle (see `resolve_wait_policy`) and "passive" otherwise; the
+resnet18_v1 batch 1, 2 threads on the 2-CPU VM): with the CPUs to itself a spinning team is
+faster (15.6 ms spinning vs 22 ms passive on a quiet machine, issue 9; 21.7 vs 51.6 ms in a
+round at load average 2.5), and once other processes share the CPUs a spinning thread burns the
+time slice its teammates need (load average 8.6-10.6: 932-2116 ms with libgomp's default spin
+vs 39-156 ms passive, medians 1900 vs 42 ms). So "auto", the default, picks "active" when the
+bound CPUs look idle (see `resolve_wait_policy`) and "passive" otherwise; the
 policy that ran is recorded with every result (`wait_policy_in_force`).
 Never set both families: libiomp5 given KMP_AFFINITY and OMP_PLACES warns, ignores OMP_PLACES
 and (intel-openmp 2026.2, measured) put both threads of a 2-CPU run on one CPU.
