@@ -9,17 +9,26 @@ second). Model: resnet18_v1, random init, hybridize(static_alloc, static_shape),
 The ratio column is each configuration's median over the unbound default's, same run.
 
     PYTHONPATH=src python bench/openmp_binding.py [--rounds 3] [--cpus 0-1] [--seconds 3]
+        [--only NAMES] [--conditions as-is,loaded] [--extra-load K]
+
+Conditions: every configuration is measured twice, "as-is" (whatever else runs on the machine:
+quiet only if the machine is) and "loaded" (K extra processes spinning on the bound CPUs for the
+whole condition, K = number of --cpus by default), and both tables are printed with the load
+average, so that a wait policy is chosen from both (see mxprof.cpu.openmp.choose_wait_policy).
 
 Configurations (N = number of --cpus; mxprof bind runs the real CLI, which binds and execs):
   default        nothing set: MXNet and OpenMP choose
   omp-threads    OMP_NUM_THREADS=N
   one-thread     OMP_NUM_THREADS=1
   passive        OMP_NUM_THREADS=N OMP_WAIT_POLICY=PASSIVE (sleep at once instead of spinning)
+  active         OMP_NUM_THREADS=N OMP_WAIT_POLICY=ACTIVE (spin between parallel regions)
   places+close   OMP_NUM_THREADS=N OMP_PROC_BIND=close OMP_PLACES={a},{b}... (the old protocol)
   affinity       sched_setaffinity(--cpus) + OMP_NUM_THREADS=N
   old-bind       affinity + places+close (what `mxprof bind` did before this bench existed)
   spin-10k       affinity + OMP_NUM_THREADS=N GOMP_SPINCOUNT=10000 (bounded spin, then sleep)
-  bind           `python -m mxprof bind --cores CPUS -- ...` as it is now
+  bind           `python -m mxprof bind --cores CPUS -- ...` as it is now (--wait-policy auto)
+  bind-passive   `python -m mxprof bind --cores CPUS --wait-policy passive -- ...`
+  bind-active    `python -m mxprof bind --cores CPUS --wait-policy active -- ...`
   bind-pinned    `python -m mxprof bind --cores CPUS --pin-threads -- ...`
   bind-1cpu      `python -m mxprof bind --cores FIRST -- ...`: one CPU, for scale
 
@@ -115,11 +124,16 @@ def configurations(cpus: list[int]) -> dict[str, tuple[dict[str, str], list[int]
         "omp-threads": ({"OMP_NUM_THREADS": n}, None, []),
         "one-thread": ({"OMP_NUM_THREADS": "1"}, None, []),
         "passive": ({"OMP_NUM_THREADS": n, "OMP_WAIT_POLICY": "PASSIVE"}, None, []),
+        "active": ({"OMP_NUM_THREADS": n, "OMP_WAIT_POLICY": "ACTIVE"}, None, []),
         "places+close": (places, None, []),
         "affinity": ({"OMP_NUM_THREADS": n}, cpus, []),
         "old-bind": (places, cpus, []),
         "spin-10k": ({"OMP_NUM_THREADS": n, "GOMP_SPINCOUNT": "10000"}, cpus, []),
         "bind": ({}, None, [*mxprof, format_cpu_list(cpus), "--"]),
+        "bind-passive": ({}, None, [*mxprof, format_cpu_list(cpus), "--wait-policy", "passive",
+                                    "--"]),
+        "bind-active": ({}, None, [*mxprof, format_cpu_list(cpus), "--wait-policy", "active",
+                                   "--"]),
         "bind-pinned": ({}, None, [*mxprof, format_cpu_list(cpus), "--pin-threads", "--"]),
         "bind-1cpu": ({}, None, [*mxprof, str(cpus[0]), "--"]),
     }
@@ -144,6 +158,46 @@ def shlex_join(command) -> str:
     return shlex.join(command)
 
 
+def start_load(cpus: list[int], count: int) -> list[subprocess.Popen]:
+    """`count` processes spinning on `cpus` until stopped: the "loaded" condition."""
+    return [subprocess.Popen([sys.executable, "-c", "while True: pass"],
+                             preexec_fn=lambda: os.sched_setaffinity(0, cpus))
+            for _ in range(count)]
+
+
+def stop_load(spinners: list[subprocess.Popen]) -> None:
+    for proc in spinners:
+        proc.kill()
+        proc.wait()
+
+
+def measure_condition(configs, rounds: int, seconds: float) -> dict[str, list[dict]]:
+    results: dict[str, list[dict]] = {name: [] for name in configs}
+    for r in range(rounds):
+        for name, (env, affinity, prefix) in configs.items():
+            out = run_once(env, affinity, prefix, seconds)
+            results[name].append(out)
+            print(f"  round {r + 1} {name:13} {out['latency_ms']:7.1f} ms "
+                  f"{out['throughput']:6.1f} img/s  main thread on {out['main_thread']:5} "
+                  f"busy {' '.join(out['busy'])}", flush=True)
+    return results
+
+
+def print_table(results: dict[str, list[dict]]) -> None:
+    base_lat = statistics.median(o["latency_ms"] for o in results["default"])
+    base_thr = statistics.median(o["throughput"] for o in results["default"])
+    print(f"{'configuration':14} {'b1 ms':>8} {'spread':>13} {'x default':>9} "
+          f"{'b16 img/s':>9} {'spread':>13} {'x default':>9}  main thread / busy threads (last run)")
+    for name, outs in results.items():
+        lat = [o["latency_ms"] for o in outs]
+        thr = [o["throughput"] for o in outs]
+        print(f"{name:14} {statistics.median(lat):8.1f} {min(lat):6.1f}-{max(lat):<6.1f} "
+              f"{statistics.median(lat) / base_lat:9.2f} {statistics.median(thr):9.1f} "
+              f"{min(thr):6.1f}-{max(thr):<6.1f} {statistics.median(thr) / base_thr:9.2f}  "
+              f"{outs[-1]['main_thread']} / {' '.join(outs[-1]['busy'])}")
+    print("(latency: lower is better, x default > 1 is slower; throughput: x default < 1 is slower)")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rounds", type=int, default=3)
@@ -151,6 +205,10 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=3.0,
                         help="measuring time per figure per run (default 3 s)")
     parser.add_argument("--only", help="comma-separated configuration names")
+    parser.add_argument("--conditions", default="as-is,loaded",
+                        help="as-is, loaded or both, comma-separated (default: both)")
+    parser.add_argument("--extra-load", type=int, default=None, metavar="K",
+                        help="spinning processes of the loaded condition (default: one per CPU)")
     parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
@@ -164,30 +222,25 @@ def main() -> None:
     configs = configurations(cpus)
     if args.only:
         configs = {k: v for k, v in configs.items() if k in args.only.split(",") or k == "default"}
+    extra = len(cpus) if args.extra_load is None else args.extra_load
     print(f"resnet18_v1, MXNet OpenMP runtime: {detect_openmp_runtime('mxnet')}, CPUs {args.cpus or cpus}, "
-          f"{args.rounds} rounds, {args.seconds:g} s per figure per run, "
-          f"load average {os.getloadavg()[0]:.1f} at start", flush=True)
-    results: dict[str, list[dict]] = {name: [] for name in configs}
-    for r in range(args.rounds):
-        for name, (env, affinity, prefix) in configs.items():
-            out = run_once(env, affinity, prefix, args.seconds)
-            results[name].append(out)
-            print(f"  round {r + 1} {name:13} {out['latency_ms']:7.1f} ms "
-                  f"{out['throughput']:6.1f} img/s  main thread on {out['main_thread']:5} "
-                  f"busy {' '.join(out['busy'])}", flush=True)
-
-    base_lat = statistics.median(o["latency_ms"] for o in results["default"])
-    base_thr = statistics.median(o["throughput"] for o in results["default"])
-    print(f"\n{'configuration':14} {'b1 ms':>8} {'spread':>13} {'x default':>9} "
-          f"{'b16 img/s':>9} {'spread':>13} {'x default':>9}  main thread / busy threads (last run)")
-    for name, outs in results.items():
-        lat = [o["latency_ms"] for o in outs]
-        thr = [o["throughput"] for o in outs]
-        print(f"{name:14} {statistics.median(lat):8.1f} {min(lat):6.1f}-{max(lat):<6.1f} "
-              f"{statistics.median(lat) / base_lat:9.2f} {statistics.median(thr):9.1f} "
-              f"{min(thr):6.1f}-{max(thr):<6.1f} {statistics.median(thr) / base_thr:9.2f}  "
-              f"{outs[-1]['main_thread']} / {' '.join(outs[-1]['busy'])}")
-    print("(latency: lower is better, x default > 1 is slower; throughput: x default < 1 is slower)")
+          f"{args.rounds} rounds, {args.seconds:g} s per figure per run", flush=True)
+    tables = {}
+    for condition in args.conditions.split(","):
+        spinners = start_load(cpus, extra) if condition == "loaded" else []
+        try:
+            if spinners:
+                time.sleep(1.0)  # let the spinners reach the run queue before the first run
+            label = (f"{condition} (+{extra} spinning processes)" if spinners else condition)
+            print(f"condition {label}: load average {os.getloadavg()[0]:.1f} at start",
+                  flush=True)
+            results = measure_condition(configs, args.rounds, args.seconds)
+            tables[label] = (results, os.getloadavg()[0])
+        finally:
+            stop_load(spinners)
+    for label, (results, load) in tables.items():
+        print(f"\ncondition {label}, load average {load:.1f} at end")
+        print_table(results)
 
 
 if __name__ == "__main__":

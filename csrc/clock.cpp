@@ -1,9 +1,13 @@
 // The clock and the timing loop of mxprof.measure.
 //
-// Clock: the invariant TSC (x86_64 with constant_tsc and nonstop_tsc in /proc/cpuinfo) converted
-// to nanoseconds by a fixed-point multiplier calibrated against CLOCK_MONOTONIC once at import;
-// otherwise clock_gettime(CLOCK_MONOTONIC). Both report nanoseconds on CLOCK_MONOTONIC's epoch, so
-// now_ns() can be compared with time.monotonic_ns().
+// Clock: the invariant TSC converted to nanoseconds by a fixed-point multiplier, where the kernel
+// trusts it, otherwise clock_gettime(CLOCK_MONOTONIC). The TSC is used only if the CPU has
+// constant_tsc and nonstop_tsc (/proc/cpuinfo) and the kernel uses tsc as its clocksource or
+// still lists it among the usable ones (a TSC that its watchdog found unstable is dropped from
+// available_clocksource). Its rate is calibrated once at import against CLOCK_MONOTONIC_RAW,
+// which NTP never slews, and its epoch anchored on CLOCK_MONOTONIC, so now_ns() compares with
+// time.monotonic_ns(). clock_choice() makes the decision from any sysfs root (tests use fake
+// ones); the pure-Python twin is mxprof.timing._clock_py.clock_choice.
 //
 // Timing loop: calls a Python callable with no arguments, with the GIL held, and writes one int64
 // sample per call into a buffer that numpy then owns through a capsule (no copy). Statistics are
@@ -14,8 +18,11 @@
 #include <pybind11/pybind11.h>
 
 #include <algorithm>
+#include <cmath>
 #include <cstdint>
 #include <fstream>
+#include <optional>
+#include <sstream>
 #include <string>
 #include <vector>
 
@@ -29,37 +36,114 @@ namespace {
 
 using namespace mxprof_clock;
 
-bool cpu_has_invariant_tsc() {
-#if MXPROF_HAVE_TSC
-    std::ifstream in("/proc/cpuinfo");
+inline int64_t clock_ns(clockid_t id) {
+    timespec ts;
+    clock_gettime(id, &ts);
+    return static_cast<int64_t>(ts.tv_sec) * 1000000000LL + ts.tv_nsec;
+}
+
+// The first line of a file, trimmed; nullopt if it cannot be read.
+std::optional<std::string> read_line(const std::string &path) {
+    std::ifstream in(path);
+    if (!in) return std::nullopt;
+    std::string line;
+    std::getline(in, line);
+    const auto first = line.find_first_not_of(" \t\r\n");
+    if (first == std::string::npos) return std::string();
+    return line.substr(first, line.find_last_not_of(" \t\r\n") - first + 1);
+}
+
+// The words of the first "flags" line of a cpuinfo file; nullopt if there is none.
+std::optional<std::vector<std::string>> cpu_flags(const std::string &cpuinfo) {
+    std::ifstream in(cpuinfo);
     std::string line;
     while (std::getline(in, line)) {
         if (line.rfind("flags", 0) != 0) continue;
-        // Flags are space separated; pad so that whole words match.
-        std::string flags = " " + line.substr(line.find(':') + 1) + " ";
-        return flags.find(" constant_tsc ") != std::string::npos &&
-               flags.find(" nonstop_tsc ") != std::string::npos;
+        std::istringstream words(line.substr(line.find(':') + 1));
+        std::vector<std::string> flags;
+        for (std::string w; words >> w;) flags.push_back(w);
+        return flags;
     }
+    return std::nullopt;
+}
+
+std::vector<std::string> split_words(const std::string &text) {
+    std::istringstream words(text);
+    std::vector<std::string> out;
+    for (std::string w; words >> w;) out.push_back(w);
+    return out;
+}
+
+bool contains(const std::vector<std::string> &words, const std::string &word) {
+    return std::find(words.begin(), words.end(), word) != words.end();
+}
+
+// Which clock to use and why. The reason strings are matched word for word by the Python twin
+// (mxprof.timing._clock_py.clock_choice): keep both in step.
+struct ClockChoice {
+    bool tsc = false;
+    std::string reason;
+    bool cpu_invariant_tsc = false;
+    std::optional<std::string> current, available;
+};
+
+ClockChoice choose_clock(const std::string &sysfs_root, const std::string &cpuinfo) {
+    ClockChoice c;
+    const std::string dir = sysfs_root + "/devices/system/clocksource/clocksource0";
+    c.current = read_line(dir + "/current_clocksource");
+    c.available = read_line(dir + "/available_clocksource");
+#if !MXPROF_HAVE_TSC
+    c.reason = "not an x86_64 CPU: no TSC";
+    return c;
 #endif
-    return false;
+    const auto flags = cpu_flags(cpuinfo);
+    if (!flags) {
+        c.reason = "no CPU flags in " + cpuinfo;
+        return c;
+    }
+    std::string missing;
+    for (const char *f : {"constant_tsc", "nonstop_tsc"})
+        if (!contains(*flags, f)) missing += (missing.empty() ? "" : ", ") + std::string(f);
+    if (!missing.empty()) {
+        c.reason = "the TSC is not invariant (" + missing + " missing from " + cpuinfo + ")";
+        return c;
+    }
+    c.cpu_invariant_tsc = true;
+    if (!c.current && !c.available) {
+        c.reason = "cannot read the kernel's clocksources in " + dir + ": the TSC is used only where the kernel trusts it";
+        return c;
+    }
+    const std::string current = c.current.value_or("?");
+    const std::string available = c.available.value_or("?");
+    if (current == "tsc") {
+        c.tsc = true;
+        c.reason = "invariant TSC, the kernel's current clocksource";
+    } else if (contains(split_words(available), "tsc")) {
+        c.tsc = true;
+        c.reason = "invariant TSC, which the kernel lists as usable (current clocksource " + current + ")";
+    } else {
+        c.reason = "the kernel does not list tsc among its usable clocksources (" + available +
+                   "): it found the TSC unstable or never trusted it";
+    }
+    return c;
 }
 
 #if MXPROF_HAVE_TSC
-// One (tsc, monotonic ns) pair: the clock_gettime call bracketed by two TSC reads, the tightest of
+// One (tsc, clock ns) pair: the clock_gettime call bracketed by two TSC reads, the tightest of
 // a few tries, its TSC taken at the midpoint. The pair is then good to a few tens of ns.
 struct Anchor {
     uint64_t tsc;
     int64_t ns;
 };
 
-Anchor take_anchor() {
+Anchor take_anchor(clockid_t id) {
     Anchor best{0, 0};
     uint64_t best_width = UINT64_MAX;
     for (int i = 0; i < 16; ++i) {
         uint64_t a = read_tsc();
-        int64_t ns = monotonic_ns();
+        int64_t ns = clock_ns(id);
         uint64_t b = read_tsc();
-        if (b - a < best_width) {
+        if (b >= a && b - a < best_width) {
             best_width = b - a;
             best = Anchor{a + (b - a) / 2, ns};
         }
@@ -67,30 +151,50 @@ Anchor take_anchor() {
     return best;
 }
 
-void calibrate_tsc(int64_t duration_ns) {
-    int64_t t_start = monotonic_ns();
-    Anchor first = take_anchor();
-    while (monotonic_ns() - first.ns < duration_ns) {
+// The rate against CLOCK_MONOTONIC_RAW (NTP slews CLOCK_MONOTONIC by up to 500 ppm, and a slew
+// during the window would bias the rate), the epoch on CLOCK_MONOTONIC. False if the TSC did not
+// advance at a plausible rate (then it is not used).
+bool calibrate_tsc(int64_t duration_ns) {
+    const int64_t t_start = monotonic_ns();
+    const Anchor first = take_anchor(CLOCK_MONOTONIC_RAW);
+    while (clock_ns(CLOCK_MONOTONIC_RAW) - first.ns < duration_ns) {
     }
-    Anchor last = take_anchor();
-    double hz = static_cast<double>(last.tsc - first.tsc) * 1e9 / static_cast<double>(last.ns - first.ns);
+    const Anchor last = take_anchor(CLOCK_MONOTONIC_RAW);
+    const Anchor epoch = take_anchor(CLOCK_MONOTONIC);
+    const double ticks = static_cast<double>(static_cast<int64_t>(last.tsc - first.tsc));
+    const double hz = ticks * 1e9 / static_cast<double>(last.ns - first.ns);
+    g_clock.calibration_ms = static_cast<double>(monotonic_ns() - t_start) / 1e6;
+    if (!std::isfinite(hz) || hz < 1e7 || hz > 1e11) return false;
     g_clock.tsc_hz = hz;
     g_clock.mult = static_cast<uint64_t>(1e9 / hz * static_cast<double>(uint64_t(1) << kShift) + 0.5);
-    g_clock.tsc0 = last.tsc;
-    g_clock.ns0 = last.ns;
-    g_clock.calibration_ms = static_cast<double>(monotonic_ns() - t_start) / 1e6;
+    g_clock.tsc0 = epoch.tsc;
+    g_clock.ns0 = epoch.ns;
+    g_clock.tsc_calibrated = true;
+    return true;
 }
 #endif
 
-void init_clock_state() {
-    g_clock.tsc_usable = cpu_has_invariant_tsc();
+constexpr int64_t kCalibrationNs = 15 * 1000 * 1000;
+
+// Applies a choice: calibrates the TSC if it is chosen and not yet calibrated.
+void apply_choice(const ClockChoice &c) {
+    g_clock.cpu_invariant_tsc = c.cpu_invariant_tsc;
+    g_clock.kernel_current = c.current.value_or("");
+    g_clock.kernel_available = c.available.value_or("");
+    g_clock.use_tsc = false;
+    g_clock.reason = c.reason;
 #if MXPROF_HAVE_TSC
-    if (g_clock.tsc_usable) {
-        calibrate_tsc(15 * 1000 * 1000);
-        g_clock.use_tsc = true;
+    if (c.tsc) {
+        if (g_clock.tsc_calibrated || calibrate_tsc(kCalibrationNs)) {
+            g_clock.use_tsc = true;
+        } else {
+            g_clock.reason = c.reason + "; but its calibration against CLOCK_MONOTONIC_RAW failed";
+        }
     }
 #endif
 }
+
+void init_clock_state() { apply_choice(choose_clock("/sys", "/proc/cpuinfo")); }
 
 // Both clocks share one shape for the loop: raw reads, and a conversion of a difference of raw
 // reads to ns (done after the loop, outside the timed region).
@@ -103,7 +207,7 @@ struct MonotonicClock {
 #if MXPROF_HAVE_TSC
 struct TscClock {
     static inline int64_t read() { return static_cast<int64_t>(read_tsc()); }
-    static inline int64_t to_ns(int64_t delta) { return tsc_to_ns_delta(static_cast<uint64_t>(delta)); }
+    static inline int64_t to_ns(int64_t delta) { return tsc_to_ns_delta(delta); }
     static inline int64_t from_ns(int64_t ns) {
         const double ticks = static_cast<double>(ns) * g_clock.tsc_hz / 1e9;
         return ticks >= 9.0e18 ? INT64_MAX : static_cast<int64_t>(ticks);  // "never", not overflow
@@ -127,36 +231,47 @@ PyObject *call_without_vectorcall(PyObject *fn, PyObject *const *, size_t, PyObj
 //
 // One clock read per call: the read that ends sample i starts sample i+1, which halves the clock
 // cost of the loop. A sample therefore also holds the few instructions of loop bookkeeping (a
-// store, a decref, two compares), the same for every sample. Work that is not the same for every
-// sample (growing the buffer, checking for Ctrl-C) re-reads the clock after it, so no sample
-// carries it. The buffer is allocated and touched before the loop (up to 8 MiB, then doubled as
-// needed), so that no page fault lands in a sample.
+// store, a decref, three compares), the same for every sample. Work that is not the same for
+// every sample (growing the buffer, checking for Ctrl-C) re-reads the clock after it, so no
+// sample carries it. The buffer is allocated and touched before the loop (up to 8 MiB, then
+// doubled as needed), so that no page fault lands in a sample.
+//
+// Signals are checked after any call that ends kSignalCheckNs or more after the last check: so
+// after every call of a slow function (Ctrl-C stops it at the end of the call in progress) and
+// once a millisecond for a fast one. A callable that never enters the eval loop (a builtin, a
+// ctypes function) would not see Ctrl-C otherwise.
+constexpr int64_t kSignalCheckNs = 1000 * 1000;
+
 template <class Clock>
 std::vector<int64_t> run_loop(PyObject *fn, int64_t max_calls, int64_t target_ns, int64_t min_calls,
                               int64_t limit_ns) {
-    constexpr int64_t kSignalEvery = 1 << 14;
     constexpr int64_t kUpfront = 1 << 20;
     std::vector<int64_t> samples(static_cast<size_t>(std::min(max_calls, kUpfront)));
     // Calling the vectorcall slot directly skips PyObject_CallNoArgs' dispatch (3-4 ns a call).
+    // PY_VECTORCALL_ARGUMENTS_OFFSET lets a bound method put `self` in args[-1] instead of
+    // allocating a new argument array, so args[-1] must be writable memory: the spare slot.
     vectorcallfunc call = PyVectorcall_Function(fn);
     if (call == nullptr) call = call_without_vectorcall;
+    PyObject *arg_slots[1] = {nullptr};
+    PyObject *const *no_args = arg_slots + 1;
     const int64_t never = INT64_MAX;
     const int64_t target = target_ns < 0 ? never : Clock::from_ns(target_ns);
     const int64_t limit = limit_ns < 0 ? never : Clock::from_ns(limit_ns);
+    const int64_t check_every = Clock::from_ns(kSignalCheckNs);
+    if (max_calls > 0 && PyErr_CheckSignals() != 0) throw py::error_already_set();
     const int64_t start = Clock::read();
+    int64_t t_prev = start, last_check = start;
     int64_t i = 0;
     bool done = max_calls <= 0;
     while (!done) {
-        // A callable that never enters the eval loop (a builtin) would not see Ctrl-C otherwise.
-        if (PyErr_CheckSignals() != 0) throw py::error_already_set();
-        if (static_cast<size_t>(i) == samples.size())
+        if (static_cast<size_t>(i) == samples.size()) {
             samples.resize(static_cast<size_t>(std::min(max_calls, 2 * i)));
-        const int64_t stretch_end =
-            std::min(static_cast<int64_t>(samples.size()), i + kSignalEvery);
+            t_prev = Clock::read();
+        }
+        const int64_t end = static_cast<int64_t>(samples.size());
         int64_t *out = samples.data();
-        int64_t t_prev = Clock::read();
-        for (; i < stretch_end; ++i) {
-            PyObject *result = call(fn, nullptr, PY_VECTORCALL_ARGUMENTS_OFFSET, nullptr);
+        for (; i < end; ++i) {
+            PyObject *result = call(fn, no_args, PY_VECTORCALL_ARGUMENTS_OFFSET, nullptr);
             const int64_t t = Clock::read();
             if (result == nullptr) throw_call_error();
             Py_DECREF(result);
@@ -167,6 +282,10 @@ std::vector<int64_t> run_loop(PyObject *fn, int64_t max_calls, int64_t target_ns
                 ++i;
                 done = true;
                 break;
+            }
+            if (t - last_check >= check_every) {
+                if (PyErr_CheckSignals() != 0) throw py::error_already_set();
+                t_prev = last_check = Clock::read();
             }
         }
         if (i >= max_calls) done = true;
@@ -207,28 +326,58 @@ double native_read_cost_ns(int pairs) {
     return static_cast<double>(d[d.size() / 2]);
 }
 
+py::object text_or_none(const std::string &text) {
+    return text.empty() ? py::object(py::none()) : py::object(py::str(text));
+}
+
 py::dict clock_info_native() {
     py::dict info;
     info["source"] = g_clock.use_tsc ? "tsc" : "clock_gettime";
-    info["tsc_usable"] = g_clock.tsc_usable;
-    // The TSC frequency only describes now_ns() when the TSC is what it reads.
+    info["reason"] = g_clock.reason;
+    info["cpu_invariant_tsc"] = g_clock.cpu_invariant_tsc;
+    // The TSC figures only describe now_ns() when the TSC is what it reads.
     info["tsc_hz"] = g_clock.use_tsc ? py::object(py::float_(g_clock.tsc_hz)) : py::object(py::none());
+    info["calibrated_against"] = g_clock.use_tsc ? py::object(py::str("CLOCK_MONOTONIC_RAW")) : py::object(py::none());
     info["calibration_ms"] = g_clock.calibration_ms;
     timespec res;
     clock_getres(CLOCK_MONOTONIC, &res);
-    info["resolution_ns"] = g_clock.use_tsc ? 1e9 / g_clock.tsc_hz
-                                            : static_cast<double>(res.tv_sec * 1000000000LL + res.tv_nsec);
+    const double ns_per_tick = g_clock.use_tsc ? 1e9 / g_clock.tsc_hz
+                                               : static_cast<double>(res.tv_sec * 1000000000LL + res.tv_nsec);
+    info["ns_per_tick"] = ns_per_tick;
+    info["resolution_ns"] = ns_per_tick;
+    info["kernel_clocksource"] = text_or_none(g_clock.kernel_current);
+    info["kernel_available_clocksources"] = text_or_none(g_clock.kernel_available);
     return info;
 }
 
+py::dict clock_choice_native(const std::string &sysfs_root, const std::string &cpuinfo) {
+    const ClockChoice c = choose_clock(sysfs_root, cpuinfo);
+    py::dict out;
+    out["source"] = c.tsc ? "tsc" : "clock_gettime";
+    out["reason"] = c.reason;
+    out["cpu_invariant_tsc"] = c.cpu_invariant_tsc;
+    out["kernel_clocksource"] = c.current ? py::object(py::str(*c.current)) : py::object(py::none());
+    out["kernel_available_clocksources"] =
+        c.available ? py::object(py::str(*c.available)) : py::object(py::none());
+    return out;
+}
+
 void clock_select(const std::string &source) {
-    if (source == "clock_gettime") {
+    if (source == "auto") {
+        init_clock_state();
+    } else if (source == "clock_gettime") {
         g_clock.use_tsc = false;
+        g_clock.reason = "selected by clock_select('clock_gettime')";
     } else if (source == "tsc") {
-        if (!g_clock.tsc_usable) throw py::value_error("clock_select: this CPU has no invariant TSC");
+        if (!g_clock.cpu_invariant_tsc) throw py::value_error("clock_select: this CPU has no invariant TSC");
+#if MXPROF_HAVE_TSC
+        if (!g_clock.tsc_calibrated && !calibrate_tsc(kCalibrationNs))
+            throw py::value_error("clock_select: the TSC calibration against CLOCK_MONOTONIC_RAW failed");
+#endif
         g_clock.use_tsc = true;
+        g_clock.reason = "selected by clock_select('tsc')";
     } else {
-        throw py::value_error("clock_select: source must be 'tsc' or 'clock_gettime'");
+        throw py::value_error("clock_select: source must be 'tsc', 'clock_gettime' or 'auto'");
     }
 }
 
@@ -252,10 +401,20 @@ void init_clock(py::module_ &m) {
           "Call fn() up to max_calls times; one int64 ns sample per call, returned without copy.\n"
           "Stops early once target_ns of wall time has passed and min_calls were made, or once\n"
           "limit_ns has passed (negative: off). Exceptions from fn propagate unchanged.");
-    m.def("clock_info", &clock_info_native, "Which clock now_ns reads and its calibration.");
+    m.def("clock_info", &clock_info_native, "Which clock now_ns reads, why, and its calibration.");
+    m.def("clock_choice", &clock_choice_native, py::arg("sysfs_root") = "/sys",
+          py::arg("cpuinfo") = "/proc/cpuinfo",
+          "The clock the import-time rule picks on a machine described by a sysfs root and a\n"
+          "cpuinfo file, and why; changes nothing (tests pass fake trees).");
+    m.def("clock_ticks_to_ns",
+          [](int64_t ticks) -> int64_t { return g_clock.use_tsc ? tsc_to_ns_delta(ticks) : ticks; },
+          py::arg("ticks"),
+          "ns of a difference of two raw reads of the current clock (TSC ticks, or ns for\n"
+          "clock_gettime); negative differences stay negative.");
     m.def("clock_read_cost_ns", &native_read_cost_ns, py::arg("pairs") = 2001,
           "Median ns between two back-to-back native clock reads.");
     m.def("clock_select", &clock_select, py::arg("source"),
-          "Switch the native clock ('tsc' or 'clock_gettime'); for tests and comparisons.");
+          "Switch the native clock ('tsc' or 'clock_gettime'), or back to the import-time\n"
+          "choice ('auto'); for tests and comparisons.");
     init_sections(m);
 }

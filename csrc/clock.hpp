@@ -1,5 +1,6 @@
 // The mxprof clock, shared by the timing loop (clock.cpp) and the Timer sections (sections.cpp):
-// the invariant TSC converted to ns on CLOCK_MONOTONIC's epoch, or clock_gettime itself.
+// the invariant TSC converted to ns on CLOCK_MONOTONIC's epoch, where the kernel trusts the TSC,
+// or clock_gettime(CLOCK_MONOTONIC) itself.
 #pragma once
 
 #include <pybind11/pybind11.h>
@@ -7,6 +8,7 @@
 #include <time.h>
 
 #include <cstdint>
+#include <string>
 
 #if defined(__x86_64__)
 #include <x86intrin.h>
@@ -37,23 +39,30 @@ constexpr int kShift = 32;
 
 struct ClockState {
     bool use_tsc = false;
-    bool tsc_usable = false;  // the CPU flags allow it (clock_select may still turn it off)
+    bool cpu_invariant_tsc = false;  // the CPU flags allow it (the kernel may still not trust it)
+    bool tsc_calibrated = false;
     double tsc_hz = 0.0;
     uint64_t tsc0 = 0;
     int64_t ns0 = 0;
     uint64_t mult = 0;
     double calibration_ms = 0.0;
+    std::string reason;           // why use_tsc has its value, for reports
+    std::string kernel_current;   // current_clocksource at import ("" if unreadable)
+    std::string kernel_available; // available_clocksource at import ("" if unreadable)
 };
 
 extern ClockState g_clock;  // set once at import by init_clock
 
-inline int64_t tsc_to_ns_delta(uint64_t ticks) {
-    return static_cast<int64_t>((static_cast<unsigned __int128>(ticks) * g_clock.mult) >> kShift);
+// Signed: a TSC read behind the anchor (another CPU's TSC, or a read executed early) is a small
+// negative duration, never a wrapped unsigned one of 2^64 ticks.
+inline int64_t tsc_to_ns_delta(int64_t ticks) {
+    return static_cast<int64_t>((static_cast<__int128>(ticks) * static_cast<__int128>(g_clock.mult)) >> kShift);
 }
 
 inline int64_t now_ns_impl() {
 #if MXPROF_HAVE_TSC
-    if (g_clock.use_tsc) return g_clock.ns0 + tsc_to_ns_delta(read_tsc() - g_clock.tsc0);
+    if (g_clock.use_tsc)
+        return g_clock.ns0 + tsc_to_ns_delta(static_cast<int64_t>(read_tsc() - g_clock.tsc0));
 #endif
     return monotonic_ns();
 }

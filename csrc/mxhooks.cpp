@@ -7,7 +7,9 @@
 // timing them is done in Python (mxprof.layers).
 //
 // libmxnet's symbols are looked up at run time (dlopen of the already loaded library + dlsym), so
-// one build serves every MXNet install and the module loads without MXNet.
+// one build serves every MXNet install and the module loads without MXNet. Only a library that
+// is already loaded is used (RTLD_NOLOAD): a second copy of libmxnet would have its own engine
+// and its own CachedOp registry, in which the handle given here means nothing.
 #include <pybind11/numpy.h>
 #include <pybind11/pybind11.h>
 #include <pybind11/stl.h>
@@ -94,11 +96,11 @@ extern "C" void on_op(const char *name, const char * /*op*/, void *ndarray) {
 
 void load_api(const std::string &libmxnet_path) {
     if (g_api.lib != nullptr) return;
-    // RTLD_NOLOAD first: we want the copy Python's mxnet already loaded, not a second one.
     void *lib = dlopen(libmxnet_path.c_str(), RTLD_NOW | RTLD_NOLOAD);
-    if (lib == nullptr) lib = dlopen(libmxnet_path.c_str(), RTLD_NOW | RTLD_GLOBAL);
     if (lib == nullptr) {
-        throw std::runtime_error("cannot load " + libmxnet_path + ": " + dlerror());
+        throw std::runtime_error(libmxnet_path +
+                                 " is not loaded in this process: import mxnet first (the layer "
+                                 "hook never loads a second copy of libmxnet)");
     }
     Api api;
     api.lib = lib;

@@ -81,3 +81,12 @@ def make_sysfs(root: Path, *, sockets: int = 2, cores: int = 4, threads: int = 2
 def make_cpuinfo(path: Path, text: str = CPUINFO_XEON) -> Path:
     path.write_text(text)
     return path
+
+
+def make_clocksource(root: Path, *, available: str, current: str) -> Path:
+    """Write devices/system/clocksource/clocksource0/{available,current}_clocksource."""
+    folder = root / "devices/system/clocksource/clocksource0"
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "available_clocksource").write_text(available + " \n")  # the kernel's trailing space
+    (folder / "current_clocksource").write_text(current + "\n")
+    return root

@@ -19,7 +19,14 @@ import pytest
 
 from fake_sysfs import make_sysfs
 from mxprof.cpu.binding import Binding, select_cpus, select_nodes
-from mxprof.cpu.openmp import detect_openmp_runtime, elf_needed, openmp_env, openmp_places
+from mxprof.cpu.openmp import (
+    detect_openmp_runtime,
+    elf_needed,
+    openmp_env,
+    openmp_places,
+    resolve_wait_policy,
+    wait_policy_in_force,
+)
 from mxprof.cpu.topology import read_topology
 
 CHILD_ENV = {**os.environ, "PYTHONPATH": os.pathsep.join(p for p in sys.path if p)}
@@ -80,18 +87,58 @@ def test_openmp_places_fill_cores_first(tmp_path, fake_topology):
 
 
 def test_openmp_env_values():
-    assert openmp_env(18) == {"OMP_NUM_THREADS": "18",
-                              "KMP_AFFINITY": "granularity=fine,compact,1,0",
-                              "KMP_BLOCKTIME": "1"}
-    assert openmp_env(4, blocktime=0)["KMP_BLOCKTIME"] == "0"
+    assert openmp_env(18, wait_policy="active") == {
+        "OMP_NUM_THREADS": "18", "KMP_AFFINITY": "granularity=fine,compact,1,0",
+        "KMP_BLOCKTIME": "1"}
+    assert openmp_env(4, blocktime=5, wait_policy="active")["KMP_BLOCKTIME"] == "5"
+    assert openmp_env(4, blocktime=5, wait_policy="passive")["KMP_BLOCKTIME"] == "0"
     # GNU: no OMP_PROC_BIND unless places are asked for (it would pin MXNet's engine threads).
-    assert openmp_env(2, intel_openmp=False) == {"OMP_NUM_THREADS": "2",
-                                                 "OMP_WAIT_POLICY": "PASSIVE"}
-    assert openmp_env(2, intel_openmp=False, places=[0, 36]) == {
+    assert openmp_env(2, intel_openmp=False, wait_policy="passive") == {
+        "OMP_NUM_THREADS": "2", "OMP_WAIT_POLICY": "PASSIVE"}
+    # ACTIVE alone spins 3e10 iterations: the spin is bounded to libgomp's unset default.
+    assert openmp_env(2, intel_openmp=False, wait_policy="active") == {
+        "OMP_NUM_THREADS": "2", "OMP_WAIT_POLICY": "ACTIVE", "GOMP_SPINCOUNT": "300000"}
+    assert openmp_env(2, intel_openmp=False, places=[0, 36], wait_policy="passive") == {
         "OMP_NUM_THREADS": "2", "OMP_WAIT_POLICY": "PASSIVE", "OMP_PROC_BIND": "close",
         "OMP_PLACES": "{0},{36}"}
+    # auto with one thread: nothing waits, whatever the load
+    assert openmp_env(1, intel_openmp=False)["OMP_WAIT_POLICY"] == "PASSIVE"
     with pytest.raises(ValueError, match="at least 1"):
         openmp_env(0)
+    with pytest.raises(ValueError, match="unknown wait policy 'spin'"):
+        openmp_env(2, wait_policy="spin")
+
+
+def test_auto_wait_policy_spins_only_on_idle_cpus():
+    assert resolve_wait_policy("auto", threads=2, bound=2, online=2, load=0.3)[0] == "active"
+    policy, reason = resolve_wait_policy("auto", threads=2, bound=2, online=2, load=4.5)
+    assert policy == "passive"
+    assert reason == "auto: load average 4.5 on 2 CPUs, other processes share the 2 bound CPUs"
+    # the load fits on the CPUs outside the binding
+    assert resolve_wait_policy("auto", threads=18, bound=18, online=72, load=30.0)[0] == "active"
+    assert resolve_wait_policy("auto", threads=1, bound=2, online=2, load=0.0) == (
+        "passive", "auto: one OpenMP thread, no team waits")
+    assert resolve_wait_policy("active", threads=2, bound=2, online=2, load=9.0) == (
+        "active", "chosen by the user")
+
+
+def test_wait_policy_in_force_reads_the_variables():
+    assert wait_policy_in_force({}) == {"policy": "runtime default", "variables": {}}
+    assert wait_policy_in_force({"OMP_WAIT_POLICY": "passive"})["policy"] == "passive"
+    got = wait_policy_in_force(openmp_env(2, intel_openmp=False, wait_policy="active"))
+    assert got == {"policy": "active", "variables": {"OMP_WAIT_POLICY": "ACTIVE",
+                                                     "GOMP_SPINCOUNT": "300000"}}
+    assert wait_policy_in_force({"KMP_BLOCKTIME": "0"})["policy"] == "passive"
+    assert wait_policy_in_force({"KMP_BLOCKTIME": "1"})["policy"] == "active"
+
+
+def test_fingerprint_records_the_wait_policy(monkeypatch):
+    from mxprof.workers.environment import Environment, host_fingerprint
+
+    monkeypatch.setenv("OMP_WAIT_POLICY", "PASSIVE")
+    env = host_fingerprint()
+    assert env.wait_policy == {"policy": "passive", "variables": {"OMP_WAIT_POLICY": "PASSIVE"}}
+    assert Environment.from_dict(json.loads(json.dumps(env.to_dict()))) == env
 
 
 def test_detects_the_runtime_of_the_installed_mxnet():
@@ -257,12 +304,30 @@ def test_cli_dry_run_changes_nothing(cli):
     assert "CPUs:    0 (1 logical CPUs on 1 physical cores)" in proc.stdout
     assert "NUMA node 0 (MPOL_BIND)" in proc.stdout
     assert "OMP_WAIT_POLICY=PASSIVE" in proc.stdout
+    assert "wait:    passive (auto: one OpenMP thread, no team waits)" in proc.stdout
     assert "OMP_PLACES" not in proc.stdout and "OMP_PROC_BIND" not in proc.stdout
     assert "exec:    false" in proc.stdout
     pinned = cli("bind", "--cores", "0", "--openmp", "gnu", "--pin-threads", "--dry-run", "--",
                  "false")
     assert pinned.returncode == 0, pinned.stderr
     assert "OMP_PLACES={0}" in pinned.stdout and "OMP_PROC_BIND=close" in pinned.stdout
+
+
+@pytest.mark.parametrize(("openmp", "policy", "expected"), [
+    ("gnu", "active", ["OMP_WAIT_POLICY=ACTIVE", "GOMP_SPINCOUNT=300000"]),
+    ("gnu", "passive", ["OMP_WAIT_POLICY=PASSIVE"]),
+    ("intel", "active", ["KMP_BLOCKTIME=1"]),
+    ("intel", "passive", ["KMP_BLOCKTIME=0"]),
+])
+def test_cli_wait_policy(cli, openmp, policy, expected):
+    proc = cli("bind", "--threads", "2", "--openmp", openmp, "--wait-policy", policy,
+               "--dry-run", "--", "true")
+    assert proc.returncode == 0, proc.stderr
+    assert f"wait:    {policy} (chosen by the user)" in proc.stdout
+    for line in expected:
+        assert line in proc.stdout
+    other = "PASSIVE" if policy == "active" else "ACTIVE"
+    assert f"OMP_WAIT_POLICY={other}" not in proc.stdout
 
 
 def test_cli_physical_only(cli):

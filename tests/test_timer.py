@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import threading
 import time
 
@@ -12,7 +13,7 @@ import pytest
 import mxprof
 from mxprof.timing import _clock_py
 from mxprof.timing import clock as native_clock
-from mxprof.timing.stats import Stats
+from mxprof.timing.stats import Stats, summarize
 from mxprof.timing.timer import Measurement, SectionStats, Timer, format_ns, measure
 
 LOOPS = {"native": native_clock.timing_loop, "python": _clock_py.timing_loop}
@@ -264,6 +265,38 @@ def test_log_receives_one_line_per_block():
     assert lines == ["load: 12.35 ms"]
 
 
+def test_log_receives_one_line_per_section_block():
+    """README: `Timer(log=print)` prints each block's time: section blocks included."""
+    clock = FakeClock()
+    lines = []
+    t = Timer(clock=clock, log=lines.append)
+    with t.section("load"):
+        clock.advance(20_000_000)
+    for ns in (7_000_000, 8_500_000):
+        with t.section("infer"):
+            clock.advance(ns)
+    with pytest.raises(ZeroDivisionError), t.section("bad"):
+        clock.advance(1_000)
+        _ = 1 / 0
+    assert lines == ["load: 20 ms", "infer: 7 ms", "infer: 8.5 ms", "bad: 1 us"]
+    assert t.sections["infer"] == SectionStats("infer", 2, 15_500_000, 7_000_000, 8_500_000)
+    with pytest.raises(TypeError, match="section name must be str"):
+        t.section(3)
+
+
+def test_log_print_prints_section_blocks_with_the_native_clock(capsys):
+    t = Timer(log=print)
+    with t.section("sleep"):
+        time.sleep(0.002)
+    with t.section("quick"):
+        pass
+    out = capsys.readouterr().out.splitlines()
+    assert len(out) == 2
+    assert re.fullmatch(r"sleep: [0-9.]+ ms", out[0]), out
+    assert re.fullmatch(r"quick: [0-9.]+ [mun]?s", out[1]), out
+    assert t.sections["sleep"].total_ns >= 2_000_000
+
+
 def test_report_table():
     clock = FakeClock()
     t = Timer(clock=clock)
@@ -315,6 +348,13 @@ def test_real_clock_section_sees_a_sleep():
     with t.section("sleep"):
         time.sleep(0.01)
     assert 10_000_000 <= t.sections["sleep"].total_ns < 200_000_000
+
+
+def test_a_negative_sample_is_reported_not_hidden():
+    stats = summarize([-50] + [1_000] * 20)
+    assert stats.min == -50
+    assert any("went backwards" in w for w in stats.warnings)
+    assert not any("went backwards" in w for w in summarize([1_000] * 20).warnings)
 
 
 def test_format_ns():

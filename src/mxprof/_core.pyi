@@ -25,17 +25,23 @@ def get_mempolicy() -> tuple[int, int, list[int]]: ...  # (errno, mode, nodes) o
 
 # ---- clock and timing loop (csrc/clock.cpp, csrc/sections.cpp) ---------------------------------
 
-def now_ns() -> int: ...
-def timing_loop(
+def now_ns() -> int: ...  # ns on CLOCK_MONOTONIC's epoch (TSC where the kernel trusts it)
+def timing_loop(  # checks Ctrl-C after any call ending >= 1 ms after the last check
     fn: Callable[[], object],
     max_calls: int,
     target_ns: int = -1,
     min_calls: int = 1,
     limit_ns: int = -1,
 ) -> npt.NDArray[np.int64]: ...
+# keys: source, reason, cpu_invariant_tsc, tsc_hz, calibrated_against, calibration_ms,
+# ns_per_tick, resolution_ns, kernel_clocksource, kernel_available_clocksources
 def clock_info() -> dict[str, Any]: ...
+# twin: mxprof.timing._clock_py.clock_choice; keys: source, reason, cpu_invariant_tsc,
+# kernel_clocksource, kernel_available_clocksources (None where unreadable)
+def clock_choice(sysfs_root: str = "/sys", cpuinfo: str = "/proc/cpuinfo") -> dict[str, Any]: ...
+def clock_ticks_to_ns(ticks: int) -> int: ...  # signed: a negative delta stays negative
 def clock_read_cost_ns(pairs: int = 2001) -> float: ...
-def clock_select(source: str) -> None: ...
+def clock_select(source: str) -> None: ...  # "tsc", "clock_gettime" or "auto" (import choice)
 
 class Section:
     def __enter__(self) -> Section: ...
@@ -61,6 +67,8 @@ def scan_verbose_buffer(data: bytes | bytearray | memoryview) -> dict[str, Any]:
 def scan_verbose_file(path: str, chunk_size: int = 1048576) -> dict[str, Any]: ...
 
 # --- mxhooks (csrc/mxhooks.cpp): per-layer timestamps from MXNet's CachedOp monitor hook ---
+# hook_install raises RuntimeError when libmxnet_path is not already loaded (import mxnet
+# first): it never loads a second copy. Twin: mxprof.mx._hooks_py.
 def hook_install(libmxnet_path: str, cached_op_handle: int, capacity: int,
                  monitor_all: bool = True) -> None: ...
 def hook_enable(on: bool) -> None: ...

@@ -7,13 +7,18 @@ on clock_gettime, and the Python twin. They must behave the same.
 from __future__ import annotations
 
 import gc
+import os
 import signal
+import subprocess
 import sys
 import time
+from pathlib import Path
 
 import numpy as np
 import pytest
 
+import mxprof
+from fake_sysfs import make_clocksource, make_cpuinfo
 from mxprof._native import core
 from mxprof.timing import _clock_py
 
@@ -40,12 +45,11 @@ def loop(request):
         return
     if request.param == "tsc" and not HAVE_TSC:
         pytest.skip("no invariant TSC on this CPU")
-    before = core.clock_info()["source"]
     core.clock_select(request.param)
     try:
         yield core.timing_loop
     finally:
-        core.clock_select(before)
+        core.clock_select("auto")
 
 
 class Counter:
@@ -63,12 +67,89 @@ class Counter:
             raise self.exc
 
 
-def test_source_follows_cpu_flags():
+def test_import_choice_follows_the_cpu_and_the_kernel():
     info = core.clock_info()
-    assert info["source"] == ("tsc" if HAVE_TSC else "clock_gettime")
-    if HAVE_TSC:
+    rule = _clock_py.clock_choice()
+    assert core.clock_choice() == rule
+    assert (info["source"], info["reason"]) == (rule["source"], rule["reason"])
+    assert info["kernel_clocksource"] == rule["kernel_clocksource"]
+    if info["source"] == "tsc":
+        assert HAVE_TSC
         assert 1e8 < info["tsc_hz"] < 1e10
+        assert info["calibrated_against"] == "CLOCK_MONOTONIC_RAW"
+        assert info["ns_per_tick"] == pytest.approx(1e9 / info["tsc_hz"])
         assert 0 < info["calibration_ms"] < 200
+    else:
+        assert info["tsc_hz"] is None and info["calibrated_against"] is None
+
+
+XEON_INVARIANT = """processor\t: 0
+model name\t: Intel(R) Xeon(R) Platinum 8124M CPU @ 3.00GHz
+flags\t\t: fpu sse2 avx2 constant_tsc nonstop_tsc rdtscp
+"""
+XEON_VARIABLE = XEON_INVARIANT.replace(" nonstop_tsc", "")
+
+# (cpuinfo, available, current) -> source, words of the reason
+CHOICES = {
+    "kernel uses tsc": (XEON_INVARIANT, "tsc hpet acpi_pm", "tsc", "tsc", "current clocksource"),
+    "kernel lists tsc (KVM guest)": (XEON_INVARIANT, "kvm-clock tsc", "kvm-clock", "tsc",
+                                     "current clocksource kvm-clock"),
+    "kernel dropped tsc": (XEON_INVARIANT, "hpet acpi_pm", "hpet", "clock_gettime",
+                           "does not list tsc"),
+    "no clocksource files": (XEON_INVARIANT, None, None, "clock_gettime",
+                             "cannot read the kernel's clocksources"),
+    "TSC not invariant": (XEON_VARIABLE, "tsc hpet", "tsc", "clock_gettime", "nonstop_tsc missing"),
+}
+RULES = [pytest.param(core.clock_choice, id="native"),
+         pytest.param(_clock_py.clock_choice, id="python")]
+
+
+@pytest.mark.skipif(__import__("platform").machine() != "x86_64", reason="the TSC is x86_64's")
+@pytest.mark.parametrize("rule", RULES)
+@pytest.mark.parametrize("case", list(CHOICES))
+def test_tsc_only_where_the_kernel_trusts_it(case, rule, tmp_path):
+    cpuinfo, available, current, source, words = CHOICES[case]
+    make_cpuinfo(tmp_path / "cpuinfo", cpuinfo)
+    if available is not None:
+        make_clocksource(tmp_path / "sys", available=available, current=current)
+    choice = rule(str(tmp_path / "sys"), str(tmp_path / "cpuinfo"))
+    assert choice["source"] == source, choice
+    assert words in choice["reason"], choice
+    assert choice["kernel_clocksource"] == current
+    assert choice["kernel_available_clocksources"] == available
+
+
+def test_both_rules_give_the_same_reasons(tmp_path):
+    for i, (cpuinfo, available, current, _, _) in enumerate(CHOICES.values()):
+        make_cpuinfo(tmp_path / f"cpuinfo{i}", cpuinfo)
+        if available is not None:
+            make_clocksource(tmp_path / f"sys{i}", available=available, current=current)
+        args = (str(tmp_path / f"sys{i}"), str(tmp_path / f"cpuinfo{i}"))
+        assert core.clock_choice(*args) == _clock_py.clock_choice(*args)
+    missing = (str(tmp_path / "nowhere"), str(tmp_path / "no-cpuinfo"))
+    assert core.clock_choice(*missing) == _clock_py.clock_choice(*missing)
+
+
+def test_clock_select_auto_returns_to_the_import_choice():
+    first = core.clock_info()
+    core.clock_select("clock_gettime")
+    assert core.clock_info()["reason"] == "selected by clock_select('clock_gettime')"
+    core.clock_select("auto")
+    again = core.clock_info()
+    assert (again["source"], again["reason"]) == (first["source"], first["reason"])
+
+
+@pytest.mark.skipif(not HAVE_TSC, reason="no invariant TSC on this CPU")
+def test_a_negative_tick_delta_is_a_small_negative_duration():
+    """A TSC read behind the anchor (another CPU's TSC, an early read) must not wrap to 2^64."""
+    core.clock_select("tsc")
+    try:
+        ns_per_tick = core.clock_info()["ns_per_tick"]
+        assert core.clock_ticks_to_ns(-1) in (-1, 0)
+        assert core.clock_ticks_to_ns(-1_000_000) == pytest.approx(-1_000_000 * ns_per_tick, abs=2)
+        assert core.clock_ticks_to_ns(1_000_000) == pytest.approx(1_000_000 * ns_per_tick, abs=2)
+    finally:
+        core.clock_select("auto")
 
 
 def test_now_ns_is_on_the_monotonic_epoch_and_monotonic():
@@ -83,7 +164,6 @@ def test_now_ns_is_on_the_monotonic_epoch_and_monotonic():
 def test_now_ns_runs_at_the_monotonic_rate(source):
     if source == "tsc" and not HAVE_TSC:
         pytest.skip("no invariant TSC on this CPU")
-    before = core.clock_info()["source"]
     core.clock_select(source)
     try:
         errors = []
@@ -95,11 +175,11 @@ def test_now_ns_runs_at_the_monotonic_rate(source):
         # 200 us over 0.2 s: the calibration is good to 0.1% at worst (it is ~1e-5 in practice)
         assert min(errors) < 200_000
     finally:
-        core.clock_select(before)
+        core.clock_select("auto")
 
 
 def test_clock_select_refuses_unknown_sources():
-    with pytest.raises(ValueError, match="'tsc' or 'clock_gettime'"):
+    with pytest.raises(ValueError, match="'tsc', 'clock_gettime' or 'auto'"):
         core.clock_select("hpet")
 
 
@@ -201,6 +281,53 @@ def test_ctrl_c_stops_a_loop_over_a_builtin(loop):
     finally:
         signal.setitimer(signal.ITIMER_REAL, 0)
         signal.signal(signal.SIGALRM, old)
+
+
+SLOW_CHILD = r"""
+import ctypes, functools, sys, time
+from mxprof.timing import _clock_py
+from mxprof.timing.timer import measure
+
+usleep = ctypes.CDLL(None).usleep
+usleep.argtypes = [ctypes.c_uint]
+fn = functools.partial(usleep, 20000)  # 20 ms in C, and nothing in the call checks for signals
+loop = _clock_py.timing_loop if sys.argv[1] == "python" else None
+print("ready", flush=True)
+try:
+    measure(fn, repeat=100_000, warmup=0, loop=loop)
+except KeyboardInterrupt:
+    print(time.monotonic_ns(), flush=True)
+    sys.exit(0)
+sys.exit(3)
+"""
+
+
+@pytest.mark.parametrize("which", ["native", "python"])
+def test_ctrl_c_stops_measure_of_a_slow_function_promptly(which):
+    """SIGINT during measure() of a 20 ms C call: KeyboardInterrupt at the end of that call.
+
+    The child stamps CLOCK_MONOTONIC (system-wide) when it catches KeyboardInterrupt; the delay
+    from the parent's kill() is printed, and bounded generously (2 s) so that a loaded machine
+    cannot fail the test: before the fix the loop went on for 16384 more calls (5 minutes).
+    """
+    env = {**os.environ, "PYTHONPATH": str(Path(mxprof.__file__).parents[1])}
+    child = subprocess.Popen([sys.executable, "-c", SLOW_CHILD, which], stdout=subprocess.PIPE,
+                             stderr=subprocess.PIPE, text=True, env=env)
+    try:
+        assert child.stdout.readline().strip() == "ready"
+        time.sleep(0.3)  # inside the loop by now: many 20 ms calls have run
+        sent = time.monotonic_ns()
+        child.send_signal(signal.SIGINT)
+        out, err = child.communicate(timeout=20)
+    except subprocess.TimeoutExpired:
+        child.kill()
+        child.communicate()
+        pytest.fail("measure() was still running 20 s after SIGINT")
+    assert child.returncode == 0, err
+    delay = (int(out.split()[-1]) - sent) / 1e9
+    print(f"{which}: KeyboardInterrupt {delay * 1e3:.1f} ms after SIGINT "
+          f"(load {os.getloadavg()[0]:.1f})")
+    assert delay < 2.0
 
 
 def test_results_of_fn_are_released(loop):

@@ -1,7 +1,8 @@
 """`mxprof bind --cores LIST [--membind NODES] [--threads N] -- CMD...`: numactl plus OpenMP pinning.
 
 Binds this process (CPU affinity and, with --membind, an MPOL_BIND memory policy), sets the
-OpenMP environment, then execs CMD, which inherits all three. Memory binding refused by the
+OpenMP environment (threads, placement, wait policy: see mxprof.cpu.openmp), then execs CMD,
+which inherits all three. Memory binding refused by the
 kernel (EPERM in containers) is a warning on stderr, and CMD still runs.
 """
 
@@ -20,7 +21,8 @@ RUNTIMES = {
 
 def add_arguments(parser) -> None:
     parser.usage = ("mxprof bind [--cores LIST] [--membind NODES] [--threads N] [--physical-only] "
-                    "[--openmp {auto,intel,gnu}] [--blocktime MS] [--pin-threads] [--dry-run] "
+                    "[--openmp {auto,intel,gnu}] [--wait-policy {auto,active,passive}] "
+                    "[--blocktime MS] [--pin-threads] [--dry-run] "
                     "-- CMD [ARG...]")
     parser.add_argument("--cores", metavar="LIST",
                         help="logical CPUs to run on, e.g. 0-17 or 0-17,36-53 (default: all online)")
@@ -34,9 +36,14 @@ def add_arguments(parser) -> None:
     parser.add_argument("--openmp", choices=("auto", "intel", "gnu"), default="auto",
                         help="OpenMP runtime of CMD; auto looks at the mxnet this Python would "
                              "import, without importing it (default: auto)")
+    parser.add_argument("--wait-policy", choices=("auto", "active", "passive"), default="auto",
+                        help="how OpenMP threads wait between parallel regions: active spins a "
+                             "bounded while (faster when the CPUs are idle), passive sleeps at "
+                             "once (faster when other processes share them); auto picks from the "
+                             "load average (default: auto)")
     parser.add_argument("--blocktime", type=int, default=1, metavar="MS",
-                        help="KMP_BLOCKTIME in ms for Intel OpenMP (default: 1); GNU OpenMP "
-                             "always gets OMP_WAIT_POLICY=PASSIVE")
+                        help="Intel OpenMP's spin before sleeping (KMP_BLOCKTIME) with an active "
+                             "wait policy, in ms (default: 1)")
     parser.add_argument("--pin-threads", action="store_true",
                         help="GNU OpenMP only: also set OMP_PROC_BIND=close and one OMP_PLACES "
                              "place per CPU; this pins the main thread and MXNet's engine threads "
@@ -46,11 +53,18 @@ def add_arguments(parser) -> None:
     parser.add_argument("command", nargs=argparse.REMAINDER, help="the command to run, after --")
 
 
-def _plan_env(args, topology, cpus):
-    from mxprof.cpu.openmp import detect_openmp_runtime, openmp_env, openmp_places
+def _plan_env(args, topology, cpus, load: float):
+    from mxprof.cpu.openmp import (
+        detect_openmp_runtime,
+        openmp_env,
+        openmp_places,
+        resolve_wait_policy,
+    )
 
     runtime = detect_openmp_runtime("mxnet") if args.openmp == "auto" else args.openmp
     threads = args.threads if args.threads is not None else len(cpus)
+    wait = resolve_wait_policy(args.wait_policy, threads=threads, bound=len(cpus),
+                               online=len(topology.online), load=load)
     # Never both families: Intel OpenMP given KMP_AFFINITY and OMP_PLACES warns, ignores
     # OMP_PLACES and (libiomp5 2026.2, measured) still put both threads of a 2-CPU run on one
     # CPU. KMP_* alone is right for Intel and harmless (unpinned threads) for GNU.
@@ -59,13 +73,14 @@ def _plan_env(args, topology, cpus):
         # engine thread created after it, to the first place (see mxprof.cpu.openmp). bind() has
         # already confined every thread to `cpus`.
         places = openmp_places(topology, cpus) if args.pin_threads else None
-        env = openmp_env(threads, intel_openmp=False, places=places)
+        env = openmp_env(threads, intel_openmp=False, places=places, wait_policy=wait[0])
     else:
-        env = openmp_env(threads, intel_openmp=True, blocktime=args.blocktime)
-    return runtime, threads, env
+        env = openmp_env(threads, intel_openmp=True, blocktime=args.blocktime,
+                         wait_policy=wait[0])
+    return runtime, threads, env, wait
 
 
-def format_plan(cpus, nodes, topology, runtime, env, command) -> list[str]:
+def format_plan(cpus, nodes, topology, runtime, env, command, wait=None) -> list[str]:
     from mxprof.cpu.cpulist import format_cpu_list
 
     memory = ("not bound (default first-touch policy)" if nodes is None
@@ -76,6 +91,8 @@ def format_plan(cpus, nodes, topology, runtime, env, command) -> list[str]:
         f"memory:  {memory}",
         f"OpenMP:  {RUNTIMES[runtime]}",
     ]
+    if wait is not None:
+        lines.append(f"wait:    {wait[0]} ({wait[1]})")
     lines += [f"{'env:' if i == 0 else '':9}{k}={v}" for i, (k, v) in enumerate(env.items())]
     lines.append(f"exec:    {shlex.join(command)}")
     return lines
@@ -119,17 +136,18 @@ def run(args) -> int:
         nodes = None if args.membind is None else select_nodes(topology, args.membind)
     except ValueError as exc:
         raise UsageError(f"--membind: {exc}") from None
-    runtime, threads, env = _plan_env(args, topology, cpus)
+    load = os.getloadavg()[0]
+    runtime, threads, env, wait = _plan_env(args, topology, cpus, load)
     if threads > len(cpus):
         print(f"mxprof: warning: {threads} OpenMP threads on {len(cpus)} CPUs: threads will "
               "share CPUs (oversubscription slows oneDNN kernels)", file=sys.stderr)
     busy = None if args.threads is not None else busy_warning(
-        len(topology.online), len(cpus), threads, os.getloadavg()[0])
+        len(topology.online), len(cpus), threads, load)
     if busy:
         print(f"mxprof: warning: {busy}", file=sys.stderr)
     if args.dry_run:
         print("mxprof bind, dry run: nothing was bound or executed")
-        for line in format_plan(cpus, nodes, topology, runtime, env, command):
+        for line in format_plan(cpus, nodes, topology, runtime, env, command, wait):
             print(line)
         return 0
     try:

@@ -19,8 +19,8 @@ initial thread alone until that thread opens a parallel region itself. Measured 
 model was pinned to CPU 1 and its OpenMP worker to CPU 0, while the Python thread and MXNet's
 other threads kept CPUs 0-1. So the Intel path does not have the GNU problem below.
 
-GNU OpenMP (libgomp), what the mxnet==1.9.1 wheel links: `OMP_NUM_THREADS` and
-`OMP_WAIT_POLICY=PASSIVE`, and no `OMP_PROC_BIND`/`OMP_PLACES` unless asked for (`places=`).
+GNU OpenMP (libgomp), what the mxnet==1.9.1 wheel links: `OMP_NUM_THREADS` and the wait policy
+(below), and no `OMP_PROC_BIND`/`OMP_PLACES` unless asked for (`places=`).
 Measured on the 2-CPU VM (bench/openmp_binding.py, resnet18_v1, other jobs running):
 - With OMP_PROC_BIND set, libgomp pins the *initial* thread to the first place as soon as
   libmxnet.so loads, before MXNet creates its engine threads; they inherit that one CPU. The
@@ -34,6 +34,21 @@ Measured on the 2-CPU VM (bench/openmp_binding.py, resnet18_v1, other jobs runni
   2 CPUs: it uses half of the CPUs it sees) took 31-69 ms, with or without any binding.
   OMP_WAIT_POLICY=PASSIVE (sleep at once, the analogue of KMP_BLOCKTIME=0) removed that:
   `bind --cores 0-1` medians were 0.82-0.83x the default's latency (README table).
+
+Wait policy (`wait_policy`, `bind --wait-policy`): how a team's threads wait between parallel
+regions. "active": spin a bounded while, then sleep (GNU: OMP_WAIT_POLICY=ACTIVE with
+GOMP_SPINCOUNT=300000, libgomp's own count when the policy is unset, about 1-3 ms; Intel:
+KMP_BLOCKTIME=`blocktime` ms). ACTIVE without GOMP_SPINCOUNT spins 3e10 iterations (minutes):
+measured 0.86-4.2 s per batch-1 call against 39-224 ms for PASSIVE (load average 2.5-13), since
+the spinning team starves MXNet's engine and Python threads on 2 CPUs. "passive": sleep at once (GNU:
+OMP_WAIT_POLICY=PASSIVE; Intel: KMP_BLOCKTIME=0). Neither wins everywhere (bench/openmp_binding.py,
+resnet18_v1 batch 1, 2 threads on the 2-CPU VM): with the CPUs to itself a spinning team is
+faster (15.6 ms spinning vs 22 ms passive on a quiet machine, issue 9; 21.7 vs 51.6 ms in a
+round at load average 2.5), and once other processes share the CPUs a spinning thread burns the
+time slice its teammates need (load average 8.6-10.6: 932-2116 ms with libgomp's default spin
+vs 39-156 ms passive, medians 1900 vs 42 ms). So "auto", the default, picks "active" when the
+bound CPUs look idle (see `resolve_wait_policy`) and "passive" otherwise; the
+policy that ran is recorded with every result (`wait_policy_in_force`).
 Never set both families: libiomp5 given KMP_AFFINITY and OMP_PLACES warns, ignores OMP_PLACES
 and (intel-openmp 2026.2, measured) put both threads of a 2-CPU run on one CPU.
 """
@@ -41,14 +56,20 @@ and (intel-openmp 2026.2, measured) put both threads of a 2-CPU run on one CPU.
 from __future__ import annotations
 
 import importlib.util
+import os
 import struct
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
+from typing import Any
 
 from mxprof.cpu.topology import Topology
 
 INTEL_AFFINITY = "granularity=fine,compact,1,0"
 DEFAULT_BLOCKTIME_MS = 1
+WAIT_POLICIES = ("auto", "active", "passive")
+# libgomp's spin count when OMP_WAIT_POLICY is unset (libgomp/env.c: "3 msec blocking when
+# OMP_WAIT_POLICY is not specified"); ACTIVE alone would spin 3e10 iterations.
+GNU_ACTIVE_SPINCOUNT = 300_000
 
 # Variables that change how OpenMP threads are placed or wait: recorded with every result.
 OPENMP_VARIABLES = (
@@ -77,30 +98,87 @@ def openmp_places(topology: Topology, cpus: Sequence[int]) -> tuple[int, ...]:
     return tuple(cpu_id for rank in ranks for cpu_id in rank)
 
 
+def resolve_wait_policy(policy: str, *, threads: int, bound: int | None = None,
+                        online: int | None = None, load: float | None = None) -> tuple[str, str]:
+    """("active" or "passive", why): `policy` itself unless it is "auto".
+
+    auto: "passive" for one thread (nothing waits: the policy changes nothing) and when the
+    1-minute load average exceeds what the CPUs outside the binding can absorb (load > online -
+    bound + 0.5, the rule of `mxprof bind`'s busy warning), else "active". `bound` defaults to
+    the CPUs this process may use, `online` to os.cpu_count(), `load` to os.getloadavg()[0].
+    Raises ValueError for an unknown policy.
+    """
+    if policy not in WAIT_POLICIES:
+        raise ValueError(f"unknown wait policy {policy!r}: use one of {', '.join(WAIT_POLICIES)}")
+    if policy != "auto":
+        return policy, "chosen by the user"
+    if threads < 2:
+        return "passive", "auto: one OpenMP thread, no team waits"
+    bound = len(os.sched_getaffinity(0)) if bound is None else bound
+    online = (os.cpu_count() or bound) if online is None else online
+    load = os.getloadavg()[0] if load is None else load
+    if load > online - bound + 0.5:
+        return "passive", (f"auto: load average {load:.1f} on {online} CPUs, other processes share "
+                           f"the {bound} bound CPUs")
+    return "active", f"auto: load average {load:.1f} on {online} CPUs, the {bound} bound CPUs look idle"
+
+
 def openmp_env(threads: int, *, intel_openmp: bool = True, blocktime: int = DEFAULT_BLOCKTIME_MS,
-               places: Sequence[int] | None = None) -> dict[str, str]:
+               places: Sequence[int] | None = None, wait_policy: str = "auto") -> dict[str, str]:
     """Environment for `threads` OpenMP threads (see the module docstring for the values).
 
     intel_openmp=True: OMP_NUM_THREADS, KMP_AFFINITY, KMP_BLOCKTIME (Intel and LLVM OpenMP).
-    intel_openmp=False: OMP_NUM_THREADS and OMP_WAIT_POLICY=PASSIVE; with `places` (CPU ids,
+    intel_openmp=False: OMP_NUM_THREADS and the wait policy's variables; with `places` (CPU ids,
     best first: see `openmp_places`) also OMP_PROC_BIND=close and that explicit OMP_PLACES list,
     which pins each team thread but also the initial thread, and with it MXNet's engine threads,
     to the first place (measured; the module docstring says why that is not the default).
+    wait_policy: "active" (KMP_BLOCKTIME=`blocktime`; GNU: OMP_WAIT_POLICY=ACTIVE,
+    GOMP_SPINCOUNT=300000), "passive" (KMP_BLOCKTIME=0; GNU: OMP_WAIT_POLICY=PASSIVE) or "auto"
+    (`resolve_wait_policy` on this process's CPUs and load; callers that bind CPUs should resolve
+    it themselves and pass the result). Raises ValueError for bad counts or policies.
     """
     if threads < 1:
         raise ValueError(f"the number of OpenMP threads must be at least 1, got {threads}")
     if blocktime < 0:
         raise ValueError(f"KMP_BLOCKTIME must be >= 0 ms, got {blocktime}")
+    policy, _ = resolve_wait_policy(wait_policy, threads=threads,
+                                    bound=len(places) if places else None)
     env = {"OMP_NUM_THREADS": str(threads)}
     if intel_openmp:
         env["KMP_AFFINITY"] = INTEL_AFFINITY
-        env["KMP_BLOCKTIME"] = str(blocktime)
+        env["KMP_BLOCKTIME"] = str(blocktime) if policy == "active" else "0"
         return env
-    env["OMP_WAIT_POLICY"] = "PASSIVE"
+    if policy == "active":
+        env["OMP_WAIT_POLICY"] = "ACTIVE"
+        env["GOMP_SPINCOUNT"] = str(GNU_ACTIVE_SPINCOUNT)
+    else:
+        env["OMP_WAIT_POLICY"] = "PASSIVE"
     if places:
         env["OMP_PROC_BIND"] = "close"
         env["OMP_PLACES"] = ",".join(f"{{{c}}}" for c in places)
     return env
+
+
+def wait_policy_in_force(environ: Mapping[str, str] | None = None) -> dict[str, Any]:
+    """The wait policy an environment gives OpenMP: {"policy", "variables"}.
+
+    policy: "passive" (OMP_WAIT_POLICY=PASSIVE, or KMP_BLOCKTIME=0 without it), "active"
+    (OMP_WAIT_POLICY=ACTIVE, or KMP_BLOCKTIME > 0 without it) or "runtime default" (neither
+    set: libgomp spins about 300,000 iterations, Intel OpenMP 200 ms, then sleep); variables:
+    the OMP_WAIT_POLICY, GOMP_SPINCOUNT and KMP_BLOCKTIME that were set.
+    """
+    environ = os.environ if environ is None else environ
+    variables = {k: environ[k] for k in ("OMP_WAIT_POLICY", "GOMP_SPINCOUNT", "KMP_BLOCKTIME")
+                 if k in environ}
+    omp = variables.get("OMP_WAIT_POLICY", "").strip().lower()
+    blocktime = variables.get("KMP_BLOCKTIME", "").strip()
+    if omp in ("active", "passive"):
+        policy = omp
+    elif blocktime:
+        policy = "passive" if blocktime == "0" else "active"
+    else:
+        policy = "runtime default"
+    return {"policy": policy, "variables": variables}
 
 
 # ---- which OpenMP runtime does the installed MXNet use? ------------------------------------
@@ -169,6 +247,7 @@ def detect_openmp_runtime(package: str = "mxnet") -> str:
 
 
 __all__ = [
-    "DEFAULT_BLOCKTIME_MS", "INTEL_AFFINITY", "OPENMP_VARIABLES", "detect_openmp_runtime",
-    "elf_needed", "openmp_env", "openmp_places",
+    "DEFAULT_BLOCKTIME_MS", "GNU_ACTIVE_SPINCOUNT", "INTEL_AFFINITY", "OPENMP_VARIABLES",
+    "WAIT_POLICIES", "detect_openmp_runtime", "elf_needed", "openmp_env", "openmp_places",
+    "resolve_wait_policy", "wait_policy_in_force",
 ]

@@ -9,6 +9,7 @@ the native build, not measurements. Clocks: time.monotonic_ns / time.time_ns are
 from __future__ import annotations
 
 import ctypes
+import os
 import time
 
 import numpy as np
@@ -55,7 +56,11 @@ def hook_install(libmxnet_path: str, cached_op_handle: int, capacity: int,
         raise ValueError("cached op handle is null")
     if capacity <= 0:
         raise ValueError("capacity must be positive")
-    lib = ctypes.CDLL(libmxnet_path)
+    try:  # the copy `import mxnet` loaded, never a second one (see csrc/mxhooks.cpp)
+        lib = ctypes.CDLL(libmxnet_path, mode=os.RTLD_NOW | os.RTLD_NOLOAD)
+    except OSError:
+        raise RuntimeError(f"{libmxnet_path} is not loaded in this process: import mxnet first "
+                           "(the layer hook never loads a second copy of libmxnet)") from None
     _state.lib = lib
     _state.capacity = capacity
     _state.callback = _PROTOTYPE(_on_op)

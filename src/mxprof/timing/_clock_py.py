@@ -2,11 +2,13 @@
 
 They serve as the reference behaviour in tests and as the "obvious Python loop" baseline; the
 clock is injectable so that tests can drive the loop's stopping rules with a fake clock.
+`clock_choice` is the twin of the native rule that picks the TSC or clock_gettime at import.
 """
 
 from __future__ import annotations
 
 import operator
+import platform
 import threading
 import time
 
@@ -14,7 +16,63 @@ import numpy as np
 
 now_ns = time.perf_counter_ns  # CLOCK_MONOTONIC on Linux, like the native clock
 
-__all__ = ["SectionTable", "now_ns", "timing_loop"]
+__all__ = ["SectionTable", "clock_choice", "now_ns", "timing_loop"]
+
+
+def _read_line(path: str) -> str | None:
+    try:
+        with open(path, errors="replace") as f:
+            return f.readline().strip()
+    except OSError:
+        return None
+
+
+def _cpu_flags(cpuinfo: str) -> list[str] | None:
+    try:
+        with open(cpuinfo, errors="replace") as f:
+            for line in f:
+                if line.startswith("flags"):
+                    return line.partition(":")[2].split()
+    except OSError:
+        pass
+    return None
+
+
+def clock_choice(sysfs_root: str = "/sys", cpuinfo: str = "/proc/cpuinfo") -> dict:
+    """The clock the native core picks on a machine described by `sysfs_root` and `cpuinfo`.
+
+    Returns {"source": "tsc" | "clock_gettime", "reason": str, "cpu_invariant_tsc": bool,
+    "kernel_clocksource": str | None, "kernel_available_clocksources": str | None}. The TSC is
+    chosen only on x86_64 with `constant_tsc` and `nonstop_tsc`, and only if the kernel's
+    current clocksource is tsc or tsc is still in its available list (the kernel drops a TSC its
+    watchdog found unstable from that list). Same rule and reason texts as csrc/clock.cpp.
+    """
+    folder = sysfs_root + "/devices/system/clocksource/clocksource0"  # as the native rule builds it
+    current = _read_line(folder + "/current_clocksource")
+    available = _read_line(folder + "/available_clocksource")
+    out = {"source": "clock_gettime", "reason": "", "cpu_invariant_tsc": False,
+           "kernel_clocksource": current, "kernel_available_clocksources": available}
+    flags = _cpu_flags(cpuinfo)
+    if platform.machine() != "x86_64":
+        out["reason"] = "not an x86_64 CPU: no TSC"
+    elif flags is None:
+        out["reason"] = f"no CPU flags in {cpuinfo}"
+    elif missing := [f for f in ("constant_tsc", "nonstop_tsc") if f not in flags]:
+        out["reason"] = f"the TSC is not invariant ({', '.join(missing)} missing from {cpuinfo})"
+    else:
+        out["cpu_invariant_tsc"] = True
+        if current is None and available is None:
+            out["reason"] = (f"cannot read the kernel's clocksources in {folder}: the TSC is used "
+                             "only where the kernel trusts it")
+        elif current == "tsc":
+            out.update(source="tsc", reason="invariant TSC, the kernel's current clocksource")
+        elif "tsc" in (available or "").split():
+            out.update(source="tsc", reason="invariant TSC, which the kernel lists as usable "
+                                            f"(current clocksource {current or '?'})")
+        else:
+            out["reason"] = (f"the kernel does not list tsc among its usable clocksources "
+                             f"({available or '?'}): it found the TSC unstable or never trusted it")
+    return out
 
 
 def timing_loop(fn, max_calls: int, target_ns: int = -1, min_calls: int = 1, limit_ns: int = -1,

@@ -30,7 +30,8 @@ Conventions (all figures in nanoseconds, as floats):
 
 Stability warnings follow pyperf's checks: the standard deviation above 10% of the mean, the
 minimum 50% below the centre (pyperf compares with the mean; the median is used here, as it is
-not dragged by the slow tail), too few samples, samples too close to the clock's own cost. A
+not dragged by the slow tail), too few samples, samples too close to the clock's own cost; and
+a negative sample (the clock went backwards: the native clock keeps a tick delta's sign). A
 single slow maximum is not flagged (per-call samples always have a few, from interrupts);
 instead more than 5% of the samples beyond Tukey's fences is.
 """
@@ -237,6 +238,9 @@ def stability_warnings(s: Stats, *, clock_overhead_ns: float | None = None) -> t
     if s.outliers > OUTLIER_FRACTION * s.n:
         out.append(f"{s.outliers} of {s.n} samples ({100 * s.outliers / s.n:.0f}%) are outliers "
                    f"beyond Tukey's fences")
+    if s.min < 0:  # the native clock keeps the sign of a tick delta instead of wrapping it
+        out.append(f"the minimum ({fmt(s.min)}) is negative: the clock went backwards between two "
+                   f"reads (a TSC not synchronised across CPUs?)")
     if clock_overhead_ns and s.median < CLOCK_COST_FACTOR * clock_overhead_ns:
         out.append(f"the median ({fmt(s.median)}) is only {s.median / clock_overhead_ns:.1f}x "
                    f"the cost of one clock read ({clock_overhead_ns:.0f} ns)")

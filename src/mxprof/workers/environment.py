@@ -52,6 +52,9 @@ class Environment:
     env: dict[str, str]
     mxnet: dict[str, Any] = dataclasses.field(default_factory=dict)
     onednn_version: str | None = None
+    # {"policy": "active" | "passive" | "runtime default", "variables": {...}}: how OpenMP
+    # threads waited in this process (mxprof.cpu.openmp.wait_policy_in_force)
+    wait_policy: dict[str, Any] = dataclasses.field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
         d = dataclasses.asdict(self)
@@ -101,6 +104,7 @@ def host_fingerprint() -> Environment:
     """Everything about the host and this process that needs no MXNet import."""
     from mxprof.cpu.binding import affinity_fingerprint
     from mxprof.cpu.cpulist import format_cpu_list
+    from mxprof.cpu.openmp import wait_policy_in_force
     from mxprof.cpu.topology import read_topology
 
     topo = read_topology()
@@ -123,6 +127,7 @@ def host_fingerprint() -> Environment:
         platform=platform.platform(),
         packages={p: _package_version(p) for p in ("mxprof", "mxnet", "numpy", "gluoncv")},
         env={k: v for k, v in sorted(os.environ.items()) if k.startswith(ENV_PREFIXES)},
+        wait_policy=wait_policy_in_force(),
     )
 
 
