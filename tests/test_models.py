@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import mxnet as mx
 import numpy as np
 import pytest
@@ -159,3 +161,39 @@ def test_load_feeds_integer_token_ids(monkeypatch):
     assert loaded.weights == "random"
     out = loaded.block(mx.nd.ones((2, 5), dtype="int32"))
     assert out.shape == (2, 3)
+
+
+def test_gluoncv_kwargs_factory_builds_without_download(tmp_path, monkeypatch):
+    # fcn_resnet50_voc is declared f(**kwargs) and defaulted to an ImageNet backbone download.
+    monkeypatch.setenv("MXNET_HOME", str(tmp_path))
+    spec = models.resolve("fcn_resnet50_voc", shape=(3, 64, 64))
+    trainable, total = models.parameter_counts(models.build(spec), spec.input_specs)
+    assert 0 < trainable < total
+    assert not (tmp_path / "models").exists() or not any((tmp_path / "models").iterdir())
+
+
+def test_models_command_lists_counts_as_json(cli, tmp_path):
+    # The reference table's spellings, two of its accuracy rows, and the four mxprof networks.
+    proc = cli("models", "DCGAN", "GNMT", "Inception v4", "inception-resnet v2", "resnet50_v1",
+               "squeezenet1.1", "--json", "-", env={"MXNET_HOME": str(tmp_path)})
+    assert proc.returncode == 0, proc.stderr
+    doc = json.loads(proc.stdout)
+    by_name = {r["name"]: r for r in doc["models"]}
+    assert list(by_name) == ["dcgan", "gnmt", "inceptionv4", "inceptionresnetv2", "resnet50_v1",
+                             "squeezenet1.1"]
+    for name in ("resnet50_v1", "squeezenet1.1"):
+        assert by_name[name]["total_params"] == REFERENCE_PARAMS[name]
+    assert by_name["dcgan"]["trainable_params"] == 3_576_704
+    assert by_name["gnmt"]["inputs"][0] == {"name": "src", "shape": [50], "dtype": "int32",
+                                            "distribution": "tokens", "high": 32000}
+    assert all(r["pretrained_file"] is None and r["error"] is None for r in doc["models"])
+
+
+def test_models_command_table_and_errors(cli, tmp_path):
+    proc = cli("models", "--source", "mxprof", "--no-count", env={"COLUMNS": "160"})
+    assert proc.returncode == 0, proc.stderr
+    assert "gnmt" in proc.stdout and "src:N,50:int32 ids<32000" in proc.stdout
+    bad = cli("models", "resnet50v1")
+    assert bad.returncode == 2 and "did you mean" in bad.stderr
+    bad = cli("models", "--source", "torch")
+    assert bad.returncode == 2 and "--source takes" in bad.stderr

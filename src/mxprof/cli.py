@@ -23,6 +23,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "verbose": ("verbose", "summarize oneDNN/MKL-DNN verbose logs of any generation"),
     "topology": ("topology", "show sockets, cores, SMT siblings, NUMA nodes, CPU model and ISA"),
     "bind": ("bind", "run a command bound to CPUs and NUMA memory, with OpenMP pinned (like numactl)"),
+    "models": ("models", "every known model: inputs, parameter counts, source, local weights"),
 }
 
 

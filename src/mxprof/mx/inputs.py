@@ -61,6 +61,12 @@ class InputSpec:
                 "tokens": f"token ids < {self.high}"}[self.distribution]
         return f"{self.name}: {self.dtype} ({dims}) {what}"
 
+    def short(self) -> str:
+        """`src:N,50:int32 ids<32000`: the --input form and what is drawn, for narrow tables."""
+        what = {"image": "image", "normal": "N(0,1)", "tokens": f"ids<{self.high}"}
+        return f"{self.name}:{','.join(['N', *map(str, self.shape)])}:{self.dtype} " \
+               f"{what[self.distribution]}"
+
     def to_dict(self) -> dict[str, Any]:
         d = dataclasses.asdict(self)
         d["shape"] = list(self.shape)

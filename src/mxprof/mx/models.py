@@ -257,16 +257,26 @@ def _build_gluoncv(name: str):
     from gluoncv.model_zoo import model_zoo
     ctor = model_zoo._models[name]
     try:
-        accepted = set(inspect.signature(ctor).parameters)
+        params = inspect.signature(ctor).parameters
     except (TypeError, ValueError):
-        accepted = set()
+        params = {}
+    # Factories declared as f(**kwargs) (FCN, PSP, DeepLab, AlphaPose, ResNeXt-e...) default
+    # pretrained_base to True inside: they must be told too, or they try to download.
+    open_kwargs = any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params.values())
     kwargs: dict[str, Any] = {}
-    if "pretrained" in accepted:
+    if "pretrained" in params or open_kwargs:
         kwargs["pretrained"] = False
     # Without this GluonCV fetches ImageNet weights for the backbone: a hang with no network.
-    if "pretrained_base" in accepted:
+    if "pretrained_base" in params or open_kwargs:
         kwargs["pretrained_base"] = False
-    return ctor(**kwargs)
+    try:
+        return ctor(**kwargs)
+    except TypeError as exc:
+        # A **kwargs factory whose network does not take pretrained_base: build without it.
+        if "pretrained_base" not in params and "pretrained_base" in str(exc):
+            kwargs.pop("pretrained_base")
+            return ctor(**kwargs)
+        raise
 
 
 def _symbol_input_names(symbol_path: str, params_path: str | None) -> list[str]:
