@@ -50,3 +50,14 @@ def test_bad_specs_raise():
         InputSpec("x", (5,), "complex64")
     assert InputSpec("src", (50,), "int32", "tokens", 32000).describe() == \
         "src: int32 (N,50) token ids < 32000"
+
+
+def test_importing_the_registry_starts_no_numpy():
+    # Workers import the registry before binding their CPUs: numpy's BLAS threads must not
+    # start unbound then.
+    import subprocess
+    import sys
+    code = ("import sys, mxprof.jobs.profile.worker, mxprof.mx.models; "
+            "print(sorted(m for m in ('numpy', 'mxnet') if m in sys.modules))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"

@@ -28,7 +28,11 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="Gluon/GluonCV model-zoo names, or the reference's names (ssd-vgg16, "
                         "ssd-mobilenet, faster-r-cnn, ...)")
     p.add_argument("--reference-set", action="store_true",
-                   help="the reference table's networks that the zoos have (10 of 14)")
+                   help="the reference table's 14 networks (4 of them mxprof's own: inceptionv4, "
+                        "inceptionresnetv2, gnmt, dcgan) at its batch sizes")
+    p.add_argument("--quick", action="store_true",
+                   help="batch 1 and a small batch, short minimum time, 3 calls at least: a "
+                        "first look, not the reference's protocol")
     p.add_argument("--shape", help="input shape C,H,W for every model (default: each model's own)")
     m = p.add_argument_group("matrix")
     m.add_argument("--batch-size", metavar="LIST",
@@ -211,6 +215,10 @@ def run(args) -> int:
     from mxprof.jobs.profile.spec import Protocol
     from mxprof.workers.environment import host_fingerprint
     batches = parse_batches(args.batch_size)
+    if args.quick:
+        batches = batches or [1, compare.QUICK_BATCH]
+        if args.min_time == DEFAULT_MIN_TIME:
+            args.min_time = compare.QUICK_MIN_TIME
     configs = _configs(args)
     if args.min_time <= 0 or (args.iterations is not None and args.iterations < 1) \
             or args.instances < 1 or (args.threads is not None and args.threads < 1):
@@ -225,7 +233,8 @@ def run(args) -> int:
         _log(f"mxprof: warning: {w}")
     builds = resolve_builds(args, _log)
     machine = compare.machine_of(host_fingerprint().to_dict())
-    protocol = Protocol(warmup=args.warmup, iterations=args.iterations, min_time=args.min_time)
+    protocol = Protocol(warmup=args.warmup, iterations=args.iterations, min_time=args.min_time,
+                        **({"min_iterations": 3} if args.quick else {}))
     planned = compare.plan(models, builds, machine=machine, configs=configs, batch_sizes=batches,
                            protocol=protocol, threads=args.threads,
                            cpus=None if instance_cpus else args.cores, membind=args.membind,

@@ -9,7 +9,8 @@
 - `merge(defaults, given)`: a model's defaults with the user's inputs put over them by name.
 - `random_arrays(specs, batch, seed)`: numpy arrays of each input's dtype and range.
 
-Pure numpy: no MXNet import, so commands can parse and validate before starting a worker.
+No MXNet import, and numpy only inside the drawing functions: workers import this (through
+the model registry) before binding their CPUs, and numpy's BLAS threads would start unbound.
 """
 
 from __future__ import annotations
@@ -17,9 +18,10 @@ from __future__ import annotations
 import dataclasses
 import re
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import numpy as np
+if TYPE_CHECKING:
+    import numpy as np
 
 DISTRIBUTIONS = ("image", "normal", "tokens")
 DTYPES = ("float32", "float16", "float64", "int32", "int64", "int8", "uint8")
@@ -142,6 +144,7 @@ def merge(defaults: Sequence[InputSpec], given: Sequence[tuple[str, tuple[int, .
 
 def random_array(spec: InputSpec, batch_size: int, rng: np.random.Generator) -> np.ndarray:
     """One input's batch: (batch, *shape) of its dtype, drawn from its distribution."""
+    import numpy as np
     shape = spec.batch_shape(batch_size)
     if spec.distribution == "tokens":
         return rng.integers(0, spec.high, size=shape).astype(spec.dtype)
@@ -159,10 +162,12 @@ def random_array(spec: InputSpec, batch_size: int, rng: np.random.Generator) -> 
 
 def random_arrays(specs: Sequence[InputSpec], batch_size: int, seed: int = 0) -> list[np.ndarray]:
     """Every input's batch from one seeded generator (same seed, same arrays)."""
+    import numpy as np
     rng = np.random.default_rng(seed)
     return [random_array(s, batch_size, rng) for s in specs]
 
 
 def zeros_arrays(specs: Sequence[InputSpec], batch_size: int) -> list[np.ndarray]:
     """Zeros of each input's shape and dtype (token id 0 is valid), for shape-only calls."""
+    import numpy as np
     return [np.zeros(s.batch_shape(batch_size), dtype=s.dtype) for s in specs]
