@@ -36,6 +36,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                           "file if it is in $MXNET_HOME/models, else random initialisation")
     src.add_argument("--shape", help="input shape C,H,W or N,C,H,W (default: the model's own, "
                                      "e.g. 3,299,299 for inceptionv3)")
+    src.add_argument("--input", action="append", default=[], metavar="NAME:SHAPE[:DTYPE]",
+                     help="a model input, batch first (repeatable), e.g. src:4,20:int32 for "
+                          "gnmt; its batch is the throughput batch (default: the model's inputs)")
     m = p.add_argument_group("measurement")
     m.add_argument("--batch-size", type=int, default=None,
                    help=f"batch for throughput (default {DEFAULT_BATCH}; the reference used 128)")
@@ -179,7 +182,14 @@ def _resolve(args):
     if not args.model and not args.symbol:
         raise UsageError("give a MODEL name, --symbol FILE, or --load RESULT.json")
     try:
-        return models.resolve(args.model, shape=shape, symbol=args.symbol, params=args.params)
+        spec = models.resolve(args.model, shape=shape, symbol=args.symbol, params=args.params)
+        if args.input:
+            from mxprof.mx import inputs
+            batch, specs = inputs.merge(spec.input_specs,
+                                        [inputs.parse_input(t) for t in args.input])
+            spec = models.with_inputs(spec, specs)
+            args.batch_size = args.batch_size or batch
+        return spec
     except ValueError as exc:
         raise UsageError(str(exc)) from None
 

@@ -85,6 +85,14 @@ class GNMT(nn.HybridBlock):
             self.attention = BahdanauAttention(h)
             self.classifier = nn.Dense(vocab_size, flatten=False, in_units=h)
 
+    def hybridize(self, active=True, backend=None, clear=True, static_alloc=False,
+                  static_shape=False, **kwargs):
+        """As HybridBlock.hybridize, but never with static_shape: in MXNet 1.9.1 a `foreach`
+        node under static_shape returns uninitialised memory (checked: greedy decoding gave
+        zeros and 1e-41 values on the first call, beam search wrong tokens on every call).
+        `optimize_for` goes through here too."""
+        super().hybridize(active, backend, clear, static_alloc, False, **kwargs)
+
     def encode(self, F, src):
         """(N, T) token ids -> (T, N, H) outputs of the last encoder layer."""
         x = F.transpose(self.embedding(F.cast(src, "float32")), axes=(1, 0, 2))
@@ -113,48 +121,72 @@ class GNMT(nn.HybridBlock):
         k = self.beam_width
         first = F.slice_axis(F.cast(src, "float32"), axis=1, begin=0, end=1)
         tokens = F.reshape(first, (-1,)) * 0 + self.bos_id                 # (N,)
-        zeros = F.zeros_like(F.slice_axis(enc, axis=0, begin=0, end=1))    # (1, N, H)
         if k > 1:
             values = F.repeat(values, repeats=k, axis=0)
             tokens = F.repeat(tokens, repeats=k, axis=0)
-            zeros = F.repeat(zeros, repeats=k, axis=1)
+
+        def zeros():  # (1, N*k, H); a node of its own per state: foreach wants distinct inputs
+            z = F.zeros_like(F.slice_axis(enc, axis=0, begin=0, end=1))
+            return F.repeat(z, repeats=k, axis=1) if k > 1 else z
         keys = self.attention.project_keys(values)
-        states = [[zeros, zeros] for _ in range(len(self.decoder))]
+        states = [[zeros(), zeros()] for _ in range(len(self.decoder))]
         if k == 1:
             return self._greedy(F, tokens, states, keys, values)
         return self._beam(F, tokens, states, keys, values, first)
 
+    def _loop(self, F, body, init):
+        """Run `body` for decode_steps steps as one `foreach` node, not an unrolled graph: each
+        RNN node of a graph keeps its own oneDNN weight copy and workspace, so 50 unrolled
+        steps of the 4x1024 decoder held ~20 GB (measured); a loop body holds one set."""
+        steps = F.arange(0, self.decode_steps)
+        outs, _ = F.contrib.foreach(body, steps, init)
+        return outs
+
+    def _unflatten(self, flat):
+        return [[flat[2 * i], flat[2 * i + 1]] for i in range(len(self.decoder))]
+
     def _greedy(self, F, tokens, states, keys, values):
-        out = []
-        for _ in range(self.decode_steps):
-            logits, states = self.step(F, tokens, states, keys, values)
-            tokens = F.argmax(logits, axis=1)
-            out.append(tokens)
-        return F.stack(*out, axis=1)
+        def body(step, st):
+            tokens = F.broadcast_add(st[0], step * 0)  # foreach insists its data is used
+            logits, new = self.step(F, tokens, self._unflatten(st[1:]), keys, values)
+            nxt = F.argmax(logits, axis=1)
+            return nxt, [nxt, *[x for hc in new for x in hc]]
+        out = self._loop(F, body, [tokens, *[x for hc in states for x in hc]])
+        return F.transpose(out)                                            # (N, steps)
 
     def _beam(self, F, tokens, states, keys, values, first):
-        """Fixed-length beam search: each step keeps the `k` best of k x vocab extensions,
-        reorders the states and histories to their parents; returns the best hypothesis."""
+        """Fixed-length beam search: each step keeps the `k` best of k x vocab extensions and
+        reorders the states to their parents; the best final hypothesis is traced back through
+        the per-step parents."""
         k, vocab = self.beam_width, self.vocab_size
         batch_zero = F.reshape(first, (-1,)) * 0                           # (N,)
         # Only beam 0 is alive at the start, so the first step does not pick k copies of one token.
         scores = (F.one_hot(batch_zero, k) - 1) * 1e9                     # (N, k)
         base = F.expand_dims(F.contrib.arange_like(batch_zero, axis=0) * k, axis=1)
-        history = None
-        for _ in range(self.decode_steps):
-            logits, states = self.step(F, tokens, states, keys, values)
+
+        def body(step, st):
+            tokens = F.broadcast_add(st[0], step * 0)  # foreach insists its data is used
+            logits, new = self.step(F, tokens, self._unflatten(st[2:]), keys, values)
             logp = F.reshape(F.log_softmax(logits, axis=-1), (-4, -1, k, vocab))
-            total = F.reshape(F.broadcast_add(logp, F.expand_dims(scores, axis=2)), (0, -1))
-            scores, idx = F.topk(total, k=k, ret_typ="both", axis=1)      # (N, k) each
+            total = F.reshape(F.broadcast_add(logp, F.expand_dims(st[1], axis=2)), (0, -1))
+            best, idx = F.topk(total, k=k, ret_typ="both", axis=1)        # (N, k) each
             parent = F.floor(idx / vocab)
-            tokens = F.reshape(idx - parent * vocab, (-1,))                # (N*k,)
+            nxt = F.reshape(idx - parent * vocab, (-1,))                   # (N*k,)
             rows = F.reshape(F.broadcast_add(parent, base), (-1,))        # parent's flat row
-            states = [[F.take(h, rows, axis=1), F.take(c, rows, axis=1)] for h, c in states]
-            step_tokens = F.expand_dims(tokens, axis=1)
-            history = step_tokens if history is None else F.concat(
-                F.take(history, rows, axis=0), step_tokens, dim=1)
-        best = F.slice_axis(F.reshape(history, (-4, -1, k, 0)), axis=1, begin=0, end=1)
-        return F.reshape(best, (0, -1))
+            moved = [F.take(x, rows, axis=1) for hc in new for x in hc]
+            return [nxt, rows], [nxt, best, *moved]
+        toks, rows = self._loop(F, body, [tokens, scores, *[x for hc in states for x in hc]])
+        # Back-track from beam 0 (topk sorts best first) of the last step.
+        toks = F.split(toks, num_outputs=self.decode_steps, axis=0, squeeze_axis=True)
+        rows = F.split(rows, num_outputs=self.decode_steps, axis=0, squeeze_axis=True)
+        if self.decode_steps == 1:
+            toks, rows = [toks], [rows]
+        row = F.reshape(base, (-1,))                                       # (N,)
+        path = []
+        for t in reversed(range(self.decode_steps)):
+            path.append(F.take(toks[t], row))
+            row = F.take(rows[t], row)
+        return F.stack(*reversed(path), axis=1)
 
 
 def gnmt(**kwargs) -> GNMT:
