@@ -61,3 +61,10 @@ def test_importing_the_registry_starts_no_numpy():
             "print(sorted(m for m in ('numpy', 'mxnet') if m in sys.modules))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
+
+
+def test_profile_rejects_a_bad_input_before_starting_workers(cli):
+    proc = cli("profile", "gnmt", "--input", "src:2,x:int32")
+    assert proc.returncode == 2 and "bad --input" in proc.stderr
+    proc = cli("profile", "gnmt", "--input", "src:2,8", "--input", "mask:3,8:int32")
+    assert proc.returncode == 2 and "batch sizes differ" in proc.stderr
