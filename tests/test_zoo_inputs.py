@@ -12,7 +12,8 @@ from mxprof.mx.inputs import InputSpec
 def test_parse_input_forms():
     assert inputs.parse_input("src:64,50:int32") == ("src", (64, 50), "int32")
     assert inputs.parse_input("data:1x3x224x224") == ("data", (1, 3, 224, 224), None)
-    for bad in ("data", "data:", ":1,2", "data:1,a", "data:0,3", "data:1,3:complex", "a:1:b:c"):
+    for bad in ("data", "data:", ":1,2", "data:1,a", "data:0,3", "data:1,3:complex", "a:1:b:c",
+                "src:2,x", "src:2,,3", "src:x"):
         with pytest.raises(ValueError, match="bad --input"):
             inputs.parse_input(bad)
 

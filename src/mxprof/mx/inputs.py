@@ -96,10 +96,10 @@ def parse_input(text: str) -> tuple[str, tuple[int, ...], str | None]:
         raise ValueError(f"bad --input {text!r}: expected NAME:SHAPE[:DTYPE] "
                          "like data:1,3,224,224 or src:64,50:int32")
     name, shape_text = parts[0], parts[1]
-    try:
-        shape = tuple(int(p) for p in re.split(r"[,x]", shape_text) if p)
-    except ValueError:
-        raise ValueError(f"bad --input {text!r}: shape {shape_text!r} is not integers") from None
+    if not re.fullmatch(r"\d+([,x]\d+)*", shape_text):
+        raise ValueError(f"bad --input {text!r}: shape {shape_text!r} is not integers "
+                         "separated by , or x")
+    shape = tuple(int(p) for p in re.split(r"[,x]", shape_text))
     if not shape or any(d <= 0 for d in shape):
         raise ValueError(f"bad --input {text!r}: shape needs positive sizes, batch first")
     dtype = parts[2] if len(parts) == 3 else None
