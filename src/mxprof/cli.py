@@ -27,6 +27,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "topology": ("topology", "show sockets, cores, SMT siblings, NUMA nodes, CPU model and ISA"),
     "ceilings": ("ceilings", "the machine's roofs: peak GFLOP/s (f32, int8) and memory bandwidth"),
     "bind": ("bind", "run a command bound to CPUs and NUMA memory, with OpenMP pinned (like numactl)"),
+    "models": ("models", "every known model: inputs, parameter counts, source, local weights"),
 }
 
 

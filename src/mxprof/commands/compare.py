@@ -23,7 +23,11 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="Gluon/GluonCV model-zoo names, or the reference's names (ssd-vgg16, "
                         "ssd-mobilenet, faster-r-cnn, ...)")
     p.add_argument("--reference-set", action="store_true",
-                   help="the reference table's networks that the zoos have (10 of 14)")
+                   help="the reference table's 14 networks (4 of them mxprof's own: inceptionv4, "
+                        "inceptionresnetv2, gnmt, dcgan) at its batch sizes")
+    p.add_argument("--quick", action="store_true",
+                   help="batch 1 and a small batch, short minimum time, 3 calls at least: a "
+                        "first look, not the reference's protocol")
     src = p.add_argument_group("model")
     _options.add_model_files(src, shape_help="input shape C,H,W for every model (default: "
                              "each model's own)")
@@ -221,6 +225,10 @@ def run(args) -> int:
     from mxprof.workers.environment import host_fingerprint
     _check_inputs(args)
     batches = parse_batches(args.batch_size)
+    if args.quick:
+        batches = batches or [1, compare.QUICK_BATCH]
+        if args.min_time is None:
+            args.min_time = compare.QUICK_MIN_TIME
     configs = _configs(args)
     models = resolve_models(args.models, args.shape, args.reference_set, args.symbol,
                             args.params)
@@ -231,7 +239,8 @@ def run(args) -> int:
     machine = compare.machine_of(host)
     preset = _options.preset_of(args)
     protocol = Protocol(warmup=args.warmup, iterations=args.iterations,
-                        min_time=_options.min_time_of(args) * preset.min_time_factor)
+                        min_time=_options.min_time_of(args) * preset.min_time_factor,
+                        **({"min_iterations": 3} if args.quick else {}))
     threads = args.threads
     if threads is None and args.cores and not instance_cpus:
         # One OpenMP thread per bound CPU, as in every command (README, "Options").

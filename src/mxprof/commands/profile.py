@@ -31,6 +31,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     src = p.add_argument_group("model")
     _options.add_model_files(src, shape_help="input shape C,H,W or N,C,H,W (default: the "
                              "model's own, e.g. 3,299,299 for inceptionv3)")
+    src.add_argument("--input", action="append", default=[], metavar="NAME:SHAPE[:DTYPE]",
+                     help="a model input, batch first (repeatable), e.g. src:4,20:int32 for "
+                          "gnmt; its batch is the throughput batch (default: the model's inputs)")
     m = p.add_argument_group("measurement")
     m.add_argument("--batch-size", type=int, default=None,
                    help=f"batch for throughput (default {DEFAULT_BATCH}; the reference used 128)")
@@ -238,8 +241,15 @@ def _resolve(args):
     if not args.model and not args.symbol:
         raise UsageError("give a MODEL name, --symbol FILE, or --load RESULT.json")
     try:
-        return _options.resolve_model(args.model, shape=shape, symbol=args.symbol,
+        spec = _options.resolve_model(args.model, shape=shape, symbol=args.symbol,
                                       params=args.params)
+        if args.input:
+            from mxprof.mx import inputs
+            batch, specs = inputs.merge(spec.input_specs,
+                                        [inputs.parse_input(t) for t in args.input])
+            spec = models.with_inputs(spec, specs)
+            args.batch_size = args.batch_size or batch
+        return spec
     except ValueError as exc:
         raise UsageError(str(exc)) from None
 

@@ -1,8 +1,11 @@
 """Model registry: which network a name means, its input shape, and how to build it offline.
 
-Three sources:
+Four sources:
 - the Gluon model zoo (`mxnet.gluon.model_zoo.vision`, the 34 networks of the reference table);
 - the GluonCV model zoo (SSD, Faster R-CNN, YOLOv3, classification variants...);
+- mxprof's own zoo (`mxprof.mx.zoo`): Inception-v4, Inception-ResNet-v2, DCGAN, GNMT, the
+  reference table's networks that neither zoo ships, under zoo-style names with the table's
+  spellings as aliases;
 - a user's exported model (`X-symbol.json` + `X-0000.params`, loaded with `SymbolBlock.imports`).
 
 Weights never come from the network: a zoo file is used only when it already sits in
@@ -24,6 +27,9 @@ import os
 import re
 from pathlib import Path
 from typing import Any
+
+from mxprof.mx import zoo
+from mxprof.mx.inputs import InputSpec, image_input, zeros_arrays
 
 # The 34 networks of the reference accuracy table, exactly as mxnet.gluon.model_zoo.vision names
 # them (tests check this list against MXNet's). Kept here so resolving a name needs no mxnet import.
@@ -67,18 +73,29 @@ class UnknownModel(ValueError):
         self.suggestions = suggestions
         hint = f"; did you mean {', '.join(suggestions)}?" if suggestions else ""
         super().__init__(f"unknown model {name!r}{hint} "
-                         "(Gluon model zoo vision names, GluonCV model zoo names, or --symbol FILE)")
+                         "(Gluon model zoo vision names, GluonCV model zoo names, "
+                         f"{', '.join(zoo.ZOO)}, or --symbol FILE)")
 
 
 @dataclasses.dataclass(frozen=True)
 class ModelSpec:
-    """What to build: a zoo name or an exported symbol, and the per-sample input shape (C, H, W)."""
+    """What to build: a zoo name or an exported symbol, and its inputs.
+
+    `input_shape` is the first input's per-sample shape ((C, H, W) for an image); `inputs` lists
+    every input (name, shape without batch, dtype, distribution) when the model is not fed one
+    float32 image named `data` (empty means that image, see `input_specs`).
+    """
 
     name: str
-    source: str  # "gluon" | "gluoncv" | "symbol"
+    source: str  # "gluon" | "gluoncv" | "mxprof" | "symbol"
     input_shape: tuple[int, ...]
     symbol_path: str | None = None
     params_path: str | None = None
+    inputs: tuple[InputSpec, ...] = ()
+
+    @property
+    def input_specs(self) -> tuple[InputSpec, ...]:
+        return self.inputs or (image_input(self.input_shape),)
 
     def batch_shape(self, batch_size: int) -> tuple[int, ...]:
         return (batch_size, *self.input_shape)
@@ -86,12 +103,14 @@ class ModelSpec:
     def to_dict(self) -> dict[str, Any]:
         d = dataclasses.asdict(self)
         d["input_shape"] = list(self.input_shape)
+        d["inputs"] = [i.to_dict() for i in self.inputs]
         return d
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> ModelSpec:
         return cls(name=d["name"], source=d["source"], input_shape=tuple(d["input_shape"]),
-                   symbol_path=d.get("symbol_path"), params_path=d.get("params_path"))
+                   symbol_path=d.get("symbol_path"), params_path=d.get("params_path"),
+                   inputs=tuple(InputSpec.from_dict(i) for i in d.get("inputs") or ()))
 
 
 @dataclasses.dataclass(frozen=True)
@@ -172,6 +191,9 @@ def resolve(name: str | None, *, shape: tuple[int, ...] | None = None,
         raise ValueError("give a model name or --symbol FILE")
     if params is not None and not os.path.isfile(params):
         raise ValueError(f"params file not found: {params}")
+    entry = zoo.lookup(name)
+    if entry is not None:
+        return _zoo_spec(entry, shape, params)
     lname = name.lower()
     if lname in GLUON_VISION_MODELS:
         source = "gluon"
@@ -187,6 +209,38 @@ def resolve(name: str | None, *, shape: tuple[int, ...] | None = None,
                      params_path=os.path.abspath(params) if params else None)
 
 
+def _zoo_spec(entry: zoo.ZooEntry, shape: tuple[int, ...] | None,
+              params: str | None) -> ModelSpec:
+    inputs = entry.inputs
+    if shape:
+        if len(inputs) != 1:
+            raise ValueError(f"{entry.name} has {len(inputs)} inputs: give each with --input")
+        inputs = (dataclasses.replace(inputs[0], shape=tuple(shape)),)
+    return ModelSpec(name=entry.name, source="mxprof", input_shape=inputs[0].shape,
+                     params_path=os.path.abspath(params) if params else None, inputs=inputs)
+
+
+def with_inputs(spec: ModelSpec, inputs: tuple[InputSpec, ...]) -> ModelSpec:
+    """The spec fed `inputs` instead of its defaults (see `mxprof.mx.inputs.merge`)."""
+    return dataclasses.replace(spec, input_shape=inputs[0].shape, inputs=tuple(inputs))
+
+
+# MXNet 1.9.1 with MXNET_MKLDNN_ENABLED=0 fails on every fused RNN call ("Check failed:
+# in_data.size() == num_inputs (4 vs. 3)" in rnn-inl.h, checked with one gluon.rnn.LSTM
+# imperative and hybridized): for RNN models the reference path is MKL-DNN's own switch for
+# RNN layers, MXNET_USE_MKLDNN_RNN=0, with the other operators still on MKL-DNN.
+RNN_REFERENCE_ENV = {"MXNET_MKLDNN_ENABLED": "1", "MXNET_USE_MKLDNN_RNN": "0"}
+RNN_REFERENCE_NOTE = ("reference for RNN models: MXNET_USE_MKLDNN_RNN=0 (MXNet's own RNN "
+                      "kernels; other operators stay on MKL-DNN), since MXNET_MKLDNN_ENABLED=0 "
+                      "fails on the RNN operator in MXNet 1.9.1")
+
+
+def has_rnn(spec: ModelSpec) -> bool:
+    """Whether the network runs the fused RNN operator (mxprof's GNMT; zoo vision nets do not)."""
+    entry = zoo.ZOO.get(spec.name) if spec.source == "mxprof" else None
+    return entry is not None and entry.category == "RNN"
+
+
 def models_dir() -> Path:
     """Where MXNet and GluonCV keep zoo weights: $MXNET_HOME/models, default ~/.mxnet/models."""
     home = os.environ.get("MXNET_HOME") or os.path.join("~", ".mxnet")
@@ -200,6 +254,8 @@ def local_pretrained_file(name: str, source: str, root: Path | None = None) -> P
     of the published SHA-1; a name without published weights has no file.
     """
     root = root or models_dir()
+    if source not in ("gluon", "gluoncv"):
+        return None  # mxprof's own networks have no published weights
     try:
         if source == "gluon":
             from mxnet.gluon.model_zoo import model_store
@@ -217,16 +273,26 @@ def _build_gluoncv(name: str):
     from gluoncv.model_zoo import model_zoo
     ctor = model_zoo._models[name]
     try:
-        accepted = set(inspect.signature(ctor).parameters)
+        params = inspect.signature(ctor).parameters
     except (TypeError, ValueError):
-        accepted = set()
+        params = {}
+    # Factories declared as f(**kwargs) (FCN, PSP, DeepLab, AlphaPose, ResNeXt-e...) default
+    # pretrained_base to True inside: they must be told too, or they try to download.
+    open_kwargs = any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params.values())
     kwargs: dict[str, Any] = {}
-    if "pretrained" in accepted:
+    if "pretrained" in params or open_kwargs:
         kwargs["pretrained"] = False
     # Without this GluonCV fetches ImageNet weights for the backbone: a hang with no network.
-    if "pretrained_base" in accepted:
+    if "pretrained_base" in params or open_kwargs:
         kwargs["pretrained_base"] = False
-    return ctor(**kwargs)
+    try:
+        return ctor(**kwargs)
+    except TypeError as exc:
+        # A **kwargs factory whose network does not take pretrained_base: build without it.
+        if "pretrained_base" not in params and "pretrained_base" in str(exc):
+            kwargs.pop("pretrained_base")
+            return ctor(**kwargs)
+        raise
 
 
 def _symbol_input_names(symbol_path: str, params_path: str | None) -> list[str]:
@@ -251,20 +317,30 @@ def count_parameters(block, input_shape: tuple[int, ...]) -> int:
     Shapes come from symbolic shape inference, so nothing is allocated or initialised; the
     reference table counts the same way (resnet50_v1 = 25,629,032).
     """
+    return parameter_counts(block, (image_input(input_shape),))[1]
+
+
+def parameter_counts(block, inputs: tuple[InputSpec, ...]) -> tuple[int, int]:
+    """(trainable, total) parameter values of an uninitialised block fed `inputs` (batch 1).
+
+    Total counts every parameter (BatchNorm running statistics too, as the reference table
+    does); trainable leaves out those with grad_req 'null', the way PyTorch's
+    `p.requires_grad` sums and papers count. Symbolic shape inference: nothing is allocated.
+    """
     import mxnet as mx
-    sym = block(mx.sym.var("data"))
+    sym = block(*[mx.sym.var(i.name) for i in inputs])
     if isinstance(sym, (list, tuple)):
         sym = mx.sym.Group(list(sym))
-    shapes = {"data": (1, *input_shape)}
+    shapes = {i.name: (1, *i.shape) for i in inputs}
     arg_shapes, _, aux_shapes = sym.infer_shape(**shapes)
-    names = sym.list_arguments()
-    total = 0
-    for n, s in zip(names, arg_shapes):
+    frozen = {p.name for p in block.collect_params().values() if p.grad_req == "null"}
+    trainable = total = 0
+    for n, s in zip(sym.list_arguments(), arg_shapes):
         if n not in shapes:
             total += _prod(s)
-    for s in aux_shapes:
-        total += _prod(s)
-    return total
+            trainable += 0 if n in frozen else _prod(s)
+    total += sum(_prod(s) for s in aux_shapes)  # auxiliary states never get gradients
+    return trainable, total
 
 
 def _initialised_size(block) -> int:
@@ -320,6 +396,8 @@ def build(spec: ModelSpec):
         return vision.get_model(spec.name, pretrained=False)
     if spec.source == "gluoncv":
         return _build_gluoncv(spec.name)
+    if spec.source == "mxprof":
+        return zoo.ZOO[spec.name].build()
     raise ValueError(f"build() takes zoo models; use load() for {spec.source!r}")
 
 
@@ -352,7 +430,7 @@ def load(spec: ModelSpec, *, ctx=None, allow_pretrained: bool = True,
         else:
             block.initialize(random_initializer(), ctx=ctx)
     # Resolve deferred shapes once so parameter counting and the first timed call see real shapes.
-    block(mx.nd.zeros((1, *spec.input_shape), ctx=ctx))
+    block(*[mx.nd.array(a, ctx=ctx, dtype=a.dtype) for a in zeros_arrays(spec.input_specs, 1)])
     if hybridize:
         block.hybridize(static_alloc=True, static_shape=True)
     param_count = _initialised_size(block)

@@ -16,6 +16,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from mxprof.jobs.compare.plan import CONFIG_LABELS, CONFIGS
+from mxprof.render.base import fmt_ratio
 from mxprof.render.tables import Table, ratio_cell
 
 SHORT = {"reference": "w/o", "mkldnn": "w/", "fused": "fused"}
@@ -116,7 +117,38 @@ def headers(lay: Layout) -> tuple[str, ...]:
     out = ["model"]
     for g in lay.groups:
         out += _group_headers(lay, f"{names[g]}: " if names[g] else "")
-    return tuple(out)
+    return tuple(out + _reference_headers(lay))
+
+
+REFERENCE_HEADERS = ["ref speedup lat", "ref speedup thr"]
+
+
+def _reference_of(line: Line) -> dict[str, Any] | None:
+    """Any row of the line: they all carry the reference's figures for the model."""
+    for cell in line.cells.values():
+        for by_config in cell.values():
+            for r in by_config.values():
+                return r
+    return None
+
+
+def _reference_headers(lay: Layout) -> list[str]:
+    return REFERENCE_HEADERS if any(
+        (_reference_of(line) or {}).get("reference_speedups") for line in lay.lines) else []
+
+
+def _reference_cells(lay: Layout, line: Line) -> list[str]:
+    """The MXNet 1.3 benchmark's own speedups, beside ours; "(bs N)" when its throughput batch
+    is not this line's."""
+    if not _reference_headers(lay):
+        return []
+    row = _reference_of(line) or {}
+    ref = row.get("reference_speedups")
+    if not ref:
+        return ["-", "-"]
+    batch = row.get("reference_batch")
+    note = f" (bs {batch})" if batch and batch != line.batch else ""
+    return [fmt_ratio(ref[0]), fmt_ratio(ref[1]) + note]
 
 
 def _group_cells(lay: Layout, line: Line, g: Group) -> list[str]:
@@ -150,7 +182,8 @@ def table(lay: Layout) -> Table:
     """The reference layout as text cells (value ±half IQR, speedups as 7.45x), one column
     group per machine and build."""
     out_rows = [tuple([_model_cell(line), *(c for g in lay.groups
-                                            for c in _group_cells(lay, line, g))])
+                                            for c in _group_cells(lay, line, g)),
+                       *_reference_cells(lay, line)])
                 for line in lay.lines]
     return Table(title=_title(lay), headers=headers(lay), rows=tuple(out_rows),
                  footnote=footnote(lay))
@@ -170,10 +203,12 @@ def stacked_table(lay: Layout) -> Table:
     names = lay.group_names()
     out_rows = []
     for line in lay.lines:
+        ref = _reference_cells(lay, line)
         for i, g in enumerate(g for g in lay.groups if g in line.cells):
             out_rows.append((_model_cell(line) if i == 0 else "", names[g] or g.build,
-                             *_group_cells(lay, line, g)))
-    return Table(title=_title(lay), headers=("model", "machine/build", *_group_headers(lay)),
+                             *_group_cells(lay, line, g), *(ref if i == 0 else ["" for _ in ref])))
+    return Table(title=_title(lay), headers=("model", "machine/build", *_group_headers(lay),
+                                             *_reference_headers(lay)),
                  rows=tuple(out_rows), footnote=footnote(lay))
 
 
@@ -217,6 +252,8 @@ def _measurement_lines(lay: Layout, rows: list[dict[str, Any]]) -> list[str]:
         f"{', '.join(map(str, warm))} warm-up calls; ± is half the interquartile range of "
         "the calls (for images/s, of the rates at the batch-time quartiles)",
         "speedup: latency w/o / w/, throughput w/ / w/o (same machine, build and batch)",
+        *(["ref speedup: the MXNet 1.3.0 benchmark's own (c5.18xlarge, 18 cores of one "
+           "socket; throughput at its batch)"] if _reference_headers(lay) else []),
         f"threads {', '.join(threads)}; CPUs {', '.join(cpus)}",
         "configs: " + ", ".join(f"{SHORT[c]} = {CONFIG_LABELS[c]}" for c in lay.configs),
     ]
@@ -256,6 +293,8 @@ def csv_records(lay: Layout) -> list[dict[str, Any]]:
             for c in _speed_configs(lay.configs):
                 rec[f"throughput_speedup_{c}"] = thr[c].get("speedup") if c in thr else None
                 rec.update(_ratio_fields(f"throughput_speedup_{c}", thr.get(c)))
+            ref = (_reference_of(line) or {}).get("reference_speedups") or (None, None)
+            rec["reference_latency_speedup"], rec["reference_throughput_speedup"] = ref
             out.append(rec)
     return out
 

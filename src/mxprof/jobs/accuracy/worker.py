@@ -185,8 +185,15 @@ def run_bound(spec: dict) -> dict:
         from mxprof.cpu.binding import bind
 
         binding = bind(spec["bind"]["cpus"], spec["bind"].get("membind")).to_dict()
+    from mxprof.mx.models import RNN_REFERENCE_ENV, RNN_REFERENCE_NOTE, ModelSpec, has_rnn
+    rnn_reference = (os.environ.get("MXNET_MKLDNN_ENABLED") == "0"
+                     and has_rnn(ModelSpec.from_dict(spec["model"])))
+    if rnn_reference:
+        os.environ.update(RNN_REFERENCE_ENV)  # before libmxnet loads, in run()
     result = run(spec)
     result["binding"] = binding
+    if rnn_reference:
+        result["reference_note"] = RNN_REFERENCE_NOTE
     return result
 
 

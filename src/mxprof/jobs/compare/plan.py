@@ -38,28 +38,47 @@ CONFIG_LABELS = {"reference": "MKL-DNN off (MXNET_MKLDNN_ENABLED=0)", "mkldnn": 
                  "fused": "MKL-DNN on + optimize_for(backend='MKLDNN')"}
 DEFAULT_BATCH = 128  # the reference's throughput batch
 
-# The reference table's networks that the Gluon and GluonCV zoos have (Inception v4,
-# Inception-ResNet v2, GNMT and DCGAN are in neither), with the reference's own batch sizes.
-# (label, zoo name, throughput batch); Faster R-CNN's throughput equals 1/latency: batch 1.
+# The reference table's 14 networks in its order, with its own throughput batch sizes:
+# (label, name, throughput batch). Inception v4, Inception-ResNet v2, DCGAN and GNMT are
+# mxprof's own (`mxprof.mx.zoo`: neither zoo has them); Faster R-CNN's throughput equals
+# 1/latency: batch 1.
 REFERENCE_MODELS: tuple[tuple[str, str, int], ...] = (
     ("ResNet-50 v1", "resnet50_v1", 128),
     ("ResNet-50 v2", "resnet50_v2", 128),
     ("Inception v3", "inceptionv3", 128),
+    ("Inception v4", "inceptionv4", 128),
     ("DenseNet", "densenet121", 128),
     ("MobileNet", "mobilenet1.0", 128),
     ("VGG16", "vgg16", 128),
     ("AlexNet", "alexnet", 128),
+    ("inception-resnet v2", "inceptionresnetv2", 128),
     ("Faster R-CNN", "faster_rcnn_resnet50_v1b_voc", 1),
     ("SSD-VGG16", "ssd_300_vgg16_atrous_voc", 224),
     ("SSD-MobileNet", "ssd_512_mobilenet1.0_voc", 256),
+    ("GNMT", "gnmt", 64),
+    ("DCGAN", "dcgan", 128),
 )
+# The reference's own MKL-DNN speedups (MXNet 1.3.0 vs mxnet-mkl 1.3.0, c5.18xlarge, one
+# socket; docs/reference-benchmark.md): name -> (latency speedup at batch 1, throughput speedup).
+REFERENCE_SPEEDUPS: dict[str, tuple[float, float]] = {
+    "resnet50_v1": (7.45, 15.90), "resnet50_v2": (7.58, 15.51), "inceptionv3": (10.44, 23.57),
+    "inceptionv4": (10.54, 22.87), "densenet121": (5.91, 17.60), "mobilenet1.0": (8.73, 20.60),
+    "vgg16": (20.25, 24.31), "alexnet": (17.00, 36.32), "inceptionresnetv2": (3.67, 15.14),
+    "faster_rcnn_resnet50_v1b_voc": (9.91, 10.08), "ssd_300_vgg16_atrous_voc": (15.14, 19.13),
+    "ssd_512_mobilenet1.0_voc": (8.45, 14.18), "gnmt": (7.27, 6.83), "dcgan": (37.85, 38.94),
+}
+QUICK_BATCH = 2  # --quick: latency at 1 and throughput at this batch
+QUICK_MIN_TIME = 0.3  # --quick: seconds of timed calls per measurement
 MODEL_BATCH = {name: batch for _, name, batch in REFERENCE_MODELS}
 MODEL_LABEL = {name: label for label, name, _ in REFERENCE_MODELS}
 ALIASES = {label.lower().replace(" ", "-"): name for label, name, _ in REFERENCE_MODELS}
+_OTHER_CATEGORIES = {"gnmt": "RNN", "dcgan": "GAN"}
 _DETECTION_PREFIXES = ("ssd", "faster_rcnn", "mask_rcnn", "yolo", "center_net")
 
 
 def category(model_name: str) -> str:
+    if model_name in _OTHER_CATEGORIES:
+        return _OTHER_CATEGORIES[model_name]
     return "detection" if model_name.startswith(_DETECTION_PREFIXES) else "classification"
 
 
@@ -199,6 +218,8 @@ def _base_row(record: dict[str, Any], result: RunResult) -> dict[str, Any]:
         "cpus": " | ".join(record.get("instance_cpus") or ()) or spec.cpus,
         "membind": spec.membind,
         "weights": result.weights, "status": record["status"], "key": record["key"],
+        "reference_speedups": REFERENCE_SPEEDUPS.get(spec.model.name),
+        "reference_batch": MODEL_BATCH.get(spec.model.name),
         "notes": [*result.notes, *result.missing],
     }
 

@@ -81,9 +81,12 @@ def timed(fn, *, warmup: int, iterations: int | None, min_time: float, min_itera
 
 
 def _input(mx, spec: RunSpec, batch: int):
-    # Fixed random data: the values do not change the work done by these networks.
-    mx.random.seed(0)
-    return mx.nd.random.uniform(shape=spec.model.batch_shape(batch))
+    """Fixed random data of each input's dtype and range (token ids, noise, images): the
+    values do not change the work done. One array for a one-input model, else a tuple."""
+    from mxprof.mx.inputs import random_arrays
+    arrays = [mx.nd.array(a, dtype=a.dtype)
+              for a in random_arrays(spec.model.input_specs, batch, seed=0)]
+    return arrays[0] if len(arrays) == 1 else tuple(arrays)
 
 
 def _flat(out):
@@ -97,8 +100,10 @@ def _flat(out):
 def _caller(net, x):
     """One inference call that returns when every output is computed (detection nets return
     several arrays: ids, scores, boxes)."""
+    args = x if isinstance(x, tuple) else (x,)
+
     def call():
-        for array in _flat(net(x)):
+        for array in _flat(net(*args)):
             array.wait_to_read()
     return call
 
@@ -243,6 +248,10 @@ def run(spec: RunSpec, *, scratch: Path, verbose_log: Path | None = None) -> Run
     started = time.monotonic()
     notes: list[str] = []
     binding = _bind(spec, notes)
+    from mxprof.mx.models import RNN_REFERENCE_ENV, RNN_REFERENCE_NOTE, has_rnn
+    if not spec.mkldnn and has_rnn(spec.model):
+        os.environ.update(RNN_REFERENCE_ENV)  # libmxnet is not loaded yet: it reads these
+        notes.append(RNN_REFERENCE_NOTE)
     from mxprof.workers import environment
     # Before MXNet loads: OpenMP pins the calling thread to its first place at start-up, so the
     # process's own affinity is only visible now.
