@@ -9,6 +9,7 @@ import argparse
 import json
 import math
 import os
+import stat
 
 import numpy as np
 import pytest
@@ -155,3 +156,21 @@ def test_results_log_lines_are_strict(tmp_path):
     log.append({"kind": KIND, "key": "k", "status": "ok", "x": float("nan")})
     (line,) = (tmp_path / "r.jsonl").read_text().splitlines()
     assert strict_load(line)["x"] is None
+
+
+def test_a_device_is_written_in_place_never_replaced(tmp_path):
+    # Renaming a temporary file over /dev/full as root replaced the device node with a file.
+    before = os.stat("/dev/full")
+    with pytest.raises(OSError):
+        jsonio.write_text("/dev/full", "x" * 10)  # ENOSPC, from the device itself
+    after = os.stat("/dev/full")
+    assert stat.S_ISCHR(after.st_mode) and after.st_rdev == before.st_rdev
+
+
+def test_a_symbolic_link_is_followed_and_kept(tmp_path):
+    real = tmp_path / "real.json"
+    real.write_text("old")
+    link = tmp_path / "link.json"
+    link.symlink_to(real)
+    jsonio.write_json(link, {"a": 1})
+    assert link.is_symlink() and json.loads(real.read_text()) == {"a": 1}

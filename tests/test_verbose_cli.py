@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import os
+import stat
 import sys
 
 import pytest
@@ -171,3 +173,10 @@ def test_run_with_an_unwritable_log_blames_the_log(cli, tmp_path, target):
     assert proc.returncode == 2, proc.stderr
     assert f"cannot write the log {target}" in proc.stderr
     assert "command not found" not in proc.stderr and "Traceback" not in proc.stderr
+
+
+def test_run_never_replaces_a_device_with_its_log(cli):
+    # A temporary log renamed over /dev/null would replace the device node (as root).
+    proc = cli("verbose", "run", "-o", "/dev/null", "--", "true")
+    assert proc.returncode == 2 and "not a regular file" in proc.stderr
+    assert stat.S_ISCHR(os.stat("/dev/null").st_mode)

@@ -217,10 +217,14 @@ def format_summary(log: Any, summary: Any, by: str, top: int, path: str,
 def _log_target(path: str) -> tuple[Path, int, str]:
     """Checks the log path before anything runs and opens a temporary file beside it (the
     existing log is replaced only once the new one is complete): (target, fd, temp path)."""
-    target = Path(path)
+    target = Path(os.path.realpath(path))  # a link stays a link: the file it names is replaced
     folder = target.parent
     if target.is_dir():
         raise UsageError(f"cannot write the log {path}: it is a folder")
+    if target.exists() and not target.is_file():
+        # Renaming over /dev/null or a FIFO would replace the node itself; the log is also
+        # read back for the summary, which a device cannot give.
+        raise UsageError(f"cannot write the log {path}: not a regular file")
     if not folder.is_dir():
         raise UsageError(f"cannot write the log {path}: folder {folder} does not exist")
     if target.exists() and not os.access(target, os.W_OK):  # a log its owner write-protected

@@ -60,9 +60,18 @@ def dumps(obj: Any, *, indent: int | None = 1, compact: bool = False) -> str:
 
 
 def write_text(path: str | os.PathLike, text: str | bytes) -> None:
-    """Replace `path` with `text` atomically (see the module docstring). Raises OSError."""
-    path = Path(path)
+    """Replace `path` with `text` atomically (see the module docstring). Raises OSError.
+
+    A symbolic link is followed (the file it names is replaced, the link stays); a target that
+    exists and is not a regular file (/dev/stdout, /dev/full, a FIFO) is written in place,
+    since renaming over it would replace the device node itself.
+    """
+    path = Path(os.path.realpath(path))
     data = text.encode() if isinstance(text, str) else text
+    if path.exists() and not path.is_file():
+        with open(path, "wb") as f:
+            f.write(data)
+        return
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
         with os.fdopen(fd, "wb") as f:
