@@ -227,7 +227,8 @@ def test_default_results_file_is_in_the_cache_and_reuse_is_keyed_by_environment(
     cache, cwd = tmp_path / "xdg", tmp_path / "checkout"
     cwd.mkdir()
     args = ("compare", "mobilenet0.25", "--shape", "3,32,32", "--batch-size", "1",
-            "--configs", "mkldnn", "--min-time", "0.05", "--warmup", "1", "--json", "-")
+            "--configs", "mkldnn", "--min-time", "0.05", "--warmup", "1", "--processes", "1",
+            "--json", "-")
     env = {"XDG_CACHE_HOME": str(cache)}
     clean = {k: v for k, v in os.environ.items() if k != "MXPROF_CACHE"}
 

@@ -53,6 +53,7 @@ def test_roundtrip_and_onednn_version():
 
 
 def test_onednn_version_is_probed_once_then_read_from_the_cache(tmp_path, monkeypatch):
+    monkeypatch.delenv("MXPROF_CACHE", raising=False)  # it outranks XDG_CACHE_HOME
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
     assert environment.onednn_version() is None  # cheap path: no cache, no probe
     version = environment.onednn_version(probe=True)

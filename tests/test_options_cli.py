@@ -245,7 +245,7 @@ def test_profile_checks_run_on_the_same_weights_and_cpus(model_files, tmp_path):
     out = tmp_path / "r.json"
     proc = run_cli("profile", "--symbol", str(model_files / "net-symbol.json"), "--params",
                    str(model_files / "net-0000.params"), "--shape", "3,8,8", "--passes",
-                   "timing", "--no-reference", "--iterations", "3", "--cores", "0",
+                   "timing", "--no-reference", "--iterations", "3", "--processes", "1", "--cores", "0",
                    "--membind", "0", "--threads", "1", "--json", str(out), timeout=900)
     assert proc.returncode == 0, proc.stderr
     checks = json.loads(out.read_text())["checks"]

@@ -116,7 +116,7 @@ def latency_chart(report: dict[str, Any]) -> str:
     horizontal = _horizontal()
     fig, ax = plt.subplots(figsize=(10, 0.9 + 0.9 * len(series)))
     for y, (label, lat) in enumerate(series):
-        samples = lat.get("samples_ms") or []
+        samples = _samples(lat)
         colour = COLOURS.get(label, "#555")
         if len(samples) >= 3:
             parts = ax.violinplot([samples], positions=[y], widths=0.8, showextrema=False,
@@ -127,7 +127,8 @@ def latency_chart(report: dict[str, Any]) -> str:
             ax.plot(samples, [y] * len(samples), "|", color="k", alpha=0.35, markersize=14)
         else:  # a file saved before samples were kept: the range and its quantiles
             ax.hlines(y, lat["min"], lat["max"], color=colour, alpha=0.5, linewidth=6)
-            ax.plot([lat["p90"], lat["p99"]], [y, y], "|", color="k", markersize=12)
+            marks = [v for v in (lat.get("p90"), lat.get("p99")) if v is not None]
+            ax.plot(marks, [y] * len(marks), "|", color="k", markersize=12)
         low, high = lat.get("ci95_low"), lat.get("ci95_high")
         if low is not None and high is not None:
             ax.errorbar([lat["median"]], [y], xerr=[[lat["median"] - low], [high - lat["median"]]],
@@ -339,3 +340,12 @@ def render(report: dict[str, Any]) -> str:
         primitives_section(report), layers_section(report), reorders_section(report),
         roofline_section(report.get("roofline")), findings_section(report.get("findings")),
         checks_section(report), trace_section(report), runs_section(report)])
+
+
+def _samples(lat: dict) -> list[float]:
+    """Every timed call (ms) of a latency section: pooled over its processes when it has
+    several (mxprof.jobs.profile.pooled), else the one process's samples."""
+    per_process = lat.get("samples_ms_per_process")
+    if per_process:
+        return [s for group in per_process for s in group]
+    return list(lat.get("samples_ms") or [])
