@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-import dataclasses
 import json
 
+import msgspec
 import pytest
 
 from mxprof.jobs.profile.runner import run_one
@@ -154,7 +154,7 @@ def test_hung_worker_times_out(tmp_path):
 
 
 def test_layers_pass(tmp_path):
-    spec = dataclasses.replace(_tiny_spec(None), pass_name="layers")
+    spec = msgspec.structs.replace(_tiny_spec(None), pass_name="layers")
     result = run_one(spec, tmp_path, timeout=120)
     assert result.ok, result.stderr_tail
     assert result.missing == ()

@@ -25,6 +25,8 @@ import re
 from pathlib import Path
 from typing import Any
 
+from mxprof.schema import Record
+
 # The 34 networks of the reference accuracy table, exactly as mxnet.gluon.model_zoo.vision names
 # them (tests check this list against MXNet's). Kept here so resolving a name needs no mxnet import.
 GLUON_VISION_MODELS: tuple[str, ...] = (
@@ -70,8 +72,7 @@ class UnknownModel(ValueError):
                          "(Gluon model zoo vision names, GluonCV model zoo names, or --symbol FILE)")
 
 
-@dataclasses.dataclass(frozen=True)
-class ModelSpec:
+class ModelSpec(Record, frozen=True):
     """What to build: a zoo name or an exported symbol, and the per-sample input shape (C, H, W)."""
 
     name: str
@@ -82,16 +83,6 @@ class ModelSpec:
 
     def batch_shape(self, batch_size: int) -> tuple[int, ...]:
         return (batch_size, *self.input_shape)
-
-    def to_dict(self) -> dict[str, Any]:
-        d = dataclasses.asdict(self)
-        d["input_shape"] = list(self.input_shape)
-        return d
-
-    @classmethod
-    def from_dict(cls, d: dict[str, Any]) -> ModelSpec:
-        return cls(name=d["name"], source=d["source"], input_shape=tuple(d["input_shape"]),
-                   symbol_path=d.get("symbol_path"), params_path=d.get("params_path"))
 
 
 @dataclasses.dataclass(frozen=True)

@@ -1,18 +1,19 @@
 """Records of one `mxprof accuracy` run: per-configuration results and the whole report.
 
-Plain frozen dataclasses with to_dict()/from_dict(); the JSON written by `--json` is
-`AccuracyReport.to_dict()` (schema 1) and `--load` reads it back through `from_dict`.
+Frozen msgspec records (mxprof.schema.Record); the JSON written by `--json` is
+`AccuracyReport.to_dict()` (schema 1) and `--load` decodes it strictly through
+mxprof.jobs.results (the file's shape, with the derived keys, is `AccuracyFile` there).
 """
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 
 import numpy as np
 
 from mxprof.jobs.accuracy import metrics as metrics
+from mxprof.schema import SCHEMA, Record
 
-SCHEMA = 1
 REFERENCE = "mkldnn-off"
 
 
@@ -45,8 +46,7 @@ class Latency:
         return None if d is None else cls(**{**d, "samples_ms": tuple(d.get("samples_ms", ()))})
 
 
-@dataclass(frozen=True)
-class ConfigResult:
+class ConfigResult(Record, frozen=True):
     """One configuration's figures; comparisons are against the reference (mkldnn-off)."""
 
     name: str
@@ -64,18 +64,8 @@ class ConfigResult:
     top5_agreement: float | None = None
     latency: Latency | None = None
 
-    def to_dict(self) -> dict:
-        d = asdict(self)
-        d["latency"] = self.latency.to_dict() if self.latency else None
-        return d
 
-    @classmethod
-    def from_dict(cls, d: dict) -> ConfigResult:
-        return cls(**{**d, "latency": Latency.from_dict(d.get("latency"))})
-
-
-@dataclass(frozen=True)
-class AccuracyReport:
+class AccuracyReport(Record, frozen=True):
     """Everything one `mxprof accuracy` run found; JSON round-trips through to_dict/from_dict."""
 
     model: dict
@@ -88,7 +78,7 @@ class AccuracyReport:
     calibration: dict | None
     environment: dict
     schema: int = SCHEMA
-    notes: tuple[str, ...] = field(default_factory=tuple)
+    notes: tuple[str, ...] = ()
     # Which reference path ran: {config, env, why} (RNN networks use MXNET_USE_MKLDNN_RNN=0).
     reference: dict | None = None
 
@@ -96,24 +86,9 @@ class AccuracyReport:
         return next((c for c in self.configs if c.name == name), None)
 
     def to_dict(self) -> dict:
-        return {"schema": self.schema, "model": self.model, "param_count": self.param_count,
-                "weights": self.weights, "inputs": self.inputs,
-                "tolerance": self.tolerance.to_dict(),
-                "configs": [c.to_dict() for c in self.configs],
-                "comparisons": [c.to_dict() for c in self.comparisons],
-                "int8": int8_summary(self), "calibration": self.calibration,
-                "environment": self.environment, "notes": list(self.notes),
-                "reference": self.reference}
-
-    @classmethod
-    def from_dict(cls, d: dict) -> AccuracyReport:
-        return cls(model=d["model"], param_count=d["param_count"], weights=d["weights"],
-                   inputs=d["inputs"], tolerance=metrics.Tolerance.from_dict(d["tolerance"]),
-                   configs=tuple(ConfigResult.from_dict(c) for c in d["configs"]),
-                   comparisons=tuple(metrics.Comparison.from_dict(c) for c in d["comparisons"]),
-                   calibration=d.get("calibration"), environment=d["environment"],
-                   schema=d.get("schema", SCHEMA), notes=tuple(d.get("notes", ())),
-                   reference=d.get("reference"))
+        # A comparison's JSON adds its derived maxima; int8 is derived from the configs.
+        return {**super().to_dict(), "comparisons": [c.to_dict() for c in self.comparisons],
+                "int8": int8_summary(self)}
 
 
 def int8_summary(report: AccuracyReport) -> list[dict]:

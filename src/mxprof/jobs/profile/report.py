@@ -27,7 +27,8 @@ import datetime as _dt
 from typing import Any
 
 import mxprof
-from mxprof.jobs.profile.spec import SCHEMA, RunResult
+from mxprof.jobs.profile.spec import RunResult
+from mxprof.schema import SCHEMA
 from mxprof.workers.jsonio import read_json as load_json
 
 LATENCY_KEYS = ("median", "mean", "p90", "p99", "min", "max", "stdev", "n", "ci95_low",
