@@ -27,8 +27,9 @@ RANKS = {
     "api": 8,
     "commands": 9, "cli": 9, "__main__": 10,
 }
-# Within jobs/, the jobs that build on others: compare runs profile's timing workers.
-JOB_RANKS = {"profile": 0, "fusion": 0, "accuracy": 0, "compare": 1}
+# Within jobs/, the jobs that build on others: compare runs profile's timing workers; results
+# describes every job's result file.
+JOB_RANKS = {"profile": 0, "fusion": 0, "accuracy": 0, "compare": 1, "results": 2}
 
 
 def _layer(parts: tuple[str, ...]) -> tuple[int, int]:

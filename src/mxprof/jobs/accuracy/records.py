@@ -9,10 +9,12 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass
 
+import msgspec
 import numpy as np
 
 from mxprof.jobs.accuracy import metrics as metrics
 from mxprof.schema import SCHEMA, Record
+from mxprof.workers.records import RatioRow
 
 REFERENCE = "mkldnn-off"
 
@@ -117,3 +119,45 @@ def _speedup_ratio(base: Latency, new: Latency) -> dict | None:
         return None
     from mxprof.timing.stats import speedup
     return speedup([base.samples_ms], [new.samples_ms]).to_dict()
+
+
+# The file `--json` writes: an AccuracyReport with the keys derived from it (schema 1).
+
+class OutputDiffRow(Record, frozen=True):
+    index: int
+    shape: list[int]
+    scale: float
+    max_abs_diff: float
+    max_rel_diff: float
+    within_tolerance: bool
+
+
+class ComparisonRow(Record, frozen=True):
+    """A metrics.Comparison as written: with its maxima over the outputs."""
+
+    config: str
+    reference: str
+    count: int
+    max_abs_diff: float
+    max_rel_diff: float
+    within_tolerance: bool
+    top1_agreement: float | None
+    top5_agreement: float | None
+    tolerance: dict[str, float]
+    outputs: list[OutputDiffRow]
+
+
+class Int8Row(Record, frozen=True):
+    config: str
+    fp32_config: str
+    top1_delta: float | None = None
+    top5_delta: float | None = None
+    speedup: float | None = None
+    speedup_ratio: RatioRow | None = None
+
+
+class AccuracyFile(AccuracyReport, frozen=True, kw_only=True):
+    """`mxprof accuracy --json`: an AccuracyReport with the keys derived from it."""
+
+    comparisons: list[ComparisonRow]
+    int8: list[Int8Row] = msgspec.field(default_factory=list)
