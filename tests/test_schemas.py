@@ -153,11 +153,37 @@ def test_merge_re_renders_the_schema_1_results_log(tmp_path):
     assert keys(merged["rows"]) == keys(_fixture("compare")["rows"])
 
 
-def test_load_of_a_bad_file_exits_2_naming_the_field(tmp_path):
-    data = _fixture("profile")
-    data["runs"][0]["wall_s"] = "slow"
+@pytest.mark.parametrize(("kind", "where", "message"), [
+    ("profile", ("runs", 0, "wall_s"), "Expected `float`, got `str` - at `$.runs[0].wall_s`"),
+    ("fusion", ("gain_ratio", "value"), "Expected `float`, got `str` - at `$.gain_ratio.value`"),
+    ("accuracy", ("tolerance", "rtol"), "Expected `float`, got `str` - at `$.tolerance.rtol`"),
+])
+def test_load_of_a_bad_file_exits_2_naming_the_field(tmp_path, kind, where, message):
+    """Before: profile and fusion rendered these files and exited 0; accuracy refused with
+    "could not convert string to float: 'slow'", naming no field."""
+    data = _fixture(kind)
+    node = data
+    for key in where[:-1]:
+        node = node[key]
+    node[where[-1]] = "slow"
     (tmp_path / "bad.json").write_text(json.dumps(data))
-    out = _mxprof("profile", "--load", "bad.json", cwd=tmp_path)
-    assert out.returncode == 2
-    assert ("bad.json: not an mxprof profile result: Expected `float`, got `str` - at "
-            "`$.runs[0].wall_s`") in out.stderr
+    out = _mxprof(kind, "--load", "bad.json", cwd=tmp_path)
+    assert out.returncode == 2, out.stderr
+    assert f"bad.json: not an mxprof {kind} result: {message}" in out.stderr
+    assert "Traceback" not in out.stderr
+
+
+def test_records_encode_numpy_values_inside_their_free_form_dicts():
+    """Before the hook, msgspec refused a numpy scalar that a worker left in `latency`."""
+    import numpy as np
+
+    from mxprof.jobs.profile.spec import RunSpec
+    from mxprof.mx.models import ModelSpec
+
+    spec = RunSpec(model=ModelSpec("m", "gluon", (3, 8, 8)), config="mkldnn", mkldnn=True,
+                   pass_name="timing")
+    r = RunResult(spec=spec, status="ok", wall_s=1.0,
+                  latency={"median": np.float32(1.5), "n": np.int64(3),
+                           "samples_ms": np.array([1.0, 2.0])})
+    assert r.to_dict()["latency"] == {"median": 1.5, "n": 3, "samples_ms": [1.0, 2.0]}
+    assert RunResult.from_dict(r.to_dict()).to_dict() == r.to_dict()

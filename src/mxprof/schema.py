@@ -12,6 +12,7 @@ SCHEMA is the version of every mxprof JSON file; bump it only with a loader for 
 
 from __future__ import annotations
 
+import os
 from typing import Any, TypeVar
 
 import msgspec
@@ -27,12 +28,22 @@ class Record(msgspec.Struct, frozen=True):
     def to_dict(self) -> dict[str, Any]:
         # Through JSON rather than msgspec.to_builtins, which keeps tuples: callers and files
         # see lists, as json.load gives them, and a NaN becomes None as in the written file.
-        return msgspec.json.decode(msgspec.json.encode(self))
+        return msgspec.json.decode(msgspec.json.encode(self, enc_hook=_plain))
 
     @classmethod
     def from_dict(cls: type[T], data: Any) -> T:
         """Validate `data` into this record; msgspec.ValidationError names the wrong field."""
         return msgspec.convert(data, cls)
+
+
+def _plain(obj: Any) -> Any:
+    """What msgspec cannot encode itself, inside the free-form dicts of a record: numpy scalars
+    and arrays (as numbers and lists, like mxprof.workers.jsonio.strict) and paths."""
+    if isinstance(obj, os.PathLike):
+        return os.fspath(obj)
+    if hasattr(obj, "tolist"):
+        return obj.tolist()
+    raise NotImplementedError(f"not JSON serialisable: {type(obj).__name__}")
 
 
 class ResultFileError(ValueError):

@@ -118,7 +118,7 @@ def _load(path: str):
     try:
         return AccuracyReport.from_dict(load("accuracy", path))
     except OSError as exc:
-        raise UsageError(f"{path}: cannot read: {exc}") from None
+        raise UsageError(f"cannot read {path}: {exc}") from None
     except ValueError as exc:  # names the file and the wrong field
         raise UsageError(str(exc)) from None
 

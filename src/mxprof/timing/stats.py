@@ -110,7 +110,7 @@ class Stats(Record, frozen=True):
     @classmethod
     def from_dict(cls, data: dict) -> Stats:
         """Strictly decoded (msgspec); figures back to nanoseconds from the dict's `unit`."""
-        rec = Record.from_dict.__func__(cls, data)
+        rec = msgspec.convert(data, cls)
         scale = _unit_scale(rec.unit)
         return rec._scaled(lambda v: float(v) * scale, "ns")
 
