@@ -187,3 +187,14 @@ def test_records_encode_numpy_values_inside_their_free_form_dicts():
                            "samples_ms": np.array([1.0, 2.0])})
     assert r.to_dict()["latency"] == {"median": 1.5, "n": 3, "samples_ms": [1.0, 2.0]}
     assert RunResult.from_dict(r.to_dict()).to_dict() == r.to_dict()
+
+
+def test_the_notebook_loader_validates_too(tmp_path):
+    from mxprof.api.report import load
+    for kind, name in FILES.items():
+        assert load(FIXTURES / name).kind == kind
+    data = _fixture("compare")
+    data["rows"][0]["mkldnn"] = "no"
+    (tmp_path / "bad.json").write_text(json.dumps(data))
+    with pytest.raises(ValueError, match=r"Expected `bool`, got `str` - at `\$.rows\[0\].mkldnn`"):
+        load(tmp_path / "bad.json")
