@@ -16,6 +16,7 @@ import numpy as np
 import pytest
 
 from mxprof.jobs.accuracy.datasets import Preprocess, load_arrays, open_dataset
+from schema_check import assert_matches_schema
 
 SIDE = 16  # digits are 8x8; upscaled 2x so that two 2x2 poolings leave a 4x4 map
 TEST_SIZE = 400
@@ -120,6 +121,7 @@ def test_labelled_top1_with_mkldnn_on_and_off_and_int8(digits, cli, tmp_path):
                "--calib-size", "64", "--json", str(out), "--markdown", str(md))
     assert proc.returncode == 0, proc.stderr
     report = json.loads(out.read_text())
+    assert_matches_schema("accuracy", report)
     configs = {c["name"]: c for c in report["configs"]}
     assert list(configs) == ["mkldnn-off", "mkldnn", "mkldnn-fused", "int8-naive",
                              "int8-entropy"]
@@ -273,7 +275,7 @@ def test_corrupt_recordio_is_a_usage_error(digits, cli, tmp_path):
     (("resnet18_v1", "--calib-mode", "minmax", "--int8"), "--calib-mode minmax"),
     (("resnet18_v1", "--configs", "mkldnn,cudnn"), "unknown configuration(s) cudnn"),
     (("resnet18_v1", "--data", "/nonexistent/val.rec"), "/nonexistent/val.rec"),
-    (("--load", "/nonexistent/r.json"), "not an mxprof accuracy JSON report"),
+    (("--load", "/nonexistent/r.json"), "cannot read /nonexistent/r.json"),
     (("resnet18_v1", "--cpus", "4096"), "CPU 4096 not online"),
 ])
 def test_bad_input_exits_2_with_a_clear_message(cli, args, message):

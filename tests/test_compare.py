@@ -19,6 +19,7 @@ from pathlib import Path
 import pytest
 
 from mxprof.jobs.profile.spec import RunResult
+from schema_check import assert_matches_schema
 
 SWEEP = ["mobilenet0.25", "--shape", "3,64,64", "--batch-size", "1,4",
          "--configs", "reference,mkldnn", "--min-time", "0.1", "--warmup", "1", "--processes", "1"]
@@ -101,6 +102,9 @@ def test_json_rows_and_speedups_follow_from_the_raw_results(sweep):
     raw = {r["results"][0]["spec"]["config"]: RunResult.from_dict(r["results"][0])
            for r in sweep["records"]}
     rows = sweep["report"]["rows"]
+    assert_matches_schema("compare", sweep["report"])
+    for rec in sweep["records"]:
+        assert_matches_schema("compare-results-line", rec)
     by = {(r["metric"], r["config"]): r for r in rows}
     assert set(by) == {("latency", "reference"), ("latency", "mkldnn"),
                        ("throughput", "reference"), ("throughput", "mkldnn")}

@@ -8,6 +8,8 @@ from pathlib import Path
 import pytest
 from tests.conftest import run_cli
 
+from schema_check import assert_matches_schema
+
 TINY = str(Path(__file__).parent / "fixtures" / "fusion_tinynet.py") + ":build"
 FAST = ["--shape", "1,3,16,16", "--iterations", "5", "--warmup", "2", "--min-time", "0.05",
         "--rounds", "1", "--trace-iterations", "3"]
@@ -30,6 +32,7 @@ def test_json_is_strict_and_threads_were_read_in_the_worker(report_run):
     proc, out = report_run
     assert proc.returncode == 0, proc.stderr
     report = json.loads((out / "r.json").read_text(), parse_constant=_reject_constant)
+    assert_matches_schema("fusion", report)
     env = report["environment"]
     assert env["threads"] == env["fingerprint"]["mxnet"]["openmp_threads"] >= 1
     assert env["allowed_cpus"] == env["fingerprint"]["mxnet"]["allowed_cpus"]

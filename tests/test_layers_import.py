@@ -16,7 +16,7 @@ SRC = Path(__file__).resolve().parents[1] / "src" / "mxprof"
 
 # Bottom to top. A module's layer is its first path component under mxprof/.
 RANKS = {
-    "errors": 0, "_native": 0, "_core": 0,
+    "errors": 0, "_native": 0, "_core": 0, "schema": 0,
     "timing": 1,
     "cpu": 2,
     "onednn": 3,
@@ -27,8 +27,9 @@ RANKS = {
     "api": 8,
     "commands": 9, "cli": 9, "__main__": 10,
 }
-# Within jobs/, the jobs that build on others: compare runs profile's timing workers.
-JOB_RANKS = {"profile": 0, "fusion": 0, "accuracy": 0, "compare": 1}
+# Within jobs/, the jobs that build on others: compare runs profile's timing workers; results
+# describes every job's result file.
+JOB_RANKS = {"profile": 0, "fusion": 0, "accuracy": 0, "compare": 1, "results": 2}
 
 
 def _layer(parts: tuple[str, ...]) -> tuple[int, int]:

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import subprocess
 import sys
 
+import msgspec
 import pytest
 
 from mxprof.cpu import load
@@ -43,7 +43,7 @@ def test_the_threshold_is_a_fraction_of_wall_time_times_cpus():
     assert load.busy_runs([quiet, busy.to_dict()]) == [text]
     assert load.busy_summary([quiet, None]) is None
     assert load.busy_summary([quiet, busy]) == text
-    two = load.busy_summary([busy, quiet, dataclasses.replace(busy, label="ref timing #1",
+    two = load.busy_summary([busy, quiet, msgspec.structs.replace(busy, label="ref timing #1",
                                                               other_cpu_fraction=0.4)])
     assert two.startswith("busy machine during 2 of 3 runs (mkldnn timing #2, ref timing #1)")
     assert "15-40%" in two

@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
-import dataclasses
 import json
 
+import msgspec
 import pytest
 
 from mxprof.jobs.profile.runner import run_one
 from mxprof.jobs.profile.spec import Protocol, RunResult, RunSpec
 from mxprof.mx import models
+from schema_check import assert_matches_schema
 
 SMALL = ("mobilenet0.25", "--shape", "3,64,64", "--batch-size", "2", "--min-time", "0.2")
 REQUIRED = ("model", "environment", "latency_ms", "throughput", "operators", "layers",
@@ -38,6 +39,7 @@ def test_every_output_is_strict_json_and_names_the_threads_that_ran(profiled):
     proc, paths = profiled
     for key in ("json", "trace"):
         json.loads(paths[key].read_text(), parse_constant=_reject_constant)
+    assert_matches_schema("profile", json.loads(paths["json"].read_text()))
     mx = json.loads(paths["json"].read_text())["environment"]["mxnet"]
     assert mx["openmp_threads"] >= 1 and mx["allowed_cpus"]
     assert f"threads {mx['openmp_threads']} on CPUs {mx['allowed_cpus']}" in proc.stdout
@@ -154,7 +156,7 @@ def test_hung_worker_times_out(tmp_path):
 
 
 def test_layers_pass(tmp_path):
-    spec = dataclasses.replace(_tiny_spec(None), pass_name="layers")
+    spec = msgspec.structs.replace(_tiny_spec(None), pass_name="layers")
     result = run_one(spec, tmp_path, timeout=120)
     assert result.ok, result.stderr_tail
     assert result.missing == ()

@@ -141,7 +141,9 @@ class Report:
 
 def load(path: str | Path) -> Report:
     """Any saved `--json` result (profile, fusion, accuracy, compare). ValueError when the file
-    is not one; OSError when it cannot be read."""
+    is not one (naming the wrong field: mxprof.jobs.results); OSError when it cannot be read."""
+    from mxprof.jobs.results import validate
     with open(path) as f:
         data = json.load(f)
+    validate(kind_of(data), data, source=str(path))
     return Report(data)

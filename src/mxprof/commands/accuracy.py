@@ -113,14 +113,14 @@ def _binding(args) -> dict | None:
 
 
 def _load(path: str):
-    import json
-
     from mxprof.jobs.accuracy.records import AccuracyReport
+    from mxprof.jobs.results import load
     try:
-        with open(path) as f:
-            return AccuracyReport.from_dict(json.load(f))
-    except (OSError, ValueError, KeyError, TypeError) as exc:
-        raise UsageError(f"{path}: not an mxprof accuracy JSON report ({exc})") from None
+        return AccuracyReport.from_dict(load("accuracy", path))
+    except OSError as exc:
+        raise UsageError(f"cannot read {path}: {exc}") from None
+    except ValueError as exc:  # names the file and the wrong field
+        raise UsageError(str(exc)) from None
 
 
 def _write(args, report) -> list[str]:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import os
 import sys
 from pathlib import Path
@@ -99,12 +98,16 @@ def run(args) -> int:
     from mxprof.render import fusion as fusion_render
     if args.load:
         _options.check_outputs(args)
+        from mxprof.jobs.results import load
         try:
-            report = json.loads(Path(args.load).read_text())
-        except (OSError, ValueError) as exc:
+            report = load("fusion", args.load)
+        except OSError as exc:
             raise UsageError(f"cannot read report {args.load!r}: {exc}") from None
-        if not isinstance(report, dict) or report.get("kind") != "fusion":
-            raise UsageError(f"{args.load!r} is not a fusion report")
+        except ValueError as exc:  # names the file and the wrong field
+            raise UsageError(str(exc)) from None
+        if report.get("kind") != "fusion":
+            raise UsageError(f"{args.load}: not an mxprof fusion result: kind "
+                             f"{report.get('kind')!r}, not 'fusion'")
     else:
         if not args.model:
             raise UsageError("give a MODEL (or --load REPORT.json)")

@@ -349,8 +349,10 @@ def run(args) -> int:
         _options.check_outputs(args)
         try:
             report = load_report(args.load)
-        except (OSError, ValueError) as exc:
+        except OSError as exc:
             raise UsageError(f"cannot load {args.load}: {exc}") from None
+        except ValueError as exc:  # names the file and the wrong field
+            raise UsageError(str(exc)) from None
         return _finish(args, report, EXIT_OK)
     _check_inputs(args)
     checks = _chosen_checks(args.checks)

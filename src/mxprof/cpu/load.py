@@ -28,12 +28,13 @@ import os
 import time
 from pathlib import Path
 
+from mxprof.schema import Record
+
 BUSY_FRACTION = 0.10
 _PROC = Path("/proc")
 
 
-@dataclasses.dataclass(frozen=True)
-class MachineLoad:
+class MachineLoad(Record, frozen=True):
     """What else ran on the machine during one run (see the module docstring)."""
 
     label: str
@@ -59,12 +60,7 @@ class MachineLoad:
                 "the CPU")
 
     def to_dict(self) -> dict:
-        return {**dataclasses.asdict(self), "warning": self.warning()}
-
-    @classmethod
-    def from_dict(cls, d: dict) -> MachineLoad:
-        names = {f.name for f in dataclasses.fields(cls)}
-        return cls(**{k: v for k, v in d.items() if k in names})
+        return {**super().to_dict(), "warning": self.warning()}
 
 
 def busy_runs(loads) -> list[str]:

@@ -28,8 +28,11 @@ import re
 from pathlib import Path
 from typing import Any
 
+import msgspec
+
 from mxprof.mx import zoo
 from mxprof.mx.inputs import InputSpec, image_input, zeros_arrays
+from mxprof.schema import Record
 
 # The 34 networks of the reference accuracy table, exactly as mxnet.gluon.model_zoo.vision names
 # them (tests check this list against MXNet's). Kept here so resolving a name needs no mxnet import.
@@ -77,8 +80,7 @@ class UnknownModel(ValueError):
                          f"{', '.join(zoo.ZOO)}, or --symbol FILE)")
 
 
-@dataclasses.dataclass(frozen=True)
-class ModelSpec:
+class ModelSpec(Record, frozen=True):
     """What to build: a zoo name or an exported symbol, and its inputs.
 
     `input_shape` is the first input's per-sample shape ((C, H, W) for an image); `inputs` lists
@@ -99,18 +101,6 @@ class ModelSpec:
 
     def batch_shape(self, batch_size: int) -> tuple[int, ...]:
         return (batch_size, *self.input_shape)
-
-    def to_dict(self) -> dict[str, Any]:
-        d = dataclasses.asdict(self)
-        d["input_shape"] = list(self.input_shape)
-        d["inputs"] = [i.to_dict() for i in self.inputs]
-        return d
-
-    @classmethod
-    def from_dict(cls, d: dict[str, Any]) -> ModelSpec:
-        return cls(name=d["name"], source=d["source"], input_shape=tuple(d["input_shape"]),
-                   symbol_path=d.get("symbol_path"), params_path=d.get("params_path"),
-                   inputs=tuple(InputSpec.from_dict(i) for i in d.get("inputs") or ()))
 
 
 @dataclasses.dataclass(frozen=True)
@@ -222,7 +212,7 @@ def _zoo_spec(entry: zoo.ZooEntry, shape: tuple[int, ...] | None,
 
 def with_inputs(spec: ModelSpec, inputs: tuple[InputSpec, ...]) -> ModelSpec:
     """The spec fed `inputs` instead of its defaults (see `mxprof.mx.inputs.merge`)."""
-    return dataclasses.replace(spec, input_shape=inputs[0].shape, inputs=tuple(inputs))
+    return msgspec.structs.replace(spec, input_shape=inputs[0].shape, inputs=tuple(inputs))
 
 
 # MXNet 1.9.1 with MXNET_MKLDNN_ENABLED=0 fails on every fused RNN call ("Check failed:

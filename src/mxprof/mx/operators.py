@@ -15,10 +15,11 @@ apart. Under bulk execution MXNet merges consecutive operators into one event na
 
 from __future__ import annotations
 
-import dataclasses
 import json
 from collections.abc import Callable
 from typing import Any
+
+from mxprof.schema import Record
 
 ENGINE_OPS = frozenset({
     "WaitForVar", "DeleteVariable", "ResourceParallelRandomSetSeed", "CopyCPU2CPU",
@@ -26,8 +27,7 @@ ENGINE_OPS = frozenset({
 })
 
 
-@dataclasses.dataclass(frozen=True)
-class OperatorRow:
+class OperatorRow(Record, frozen=True):
     op: str
     count: float  # calls per iteration
     ms: float  # ms per iteration
@@ -36,29 +36,12 @@ class OperatorRow:
     max_ms: float
     merged: bool = False
 
-    def to_dict(self) -> dict[str, Any]:
-        return dataclasses.asdict(self)
 
-    @classmethod
-    def from_dict(cls, d: dict[str, Any]) -> OperatorRow:
-        return cls(**d)
-
-
-@dataclasses.dataclass(frozen=True)
-class OperatorBreakdown:
+class OperatorBreakdown(Record, frozen=True):
     rows: tuple[OperatorRow, ...]
     iterations: int
     total_ms: float  # sum of operator ms per iteration
     engine: dict[str, float]  # engine entry -> ms per iteration (not in rows)
-
-    def to_dict(self) -> dict[str, Any]:
-        return {"rows": [r.to_dict() for r in self.rows], "iterations": self.iterations,
-                "total_ms": self.total_ms, "engine": dict(self.engine)}
-
-    @classmethod
-    def from_dict(cls, d: dict[str, Any]) -> OperatorBreakdown:
-        return cls(rows=tuple(OperatorRow.from_dict(r) for r in d["rows"]),
-                   iterations=d["iterations"], total_ms=d["total_ms"], engine=dict(d["engine"]))
 
 
 def _to_ms(value: float, unit: str) -> float:

@@ -20,13 +20,13 @@ GFLOP/s; `reorder_report` -> how many reorders per iteration, how long, which la
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
 from mxprof.onednn.verbose import problem_flops
+from mxprof.schema import Record
 
 WINDOW_COLUMNS = ["iteration", "layer", "op", "start_ms", "end_ms"]
 
@@ -101,8 +101,7 @@ def summarize_by_layer(attributed: pd.DataFrame, iterations: int | None = None) 
     return table.sort_values("ms_per_iter", ascending=False, kind="stable").reset_index(drop=True)
 
 
-@dataclass(frozen=True)
-class LayerReorders:
+class LayerReorders(Record, frozen=True):
     """Reorders run inside one layer: per iteration count and ms, and the formats they convert."""
 
     layer: str
@@ -111,18 +110,8 @@ class LayerReorders:
     ms_per_iter: float
     conversions: tuple[str, ...]
 
-    def to_dict(self) -> dict[str, Any]:
-        return {"layer": self.layer, "op": self.op, "count_per_iter": self.count_per_iter,
-                "ms_per_iter": self.ms_per_iter, "conversions": list(self.conversions)}
 
-    @classmethod
-    def from_dict(cls, d: dict[str, Any]) -> LayerReorders:
-        return cls(d["layer"], d["op"], float(d["count_per_iter"]), float(d["ms_per_iter"]),
-                   tuple(d["conversions"]))
-
-
-@dataclass(frozen=True)
-class ReorderReport:
+class ReorderReport(Record, frozen=True):
     """Reorders per iteration (inside timed layers), their time, and the layers causing them,
     most expensive first; `outside_count` counts reorders outside every layer window."""
 
@@ -130,15 +119,6 @@ class ReorderReport:
     ms_per_iter: float
     layers: tuple[LayerReorders, ...]
     outside_count: int
-
-    def to_dict(self) -> dict[str, Any]:
-        return {"count_per_iter": self.count_per_iter, "ms_per_iter": self.ms_per_iter,
-                "layers": [x.to_dict() for x in self.layers], "outside_count": self.outside_count}
-
-    @classmethod
-    def from_dict(cls, d: dict[str, Any]) -> ReorderReport:
-        return cls(float(d["count_per_iter"]), float(d["ms_per_iter"]),
-                   tuple(LayerReorders.from_dict(x) for x in d["layers"]), int(d["outside_count"]))
 
 
 def _conversion(mds: Any) -> str:

@@ -38,13 +38,13 @@ instead more than 5% of the samples beyond Tukey's fences is.
 
 from __future__ import annotations
 
-import dataclasses
 import functools
 import math
-from dataclasses import asdict, dataclass, fields
 
+import msgspec
 import numpy as np
 
+from mxprof.schema import Record
 from mxprof.timing import bootstrap
 
 UNITS = {"ns": 1.0, "us": 1e3, "ms": 1e6, "s": 1e9}
@@ -63,9 +63,12 @@ PERCENTILE_MIN_N = {"p90": 10, "p99": 100}
 CI_ORDER_STATISTICS = "order statistics of one process's calls (treated as independent)"
 
 
-@dataclass(frozen=True)
-class Stats:
-    """Summary of timing samples; every figure in nanoseconds (see the module docstring)."""
+class Stats(Record, frozen=True):
+    """Summary of timing samples; every figure in nanoseconds (see the module docstring).
+
+    In JSON (`to_dict(unit)`) the figures are in `unit`, which the dict names; `from_dict`
+    scales them back to nanoseconds.
+    """
 
     n: int
     min: float
@@ -88,6 +91,7 @@ class Stats:
     between_stdev: float | None = None
     ci_method: str = CI_ORDER_STATISTICS
     notes: tuple[str, ...] = ()
+    unit: str = "ns"  # of the figures: "ns" in memory, the caller's choice in to_dict()
 
     @property
     def unstable(self) -> bool:
@@ -100,28 +104,20 @@ class Stats:
 
     def to_dict(self, unit: str = "ms") -> dict:
         """JSON-friendly dict with the figures converted to `unit` ("ns", "us", "ms", "s")."""
-        scale = _unit_scale(unit)
-        out = asdict(self)
-        for name in _FIGURES:
-            out[name] = None if out[name] is None else out[name] / scale
-        for name in ("warnings", "notes", "n_per_process"):
-            out[name] = list(out[name])
-        out["unit"] = unit
-        return out
+        scale = _unit_scale(unit) / _unit_scale(self.unit)
+        return Record.to_dict(self._scaled(lambda v: v / scale, unit))
 
     @classmethod
     def from_dict(cls, data: dict) -> Stats:
-        scale = _unit_scale(data.get("unit", "ns"))
-        known = {f.name for f in fields(cls)}
-        values = {k: v for k, v in data.items() if k in known}
-        for name in _FIGURES:  # schema-1 files lack the newer figures: None
-            v = values.get(name)
-            values[name] = None if v is None else float(v) * scale
-        values["n"] = int(values["n"])
-        values["outliers"] = int(values["outliers"])
-        for name in ("warnings", "notes", "n_per_process"):
-            values[name] = tuple(values.get(name) or ())
-        return cls(**values)
+        """Strictly decoded (msgspec); figures back to nanoseconds from the dict's `unit`."""
+        rec = msgspec.convert(data, cls)
+        scale = _unit_scale(rec.unit)
+        return rec._scaled(lambda v: float(v) * scale, "ns")
+
+    def _scaled(self, convert, unit: str) -> Stats:
+        changes = {name: None if getattr(self, name) is None else convert(getattr(self, name))
+                   for name in _FIGURES}
+        return msgspec.structs.replace(self, unit=unit, **changes)
 
     def format(self, unit: str | None = None) -> str:
         """One line: median, CI, spread and count, in `unit` (picked from the median if None)."""
@@ -213,7 +209,7 @@ def summarize(samples_ns, *, clock_overhead_ns: float | None = None) -> Stats:
                   ci95_low=ci_low, ci95_high=ci_high, q1=q1, q3=q3, outliers=outliers,
                   n_per_process=(n,), within_stdev=stdev, notes=notes, **gated)
     warnings = stability_warnings(stats, clock_overhead_ns=clock_overhead_ns)
-    return dataclasses.replace(stats, warnings=warnings)
+    return msgspec.structs.replace(stats, warnings=warnings)
 
 
 def stability_warnings(s: Stats, *, clock_overhead_ns: float | None = None) -> tuple[str, ...]:
@@ -265,13 +261,13 @@ def summarize_processes(groups_ns, *, clock_overhead_ns: float | None = None,
     if len(groups) == 1:
         note = ("one process: the interval covers call-to-call noise only, not the "
                 "run-to-run spread (use --processes 2 or more)")
-        return dataclasses.replace(pooled, n_per_process=counts, within_stdev=within,
+        return msgspec.structs.replace(pooled, n_per_process=counts, within_stdev=within,
                                    notes=(*pooled.notes, note))
     if np.any(np.concatenate(groups) <= 0):
         raise ValueError("durations must be > 0 for the bootstrap interval")
     low, high = bootstrap.median_interval(groups, resamples=resamples, seed=seed)
     medians = np.array([np.median(g) for g in groups])
-    out = dataclasses.replace(
+    out = msgspec.structs.replace(
         pooled, processes=len(groups), n_per_process=counts, within_stdev=within,
         between_stdev=float(medians.std(ddof=1)), ci95_low=min(low, pooled.median),
         ci95_high=max(high, pooled.median),
@@ -279,7 +275,7 @@ def summarize_processes(groups_ns, *, clock_overhead_ns: float | None = None,
                   f"({resamples} resamples, seed {seed})")
     # The order-statistic warning about too few calls no longer describes the interval.
     kept = tuple(w for w in out.warnings if "confidence interval of the median" not in w)
-    return dataclasses.replace(out, warnings=(*kept, *between_warnings(out)))
+    return msgspec.structs.replace(out, warnings=(*kept, *between_warnings(out)))
 
 
 def between_warnings(s: Stats) -> tuple[str, ...]:
@@ -291,8 +287,7 @@ def between_warnings(s: Stats) -> tuple[str, ...]:
             "the machine's state changed between runs",)
 
 
-@dataclass(frozen=True)
-class Ratio:
+class Ratio(Record, frozen=True):
     """How many times `new` beats `base`, with a 95% interval and a significance flag.
 
     value = median(base durations) / median(new durations): a latency speedup (base/new time)
@@ -317,14 +312,7 @@ class Ratio:
         return f"no significant difference ({self.value:.2f}x, {ci})"
 
     def to_dict(self) -> dict:
-        return {**asdict(self), "processes": list(self.processes), "text": self.text()}
-
-    @classmethod
-    def from_dict(cls, d: dict) -> Ratio:
-        known = {f.name for f in fields(cls)}
-        values = {k: v for k, v in d.items() if k in known}
-        values["processes"] = tuple(values.get("processes") or (1, 1))
-        return cls(**values)
+        return {**super().to_dict(), "text": self.text()}
 
 
 def speedup(base_groups, new_groups, *, kind: str = "latency",

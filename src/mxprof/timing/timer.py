@@ -22,16 +22,17 @@ import math
 import threading
 from dataclasses import dataclass
 
+import msgspec
 import numpy as np
 
 from mxprof._native import core
+from mxprof.schema import SCHEMA
 from mxprof.timing import _clock_py
 from mxprof.timing import clock as _clock
 from mxprof.timing.stats import Stats, pick_unit, summarize
 
 __all__ = ["Measurement", "SectionStats", "Timer", "format_ns", "measure"]
 
-SCHEMA = 1
 # With repeat=None the loop runs for min_time and at least this many calls, so that a function
 # of 100 ms still gets a median with a confidence interval (0.5 s, not min_time's 2 calls).
 MIN_AUTO_REPEAT = 6
@@ -157,7 +158,7 @@ def measure(fn, *, repeat: int | None = None, warmup: int = 1, min_time: float =
         notes.append(f"max_time ({max_time} s) stopped the loop after {len(samples)} of "
                      f"{wanted} calls")
     if notes:
-        stats = dataclasses.replace(stats, warnings=(*stats.warnings, *notes))
+        stats = msgspec.structs.replace(stats, warnings=(*stats.warnings, *notes))
     return Measurement(samples_ns=samples, stats=stats, warmup=warm_done, clock=info,
                        wall_ns=int(wall_ns))
 

@@ -7,7 +7,8 @@ sweep starts at once.
 
 How a worker in another venv finds mxprof: that venv has MXNet but not mxprof. Installing mxprof
 into every venv would mean rebuilding the native core per venv; instead the worker gets a
-PYTHONPATH holding a directory with one entry, a symlink `mxprof -> <this package>`. Putting the
+PYTHONPATH holding a directory with a symlink `mxprof -> <this package>` (and one to msgspec,
+the records library its workers import). Putting the
 package's parent directory on the path would not do: when mxprof is pip-installed that parent is
 site-packages, and the other venv would import this venv's MXNet and numpy. The compiled
 `_core*.so` is tied to the CPython ABI (3.11 here), so the other venv must run the same Python
@@ -236,16 +237,22 @@ def _probe_env() -> dict[str, str]:
 
 
 def package_path_dir() -> Path:
-    """A directory whose only entry is a symlink to this mxprof package (see module doc)."""
-    package = Path(mxprof.__file__).resolve().parent
-    tag = hashlib.sha256(str(package).encode()).hexdigest()[:12]
+    """A directory whose only entries are symlinks to this mxprof package and to the one
+    package its workers need beyond MXNet and numpy, msgspec (see the module doc; msgspec has
+    no dependencies, and its compiled core needs the same Python minor version as mxprof's)."""
+    import msgspec
+
+    packages = {name: Path(mod.__file__).resolve().parent
+                for name, mod in (("mxprof", mxprof), ("msgspec", msgspec))}
+    tag = hashlib.sha256("\n".join(map(str, packages.values())).encode()).hexdigest()[:12]
     shim = cache_root() / "pythonpath" / tag
-    link = shim / "mxprof"
-    if not (link.is_symlink() and link.resolve() == package):
-        shim.mkdir(parents=True, exist_ok=True)
-        tmp = shim / f".mxprof.{os.getpid()}"
-        if tmp.is_symlink():
-            tmp.unlink()
-        tmp.symlink_to(package, target_is_directory=True)
-        os.replace(tmp, link)  # atomic: concurrent sweeps never see a missing link
+    for name, package in packages.items():
+        link = shim / name
+        if not (link.is_symlink() and link.resolve() == package):
+            shim.mkdir(parents=True, exist_ok=True)
+            tmp = shim / f".{name}.{os.getpid()}"
+            if tmp.is_symlink():
+                tmp.unlink()
+            tmp.symlink_to(package, target_is_directory=True)
+            os.replace(tmp, link)  # atomic: concurrent sweeps never see a missing link
     return shim

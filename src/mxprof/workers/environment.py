@@ -15,7 +15,6 @@ CPU topology and affinity come from `mxprof.cpu.topology` and `mxprof.cpu.bindin
 
 from __future__ import annotations
 
-import dataclasses
 import hashlib
 import os
 import platform
@@ -27,14 +26,17 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
+import msgspec
+
+from mxprof.schema import Record
+
 # Variables that change what MXNet, OpenMP or oneDNN do: recorded with every result.
 ENV_PREFIXES = ("MXNET_", "OMP_", "KMP_", "GOMP_", "DNNL_", "MKLDNN_", "ONEDNN_", "MKL_")
 # The first info line of a verbose log: "dnnl_verbose,info,oneDNN v2.4.4 (commit ...)".
 _VERSION = re.compile(r"(?:oneDNN|MKL-DNN|DNNL) (v\d+\.\d+(?:\.\d+)?)")
 
 
-@dataclasses.dataclass(frozen=True)
-class Environment:
+class Environment(Record, frozen=True):
     """Frozen fingerprint; `to_dict()` is what goes into result JSON under "environment"."""
 
     hostname: str
@@ -50,29 +52,17 @@ class Environment:
     platform: str
     packages: dict[str, str | None]
     env: dict[str, str]
-    mxnet: dict[str, Any] = dataclasses.field(default_factory=dict)
+    mxnet: dict[str, Any] = msgspec.field(default_factory=dict)
     onednn_version: str | None = None
     # {"policy": "active" | "passive" | "runtime default", "variables": {...}}: how OpenMP
     # threads waited in this process (mxprof.cpu.openmp.wait_policy_in_force)
-    wait_policy: dict[str, Any] = dataclasses.field(default_factory=dict)
-
-    def to_dict(self) -> dict[str, Any]:
-        d = dataclasses.asdict(self)
-        d["isa"] = list(self.isa)
-        return d
-
-    @classmethod
-    def from_dict(cls, d: dict[str, Any]) -> Environment:
-        fields = {f.name for f in dataclasses.fields(cls)}
-        kw = {k: v for k, v in d.items() if k in fields}
-        kw["isa"] = tuple(kw.get("isa", ()))
-        return cls(**kw)
+    wait_policy: dict[str, Any] = msgspec.field(default_factory=dict)
 
     def with_mxnet(self, info: dict[str, Any]) -> Environment:
-        return dataclasses.replace(self, mxnet=dict(info))
+        return msgspec.structs.replace(self, mxnet=dict(info))
 
     def with_onednn_version(self, version: str | None) -> Environment:
-        return dataclasses.replace(self, onednn_version=version) if version else self
+        return msgspec.structs.replace(self, onednn_version=version) if version else self
 
     @property
     def numa_node_of_affinity(self) -> str | None:

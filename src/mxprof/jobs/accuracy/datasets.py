@@ -16,10 +16,11 @@ from __future__ import annotations
 import os
 import struct
 from collections.abc import Iterator
-from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import numpy as np
+
+from mxprof.schema import Record
 
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
@@ -33,8 +34,7 @@ class DatasetError(ValueError):
     """The data set cannot be read: a user mistake, reported without a traceback."""
 
 
-@dataclass(frozen=True)
-class Preprocess:
+class Preprocess(Record, frozen=True):
     """Evaluation transform: shorter side to `resize`, centre crop, normalise, CHW float32."""
 
     channels: int
@@ -64,14 +64,6 @@ class Preprocess:
         if any(s <= 0 for s in std):
             raise DatasetError("--std values must be positive")
         return cls(c, h, w, int(resize), mean, std)
-
-    def to_dict(self) -> dict:
-        return asdict(self)
-
-    @classmethod
-    def from_dict(cls, data: dict) -> Preprocess:
-        return cls(int(data["channels"]), int(data["height"]), int(data["width"]),
-                   int(data["resize"]), tuple(data["mean"]), tuple(data["std"]))
 
     def apply(self, encoded: bytes) -> np.ndarray:
         """Decode one encoded image and return it as a normalised (C, H, W) float32 array."""

@@ -21,32 +21,26 @@ Definitions used in every report:
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
-
 import numpy as np
+
+from mxprof.schema import Record
 
 DEFAULT_RTOL = 1e-3
 DEFAULT_ATOL = 1e-4
 _REL_FLOOR = 1e-6
 
 
-@dataclass(frozen=True)
-class Tolerance:
+class Tolerance(Record, frozen=True):
     """FP32 equivalence: |out - ref| <= rtol * |ref| + atol * max|ref|, elementwise."""
 
     rtol: float = DEFAULT_RTOL
     atol: float = DEFAULT_ATOL
 
-    def to_dict(self) -> dict:
-        return asdict(self)
 
-    @classmethod
-    def from_dict(cls, data: dict) -> Tolerance:
-        return cls(rtol=float(data["rtol"]), atol=float(data["atol"]))
+DEFAULT_TOLERANCE = Tolerance()
 
 
-@dataclass(frozen=True)
-class OutputDiff:
+class OutputDiff(Record, frozen=True):
     """How far one output tensor of a configuration is from the same output of the reference."""
 
     index: int
@@ -56,21 +50,11 @@ class OutputDiff:
     max_rel_diff: float
     within_tolerance: bool
 
-    def to_dict(self) -> dict:
-        return {**asdict(self), "shape": list(self.shape)}
 
-    @classmethod
-    def from_dict(cls, data: dict) -> OutputDiff:
-        return cls(index=int(data["index"]), shape=tuple(data["shape"]),
-                   scale=float(data["scale"]),
-                   max_abs_diff=float(data["max_abs_diff"]),
-                   max_rel_diff=float(data["max_rel_diff"]),
-                   within_tolerance=bool(data["within_tolerance"]))
+class Comparison(Record, frozen=True):
+    """One configuration against a reference configuration, on the same weights and inputs.
 
-
-@dataclass(frozen=True)
-class Comparison:
-    """One configuration against a reference configuration, on the same weights and inputs."""
+    Its JSON adds the maxima over the outputs (`to_dict`); decoding ignores them (derived)."""
 
     config: str
     reference: str
@@ -93,21 +77,8 @@ class Comparison:
         return all(o.within_tolerance for o in self.outputs)
 
     def to_dict(self) -> dict:
-        return {
-            "config": self.config, "reference": self.reference, "count": self.count,
-            "max_abs_diff": self.max_abs_diff, "max_rel_diff": self.max_rel_diff,
-            "within_tolerance": self.within_tolerance,
-            "top1_agreement": self.top1_agreement, "top5_agreement": self.top5_agreement,
-            "tolerance": self.tolerance.to_dict(),
-            "outputs": [o.to_dict() for o in self.outputs],
-        }
-
-    @classmethod
-    def from_dict(cls, data: dict) -> Comparison:
-        return cls(config=data["config"], reference=data["reference"], count=int(data["count"]),
-                   outputs=tuple(OutputDiff.from_dict(o) for o in data["outputs"]),
-                   top1_agreement=data["top1_agreement"], top5_agreement=data["top5_agreement"],
-                   tolerance=Tolerance.from_dict(data["tolerance"]))
+        return {**super().to_dict(), "max_abs_diff": self.max_abs_diff,
+                "max_rel_diff": self.max_rel_diff, "within_tolerance": self.within_tolerance}
 
 
 def _as_float(a) -> np.ndarray:
@@ -147,7 +118,7 @@ def max_rel_diff(out, ref) -> float:
     return float(np.max(np.abs(out - ref) / denom))
 
 
-def within_tolerance(out, ref, tolerance: Tolerance = Tolerance()) -> bool:
+def within_tolerance(out, ref, tolerance: Tolerance = DEFAULT_TOLERANCE) -> bool:
     """True when every element satisfies |out - ref| <= rtol*|ref| + atol*max|ref| (no NaN)."""
     out, ref = _as_float(out), _as_float(ref)
     _check_same_shape(out, ref)
@@ -215,7 +186,7 @@ def is_classifier_output(scores) -> bool:
 
 
 def compare_outputs(config: str, outputs, reference: str, ref_outputs,
-                    tolerance: Tolerance = Tolerance()) -> Comparison:
+                    tolerance: Tolerance = DEFAULT_TOLERANCE) -> Comparison:
     """Compare every output of one configuration with the reference configuration's outputs.
 
     `outputs` and `ref_outputs` are sequences of arrays in model-output order, the first

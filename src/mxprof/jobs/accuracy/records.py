@@ -1,18 +1,21 @@
 """Records of one `mxprof accuracy` run: per-configuration results and the whole report.
 
-Plain frozen dataclasses with to_dict()/from_dict(); the JSON written by `--json` is
-`AccuracyReport.to_dict()` (schema 1) and `--load` reads it back through `from_dict`.
+Frozen msgspec records (mxprof.schema.Record); the JSON written by `--json` is
+`AccuracyReport.to_dict()` (schema 1) and `--load` decodes it strictly through
+mxprof.jobs.results (the file's shape, with the derived keys, is `AccuracyFile` there).
 """
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 
+import msgspec
 import numpy as np
 
 from mxprof.jobs.accuracy import metrics as metrics
+from mxprof.schema import SCHEMA, Record
+from mxprof.workers.records import RatioRow
 
-SCHEMA = 1
 REFERENCE = "mkldnn-off"
 
 
@@ -45,8 +48,7 @@ class Latency:
         return None if d is None else cls(**{**d, "samples_ms": tuple(d.get("samples_ms", ()))})
 
 
-@dataclass(frozen=True)
-class ConfigResult:
+class ConfigResult(Record, frozen=True):
     """One configuration's figures; comparisons are against the reference (mkldnn-off)."""
 
     name: str
@@ -64,18 +66,8 @@ class ConfigResult:
     top5_agreement: float | None = None
     latency: Latency | None = None
 
-    def to_dict(self) -> dict:
-        d = asdict(self)
-        d["latency"] = self.latency.to_dict() if self.latency else None
-        return d
 
-    @classmethod
-    def from_dict(cls, d: dict) -> ConfigResult:
-        return cls(**{**d, "latency": Latency.from_dict(d.get("latency"))})
-
-
-@dataclass(frozen=True)
-class AccuracyReport:
+class AccuracyReport(Record, frozen=True):
     """Everything one `mxprof accuracy` run found; JSON round-trips through to_dict/from_dict."""
 
     model: dict
@@ -88,7 +80,7 @@ class AccuracyReport:
     calibration: dict | None
     environment: dict
     schema: int = SCHEMA
-    notes: tuple[str, ...] = field(default_factory=tuple)
+    notes: tuple[str, ...] = ()
     # Which reference path ran: {config, env, why} (RNN networks use MXNET_USE_MKLDNN_RNN=0).
     reference: dict | None = None
 
@@ -96,24 +88,9 @@ class AccuracyReport:
         return next((c for c in self.configs if c.name == name), None)
 
     def to_dict(self) -> dict:
-        return {"schema": self.schema, "model": self.model, "param_count": self.param_count,
-                "weights": self.weights, "inputs": self.inputs,
-                "tolerance": self.tolerance.to_dict(),
-                "configs": [c.to_dict() for c in self.configs],
-                "comparisons": [c.to_dict() for c in self.comparisons],
-                "int8": int8_summary(self), "calibration": self.calibration,
-                "environment": self.environment, "notes": list(self.notes),
-                "reference": self.reference}
-
-    @classmethod
-    def from_dict(cls, d: dict) -> AccuracyReport:
-        return cls(model=d["model"], param_count=d["param_count"], weights=d["weights"],
-                   inputs=d["inputs"], tolerance=metrics.Tolerance.from_dict(d["tolerance"]),
-                   configs=tuple(ConfigResult.from_dict(c) for c in d["configs"]),
-                   comparisons=tuple(metrics.Comparison.from_dict(c) for c in d["comparisons"]),
-                   calibration=d.get("calibration"), environment=d["environment"],
-                   schema=d.get("schema", SCHEMA), notes=tuple(d.get("notes", ())),
-                   reference=d.get("reference"))
+        # A comparison's JSON adds its derived maxima; int8 is derived from the configs.
+        return {**super().to_dict(), "comparisons": [c.to_dict() for c in self.comparisons],
+                "int8": int8_summary(self)}
 
 
 def int8_summary(report: AccuracyReport) -> list[dict]:
@@ -142,3 +119,45 @@ def _speedup_ratio(base: Latency, new: Latency) -> dict | None:
         return None
     from mxprof.timing.stats import speedup
     return speedup([base.samples_ms], [new.samples_ms]).to_dict()
+
+
+# The file `--json` writes: an AccuracyReport with the keys derived from it (schema 1).
+
+class OutputDiffRow(Record, frozen=True):
+    index: int
+    shape: list[int]
+    scale: float
+    max_abs_diff: float
+    max_rel_diff: float
+    within_tolerance: bool
+
+
+class ComparisonRow(Record, frozen=True):
+    """A metrics.Comparison as written: with its maxima over the outputs."""
+
+    config: str
+    reference: str
+    count: int
+    max_abs_diff: float
+    max_rel_diff: float
+    within_tolerance: bool
+    top1_agreement: float | None
+    top5_agreement: float | None
+    tolerance: dict[str, float]
+    outputs: list[OutputDiffRow]
+
+
+class Int8Row(Record, frozen=True):
+    config: str
+    fp32_config: str
+    top1_delta: float | None = None
+    top5_delta: float | None = None
+    speedup: float | None = None
+    speedup_ratio: RatioRow | None = None
+
+
+class AccuracyFile(AccuracyReport, frozen=True, kw_only=True):
+    """`mxprof accuracy --json`: an AccuracyReport with the keys derived from it."""
+
+    comparisons: list[ComparisonRow]
+    int8: list[Int8Row] = msgspec.field(default_factory=list)

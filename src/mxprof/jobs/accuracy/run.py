@@ -15,7 +15,6 @@ configuration loads that file, so all of them see identical weights and identica
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import shutil
 import tempfile
@@ -23,6 +22,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+import msgspec
 import numpy as np
 
 from mxprof.errors import WorkerError
@@ -147,14 +147,14 @@ def run_accuracy(model: dict, plans: list[ConfigPlan], *, inputs: dict, batch_si
                       threads, timeout, progress or (lambda msg: None))
     finally:
         shutil.rmtree(work, ignore_errors=True)
-    report = dataclasses.replace(report, reference=reference)
+    report = msgspec.structs.replace(report, reference=reference)
     machine = monitor.stop(f"mxprof accuracy {model.get('name', '?')}") if monitor else None
     if machine is not None:  # the one busy-machine record, kept with the result
-        report = dataclasses.replace(report, environment={**report.environment,
+        report = msgspec.structs.replace(report, environment={**report.environment,
                                                           "machine_load": machine.to_dict()})
     note = busy_machine_note(machine)
     if note and timing.get("iterations"):
-        report = dataclasses.replace(report, notes=(*report.notes, note))
+        report = msgspec.structs.replace(report, notes=(*report.notes, note))
     return report
 
 
@@ -227,7 +227,7 @@ def _run(work, model, plans, inputs, base_spec, calib_count, tolerance, threads,
     if results and not report.environment.get("onednn_version") and any(p.mkldnn for p in plans):
         progress("reading the oneDNN version")
         version = probe_onednn_version()
-        report = dataclasses.replace(report, environment={**report.environment,
+        report = msgspec.structs.replace(report, environment={**report.environment,
                                                           "onednn_version": version})
     return report
 

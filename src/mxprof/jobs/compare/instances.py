@@ -14,11 +14,12 @@ and warm-up times differ a little, so the timed phases overlap almost but not ex
 
 from __future__ import annotations
 
-import dataclasses
 import os
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+
+import msgspec
 
 from mxprof.cpu.cpulist import format_cpu_list, parse_cpu_list
 from mxprof.jobs.profile.spec import RunResult, RunSpec
@@ -54,7 +55,7 @@ def split_cpus(cpus: Sequence[int], instances: int) -> list[str]:
 def instance_specs(spec: RunSpec, instance_cpus: Sequence[str],
                    threads: int | None = None) -> list[RunSpec]:
     """One spec per instance: its CPUs, and one OpenMP thread per CPU unless told otherwise."""
-    return [dataclasses.replace(spec, cpus=cpus,
+    return [msgspec.structs.replace(spec, cpus=cpus,
                                 threads=threads or len(parse_cpu_list(cpus)))
             for cpus in instance_cpus]
 

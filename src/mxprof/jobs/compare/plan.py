@@ -31,6 +31,7 @@ from mxprof.jobs.compare.instances import instance_binding
 from mxprof.jobs.compare.results_log import KIND, latest_by_key
 from mxprof.jobs.profile.spec import Protocol, RunResult, RunSpec
 from mxprof.mx.models import ModelSpec
+from mxprof.schema import SCHEMA
 from mxprof.workers.builds import Build
 
 CONFIGS: dict[str, bool] = {"reference": False, "mkldnn": True, "fused": True}
@@ -184,7 +185,7 @@ def make_record(planned: PlannedRun, results: Sequence[RunResult]) -> dict[str, 
     status = "ok" if results and all(r.ok for r in results) else next(
         (r.status for r in results if not r.ok), "failed")
     return {
-        "kind": KIND, "schema": 1, "key": planned.key, "status": status,
+        "kind": KIND, "schema": SCHEMA, "key": planned.key, "status": status,
         "base_key": planned.base_key or planned.key, "process": planned.process,
         "finished_at": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
         "build": planned.build.to_dict(), "machine": planned.machine,
@@ -390,5 +391,5 @@ def build_report(records, notes) -> dict:
     # What workers reported about themselves (binding refused, fusion path, missing pieces).
     worker_notes = dict.fromkeys(f"{r['build']}/{r['config']}: {n}" for r in found
                                  for n in r.get("notes", ()))
-    return {"schema": 1, "kind": "mxprof-compare", "rows": found,
+    return {"schema": SCHEMA, "kind": "mxprof-compare", "rows": found,
             "notes": [*notes, *worker_notes]}

@@ -3,7 +3,8 @@
 Every line is a complete record (`mxprof.jobs.compare.plan.make_record`): the run's key, its
 build, its worker results and their environment fingerprints. A line is appended whole or not at
 all and fsync'd before the next run starts (mxprof.workers.jsonio.append_line). Reading skips a
-damaged line with a warning (files written by older versions could end in half a line).
+damaged line with a warning (files written by older versions could end in half a line), and
+so a line that does not decode as mxprof.jobs.compare.records.ResultsLine, naming the field.
 
 Where: `--results PATH`, else `default_results_path(sweep_key(planned))`, a file per sweep
 under the user's cache folder ($MXPROF_CACHE, else $XDG_CACHE_HOME/mxprof, else
@@ -27,6 +28,8 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
+from mxprof.jobs.compare.records import ResultsLine
+from mxprof.schema import ResultFileError, decode
 from mxprof.workers.jsonio import append_line
 
 KIND = "mxprof-compare-run"
@@ -57,6 +60,11 @@ def read_lines(path: str | os.PathLike) -> tuple[list[dict[str, Any]], list[str]
             continue
         if not isinstance(record, dict) or record.get("kind") != KIND:
             warnings.append(f"{path}:{number}: not an mxprof compare record; ignored")
+            continue
+        try:  # a line of the wrong shape is named, field and all, and skipped like a torn one
+            decode(record, ResultsLine, source=f"{path}:{number}", what="compare results-log")
+        except ResultFileError as e:
+            warnings.append(f"{e}; ignored")
             continue
         records.append(record)
     if not records and any("truncated last line" not in w for w in warnings):

@@ -20,18 +20,17 @@ reorders added or removed).
 from __future__ import annotations
 
 from collections import Counter
-from dataclasses import asdict, dataclass
 
 from mxprof.jobs.fusion.trace import Primitive, Trace
 from mxprof.onednn import findings as shared
 from mxprof.onednn.findings import memory_tags
+from mxprof.schema import Record
 
 __all__ = ["Finding", "diagnose", "group_reason", "is_weight_reorder", "memory_tags",
            "static_fix"]
 
 
-@dataclass(frozen=True)
-class Finding:
+class Finding(Record, frozen=True):
     rule: str
     severity: str  # "high": costs time now; "medium": likely slow path; "info"
     graph: str  # "fused" | "unfused"
@@ -40,13 +39,6 @@ class Finding:
     fix: str
     nodes: tuple[str, ...]
     ms_per_iteration: float
-
-    def to_dict(self) -> dict:
-        return {**asdict(self), "nodes": list(self.nodes)}
-
-    @classmethod
-    def from_dict(cls, d: dict) -> Finding:
-        return cls(**{**d, "nodes": tuple(d["nodes"])})
 
 
 def is_weight_reorder(p: Primitive) -> bool:

@@ -20,10 +20,10 @@ from mxprof.jobs.fusion import diagnose as fusion_diagnose
 from mxprof.jobs.fusion import gains as fusion
 from mxprof.jobs.fusion import ratios as fusion_ratios
 from mxprof.jobs.fusion import trace as fusion_trace
+from mxprof.schema import SCHEMA
 from mxprof.workers import jsonio, protocol
 from mxprof.workers.process import worker_env
 
-SCHEMA = 1
 # Environment variables a worker must not inherit: they change what is fused (the verbose and
 # MKL-DNN switches are dropped for every worker by mxprof.workers.process).
 _CONTROLLED = ("MXNET_SUBGRAPH_BACKEND", *fusion.PATTERN_SWITCHES)

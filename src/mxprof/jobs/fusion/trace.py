@@ -16,7 +16,8 @@ per-layer windows) is the general tool when per-layer wall times are wanted as w
 from __future__ import annotations
 
 import bisect
-from dataclasses import asdict, dataclass
+
+from mxprof.schema import Record
 
 # Operator -> the oneDNN primitive kinds it can run (1.9.1, FP32 inference).
 PRIMITIVE_KINDS: dict[str, frozenset[str]] = {
@@ -48,8 +49,7 @@ PRIMITIVE_KINDS: dict[str, frozenset[str]] = {
 }
 
 
-@dataclass(frozen=True)
-class Primitive:
+class Primitive(Record, frozen=True):
     """One executed oneDNN primitive (a `dnnl_verbose,exec,...` line)."""
 
     iteration: int  # -1 for warm-up calls
@@ -61,16 +61,8 @@ class Primitive:
     ms: float
     node: str = ""  # graph node it ran for ("" when it could not be assigned)
 
-    def to_dict(self) -> dict:
-        return asdict(self)
 
-    @classmethod
-    def from_dict(cls, data: dict) -> Primitive:
-        return cls(**data)
-
-
-@dataclass(frozen=True)
-class Trace:
+class Trace(Record, frozen=True):
     primitives: tuple[Primitive, ...]
     iterations: int
     onednn_version: str
@@ -78,16 +70,6 @@ class Trace:
 
     def steady(self) -> tuple[Primitive, ...]:
         return tuple(p for p in self.primitives if p.iteration >= 0)
-
-    def to_dict(self) -> dict:
-        return {"primitives": [p.to_dict() for p in self.primitives],
-                "iterations": self.iterations, "onednn_version": self.onednn_version,
-                "isa": self.isa}
-
-    @classmethod
-    def from_dict(cls, data: dict) -> Trace:
-        return cls(tuple(Primitive.from_dict(p) for p in data["primitives"]),
-                   data["iterations"], data["onednn_version"], data["isa"])
 
 
 def iteration_of_lines(text: str) -> tuple[list[int], list[int]]:

@@ -33,8 +33,7 @@ def build_network(model: str, shape, seed: int, params_in: str | None):
     """(block, input, weights) for MODEL: a zoo name (`mxprof.mx.models`: Gluon vision or GluonCV),
     or FILE.py:FACTORY returning a block. `weights` says where they came from (random,
     pretrained, user); `params_in` (the first worker's weights) makes every worker alike."""
-    import dataclasses
-
+    import msgspec
     import mxnet as mx
 
     mx.random.seed(seed)
@@ -55,7 +54,7 @@ def build_network(model: str, shape, seed: int, params_in: str | None):
         from mxprof.mx import models
         spec = models.resolve(model, shape=tuple(shape[1:]))
         if params_in:
-            spec = dataclasses.replace(spec, params_path=params_in)
+            spec = msgspec.structs.replace(spec, params_path=params_in)
         loaded = models.load(spec, ctx=mx.cpu(), hybridize=False)
         net, weights = loaded.block, loaded.weights
     # numpy's own generator: the input must not depend on how many random numbers the weight

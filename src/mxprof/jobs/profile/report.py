@@ -27,7 +27,9 @@ import datetime as _dt
 from typing import Any
 
 import mxprof
-from mxprof.jobs.profile.spec import SCHEMA, RunResult
+from mxprof.jobs.profile.records import validate
+from mxprof.jobs.profile.spec import RunResult
+from mxprof.schema import SCHEMA, ResultFileError
 from mxprof.workers.jsonio import read_json as load_json
 
 LATENCY_KEYS = ("median", "mean", "p90", "p99", "min", "max", "stdev", "n", "ci95_low",
@@ -226,9 +228,13 @@ def build_report(results: list[RunResult], *, planned: int | None = None,
 
 
 def load_report(path: str) -> dict[str, Any]:
-    data = load_json(path)
-    if not isinstance(data, dict) or data.get("schema") != SCHEMA or "model" not in data:
-        raise ValueError(f"{path} is not an mxprof profile result (schema {SCHEMA})")
+    """A saved profile result, validated (mxprof.jobs.profile.records): OSError when unreadable,
+    ValueError naming the file and the wrong field when it is not a schema-1 profile result."""
+    try:
+        data = load_json(path)
+    except ValueError as e:
+        raise ResultFileError(f"{path}: not an mxprof profile result: {e}") from None
+    validate(data, source=str(path))
     return data
 
 

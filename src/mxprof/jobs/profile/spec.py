@@ -13,17 +13,19 @@ when the library loads:
 - "primitives": DNNL_VERBOSE=1 on a few iterations, the log captured at the file-descriptor
                level, each primitive attributed to its layer by the layer windows of the same run.
 A `RunResult` is what the worker writes (or, for a crash or timeout, what the runner writes).
-Both are frozen records with `to_dict()/from_dict()`; files go through mxprof.workers.jsonio.
+Both are frozen msgspec records (mxprof.schema.Record): `to_dict()`/`from_dict()` are msgspec's
+encoder and strict decoder; files go through mxprof.workers.jsonio.
 """
 
 from __future__ import annotations
 
-import dataclasses
 from typing import Any
 
-from mxprof.mx.models import ModelSpec
+import msgspec
 
-SCHEMA = 1
+from mxprof.mx.models import ModelSpec
+from mxprof.schema import SCHEMA, Record
+
 PASSES = ("timing", "operators", "layers", "primitives")
 
 # Test-only fault injection (profile --test-hook), passed to the worker as a fault of the one
@@ -32,8 +34,7 @@ PASSES = ("timing", "operators", "layers", "primitives")
 TEST_HOOKS = ("abort", "hang", "raise")
 
 
-@dataclasses.dataclass(frozen=True)
-class Protocol:
+class Protocol(Record, frozen=True):
     """How to time: fixed iteration counts, or enough iterations to fill `min_time` seconds."""
 
     warmup: int = 2
@@ -44,16 +45,8 @@ class Protocol:
     throughput_warmup: int = 1
     throughput_min_iterations: int = 3
 
-    def to_dict(self) -> dict[str, Any]:
-        return dataclasses.asdict(self)
 
-    @classmethod
-    def from_dict(cls, d: dict[str, Any]) -> Protocol:
-        return cls(**d)
-
-
-@dataclasses.dataclass(frozen=True)
-class RunSpec:
+class RunSpec(Record, frozen=True):
     model: ModelSpec
     config: str  # "mkldnn" (MKL-DNN on) or "reference" (MKL-DNN off)
     mkldnn: bool
@@ -66,28 +59,14 @@ class RunSpec:
     physical_only: bool = False
     breakdown_iterations: int = 20
     test_hook: str | None = None
+    schema: int = SCHEMA
 
     @property
     def label(self) -> str:
         return f"{self.model.name} {self.config} {self.pass_name}"
 
-    def to_dict(self) -> dict[str, Any]:
-        d = dataclasses.asdict(self)
-        d["model"] = self.model.to_dict()
-        d["protocol"] = self.protocol.to_dict()
-        d["schema"] = SCHEMA
-        return d
 
-    @classmethod
-    def from_dict(cls, d: dict[str, Any]) -> RunSpec:
-        d = {k: v for k, v in d.items() if k != "schema"}
-        d["model"] = ModelSpec.from_dict(d["model"])
-        d["protocol"] = Protocol.from_dict(d["protocol"])
-        return cls(**d)
-
-
-@dataclasses.dataclass(frozen=True)
-class RunResult:
+class RunResult(Record, frozen=True):
     """One worker's findings. Missing pieces are named in `missing`, never filled with guesses."""
 
     spec: RunSpec
@@ -96,7 +75,7 @@ class RunResult:
     error: str | None = None
     stderr_tail: str | None = None
     returncode: int | None = None
-    environment: dict[str, Any] = dataclasses.field(default_factory=dict)
+    environment: dict[str, Any] = msgspec.field(default_factory=dict)
     weights: str | None = None  # "pretrained" | "user" | "random"
     weights_path: str | None = None
     param_count: int | None = None
@@ -108,26 +87,14 @@ class RunResult:
     trace: list[dict[str, Any]] | None = None  # one iteration as Chrome trace events
     notes: tuple[str, ...] = ()
     missing: tuple[str, ...] = ()
+    schema: int = SCHEMA
 
     @property
     def ok(self) -> bool:
         return self.status == "ok"
 
-    def to_dict(self) -> dict[str, Any]:
-        d = {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}
-        d["spec"] = self.spec.to_dict()
-        d["notes"] = list(self.notes)
-        d["missing"] = list(self.missing)
-        d["schema"] = SCHEMA
-        return d
-
     @classmethod
-    def from_dict(cls, d: dict[str, Any]) -> RunResult:
-        if d.get("schema", SCHEMA) != SCHEMA:
+    def from_dict(cls, d: Any) -> RunResult:
+        if isinstance(d, dict) and d.get("schema", SCHEMA) != SCHEMA:
             raise ValueError(f"run result schema {d.get('schema')} is not {SCHEMA}")
-        fields = {f.name for f in dataclasses.fields(cls)}
-        kw = {k: v for k, v in d.items() if k in fields}
-        kw["spec"] = RunSpec.from_dict(d["spec"])
-        kw["notes"] = tuple(kw.get("notes", ()))
-        kw["missing"] = tuple(kw.get("missing", ()))
-        return cls(**kw)
+        return super().from_dict(d)

@@ -14,10 +14,11 @@ Fixes applied:
 
 from __future__ import annotations
 
-import dataclasses
 import tempfile
 from pathlib import Path
 from typing import Any
+
+import msgspec
 
 from mxprof.jobs.profile.spec import RunResult, RunSpec
 from mxprof.workers.process import python_command, run_process, worker_env
@@ -55,7 +56,7 @@ def _fixed_spec(rule: str, spec: RunSpec, report: dict[str, Any], workdir: Path,
                 timeout: float) -> tuple[RunSpec | None, str]:
     if rule == "threads_idle":
         cpus = (report.get("threads") or {}).get("cpus_bound")
-        return dataclasses.replace(spec, threads=cpus), f"OMP threads {cpus}"
+        return msgspec.structs.replace(spec, threads=cpus), f"OMP threads {cpus}"
     if rule == "subnormal_parameters":
         src = spec.model.params_path or (report.get("model") or {}).get("weights_path")
         if not src:
@@ -64,8 +65,8 @@ def _fixed_spec(rule: str, spec: RunSpec, report: dict[str, Any], workdir: Path,
         why = zero_subnormals(src, fixed, timeout)
         if why:
             return None, why
-        model = dataclasses.replace(spec.model, params_path=str(fixed))
-        return dataclasses.replace(spec, model=model), f"subnormal values zeroed in {fixed.name}"
+        model = msgspec.structs.replace(spec.model, params_path=str(fixed))
+        return msgspec.structs.replace(spec, model=model), f"subnormal values zeroed in {fixed.name}"
     return None, "no automatic fix"
 
 
@@ -84,7 +85,7 @@ def try_fixes(report: dict[str, Any], spec: RunSpec, *, timeout: float,
         for i, finding in enumerate(report.get("findings") or []):
             if finding["rule"] not in FIXABLE:
                 continue
-            base = dataclasses.replace(spec, pass_name="timing", batch_size=1)
+            base = msgspec.structs.replace(spec, pass_name="timing", batch_size=1)
             fixed, what = _fixed_spec(finding["rule"], base, report, Path(tmp), timeout)
             effect = finding.setdefault("effect", {})
             if fixed is None:

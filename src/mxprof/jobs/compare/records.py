@@ -1,0 +1,93 @@
+"""The files of `mxprof compare` as Structs (schema 1): the rows of `--json` (and `merge`) and
+the lines of the results log (`--results`), validated when read back.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import msgspec
+
+from mxprof.jobs.profile.spec import RunResult
+from mxprof.schema import Record
+from mxprof.workers.records import PooledLatency, RatioRow
+
+Json = dict[str, Any]
+
+
+class CompareRow(Record, frozen=True, kw_only=True):
+    """One row of `mxprof compare`: a latency, a throughput, or a failed run (`metric`)."""
+
+    machine: str
+    hostname: str | None = None
+    cpu_model: str | None = None
+    build: str
+    mxnet: str | None = None
+    model: str
+    label: str
+    category: str | None = None
+    input_shape: list[int]
+    config: str
+    mkldnn: bool
+    instances: int = 1
+    threads: int | None = None
+    cpus: str | None = None
+    membind: str | None = None
+    weights: str | None = None
+    status: str
+    key: str
+    notes: list[str] = msgspec.field(default_factory=list)
+    metric: str  # "latency" | "throughput" | "failed"
+    batch_size: int
+    from_batch: int | None = None
+    latency_ms: float | None = None
+    q1_ms: float | None = None
+    q3_ms: float | None = None
+    stdev_ms: float | None = None
+    images_per_s: float | None = None
+    images_per_s_low: float | None = None
+    images_per_s_high: float | None = None
+    batch_ms: float | None = None
+    iterations: int | None = None
+    warmup: int | None = None
+    min_time_s: float | None = None
+    timer: str | None = None
+    stats: PooledLatency | None = None
+    per_instance_latency_ms: list[float] | None = None
+    per_instance_images_per_s: list[float] | None = None
+    instance_cpus: list[str] | None = None
+    instance_bindings: list[Json] | None = None
+    error: str | None = None
+    stderr_tail: str | None = None
+    speedup: float | None = None
+    speedup_ratio: RatioRow | None = None
+    vs_build: Json | None = None
+
+
+class CompareResult(Record, frozen=True):
+    """`mxprof compare --json` (and `merge --json`)."""
+
+    schema: int
+    kind: str
+    rows: list[CompareRow]
+    notes: list[str] = msgspec.field(default_factory=list)
+
+
+class ResultsLine(Record, frozen=True, kw_only=True):
+    """One line of the compare results log: one finished run, with its workers' results.
+
+    Required: what reading a line needs (kind, schema, key, status, results); the rest is
+    what `plan.make_record` writes today, optional for lines of earlier versions.
+    """
+
+    kind: str
+    schema: int
+    key: str
+    status: str
+    base_key: str | None = None
+    process: int = 0
+    finished_at: str | None = None
+    build: Json | None = None  # mxprof.workers.builds.Build
+    machine: Json | None = None
+    instance_cpus: list[str] = msgspec.field(default_factory=list)
+    results: list[RunResult]

@@ -1,0 +1,106 @@
+"""The `mxprof fusion --json` file as Structs (schema 1): what `--load` validates against.
+
+The report is built as a dict by mxprof.jobs.fusion.run; the latency records of the groups and
+patterns (mxprof.jobs.fusion.gains) are JSON objects here.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import msgspec
+
+from mxprof.schema import Record
+from mxprof.timing.stats import Stats
+from mxprof.workers.records import MachineLoadRow, RatioRow
+
+Json = dict[str, Any]
+
+
+class FusedGroupRow(Record, frozen=True):
+    """One fused node: the layers it absorbed and their primitive times unfused vs fused."""
+
+    fused_node: str
+    op: str
+    pattern: str
+    members: list[str]
+    member_ops: list[str]
+    unfused_ms: float | None = None
+    fused_ms: float | None = None
+    gain_ms: float | None = None
+    gain_percent: float | None = None
+    clear: bool | None = None
+    unfused_spread: Json | None = None  # the latency record of mxprof.jobs.fusion.gains
+    fused_spread: Json | None = None
+    reason: str | None = None
+    gain_ratio: RatioRow | None = None
+    implausible: str | None = None
+
+
+class PatternGroupRow(Record, frozen=True):
+    pattern: str
+    groups: int
+    unfused_ms: float | None = None
+    fused_ms: float | None = None
+    gain_ms: float | None = None
+    gain_percent: float | None = None
+
+
+class PatternEffectRow(Record, frozen=True):
+    """The graph with one fusion switch off, against the fused run paired with it."""
+
+    switch: str
+    pattern: str
+    latency: Json
+    patterns: dict[str, int]
+    cost_ms: float | None = None
+    fused_paired_ms: float | None = None
+    graph_changed: bool | None = None
+    clear: bool | None = None
+
+
+class FusionFinding(Record, frozen=True):
+    rule: str
+    severity: str
+    graph: str
+    title: str
+    evidence: str
+    fix: str
+    nodes: list[str] = msgspec.field(default_factory=list)
+    ms_per_iteration: float | None = None
+
+
+class FusionResult(Record, frozen=True, kw_only=True):
+    """`mxprof fusion --json`."""
+
+    schema: int
+    kind: str
+    model: str
+    input_shape: list[int]
+    path: str  # "gluon" | "symbolic"
+    static: bool
+    environment: Json
+    protocol: dict[str, str]
+    unfused_ms: float | None
+    fused_ms: float | None
+    gain_ms: float | None = None
+    gain_percent: float | None = None
+    gain_percent_range: list[float | None] | None = None
+    gain_clear: bool | None = None
+    worker_noise_ms: float | None = None
+    unfused_latency: Json | None = None
+    fused_latency: Json | None = None
+    latency_stats: dict[str, Stats] | None = None
+    round_medians_ms: dict[str, list[float | None]] | None = None
+    groups: list[FusedGroupRow]
+    pattern_groups: list[PatternGroupRow] = msgspec.field(default_factory=list)
+    coverage: Json | None = None
+    patterns: list[PatternEffectRow]
+    gain_ratio: RatioRow | None = None
+    pattern_ratios: dict[str, RatioRow | None] = msgspec.field(default_factory=dict)
+    findings: list[FusionFinding]
+    failed_workers: list[Json] = msgspec.field(default_factory=list)
+    output_sum: dict[str, float | None] = msgspec.field(default_factory=dict)
+    primitive_ms: dict[str, float | None] = msgspec.field(default_factory=dict)
+    machine_load: MachineLoadRow | None = None
+    summary: str | None = None

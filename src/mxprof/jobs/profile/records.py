@@ -1,0 +1,120 @@
+"""The `mxprof profile --json` file as Structs (schema 1): what `--load` validates against.
+
+The report is built as a dict by mxprof.jobs.profile.report.build_report; free-form sections
+(operators, layers, primitives, trace, roofline, findings) are JSON objects here.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import msgspec
+
+from mxprof.jobs.profile.spec import Protocol
+from mxprof.mx.models import ModelSpec
+from mxprof.schema import Record, ResultFileError, decode
+from mxprof.workers.environment import Environment
+from mxprof.workers.records import MachineLoadRow, PooledLatency, RatioRow
+
+Json = dict[str, Any]
+
+
+class ProfileModel(ModelSpec, frozen=True, kw_only=True):
+    weights: str | None = None  # "pretrained" | "user" | "random"
+    weights_path: str | None = None
+    param_count: int | None = None
+
+
+class ProfileProtocol(Protocol, frozen=True, kw_only=True):
+    batch_size: int
+    threads: int | None = None
+    cpus: str | None = None
+    membind: str | None = None
+    hybridize: str | None = None
+    passes: str | None = None
+    processes: int = 1
+    interval: str | None = None
+    processes_order: str | None = None
+
+
+class Throughput(Record, frozen=True):
+    batch_size: int
+    images_per_s: float
+    batch_ms: PooledLatency
+    per_process_images_per_s: list[float] = msgspec.field(default_factory=list)
+
+
+class RunRow(Record, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    """One worker of the run, as the report lists it."""
+
+    config: str
+    pass_: str = msgspec.field(name="pass")
+    status: str  # "ok" | "failed" | "timeout"
+    wall_s: float
+    error: str | None = None
+    returncode: int | None = None
+    stderr_tail: str | None = None
+
+
+class ConfigSection(Record, frozen=True, kw_only=True):
+    """What one configuration (MKL-DNN on, or the reference) measured; None where not run."""
+
+    latency_ms: PooledLatency | None = None
+    throughput: Throughput | None = None
+    operators: list[Json] | None = None
+    operators_total_ms: float | None = None
+    operators_source: str | None = None
+    layers: list[Json] | None = None
+    layers_method: str | None = None
+    coverage: Json | None = None
+    breakdown_cost: Json | None = None
+
+
+class Speedup(Record, frozen=True):
+    latency: float | None = None
+    throughput: float | None = None
+    latency_ratio: RatioRow | None = None
+    throughput_ratio: RatioRow | None = None
+
+
+class ReferenceSection(ConfigSection, frozen=True, kw_only=True):
+    mkldnn: bool = False
+    speedup: Speedup | None = None
+
+
+class ProfileResult(ConfigSection, frozen=True, kw_only=True):
+    """`mxprof profile --json`: the MKL-DNN configuration at the top, the reference inside."""
+
+    schema: int
+    tool: str
+    created: str
+    complete: bool
+    model: ProfileModel
+    environment: Json  # an Environment, or {} when every worker failed (checked on load)
+    protocol: ProfileProtocol
+    mkldnn: bool = True
+    primitives: Json | None = None
+    trace: list[Json] | None = None
+    machine_load: list[MachineLoadRow] | None = None
+    reference: ReferenceSection | None = None
+    runs: list[RunRow]
+    notes: list[str] = msgspec.field(default_factory=list)
+    missing: list[str] = msgspec.field(default_factory=list)
+    threads: Json | None = None
+    checks: Json | None = None
+    roofline: Json | None = None
+    findings: list[Json] | None = None
+    try_fixes: Json | list[Json] | None = None
+
+
+def validate(data: Any, *, source: str) -> ProfileResult:
+    """`data` decoded as a profile result, its environment too when a worker recorded one;
+    ResultFileError names `source` and the wrong field."""
+    record = decode(data, ProfileResult, source=source, what="profile")
+    if record.environment:
+        try:
+            Environment.from_dict(record.environment)
+        except msgspec.ValidationError as e:
+            msg = str(e).replace("`$", "`$.environment")
+            raise ResultFileError(f"{source}: not an mxprof profile result: {msg}") from None
+    return record

@@ -1,0 +1,99 @@
+"""The result files of every command, as msgspec Structs: strict loading and published schemas.
+
+One Struct per file a command writes with `--json` (schema 1, mxprof.schema.SCHEMA):
+- `ProfileResult`   `mxprof profile --json`  (mxprof.jobs.profile.report.build_report)
+- `FusionResult`    `mxprof fusion --json`   (mxprof.jobs.fusion.run)
+- `AccuracyFile`    `mxprof accuracy --json` (mxprof.jobs.accuracy.records.AccuracyReport)
+- `CompareResult`   `mxprof compare --json`, whose rows are `CompareRow`
+- `ResultsLine`     one line of the compare results log (`--results`, JSON lines)
+
+The commands build these files as dicts; loading (`load(kind, path)`, used by every `--load`)
+decodes them through the Structs, so a file with a wrong type or a renamed required field is
+refused with a message naming the field ("r.json: not an mxprof profile result: Expected
+`float`, got `str` - at `$.runs[0].wall_s`"). Unknown keys are accepted (a newer writer may add
+sections); the sections that are free-form today (operators, layers, primitives, trace,
+roofline, findings, fusion groups' spreads) are typed as JSON objects.
+
+`python -m mxprof.jobs.results --write-schemas schemas/` writes the JSON Schema of each file
+(tests/test_schemas.py checks the committed ones equal what this module generates).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+from typing import Any
+
+from mxprof.jobs.accuracy.records import AccuracyFile
+from mxprof.jobs.compare.records import CompareResult, CompareRow, ResultsLine
+from mxprof.jobs.fusion.records import FusionResult
+from mxprof.jobs.profile import records as profile_records
+from mxprof.jobs.profile.records import ProfileResult
+from mxprof.schema import ResultFileError, decode, json_schema
+
+FILES: dict[str, tuple[type, str]] = {
+    "profile": (ProfileResult, "profile.schema.json"),
+    "fusion": (FusionResult, "fusion.schema.json"),
+    "accuracy": (AccuracyFile, "accuracy.schema.json"),
+    "compare": (CompareResult, "compare.schema.json"),
+    "compare-row": (CompareRow, "compare-row.schema.json"),
+    "compare-results-line": (ResultsLine, "compare-results-line.schema.json"),
+}
+
+
+def validate(kind: str, data: Any, *, source: str) -> Any:
+    """`data` decoded as the `kind` file's Struct (see FILES); ResultFileError names the field."""
+    if kind == "profile":
+        return profile_records.validate(data, source=source)
+    return decode(data, FILES[kind][0], source=source, what=kind)
+
+
+def load(kind: str, path: str | Path) -> dict[str, Any]:
+    """Read and validate a saved `kind` result; the file's dict (what the renderers take).
+
+    Raises OSError when it cannot be read, ResultFileError (a ValueError) when it is not JSON or
+    not a valid `kind` result: "<path>: not an mxprof <kind> result: <why, naming the field>".
+    """
+    text = Path(path).read_bytes()
+    try:
+        data = json.loads(text)
+    except ValueError as e:
+        raise ResultFileError(f"{path}: not an mxprof {kind} result: not JSON ({e})") from None
+    validate(kind, data, source=str(path))
+    return data
+
+
+def schemas() -> dict[str, dict[str, Any]]:
+    """File name -> JSON Schema, for every result file."""
+    out = {}
+    for kind, (struct, name) in FILES.items():
+        schema = {"$schema": "https://json-schema.org/draft/2020-12/schema",
+                  "title": f"mxprof {kind} result (schema 1)", **json_schema(struct)}
+        out[name] = schema
+    return out
+
+
+def write_schemas(folder: str | Path) -> list[Path]:
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    written = []
+    for name, schema in schemas().items():
+        path = folder / name
+        path.write_text(json.dumps(schema, indent=2, sort_keys=True) + "\n")
+        written.append(path)
+    return written
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(prog="python -m mxprof.jobs.results",
+                                 description="write the JSON Schema of every mxprof result file")
+    ap.add_argument("--write-schemas", metavar="DIR", required=True)
+    args = ap.parse_args(argv)
+    for path in write_schemas(args.write_schemas):
+        print(path)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
