@@ -69,7 +69,7 @@ def test_cli_loads_saved_report(report_run):
 
 
 def test_summary_line_for_profile(report_run):
-    from mxprof.render.fusion import summary_line
+    from mxprof.jobs.fusion.report import summary_line
 
     _, out = report_run
     line = summary_line(json.loads((out / "r.json").read_text()))

@@ -105,6 +105,8 @@ def run(args) -> int:
             raise UsageError(f"cannot read report {args.load!r}: {exc}") from None
         if not isinstance(report, dict) or report.get("kind") != "fusion":
             raise UsageError(f"{args.load!r} is not a fusion report")
+        from mxprof.jobs.fusion.report import upgrade
+        report = upgrade(report)  # a file written before the one statistics record
     else:
         if not args.model:
             raise UsageError("give a MODEL (or --load REPORT.json)")

@@ -2,20 +2,12 @@
 
 from __future__ import annotations
 
-import dataclasses
 from typing import Any
 
 from mxprof.render.base import fmt_ms, fmt_ratio
+from mxprof.render.table_model import Table, ci_cell
 
 TOP_LAYERS = 15
-
-
-@dataclasses.dataclass(frozen=True)
-class Table:
-    title: str
-    headers: tuple[str, ...]
-    rows: tuple[tuple[str, ...], ...]
-    footnote: str = ""
 
 
 def header_lines(report: dict[str, Any]) -> list[str]:
@@ -61,10 +53,8 @@ def _expand(text: str) -> list[int]:
 def _lat_cells(lat: dict[str, Any] | None) -> tuple[str, ...]:
     if not lat:
         return ("failed", "-", "-", "-", "-", "-")
-    ci = (f"{lat['ci95_low']:.2f}-{lat['ci95_high']:.2f}"
-          if lat.get("ci95_low") is not None and lat.get("ci95_high") is not None else "-")
     return (fmt_ms(lat["median"]), fmt_ms(lat["p90"]), fmt_ms(lat["p99"]), fmt_ms(lat["stdev"]),
-            ci, str(lat["n"]))
+            ci_cell(lat), str(lat["n"]))
 
 
 def summary_table(report: dict[str, Any]) -> Table:
