@@ -1,48 +1,56 @@
 """Records of one `mxprof accuracy` run: per-configuration results and the whole report.
 
 Plain frozen dataclasses with to_dict()/from_dict(); the JSON written by `--json` is
-`AccuracyReport.to_dict()` (schema 1) and `--load` reads it back through `from_dict`.
+`AccuracyReport.to_dict()` (schema 1) and `--load` reads it back through `from_dict`. A
+configuration's latency is the one statistics record (`mxprof.timing.stats.Stats`, saved as
+`Stats.to_dict("ms")`); files saved before it ({median_ms, p25_ms, p75_ms, ...}) are converted
+on load by `latency_from_dict`.
 """
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field, fields
 
 import numpy as np
 
 from mxprof.jobs.accuracy import metrics as metrics
+from mxprof.timing.stats import Stats, speedup, summarize
 
 SCHEMA = 1
 REFERENCE = "mkldnn-off"
 
 
-@dataclass(frozen=True)
-class Latency:
-    """Wall time of one forward call at `batch` inputs, waited to completion, in milliseconds."""
+def latency_stats(samples_ms) -> Stats | None:
+    """The one statistics record (`mxprof.timing.stats.summarize`) of per-call times in ms;
+    None without samples (a configuration that was not timed)."""
+    a = np.asarray(samples_ms, dtype=float)
+    return summarize(a * 1e6) if a.size else None
 
-    batch: int
-    warmup: int
-    iterations: int
-    median_ms: float
-    p25_ms: float
-    p75_ms: float
-    min_ms: float
-    samples_ms: tuple[float, ...] = ()  # the timed calls, for the speedup's interval
 
-    @classmethod
-    def from_samples(cls, samples: list[float], batch: int, warmup: int) -> Latency | None:
-        if not samples:
-            return None
-        a = np.asarray(samples)
-        return cls(batch, warmup, len(a), float(np.median(a)), float(np.percentile(a, 25)),
-                   float(np.percentile(a, 75)), float(a.min()), tuple(float(v) for v in a))
+def _old_latency(d: dict) -> tuple[Stats | None, tuple[float, ...], dict]:
+    """(Stats, samples, timing) from a latency dict of a file written before the one record:
+    {batch, warmup, iterations, median_ms, p25_ms, p75_ms, min_ms[, samples_ms]}. With the
+    samples the record is recomputed exactly; without them only what was saved is kept."""
+    samples = tuple(d.get("samples_ms") or ())
+    timing = {k: d.get(k) for k in ("batch", "warmup", "iterations")}
+    if samples:
+        return latency_stats(samples), samples, timing
+    figures = {f: None for f in ("max", "mean", "stdev", "p90", "p99", "mad", "ci95_low",
+                                 "ci95_high")}
+    stats = Stats.from_dict({**figures, "n": d["iterations"], "min": d["min_ms"],
+                             "median": d["median_ms"], "q1": d["p25_ms"], "q3": d["p75_ms"],
+                             "outliers": 0, "unit": "ms",
+                             "notes": ["saved before mxprof recorded the 95% interval"]})
+    return stats, samples, timing
 
-    def to_dict(self) -> dict:
-        return {**asdict(self), "samples_ms": list(self.samples_ms)}
 
-    @classmethod
-    def from_dict(cls, d: dict | None) -> Latency | None:
-        return None if d is None else cls(**{**d, "samples_ms": tuple(d.get("samples_ms", ()))})
+def latency_from_dict(d: dict | None) -> tuple[Stats | None, tuple[float, ...], dict | None]:
+    """(Stats, samples_ms, old timing protocol or None) of a config's saved "latency"."""
+    if d is None:
+        return None, (), None
+    if "median_ms" in d:
+        return _old_latency(d)
+    return Stats.from_dict(d), (), None
 
 
 @dataclass(frozen=True)
@@ -62,16 +70,20 @@ class ConfigResult:
     within_tolerance: bool | None = None  # None for INT8: judged by agreement, not elementwise
     top1_agreement: float | None = None
     top5_agreement: float | None = None
-    latency: Latency | None = None
+    latency: Stats | None = None  # one forward call at the report's timing batch
+    samples_ms: tuple[float, ...] = ()  # the timed calls, for the speedup's interval
 
     def to_dict(self) -> dict:
-        d = asdict(self)
-        d["latency"] = self.latency.to_dict() if self.latency else None
+        d = {f.name: getattr(self, f.name) for f in fields(self)}
+        d["latency"] = self.latency.to_dict("ms") if self.latency else None
+        d["samples_ms"] = list(self.samples_ms)
         return d
 
     @classmethod
     def from_dict(cls, d: dict) -> ConfigResult:
-        return cls(**{**d, "latency": Latency.from_dict(d.get("latency"))})
+        latency, samples, _ = latency_from_dict(d.get("latency"))
+        return cls(**{**d, "latency": latency,
+                      "samples_ms": tuple(d.get("samples_ms") or samples)})
 
 
 @dataclass(frozen=True)
@@ -91,6 +103,8 @@ class AccuracyReport:
     notes: tuple[str, ...] = field(default_factory=tuple)
     # Which reference path ran: {config, env, why} (RNN networks use MXNET_USE_MKLDNN_RNN=0).
     reference: dict | None = None
+    # How latencies were timed: {batch, warmup, iterations} (None: not timed).
+    timing: dict | None = None
 
     def config(self, name: str) -> ConfigResult | None:
         return next((c for c in self.configs if c.name == name), None)
@@ -103,7 +117,7 @@ class AccuracyReport:
                 "comparisons": [c.to_dict() for c in self.comparisons],
                 "int8": int8_summary(self), "calibration": self.calibration,
                 "environment": self.environment, "notes": list(self.notes),
-                "reference": self.reference}
+                "reference": self.reference, "timing": self.timing}
 
     @classmethod
     def from_dict(cls, d: dict) -> AccuracyReport:
@@ -113,7 +127,15 @@ class AccuracyReport:
                    comparisons=tuple(metrics.Comparison.from_dict(c) for c in d["comparisons"]),
                    calibration=d.get("calibration"), environment=d["environment"],
                    schema=d.get("schema", SCHEMA), notes=tuple(d.get("notes", ())),
-                   reference=d.get("reference"))
+                   reference=d.get("reference"), timing=d.get("timing") or _old_timing(d))
+
+
+def _old_timing(d: dict) -> dict | None:
+    """A file written before `timing` kept the protocol in each config's latency."""
+    for c in d.get("configs", ()):
+        if c.get("latency") and "median_ms" in c["latency"]:
+            return latency_from_dict(c["latency"])[2]
+    return None
 
 
 def int8_summary(report: AccuracyReport) -> list[dict]:
@@ -129,16 +151,15 @@ def int8_summary(report: AccuracyReport) -> list[dict]:
             row["top1_delta"] = c.top1 - base.top1
             row["top5_delta"] = c.top5 - base.top5
         if c.latency and base.latency:
-            row["speedup"] = base.latency.median_ms / c.latency.median_ms
-            row["speedup_ratio"] = _speedup_ratio(base.latency, c.latency)
+            row["speedup"] = base.latency.median / c.latency.median
+            row["speedup_ratio"] = _speedup_ratio(base.samples_ms, c.samples_ms)
         rows.append(row)
     return rows
 
 
-def _speedup_ratio(base: Latency, new: Latency) -> dict | None:
+def _speedup_ratio(base_ms, new_ms) -> dict | None:
     """The INT8 speedup with its 95% interval and `significant` (mxprof.timing.stats.Ratio):
     one process per configuration, so the method string says run-to-run noise is not covered."""
-    if not base.samples_ms or not new.samples_ms:
+    if not base_ms or not new_ms or min(*base_ms, *new_ms) <= 0:
         return None
-    from mxprof.timing.stats import speedup
-    return speedup([base.samples_ms], [new.samples_ms]).to_dict()
+    return speedup([base_ms], [new_ms]).to_dict()

@@ -31,7 +31,7 @@ from mxprof.jobs.accuracy.records import (
     REFERENCE,
     AccuracyReport,
     ConfigResult,
-    Latency,
+    latency_stats,
 )
 from mxprof.workers.environment import probe_onednn_version
 from mxprof.workers.process import worker_env as process_env
@@ -147,7 +147,9 @@ def run_accuracy(model: dict, plans: list[ConfigPlan], *, inputs: dict, batch_si
                       threads, timeout, progress or (lambda msg: None))
     finally:
         shutil.rmtree(work, ignore_errors=True)
-    report = dataclasses.replace(report, reference=reference)
+    timed = {k: timing.get(k) for k in ("batch", "warmup", "iterations")}
+    report = dataclasses.replace(report, reference=reference,
+                                 timing=timed if timing.get("iterations") else None)
     machine = monitor.stop(f"mxprof accuracy {model.get('name', '?')}") if monitor else None
     if machine is not None:  # the one busy-machine record, kept with the result
         report = dataclasses.replace(report, environment={**report.environment,
@@ -262,10 +264,9 @@ def _assemble(work, model, plans, inputs, results, errors, tolerance,
             fields.update(max_abs_diff=cmp.max_abs_diff, max_rel_diff=cmp.max_rel_diff,
                           top1_agreement=cmp.top1_agreement, top5_agreement=cmp.top5_agreement,
                           within_tolerance=None if plan.kind == "int8" else cmp.within_tolerance)
-        t = r["timing"]
-        lat = Latency.from_samples(t["samples_ms"], t["batch"], t["warmup"])
+        samples = tuple(r["timing"]["samples_ms"])
         configs.append(ConfigResult(plan.name, plan.kind, plan.mkldnn, plan.calib_mode, ok=True,
-                                    latency=lat, **fields))
+                                    latency=latency_stats(samples), samples_ms=samples, **fields))
     # The pairs the issue names beside "vs reference": fused vs unfused, INT8 vs FP32 fused.
     pairs = [("mkldnn-fused", "mkldnn")]
     pairs += [(p.name, "mkldnn-fused") for p in plans if p.kind == "int8"]
