@@ -99,14 +99,16 @@ def format_plan(cpus, nodes, topology, runtime, env, command, wait=None) -> list
 
 
 def busy_warning(online: int, bound: int, threads: int, load: float) -> str | None:
-    """A warning when other processes probably run on the bound CPUs (1-minute load average
-    above what the unbound CPUs can absorb) and there is more than one OpenMP thread.
+    """A warning when other processes probably run on the bound CPUs (the one busy rule before
+    a run, `mxprof.cpu.load.bound_cpus_shared`) and there is more than one OpenMP thread.
 
     A team waits for its slowest thread at every barrier, so one preempted thread stalls all:
     on the 2-CPU VM at load average 3-5, resnet18_v1 with 2 threads gave 0.58x-1.76x the
     throughput of 1 thread from round to round (bench/openmp_binding.py).
     """
-    if threads < 2 or load <= online - bound + 0.5:
+    from mxprof.cpu.load import bound_cpus_shared
+
+    if threads < 2 or not bound_cpus_shared(bound=bound, online=online, load=load):
         return None
     return (f"load average {load:.1f} on a machine with {online} CPUs: other processes share "
             f"the {bound} bound CPUs, and an OpenMP team of {threads} waits for its slowest "

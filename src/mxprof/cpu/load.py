@@ -18,6 +18,11 @@ standard deviation is greater than 10% of the mean"): competition for the cores 
 shows up in the timings at about that size. A worker that waits for a CPU sees every OpenMP
 barrier stretched, so this bias is one-sided (slower), not noise that averages out.
 
+Before a run, when no window can be measured yet (`mxprof bind` execs the command; the OpenMP
+wait policy is chosen before the workers start), `bound_cpus_shared(bound, online, load)` is the
+same question asked of the 1-minute load average: do other processes need more CPUs than the
+ones outside the binding? (load > online - bound + LOAD_MARGIN).
+
 Linux only: elsewhere (no /proc) `start()` returns a monitor whose `stop()` gives None.
 """
 
@@ -29,6 +34,9 @@ import time
 from pathlib import Path
 
 BUSY_FRACTION = 0.10
+# Half a CPU of slack: a load average just above the free CPUs is a shell or a cron job, not a
+# competitor for the bound ones (the 2-CPU VM idles at 0.1-0.4 with nothing measuring).
+LOAD_MARGIN = 0.5
 _PROC = Path("/proc")
 
 
@@ -89,6 +97,13 @@ def busy_summary(loads) -> str | None:
             f"({', '.join(r.label for r in busy)}): other processes used "
             f"{min(fractions):.0f}-{max(fractions):.0f}% of the {busy[0].cpus} CPUs' time "
             f"(limit {100 * busy[0].threshold:.0f}%): their timings include waiting for the CPU")
+
+
+def bound_cpus_shared(*, bound: int, online: int, load: float) -> bool:
+    """True when the 1-minute load average `load` is more than the `online - bound` CPUs outside
+    a binding of `bound` CPUs can absorb (plus LOAD_MARGIN): other processes then run on the
+    bound CPUs too. The rule before a run; `LoadMonitor` measures the run itself."""
+    return load > online - bound + LOAD_MARGIN
 
 
 def system_busy_jiffies(text: str) -> int:
