@@ -34,6 +34,10 @@ def test_json_is_strict_and_threads_were_read_in_the_worker(report_run):
     assert env["threads"] == env["fingerprint"]["mxnet"]["openmp_threads"] >= 1
     assert env["allowed_cpus"] == env["fingerprint"]["mxnet"]["allowed_cpus"]
     assert f"{env['threads']} OpenMP threads (read in the worker) on CPUs" in proc.stdout
+    # The wait policy the parent chose reached the worker, and the report says which ran.
+    policy = env["wait_policy"]["policy"]
+    assert policy in ("active", "passive") and f"OpenMP wait policy {policy}" in proc.stdout
+    assert f"mxprof: OpenMP wait policy {policy} (" in proc.stderr
 
 
 def test_cli_prints_report_and_writes_json(report_run):

@@ -56,6 +56,10 @@ def add_binding(p: argparse.ArgumentParser, *, cores: bool = True, membind: bool
     g.add_argument("--threads", type=int, metavar="N",
                    help="OpenMP threads per worker (default: the number of --cores, else "
                         "MXNet's own choice)")
+    g.add_argument("--wait-policy", choices=("auto", "active", "passive"), default="auto",
+                   help="how idle OpenMP threads wait: active spins a while, passive sleeps at "
+                        "once; auto picks passive when other processes load the CPUs "
+                        "(default: auto)")
 
 
 def add_timing(p: argparse.ArgumentParser, *, iterations: int | None = None,
@@ -277,3 +281,20 @@ def print_plan(command: str, rows: list[tuple[str, str]], estimate_s: float,
         print(f"  {note}")
     print(f"estimated time: about {format_duration(estimate_s)} (rough: worker start-up and "
           "model load included, machine load not)")
+
+
+def resolve_wait(args, threads: int | None, bound: int | None = None, *,
+                 announce: bool = True) -> str:
+    """The OpenMP wait policy every worker of this command gets ("active" | "passive"), from
+    `--wait-policy` by `mxprof.cpu.openmp.resolve_wait_policy` on the CPUs the workers may use
+    and the load now (`bound`: the CPUs the workers are bound to, default this process's); the
+    choice and its reason go to stderr once (`announce`)."""
+    import sys
+
+    from mxprof.cpu.openmp import resolve_wait_policy
+    bound = bound or len(os.sched_getaffinity(0))
+    policy, why = resolve_wait_policy(getattr(args, "wait_policy", "auto") or "auto",
+                                      threads=threads or bound, bound=bound)
+    if announce:
+        print(f"mxprof: OpenMP wait policy {policy} ({why})", file=sys.stderr)
+    return policy

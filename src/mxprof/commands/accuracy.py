@@ -232,7 +232,8 @@ def _measure(args):
             timing={"batch": args.timing_batch, "warmup": args.warmup,
                     "iterations": args.iterations},
             tolerance=Tolerance(rtol=args.rtol, atol=args.atol), threads=threads,
-            binding=binding, timeout=args.timeout, progress=on_message)
+            binding=binding, timeout=args.timeout, progress=on_message,
+            wait_policy=_options.resolve_wait(args, threads, (binding or {}).get("count")))
 
 
 def _dry_run(args, plans, inputs, binding, threads) -> None:

@@ -240,7 +240,10 @@ def run(args) -> int:
                            protocol=protocol, threads=threads,
                            cpus=None if instance_cpus else args.cores, membind=args.membind,
                            instance_cpus=instance_cpus, processes=preset.processes,
-                           environment=results_log.reuse_fingerprint(host))
+                           environment=results_log.reuse_fingerprint(host),
+                           wait_policy=_options.resolve_wait(
+                               args, threads, len(_options.check_binding(args.cores, None)[0])
+                               if args.cores else None))
     done_keys = None
     if args.dry_run:
         done_keys = set() if args.fresh or log is None else log.done

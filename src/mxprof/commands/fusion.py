@@ -160,7 +160,9 @@ def _options_of(args) -> FusionOptions:
         iterations=args.iterations if fixed else 10,
         min_time_s=0.0 if fixed else _options.min_time_of(args),
         trace_iterations=args.trace_iterations, switches=_parse_switches(args.switches),
-        threads=threads, rounds=args.rounds, timeout_s=args.timeout)
+        threads=threads, rounds=args.rounds, timeout_s=args.timeout,
+        wait_policy=_options.resolve_wait(args, threads, len(cpus) if cpus else None,
+                                          announce=not args.dry_run))
 
 
 def bind_parent(cpus, nodes) -> None:

@@ -95,9 +95,12 @@ def _plan(args, spec_model):
                                                            preset.processes)] + [
         (c, p) for c, _ in configs for p in passes[c] if p != "timing"]
     mk = dict(configs)
+    wait = _options.resolve_wait(args, threads, len(_options.check_binding(
+        cpus, None, physical_only=args.physical_only)[0]) if cpus else None)
     return [RunSpec(model=spec_model, config=c, mkldnn=mk[c], pass_name=p, batch_size=batch,
                     protocol=protocol, threads=threads, cpus=cpus, membind=membind,
-                    physical_only=args.physical_only, test_hook=hooks.get((c, p)))
+                    physical_only=args.physical_only, test_hook=hooks.get((c, p)),
+                    wait_policy=wait)
             for c, p in order]
 
 
@@ -137,7 +140,8 @@ def _fusion_summary(args, spec, progress) -> dict:
             model=model.name, shape=model.batch_shape(1), switches=(), rounds=1,
             warmup=spec.protocol.warmup, iterations=spec.protocol.iterations or 10,
             min_time_s=0.0 if spec.protocol.iterations else spec.protocol.min_time,
-            trace_iterations=2, threads=spec.threads, timeout_s=args.timeout))
+            trace_iterations=2, threads=spec.threads, timeout_s=args.timeout,
+            wait_policy=spec.wait_policy))
     except Exception as exc:  # the main report must survive a failed companion
         return {"status": "failed", "summary": f"fusion: failed ({exc})"}
     return {"status": "ok", "summary": rep["summary"],
@@ -161,7 +165,7 @@ def _equivalence_check(args, spec, progress) -> dict:
                           inputs={"kind": "random", "count": 4, "seed": 0}, batch_size=4,
                           calib_count=4, timing={"batch": 1, "warmup": 0, "iterations": 0},
                           tolerance=Tolerance(), threads=spec.threads, binding=binding,
-                          timeout=args.timeout)
+                          timeout=args.timeout, wait_policy=spec.wait_policy)
     except Exception as exc:
         progress.done("equivalence check", "failed")
         return {"status": "failed", "lines": [f"failed ({exc})"]}

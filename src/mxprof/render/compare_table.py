@@ -209,6 +209,7 @@ def _measurement_lines(lay: Layout, rows: list[dict[str, Any]]) -> list[str]:
     n = [r["iterations"] for r in rows]
     warm = sorted({r["warmup"] for r in rows})
     threads = sorted({str(r["threads"] or "unknown") for r in rows})
+    waits = sorted({str(r.get("wait_policy") or "not recorded") for r in rows})
     cpus = sorted({str(r["cpus"] or "all") for r in rows})
     random = any(r.get("weights") == "random" for r in rows)
     names = lay.group_names()
@@ -217,7 +218,8 @@ def _measurement_lines(lay: Layout, rows: list[dict[str, Any]]) -> list[str]:
         f"{', '.join(map(str, warm))} warm-up calls; ± is half the interquartile range of "
         "the calls (for images/s, of the rates at the batch-time quartiles)",
         "speedup: latency w/o / w/, throughput w/ / w/o (same machine, build and batch)",
-        f"threads {', '.join(threads)}; CPUs {', '.join(cpus)}",
+        f"threads {', '.join(threads)} (OpenMP wait policy {', '.join(waits)}); CPUs "
+        f"{', '.join(cpus)}",
         "configs: " + ", ".join(f"{SHORT[c]} = {CONFIG_LABELS[c]}" for c in lay.configs),
     ]
     for g in lay.groups:

@@ -23,6 +23,8 @@ def header_lines(report: dict[str, Any]) -> list[str]:
         weights = f"{weights} ({m['weights_path']})"
     # What the worker's OpenMP runtime reported (mxprof.workers.environment), not the request.
     threads = mx.get("openmp_threads") or env.get("threads") or report["protocol"].get("threads")
+    wait = (env.get("wait_policy") or {}).get("policy") or "not recorded"
+    clock = ((report.get("latency_ms") or {}).get("protocol") or {}).get("clock")
     return [
         f"model    {m['name']} ({m['source']}), input {shape}, {params} parameters, weights: {weights}",
         f"cpu      {env.get('cpu_model') or '?'}; ISA {', '.join(env.get('isa') or []) or '?'}",
@@ -32,7 +34,8 @@ def header_lines(report: dict[str, Any]) -> list[str]:
         f"software MXNet {mx.get('version', '?')}, oneDNN "
         f"{env.get('onednn_version') or '? (known from the primitives pass)'}, "
         f"OpenMP {mx.get('openmp_runtime') or '?'}, threads {threads or 'unknown'} on CPUs "
-        f"{mx.get('allowed_cpus') or aff.get('cpus', '?')}",
+        f"{mx.get('allowed_cpus') or aff.get('cpus', '?')}, wait policy {wait}",
+        f"clock    {clock or 'not recorded (file written before the clock was)'}",
     ]
 
 

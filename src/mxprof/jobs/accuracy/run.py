@@ -105,9 +105,12 @@ def plan_configs(names: list[str], int8_modes: list[str]) -> list[ConfigPlan]:
 _DROPPED_ENV = ("MXNET_SUBGRAPH_BACKEND",)
 
 
-def worker_env(plan_env: dict[str, str], threads: int | None) -> dict[str, str]:
-    """The whole environment of one worker: inherited, minus verbose/MKL-DNN switches, plus ours."""
-    return process_env(drop=_DROPPED_ENV, threads=threads, extra=plan_env)
+def worker_env(plan_env: dict[str, str], threads: int | None,
+               wait_policy: str | None = None) -> dict[str, str]:
+    """The whole environment of one worker: inherited, minus verbose/MKL-DNN switches, plus ours
+    (OpenMP threads and the wait policy the parent resolved)."""
+    return process_env(drop=_DROPPED_ENV, threads=threads, extra=plan_env,
+                       wait_policy=wait_policy)
 
 
 def run_worker(spec: dict, env: dict[str, str], timeout: float) -> dict:
@@ -130,12 +133,14 @@ def _load_outputs(out_dir: Path, count: int) -> list[np.ndarray]:
 def run_accuracy(model: dict, plans: list[ConfigPlan], *, inputs: dict, batch_size: int,
                  calib_count: int, timing: dict, tolerance: metrics.Tolerance,
                  threads: int | None = None, binding: dict | None = None,
-                 timeout: float = 1800.0, progress=None) -> AccuracyReport:
+                 timeout: float = 1800.0, progress=None,
+                 wait_policy: str | None = None) -> AccuracyReport:
     """Run every planned configuration and compare it with the reference.
 
     `inputs` is {"kind": "random", "count": N, "seed": S} or {"kind": "dataset", "path": P,
     "preprocess": Preprocess dict, "limit": N or None}. `binding` ({"cpus": "0-17",
-    "membind": "0" or None}) pins every worker before it loads MXNet.
+    "membind": "0" or None}) pins every worker before it loads MXNet. `wait_policy`: the
+    OpenMP wait policy the parent resolved (mxprof.cpu.openmp.resolve_wait_policy).
     """
     from mxprof.cpu.load import LoadMonitor
     work = Path(tempfile.mkdtemp(prefix="mxprof-accuracy-"))
@@ -144,7 +149,7 @@ def run_accuracy(model: dict, plans: list[ConfigPlan], *, inputs: dict, batch_si
     try:
         base_spec = {"batch_size": batch_size, "timing": timing, "seed": 0, "bind": binding}
         report = _run(work, model, plans, inputs, base_spec, calib_count, tolerance,
-                      threads, timeout, progress or (lambda msg: None))
+                      (threads, wait_policy), timeout, progress or (lambda msg: None))
     finally:
         shutil.rmtree(work, ignore_errors=True)
     timed = {k: timing.get(k) for k in ("batch", "warmup", "iterations")}
@@ -183,7 +188,7 @@ def busy_machine_note(machine) -> str | None:
     return f"{machine.warning()}; accuracy and equivalence figures are unaffected"
 
 
-def _run(work, model, plans, inputs, base_spec, calib_count, tolerance, threads, timeout,
+def _run(work, model, plans, inputs, base_spec, calib_count, tolerance, openmp, timeout,
          progress) -> AccuracyReport:
     shape = tuple(model["input_shape"])
     calibration = None
@@ -217,7 +222,7 @@ def _run(work, model, plans, inputs, base_spec, calib_count, tolerance, threads,
         progress(f"running {plan.name}")
         started = time.monotonic()
         try:
-            results[plan.name] = run_worker(spec, worker_env(plan.env(), threads), timeout)
+            results[plan.name] = run_worker(spec, worker_env(plan.env(), *openmp), timeout)
         except WorkerError as exc:
             errors[plan.name] = str(exc)
             progress(f"{plan.name} failed: {str(exc).splitlines()[0]}")

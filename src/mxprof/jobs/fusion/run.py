@@ -50,13 +50,14 @@ class FusionOptions:
     rounds: int = 2  # unfused/fused timing workers alternate this many times (load drift)
     switches: tuple[str, ...] = tuple(fusion.PATTERN_SWITCHES)
     threads: int | None = None
+    wait_policy: str | None = None  # "active" | "passive", resolved by the parent
     timeout_s: float = 900.0
     extra_env: dict[str, str] = field(default_factory=dict)
 
 
 def _worker_env(opts: FusionOptions, extra: dict[str, str]) -> dict[str, str]:
     return worker_env(drop=_CONTROLLED, threads=opts.threads,
-                      extra={**opts.extra_env, **extra})
+                      extra={**opts.extra_env, **extra}, wait_policy=opts.wait_policy)
 
 
 def run_worker(spec: dict, env: dict[str, str], workdir: Path, label: str,

@@ -66,6 +66,7 @@ class RunSpec:
     physical_only: bool = False
     breakdown_iterations: int = 20
     test_hook: str | None = None
+    wait_policy: str | None = None  # "active" | "passive", resolved by the parent
 
     @property
     def label(self) -> str:
