@@ -75,16 +75,6 @@ class MachineLoad:
         return cls(**{k: v for k, v in d.items() if k in names})
 
 
-def busy_runs(loads) -> list[str]:
-    """The warnings of the busy runs among `loads` (MachineLoad records or their dicts)."""
-    out = []
-    for item in loads:
-        rec = MachineLoad.from_dict(item) if isinstance(item, dict) else item
-        if rec is not None and rec.warning():
-            out.append(rec.warning())
-    return out
-
-
 def busy_summary(loads) -> str | None:
     """One note for all the busy runs among `loads` (records or dicts), naming each; None when
     none was busy. One run: its own warning."""
@@ -176,19 +166,3 @@ def load_record(label: str, *, wall_s: float, cpus: int, system_busy_s: float, o
     return MachineLoad(label=label, wall_s=wall_s, cpus=cpus, other_cpu_s=other_s,
                        own_cpu_s=own_s, other_cpu_fraction=fraction, load_before=load_before,
                        load_after=load_after, busy=fraction > BUSY_FRACTION)
-
-
-def measure_load(label: str):
-    """Context manager: `with measure_load("mkldnn timing #2") as box: ...`, then
-    `box["load"]` is the MachineLoad (None without /proc)."""
-    import contextlib
-
-    @contextlib.contextmanager
-    def _cm():
-        box: dict = {"load": None}
-        mon = LoadMonitor.start()
-        try:
-            yield box
-        finally:
-            box["load"] = mon.stop(label) if mon else None
-    return _cm()

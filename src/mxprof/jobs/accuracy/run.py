@@ -256,22 +256,10 @@ def _assemble(work, model, plans, inputs, results, errors, tolerance,
             configs.append(ConfigResult(plan.name, plan.kind, plan.mkldnn, plan.calib_mode,
                                         ok=False, error=err))
             continue
-        fields: dict = {}
-        first = outs[plan.name][0]
-        if labels is not None and metrics.is_classifier_output(first):
-            fields["top1"] = metrics.topk_accuracy(first, labels, 1)
-            fields["top5"] = metrics.topk_accuracy(first, labels, 5)
-        if ref_out is not None:
-            cmp = metrics.compare_outputs(plan.name, outs[plan.name], REFERENCE, ref_out,
-                                          tolerance)
-            if plan.name != REFERENCE:
-                comparisons.append(cmp)
-            fields.update(max_abs_diff=cmp.max_abs_diff, max_rel_diff=cmp.max_rel_diff,
-                          top1_agreement=cmp.top1_agreement, top5_agreement=cmp.top5_agreement,
-                          within_tolerance=None if plan.kind == "int8" else cmp.within_tolerance)
-        samples = tuple(r["timing"]["samples_ms"])
-        configs.append(ConfigResult(plan.name, plan.kind, plan.mkldnn, plan.calib_mode, ok=True,
-                                    latency=latency_stats(samples), samples_ms=samples, **fields))
+        config, cmp = _config_result(plan, r, outs[plan.name], ref_out, labels, tolerance)
+        configs.append(config)
+        if cmp is not None and plan.name != REFERENCE:
+            comparisons.append(cmp)
     # The pairs the issue names beside "vs reference": fused vs unfused, INT8 vs FP32 fused.
     pairs = [("mkldnn-fused", "mkldnn")]
     pairs += [(p.name, "mkldnn-fused") for p in plans if p.kind == "int8"]
@@ -280,14 +268,7 @@ def _assemble(work, model, plans, inputs, results, errors, tolerance,
             comparisons.append(metrics.compare_outputs(a, outs[a], b, outs[b], tolerance))
     any_result = ref or next(iter(results.values()), None)
     weights = any_result["weights"] if any_result else None
-    notes = []
-    if weights == "random":
-        notes.append("weights are random (no --params, no local pretrained file): labelled "
-                      "top-1/top-5 are meaningless here; only equivalence between "
-                      "configurations is checked")
-    if inputs["kind"] == "random":
-        notes.append("inputs are random normal arrays: agreement and error figures hold for "
-                     "these inputs; pass --data for labelled accuracy")
+    notes = _input_notes(weights, inputs)
     count = len(next(iter(outs.values()))[0]) if outs else inputs.get("count", 0)
     env = dict(any_result["environment"]) if any_result else {}
     binding = any_result.get("binding") if any_result else None
@@ -301,6 +282,36 @@ def _assemble(work, model, plans, inputs, results, errors, tolerance,
         tolerance=tolerance, configs=tuple(configs), comparisons=tuple(comparisons),
         calibration=calibration,
         environment=env, notes=tuple(notes))
+
+
+def _config_result(plan, result, outs, ref_out, labels, tolerance):
+    """(ConfigResult, its Comparison with the reference or None) of one configuration that ran:
+    labelled top-1/top-5, differences and agreement with the reference, latency."""
+    fields: dict = {}
+    if labels is not None and metrics.is_classifier_output(outs[0]):
+        fields["top1"] = metrics.topk_accuracy(outs[0], labels, 1)
+        fields["top5"] = metrics.topk_accuracy(outs[0], labels, 5)
+    cmp = None
+    if ref_out is not None:
+        cmp = metrics.compare_outputs(plan.name, outs, REFERENCE, ref_out, tolerance)
+        fields.update(max_abs_diff=cmp.max_abs_diff, max_rel_diff=cmp.max_rel_diff,
+                      top1_agreement=cmp.top1_agreement, top5_agreement=cmp.top5_agreement,
+                      within_tolerance=None if plan.kind == "int8" else cmp.within_tolerance)
+    samples = tuple(result["timing"]["samples_ms"])
+    return ConfigResult(plan.name, plan.kind, plan.mkldnn, plan.calib_mode, ok=True,
+                        latency=latency_stats(samples), samples_ms=samples, **fields), cmp
+
+
+def _input_notes(weights: str | None, inputs: dict) -> list[str]:
+    notes = []
+    if weights == "random":
+        notes.append("weights are random (no --params, no local pretrained file): labelled "
+                     "top-1/top-5 are meaningless here; only equivalence between "
+                     "configurations is checked")
+    if inputs["kind"] == "random":
+        notes.append("inputs are random normal arrays: agreement and error figures hold for "
+                     "these inputs; pass --data for labelled accuracy")
+    return notes
 
 
 def quick_equivalence(model: dict, *, num_inputs: int = 8, batch_size: int = 8,
