@@ -298,3 +298,27 @@ def resolve_wait(args, threads: int | None, bound: int | None = None, *,
     if announce:
         print(f"mxprof: OpenMP wait policy {policy} ({why})", file=sys.stderr)
     return policy
+
+
+def text_file(text_of):
+    """A `write_files` writer for a renderer that returns text: written atomically
+    (mxprof.workers.jsonio.write_text), so no half a report is left behind."""
+    def write(report, path: str) -> None:
+        from mxprof.workers.jsonio import write_text
+        write_text(path, text_of(report))
+    return write
+
+
+def write_files(report, targets) -> list[str]:
+    """Write `report` to each (path, write(report, path)) target whose path is set and not
+    "-" (stdout is the caller's); return what could not be written, one message each, so the
+    report is still printed."""
+    errors = []
+    for path, write in targets:
+        if not path or path == "-":
+            continue
+        try:
+            write(report, path)
+        except OSError as exc:
+            errors.append(f"cannot write {path}: {exc.strerror or exc}")
+    return errors

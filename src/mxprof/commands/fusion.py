@@ -115,8 +115,6 @@ def run(args) -> int:
             return EXIT_OK  # --dry-run
     from mxprof.workers.jsonio import dumps
     errors = _write(args, report)
-    if args.html:
-        errors += _write_html(args.html, report)
     text = fusion_render.render_terminal(report)
     if args.json == "-":
         sys.stdout.write(dumps(report) + "\n")
@@ -130,16 +128,12 @@ def run(args) -> int:
 
 def _write(args, report) -> list[str]:
     from mxprof.render import fusion as fusion_render
-    from mxprof.workers.jsonio import dumps, write_text
-    errors = []
-    for path, text in ((args.json, dumps), (args.markdown, fusion_render.render_markdown)):
-        if not path or path == "-":
-            continue
-        try:
-            write_text(path, text(report))
-        except OSError as exc:
-            errors.append(f"cannot write {path}: {exc.strerror or exc}")
-    return errors
+    from mxprof.render.html import render_page
+    from mxprof.workers.jsonio import dumps
+    return _options.write_files(report, (
+        (args.json, _options.text_file(dumps)),
+        (args.markdown, _options.text_file(fusion_render.render_markdown)),
+        (args.html, _options.text_file(render_page))))
 
 
 def _options_of(args) -> FusionOptions:
@@ -241,12 +235,3 @@ def _dry_run(opts, cpus, nodes) -> None:
              f"{format_cpu_list(nodes) if nodes else 'not bound'}, threads "
              f"{opts.threads or 'runtime default'}")
     _options.print_plan("fusion", rows, per * len(rows), notes)
-
-
-def _write_html(path: str, report) -> list[str]:
-    from mxprof.render.html import write_page
-    try:
-        write_page(report, path)
-    except OSError as exc:
-        return [f"cannot write {path}: {exc.strerror or exc}"]
-    return []

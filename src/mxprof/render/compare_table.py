@@ -232,6 +232,15 @@ def _measurement_lines(lay: Layout, rows: list[dict[str, Any]]) -> list[str]:
     return parts
 
 
+# CSV column prefix -> the compare row's key, per metric (the config name is appended).
+_CSV_FIELDS = {
+    "latency": (("latency_ms", "latency_ms"), ("latency_q1_ms", "q1_ms"),
+                ("latency_q3_ms", "q3_ms")),
+    "throughput": (("images_per_s", "images_per_s"), ("images_per_s_low", "images_per_s_low"),
+                   ("images_per_s_high", "images_per_s_high")),
+}
+
+
 def csv_records(lay: Layout) -> list[dict[str, Any]]:
     """One record per line and column group, numbers unformatted (for csv and pandas)."""
     out = []
@@ -244,20 +253,13 @@ def csv_records(lay: Layout) -> list[dict[str, Any]]:
             rec: dict[str, Any] = {"machine": g.machine, "build": g.build,
                                    "instances": g.instances, "category": line.category,
                                    "model": line.model, "throughput_batch": line.batch}
-            for c in lay.configs:
-                rec[f"latency_ms_{c}"] = lat[c]["latency_ms"] if c in lat else None
-                rec[f"latency_q1_ms_{c}"] = lat[c]["q1_ms"] if c in lat else None
-                rec[f"latency_q3_ms_{c}"] = lat[c]["q3_ms"] if c in lat else None
-            for c in _speed_configs(lay.configs):
-                rec[f"latency_speedup_{c}"] = lat[c].get("speedup") if c in lat else None
-                rec.update(_ratio_fields(f"latency_speedup_{c}", lat.get(c)))
-            for c in lay.configs:
-                rec[f"images_per_s_{c}"] = thr[c]["images_per_s"] if c in thr else None
-                rec[f"images_per_s_low_{c}"] = thr[c]["images_per_s_low"] if c in thr else None
-                rec[f"images_per_s_high_{c}"] = thr[c]["images_per_s_high"] if c in thr else None
-            for c in _speed_configs(lay.configs):
-                rec[f"throughput_speedup_{c}"] = thr[c].get("speedup") if c in thr else None
-                rec.update(_ratio_fields(f"throughput_speedup_{c}", thr.get(c)))
+            for metric, rows in (("latency", lat), ("throughput", thr)):
+                for c in lay.configs:
+                    for column, key in _CSV_FIELDS[metric]:
+                        rec[f"{column}_{c}"] = rows[c][key] if c in rows else None
+                for c in _speed_configs(lay.configs):
+                    rec[f"{metric}_speedup_{c}"] = rows[c].get("speedup") if c in rows else None
+                    rec.update(_ratio_fields(f"{metric}_speedup_{c}", rows.get(c)))
             out.append(rec)
     return out
 
