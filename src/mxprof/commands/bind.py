@@ -115,10 +115,9 @@ def busy_warning(online: int, bound: int, threads: int, load: float) -> str | No
             "thread at every barrier; compare with --threads 1")
 
 
-def run(args) -> int:
-    import os
-
-    from mxprof.cpu.binding import BindError, bind, select_cpus, select_nodes
+def _checked(args):
+    """(command, topology, cpus, nodes) from the arguments; UsageError naming what is wrong."""
+    from mxprof.cpu.binding import select_cpus, select_nodes
     from mxprof.cpu.topology import read_topology
     from mxprof.errors import UsageError
 
@@ -138,6 +137,15 @@ def run(args) -> int:
         nodes = None if args.membind is None else select_nodes(topology, args.membind)
     except ValueError as exc:
         raise UsageError(f"--membind: {exc}") from None
+    return command, topology, cpus, nodes
+
+
+def run(args) -> int:
+    import os
+
+    from mxprof.cpu.binding import BindError, bind
+
+    command, topology, cpus, nodes = _checked(args)
     load = os.getloadavg()[0]
     runtime, threads, env, wait = _plan_env(args, topology, cpus, load)
     if threads > len(cpus):

@@ -129,7 +129,7 @@ def nodes_of_symbol(sym, input_shapes: dict[str, tuple[int, ...]]) -> list[Graph
     out_names = internals.list_outputs()
     try:
         _, out_shapes, _ = internals.infer_shape(**input_shapes)
-    except Exception:  # MXNetError for graphs whose shapes depend on data; keep names and ops
+    except RuntimeError:  # MXNetError: shapes that depend on data; keep names and ops
         out_shapes = None
     nodes, cursor = [], 0
     for node in json.loads(sym.tojson())["nodes"]:

@@ -212,7 +212,7 @@ def _diagnosis_inputs(net, attributed, iterations: int) -> dict[str, Any]:
     for name, param in net.collect_params().items():
         try:
             params[name] = param.data().asnumpy()
-        except Exception:  # an uninitialised parameter has nothing to count
+        except RuntimeError:  # uninitialised (MXNetError is a RuntimeError): nothing to count
             continue
     return {"work": _plain(work), "subnormals": findings.parameter_subnormals(params),
             "params_checked": len(params)}
