@@ -283,21 +283,30 @@ def print_plan(command: str, rows: list[tuple[str, str]], estimate_s: float,
           "model load included, machine load not)")
 
 
-def resolve_wait(args, threads: int | None, bound: int | None = None, *,
-                 announce: bool = True) -> str:
-    """The OpenMP wait policy every worker of this command gets ("active" | "passive"), from
-    `--wait-policy` by `mxprof.cpu.openmp.resolve_wait_policy` on the CPUs the workers may use
-    and the load now (`bound`: the CPUs the workers are bound to, default this process's); the
-    choice and its reason go to stderr once (`announce`)."""
-    import sys
-
+def wait_choice(args, threads: int | None, bound: int | None = None) -> tuple[str, str]:
+    """(policy, why): the OpenMP wait policy every worker of this command gets ("active" |
+    "passive"), from `--wait-policy` by `mxprof.cpu.openmp.resolve_wait_policy` on the CPUs
+    the workers may use and the load now (`bound`: the CPUs the workers are bound to, default
+    this process's)."""
     from mxprof.cpu.openmp import resolve_wait_policy
     bound = bound or len(os.sched_getaffinity(0))
-    policy, why = resolve_wait_policy(getattr(args, "wait_policy", "auto") or "auto",
-                                      threads=threads or bound, bound=bound)
+    return resolve_wait_policy(getattr(args, "wait_policy", "auto") or "auto",
+                               threads=threads or bound, bound=bound)
+
+
+def announce_wait(choice: tuple[str, str]) -> None:
+    """The choice and its reason, once, on stderr."""
+    import sys
+    print(f"mxprof: OpenMP wait policy {choice[0]} ({choice[1]})", file=sys.stderr)
+
+
+def resolve_wait(args, threads: int | None, bound: int | None = None, *,
+                 announce: bool = True) -> str:
+    """`wait_choice`'s policy, announced on stderr unless `announce` is False."""
+    choice = wait_choice(args, threads, bound)
     if announce:
-        print(f"mxprof: OpenMP wait policy {policy} ({why})", file=sys.stderr)
-    return policy
+        announce_wait(choice)
+    return choice[0]
 
 
 def text_file(text_of):

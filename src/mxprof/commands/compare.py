@@ -210,9 +210,13 @@ def _dry_run(planned, todo, args) -> int:
     return EXIT_OK
 
 
+def _bound(args) -> int | None:
+    return len(_options.check_binding(args.cores, None)[0]) if args.cores else None
+
+
 def _plan_runs(args, inputs, builds, host, instance_cpus):
-    """Every planned run: models x batches x processes x builds x configurations; `inputs`
-    is (batches, configs, models), checked first."""
+    """(every planned run: models x batches x processes x builds x configurations, the wait
+    policy chosen and why); `inputs` is (batches, configs, models), checked first."""
     from mxprof.jobs.compare import plan as compare
     from mxprof.jobs.compare import results_log
     from mxprof.jobs.profile.spec import Protocol
@@ -220,17 +224,23 @@ def _plan_runs(args, inputs, builds, host, instance_cpus):
     preset = _options.preset_of(args)
     protocol = Protocol(warmup=args.warmup, iterations=args.iterations,
                         min_time=_options.min_time_of(args) * preset.min_time_factor)
-    bound = len(_options.check_binding(args.cores, None)[0]) if args.cores else None
+    bound = _bound(args)
     threads = args.threads
     if threads is None and bound and not instance_cpus:
         threads = bound  # one OpenMP thread per bound CPU, as in every command (README)
+    # The policy asked for, not the one "auto" picks under today's load, keys the results:
+    # an auto run is reused whatever the load was; the table says which policy ran.
+    environment = results_log.reuse_fingerprint(host)
+    if getattr(args, "wait_policy", "auto") != "auto":
+        environment = {**environment, "wait_policy": args.wait_policy}
+    wait = _options.wait_choice(args, threads, bound)
     return compare.plan(models, builds, machine=compare.machine_of(host), configs=configs,
                         batch_sizes=batches, protocol=protocol,
                         threads=threads, cpus=None if instance_cpus else args.cores,
                         membind=args.membind, instance_cpus=instance_cpus,
                         processes=preset.processes,
-                        environment=results_log.reuse_fingerprint(host),
-                        wait_policy=_options.resolve_wait(args, threads, bound))
+                        environment=environment,
+                        wait_policy=wait[0]), wait
 
 
 def _run_notes(log, planned, todo, instance_cpus, builds) -> list[str]:
@@ -266,12 +276,14 @@ def run(args) -> int:
     instance_cpus = _instance_cpus(args)
     log = _open_results(args.results) if args.results else None
     builds = resolve_builds(args, _log)
-    planned = _plan_runs(args, inputs, builds, host_fingerprint().to_dict(), instance_cpus)
+    planned, wait = _plan_runs(args, inputs, builds, host_fingerprint().to_dict(),
+                               instance_cpus)
     if args.dry_run:
         done_keys = set() if args.fresh or log is None else log.done
         return _dry_run(planned, [p for p in planned if p.key not in done_keys], args)
     log = log or _open_results(results_log.default_results_path(results_log.sweep_key(planned)))
     _log(f"results file: {log.path}")
+    _options.announce_wait(wait)
     done = set() if args.fresh else log.done
     todo = [p for p in planned if p.key not in done]
     notes = _run_notes(log, planned, todo, instance_cpus, builds)

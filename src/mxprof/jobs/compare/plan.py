@@ -114,8 +114,9 @@ def run_key(spec: RunSpec, build: Build, machine: dict[str, Any],
     (process 0 keeps the key it had before processes existed)."""
     spec_d = spec.to_dict()
     spec_d.pop("test_hook", None)
-    if spec_d.get("wait_policy") is None:  # keys of runs planned before the policy was chosen
-        spec_d.pop("wait_policy", None)
+    # What "auto" chose under the load of the moment is not what a run is: the policy asked
+    # for is in `environment` when it was not auto (mxprof.commands.compare).
+    spec_d.pop("wait_policy", None)
     what = {"spec": spec_d, "build": [build.name, build.python, build.pip_spec],
             "machine": machine, "instances": list(instance_cpus)}
     if process:
