@@ -37,7 +37,7 @@ def plan_specs(model: ModelSpec, *, batch_size: int, protocol: Protocol,
     chosen = [p for p in PASSES if p in passes or p == "timing"]
     per = {"mkldnn": chosen, "reference": [p for p in chosen if p != "primitives"]}
     # Headline timings first, so an interrupted run still has the numbers that matter most.
-    order = [(c, "timing") for c in schedule.interleave([c for c, _ in configs], processes)] + [
+    order = [(c, "timing") for _, c in schedule.interleave([c for c, _ in configs], processes)] + [
         (c, p) for c, _ in configs for p in per[c] if p != "timing"]
     mk = dict(configs)
     hooks = hooks or {}
