@@ -70,11 +70,14 @@ def markdown_lines(t: Table, *, heading: str = "##", footnote: bool = True) -> l
 
 
 def print_tables(console, tables, *, blank_line: bool = True) -> None:
-    """Print each table on `console` (a rich Console), a blank line before each."""
+    """Print each table on `console` (a rich Console), a blank line before each, its footnote
+    under it at the console's width (a caption would wrap at the table's)."""
     for t in tables:
         if blank_line:
             console.print()
-        console.print(rich_table(t))
+        console.print(rich_table(t, caption=False))
+        for line in t.footnote.splitlines():
+            console.print(line, soft_wrap=True, markup=False, highlight=False)
 
 
 def _num(value: Any, digits: int) -> str:
