@@ -11,7 +11,8 @@ Two verdicts per comparison, from the same runs:
   processes, then calls), significant when its 95% interval excludes 1;
 - old: what mxprof did before, one process per side and the order-statistic 95% CI of each
   median from that process's calls; "significant" when the two intervals do not overlap (the
-  rule `mxprof.jobs.fusion.gains.separated` applies). The first process of each side is used.
+  rule of the fusion report's old `gain_clear`, replaced since by the ratio's interval). The
+  first process of each side is used.
 
 Every worker's machine load (`mxprof.cpu.load`) is recorded; the load during the run is printed.
 

@@ -145,7 +145,7 @@ def worker(name, model, size, warmup, iterations):
     return result
 
 
-def main(argv=None):
+def main(argv=None):  # noqa: C901 - one linear script: arguments, runs, printed table
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--model", default="resnet18_v1")
     parser.add_argument("--size", type=int, default=224)

@@ -36,7 +36,7 @@ MARKERS = ("mkldnn_verbose,", "dnnl_verbose,", "onednn_verbose,", "onednn_graph_
 COMPONENTS = {"primitive", "graph", "common", "ukernel"}
 
 
-def naive_parse(path: str) -> dict[str, list]:
+def naive_parse(path: str) -> dict[str, list]:  # noqa: C901 - the naive baseline, on purpose
     """The plain pure-Python parser: one str.split per line, columns as lists."""
     cols: dict[str, list] = {k: [] for k in ("timestamp", "op", "engine", "kind", "impl", "prop",
                                               "mds", "attrs", "aux", "problem", "time_ms")}

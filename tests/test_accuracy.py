@@ -11,7 +11,12 @@ from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
 from mxprof.jobs.accuracy import metrics as m
-from mxprof.jobs.accuracy.records import AccuracyReport, ConfigResult, Latency, int8_summary
+from mxprof.jobs.accuracy.records import (
+    AccuracyReport,
+    ConfigResult,
+    int8_summary,
+    latency_stats,
+)
 from mxprof.jobs.accuracy.run import plan_configs
 
 
@@ -154,19 +159,20 @@ def test_busy_machine_note():
     assert "during mxprof accuracy m" in note and "1.0 -> 9.3" in note
 
 
-def _lat(ms: float) -> Latency:
-    return Latency.from_samples([ms, ms, ms], batch=1, warmup=1)
+def _lat(ms: float) -> dict:
+    samples = (ms, ms, ms)
+    return {"latency": latency_stats(samples), "samples_ms": samples}
 
 
 def test_report_round_trip_and_int8_summary():
     cfgs = (
         ConfigResult("mkldnn-off", "plain", False, None, True, top1=0.9, top5=0.99,
                      max_abs_diff=0.0, max_rel_diff=0.0, within_tolerance=True,
-                     top1_agreement=1.0, top5_agreement=1.0, latency=_lat(4.0)),
+                     top1_agreement=1.0, top5_agreement=1.0, **_lat(4.0)),
         ConfigResult("mkldnn-fused", "fused", True, None, True, top1=0.9, top5=0.99,
-                     latency=_lat(2.0)),
+                     **_lat(2.0)),
         ConfigResult("int8-naive", "int8", True, "naive", True, top1=0.88, top5=0.99,
-                     latency=_lat(0.5)),
+                     **_lat(0.5)),
         ConfigResult("int8-none", "int8", True, "none", False, error="worker exit 1: boom"),
     )
     report = AccuracyReport(model={"name": "x", "input_shape": [3, 8, 8]}, param_count=10,
@@ -200,18 +206,45 @@ def test_renderers_show_failures_and_reference_layout():
     assert "note: weights are random" in text
 
 
-def test_int8_speedup_carries_an_interval_and_old_latency_dicts_load():
+def test_int8_speedup_carries_an_interval():
     from mxprof.jobs.accuracy.records import _speedup_ratio
     rng = np.random.default_rng(0)
-    fp32 = Latency.from_samples(list(rng.normal(10.0, 0.1, 30)), batch=1, warmup=1)
-    int8 = Latency.from_samples(list(rng.normal(5.0, 0.05, 30)), batch=1, warmup=1)
+    fp32, int8 = tuple(rng.normal(10.0, 0.1, 30)), tuple(rng.normal(5.0, 0.05, 30))
     r = _speedup_ratio(fp32, int8)
     assert r["significant"] and r["value"] == pytest.approx(2.0, rel=0.02)
     assert "run-to-run noise not covered" in r["method"]
     assert not _speedup_ratio(fp32, fp32)["significant"]
-    old = {k: v for k, v in fp32.to_dict().items() if k != "samples_ms"}
-    assert Latency.from_dict(old).samples_ms == () and _speedup_ratio(Latency.from_dict(old),
-                                                                      int8) is None
+    assert _speedup_ratio((), int8) is None
+
+
+OLD_LATENCY = {"batch": 1, "warmup": 2, "iterations": 3, "median_ms": 2.0, "p25_ms": 1.5,
+               "p75_ms": 2.5, "min_ms": 1.0}
+
+
+@pytest.mark.parametrize("samples", [None, [1.0, 2.0, 3.0]])
+def test_old_latency_dicts_load_as_statistics_records(samples):
+    """Files written before the one statistics record: {median_ms, p25_ms, ...} latencies,
+    with or without their samples, load and render; with samples the record is exact."""
+    from mxprof.render.accuracy import render_markdown
+
+    old = {**OLD_LATENCY, **({"samples_ms": samples} if samples else {})}
+    cfg = {"name": "mkldnn-off", "kind": "plain", "mkldnn": False, "calib_mode": None,
+           "ok": True, "latency": old}
+    report = AccuracyReport.from_dict({
+        "schema": 1, "model": {"name": "m", "input_shape": [3, 8, 8]}, "param_count": 1,
+        "weights": "random", "inputs": {"kind": "random", "count": 3},
+        "tolerance": m.Tolerance().to_dict(), "configs": [cfg], "comparisons": [],
+        "calibration": None, "environment": {}})
+    (c,) = report.configs
+    assert c.latency.median == pytest.approx(2e6) and c.latency.n == 3
+    assert report.timing == {"batch": 1, "warmup": 2, "iterations": 3}
+    assert (c.latency.ci95_low is None) == (samples is None)  # never an invented interval
+    assert c.samples_ms == tuple(samples or ())
+    text = render_markdown(report)
+    assert "| mkldnn-off |" in text and "3 forward calls at batch 1" in text
+    assert "2.000" in text
+    again = AccuracyReport.from_dict(json.loads(json.dumps(report.to_dict())))
+    assert again.configs[0].latency.median == pytest.approx(2e6)
 
 
 def test_equivalence_on_vanishing_outputs_is_called_not_meaningful():

@@ -140,14 +140,16 @@ def test_labelled_top1_with_mkldnn_on_and_off_and_int8(digits, cli, tmp_path):
         assert c["within_tolerance"] is None  # INT8 is judged by agreement, not elementwise
         assert abs(c["top1"] - digits["top1"]) < 0.05
         assert c["max_abs_diff"] > 0  # quantization changes the numbers, the check must see it
-        assert c["latency"]["median_ms"] > 0
+        # The one statistics record, in ms, with the 95% interval of its median.
+        assert c["latency"]["unit"] == "ms" and c["latency"]["median"] > 0
+        assert c["latency"]["ci95_low"] <= c["latency"]["median"] <= c["latency"]["ci95_high"]
     int8 = {row["config"]: row for row in report["int8"]}
     assert int8["int8-naive"]["fp32_config"] == "mkldnn-fused"
     assert int8["int8-naive"]["top1_delta"] == pytest.approx(
         configs["int8-naive"]["top1"] - configs["mkldnn-fused"]["top1"])
     assert int8["int8-naive"]["speedup"] == pytest.approx(
-        configs["mkldnn-fused"]["latency"]["median_ms"]
-        / configs["int8-naive"]["latency"]["median_ms"])
+        configs["mkldnn-fused"]["latency"]["median"]
+        / configs["int8-naive"]["latency"]["median"])
     pairs = {(p["config"], p["reference"]) for p in report["comparisons"]}
     assert ("mkldnn-fused", "mkldnn") in pairs and ("int8-naive", "mkldnn-fused") in pairs
     assert report["environment"]["mxnet"]["version"] == "1.9.1"

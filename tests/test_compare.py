@@ -128,7 +128,7 @@ def test_terminal_and_markdown_use_the_reference_layout(sweep):
     for h in REFERENCE_HEADERS:
         assert h in out
     assert "mobilenet0.25" in out and "throughput batch 4 in images/s" in out
-    assert "half the interquartile range" in out  # the spread is explained
+    assert "95% interval of the median" in out  # the spread is explained, as everywhere
     md = (sweep["dir"] / "table.md").read_text().splitlines()
     header = next(ln for ln in md if ln.startswith("| model"))
     assert [c.strip() for c in header.strip("|").split("|")] == REFERENCE_HEADERS
@@ -231,8 +231,8 @@ def test_default_results_file_is_in_the_cache_and_reuse_is_keyed_by_environment(
     cache, cwd = tmp_path / "xdg", tmp_path / "checkout"
     cwd.mkdir()
     args = ("compare", "mobilenet0.25", "--shape", "3,32,32", "--batch-size", "1",
-            "--configs", "mkldnn", "--min-time", "0.05", "--warmup", "1", "--processes", "1",
-            "--json", "-")
+            "--configs", "mkldnn", "--min-time", "0.05", "--warmup", "1", "--json", "-",
+            "--processes", "1")  # one record per sweep: the counts below are of one run
     env = {"XDG_CACHE_HOME": str(cache)}
     clean = {k: v for k, v in os.environ.items() if k != "MXPROF_CACHE"}
 

@@ -37,6 +37,10 @@ def test_json_is_strict_and_threads_were_read_in_the_worker(report_run):
     assert env["threads"] == env["fingerprint"]["mxnet"]["openmp_threads"] >= 1
     assert env["allowed_cpus"] == env["fingerprint"]["mxnet"]["allowed_cpus"]
     assert f"{env['threads']} OpenMP threads (read in the worker) on CPUs" in proc.stdout
+    # The wait policy the parent chose reached the worker, and the report says which ran.
+    policy = env["wait_policy"]["policy"]
+    assert policy in ("active", "passive") and f"OpenMP wait policy {policy}" in proc.stdout
+    assert f"mxprof: OpenMP wait policy {policy} (" in proc.stderr
 
 
 def test_cli_prints_report_and_writes_json(report_run):
@@ -72,7 +76,7 @@ def test_cli_loads_saved_report(report_run):
 
 
 def test_summary_line_for_profile(report_run):
-    from mxprof.render.fusion import summary_line
+    from mxprof.jobs.fusion.report import summary_line
 
     _, out = report_run
     line = summary_line(json.loads((out / "r.json").read_text()))

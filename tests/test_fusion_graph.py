@@ -86,12 +86,14 @@ def test_fc_eltwise_switch_keeps_relu_after_dense(graphs):
 
 
 def test_pattern_attribution_is_latency_difference():
-    fused = fusion.Spread(10.0, 9.5, 10.5, 50)
-    off = {"MXNET_DISABLE_MKLDNN_FUSE_CONV_SUM": (fusion.Spread(12.5, 12.0, 13.0, 50),
+    fused = fusion.summary_ms([9.5, 10.0, 10.5])
+    off = {"MXNET_DISABLE_MKLDNN_FUSE_CONV_SUM": (fusion.summary_ms([12.0, 12.5, 13.0]),
                                                   {"conv+bn": 3})}
     (effect,) = fusion.pattern_attribution({"MXNET_DISABLE_MKLDNN_FUSE_CONV_SUM": fused}, off)
     assert effect.pattern == "conv+sum" and effect.cost_ms == pytest.approx(2.5)
-    assert effect.to_dict()["latency"]["median"] == 12.5
+    latency = effect.to_dict()["latency"]  # the one statistics record, in ms
+    assert latency["unit"] == "ms" and latency["median"] == pytest.approx(12.5)
+    assert latency["ci95_low"] == pytest.approx(12.0) and latency["ci95_high"] == 13.0
 
 
 def test_group_table_sums_members_per_iteration():
@@ -99,9 +101,18 @@ def test_group_table_sums_members_per_iteration():
                           ("Convolution", "Activation"))
     (row,) = fusion.group_table([g], {"c": [1.0, 2.0, 3.0], "r": [0.5, 0.5, 0.5]},
                                 {"sg0": [1.0, 1.0, 1.0]})
-    assert row.unfused.median == pytest.approx(2.5) and row.fused.median == 1.0
-    assert row.gain_ms == pytest.approx(1.5) and row.gain_percent == pytest.approx(60.0)
+    assert row.unfused_ms == pytest.approx(2.5) and row.fused_ms == 1.0
+    d = row.to_dict()
+    assert d["gain_ms"] == pytest.approx(1.5) and d["gain_percent"] == pytest.approx(60.0)
+    assert d["unfused_spread"]["n"] == 3 and d["unfused_spread"]["unit"] == "ms"
     assert fusion.FusedGroup.from_dict(g.to_dict()) == g
+
+
+def test_group_without_primitives_has_no_statistics():
+    g = fusion.FusedGroup("sg0", "_sg_mkldnn_conv", "conv", ("c",), ("Convolution",))
+    (row,) = fusion.group_table([g], {"c": [1.0, 2.0]}, {})
+    assert row.fused is None and row.to_dict()["fused_spread"] is None
+    assert row.gain_ms != row.gain_ms  # NaN: written as null by the strict JSON writer
 
 
 def test_symbolic_path_fuses_only_with_the_backend_env():
@@ -119,19 +130,11 @@ def test_symbolic_path_fuses_only_with_the_backend_env():
         "conv+bn+relu", "conv+bn+sum+relu", "fc+relu", "fc"}
 
 
-def test_gain_range_and_noise_verdict():
-    before, after = fusion.Spread(10.0, 9.0, 11.0, 40), fusion.Spread(8.0, 7.5, 8.5, 40)
-    lo, hi = fusion.gain_range_percent(before, after)
-    assert lo == pytest.approx(5.0) and hi == pytest.approx(35.0)
-    assert fusion.separated(before, after)
-    assert not fusion.separated(before, fusion.Spread(10.5, 9.5, 11.5, 40))
-
-
 def test_gain_by_pattern_sums_groups():
     def timing(node, pattern, before, after):
         g = fusion.FusedGroup(node, "_sg_mkldnn_conv", pattern, (node + "_c",), ("Convolution",))
-        return fusion.GroupTiming(g, fusion.Spread(before, before, before, 3),
-                                  fusion.Spread(after, after, after, 3))
+        return fusion.GroupTiming(g, fusion.summary_ms([before] * 3),
+                                  fusion.summary_ms([after] * 3))
 
     rows = fusion.gain_by_pattern([timing("a", "conv+relu", 2.0, 1.0),
                                    timing("b", "conv+relu", 3.0, 2.5),
@@ -153,11 +156,3 @@ def test_workers_share_weights_and_inputs(tmp_path):
                            _worker_env(opts, {}), tmp_path, "b", 300)
     assert first["output_sum"] == pytest.approx(second["output_sum"], rel=1e-4)
     assert first["output_sum"] != 0
-
-
-def test_worker_noise_is_the_spread_of_round_medians():
-    ms = 1_000_000
-    unfused_rounds = [[10 * ms] * 5, [12 * ms] * 5]
-    fused_rounds = [[8 * ms] * 5, [8.5 * ms] * 5]
-    assert fusion.worker_noise_ms([unfused_rounds, fused_rounds]) == pytest.approx(2.0)
-    assert fusion.worker_noise_ms([[[10 * ms] * 5]]) is None

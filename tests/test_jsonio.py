@@ -174,3 +174,24 @@ def test_a_symbolic_link_is_followed_and_kept(tmp_path):
     link.symlink_to(real)
     jsonio.write_json(link, {"a": 1})
     assert link.is_symlink() and json.loads(real.read_text()) == {"a": 1}
+
+
+def test_a_device_or_fifo_is_written_in_place_never_replaced(tmp_path):
+    """Before: the atomic rename replaced the target, so `--markdown /dev/full` run as root
+    turned /dev/full into a regular file. A FIFO stands in for a device here."""
+    import os
+    import stat
+    import threading
+
+    from mxprof.workers.jsonio import write_text
+
+    fifo = tmp_path / "pipe"
+    os.mkfifo(fifo)
+    got = []
+    reader = threading.Thread(target=lambda: got.append(fifo.read_text()), daemon=True)
+    reader.start()
+    write_text(fifo, "report\n")
+    reader.join(timeout=30)
+    assert got == ["report\n"]
+    assert stat.S_ISFIFO(os.stat(fifo).st_mode)
+    assert [p.name for p in tmp_path.iterdir()] == ["pipe"]  # no temporary file left beside it

@@ -40,7 +40,6 @@ def test_the_threshold_is_a_fraction_of_wall_time_times_cpus():
     assert "4.5 -> 6.8" in text
     back = load.MachineLoad.from_dict(json.loads(json.dumps(busy.to_dict())))
     assert back == busy
-    assert load.busy_runs([quiet, busy.to_dict()]) == [text]
     assert load.busy_summary([quiet, None]) is None
     assert load.busy_summary([quiet, busy]) == text
     two = load.busy_summary([busy, quiet, msgspec.structs.replace(busy, label="ref timing #1",
@@ -61,3 +60,18 @@ def test_our_own_workers_are_not_counted_as_other_load():
     rec = mon.stop("burn")
     assert rec.own_cpu_s >= 0.25
     assert rec.cpus >= 1 and rec.wall_s > 0 and rec.label == "burn"
+
+
+@pytest.mark.parametrize("load", [0.0, 0.5, 0.51, 2.5, 2.51, 10.0])
+def test_one_busy_rule_before_a_run(load):
+    """`bind`'s warning and the wait policy's auto choice ask the same question (before: two
+    copies of the threshold, which could drift apart)."""
+    from mxprof.commands.bind import busy_warning
+    from mxprof.cpu.load import bound_cpus_shared
+    from mxprof.cpu.openmp import resolve_wait_policy
+
+    shared = bound_cpus_shared(bound=2, online=4, load=load)
+    assert shared == (load > 2.5)
+    assert (busy_warning(4, 2, 2, load) is not None) == shared
+    policy, _ = resolve_wait_policy("auto", threads=2, bound=2, online=4, load=load)
+    assert policy == ("passive" if shared else "active")

@@ -245,15 +245,18 @@ def test_profile_checks_run_on_the_same_weights_and_cpus(model_files, tmp_path):
     out = tmp_path / "r.json"
     proc = run_cli("profile", "--symbol", str(model_files / "net-symbol.json"), "--params",
                    str(model_files / "net-0000.params"), "--shape", "3,8,8", "--passes",
-                   "timing", "--no-reference", "--iterations", "3", "--processes", "1", "--cores", "0",
-                   "--membind", "0", "--threads", "1", "--json", str(out), timeout=900)
+                   "timing", "--no-reference", "--iterations", "3", "--cores", "0",
+                   "--membind", "0", "--threads", "1", "--json", str(out),
+                   "--processes", "1", timeout=900)  # one timing worker: the counts below
     assert proc.returncode == 0, proc.stderr
     checks = json.loads(out.read_text())["checks"]
     assert checks["fusion"]["status"] == "skipped"  # --symbol: not another model's numbers
     eq = checks["equivalence"]
     assert eq["status"] == "ok" and eq["weights"] == "user"
     assert eq["binding"]["cpus"] == "0" and eq["threads"] == 1
-    # Off a terminal, progress is plain lines: what runs, done/total, elapsed.
+    # Off a terminal, progress is plain lines: what runs, done/total, elapsed; the wait
+    # policy chosen for the workers is said once, before them.
+    assert proc.stderr.startswith("mxprof: OpenMP wait policy passive (auto: one OpenMP thread")
     assert "mxprof profile: running net mkldnn timing (1 of 3; elapsed " in proc.stderr
     assert "mxprof profile: [1/3] done net mkldnn timing: ok" in proc.stderr
     assert "mxprof profile: [2/3] done fusion summary: skipped" in proc.stderr

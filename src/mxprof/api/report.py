@@ -97,13 +97,15 @@ class Report:
                              "batch_size": tp.get("batch_size")})
             return pd.DataFrame(rows).set_index("config")
         if self.kind == "fusion":
-            stats = d.get("latency_stats") or {}
-            return pd.DataFrame([{"config": k, **{a: b for a, b in v.items()
-                                                  if not isinstance(b, (dict, list))}}
-                                 for k, v in stats.items()]).set_index("config")
+            from mxprof.jobs.fusion.report import upgrade
+            d = upgrade(d)
+            return pd.DataFrame([{"config": k, **_flat(d.get(f"{k}_latency"))}
+                                 for k in ("unfused", "fused")]).set_index("config")
         if self.kind == "accuracy":
-            return pd.DataFrame([{"config": c["name"], **(c.get("latency") or {})}
-                                 for c in d["configs"]]).set_index("config")
+            from mxprof.jobs.accuracy.records import AccuracyReport
+            configs = AccuracyReport.from_dict(d).to_dict()["configs"]  # old files converted
+            return pd.DataFrame([{"config": c["name"], **_flat(c.get("latency"))}
+                                 for c in configs]).set_index("config")
         return pd.DataFrame(d.get("rows") or [])
 
     @property
@@ -117,7 +119,7 @@ class Report:
         """accuracy: one row per configuration (differences, agreement, top-1/top-5)."""
         if self.kind != "accuracy":
             return pd.DataFrame()
-        return pd.DataFrame([{k: v for k, v in c.items() if k != "latency"}
+        return pd.DataFrame([{k: v for k, v in c.items() if k not in ("latency", "samples_ms")}
                              for c in self.data["configs"]]).set_index("name")
 
     # --- files and display -------------------------------------------------------------
@@ -147,3 +149,8 @@ def load(path: str | Path) -> Report:
         data = json.load(f)
     validate(kind_of(data), data, source=str(path))
     return Report(data)
+
+
+def _flat(stats: dict | None) -> dict:
+    """The figures of a `Stats.to_dict` dict, without its lists (warnings, notes...)."""
+    return {k: v for k, v in (stats or {}).items() if not isinstance(v, (dict, list))}

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import sys
 
+from mxprof.commands._options import write_files
+
 
 def write_outputs(args, report) -> list[str]:
     """Write each requested file; return what could not be written (the table is printed
@@ -12,22 +14,12 @@ def write_outputs(args, report) -> list[str]:
     from mxprof.render.csv_ import CompareCsvRenderer
     from mxprof.render.html import CompareHtmlRenderer
     from mxprof.workers.jsonio import dumps, write_json
-    targets = ((args.markdown, CompareMarkdownRenderer), (args.csv, CompareCsvRenderer),
-               (args.html, CompareHtmlRenderer))
-    errors = []
-    for path, renderer in targets:
-        if path:
-            try:
-                renderer().write(report, path)
-            except OSError as exc:
-                errors.append(f"cannot write {path}: {exc.strerror or exc}")
+    errors = write_files(report, (
+        (args.markdown, CompareMarkdownRenderer().write), (args.csv, CompareCsvRenderer().write),
+        (args.html, CompareHtmlRenderer().write),
+        (args.json, lambda r, path: write_json(path, r))))
     if args.json == "-":
         sys.stdout.write(dumps(report) + "\n")
-    elif args.json:
-        try:
-            write_json(args.json, report)
-        except OSError as exc:
-            errors.append(f"cannot write {args.json}: {exc.strerror or exc}")
     if getattr(args, "pyperf", None):
         from mxprof.render import pyperf_suite
         try:

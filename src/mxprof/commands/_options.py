@@ -56,6 +56,10 @@ def add_binding(p: argparse.ArgumentParser, *, cores: bool = True, membind: bool
     g.add_argument("--threads", type=int, metavar="N",
                    help="OpenMP threads per worker (default: the number of --cores, else "
                         "MXNet's own choice)")
+    g.add_argument("--wait-policy", choices=("auto", "active", "passive"), default="auto",
+                   help="how idle OpenMP threads wait: active spins a while, passive sleeps at "
+                        "once; auto picks passive when other processes load the CPUs "
+                        "(default: auto)")
 
 
 def add_timing(p: argparse.ArgumentParser, *, iterations: int | None = None,
@@ -277,3 +281,53 @@ def print_plan(command: str, rows: list[tuple[str, str]], estimate_s: float,
         print(f"  {note}")
     print(f"estimated time: about {format_duration(estimate_s)} (rough: worker start-up and "
           "model load included, machine load not)")
+
+
+def wait_choice(args, threads: int | None, bound: int | None = None) -> tuple[str, str]:
+    """(policy, why): the OpenMP wait policy every worker of this command gets ("active" |
+    "passive"), from `--wait-policy` by `mxprof.cpu.openmp.resolve_wait_policy` on the CPUs
+    the workers may use and the load now (`bound`: the CPUs the workers are bound to, default
+    this process's)."""
+    from mxprof.cpu.openmp import resolve_wait_policy
+    bound = bound or len(os.sched_getaffinity(0))
+    return resolve_wait_policy(getattr(args, "wait_policy", "auto") or "auto",
+                               threads=threads or bound, bound=bound)
+
+
+def announce_wait(choice: tuple[str, str]) -> None:
+    """The choice and its reason, once, on stderr."""
+    import sys
+    print(f"mxprof: OpenMP wait policy {choice[0]} ({choice[1]})", file=sys.stderr)
+
+
+def resolve_wait(args, threads: int | None, bound: int | None = None, *,
+                 announce: bool = True) -> str:
+    """`wait_choice`'s policy, announced on stderr unless `announce` is False."""
+    choice = wait_choice(args, threads, bound)
+    if announce:
+        announce_wait(choice)
+    return choice[0]
+
+
+def text_file(text_of):
+    """A `write_files` writer for a renderer that returns text: written atomically
+    (mxprof.workers.jsonio.write_text), so no half a report is left behind."""
+    def write(report, path: str) -> None:
+        from mxprof.workers.jsonio import write_text
+        write_text(path, text_of(report))
+    return write
+
+
+def write_files(report, targets) -> list[str]:
+    """Write `report` to each (path, write(report, path)) target whose path is set and not
+    "-" (stdout is the caller's); return what could not be written, one message each, so the
+    report is still printed."""
+    errors = []
+    for path, write in targets:
+        if not path or path == "-":
+            continue
+        try:
+            write(report, path)
+        except OSError as exc:
+            errors.append(f"cannot write {path}: {exc.strerror or exc}")
+    return errors

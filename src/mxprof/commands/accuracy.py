@@ -125,16 +125,11 @@ def _load(path: str):
 
 def _write(args, report) -> list[str]:
     from mxprof.render import accuracy as render
-    from mxprof.workers.jsonio import write_text
-    errors = []
-    for path, text in ((args.json, render.render_json), (args.markdown, render.render_markdown)):
-        if not path or path == "-":
-            continue
-        try:
-            write_text(path, text(report))
-        except OSError as exc:
-            errors.append(f"cannot write {path}: {exc.strerror or exc}")
-    return errors
+    from mxprof.render.html import render_page
+    return _options.write_files(report, (
+        (args.json, _options.text_file(render.render_json)),
+        (args.markdown, _options.text_file(render.render_markdown)),
+        (args.html, _options.text_file(render_page))))
 
 
 def exit_status(report, min_top1: float | None = None) -> int:
@@ -161,8 +156,6 @@ def run(args) -> int:
             return EXIT_OK  # --dry-run
     # Files first: a closed stdout (mxprof ... | head) must not lose a long run's results.
     errors = _write(args, report)
-    if args.html:
-        errors += _write_html(args.html, report)
     if args.json == "-":
         sys.stdout.write(render.render_json(report))
         from rich.console import Console
@@ -232,7 +225,8 @@ def _measure(args):
             timing={"batch": args.timing_batch, "warmup": args.warmup,
                     "iterations": args.iterations},
             tolerance=Tolerance(rtol=args.rtol, atol=args.atol), threads=threads,
-            binding=binding, timeout=args.timeout, progress=on_message)
+            binding=binding, timeout=args.timeout, progress=on_message,
+            wait_policy=_options.resolve_wait(args, threads, (binding or {}).get("count")))
 
 
 def _dry_run(args, plans, inputs, binding, threads) -> None:
@@ -249,12 +243,3 @@ def _dry_run(args, plans, inputs, binding, threads) -> None:
              f"{(binding or {}).get('membind') or 'not bound'}, threads "
              f"{threads or 'runtime default'}",)
     _options.print_plan("accuracy", rows, estimate, notes)
-
-
-def _write_html(path: str, report) -> list[str]:
-    from mxprof.render.html import write_page
-    try:
-        write_page(report, path)
-    except OSError as exc:
-        return [f"cannot write {path}: {exc.strerror or exc}"]
-    return []

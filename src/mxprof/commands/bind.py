@@ -99,24 +99,25 @@ def format_plan(cpus, nodes, topology, runtime, env, command, wait=None) -> list
 
 
 def busy_warning(online: int, bound: int, threads: int, load: float) -> str | None:
-    """A warning when other processes probably run on the bound CPUs (1-minute load average
-    above what the unbound CPUs can absorb) and there is more than one OpenMP thread.
+    """A warning when other processes probably run on the bound CPUs (the one busy rule before
+    a run, `mxprof.cpu.load.bound_cpus_shared`) and there is more than one OpenMP thread.
 
     A team waits for its slowest thread at every barrier, so one preempted thread stalls all:
     on the 2-CPU VM at load average 3-5, resnet18_v1 with 2 threads gave 0.58x-1.76x the
     throughput of 1 thread from round to round (bench/openmp_binding.py).
     """
-    if threads < 2 or load <= online - bound + 0.5:
+    from mxprof.cpu.load import bound_cpus_shared
+
+    if threads < 2 or not bound_cpus_shared(bound=bound, online=online, load=load):
         return None
     return (f"load average {load:.1f} on a machine with {online} CPUs: other processes share "
             f"the {bound} bound CPUs, and an OpenMP team of {threads} waits for its slowest "
             "thread at every barrier; compare with --threads 1")
 
 
-def run(args) -> int:
-    import os
-
-    from mxprof.cpu.binding import BindError, bind, select_cpus, select_nodes
+def _checked(args):
+    """(command, topology, cpus, nodes) from the arguments; UsageError naming what is wrong."""
+    from mxprof.cpu.binding import select_cpus, select_nodes
     from mxprof.cpu.topology import read_topology
     from mxprof.errors import UsageError
 
@@ -136,6 +137,15 @@ def run(args) -> int:
         nodes = None if args.membind is None else select_nodes(topology, args.membind)
     except ValueError as exc:
         raise UsageError(f"--membind: {exc}") from None
+    return command, topology, cpus, nodes
+
+
+def run(args) -> int:
+    import os
+
+    from mxprof.cpu.binding import BindError, bind
+
+    command, topology, cpus, nodes = _checked(args)
     load = os.getloadavg()[0]
     runtime, threads, env, wait = _plan_env(args, topology, cpus, load)
     if threads > len(cpus):

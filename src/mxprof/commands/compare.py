@@ -214,53 +214,48 @@ def _dry_run(planned, todo, args) -> int:
     return EXIT_OK
 
 
-def run(args) -> int:
-    import tempfile
+def _bound(args) -> int | None:
+    return len(_options.check_binding(args.cores, None)[0]) if args.cores else None
 
-    from mxprof.commands._progress import Progress
+
+def _plan_runs(args, inputs, builds, host, instance_cpus):
+    """(every planned run: models x batches x processes x builds x configurations, the wait
+    policy chosen and why); `inputs` is (batches, configs, models), checked first."""
     from mxprof.jobs.compare import plan as compare
     from mxprof.jobs.compare import results_log
-    from mxprof.jobs.compare.instances import overlap_note
     from mxprof.jobs.profile.spec import Protocol
-    from mxprof.workers.environment import host_fingerprint
-    _check_inputs(args)
-    batches = parse_batches(args.batch_size)
-    if args.quick:
-        batches = batches or [1, compare.QUICK_BATCH]
-        if args.min_time is None:
-            args.min_time = compare.QUICK_MIN_TIME
-    configs = _configs(args)
-    models = resolve_models(args.models, args.shape, args.reference_set, args.symbol,
-                            args.params)
-    instance_cpus = _instance_cpus(args)
-    log = _open_results(args.results) if args.results else None
-    builds = resolve_builds(args, _log)
-    host = host_fingerprint().to_dict()
-    machine = compare.machine_of(host)
+    batches, configs, models = inputs
     preset = _options.preset_of(args)
     protocol = Protocol(warmup=args.warmup, iterations=args.iterations,
                         min_time=_options.min_time_of(args) * preset.min_time_factor,
                         **({"min_iterations": 3} if args.quick else {}))
+    bound = _bound(args)
     threads = args.threads
-    if threads is None and args.cores and not instance_cpus:
-        # One OpenMP thread per bound CPU, as in every command (README, "Options").
-        threads = len(_options.check_binding(args.cores, None)[0])
-    planned = compare.plan(models, builds, machine=machine, configs=configs, batch_sizes=batches,
-                           protocol=protocol, threads=threads,
-                           cpus=None if instance_cpus else args.cores, membind=args.membind,
-                           instance_cpus=instance_cpus, processes=preset.processes,
-                           environment=results_log.reuse_fingerprint(host))
-    done_keys = None
-    if args.dry_run:
-        done_keys = set() if args.fresh or log is None else log.done
-        return _dry_run(planned, [p for p in planned if p.key not in done_keys], args)
-    log = log or _open_results(results_log.default_results_path(results_log.sweep_key(planned)))
-    _log(f"results file: {log.path}")
-    done = set() if args.fresh else log.done
-    todo = [p for p in planned if p.key not in done]
+    if threads is None and bound and not instance_cpus:
+        threads = bound  # one OpenMP thread per bound CPU, as in every command (README)
+    # The policy asked for, not the one "auto" picks under today's load, keys the results:
+    # an auto run is reused whatever the load was; the table says which policy ran.
+    environment = results_log.reuse_fingerprint(host)
+    if getattr(args, "wait_policy", "auto") != "auto":
+        environment = {**environment, "wait_policy": args.wait_policy}
+    wait = _options.wait_choice(args, threads, bound)
+    return compare.plan(models, builds, machine=compare.machine_of(host), configs=configs,
+                        batch_sizes=batches, protocol=protocol,
+                        threads=threads, cpus=None if instance_cpus else args.cores,
+                        membind=args.membind, instance_cpus=instance_cpus,
+                        processes=preset.processes,
+                        environment=environment,
+                        wait_policy=wait[0]), wait
+
+
+def _run_notes(log, planned, todo, instance_cpus, builds) -> list[str]:
+    """The report's notes: the results file, what was reused from it, instances, builds."""
+    from mxprof.jobs.compare import results_log
+    from mxprof.jobs.compare.instances import overlap_note
     latest = {r["key"]: r for r in results_log.latest_by_key(log.records)}
+    todo_keys = {t.key for t in todo}
     reused = results_log.reuse_notes(log.path, [latest[p.key] for p in planned
-                                                if p.key not in {t.key for t in todo}],
+                                                if p.key not in todo_keys],
                                      {p.key: p.label for p in planned})
     for line in reused:
         _log(line)
@@ -268,9 +263,41 @@ def run(args) -> int:
     if instance_cpus:
         notes.append(overlap_note(len(instance_cpus)) + "; instance CPUs "
                      + " | ".join(instance_cpus))
-    for b in builds:
-        if b.mkldnn is False:
-            notes.append(f"build {b.name} (MXNet {b.mxnet}) has no MKL-DNN: w/o column only")
+    notes += [f"build {b.name} (MXNet {b.mxnet}) has no MKL-DNN: w/o column only"
+              for b in builds if b.mkldnn is False]
+    return notes
+
+
+def run(args) -> int:
+    import tempfile
+
+    from mxprof.commands._progress import Progress
+    from mxprof.jobs.compare import plan as compare
+    from mxprof.jobs.compare import results_log
+    from mxprof.workers.environment import host_fingerprint
+    _check_inputs(args)
+    batches = parse_batches(args.batch_size)
+    if args.quick:  # a first look: batch 1 and a small one, a short minimum time
+        batches = batches or [1, compare.QUICK_BATCH]
+        if args.min_time is None:
+            args.min_time = compare.QUICK_MIN_TIME
+    inputs = (batches, _configs(args),
+              resolve_models(args.models, args.shape, args.reference_set, args.symbol,
+                             args.params))
+    instance_cpus = _instance_cpus(args)
+    log = _open_results(args.results) if args.results else None
+    builds = resolve_builds(args, _log)
+    planned, wait = _plan_runs(args, inputs, builds, host_fingerprint().to_dict(),
+                               instance_cpus)
+    if args.dry_run:
+        done_keys = set() if args.fresh or log is None else log.done
+        return _dry_run(planned, [p for p in planned if p.key not in done_keys], args)
+    log = log or _open_results(results_log.default_results_path(results_log.sweep_key(planned)))
+    _log(f"results file: {log.path}")
+    _options.announce_wait(wait)
+    done = set() if args.fresh else log.done
+    todo = [p for p in planned if p.key not in done]
+    notes = _run_notes(log, planned, todo, instance_cpus, builds)
     with tempfile.TemporaryDirectory(prefix="mxprof-compare-") as tmp, \
             Progress("compare", len(planned), done_before=len(planned) - len(todo)) as progress:
         run_planned(todo, progress, timeout=args.timeout, workdir=args.workdir or tmp,

@@ -108,6 +108,8 @@ def run(args) -> int:
         if report.get("kind") != "fusion":
             raise UsageError(f"{args.load}: not an mxprof fusion result: kind "
                              f"{report.get('kind')!r}, not 'fusion'")
+        from mxprof.jobs.fusion.report import upgrade
+        report = upgrade(report)  # a file written before the one statistics record
     else:
         if not args.model:
             raise UsageError("give a MODEL (or --load REPORT.json)")
@@ -116,8 +118,6 @@ def run(args) -> int:
             return EXIT_OK  # --dry-run
     from mxprof.workers.jsonio import dumps
     errors = _write(args, report)
-    if args.html:
-        errors += _write_html(args.html, report)
     text = fusion_render.render_terminal(report)
     if args.json == "-":
         sys.stdout.write(dumps(report) + "\n")
@@ -131,16 +131,12 @@ def run(args) -> int:
 
 def _write(args, report) -> list[str]:
     from mxprof.render import fusion as fusion_render
-    from mxprof.workers.jsonio import dumps, write_text
-    errors = []
-    for path, text in ((args.json, dumps), (args.markdown, fusion_render.render_markdown)):
-        if not path or path == "-":
-            continue
-        try:
-            write_text(path, text(report))
-        except OSError as exc:
-            errors.append(f"cannot write {path}: {exc.strerror or exc}")
-    return errors
+    from mxprof.render.html import render_page
+    from mxprof.workers.jsonio import dumps
+    return _options.write_files(report, (
+        (args.json, _options.text_file(dumps)),
+        (args.markdown, _options.text_file(fusion_render.render_markdown)),
+        (args.html, _options.text_file(render_page))))
 
 
 def _options_of(args) -> FusionOptions:
@@ -161,7 +157,9 @@ def _options_of(args) -> FusionOptions:
         iterations=args.iterations if fixed else 10,
         min_time_s=0.0 if fixed else _options.min_time_of(args),
         trace_iterations=args.trace_iterations, switches=_parse_switches(args.switches),
-        threads=threads, rounds=args.rounds, timeout_s=args.timeout)
+        threads=threads, rounds=args.rounds, timeout_s=args.timeout,
+        wait_policy=_options.resolve_wait(args, threads, len(cpus) if cpus else None,
+                                          announce=not args.dry_run))
 
 
 def bind_parent(cpus, nodes) -> None:
@@ -240,12 +238,3 @@ def _dry_run(opts, cpus, nodes) -> None:
              f"{format_cpu_list(nodes) if nodes else 'not bound'}, threads "
              f"{opts.threads or 'runtime default'}")
     _options.print_plan("fusion", rows, per * len(rows), notes)
-
-
-def _write_html(path: str, report) -> list[str]:
-    from mxprof.render.html import write_page
-    try:
-        write_page(report, path)
-    except OSError as exc:
-        return [f"cannot write {path}: {exc.strerror or exc}"]
-    return []

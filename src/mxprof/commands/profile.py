@@ -65,8 +65,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def _plan(args, spec_model):
-    from mxprof.jobs.profile.spec import TEST_HOOKS, Protocol, RunSpec
-    from mxprof.workers import schedule
+    from mxprof.jobs.profile.plan import plan_specs
+    from mxprof.jobs.profile.spec import TEST_HOOKS, Protocol
     preset = _options.preset_of(args)
     batch = args.batch_size or (REFERENCE_BATCH if args.reference_protocol else DEFAULT_BATCH)
     min_time = preset.min_time_factor * _options.min_time_of(
@@ -74,34 +74,25 @@ def _plan(args, spec_model):
     cpus, membind, threads = args.cores, args.membind, args.threads
     if args.reference_protocol:
         cpus, membind, threads = _reference_binding(cpus, membind, threads)
-    if threads is None and (cpus or args.physical_only):
-        # One OpenMP thread per bound CPU, as in every command (README, "Options").
-        threads = len(_options.check_binding(cpus, None, physical_only=args.physical_only)[0])
+    bound = (len(_options.check_binding(cpus, None, physical_only=args.physical_only)[0])
+             if cpus or args.physical_only else None)
+    if threads is None and bound:
+        threads = bound  # one OpenMP thread per bound CPU, as in every command (README)
     hooks = {}
     for h in args.test_hook:
         parts = h.split(":")
         if len(parts) != 3 or parts[2] not in TEST_HOOKS:
             raise UsageError(f"bad --test-hook {h!r}: CONFIG:PASS:{'|'.join(TEST_HOOKS)}")
         hooks[(parts[0], parts[1])] = parts[2]
-    protocol = Protocol(warmup=args.warmup, iterations=args.iterations, min_time=min_time)
-    configs = [("mkldnn", True)] + ([] if args.no_reference else [("reference", False)])
-    wanted = {p.strip() for p in args.passes.split(",") if p.strip()}
-    unknown = wanted - set(ALL_PASSES)
-    if unknown:
-        raise UsageError(f"unknown pass(es) {', '.join(sorted(unknown))}; "
-                         f"choose from {','.join(ALL_PASSES)}")
-    chosen = [p for p in ALL_PASSES if p in wanted or p == "timing"]
-    passes = {"mkldnn": chosen, "reference": [p for p in chosen if p != "primitives"]}
-    # Headline timings first, so an interrupted run still has the numbers that matter most.
-    # Several timing processes per configuration, interleaved so drifting load hits both.
-    order = [(c, "timing") for _, c in schedule.interleave([c for c, _ in configs],
-                                                           preset.processes)] + [
-        (c, p) for c, _ in configs for p in passes[c] if p != "timing"]
-    mk = dict(configs)
-    return [RunSpec(model=spec_model, config=c, mkldnn=mk[c], pass_name=p, batch_size=batch,
-                    protocol=protocol, threads=threads, cpus=cpus, membind=membind,
-                    physical_only=args.physical_only, test_hook=hooks.get((c, p)))
-            for c, p in order]
+    try:
+        return plan_specs(spec_model, batch_size=batch, protocol=Protocol(
+            warmup=args.warmup, iterations=args.iterations, min_time=min_time),
+            passes={p.strip() for p in args.passes.split(",") if p.strip()},
+            reference=not args.no_reference, threads=threads, cpus=cpus, membind=membind,
+            physical_only=args.physical_only, hooks=hooks, processes=preset.processes,
+            wait_policy=_options.resolve_wait(args, threads, bound))
+    except ValueError as exc:  # an unknown pass
+        raise UsageError(str(exc)) from None
 
 
 def _chosen_checks(text: str) -> list[str]:
@@ -113,90 +104,13 @@ def _chosen_checks(text: str) -> list[str]:
     return [c for c in ALL_CHECKS if c in wanted]
 
 
-def _fusion_check(args, spec, progress) -> dict:
-    """The one-line fusion summary, on the same model, threads and timing as the main run."""
-    out = _fusion_summary(args, spec, progress)
-    progress.done("fusion summary", out["status"])
-    return out
-
-
-def _fusion_summary(args, spec, progress) -> dict:
-    model = spec.model
-    if model.source == "symbol":
-        return {"status": "skipped",
-                "summary": "fusion: not run for --symbol models (zoo names only)"}
-    # The fusion job cannot load given weights yet: a summary of other weights would be
-    # another model's numbers, so it is not run.
-    if model.params_path:
-        return {"status": "skipped", "summary": "fusion: not run with --params (the fusion job "
-                "cannot load given weights yet; `mxprof accuracy` checks them)"}
-    # Its workers inherit this process's CPUs and memory policy; the main run is over.
-    from mxprof.commands.fusion import bind_parent
-    bind_parent(*_binding_of(spec))
-    progress.start("fusion summary: unfused and fused workers")
-    try:
-        from mxprof.jobs.fusion.run import FusionOptions, run_fusion
-        rep = run_fusion(FusionOptions(
-            model=model.name, shape=model.batch_shape(1), switches=(), rounds=1,
-            warmup=spec.protocol.warmup, iterations=spec.protocol.iterations or 10,
-            min_time_s=0.0 if spec.protocol.iterations else spec.protocol.min_time,
-            trace_iterations=2, threads=spec.threads, timeout_s=args.timeout))
-    except Exception as exc:  # the main report must survive a failed companion
-        return {"status": "failed", "summary": f"fusion: failed ({exc})"}
-    return {"status": "ok", "summary": rep["summary"],
-            **{k: rep.get(k) for k in ("unfused_ms", "fused_ms", "gain_percent")},
-            "groups": len(rep.get("groups") or ()),
-            "findings": [f.get("title") for f in rep.get("findings") or ()]}
-
-
-def _equivalence_check(args, spec, progress) -> dict:
-    """Reference vs MKL-DNN vs fused outputs on 4 random inputs, same weights and binding."""
-    progress.start("equivalence check: reference, MKL-DNN and fused workers")
-    try:
-        from mxprof.cpu.cpulist import format_cpu_list
-        from mxprof.jobs.accuracy.metrics import Tolerance
-        from mxprof.jobs.accuracy.run import equivalence_summary, plan_configs, run_accuracy
-        cpus, nodes = _binding_of(spec)
-        binding = None if cpus is None and nodes is None else {
-            "cpus": format_cpu_list(cpus or sorted(os.sched_getaffinity(0))),
-            "membind": None if nodes is None else format_cpu_list(nodes)}
-        eq = run_accuracy(spec.model.to_dict(), plan_configs(["mkldnn", "mkldnn-fused"], []),
-                          inputs={"kind": "random", "count": 4, "seed": 0}, batch_size=4,
-                          calib_count=4, timing={"batch": 1, "warmup": 0, "iterations": 0},
-                          tolerance=Tolerance(), threads=spec.threads, binding=binding,
-                          timeout=args.timeout)
-    except Exception as exc:
-        progress.done("equivalence check", "failed")
-        return {"status": "failed", "lines": [f"failed ({exc})"]}
-    configs = [c for c in eq.configs if c.name != "mkldnn-off"]
-    ok = all(c.ok for c in eq.configs) and all(c.within_tolerance is not False for c in configs)
-    progress.done("equivalence check", "ok" if ok else "failed")
-    # What the check really ran with, so a reader can see it matched the main run.
-    return {"status": "ok" if ok else "failed", "inputs": 4, "weights": eq.weights,
-            "binding": (eq.environment or {}).get("binding"), "threads": spec.threads,
-            "lines": equivalence_summary(eq),
-            "configs": [{"name": c.name, "max_abs_diff": c.max_abs_diff,
-                         "max_rel_diff": c.max_rel_diff, "top1_agreement": c.top1_agreement,
-                         "within_tolerance": c.within_tolerance} for c in configs]}
-
-
-def _binding_of(spec):
-    """The main workers' CPUs and memory nodes (lists or None), --physical-only applied."""
-    return _options.check_binding(spec.cpus, spec.membind, physical_only=spec.physical_only)
-
-
 def _run_checks(args, spec, checks: list[str], progress) -> dict:
-    """Run the companion checks in their own workers; a failure is recorded, never raised.
-
-    `spec` is the main run's first RunSpec: the checks take its model (weights included),
-    threads, CPUs, memory nodes and timing protocol.
-    """
-    out: dict = {}
-    if "fusion" in checks:
-        out["fusion"] = _fusion_check(args, spec, progress)
-    if "equivalence" in checks:
-        out["equivalence"] = _equivalence_check(args, spec, progress)
-    return out
+    """The companion checks (mxprof.jobs.profile.checks) on the main run's first RunSpec; the
+    fusion workers inherit this process's binding, set now that the main run is over."""
+    from mxprof.commands.fusion import bind_parent
+    from mxprof.jobs.profile.checks import run_checks
+    return run_checks(spec, checks, timeout=args.timeout, started=progress.start,
+                      finished=progress.done, bind_parent=bind_parent)
 
 
 def _diagnose(args, specs, report, progress) -> None:
@@ -211,7 +125,7 @@ def _diagnose(args, specs, report, progress) -> None:
                                     timeout=args.timeout)
     try:
         add_diagnosis(report, ceilings)
-    except Exception as exc:  # the measurements must survive a failed diagnosis
+    except Exception as exc:  # noqa: BLE001 - the measurements must survive a failed diagnosis
         report["notes"].append(f"diagnosis failed: {exc!r}")
         return
     if args.try_fixes and report.get("findings"):
@@ -386,7 +300,7 @@ def _measure(args, specs, checks) -> int:
             if args.json and args.json != "-":
                 try:
                     _write_outputs(args, build_report(done, planned=len(specs)), ("json",))
-                except Exception as exc:  # a partial file is a convenience: never stop the run
+                except Exception as exc:  # noqa: BLE001 - a partial file must never stop the run
                     print(f"mxprof: warning: partial result not written: {exc!r}",
                           file=sys.stderr)
 

@@ -26,7 +26,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -183,9 +183,3 @@ def store(key: str, data: dict[str, Any]) -> Path | None:
     except OSError:
         return None
     return path
-
-
-def identity_dict(cpuinfo_path: str | Path = "/proc/cpuinfo") -> dict[str, Any]:
-    d = asdict(read_identity(cpuinfo_path))
-    d["flags"] = sorted(f for f in d["flags"] if f.startswith(("avx", "amx", "fma")))
-    return d

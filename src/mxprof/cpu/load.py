@@ -18,6 +18,11 @@ standard deviation is greater than 10% of the mean"): competition for the cores 
 shows up in the timings at about that size. A worker that waits for a CPU sees every OpenMP
 barrier stretched, so this bias is one-sided (slower), not noise that averages out.
 
+Before a run, when no window can be measured yet (`mxprof bind` execs the command; the OpenMP
+wait policy is chosen before the workers start), `bound_cpus_shared(bound, online, load)` is the
+same question asked of the 1-minute load average: do other processes need more CPUs than the
+ones outside the binding? (load > online - bound + LOAD_MARGIN).
+
 Linux only: elsewhere (no /proc) `start()` returns a monitor whose `stop()` gives None.
 """
 
@@ -31,6 +36,9 @@ from pathlib import Path
 from mxprof.schema import Record
 
 BUSY_FRACTION = 0.10
+# Half a CPU of slack: a load average just above the free CPUs is a shell or a cron job, not a
+# competitor for the bound ones (the 2-CPU VM idles at 0.1-0.4 with nothing measuring).
+LOAD_MARGIN = 0.5
 _PROC = Path("/proc")
 
 
@@ -63,16 +71,6 @@ class MachineLoad(Record, frozen=True):
         return {**super().to_dict(), "warning": self.warning()}
 
 
-def busy_runs(loads) -> list[str]:
-    """The warnings of the busy runs among `loads` (MachineLoad records or their dicts)."""
-    out = []
-    for item in loads:
-        rec = MachineLoad.from_dict(item) if isinstance(item, dict) else item
-        if rec is not None and rec.warning():
-            out.append(rec.warning())
-    return out
-
-
 def busy_summary(loads) -> str | None:
     """One note for all the busy runs among `loads` (records or dicts), naming each; None when
     none was busy. One run: its own warning."""
@@ -85,6 +83,13 @@ def busy_summary(loads) -> str | None:
             f"({', '.join(r.label for r in busy)}): other processes used "
             f"{min(fractions):.0f}-{max(fractions):.0f}% of the {busy[0].cpus} CPUs' time "
             f"(limit {100 * busy[0].threshold:.0f}%): their timings include waiting for the CPU")
+
+
+def bound_cpus_shared(*, bound: int, online: int, load: float) -> bool:
+    """True when the 1-minute load average `load` is more than the `online - bound` CPUs outside
+    a binding of `bound` CPUs can absorb (plus LOAD_MARGIN): other processes then run on the
+    bound CPUs too. The rule before a run; `LoadMonitor` measures the run itself."""
+    return load > online - bound + LOAD_MARGIN
 
 
 def system_busy_jiffies(text: str) -> int:
@@ -157,19 +162,3 @@ def load_record(label: str, *, wall_s: float, cpus: int, system_busy_s: float, o
     return MachineLoad(label=label, wall_s=wall_s, cpus=cpus, other_cpu_s=other_s,
                        own_cpu_s=own_s, other_cpu_fraction=fraction, load_before=load_before,
                        load_after=load_after, busy=fraction > BUSY_FRACTION)
-
-
-def measure_load(label: str):
-    """Context manager: `with measure_load("mkldnn timing #2") as box: ...`, then
-    `box["load"]` is the MachineLoad (None without /proc)."""
-    import contextlib
-
-    @contextlib.contextmanager
-    def _cm():
-        box: dict = {"load": None}
-        mon = LoadMonitor.start()
-        try:
-            yield box
-        finally:
-            box["load"] = mon.stop(label) if mon else None
-    return _cm()

@@ -62,6 +62,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+from mxprof.cpu.load import bound_cpus_shared
 from mxprof.cpu.topology import Topology
 
 INTEL_AFFINITY = "granularity=fine,compact,1,0"
@@ -103,8 +104,9 @@ def resolve_wait_policy(policy: str, *, threads: int, bound: int | None = None,
     """("active" or "passive", why): `policy` itself unless it is "auto".
 
     auto: "passive" for one thread (nothing waits: the policy changes nothing) and when the
-    1-minute load average exceeds what the CPUs outside the binding can absorb (load > online -
-    bound + 0.5, the rule of `mxprof bind`'s busy warning), else "active". `bound` defaults to
+    1-minute load average exceeds what the CPUs outside the binding can absorb
+    (`mxprof.cpu.load.bound_cpus_shared`, the rule of `mxprof bind`'s busy warning), else
+    "active". `bound` defaults to
     the CPUs this process may use, `online` to os.cpu_count(), `load` to os.getloadavg()[0].
     Raises ValueError for an unknown policy.
     """
@@ -117,7 +119,7 @@ def resolve_wait_policy(policy: str, *, threads: int, bound: int | None = None,
     bound = len(os.sched_getaffinity(0)) if bound is None else bound
     online = (os.cpu_count() or bound) if online is None else online
     load = os.getloadavg()[0] if load is None else load
-    if load > online - bound + 0.5:
+    if bound_cpus_shared(bound=bound, online=online, load=load):
         return "passive", (f"auto: load average {load:.1f} on {online} CPUs, other processes share "
                            f"the {bound} bound CPUs")
     return "active", f"auto: load average {load:.1f} on {online} CPUs, the {bound} bound CPUs look idle"

@@ -46,6 +46,9 @@ def validate(kind: str, data: Any, *, source: str) -> Any:
     """`data` decoded as the `kind` file's Struct (see FILES); ResultFileError names the field."""
     if kind == "profile":
         return profile_records.validate(data, source=source)
+    if kind == "accuracy" and isinstance(data, dict):
+        from mxprof.jobs.accuracy.records import upgrade_file
+        data = upgrade_file(data)  # latencies saved before the one statistics record
     return decode(data, FILES[kind][0], source=source, what=kind)
 
 

@@ -60,7 +60,7 @@ def describe(name: str, source: str, *, count: bool = True) -> dict[str, Any]:
                                     inputs=tuple(specs) if entry else ())
             trainable, total = models.parameter_counts(models.build(spec), spec.input_specs)
             record.update(trainable_params=trainable, total_params=total)
-        except Exception as exc:  # any zoo net may refuse symbolic tracing: list it anyway
+        except Exception as exc:  # noqa: BLE001 (any zoo net may refuse symbolic tracing: list it anyway)
             record["error"] = f"{type(exc).__name__}: {str(exc).splitlines()[0][:200]}"
         record["count_s"] = round(time.perf_counter() - start, 3)
     return record

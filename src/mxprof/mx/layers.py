@@ -129,7 +129,7 @@ def nodes_of_symbol(sym, input_shapes: dict[str, tuple[int, ...]]) -> list[Graph
     out_names = internals.list_outputs()
     try:
         _, out_shapes, _ = internals.infer_shape(**input_shapes)
-    except Exception:  # MXNetError for graphs whose shapes depend on data; keep names and ops
+    except RuntimeError:  # MXNetError: shapes that depend on data; keep names and ops
         out_shapes = None
     nodes, cursor = [], 0
     for node in json.loads(sym.tojson())["nodes"]:
@@ -307,23 +307,3 @@ def profile_from_events(nodes: list[GraphNode], marks_ns: np.ndarray, t_ns: np.n
         for i, n, s, e in zip(it, idx, start, end))
     return LayerProfile(tuple(layers), iterations, METHOD, float(np.median(layer_sums)),
                         latency, overhead, coverage, windows)
-
-
-
-def by_op_type(profile: LayerProfile) -> list[dict[str, Any]]:
-    """Layers grouped by operator type: {op, count, ms, percent}, most expensive first.
-
-    `ms` sums the layers' per-iteration medians; `percent` is the op type's share of the
-    latency: its share of the layer time times `profile.coverage`, so the rows sum to the
-    coverage and the rest is framework overhead.
-    """
-    groups: dict[str, list[float]] = {}
-    for layer in profile.layers:
-        entry = groups.setdefault(layer.op, [0, 0.0])
-        entry[0] += layer.count_per_iter
-        entry[1] += layer.ms
-    total = profile.layers_ms
-    rows = [{"op": op, "count": int(count), "ms": ms,
-             "percent": 100.0 * profile.coverage * ms / total if total > 0 else float("nan")}
-            for op, (count, ms) in groups.items()]
-    return sorted(rows, key=lambda row: -row["ms"])

@@ -1,7 +1,9 @@
-"""Render an AccuracyReport: terminal (rich), Markdown, JSON.
+"""Render an AccuracyReport: terminal (rich), Markdown, JSON, through the one table model.
 
 The Markdown leads with the layout of the reference table (network, parameters, top-1/top-5 per
-backend, delta) so results from this tool line up with the published MKL-DNN comparison.
+backend, delta) so results from this tool line up with the published MKL-DNN comparison. Both
+text outputs build the same `Table`s (`mxprof.render.table_model`); latencies show the one
+spread display, the median with its 95% interval.
 """
 
 from __future__ import annotations
@@ -9,6 +11,7 @@ from __future__ import annotations
 import sys
 
 from mxprof.jobs.accuracy.records import REFERENCE, AccuracyReport, ConfigResult, int8_summary
+from mxprof.render.table_model import Table, markdown_lines, median_ci_cell, print_tables
 from mxprof.workers.jsonio import dumps
 
 
@@ -25,16 +28,13 @@ def _delta(v: float | None, ref: float | None) -> str:
 
 
 def _latency(c: ConfigResult) -> str:
-    if c.latency is None:
-        return "-"
-    lat = c.latency
-    return f"{lat.median_ms:.3f} [{lat.p25_ms:.3f}-{lat.p75_ms:.3f}]"
+    return median_ci_cell(c.latency.to_dict("ms"), 3) if c.latency else "-"
 
 
 def _speedup(c: ConfigResult, ref: ConfigResult | None) -> str:
     if c.latency is None or ref is None or ref.latency is None:
         return "-"
-    return f"{ref.latency.median_ms / c.latency.median_ms:.2f}x"
+    return f"{ref.latency.median / c.latency.median:.2f}x"
 
 
 def _tol(c: ConfigResult) -> str:
@@ -64,9 +64,10 @@ def environment_line(report: AccuracyReport) -> str:
         or e.get("threads") or "unknown"
     affinity = e.get("affinity") or {}
     cpus = affinity.get("cpus") if isinstance(affinity, dict) else affinity
+    wait = (e.get("wait_policy") or {}).get("policy") or "not recorded"
     line = (f"MXNet {version or '?'}, oneDNN {e.get('onednn_version') or 'version unknown'}, "
             f"CPU {e.get('cpu_model') or '?'}, {e.get('logical_cpus', '?')} logical CPUs, "
-            f"threads {threads}, affinity {cpus or '?'}")
+            f"threads {threads} (wait policy {wait}), affinity {cpus or '?'}")
     binding = e.get("binding")
     if binding:
         line += f", bound to CPUs {binding.get('cpus')}"
@@ -94,10 +95,11 @@ def header_lines(report: AccuracyReport) -> list[str]:
         "(rtol as in MXNet's fusion tests); INT8 is judged by top-1/top-5 agreement",
         _reference_line(report),
     ]
-    lat = next((c.latency for c in report.configs if c.latency), None)
-    if lat:
-        lines.append(f"latency: median of {lat.iterations} forward calls at batch {lat.batch} "
-                     f"after {lat.warmup} warm-up, ms [p25-p75], one process per configuration")
+    t = report.timing
+    if t and any(c.latency for c in report.configs):
+        lines.append(f"latency: {t.get('iterations')} forward calls at batch {t.get('batch')} "
+                     f"after {t.get('warmup')} warm-up, ms as median [95% CI of the median, "
+                     "order statistics], one process per configuration")
     if report.calibration:
         lines.append(f"INT8 calibration: {report.calibration['source']}")
     scales = [o.scale for c in report.comparisons if c.reference == REFERENCE for o in c.outputs]
@@ -112,36 +114,46 @@ CONFIG_COLUMNS = ("configuration", "top-1", "top-5", "Δtop-1", "Δtop-5", "max 
                   "latency ms", "speedup")
 
 
-def config_rows(report: AccuracyReport) -> list[list[str]]:
+def config_rows(report: AccuracyReport) -> list[tuple[str, ...]]:
     ref = report.config(REFERENCE)
     rows = []
     for c in report.configs:
         if not c.ok:
-            rows.append([c.name, "FAILED", *["" for _ in CONFIG_COLUMNS[2:]]])
+            rows.append((c.name, "FAILED", *["" for _ in CONFIG_COLUMNS[2:]]))
             continue
-        rows.append([c.name, _num(c.top1), _num(c.top5),
+        rows.append((c.name, _num(c.top1), _num(c.top5),
                      _delta(c.top1, ref.top1 if ref else None),
                      _delta(c.top5, ref.top5 if ref else None),
                      _sci(c.max_abs_diff), _sci(c.max_rel_diff),
                      _num(c.top1_agreement, "{:.4f}"), _num(c.top5_agreement, "{:.4f}"),
-                     _tol(c), _latency(c), _speedup(c, ref)])
+                     _tol(c), _latency(c), _speedup(c, ref)))
     return rows
+
+
+def config_table(report: AccuracyReport) -> Table:
+    return Table("Configurations against the reference", CONFIG_COLUMNS,
+                 tuple(config_rows(report)))
 
 
 PAIR_COLUMNS = ("comparison", "max abs diff", "max rel diff", "within tol", "top-1 agree",
                 "top-5 agree", "inputs")
 
 
-def pair_rows(report: AccuracyReport) -> list[list[str]]:
+def pair_rows(report: AccuracyReport) -> list[tuple[str, ...]]:
     rows = []
     for p in report.comparisons:
         if p.reference == REFERENCE:
             continue
         tol = "n/a" if p.config.startswith("int8") else ("yes" if p.within_tolerance else "NO")
-        rows.append([f"{p.config} vs {p.reference}", _sci(p.max_abs_diff), _sci(p.max_rel_diff),
-                     tol, _num(p.top1_agreement, "{:.4f}"), _num(p.top5_agreement, "{:.4f}"),
-                     str(p.count)])
+        rows.append((f"{p.config} vs {p.reference}", _sci(p.max_abs_diff),
+                     _sci(p.max_rel_diff), tol, _num(p.top1_agreement, "{:.4f}"),
+                     _num(p.top5_agreement, "{:.4f}"), str(p.count)))
     return rows
+
+
+def pair_table(report: AccuracyReport) -> Table | None:
+    rows = pair_rows(report)
+    return Table("Pairwise", PAIR_COLUMNS, tuple(rows)) if rows else None
 
 
 def int8_lines(report: AccuracyReport) -> list[str]:
@@ -165,41 +177,20 @@ def failure_lines(report: AccuracyReport) -> list[str]:
 def render_terminal(report: AccuracyReport, console=None) -> None:
     from rich.console import Console
     from rich.markup import escape
-    from rich.table import Table
-    from rich.text import Text
 
     # Twelve columns need room: a pipe or a file gets a wide page instead of rich's 80.
     console = console or Console(width=None if sys.stdout.isatty() else 180)
     console.print(f"[bold]mxprof accuracy[/bold]: {escape(str(report.model.get('name')))}")
     for line in header_lines(report):
         console.print(line, highlight=False, markup=False)
-    table = Table(show_lines=False)
-    for i, col in enumerate(CONFIG_COLUMNS):
-        table.add_column(col, justify="left" if i == 0 else "right")
-    for row in config_rows(report):
-        table.add_row(*(Text(c) if isinstance(c, str) else c for c in row))
-    console.print(table)
-    pairs = pair_rows(report)
-    if pairs:
-        ptable = Table(title="pairwise")
-        for i, col in enumerate(PAIR_COLUMNS):
-            ptable.add_column(col, justify="left" if i == 0 else "right")
-        for row in pairs:
-            ptable.add_row(*(Text(c) if isinstance(c, str) else c for c in row))
-        console.print(ptable)
+    print_tables(console, [t for t in (config_table(report), pair_table(report)) if t])
     for line in int8_lines(report) + failure_lines(report):
         console.print(line, highlight=False, markup=False)
     for note in report.notes:
         console.print(f"note: {note}", style="yellow", highlight=False, markup=False)
 
 
-def _md_table(columns, rows) -> list[str]:
-    out = ["| " + " | ".join(columns) + " |", "|" + "---|" * len(columns)]
-    out += ["| " + " | ".join(r) + " |" for r in rows]
-    return out
-
-
-def reference_table(report: AccuracyReport) -> list[str]:
+def reference_table(report: AccuracyReport) -> Table:
     """The reference benchmark's layout: network, parameters, top-1/top-5 per backend, delta."""
     # The reference compared builds without and with MKL-DNN; INT8 rows live in the next table.
     ok = [c for c in report.configs if c.ok and c.kind != "int8"]
@@ -214,19 +205,15 @@ def reference_table(report: AccuracyReport) -> list[str]:
         if ref is not None and c is not ref:
             cols += [f"delta top-1 {c.name}", f"delta top-5 {c.name}"]
             row += [_delta(c.top1, ref.top1), _delta(c.top5, ref.top5)]
-    return _md_table(cols, [row])
+    return Table("Top-1/top-5 per backend (reference layout)", tuple(cols), (tuple(row),))
 
 
 def render_markdown(report: AccuracyReport) -> str:
     lines = [f"# mxprof accuracy: {report.model.get('name')}", ""]
     lines += [f"- {line}" for line in header_lines(report)]
-    lines += ["", "## Top-1/top-5 per backend (reference layout)", ""]
-    lines += reference_table(report)
-    lines += ["", "## Configurations against the reference", ""]
-    lines += _md_table(CONFIG_COLUMNS, config_rows(report))
-    pairs = pair_rows(report)
-    if pairs:
-        lines += ["", "## Pairwise", "", *_md_table(PAIR_COLUMNS, pairs)]
+    for t in (reference_table(report), config_table(report), pair_table(report)):
+        if t is not None:
+            lines += ["", *markdown_lines(t)]
     extra = int8_lines(report) + failure_lines(report) + [f"note: {n}" for n in report.notes]
     if extra:
         lines += [""] + [f"- {line}" for line in extra]

@@ -91,12 +91,33 @@ def layout(rows: Sequence[dict[str, Any]]) -> Layout:
                   failed=tuple(r for r in rows if r["metric"] == "failed"))
 
 
-def _num(value: float | None, spread: float | None = None) -> str:
+def _num(value: float | None, interval: tuple[float, float] | None = None) -> str:
+    """The one spread display (mxprof.render.table_model): 'value [low-high]'."""
     if value is None:
         return "-"
     digits = 2 if value < 1000 else 1
     text = f"{value:.{digits}f}"
-    return text if spread is None else f"{text} ±{spread:.{digits}f}"
+    if interval is None:
+        return text
+    return f"{text} [{interval[0]:.{digits}f}-{interval[1]:.{digits}f}]"
+
+
+def latency_interval(row: dict[str, Any]) -> tuple[float, float] | None:
+    """The 95% interval of a latency row's median, in ms (its `stats` record); None when the
+    row has none, or sums several bound instances (their medians are averaged)."""
+    s = row.get("stats") or {}
+    if row.get("instances", 1) > 1 or s.get("ci95_low") is None or s.get("ci95_high") is None:
+        return None
+    return s["ci95_low"], s["ci95_high"]
+
+
+def rate_interval(row: dict[str, Any]) -> tuple[float, float] | None:
+    """Images/s at the ends of the 95% interval of the median batch time (the slow end gives
+    the low rate); None as for `latency_interval`."""
+    ci = latency_interval(row)
+    if ci is None or ci[0] <= 0:
+        return None
+    return row["batch_size"] * 1e3 / ci[1], row["batch_size"] * 1e3 / ci[0]
 
 
 def _speed_configs(configs: Sequence[str]) -> list[str]:
@@ -155,13 +176,12 @@ def _group_cells(lay: Layout, line: Line, g: Group) -> list[str]:
     cell = line.cells.get(g, {})
     lat, thr = cell.get("latency", {}), cell.get("throughput", {})
     missing = {c: "failed" if c in cell.get("failed", {}) else "-" for c in lay.configs}
-    row = [_num(lat[c]["latency_ms"], (lat[c]["q3_ms"] - lat[c]["q1_ms"]) / 2)
+    row = [_num(lat[c]["latency_ms"], latency_interval(lat[c]))
            if c in lat else missing[c] for c in lay.configs]
     row += [ratio_cell(lat[c].get("speedup_ratio"), lat[c].get("speedup")) if c in lat else "-"
             for c in _speed_configs(lay.configs)]
     note = f" (bs {line.batch})" if line.batch != lay.usual_batch else ""
-    row += [_num(thr[c]["images_per_s"],
-                 (thr[c]["images_per_s_high"] - thr[c]["images_per_s_low"]) / 2) + note
+    row += [_num(thr[c]["images_per_s"], rate_interval(thr[c])) + note
             if c in thr else missing[c] for c in lay.configs]
     row += [ratio_cell(thr[c].get("speedup_ratio"), thr[c].get("speedup")) if c in thr else "-"
             for c in _speed_configs(lay.configs)]
@@ -179,8 +199,8 @@ def _title(lay: Layout) -> str:
 
 
 def table(lay: Layout) -> Table:
-    """The reference layout as text cells (value ±half IQR, speedups as 7.45x), one column
-    group per machine and build."""
+    """The reference layout as text cells (value [95% CI of the median], speedups as 7.45x),
+    one column group per machine and build."""
     out_rows = [tuple([_model_cell(line), *(c for g in lay.groups
                                             for c in _group_cells(lay, line, g)),
                        *_reference_cells(lay, line)])
@@ -244,17 +264,20 @@ def _measurement_lines(lay: Layout, rows: list[dict[str, Any]]) -> list[str]:
     n = [r["iterations"] for r in rows]
     warm = sorted({r["warmup"] for r in rows})
     threads = sorted({str(r["threads"] or "unknown") for r in rows})
+    waits = sorted({str(r.get("wait_policy") or "not recorded") for r in rows})
     cpus = sorted({str(r["cpus"] or "all") for r in rows})
     random = any(r.get("weights") == "random" for r in rows)
     names = lay.group_names()
     parts = [
         f"median of {min(n)}-{max(n)} timed calls per cell after a first call and "
-        f"{', '.join(map(str, warm))} warm-up calls; ± is half the interquartile range of "
-        "the calls (for images/s, of the rates at the batch-time quartiles)",
+        f"{', '.join(map(str, warm))} warm-up calls; [low-high] is the 95% interval of the "
+        "median (for images/s, the rates at the ends of the batch time's interval; none for "
+        "summed instances)",
         "speedup: latency w/o / w/, throughput w/ / w/o (same machine, build and batch)",
         *(["ref speedup: the MXNet 1.3.0 benchmark's own (c5.18xlarge, 18 cores of one "
            "socket; throughput at its batch)"] if _reference_headers(lay) else []),
-        f"threads {', '.join(threads)}; CPUs {', '.join(cpus)}",
+        f"threads {', '.join(threads)} (OpenMP wait policy {', '.join(waits)}); CPUs "
+        f"{', '.join(cpus)}",
         "configs: " + ", ".join(f"{SHORT[c]} = {CONFIG_LABELS[c]}" for c in lay.configs),
     ]
     for g in lay.groups:
@@ -265,6 +288,15 @@ def _measurement_lines(lay: Layout, rows: list[dict[str, Any]]) -> list[str]:
     if random:
         parts.append("weights: random initialisation (timing valid, accuracy not)")
     return parts
+
+
+# CSV column prefix -> the compare row's key, per metric (the config name is appended).
+_CSV_FIELDS = {
+    "latency": (("latency_ms", "latency_ms"), ("latency_q1_ms", "q1_ms"),
+                ("latency_q3_ms", "q3_ms")),
+    "throughput": (("images_per_s", "images_per_s"), ("images_per_s_low", "images_per_s_low"),
+                   ("images_per_s_high", "images_per_s_high")),
+}
 
 
 def csv_records(lay: Layout) -> list[dict[str, Any]]:
@@ -279,20 +311,13 @@ def csv_records(lay: Layout) -> list[dict[str, Any]]:
             rec: dict[str, Any] = {"machine": g.machine, "build": g.build,
                                    "instances": g.instances, "category": line.category,
                                    "model": line.model, "throughput_batch": line.batch}
-            for c in lay.configs:
-                rec[f"latency_ms_{c}"] = lat[c]["latency_ms"] if c in lat else None
-                rec[f"latency_q1_ms_{c}"] = lat[c]["q1_ms"] if c in lat else None
-                rec[f"latency_q3_ms_{c}"] = lat[c]["q3_ms"] if c in lat else None
-            for c in _speed_configs(lay.configs):
-                rec[f"latency_speedup_{c}"] = lat[c].get("speedup") if c in lat else None
-                rec.update(_ratio_fields(f"latency_speedup_{c}", lat.get(c)))
-            for c in lay.configs:
-                rec[f"images_per_s_{c}"] = thr[c]["images_per_s"] if c in thr else None
-                rec[f"images_per_s_low_{c}"] = thr[c]["images_per_s_low"] if c in thr else None
-                rec[f"images_per_s_high_{c}"] = thr[c]["images_per_s_high"] if c in thr else None
-            for c in _speed_configs(lay.configs):
-                rec[f"throughput_speedup_{c}"] = thr[c].get("speedup") if c in thr else None
-                rec.update(_ratio_fields(f"throughput_speedup_{c}", thr.get(c)))
+            for metric, rows in (("latency", lat), ("throughput", thr)):
+                for c in lay.configs:
+                    for column, key in _CSV_FIELDS[metric]:
+                        rec[f"{column}_{c}"] = rows[c][key] if c in rows else None
+                for c in _speed_configs(lay.configs):
+                    rec[f"{metric}_speedup_{c}"] = rows[c].get("speedup") if c in rows else None
+                    rec.update(_ratio_fields(f"{metric}_speedup_{c}", rows.get(c)))
             ref = (_reference_of(line) or {}).get("reference_speedups") or (None, None)
             rec["reference_latency_speedup"], rec["reference_throughput_speedup"] = ref
             out.append(rec)

@@ -10,8 +10,8 @@ import io
 from typing import Any
 
 from mxprof.render.base import Renderer
-from mxprof.render.compare_table import Table, layout, page_table, stacked_table, table
-from mxprof.render.markdown import markdown_table
+from mxprof.render.compare_table import layout, page_table, stacked_table, table
+from mxprof.render.table_model import Table, markdown_lines, rich_table
 
 
 def _notes(report: dict[str, Any]) -> list[str]:
@@ -28,7 +28,6 @@ class CompareTerminalRenderer(Renderer):
 
     def render(self, report: dict[str, Any]) -> str:
         from rich.console import Console
-        from rich.table import Table as RichTable
 
         lay = layout(report["rows"])
         t = table(lay)
@@ -37,14 +36,7 @@ class CompareTerminalRenderer(Renderer):
         buf = io.StringIO()
         console = Console(file=buf, force_terminal=self.color, no_color=not self.color,
                           width=self.width, highlight=False)
-        from rich.text import Text
-        rich_table = RichTable(title=Text(t.title) if t.title else None, title_justify="left",
-                               expand=False)
-        for i, h in enumerate(t.headers):
-            rich_table.add_column(h, justify="left" if i == 0 else "right", overflow="fold")
-        for row in t.rows:
-            rich_table.add_row(*(Text(c) if isinstance(c, str) else c for c in row))
-        console.print(rich_table)
+        console.print(rich_table(t, caption=False))
         for line in [*t.footnote.splitlines(), *_notes(report)]:
             console.print(line, soft_wrap=True, markup=False)
         return buf.getvalue()
@@ -62,8 +54,6 @@ class CompareMarkdownRenderer(Renderer):
 
     def render(self, report: dict[str, Any]) -> str:
         t = page_table(layout(report["rows"]))
-        out = [f"## {t.title}", ""]
-        out += markdown_table(t.headers, t.rows, numeric_right=True)
-        out.append("")
+        out = [*markdown_lines(t, footnote=False), ""]
         out += [f"- {line}" for line in [*t.footnote.splitlines(), *_notes(report)]]
         return "\n".join(out) + "\n"

@@ -1,25 +1,27 @@
-"""Fusion report renderers: terminal (rich), Markdown, and the one-line summary for `profile`.
+"""Fusion report renderers: terminal (rich) and Markdown, through the one table model.
 
-All of them read the JSON-ready dict that `mxprof.jobs.fusion.run.run_fusion` returns (or a saved
-`--json` file), so recording and viewing stay separate steps.
+Both read the JSON-ready dict that `mxprof.jobs.fusion.run.run_fusion` returns (or a saved
+`--json` file, brought up to date by `mxprof.jobs.fusion.report.upgrade`), build the same
+`Table`s (`mxprof.render.table_model`) and differ only in how they print them. Latencies show
+the one spread display: the median with its 95% interval.
 """
 
 from __future__ import annotations
 
 import io
 
-from mxprof.jobs.fusion.run import summary_line  # noqa: F401 (re-used by the renderer)
+from mxprof.jobs.fusion.report import upgrade
+from mxprof.render.table_model import (
+    Table,
+    ci_cell,
+    markdown_lines,
+    median_ci_cell,
+    print_tables,
+)
 
 
 def _n(value, spec: str) -> str:
-    return "n/a" if value is None else format(value, spec)
-
-
-def _lat(d: dict, stats: dict | None = None) -> str:
-    ci = (f", 95% CI of median {_n(stats['ci95_low'], '.3f')}-{_n(stats['ci95_high'], '.3f')}"
-          if stats else "")
-    return (f"{_n(d['median'], '.3f')} ms (IQR {_n(d['q1'], '.3f')}-{_n(d['q3'], '.3f')}"
-            f"{ci}, n={d['n']})")
+    return "n/a" if value is None or value != value else format(value, spec)
 
 
 def _common_prefix(names: list[str]) -> str:
@@ -44,17 +46,11 @@ def _nodes(finding: dict) -> str:
     return f"Nodes: {', '.join(finding['nodes'])}." if finding["nodes"] else ""
 
 
-def _gain(report: dict) -> str:
-    lo, hi = report["gain_percent_range"]
-    verdict = "" if report["gain_clear"] else ", within noise"
-    if report.get("worker_noise_ms") is not None:
-        verdict += f"; worker-to-worker noise {_n(report['worker_noise_ms'], '.3f')} ms"
+def gain_text(report: dict) -> str:
+    """The total gain, with the unfused/fused ratio's 95% interval when the file has one."""
+    text = f"gain {_n(report['gain_ms'], '+.3f')} ms ({_n(report['gain_percent'], '+.1f')}%)"
     ratio = report.get("gain_ratio")
-    if ratio:  # the interval over worker rounds and calls replaces the CI-overlap verdict
-        return (f"gain {_n(report['gain_ms'], '+.3f')} ms ({_n(report['gain_percent'], '+.1f')}%); "
-                f"unfused/fused latency {ratio['text']}")
-    return (f"gain {_n(report['gain_ms'], '+.3f')} ms ({_n(report['gain_percent'], '+.1f')}%, "
-            f"{lo:+.1f}% to {hi:+.1f}% between the 95% CIs of the medians{verdict})")
+    return f"{text}; unfused/fused latency {ratio['text']}" if ratio else text
 
 
 def _cost(report: dict, p: dict) -> str:
@@ -65,14 +61,7 @@ def _cost(report: dict, p: dict) -> str:
     return f"{_n(p['cost_ms'], '+.3f')} ms" + ("" if p.get("clear", True) else " ~")
 
 
-def _cell(g: dict, key: str) -> str:
-    s = g[f"{key}_spread"]
-    return f"{_n(s['median'], '.3f')} ({_n(s['q1'], '.3f')}-{_n(s['q3'], '.3f')})"
-
-
-
-
-def _header_lines(report: dict) -> list[str]:
+def header_lines(report: dict) -> list[str]:
     env = report["environment"]
     shape = "x".join(str(d) for d in report["input_shape"])
     how = ("optimize_for(backend='MKLDNN')" if report["path"] == "gluon"
@@ -82,12 +71,13 @@ def _header_lines(report: dict) -> list[str]:
     weights = env.get("weights")
     note = (", random weights (timing valid, accuracy not)" if weights == "random"
             else f", {weights} weights" if weights else "")
+    wait = (env.get("wait_policy") or {}).get("policy") or "not recorded"
     return [
         f"model {report['model']}, input {shape}{note}, fused with {how}, {static}",
         f"MXNet {env['mxnet']}, {env['onednn'] or 'oneDNN version unknown'}, "
         f"ISA {env['isa'] or '?'}; CPU {env['cpu']}; {env['threads'] or '?'} OpenMP threads "
         f"(read in the worker) on CPUs {env.get('allowed_cpus') or '?'} of "
-        f"{env['logical_cpus']} logical CPUs",
+        f"{env['logical_cpus']} logical CPUs, OpenMP wait policy {wait}",
         f"latency: {report['protocol']['latency']}",
         f"groups: {report['protocol']['groups']}",
     ]
@@ -100,122 +90,107 @@ def _primitive_line(report: dict) -> str:
             "the rest of the latency is framework overhead")
 
 
+def latency_table(report: dict) -> Table:
+    rows = []
+    for side in ("unfused", "fused"):
+        s = report[f"{side}_latency"] or {}
+        rows.append((side, _n(s.get("median"), ".3f"), ci_cell(s, 3), _n(s.get("p90"), ".3f"),
+                     str(s.get("n", "-")), str(s.get("processes") or 1)))
+    lat = report.get("unfused_latency") or {}
+    foot = [gain_text(report), _primitive_line(report)]
+    if lat.get("ci_method"):
+        foot.append(f"95% CI of the median: {lat['ci_method']}")
+    return Table(f"Latency, unfused vs fused (batch {report['input_shape'][0]})",
+                 ("", "median ms", "95% CI ms", "p90 ms", "n", "processes"), tuple(rows),
+                 "\n".join(foot))
+
+
+def group_table(report: dict) -> Table:
+    prefix = _common_prefix([m for g in report["groups"] for m in g["members"]])
+    rows = tuple(
+        (g["fused_node"], g["pattern"], "\n".join(m[len(prefix):] for m in g["members"]),
+         median_ci_cell(g.get("unfused_spread"), 3), median_ci_cell(g.get("fused_spread"), 3),
+         _n(g["gain_ms"], "+.3f"), _n(g["gain_percent"], "+.1f") + ("" if g["clear"] else " ~"),
+         g["reason"])
+        for g in report["groups"])
+    cov = report["coverage"]
+    foot = (f"{cov['grouped_layers']} layers fused into {len(report['groups'])} nodes; left "
+            f"unfused: {', '.join(cov['unfused_layers']) or 'none'}; removed: "
+            f"{', '.join(cov['removed_layers']) or 'none'}")
+    return Table("Fused groups (oneDNN primitive ms per iteration, median [95% CI]; "
+                 "~ = no significant difference)",
+                 ("fused node", "pattern", f"members ({prefix}...)" if prefix else "members",
+                  "unfused ms", "fused ms", "gain ms", "gain %", "why"), rows, foot,
+                 align="lllrrrrl")
+
+
+def pattern_group_table(report: dict) -> Table:
+    rows = tuple((r["pattern"], str(r["groups"]), _n(r["unfused_ms"], ".3f"),
+                  _n(r["fused_ms"], ".3f"), _n(r["gain_ms"], "+.3f"),
+                  _n(r["gain_percent"], "+.1f")) for r in report["pattern_groups"])
+    return Table("Primitive ms per call by pattern (groups summed)",
+                 ("pattern", "groups", "unfused ms", "fused ms", "gain ms", "gain %"), rows)
+
+
+def switch_table(report: dict) -> Table | None:
+    if not report["patterns"]:
+        return None
+    rows = tuple((p["switch"], median_ci_cell(p["latency"], 3),
+                  _n(p.get("fused_paired_ms"), ".3f"), _cost(report, p), _left(p))
+                 for p in report["patterns"])
+    return Table("Fusion switches off one at a time (latency; ~ = no significant difference)",
+                 ("switch", "latency off ms [95% CI]", "fused, paired run ms", "costs when off",
+                  "patterns left"), rows, align="lrrrl")
+
+
+def tables(report: dict) -> list[Table]:
+    out = [latency_table(report), group_table(report), pattern_group_table(report),
+           switch_table(report)]
+    return [t for t in out if t is not None]
+
+
+def warning_lines(report: dict) -> list[str]:
+    lines = []
+    for side in ("unfused", "fused"):
+        lines += [f"{side} latency: {w}"
+                  for w in (report[f"{side}_latency"] or {}).get("warnings") or ()]
+    lines += [f"failed worker {f['label']}: {f['error']}" for f in report["failed_workers"]]
+    return lines
+
+
+def finding_lines(report: dict) -> list[str]:
+    return [f"[{f['severity']}] {f['title']} ({f['graph']} graph): {f['evidence']}. "
+            f"{_nodes(f)} Fix: {f['fix']}" for f in report["findings"]]
+
+
 def render_terminal(report: dict, width: int = 160) -> str:
     from rich.console import Console
     from rich.markup import escape
-    from rich.table import Table
-    from rich.text import Text
 
+    report = upgrade(report)
     buf = io.StringIO()
     console = Console(file=buf, width=width, force_terminal=False, color_system=None)
     console.print(f"[bold]Fusion report[/bold]: {escape(str(report['model']))}")
-    for line in _header_lines(report):
+    for line in header_lines(report):
         console.print(line, highlight=False, markup=False)
-    stats = report.get("latency_stats", {})
-    console.print(f"unfused {_lat(report['unfused_latency'], stats.get('unfused'))}; fused "
-                  f"{_lat(report['fused_latency'], stats.get('fused'))}; {_gain(report)}",
-                  highlight=False)
-    for label, st in stats.items():
-        for w in st["warnings"]:
-            console.print(escape(f"{label} latency: {w}"), highlight=False)
-    console.print(_primitive_line(report), highlight=False)
-
-    table = Table(title="fused groups (oneDNN primitive ms per iteration; ~ = IQRs overlap)",
-                  show_lines=False)
-    prefix = _common_prefix([m for g in report["groups"] for m in g["members"]])
-    members_title = f"members ({prefix}...)" if prefix else "members"
-    for col in ("fused node", "pattern", members_title, "unfused (IQR)", "fused (IQR)",
-                "gain ms", "gain %"):
-        table.add_column(col, overflow="fold")
-    # "why" takes what is left and wraps: a fixed minimum made rich crop whole rows at the
-    # console width, cutting the reason off mid-word.
-    table.add_column("why", ratio=1, overflow="fold")
-    for g in report["groups"]:
-        table.add_row(Text(g["fused_node"]), Text(g["pattern"]),
-                      Text("\n".join(m[len(prefix):] for m in g["members"])),
-                      _cell(g, "unfused"), _cell(g, "fused"), _n(g["gain_ms"], "+.3f"),
-                      _n(g["gain_percent"], "+.1f") + ("" if g["clear"] else " ~"),
-                      Text(g["reason"]))
-    console.print(table)
-    cov = report["coverage"]
-    console.print(f"{cov['grouped_layers']} layers fused into {len(report['groups'])} nodes; "
-                  f"left unfused: {', '.join(cov['unfused_layers']) or 'none'}; removed: "
-                  f"{', '.join(cov['removed_layers']) or 'none'}", highlight=False)
-
-    bp = Table(title="primitive ms per call by pattern (groups summed)")
-    for col in ("pattern", "groups", "unfused", "fused", "gain ms", "gain %"):
-        bp.add_column(col)
-    for r in report["pattern_groups"]:
-        bp.add_row(r["pattern"], str(r["groups"]), _n(r["unfused_ms"], ".3f"),
-                   _n(r["fused_ms"], ".3f"), _n(r["gain_ms"], "+.3f"),
-                   _n(r["gain_percent"], "+.1f"))
-    console.print(bp)
-    if report["patterns"]:
-        pt = Table(title="fusion switches off one at a time (latency; ~ = within the noise: "
-                         "CIs overlap or below worker-to-worker noise)")
-        for col in ("switch", "latency off, ms (IQR)", "fused, paired run", "costs when off",
-                    "patterns left"):
-            pt.add_column(col, overflow="fold")
-        for p in report["patterns"]:
-            lat = p["latency"]
-            pt.add_row(p["switch"], _cell({"latency_spread": lat}, "latency"),
-                       _n(p.get("fused_paired_ms"), ".3f"),
-                       _cost(report, p), _left(p))
-        console.print(pt)
-    for f in report["failed_workers"]:
-        console.print(escape(f"failed worker {f['label']}: {f['error']}"), highlight=False)
+    print_tables(console, tables(report))
+    for line in warning_lines(report):
+        console.print(line, highlight=False, markup=False)
     console.print("[bold]diagnosis[/bold]" if report["findings"]
                   else "diagnosis: no problem found in the primitive logs")
-    for f in report["findings"]:
-        text = (f"- [{f['severity']}] {f['title']} ({f['graph']} graph): {f['evidence']}. "
-                f"{_nodes(f)}\n  Fix: {f['fix']}")
-        console.print(escape(text), highlight=False)
+    for line in finding_lines(report):
+        console.print(f"- {line}", highlight=False, markup=False)
     return buf.getvalue()
 
 
 def render_markdown(report: dict) -> str:
+    report = upgrade(report)
     out = [f"# Fusion report: {report['model']}", ""]
-    out += [f"- {line}" for line in _header_lines(report)]
-    out += ["", "| | latency ms (median) | IQR | n |", "|---|---|---|---|"]
-    for label, key in (("unfused", "unfused_latency"), ("fused", "fused_latency")):
-        d = report[key]
-        out.append(f"| {label} | {_n(d['median'], '.3f')} | {_n(d['q1'], '.3f')}-"
-                   f"{_n(d['q3'], '.3f')} | {d['n']} |")
-    out += ["", f"G{_gain(report)[1:]}. "
-            + _primitive_line(report), "",
-            "## Fused groups", "",
-            "| fused node | pattern | members | unfused ms (IQR) | fused ms (IQR) | gain ms | "
-            "gain % (~ = IQRs overlap) | why |",
-            "|---|---|---|---|---|---|---|---|"]
-    for g in report["groups"]:
-        out.append(f"| {g['fused_node']} | {g['pattern']} | {'<br>'.join(g['members'])} | "
-                   f"{_cell(g, 'unfused')} | {_cell(g, 'fused')} | {_n(g['gain_ms'], '+.3f')} | "
-                   f"{_n(g['gain_percent'], '+.1f')}{'' if g['clear'] else ' ~'} | {g['reason']} |")
-    cov = report["coverage"]
-    out += ["", f"Left unfused: {', '.join(cov['unfused_layers']) or 'none'}. "
-            f"Removed: {', '.join(cov['removed_layers']) or 'none'}."]
-    out += ["", "## Primitive time by fusion pattern", "",
-            "| pattern | groups | unfused ms | fused ms | gain ms | gain % |",
-            "|---|---|---|---|---|---|"]
-    out += [f"| {r['pattern']} | {r['groups']} | {_n(r['unfused_ms'], '.3f')} | "
-            f"{_n(r['fused_ms'], '.3f')} | {_n(r['gain_ms'], '+.3f')} | "
-            f"{_n(r['gain_percent'], '+.1f')} |" for r in report["pattern_groups"]]
-    if report["patterns"]:
-        out += ["", "## Patterns switched off one at a time", "",
-                "| switch | latency off ms | IQR | fused, paired run ms | costs when off | "
-                "patterns left |", "|---|---|---|---|---|---|"]
-        for p in report["patterns"]:
-            lat = p["latency"]
-            left = _left(p)
-            out.append(f"| {p['switch']} | {_n(lat['median'], '.3f')} | {_n(lat['q1'], '.3f')}-"
-                       f"{_n(lat['q3'], '.3f')} | {_n(p.get('fused_paired_ms'), '.3f')} | "
-                       f"{_cost(report, p)} | {left} |")
+    out += [f"- {line}" for line in header_lines(report)]
+    for t in tables(report):
+        out += ["", *markdown_lines(t)]
     out += ["", "## Diagnosis", ""]
     if not report["findings"]:
         out.append("No problem found in the primitive logs.")
-    for f in report["findings"]:
-        out.append(f"- **{f['severity']}: {f['title']}** ({f['graph']} graph): {f['evidence']}. "
-                   f"{_nodes(f)} Fix: {f['fix']}")
-    for f in report["failed_workers"]:
-        out.append(f"- failed worker {f['label']}: {f['error']}")
+    out += [f"- {line}" for line in finding_lines(report) + warning_lines(report)]
     return "\n".join(out) + "\n"

@@ -2,20 +2,12 @@
 
 from __future__ import annotations
 
-import dataclasses
 from typing import Any
 
 from mxprof.render.base import fmt_ms, fmt_ratio
+from mxprof.render.table_model import Table, ci_cell
 
 TOP_LAYERS = 15
-
-
-@dataclasses.dataclass(frozen=True)
-class Table:
-    title: str
-    headers: tuple[str, ...]
-    rows: tuple[tuple[str, ...], ...]
-    footnote: str = ""
 
 
 def header_lines(report: dict[str, Any]) -> list[str]:
@@ -31,6 +23,8 @@ def header_lines(report: dict[str, Any]) -> list[str]:
         weights = f"{weights} ({m['weights_path']})"
     # What the worker's OpenMP runtime reported (mxprof.workers.environment), not the request.
     threads = mx.get("openmp_threads") or env.get("threads") or report["protocol"].get("threads")
+    wait = (env.get("wait_policy") or {}).get("policy") or "not recorded"
+    clock = ((report.get("latency_ms") or {}).get("protocol") or {}).get("clock")
     return [
         f"model    {m['name']} ({m['source']}), input {shape}, {params} parameters, weights: {weights}",
         f"cpu      {env.get('cpu_model') or '?'}; ISA {', '.join(env.get('isa') or []) or '?'}",
@@ -40,7 +34,8 @@ def header_lines(report: dict[str, Any]) -> list[str]:
         f"software MXNet {mx.get('version', '?')}, oneDNN "
         f"{env.get('onednn_version') or '? (known from the primitives pass)'}, "
         f"OpenMP {mx.get('openmp_runtime') or '?'}, threads {threads or 'unknown'} on CPUs "
-        f"{mx.get('allowed_cpus') or aff.get('cpus', '?')}",
+        f"{mx.get('allowed_cpus') or aff.get('cpus', '?')}, wait policy {wait}",
+        f"clock    {clock or 'not recorded (file written before the clock was)'}",
     ]
 
 
@@ -61,10 +56,8 @@ def _expand(text: str) -> list[int]:
 def _lat_cells(lat: dict[str, Any] | None) -> tuple[str, ...]:
     if not lat:
         return ("failed", "-", "-", "-", "-", "-")
-    ci = (f"{lat['ci95_low']:.2f}-{lat['ci95_high']:.2f}"
-          if lat.get("ci95_low") is not None and lat.get("ci95_high") is not None else "-")
     return (fmt_ms(lat["median"]), fmt_ms(lat["p90"]), fmt_ms(lat["p99"]), fmt_ms(lat["stdev"]),
-            ci, str(lat["n"]))
+            ci_cell(lat), str(lat["n"]))
 
 
 def summary_table(report: dict[str, Any]) -> Table:

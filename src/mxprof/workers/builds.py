@@ -67,10 +67,6 @@ class Build:
     mxnet: str | None = None  # filled by probe()
     mkldnn: bool | None = None
 
-    @property
-    def is_current(self) -> bool:
-        return self.python is None
-
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
 

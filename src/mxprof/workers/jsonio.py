@@ -10,7 +10,9 @@
   folder (same file system, so the rename cannot be a copy), is flushed and fsync'd, then
   `os.replace`d over the target. A reader, or a run killed half-way, sees the old file or the
   new one, never half of one; on any failure the temporary file is removed and the old file is
-  left as it was.
+  left as it was. A target that exists and is not a regular file (a device such as /dev/stdout
+  or /dev/full, a FIFO) is written in place: renaming over it would replace the device with a
+  file (as root, /dev/full became a regular file).
 - Appends (`append_line`): one complete line or nothing. `os.write` may write fewer bytes than
   asked (a signal, a full disk), so it loops; if a write fails the file is truncated back to
   its length before the append, then fsync'd.
@@ -68,7 +70,7 @@ def write_text(path: str | os.PathLike, text: str | bytes) -> None:
     """
     path = Path(os.path.realpath(path))
     data = text.encode() if isinstance(text, str) else text
-    if path.exists() and not path.is_file():
+    if path.exists() and not path.is_file():  # a device or a FIFO: no rename over it
         with open(path, "wb") as f:
             f.write(data)
         return

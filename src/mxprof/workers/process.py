@@ -187,12 +187,23 @@ def kill_running() -> None:
         _kill_group(pgid)
 
 
-def thread_env(threads: int, runtime: str | None = None) -> dict[str, str]:
+_WAIT_VARIABLES = ("OMP_WAIT_POLICY", "GOMP_SPINCOUNT", "KMP_BLOCKTIME")
+
+
+def thread_env(threads: int | None, runtime: str | None = None,
+               wait_policy: str = "auto") -> dict[str, str]:
     """OpenMP variables for `threads` threads, for `runtime` ('intel' | 'gnu' | 'unknown';
-    default: the runtime this interpreter's MXNet loads), by mxprof.cpu.openmp."""
+    default: the runtime this interpreter's MXNet loads), by mxprof.cpu.openmp. `wait_policy`:
+    "active" or "passive" as resolved by the parent (`mxprof.cpu.openmp.resolve_wait_policy`),
+    or "auto" to resolve it here. With `threads` None (MXNet picks the count) only the wait
+    policy's variables are set."""
     from mxprof.cpu.openmp import detect_openmp_runtime, openmp_env
     runtime = runtime or detect_openmp_runtime()
-    return openmp_env(threads, intel_openmp=runtime != "gnu")
+    env = openmp_env(threads or 2, intel_openmp=runtime != "gnu", wait_policy=wait_policy)
+    if threads:
+        return env
+    # Two threads only to get the policy's variables: a team of one never waits.
+    return {k: v for k, v in env.items() if k in _WAIT_VARIABLES}
 
 
 _INTEL_RUNTIMES = ("libiomp5", "libomp.so", "libomp5")
@@ -250,13 +261,15 @@ def package_parent() -> str:
 def worker_env(*, base: Mapping[str, str] | None = None, drop: Iterable[str] = (),
                mkldnn: bool | None = None, threads: int | None = None,
                extra: Mapping[str, str] | None = None, python: str | None = None,
-               foreign: bool = False) -> dict[str, str]:
+               foreign: bool = False, wait_policy: str | None = None) -> dict[str, str]:
     """A worker's whole environment.
 
     `base` (default os.environ) minus ALWAYS_DROPPED and `drop`; MXNET_MKLDNN_ENABLED from
     `mkldnn` (None: MXNet's default); then `extra`; then OpenMP placement for `threads`, chosen
     for the OpenMP runtime of the interpreter that runs the worker (`python`, default this one)
-    under this very environment (an LD_PRELOAD in it counts). The worker must import this very
+    under this very environment (an LD_PRELOAD in it counts), and the OpenMP wait policy
+    `wait_policy` ("active" | "passive", resolved by the parent; None: only with `threads`,
+    resolved here as "auto"). The worker must import this very
     mxprof: for this interpreter (`foreign=False`) its parent directory goes first on
     PYTHONPATH; for another one (`foreign=True`: `python` is a venv with another MXNet) only a
     directory linking the package is used (see mxprof.workers.builds: the parent may be
@@ -270,9 +283,9 @@ def worker_env(*, base: Mapping[str, str] | None = None, drop: Iterable[str] = (
     if mkldnn is not None:
         env["MXNET_MKLDNN_ENABLED"] = "1" if mkldnn else "0"
     env.update(extra or {})
-    if threads:
+    if threads or wait_policy:
         runtime = openmp_runtime_for(python if foreign else None, env)
-        env.update(thread_env(threads, runtime))
+        env.update(thread_env(threads, runtime, wait_policy or "auto"))
     if foreign:
         from mxprof.workers.builds import package_path_dir
 

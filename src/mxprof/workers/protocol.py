@@ -239,7 +239,7 @@ def worker_main(run: Callable[[dict[str, Any]], dict[str, Any]],
     try:
         _fault_before(fault)
         result = run({**spec, "_options": extra, "_workdir": str(result_path.parent)})
-    except Exception:
+    except Exception:  # noqa: BLE001 - every failure of a job becomes the worker's exit status
         traceback.print_exc()
         return 1
     jsonio.write_json(result_path, result)

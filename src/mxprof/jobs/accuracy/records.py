@@ -2,50 +2,56 @@
 
 Frozen msgspec records (mxprof.schema.Record); the JSON written by `--json` is
 `AccuracyReport.to_dict()` (schema 1) and `--load` decodes it strictly through
-mxprof.jobs.results (the file's shape, with the derived keys, is `AccuracyFile` there).
+mxprof.jobs.results (the file's shape, with the derived keys, is `AccuracyFile` there). A
+configuration's latency is the one statistics record (`mxprof.timing.stats.Stats`, saved as
+`Stats.to_dict("ms")`); files saved before it ({median_ms, p25_ms, p75_ms, ...}) are converted
+on load by `latency_from_dict`.
 """
 
 from __future__ import annotations
-
-from dataclasses import asdict, dataclass
 
 import msgspec
 import numpy as np
 
 from mxprof.jobs.accuracy import metrics as metrics
 from mxprof.schema import SCHEMA, Record
+from mxprof.timing.stats import Stats, speedup, summarize
 from mxprof.workers.records import RatioRow
 
 REFERENCE = "mkldnn-off"
 
 
-@dataclass(frozen=True)
-class Latency:
-    """Wall time of one forward call at `batch` inputs, waited to completion, in milliseconds."""
+def latency_stats(samples_ms) -> Stats | None:
+    """The one statistics record (`mxprof.timing.stats.summarize`) of per-call times in ms;
+    None without samples (a configuration that was not timed)."""
+    a = np.asarray(samples_ms, dtype=float)
+    return summarize(a * 1e6) if a.size else None
 
-    batch: int
-    warmup: int
-    iterations: int
-    median_ms: float
-    p25_ms: float
-    p75_ms: float
-    min_ms: float
-    samples_ms: tuple[float, ...] = ()  # the timed calls, for the speedup's interval
 
-    @classmethod
-    def from_samples(cls, samples: list[float], batch: int, warmup: int) -> Latency | None:
-        if not samples:
-            return None
-        a = np.asarray(samples)
-        return cls(batch, warmup, len(a), float(np.median(a)), float(np.percentile(a, 25)),
-                   float(np.percentile(a, 75)), float(a.min()), tuple(float(v) for v in a))
+def _old_latency(d: dict) -> tuple[Stats | None, tuple[float, ...], dict]:
+    """(Stats, samples, timing) from a latency dict of a file written before the one record:
+    {batch, warmup, iterations, median_ms, p25_ms, p75_ms, min_ms[, samples_ms]}. With the
+    samples the record is recomputed exactly; without them only what was saved is kept."""
+    samples = tuple(d.get("samples_ms") or ())
+    timing = {k: d.get(k) for k in ("batch", "warmup", "iterations")}
+    if samples:
+        return latency_stats(samples), samples, timing
+    figures = {f: None for f in ("max", "mean", "stdev", "p90", "p99", "mad", "ci95_low",
+                                 "ci95_high")}
+    stats = Stats.from_dict({**figures, "n": d["iterations"], "min": d["min_ms"],
+                             "median": d["median_ms"], "q1": d["p25_ms"], "q3": d["p75_ms"],
+                             "outliers": 0, "unit": "ms",
+                             "notes": ["saved before mxprof recorded the 95% interval"]})
+    return stats, samples, timing
 
-    def to_dict(self) -> dict:
-        return {**asdict(self), "samples_ms": list(self.samples_ms)}
 
-    @classmethod
-    def from_dict(cls, d: dict | None) -> Latency | None:
-        return None if d is None else cls(**{**d, "samples_ms": tuple(d.get("samples_ms", ()))})
+def latency_from_dict(d: dict | None) -> tuple[Stats | None, tuple[float, ...], dict | None]:
+    """(Stats, samples_ms, old timing protocol or None) of a config's saved "latency"."""
+    if d is None:
+        return None, (), None
+    if "median_ms" in d:
+        return _old_latency(d)
+    return Stats.from_dict(d), (), None
 
 
 class ConfigResult(Record, frozen=True):
@@ -64,7 +70,20 @@ class ConfigResult(Record, frozen=True):
     within_tolerance: bool | None = None  # None for INT8: judged by agreement, not elementwise
     top1_agreement: float | None = None
     top5_agreement: float | None = None
-    latency: Latency | None = None
+    latency: Stats | None = None  # one forward call at the report's timing batch
+    samples_ms: tuple[float, ...] = ()  # the timed calls, for the speedup's interval
+
+    def to_dict(self) -> dict:
+        # The latency in milliseconds, as every file mxprof writes gives it.
+        return {**super().to_dict(),
+                "latency": self.latency.to_dict("ms") if self.latency else None}
+
+    @classmethod
+    def from_dict(cls, d: dict) -> ConfigResult:
+        latency, samples, _ = latency_from_dict(d.get("latency"))
+        rec = super().from_dict({**d, "latency": None})
+        return msgspec.structs.replace(rec, latency=latency,
+                                       samples_ms=tuple(d.get("samples_ms") or samples))
 
 
 class AccuracyReport(Record, frozen=True):
@@ -83,14 +102,45 @@ class AccuracyReport(Record, frozen=True):
     notes: tuple[str, ...] = ()
     # Which reference path ran: {config, env, why} (RNN networks use MXNET_USE_MKLDNN_RNN=0).
     reference: dict | None = None
+    # How latencies were timed: {batch, warmup, iterations} (None: not timed).
+    timing: dict | None = None
 
     def config(self, name: str) -> ConfigResult | None:
         return next((c for c in self.configs if c.name == name), None)
 
     def to_dict(self) -> dict:
         # A comparison's JSON adds its derived maxima; int8 is derived from the configs.
-        return {**super().to_dict(), "comparisons": [c.to_dict() for c in self.comparisons],
+        return {**super().to_dict(), "configs": [c.to_dict() for c in self.configs],
+                "comparisons": [c.to_dict() for c in self.comparisons],
                 "int8": int8_summary(self)}
+
+    @classmethod
+    def from_dict(cls, d: dict) -> AccuracyReport:
+        rec = super().from_dict({**d, "configs": []})
+        return msgspec.structs.replace(
+            rec, configs=tuple(ConfigResult.from_dict(c) for c in d["configs"]),
+            timing=d.get("timing") or _old_timing(d))
+
+
+def _old_timing(d: dict) -> dict | None:
+    """A file written before `timing` kept the protocol in each config's latency."""
+    for c in d.get("configs", ()):
+        if c.get("latency") and "median_ms" in c["latency"]:
+            return latency_from_dict(c["latency"])[2]
+    return None
+
+
+def upgrade_file(d: dict) -> dict:
+    """A saved accuracy file in today's shape: old latency dicts become the Stats record."""
+    configs = []
+    for c in d.get("configs") or ():
+        if isinstance(c, dict) and isinstance(c.get("latency"), dict) \
+                and "median_ms" in c["latency"]:
+            stats, samples, _ = latency_from_dict(c["latency"])
+            c = {**c, "latency": stats.to_dict("ms") if stats else None,
+                 "samples_ms": list(c.get("samples_ms") or samples)}
+        configs.append(c)
+    return {**d, "configs": configs} if "configs" in d else d
 
 
 def int8_summary(report: AccuracyReport) -> list[dict]:
@@ -106,19 +156,18 @@ def int8_summary(report: AccuracyReport) -> list[dict]:
             row["top1_delta"] = c.top1 - base.top1
             row["top5_delta"] = c.top5 - base.top5
         if c.latency and base.latency:
-            row["speedup"] = base.latency.median_ms / c.latency.median_ms
-            row["speedup_ratio"] = _speedup_ratio(base.latency, c.latency)
+            row["speedup"] = base.latency.median / c.latency.median
+            row["speedup_ratio"] = _speedup_ratio(base.samples_ms, c.samples_ms)
         rows.append(row)
     return rows
 
 
-def _speedup_ratio(base: Latency, new: Latency) -> dict | None:
+def _speedup_ratio(base_ms, new_ms) -> dict | None:
     """The INT8 speedup with its 95% interval and `significant` (mxprof.timing.stats.Ratio):
     one process per configuration, so the method string says run-to-run noise is not covered."""
-    if not base.samples_ms or not new.samples_ms:
+    if not base_ms or not new_ms or min(*base_ms, *new_ms) <= 0:
         return None
-    from mxprof.timing.stats import speedup
-    return speedup([base.samples_ms], [new.samples_ms]).to_dict()
+    return speedup([base_ms], [new_ms]).to_dict()
 
 
 # The file `--json` writes: an AccuracyReport with the keys derived from it (schema 1).

@@ -31,7 +31,7 @@ from mxprof.jobs.accuracy.records import (
     REFERENCE,
     AccuracyReport,
     ConfigResult,
-    Latency,
+    latency_stats,
 )
 from mxprof.workers.environment import probe_onednn_version
 from mxprof.workers.process import worker_env as process_env
@@ -105,9 +105,12 @@ def plan_configs(names: list[str], int8_modes: list[str]) -> list[ConfigPlan]:
 _DROPPED_ENV = ("MXNET_SUBGRAPH_BACKEND",)
 
 
-def worker_env(plan_env: dict[str, str], threads: int | None) -> dict[str, str]:
-    """The whole environment of one worker: inherited, minus verbose/MKL-DNN switches, plus ours."""
-    return process_env(drop=_DROPPED_ENV, threads=threads, extra=plan_env)
+def worker_env(plan_env: dict[str, str], threads: int | None,
+               wait_policy: str | None = None) -> dict[str, str]:
+    """The whole environment of one worker: inherited, minus verbose/MKL-DNN switches, plus ours
+    (OpenMP threads and the wait policy the parent resolved)."""
+    return process_env(drop=_DROPPED_ENV, threads=threads, extra=plan_env,
+                       wait_policy=wait_policy)
 
 
 def run_worker(spec: dict, env: dict[str, str], timeout: float) -> dict:
@@ -130,12 +133,14 @@ def _load_outputs(out_dir: Path, count: int) -> list[np.ndarray]:
 def run_accuracy(model: dict, plans: list[ConfigPlan], *, inputs: dict, batch_size: int,
                  calib_count: int, timing: dict, tolerance: metrics.Tolerance,
                  threads: int | None = None, binding: dict | None = None,
-                 timeout: float = 1800.0, progress=None) -> AccuracyReport:
+                 timeout: float = 1800.0, progress=None,
+                 wait_policy: str | None = None) -> AccuracyReport:
     """Run every planned configuration and compare it with the reference.
 
     `inputs` is {"kind": "random", "count": N, "seed": S} or {"kind": "dataset", "path": P,
     "preprocess": Preprocess dict, "limit": N or None}. `binding` ({"cpus": "0-17",
-    "membind": "0" or None}) pins every worker before it loads MXNet.
+    "membind": "0" or None}) pins every worker before it loads MXNet. `wait_policy`: the
+    OpenMP wait policy the parent resolved (mxprof.cpu.openmp.resolve_wait_policy).
     """
     from mxprof.cpu.load import LoadMonitor
     work = Path(tempfile.mkdtemp(prefix="mxprof-accuracy-"))
@@ -144,10 +149,12 @@ def run_accuracy(model: dict, plans: list[ConfigPlan], *, inputs: dict, batch_si
     try:
         base_spec = {"batch_size": batch_size, "timing": timing, "seed": 0, "bind": binding}
         report = _run(work, model, plans, inputs, base_spec, calib_count, tolerance,
-                      threads, timeout, progress or (lambda msg: None))
+                      (threads, wait_policy), timeout, progress or (lambda msg: None))
     finally:
         shutil.rmtree(work, ignore_errors=True)
-    report = msgspec.structs.replace(report, reference=reference)
+    timed = {k: timing.get(k) for k in ("batch", "warmup", "iterations")}
+    report = msgspec.structs.replace(report, reference=reference,
+                                     timing=timed if timing.get("iterations") else None)
     machine = monitor.stop(f"mxprof accuracy {model.get('name', '?')}") if monitor else None
     if machine is not None:  # the one busy-machine record, kept with the result
         report = msgspec.structs.replace(report, environment={**report.environment,
@@ -181,7 +188,7 @@ def busy_machine_note(machine) -> str | None:
     return f"{machine.warning()}; accuracy and equivalence figures are unaffected"
 
 
-def _run(work, model, plans, inputs, base_spec, calib_count, tolerance, threads, timeout,
+def _run(work, model, plans, inputs, base_spec, calib_count, tolerance, openmp, timeout,
          progress) -> AccuracyReport:
     shape = tuple(model["input_shape"])
     calibration = None
@@ -215,7 +222,7 @@ def _run(work, model, plans, inputs, base_spec, calib_count, tolerance, threads,
         progress(f"running {plan.name}")
         started = time.monotonic()
         try:
-            results[plan.name] = run_worker(spec, worker_env(plan.env(), threads), timeout)
+            results[plan.name] = run_worker(spec, worker_env(plan.env(), *openmp), timeout)
         except WorkerError as exc:
             errors[plan.name] = str(exc)
             progress(f"{plan.name} failed: {str(exc).splitlines()[0]}")
@@ -249,23 +256,10 @@ def _assemble(work, model, plans, inputs, results, errors, tolerance,
             configs.append(ConfigResult(plan.name, plan.kind, plan.mkldnn, plan.calib_mode,
                                         ok=False, error=err))
             continue
-        fields: dict = {}
-        first = outs[plan.name][0]
-        if labels is not None and metrics.is_classifier_output(first):
-            fields["top1"] = metrics.topk_accuracy(first, labels, 1)
-            fields["top5"] = metrics.topk_accuracy(first, labels, 5)
-        if ref_out is not None:
-            cmp = metrics.compare_outputs(plan.name, outs[plan.name], REFERENCE, ref_out,
-                                          tolerance)
-            if plan.name != REFERENCE:
-                comparisons.append(cmp)
-            fields.update(max_abs_diff=cmp.max_abs_diff, max_rel_diff=cmp.max_rel_diff,
-                          top1_agreement=cmp.top1_agreement, top5_agreement=cmp.top5_agreement,
-                          within_tolerance=None if plan.kind == "int8" else cmp.within_tolerance)
-        t = r["timing"]
-        lat = Latency.from_samples(t["samples_ms"], t["batch"], t["warmup"])
-        configs.append(ConfigResult(plan.name, plan.kind, plan.mkldnn, plan.calib_mode, ok=True,
-                                    latency=lat, **fields))
+        config, cmp = _config_result(plan, r, outs[plan.name], ref_out, labels, tolerance)
+        configs.append(config)
+        if cmp is not None and plan.name != REFERENCE:
+            comparisons.append(cmp)
     # The pairs the issue names beside "vs reference": fused vs unfused, INT8 vs FP32 fused.
     pairs = [("mkldnn-fused", "mkldnn")]
     pairs += [(p.name, "mkldnn-fused") for p in plans if p.kind == "int8"]
@@ -274,14 +268,7 @@ def _assemble(work, model, plans, inputs, results, errors, tolerance,
             comparisons.append(metrics.compare_outputs(a, outs[a], b, outs[b], tolerance))
     any_result = ref or next(iter(results.values()), None)
     weights = any_result["weights"] if any_result else None
-    notes = []
-    if weights == "random":
-        notes.append("weights are random (no --params, no local pretrained file): labelled "
-                      "top-1/top-5 are meaningless here; only equivalence between "
-                      "configurations is checked")
-    if inputs["kind"] == "random":
-        notes.append("inputs are random normal arrays: agreement and error figures hold for "
-                     "these inputs; pass --data for labelled accuracy")
+    notes = _input_notes(weights, inputs)
     count = len(next(iter(outs.values()))[0]) if outs else inputs.get("count", 0)
     env = dict(any_result["environment"]) if any_result else {}
     binding = any_result.get("binding") if any_result else None
@@ -295,6 +282,36 @@ def _assemble(work, model, plans, inputs, results, errors, tolerance,
         tolerance=tolerance, configs=tuple(configs), comparisons=tuple(comparisons),
         calibration=calibration,
         environment=env, notes=tuple(notes))
+
+
+def _config_result(plan, result, outs, ref_out, labels, tolerance):
+    """(ConfigResult, its Comparison with the reference or None) of one configuration that ran:
+    labelled top-1/top-5, differences and agreement with the reference, latency."""
+    fields: dict = {}
+    if labels is not None and metrics.is_classifier_output(outs[0]):
+        fields["top1"] = metrics.topk_accuracy(outs[0], labels, 1)
+        fields["top5"] = metrics.topk_accuracy(outs[0], labels, 5)
+    cmp = None
+    if ref_out is not None:
+        cmp = metrics.compare_outputs(plan.name, outs, REFERENCE, ref_out, tolerance)
+        fields.update(max_abs_diff=cmp.max_abs_diff, max_rel_diff=cmp.max_rel_diff,
+                      top1_agreement=cmp.top1_agreement, top5_agreement=cmp.top5_agreement,
+                      within_tolerance=None if plan.kind == "int8" else cmp.within_tolerance)
+    samples = tuple(result["timing"]["samples_ms"])
+    return ConfigResult(plan.name, plan.kind, plan.mkldnn, plan.calib_mode, ok=True,
+                        latency=latency_stats(samples), samples_ms=samples, **fields), cmp
+
+
+def _input_notes(weights: str | None, inputs: dict) -> list[str]:
+    notes = []
+    if weights == "random":
+        notes.append("weights are random (no --params, no local pretrained file): labelled "
+                     "top-1/top-5 are meaningless here; only equivalence between "
+                     "configurations is checked")
+    if inputs["kind"] == "random":
+        notes.append("inputs are random normal arrays: agreement and error figures hold for "
+                     "these inputs; pass --data for labelled accuracy")
+    return notes
 
 
 def quick_equivalence(model: dict, *, num_inputs: int = 8, batch_size: int = 8,

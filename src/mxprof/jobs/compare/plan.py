@@ -134,6 +134,9 @@ def run_key(spec: RunSpec, build: Build, machine: dict[str, Any],
     (process 0 keeps the key it had before processes existed)."""
     spec_d = spec.to_dict()
     spec_d.pop("test_hook", None)
+    # What "auto" chose under the load of the moment is not what a run is: the policy asked
+    # for is in `environment` when it was not auto (mxprof.commands.compare).
+    spec_d.pop("wait_policy", None)
     what = {"spec": spec_d, "build": [build.name, build.python, build.pip_spec],
             "machine": machine, "instances": list(instance_cpus)}
     if process:
@@ -149,7 +152,8 @@ def plan(models: Sequence[ModelSpec], builds: Sequence[Build], *, machine: dict[
          configs: Sequence[str] = ("reference", "mkldnn"), batch_sizes: Sequence[int] | None = None,
          protocol: Protocol | None = None, threads: int | None = None, cpus: str | None = None,
          membind: str | None = None, instance_cpus: Sequence[str] = (),
-         processes: int = 1, environment: dict[str, Any] | None = None) -> list[PlannedRun]:
+         processes: int = 1, environment: dict[str, Any] | None = None,
+         wait_policy: str | None = None) -> list[PlannedRun]:
     """Model-major order, so an interrupted sweep has whole rows for the models it reached.
 
     Within a model and batch, `processes` rounds of every build x configuration, interleaved
@@ -170,7 +174,8 @@ def plan(models: Sequence[ModelSpec], builds: Sequence[Build], *, machine: dict[
                             continue
                         spec = RunSpec(model=model, config=config, mkldnn=CONFIGS[config],
                                        pass_name="timing", batch_size=batch, protocol=protocol,
-                                       threads=threads, cpus=cpus, membind=membind)
+                                       threads=threads, cpus=cpus, membind=membind,
+                                       wait_policy=wait_policy)
                         key = run_key(spec, build, machine, instance_cpus, process, environment)
                         base = (run_key(spec, build, machine, instance_cpus, 0, environment) if process
                                 else key)
@@ -216,6 +221,8 @@ def _base_row(record: dict[str, Any], result: RunResult) -> dict[str, Any]:
         "instances": len(record.get("instance_cpus") or ()) or 1,
         # The OpenMP threads the worker ran with (read inside it), else what was asked for.
         "threads": mx.get("openmp_threads") or spec.threads or env.get("threads"),
+        # How its OpenMP threads waited, read from the worker's environment.
+        "wait_policy": (env.get("wait_policy") or {}).get("policy") or spec.wait_policy,
         "cpus": " | ".join(record.get("instance_cpus") or ()) or spec.cpus,
         "membind": spec.membind,
         "weights": result.weights, "status": record["status"], "key": record["key"],

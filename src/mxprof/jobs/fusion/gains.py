@@ -5,13 +5,15 @@
 - `layer_coverage(groups, unfused_graph, fused_graph)`: each original layer is in exactly one
   group, stays a node of its own, or was removed by the partitioner.
 - `group_table(groups, unfused_ms, fused_ms)`: per group, primitive time before and after.
-- `latency_summary(samples_ns)` and `gain(...)`: totals with their spread.
+- `summary_ms(values_ms)`: the one statistics record (`mxprof.timing.stats.Stats`) of a series.
 - `pattern_attribution(fused, off)`: what each `MXNET_DISABLE_MKLDNN_FUSE_*` switch costs.
 """
 
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
+
+from mxprof.timing.stats import Stats, summarize
 
 # The fusion switches MXNet 1.9.1 reads (strings in libmxnet.so; mkldnn_conv_property.h and
 # mkldnn_fc_property.h read them with dmlc::GetEnv). Value: the pattern step each one gates.
@@ -106,101 +108,49 @@ def layer_coverage(groups, unfused_graph: dict, fused_graph: dict) -> Coverage:
     return Coverage(grouped, tuple(unfused), tuple(removed), tuple(duplicated))
 
 
-@dataclass(frozen=True)
-class Spread:
-    """Median with the interquartile range and the sample count, all in ms."""
-
-    median: float
-    q1: float
-    q3: float
-    n: int
-
-    def to_dict(self) -> dict:
-        return asdict(self)
-
-    @classmethod
-    def from_dict(cls, d: dict) -> Spread:
-        return cls(**d)
-
-
-def spread(values_ms) -> Spread:
+def summary_ms(values_ms) -> Stats | None:
+    """The one statistics record (`mxprof.timing.stats.summarize`) of per-iteration times given
+    in ms; None when there are none (a group whose primitives the log did not show)."""
     import numpy as np  # here, so `import mxprof` stays light
 
     a = np.asarray(values_ms, dtype=float)
-    if a.size == 0:
-        return Spread(float("nan"), float("nan"), float("nan"), 0)
-    q1, med, q3 = np.percentile(a, [25, 50, 75])
-    return Spread(float(med), float(q1), float(q3), int(a.size))
+    return summarize(a * 1e6) if a.size else None
 
 
-def latency_summary(samples_ns) -> Spread:
-    """Median and quartiles of per-call samples, from the shared statistics (`mxprof.timing.stats`)."""
-    from mxprof.timing.stats import summarize
-
-    if len(samples_ns) == 0:
-        return spread([])
-    s = summarize(samples_ns)
-    return Spread(s.median / 1e6, s.q1 / 1e6, s.q3 / 1e6, s.n)
-
-
-def median_interval(samples_ns) -> Spread:
-    """The median with its 95% confidence interval in place of the quartiles."""
-    from mxprof.timing.stats import summarize
-
-    s = summarize(samples_ns)
-    return Spread(s.median / 1e6, s.ci95_low / 1e6, s.ci95_high / 1e6, s.n)
-
-
-def worker_noise_ms(rounds_by_config) -> float | None:
-    """Largest spread of per-worker medians of one configuration across rounds, in ms."""
-    spreads = []
-    for rounds in rounds_by_config:
-        medians = [latency_summary(r).median for r in rounds if len(r)]
-        if len(medians) > 1:
-            spreads.append(max(medians) - min(medians))
-    return max(spreads) if spreads else None
+def median_ms(s: Stats | None) -> float:
+    return s.median / 1e6 if s is not None else float("nan")
 
 
 def gain_percent(before_ms: float, after_ms: float) -> float:
     return (before_ms - after_ms) / before_ms * 100.0 if before_ms > 0 else float("nan")
 
 
-def separated(a: Spread, b: Spread) -> bool:
-    return a.n > 0 and b.n > 0 and (a.q1 > b.q3 or b.q1 > a.q3)
-
-
-def gain_range_percent(before: Spread, after: Spread) -> tuple[float, float]:
-    """Gain from the pessimistic to the optimistic ends of the two intervals (q1..q3)."""
-    if before.median <= 0:
-        return (float("nan"), float("nan"))
-    return ((before.q1 - after.q3) / before.median * 100.0,
-            (before.q3 - after.q1) / before.median * 100.0)
-
-
 @dataclass(frozen=True)
 class GroupTiming:
     group: FusedGroup
-    unfused: Spread  # sum of the members' primitives per iteration, unfused graph
-    fused: Spread  # the fused node's primitives per iteration, fused graph
+    unfused: Stats | None  # sum of the members' primitives per iteration, unfused graph
+    fused: Stats | None  # the fused node's primitives per iteration, fused graph
+
+    @property
+    def unfused_ms(self) -> float:
+        return median_ms(self.unfused)
+
+    @property
+    def fused_ms(self) -> float:
+        return median_ms(self.fused)
 
     @property
     def gain_ms(self) -> float:
-        return self.unfused.median - self.fused.median
-
-    @property
-    def gain_percent(self) -> float:
-        return gain_percent(self.unfused.median, self.fused.median)
-
-    @property
-    def clear(self) -> bool:
-        """True when the interquartile ranges do not overlap: the gain or loss is not noise."""
-        return separated(self.unfused, self.fused)
+        return self.unfused_ms - self.fused_ms
 
     def to_dict(self) -> dict:
-        return {**self.group.to_dict(), "unfused_ms": self.unfused.median,
-                "fused_ms": self.fused.median, "gain_ms": self.gain_ms,
-                "gain_percent": self.gain_percent, "clear": self.clear, "unfused_spread": self.unfused.to_dict(),
-                "fused_spread": self.fused.to_dict()}
+        """The group with its medians in ms and both statistics records (`Stats.to_dict("ms")`);
+        whether the gain is real is the `gain_ratio` of `mxprof.jobs.fusion.ratios`."""
+        return {**self.group.to_dict(), "unfused_ms": self.unfused_ms, "fused_ms": self.fused_ms,
+                "gain_ms": self.gain_ms, "gain_percent": gain_percent(self.unfused_ms,
+                                                                       self.fused_ms),
+                "unfused_spread": self.unfused.to_dict("ms") if self.unfused else None,
+                "fused_spread": self.fused.to_dict("ms") if self.fused else None}
 
 
 def _per_iteration_sum(series: dict[str, list[float]], names) -> list[float]:
@@ -216,8 +166,8 @@ def group_table(groups, unfused_series: dict[str, list[float]],
     one time per measured iteration (see `fusion_trace.node_ms_per_iteration`).
     """
     return tuple(
-        GroupTiming(g, spread(_per_iteration_sum(unfused_series, g.members)),
-                    spread(fused_series.get(g.fused_node, [])))
+        GroupTiming(g, summary_ms(_per_iteration_sum(unfused_series, g.members)),
+                    summary_ms(fused_series.get(g.fused_node, [])))
         for g in groups
     )
 
@@ -229,8 +179,8 @@ def gain_by_pattern(timings) -> list[dict]:
         row = rows.setdefault(t.group.pattern, {"pattern": t.group.pattern, "groups": 0,
                                                 "unfused_ms": 0.0, "fused_ms": 0.0})
         row["groups"] += 1
-        row["unfused_ms"] += t.unfused.median
-        row["fused_ms"] += t.fused.median
+        row["unfused_ms"] += t.unfused_ms
+        row["fused_ms"] += t.fused_ms
     for row in rows.values():
         row["gain_ms"] = row["unfused_ms"] - row["fused_ms"]
         row["gain_percent"] = gain_percent(row["unfused_ms"], row["fused_ms"])
@@ -243,12 +193,14 @@ class PatternEffect:
 
     switch: str
     pattern: str
-    latency: Spread
+    latency: Stats
     patterns: dict[str, int]  # fusion patterns left in the graph with the switch off
     cost_ms: float  # latency(switch off) - latency(all on, paired run): what the pattern buys
 
     def to_dict(self) -> dict:
-        return {**asdict(self), "latency": self.latency.to_dict()}
+        return {"switch": self.switch, "pattern": self.pattern,
+                "latency": self.latency.to_dict("ms"), "patterns": dict(self.patterns),
+                "cost_ms": self.cost_ms}
 
 
 def pattern_counts(groups) -> dict[str, int]:
@@ -259,13 +211,13 @@ def pattern_counts(groups) -> dict[str, int]:
     return dict(sorted(counts.items(), key=lambda kv: (-kv[1], kv[0])))
 
 
-def pattern_attribution(fused_latency: dict[str, Spread],
-                        off: dict[str, tuple[Spread, dict[str, int]]]
+def pattern_attribution(fused_latency: dict[str, Stats],
+                        off: dict[str, tuple[Stats, dict[str, int]]]
                         ) -> tuple[PatternEffect, ...]:
     """`off` maps a switch to (latency with it set, patterns left); `fused_latency` maps it to
     the fully fused latency measured next to it. One effect per switch."""
     return tuple(
         PatternEffect(switch, PATTERN_SWITCHES.get(switch, switch), lat, left,
-                      lat.median - fused_latency[switch].median)
+                      median_ms(lat) - median_ms(fused_latency[switch]))
         for switch, (lat, left) in off.items()
     )

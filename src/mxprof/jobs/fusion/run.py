@@ -15,12 +15,16 @@ import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import numpy as np
+
 from mxprof.errors import WorkerError
 from mxprof.jobs.fusion import diagnose as fusion_diagnose
 from mxprof.jobs.fusion import gains as fusion
 from mxprof.jobs.fusion import ratios as fusion_ratios
 from mxprof.jobs.fusion import trace as fusion_trace
+from mxprof.jobs.fusion.report import summary_line
 from mxprof.schema import SCHEMA
+from mxprof.timing.stats import Stats, summarize, summarize_processes
 from mxprof.workers import jsonio, protocol
 from mxprof.workers.process import worker_env
 
@@ -46,13 +50,14 @@ class FusionOptions:
     rounds: int = 2  # unfused/fused timing workers alternate this many times (load drift)
     switches: tuple[str, ...] = tuple(fusion.PATTERN_SWITCHES)
     threads: int | None = None
+    wait_policy: str | None = None  # "active" | "passive", resolved by the parent
     timeout_s: float = 900.0
     extra_env: dict[str, str] = field(default_factory=dict)
 
 
 def _worker_env(opts: FusionOptions, extra: dict[str, str]) -> dict[str, str]:
     return worker_env(drop=_CONTROLLED, threads=opts.threads,
-                      extra={**opts.extra_env, **extra})
+                      extra={**opts.extra_env, **extra}, wait_policy=opts.wait_policy)
 
 
 def run_worker(spec: dict, env: dict[str, str], workdir: Path, label: str,
@@ -89,8 +94,6 @@ def output_mismatch(unfused_npy: str | None, fused_npy: str | None,
                     tolerance=None) -> fusion_diagnose.Finding | None:
     """Fusion must not change the result: the two outputs element by element, with the
     function and default tolerances of `mxprof accuracy` (mxprof.jobs.accuracy.metrics)."""
-    import numpy as np
-
     from mxprof.jobs.accuracy import metrics
 
     if not unfused_npy or not fused_npy:
@@ -124,7 +127,23 @@ def _busy_machine(machine) -> fusion_diagnose.Finding | None:
         "(--threads below the free core count)", (), 0.0)
 
 
-def _run(opts: FusionOptions, tmp: Path, progress) -> dict:
+@dataclass
+class _Runs:
+    """What the workers of one fusion job returned (filled in the order they run)."""
+
+    unfused: dict
+    fused: dict
+    unfused_samples: list  # per round (one worker process each): per-call ns
+    fused_samples: list
+    unfused_trace: fusion_trace.Trace | None = None
+    fused_trace: fusion_trace.Trace | None = None
+    paired: dict = field(default_factory=dict)  # switch -> (fused ref ns, switch-off ns)
+    off_patterns: dict = field(default_factory=dict)  # switch -> patterns left
+    failed: list = field(default_factory=list)
+
+
+def _worker_runner(opts: FusionOptions, tmp: Path, progress):
+    """worker(label, fused, extra_env=None, **spec) -> (result, stdout) for this job."""
     params = str(tmp / "weights.params")
     base = {"model": opts.model, "shape": list(opts.shape), "path": opts.path,
             "static": opts.static, "warmup": opts.warmup, "iterations": opts.iterations,
@@ -140,166 +159,182 @@ def _run(opts: FusionOptions, tmp: Path, progress) -> dict:
         env = _worker_env(opts, {**(fused_env if fused else unfused_env), **(extra or {})})
         return run_worker(spec, env, tmp, label, opts.timeout_s)
 
+    return worker, params
+
+
+def _time_rounds(opts: FusionOptions, worker, params: str) -> _Runs:
+    """Unfused and fused timing workers, alternating `opts.rounds` times (load drift hits both)."""
     unfused, _ = worker("unfused", False, params_in=None, params_out=params)
     if fusion.fusion_groups(unfused["graph"]):
         raise WorkerError("the unfused graph already holds fused nodes: is a subgraph backend "
                           "forced on by the environment?")
     fused, _ = worker("fused", True)
-    unfused_samples, fused_samples = [unfused["samples_ns"]], [fused["samples_ns"]]
+    runs = _Runs(unfused, fused, [unfused["samples_ns"]], [fused["samples_ns"]])
     for r in range(1, opts.rounds):
-        unfused_samples.append(worker(f"unfused-{r}", False)[0]["samples_ns"])
-        fused_samples.append(worker(f"fused-{r}", True)[0]["samples_ns"])
+        runs.unfused_samples.append(worker(f"unfused-{r}", False)[0]["samples_ns"])
+        runs.fused_samples.append(worker(f"fused-{r}", True)[0]["samples_ns"])
+    return runs
+
+
+def _trace(opts: FusionOptions, worker, runs: _Runs) -> None:
+    """The two DNNL_VERBOSE workers: primitive times per node, unfused and fused."""
     trace_spec = {"trace": True, "iterations": opts.trace_iterations, "warmup": 2}
     unfused_tr, unfused_log = worker("unfused-trace", False, {"DNNL_VERBOSE": "1"}, **trace_spec)
     fused_tr, fused_log = worker("fused-trace", True, {"DNNL_VERBOSE": "1"}, **trace_spec)
-    unfused_trace = fusion_trace.build_trace(unfused_log, unfused_tr["graph"])
-    fused_trace = fusion_trace.build_trace(fused_log, fused_tr["graph"])
+    runs.unfused_trace = fusion_trace.build_trace(unfused_log, unfused_tr["graph"])
+    runs.fused_trace = fusion_trace.build_trace(fused_log, fused_tr["graph"])
 
-    groups = fusion.fusion_groups(fused["graph"])
-    coverage = fusion.layer_coverage(groups, unfused["graph"], fused["graph"])
-    timings = fusion.group_table(groups, fusion_trace.node_ms_per_iteration(unfused_trace),
-                                 fusion_trace.node_ms_per_iteration(fused_trace))
-    unfused_lat = fusion.latency_summary([s for r in unfused_samples for s in r])
-    fused_lat = fusion.latency_summary([s for r in fused_samples for s in r])
-    unfused_ci = fusion.median_interval([s for r in unfused_samples for s in r])
-    fused_ci = fusion.median_interval([s for r in fused_samples for s in r])
 
-    # Each switch run is paired with a fused run right before it, so slow drift in machine
-    # load (other processes, thermal) cancels in the difference instead of posing as a cost.
-    off, failed, paired, paired_samples = {}, [], {}, {}
+def _switches_off(opts: FusionOptions, worker, runs: _Runs) -> None:
+    """One fused run with each switch set, each paired with a fused run right before it, so
+    slow drift in machine load (other processes, thermal) cancels in the difference instead of
+    posing as a cost. A failing switch run is recorded, not fatal."""
     for switch in opts.switches:
         try:
             ref, _ = worker(f"fused-ref-{switch}", True)
             res, _ = worker(f"off-{switch}", True, {switch: "1"})
         except WorkerError as exc:
-            failed.append({"label": f"off-{switch}", "error": str(exc)})
+            runs.failed.append({"label": f"off-{switch}", "error": str(exc)})
             continue
-        paired[switch] = (fusion.median_interval(ref["samples_ns"]),
-                          fusion.median_interval(res["samples_ns"]))
-        paired_samples[switch] = (ref["samples_ns"], res["samples_ns"])
-        off[switch] = (fusion.latency_summary(res["samples_ns"]),
-                       fusion.pattern_counts(fusion.fusion_groups(res["graph"])))
-    effects = fusion.pattern_attribution(
-        {switch: ref for switch, (ref, _) in paired.items()}, off)
-    fused_patterns = fusion.pattern_counts(groups)
-    noise_ms = fusion.worker_noise_ms([unfused_samples, fused_samples])
-    findings = list(fusion_diagnose.diagnose(fused_trace, unfused_trace, opts.path))
-    mismatch = output_mismatch(unfused.get("output_npy"), fused.get("output_npy"))
-    if mismatch:
-        findings.insert(0, mismatch)
+        runs.paired[switch] = (ref["samples_ns"], res["samples_ns"])
+        runs.off_patterns[switch] = fusion.pattern_counts(fusion.fusion_groups(res["graph"]))
 
-    group_rows = []
+
+def _run(opts: FusionOptions, tmp: Path, progress) -> dict:
+    worker, params = _worker_runner(opts, tmp, progress)
+    runs = _time_rounds(opts, worker, params)
+    _trace(opts, worker, runs)
+    _switches_off(opts, worker, runs)
+    return _assemble(opts, runs)
+
+
+def _group_rows(timings, unfused_trace, fused_trace) -> list[dict]:
+    """Per fused group: times, the reason it gained or lost, and its gain ratio; `clear` is
+    the ratio's significance (False when the log cannot carry a ratio)."""
+    unfused_series = fusion_trace.node_ms_per_iteration(unfused_trace)
+    fused_series = fusion_trace.node_ms_per_iteration(fused_trace)
+    rows = []
     for t in timings:
         row = t.to_dict()
         row["reason"] = fusion_diagnose.group_reason(t.group.members, t.group.fused_node,
                                                      unfused_trace, fused_trace)
-        row.update(fusion_ratios.group_ratio(
-            fusion_trace.node_ms_per_iteration(unfused_trace), fusion_trace.node_ms_per_iteration(
-                fused_trace), t.group.members, t.group.fused_node))
-        group_rows.append(row)
+        row.update(fusion_ratios.group_ratio(unfused_series, fused_series, t.group.members,
+                                             t.group.fused_node))
+        row["clear"] = bool(row["gain_ratio"] and row["gain_ratio"]["significant"])
+        rows.append(row)
+    return rows
+
+
+def _pattern_rows(runs: _Runs, fused_patterns: dict) -> tuple[list[dict], dict]:
+    """Per switch turned off: its effect and its cost ratio with a 95% interval; `clear` when
+    the graph changed and the interval excludes 1."""
+    effects = fusion.pattern_attribution(
+        {sw: summarize(ref) for sw, (ref, _) in runs.paired.items()},
+        {sw: (summarize(res), runs.off_patterns[sw]) for sw, (_, res) in runs.paired.items()})
+    ratios = {sw: fusion_ratios.latency_ratio([res], [ref], "pattern cost")
+              for sw, (ref, res) in runs.paired.items()}
+    rows = []
+    for e in effects:
+        changed = e.patterns != fused_patterns
+        ratio = ratios.get(e.switch)
+        rows.append({**e.to_dict(), "fused_paired_ms": float(np.median(runs.paired[e.switch][0]))
+                     / 1e6, "graph_changed": changed,
+                     "clear": changed and bool(ratio and ratio["significant"])})
+    return rows, ratios
+
+
+def _environment(opts: FusionOptions, runs: _Runs) -> dict:
+    fused = runs.fused
+    mx = _worker_mxnet(fused)
+    fingerprint = fused.get("fingerprint") or {}
     return {
-        "schema": SCHEMA,
-        "kind": "fusion",
-        "model": opts.model,
-        "input_shape": list(opts.shape),
-        "path": opts.path,
-        "static": opts.static,
-        "environment": {
-            "mxnet": fused["mxnet_version"], "onednn": fused_trace.onednn_version,
-            "isa": fused_trace.isa, "cpu": (fused.get("fingerprint") or {}).get("cpu_model")
-            or platform.processor() or "unknown", "logical_cpus": os.cpu_count(),
-            # What the worker's OpenMP runtime reported (omp_get_max_threads after MXNet
-            # loaded), not what was asked for: None when it could not be read.
-            "threads": _worker_mxnet(fused).get("openmp_threads"),
-            "threads_requested": opts.threads,
-            "allowed_cpus": _worker_mxnet(fused).get("allowed_cpus"),
-            "python": platform.python_version(),
-            "weights": unfused.get("weights"),
-            "fingerprint": fused.get("fingerprint"),
-        },
-        "protocol": {
-            "latency": (f"wall time per call of {_CALL[opts.path]} (mxprof.timing.timer native loop), "
-                        f"batch {opts.shape[0]}, "
-                        f"{opts.warmup} warm-up calls, then at least {opts.iterations} calls "
-                        f"and {opts.min_time_s:g} s per worker, {opts.rounds} alternating unfused/fused "
-                        "worker rounds pooled; median, IQR and 95% CI of the median"),
-            "groups": (f"oneDNN primitive time (DNNL_VERBOSE=1, separate worker), "
-                       f"{opts.trace_iterations} iterations after 2 warm-up calls; "
-                       "median per iteration with interquartile range"),
-            "workers": ("one process per configuration, run one after another, same weights and "
-                        "input; each switch-off run is paired with a fused run just before it"),
-        },
-        "unfused_ms": unfused_lat.median,
-        "fused_ms": fused_lat.median,
-        "gain_ms": unfused_lat.median - fused_lat.median,
-        "gain_percent": fusion.gain_percent(unfused_lat.median, fused_lat.median),
-        # The gain's spread: from the 95% confidence intervals of the two medians.
-        "gain_percent_range": list(fusion.gain_range_percent(unfused_ci, fused_ci)),
-        "gain_clear": fusion.separated(unfused_ci, fused_ci)
-        and abs(unfused_lat.median - fused_lat.median) > (noise_ms or 0.0),
-        # Spread of per-worker medians across rounds: run-to-run noise no CI inside one worker
-        # can see (None with a single round).
-        "worker_noise_ms": noise_ms,
-        "unfused_latency": unfused_lat.to_dict(),
-        "fused_latency": fused_lat.to_dict(),
-        # Full statistics (95% CI of the median, MAD, outliers, stability warnings), in ms.
-        "latency_stats": {
-            "unfused": _stats([s for r in unfused_samples for s in r]),
-            "fused": _stats([s for r in fused_samples for s in r])},
+        "mxnet": fused["mxnet_version"], "onednn": runs.fused_trace.onednn_version,
+        "isa": runs.fused_trace.isa,
+        "cpu": fingerprint.get("cpu_model") or platform.processor() or "unknown",
+        "logical_cpus": os.cpu_count(),
+        # What the worker's OpenMP runtime reported (omp_get_max_threads after MXNet
+        # loaded), not what was asked for: None when it could not be read.
+        "threads": mx.get("openmp_threads"),
+        "threads_requested": opts.threads,
+        "allowed_cpus": mx.get("allowed_cpus"),
+        # How the worker's OpenMP threads waited (mxprof.cpu.openmp.wait_policy_in_force).
+        "wait_policy": fingerprint.get("wait_policy"),
+        "python": platform.python_version(),
+        "weights": runs.unfused.get("weights"),
+        "fingerprint": fused.get("fingerprint"),
+    }
+
+
+def _protocol(opts: FusionOptions) -> dict:
+    return {
+        "latency": (f"wall time per call of {_CALL[opts.path]} (mxprof.timing.timer native "
+                    f"loop), batch {opts.shape[0]}, {opts.warmup} warm-up calls, then at least "
+                    f"{opts.iterations} calls and {opts.min_time_s:g} s per worker, "
+                    f"{opts.rounds} alternating unfused/fused worker rounds; median with its "
+                    "95% interval (mxprof.timing.stats: each round is one process)"),
+        "groups": (f"oneDNN primitive time (DNNL_VERBOSE=1, separate worker), "
+                   f"{opts.trace_iterations} iterations after 2 warm-up calls; median per "
+                   "iteration with its 95% interval"),
+        "workers": ("one process per configuration, run one after another, same weights and "
+                    "input; each switch-off run is paired with a fused run just before it"),
+    }
+
+
+def _assemble(opts: FusionOptions, runs: _Runs) -> dict:
+    """The schema-1 report dict (see the module docstring) from every worker's result."""
+    groups = fusion.fusion_groups(runs.fused["graph"])
+    coverage = fusion.layer_coverage(groups, runs.unfused["graph"], runs.fused["graph"])
+    timings = fusion.group_table(groups, fusion_trace.node_ms_per_iteration(runs.unfused_trace),
+                                 fusion_trace.node_ms_per_iteration(runs.fused_trace))
+    unfused_lat, fused_lat = _latency(runs.unfused_samples), _latency(runs.fused_samples)
+    unfused_ms, fused_ms = unfused_lat.median / 1e6, fused_lat.median / 1e6
+    findings = list(fusion_diagnose.diagnose(runs.fused_trace, runs.unfused_trace, opts.path))
+    mismatch = output_mismatch(runs.unfused.get("output_npy"), runs.fused.get("output_npy"))
+    if mismatch:
+        findings.insert(0, mismatch)
+    patterns, pattern_ratios = _pattern_rows(runs, fusion.pattern_counts(groups))
+    return {
+        "schema": SCHEMA, "kind": "fusion", "model": opts.model,
+        "input_shape": list(opts.shape), "path": opts.path, "static": opts.static,
+        "environment": _environment(opts, runs),
+        "protocol": _protocol(opts),
+        "unfused_ms": unfused_ms, "fused_ms": fused_ms, "gain_ms": unfused_ms - fused_ms,
+        "gain_percent": fusion.gain_percent(unfused_ms, fused_ms),
+        # The one statistics record (mxprof.timing.stats.Stats.to_dict("ms")) of each side.
+        "unfused_latency": unfused_lat.to_dict("ms"),
+        "fused_latency": fused_lat.to_dict("ms"),
         "round_medians_ms": {
-            "unfused": [fusion.latency_summary(r).median for r in unfused_samples],
-            "fused": [fusion.latency_summary(r).median for r in fused_samples]},
-        "groups": group_rows,
+            "unfused": [float(np.median(r)) / 1e6 for r in runs.unfused_samples],
+            "fused": [float(np.median(r)) / 1e6 for r in runs.fused_samples]},
+        "groups": _group_rows(timings, runs.unfused_trace, runs.fused_trace),
         "pattern_groups": fusion.gain_by_pattern(timings),
         "coverage": {"unfused_layers": list(coverage.unfused),
                      "removed_layers": list(coverage.removed),
                      "duplicated_layers": list(coverage.duplicated),
                      "grouped_layers": len(coverage.grouped)},
-        "patterns": [{**e.to_dict(), "fused_paired_ms": paired[e.switch][0].median,
-                      "graph_changed": e.patterns != fused_patterns,
-                      "clear": e.patterns != fused_patterns
-                      and fusion.separated(*paired[e.switch])
-                      and abs(e.cost_ms) > (noise_ms or 0.0)}
-                     for e in effects],
+        "patterns": patterns,
         # Ratios with a 95% interval (mxprof.timing.stats.Ratio): rounds are the processes.
-        "gain_ratio": fusion_ratios.latency_ratio(unfused_samples, fused_samples, "gain"),
-        "pattern_ratios": {sw: fusion_ratios.latency_ratio([res], [ref], "pattern cost")
-                           for sw, (ref, res) in paired_samples.items()},
+        "gain_ratio": fusion_ratios.latency_ratio(runs.unfused_samples, runs.fused_samples,
+                                                  "gain"),
+        "pattern_ratios": pattern_ratios,
         "findings": [f.to_dict() for f in findings],
-        "failed_workers": failed,
-        "output_sum": {"unfused": unfused["output_sum"], "fused": fused["output_sum"]},
-        "primitive_ms": {"unfused": _primitive_total(unfused_trace),
-                         "fused": _primitive_total(fused_trace)},
+        "failed_workers": runs.failed,
+        "output_sum": {"unfused": runs.unfused["output_sum"],
+                       "fused": runs.fused["output_sum"]},
+        "primitive_ms": {"unfused": _primitive_total(runs.unfused_trace),
+                         "fused": _primitive_total(runs.fused_trace)},
     }
 
 
-def _stats(samples_ns) -> dict:
-    from mxprof.timing.stats import summarize
-
-    return summarize(samples_ns).to_dict("ms")
+def _latency(rounds) -> Stats:
+    """The rounds are the processes of the one statistics record (hierarchical bootstrap);
+    a non-positive sample (the clock went backwards) cannot be bootstrapped as a ratio of
+    medians, so the calls are then pooled, and the record's warning says why."""
+    try:
+        return summarize_processes(rounds)
+    except ValueError:
+        return summarize([s for r in rounds for s in r])
 
 
 def _primitive_total(trace: fusion_trace.Trace) -> float:
     return sum(p.ms for p in trace.steady()) / max(trace.iterations, 1)
-
-
-def _n(value, spec: str) -> str:
-    return "n/a" if value is None else format(value, spec)
-
-def summary_line(report: dict) -> str:
-    """One line for `mxprof profile`: total gain, best pattern, and the worst finding."""
-    line = (f"fusion: {_n(report['unfused_ms'], '.2f')} -> {_n(report['fused_ms'], '.2f')} ms "
-            f"({_n(report['gain_percent'], '+.1f')}%), {len(report['groups'])} fused nodes")
-    if report.get("gain_ratio"):
-        line += f", fused vs unfused speed {report['gain_ratio']['text']}"
-    if report["patterns"]:
-        best = max(report["patterns"], key=lambda p: p["cost_ms"])
-        ratio = (report.get("pattern_ratios") or {}).get(best["switch"])
-        if ratio and not ratio["significant"]:  # inside the noise: no cost to print
-            line += f"; {best['pattern']} switch off: {ratio['text']}"
-        else:
-            line += f"; {best['pattern']} worth {_n(best['cost_ms'], '.2f')} ms"
-    high = [f for f in report["findings"] if f["severity"] == "high"]
-    if high:
-        line += f"; WARNING {high[0]['title']} ({high[0]['graph']})"
-    return line

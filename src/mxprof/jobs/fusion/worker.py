@@ -186,7 +186,7 @@ def _fingerprint() -> dict | None:
         from mxprof.workers.environment import fingerprint
 
         return fingerprint().to_dict()
-    except Exception as exc:  # a fingerprint must never cost the measurement
+    except Exception as exc:  # noqa: BLE001 - a fingerprint must never cost the measurement
         return {"error": f"{type(exc).__name__}: {exc}"}
 
 

@@ -52,7 +52,7 @@ def worker_env(spec: RunSpec, base: dict[str, str] | None = None,
         extra[FAULT_VARIABLE] = _HOOK_FAULTS[spec.test_hook]
     return process_env(base=base, drop=("MXNET_EXEC_BULK_EXEC_INFERENCE",), mkldnn=spec.mkldnn,
                        threads=spec.threads, extra=extra, python=python,
-                       foreign=python is not None)
+                       foreign=python is not None, wait_policy=spec.wait_policy)
 
 
 def run_one(spec: RunSpec, workdir: Path, *, timeout: float, index: int = 0,

@@ -61,6 +61,9 @@ class RunSpec(Record, frozen=True):
     test_hook: str | None = None
     schema: int = SCHEMA
 
+
+    wait_policy: str | None = None  # "active" | "passive", resolved by the parent
+
     @property
     def label(self) -> str:
         return f"{self.model.name} {self.config} {self.pass_name}"

@@ -72,12 +72,13 @@ def timed(fn, *, warmup: int, iterations: int | None, min_time: float, min_itera
         wanted = math.ceil(min_time * 1e3 / max(estimate_ms, 1e-3))
         iterations = max(min_iterations, min(max_iterations, wanted))
     # Imported here, not at module level: numpy would start its BLAS threads before _bind.
+    from mxprof.timing.clock import describe_clock
     from mxprof.timing.timer import measure
     m = measure(fn, repeat=iterations, warmup=0)
     return {**m.stats.to_dict(unit="ms"), "samples_ms": [float(s) / 1e6 for s in m.samples_ns],
             "first_call_ms": first_ms,
             "protocol": {"warmup": warmed, "iterations": iterations, "min_time_s": min_time,
-                         "timer": "mxprof native timer"}}
+                         "timer": "mxprof native timer", "clock": describe_clock()}}
 
 
 def _input(mx, spec: RunSpec, batch: int):
@@ -216,7 +217,7 @@ def _diagnosis_inputs(net, attributed, iterations: int) -> dict[str, Any]:
     for name, param in net.collect_params().items():
         try:
             params[name] = param.data().asnumpy()
-        except Exception:  # an uninitialised parameter has nothing to count
+        except RuntimeError:  # uninitialised (MXNetError is a RuntimeError): nothing to count
             continue
     return {"work": _plain(work), "subnormals": findings.parameter_subnormals(params),
             "params_checked": len(params)}

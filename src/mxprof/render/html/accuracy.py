@@ -4,7 +4,7 @@ The same rows as the terminal and Markdown renderers (`mxprof.render.accuracy`):
 lines, the reference benchmark's top-1/top-5 layout, one row per configuration against the
 reference kernels, the pairwise comparisons, INT8 against its FP32 baseline; plus two charts:
 the largest output difference per configuration (log scale, said on the axis: differences
-span orders of magnitude) and the median latency with its p25-p75 range.
+span orders of magnitude) and the median latency with its 95% interval.
 """
 
 from __future__ import annotations
@@ -21,24 +21,14 @@ from mxprof.render.accuracy import (
     header_lines,
     int8_lines,
     pair_rows,
+    reference_table,
 )
 from mxprof.render.html.base import bullets, figure, page, pyplot, section, table
 
 
 def _reference_layout(report: AccuracyReport) -> str:
-    ok = [c for c in report.configs if c.ok and c.kind != "int8"]
-    ref = report.config(REFERENCE)
-    cols = ["network", "parameters"]
-    row: list[Any] = [str(report.model.get("name")), report.param_count]
-    for c in ok:
-        cols += [f"top-1 {c.name}", f"top-5 {c.name}"]
-        row += ["-" if c.top1 is None else f"{c.top1:.8f}", "-" if c.top5 is None
-                else f"{c.top5:.8f}"]
-    for c in ok:
-        if ref is not None and c is not ref and c.top1 is not None and ref.top1 is not None:
-            cols += [f"delta top-1 {c.name}", f"delta top-5 {c.name}"]
-            row += [f"{c.top1 - ref.top1:+.8f}", f"{c.top5 - ref.top5:+.8f}"]
-    return table(cols, [row], id="reference", sortable=False)
+    t = reference_table(report)
+    return table(t.headers, t.rows, id="reference", sortable=False)
 
 
 def diff_chart(report: AccuracyReport) -> str:
@@ -75,15 +65,17 @@ def latency_chart(report: AccuracyReport) -> str:
         return ""
     plt = pyplot()
     fig, ax = plt.subplots(figsize=(7, 0.9 + 0.5 * len(configs)))
-    meds = [c.latency.median_ms for c in configs]
-    err = [[m - c.latency.p25_ms for m, c in zip(meds, configs)],
-           [c.latency.p75_ms - m for m, c in zip(meds, configs)]]
+    lats = [c.latency.to_dict("ms") for c in configs]
+    meds = [d["median"] for d in lats]
+    err = [[m - (d["ci95_low"] if d["ci95_low"] is not None else m) for m, d in zip(meds, lats)],
+           [(d["ci95_high"] if d["ci95_high"] is not None else m) - m
+            for m, d in zip(meds, lats)]]
     ax.barh(range(len(configs)), meds, xerr=err, capsize=3, color="#1f77b4", alpha=0.8)
     ax.set_yticks(range(len(configs)))
     ax.set_yticklabels([c.name for c in configs])
     ax.invert_yaxis()
-    ax.set_xlabel(f"median latency at batch {configs[0].latency.batch} "
-                  "(ms, linear scale; whiskers p25-p75)")
+    ax.set_xlabel(f"median latency at batch {(report.timing or {}).get('batch', '?')} "
+                  "(ms, linear scale; whiskers: 95% CI of the median)")
     ax.grid(axis="x", alpha=0.3)
     return figure(fig, "Median latency per configuration, one process each.", alt="latency")
 

@@ -14,7 +14,14 @@ import math
 from typing import Any
 
 from mxprof.render.base import Renderer
-from mxprof.render.compare_table import SHORT, Layout, layout, page_table
+from mxprof.render.compare_table import (
+    SHORT,
+    Layout,
+    latency_interval,
+    layout,
+    page_table,
+    rate_interval,
+)
 from mxprof.render.html.base import bullets, figure, page, pyplot, section, table
 
 PANELS_PER_ROW = 4
@@ -35,8 +42,8 @@ def _series(lay: Layout, metric: str) -> list[tuple[str, list[dict[str, Any]]]]:
 
 def chart(lay: Layout, metric: str) -> str:
     """Small multiples, one linear panel per line; '' when nothing was measured."""
-    key, low, high = ("latency_ms", "q1_ms", "q3_ms") if metric == "latency" else \
-        ("images_per_s", "images_per_s_low", "images_per_s_high")
+    key, interval = ("latency_ms", latency_interval) if metric == "latency" else \
+        ("images_per_s", rate_interval)
     series = _series(lay, metric)
     lines = [i for i, ln in enumerate(lay.lines) if any(key in cells[i] for _, cells in series)]
     if not series or not lines:
@@ -51,8 +58,10 @@ def chart(lay: Layout, metric: str) -> str:
     for ax, i in zip(axes.flat, lines):
         ln = lay.lines[i]
         ys = [cells[i].get(key) or 0.0 for _, cells in series]
-        errs = [[max(0.0, y - cells[i].get(low, y)) for y, (_, cells) in zip(ys, series)],
-                [max(0.0, cells[i].get(high, y) - y) for y, (_, cells) in zip(ys, series)]]
+        # The one spread display: the 95% interval of the median (none for summed instances).
+        ends = [interval(cells[i]) if key in cells[i] else None for _, cells in series]
+        errs = [[max(0.0, y - e[0]) if e else 0.0 for y, e in zip(ys, ends)],
+                [max(0.0, e[1] - y) if e else 0.0 for y, e in zip(ys, ends)]]
         ax.bar(range(len(series)), ys, 0.7, yerr=errs, capsize=3,
                color=[f"C{j}" for j in range(len(series))])
         ticks = [name + (f"\n{cells[i]['speedup']:.2f}x{_not_significant(cells[i])}"
@@ -70,7 +79,7 @@ def chart(lay: Layout, metric: str) -> str:
     fig.tight_layout()
     what = "Latency at batch 1" if metric == "latency" else "Throughput"
     return figure(fig, f"{what}: one panel per model, each with its own linear axis; "
-                       "error bars are the quartiles of the timed calls; the speedup over "
+                       "error bars are the 95% intervals of the medians; the speedup over "
                        "MKL-DNN off is under each bar's name "
                        "(n.s.: its 95% interval contains 1, no significant difference).", alt=f"{what} bar chart")
 

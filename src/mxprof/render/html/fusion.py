@@ -8,13 +8,15 @@ unfused; the diagnosis (findings); failed workers.
 
 from __future__ import annotations
 
+import html
 from typing import Any
 
+from mxprof.jobs.fusion.report import upgrade
+from mxprof.render.fusion import gain_text
 from mxprof.render.html.base import (
     Num,
     bullets,
     figure,
-    fmt,
     kv,
     page,
     pyplot,
@@ -23,6 +25,7 @@ from mxprof.render.html.base import (
     table,
 )
 from mxprof.render.html.findings import findings_section
+from mxprof.render.table_model import ci_cell, median_ci_cell
 
 BEFORE, AFTER = "#ff7f0e", "#1f77b4"
 
@@ -42,15 +45,13 @@ def header(report: dict[str, Any]) -> str:
 
 
 def latency_section(report: dict[str, Any]) -> str:
-    stats = report.get("latency_stats") or {}
     rows, series = [], []
     for name in ("unfused", "fused"):
-        s = stats.get(name) or report.get(f"{name}_latency") or {}
+        s = report.get(f"{name}_latency") or {}
         if s.get("median") is None:
             continue
-        rows.append([name, Num(s.get("median"), "{:.4f}"), Num(s.get("q1"), "{:.4f}"),
-                     Num(s.get("q3"), "{:.4f}"),
-                     f"{fmt(s.get('ci95_low'), '.4f')}-{fmt(s.get('ci95_high'), '.4f')}",
+        rows.append([name, Num(s.get("median"), "{:.4f}"), ci_cell(s, 4),
+                     Num(s.get("q1"), "{:.4f}"), Num(s.get("q3"), "{:.4f}"),
                      Num(s.get("n"), "{:d}")])
         series.append((name, s))
     if not rows:
@@ -61,7 +62,8 @@ def latency_section(report: dict[str, Any]) -> str:
         colour = BEFORE if name == "unfused" else AFTER
         ax.hlines(y, s["q1"], s["q3"], color=colour, linewidth=10, alpha=0.45, label="IQR"
                   if y == 0 else None)
-        low, high = s.get("ci95_low", s["median"]), s.get("ci95_high", s["median"])
+        low = s["median"] if s.get("ci95_low") is None else s["ci95_low"]
+        high = s["median"] if s.get("ci95_high") is None else s["ci95_high"]
         ax.errorbar([s["median"]], [y], xerr=[[s["median"] - low], [high - s["median"]]],
                     fmt="o", color="k", capsize=4, markersize=5)
     ax.set_yticks(range(len(series)))
@@ -72,13 +74,8 @@ def latency_section(report: dict[str, Any]) -> str:
     chart = figure(fig, "Latency unfused vs fused: the bar is the interquartile range, the dot "
                         "the median and its whiskers the 95% confidence interval of the median.",
                    alt="latency unfused vs fused")
-    gain = report.get("gain_percent")
-    rng = report.get("gain_percent_range") or (None, None)
-    text = (f"Gain {fmt(report.get('gain_ms'), '+.4f')} ms ({fmt(gain, '+.1f')}%; "
-            f"{fmt(rng[0], '+.1f')}% to {fmt(rng[1], '+.1f')}% between the 95% CIs"
-            + ("" if report.get("gain_clear") else ", within noise") + ").")
-    return section("Latency unfused vs fused", f"<p>{text}</p>",
-                   table(["configuration", "median ms", "q1 ms", "q3 ms", "95% CI of median",
+    return section("Latency unfused vs fused", f"<p>{html.escape(gain_text(report))}.</p>",
+                   table(["configuration", "median ms", "95% CI of median", "q1 ms", "q3 ms",
                           "n"], rows, id="latency"), chart, id="latency")
 
 
@@ -143,9 +140,9 @@ def patterns_section(report: dict[str, Any]) -> str:
     if switches:
         parts.append("<h3>Each fusion switch off</h3>")
         parts.append(table(
-            ["switch", "pattern", "latency ms", "paired fused ms", "cost ms", "clear",
+            ["switch", "pattern", "latency ms [95% CI]", "paired fused ms", "cost ms", "clear",
              "patterns left"],
-            [[s["switch"], s.get("pattern"), Num((s.get("latency") or {}).get("median"), "{:.4f}"),
+            [[s["switch"], s.get("pattern"), median_ci_cell(s.get("latency"), 4),
               Num(s.get("fused_paired_ms"), "{:.4f}"), Num(s.get("cost_ms"), "{:+.4f}"),
               "yes" if s.get("clear") else "~ (noise)",
               ", ".join(f"{k} x{v}" for k, v in (s.get("patterns") or {}).items())]
@@ -159,6 +156,7 @@ def failed_section(report: dict[str, Any]) -> str:
 
 
 def render(report: dict[str, Any]) -> str:
+    report = upgrade(report)
     name = str(report.get("model"))
     return page(f"mxprof fusion: {name}", report.get("summary") or "", [
         header(report), latency_section(report), groups_section(report),

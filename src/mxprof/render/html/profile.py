@@ -116,7 +116,9 @@ def latency_chart(report: dict[str, Any]) -> str:
     horizontal = _horizontal()
     fig, ax = plt.subplots(figsize=(10, 0.9 + 0.9 * len(series)))
     for y, (label, lat) in enumerate(series):
-        samples = _samples(lat)
+        # Pooled processes keep their calls per process (mxprof.jobs.profile.pooled).
+        samples = lat.get("samples_ms") or [v for p in lat.get("samples_ms_per_process") or ()
+                                            for v in p]
         colour = COLOURS.get(label, "#555")
         if len(samples) >= 3:
             parts = ax.violinplot([samples], positions=[y], widths=0.8, showextrema=False,

@@ -1,0 +1,116 @@
+"""The companion checks of a profile: the one-line fusion summary and the output equivalence.
+
+`run_checks(spec, checks, ...)` runs each in its own workers, on the main run's model (weights
+included), threads, CPUs, memory nodes, wait policy and timing protocol (`spec`, its first
+`RunSpec`), and records a failure as a result instead of raising: the measurements of the main
+run must survive a failed companion. `started(label)` and `finished(label, status)` report
+progress; `bind_parent(cpus, nodes)`, when given, binds this process before the fusion job,
+whose workers inherit its CPUs (the CLI does, once the main run is over; a notebook does not).
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from mxprof.jobs.profile.spec import RunSpec
+
+CHECKS = ("fusion", "equivalence")
+
+
+def _nothing(*_args) -> None:
+    return None
+
+
+def binding_of(spec: RunSpec):
+    """The main workers' CPUs and memory nodes (lists or None), --physical-only applied.
+    Raises ValueError for a CPU or node list the machine does not have."""
+    from mxprof.cpu.binding import select_cpus, select_nodes
+    from mxprof.cpu.topology import read_topology
+    if spec.cpus is None and spec.membind is None and not spec.physical_only:
+        return None, None
+    topology = read_topology()
+    cpus = (select_cpus(topology, spec.cpus, physical_only=spec.physical_only)
+            if spec.cpus is not None or spec.physical_only else None)
+    nodes = None if spec.membind is None else select_nodes(topology, spec.membind)
+    return cpus, nodes
+
+
+def fusion_summary(spec: RunSpec, *, timeout: float, started=_nothing,
+                   bind_parent: Callable | None = None) -> dict[str, Any]:
+    """{"status", "summary", ...}: unfused vs fused on the main run's timing protocol."""
+    model = spec.model
+    if model.source == "symbol":
+        return {"status": "skipped",
+                "summary": "fusion: not run for --symbol models (zoo names only)"}
+    # The fusion job cannot load given weights yet: a summary of other weights would be
+    # another model's numbers, so it is not run.
+    if model.params_path:
+        return {"status": "skipped", "summary": "fusion: not run with --params (the fusion job "
+                "cannot load given weights yet; `mxprof accuracy` checks them)"}
+    if bind_parent is not None:
+        bind_parent(*binding_of(spec))
+    started("fusion summary: unfused and fused workers")
+    try:
+        from mxprof.jobs.fusion.run import FusionOptions, run_fusion
+        rep = run_fusion(FusionOptions(
+            model=model.name, shape=model.batch_shape(1), switches=(), rounds=1,
+            warmup=spec.protocol.warmup, iterations=spec.protocol.iterations or 10,
+            min_time_s=0.0 if spec.protocol.iterations else spec.protocol.min_time,
+            trace_iterations=2, threads=spec.threads, timeout_s=timeout,
+            wait_policy=spec.wait_policy))
+    except Exception as exc:  # noqa: BLE001 - the main report must survive a failed companion
+        return {"status": "failed", "summary": f"fusion: failed ({exc})"}
+    return {"status": "ok", "summary": rep["summary"],
+            **{k: rep.get(k) for k in ("unfused_ms", "fused_ms", "gain_percent")},
+            "groups": len(rep.get("groups") or ()),
+            "findings": [f.get("title") for f in rep.get("findings") or ()]}
+
+
+def equivalence(spec: RunSpec, *, timeout: float, started=_nothing) -> dict[str, Any]:
+    """Reference vs MKL-DNN vs fused outputs on 4 random inputs, same weights and binding."""
+    started("equivalence check: reference, MKL-DNN and fused workers")
+    try:
+        from mxprof.cpu.cpulist import format_cpu_list
+        from mxprof.jobs.accuracy.metrics import Tolerance
+        from mxprof.jobs.accuracy.run import equivalence_summary, plan_configs, run_accuracy
+        cpus, nodes = binding_of(spec)
+        binding = None if cpus is None and nodes is None else {
+            "cpus": format_cpu_list(cpus or sorted(os.sched_getaffinity(0))),
+            "membind": None if nodes is None else format_cpu_list(nodes)}
+        eq = run_accuracy(spec.model.to_dict(), plan_configs(["mkldnn", "mkldnn-fused"], []),
+                          inputs={"kind": "random", "count": 4, "seed": 0}, batch_size=4,
+                          calib_count=4, timing={"batch": 1, "warmup": 0, "iterations": 0},
+                          tolerance=Tolerance(), threads=spec.threads, binding=binding,
+                          timeout=timeout, wait_policy=spec.wait_policy)
+    except Exception as exc:  # noqa: BLE001 - the main report must survive a failed companion
+        return {"status": "failed", "lines": [f"failed ({exc})"]}
+    configs = [c for c in eq.configs if c.name != "mkldnn-off"]
+    ok = all(c.ok for c in eq.configs) and all(c.within_tolerance is not False for c in configs)
+    # What the check really ran with, so a reader can see it matched the main run.
+    return {"status": "ok" if ok else "failed", "inputs": 4, "weights": eq.weights,
+            "binding": (eq.environment or {}).get("binding"), "threads": spec.threads,
+            "lines": equivalence_summary(eq),
+            "configs": [{"name": c.name, "max_abs_diff": c.max_abs_diff,
+                         "max_rel_diff": c.max_rel_diff, "top1_agreement": c.top1_agreement,
+                         "within_tolerance": c.within_tolerance} for c in configs]}
+
+
+def run_checks(spec: RunSpec, checks: Sequence[str], *, timeout: float, started=_nothing,
+               finished=_nothing, bind_parent: Callable | None = None) -> dict[str, Any]:
+    """{check: result} for each of `checks` ("fusion", "equivalence"); see the module
+    docstring. Raises ValueError for an unknown check."""
+    unknown = set(checks) - set(CHECKS)
+    if unknown:
+        raise ValueError(f"unknown check(s) {', '.join(sorted(unknown))}; choose from "
+                         f"{','.join(CHECKS)}")
+    out: dict[str, Any] = {}
+    if "fusion" in checks:
+        out["fusion"] = fusion_summary(spec, timeout=timeout, started=started,
+                                       bind_parent=bind_parent)
+        finished("fusion summary", out["fusion"]["status"])
+    if "equivalence" in checks:
+        out["equivalence"] = equivalence(spec, timeout=timeout, started=started)
+        finished("equivalence check", out["equivalence"]["status"])
+    return out
