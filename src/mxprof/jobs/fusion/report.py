@@ -10,12 +10,11 @@ old file did not record stays null: its renderers show a dash, never an invented
 
 from __future__ import annotations
 
-import dataclasses
 from typing import Any
 
 from mxprof.timing.stats import Stats
 
-_STATS_KEYS = tuple(f.name for f in dataclasses.fields(Stats))
+_STATS_KEYS = Stats.__struct_fields__
 _OLD_VERDICTS = ("gain_percent_range", "gain_clear", "worker_noise_ms", "latency_stats")
 OLD_NOTE = "saved before mxprof recorded the 95% interval of the median"
 
