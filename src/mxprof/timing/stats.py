@@ -72,15 +72,17 @@ class Stats(Record, frozen=True):
 
     n: int
     min: float
-    max: float
+    # None only in a record converted from a file that kept no samples (accuracy files saved
+    # before the one statistics record: min, quartiles and median were all they had).
+    max: float | None
     median: float
-    mean: float
-    stdev: float
+    mean: float | None
+    stdev: float | None
     p90: float | None
     p99: float | None
-    mad: float
-    ci95_low: float
-    ci95_high: float
+    mad: float | None
+    ci95_low: float | None
+    ci95_high: float | None
     q1: float
     q3: float
     outliers: int
