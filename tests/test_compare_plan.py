@@ -125,7 +125,8 @@ def test_foreign_interpreters_see_only_the_mxprof_package(tmp_path, monkeypatch)
     spec = RunSpec(model=models.resolve("mobilenet0.25", shape=(3, 32, 32)), config="mkldnn",
                    mkldnn=True, pass_name="timing")
     shim = Path(worker_env(spec, python=sys.executable)["PYTHONPATH"])
-    assert [p.name for p in shim.iterdir()] == ["mxprof"]
+    # mxprof and msgspec (its records need it), and nothing of this venv's MXNet or numpy.
+    assert sorted(p.name for p in shim.iterdir()) == ["msgspec", "mxprof"]
     assert (shim / "mxprof" / "jobs" / "compare" / "plan.py").is_file()
     assert worker_env(spec)["PYTHONPATH"].split(os.pathsep)[0] == package_parent()
 
