@@ -21,10 +21,7 @@ def header_lines(report: dict[str, Any]) -> list[str]:
         weights = "random init (timing valid, accuracy not)"
     elif m.get("weights_path"):
         weights = f"{weights} ({m['weights_path']})"
-    # What the worker's OpenMP runtime reported (mxprof.workers.environment), not the request.
-    threads = mx.get("openmp_threads") or env.get("threads") or report["protocol"].get("threads")
-    wait = (env.get("wait_policy") or {}).get("policy") or "not recorded"
-    clock = ((report.get("latency_ms") or {}).get("protocol") or {}).get("clock")
+    threads, wait, clock = run_settings(report)
     return [
         f"model    {m['name']} ({m['source']}), input {shape}, {params} parameters, weights: {weights}",
         f"cpu      {env.get('cpu_model') or '?'}; ISA {', '.join(env.get('isa') or []) or '?'}",
@@ -87,6 +84,17 @@ def summary_table(report: dict[str, Any]) -> Table:
         if sp.get(key):
             foot += f"\nMKL-DNN speedup, {what}: {sp[key]['text']}"
     return Table("Latency (batch 1) and throughput", headers, tuple(rows), foot)
+
+
+def run_settings(report: dict[str, Any]) -> tuple[Any, str, str | None]:
+    """(OpenMP threads, wait policy, clock) the workers really ran with: what the worker's
+    OpenMP runtime reported (mxprof.workers.environment), not what was asked for."""
+    env = report.get("environment") or {}
+    mx = env.get("mxnet") or {}
+    threads = mx.get("openmp_threads") or env.get("threads") or (report.get("protocol") or {}).get("threads")
+    wait = (env.get("wait_policy") or {}).get("policy") or "not recorded"
+    clock = ((report.get("latency_ms") or {}).get("protocol") or {}).get("clock")
+    return threads, wait, clock
 
 
 def ratio_cell(ratio: dict[str, Any] | None, plain: float | None = None) -> str:

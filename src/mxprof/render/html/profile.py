@@ -29,6 +29,7 @@ from mxprof.render.html.base import (
     table,
 )
 from mxprof.render.html.findings import findings_section, roofline_section
+from mxprof.render.tables import ratio_cell, run_settings
 
 TOP_LAYERS = 25
 ON, OFF = "w/ MKL-DNN", "w/o MKL-DNN"
@@ -58,6 +59,7 @@ def header(report: dict[str, Any]) -> str:
         report.get("protocol") or {}
     aff = env.get("affinity") or {}
     mx = env.get("mxnet") or {}
+    threads, wait, clock = run_settings(report)
     shape = "x".join(str(d) for d in model.get("input_shape") or ())
     params = f"{model['param_count']:,}" if model.get("param_count") is not None else "?"
     numa = env.get("numa_nodes") or {}
@@ -70,7 +72,9 @@ def header(report: dict[str, Any]) -> str:
         ("MXNet", f"{mx.get('version')} (MKL-DNN compiled: {mx.get('mkldnn_compiled')})"
          if mx else None),
         ("oneDNN", env.get("onednn_version")),
-        ("threads", env.get("threads") or "runtime default"),
+        ("threads", f"{threads or 'unknown'} OpenMP thread(s) on CPUs "
+                    f"{mx.get('allowed_cpus') or aff.get('cpus')}, wait policy {wait}"),
+        ("clock", clock),
         ("affinity", f"CPUs {aff.get('cpus')}, memory {aff.get('mempolicy')}"
                      + (f" bound to {aff['membind']}" if aff.get("membind") else "")
          if aff else None),
@@ -101,8 +105,11 @@ def _timing_rows(report: dict[str, Any]) -> list[list[Any]]:
                      Num(lat.get("n"), "{:d}"), Num(tp.get("images_per_s"), "{:.1f}"),
                      Num(tp.get("batch_size"), "{:d}")])
     if speed and len(rows) == 2:
-        rows.append(["speedup (MKL-DNN on / off)", Num(speed.get("latency"), "{:.2f}x"),
-                     "", "", "", "", "", Num(speed.get("throughput"), "{:.2f}x"), ""])
+        # "n.s. 1.02x" when the 95% interval contains 1 (mxprof.timing.stats.Ratio).
+        rows.append(["speedup (MKL-DNN on / off)",
+                     ratio_cell(speed.get("latency_ratio"), speed.get("latency")),
+                     "", "", "", "", "",
+                     ratio_cell(speed.get("throughput_ratio"), speed.get("throughput")), ""])
     return rows
 
 
