@@ -89,5 +89,44 @@ def test_ceilings_command_measures_then_hits_the_cache(cli, tmp_path):
         assert m[name]["median"] > 0
     assert m["cpus"] == [0] and m["threads"] == 1 and not data["cache"]["hit"]
     again = cli("ceilings", "--cores", "0", "--threads", "1", env=env)
-    assert again.returncode == 0 and "cache        hit" in again.stdout
+    assert again.returncode == 0
+    if m["machine_load"]["busy"]:  # a busy measurement is never reused (next test)
+        assert "cache        stored" in again.stdout
+    else:
+        assert "cache        hit" in again.stdout and "warning" not in again.stdout
     assert "theoretical  f32" in again.stdout and "measured     f32" in again.stdout
+
+
+def _cached_ceilings(monkeypatch, tmp_path, *, busy: bool) -> None:
+    """A cached measurement for the default binding, taken on a busy or a quiet machine."""
+    from mxprof.cpu.load import load_record
+    from mxprof.jobs import ceilings as job
+    monkeypatch.setenv("MXPROF_CACHE", str(tmp_path))
+    load = load_record("ceilings", wall_s=10.0, cpus=2, system_busy_s=20.0 if busy else 10.5,
+                       own_s=10.0)
+    assert load.busy is busy
+    key = ceilings.cache_key(None, None, libmxnet=job._libmxnet())
+    figure = {"median": 50.0, "min": 40.0, "max": 60.0, "values": [40.0, 50.0, 60.0]}
+    ceilings.store(key, {"measured": {"f32": figure, "int8": figure, "bandwidth": figure,
+                                      "machine_load": load.to_dict()},
+                         "measured_at": "2026-11-30T00:00:00+00:00"})
+
+
+@pytest.mark.parametrize("busy", [False, True])
+def test_a_busy_cached_measurement_is_not_reused(monkeypatch, tmp_path, busy):
+    from mxprof.jobs.ceilings import busy_warning, machine_ceilings
+    _cached_ceilings(monkeypatch, tmp_path, busy=busy)
+    result = machine_ceilings(measure_missing=False)
+    assert result["cache"]["hit"] is (not busy)
+    assert (result["measured"] is None) is busy
+    warning = busy_warning({"machine_load": {"busy": True, "other_cpu_fraction": 0.5}})
+    assert "50% of the CPU time" in warning and busy_warning({"machine_load": None}) is None
+
+
+def test_a_version_1_cache_entry_without_its_load_is_measured_again(monkeypatch, tmp_path):
+    monkeypatch.setenv("MXPROF_CACHE", str(tmp_path))
+    key = ceilings.cache_key((0,), 1)
+    path = ceilings.store(key, {"measured": {"x": 1}})
+    data = json.loads(path.read_text())
+    path.write_text(json.dumps({**data, "cache_version": 1}))
+    assert ceilings.load_cached(key) is None

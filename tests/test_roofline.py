@@ -137,3 +137,26 @@ def test_layer_sums_and_headroom_from_a_real_log():
 def test_unknown_descriptor_is_none_not_a_guess():
     assert work("convolution", "garbage", "", "") is None
     assert work("inner_product", "mb1", "", "") is None
+
+
+def test_primitives_above_the_compute_roof_refute_it():
+    """A roof below what timed primitives attain is wrong (measured under load): said so."""
+    import pandas as pd
+
+    from mxprof.jobs.profile.diagnose import ABOVE_ROOF_MARK, above_roof
+    from mxprof.onednn.roofline import Ceilings
+
+    roof = Ceilings({"f32": 20.0, "int8": 60.0}, 2.0)
+
+    def frame(*rows):
+        return pd.DataFrame(rows, columns=["layer", "kind", "compute", "ms", "calls",
+                                           "attained_gflops"])
+
+    fine = frame(("conv1", "convolution", "f32", 3.0, 3, 22.0),  # within 1.2x of the roof
+                 ("fc", "inner_product", "int8", 0.3, 3, 70.0),
+                 ("tiny", "eltwise", "f32", 0.003, 3, 500.0))  # 0.001 ms a call: not timed
+    assert above_roof(fine, roof) is None
+    bad = frame(("conv1", "convolution", "f32", 3.0, 3, 112.8),
+                ("fc", "inner_product", "int8", 0.3, 3, 70.0))
+    text = above_roof(bad, roof)
+    assert ABOVE_ROOF_MARK in text and "conv1 attains 112.8 GFLOP/s, 5.6x" in text

@@ -60,8 +60,14 @@ def format_ceilings(result: dict[str, Any]) -> list[str]:
             lines.append(f"             measured / theoretical: f32 "
                          f"{m['f32']['median'] / peaks['f32']:.0%}, int8 "
                          f"{m['int8']['median'] / peaks['int8']:.0%}")
+        load = m.get("machine_load")
+        if load:
+            lines.append(f"             other processes used {load['other_cpu_fraction']:.0%} of "
+                         f"the CPU time while measuring (busy above 10%)")
     else:
         lines.append(f"measured     none ({result.get('error') or 'not measured'})")
+    if result.get("warning"):
+        lines.append(f"warning      {result['warning']}")
     c = result["cache"]
     lines.append(f"cache        {'hit' if c['hit'] else 'stored'}: {c.get('path') or 'not written'}"
                  + (f" (measured {c['measured_at']})" if c.get("measured_at") else ""))

@@ -32,7 +32,8 @@ from typing import Any
 
 from mxprof.cpu.topology import read_topology
 
-CACHE_VERSION = 1
+# 2: measurements carry the machine load they were taken under (older ones cannot be judged).
+CACHE_VERSION = 2
 
 
 @dataclass(frozen=True)

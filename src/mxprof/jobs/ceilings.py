@@ -9,6 +9,12 @@ settings). The measurement is cached per machine fingerprint and binding
 
 `roof(result)` gives the `mxprof.onednn.roofline.Ceilings` the roofline uses: the best measured
 repetitions (what oneDNN reaches here), None when nothing was measured.
+
+Other load only ever lowers a measured rate, and a cached roof that is too low inflates every
+later efficiency (a roof measured while ten processes shared two CPUs once put resnet50's
+convolutions at 600% of it). So the worker runs under the one busy rule (`mxprof.cpu.load`), the
+record keeps its `machine_load`, and a cached measurement taken on a busy machine is measured
+again rather than reused; a fresh one taken while busy is kept but carries a `warning`.
 """
 
 from __future__ import annotations
@@ -19,6 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from mxprof.cpu import ceilings as cpu_ceilings
+from mxprof.cpu.load import LoadMonitor
 from mxprof.onednn.roofline import Ceilings
 from mxprof.workers.process import python_command, run_process, worker_env
 
@@ -52,10 +59,25 @@ def measure(cpus: str | None, threads: int | None, *, reps: int = 5, size: int =
                 "--size", str(size), "--rep-time", str(rep_time)]
         if cpus:
             args += ["--cpus", cpus]
+        monitor = LoadMonitor.start()
         outcome = run_process(python_command(args), env=env, timeout=timeout)
+        load = monitor.stop("ceilings") if monitor else None
         if not outcome.ok or not out.exists():
             return None, f"ceilings worker {outcome.description}: {outcome.stderr_tail[-500:]}"
-        return json.loads(out.read_text()), None
+        measured = json.loads(out.read_text())
+        measured["machine_load"] = load.to_dict() if load else None
+        return measured, None
+
+
+def busy_warning(measured: dict[str, Any] | None) -> str | None:
+    """Why these measured ceilings are too low to trust, or None: they were taken while other
+    processes used more than the busy rule's share of the CPUs."""
+    load = (measured or {}).get("machine_load")
+    if not load or not load.get("busy"):
+        return None
+    return (f"the ceilings were measured while other processes used "
+            f"{load['other_cpu_fraction']:.0%} of the CPU time: the roofs are too low and "
+            f"efficiencies too high; measure again on a quiet machine (--refresh-ceilings)")
 
 
 def machine_ceilings(cpus: str | None = None, threads: int | None = None, *,
@@ -70,8 +92,11 @@ def machine_ceilings(cpus: str | None = None, threads: int | None = None, *,
     key = cpu_ceilings.cache_key(cpu_ids, threads, libmxnet=_libmxnet())
     result: dict[str, Any] = {"cpus": cpus, "threads": threads, "theoretical": theory,
                               "measured": None, "cache": {"key": key, "hit": False,
-                                                          "path": None}, "error": None}
+                                                          "path": None}, "error": None,
+                              "warning": None}
     cached = None if refresh else cpu_ceilings.load_cached(key)
+    if cached is not None and busy_warning(cached.get("measured")):
+        cached = None  # measured on a busy machine: never reused, measured again now
     if cached is not None:
         result["measured"] = cached.get("measured")
         result["cache"].update(hit=True, path=str(cpu_ceilings.cache_path(key)),
@@ -81,6 +106,7 @@ def machine_ceilings(cpus: str | None = None, threads: int | None = None, *,
         return result
     measured, error = measure(cpus, threads, **options)
     result["measured"], result["error"] = measured, error
+    result["warning"] = busy_warning(measured)
     if measured is not None:
         import datetime as dt
         stamp = dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")

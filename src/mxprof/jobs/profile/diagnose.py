@@ -71,7 +71,9 @@ def roofline_section(report: dict[str, Any], ceilings_result: dict[str, Any] | N
     layers = layer_roofline(prims, ceilings)
     latency = (report.get("latency_ms") or {}).get("median")
     t = ceilings_result.get("theoretical") or {}
+    warnings = [w for w in (ceilings_result.get("warning"), above_roof(prims, ceilings)) if w]
     return {
+        "warnings": warnings,
         "ceilings": {**ceilings.to_dict(), "theoretical_gflops": t.get("peak_gflops"),
                      "measured": ceilings_result.get("measured"),
                      "cache": ceilings_result.get("cache")},
@@ -86,6 +88,37 @@ def roofline_section(report: dict[str, Any], ceilings_result: dict[str, Any] | N
                   "min(peak, intensity x bandwidth) with the measured ceilings; efficiency = "
                   "time at the roof / measured time; latency from the timing pass",
     }
+
+
+# A compute roof is the most a primitive can attain, so one measurably above it means the roof
+# is wrong, not the primitive fast. 1.2x leaves room for the spread of the best repetition;
+# primitives under 0.05 ms per call are left out: at the log's 0.001 ms resolution their rate
+# is not known to better than 2%, and tiny ones run from cache.
+ABOVE_ROOF = 1.2
+ABOVE_ROOF_MARK = "the ceilings understate this machine"
+_MIN_CALL_MS = 0.05
+
+
+def above_roof(prims: pd.DataFrame, ceilings) -> str | None:
+    """Why the compute roofs cannot be right, or None: primitives attain more than
+    ABOVE_ROOF x the measured peak of their compute type (f32, int8)."""
+    per_call = prims["ms"] / prims["calls"].clip(lower=1)
+    timed = prims[(per_call >= _MIN_CALL_MS) & prims["attained_gflops"].notna()]
+    worst = None
+    for compute, rows in timed.groupby("compute"):
+        peak = ceilings.peak(str(compute))
+        best = rows.loc[rows["attained_gflops"].idxmax()]
+        if best["attained_gflops"] > ABOVE_ROOF * peak and (
+                worst is None or best["attained_gflops"] / peak > worst[0]):
+            worst = (best["attained_gflops"] / peak, compute, best, peak)
+    if worst is None:
+        return None
+    ratio, compute, row, peak = worst
+    unit = "GOP/s" if compute == "int8" else "GFLOP/s"
+    return (f"{row['layer'] or row['kind']} attains {row['attained_gflops']:.1f} {unit}, "
+            f"{ratio:.1f}x the measured {compute} roof of {peak:.1f}: {ABOVE_ROOF_MARK} "
+            f"(measured under load or with other threads); efficiencies above "
+            f"100% are not real; measure again with --refresh-ceilings")
 
 
 # ---- rules ---------------------------------------------------------------------------------

@@ -276,7 +276,10 @@ def add_diagnosis(report: dict[str, Any], ceilings: dict[str, Any] | None) -> di
     """The roofline section and the findings, most costly first (in place; returns report)."""
     from mxprof.jobs.profile.diagnose import diagnose, roofline_section
     report["roofline"] = roofline_section(report, ceilings)
+    # Diagnosing again (with re-measured ceilings) replaces the notes of the first diagnosis.
+    report["notes"] = [n for n in report["notes"] if not n.startswith("roofline: ")]
     if ceilings and not ceilings.get("measured"):
         report["notes"].append(f"roofline: no measured ceilings ({ceilings.get('error')})")
+    report["notes"] += [f"roofline: {w}" for w in (report["roofline"] or {}).get("warnings", [])]
     report["findings"] = [f.to_dict() for f in diagnose(report, ceilings)]
     return report
