@@ -68,6 +68,8 @@ def test_ratio_text_and_json_round_trip():
     a = _processes(rng, 3, 40, 50.0, 0.2, 1.0)
     r = speedup([g * 1.3 for g in a], a)
     assert r.significant and r.text().startswith("1.30x (95% CI ")
+    slower = speedup(a, [g * 1.3 for g in a])
+    assert slower.significant and slower.text().startswith("0.77x, slower (95% CI ")
     same = speedup(a, a)
     assert not same.significant and same.value == 1.0
     assert same.text().startswith("no significant difference (1.00x, 95% CI ")

@@ -307,10 +307,12 @@ class Ratio(Record, frozen=True):
     processes: tuple[int, int] = (1, 1)
 
     def text(self) -> str:
-        """'1.23x (95% CI 1.10-1.37)', or 'no significant difference (1.02x, 95% CI ...)'."""
+        """'1.23x (95% CI 1.10-1.37)'; '0.93x, slower (95% CI 0.92-0.96)' when `new` is
+        significantly slower (a ratio below 1 is easy to misread as a gain); or
+        'no significant difference (1.02x, 95% CI ...)'."""
         ci = f"95% CI {self.ci95_low:.2f}-{self.ci95_high:.2f}"
         if self.significant:
-            return f"{self.value:.2f}x ({ci})"
+            return f"{self.value:.2f}x{', slower' if self.value < 1 else ''} ({ci})"
         return f"no significant difference ({self.value:.2f}x, {ci})"
 
     def to_dict(self) -> dict:
