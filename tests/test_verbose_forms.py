@@ -233,3 +233,23 @@ def test_decimal_comma_timestamp_rejected_when_ambiguous(line, reason, native):
     log = _parse([line.format("1.0")], native)
     assert log.totals()["exec_count"] == 0
     assert log.malformed == ((1, reason, line.format("1.0")[:80]),)
+
+
+def test_a_whole_timestamped_log_in_decimal_commas_reads_as_the_original(native):
+    # MXNet 1.9.1's own log (DNNL_VERBOSE_TIMESTAMP=1) as a decimal-comma locale prints it:
+    # every timestamp and every time with a comma; rows, stamps and times must not change.
+    original = (REPO / "tests" / "fixtures" / "verbose"
+                / "mxnet191_dnnl_v2.4.4_ts_level1.log").read_text()
+    lines = []
+    for line in original.splitlines():
+        if line.startswith("dnnl_verbose,") and ",info," not in line:
+            head, stamp, rest = line.split(",", 2)
+            body, time = rest.rsplit(",", 1)
+            line = ",".join([head, stamp.replace(".", ","), body, time.replace(".", ",")])
+        lines.append(line)
+    assert sum(a != b for a, b in zip(lines, original.splitlines())) == 195  # every timed line
+    comma = _parse(lines, native)
+    dot = _parse(original, native)
+    assert comma.totals() == dot.totals() and comma.totals()["malformed_count"] == 0
+    for column in ("timestamp_ms", "time_ms", "kind", "problem"):
+        assert list(comma.primitives[column]) == list(dot.primitives[column]), column
