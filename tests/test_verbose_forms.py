@@ -247,9 +247,10 @@ def test_a_whole_timestamped_log_in_decimal_commas_reads_as_the_original(native)
             body, time = rest.rsplit(",", 1)
             line = ",".join([head, stamp.replace(".", ","), body, time.replace(".", ",")])
         lines.append(line)
-    assert sum(a != b for a, b in zip(lines, original.splitlines())) == 195  # every timed line
     comma = _parse(lines, native)
     dot = _parse(original, native)
+    # every timed line of the original was rewritten
+    assert sum(a != b for a, b in zip(lines, original.splitlines())) == dot.stats.lines_parsed
     assert comma.totals() == dot.totals() and comma.totals()["malformed_count"] == 0
     for column in ("timestamp_ms", "time_ms", "kind", "problem"):
         assert list(comma.primitives[column]) == list(dot.primitives[column]), column
