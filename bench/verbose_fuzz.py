@@ -2,8 +2,9 @@
 
 Takes every verbose line of tests/fixtures/verbose and ../shared/cases/verbose (all
 generations, bug-report logs included), mutates copies of them with a fixed seed (field drops,
-duplications, random bytes, truncation, comma/point swaps, inserted commas, deletions), scans
-them in batches with the native scanner and the pure-Python twin, and checks:
+duplications, random bytes, truncation, comma/point swaps in times and timestamps, inserted
+commas, deletions), scans them in batches with the native scanner and the pure-Python twin,
+and checks:
 
 - no crash (an exception from either scanner is counted; a native crash ends the run);
 - zero garbage counted: every counted primitive line has a real primitive kind, every counted
@@ -40,13 +41,30 @@ def real_lines() -> list[bytes]:
     return sorted(seen)
 
 
+def swap_decimal(b: bytearray, kind: str, rnd: random.Random) -> None:
+    """A locale's decimal comma: the time's point and comma both ways (swap_point), or the
+    timestamp's point printed as a comma (swap_stamp)."""
+    if kind == "swap_stamp":
+        i = b.find(b".", b.find(b"_verbose,") + 1)
+        if 0 <= i < 48:
+            b[i] = 0x2C
+        return
+    tail = len(b) - 14
+    i = b.rfind(b".", max(tail, 0))
+    j = b.rfind(b",", max(tail, 0))
+    if i >= 0 and rnd.random() < 0.7:
+        b[i] = 0x2C
+    elif j >= 0:
+        b[j] = 0x2E
+
+
 def mutate(line: bytes, rnd: random.Random) -> tuple[bytes, str]:
     """One to three mutations; returns the line and the name of the first one."""
     b = bytearray(line)
     names = []
     for _ in range(rnd.randint(1, 3)):
         kind = rnd.choice(("drop_field", "dup_field", "random_bytes", "truncate", "swap_point",
-                           "comma", "delete", "replace"))
+                           "swap_stamp", "comma", "delete", "replace"))
         names.append(kind)
         fields = bytes(b).split(b",")
         pos = rnd.randrange(len(b) + 1)
@@ -61,14 +79,8 @@ def mutate(line: bytes, rnd: random.Random) -> tuple[bytes, str]:
             b[pos:pos] = bytes(rnd.randrange(256) for _ in range(rnd.randint(1, 6)))
         elif kind == "truncate":
             del b[pos:]
-        elif kind == "swap_point":  # the time's decimal point and a locale's comma, both ways
-            tail = len(b) - 14
-            i = b.rfind(b".", max(tail, 0))
-            j = b.rfind(b",", max(tail, 0))
-            if i >= 0 and rnd.random() < 0.7:
-                b[i] = 0x2C
-            elif j >= 0:
-                b[j] = 0x2E
+        elif kind in ("swap_point", "swap_stamp"):
+            swap_decimal(b, kind, rnd)
         elif kind == "comma":
             b[pos:pos] = b","
         elif kind == "delete" and b:

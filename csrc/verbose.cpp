@@ -254,6 +254,9 @@ class Scanner {
         for (int k = 0; k < 2; ++k) {
             if (!have_ts && parse_number(tok, ts, true)) {
                 have_ts = true;
+            } else if (!have_ts && comma_timestamp(tok, rest, graph, ts)) {
+                have_ts = true;
+                next(tok);  // the fraction after the comma is part of the timestamp
             } else if (!have_comp && (tok == "primitive" || tok == "graph" || tok == "common" ||
                                       tok == "ukernel")) {
                 have_comp = true;
@@ -274,6 +277,25 @@ class Scanner {
             layout_ = kMarkerNames[m];
             layout_ += v1 ? ",v1" : have_comp ? ",component" : "";
         }
+    }
+
+    // A timestamp printed with a decimal comma ("1795911005473,738037"): `whole` and the next
+    // token all digits, and the token after them a component or a known operation, all three
+    // followed by a comma. An all-digit token is never an operation, so that shape has no other
+    // reading; any other shape is left to the usual rejection. Same rule as the twin's
+    // comma_timestamp.
+    bool comma_timestamp(std::string_view whole, std::string_view rest, bool graph, double &ts) {
+        if (!all_digits(whole)) return false;
+        size_t c1 = rest.find(',');
+        if (c1 == std::string_view::npos || !all_digits(rest.substr(0, c1))) return false;
+        size_t c2 = rest.find(',', c1 + 1);
+        if (c2 == std::string_view::npos) return false;
+        std::string_view after = rest.substr(c1 + 1, c2 - c1 - 1);
+        if (after != "primitive" && after != "graph" && after != "common" &&
+            after != "ukernel" && classify_op(after, graph) == kUnknown)
+            return false;
+        number_.assign(whole).append(".").append(rest.substr(0, c1));
+        return parse_number(number_, ts, true);
     }
 
     // Scans the complete lines of a block; returns how many bytes they used (the rest is a

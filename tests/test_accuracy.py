@@ -256,3 +256,45 @@ def test_equivalence_on_vanishing_outputs_is_called_not_meaningful():
     assert reason.startswith("not meaningful") and "1.0e-16" in reason
     normal = metrics.compare_outputs("mkldnn", [tiny * 1e16], "mkldnn-off", [tiny * 1e16])
     assert metrics.not_meaningful(normal) is None
+
+
+def test_zoo_rnn_network_gets_the_rnn_reference_and_says_so():
+    # GNMT from mxprof's zoo used to be planned with MXNET_MKLDNN_ENABLED=0 and reported as
+    # "MXNet's own CPU kernels for every operator", while its worker switched to the RNN path.
+    from mxprof.jobs.accuracy.run import reference_for
+    from mxprof.mx import models
+
+    plans, account = reference_for(models.resolve("gnmt").to_dict(),
+                                   plan_configs(["mkldnn"], []))
+    assert plans[0].env() == {"MXNET_MKLDNN_ENABLED": "1", "MXNET_USE_MKLDNN_RNN": "0"}
+    assert account["env"] == plans[0].env() and "RNN layers" in account["why"]
+    plans, account = reference_for(models.resolve("resnet18_v1").to_dict(),
+                                   plan_configs(["mkldnn"], []))
+    assert plans[0].env() == account["env"] == {"MXNET_MKLDNN_ENABLED": "0"}
+
+
+def test_every_renderer_shows_the_reference_note():
+    import html
+    import io
+
+    from rich.console import Console
+
+    from mxprof.mx.models import RNN_REFERENCE_NOTE
+    from mxprof.render.accuracy import render_markdown, render_terminal
+    from mxprof.render.html.accuracy import render as render_html
+
+    cfgs = (ConfigResult("mkldnn-off", "plain", True, None, True, max_abs_diff=0.0),)
+    report = AccuracyReport(model={"name": "gnmt", "input_shape": [50]}, param_count=10,
+                            weights="random", inputs={"kind": "random", "count": 2},
+                            tolerance=m.Tolerance(), configs=cfgs, comparisons=(),
+                            calibration=None, environment={},
+                            reference_note=RNN_REFERENCE_NOTE)
+    out = io.StringIO()
+    render_terminal(report, Console(file=out, width=400))
+    for text in (out.getvalue(), render_markdown(report), render_html(report)):
+        # The page escapes the note's apostrophe; the terminal may wrap it.
+        assert f"reference note: {RNN_REFERENCE_NOTE}" in " ".join(html.unescape(text).split())
+    back = AccuracyReport.from_dict(json.loads(json.dumps(report.to_dict())))
+    assert back.reference_note == RNN_REFERENCE_NOTE
+    quiet = AccuracyReport.from_dict({**report.to_dict(), "reference_note": None})
+    assert "reference note" not in render_markdown(quiet)

@@ -13,6 +13,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from mxprof.mx.models import RNN_REFERENCE_NOTE
 from mxprof.workers.process import package_parent
 
 _THREADS = ("import mxnet\n"
@@ -121,3 +122,6 @@ def test_lstm_accuracy_uses_the_rnn_reference_and_says_so(tmp_path, cli):
                                           "MXNET_USE_MKLDNN_RNN": "0"}
     assert all(c["ok"] for c in report["configs"])
     assert "MXNET_USE_MKLDNN_RNN=0" in proc.stdout
+    # The reference worker's own word on the path it ran reaches the report and the terminal.
+    assert report["reference_note"] == RNN_REFERENCE_NOTE
+    assert "reference note: reference for RNN models" in proc.stdout

@@ -189,3 +189,68 @@ def test_resolution_is_the_finest_step_printed(native):
     assert log.resolution_ms == pytest.approx(1e-3)
     assert _parse([V0.format("11,4111")], native).resolution_ms == pytest.approx(1e-4)
     assert _parse(["foreign"], native).resolution_ms is None
+
+
+# Timestamps (*_VERBOSE_TIMESTAMP=1) as a decimal-comma locale prints them, in each prefix order.
+STAMP = "1795911005473,738037"
+STAMPED = [
+    V2.replace("dnnl_verbose,", f"dnnl_verbose,{STAMP},"),  # v2.x: timestamp, operation
+    V2.replace("dnnl_verbose,", f"onednn_verbose,{STAMP},primitive,"),  # v3.3: then component
+    V2.replace("dnnl_verbose,", f"onednn_verbose,primitive,{STAMP},"),  # component first
+    V2.replace("dnnl_verbose,", f"onednn_verbose,v1,{STAMP},primitive,"),  # v3.6+ v1
+    GRAPH_OLD.replace("onednn_verbose,", f"onednn_verbose,{STAMP},"),  # graph component
+]
+
+
+@pytest.mark.parametrize("template", STAMPED)
+def test_decimal_comma_timestamp_is_read(template, native):
+    log = _parse([template.format("11,4111"), template.format("2.5")], native)
+    assert log.totals()["malformed_count"] == 0
+    frame = log.graph if "graph" in template else log.primitives
+    assert list(frame["time_ms"]) == [11.4111, 2.5]
+    assert list(frame["timestamp_ms"]) == [1795911005473.738037] * 2
+
+
+def test_decimal_comma_timestamp_on_untimed_lines(native):
+    log = _parse([f"onednn_verbose,{STAMP},primitive,info,template:timestamp,operation",
+                  f"dnnl_verbose,{STAMP},create:check,cpu,bad, argument"], native)
+    assert log.stats.lines_untimed == 2 and log.totals()["malformed_count"] == 0
+
+
+@pytest.mark.parametrize(("line", "reason"), [
+    # the token after the two digit groups is no operation: no reading of the line fits
+    (V2.replace("dnnl_verbose,", f"dnnl_verbose,{STAMP},frobnicate,"),
+     'unknown operation "1795911005473"'),
+    # three digit groups: the third is no operation either
+    (V2.replace("dnnl_verbose,", f"dnnl_verbose,{STAMP},5,"), 'unknown operation "1795911005473"'),
+    (V2.replace("dnnl_verbose,", "dnnl_verbose,1795911005473,73x,"),
+     'unknown operation "1795911005473"'),
+    # a timestamp already read: a second one is not a timestamp
+    (V2.replace("dnnl_verbose,", f"onednn_verbose,1.5,primitive,{STAMP},"),
+     'unknown operation "1795911005473"'),
+])
+def test_decimal_comma_timestamp_rejected_when_ambiguous(line, reason, native):
+    log = _parse([line.format("1.0")], native)
+    assert log.totals()["exec_count"] == 0
+    assert log.malformed == ((1, reason, line.format("1.0")[:80]),)
+
+
+def test_a_whole_timestamped_log_in_decimal_commas_reads_as_the_original(native):
+    # MXNet 1.9.1's own log (DNNL_VERBOSE_TIMESTAMP=1) as a decimal-comma locale prints it:
+    # every timestamp and every time with a comma; rows, stamps and times must not change.
+    original = (REPO / "tests" / "fixtures" / "verbose"
+                / "mxnet191_dnnl_v2.4.4_ts_level1.log").read_text()
+    lines = []
+    for line in original.splitlines():
+        if line.startswith("dnnl_verbose,") and ",info," not in line:
+            head, stamp, rest = line.split(",", 2)
+            body, time = rest.rsplit(",", 1)
+            line = ",".join([head, stamp.replace(".", ","), body, time.replace(".", ",")])
+        lines.append(line)
+    comma = _parse(lines, native)
+    dot = _parse(original, native)
+    # every timed line of the original was rewritten
+    assert sum(a != b for a, b in zip(lines, original.splitlines())) == dot.stats.lines_parsed
+    assert comma.totals() == dot.totals() and comma.totals()["malformed_count"] == 0
+    for column in ("timestamp_ms", "time_ms", "kind", "problem"):
+        assert list(comma.primitives[column]) == list(dot.primitives[column]), column

@@ -67,7 +67,7 @@ def test_random_bytes(data):
 
 
 _MUTATIONS = st.sampled_from(["delete", "insert", "replace", "truncate", "comma", "dup_field",
-                              "drop_field", "swap_point"])
+                              "drop_field", "swap_point", "swap_stamp"])
 
 
 @st.composite
@@ -94,6 +94,10 @@ def mutated_line(draw):
             fields = bytes(line).split(b",")
             i = draw(st.integers(0, len(fields) - 1))
             line = bytearray(b",".join(fields[:i] + fields[i + 1:]))
+        elif kind == "swap_stamp":  # only the timestamp's point becomes a locale's comma
+            i = line.find(b".", line.find(b"_verbose,") + 1)
+            if 0 <= i < 48:
+                line[i] = 0x2C
         elif kind == "swap_point":  # a locale's decimal comma, or the reverse
             text = bytes(line)
             line = bytearray(text.replace(b".", b",") if b"." in text[-12:]

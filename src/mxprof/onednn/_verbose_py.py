@@ -23,6 +23,10 @@ Rules (the line forms of docs/onednn-verbose-formats.md and of logs pasted into 
   fields all digits reads `A,B` as A.B ms (a graph line's last field, the backend, is never
   digits); all-digit last two fields at an allowed count that is not one more than another
   allowed count are ambiguous and rejected;
+- decimal-comma timestamp (`1795911005473,738037` for 1795911005473.738037 ms): in the
+  timestamp slot, two all-digit tokens followed by a component or a known operation read as
+  A.B; any other shape stays rejected (an all-digit token is never an operation or component,
+  so the line has no other reading);
 - the engine must be cpu or gpu, a primitive's kind one of `PRIMITIVE_KINDS`.
 """
 
@@ -109,6 +113,21 @@ def classify_op(op: bytes, graph: bool) -> str:
         if not sep or suffix in _TIMED_SUFFIXES or suffix.endswith((b"_cache_hit", b"_cache_miss")):
             return "timed"
     return "unknown"
+
+
+def comma_timestamp(parts: list[bytes], i: int, graph: bool) -> float | None:
+    """The timestamp `parts[i],parts[i+1]` printed with a decimal comma, or None.
+
+    Read only where the line's shape leaves no other reading: both parts all digits and the
+    token after them a component or an operation this scanner knows, all three followed by a
+    comma (parts[j] is a token only while j < len(parts) - 1).
+    """
+    if i + 3 >= len(parts) or not (_all_digits(parts[i]) and _all_digits(parts[i + 1])):
+        return None
+    after = parts[i + 2]
+    if after not in _COMPONENTS and classify_op(after, graph) == "unknown":
+        return None
+    return parse_number(parts[i] + b"." + parts[i + 1], need_dot=True)
 
 
 def quote(text: bytes) -> bytes:
@@ -214,6 +233,10 @@ class Scanner:
         graph = marker == "graph"
         for _ in range(2):
             number = None if have_ts else parse_number(tok, need_dot=True)
+            if number is None and not have_ts:
+                number = comma_timestamp(parts, i, graph)
+                if number is not None:
+                    i += 1  # the fraction after the comma is part of the timestamp
             if number is not None:
                 ts, have_ts = number, True
             elif not have_comp and tok in _COMPONENTS:

@@ -95,6 +95,8 @@ def header_lines(report: AccuracyReport) -> list[str]:
         "(rtol as in MXNet's fusion tests); INT8 is judged by top-1/top-5 agreement",
         _reference_line(report),
     ]
+    if report.reference_note:  # the reference worker's own word on the path it ran
+        lines.append(f"reference note: {report.reference_note}")
     t = report.timing
     if t and any(c.latency for c in report.configs):
         lines.append(f"latency: {t.get('iterations')} forward calls at batch {t.get('batch')} "

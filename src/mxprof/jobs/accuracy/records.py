@@ -104,6 +104,9 @@ class AccuracyReport(Record, frozen=True):
     reference: dict | None = None
     # How latencies were timed: {batch, warmup, iterations} (None: not timed).
     timing: dict | None = None
+    # What the reference worker itself says of the path it ran (an RNN network's
+    # MXNET_USE_MKLDNN_RNN=0, mxprof.mx.models.RNN_REFERENCE_NOTE); None when it said nothing.
+    reference_note: str | None = None
 
     def config(self, name: str) -> ConfigResult | None:
         return next((c for c in self.configs if c.name == name), None)

@@ -61,7 +61,14 @@ _RNN_OPS = ("RNN",)
 
 
 def has_rnn_layers(model: dict) -> bool:
-    """True when an exported symbol holds an RNN operator (the zoos' vision models have none)."""
+    """True when the network runs the RNN operator: mxprof's zoo RNNs (GNMT) or an exported
+    symbol holding an RNN node (the zoos' vision models have none)."""
+    from mxprof.mx.models import ModelSpec, has_rnn
+
+    # The worker would switch a zoo RNN's reference path itself; deciding here keeps the
+    # report's account of the reference true.
+    if model.get("source") == "mxprof" and has_rnn(ModelSpec.from_dict(model)):
+        return True
     path = model.get("symbol_path")
     if not path:
         return False
@@ -281,7 +288,8 @@ def _assemble(work, model, plans, inputs, results, errors, tolerance,
         inputs={**inputs, "count": count, "labelled": labels is not None},
         tolerance=tolerance, configs=tuple(configs), comparisons=tuple(comparisons),
         calibration=calibration,
-        environment=env, notes=tuple(notes))
+        environment=env, notes=tuple(notes),
+        reference_note=ref.get("reference_note") if ref else None)
 
 
 def _config_result(plan, result, outs, ref_out, labels, tolerance):

@@ -185,9 +185,13 @@ def run_bound(spec: dict) -> dict:
         from mxprof.cpu.binding import bind
 
         binding = bind(spec["bind"]["cpus"], spec["bind"].get("membind")).to_dict()
-    from mxprof.mx.models import RNN_REFERENCE_ENV, RNN_REFERENCE_NOTE, ModelSpec, has_rnn
-    rnn_reference = (os.environ.get("MXNET_MKLDNN_ENABLED") == "0"
-                     and has_rnn(ModelSpec.from_dict(spec["model"])))
+    from mxprof.jobs.accuracy.run import has_rnn_layers
+    from mxprof.mx.models import RNN_REFERENCE_ENV, RNN_REFERENCE_NOTE
+    # An RNN network's reference (zoo or exported symbol): switched here when asked for
+    # MXNET_MKLDNN_ENABLED=0 (which fails on RNN layers), or already chosen by the parent.
+    rnn_reference = has_rnn_layers(spec["model"]) and (
+        os.environ.get("MXNET_MKLDNN_ENABLED") == "0"
+        or os.environ.get("MXNET_USE_MKLDNN_RNN") == "0")
     if rnn_reference:
         os.environ.update(RNN_REFERENCE_ENV)  # before libmxnet loads, in run()
     result = run(spec)
