@@ -32,6 +32,7 @@ import numpy as np
 import pandas as pd
 
 from mxprof.onednn.verbose_header import parse_header
+from mxprof.schema import Record
 
 PRIMITIVE_COLUMNS = ("timestamp_ms", "operation", "cache", "engine", "kind", "impl", "prop_kind",
                      "mds", "attrs", "aux", "problem", "time_ms", "line_no")
@@ -56,8 +57,7 @@ GROUP_ALIASES = {"shape": "problem", "implementation": "impl", "prop": "prop_kin
 FLOP_KINDS = ("convolution", "inner_product", "matmul")
 
 
-@dataclass(frozen=True)
-class VerboseStats:
+class VerboseStats(Record, frozen=True):
     """Line counts of one scan: every line is either parsed or skipped."""
 
     lines_total: int
@@ -69,13 +69,6 @@ class VerboseStats:
     lines_skipped: int  # lines_total - lines_parsed
     unterminated_last_line: bool
     time_decimals: int = 0  # most decimal places printed by a counted time field
-
-    def to_dict(self) -> dict[str, Any]:
-        return dict(self.__dict__)
-
-    @classmethod
-    def from_dict(cls, d: dict[str, Any]) -> VerboseStats:
-        return cls(**{k: d[k] for k in cls.__dataclass_fields__ if k in d})
 
 
 @dataclass(frozen=True, eq=False)  # DataFrames have no truth value: compare tables explicitly
