@@ -35,12 +35,12 @@ from __future__ import annotations
 
 import math
 import re
-from dataclasses import asdict, dataclass
 from typing import Any
 
 import pandas as pd
 
 from mxprof.onednn.verbose import problem_flops
+from mxprof.schema import Record
 
 # Below a tenth of the roof a primitive is not limited by compute nor by memory: the roofline
 # model's own cut-off for "something other than the kernel" (dispatch, small shapes, slow paths).
@@ -53,8 +53,7 @@ _RNN_GATES = {"vanilla_lstm": 4, "vanilla_gru": 3, "lbr_gru": 3, "vanilla_rnn": 
               "vanilla_augru": 3, "lbr_augru": 3}
 
 
-@dataclass(frozen=True)
-class Work:
+class Work(Record, frozen=True):
     """What one call of a primitive computes and moves: FLOPs, bytes per tensor role, and the
     compute type ("f32", "int8", "bf16") whose peak applies."""
 
@@ -74,11 +73,11 @@ class Work:
         return self.flops / self.bytes if self.bytes else 0.0
 
     def to_dict(self) -> dict[str, Any]:
-        return {**asdict(self), "bytes": self.bytes, "intensity": self.intensity}
+        # The derived figures go into the dict too, as readers of the roofline expect them.
+        return {**super().to_dict(), "bytes": self.bytes, "intensity": self.intensity}
 
 
-@dataclass(frozen=True)
-class Ceilings:
+class Ceilings(Record, frozen=True):
     """The roofs: peak GFLOP/s per compute type ("f32", "int8"), memory bandwidth in GB/s
     (1e9 bytes/s), and where they come from ("measured" or "theoretical")."""
 
@@ -89,15 +88,6 @@ class Ceilings:
     def peak(self, compute: str) -> float:
         """The peak of `compute`; bf16 and unknown types fall back to f32."""
         return self.peak_gflops.get(compute) or self.peak_gflops["f32"]
-
-    def to_dict(self) -> dict[str, Any]:
-        return {"peak_gflops": dict(self.peak_gflops), "bandwidth_gbs": self.bandwidth_gbs,
-                "source": self.source}
-
-    @classmethod
-    def from_dict(cls, d: dict[str, Any]) -> Ceilings:
-        return cls({str(k): float(v) for k, v in d["peak_gflops"].items()},
-                   float(d["bandwidth_gbs"]), d.get("source", "measured"))
 
 
 # ---- descriptors ----------------------------------------------------------------------------
