@@ -5,7 +5,7 @@ verbose log prints them (any generation, see docs/onednn-verbose-formats.md). Th
 sets this work against the machine's ceilings is mxprof.onednn.roofline.
 
 Work of one call (`work(kind, problem, mds, aux)`):
-- FLOPs: convolution, inner product and matmul from `mxprof.onednn.verbose.problem_flops`
+- FLOPs: convolution, inner product and matmul from `mxprof.onednn.flops.problem_flops`
   (2 x multiply-adds); pooling one operation per window element per output; eltwise, sum and
   binary one per output element (per input for sum); batch / layer normalisation 2 per element
   with global statistics (scale and shift), 5 when the statistics are computed (mean, variance,
@@ -28,7 +28,7 @@ from typing import Any
 
 import pandas as pd
 
-from mxprof.onednn.verbose import problem_flops
+from mxprof.onednn.flops import problem_flops
 from mxprof.schema import Record
 
 DTYPE_BYTES = {"f32": 4, "s32": 4, "f64": 8, "bf16": 2, "f16": 2, "s8": 1, "u8": 1, "s4": 0.5,
