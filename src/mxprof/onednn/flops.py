@@ -27,7 +27,7 @@ def problem_flops(kind: str, problem: str) -> float | None:
     """
     try:
         if kind == "convolution":
-            d = _dims(problem)
+            d = problem_dims(problem)
             g = d.get("g", 1)
             if g <= 0 or not {"mb", "ic", "oc"} <= d.keys():
                 return None
@@ -36,7 +36,7 @@ def problem_flops(kind: str, problem: str) -> float | None:
                 spatial *= d.get("o" + axis, 1) * d.get("k" + axis, 1)
             return 2.0 * d["mb"] * d["oc"] * (d["ic"] / g) * spatial
         if kind == "inner_product":
-            d = _dims(problem)
+            d = problem_dims(problem)
             if not {"mb", "ic", "oc"} <= d.keys():
                 return None
             return 2.0 * d["mb"] * d["ic"] * d["oc"] * d.get("id", 1) * d.get("ih", 1) * d.get("iw", 1)
@@ -47,7 +47,9 @@ def problem_flops(kind: str, problem: str) -> float | None:
     return None
 
 
-def _dims(problem: str) -> dict[str, int]:
+def problem_dims(problem: str) -> dict[str, int]:
+    """The named sizes of a descriptor, first of each name: `mb1ic64ih56oc64oh56kh3` ->
+    {mb: 1, ic: 64, ih: 56, oc: 64, oh: 56, kh: 3}."""
     d: dict[str, int] = {}
     for name, value in _TOKENS.findall(problem):
         d.setdefault(name, int(value))
@@ -56,7 +58,7 @@ def _dims(problem: str) -> dict[str, int]:
 
 def _matmul_flops(problem: str) -> float | None:
     if ":" not in problem:  # v1.0-1.7: [b..]m..n..k..
-        d = _dims(problem)
+        d = problem_dims(problem)
         if not {"m", "n", "k"} <= d.keys():
             return None
         return 2.0 * d.get("b", d.get("mb", 1)) * d["m"] * d["n"] * d["k"]

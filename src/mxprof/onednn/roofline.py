@@ -14,7 +14,7 @@ same way for reorders, which have no FLOPs). Class: "compute-bound" when flops /
 larger term, "memory-bound" otherwise, and "overhead-bound" when the efficiency is below
 `OVERHEAD_EFFICIENCY` (a tenth of the roof: dispatch cost, tiny shapes, or something wrong).
 
-`roofline_rows(frame, ceilings)` adds these columns to a primitive table; `layer_roofline`
+`add_roofline(frame, ceilings)` adds these columns to a primitive table; `layer_roofline`
 sums them per layer; `headroom` sets the time at the roof beside the measured time.
 """
 

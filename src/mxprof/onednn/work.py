@@ -23,18 +23,16 @@ worker's attributed primitives per layer and descriptor (it needs no ceilings).
 from __future__ import annotations
 
 import math
-import re
 from typing import Any
 
 import pandas as pd
 
-from mxprof.onednn.flops import problem_flops
+from mxprof.onednn.flops import problem_dims, problem_flops
 from mxprof.schema import Record
 
 DTYPE_BYTES = {"f32": 4, "s32": 4, "f64": 8, "bf16": 2, "f16": 2, "s8": 1, "u8": 1, "s4": 0.5,
                "u4": 0.5, "f8_e5m2": 1, "f8_e4m3": 1}
 INT8_TYPES = ("s8", "u8")
-_TOKENS = re.compile(r"([a-z]+)(\d+)")
 _RNN_GATES = {"vanilla_lstm": 4, "vanilla_gru": 3, "lbr_gru": 3, "vanilla_rnn": 1,
               "vanilla_augru": 3, "lbr_augru": 3}
 
@@ -89,13 +87,6 @@ def memory_dtypes(mds: str) -> dict[str, list[str]]:
     return out
 
 
-def _dims(problem: str) -> dict[str, int]:
-    d: dict[str, int] = {}
-    for name, value in _TOKENS.findall(problem):
-        d.setdefault(name, int(value))
-    return d
-
-
 def _shapes(problem: str) -> list[list[int]]:
     """Plain dims `1x64x56x56` or `a:b:c` (binary, matmul); [] when the descriptor is named."""
     head = problem.split("_")[0] if "x" in problem else problem
@@ -113,7 +104,7 @@ def _elements(problem: str) -> float | None:
     shapes = _shapes(problem)
     if shapes:
         return float(math.prod(shapes[0]))
-    d = _dims(problem)
+    d = problem_dims(problem)
     if "mb" in d and ("ic" in d or "c" in d):
         return float(d["mb"] * d.get("ic", d.get("c", 1)) * d.get("id", 1) * d.get("ih", 1)
                      * d.get("iw", 1))
@@ -149,7 +140,7 @@ def work(kind: str, problem: str, mds: str = "", aux: str = "") -> Work | None:
 
 
 def _convolution(kind, problem, dt, aux):
-    d = _dims(problem)
+    d = problem_dims(problem)
     flops = problem_flops("convolution", problem)
     if flops is None or not {"mb", "ic", "oc"} <= d.keys():
         return None
@@ -166,7 +157,7 @@ def _convolution(kind, problem, dt, aux):
 
 
 def _inner_product(kind, problem, dt, aux):
-    d = _dims(problem)
+    d = problem_dims(problem)
     flops = problem_flops("inner_product", problem)
     if flops is None:
         return None
@@ -181,7 +172,7 @@ def _matmul(kind, problem, dt, aux):
     if flops is None:
         return None
     if ":" not in problem:
-        d = _dims(problem)
+        d = problem_dims(problem)
         b = d.get("b", d.get("mb", 1))
         src, wei, dst = b * d["m"] * d["k"], b * d["k"] * d["n"], b * d["m"] * d["n"]
     else:
@@ -193,7 +184,7 @@ def _matmul(kind, problem, dt, aux):
 
 
 def _pooling(kind, problem, dt, aux):
-    d = _dims(problem)
+    d = problem_dims(problem)
     if not {"mb", "ic"} <= d.keys():
         return None
     src = d["mb"] * d["ic"] * math.prod(d.get("i" + a, 1) for a in "dhw")
@@ -212,7 +203,7 @@ def _normalization(kind, problem, dt, aux):
     global_stats = "G" in flags or (flags.isdigit() and int(flags) & 1)
     size = _size(dt, "src") if "src" in dt else _size(dt, "data")
     channels = _shapes(problem)[0][1] if _shapes(problem) and len(_shapes(problem)[0]) > 1 \
-        else _dims(problem).get("ic", 1)
+        else problem_dims(problem).get("ic", 1)
     stats = 4 * channels * 4.0  # mean, variance, scale, shift in f32
     return Work((2.0 if global_stats else 5.0) * n, n * size, stats,
                 n * (_size(dt, "dst") if "dst" in dt else size), _compute_type(dt))
@@ -245,7 +236,7 @@ def _elementwise(kind, problem, dt, aux):
 
 
 def _rnn(kind, problem, dt, aux):
-    d = _dims(problem)
+    d = problem_dims(problem)
     if not {"t", "mb", "slc", "sic", "dhc"} <= d.keys():
         return None
     alg = aux.split("alg:")[1].split()[0] if "alg:" in aux else "vanilla_lstm"
