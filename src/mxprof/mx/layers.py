@@ -88,7 +88,11 @@ class LayerProfile(Record, frozen=True):
         return sum(layer.ms for layer in self.layers)
 
     def to_dict(self) -> dict[str, Any]:
-        return {**super().to_dict(), "layers_ms": self.layers_ms}
+        d = {**super().to_dict(), "layers_ms": self.layers_ms}
+        # The derived sum sits before coverage, where the files written before the Struct have it.
+        keys = [k for k in d if k != "layers_ms"]
+        keys.insert(keys.index("coverage"), "layers_ms")
+        return {k: d[k] for k in keys}
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> LayerProfile:
