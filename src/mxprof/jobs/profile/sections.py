@@ -49,8 +49,9 @@ class KindRow(Record, frozen=True, kw_only=True):
     mean_ms: Number = None
 
 
-class LayerPrimitiveRow(Record, frozen=True, kw_only=True):
-    """One (layer, kind, implementation, problem) of the primitive pass, per iteration."""
+class PrimitiveKey(Record, frozen=True, kw_only=True):
+    """The columns that name a primitive in the worker's tables: its row number, the layer it
+    ran in (None outside every layer), its kind, implementation and problem descriptor."""
 
     index: int | None = None
     layer: str | None = None
@@ -58,21 +59,20 @@ class LayerPrimitiveRow(Record, frozen=True, kw_only=True):
     kind: str | None = None
     impl: str | None = None
     problem: str | None = None
+
+
+class LayerPrimitiveRow(PrimitiveKey, frozen=True, kw_only=True):
+    """One (layer, kind, implementation, problem) of the primitive pass, per iteration."""
+
     count_per_iter: Number = None
     ms_per_iter: Number = None
     ms_per_exec: Number = None
     gflops_per_s: Number = None
 
 
-class WorkRow(Record, frozen=True, kw_only=True):
+class WorkRow(PrimitiveKey, frozen=True, kw_only=True):
     """One primitive's calls and ms per iteration and its work per call (FLOPs, bytes)."""
 
-    index: int | None = None
-    layer: str | None = None
-    layer_op: str | None = None
-    kind: str
-    impl: str | None = None
-    problem: str | None = None
     mds: str | None = None
     aux: str | None = None
     calls: Number = None
@@ -126,16 +126,17 @@ class RooflineLayerRow(Record, frozen=True, kw_only=True):
     bound: str
 
 
-class RooflinePrimitiveRow(RooflineLayerRow, frozen=True, kw_only=True):
-    """One primitive on the roofline (per call work x calls per iteration)."""
+class RooflinePrimitiveRow(WorkRow, frozen=True, kw_only=True):
+    """One primitive on the roofline: its work row with the roofline columns added
+    (mxprof.onednn.roofline.add_roofline)."""
 
-    kind: str | None = None
-    impl: str | None = None
-    problem: str | None = None
-    mds: str | None = None
-    calls: Number = None
-    compute: str | None = None
+    attained_gflops: Number = None
+    attained_gbs: Number = None
+    intensity: Number = None
     bound_gflops: Number = None
+    roof_ms: Number = None
+    efficiency: Number = None
+    bound: str
 
 
 class RooflineCeilings(Ceilings, frozen=True, kw_only=True):
