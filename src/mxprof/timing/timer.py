@@ -178,6 +178,7 @@ class SectionStats(Record, frozen=True):
         return self.total_ns / self.count if self.count else 0.0
 
     def to_dict(self) -> dict:
+        # The derived mean is written for readers of the file; decoding ignores it.
         return {**super().to_dict(), "mean_ns": self.mean_ns}
 
 
