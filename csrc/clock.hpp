@@ -71,3 +71,5 @@ inline int64_t now_ns_impl() {
 
 // Timer sections: a native accumulator table (sections.cpp), registered by init_clock.
 void init_sections(pybind11::module_ &m);
+// The timing loop (timing_loop.cpp), registered by init_clock.
+void init_timing_loop(pybind11::module_ &m);

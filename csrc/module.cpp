@@ -5,7 +5,7 @@
 namespace py = pybind11;
 
 // Registration functions, one per capability file.
-void init_clock(py::module_ &m);    // clock.cpp, sections.cpp: TSC clock, timing loop, sections
+void init_clock(py::module_ &m);    // clock.cpp, timing_loop.cpp, sections.cpp: clock, loop, sections
 void init_cpu(py::module_ &m);      // cpu.cpp: CPU lists, affinity, memory policy
 void init_verbose(py::module_ &m);  // verbose.cpp: oneDNN verbose log scanner
 void init_mxhooks(py::module_ &m);  // mxhooks.cpp: per-layer timestamps from MXNet's op hook

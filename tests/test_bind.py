@@ -6,7 +6,6 @@ pytest process keeps its CPUs and memory policy.
 
 from __future__ import annotations
 
-import dataclasses
 import errno
 import json
 import os
@@ -15,6 +14,7 @@ import sys
 import textwrap
 from pathlib import Path
 
+import msgspec
 import pytest
 
 from fake_sysfs import make_sysfs
@@ -201,13 +201,13 @@ def test_bind_membind_record_is_honest():
 def test_refused_membind_still_binds_cpus_and_says_so():
     # A topology that claims a node 1 the kernel does not have: set_mempolicy really fails.
     out = run_py(f"""
-        import dataclasses, json, os
+        import json, msgspec, os
         from mxprof import bind
         from mxprof.cpu.binding import current_membind
         from mxprof.cpu.topology import read_topology
         real = read_topology()
-        fake = dataclasses.replace(real, nodes={{**real.nodes, 4000: ()}},
-                                   node_memory_kb={{4000: 1024}})
+        fake = msgspec.structs.replace(real, nodes={{**real.nodes, 4000: ()}},
+                                      node_memory_kb={{4000: 1024}})
         b = bind("{LAST_CPU}", [4000], topology=fake)
         print(json.dumps({{"binding": b.to_dict(), "readback": current_membind(),
                           "cpus": sorted(os.sched_getaffinity(0))}}))
@@ -221,13 +221,13 @@ def test_refused_membind_still_binds_cpus_and_says_so():
 
 def test_kernel_refusing_cpus_is_a_bind_error():
     out = run_py("""
-        import dataclasses, json
+        import json, msgspec
         from mxprof import bind
         from mxprof.cpu.binding import BindError
         from mxprof.cpu.topology import Cpu, read_topology
         real = read_topology()
         ghost = Cpu(4000, 4000, 0, 0, (4000,))
-        fake = dataclasses.replace(real, cpus=real.cpus + (ghost,))
+        fake = msgspec.structs.replace(real, cpus=real.cpus + (ghost,))
         try:
             bind([4000], topology=fake)
         except BindError as exc:
@@ -250,7 +250,7 @@ def test_binding_record_round_trips():
     b = Binding((0, 1, 2, 8), (0,), False, ("memory refused",), 3)
     assert Binding.from_dict(json.loads(json.dumps(b.to_dict()))) == b
     assert b.to_dict()["cpus"] == "0-2,8"
-    assert dataclasses.replace(b, membind=None).to_dict()["membind"] is None
+    assert msgspec.structs.replace(b, membind=None).to_dict()["membind"] is None
 
 
 # ---- the CLI -------------------------------------------------------------------------------

@@ -10,6 +10,7 @@ import pytest
 
 from mxprof.jobs.compare import instances
 from mxprof.jobs.compare import plan as compare
+from mxprof.jobs.compare import rows as compare_rows
 from mxprof.jobs.profile.spec import RunSpec
 from mxprof.mx import models
 from mxprof.mx.models import ModelSpec
@@ -78,7 +79,7 @@ def test_unknown_config_is_refused():
     ("latency", 97.19, 13.04, 97.19 / 13.04), ("throughput", 10.29, 163.52, 163.52 / 10.29),
     ("latency", None, 1.0, None), ("throughput", 0.0, 1.0, None)])
 def test_speedup_direction(metric, base, new, expected):
-    assert compare.speedup(metric, base, new) == expected
+    assert compare_rows.speedup(metric, base, new) == expected
 
 
 def test_split_cpus_into_equal_contiguous_groups():
@@ -166,7 +167,7 @@ def test_a_failed_run_is_a_failed_row_named_in_the_footnote():
                         error="worker died without a result (killed by signal SIGSEGV)")
     record = compare.make_record(run, [crashed])
     assert record["status"] == "failed" and record["key"] == run.key
-    rows = compare.rows([record])
+    rows = compare_rows.rows([record])
     assert [(r["metric"], r["config"], r["status"]) for r in rows] == [
         ("failed", "mkldnn", "failed")]
     t = table(layout(rows))
@@ -206,7 +207,7 @@ def test_processes_are_interleaved_and_pooled_into_one_row_with_intervals():
     centre = {"reference": (8.0, 30.0), "mkldnn": (2.0, 30.0)}  # latency differs, batch not
     records = [compare.make_record(r, [_timing_result(r.spec, rng, *centre[r.spec.config])])
                for r in runs]
-    rows = {(r["metric"], r["config"]): r for r in compare.rows(records)}
+    rows = {(r["metric"], r["config"]): r for r in compare_rows.rows(records)}
     lat = rows[("latency", "mkldnn")]
     assert lat["processes"] == 3 and lat["iterations"] == 90
     assert lat["speedup_ratio"]["significant"] and lat["speedup_ratio"]["value"] == pytest.approx(
@@ -216,6 +217,6 @@ def test_processes_are_interleaved_and_pooled_into_one_row_with_intervals():
     assert not thr["speedup_ratio"]["significant"]
     assert thr["speedup_ratio"]["text"].startswith("no significant difference")
     from mxprof.render.compare_table import layout, table
-    t = table(layout(list(compare.rows(records))))
+    t = table(layout(list(compare_rows.rows(records))))
     assert any(cell.startswith("n.s. ") for cell in t.rows[0])
     assert "hierarchical bootstrap" in t.footnote

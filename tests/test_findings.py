@@ -18,6 +18,7 @@ import pytest
 
 from mxprof.cpu.threads import thread_usage
 from mxprof.onednn import findings
+from schema_check import assert_matches_schema
 
 NETS = Path(__file__).parent / "fixtures" / "diagnosis_nets.py"
 CPUS = len(os.sched_getaffinity(0))
@@ -76,7 +77,10 @@ def _profile(nets, name: str, *extra: str) -> dict:
                    "--checks", "none", "--min-time", "0.1", "--batch-size", "1",
                    "--json", str(result), *extra, env={"MXPROF_CACHE": str(cache)})
     assert proc.returncode == 0, proc.stderr[-3000:]
-    return json.loads(result.read_text())
+    report = json.loads(result.read_text())
+    # Roofline, findings and primitives are typed in the published schema: real ones must fit.
+    assert_matches_schema("profile", report)
+    return report
 
 
 def _rules(report: dict) -> dict[str, dict]:
@@ -144,17 +148,18 @@ def test_small_inner_product_rule_on_a_real_line():
     from mxprof.jobs.profile import diagnose
     from mxprof.onednn import roofline, verbose
     from mxprof.onednn.roofline import Ceilings
+    from mxprof.onednn.work import primitive_work
     ceil = Ceilings({"f32": 100.0, "int8": 400.0}, 10.0, "test")
     log = verbose.parse(str(Path(__file__).parent / "fixtures" / "verbose" /
                             "mxnet191_dnnl_v2.4.4_ts_level1.log"))
     rows = log.exec()
     fc = rows[rows["kind"] == "inner_product"].head(1).assign(layer="dense0_fwd",
                                                              layer_op="FullyConnected")
-    prims = roofline.add_roofline(roofline.primitive_work(fc, 1), ceil, calls="calls")
+    prims = roofline.add_roofline(primitive_work(fc, 1), ceil, calls="calls")
     (found,) = diagnose.small_gemm_below_roof({}, prims, ceil)
     assert found.layers == ("dense0_fwd",) and "from batch 32" in found.fix
     conv = rows[rows["kind"] == "convolution"].head(1).assign(layer="c", layer_op="Convolution")
-    other = roofline.add_roofline(roofline.primitive_work(conv, 1), ceil, calls="calls")
+    other = roofline.add_roofline(primitive_work(conv, 1), ceil, calls="calls")
     assert diagnose.small_gemm_below_roof({}, other, ceil) == []
 
 
@@ -164,17 +169,18 @@ def test_same_shape_rule_flags_the_slow_copy_only():
     from mxprof.jobs.profile import diagnose
     from mxprof.onednn import roofline, verbose
     from mxprof.onednn.roofline import Ceilings
+    from mxprof.onednn.work import primitive_work
     ceil = Ceilings({"f32": 100.0, "int8": 400.0}, 10.0, "test")
     rows = verbose.parse(str(Path(__file__).parent / "fixtures" / "verbose" /
                              "mxnet191_dnnl_v2.4.4_ts_level1.log")).exec()
     conv = rows[rows["kind"] == "convolution"].head(1)
     fast, slow = conv.assign(layer="conv_a"), conv.assign(layer="conv_b")
     slow = slow.assign(time_ms=slow["time_ms"] * 10)
-    both = roofline.add_roofline(roofline.primitive_work(pd.concat([fast, slow]), 1), ceil,
+    both = roofline.add_roofline(primitive_work(pd.concat([fast, slow]), 1), ceil,
                                  calls="calls")
     (found,) = diagnose.same_shape_below_roof({}, both)
     assert found.layers == ("conv_b",)
     assert found.cost_ms == pytest.approx(float(conv["time_ms"].iloc[0]) * 9)
-    equal = roofline.add_roofline(roofline.primitive_work(
+    equal = roofline.add_roofline(primitive_work(
         pd.concat([fast, conv.assign(layer="conv_c")]), 1), ceil, calls="calls")
     assert diagnose.same_shape_below_roof({}, equal) == []

@@ -8,7 +8,8 @@ import pandas as pd
 import pytest
 
 from mxprof.onednn import attribution, roofline, verbose
-from mxprof.onednn.roofline import Ceilings, memory_dtypes, work
+from mxprof.onednn.roofline import Ceilings
+from mxprof.onednn.work import memory_dtypes, work
 
 FIXTURES = Path(__file__).parent / "fixtures" / "verbose"
 # Round ceilings so the expected figures can be checked by hand: 100 GFLOP/s f32, 400 int8,

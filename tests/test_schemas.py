@@ -229,3 +229,30 @@ def test_the_notebook_loader_validates_too(tmp_path):
     (tmp_path / "bad.json").write_text(json.dumps(data))
     with pytest.raises(ValueError, match=r"Expected `bool`, got `str` - at `\$.rows\[0\].mkldnn`"):
         load(tmp_path / "bad.json")
+
+
+ROOFLINE = {"ceilings": {"peak_gflops": {"f32": 40.0}, "bandwidth_gbs": 6.0},
+            "layers": [{"layer": "conv0", "layer_op": "Convolution", "ms": 0.2, "flops": None,
+                        "efficiency": 0.4, "bound": "compute-bound"}],
+            "primitives": [], "headroom": {"primitives_ms": 0.2, "roof_ms": 0.1},
+            "overhead_efficiency": 0.1, "method": "m"}
+FINDING = {"rule": "threads_idle", "title": "t", "layers": ["conv0"], "evidence": "e", "fix": "f",
+           "effect": {"ms_per_iter": 0.1}}
+
+
+@pytest.mark.parametrize(("section", "value", "message"), [
+    ("roofline", {**ROOFLINE, "layers": [{**ROOFLINE["layers"][0], "efficiency": "high"}]},
+     "Expected `float | null`, got `str` - at `$.roofline.layers[0].efficiency`"),
+    ("findings", [{**FINDING, "layers": "conv0"}],
+     "Expected `array`, got `str` - at `$.findings[0].layers`"),
+    ("layers", [{"name": "conv0", "op": "Convolution", "ms": "0.2"}],
+     "Expected `float | null`, got `str` - at `$.layers[0].ms`"),
+])
+def test_the_typed_sections_name_their_wrong_field(section, value, message):
+    """Before, roofline, findings and layers were typed "JSON object": anything loaded."""
+    data = _fixture("profile")
+    results.validate("profile", {**data, "roofline": ROOFLINE, "findings": [FINDING]},
+                     source="ok.json")
+    with pytest.raises(ResultFileError) as err:
+        results.validate("profile", {**data, section: value}, source="bad.json")
+    assert str(err.value) == f"bad.json: not an mxprof profile result: {message}"

@@ -16,6 +16,7 @@ import pandas as pd
 import pytest
 
 from mxprof.onednn import verbose
+from mxprof.onednn.flops import problem_flops as flops_of
 
 FIXTURES = {
     # name: (exec_count, exec_ms, create_count, create_ms, graph_count, graph_ms, generation)
@@ -186,7 +187,7 @@ def test_reorder_share(fixtures_dir):
     ("eltwise", "1x64x32x32", None),
 ])
 def test_problem_flops(kind, problem, flops):
-    assert verbose.problem_flops(kind, problem) == flops
+    assert flops_of(kind, problem) == flops
 
 
 def test_gflops_table(fixtures_dir):

@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from mxprof.jobs.compare import plan as compare
+from mxprof.jobs.compare import rows as compare_rows
 from mxprof.jobs.profile.spec import RunResult
 from mxprof.mx import models
 from mxprof.render.compare_table import csv_records, layout, table
@@ -61,7 +62,7 @@ def test_table_shows_the_reference_speedup_beside_ours():
     runs = compare.plan([spec], [builds.current_build()], machine=MACHINE, batch_sizes=[1, 2])
     times = {"reference": (100.0, 180.0), "mkldnn": (20.0, 30.0)}
     records = [compare.make_record(r, [_ok(r, *times[r.spec.config])]) for r in runs]
-    lay = layout(compare.rows(records))
+    lay = layout(compare_rows.rows(records))
     t = table(lay)
     assert t.headers[-2:] == ("ref speedup lat", "ref speedup thr")
     (row,) = t.rows

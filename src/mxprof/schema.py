@@ -33,7 +33,9 @@ class Record(msgspec.Struct, frozen=True):
     @classmethod
     def from_dict(cls: type[T], data: Any) -> T:
         """Validate `data` into this record; msgspec.ValidationError names the wrong field."""
-        return msgspec.convert(data, cls)
+        # str_keys: `data` is JSON, whose keys are strings: an int-keyed dict field (NUMA node
+        # -> CPUs) reads "0" as 0, as msgspec's own JSON decoder would.
+        return msgspec.convert(data, cls, str_keys=True)
 
 
 def _plain(obj: Any) -> Any:

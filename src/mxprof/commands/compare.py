@@ -15,7 +15,7 @@ import sys
 from mxprof.commands import _options
 from mxprof.commands._compare_output import display, write_outputs
 from mxprof.errors import EXIT_FAILED, EXIT_OK, EXIT_USAGE, UsageError, require_extra
-from mxprof.jobs.compare.plan import build_report
+from mxprof.jobs.compare.rows import build_report
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:

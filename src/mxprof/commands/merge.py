@@ -24,8 +24,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 def run(args) -> int:
     from mxprof.commands._compare_output import display, write_outputs
     from mxprof.commands._options import check_outputs
-    from mxprof.jobs.compare.plan import build_report
     from mxprof.jobs.compare.results_log import ResultsFileError, read_lines
+    from mxprof.jobs.compare.rows import build_report
     check_outputs(args)
     if args.html:
         from mxprof.errors import require_extra

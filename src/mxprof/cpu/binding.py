@@ -17,12 +17,12 @@ import errno
 import os
 import threading
 from collections.abc import Iterable
-from dataclasses import dataclass
 from typing import Any
 
 from mxprof.cpu.cpulist import format_cpu_list, parse_cpu_list
 from mxprof.cpu.openmp import OPENMP_VARIABLES, detect_openmp_runtime
 from mxprof.cpu.topology import Topology, read_topology
+from mxprof.schema import Record
 
 _MPOL_NAMES = {0: "default", 1: "preferred", 2: "bind", 3: "interleave", 4: "local",
                5: "preferred_many", 6: "weighted_interleave"}
@@ -32,8 +32,7 @@ class BindError(OSError):
     """The kernel refused to bind the CPUs (errno kept): the request was valid but not allowed."""
 
 
-@dataclass(frozen=True)
-class Binding:
+class Binding(Record, frozen=True):
     """What `bind()` achieved (not what was asked): `memory_bound` comes from get_mempolicy."""
 
     cpus: tuple[int, ...]
@@ -42,25 +41,18 @@ class Binding:
     warnings: tuple[str, ...] = ()
     threads_pinned: int = 1  # tasks of this process whose affinity was set
 
+    # A codec of its own: files write the CPU and node sets in the list notation users type
+    # and numactl prints ("0-17,36-53"), which msgspec cannot map onto a tuple of ints.
     def to_dict(self) -> dict[str, Any]:
-        return {
-            "cpus": format_cpu_list(self.cpus),
-            "membind": None if self.membind is None else format_cpu_list(self.membind),
-            "memory_bound": self.memory_bound,
-            "warnings": list(self.warnings),
-            "threads_pinned": self.threads_pinned,
-        }
+        return {**super().to_dict(), "cpus": format_cpu_list(self.cpus),
+                "membind": None if self.membind is None else format_cpu_list(self.membind)}
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Binding:
         membind = data.get("membind")
-        return cls(
-            cpus=tuple(parse_cpu_list(data["cpus"])),
-            membind=None if membind is None else tuple(parse_cpu_list(membind)),
-            memory_bound=bool(data["memory_bound"]),
-            warnings=tuple(data.get("warnings", ())),
-            threads_pinned=int(data.get("threads_pinned", 1)),
-        )
+        return super().from_dict({
+            **data, "cpus": parse_cpu_list(data["cpus"]),
+            "membind": None if membind is None else parse_cpu_list(membind)})
 
 
 def _as_ids(value: str | Iterable[int]) -> tuple[int, ...]:

@@ -68,6 +68,7 @@ class MachineLoad(Record, frozen=True):
                 "the CPU")
 
     def to_dict(self) -> dict:
+        # The derived sentence is written for readers of the file; decoding ignores it.
         return {**super().to_dict(), "warning": self.warning()}
 
 

@@ -10,11 +10,13 @@ itself uses to say "these logical CPUs share one core".
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+import msgspec
+
 from mxprof.cpu.cpulist import format_cpu_list, parse_cpu_list
+from mxprof.schema import Record
 
 # ISA extensions that decide which oneDNN kernels run (jit:avx2, avx512_core, _vnni, _bf16, _amx).
 ISA_OF_INTEREST = (
@@ -23,8 +25,7 @@ ISA_OF_INTEREST = (
 )
 
 
-@dataclass(frozen=True)
-class Cpu:
+class Cpu(Record, frozen=True):
     """One logical CPU. `core` is sysfs core_id (unique only within a socket/die);
     `siblings` are the logical CPUs sharing its physical core, itself included."""
 
@@ -39,14 +40,14 @@ class Cpu:
         return self.id == self.siblings[0]
 
 
-@dataclass(frozen=True)
-class Topology:
+class Topology(Record, frozen=True, kw_only=True):
+    # Keyword-only, so the fields keep the order of the files written before the Struct.
     cpus: tuple[Cpu, ...]
     sockets: tuple[int, ...]
     nodes: dict[int, tuple[int, ...]]
+    node_memory_kb: dict[int, int] = msgspec.field(default_factory=dict)
     model_name: str
     isa: tuple[str, ...]
-    node_memory_kb: dict[int, int] = field(default_factory=dict)
 
     @property
     def online(self) -> tuple[int, ...]:
@@ -91,28 +92,9 @@ class Topology:
         return tuple(c.id for c in self.cpus if c.socket == socket)
 
     def to_dict(self) -> dict[str, Any]:
-        return {
-            "cpus": [asdict(c) | {"siblings": list(c.siblings)} for c in self.cpus],
-            "sockets": list(self.sockets),
-            "nodes": {str(n): list(ids) for n, ids in self.nodes.items()},
-            "node_memory_kb": {str(n): kb for n, kb in self.node_memory_kb.items()},
-            "model_name": self.model_name,
-            "isa": list(self.isa),
-            "online": format_cpu_list(self.online),
-            "cores": self.core_count,
-            "threads_per_core": self.threads_per_core,
-        }
-
-    @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> Topology:
-        return cls(
-            cpus=tuple(Cpu(**(c | {"siblings": tuple(c["siblings"])})) for c in data["cpus"]),
-            sockets=tuple(data["sockets"]),
-            nodes={int(n): tuple(ids) for n, ids in data["nodes"].items()},
-            model_name=data["model_name"],
-            isa=tuple(data["isa"]),
-            node_memory_kb={int(n): kb for n, kb in data.get("node_memory_kb", {}).items()},
-        )
+        # The derived figures go into the dict too: `topology --json` readers get them ready.
+        return {**super().to_dict(), "online": format_cpu_list(self.online),
+                "cores": self.core_count, "threads_per_core": self.threads_per_core}
 
 
 def _read(path: Path) -> str:

@@ -11,8 +11,10 @@ The commands build these files as dicts; loading (`load(kind, path)`, used by ev
 decodes them through the Structs, so a file with a wrong type or a renamed required field is
 refused with a message naming the field ("r.json: not an mxprof profile result: Expected
 `float`, got `str` - at `$.runs[0].wall_s`"). Unknown keys are accepted (a newer writer may add
-sections); the sections that are free-form today (operators, layers, primitives, trace,
-roofline, findings, fusion groups' spreads) are typed as JSON objects.
+sections). The profile file's layers, primitives, roofline and findings are typed from their
+records (mxprof.jobs.profile.sections, mxprof.onednn.findings.Finding); the sections still
+free-form (operators, trace, coverage, threads, checks, try_fixes, fusion groups' spreads) are
+typed as JSON objects.
 
 `python -m mxprof.jobs.results --write-schemas schemas/` writes the JSON Schema of each file
 (tests/test_schemas.py checks the committed ones equal what this module generates).

@@ -22,12 +22,13 @@ from __future__ import annotations
 
 import json
 import os
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
 from mxprof._native import core
+from mxprof.schema import Record
 
 # Env the worker sets before libmxnet loads. NaiveEngine makes hook time = completion time;
 # bulk off keeps the graph from being fused into engine segments in every hybridize mode.
@@ -48,8 +49,7 @@ class GraphNode:
     output_shape: tuple[int, ...] | None
 
 
-@dataclass(frozen=True)
-class LayerTime:
+class LayerTime(Record, frozen=True):
     """Time of one graph node: median and p90 over iterations, in ms per iteration."""
 
     name: str
@@ -59,20 +59,8 @@ class LayerTime:
     ms_p90: float
     count_per_iter: int
 
-    def to_dict(self) -> dict[str, Any]:
-        return {"name": self.name, "op": self.op,
-                "output_shape": list(self.output_shape) if self.output_shape else None,
-                "ms": self.ms, "ms_p90": self.ms_p90, "count_per_iter": self.count_per_iter}
 
-    @classmethod
-    def from_dict(cls, d: dict[str, Any]) -> LayerTime:
-        shape = d.get("output_shape")
-        return cls(d["name"], d["op"], tuple(shape) if shape is not None else None,
-                   float(d["ms"]), float(d["ms_p90"]), int(d["count_per_iter"]))
-
-
-@dataclass(frozen=True)
-class LayerProfile:
+class LayerProfile(Record, frozen=True):
     """Per-layer breakdown of `iterations` timed calls.
 
     `per_iteration_ms`: median over iterations of the summed layer time; `latency_ms`: median
@@ -92,7 +80,7 @@ class LayerProfile:
     latency_ms: float
     overhead_ms: float = float("nan")
     coverage: float = float("nan")
-    windows: tuple[tuple[int, int, float, float], ...] = field(default=(), repr=False)
+    windows: tuple[tuple[int, int, float, float], ...] = ()
 
     @property
     def layers_ms(self) -> float:
@@ -100,20 +88,18 @@ class LayerProfile:
         return sum(layer.ms for layer in self.layers)
 
     def to_dict(self) -> dict[str, Any]:
-        return {"layers": [layer.to_dict() for layer in self.layers],
-                "iterations": self.iterations, "method": self.method,
-                "per_iteration_ms": self.per_iteration_ms, "latency_ms": self.latency_ms,
-                "overhead_ms": self.overhead_ms, "layers_ms": self.layers_ms,
-                "coverage": self.coverage, "windows": [list(w) for w in self.windows]}
+        d = {**super().to_dict(), "layers_ms": self.layers_ms}
+        # The derived sum sits before coverage, where the files written before the Struct have it.
+        keys = [k for k in d if k != "layers_ms"]
+        keys.insert(keys.index("coverage"), "layers_ms")
+        return {k: d[k] for k in keys}
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> LayerProfile:
-        return cls(tuple(LayerTime.from_dict(x) for x in d["layers"]), int(d["iterations"]),
-                   d["method"], float(d["per_iteration_ms"]), float(d["latency_ms"]),
-                   float(d.get("overhead_ms", float("nan"))),
-                   float(d.get("coverage", float("nan"))),
-                   tuple((int(w[0]), int(w[1]), float(w[2]), float(w[3]))
-                         for w in d.get("windows", ())))
+        # Files are strict JSON, so a NaN overhead or coverage was written as null: read it back
+        # as NaN, the record's "not measured".
+        nan = {k: float("nan") for k in ("overhead_ms", "coverage") if d.get(k, 0) is None}
+        return super().from_dict({**d, **nan})
 
 
 def _symbol_of(block, inputs):

@@ -25,7 +25,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from mxprof.onednn.verbose import problem_flops
+from mxprof.onednn.flops import problem_flops
 from mxprof.schema import Record
 
 WINDOW_COLUMNS = ["iteration", "layer", "op", "start_ms", "end_ms"]

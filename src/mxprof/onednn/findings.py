@@ -8,10 +8,12 @@ subnormal-value count the profile worker runs over every parameter.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from typing import Any
 
+import msgspec
 import numpy as np
+
+from mxprof.schema import Record
 
 # The smallest normal FP32 magnitude, 2**-126 (IEEE 754 binary32): nonzero values below it are
 # subnormal, and x86 cores take a microcode assist (tens to hundreds of cycles) on them unless
@@ -19,8 +21,7 @@ import numpy as np
 FP32_MIN_NORMAL = float(np.finfo(np.float32).tiny)
 
 
-@dataclass(frozen=True)
-class Finding:
+class Finding(Record, frozen=True):
     """One cause of lost time: the rule that found it, the layers, the evidence from this run,
     the fix, and its effect ({"ms_per_iter": the time at stake, "estimate": how it was
     estimated, "measured": before/after when the fix was tried})."""
@@ -30,20 +31,12 @@ class Finding:
     layers: tuple[str, ...]
     evidence: str
     fix: str
-    effect: dict[str, Any] = field(default_factory=dict)
+    effect: dict[str, Any] = msgspec.field(default_factory=dict)
 
     @property
     def cost_ms(self) -> float:
         return float(self.effect.get("ms_per_iter") or 0.0)
 
-    def to_dict(self) -> dict[str, Any]:
-        return {"rule": self.rule, "title": self.title, "layers": list(self.layers),
-                "evidence": self.evidence, "fix": self.fix, "effect": dict(self.effect)}
-
-    @classmethod
-    def from_dict(cls, d: dict[str, Any]) -> Finding:
-        return cls(d["rule"], d.get("title", d["rule"]), tuple(d["layers"]), d["evidence"],
-                   d["fix"], dict(d.get("effect") or {}))
 
 
 def memory_tags(mds: str) -> dict[str, str]:

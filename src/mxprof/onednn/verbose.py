@@ -21,9 +21,7 @@ layout of 2026). The line rules are in `_verbose_py`'s docstring.
 from __future__ import annotations
 
 import inspect
-import math
 import os
-import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -31,7 +29,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from mxprof.onednn.flops import gflops_table
 from mxprof.onednn.verbose_header import parse_header
+from mxprof.schema import Record
 
 PRIMITIVE_COLUMNS = ("timestamp_ms", "operation", "cache", "engine", "kind", "impl", "prop_kind",
                      "mds", "attrs", "aux", "problem", "time_ms", "line_no")
@@ -53,11 +53,9 @@ _GRAPH_LAYOUT = {
 }
 # Names users may group by, mapped to columns ("shape" is the problem descriptor).
 GROUP_ALIASES = {"shape": "problem", "implementation": "impl", "prop": "prop_kind"}
-FLOP_KINDS = ("convolution", "inner_product", "matmul")
 
 
-@dataclass(frozen=True)
-class VerboseStats:
+class VerboseStats(Record, frozen=True):
     """Line counts of one scan: every line is either parsed or skipped."""
 
     lines_total: int
@@ -69,13 +67,6 @@ class VerboseStats:
     lines_skipped: int  # lines_total - lines_parsed
     unterminated_last_line: bool
     time_decimals: int = 0  # most decimal places printed by a counted time field
-
-    def to_dict(self) -> dict[str, Any]:
-        return dict(self.__dict__)
-
-    @classmethod
-    def from_dict(cls, d: dict[str, Any]) -> VerboseStats:
-        return cls(**{k: d[k] for k in cls.__dataclass_fields__ if k in d})
 
 
 @dataclass(frozen=True, eq=False)  # DataFrames have no truth value: compare tables explicitly
@@ -325,84 +316,3 @@ def reorder_share(prims: pd.DataFrame) -> float:
     rows = prims[prims["operation"] == "exec"]
     total = float(rows["time_ms"].sum())
     return float(rows.loc[rows["kind"] == "reorder", "time_ms"].sum()) / total if total else 0.0
-
-
-_TOKENS = re.compile(r"([a-z]+)(\d+)")
-
-
-def problem_flops(kind: str, problem: str) -> float | None:
-    """Floating-point operations of one call from its problem descriptor; None if unknown.
-
-    convolution 2*MB*OC*(IC/G)*OD*OH*OW*KD*KH*KW; inner product 2*MB*IC*OC*ID*IH*IW;
-    matmul 2*prod(dst dims)*K (src:wei[:dst] dims, or m/n/k in v1.0-1.7).
-    """
-    try:
-        if kind == "convolution":
-            d = _dims(problem)
-            g = d.get("g", 1)
-            if g <= 0 or not {"mb", "ic", "oc"} <= d.keys():
-                return None
-            spatial = 1
-            for axis in "dhw":
-                spatial *= d.get("o" + axis, 1) * d.get("k" + axis, 1)
-            return 2.0 * d["mb"] * d["oc"] * (d["ic"] / g) * spatial
-        if kind == "inner_product":
-            d = _dims(problem)
-            if not {"mb", "ic", "oc"} <= d.keys():
-                return None
-            return 2.0 * d["mb"] * d["ic"] * d["oc"] * d.get("id", 1) * d.get("ih", 1) * d.get("iw", 1)
-        if kind == "matmul":
-            return _matmul_flops(problem)
-    except (ValueError, OverflowError):
-        return None
-    return None
-
-
-def _dims(problem: str) -> dict[str, int]:
-    d: dict[str, int] = {}
-    for name, value in _TOKENS.findall(problem):
-        d.setdefault(name, int(value))
-    return d
-
-
-def _matmul_flops(problem: str) -> float | None:
-    if ":" not in problem:  # v1.0-1.7: [b..]m..n..k..
-        d = _dims(problem)
-        if not {"m", "n", "k"} <= d.keys():
-            return None
-        return 2.0 * d.get("b", d.get("mb", 1)) * d["m"] * d["n"] * d["k"]
-    shapes = [[int(x) for x in s.split("x")] for s in problem.split("_")[0].split(":")[:2]]
-    src, wei = shapes
-    if len(src) < 2 or len(wei) < 2 or src[-1] != wei[-2]:
-        return None
-    batch = [max(a, b) for a, b in zip(_pad(src[:-2], wei[:-2]), _pad(wei[:-2], src[:-2]))]
-    return 2.0 * math.prod(batch) * src[-2] * wei[-1] * src[-1]
-
-
-def _pad(dims: list[int], other: list[int]) -> list[int]:
-    return [1] * (len(other) - len(dims)) + dims
-
-
-def gflops_table(prims: pd.DataFrame, aggregate: bool = True) -> pd.DataFrame:
-    """GFLOP/s of convolution, inner product and matmul exec rows.
-
-    Per row: flops, gflops = flops / (time_ms * 1e6). Aggregated per (kind, impl, problem):
-    calls, total_ms, flops per call, and GFLOP/s over the group's total time.
-    """
-    rows = prims[(prims["operation"] == "exec") & prims["kind"].isin(FLOP_KINDS)]
-    cols = ["kind", "impl", "prop_kind", "problem", "time_ms"]
-    rows = rows[cols].astype({"kind": str, "impl": str, "prop_kind": str, "problem": str})
-    cache: dict[tuple[str, str], float | None] = {}
-    flops = []
-    for kind, problem in zip(rows["kind"], rows["problem"]):
-        key = (kind, problem)
-        if key not in cache:
-            cache[key] = problem_flops(kind, problem)
-        flops.append(cache[key])
-    rows = rows.assign(flops=np.array([np.nan if f is None else f for f in flops], dtype=float))
-    if not aggregate:
-        return rows.assign(gflops=rows["flops"] / (rows["time_ms"] * 1e6))
-    out = (rows.groupby(["kind", "impl", "problem"], sort=False)
-           .agg(calls=("time_ms", "count"), total_ms=("time_ms", "sum"), flops=("flops", "first")))
-    out["gflops"] = out["flops"] * out["calls"] / (out["total_ms"] * 1e6)
-    return out.sort_values("total_ms", ascending=False)

@@ -2,7 +2,7 @@
 
 The MXNet 1.3 MKL-DNN benchmark printed, per model: latency at batch 1 without and with
 MKL-DNN and the speedup, then throughput at batch 128 without and with and the speedup, with
-"(bs N)" on cells measured at another batch. `layout(rows)` arranges `mxprof.jobs.compare.plan.rows`
+"(bs N)" on cells measured at another batch. `layout(rows)` arranges `mxprof.jobs.compare.rows.rows`
 that way, one line per model and throughput batch, one column group per machine and build;
 `table()` formats it for the terminal and Markdown, `csv_records()` gives the same numbers
 unformatted.

@@ -1,7 +1,7 @@
 """Compare reports as text: the reference layout in the terminal (rich) and in Markdown.
 
 A compare report is the dict `mxprof.commands.compare` builds: {"kind": "mxprof-compare",
-"rows": [...], "notes": [...]}, its rows from `mxprof.jobs.compare.plan.rows`.
+"rows": [...], "notes": [...]}, its rows from `mxprof.jobs.compare.rows.rows`.
 """
 
 from __future__ import annotations

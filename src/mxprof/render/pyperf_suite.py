@@ -10,7 +10,7 @@ mxprof's warm-up and call protocol; the first call and warm-up calls are not val
 warmups field stays empty, as mxprof does not keep their times).
 
 Sources: profile reports (`mxprof.jobs.profile.report`, samples in
-`latency_ms.samples_ms_per_process`) and compare reports (`mxprof.jobs.compare.plan.rows`,
+`latency_ms.samples_ms_per_process`) and compare reports (`mxprof.jobs.compare.rows.rows`,
 samples in each row's `stats`). Results without samples (schema-1 files from before
 `samples_ms_per_process`) have nothing to write: ValueError names them.
 Needs the `pyperf` package (`pip install 'mxprof[pyperf]'`).

@@ -16,7 +16,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 import functools
 import math
 import threading
@@ -26,7 +25,7 @@ import msgspec
 import numpy as np
 
 from mxprof._native import core
-from mxprof.schema import SCHEMA
+from mxprof.schema import SCHEMA, Record
 from mxprof.timing import _clock_py
 from mxprof.timing import clock as _clock
 from mxprof.timing.stats import Stats, pick_unit, summarize
@@ -70,6 +69,8 @@ class Measurement:
                 f"included in each sample)")
         return "\n".join([head, *(f"warning: {w}" for w in self.stats.warnings)])
 
+    # A codec of its own: `samples_ns` is a read-only view of the native loop's buffer (an
+    # ndarray, which msgspec neither encodes nor decodes), and the stats are written in ns.
     def to_dict(self) -> dict:
         return {
             "schema": SCHEMA,
@@ -163,8 +164,7 @@ def measure(fn, *, repeat: int | None = None, warmup: int = 1, min_time: float =
                        wall_ns=int(wall_ns))
 
 
-@dataclass(frozen=True)
-class SectionStats:
+class SectionStats(Record, frozen=True):
     """Accumulated time of one named section: count, total, min and max in ns."""
 
     name: str
@@ -178,12 +178,8 @@ class SectionStats:
         return self.total_ns / self.count if self.count else 0.0
 
     def to_dict(self) -> dict:
-        return {**dataclasses.asdict(self), "mean_ns": self.mean_ns}
-
-    @classmethod
-    def from_dict(cls, data: dict) -> SectionStats:
-        return cls(name=str(data["name"]), count=int(data["count"]), total_ns=int(data["total_ns"]),
-                   min_ns=int(data["min_ns"]), max_ns=int(data["max_ns"]))
+        # The derived mean is written for readers of the file; decoding ignores it.
+        return {**super().to_dict(), "mean_ns": self.mean_ns}
 
 
 class Timer:

@@ -22,16 +22,17 @@ numpy pin.
 
 from __future__ import annotations
 
-import dataclasses
 import hashlib
 import json
 import os
 import re
 import sys
 from pathlib import Path
-from typing import Any
+
+import msgspec
 
 import mxprof
+from mxprof.schema import Record
 from mxprof.workers.jsonio import write_json
 
 NUMPY_PIN = "numpy==1.23.5"
@@ -57,8 +58,7 @@ class BuildError(RuntimeError):
     """A build that cannot be made or used; the message says what to do."""
 
 
-@dataclasses.dataclass(frozen=True)
-class Build:
+class Build(Record, frozen=True):
     """One interpreter to run workers under. `python=None` is this interpreter."""
 
     name: str
@@ -66,13 +66,6 @@ class Build:
     pip_spec: str | None = None  # set for --build
     mxnet: str | None = None  # filled by probe()
     mkldnn: bool | None = None
-
-    def to_dict(self) -> dict[str, Any]:
-        return dataclasses.asdict(self)
-
-    @classmethod
-    def from_dict(cls, d: dict[str, Any]) -> Build:
-        return cls(**{f.name: d.get(f.name) for f in dataclasses.fields(cls)})
 
 
 def current_build(name: str = "current") -> Build:
@@ -224,7 +217,7 @@ def probe(build: Build, timeout: float = 120.0) -> Build:
     if "error" in info:
         raise BuildError(f"build {build.name}: MXNet does not import under {python}: "
                          f"{info['error']}")
-    return dataclasses.replace(build, mxnet=info["mxnet"], mkldnn=bool(info["mkldnn"]))
+    return msgspec.structs.replace(build, mxnet=info["mxnet"], mkldnn=bool(info["mkldnn"]))
 
 
 def _probe_env() -> dict[str, str]:

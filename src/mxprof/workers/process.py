@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import contextlib
 import ctypes
-import dataclasses
 import os
 import signal
 import subprocess
@@ -30,7 +29,8 @@ import threading
 import time
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
-from typing import Any
+
+from mxprof.schema import Record
 
 # Verbose switches flood a worker's output and slow every primitive; MXNET_MKLDNN_ENABLED is
 # what a configuration is. Callers add their own (e.g. MXNET_SUBGRAPH_BACKEND).
@@ -53,8 +53,7 @@ _running: set[int] = set()
 _running_lock = threading.Lock()
 
 
-@dataclasses.dataclass(frozen=True)
-class ProcessOutcome:
+class ProcessOutcome(Record, frozen=True):
     """How a subprocess ended. status: ok | crashed (non-zero exit or a signal) | timeout |
     error (it could not be started); returncode is None unless it exited by itself."""
 
@@ -67,13 +66,6 @@ class ProcessOutcome:
     @property
     def ok(self) -> bool:
         return self.status == "ok"
-
-    def to_dict(self) -> dict[str, Any]:
-        return dataclasses.asdict(self)
-
-    @classmethod
-    def from_dict(cls, d: dict[str, Any]) -> ProcessOutcome:
-        return cls(**{f.name: d[f.name] for f in dataclasses.fields(cls)})
 
 
 def stderr_tail(text: str, lines: int = 30) -> str:

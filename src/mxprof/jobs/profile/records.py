@@ -1,7 +1,9 @@
 """The `mxprof profile --json` file as Structs (schema 1): what `--load` validates against.
 
-The report is built as a dict by mxprof.jobs.profile.report.build_report; free-form sections
-(operators, layers, primitives, trace, roofline, findings) are JSON objects here.
+The report is built as a dict by mxprof.jobs.profile.report.build_report; its table sections
+(layers, primitives, roofline) are the rows of mxprof.jobs.profile.sections and `findings` are
+mxprof.onednn.findings.Finding records. Still JSON objects: operators, coverage, trace, threads,
+checks and try_fixes (built by other jobs as dicts).
 """
 
 from __future__ import annotations
@@ -10,8 +12,10 @@ from typing import Any
 
 import msgspec
 
+from mxprof.jobs.profile.sections import LayerRow, Primitives, Roofline
 from mxprof.jobs.profile.spec import Protocol
 from mxprof.mx.models import ModelSpec
+from mxprof.onednn.findings import Finding
 from mxprof.schema import Record, ResultFileError, decode
 from mxprof.workers.environment import Environment
 from mxprof.workers.records import MachineLoadRow, PooledLatency, RatioRow
@@ -64,7 +68,7 @@ class ConfigSection(Record, frozen=True, kw_only=True):
     operators: list[Json] | None = None
     operators_total_ms: float | None = None
     operators_source: str | None = None
-    layers: list[Json] | None = None
+    layers: list[LayerRow] | None = None
     layers_method: str | None = None
     coverage: Json | None = None
     breakdown_cost: Json | None = None
@@ -93,7 +97,7 @@ class ProfileResult(ConfigSection, frozen=True, kw_only=True):
     environment: Json  # an Environment, or {} when every worker failed (checked on load)
     protocol: ProfileProtocol
     mkldnn: bool = True
-    primitives: Json | None = None
+    primitives: Primitives | None = None
     trace: list[Json] | None = None
     machine_load: list[MachineLoadRow] | None = None
     reference: ReferenceSection | None = None
@@ -102,8 +106,8 @@ class ProfileResult(ConfigSection, frozen=True, kw_only=True):
     missing: list[str] = msgspec.field(default_factory=list)
     threads: Json | None = None
     checks: Json | None = None
-    roofline: Json | None = None
-    findings: list[Json] | None = None
+    roofline: Roofline | None = None
+    findings: list[Finding] | None = None
     try_fixes: Json | list[Json] | None = None
 
 

@@ -211,8 +211,9 @@ def _diagnosis_inputs(net, attributed, iterations: int) -> dict[str, Any]:
     """What the roofline and the findings need from this run (mxprof.jobs.profile.diagnose):
     per-primitive work (flops, bytes; the ceilings are applied in the parent) and the
     parameters holding subnormal values."""
-    from mxprof.onednn import findings, roofline
-    work = roofline.primitive_work(attributed, iterations)
+    from mxprof.onednn import findings
+    from mxprof.onednn.work import primitive_work
+    work = primitive_work(attributed, iterations)
     params = {}
     for name, param in net.collect_params().items():
         try:
