@@ -164,3 +164,5 @@ class Roofline(Record, frozen=True, kw_only=True):
     headroom: Headroom
     overhead_efficiency: float
     method: str
+    # Why the roofs cannot be trusted (measured while busy, or beaten by timed primitives).
+    warnings: list[str] = []
