@@ -76,13 +76,22 @@ def environment_line(report: AccuracyReport) -> str:
     return line
 
 
+def _drawn(model: dict) -> str:
+    """What each random input is drawn from (mxprof.mx.inputs distributions)."""
+    what = {"image": "ImageNet-normalised image", "normal": "N(0,1) noise"}
+    parts = [f"{i['name']} {i.get('dtype', 'float32')} "
+             + what.get(i.get("distribution"), f"token ids < {i.get('high')}")
+             for i in model.get("inputs") or ()]
+    return ", ".join(parts) or "ImageNet-normalised images"
+
+
 def header_lines(report: AccuracyReport) -> list[str]:
     m = report.model
     shape = "x".join(str(d) for d in m.get("input_shape", ()))
     params = f"{report.param_count:,}" if report.param_count is not None else "?"
     inp = report.inputs
     if inp["kind"] == "random":
-        data = f"{inp['count']} random normal inputs (seed {inp.get('seed', 0)})"
+        data = f"{inp['count']} random inputs (seed {inp.get('seed', 0)}: {_drawn(m)})"
     else:
         data = f"{inp['count']} images from {inp['path']}"
         if not inp.get("labelled"):
