@@ -11,10 +11,12 @@ Spec keys: model (ModelSpec dict), given ([name, shape with batch, dtype or null
 user, or null), `inputs` (the InputSpec dicts to feed, in call order), `batch` (the `--input`
 batch or null), `declared` (whether the model named its inputs). Shapes are checked by MXNet's
 symbolic shape inference (`Symbol.infer_shape` at batch 1): nothing is allocated or initialised.
+Token ids of an integer input that feeds an Embedding are drawn below its `input_dim`.
 """
 
 from __future__ import annotations
 
+import json
 import re
 import sys
 from typing import Any
@@ -67,8 +69,31 @@ def _symbol_of(spec: models.ModelSpec, block, names: list[str]):
     return mx.sym.Group(list(out)) if isinstance(out, (list, tuple)) else out
 
 
-def infer(spec: models.ModelSpec, block, fed: tuple[model_inputs.InputSpec, ...]) -> None:
-    """Raise _Unfit when MXNet cannot infer the graph's shapes from `fed` at batch 1."""
+def vocabularies(graph: dict) -> dict[str, int]:
+    """Input name -> the smallest `input_dim` of the Embedding layers it feeds directly (a
+    symbol JSON graph): token ids at or above it index past the table."""
+    nodes = graph.get("nodes", ())
+    out: dict[str, int] = {}
+    for node in nodes:
+        if node.get("op") != "Embedding" or not node.get("inputs"):
+            continue
+        source = nodes[node["inputs"][0][0]]
+        dim = (node.get("attrs") or node.get("param") or {}).get("input_dim")
+        if source.get("op") == "null" and dim is not None:
+            out[source["name"]] = min(int(dim), out.get(source["name"], int(dim)))
+    return out
+
+
+def with_vocabularies(fed, graph: dict) -> tuple[model_inputs.InputSpec, ...]:
+    """Token inputs drawn below the vocabulary of the Embedding they feed, when it is smaller
+    than the guess (2**15 for an input nobody declared)."""
+    vocab = vocabularies(graph)
+    return tuple(model_inputs.dataclasses.replace(i, high=min(i.high, vocab[i.name]))
+                 if i.distribution == "tokens" and i.name in vocab else i for i in fed)
+
+
+def infer(spec: models.ModelSpec, block, fed: tuple[model_inputs.InputSpec, ...]):
+    """The graph's JSON; raise _Unfit when MXNet cannot infer its shapes from `fed` at batch 1."""
     import mxnet as mx
     try:
         sym = _symbol_of(spec, block, [i.name for i in fed])
@@ -89,6 +114,7 @@ def infer(spec: models.ModelSpec, block, fed: tuple[model_inputs.InputSpec, ...]
     if arg_shapes is None:
         raise _Unfit(f"{spec.name}: MXNet could not infer every shape from the input(s) "
                      f"{', '.join(i.name for i in fed)}: give every input with --input")
+    return json.loads(sym.tojson())
 
 
 def check(spec_dict: dict[str, Any]) -> dict[str, Any]:
@@ -97,7 +123,7 @@ def check(spec_dict: dict[str, Any]) -> dict[str, Any]:
     try:
         block, defaults, names, declared = _defaults(spec, spec_dict.get("shape"))
         batch, fed = model_inputs.merge(defaults, given, names=names, open_names=not declared)
-        infer(spec, block, fed)
+        fed = with_vocabularies(fed, infer(spec, block, fed))
     except (models.FactoryError, _Unfit, ValueError) as exc:
         return {"error": str(exc), "inputs": [], "batch": None, "declared": False}
     return {"error": None, "inputs": [i.to_dict() for i in fed], "batch": batch,
