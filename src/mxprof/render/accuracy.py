@@ -11,6 +11,7 @@ from __future__ import annotations
 import sys
 
 from mxprof.jobs.accuracy.records import REFERENCE, AccuracyReport, ConfigResult, int8_summary
+from mxprof.render.base import fmt_inputs
 from mxprof.render.table_model import Table, markdown_lines, median_ci_cell, print_tables
 from mxprof.workers.jsonio import dumps
 
@@ -87,7 +88,7 @@ def _drawn(model: dict) -> str:
 
 def header_lines(report: AccuracyReport) -> list[str]:
     m = report.model
-    shape = "x".join(str(d) for d in m.get("input_shape", ()))
+    shape = fmt_inputs(m)
     params = f"{report.param_count:,}" if report.param_count is not None else "?"
     inp = report.inputs
     if inp["kind"] == "random":
