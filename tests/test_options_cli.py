@@ -250,7 +250,8 @@ def test_profile_checks_run_on_the_same_weights_and_cpus(model_files, tmp_path):
                    "--processes", "1", timeout=900)  # one timing worker: the counts below
     assert proc.returncode == 0, proc.stderr
     checks = json.loads(out.read_text())["checks"]
-    assert checks["fusion"]["status"] == "skipped"  # --symbol: not another model's numbers
+    # The fusion job loads exported models and their weights (it used to skip them).
+    assert checks["fusion"]["status"] == "ok" and checks["fusion"]["weights"] == "user"
     eq = checks["equivalence"]
     assert eq["status"] == "ok" and eq["weights"] == "user"
     assert eq["binding"]["cpus"] == "0" and eq["threads"] == 1
