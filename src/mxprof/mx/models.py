@@ -1,12 +1,15 @@
 """Model registry: which network a name means, its input shape, and how to build it offline.
 
-Four sources:
+Five sources:
 - the Gluon model zoo (`mxnet.gluon.model_zoo.vision`, the 34 networks of the reference table);
 - the GluonCV model zoo (SSD, Faster R-CNN, YOLOv3, classification variants...);
 - mxprof's own zoo (`mxprof.mx.zoo`): Inception-v4, Inception-ResNet-v2, DCGAN, GNMT, the
   reference table's networks that neither zoo ships, under zoo-style names with the table's
   spellings as aliases;
-- a user's exported model (`X-symbol.json` + `X-0000.params`, loaded with `SymbolBlock.imports`).
+- a user's exported model (`X-symbol.json` + `X-0000.params`, loaded with `SymbolBlock.imports`),
+  its inputs the graph's variables that are not saved weights;
+- a user's `FILE.py:FACTORY`, a function returning a HybridBlock, optionally with its default
+  inputs (`mxprof.mx.user_models`).
 
 Weights never come from the network: a zoo file is used only when it already sits in
 `$MXNET_HOME/models` (default `~/.mxnet/models`) under the zoo's own name
@@ -22,7 +25,6 @@ from __future__ import annotations
 import dataclasses
 import difflib
 import inspect
-import json
 import os
 import re
 from pathlib import Path
@@ -32,6 +34,10 @@ import msgspec
 
 from mxprof.mx import zoo
 from mxprof.mx.inputs import InputSpec, image_input, zeros_arrays
+from mxprof.mx.user_models import FactoryError, call_factory, is_factory, symbol_input_names
+
+__all__ = ["FactoryError", "ModelSpec", "call_factory", "is_factory", "resolve",
+           "symbol_input_names"]
 from mxprof.schema import Record
 
 # The 34 networks of the reference accuracy table, exactly as mxnet.gluon.model_zoo.vision names
@@ -210,14 +216,9 @@ def resolve(name: str | None, *, shape: tuple[int, ...] | None = None,
                      params_path=os.path.abspath(params) if params else None)
 
 
-def is_factory(model: str) -> bool:
-    """`FILE.py:FACTORY`: a Python file and a function in it returning a HybridBlock."""
-    return ":" in model and model.split(":", 1)[0].endswith(".py")
-
-
 def _factory_spec(model: str, shape: tuple[int, ...] | None, params: str | None) -> ModelSpec:
     """A user's `FILE.py:FACTORY`. Its inputs default to one float32 image (3,224,224) named
-    `data` until the factory declares its own (`mxprof.mx.model_check` learns them)."""
+    `data` until the factory declares its own (`mxprof.workers.model_check` learns them)."""
     file, func = model.split(":", 1)
     if not os.path.isfile(file):
         raise ValueError(f"model file {file!r} does not exist")
@@ -245,32 +246,6 @@ def _symbol_spec(name: str | None, symbol: str, params: str | None,
     return ModelSpec(name=name or stem, source="symbol", input_shape=input_shape,
                      symbol_path=os.path.abspath(symbol),
                      params_path=os.path.abspath(params) if params else None, inputs=inputs)
-
-
-# Variable names that Gluon's layers give their weights (`prefix_weight`, BatchNorm's running
-# statistics, RNN's fused `_parameters`...): without a .params file they tell weights from inputs.
-_PARAM_SUFFIXES = ("_weight", "_bias", "_gamma", "_beta", "_moving_mean", "_moving_var",
-                   "_running_mean", "_running_var", "_alpha", "_parameters", "_scale")
-
-
-def symbol_input_names(symbol_path: str, params_path: str | None = None) -> list[str]:
-    """Graph inputs of an exported model, in the graph's order: the symbol JSON's variable
-    (`arg_nodes`) names that the params file does not hold (header read without MXNet).
-    Without a params file, the variables whose names are not Gluon weight names. Raises
-    ValueError (mxprof.mx.checks.ModelFileError) for an unreadable file."""
-    from mxprof.mx.checks import ModelFileError, param_names
-    try:
-        with open(symbol_path, encoding="utf-8") as f:
-            graph = json.load(f)
-        variables = [graph["nodes"][i]["name"] for i in graph["arg_nodes"]]
-    except (OSError, ValueError, KeyError, IndexError, TypeError) as exc:
-        raise ModelFileError(f"{symbol_path}: cannot read its inputs ({exc})") from None
-    saved = param_names(params_path) if params_path else None
-    if saved is None:
-        inputs = [v for v in variables if not v.endswith(_PARAM_SUFFIXES)]
-    else:
-        inputs = [v for v in variables if v not in set(saved)]
-    return inputs or variables[:1]
 
 
 def _zoo_spec(entry: zoo.ZooEntry, shape: tuple[int, ...] | None,
@@ -450,46 +425,6 @@ def build(spec: ModelSpec):
     if spec.source == "factory":
         return call_factory(spec.factory)[0]
     raise ValueError(f"build() takes zoo models; use load() for {spec.source!r}")
-
-
-def call_factory(factory: str):
-    """Import FILE.py and call FACTORY(): -> (block, declared inputs or None).
-
-    The factory returns a HybridBlock, or (block, inputs) with inputs a sequence of InputSpec
-    or `--input` texts NAME:SHAPE[:DTYPE] (batch first). Raises FactoryError naming the file
-    and what went wrong (the factory's own exception is its cause).
-    """
-    import importlib.util
-
-    import mxnet as mx
-
-    from mxprof.mx.inputs import input_from
-    file, func = factory.rsplit(":", 1)
-    try:
-        module_spec = importlib.util.spec_from_file_location("mxprof_user_model", file)
-        module = importlib.util.module_from_spec(module_spec)
-        module_spec.loader.exec_module(module)
-    except Exception as exc:  # any error in the user's file is reported as theirs
-        raise FactoryError(f"{file}: importing it raised {type(exc).__name__}: {exc}") from exc
-    if not callable(getattr(module, func, None)):
-        raise FactoryError(f"{file} has no function {func!r}")
-    try:
-        made = getattr(module, func)()
-    except Exception as exc:
-        raise FactoryError(f"{factory}: {func}() raised {type(exc).__name__}: {exc}") from exc
-    block, declared = (made if isinstance(made, tuple) and len(made) == 2 else (made, None))
-    if not isinstance(block, mx.gluon.HybridBlock):
-        raise FactoryError(f"{factory}: {func}() returned {type(block).__name__}, not a Gluon "
-                           "HybridBlock (or a (HybridBlock, inputs) pair)")
-    try:
-        declared = None if declared is None else tuple(input_from(d) for d in declared)
-    except (TypeError, ValueError) as exc:
-        raise FactoryError(f"{factory}: its declared inputs: {exc}") from None
-    return block, declared
-
-
-class FactoryError(ValueError):
-    """A `FILE.py:FACTORY` that cannot give a HybridBlock; the message names the file."""
 
 
 def load(spec: ModelSpec, *, ctx=None, allow_pretrained: bool = True,
