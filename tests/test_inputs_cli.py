@@ -84,6 +84,16 @@ def test_factories_and_registry_models_are_checked_before_any_worker(model, extr
     _usage_error(run_cli("profile", model, *extra, "--dry-run"), message)
 
 
+@pytest.mark.parametrize("args, message", [
+    (["gnmt", "--int8"], "--int8 quantizes a model with one float32 input; gnmt takes "
+                         "src:N,50:int32 ids<32000"),
+    (["dcgan", "--data", "images/"], "--data feeds images to one C,H,W input; dcgan takes "
+                                     "noise:N,100,1,1:float32 N(0,1)"),
+])
+def test_accuracy_says_which_models_its_image_options_fit(args, message):
+    _usage_error(run_cli("accuracy", *args, "--dry-run"), message)
+
+
 def test_a_factory_with_declared_inputs_and_one_number_shapes_plan():
     proc = run_cli("profile", f"{TWO}:build", "--input", "tokens:3,9:int32", "--dry-run")
     assert proc.returncode == 0, proc.stderr

@@ -62,7 +62,6 @@ def _floats(text: str | None, name: str) -> tuple[float, ...] | None:
 def resolve_model(args) -> dict:
     """The checked ModelSpec dict for what the user typed (`_options.model_of`); --data and
     --int8 need one float image input (the data set's images, the quantizer's calibration)."""
-    from mxprof.mx.models import ModelSpec
     spec, _ = _options.model_of(args, args.model)
     fed = spec.input_specs
     one_image = len(fed) == 1 and fed[0].distribution == "image" and len(fed[0].shape) == 3
@@ -73,7 +72,6 @@ def resolve_model(args) -> dict:
     if args.int8 and (len(fed) != 1 or fed[0].dtype != "float32"):
         raise UsageError(f"--int8 quantizes a model with one float32 input; {spec.name} takes "
                          f"{', '.join(i.short() for i in fed)}")
-    assert isinstance(spec, ModelSpec)
     return spec.to_dict()
 
 

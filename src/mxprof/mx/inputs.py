@@ -167,8 +167,8 @@ def merge(defaults: Sequence[InputSpec], given: Sequence[tuple[str, tuple[int, .
     missing = [n for n in names if n not in by_name]
     if missing:
         raise ValueError(f"the model's input(s) {', '.join(missing)} have no default shape: "
-                         "give each with --input NAME:SHAPE[:DTYPE] (batch first), e.g. "
-                         f"--input {missing[0]}:1,16")
+                         "give each with --input NAME:SHAPE[:DTYPE], batch first (the model "
+                         f"takes {', '.join(names)})")
     return (batches.pop() if batches else None), tuple(by_name[n] for n in names)
 
 
