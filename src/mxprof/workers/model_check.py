@@ -16,6 +16,7 @@ Token ids of an integer input that feeds an Embedding are drawn below its `input
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import re
 import sys
@@ -52,7 +53,7 @@ def _defaults(spec: models.ModelSpec, shape):
                              "--input, not --shape")
             fitted = models.fit_shape(tuple(shape), declared[0].shape,
                                       f"{spec.name}'s {declared[0].name}")
-            declared = (model_inputs.dataclasses.replace(declared[0], shape=fitted),)
+            declared = (dataclasses.replace(declared[0], shape=fitted),)
         return block, declared, [d.name for d in declared], True
     names = models.symbol_input_names(spec.symbol_path, spec.params_path)
     if shape and len(names) != 1:
@@ -88,7 +89,7 @@ def with_vocabularies(fed, graph: dict) -> tuple[model_inputs.InputSpec, ...]:
     """Token inputs drawn below the vocabulary of the Embedding they feed, when it is smaller
     than the guess (2**15 for an input nobody declared)."""
     vocab = vocabularies(graph)
-    return tuple(model_inputs.dataclasses.replace(i, high=min(i.high, vocab[i.name]))
+    return tuple(dataclasses.replace(i, high=min(i.high, vocab[i.name]))
                  if i.distribution == "tokens" and i.name in vocab else i for i in fed)
 
 
