@@ -86,7 +86,9 @@ def test_summary_line_for_profile(report_run):
 @pytest.mark.parametrize("args, message", [
     (["no_such_net", "--shape", "1,3,16,16"], "unknown model 'no_such_net'"),
     (["missing.py:build"], "model file 'missing.py' does not exist"),
-    ([TINY, "--shape", "1,three"], "--shape must be integers"),
+    ([TINY, "--shape", "1,three"], "bad shape '1,three': expected integers"),
+    ([TINY, "--shape", "1,3"], "the input shape(s) do not fit"),
+    ([TINY, "--input", "x:1,3,16,16", "--input", "y:2,3"], "batch sizes differ"),
     ([TINY, "--switches", "conv_gelu"], "unknown fusion switch 'conv_gelu'"),
     ([TINY, "--threads", "0"], "--threads must be at least 1"),
     ([], "give a MODEL"),
@@ -97,19 +99,30 @@ def test_bad_input_gives_clear_error(args, message):
     assert message in proc.stderr and "Traceback" not in proc.stderr
 
 
-def test_worker_failure_is_one_clear_line():
-    proc = run_cli("fusion", TINY, "--shape", "1,3", "--rounds", "1", "--switches", "none")
-    assert proc.returncode == 1  # a run failed: not bad input (2)
+def test_worker_failure_is_one_clear_line(tmp_path):
+    # The shapes fit (the check infers them symbolically), the run itself fails.
+    factory = tmp_path / "fails.py"
+    factory.write_text("import mxnet as mx\nfrom mxnet.gluon import HybridBlock\n\n\n"
+                       "class Net(HybridBlock):\n    def hybrid_forward(self, F, x):\n"
+                       "        if F is mx.nd:\n            raise ValueError('only symbolic')\n"
+                       "        return F.relu(x)\n\n\ndef build():\n    return Net()\n")
+    proc = run_cli("fusion", f"{factory}:build", "--shape", "1,3", "--rounds", "1",
+                   "--switches", "none")
+    assert proc.returncode == 1, proc.stderr  # a run failed: not bad input (2)
     assert "could not measure" in proc.stderr and "unfused worker exited" in proc.stderr
     assert "Traceback" not in proc.stderr and "File \"" not in proc.stderr
 
 
 def test_crashed_main_worker_shows_its_stderr_tail(tmp_path):
     factory = tmp_path / "crash.py"
-    factory.write_text("import os, sys\n\n\ndef build():\n"
-                       "    print('native context', file=sys.stderr)\n"
-                       "    print('last words', file=sys.stderr, flush=True)\n"
-                       "    os.abort()\n")
+    # Built and shape-checked fine; the first real call aborts inside the worker.
+    factory.write_text("import os, sys\nimport mxnet as mx\nfrom mxnet.gluon import "
+                       "HybridBlock\n\n\nclass Net(HybridBlock):\n"
+                       "    def hybrid_forward(self, F, x):\n        if F is mx.nd:\n"
+                       "            print('native context', file=sys.stderr)\n"
+                       "            print('last words', file=sys.stderr, flush=True)\n"
+                       "            os.abort()\n        return F.relu(x)\n\n\n"
+                       "def build():\n    return Net()\n")
     proc = run_cli("fusion", f"{factory}:build", *FAST, "--switches", "none")
     assert proc.returncode == 1  # a crashed worker, not bad input
     assert "could not measure" in proc.stderr
@@ -119,11 +132,19 @@ def test_crashed_main_worker_shows_its_stderr_tail(tmp_path):
 
 
 def test_zoo_shape_is_the_models_own_at_batch_1_unless_given():
-    from mxprof.commands.fusion import _input_shape
+    import argparse
+
+    from mxprof.commands.fusion import _model
     from mxprof.errors import UsageError
 
-    assert _input_shape("inceptionv3", None) == (1, 3, 299, 299)
-    assert _input_shape("resnet18_v1", "3,64,64") == (1, 3, 64, 64)  # C,H,W as in profile
-    assert _input_shape("resnet18_v1", "2,3,64,64") == (2, 3, 64, 64)
-    with pytest.raises(UsageError, match="C,H,W or N,C,H,W"):
-        _input_shape("resnet18_v1", "3,64")
+    def shape(model, text=None, given=()):
+        args = argparse.Namespace(model=model, shape=text, symbol=None, params=None,
+                                  input=list(given))
+        return _model(args)[1]
+
+    assert shape("inceptionv3") == (1, 3, 299, 299)
+    assert shape("resnet18_v1", "3,64,64") == (1, 3, 64, 64)  # C,H,W as in profile
+    assert shape("resnet18_v1", "2,3,64,64") == (2, 3, 64, 64)
+    assert shape("gnmt", given=["src:3,20:int32"]) == (3, 20)
+    with pytest.raises(UsageError, match="resnet18_v1 takes 3 size"):
+        shape("resnet18_v1", "3,64")

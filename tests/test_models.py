@@ -41,9 +41,21 @@ def test_shape_override_and_parsing():
     assert models.parse_shape("1,3,112,112") == (3, 112, 112)
     assert models.parse_shape("3x64x64") == (3, 64, 64)
     assert models.resolve("resnet18_v1", shape=(3, 64, 64)).input_shape == (3, 64, 64)
-    for bad in ("3,224", "a,b,c", "1,3,0,224", ""):
+    for bad in ("a,b,c", "1,3,0,224", "", "0"):
         with pytest.raises(ValueError, match="bad shape"):
             models.parse_shape(bad)
+
+
+def test_one_number_shapes_and_the_models_rank():
+    # Regression: `--shape 100` (a noise vector, a sequence length) used to be rejected.
+    assert models.parse_shape("100") == (100,)
+    assert models.parse_shape("4,50") == (4, 50)
+    assert models.resolve("gnmt", shape=models.parse_shape("100")).inputs[0].shape == (100,)
+    assert models.resolve("gnmt", shape=(4, 50)).inputs[0].shape == (50,)  # batch first
+    with pytest.raises(ValueError, match="bad shape 3,224: resnet18_v1 takes 3 size"):
+        models.resolve("resnet18_v1", shape=models.parse_shape("3,224"))
+    with pytest.raises(ValueError, match="dcgan's noise takes 3 size"):
+        models.resolve("dcgan", shape=(100,))
 
 
 def test_unknown_name_suggests_closest():

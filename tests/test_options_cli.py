@@ -250,7 +250,8 @@ def test_profile_checks_run_on_the_same_weights_and_cpus(model_files, tmp_path):
                    "--processes", "1", timeout=900)  # one timing worker: the counts below
     assert proc.returncode == 0, proc.stderr
     checks = json.loads(out.read_text())["checks"]
-    assert checks["fusion"]["status"] == "skipped"  # --symbol: not another model's numbers
+    # The fusion job loads exported models and their weights (it used to skip them).
+    assert checks["fusion"]["status"] == "ok" and checks["fusion"]["weights"] == "user"
     eq = checks["equivalence"]
     assert eq["status"] == "ok" and eq["weights"] == "user"
     assert eq["binding"]["cpus"] == "0" and eq["threads"] == 1
@@ -259,7 +260,7 @@ def test_profile_checks_run_on_the_same_weights_and_cpus(model_files, tmp_path):
     assert proc.stderr.startswith("mxprof: OpenMP wait policy passive (auto: one OpenMP thread")
     assert "mxprof profile: running net mkldnn timing (1 of 3; elapsed " in proc.stderr
     assert "mxprof profile: [1/3] done net mkldnn timing: ok" in proc.stderr
-    assert "mxprof profile: [2/3] done fusion summary: skipped" in proc.stderr
+    assert "mxprof profile: [2/3] done fusion summary: ok" in proc.stderr
     assert "mxprof profile: [3/3] done equivalence check: ok" in proc.stderr
 
 

@@ -94,6 +94,7 @@ def test_schema_1_files_load_through_the_structs(kind):
 # the keys that identify it and what it gained.
 ADDED_SINCE = (
     ({"name", "source", "input_shape"}, {"inputs": []}),  # ModelSpec.inputs (typed inputs)
+    ({"name", "source", "input_shape"}, {"factory": None}),  # ModelSpec.factory (FILE.py:FACTORY)
     ({"pass_name", "config", "mkldnn"}, {"wait_policy": None}),  # RunSpec.wait_policy
     ({"ceilings", "headroom", "overhead_efficiency"}, {"warnings": []}),  # Roofline.warnings
 )

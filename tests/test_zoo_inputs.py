@@ -18,16 +18,46 @@ def test_parse_input_forms():
             inputs.parse_input(bad)
 
 
-def test_merge_replaces_by_name_and_adds_new():
+def test_merge_replaces_by_name_and_checks_what_is_given():
     defaults = (InputSpec("src", (50,), "int32", "tokens", 32000),)
     batch, merged = inputs.merge(defaults, [inputs.parse_input("src:8,20")])
     assert batch == 8
     assert merged == (InputSpec("src", (20,), "int32", "tokens", 32000),)
-    batch, merged = inputs.merge(defaults, [("src", (2, 20), None), ("mask", (2, 20), "int32")])
-    assert merged[1] == InputSpec("mask", (20,), "int32", "tokens", 32000)
     assert inputs.merge(defaults, []) == (None, defaults)
     with pytest.raises(ValueError, match="batch sizes differ"):
         inputs.merge(defaults, [("src", (2, 20), None), ("x", (3, 4), None)])
+    # A model with known inputs: an unknown name, another rank, a float for token ids.
+    with pytest.raises(ValueError, match="no input 'mask'; its inputs are src"):
+        inputs.merge(defaults, [("src", (2, 20), None), ("mask", (2, 20), "int32")])
+    with pytest.raises(ValueError, match=r"src has 2 \(N,50\), batch first, e.g. src:1,50"):
+        inputs.merge(defaults, [inputs.parse_input("src:50:int32")])
+    with pytest.raises(ValueError, match="dtype float32 does not fit; src takes integer ids"):
+        inputs.merge(defaults, [("src", (2, 20), "float32")])
+    with pytest.raises(ValueError, match="given twice"):
+        inputs.merge(defaults, [("src", (2, 20), None), ("src", (2, 20), None)])
+
+
+def test_merge_names_without_defaults_and_open_blocks():
+    # An exported model with two inputs and no default shapes: each must be given.
+    with pytest.raises(ValueError, match="data1 have no default shape"):
+        inputs.merge((), [("data0", (2, 3, 8, 8), None)], names=["data0", "data1"])
+    batch, fed = inputs.merge((), [("data1", (2, 6), "int32"), ("data0", (2, 3, 8, 8), None)],
+                              names=["data0", "data1"])
+    assert batch == 2 and [i.name for i in fed] == ["data0", "data1"]  # the model's order
+    assert fed[1] == InputSpec("data1", (6,), "int32", "tokens", 2 ** 15)
+    # A block that declares nothing: the given inputs are its inputs, any name, any rank.
+    guess = (InputSpec("data", (3, 224, 224)),)
+    batch, fed = inputs.merge(guess, [("x", (4, 7), None)], open_names=True)
+    assert batch == 4 and fed == (InputSpec("x", (7,)),)
+    assert inputs.merge(guess, [("data", (1, 3, 9), None)], open_names=True)[1] == \
+        (InputSpec("data", (3, 9)),)
+
+
+def test_a_factory_declares_inputs_as_text_or_specs():
+    assert inputs.input_from("tokens:1,6:int32") == InputSpec("tokens", (6,), "int32",
+                                                              "tokens", 2 ** 15)
+    spec = InputSpec("noise", (100,), "float32", "normal")
+    assert inputs.input_from(spec) is spec
 
 
 def test_random_arrays_follow_dtype_and_range():

@@ -7,7 +7,9 @@ One flag per concept, one meaning and one default everywhere (README, "Options")
   ``--warmup N`` untimed calls after the first (default 5), ``--min-time S`` seconds of timed
   calls per measurement (default 1), ``--timeout S`` per worker (default 1800),
   ``--workdir DIR`` keeps worker files.
-- model: ``--symbol FILE``, ``--params FILE``, ``--shape C,H,W``.
+- model: MODEL is a zoo name or ``FILE.py:FACTORY``; ``--symbol FILE``, ``--params FILE``,
+  ``--shape C,H,W`` (or any per-sample sizes, ``--shape 100``), ``--input NAME:SHAPE[:DTYPE]``
+  (repeatable, batch first); `model_of` turns them into one checked ModelSpec.
 - outputs: ``--json PATH`` (``-`` for stdout), ``--markdown``, ``--csv``, ``--html``, ``--trace``
   paths, ``--load RESULT`` re-renders a saved result; ``--dry-run`` prints the plan only.
 
@@ -112,8 +114,19 @@ def min_time_of(args, default: float = DEFAULT_MIN_TIME) -> float:
     return default if value is None else value
 
 
-def add_model_files(g, *, symbol: bool = True, params: bool = True,
-                    shape_help: str = "input shape C,H,W (default: the model's own)") -> None:
+INPUT_HELP = ("a model input, batch first (repeatable): e.g. src:4,20:int32 for gnmt, "
+              "data:1,3,224,224; DTYPE float32 (default), float16, float64, int32, int64, "
+              "int8, uint8; random values per input: token ids below the vocabulary, N(0,1) "
+              "noise or ImageNet-normalised images (default: the model's own inputs)")
+
+
+def add_model_files(g, *, symbol: bool = True, params: bool = True, inputs: bool = True,
+                    shape_help: str = "input shape C,H,W, or any per-sample sizes such as 100 "
+                                      "(default: the model's own)",
+                    input_help: str = INPUT_HELP) -> None:
+    if inputs:
+        g.add_argument("--input", action="append", default=[], metavar="NAME:SHAPE[:DTYPE]",
+                       help=input_help)
     if symbol:
         g.add_argument("--symbol", metavar="FILE", help="exported model X-symbol.json")
     if params:
@@ -152,6 +165,57 @@ def resolve_model(name: str | None, **kwargs):
         raise UsageError(f"{exc}{hint}") from None
     except ValueError as exc:
         raise UsageError(str(exc)) from None
+
+
+def model_of(args, name: str | None, given_texts: list[str] | None = None):
+    """The checked ModelSpec for MODEL (a zoo name or FILE.py:FACTORY), --symbol, --params,
+    --shape and --input, and the --input batch (None when no --input): -> (spec, batch).
+
+    Zoo models are checked against the registry (input names, ranks, integer or float dtypes)
+    without MXNet; a factory or an exported symbol is imported and its shapes inferred in a
+    child process (mxprof.workers.model_check), so a factory that fails or does not return a
+    HybridBlock, or a symbol whose inputs do not match, stops here. Raises UsageError.
+    """
+    from mxprof.mx import inputs, models
+    texts = (getattr(args, "input", None) or []) if given_texts is None else given_texts
+    symbol = getattr(args, "symbol", None)
+    try:
+        shape = models.parse_shape(args.shape) if getattr(args, "shape", None) else None
+        given = [inputs.parse_input(t) for t in texts]
+    except ValueError as exc:
+        raise UsageError(str(exc)) from None
+    spec = resolve_model(name, shape=shape, symbol=symbol, params=getattr(args, "params", None))
+    try:
+        if spec.source in ("factory", "symbol"):
+            from mxprof.errors import require_extra
+            from mxprof.workers.model_check import run_check
+            require_extra("a FILE.py:FACTORY or --symbol model", "mxnet")
+            batch, fed = run_check(spec, given, shape)
+        else:
+            batch, fed = inputs.merge(spec.input_specs, given)
+    except ValueError as exc:
+        raise UsageError(str(exc)) from None
+    return (models.with_inputs(spec, fed) if fed != spec.input_specs else spec), batch
+
+
+def split_inputs(texts: list[str], names: list[str]) -> dict[str, list[str]]:
+    """`--input [MODEL=]NAME:SHAPE[:DTYPE]` for a command of several models: -> the texts of
+    each model. Without `MODEL=`, an --input belongs to the only model; with several models
+    every --input must name its model. Raises UsageError."""
+    out: dict[str, list[str]] = {n: [] for n in names}
+    for text in texts:
+        model, sep, rest = text.partition("=")
+        if sep:
+            if model not in out:
+                raise UsageError(f"--input {text}: {model!r} is not one of the models "
+                                 f"({', '.join(names)})")
+            out[model].append(rest)
+        elif len(names) == 1:
+            out[names[0]].append(text)
+        else:
+            raise UsageError(f"--input {text}: with several models, name the one it feeds: "
+                             f"--input MODEL=NAME:SHAPE[:DTYPE], MODEL one of {', '.join(names)}")
+    return out
 
 
 # --- checks before the first worker -------------------------------------------------------

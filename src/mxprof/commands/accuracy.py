@@ -16,9 +16,10 @@ from mxprof.errors import EXIT_FAILED, EXIT_OK, EXIT_USAGE, UsageError, require_
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("model", nargs="?", help="model-zoo name (resnet50_v1, mobilenet1.0...)")
+    parser.add_argument("model", nargs="?", help="model-zoo name (resnet50_v1, mobilenet1.0...) "
+                        "or FILE.py:FACTORY returning a HybridBlock")
     m = parser.add_argument_group("model and data")
-    _options.add_model_files(m, shape_help="input C,H,W (default: the model's own, 3,224,224)")
+    _options.add_model_files(m, input_help=_options.INPUT_HELP + "; the batch is --batch-size's")
     m.add_argument("--data", help="labelled images: X.rec (with X.idx) or a class-per-"
                    "subfolder image folder")
     m.add_argument("--limit", type=int, help="evaluate only the first N images of --data")
@@ -59,14 +60,18 @@ def _floats(text: str | None, name: str) -> tuple[float, ...] | None:
 
 
 def resolve_model(args) -> dict:
-    """The ModelSpec dict for what the user typed (mxprof.mx.models does the resolving)."""
-    from mxprof.mx import models
-    try:
-        shape = models.parse_shape(args.shape) if args.shape else None
-        spec = _options.resolve_model(args.model, shape=shape, symbol=args.symbol,
-                                      params=args.params)
-    except ValueError as exc:  # UnknownModel is a ValueError with the closest names in it
-        raise UsageError(str(exc)) from None
+    """The checked ModelSpec dict for what the user typed (`_options.model_of`); --data and
+    --int8 need one float image input (the data set's images, the quantizer's calibration)."""
+    spec, _ = _options.model_of(args, args.model)
+    fed = spec.input_specs
+    one_image = len(fed) == 1 and fed[0].distribution == "image" and len(fed[0].shape) == 3
+    if args.data and not one_image:
+        raise UsageError(f"--data feeds images to one C,H,W input; {spec.name} takes "
+                         f"{', '.join(i.short() for i in fed)}: leave --data out for random "
+                         "inputs")
+    if args.int8 and (len(fed) != 1 or fed[0].dtype != "float32"):
+        raise UsageError(f"--int8 quantizes a model with one float32 input; {spec.name} takes "
+                         f"{', '.join(i.short() for i in fed)}")
     return spec.to_dict()
 
 

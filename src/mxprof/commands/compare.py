@@ -30,7 +30,11 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                         "first look, not the reference's protocol")
     src = p.add_argument_group("model")
     _options.add_model_files(src, shape_help="input shape C,H,W for every model (default: "
-                             "each model's own)")
+                             "each model's own)", input_help=(
+                                 "[MODEL=]NAME:SHAPE[:DTYPE], a model input, batch first "
+                                 "(repeatable): with one model the MODEL= prefix may be left "
+                                 "out, with several it names the model fed; without "
+                                 "--batch-size that model runs at batch 1 and this batch"))
     m = p.add_argument_group("matrix")
     m.add_argument("--batch-size", metavar="LIST",
                    help="batch sizes, e.g. 1,128: latency at 1, throughput at each larger one "
@@ -88,16 +92,15 @@ def _configs(args) -> list[str]:
 
 
 def resolve_models(names: list[str], shape_text: str | None, reference_set: bool,
-                   symbol: str | None = None, params: str | None = None):
-    """ModelSpecs for the names (and `--symbol`); `--params` needs exactly one model."""
+                   symbol: str | None = None, params: str | None = None,
+                   input_texts: list[str] | None = None) -> list:
+    """(checked ModelSpec, its --input batch or None) for the names and `--symbol`;
+    `--params` needs exactly one model, and each `--input` feeds the only model or the one its
+    `MODEL=` prefix names (`_options.split_inputs`)."""
+    import argparse
+    from pathlib import Path
+
     from mxprof.jobs.compare.plan import ALIASES, REFERENCE_MODELS
-    from mxprof.mx import models
-    shape = None
-    if shape_text:
-        try:
-            shape = models.parse_shape(shape_text)
-        except ValueError as exc:
-            raise UsageError(str(exc)) from None
     wanted = [ALIASES.get(n.lower(), n) for n in names]
     if reference_set:
         wanted += [name for _, name, _ in REFERENCE_MODELS if name not in wanted]
@@ -105,15 +108,18 @@ def resolve_models(names: list[str], shape_text: str | None, reference_set: bool
         raise UsageError("give at least one MODEL, --symbol FILE, or --reference-set")
     if params and not symbol and len(wanted) != 1:
         raise UsageError("--params belongs to one model: give exactly one MODEL (or --symbol)")
-    try:
-        out = [_options.resolve_model(n, shape=shape, params=None if symbol else params)
-               for n in wanted]
-        if symbol:
-            out.append(_options.resolve_model(None, shape=shape, symbol=symbol,
-                                              params=params))
-        return out
-    except ValueError as exc:
-        raise UsageError(str(exc)) from None
+    typed = {ALIASES.get(n.lower(), n): n for n in names}
+    labels = [typed.get(n, n) for n in wanted]
+    if symbol:
+        labels.append(Path(symbol).name.removesuffix(".json").removesuffix("-symbol"))
+    per_model = _options.split_inputs(list(input_texts or ()), labels)
+    out = []
+    for name, label in zip([*wanted, None], labels):
+        own_params = params if (symbol and name is None) or (not symbol and name) else None
+        ns = argparse.Namespace(shape=shape_text, symbol=None if name else symbol,
+                                params=own_params)
+        out.append(_options.model_of(ns, name, per_model[label]))
+    return out
 
 
 def resolve_builds(args, log):
@@ -239,13 +245,16 @@ def _plan_runs(args, inputs, builds, host, instance_cpus):
     if getattr(args, "wait_policy", "auto") != "auto":
         environment = {**environment, "wait_policy": args.wait_policy}
     wait = _options.wait_choice(args, threads, bound)
-    return compare.plan(models, builds, machine=compare.machine_of(host), configs=configs,
-                        batch_sizes=batches, protocol=protocol,
-                        threads=threads, cpus=None if instance_cpus else args.cores,
-                        membind=args.membind, instance_cpus=instance_cpus,
-                        processes=preset.processes,
-                        environment=environment,
-                        wait_policy=wait[0]), wait
+    planned = []
+    for model, own in models:  # model-major, as compare.plan orders them
+        planned += compare.plan([model], builds, machine=compare.machine_of(host),
+                                configs=configs, batch_sizes=batches or ([1, own] if own else None),
+                                protocol=protocol, threads=threads,
+                                cpus=None if instance_cpus else args.cores,
+                                membind=args.membind, instance_cpus=instance_cpus,
+                                processes=preset.processes, environment=environment,
+                                wait_policy=wait[0])
+    return planned, wait
 
 
 def _run_notes(log, planned, todo, instance_cpus, builds) -> list[str]:
@@ -283,7 +292,7 @@ def run(args) -> int:
             args.min_time = compare.QUICK_MIN_TIME
     inputs = (batches, _configs(args),
               resolve_models(args.models, args.shape, args.reference_set, args.symbol,
-                             args.params))
+                             args.params, args.input))
     instance_cpus = _instance_cpus(args)
     log = _open_results(args.results) if args.results else None
     builds = resolve_builds(args, _log)

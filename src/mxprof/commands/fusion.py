@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import sys
-from pathlib import Path
 from typing import TYPE_CHECKING
 
 from mxprof.commands import _options
@@ -20,12 +19,12 @@ def add_arguments(parser) -> None:
     parser.add_argument("model", nargs="?", help="model-zoo name (resnet50_v1, ...) or "
                         "FILE.py:FACTORY returning a Gluon HybridBlock")
     m = parser.add_argument_group("model and fusion")
-    # No --symbol/--params: the fusion job builds the net from its name and shares one set of
-    # random (or zoo) weights between its workers.
-    _options.add_model_files(m, symbol=False, params=False, shape_help=(
-        "input shape C,H,W or N,C,H,W (default: the model's own at batch 1, e.g. 1,3,299,299 "
-        "for inceptionv3; 1,3,224,224 for FILE.py:FACTORY models, whose shape may have any "
-        "rank)"))
+    # --params: the first worker loads them (else zoo or random weights) and saves the weights
+    # every later worker loads, so all of them share one set.
+    _options.add_model_files(m, shape_help=(
+        "input shape C,H,W or N,C,H,W, or any per-sample sizes (default: the model's own at "
+        "batch 1, e.g. 1,3,299,299 for inceptionv3; 1,3,224,224 for FILE.py:FACTORY models "
+        "that declare no inputs)"))
     m.add_argument("--path", choices=("gluon", "symbolic"), default="gluon",
                    help="gluon: HybridBlock.optimize_for(backend='MKLDNN'); symbolic: "
                    "executor with MXNET_SUBGRAPH_BACKEND=MKLDNN")
@@ -43,16 +42,6 @@ def add_arguments(parser) -> None:
     _options.add_outputs(parser, ("json", "markdown", "html"))
 
 
-def _parse_shape(text: str) -> tuple[int, ...]:
-    try:
-        shape = tuple(int(v) for v in text.replace("x", ",").split(","))
-    except ValueError:
-        raise UsageError(f"--shape must be integers like 1,3,224,224, got {text!r}") from None
-    if len(shape) < 2 or min(shape) < 1:
-        raise UsageError(f"--shape needs at least two positive dimensions, got {text!r}")
-    return shape
-
-
 def _parse_switches(text: str) -> tuple[str, ...]:
     if text.strip().lower() in ("", "none"):
         return ()
@@ -66,32 +55,16 @@ def _parse_switches(text: str) -> tuple[str, ...]:
     return tuple(out)
 
 
-def _input_shape(model: str, text: str | None) -> tuple[int, ...]:
-    """The full input shape, batch included; checks that the model exists."""
-    from mxprof.jobs.fusion.worker import is_factory
-
-    shape = _parse_shape(text) if text else None
-    if is_factory(model):
-        file = model.split(":", 1)[0]
-        if not Path(file).is_file():
-            raise UsageError(f"model file {file!r} does not exist")
-        return shape or (1, 3, 224, 224)
-    from mxprof.mx import models
-    if shape is not None and len(shape) not in (3, 4):
-        raise UsageError(f"--shape for a zoo model is C,H,W or N,C,H,W, got {text!r}")
-    import importlib.util
-    has_gluoncv = importlib.util.find_spec("gluoncv") is not None
-    try:
-        spec = models.resolve(model, shape=shape[-3:] if shape else None,
-                              check_gluoncv=has_gluoncv)
-        return shape if shape and len(shape) == 4 else spec.batch_shape(1)
-    except models.UnknownModel as exc:
-        hint = f"; did you mean {', '.join(exc.suggestions)}?" if exc.suggestions else ""
-        extra = "" if has_gluoncv else "; GluonCV names need pip install 'mxprof[gluoncv]'"
-        raise UsageError(f"unknown model {model!r}{hint} (a Gluon or GluonCV model-zoo name, "
-                         f"or FILE.py:FACTORY){extra}") from None
-    except ValueError as exc:
-        raise UsageError(str(exc)) from None
+def _model(args):
+    """(checked ModelSpec, the first input's shape with the batch first): `_options.model_of`.
+    The batch is the --input batch, else N of an N,C,H,W --shape, else 1."""
+    if not args.model and not args.symbol:
+        raise UsageError("give a MODEL, --symbol FILE (or --load REPORT.json)")
+    spec, batch = _options.model_of(args, args.model)
+    if batch is None and args.shape:
+        dims = [d for d in args.shape.replace("x", ",").split(",") if d.strip()]
+        batch = int(dims[0]) if len(dims) == 4 else None
+    return spec, (batch or 1, *spec.input_specs[0].shape)
 
 
 def run(args) -> int:
@@ -111,8 +84,6 @@ def run(args) -> int:
         from mxprof.jobs.fusion.report import upgrade
         report = upgrade(report)  # a file written before the one statistics record
     else:
-        if not args.model:
-            raise UsageError("give a MODEL (or --load REPORT.json)")
         report = _measure(args)
         if report is None:
             return EXIT_OK  # --dry-run
@@ -148,11 +119,13 @@ def _options_of(args) -> FusionOptions:
     _options.check_outputs(args)
     require_extra("fusion", "mxnet")
     threads = args.threads or (len(cpus) if cpus else None)
+    _options.check_model_files(args.symbol, args.params)
+    spec, shape = _model(args)
     # --iterations is a fixed count everywhere: the fusion worker times at least `iterations`
     # calls and at least `min_time_s`, so a fixed count is that count and no minimum time.
     fixed = args.iterations is not None
     return FusionOptions(
-        model=args.model, shape=_input_shape(args.model, args.shape), path=args.path,
+        model=args.model or spec.name, shape=shape, spec=spec.to_dict(), path=args.path,
         static=args.static, warmup=args.warmup,
         iterations=args.iterations if fixed else 10,
         min_time_s=0.0 if fixed else _options.min_time_of(args),
@@ -232,9 +205,15 @@ def _dry_run(opts, cpus, nodes) -> None:
     for switch in opts.switches:
         rows += [(f"fused-ref-{switch}", "timing"), (f"off-{switch}", f"timing, {switch}=1")]
     per = 8 + (opts.min_time_s or 0.05 * opts.iterations)
-    notes = (f"input shape {','.join(map(str, opts.shape))}, path {opts.path}, warm-up "
+    inputs = "; ".join(i.short() for i in _input_specs(opts))
+    notes = (f"inputs {inputs} at batch {opts.shape[0]}, path {opts.path}, warm-up "
              f"{opts.warmup}",
              f"binding: cores {format_cpu_list(cpus) if cpus else 'not bound'}, membind "
              f"{format_cpu_list(nodes) if nodes else 'not bound'}, threads "
              f"{opts.threads or 'runtime default'}")
     _options.print_plan("fusion", rows, per * len(rows), notes)
+
+
+def _input_specs(opts):
+    from mxprof.mx.models import ModelSpec
+    return ModelSpec.from_dict(opts.spec).input_specs

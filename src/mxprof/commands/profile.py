@@ -27,13 +27,13 @@ ALL_CHECKS = ("fusion", "equivalence")
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("model", nargs="?", help="Gluon or GluonCV model-zoo name (e.g. resnet50_v1)")
+    p.add_argument("model", nargs="?", help="Gluon or GluonCV model-zoo name (e.g. resnet50_v1), "
+                   "mxprof's own (gnmt, dcgan...), or FILE.py:FACTORY returning a HybridBlock")
     src = p.add_argument_group("model")
-    _options.add_model_files(src, shape_help="input shape C,H,W or N,C,H,W (default: the "
-                             "model's own, e.g. 3,299,299 for inceptionv3)")
-    src.add_argument("--input", action="append", default=[], metavar="NAME:SHAPE[:DTYPE]",
-                     help="a model input, batch first (repeatable), e.g. src:4,20:int32 for "
-                          "gnmt; its batch is the throughput batch (default: the model's inputs)")
+    _options.add_model_files(src, shape_help="input shape C,H,W or N,C,H,W, or any per-sample "
+                             "sizes such as 100 (default: the model's own, e.g. 3,299,299 for "
+                             "inceptionv3)", input_help=_options.INPUT_HELP + "; its batch is "
+                             "the throughput batch unless --batch-size is given")
     m = p.add_argument_group("measurement")
     m.add_argument("--batch-size", type=int, default=None,
                    help=f"batch for throughput (default {DEFAULT_BATCH}; the reference used 128)")
@@ -161,27 +161,13 @@ def _reference_binding(cpus, membind, threads):
 
 
 def _resolve(args):
-    from mxprof.mx import models
-    shape = None
-    if args.shape:
-        try:
-            shape = models.parse_shape(args.shape)
-        except ValueError as exc:
-            raise UsageError(str(exc)) from None
+    """The checked ModelSpec (`_options.model_of`); an --input batch is the throughput batch
+    unless --batch-size is given."""
     if not args.model and not args.symbol:
         raise UsageError("give a MODEL name, --symbol FILE, or --load RESULT.json")
-    try:
-        spec = _options.resolve_model(args.model, shape=shape, symbol=args.symbol,
-                                      params=args.params)
-        if args.input:
-            from mxprof.mx import inputs
-            batch, specs = inputs.merge(spec.input_specs,
-                                        [inputs.parse_input(t) for t in args.input])
-            spec = models.with_inputs(spec, specs)
-            args.batch_size = args.batch_size or batch
-        return spec
-    except ValueError as exc:
-        raise UsageError(str(exc)) from None
+    spec, batch = _options.model_of(args, args.model)
+    args.batch_size = args.batch_size or batch
+    return spec
 
 
 def _check_inputs(args) -> None:

@@ -108,7 +108,34 @@ def check_params(path: str | os.PathLike) -> int:
     Returns the number of arrays. Raises `ModelFileError` for a missing, unreadable, truncated or
     foreign file. Reads only headers (seeks over the data), so a 100 MB file takes milliseconds.
     """
-    path = os.fspath(path)
+    return _walk(os.fspath(path))[0]
+
+
+def param_names(path: str | os.PathLike) -> list[str] | None:
+    """The names saved in a ``.params`` file, without their ``arg:``/``aux:`` prefixes (what
+    ``HybridBlock.export`` writes), or None for an older array layout whose names this walker
+    does not reach. Raises `ModelFileError` like `check_params`."""
+    names = _walk(os.fspath(path))[1]
+    return None if names is None else [n.split(":", 1)[-1] for n in names]
+
+
+def _names(r: _Reader, count: int) -> list[str]:
+    (names,) = r.unpack("<Q", "the name count")
+    if names not in (0, count):
+        raise ModelFileError(f"{r.path}: not a valid MXNet .params file ({count} arrays but "
+                             f"{names} names)")
+    found = []
+    for i in range(names):
+        (length,) = r.unpack("<Q", f"name {i}")
+        data = r.f.read(min(length, r.size))
+        if len(data) != length:
+            raise ModelFileError(f"{r.path}: truncated MXNet .params file (ends inside name "
+                                 f"{i} at byte {r.f.tell()} of {r.size})")
+        found.append(data.decode("utf-8", "replace"))
+    return found
+
+
+def _walk(path: str) -> tuple[int, list[str] | None]:
     try:
         f = open(path, "rb")  # noqa: SIM115 - closed below, the reader needs it open
     except FileNotFoundError:
@@ -131,18 +158,12 @@ def check_params(path: str | os.PathLike) -> int:
             raise ModelFileError(f"{path}: not a valid MXNet .params file ({count} arrays)")
         for i in range(count):
             if not _array(r, i):
-                return count  # an older array layout: the header is all we check
-        (names,) = r.unpack("<Q", "the name count")
-        if names not in (0, count):
-            raise ModelFileError(f"{path}: not a valid MXNet .params file ({count} arrays but "
-                                 f"{names} names)")
-        for i in range(names):
-            (length,) = r.unpack("<Q", f"name {i}")
-            r.skip(length, f"name {i}")
+                return count, None  # an older array layout: the header is all we check
+        found = _names(r, count)
         if f.tell() != size:
             raise ModelFileError(f"{path}: not a valid MXNet .params file ({size - f.tell()} "
                                  "bytes after the last name)")
-    return count
+    return count, found
 
 
 def check_symbol(path: str | os.PathLike) -> int:

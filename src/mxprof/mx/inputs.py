@@ -6,7 +6,8 @@
   latent vector) or "tokens" (integer ids uniform in [0, high), a vocabulary).
 - `parse_input("src:64,50:int32")`: the `--input NAME:SHAPE[:DTYPE]` option. The shape includes
   the batch as its first dimension, like the arrays a user feeds.
-- `merge(defaults, given)`: a model's defaults with the user's inputs put over them by name.
+- `merge(defaults, given)`: a model's defaults with the user's inputs put over them by name,
+  checked: unknown names, ranks and integer/float dtypes raise ValueError naming the input.
 - `random_arrays(specs, batch, seed)`: numpy arrays of each input's dtype and range.
 
 No MXNet import, and numpy only inside the drawing functions: workers import this (through
@@ -108,38 +109,85 @@ def parse_input(text: str) -> tuple[str, tuple[int, ...], str | None]:
     return name, shape, dtype
 
 
-def merge(defaults: Sequence[InputSpec], given: Sequence[tuple[str, tuple[int, ...], str | None]]
+def _is_int(dtype: str) -> bool:
+    return dtype.startswith(("int", "uint"))
+
+
+def _dims(shape: tuple[int, ...]) -> str:
+    return ",".join(["N", *map(str, shape)])
+
+
+def _fit_one(old: InputSpec, name: str, shape: tuple[int, ...], dtype: str | None) -> InputSpec:
+    """A declared input fed a given batch shape and dtype: same rank, same kind of number."""
+    if len(shape) != len(old.shape) + 1:
+        raise ValueError(f"--input {name}: {len(shape)} dimension(s) given, the model's {name} "
+                         f"has {len(old.shape) + 1} ({_dims(old.shape)}), batch first, e.g. "
+                         f"{name}:{','.join(['1', *map(str, old.shape)])}")
+    if dtype is not None and _is_int(dtype) != _is_int(old.dtype):
+        kind = "integer ids" if _is_int(old.dtype) else "floating-point values"
+        raise ValueError(f"--input {name}: dtype {dtype} does not fit; {name} takes {kind} "
+                         f"({old.dtype})")
+    return dataclasses.replace(old, shape=shape[1:], dtype=dtype or old.dtype)
+
+
+def merge(defaults: Sequence[InputSpec], given: Sequence[tuple[str, tuple[int, ...], str | None]],
+          *, names: Sequence[str] | None = None, open_names: bool = False
           ) -> tuple[int | None, tuple[InputSpec, ...]]:
     """Put parsed `--input`s over a model's default inputs; -> (batch size or None, inputs).
 
-    A given name replaces the default of that name (keeping its distribution and vocabulary,
-    taking the new shape and dtype); a new name is added ("image" if float, token ids below
-    the largest known vocabulary if integer, else below 2**15). All given inputs must share
-    one batch size. Raises ValueError otherwise.
+    `names` are the model's inputs in call order (default: the names of `defaults`); an input
+    without a default must be given. A given name replaces the default of that name, keeping
+    its distribution and vocabulary; its rank (batch included) must be the default's, and an
+    integer dtype must stay integer. A name the model does not have raises, unless
+    `open_names` (a block whose inputs are not declared: the given names are its inputs, in
+    order; "image" if float, token ids below the largest known vocabulary, else 2**15, if
+    integer). All given inputs share one batch size. Raises ValueError naming the input.
     """
-    if not given:
-        return None, tuple(defaults)
+    names = list(names if names is not None else [s.name for s in defaults])
+    by_name = {s.name: s for s in defaults}
     batches = {shape[0] for _, shape, _ in given}
     if len(batches) > 1:
         raise ValueError(f"--input batch sizes differ: {sorted(batches)}; batch is the first "
                          "dimension and every input shares it")
-    by_name = {s.name: s for s in defaults}
-    out = list(defaults)
+    seen = set()
     for name, shape, dtype in given:
-        old = by_name.get(name)
-        if old is not None:
-            new = dataclasses.replace(old, shape=shape[1:], dtype=dtype or old.dtype)
-            out[out.index(old)] = new
+        if name in seen:
+            raise ValueError(f"--input {name} is given twice")
+        seen.add(name)
+        if name in by_name and not open_names:
+            by_name[name] = _fit_one(by_name[name], name, shape, dtype)
+        elif name in names or open_names:  # an undeclared block's default is only a guess
+            by_name[name] = _new_input(name, shape, dtype, defaults)
         else:
-            dtype = dtype or "float32"
-            if dtype.startswith(("int", "uint")):
-                high = max((s.high for s in defaults if s.high), default=2 ** 15)
-                new = InputSpec(name, shape[1:], dtype, "tokens", high)
-            else:
-                new = InputSpec(name, shape[1:], dtype, "image")
-            out.append(new)
-        by_name[name] = new
-    return batches.pop(), tuple(out)
+            raise ValueError(f"--input {name}: the model has no input {name!r}; its inputs "
+                             f"are {', '.join(names) or 'not known'}")
+    if open_names and given:
+        # An undeclared block: the given inputs are all of its inputs, in the given order.
+        names = [name for name, _, _ in given]
+    missing = [n for n in names if n not in by_name]
+    if missing:
+        raise ValueError(f"the model's input(s) {', '.join(missing)} have no default shape: "
+                         "give each with --input NAME:SHAPE[:DTYPE], batch first (the model "
+                         f"takes {', '.join(names)})")
+    return (batches.pop() if batches else None), tuple(by_name[n] for n in names)
+
+
+def _new_input(name: str, shape: tuple[int, ...], dtype: str | None,
+               defaults: Sequence[InputSpec]) -> InputSpec:
+    dtype = dtype or "float32"
+    if _is_int(dtype):
+        high = max((s.high for s in defaults if s.high), default=2 ** 15)
+        return InputSpec(name, shape[1:], dtype, "tokens", high)
+    return InputSpec(name, shape[1:], dtype, "image")
+
+
+def input_from(value: InputSpec | str) -> InputSpec:
+    """A factory's declared default input: an InputSpec, or the `--input` text NAME:SHAPE[:DTYPE]
+    (batch first; integer dtypes are token ids below 2**15, floats ImageNet-normalised)."""
+    if isinstance(value, InputSpec):
+        return value
+    name, shape, dtype = parse_input(str(value))
+    return _new_input(name, shape, dtype, ())
 
 
 def random_array(spec: InputSpec, batch_size: int, rng: np.random.Generator) -> np.ndarray:

@@ -1,12 +1,15 @@
 """Model registry: which network a name means, its input shape, and how to build it offline.
 
-Four sources:
+Five sources:
 - the Gluon model zoo (`mxnet.gluon.model_zoo.vision`, the 34 networks of the reference table);
 - the GluonCV model zoo (SSD, Faster R-CNN, YOLOv3, classification variants...);
 - mxprof's own zoo (`mxprof.mx.zoo`): Inception-v4, Inception-ResNet-v2, DCGAN, GNMT, the
   reference table's networks that neither zoo ships, under zoo-style names with the table's
   spellings as aliases;
-- a user's exported model (`X-symbol.json` + `X-0000.params`, loaded with `SymbolBlock.imports`).
+- a user's exported model (`X-symbol.json` + `X-0000.params`, loaded with `SymbolBlock.imports`),
+  its inputs the graph's variables that are not saved weights;
+- a user's `FILE.py:FACTORY`, a function returning a HybridBlock, optionally with its default
+  inputs (`mxprof.mx.user_models`).
 
 Weights never come from the network: a zoo file is used only when it already sits in
 `$MXNET_HOME/models` (default `~/.mxnet/models`) under the zoo's own name
@@ -22,7 +25,6 @@ from __future__ import annotations
 import dataclasses
 import difflib
 import inspect
-import json
 import os
 import re
 from pathlib import Path
@@ -32,6 +34,10 @@ import msgspec
 
 from mxprof.mx import zoo
 from mxprof.mx.inputs import InputSpec, image_input, zeros_arrays
+from mxprof.mx.user_models import FactoryError, call_factory, is_factory, symbol_input_names
+
+__all__ = ["FactoryError", "ModelSpec", "call_factory", "is_factory", "resolve",
+           "symbol_input_names"]
 from mxprof.schema import Record
 
 # The 34 networks of the reference accuracy table, exactly as mxnet.gluon.model_zoo.vision names
@@ -89,11 +95,12 @@ class ModelSpec(Record, frozen=True):
     """
 
     name: str
-    source: str  # "gluon" | "gluoncv" | "mxprof" | "symbol"
+    source: str  # "gluon" | "gluoncv" | "mxprof" | "symbol" | "factory"
     input_shape: tuple[int, ...]
     symbol_path: str | None = None
     params_path: str | None = None
     inputs: tuple[InputSpec, ...] = ()
+    factory: str | None = None  # "/abs/FILE.py:FUNCTION" for source "factory"
 
     @property
     def input_specs(self) -> tuple[InputSpec, ...]:
@@ -115,19 +122,34 @@ class LoadedModel:
 
 
 def parse_shape(text: str) -> tuple[int, ...]:
-    """`"1,3,224,224"` or `"3,224,224"` (or with x) -> the per-sample shape (3, 224, 224).
+    """`"1,3,224,224"`, `"3,224,224"` (or with x), `"100"` -> the per-sample shape.
 
-    A 4-element shape gives its batch dimension too; it is dropped here because batch size is a
-    separate setting (latency at 1, throughput at --batch-size).
+    Any number of positive sizes: `--shape 100` is a one-number input (a noise vector, a token
+    sequence length). A 4-element shape gives the batch too (N,C,H,W, the image form); it is
+    dropped here because batch size is a separate setting (latency at 1, throughput at
+    --batch-size). `fit_shape` checks the result against a model's input rank.
     """
     parts = [p for p in re.split(r"[,x\s]+", text.strip()) if p]
     try:
         dims = tuple(int(p) for p in parts)
     except ValueError:
-        raise ValueError(f"bad shape {text!r}: expected integers like 3,224,224 or 1,3,224,224") from None
-    if len(dims) not in (3, 4) or any(d <= 0 for d in dims):
-        raise ValueError(f"bad shape {text!r}: expected C,H,W or N,C,H,W with positive sizes")
+        raise ValueError(f"bad shape {text!r}: expected integers like 3,224,224, 1,3,224,224 "
+                         "or 100") from None
+    if not dims or any(d <= 0 for d in dims):
+        raise ValueError(f"bad shape {text!r}: expected positive sizes like 3,224,224 or 100")
     return dims[1:] if len(dims) == 4 else dims
+
+
+def fit_shape(shape: tuple[int, ...], default: tuple[int, ...], what: str) -> tuple[int, ...]:
+    """`shape` (from `parse_shape`) as a per-sample shape of the rank of `default`: equal rank,
+    or one more with the batch first (dropped). Raises ValueError naming `what`."""
+    if len(shape) == len(default):
+        return tuple(shape)
+    if len(shape) == len(default) + 1:
+        return tuple(shape[1:])
+    example = ",".join(map(str, default))
+    raise ValueError(f"bad shape {','.join(map(str, shape))}: {what} takes {len(default)} "
+                     f"size(s) per sample, like {example} (or 1,{example} with the batch)")
 
 
 def default_input_shape(name: str) -> tuple[int, int, int]:
@@ -168,19 +190,13 @@ def resolve(name: str | None, *, shape: tuple[int, ...] | None = None,
     imports gluoncv) unless `check_gluoncv` is False.
     """
     if symbol is not None:
-        if not os.path.isfile(symbol):
-            raise ValueError(f"symbol file not found: {symbol}")
-        if params is not None and not os.path.isfile(params):
-            raise ValueError(f"params file not found: {params}")
-        stem = Path(symbol).name.removesuffix(".json").removesuffix("-symbol")
-        input_shape = tuple(shape) if shape else (3, DEFAULT_IMAGE, DEFAULT_IMAGE)
-        return ModelSpec(name=name or stem, source="symbol", input_shape=input_shape,
-                         symbol_path=os.path.abspath(symbol),
-                         params_path=os.path.abspath(params) if params else None)
+        return _symbol_spec(name, symbol, params, shape)
     if not name:
         raise ValueError("give a model name or --symbol FILE")
     if params is not None and not os.path.isfile(params):
         raise ValueError(f"params file not found: {params}")
+    if is_factory(name):
+        return _factory_spec(name, shape, params)
     entry = zoo.lookup(name)
     if entry is not None:
         return _zoo_spec(entry, shape, params)
@@ -194,9 +210,42 @@ def resolve(name: str | None, *, shape: tuple[int, ...] | None = None,
         source = "gluoncv"
     else:
         raise UnknownModel(name, closest_names(lname, GLUON_VISION_MODELS))
-    input_shape = tuple(shape) if shape else default_input_shape(lname)
+    default = default_input_shape(lname)
+    input_shape = fit_shape(tuple(shape), default, lname) if shape else default
     return ModelSpec(name=lname, source=source, input_shape=input_shape,
                      params_path=os.path.abspath(params) if params else None)
+
+
+def _factory_spec(model: str, shape: tuple[int, ...] | None, params: str | None) -> ModelSpec:
+    """A user's `FILE.py:FACTORY`. Its inputs default to one float32 image (3,224,224) named
+    `data` until the factory declares its own (`mxprof.workers.model_check` learns them)."""
+    file, func = model.split(":", 1)
+    if not os.path.isfile(file):
+        raise ValueError(f"model file {file!r} does not exist")
+    if not func.isidentifier():
+        raise ValueError(f"{model}: {func!r} is not a Python function name")
+    input_shape = tuple(shape) if shape else (3, DEFAULT_IMAGE, DEFAULT_IMAGE)
+    return ModelSpec(name=Path(file).stem, source="factory", input_shape=input_shape,
+                     params_path=os.path.abspath(params) if params else None,
+                     factory=f"{os.path.abspath(file)}:{func}")
+
+
+def _symbol_spec(name: str | None, symbol: str, params: str | None,
+                 shape: tuple[int, ...] | None) -> ModelSpec:
+    """An exported model. Its inputs are the symbol's variables that are not saved weights
+    (`symbol_input_names`); one input gets the image default, several have no default shapes
+    (every one must be given with --input; `mxprof.mx.inputs.merge` says so)."""
+    if not os.path.isfile(symbol):
+        raise ValueError(f"symbol file not found: {symbol}")
+    if params is not None and not os.path.isfile(params):
+        raise ValueError(f"params file not found: {params}")
+    stem = Path(symbol).name.removesuffix(".json").removesuffix("-symbol")
+    input_shape = tuple(shape) if shape else (3, DEFAULT_IMAGE, DEFAULT_IMAGE)
+    names = symbol_input_names(symbol, params)
+    inputs = (image_input(input_shape, names[0]),) if len(names) == 1 else ()
+    return ModelSpec(name=name or stem, source="symbol", input_shape=input_shape,
+                     symbol_path=os.path.abspath(symbol),
+                     params_path=os.path.abspath(params) if params else None, inputs=inputs)
 
 
 def _zoo_spec(entry: zoo.ZooEntry, shape: tuple[int, ...] | None,
@@ -205,7 +254,8 @@ def _zoo_spec(entry: zoo.ZooEntry, shape: tuple[int, ...] | None,
     if shape:
         if len(inputs) != 1:
             raise ValueError(f"{entry.name} has {len(inputs)} inputs: give each with --input")
-        inputs = (dataclasses.replace(inputs[0], shape=tuple(shape)),)
+        shape = fit_shape(tuple(shape), inputs[0].shape, f"{entry.name}'s {inputs[0].name}")
+        inputs = (dataclasses.replace(inputs[0], shape=shape),)
     return ModelSpec(name=entry.name, source="mxprof", input_shape=inputs[0].shape,
                      params_path=os.path.abspath(params) if params else None, inputs=inputs)
 
@@ -283,22 +333,6 @@ def _build_gluoncv(name: str):
             kwargs.pop("pretrained_base")
             return ctor(**kwargs)
         raise
-
-
-def _symbol_input_names(symbol_path: str, params_path: str | None) -> list[str]:
-    """Graph inputs of an exported model: variables that are not parameters.
-
-    Without a params file, the conventional `data` is taken (the usual export).
-    """
-    with open(symbol_path) as f:
-        graph = json.load(f)
-    variables = [graph["nodes"][i]["name"] for i in graph["arg_nodes"]]
-    if params_path is None:
-        return ["data"] if "data" in variables else variables[:1]
-    import mxnet as mx
-    saved = {k.split(":", 1)[-1] for k in mx.nd.load(params_path)}
-    inputs = [v for v in variables if v not in saved]
-    return inputs or ["data"]
 
 
 def count_parameters(block, input_shape: tuple[int, ...]) -> int:
@@ -388,6 +422,8 @@ def build(spec: ModelSpec):
         return _build_gluoncv(spec.name)
     if spec.source == "mxprof":
         return zoo.ZOO[spec.name].build()
+    if spec.source == "factory":
+        return call_factory(spec.factory)[0]
     raise ValueError(f"build() takes zoo models; use load() for {spec.source!r}")
 
 
@@ -400,7 +436,7 @@ def load(spec: ModelSpec, *, ctx=None, allow_pretrained: bool = True,
     import mxnet as mx
     ctx = ctx or mx.cpu()
     if spec.source == "symbol":
-        inputs = _symbol_input_names(spec.symbol_path, spec.params_path)
+        inputs = [i.name for i in spec.input_specs]
         block = mx.gluon.SymbolBlock.imports(spec.symbol_path, inputs, spec.params_path, ctx=ctx)
         if spec.params_path:
             weights, path = "user", spec.params_path

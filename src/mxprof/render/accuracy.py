@@ -11,6 +11,7 @@ from __future__ import annotations
 import sys
 
 from mxprof.jobs.accuracy.records import REFERENCE, AccuracyReport, ConfigResult, int8_summary
+from mxprof.render.base import fmt_inputs
 from mxprof.render.table_model import Table, markdown_lines, median_ci_cell, print_tables
 from mxprof.workers.jsonio import dumps
 
@@ -76,13 +77,22 @@ def environment_line(report: AccuracyReport) -> str:
     return line
 
 
+def _drawn(model: dict) -> str:
+    """What each random input is drawn from (mxprof.mx.inputs distributions)."""
+    what = {"image": "ImageNet-normalised image", "normal": "N(0,1) noise"}
+    parts = [f"{i['name']} {i.get('dtype', 'float32')} "
+             + what.get(i.get("distribution"), f"token ids < {i.get('high')}")
+             for i in model.get("inputs") or ()]
+    return ", ".join(parts) or "ImageNet-normalised images"
+
+
 def header_lines(report: AccuracyReport) -> list[str]:
     m = report.model
-    shape = "x".join(str(d) for d in m.get("input_shape", ()))
+    shape = fmt_inputs(m)
     params = f"{report.param_count:,}" if report.param_count is not None else "?"
     inp = report.inputs
     if inp["kind"] == "random":
-        data = f"{inp['count']} random normal inputs (seed {inp.get('seed', 0)})"
+        data = f"{inp['count']} random inputs (seed {inp.get('seed', 0)}: {_drawn(m)})"
     else:
         data = f"{inp['count']} images from {inp['path']}"
         if not inp.get("labelled"):

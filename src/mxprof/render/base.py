@@ -20,6 +20,16 @@ class Renderer:
         write_text(path, self.render(report))
 
 
+def fmt_inputs(model: dict) -> str:
+    """A model record's inputs for a header: `3x224x224` for the one image input, else each
+    input's name, per-sample shape with N for the batch, and dtype (`src N,50 int32`)."""
+    inputs = model.get("inputs") or ()
+    if not inputs:
+        return "x".join(str(d) for d in model.get("input_shape", ()))
+    return "; ".join(f"{i['name']} {','.join(['N', *map(str, i['shape'])])} "
+                     f"{i.get('dtype', 'float32')}" for i in inputs)
+
+
 def fmt_ms(value: float | None, digits: int = 2) -> str:
     return "-" if value is None else f"{value:.{digits}f}"
 

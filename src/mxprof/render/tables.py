@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from mxprof.render.base import fmt_ms, fmt_ratio
+from mxprof.render.base import fmt_inputs, fmt_ms, fmt_ratio
 from mxprof.render.table_model import Table, ci_cell
 
 TOP_LAYERS = 15
@@ -14,7 +14,7 @@ def header_lines(report: dict[str, Any]) -> list[str]:
     m, env = report["model"], report.get("environment") or {}
     aff = env.get("affinity") or {}
     mx = env.get("mxnet") or {}
-    shape = "x".join(str(d) for d in m["input_shape"])
+    shape = fmt_inputs(m)
     params = f"{m['param_count']:,}" if m.get("param_count") else "?"
     weights = m.get("weights") or "?"
     if weights == "random":

@@ -33,6 +33,8 @@ from mxprof.jobs.accuracy.records import (
     ConfigResult,
     latency_stats,
 )
+from mxprof.mx.inputs import random_arrays
+from mxprof.mx.models import ModelSpec
 from mxprof.workers.environment import probe_onednn_version
 from mxprof.workers.process import worker_env as process_env
 from mxprof.workers.protocol import WorkerSpec
@@ -197,17 +199,19 @@ def busy_machine_note(machine) -> str | None:
 
 def _run(work, model, plans, inputs, base_spec, calib_count, tolerance, openmp, timeout,
          progress) -> AccuracyReport:
-    shape = tuple(model["input_shape"])
     calibration = None
     if inputs["kind"] == "random":
-        rng = np.random.RandomState(inputs.get("seed", 0))
-        np.save(work / "inputs.npy", rng.standard_normal((inputs["count"], *shape)).astype("f4"))
-        base_spec["inputs_npy"] = str(work / "inputs.npy")
+        # One way to draw inputs in every job: each input's dtype and range (mxprof.mx.inputs).
+        specs = ModelSpec.from_dict(model).input_specs
+        seed = inputs.get("seed", 0)
+        base_spec["inputs_npy"] = []
+        for i, array in enumerate(random_arrays(specs, inputs["count"], seed=seed)):
+            np.save(work / f"inputs_{i}.npy", array)
+            base_spec["inputs_npy"].append(str(work / f"inputs_{i}.npy"))
         if any(p.kind == "int8" for p in plans):
-            np.save(work / "calib.npy",
-                    rng.standard_normal((calib_count, *shape)).astype("f4"))
-            calibration = calibration_account("random normal inputs", calib_count,
-                                              base_spec["batch_size"])
+            np.save(work / "calib.npy", random_arrays(specs, calib_count, seed=seed + 1)[0])
+            calibration = calibration_account(f"random inputs ({random_inputs_text(model)})",
+                                              calib_count, base_spec["batch_size"])
     else:
         base_spec["data"] = {"path": inputs["path"], "preprocess": inputs["preprocess"],
                              "limit": inputs.get("limit")}
@@ -275,7 +279,7 @@ def _assemble(work, model, plans, inputs, results, errors, tolerance,
             comparisons.append(metrics.compare_outputs(a, outs[a], b, outs[b], tolerance))
     any_result = ref or next(iter(results.values()), None)
     weights = any_result["weights"] if any_result else None
-    notes = _input_notes(weights, inputs)
+    notes = _input_notes(weights, inputs, model)
     count = len(next(iter(outs.values()))[0]) if outs else inputs.get("count", 0)
     env = dict(any_result["environment"]) if any_result else {}
     binding = any_result.get("binding") if any_result else None
@@ -310,16 +314,21 @@ def _config_result(plan, result, outs, ref_out, labels, tolerance):
                         latency=latency_stats(samples), samples_ms=samples, **fields), cmp
 
 
-def _input_notes(weights: str | None, inputs: dict) -> list[str]:
+def _input_notes(weights: str | None, inputs: dict, model: dict) -> list[str]:
     notes = []
     if weights == "random":
         notes.append("weights are random (no --params, no local pretrained file): labelled "
                      "top-1/top-5 are meaningless here; only equivalence between "
                      "configurations is checked")
     if inputs["kind"] == "random":
-        notes.append("inputs are random normal arrays: agreement and error figures hold for "
-                     "these inputs; pass --data for labelled accuracy")
+        notes.append(f"inputs are random ({random_inputs_text(model)}): agreement and error "
+                     "figures hold for these inputs; pass --data for labelled accuracy")
     return notes
+
+
+def random_inputs_text(model: dict) -> str:
+    """What the random inputs are, per input: `data:N,3,224,224:float32 image`."""
+    return "; ".join(i.short() for i in ModelSpec.from_dict(model).input_specs)
 
 
 def quick_equivalence(model: dict, *, num_inputs: int = 8, batch_size: int = 8,

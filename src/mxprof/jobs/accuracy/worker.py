@@ -8,7 +8,7 @@ files plus its result (the one worker protocol, mxprof.workers.protocol); all co
 in the parent (mxprof.jobs.accuracy.metrics).
 
 Spec keys: model (ModelSpec dict), config {name, kind: plain|fused|int8, calib_mode},
-inputs_npy | data {path, preprocess, limit}, calib {npy | data range}, batch_size,
+inputs_npy (one .npy per model input, in call order) | data {path, preprocess, limit}, calib {npy | data range}, batch_size,
 timing {batch, warmup, iterations}, out_dir, save_params (write the weights used, so that
 every configuration sees identical random weights).
 """
@@ -40,28 +40,35 @@ def save_weights(block, source: str, path: str) -> None:
         block.save_parameters(path)
 
 
-def _forward_outputs(block, x) -> list:
-    out = block(x)
+def _forward_outputs(block, xs) -> list:
+    out = block(*xs)
     return list(out) if isinstance(out, (list, tuple)) else [out]
 
 
-def build_config(block, config: dict, input_shape: tuple[int, ...], batch_size: int,
-                 calib_data: np.ndarray | None):
-    """Turn the FP32 block into the configuration to run."""
+def _nd(arrays) -> list:
+    """numpy arrays as NDArrays of their own dtype (token ids stay integers)."""
     import mxnet as mx
+    return [mx.nd.array(a, dtype=a.dtype) for a in arrays]
+
+
+def build_config(block, config: dict, input_specs, batch_size: int,
+                 calib_data: np.ndarray | None):
+    """Turn the FP32 block into the configuration to run; `input_specs` are the model's
+    inputs (mxprof.mx.inputs.InputSpec), in call order."""
+    from mxprof.mx.inputs import zeros_arrays
 
     kind = config["kind"]
     if kind == "plain":
         block.hybridize(static_alloc=True, static_shape=True)
         return block
     if kind == "fused":
-        example = mx.nd.zeros((batch_size, *input_shape))
-        block.optimize_for(example, backend="MKLDNN", static_alloc=True, static_shape=True)
+        example = _nd(zeros_arrays(input_specs, batch_size))
+        block.optimize_for(*example, backend="MKLDNN", static_alloc=True, static_shape=True)
         return block
     if kind == "int8":
         from mxprof.mx.quantize import quantize
 
-        return quantize(block, input_shape, calib_mode=config["calib_mode"],
+        return quantize(block, input_specs[0].shape, calib_mode=config["calib_mode"],
                         calib_data=calib_data, batch_size=batch_size)
     raise ValueError(f"unknown configuration kind {kind!r}")
 
@@ -70,16 +77,18 @@ def _input_batches(spec: dict):
     """Yield (inputs, labels or None) batches of exactly the size the spec asks for."""
     batch = spec["batch_size"]
     if "inputs_npy" in spec:
-        x = np.load(spec["inputs_npy"])
-        for i in range(0, len(x), batch):
-            yield x[i:i + batch], None
+        paths = spec["inputs_npy"]
+        xs = [np.load(p) for p in ([paths] if isinstance(paths, str) else paths)]
+        for i in range(0, len(xs[0]), batch):
+            yield [x[i:i + batch] for x in xs], None
         return
     from mxprof.jobs.accuracy.datasets import Preprocess, iter_batches, open_dataset
 
     data = spec["data"]
     ds = open_dataset(data["path"])
     pre = Preprocess.from_dict(data["preprocess"])
-    yield from iter_batches(ds, pre, batch, data.get("limit"))
+    for x, y in iter_batches(ds, pre, batch, data.get("limit")):
+        yield [x], y
 
 
 def _calibration_inputs(spec: dict) -> np.ndarray | None:
@@ -98,16 +107,14 @@ def _calibration_inputs(spec: dict) -> np.ndarray | None:
 
 def run_inputs(net, spec: dict) -> tuple[list[np.ndarray], np.ndarray | None]:
     """All outputs over all inputs; a short last batch is padded so shapes stay static."""
-    import mxnet as mx
-
     batch = spec["batch_size"]
     outputs: list[list[np.ndarray]] = []
     labels: list[np.ndarray] = []
-    for x, y in _input_batches(spec):
-        n = len(x)
+    for xs, y in _input_batches(spec):
+        n = len(xs[0])
         if n < batch:
-            x = np.concatenate([x, np.repeat(x[-1:], batch - n, axis=0)])
-        outs = [o.asnumpy()[:n] for o in _forward_outputs(net, mx.nd.array(x))]
+            xs = [np.concatenate([x, np.repeat(x[-1:], batch - n, axis=0)]) for x in xs]
+        outs = [o.asnumpy()[:n] for o in _forward_outputs(net, _nd(xs))]
         if not outputs:
             outputs = [[] for _ in outs]
         for acc, o in zip(outputs, outs):
@@ -118,13 +125,11 @@ def run_inputs(net, spec: dict) -> tuple[list[np.ndarray], np.ndarray | None]:
             np.concatenate(labels) if labels else None)
 
 
-def time_forward(net, x: np.ndarray, warmup: int, iterations: int) -> list[float]:
-    """Per-call wall time in ms of net(x) waited to completion, after `warmup` calls."""
-    import mxnet as mx
-
+def time_forward(net, xs: list[np.ndarray], warmup: int, iterations: int) -> list[float]:
+    """Per-call wall time in ms of net(*xs) waited to completion, after `warmup` calls."""
     from mxprof.timing.timer import measure
 
-    data = mx.nd.array(x)
+    data = _nd(xs)
 
     def call() -> None:
         for out in _forward_outputs(net, data):
@@ -150,8 +155,10 @@ def run(spec: dict) -> dict:
     block, info = load_model(spec["model"])
     if spec.get("save_params"):
         save_weights(block, spec["model"]["source"], spec["save_params"])
-    shape = tuple(spec["model"]["input_shape"])
-    net = build_config(block, spec["config"], shape, spec["batch_size"],
+    from mxprof.mx.inputs import random_arrays
+    from mxprof.mx.models import ModelSpec
+    input_specs = ModelSpec.from_dict(spec["model"]).input_specs
+    net = build_config(block, spec["config"], input_specs, spec["batch_size"],
                        _calibration_inputs(spec))
     outputs, labels = run_inputs(net, spec)
     out_dir = Path(spec["out_dir"])
@@ -163,9 +170,8 @@ def run(spec: dict) -> dict:
     timing = spec["timing"]
     samples: list[float] = []
     if timing["iterations"] > 0:
-        tb = timing["batch"]
-        x = np.random.RandomState(1).standard_normal((tb, *shape)).astype(np.float32)
-        samples = time_forward(net, x, timing["warmup"], timing["iterations"])
+        xs = random_arrays(input_specs, timing["batch"], seed=1)
+        samples = time_forward(net, xs, timing["warmup"], timing["iterations"])
     features = mx.runtime.Features()
     return {
         "config": spec["config"]["name"], "outputs": len(outputs), "count": len(outputs[0]),

@@ -53,6 +53,9 @@ class FusionOptions:
     wait_policy: str | None = None  # "active" | "passive", resolved by the parent
     timeout_s: float = 900.0
     extra_env: dict[str, str] = field(default_factory=dict)
+    # The checked ModelSpec dict (mxprof.mx.models, its inputs included); None: the workers
+    # resolve `model` at `shape` themselves.
+    spec: dict | None = None
 
 
 def _worker_env(opts: FusionOptions, extra: dict[str, str]) -> dict[str, str]:
@@ -147,7 +150,7 @@ def _worker_runner(opts: FusionOptions, tmp: Path, progress):
     params = str(tmp / "weights.params")
     base = {"model": opts.model, "shape": list(opts.shape), "path": opts.path,
             "static": opts.static, "warmup": opts.warmup, "iterations": opts.iterations,
-            "min_time_s": opts.min_time_s, "seed": 0, "output": True}
+            "min_time_s": opts.min_time_s, "seed": 0, "output": True, "model_spec": opts.spec}
     # The 1.9.1 executor partitions with MKLDNN by default: the unfused symbolic run must say NONE.
     fused_env, unfused_env = ({"MXNET_SUBGRAPH_BACKEND": "MKLDNN"},
                               {"MXNET_SUBGRAPH_BACKEND": "NONE"}) \

@@ -7,7 +7,8 @@ times it, and writes a JSON result. With `trace` set, oneDNN verbose lines go to
 stdout (the parent redirects it to a file) framed by `mxprof_iter,N` marker lines, so each
 primitive can be assigned to one iteration.
 
-Spec keys: model, shape (list), path ("gluon" | "symbolic"), fused (bool), static (bool:
+Spec keys: model, shape (list: the first input's, batch first), model_spec (the checked
+ModelSpec dict, every input; null: `model` is resolved at `shape`), path ("gluon" | "symbolic"), fused (bool), static (bool:
 static_alloc/static_shape), params_in / params_out (a .params file: same weights in every
 worker), seed, warmup, iterations, min_time_s, trace (bool), output (bool: save the output
 as `<name>.output.npy` beside the result, `output_npy`, for the parent's element-wise check, and
@@ -29,84 +30,81 @@ def _emit_marker(text: str) -> None:
     sys.stdout.flush()
 
 
-def build_network(model: str, shape, seed: int, params_in: str | None):
-    """(block, input, weights) for MODEL: a zoo name (`mxprof.mx.models`: Gluon vision or GluonCV),
-    or FILE.py:FACTORY returning a block. `weights` says where they came from (random,
-    pretrained, user); `params_in` (the first worker's weights) makes every worker alike."""
+def build_network(model: str, shape, seed: int, params_in: str | None,
+                  model_spec: dict | None = None):
+    """(block, inputs, weights) for MODEL: the checked ModelSpec dict `model_spec`, else
+    `model` (a zoo name or FILE.py:FACTORY, mxprof.mx.models) resolved at `shape` (batch
+    first). `inputs` is a tuple of NDArrays, one per model input, drawn by mxprof.mx.inputs
+    at batch `shape[0]`. `weights` says where they came from (random, pretrained, user);
+    `params_in` (the first worker's weights) makes every worker alike."""
     import msgspec
     import mxnet as mx
 
+    from mxprof.mx import models
+    from mxprof.mx.inputs import random_arrays
+
     mx.random.seed(seed)
-    if is_factory(model):
-        import importlib.util
-
-        file, factory = model.split(":", 1)
-        spec = importlib.util.spec_from_file_location("mxprof_user_model", file)
-        module = importlib.util.module_from_spec(spec)
-        spec.loader.exec_module(module)
-        net = getattr(module, factory)()
-        if params_in:
-            net.load_parameters(params_in, ctx=mx.cpu())
-        else:
-            net.initialize(mx.init.Xavier(), ctx=mx.cpu())
-        weights = "user" if params_in else "random"
+    if model_spec is not None:
+        spec = models.ModelSpec.from_dict(model_spec)
     else:
-        from mxprof.mx import models
         spec = models.resolve(model, shape=tuple(shape[1:]))
-        if params_in:
-            spec = msgspec.structs.replace(spec, params_path=params_in)
-        loaded = models.load(spec, ctx=mx.cpu(), hybridize=False)
-        net, weights = loaded.block, loaded.weights
-    # numpy's own generator: the input must not depend on how many random numbers the weight
-    # initialisation (done in the first worker only) consumed.
-    import numpy as np
-
-    data = np.random.RandomState(seed).uniform(size=tuple(shape)).astype("float32")
-    return net, mx.nd.array(data, ctx=mx.cpu()), weights
+    if params_in:
+        spec = msgspec.structs.replace(spec, params_path=params_in)
+    loaded = models.load(spec, ctx=mx.cpu(), hybridize=False)
+    # A seeded generator of its own: the input must not depend on how many random numbers the
+    # weight initialisation (done in the first worker only) consumed.
+    data = tuple(mx.nd.array(a, ctx=mx.cpu(), dtype=a.dtype)
+                 for a in random_arrays(spec.input_specs, int(shape[0]), seed=seed))
+    return loaded.block, data, loaded.weights
 
 
 def is_factory(model: str) -> bool:
-    return ":" in model and model.split(":", 1)[0].endswith(".py")
+    from mxprof.mx.models import is_factory as factory
+    return factory(model)
 
 
-def _gluon_forward(net, x, fused: bool, static: bool):
+def _first(out):
+    """The first output of a call (detection and multi-head nets return several): waited on
+    with all the others, and the one the fused/unfused output check compares."""
+    outs = list(out) if isinstance(out, (list, tuple)) else [out]
+    for o in outs:
+        o.wait_to_read()
+    return outs[0]
+
+
+def _gluon_forward(net, xs, fused: bool, static: bool):
     import mxnet as mx
 
     flags = {"static_alloc": True, "static_shape": True} if static else {}
     if fused:
-        net.optimize_for(x, backend="MKLDNN", **flags)
+        net.optimize_for(*xs, backend="MKLDNN", **flags)
     else:
         net.hybridize(**flags)
-    net(x).wait_to_read()  # builds the cached graph
+    _first(net(*xs))  # builds the cached graph
 
     def forward():
-        out = net(x)
-        out.wait_to_read()
-        return out
+        return _first(net(*xs))
 
     graph = net._cached_graph[1]
     mx.nd.waitall()
     return forward, graph
 
 
-def _symbolic_forward(net, x):
+def _symbolic_forward(net, xs):
     """The Module/Executor path: fusion comes from MXNET_SUBGRAPH_BACKEND set by the parent."""
     import mxnet as mx
 
     net.hybridize()
-    net(x).wait_to_read()
-    sym = net._cached_graph[1]
+    _first(net(*xs))
+    data_vars, sym = net._cached_graph
     params = {p.var().name: p.data() for p in net.collect_params().values()}
-    data_name = sym.list_inputs()[0]
-    args = {name: params[name] for name in sym.list_arguments() if name != data_name}
-    args[data_name] = x
+    fed = dict(zip((v.name for v in data_vars), xs))
+    args = {name: fed[name] if name in fed else params[name] for name in sym.list_arguments()}
     aux = {name: params[name] for name in sym.list_auxiliary_states()}
     exe = sym.bind(mx.cpu(), args, aux_states=aux, grad_req="null")
 
     def forward():
-        out = exe.forward(is_train=False)[0]
-        out.wait_to_read()
-        return out
+        return _first(exe.forward(is_train=False))
 
     forward()
     return forward, exe.get_optimized_symbol()
@@ -143,15 +141,18 @@ def _time_calls(forward, warmup: int, iterations: int, min_time_s: float, trace:
 def run(spec: dict) -> dict:
     import mxnet as mx
 
-    net, x, weights = build_network(spec["model"], spec["shape"], spec.get("seed", 0),
-                                    spec.get("params_in"))
+    net, xs, weights = build_network(spec["model"], spec["shape"], spec.get("seed", 0),
+                                     spec.get("params_in"), spec.get("model_spec"))
     if spec.get("params_out"):
-        net(x)  # materialise deferred shapes before saving
-        net.save_parameters(spec["params_out"])
+        net(*xs)  # materialise deferred shapes before saving
+        if isinstance(net, mx.gluon.SymbolBlock):
+            net.collect_params().save(spec["params_out"])  # the names SymbolBlock.imports reads
+        else:
+            net.save_parameters(spec["params_out"])
     if spec.get("path", "gluon") == "symbolic":
-        forward, graph = _symbolic_forward(net, x)
+        forward, graph = _symbolic_forward(net, xs)
     else:
-        forward, graph = _gluon_forward(net, x, spec["fused"], spec.get("static", True))
+        forward, graph = _gluon_forward(net, xs, spec["fused"], spec.get("static", True))
     checksum, output_npy = None, None
     if spec.get("output"):
         # The output itself: the parent compares fused and unfused element by element, with

@@ -41,14 +41,6 @@ def fusion_summary(spec: RunSpec, *, timeout: float, started=_nothing,
                    bind_parent: Callable | None = None) -> dict[str, Any]:
     """{"status", "summary", ...}: unfused vs fused on the main run's timing protocol."""
     model = spec.model
-    if model.source == "symbol":
-        return {"status": "skipped",
-                "summary": "fusion: not run for --symbol models (zoo names only)"}
-    # The fusion job cannot load given weights yet: a summary of other weights would be
-    # another model's numbers, so it is not run.
-    if model.params_path:
-        return {"status": "skipped", "summary": "fusion: not run with --params (the fusion job "
-                "cannot load given weights yet; `mxprof accuracy` checks them)"}
     if bind_parent is not None:
         bind_parent(*binding_of(spec))
     started("fusion summary: unfused and fused workers")
@@ -56,6 +48,7 @@ def fusion_summary(spec: RunSpec, *, timeout: float, started=_nothing,
         from mxprof.jobs.fusion.run import FusionOptions, run_fusion
         rep = run_fusion(FusionOptions(
             model=model.name, shape=model.batch_shape(1), switches=(), rounds=1,
+            spec=model.to_dict(),  # its inputs and its weights (--params), whatever the source
             warmup=spec.protocol.warmup, iterations=spec.protocol.iterations or 10,
             min_time_s=0.0 if spec.protocol.iterations else spec.protocol.min_time,
             trace_iterations=2, threads=spec.threads, timeout_s=timeout,
@@ -65,6 +58,7 @@ def fusion_summary(spec: RunSpec, *, timeout: float, started=_nothing,
     return {"status": "ok", "summary": rep["summary"],
             **{k: rep.get(k) for k in ("unfused_ms", "fused_ms", "gain_percent")},
             "groups": len(rep.get("groups") or ()),
+            "weights": (rep.get("environment") or {}).get("weights"),
             "findings": [f.get("title") for f in rep.get("findings") or ()]}
 
 

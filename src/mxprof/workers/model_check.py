@@ -1,0 +1,169 @@
+"""Check a user's model and its inputs in a child process, before any measuring worker starts:
+`python -m mxprof.workers.model_check SPEC RESULT` (the one worker protocol, mxprof.workers.protocol).
+
+For a `FILE.py:FACTORY` or an exported `--symbol` model, what the model takes is only known by
+running MXNet: the factory must be imported and called (it may declare its own inputs), and the
+graph's shapes inferred. That runs here, in a child, because a user's file may do anything,
+abort included, and a command's own process never imports MXNet.
+
+Spec keys: model (ModelSpec dict), given ([name, shape with batch, dtype or null] per
+`--input`), shape (the `--shape` per-sample sizes or null). Result: `error` (one line for the
+user, or null), `inputs` (the InputSpec dicts to feed, in call order), `batch` (the `--input`
+batch or null), `declared` (whether the model named its inputs). Shapes are checked by MXNet's
+symbolic shape inference (`Symbol.infer_shape` at batch 1): nothing is allocated or initialised.
+Token ids of an integer input that feeds an Embedding are drawn below its `input_dim`.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import re
+import sys
+from typing import Any
+
+from mxprof.mx import inputs as model_inputs
+from mxprof.mx import models
+
+
+class _Unfit(ValueError):
+    """The model and the inputs do not go together; the message is for the user."""
+
+
+def mxnet_reason(exc: BaseException) -> str:
+    """The line of an MXNetError that says what failed, without MXNet's C++ stack trace."""
+    lines = [ln.strip() for ln in str(exc).splitlines() if ln.strip()]
+    useful = [ln for ln in lines if not re.match(r"^(\[bt\]|Stack trace|File \"|\d+:)", ln)]
+    hit = next((ln for pattern in ("Check failed", "Error in operator", "Error")
+                for ln in useful if pattern in ln), None)
+    # MXNet's "[16:31:02] ../src/operator/nn/convolution.cc:151: " says nothing to the user.
+    line = re.sub(r"\[\d\d:\d\d:\d\d\] \S+:\d+: ", "", hit or (useful or lines or ["?"])[0])
+    return line[:300]
+
+
+def _defaults(spec: models.ModelSpec, shape):
+    """(block or None, default inputs, input names in call order, names declared?)."""
+    if spec.source == "factory":
+        block, declared = models.call_factory(spec.factory)
+        if declared is None:
+            return block, spec.input_specs, None, False
+        if shape:
+            if len(declared) != 1:
+                raise _Unfit(f"{spec.factory} declares {len(declared)} inputs: give each with "
+                             "--input, not --shape")
+            fitted = models.fit_shape(tuple(shape), declared[0].shape,
+                                      f"{spec.name}'s {declared[0].name}")
+            declared = (dataclasses.replace(declared[0], shape=fitted),)
+        return block, declared, [d.name for d in declared], True
+    names = models.symbol_input_names(spec.symbol_path, spec.params_path)
+    if shape and len(names) != 1:
+        raise _Unfit(f"{spec.symbol_path} has {len(names)} inputs ({', '.join(names)}): give "
+                     "each with --input, not --shape")
+    return None, spec.inputs, names, True
+
+
+def _symbol_of(spec: models.ModelSpec, block, names: list[str]):
+    import mxnet as mx
+    if block is None:
+        return mx.sym.load(spec.symbol_path)
+    out = block(*[mx.sym.var(n) for n in names])
+    return mx.sym.Group(list(out)) if isinstance(out, (list, tuple)) else out
+
+
+def vocabularies(graph: dict) -> dict[str, int]:
+    """Input name -> the smallest `input_dim` of the Embedding layers it feeds directly (a
+    symbol JSON graph): token ids at or above it index past the table."""
+    nodes = graph.get("nodes", ())
+    out: dict[str, int] = {}
+    for node in nodes:
+        if node.get("op") != "Embedding" or not node.get("inputs"):
+            continue
+        source = nodes[node["inputs"][0][0]]
+        dim = (node.get("attrs") or node.get("param") or {}).get("input_dim")
+        if source.get("op") == "null" and dim is not None:
+            out[source["name"]] = min(int(dim), out.get(source["name"], int(dim)))
+    return out
+
+
+def with_vocabularies(fed, graph: dict) -> tuple[model_inputs.InputSpec, ...]:
+    """Token inputs drawn below the vocabulary of the Embedding they feed, when it is smaller
+    than the guess (2**15 for an input nobody declared)."""
+    vocab = vocabularies(graph)
+    return tuple(dataclasses.replace(i, high=min(i.high, vocab[i.name]))
+                 if i.distribution == "tokens" and i.name in vocab else i for i in fed)
+
+
+def infer(spec: models.ModelSpec, block, fed: tuple[model_inputs.InputSpec, ...]):
+    """The graph's JSON; raise _Unfit when MXNet cannot infer its shapes from `fed` at batch 1."""
+    import mxnet as mx
+    try:
+        sym = _symbol_of(spec, block, [i.name for i in fed])
+    except (TypeError, mx.base.MXNetError) as exc:  # a forward that takes another count
+        raise _Unfit(f"{spec.name} cannot be called with the input(s) "
+                     f"{', '.join(i.name for i in fed)}: {mxnet_reason(exc)}; give every input "
+                     "with --input NAME:SHAPE[:DTYPE], in call order") from None
+    graph_inputs = set(sym.list_inputs())
+    absent = [i.name for i in fed if i.name not in graph_inputs]
+    if absent:
+        raise _Unfit(f"{spec.name} has no input {absent[0]!r}")
+    try:
+        arg_shapes, _, _ = sym.infer_shape(**{i.name: (1, *i.shape) for i in fed})
+    except mx.base.MXNetError as exc:
+        shapes = ", ".join(f"{i.name} {(1, *i.shape)}" for i in fed)
+        raise _Unfit(f"the input shape(s) do not fit {spec.name} ({shapes}): "
+                     f"{mxnet_reason(exc)}") from None
+    if arg_shapes is None:
+        raise _Unfit(f"{spec.name}: MXNet could not infer every shape from the input(s) "
+                     f"{', '.join(i.name for i in fed)}: give every input with --input")
+    return json.loads(sym.tojson())
+
+
+def check(spec_dict: dict[str, Any]) -> dict[str, Any]:
+    spec = models.ModelSpec.from_dict(spec_dict["model"])
+    given = [(n, tuple(s), d) for n, s, d in spec_dict.get("given") or ()]
+    try:
+        block, defaults, names, declared = _defaults(spec, spec_dict.get("shape"))
+        batch, fed = model_inputs.merge(defaults, given, names=names, open_names=not declared)
+        fed = with_vocabularies(fed, infer(spec, block, fed))
+    except (models.FactoryError, _Unfit, ValueError) as exc:
+        return {"error": str(exc), "inputs": [], "batch": None, "declared": False}
+    return {"error": None, "inputs": [i.to_dict() for i in fed], "batch": batch,
+            "declared": declared}
+
+
+def run_check(spec: models.ModelSpec, given, shape: tuple[int, ...] | None = None, *,
+              timeout: float = 300.0) -> tuple[int | None, tuple[model_inputs.InputSpec, ...]]:
+    """Parent side: check `spec` fed `given` (parsed `--input`s) in a child process; ->
+    (the `--input` batch or None, the inputs to feed). Raises ValueError with the one line
+    for the user: the factory or symbol and the inputs do not go together, or the check
+    crashed (a factory that aborts the interpreter)."""
+    import tempfile
+    from pathlib import Path
+
+    from mxprof.workers.process import worker_env
+    from mxprof.workers.protocol import WorkerSpec, run_worker
+    with tempfile.TemporaryDirectory(prefix="mxprof-check-") as tmp:
+        res = run_worker(WorkerSpec(
+            module="mxprof.workers.model_check", name="model-check",
+            spec={"model": spec.to_dict(), "given": [list(g) for g in given],
+                  "shape": list(shape) if shape else None},
+            workdir=Path(tmp), env=worker_env(), timeout=timeout, tail_lines=6))
+    if not res.ok or res.data is None:
+        what = spec.factory or spec.symbol_path or spec.name
+        raise ValueError(f"checking {what} failed: {res.error or 'no result'}")
+    if res.data["error"]:
+        raise ValueError(res.data["error"])
+    fed = tuple(model_inputs.InputSpec.from_dict(d) for d in res.data["inputs"])
+    return res.data["batch"], fed
+
+
+def main(argv: list[str]) -> int:
+    import warnings
+
+    from mxprof.workers.protocol import worker_main
+    warnings.simplefilter("ignore")  # mxnet/gluon deprecation chatter on every import
+    return worker_main(check, argv)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main(sys.argv[1:]))
