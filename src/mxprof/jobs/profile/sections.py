@@ -165,4 +165,4 @@ class Roofline(Record, frozen=True, kw_only=True):
     overhead_efficiency: float
     method: str
     # Why the roofs cannot be trusted (measured while busy, or beaten by timed primitives).
-    warnings: list[str] = []
+    warnings: list[str] = msgspec.field(default_factory=list)
