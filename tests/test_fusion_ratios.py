@@ -40,3 +40,17 @@ def test_switch_cost_inside_the_noise_is_shown_as_no_difference():
     p = {"switch": "MXNET_DISABLE_X", "cost_ms": -2.24, "clear": False}
     assert _cost(report, p) == "no significant difference"
     assert _cost({}, p) == "-2.240 ms ~"  # files written before the intervals
+
+
+def test_group_gain_pools_the_trace_processes():
+    """Each trace process is one level of the bootstrap (before: one trace per graph)."""
+    from mxprof.jobs.fusion.ratios import primitive_ratio
+
+    rng = np.random.default_rng(2)
+    unfused = [{"conv": rng.normal(0.5, 0.01, 10), "relu": rng.normal(0.1, 0.01, 10)}
+               for _ in range(3)]
+    fused = [{"conv_relu": rng.normal(0.4, 0.01, 10)} for _ in range(3)]
+    out = group_ratio(unfused, fused, ["conv", "relu"], "conv_relu")
+    assert out["gain_ratio"]["processes"] == [3, 3] and out["gain_ratio"]["significant"]
+    both = primitive_ratio(unfused, fused, ["conv", "relu", "conv"], ["conv_relu"])
+    assert both["gain_ratio"]["value"] > out["gain_ratio"]["value"]

@@ -44,10 +44,15 @@ class PatternGroupRow(Record, frozen=True):
     fused_ms: float | None = None
     gain_ms: float | None = None
     gain_percent: float | None = None
+    gain_ratio: RatioRow | None = None  # over the trace processes, per iteration
+    implausible: str | None = None
+    clear: bool | None = None
 
 
 class PatternEffectRow(Record, frozen=True):
-    """The graph with one fusion switch off, against the fused run paired with it."""
+    """The graph with one fusion switch off, against the fused processes of the same rounds
+    (`fused_paired_ms`: their median; files written before several processes: the one fused
+    run right before it)."""
 
     switch: str
     pattern: str
@@ -55,6 +60,7 @@ class PatternEffectRow(Record, frozen=True):
     patterns: dict[str, int]
     cost_ms: float | None = None
     fused_paired_ms: float | None = None
+    processes: int | None = None  # switch-off processes that ran
     graph_changed: bool | None = None
     clear: bool | None = None
 
