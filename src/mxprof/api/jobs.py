@@ -87,9 +87,14 @@ def accuracy(model: Any, inputs: Any = None, *, shape: Any = None, num_inputs: i
              int8: Sequence[str] = (), calib_size: int = 64, rtol: float = 1e-3,
              atol: float = 1e-4, timing_batch: int = 1, iterations: int = 20, warmup: int = 5,
              threads: int | None = None, timeout: float = 1800.0,
-             progress: Progress = _quiet) -> Report:
+             progress: Progress = _quiet, processes: int = 3) -> Report:
     """MKL-DNN, fused and INT8 (`int8=("naive",)`...) against the reference kernels on random
-    inputs (`mxprof accuracy`; labelled data sets are for the command line's --data)."""
+    inputs (`mxprof accuracy`; labelled data sets are for the command line's --data).
+
+    `processes`: timing worker processes per configuration (the latencies and speedups pool
+    them); ignored when `iterations` is 0. Raises ValueError for processes < 1."""
+    if processes < 1:
+        raise ValueError("processes must be >= 1")
     from mxprof.jobs.accuracy.metrics import Tolerance
     from mxprof.jobs.accuracy.run import plan_configs, run_accuracy
 
@@ -100,5 +105,5 @@ def accuracy(model: Any, inputs: Any = None, *, shape: Any = None, num_inputs: i
             batch_size=batch_size, calib_count=calib_size,
             timing={"batch": timing_batch, "warmup": warmup, "iterations": iterations},
             tolerance=Tolerance(rtol=rtol, atol=atol), threads=threads, timeout=timeout,
-            progress=progress)
+            progress=progress, processes=processes if iterations else 1)
     return Report(report.to_dict())
