@@ -29,3 +29,27 @@ def test_switch_pairs_are_interleaved_not_run_side_by_side():
     timed = [c for _, c in worker_plan(opts) if not c.endswith("-trace")]
     # A B C D, then D C B A: every configuration has the same mean position.
     assert timed == ["unfused", "fused", *SWITCHES, *SWITCHES[::-1], "fused", "unfused"]
+
+
+@pytest.mark.parametrize(("args", "workers"), [
+    (["fusion", "resnet18_v1", "--switches", "conv_bn", "--fast"], 2 * 5),
+    (["fusion", "resnet18_v1", "--switches", "conv_bn", "--rounds", "3"], 3 * 5),  # old flag
+    (["fusion", "resnet18_v1", "--switches", "conv_bn,conv_sum", "--rigorous"], 6 * 6),
+    (["fusion", "resnet18_v1", "--switches", "none"], 3 * 4),  # the default: 3 processes
+    (["accuracy", "resnet18_v1", "--rigorous"], 3 * 6),
+    (["accuracy", "resnet18_v1", "--processes", "2", "--int8"], 4 * 2),
+    (["accuracy", "resnet18_v1", "--processes", "2", "--iterations", "0"], 3),  # not timed
+])
+def test_dry_run_counts_the_processes(args, workers):
+    from tests.conftest import run_cli
+
+    proc = run_cli(*args, "--shape", "3,32,32", "--dry-run", timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    assert f"dry run: {workers} worker(s) planned" in proc.stdout
+
+
+def test_fast_and_rigorous_exclude_each_other():
+    from tests.conftest import run_cli
+
+    proc = run_cli("fusion", "resnet18_v1", "--fast", "--rigorous", "--dry-run", timeout=120)
+    assert proc.returncode == 2 and "--fast and --rigorous exclude each other" in proc.stderr
