@@ -2,8 +2,9 @@
 
 Used by `mxprof.jobs.fusion.diagnose` (fused vs unfused graphs) and
 `mxprof.jobs.profile.diagnose` (one model on the roofline), so both read layouts, reference
-kernels and weight reorders the same way. Also the `Finding` record both commands emit, and the
-subnormal-value count the profile worker runs over every parameter.
+kernels and weight reorders the same way. Also the one `Finding` record both commands emit
+(fusion's findings add a severity and the graph they were seen in), and the subnormal-value
+count the profile worker runs over every parameter.
 """
 
 from __future__ import annotations
@@ -21,9 +22,12 @@ FP32_MIN_NORMAL = float(np.finfo(np.float32).tiny)
 
 @dataclass(frozen=True)
 class Finding:
-    """One cause of lost time: the rule that found it, the layers, the evidence from this run,
-    the fix, and its effect ({"ms_per_iter": the time at stake, "estimate": how it was
-    estimated, "measured": before/after when the fix was tried})."""
+    """One cause of lost time: the rule that found it, the layers (graph nodes), the evidence
+    from this run, the fix, and its effect ({"ms_per_iter": the time at stake, "estimate": how
+    it was estimated, "measured": before/after when the fix was tried}). Where a command ranks
+    and compares graphs (fusion), `severity` ("high": costs time now, "medium": likely a slow
+    path, "info") and `graph` ("fused" | "unfused" | "machine"); None elsewhere, and then not
+    written."""
 
     rule: str
     title: str
@@ -31,19 +35,33 @@ class Finding:
     evidence: str
     fix: str
     effect: dict[str, Any] = field(default_factory=dict)
+    severity: str | None = None
+    graph: str | None = None
 
     @property
     def cost_ms(self) -> float:
         return float(self.effect.get("ms_per_iter") or 0.0)
 
+    # Fusion's names for the same fields, from before the two records were one.
+    nodes = property(lambda self: self.layers)
+    ms_per_iteration = cost_ms
+
     def to_dict(self) -> dict[str, Any]:
-        return {"rule": self.rule, "title": self.title, "layers": list(self.layers),
-                "evidence": self.evidence, "fix": self.fix, "effect": dict(self.effect)}
+        out = {"rule": self.rule, "title": self.title, "layers": list(self.layers),
+               "evidence": self.evidence, "fix": self.fix, "effect": dict(self.effect)}
+        out.update({k: v for k, v in (("severity", self.severity), ("graph", self.graph)) if v})
+        return out
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> Finding:
-        return cls(d["rule"], d.get("title", d["rule"]), tuple(d["layers"]), d["evidence"],
-                   d["fix"], dict(d.get("effect") or {}))
+        """Also reads a fusion finding written before the one record ({nodes,
+        ms_per_iteration} for layers and effect)."""
+        effect = dict(d.get("effect") or {})
+        if "ms_per_iteration" in d and "ms_per_iter" not in effect:
+            effect["ms_per_iter"] = d["ms_per_iteration"]
+        return cls(d["rule"], d.get("title", d["rule"]), tuple(d.get("layers") or
+                                                               d.get("nodes") or ()),
+                   d["evidence"], d["fix"], effect, d.get("severity"), d.get("graph"))
 
 
 def memory_tags(mds: str) -> dict[str, str]:

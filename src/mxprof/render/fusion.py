@@ -43,7 +43,8 @@ def _left(pattern_effect: dict) -> str:
 
 
 def _nodes(finding: dict) -> str:
-    return f"Nodes: {', '.join(finding['nodes'])}." if finding["nodes"] else ""
+    nodes = finding.get("layers") or finding.get("nodes")
+    return f"Nodes: {', '.join(nodes)}." if nodes else ""
 
 
 def gain_text(report: dict) -> str:

@@ -66,12 +66,18 @@ class PatternEffectRow(Record, frozen=True):
 
 
 class FusionFinding(Record, frozen=True):
+    """The one findings record (mxprof.onednn.findings.Finding) as fusion writes it, with
+    severity and graph; files written before it have `nodes` and `ms_per_iteration` instead
+    of `layers` and `effect` (mxprof.jobs.fusion.report.upgrade converts them)."""
+
     rule: str
     severity: str
     graph: str
     title: str
     evidence: str
     fix: str
+    layers: list[str] = msgspec.field(default_factory=list)
+    effect: Json | None = None
     nodes: list[str] = msgspec.field(default_factory=list)
     ms_per_iteration: float | None = None
 

@@ -111,7 +111,7 @@ def output_mismatch(unfused_npy: str | None, fused_npy: str | None,
         detail = (f"max |fused - unfused| {metrics.max_abs_diff(out, ref):.3g} (max relative "
                   f"{metrics.max_rel_diff(out, ref):.3g}) exceeds |diff| <= "
                   f"{tolerance.rtol:g}*|unfused| + {tolerance.atol:g}*max|unfused| element-wise")
-    return fusion_diagnose.Finding(
+    return fusion_diagnose.finding(
         "output_mismatch", "high", "fused", "the fused graph computes a different output",
         f"{detail}, on the same weights and input (the tolerance of `mxprof accuracy`)",
         "turn fusion patterns off one at a time (MXNET_DISABLE_MKLDNN_FUSE_*) to find the one "
@@ -123,7 +123,7 @@ def _busy_machine(machine) -> fusion_diagnose.Finding | None:
     (the one rule of `mxprof.cpu.load`, given its MachineLoad record)."""
     if machine is None or not machine.busy:
         return None
-    return fusion_diagnose.Finding(
+    return fusion_diagnose.finding(
         "busy_machine", "high", "machine", "the machine was busy while measuring",
         machine.warning(),
         "measure on an idle machine, or pin the workers to cores nothing else uses "
