@@ -5,7 +5,8 @@ from __future__ import annotations
 import pytest
 
 from mxprof.commands.fusion import worker_count
-from mxprof.jobs.fusion.run import FusionOptions, worker_plan
+from mxprof.jobs.fusion.plan import worker_plan
+from mxprof.jobs.fusion.run import FusionOptions
 
 SWITCHES = ("MXNET_DISABLE_MKLDNN_FUSE_CONV_BN", "MXNET_DISABLE_MKLDNN_FUSE_CONV_SUM")
 

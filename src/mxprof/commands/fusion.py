@@ -179,8 +179,9 @@ def bind_parent(cpus, nodes) -> None:
 
 def worker_count(opts) -> int:
     """Workers the fusion job starts: `processes` of unfused, fused, each switch off, and of
-    each of the two traces (mxprof.jobs.fusion.run.worker_plan)."""
-    return opts.processes * (4 + len(opts.switches))
+    each of the two traces (mxprof.jobs.fusion.plan)."""
+    from mxprof.jobs.fusion.plan import worker_plan
+    return len(worker_plan(opts))
 
 
 def _measure(args) -> dict | None:
@@ -223,7 +224,7 @@ def _measure(args) -> dict | None:
 
 def _dry_run(opts, cpus, nodes) -> None:
     from mxprof.cpu.cpulist import format_cpu_list
-    from mxprof.jobs.fusion.run import worker_plan
+    from mxprof.jobs.fusion.plan import worker_plan
 
     timing = (f"{opts.iterations} timed calls" if opts.min_time_s == 0
               else f">= {opts.min_time_s:g} s of timed calls")

@@ -25,6 +25,7 @@ from mxprof.jobs.fusion import diagnose as fusion_diagnose
 from mxprof.jobs.fusion import gains as fusion
 from mxprof.jobs.fusion import ratios as fusion_ratios
 from mxprof.jobs.fusion import trace as fusion_trace
+from mxprof.jobs.fusion.plan import TIMING_ORDER, timing_configs, worker_label
 from mxprof.jobs.fusion.report import summary_line
 from mxprof.schema import SCHEMA
 from mxprof.timing.pooled import pooled_stats
@@ -170,31 +171,6 @@ def _worker_runner(opts: FusionOptions, tmp: Path, progress):
         return run_worker(spec, env, tmp, label, opts.timeout_s)
 
     return worker, params
-
-
-def timing_configs(opts: FusionOptions) -> list[str]:
-    """The timed configurations, in the order of a round: unfused, fused, each switch off."""
-    return ["unfused", "fused", *opts.switches]
-
-
-def worker_label(config: str, rnd: int) -> str:
-    """A worker's name: `unfused`, `fused-1`, `off-MXNET_DISABLE_MKLDNN_FUSE_CONV_BN-2`..."""
-    name = config if config in ("unfused", "fused", "unfused-trace", "fused-trace") \
-        else f"off-{config}"
-    return f"{name}-{rnd}" if rnd else name
-
-
-def worker_plan(opts: FusionOptions) -> list[tuple[str, str]]:
-    """(label, configuration) of every worker in the order the job runs them."""
-    timed = schedule.interleave(timing_configs(opts), opts.processes, order=TIMING_ORDER)
-    traced = schedule.interleave(["unfused-trace", "fused-trace"], opts.processes)
-    return [(worker_label(c, r), c) for r, c in [*timed, *traced]]
-
-
-# A B C ... C B A: with several switches a round is long, and reversing every other round
-# gives every configuration the same mean position, so a linear drift in machine load
-# cannot pose as a switch's cost (mxprof.workers.schedule).
-TIMING_ORDER = "abba"
 
 
 def _time_processes(opts: FusionOptions, worker, params: str) -> _Runs:
