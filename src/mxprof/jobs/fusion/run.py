@@ -253,17 +253,24 @@ def _group_rows(timings, runs: _Runs) -> list[dict]:
 
 
 def _pattern_group_rows(timings, runs: _Runs) -> list[dict]:
-    """Primitive time per pattern (its groups summed) with the pattern's gain ratio over the
-    trace processes, per iteration."""
+    """Primitive time per pattern with the pattern's gain ratio over the trace processes. The
+    times are medians of the per-iteration sum of the pattern's groups, the statistic the
+    ratio bootstraps (a sum of per-group medians disagrees with it when preemption spikes hit
+    a few primitives of most iterations, as on a loaded machine)."""
     unfused_series, fused_series = _series(runs.unfused_traces), _series(runs.fused_traces)
-    rows = fusion.gain_by_pattern(timings)
-    for row in rows:
+    rows = []
+    for row in fusion.gain_by_pattern(timings):
         groups = [t.group for t in timings if t.group.pattern == row["pattern"]]
-        row.update(fusion_ratios.primitive_ratio(
-            unfused_series, fused_series, [m for g in groups for m in g.members],
-            [g.fused_node for g in groups], kind="pattern gain"))
+        members, nodes = [m for g in groups for m in g.members], [g.fused_node for g in groups]
+        before = fusion.pooled_ms([fusion_ratios.summed(s, members) for s in unfused_series])
+        after = fusion.pooled_ms([fusion_ratios.summed(s, nodes) for s in fused_series])
+        u, f = fusion.median_ms(before), fusion.median_ms(after)
+        row.update(unfused_ms=u, fused_ms=f, gain_ms=u - f, gain_percent=fusion.gain_percent(u, f))
+        row.update(fusion_ratios.primitive_ratio(unfused_series, fused_series, members, nodes,
+                                                 kind="pattern gain"))
         row["clear"] = bool(row["gain_ratio"] and row["gain_ratio"]["significant"])
-    return rows
+        rows.append(row)
+    return sorted(rows, key=lambda r: -(r["gain_ms"] if r["gain_ms"] == r["gain_ms"] else 0))
 
 
 def _pattern_rows(runs: _Runs, fused_patterns: dict) -> tuple[list[dict], dict]:
