@@ -21,14 +21,14 @@ def main() -> int:
     parser.add_argument("model")
     parser.add_argument("--shape", default="1,3,224,224")
     parser.add_argument("--iterations", type=int, default=30)
-    parser.add_argument("--rounds", type=int, default=2)
+    parser.add_argument("--processes", "--rounds", dest="processes", type=int, default=2)
     parser.add_argument("--json", help="write both reports here")
     args = parser.parse_args()
     shape = tuple(int(v) for v in args.shape.split(","))
     reports = {}
     for static in (True, False):
         opts = FusionOptions(args.model, shape, static=static, iterations=args.iterations,
-                             rounds=args.rounds,
+                             processes=args.processes,
                              switches=FusionOptions.switches if static else ())
         reports["static" if static else "no-static"] = run_fusion(
             opts, progress=lambda m: print(m, file=sys.stderr, flush=True))

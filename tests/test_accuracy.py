@@ -206,15 +206,44 @@ def test_renderers_show_failures_and_reference_layout():
     assert "note: weights are random" in text
 
 
+def _timed(name: str, per_process) -> ConfigResult:
+    from mxprof.jobs.accuracy.records import pooled_latency_stats
+    return ConfigResult(name, "plain", True, None, True,
+                        latency=pooled_latency_stats(per_process),
+                        samples_ms=tuple(v for p in per_process for v in p))
+
+
 def test_int8_speedup_carries_an_interval():
-    from mxprof.jobs.accuracy.records import _speedup_ratio
+    from mxprof.jobs.accuracy.records import speedup_ratio
     rng = np.random.default_rng(0)
-    fp32, int8 = tuple(rng.normal(10.0, 0.1, 30)), tuple(rng.normal(5.0, 0.05, 30))
-    r = _speedup_ratio(fp32, int8)
+    fp32 = _timed("mkldnn-fused", [tuple(rng.normal(10.0, 0.1, 30))])
+    int8 = _timed("int8-naive", [tuple(rng.normal(5.0, 0.05, 30))])
+    r = speedup_ratio(fp32, int8)
     assert r["significant"] and r["value"] == pytest.approx(2.0, rel=0.02)
     assert "run-to-run noise not covered" in r["method"]
-    assert not _speedup_ratio(fp32, fp32)["significant"]
-    assert _speedup_ratio((), int8) is None
+    assert not speedup_ratio(fp32, fp32)["significant"]
+    assert speedup_ratio(_timed("x", []), int8) is None
+
+
+def test_speedups_pool_the_timing_processes_of_each_configuration():
+    """Before: one process per configuration, so no interval covered run-to-run noise."""
+    from mxprof.jobs.accuracy.records import speedup_ratio, speedups
+    rng = np.random.default_rng(1)
+    ref = _timed("mkldnn-off", [tuple(rng.normal(10.0 + d, 0.1, 20)) for d in (0, 0.3, -0.2)])
+    new = _timed("mkldnn", [tuple(rng.normal(5.0, 0.1, n)) for n in (20, 25, 30)])
+    assert [len(p) for p in new.per_process()] == [20, 25, 30]
+    assert new.latency.processes == 3 and new.latency.n_per_process == (20, 25, 30)
+    r = speedup_ratio(ref, new)
+    assert r["processes"] == [3, 3] and r["significant"]
+    report = AccuracyReport(model={"name": "x", "input_shape": [3, 8, 8]}, param_count=1,
+                            weights="random", inputs={"kind": "random", "count": 1},
+                            tolerance=m.Tolerance(), configs=(ref, new), comparisons=(),
+                            calibration=None, environment={})
+    (row,) = speedups(report)
+    assert row["config"] == "mkldnn" and row["ratio"] == r
+    # The split survives the file: the per-process counts are in the saved latency record.
+    again = AccuracyReport.from_dict(json.loads(json.dumps(report.to_dict())))
+    assert again.configs[1].per_process() == new.per_process()
 
 
 OLD_LATENCY = {"batch": 1, "warmup": 2, "iterations": 3, "median_ms": 2.0, "p25_ms": 1.5,

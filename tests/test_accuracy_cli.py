@@ -97,7 +97,7 @@ def digits(tmp_path_factory):
 
 
 DIGITS_ARGS = ("--shape", f"3,{SIDE},{SIDE}", "--resize", str(SIDE), "--mean", "0",
-               "--std", "1", "--iterations", "5", "--warmup", "1")
+               "--std", "1", "--iterations", "5", "--warmup", "1", "--processes", "1")
 
 
 def test_trained_network_is_a_real_classifier(digits):
@@ -189,10 +189,25 @@ def test_image_folder_gives_the_same_top1(digits, cli, tmp_path):
 def test_random_zoo_model_equivalence(cli, tmp_path):
     out = tmp_path / "r.json"
     proc = cli("accuracy", "mobilenet0.25", "--shape", "3,64,64", "--num-inputs", "8",
-               "--batch-size", "8", "--iterations", "3", "--warmup", "1", "--json", str(out))
+               "--batch-size", "8", "--iterations", "3", "--warmup", "1", "--fast",
+               "--json", str(out))
     assert proc.returncode == 0, proc.stderr
     report = json.loads(out.read_text())
+    assert_matches_schema("accuracy", report)
     assert report["weights"] == "random"
+    # --fast: 2 timing processes per configuration, the second rounds interleaved after the
+    # first (before: one process per configuration, ratios without run-to-run noise).
+    assert report["timing"]["processes"] == 2
+    assert "2 processes per configuration, each 1 warm-up then 3 forward calls" in proc.stdout
+    done = [line.split("done ")[1].split(":")[0] for line in proc.stderr.splitlines()
+            if "] done " in line]
+    assert done == ["mkldnn-off", "mkldnn", "mkldnn-fused",
+                    "mkldnn-off #2", "mkldnn #2", "mkldnn-fused #2"]
+    for c in report["configs"]:
+        assert c["latency"]["processes"] == 2 and c["latency"]["n_per_process"] == [3, 3]
+        assert len(c["samples_ms"]) == 6
+    for row in report["speedups"]:
+        assert row["reference"] == "mkldnn-off" and "(2 vs 2 processes" in row["ratio"]["method"]
     assert any("meaningless" in n for n in report["notes"])
     assert "meaningless" in proc.stdout
     configs = {c["name"]: c for c in report["configs"]}

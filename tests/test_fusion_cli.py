@@ -12,13 +12,14 @@ from schema_check import assert_matches_schema
 
 TINY = str(Path(__file__).parent / "fixtures" / "fusion_tinynet.py") + ":build"
 FAST = ["--shape", "1,3,16,16", "--iterations", "5", "--warmup", "2", "--min-time", "0.05",
-        "--rounds", "1", "--trace-iterations", "3"]
+        "--trace-iterations", "3"]
 
 
 @pytest.fixture(scope="module")
 def report_run(tmp_path_factory):
     out = tmp_path_factory.mktemp("fusion")
-    proc = run_cli("fusion", TINY, *FAST, "--switches", "conv_sum", "--json",
+    proc = run_cli("fusion", TINY, *FAST, "--processes", "2", "--fast", "--switches", "conv_sum",
+                   "--json",
                    str(out / "r.json"), "--markdown", str(out / "r.md"))
     return proc, out
 
@@ -64,6 +65,16 @@ def test_cli_prints_report_and_writes_json(report_run):
     assert patterns["fc+relu"] == ["dense0_fwd", "relu2_fwd"]
     (switch,) = report["patterns"]
     assert switch["switch"] == "MXNET_DISABLE_MKLDNN_FUSE_CONV_SUM"
+    # --processes 2: every timed side and the switch ran twice, interleaved, and the ratios
+    # are bootstrapped over 2 vs 2 processes (before: one process per switch side).
+    assert report["unfused_latency"]["processes"] == report["fused_latency"]["processes"] == 2
+    assert switch["processes"] == 2
+    assert [len(v) for v in report["round_medians_ms"].values()] == [2, 2, 2]
+    for ratio in (report["gain_ratio"], report["pattern_ratios"][switch["switch"]]):
+        assert "(2 vs 2 processes" in ratio["method"]
+    for row in report["pattern_groups"]:
+        assert row["implausible"] or "(2 vs 2 processes" in row["gain_ratio"]["method"]
+    assert "2 worker processes per configuration" in report["protocol"]["latency"]
     assert "conv+bn+sum+relu" not in switch["patterns"] and switch["graph_changed"]
     assert "| fused node | pattern |" in (out / "r.md").read_text()
 

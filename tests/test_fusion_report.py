@@ -79,3 +79,32 @@ def test_cli_loads_an_old_report(tmp_path):
     assert proc.returncode == 0, proc.stderr
     assert "Fusion report" in proc.stdout
     assert "gain_clear" not in json.loads((tmp_path / "new.json").read_text())
+
+
+def test_findings_are_the_one_findings_record_and_old_files_convert():
+    """Fusion had its own Finding record ({nodes, ms_per_iteration}); now it writes the one
+    record of mxprof.onednn.findings, and a saved file's findings load in that layout."""
+    import json as _json
+    from pathlib import Path
+
+    from mxprof.jobs.fusion import diagnose
+    from mxprof.onednn.findings import Finding
+
+    f = diagnose.finding("plain_layouts", "medium", "fused", "t", "e", "fix", ["c1"], 0.25)
+    assert isinstance(f, Finding) and f.nodes == ("c1",) and f.ms_per_iteration == 0.25
+    d = f.to_dict()
+    assert d == {"rule": "plain_layouts", "title": "t", "layers": ["c1"], "evidence": "e",
+                 "fix": "fix", "effect": {"ms_per_iter": 0.25}, "severity": "medium",
+                 "graph": "fused"}
+    assert Finding.from_dict(d) == f
+    # profile's findings carry no severity or graph, and write none
+    assert "severity" not in Finding("r", "t", (), "e", "x").to_dict()
+    path = Path(__file__).parent / "fixtures" / "results" / "fusion.json"
+    old = _json.loads(path.read_text())
+    new = upgrade(old)
+    for before, after in zip(old["findings"], new["findings"]):
+        assert after["layers"] == before.get("nodes", after["layers"])
+        assert after["effect"]["ms_per_iter"] == before.get("ms_per_iteration",
+                                                            after["effect"]["ms_per_iter"])
+        assert after["severity"] == before["severity"] and after["graph"] == before["graph"]
+    assert upgrade(new) == new

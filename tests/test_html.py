@@ -123,7 +123,7 @@ def test_profile_page(browser, profile_run, tmp_path):
 def test_profile_samples_drawn_as_violins(profile_run):
     """Every timed call is kept, so the chart is the distribution, not the summary."""
     lat = profile_run["report"]["latency_ms"]
-    # Several processes keep their calls apart (mxprof.jobs.profile.pooled); one keeps a list.
+    # Several processes keep their calls apart (mxprof.timing.pooled); one keeps a list.
     kept = lat.get("samples_ms_per_process") or [lat["samples_ms"]]
     assert sum(len(p) for p in kept) == lat["n"]
     assert 'PolyCollection_1"' in profile_run["html"].read_text()

@@ -8,7 +8,7 @@ import sys
 import numpy as np
 import pytest
 
-from mxprof.jobs.profile.pooled import pooled_latency
+from mxprof.timing.pooled import pooled_latency
 from mxprof.timing.stats import summarize
 
 pyperf = pytest.importorskip("pyperf")

@@ -53,22 +53,28 @@ def profile(model: Any, inputs: Any = None, *, shape: Any = None, batch_size: in
 
 def fusion(model: Any, inputs: Any = None, *, shape: Any = None, path: str = "gluon",
            static: bool = True, iterations: int = 50, warmup: int = 10, min_time: float = 1.0,
-           rounds: int = 2, trace_iterations: int = 10, switches: Sequence[str] | None = None,
-           threads: int | None = None, timeout: float = 900.0,
-           progress: Progress = _quiet) -> Report:
+           processes: int = 3, trace_iterations: int = 10,
+           switches: Sequence[str] | None = None, threads: int | None = None,
+           timeout: float = 900.0, progress: Progress = _quiet,
+           rounds: int | None = None) -> Report:
     """Which layers MKL-DNN fused into what, and what each fusion bought (`mxprof fusion`).
 
-    `switches`: fusion switches (MXNET_DISABLE_MKLDNN_FUSE_*) to turn off one at a time;
-    default all four. Raises mxprof.errors.WorkerError when a worker fails.
+    `processes`: worker processes per timed configuration and per traced graph (interleaved;
+    every interval covers the spread between them); `rounds` is its old name. `switches`:
+    fusion switches (MXNET_DISABLE_MKLDNN_FUSE_*) to turn off one at a time; default all four.
+    Raises ValueError for processes < 1, mxprof.errors.WorkerError when a worker fails.
     """
     from mxprof.jobs.fusion.run import FusionOptions, run_fusion
 
+    processes = processes if rounds is None else rounds
+    if processes < 1:
+        raise ValueError("processes must be >= 1")
     with model_source(model, inputs, shape) as src:
         name = src.factory or src.spec.name
         opts = FusionOptions(model=name, shape=(1, *src.spec.input_shape), path=path,
                              static=static, warmup=warmup, iterations=iterations,
                              min_time_s=min_time, trace_iterations=trace_iterations,
-                             rounds=rounds, threads=threads, timeout_s=timeout,
+                             processes=processes, threads=threads, timeout_s=timeout,
                              **({} if switches is None else {"switches": tuple(switches)}))
         data = run_fusion(opts, progress=progress)
     if src.factory:
@@ -81,9 +87,14 @@ def accuracy(model: Any, inputs: Any = None, *, shape: Any = None, num_inputs: i
              int8: Sequence[str] = (), calib_size: int = 64, rtol: float = 1e-3,
              atol: float = 1e-4, timing_batch: int = 1, iterations: int = 20, warmup: int = 5,
              threads: int | None = None, timeout: float = 1800.0,
-             progress: Progress = _quiet) -> Report:
+             progress: Progress = _quiet, processes: int = 3) -> Report:
     """MKL-DNN, fused and INT8 (`int8=("naive",)`...) against the reference kernels on random
-    inputs (`mxprof accuracy`; labelled data sets are for the command line's --data)."""
+    inputs (`mxprof accuracy`; labelled data sets are for the command line's --data).
+
+    `processes`: timing worker processes per configuration (the latencies and speedups pool
+    them); ignored when `iterations` is 0. Raises ValueError for processes < 1."""
+    if processes < 1:
+        raise ValueError("processes must be >= 1")
     from mxprof.jobs.accuracy.metrics import Tolerance
     from mxprof.jobs.accuracy.run import plan_configs, run_accuracy
 
@@ -94,5 +105,5 @@ def accuracy(model: Any, inputs: Any = None, *, shape: Any = None, num_inputs: i
             batch_size=batch_size, calib_count=calib_size,
             timing={"batch": timing_batch, "warmup": warmup, "iterations": iterations},
             tolerance=Tolerance(rtol=rtol, atol=atol), threads=threads, timeout=timeout,
-            progress=progress)
+            progress=progress, processes=processes if iterations else 1)
     return Report(report.to_dict())

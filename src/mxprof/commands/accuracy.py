@@ -47,6 +47,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     _options.add_binding(parser)
     # No --min-time or --workdir: the accuracy job times a fixed count in its own temp folder.
     _options.add_timing(parser, iterations=20, min_time=False, workdir=False)
+    _options.add_processes(parser)
     _options.add_outputs(parser, ("json", "markdown", "html"))
 
 
@@ -219,10 +220,12 @@ def _measure(args):
     model = resolve_model(args)
     inputs = _inputs(args, tuple(model["input_shape"]))
     threads = args.threads or (binding["count"] if binding else None)
+    # No --min-time here (a fixed count of calls): the presets set the process count only.
+    processes = _options.preset_of(args).processes if args.iterations else 1
     if args.dry_run:
-        _dry_run(args, plans, inputs, binding, threads)
+        _dry_run(args, plans, inputs, binding, threads, processes)
         return None
-    bar, on_message = _progress(len(plans))
+    bar, on_message = _progress(len(plans) * processes)
     with bar:
         return run_accuracy(
             model, plans, inputs=inputs, batch_size=args.batch_size,
@@ -230,21 +233,27 @@ def _measure(args):
             timing={"batch": args.timing_batch, "warmup": args.warmup,
                     "iterations": args.iterations},
             tolerance=Tolerance(rtol=args.rtol, atol=args.atol), threads=threads,
-            binding=binding, timeout=args.timeout, progress=on_message,
+            binding=binding, timeout=args.timeout, progress=on_message, processes=processes,
             wait_policy=_options.resolve_wait(args, threads, (binding or {}).get("count")))
 
 
-def _dry_run(args, plans, inputs, binding, threads) -> None:
+def _dry_run(args, plans, inputs, binding, threads, processes) -> None:
     count = inputs.get("records") if inputs["kind"] == "dataset" else inputs["count"]
     if inputs["kind"] == "dataset" and inputs.get("limit"):
         count = min(count, inputs["limit"])
     what = (f"{count} images of {inputs['path']}" if inputs["kind"] == "dataset"
             else f"{count} random inputs")
-    rows = [(p.name, f"{what} at batch {args.batch_size}, then {args.iterations} timed calls "
-             f"at batch {args.timing_batch}") for p in plans]
+    timed = f"{args.iterations} timed calls at batch {args.timing_batch}"
+    rows = [(p.name, f"{what} at batch {args.batch_size}, then {timed}") for p in plans]
+    from mxprof.workers.schedule import interleave
+    rows += [(f"{p.name} #{r + 2}", f"timing only, {timed}")
+             for r, p in interleave(plans, processes - 1)]
     # ~10 s to start a worker and load the model, plus ~20 ms an image (resnet-50-class, 2 CPUs).
-    estimate = len(plans) * (10 + 0.02 * count + 0.05 * (args.iterations + args.warmup))
-    notes = (f"binding: cores {binding['cpus'] if binding else 'not bound'}, membind "
+    calls = 0.05 * (args.iterations + args.warmup)
+    estimate = len(plans) * (10 + 0.02 * count + calls) + (len(rows) - len(plans)) * (10 + calls)
+    notes = (f"{processes} timing process(es) per configuration, interleaved; warm-up "
+             f"{args.warmup} calls",
+             f"binding: cores {binding['cpus'] if binding else 'not bound'}, membind "
              f"{(binding or {}).get('membind') or 'not bound'}, threads "
-             f"{threads or 'runtime default'}",)
+             f"{threads or 'runtime default'}")
     _options.print_plan("accuracy", rows, estimate, notes)

@@ -30,8 +30,8 @@ def add_arguments(parser) -> None:
                    "executor with MXNET_SUBGRAPH_BACKEND=MKLDNN")
     m.add_argument("--no-static", dest="static", action="store_false",
                    help="hybridize/optimize_for without static_alloc/static_shape")
-    m.add_argument("--rounds", type=int, default=2,
-                   help="alternating unfused/fused timing workers (default 2)")
+    # --rounds was fusion's own word for --processes: kept as a hidden alias.
+    _options.hidden_alias(m, "--rounds", dest="processes", type=int)
     m.add_argument("--trace-iterations", type=int, default=10,
                    help="iterations logged with DNNL_VERBOSE for the group table")
     m.add_argument("--switches", default=",".join(_SWITCH_NAMES),
@@ -39,6 +39,7 @@ def add_arguments(parser) -> None:
                    f"(default {','.join(_SWITCH_NAMES)})")
     _options.add_binding(parser)
     _options.add_timing(parser, workdir=False)
+    _options.add_processes(parser)
     _options.add_outputs(parser, ("json", "markdown", "html"))
 
 
@@ -113,8 +114,8 @@ def _write(args, report) -> list[str]:
 def _options_of(args) -> FusionOptions:
     from mxprof.jobs.fusion.run import FusionOptions
 
-    _options.check_counts(args, at_least_one=("iterations", "rounds", "trace_iterations",
-                                              "threads"))
+    _options.check_counts(args, at_least_one=("iterations", "trace_iterations", "threads"))
+    preset = _options.preset_of(args)
     cpus, _ = _options.check_binding(args.cores, args.membind)
     _options.check_outputs(args)
     require_extra("fusion", "mxnet")
@@ -128,9 +129,9 @@ def _options_of(args) -> FusionOptions:
         model=args.model or spec.name, shape=shape, spec=spec.to_dict(), path=args.path,
         static=args.static, warmup=args.warmup,
         iterations=args.iterations if fixed else 10,
-        min_time_s=0.0 if fixed else _options.min_time_of(args),
+        min_time_s=0.0 if fixed else _options.min_time_of(args) * preset.min_time_factor,
         trace_iterations=args.trace_iterations, switches=_parse_switches(args.switches),
-        threads=threads, rounds=args.rounds, timeout_s=args.timeout,
+        threads=threads, processes=preset.processes, timeout_s=args.timeout,
         wait_policy=_options.resolve_wait(args, threads, len(cpus) if cpus else None,
                                           announce=not args.dry_run))
 
@@ -150,8 +151,10 @@ def bind_parent(cpus, nodes) -> None:
 
 
 def worker_count(opts) -> int:
-    """Workers the fusion job starts: timing rounds, two traces, a pair per switch."""
-    return 2 * opts.rounds + 2 + 2 * len(opts.switches)
+    """Workers the fusion job starts: `processes` of unfused, fused, each switch off, and of
+    each of the two traces (mxprof.jobs.fusion.plan)."""
+    from mxprof.jobs.fusion.plan import worker_plan
+    return len(worker_plan(opts))
 
 
 def _measure(args) -> dict | None:
@@ -194,20 +197,20 @@ def _measure(args) -> dict | None:
 
 def _dry_run(opts, cpus, nodes) -> None:
     from mxprof.cpu.cpulist import format_cpu_list
+    from mxprof.jobs.fusion.plan import worker_plan
+
     timing = (f"{opts.iterations} timed calls" if opts.min_time_s == 0
               else f">= {opts.min_time_s:g} s of timed calls")
-    rows = [("unfused", f"timing, {timing}, writes the shared weights"),
-            ("fused", f"timing, {timing}")]
-    for r in range(1, opts.rounds):
-        rows += [(f"unfused-{r}", "timing"), (f"fused-{r}", "timing")]
-    rows += [("unfused-trace", f"DNNL_VERBOSE, {opts.trace_iterations} iterations"),
-             ("fused-trace", f"DNNL_VERBOSE, {opts.trace_iterations} iterations")]
-    for switch in opts.switches:
-        rows += [(f"fused-ref-{switch}", "timing"), (f"off-{switch}", f"timing, {switch}=1")]
+    what = {"unfused": f"timing, {timing}", "fused": f"timing, {timing}",
+            "unfused-trace": f"DNNL_VERBOSE, {opts.trace_iterations} iterations",
+            "fused-trace": f"DNNL_VERBOSE, {opts.trace_iterations} iterations"}
+    rows = [(label, what.get(config, f"timing, {timing}, {config}=1"))
+            for label, config in worker_plan(opts)]
+    rows[0] = (rows[0][0], rows[0][1] + ", writes the shared weights")
     per = 8 + (opts.min_time_s or 0.05 * opts.iterations)
     inputs = "; ".join(i.short() for i in _input_specs(opts))
-    notes = (f"inputs {inputs} at batch {opts.shape[0]}, path {opts.path}, warm-up "
-             f"{opts.warmup}",
+    notes = (f"{opts.processes} processes per configuration, interleaved; warm-up "
+             f"{opts.warmup} calls; inputs {inputs} at batch {opts.shape[0]}, path {opts.path}",
              f"binding: cores {format_cpu_list(cpus) if cpus else 'not bound'}, membind "
              f"{format_cpu_list(nodes) if nodes else 'not bound'}, threads "
              f"{opts.threads or 'runtime default'}")

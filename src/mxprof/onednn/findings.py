@@ -2,8 +2,9 @@
 
 Used by `mxprof.jobs.fusion.diagnose` (fused vs unfused graphs) and
 `mxprof.jobs.profile.diagnose` (one model on the roofline), so both read layouts, reference
-kernels and weight reorders the same way. Also the `Finding` record both commands emit, and the
-subnormal-value count the profile worker runs over every parameter.
+kernels and weight reorders the same way. Also the one `Finding` record both commands emit
+(fusion's findings add a severity and the graph they were seen in), and the subnormal-value
+count the profile worker runs over every parameter.
 """
 
 from __future__ import annotations
@@ -22,9 +23,12 @@ FP32_MIN_NORMAL = float(np.finfo(np.float32).tiny)
 
 
 class Finding(Record, frozen=True):
-    """One cause of lost time: the rule that found it, the layers, the evidence from this run,
-    the fix, and its effect ({"ms_per_iter": the time at stake, "estimate": how it was
-    estimated, "measured": before/after when the fix was tried})."""
+    """One cause of lost time: the rule that found it, the layers (graph nodes), the evidence
+    from this run, the fix, and its effect ({"ms_per_iter": the time at stake, "estimate": how
+    it was estimated, "measured": before/after when the fix was tried}). Where a command ranks
+    and compares graphs (fusion), `severity` ("high": costs time now, "medium": likely a slow
+    path, "info") and `graph` ("fused" | "unfused" | "machine"); None elsewhere, and then not
+    written."""
 
     rule: str
     title: str
@@ -32,11 +36,39 @@ class Finding(Record, frozen=True):
     evidence: str
     fix: str
     effect: dict[str, Any] = msgspec.field(default_factory=dict)
+    severity: str | None = None
+    graph: str | None = None
 
     @property
     def cost_ms(self) -> float:
         return float(self.effect.get("ms_per_iter") or 0.0)
 
+    # Fusion's names for the same fields, from before the two records were one.
+    nodes = property(lambda self: self.layers)
+    ms_per_iteration = cost_ms
+
+    def to_dict(self) -> dict[str, Any]:
+        # severity and graph only where a command sets them: profile's findings stay as written.
+        out = super().to_dict()
+        for key in ("severity", "graph"):
+            if out.get(key) is None:
+                out.pop(key, None)
+        return out
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> Finding:
+        """Also reads a fusion finding written before the one record ({nodes,
+        ms_per_iteration} for layers and effect). Raises msgspec.ValidationError naming a
+        wrong field."""
+        d = dict(d)
+        effect = dict(d.get("effect") or {})
+        if "ms_per_iteration" in d and "ms_per_iter" not in effect:
+            effect["ms_per_iter"] = d.pop("ms_per_iteration")
+        d.pop("ms_per_iteration", None)
+        if "nodes" in d:
+            d.setdefault("layers", d.pop("nodes"))
+        d.setdefault("title", d.get("rule"))
+        return super().from_dict({**d, "effect": effect})
 
 
 def memory_tags(mds: str) -> dict[str, str]:

@@ -10,9 +10,16 @@ from __future__ import annotations
 
 import sys
 
-from mxprof.jobs.accuracy.records import REFERENCE, AccuracyReport, ConfigResult, int8_summary
+from mxprof.jobs.accuracy.records import (
+    REFERENCE,
+    AccuracyReport,
+    ConfigResult,
+    int8_summary,
+    speedup_ratio,
+)
 from mxprof.render.base import fmt_inputs
 from mxprof.render.table_model import Table, markdown_lines, median_ci_cell, print_tables
+from mxprof.render.tables import ratio_cell
 from mxprof.workers.jsonio import dumps
 
 
@@ -33,9 +40,12 @@ def _latency(c: ConfigResult) -> str:
 
 
 def _speedup(c: ConfigResult, ref: ConfigResult | None) -> str:
+    """Against the reference: 'n.s. 1.02x' when the ratio's 95% interval contains 1."""
     if c.latency is None or ref is None or ref.latency is None:
         return "-"
-    return f"{ref.latency.median / c.latency.median:.2f}x"
+    if c.name == REFERENCE:
+        return "1.00x"
+    return ratio_cell(speedup_ratio(ref, c), ref.latency.median / c.latency.median)
 
 
 def _tol(c: ConfigResult) -> str:
@@ -109,9 +119,13 @@ def header_lines(report: AccuracyReport) -> list[str]:
         lines.append(f"reference note: {report.reference_note}")
     t = report.timing
     if t and any(c.latency for c in report.configs):
-        lines.append(f"latency: {t.get('iterations')} forward calls at batch {t.get('batch')} "
-                     f"after {t.get('warmup')} warm-up, ms as median [95% CI of the median, "
-                     "order statistics], one process per configuration")
+        n = t.get("processes") or 1
+        method = ("hierarchical bootstrap over processes, then calls" if n > 1
+                  else "order statistics of one process's calls")
+        lines.append(f"latency: {n} process{'es' if n > 1 else ''} per configuration, each "
+                     f"{t.get('warmup')} warm-up then {t.get('iterations')} forward calls at "
+                     f"batch {t.get('batch')}; ms as median [95% CI of the median, {method}]; "
+                     "speedup against the reference, n.s. = no significant difference")
     if report.calibration:
         lines.append(f"INT8 calibration: {report.calibration['source']}")
     scales = [o.scale for c in report.comparisons if c.reference == REFERENCE for o in c.outputs]

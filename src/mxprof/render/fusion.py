@@ -43,7 +43,8 @@ def _left(pattern_effect: dict) -> str:
 
 
 def _nodes(finding: dict) -> str:
-    return f"Nodes: {', '.join(finding['nodes'])}." if finding["nodes"] else ""
+    nodes = finding.get("layers") or finding.get("nodes")
+    return f"Nodes: {', '.join(nodes)}." if nodes else ""
 
 
 def gain_text(report: dict) -> str:
@@ -124,23 +125,35 @@ def group_table(report: dict) -> Table:
                  align="lllrrrrl")
 
 
+def _ratio_text(row: dict) -> str:
+    """A gain ratio's sentence (its 95% interval, or "no significant difference"); why there
+    is none when the log cannot carry one; a dash for files written before pattern ratios."""
+    ratio = row.get("gain_ratio")
+    if ratio:
+        return ratio["text"]
+    return "no figure (log resolution)" if row.get("implausible") else "-"
+
+
 def pattern_group_table(report: dict) -> Table:
     rows = tuple((r["pattern"], str(r["groups"]), _n(r["unfused_ms"], ".3f"),
                   _n(r["fused_ms"], ".3f"), _n(r["gain_ms"], "+.3f"),
-                  _n(r["gain_percent"], "+.1f")) for r in report["pattern_groups"])
-    return Table("Primitive ms per call by pattern (groups summed)",
-                 ("pattern", "groups", "unfused ms", "fused ms", "gain ms", "gain %"), rows)
+                  _n(r["gain_percent"], "+.1f"), _ratio_text(r))
+                 for r in report["pattern_groups"])
+    return Table("Primitive ms per call by pattern (median of the groups' sum per iteration)",
+                 ("pattern", "groups", "unfused ms", "fused ms", "gain ms", "gain %",
+                  "unfused/fused [95% CI]"), rows)
 
 
 def switch_table(report: dict) -> Table | None:
     if not report["patterns"]:
         return None
     rows = tuple((p["switch"], median_ci_cell(p["latency"], 3),
-                  _n(p.get("fused_paired_ms"), ".3f"), _cost(report, p), _left(p))
+                  _n(p.get("fused_paired_ms"), ".3f"), str(p.get("processes") or 1),
+                  _cost(report, p), _left(p))
                  for p in report["patterns"])
     return Table("Fusion switches off one at a time (latency; ~ = no significant difference)",
-                 ("switch", "latency off ms [95% CI]", "fused, paired run ms", "costs when off",
-                  "patterns left"), rows, align="lrrrl")
+                 ("switch", "latency off ms [95% CI]", "fused ms (same rounds)", "processes",
+                  "costs when off", "patterns left"), rows, align="lrrrrl")
 
 
 def tables(report: dict) -> list[Table]:

@@ -27,7 +27,7 @@ class MachineLoadRow(MachineLoad, frozen=True, kw_only=True):
 
 
 class PooledLatency(Record, frozen=True):
-    """A latency (or batch time) in ms over one or more processes (mxprof.jobs.profile.pooled)."""
+    """A latency (or batch time) in ms over one or more processes (mxprof.timing.pooled)."""
 
     median: float
     n: int

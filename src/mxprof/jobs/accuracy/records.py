@@ -4,8 +4,11 @@ Frozen msgspec records (mxprof.schema.Record); the JSON written by `--json` is
 `AccuracyReport.to_dict()` (schema 1) and `--load` decodes it strictly through
 mxprof.jobs.results (the file's shape, with the derived keys, is `AccuracyFile` there). A
 configuration's latency is the one statistics record (`mxprof.timing.stats.Stats`, saved as
-`Stats.to_dict("ms")`); files saved before it ({median_ms, p25_ms, p75_ms, ...}) are converted
-on load by `latency_from_dict`.
+`Stats.to_dict("ms")`) over the configuration's timing processes (`mxprof.timing.pooled`);
+`samples_ms` holds every timed call, the processes one after another, and the record's
+`n_per_process` splits them again (`ConfigResult.per_process`), so intervals and ratios can be
+recomputed from a saved file. Files saved before it ({median_ms, p25_ms, p75_ms, ...}) are
+converted on load by `latency_from_dict`.
 """
 
 from __future__ import annotations
@@ -15,7 +18,8 @@ import numpy as np
 
 from mxprof.jobs.accuracy import metrics as metrics
 from mxprof.schema import SCHEMA, Record
-from mxprof.timing.stats import Stats, speedup, summarize
+from mxprof.timing.pooled import pooled_stats, ratio_of
+from mxprof.timing.stats import Stats, summarize
 from mxprof.workers.records import RatioRow
 
 REFERENCE = "mkldnn-off"
@@ -26,6 +30,12 @@ def latency_stats(samples_ms) -> Stats | None:
     None without samples (a configuration that was not timed)."""
     a = np.asarray(samples_ms, dtype=float)
     return summarize(a * 1e6) if a.size else None
+
+
+def pooled_latency_stats(per_process_ms) -> Stats | None:
+    """The one statistics record over several timing processes (per-call ms, one sequence per
+    process): `mxprof.timing.pooled.pooled_stats`; None without samples."""
+    return pooled_stats([np.asarray(p, dtype=float) * 1e6 for p in per_process_ms])
 
 
 def _old_latency(d: dict) -> tuple[Stats | None, tuple[float, ...], dict]:
@@ -73,6 +83,15 @@ class ConfigResult(Record, frozen=True):
     latency: Stats | None = None  # one forward call at the report's timing batch
     samples_ms: tuple[float, ...] = ()  # the timed calls, for the speedup's interval
 
+    def per_process(self) -> list[tuple[float, ...]]:
+        """The timed calls split by process (`latency.n_per_process`); one process when the
+        counts do not describe the samples (files written before several processes)."""
+        counts = self.latency.n_per_process if self.latency else ()
+        if len(counts) < 2 or sum(counts) != len(self.samples_ms):
+            return [self.samples_ms] if self.samples_ms else []
+        edges = np.cumsum((0, *counts))
+        return [self.samples_ms[a:b] for a, b in zip(edges[:-1], edges[1:])]
+
     def to_dict(self) -> dict:
         # The latency in milliseconds, as every file mxprof writes gives it.
         return {**super().to_dict(),
@@ -102,7 +121,8 @@ class AccuracyReport(Record, frozen=True):
     notes: tuple[str, ...] = ()
     # Which reference path ran: {config, env, why} (RNN networks use MXNET_USE_MKLDNN_RNN=0).
     reference: dict | None = None
-    # How latencies were timed: {batch, warmup, iterations} (None: not timed).
+    # How latencies were timed: {batch, warmup, iterations, processes} (None: not timed;
+    # no `processes` in files written before several processes: one).
     timing: dict | None = None
     # What the reference worker itself says of the path it ran (an RNN network's
     # MXNET_USE_MKLDNN_RNN=0, mxprof.mx.models.RNN_REFERENCE_NOTE); None when it said nothing.
@@ -115,7 +135,7 @@ class AccuracyReport(Record, frozen=True):
         # A comparison's JSON adds its derived maxima; int8 is derived from the configs.
         return {**super().to_dict(), "configs": [c.to_dict() for c in self.configs],
                 "comparisons": [c.to_dict() for c in self.comparisons],
-                "int8": int8_summary(self)}
+                "int8": int8_summary(self), "speedups": speedups(self)}
 
     @classmethod
     def from_dict(cls, d: dict) -> AccuracyReport:
@@ -160,17 +180,30 @@ def int8_summary(report: AccuracyReport) -> list[dict]:
             row["top5_delta"] = c.top5 - base.top5
         if c.latency and base.latency:
             row["speedup"] = base.latency.median / c.latency.median
-            row["speedup_ratio"] = _speedup_ratio(base.samples_ms, c.samples_ms)
+            row["speedup_ratio"] = speedup_ratio(base, c)
         rows.append(row)
     return rows
 
 
-def _speedup_ratio(base_ms, new_ms) -> dict | None:
-    """The INT8 speedup with its 95% interval and `significant` (mxprof.timing.stats.Ratio):
-    one process per configuration, so the method string says run-to-run noise is not covered."""
-    if not base_ms or not new_ms or min(*base_ms, *new_ms) <= 0:
-        return None
-    return speedup([base_ms], [new_ms]).to_dict()
+def speedup_ratio(base: ConfigResult, new: ConfigResult) -> dict | None:
+    """How many times faster `new` runs than `base`, with its 95% interval and `significant`
+    (`mxprof.timing.pooled.ratio_of`: hierarchical bootstrap over both configurations'
+    processes, then calls; with one process a side the method says run-to-run noise is not
+    covered); None without samples."""
+    ratio = ratio_of(base.per_process(), new.per_process(), "latency")
+    return ratio.to_dict() if ratio else None
+
+
+def speedups(report: AccuracyReport) -> list[dict]:
+    """Every timed configuration against the reference: {config, reference, speedup (median
+    ratio), ratio (Ratio dict with its interval, or None)}."""
+    ref = report.config(REFERENCE)
+    if ref is None or ref.latency is None:
+        return []
+    return [{"config": c.name, "reference": REFERENCE,
+             "speedup": ref.latency.median / c.latency.median,
+             "ratio": speedup_ratio(ref, c)}
+            for c in report.configs if c.ok and c.latency and c.name != REFERENCE]
 
 
 # The file `--json` writes: an AccuracyReport with the keys derived from it (schema 1).
@@ -208,8 +241,16 @@ class Int8Row(Record, frozen=True):
     speedup_ratio: RatioRow | None = None
 
 
+class SpeedupRow(Record, frozen=True):
+    config: str
+    reference: str
+    speedup: float
+    ratio: RatioRow | None = None
+
+
 class AccuracyFile(AccuracyReport, frozen=True, kw_only=True):
     """`mxprof accuracy --json`: an AccuracyReport with the keys derived from it."""
 
     comparisons: list[ComparisonRow]
     int8: list[Int8Row] = msgspec.field(default_factory=list)
+    speedups: list[SpeedupRow] = msgspec.field(default_factory=list)

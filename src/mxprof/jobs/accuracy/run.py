@@ -11,6 +11,12 @@ Configurations (each in a fresh process, environment set before libmxnet loads):
 - int8-<mode>   quantized with mxnet.contrib.quantization, calibration none/naive/entropy.
 The reference runs first; when the weights are random it saves them, and every other
 configuration loads that file, so all of them see identical weights and identical inputs.
+
+Latency: with `processes` N > 1, every configuration that ran is timed in N - 1 more worker
+processes (timing only, no inputs evaluated), round after round in plan order, so the rounds
+interleave A B C A B C (`mxprof.workers.schedule`); each configuration's latency and every
+speedup pool its N processes (`mxprof.timing.pooled`: hierarchical bootstrap over processes,
+then calls).
 """
 
 from __future__ import annotations
@@ -31,7 +37,7 @@ from mxprof.jobs.accuracy.records import (
     REFERENCE,
     AccuracyReport,
     ConfigResult,
-    latency_stats,
+    pooled_latency_stats,
 )
 from mxprof.mx.inputs import random_arrays
 from mxprof.mx.models import ModelSpec
@@ -39,6 +45,7 @@ from mxprof.workers.environment import probe_onednn_version
 from mxprof.workers.process import worker_env as process_env
 from mxprof.workers.protocol import WorkerSpec
 from mxprof.workers.protocol import run_worker as run_worker_process
+from mxprof.workers.schedule import interleave
 
 FP32_CONFIGS = ("mkldnn-off", "mkldnn", "mkldnn-fused")
 
@@ -143,25 +150,29 @@ def run_accuracy(model: dict, plans: list[ConfigPlan], *, inputs: dict, batch_si
                  calib_count: int, timing: dict, tolerance: metrics.Tolerance,
                  threads: int | None = None, binding: dict | None = None,
                  timeout: float = 1800.0, progress=None,
-                 wait_policy: str | None = None) -> AccuracyReport:
+                 wait_policy: str | None = None, processes: int = 1) -> AccuracyReport:
     """Run every planned configuration and compare it with the reference.
 
     `inputs` is {"kind": "random", "count": N, "seed": S} or {"kind": "dataset", "path": P,
     "preprocess": Preprocess dict, "limit": N or None}. `binding` ({"cpus": "0-17",
     "membind": "0" or None}) pins every worker before it loads MXNet. `wait_policy`: the
     OpenMP wait policy the parent resolved (mxprof.cpu.openmp.resolve_wait_policy).
+    `processes`: timing worker processes per configuration (the first also evaluates the
+    inputs; see the module docstring).
     """
     from mxprof.cpu.load import LoadMonitor
     work = Path(tempfile.mkdtemp(prefix="mxprof-accuracy-"))
     monitor = LoadMonitor.start()
     plans, reference = reference_for(model, plans)
     try:
-        base_spec = {"batch_size": batch_size, "timing": timing, "seed": 0, "bind": binding}
+        base_spec = {"batch_size": batch_size, "timing": timing, "seed": 0, "bind": binding,
+                     "processes": processes if timing.get("iterations") else 1}
         report = _run(work, model, plans, inputs, base_spec, calib_count, tolerance,
                       (threads, wait_policy), timeout, progress or (lambda msg: None))
     finally:
         shutil.rmtree(work, ignore_errors=True)
-    timed = {k: timing.get(k) for k in ("batch", "warmup", "iterations")}
+    timed = {**{k: timing.get(k) for k in ("batch", "warmup", "iterations")},
+             "processes": processes}
     report = msgspec.structs.replace(report, reference=reference,
                                      timing=timed if timing.get("iterations") else None)
     machine = monitor.stop(f"mxprof accuracy {model.get('name', '?')}") if monitor else None
@@ -221,6 +232,7 @@ def _run(work, model, plans, inputs, base_spec, calib_count, tolerance, openmp, 
                 "evaluation set)", calib_count, base_spec["batch_size"])
     results: dict[str, dict] = {}
     errors: dict[str, str] = {}
+    last_spec: dict[str, dict] = {}
     model_used = dict(model)
     for plan in plans:
         spec = {**base_spec, "model": model_used, "out_dir": str(work / plan.name),
@@ -241,7 +253,14 @@ def _run(work, model, plans, inputs, base_spec, calib_count, tolerance, openmp, 
         progress(f"{plan.name} done in {time.monotonic() - started:.1f} s")
         if "save_params" in spec:
             model_used = {**model, "params_path": spec["save_params"]}
-    report = _assemble(work, model, plans, inputs, results, errors, tolerance, calibration)
+        last_spec[plan.name] = spec
+    samples = {name: [r["timing"]["samples_ms"]] for name, r in results.items()}
+    failures = _more_timing(work, [p for p in plans if p.name in results], last_spec,
+                            model_used, samples, (openmp, timeout), progress)
+    report = _assemble(work, model, plans, inputs, results, errors, tolerance, calibration,
+                       samples)
+    if failures:
+        report = msgspec.structs.replace(report, notes=(*report.notes, *failures))
     if results and not report.environment.get("onednn_version") and any(p.mkldnn for p in plans):
         progress("reading the oneDNN version")
         version = probe_onednn_version()
@@ -250,8 +269,34 @@ def _run(work, model, plans, inputs, base_spec, calib_count, tolerance, openmp, 
     return report
 
 
+def _more_timing(work, plans, specs, model_used, samples, how, progress) -> list[str]:
+    """Rounds 2..N of the timing processes (see the module docstring): each configuration's
+    per-call ms appended to `samples[name]`; a failed process is left out and named in the
+    returned notes (its configuration keeps the processes that ran)."""
+    (openmp, timeout), failures = how, []
+    rounds = specs[plans[0].name]["processes"] - 1 if plans else 0
+    for rnd, plan in interleave(plans, rounds):
+        label = f"{plan.name} #{rnd + 2}"
+        spec = {**specs[plan.name], "model": model_used, "timing_only": True,
+                "out_dir": str(work / f"{plan.name}-timing-{rnd + 2}")}
+        spec.pop("save_params", None)
+        progress(f"running {label}")
+        started = time.monotonic()
+        try:
+            result = run_worker(spec, worker_env(plan.env(), *openmp), timeout)
+        except WorkerError as exc:
+            why = str(exc).splitlines()[0]
+            progress(f"{label} failed: {why}")
+            failures.append(f"timing process {label} failed, its latency pools the others: "
+                            f"{why}")
+            continue
+        progress(f"{label} done in {time.monotonic() - started:.1f} s")
+        samples[plan.name].append(result["timing"]["samples_ms"])
+    return failures
+
+
 def _assemble(work, model, plans, inputs, results, errors, tolerance,
-              calibration) -> AccuracyReport:
+              calibration, samples) -> AccuracyReport:
     ref = results.get(REFERENCE)
     ref_out = _load_outputs(work / REFERENCE, ref["outputs"]) if ref else None
     outs = {n: _load_outputs(work / n, r["outputs"]) for n, r in results.items()}
@@ -267,7 +312,8 @@ def _assemble(work, model, plans, inputs, results, errors, tolerance,
             configs.append(ConfigResult(plan.name, plan.kind, plan.mkldnn, plan.calib_mode,
                                         ok=False, error=err))
             continue
-        config, cmp = _config_result(plan, r, outs[plan.name], ref_out, labels, tolerance)
+        config, cmp = _config_result(plan, outs[plan.name], ref_out, labels, tolerance,
+                                     samples[plan.name])
         configs.append(config)
         if cmp is not None and plan.name != REFERENCE:
             comparisons.append(cmp)
@@ -296,9 +342,10 @@ def _assemble(work, model, plans, inputs, results, errors, tolerance,
         reference_note=ref.get("reference_note") if ref else None)
 
 
-def _config_result(plan, result, outs, ref_out, labels, tolerance):
+def _config_result(plan, outs, ref_out, labels, tolerance, per_process_ms):
     """(ConfigResult, its Comparison with the reference or None) of one configuration that ran:
-    labelled top-1/top-5, differences and agreement with the reference, latency."""
+    labelled top-1/top-5, differences and agreement with the reference, latency over its
+    timing processes (`per_process_ms`: per-call ms, one list per process)."""
     fields: dict = {}
     if labels is not None and metrics.is_classifier_output(outs[0]):
         fields["top1"] = metrics.topk_accuracy(outs[0], labels, 1)
@@ -309,9 +356,10 @@ def _config_result(plan, result, outs, ref_out, labels, tolerance):
         fields.update(max_abs_diff=cmp.max_abs_diff, max_rel_diff=cmp.max_rel_diff,
                       top1_agreement=cmp.top1_agreement, top5_agreement=cmp.top5_agreement,
                       within_tolerance=None if plan.kind == "int8" else cmp.within_tolerance)
-    samples = tuple(result["timing"]["samples_ms"])
+    groups = [p for p in per_process_ms if len(p)]
     return ConfigResult(plan.name, plan.kind, plan.mkldnn, plan.calib_mode, ok=True,
-                        latency=latency_stats(samples), samples_ms=samples, **fields), cmp
+                        latency=pooled_latency_stats(groups),
+                        samples_ms=tuple(v for p in groups for v in p), **fields), cmp
 
 
 def _input_notes(weights: str | None, inputs: dict, model: dict) -> list[str]:

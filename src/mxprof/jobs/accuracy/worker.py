@@ -10,7 +10,8 @@ in the parent (mxprof.jobs.accuracy.metrics).
 Spec keys: model (ModelSpec dict), config {name, kind: plain|fused|int8, calib_mode},
 inputs_npy (one .npy per model input, in call order) | data {path, preprocess, limit}, calib {npy | data range}, batch_size,
 timing {batch, warmup, iterations}, out_dir, save_params (write the weights used, so that
-every configuration sees identical random weights).
+every configuration sees identical random weights), timing_only (a further timing process of
+the configuration: no input is evaluated and no output written).
 """
 
 from __future__ import annotations
@@ -160,7 +161,7 @@ def run(spec: dict) -> dict:
     input_specs = ModelSpec.from_dict(spec["model"]).input_specs
     net = build_config(block, spec["config"], input_specs, spec["batch_size"],
                        _calibration_inputs(spec))
-    outputs, labels = run_inputs(net, spec)
+    outputs, labels = ([], None) if spec.get("timing_only") else run_inputs(net, spec)
     out_dir = Path(spec["out_dir"])
     out_dir.mkdir(parents=True, exist_ok=True)
     for i, o in enumerate(outputs):
@@ -174,7 +175,8 @@ def run(spec: dict) -> dict:
         samples = time_forward(net, xs, timing["warmup"], timing["iterations"])
     features = mx.runtime.Features()
     return {
-        "config": spec["config"]["name"], "outputs": len(outputs), "count": len(outputs[0]),
+        "config": spec["config"]["name"], "outputs": len(outputs),
+        "count": len(outputs[0]) if outputs else 0,
         "labels": labels is not None, **info,
         "mkldnn_build": features.is_enabled("MKLDNN"),
         "mkldnn_enabled_env": os.environ.get("MXNET_MKLDNN_ENABLED", "1"),

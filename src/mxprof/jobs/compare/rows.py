@@ -5,7 +5,7 @@
 configuration, batch) with `latency_ms` (batch 1) or `images_per_s`, spread and protocol, and
 `speedup` of MKL-DNN (and fused) over MKL-DNN off in the same machine and build: latency
 off/on, throughput on/off. Several processes of one run (one record each, `process` 0..N-1)
-are pooled into one row (`mxprof.jobs.profile.pooled`), and every speedup gets `*_ratio` (a
+are pooled into one row (`mxprof.timing.pooled`), and every speedup gets `*_ratio` (a
 `mxprof.timing.stats.Ratio` dict: 95% interval, `significant`) from the hierarchical bootstrap
 of the per-process samples. `build_report(records, notes)` is the `compare --json` document.
 """
@@ -147,7 +147,7 @@ def rows(records: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
 
 def _pooled_row(group: list[dict[str, Any]]) -> dict[str, Any]:
     """The rows of one run's processes as one row: figures over all their calls."""
-    from mxprof.jobs.profile.pooled import pooled_latency
+    from mxprof.timing.pooled import pooled_latency
     row = dict(group[0])
     if row["metric"] == "failed":
         return row
@@ -182,7 +182,7 @@ def speedup(metric: str, base: float | None, new: float | None) -> float | None:
 def speedup_ratio(base: dict[str, Any] | None, new: dict[str, Any]) -> dict[str, Any] | None:
     """The Ratio dict (95% interval, significant) of `new` over `base` from their samples;
     None without samples, or for summed bound instances (their rate is not one process's)."""
-    from mxprof.jobs.profile.pooled import ratio
+    from mxprof.timing.pooled import ratio
     if base is None or new["instances"] > 1:
         return None
     r = ratio(base.get("stats"), new.get("stats"), new["metric"])

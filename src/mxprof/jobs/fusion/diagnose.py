@@ -24,21 +24,20 @@ from collections import Counter
 from mxprof.jobs.fusion.trace import Primitive, Trace
 from mxprof.onednn import findings as shared
 from mxprof.onednn.findings import memory_tags
-from mxprof.schema import Record
 
-__all__ = ["Finding", "diagnose", "group_reason", "is_weight_reorder", "memory_tags",
-           "static_fix"]
+__all__ = ["Finding", "diagnose", "finding", "group_reason", "is_weight_reorder",
+           "memory_tags", "static_fix"]
+
+Finding = shared.Finding  # the one findings record, with profile's diagnosis
 
 
-class Finding(Record, frozen=True):
-    rule: str
-    severity: str  # "high": costs time now; "medium": likely slow path; "info"
-    graph: str  # "fused" | "unfused"
-    title: str
-    evidence: str
-    fix: str
-    nodes: tuple[str, ...]
-    ms_per_iteration: float
+def finding(rule: str, severity: str, graph: str, title: str, evidence: str, fix: str,
+            nodes, ms_per_iteration: float) -> Finding:
+    """A fusion finding in the one record: `nodes` are its layers, its effect the primitive
+    ms per iteration at stake; severity "high" (costs time now), "medium" (likely a slow
+    path) or "info"; graph "fused", "unfused" or "machine"."""
+    return Finding(rule, title, tuple(nodes), evidence, fix,
+                   {"ms_per_iter": ms_per_iteration}, severity=severity, graph=graph)
 
 
 def is_weight_reorder(p: Primitive) -> bool:
@@ -65,7 +64,7 @@ def weights_reordered_every_call(trace: Trace, graph: str, fix: str) -> list[Fin
         return []  # a one-off reorder (first call, cache refill) is fine
     total = _ms_per_iter(steady, trace) or 1.0
     ms = _ms_per_iter(weights, trace)
-    return [Finding(
+    return [finding(
         "weights_reordered_every_call", "high", graph,
         "weights are reordered on every call",
         f"{_per_iter(weights, trace):.0f} weight reorders per iteration into blocked layouts "
@@ -88,7 +87,7 @@ def reference_kernels(trace: Trace, graph: str) -> list[Finding]:
            "unset) or keep both branches in one layout" if mixed else
            "reference kernels mean oneDNN found no optimised implementation for this shape, "
            "layout or data type: check the layouts in the log and the oneDNN ISA")
-    return [Finding(
+    return [finding(
         "reference_kernels", "medium", graph, "reference (unoptimised) oneDNN kernels run",
         "; ".join(f"{n / max(trace.iterations, 1):.0f}x {k} per iteration"
                   for k, n in kinds.most_common()),
@@ -100,7 +99,7 @@ def plain_layouts(trace: Trace, graph: str) -> list[Finding]:
              and any(shared.is_plain(t) for a, t in memory_tags(p.mds).items() if a in ("src", "wei"))]
     if not plain:
         return []
-    return [Finding(
+    return [finding(
         "plain_layouts", "medium", graph, "convolutions run on plain NCHW/OIHW layouts",
         f"{_per_iter(plain, trace):.0f} convolutions per iteration with plain src or weights "
         f"({', '.join(sorted({p.impl for p in plain}))})",
@@ -119,7 +118,7 @@ def fusion_added_reorders(fused: Trace, unfused: Trace) -> list[Finding]:
     if extra < 1:
         return []
     ms = _ms_per_iter(f, fused) - _ms_per_iter(u, unfused)
-    return [Finding(
+    return [finding(
         "fusion_added_reorders", "info", "fused", "fusion added data reorders",
         f"{_per_iter(f, fused):.0f} data reorders per iteration fused vs "
         f"{_per_iter(u, unfused):.0f} unfused ({ms:+.3f} ms per iteration)",

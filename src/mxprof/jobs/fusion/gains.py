@@ -4,8 +4,10 @@
   ...) with the original layers inside its subgraph and the pattern they form ("conv+bn+sum+relu").
 - `layer_coverage(groups, unfused_graph, fused_graph)`: each original layer is in exactly one
   group, stays a node of its own, or was removed by the partitioner.
-- `group_table(groups, unfused_ms, fused_ms)`: per group, primitive time before and after.
-- `summary_ms(values_ms)`: the one statistics record (`mxprof.timing.stats.Stats`) of a series.
+- `group_table(groups, unfused_series, fused_series)`: per group, primitive time before and
+  after, over one trace process or several (`mxprof.timing.pooled`).
+- `summary_ms(values_ms)`: the one statistics record (`mxprof.timing.stats.Stats`) of a series;
+  `pooled_ms(series_per_process)` the same over several processes.
 - `pattern_attribution(fused, off)`: what each `MXNET_DISABLE_MKLDNN_FUSE_*` switch costs.
 """
 
@@ -13,6 +15,8 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass
 
+from mxprof.jobs.fusion.ratios import as_runs
+from mxprof.timing.pooled import pooled_stats
 from mxprof.timing.stats import Stats, summarize
 
 # The fusion switches MXNet 1.9.1 reads (strings in libmxnet.so; mkldnn_conv_property.h and
@@ -117,6 +121,14 @@ def summary_ms(values_ms) -> Stats | None:
     return summarize(a * 1e6) if a.size else None
 
 
+def pooled_ms(series_per_process) -> Stats | None:
+    """The one statistics record of per-iteration ms series, one per process
+    (`mxprof.timing.pooled.pooled_stats`); None when every series is empty."""
+    import numpy as np
+
+    return pooled_stats([np.asarray(v, dtype=float) * 1e6 for v in series_per_process])
+
+
 def median_ms(s: Stats | None) -> float:
     return s.median / 1e6 if s is not None else float("nan")
 
@@ -158,16 +170,17 @@ def _per_iteration_sum(series: dict[str, list[float]], names) -> list[float]:
     return [sum(col) for col in zip(*rows)] if rows else []
 
 
-def group_table(groups, unfused_series: dict[str, list[float]],
-                fused_series: dict[str, list[float]]) -> tuple[GroupTiming, ...]:
+def group_table(groups, unfused_series, fused_series) -> tuple[GroupTiming, ...]:
     """Per group, per-iteration times joined through the membership map.
 
     `unfused_series` is keyed by original layer, `fused_series` by fused node; each value holds
-    one time per measured iteration (see `fusion_trace.node_ms_per_iteration`).
+    one time per measured iteration (see `fusion_trace.node_ms_per_iteration`). Either may be
+    one such dict or a list of them, one per trace process: the processes are then pooled.
     """
+    unfused_runs, fused_runs = as_runs(unfused_series), as_runs(fused_series)
     return tuple(
-        GroupTiming(g, summary_ms(_per_iteration_sum(unfused_series, g.members)),
-                    summary_ms(fused_series.get(g.fused_node, [])))
+        GroupTiming(g, pooled_ms([_per_iteration_sum(s, g.members) for s in unfused_runs]),
+                    pooled_ms([s.get(g.fused_node, []) for s in fused_runs]))
         for g in groups
     )
 

@@ -1,49 +1,71 @@
 """Fusion's comparisons as ratio records with a 95% interval (`mxprof.timing.stats.Ratio`).
 
-- `latency_ratio(unfused_rounds, fused_rounds)`: each round is one worker process, so the
-  interval is the hierarchical bootstrap's over rounds and calls (one round: calls only, and
-  the method says run-to-run noise is not covered).
-- `group_ratio(...)`: a fused group's primitive time per iteration (oneDNN verbose, one trace
-  worker per graph) against its members' sum unfused. The verbose log prints times with three
-  decimals in ms (`LOG_RESOLUTION_MS`): a median at or below that resolution cannot carry a
-  ratio (a "0.001 -> 0.000 ms, +100%" gain is the log's rounding), so such groups get
-  `gain_ratio: null` and an `implausible` reason instead.
+Every ratio comes from the one pooling place, `mxprof.timing.pooled.ratio_of`: the
+hierarchical bootstrap over processes, then calls (or iterations) within them.
+
+- `latency_ratio(base_processes, new_processes)`: the latency of each side in its worker
+  processes (one list of per-call times each); with one process on a side the interval is of
+  calls only, and the method says run-to-run noise is not covered.
+- `primitive_ratio(unfused_runs, fused_runs, unfused_nodes, fused_nodes)`: primitive time per
+  iteration (oneDNN verbose) of some fused nodes against their original layers summed, each
+  run one trace process (`node -> ms per iteration`, `mxprof.jobs.fusion.trace`). A fused
+  group is one fused node and its members (`group_ratio`); a pattern is every group of that
+  pattern. The verbose log prints times with three decimals in ms (`LOG_RESOLUTION_MS`): a
+  median at or below that resolution cannot carry a ratio (a "0.001 -> 0.000 ms, +100%" gain
+  is the log's rounding), so such rows get `gain_ratio: null` and an `implausible` reason.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
+
 import numpy as np
 
-from mxprof.timing.stats import speedup
+from mxprof.timing.pooled import ratio_of
 
 # oneDNN's verbose lines give exec time in ms with 3 decimals (dnnl_verbose / mkldnn_verbose).
 LOG_RESOLUTION_MS = 0.001
 
+Series = Mapping[str, Sequence[float]]
 
-def latency_ratio(base_rounds, new_rounds, kind: str) -> dict | None:
+
+def latency_ratio(base_processes, new_processes, kind: str) -> dict | None:
     """Ratio dict of median(base) / median(new) (durations, any positive unit); None when a
-    side has no samples."""
-    base = [np.asarray(r, dtype=float) for r in base_rounds if len(r)]
-    new = [np.asarray(r, dtype=float) for r in new_rounds if len(r)]
-    if not base or not new or min(a.min() for a in base + new) <= 0:
-        return None
-    return speedup(base, new, kind=kind).to_dict()
+    side has no samples or a non-positive one."""
+    r = ratio_of(base_processes, new_processes, kind)
+    return r.to_dict() if r else None
 
 
-def group_ratio(unfused_series: dict, fused_series: dict, members, fused_node) -> dict:
-    """{"gain_ratio": Ratio dict or None, "implausible": reason or None} for one group."""
-    rows = [unfused_series[m] for m in members if m in unfused_series]
-    before = np.sum(rows, axis=0) if rows else np.array([])
-    after = np.asarray(fused_series.get(fused_node, []), dtype=float)
-    if before.size == 0 or after.size == 0:
+def as_runs(series: Series | Sequence[Series]) -> list[Series]:
+    """One trace's series, or a list of them (one per trace process), as a list."""
+    return [series] if isinstance(series, Mapping) else list(series)
+
+
+def summed(series: Series, nodes) -> np.ndarray:
+    """Per-iteration sum of `nodes`' primitive ms in one trace (empty when none ran)."""
+    rows = [series[n] for n in nodes if n in series]
+    return np.sum(rows, axis=0) if rows else np.array([])
+
+
+def primitive_ratio(unfused_runs, fused_runs, unfused_nodes, fused_nodes,
+                    kind: str = "group gain") -> dict:
+    """{"gain_ratio": Ratio dict or None, "implausible": reason or None}: unfused time of
+    `unfused_nodes` over fused time of `fused_nodes`, per iteration, over the trace processes."""
+    before = [b for b in (summed(s, unfused_nodes) for s in as_runs(unfused_runs)) if b.size]
+    after = [a for a in (summed(s, fused_nodes) for s in as_runs(fused_runs)) if a.size]
+    if not before or not after:
         return {"gain_ratio": None, "implausible": "no primitive of this group in the log"}
     small = [name for name, x in (("unfused", before), ("fused", after))
-             if np.median(x) <= LOG_RESOLUTION_MS]
+             if np.median(np.concatenate(x)) <= LOG_RESOLUTION_MS]
     if small:
         return {"gain_ratio": None,
                 "implausible": f"{' and '.join(small)} time at the verbose log's resolution "
                                f"({LOG_RESOLUTION_MS} ms): the gain is rounding, not a figure"}
-    if min(before.min(), after.min()) <= 0:
-        before, after = before[before > 0], after[after > 0]
-    return {"gain_ratio": speedup([before], [after], kind="group gain").to_dict(),
-            "implausible": None}
+    # An iteration in which a node ran no primitive reads 0 ms: not a duration to bootstrap.
+    ratio = ratio_of([b[b > 0] for b in before], [a[a > 0] for a in after], kind)
+    return {"gain_ratio": ratio.to_dict() if ratio else None, "implausible": None}
+
+
+def group_ratio(unfused_runs, fused_runs, members, fused_node) -> dict:
+    """`primitive_ratio` of one fused group: its members unfused against its fused node."""
+    return primitive_ratio(unfused_runs, fused_runs, members, [fused_node])

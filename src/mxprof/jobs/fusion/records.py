@@ -44,10 +44,15 @@ class PatternGroupRow(Record, frozen=True):
     fused_ms: float | None = None
     gain_ms: float | None = None
     gain_percent: float | None = None
+    gain_ratio: RatioRow | None = None  # over the trace processes, per iteration
+    implausible: str | None = None
+    clear: bool | None = None
 
 
 class PatternEffectRow(Record, frozen=True):
-    """The graph with one fusion switch off, against the fused run paired with it."""
+    """The graph with one fusion switch off, against the fused processes of the same rounds
+    (`fused_paired_ms`: their median; files written before several processes: the one fused
+    run right before it)."""
 
     switch: str
     pattern: str
@@ -55,17 +60,24 @@ class PatternEffectRow(Record, frozen=True):
     patterns: dict[str, int]
     cost_ms: float | None = None
     fused_paired_ms: float | None = None
+    processes: int | None = None  # switch-off processes that ran
     graph_changed: bool | None = None
     clear: bool | None = None
 
 
 class FusionFinding(Record, frozen=True):
+    """The one findings record (mxprof.onednn.findings.Finding) as fusion writes it, with
+    severity and graph; files written before it have `nodes` and `ms_per_iteration` instead
+    of `layers` and `effect` (mxprof.jobs.fusion.report.upgrade converts them)."""
+
     rule: str
     severity: str
     graph: str
     title: str
     evidence: str
     fix: str
+    layers: list[str] = msgspec.field(default_factory=list)
+    effect: Json | None = None
     nodes: list[str] = msgspec.field(default_factory=list)
     ms_per_iteration: float | None = None
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from mxprof.onednn.findings import Finding
 from mxprof.timing.stats import Stats
 
 _STATS_KEYS = Stats.__struct_fields__
@@ -54,8 +55,20 @@ def stats_dict(old: dict[str, Any] | None) -> dict[str, Any] | None:
     return out
 
 
+def _old_findings(report: dict[str, Any]) -> dict[str, Any]:
+    """Findings written before fusion used the one findings record ({nodes,
+    ms_per_iteration}) in its layout ({layers, effect: {ms_per_iter}})."""
+    findings = report.get("findings") or ()
+    if all(not isinstance(f, dict) or "layers" in f for f in findings):
+        return report
+    return {**report, "findings": [Finding.from_dict(f).to_dict()
+                                   if isinstance(f, dict) and "layers" not in f else f
+                                   for f in findings]}
+
+
 def upgrade(report: dict[str, Any]) -> dict[str, Any]:
     """`report` (any schema-1 fusion dict) in today's layout; a new report comes back equal."""
+    report = _old_findings(report)
     if not any(k in report for k in _OLD_VERDICTS):
         return report
     out = {k: v for k, v in report.items() if k not in _OLD_VERDICTS}

@@ -1,9 +1,12 @@
 """Runs the fusion workers and assembles the report: `run_fusion(FusionOptions) -> dict`.
 
-Workers, one process each and one after another (2-core machines must not time two at once):
-unfused timing (saves the weights every later worker loads), fused timing, unfused and fused
-traces (`DNNL_VERBOSE=1`, separate because verbose output slows every primitive), then one fused
-timing per fusion switch turned off. The report is a JSON-ready dict (schema 1); renderers in
+Workers, one after another (2-core machines must not time two at once), `processes` of each
+configuration, interleaved (`mxprof.workers.schedule`): unfused timing (its first process saves
+the weights every later worker loads), fused timing and one fused timing per fusion switch
+turned off, round after round; then the unfused and fused traces (`DNNL_VERBOSE=1`, separate
+because verbose output slows every primitive), also `processes` of each. Every latency and
+every ratio pools the processes (`mxprof.timing.pooled`: hierarchical bootstrap over
+processes, then calls). The report is a JSON-ready dict (schema 1); renderers in
 `mxprof.render.fusion` read the same dict, so a saved report can be shown again.
 """
 
@@ -22,10 +25,11 @@ from mxprof.jobs.fusion import diagnose as fusion_diagnose
 from mxprof.jobs.fusion import gains as fusion
 from mxprof.jobs.fusion import ratios as fusion_ratios
 from mxprof.jobs.fusion import trace as fusion_trace
+from mxprof.jobs.fusion.plan import TIMING_ORDER, timing_configs, worker_label
 from mxprof.jobs.fusion.report import summary_line
 from mxprof.schema import SCHEMA
-from mxprof.timing.stats import Stats, summarize, summarize_processes
-from mxprof.workers import jsonio, protocol
+from mxprof.timing.pooled import pooled_stats
+from mxprof.workers import jsonio, protocol, schedule
 from mxprof.workers.process import worker_env
 
 # Environment variables a worker must not inherit: they change what is fused (the verbose and
@@ -47,7 +51,7 @@ class FusionOptions:
     iterations: int = 50
     min_time_s: float = 1.0
     trace_iterations: int = 10
-    rounds: int = 2  # unfused/fused timing workers alternate this many times (load drift)
+    processes: int = 3  # worker processes per timed configuration and per traced graph
     switches: tuple[str, ...] = tuple(fusion.PATTERN_SWITCHES)
     threads: int | None = None
     wait_policy: str | None = None  # "active" | "passive", resolved by the parent
@@ -111,7 +115,7 @@ def output_mismatch(unfused_npy: str | None, fused_npy: str | None,
         detail = (f"max |fused - unfused| {metrics.max_abs_diff(out, ref):.3g} (max relative "
                   f"{metrics.max_rel_diff(out, ref):.3g}) exceeds |diff| <= "
                   f"{tolerance.rtol:g}*|unfused| + {tolerance.atol:g}*max|unfused| element-wise")
-    return fusion_diagnose.Finding(
+    return fusion_diagnose.finding(
         "output_mismatch", "high", "fused", "the fused graph computes a different output",
         f"{detail}, on the same weights and input (the tolerance of `mxprof accuracy`)",
         "turn fusion patterns off one at a time (MXNET_DISABLE_MKLDNN_FUSE_*) to find the one "
@@ -123,7 +127,7 @@ def _busy_machine(machine) -> fusion_diagnose.Finding | None:
     (the one rule of `mxprof.cpu.load`, given its MachineLoad record)."""
     if machine is None or not machine.busy:
         return None
-    return fusion_diagnose.Finding(
+    return fusion_diagnose.finding(
         "busy_machine", "high", "machine", "the machine was busy while measuring",
         machine.warning(),
         "measure on an idle machine, or pin the workers to cores nothing else uses "
@@ -134,15 +138,22 @@ def _busy_machine(machine) -> fusion_diagnose.Finding | None:
 class _Runs:
     """What the workers of one fusion job returned (filled in the order they run)."""
 
-    unfused: dict
+    unfused: dict  # the first unfused process's result (graph, weights, output)
     fused: dict
-    unfused_samples: list  # per round (one worker process each): per-call ns
-    fused_samples: list
-    unfused_trace: fusion_trace.Trace | None = None
-    fused_trace: fusion_trace.Trace | None = None
-    paired: dict = field(default_factory=dict)  # switch -> (fused ref ns, switch-off ns)
+    # Timed configuration ("unfused", "fused", or a switch) -> per process: per-call ns.
+    samples: dict = field(default_factory=dict)
+    unfused_traces: list = field(default_factory=list)  # one fusion_trace.Trace per process
+    fused_traces: list = field(default_factory=list)
     off_patterns: dict = field(default_factory=dict)  # switch -> patterns left
     failed: list = field(default_factory=list)
+
+    @property
+    def unfused_trace(self) -> fusion_trace.Trace:
+        return self.unfused_traces[0]
+
+    @property
+    def fused_trace(self) -> fusion_trace.Trace:
+        return self.fused_traces[0]
 
 
 def _worker_runner(opts: FusionOptions, tmp: Path, progress):
@@ -165,62 +176,78 @@ def _worker_runner(opts: FusionOptions, tmp: Path, progress):
     return worker, params
 
 
-def _time_rounds(opts: FusionOptions, worker, params: str) -> _Runs:
-    """Unfused and fused timing workers, alternating `opts.rounds` times (load drift hits both)."""
-    unfused, _ = worker("unfused", False, params_in=None, params_out=params)
-    if fusion.fusion_groups(unfused["graph"]):
-        raise WorkerError("the unfused graph already holds fused nodes: is a subgraph backend "
-                          "forced on by the environment?")
-    fused, _ = worker("fused", True)
-    runs = _Runs(unfused, fused, [unfused["samples_ns"]], [fused["samples_ns"]])
-    for r in range(1, opts.rounds):
-        runs.unfused_samples.append(worker(f"unfused-{r}", False)[0]["samples_ns"])
-        runs.fused_samples.append(worker(f"fused-{r}", True)[0]["samples_ns"])
+def _time_processes(opts: FusionOptions, worker, params: str) -> _Runs:
+    """Unfused, fused and every switch off, `opts.processes` processes each, interleaved.
+
+    The first unfused process writes the weights every other worker loads. An unfused or fused
+    failure ends the job (nothing is left to compare with); a failing switch process is
+    recorded, and its switch is reported from the processes that did run."""
+    first: dict = {}
+    failed: list = []
+    off_patterns: dict = {}
+
+    def run_one(config: str, rnd: int, _position: int):
+        label = worker_label(config, rnd)
+        if config in ("unfused", "fused"):
+            extra = {"params_in": None, "params_out": params} if label == "unfused" else {}
+            res, _ = worker(label, config == "fused", **extra)
+            if label == "unfused" and fusion.fusion_groups(res["graph"]):
+                raise WorkerError("the unfused graph already holds fused nodes: is a subgraph "
+                                  "backend forced on by the environment?")
+            first.setdefault(config, res)
+            return res["samples_ns"]
+        try:
+            res, _ = worker(label, True, {config: "1"})
+        except WorkerError as exc:
+            failed.append({"label": label, "error": str(exc)})
+            return None
+        off_patterns.setdefault(config, fusion.pattern_counts(fusion.fusion_groups(res["graph"])))
+        return res["samples_ns"]
+
+    done = schedule.run_interleaved(timing_configs(opts), opts.processes, run_one,
+                                    order=TIMING_ORDER)
+    runs = _Runs(first["unfused"], first["fused"], failed=failed, off_patterns=off_patterns)
+    for config, processes in zip(timing_configs(opts), done):
+        runs.samples[config] = [p.result for p in processes if p.result is not None]
     return runs
 
 
 def _trace(opts: FusionOptions, worker, runs: _Runs) -> None:
-    """The two DNNL_VERBOSE workers: primitive times per node, unfused and fused."""
+    """The DNNL_VERBOSE workers, `opts.processes` of each graph interleaved: primitive times
+    per node, unfused and fused."""
     trace_spec = {"trace": True, "iterations": opts.trace_iterations, "warmup": 2}
-    unfused_tr, unfused_log = worker("unfused-trace", False, {"DNNL_VERBOSE": "1"}, **trace_spec)
-    fused_tr, fused_log = worker("fused-trace", True, {"DNNL_VERBOSE": "1"}, **trace_spec)
-    runs.unfused_trace = fusion_trace.build_trace(unfused_log, unfused_tr["graph"])
-    runs.fused_trace = fusion_trace.build_trace(fused_log, fused_tr["graph"])
 
+    def run_one(config: str, rnd: int, _position: int):
+        res, log = worker(worker_label(config, rnd), config == "fused-trace",
+                          {"DNNL_VERBOSE": "1"}, **trace_spec)
+        return fusion_trace.build_trace(log, res["graph"])
 
-def _switches_off(opts: FusionOptions, worker, runs: _Runs) -> None:
-    """One fused run with each switch set, each paired with a fused run right before it, so
-    slow drift in machine load (other processes, thermal) cancels in the difference instead of
-    posing as a cost. A failing switch run is recorded, not fatal."""
-    for switch in opts.switches:
-        try:
-            ref, _ = worker(f"fused-ref-{switch}", True)
-            res, _ = worker(f"off-{switch}", True, {switch: "1"})
-        except WorkerError as exc:
-            runs.failed.append({"label": f"off-{switch}", "error": str(exc)})
-            continue
-        runs.paired[switch] = (ref["samples_ns"], res["samples_ns"])
-        runs.off_patterns[switch] = fusion.pattern_counts(fusion.fusion_groups(res["graph"]))
+    unfused, fused = schedule.run_interleaved(["unfused-trace", "fused-trace"], opts.processes,
+                                              run_one)
+    runs.unfused_traces = [p.result for p in unfused]
+    runs.fused_traces = [p.result for p in fused]
 
 
 def _run(opts: FusionOptions, tmp: Path, progress) -> dict:
     worker, params = _worker_runner(opts, tmp, progress)
-    runs = _time_rounds(opts, worker, params)
+    runs = _time_processes(opts, worker, params)
     _trace(opts, worker, runs)
-    _switches_off(opts, worker, runs)
     return _assemble(opts, runs)
 
 
-def _group_rows(timings, unfused_trace, fused_trace) -> list[dict]:
-    """Per fused group: times, the reason it gained or lost, and its gain ratio; `clear` is
-    the ratio's significance (False when the log cannot carry a ratio)."""
-    unfused_series = fusion_trace.node_ms_per_iteration(unfused_trace)
-    fused_series = fusion_trace.node_ms_per_iteration(fused_trace)
+def _series(traces) -> list[dict]:
+    return [fusion_trace.node_ms_per_iteration(t) for t in traces]
+
+
+def _group_rows(timings, runs: _Runs) -> list[dict]:
+    """Per fused group: times, the reason it gained or lost, and its gain ratio over the trace
+    processes; `clear` is the ratio's significance (False when the log cannot carry a ratio)."""
+    unfused_series, fused_series = _series(runs.unfused_traces), _series(runs.fused_traces)
     rows = []
     for t in timings:
         row = t.to_dict()
         row["reason"] = fusion_diagnose.group_reason(t.group.members, t.group.fused_node,
-                                                     unfused_trace, fused_trace)
+                                                     runs.unfused_trace, runs.fused_trace)
         row.update(fusion_ratios.group_ratio(unfused_series, fused_series, t.group.members,
                                              t.group.fused_node))
         row["clear"] = bool(row["gain_ratio"] and row["gain_ratio"]["significant"])
@@ -228,20 +255,44 @@ def _group_rows(timings, unfused_trace, fused_trace) -> list[dict]:
     return rows
 
 
+def _pattern_group_rows(timings, runs: _Runs) -> list[dict]:
+    """Primitive time per pattern with the pattern's gain ratio over the trace processes. The
+    times are medians of the per-iteration sum of the pattern's groups, the statistic the
+    ratio bootstraps (a sum of per-group medians disagrees with it when preemption spikes hit
+    a few primitives of most iterations, as on a loaded machine)."""
+    unfused_series, fused_series = _series(runs.unfused_traces), _series(runs.fused_traces)
+    rows = []
+    for row in fusion.gain_by_pattern(timings):
+        groups = [t.group for t in timings if t.group.pattern == row["pattern"]]
+        members, nodes = [m for g in groups for m in g.members], [g.fused_node for g in groups]
+        before = fusion.pooled_ms([fusion_ratios.summed(s, members) for s in unfused_series])
+        after = fusion.pooled_ms([fusion_ratios.summed(s, nodes) for s in fused_series])
+        u, f = fusion.median_ms(before), fusion.median_ms(after)
+        row.update(unfused_ms=u, fused_ms=f, gain_ms=u - f, gain_percent=fusion.gain_percent(u, f))
+        row.update(fusion_ratios.primitive_ratio(unfused_series, fused_series, members, nodes,
+                                                 kind="pattern gain"))
+        row["clear"] = bool(row["gain_ratio"] and row["gain_ratio"]["significant"])
+        rows.append(row)
+    return sorted(rows, key=lambda r: -(r["gain_ms"] if r["gain_ms"] == r["gain_ms"] else 0))
+
+
 def _pattern_rows(runs: _Runs, fused_patterns: dict) -> tuple[list[dict], dict]:
-    """Per switch turned off: its effect and its cost ratio with a 95% interval; `clear` when
-    the graph changed and the interval excludes 1."""
+    """Per switch turned off: its effect against the fused processes of the same rounds, and
+    its cost ratio (switch off over on) with a 95% interval; `clear` when the graph changed and
+    the interval excludes 1."""
+    fused = pooled_stats(runs.samples["fused"])
+    timed = {sw: pooled_stats(p) for sw, p in runs.samples.items()
+             if sw not in ("unfused", "fused") and p}
     effects = fusion.pattern_attribution(
-        {sw: summarize(ref) for sw, (ref, _) in runs.paired.items()},
-        {sw: (summarize(res), runs.off_patterns[sw]) for sw, (_, res) in runs.paired.items()})
-    ratios = {sw: fusion_ratios.latency_ratio([res], [ref], "pattern cost")
-              for sw, (ref, res) in runs.paired.items()}
+        dict.fromkeys(timed, fused), {sw: (lat, runs.off_patterns[sw]) for sw, lat in timed.items()})
+    ratios = {sw: fusion_ratios.latency_ratio(runs.samples[sw], runs.samples["fused"],
+                                              "pattern cost") for sw in timed}
     rows = []
     for e in effects:
         changed = e.patterns != fused_patterns
         ratio = ratios.get(e.switch)
-        rows.append({**e.to_dict(), "fused_paired_ms": float(np.median(runs.paired[e.switch][0]))
-                     / 1e6, "graph_changed": changed,
+        rows.append({**e.to_dict(), "fused_paired_ms": fused.median / 1e6,
+                     "processes": len(runs.samples[e.switch]), "graph_changed": changed,
                      "clear": changed and bool(ratio and ratio["significant"])})
     return rows, ratios
 
@@ -269,17 +320,24 @@ def _environment(opts: FusionOptions, runs: _Runs) -> dict:
 
 
 def _protocol(opts: FusionOptions) -> dict:
+    n = opts.processes
+    configs = len(timing_configs(opts))
+    calls = (f"{opts.iterations} timed calls" if opts.min_time_s == 0 else
+             f"at least {opts.iterations} calls and {opts.min_time_s:g} s")
     return {
         "latency": (f"wall time per call of {_CALL[opts.path]} (mxprof.timing.timer native "
-                    f"loop), batch {opts.shape[0]}, {opts.warmup} warm-up calls, then at least "
-                    f"{opts.iterations} calls and {opts.min_time_s:g} s per worker, "
-                    f"{opts.rounds} alternating unfused/fused worker rounds; median with its "
-                    "95% interval (mxprof.timing.stats: each round is one process)"),
-        "groups": (f"oneDNN primitive time (DNNL_VERBOSE=1, separate worker), "
-                   f"{opts.trace_iterations} iterations after 2 warm-up calls; median per "
-                   "iteration with its 95% interval"),
-        "workers": ("one process per configuration, run one after another, same weights and "
-                    "input; each switch-off run is paired with a fused run just before it"),
+                    f"loop), batch {opts.shape[0]}; {n} worker processes per configuration, "
+                    f"each {opts.warmup} warm-up calls then {calls}; median with its 95% "
+                    "interval (hierarchical bootstrap over processes, then calls)"),
+        "groups": (f"oneDNN primitive time (DNNL_VERBOSE=1, separate workers), {n} processes "
+                   f"per graph, each {opts.trace_iterations} iterations after 2 warm-up "
+                   "calls; median per iteration with its 95% interval (hierarchical bootstrap "
+                   "over processes, then iterations)"),
+        "workers": (f"{configs} timed configurations (unfused, fused, each switch off) x {n} "
+                    f"processes, interleaved A B C ... C B A, then 2 x {n} traced processes; "
+                    "same weights and input; a switch's cost is against the fused processes "
+                    "of the same rounds"),
+        "processes": str(n),
     }
 
 
@@ -287,9 +345,10 @@ def _assemble(opts: FusionOptions, runs: _Runs) -> dict:
     """The schema-1 report dict (see the module docstring) from every worker's result."""
     groups = fusion.fusion_groups(runs.fused["graph"])
     coverage = fusion.layer_coverage(groups, runs.unfused["graph"], runs.fused["graph"])
-    timings = fusion.group_table(groups, fusion_trace.node_ms_per_iteration(runs.unfused_trace),
-                                 fusion_trace.node_ms_per_iteration(runs.fused_trace))
-    unfused_lat, fused_lat = _latency(runs.unfused_samples), _latency(runs.fused_samples)
+    timings = fusion.group_table(groups, _series(runs.unfused_traces),
+                                 _series(runs.fused_traces))
+    unfused_lat = pooled_stats(runs.samples["unfused"])
+    fused_lat = pooled_stats(runs.samples["fused"])
     unfused_ms, fused_ms = unfused_lat.median / 1e6, fused_lat.median / 1e6
     findings = list(fusion_diagnose.diagnose(runs.fused_trace, runs.unfused_trace, opts.path))
     mismatch = output_mismatch(runs.unfused.get("output_npy"), runs.fused.get("output_npy"))
@@ -306,38 +365,29 @@ def _assemble(opts: FusionOptions, runs: _Runs) -> dict:
         # The one statistics record (mxprof.timing.stats.Stats.to_dict("ms")) of each side.
         "unfused_latency": unfused_lat.to_dict("ms"),
         "fused_latency": fused_lat.to_dict("ms"),
-        "round_medians_ms": {
-            "unfused": [float(np.median(r)) / 1e6 for r in runs.unfused_samples],
-            "fused": [float(np.median(r)) / 1e6 for r in runs.fused_samples]},
-        "groups": _group_rows(timings, runs.unfused_trace, runs.fused_trace),
-        "pattern_groups": fusion.gain_by_pattern(timings),
+        "round_medians_ms": {config: [float(np.median(p)) / 1e6 for p in processes]
+                             for config, processes in runs.samples.items()},
+        "groups": _group_rows(timings, runs),
+        "pattern_groups": _pattern_group_rows(timings, runs),
         "coverage": {"unfused_layers": list(coverage.unfused),
                      "removed_layers": list(coverage.removed),
                      "duplicated_layers": list(coverage.duplicated),
                      "grouped_layers": len(coverage.grouped)},
         "patterns": patterns,
-        # Ratios with a 95% interval (mxprof.timing.stats.Ratio): rounds are the processes.
-        "gain_ratio": fusion_ratios.latency_ratio(runs.unfused_samples, runs.fused_samples,
-                                                  "gain"),
+        # Ratios with a 95% interval (mxprof.timing.stats.Ratio) over the processes.
+        "gain_ratio": fusion_ratios.latency_ratio(runs.samples["unfused"],
+                                                  runs.samples["fused"], "gain"),
         "pattern_ratios": pattern_ratios,
         "findings": [f.to_dict() for f in findings],
         "failed_workers": runs.failed,
         "output_sum": {"unfused": runs.unfused["output_sum"],
                        "fused": runs.fused["output_sum"]},
-        "primitive_ms": {"unfused": _primitive_total(runs.unfused_trace),
-                         "fused": _primitive_total(runs.fused_trace)},
+        "primitive_ms": {"unfused": _primitive_total(runs.unfused_traces),
+                         "fused": _primitive_total(runs.fused_traces)},
     }
 
 
-def _latency(rounds) -> Stats:
-    """The rounds are the processes of the one statistics record (hierarchical bootstrap);
-    a non-positive sample (the clock went backwards) cannot be bootstrapped as a ratio of
-    medians, so the calls are then pooled, and the record's warning says why."""
-    try:
-        return summarize_processes(rounds)
-    except ValueError:
-        return summarize([s for r in rounds for s in r])
-
-
-def _primitive_total(trace: fusion_trace.Trace) -> float:
-    return sum(p.ms for p in trace.steady()) / max(trace.iterations, 1)
+def _primitive_total(traces) -> float:
+    """Primitive ms per call, the mean over the trace processes."""
+    return float(np.mean([sum(p.ms for p in t.steady()) / max(t.iterations, 1)
+                          for t in traces]))

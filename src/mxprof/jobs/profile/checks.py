@@ -47,7 +47,7 @@ def fusion_summary(spec: RunSpec, *, timeout: float, started=_nothing,
     try:
         from mxprof.jobs.fusion.run import FusionOptions, run_fusion
         rep = run_fusion(FusionOptions(
-            model=model.name, shape=model.batch_shape(1), switches=(), rounds=1,
+            model=model.name, shape=model.batch_shape(1), switches=(), processes=1,
             spec=model.to_dict(),  # its inputs and its weights (--params), whatever the source
             warmup=spec.protocol.warmup, iterations=spec.protocol.iterations or 10,
             min_time_s=0.0 if spec.protocol.iterations else spec.protocol.min_time,

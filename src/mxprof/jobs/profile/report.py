@@ -49,7 +49,7 @@ def _latency(stats: dict[str, Any] | None) -> dict[str, Any] | None:
 
 def _pooled_timing(runs: list[RunResult]) -> tuple[dict | None, dict | None]:
     """(latency, throughput) over every timing process of one configuration."""
-    from mxprof.jobs.profile.pooled import pooled_latency
+    from mxprof.timing.pooled import pooled_latency
     ok = [r for r in runs if r.ok and r.latency]
     if not ok:
         return None, None
@@ -143,7 +143,7 @@ def _config_section(results: dict[str, list[RunResult]]) -> dict[str, Any]:
 
 def _speedup(on: dict[str, Any], off: dict[str, Any]) -> dict[str, Any]:
     """Plain ratios (schema 1) plus `*_ratio`: the Ratio record with interval and significance."""
-    from mxprof.jobs.profile.pooled import ratio
+    from mxprof.timing.pooled import ratio
     lat_on, lat_off = on.get("latency_ms"), off.get("latency_ms")
     thr_on, thr_off = on.get("throughput"), off.get("throughput")
     lat_r = ratio(lat_off, lat_on, "latency")

@@ -130,17 +130,19 @@ def patterns_section(report: dict[str, Any]) -> str:
                                    [p.get("fused_ms") or 0.0 for p in pats],
                                    "Primitive time summed per fusion pattern, unfused vs fused.",
                                    alt="patterns before and after"))
-        parts.append(table(["pattern", "groups", "unfused ms", "fused ms", "gain ms", "gain %"],
+        parts.append(table(["pattern", "groups", "unfused ms", "fused ms", "gain ms", "gain %",
+                            "unfused/fused [95% CI]"],
                            [[p["pattern"], Num(p.get("groups"), "{:d}"),
                              Num(p.get("unfused_ms"), "{:.4f}"), Num(p.get("fused_ms"), "{:.4f}"),
                              Num(p.get("gain_ms"), "{:+.4f}"),
-                             Num(p.get("gain_percent"), "{:+.1f}")] for p in pats],
+                             Num(p.get("gain_percent"), "{:+.1f}"),
+                             (p.get("gain_ratio") or {}).get("text") or "-"] for p in pats],
                            id="patterns"))
     switches = report.get("patterns") or []
     if switches:
         parts.append("<h3>Each fusion switch off</h3>")
         parts.append(table(
-            ["switch", "pattern", "latency ms [95% CI]", "paired fused ms", "cost ms", "clear",
+            ["switch", "pattern", "latency ms [95% CI]", "fused ms (same rounds)", "cost ms", "clear",
              "patterns left"],
             [[s["switch"], s.get("pattern"), median_ci_cell(s.get("latency"), 4),
               Num(s.get("fused_paired_ms"), "{:.4f}"), Num(s.get("cost_ms"), "{:+.4f}"),

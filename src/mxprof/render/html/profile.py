@@ -123,7 +123,7 @@ def latency_chart(report: dict[str, Any]) -> str:
     horizontal = _horizontal()
     fig, ax = plt.subplots(figsize=(10, 0.9 + 0.9 * len(series)))
     for y, (label, lat) in enumerate(series):
-        # Pooled processes keep their calls per process (mxprof.jobs.profile.pooled).
+        # Pooled processes keep their calls per process (mxprof.timing.pooled).
         samples = lat.get("samples_ms") or [v for p in lat.get("samples_ms_per_process") or ()
                                             for v in p]
         colour = COLOURS.get(label, "#555")
@@ -353,7 +353,7 @@ def render(report: dict[str, Any]) -> str:
 
 def _samples(lat: dict) -> list[float]:
     """Every timed call (ms) of a latency section: pooled over its processes when it has
-    several (mxprof.jobs.profile.pooled), else the one process's samples."""
+    several (mxprof.timing.pooled), else the one process's samples."""
     per_process = lat.get("samples_ms_per_process")
     if per_process:
         return [s for group in per_process for s in group]

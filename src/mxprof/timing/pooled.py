@@ -1,5 +1,17 @@
-"""The timing runs of one configuration, several processes, as one statistics record (pure).
+"""Timing processes of one configuration pooled into one record, and ratios between two such
+sets: the one place every job (profile, compare, fusion, accuracy) pools per-process samples.
 
+Sample level (per-process lists of durations in ns, any positive unit for ratios):
+
+- `pooled_stats(groups_ns) -> Stats | None`: `mxprof.timing.stats.summarize_processes` of the
+  non-empty processes; None when there is no sample at all. A non-positive sample (the clock
+  went backwards) cannot be bootstrapped on a log scale, so the calls are then summarised as
+  one pool and the record's warning says why.
+- `ratio_of(base_groups, new_groups, kind) -> Ratio | None`: `mxprof.timing.stats.speedup`,
+  median(base) / median(new) with the hierarchical bootstrap's 95% interval; None when a side
+  has no samples or a non-positive one (no interval can be computed: the caller shows a dash).
+
+Dict level (what profile's and compare's timing workers write):
 `pooled_latency(stats_dicts)` takes the `latency` (or `throughput.batch_ms`) dicts of the timing
 workers of one configuration (each one process: `Stats.to_dict("ms")` plus `samples_ms`,
 `first_call_ms`, `protocol`) and returns the report's latency dict: the schema-1 keys (median,
@@ -17,11 +29,35 @@ from typing import Any
 
 import numpy as np
 
-from mxprof.timing.stats import Ratio, speedup, summarize_processes
+from mxprof.timing.stats import Ratio, Stats, speedup, summarize, summarize_processes
 
 POOLED_KEYS = ("median", "mean", "p90", "p99", "min", "max", "stdev", "n", "ci95_low",
                "ci95_high", "q1", "q3", "processes", "n_per_process", "within_stdev",
                "between_stdev", "ci_method", "notes", "warnings")
+
+
+def _groups(groups) -> list[np.ndarray]:
+    return [a for a in (np.asarray(g, dtype=np.float64).ravel() for g in groups) if a.size]
+
+
+def pooled_stats(groups_ns) -> Stats | None:
+    """The one statistics record of one configuration's processes (see the module docstring)."""
+    groups = _groups(groups_ns)
+    if not groups:
+        return None
+    try:
+        return summarize_processes(groups)
+    except ValueError:  # a non-positive sample: no bootstrap on a log scale
+        return summarize(np.concatenate(groups))
+
+
+def ratio_of(base_groups, new_groups, kind: str = "latency") -> Ratio | None:
+    """median(base) / median(new) with its 95% interval, each side a list of per-process
+    durations; None when a side is empty or holds a non-positive sample."""
+    base, new = _groups(base_groups), _groups(new_groups)
+    if not base or not new or min(float(g.min()) for g in base + new) <= 0:
+        return None
+    return speedup(base, new, kind=kind)
 
 
 def samples_of(stats: dict[str, Any] | None) -> list[np.ndarray] | None:
@@ -45,7 +81,7 @@ def pooled_latency(runs: list[dict[str, Any]]) -> dict[str, Any] | None:
     if any(g is None for g in groups):  # no samples to pool: keep the first as it was
         return {**runs[0], "processes": 1}
     per_process = [g[0] for g in groups]
-    s = summarize_processes(per_process).to_dict("ms")
+    s = pooled_stats(per_process).to_dict("ms")
     out = {k: s[k] for k in POOLED_KEYS}
     out["first_call_ms"] = runs[0].get("first_call_ms")
     out["protocol"] = runs[0].get("protocol")
@@ -60,4 +96,4 @@ def ratio(base: dict[str, Any] | None, new: dict[str, Any] | None, kind: str) ->
     b, n = samples_of(base), samples_of(new)
     if not b or not n:
         return None
-    return speedup(b, n, kind=kind)
+    return ratio_of(b, n, kind)

@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from mxprof.jobs.profile.pooled import pooled_latency, ratio
 from mxprof.render.tables import ratio_cell
+from mxprof.timing.pooled import pooled_latency, ratio
 from mxprof.timing.stats import summarize
 
 
@@ -63,3 +63,19 @@ def test_negative_framework_overhead_is_flagged_not_printed():
     assert not bad["overhead_plausible"] and "not measurable" in bad["implausible"]
     foot = layer_table({"layers": rows, "coverage": bad}, "t").footnote
     assert "implausible" in foot and "-2.20" not in foot and "overhead -" not in foot
+
+
+def test_sample_level_pooling_is_the_one_every_job_uses():
+    from mxprof.timing.pooled import pooled_stats, ratio_of
+
+    rng = np.random.default_rng(3)
+    slow = [rng.normal(10.0, 0.1, 30) for _ in range(3)]
+    fast = [rng.normal(8.0, 0.1, 30) for _ in range(3)]
+    s = pooled_stats([*slow, []])  # an empty process is skipped, not a process
+    assert s.processes == 3 and s.n == 90 and "hierarchical bootstrap" in s.ci_method
+    r = ratio_of(slow, fast, "gain")
+    assert r.significant and r.processes == (3, 3) and r.value == pytest.approx(1.25, rel=0.02)
+    assert pooled_stats([[], []]) is None and ratio_of([], fast) is None
+    # A backwards clock (a negative sample) gives no interval instead of an exception.
+    assert ratio_of([[1.0, -2.0]], fast) is None
+    assert pooled_stats([[1.0, -2.0], [1.0, 2.0]]).processes == 1
