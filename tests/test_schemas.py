@@ -95,6 +95,7 @@ def test_schema_1_files_load_through_the_structs(kind):
 ADDED_SINCE = (
     ({"name", "source", "input_shape"}, {"inputs": []}),  # ModelSpec.inputs (typed inputs)
     ({"pass_name", "config", "mkldnn"}, {"wait_policy": None}),  # RunSpec.wait_policy
+    ({"pass_name", "config", "mkldnn"}, {"threads_why": None}),  # RunSpec.threads_why
 )
 
 

@@ -213,9 +213,10 @@ def _measure(args):
     binding = _binding(args)
     model = resolve_model(args)
     inputs = _inputs(args, tuple(model["input_shape"]))
-    threads = args.threads or (binding["count"] if binding else None)
+    choice = _options.thread_choice(args, _options.check_binding(args.cores, args.membind)[0])
+    threads = choice.threads
     if args.dry_run:
-        _dry_run(args, plans, inputs, binding, threads)
+        _dry_run(args, plans, inputs, binding, choice)
         return None
     bar, on_message = _progress(len(plans))
     with bar:
@@ -229,7 +230,7 @@ def _measure(args):
             wait_policy=_options.resolve_wait(args, threads, (binding or {}).get("count")))
 
 
-def _dry_run(args, plans, inputs, binding, threads) -> None:
+def _dry_run(args, plans, inputs, binding, choice) -> None:
     count = inputs.get("records") if inputs["kind"] == "dataset" else inputs["count"]
     if inputs["kind"] == "dataset" and inputs.get("limit"):
         count = min(count, inputs["limit"])
@@ -240,6 +241,6 @@ def _dry_run(args, plans, inputs, binding, threads) -> None:
     # ~10 s to start a worker and load the model, plus ~20 ms an image (resnet-50-class, 2 CPUs).
     estimate = len(plans) * (10 + 0.02 * count + 0.05 * (args.iterations + args.warmup))
     notes = (f"binding: cores {binding['cpus'] if binding else 'not bound'}, membind "
-             f"{(binding or {}).get('membind') or 'not bound'}, threads "
-             f"{threads or 'runtime default'}",)
+             f"{(binding or {}).get('membind') or 'not bound'}, OpenMP threads "
+             f"{choice.text}",)
     _options.print_plan("accuracy", rows, estimate, notes)

@@ -55,6 +55,7 @@ def add_arguments(parser) -> None:
 
 def _plan_env(args, topology, cpus, load: float):
     from mxprof.cpu.openmp import (
+        choose_threads,
         detect_openmp_runtime,
         openmp_env,
         openmp_places,
@@ -62,7 +63,8 @@ def _plan_env(args, topology, cpus, load: float):
     )
 
     runtime = detect_openmp_runtime("mxnet") if args.openmp == "auto" else args.openmp
-    threads = args.threads if args.threads is not None else len(cpus)
+    # One per physical core of `cpus` by default, as every measuring command (choose_threads).
+    threads = choose_threads(args.threads, cpus, topology=topology).threads
     wait = resolve_wait_policy(args.wait_policy, threads=threads, bound=len(cpus),
                                online=len(topology.online), load=load)
     # Never both families: Intel OpenMP given KMP_AFFINITY and OMP_PLACES warns, ignores

@@ -230,9 +230,9 @@ def _plan_runs(args, inputs, builds, host, instance_cpus):
                         min_time=_options.min_time_of(args) * preset.min_time_factor,
                         **({"min_iterations": 3} if args.quick else {}))
     bound = _bound(args)
-    threads = args.threads
-    if threads is None and bound and not instance_cpus:
-        threads = bound  # one OpenMP thread per bound CPU, as in every command (README)
+    # Instances get one thread per physical core of their own CPUs (jobs.compare.instances).
+    threads = (args.threads if isinstance(args.threads, int) else None) if instance_cpus else \
+        _options.thread_choice(args, _options.check_binding(args.cores, None)[0]).threads
     # The policy asked for, not the one "auto" picks under today's load, keys the results:
     # an auto run is reused whatever the load was; the table says which policy ran.
     environment = results_log.reuse_fingerprint(host)

@@ -147,7 +147,7 @@ def _options_of(args) -> FusionOptions:
     cpus, _ = _options.check_binding(args.cores, args.membind)
     _options.check_outputs(args)
     require_extra("fusion", "mxnet")
-    threads = args.threads or (len(cpus) if cpus else None)
+    threads = _options.thread_choice(args, cpus).threads
     # --iterations is a fixed count everywhere: the fusion worker times at least `iterations`
     # calls and at least `min_time_s`, so a fixed count is that count and no minimum time.
     fixed = args.iterations is not None
@@ -188,7 +188,7 @@ def _measure(args) -> dict | None:
     opts = _options_of(args)
     cpus, nodes = _options.check_binding(args.cores, args.membind)
     if args.dry_run:
-        _dry_run(opts, cpus, nodes)
+        _dry_run(opts, cpus, nodes, _options.thread_choice(args, cpus))
         return None
     bind_parent(cpus, nodes)
     failures = tuple({WorkerError, getattr(fusion_run, "WorkerError", WorkerError)})
@@ -219,7 +219,7 @@ def _measure(args) -> dict | None:
     return report
 
 
-def _dry_run(opts, cpus, nodes) -> None:
+def _dry_run(opts, cpus, nodes, choice) -> None:
     from mxprof.cpu.cpulist import format_cpu_list
     timing = (f"{opts.iterations} timed calls" if opts.min_time_s == 0
               else f">= {opts.min_time_s:g} s of timed calls")
@@ -235,6 +235,6 @@ def _dry_run(opts, cpus, nodes) -> None:
     notes = (f"input shape {','.join(map(str, opts.shape))}, path {opts.path}, warm-up "
              f"{opts.warmup}",
              f"binding: cores {format_cpu_list(cpus) if cpus else 'not bound'}, membind "
-             f"{format_cpu_list(nodes) if nodes else 'not bound'}, threads "
-             f"{opts.threads or 'runtime default'}")
+             f"{format_cpu_list(nodes) if nodes else 'not bound'}, OpenMP threads "
+             f"{choice.text}")
     _options.print_plan("fusion", rows, per * len(rows), notes)

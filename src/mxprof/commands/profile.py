@@ -71,13 +71,14 @@ def _plan(args, spec_model):
     batch = args.batch_size or (REFERENCE_BATCH if args.reference_protocol else DEFAULT_BATCH)
     min_time = preset.min_time_factor * _options.min_time_of(
         args, REFERENCE_MIN_TIME if args.reference_protocol else _options.DEFAULT_MIN_TIME)
-    cpus, membind, threads = args.cores, args.membind, args.threads
+    cpus, membind = args.cores, args.membind
     if args.reference_protocol:
-        cpus, membind, threads = _reference_binding(cpus, membind, threads)
-    bound = (len(_options.check_binding(cpus, None, physical_only=args.physical_only)[0])
-             if cpus or args.physical_only else None)
-    if threads is None and bound:
-        threads = bound  # one OpenMP thread per bound CPU, as in every command (README)
+        cpus, membind = _reference_binding(cpus, membind)
+    selected = (_options.check_binding(cpus, None, physical_only=args.physical_only)[0]
+                if cpus or args.physical_only else None)
+    bound = len(selected) if selected else None
+    choice = _options.thread_choice(args, selected)
+    threads = choice.threads
     hooks = {}
     for h in args.test_hook:
         parts = h.split(":")
@@ -90,7 +91,8 @@ def _plan(args, spec_model):
             passes={p.strip() for p in args.passes.split(",") if p.strip()},
             reference=not args.no_reference, threads=threads, cpus=cpus, membind=membind,
             physical_only=args.physical_only, hooks=hooks, processes=preset.processes,
-            wait_policy=_options.resolve_wait(args, threads, bound))
+            wait_policy=_options.resolve_wait(args, threads, bound),
+            threads_why=choice.why)
     except ValueError as exc:  # an unknown pass
         raise UsageError(str(exc)) from None
 
@@ -134,14 +136,14 @@ def _diagnose(args, specs, report, progress) -> None:
         try_fixes(report, specs[0], timeout=args.timeout, workdir=args.workdir)
 
 
-def _reference_binding(cpus, membind, threads):
+def _reference_binding(cpus, membind):
+    """The physical cores and memory of NUMA node 0 (threads: one per core, the default)."""
     from mxprof.cpu.cpulist import format_cpu_list
     from mxprof.cpu.topology import read_topology
 
     topo = read_topology()
     node0 = topo.cores_of_node(min(topo.nodes))
-    return (cpus or format_cpu_list(node0), membind or str(min(topo.nodes)),
-            threads or len(node0))
+    return cpus or format_cpu_list(node0), membind or str(min(topo.nodes))
 
 
 def _resolve(args):
@@ -252,7 +254,7 @@ def _dry_run(args, specs, checks) -> int:
              + (f"{s.protocol.iterations} timed calls" if s.protocol.iterations
                 else f">= {s.protocol.min_time:g} s of timed calls") + " per measurement",
              f"binding: cores {s.cpus or 'not bound'}, membind {s.membind or 'not bound'}, "
-             f"threads {s.threads or 'runtime default'}")
+             f"OpenMP threads {s.threads or 'unset'}, {s.threads_why or 'runtime default'}")
     _options.print_plan("profile", rows, estimate, notes)
     return EXIT_OK
 

@@ -195,7 +195,8 @@ def build_report(results: list[RunResult], *, planned: int | None = None,
                   "weights_path": first.weights_path, "param_count": first.param_count},
         "environment": env,
         "protocol": {**spec.protocol.to_dict(), "batch_size": spec.batch_size,
-                     "threads": spec.threads, "cpus": spec.cpus, "membind": spec.membind,
+                     "threads": spec.threads, "threads_why": spec.threads_why,
+                     "cpus": spec.cpus, "membind": spec.membind,
                      "hybridize": HYBRIDIZE,
                      "passes": "each pass in its own worker: timing (bulk exec on, no profiler); "
                                "operators (bulk exec off, MXNet profiler aggregate); layers "

@@ -63,6 +63,9 @@ class RunSpec(Record, frozen=True):
 
 
     wait_policy: str | None = None  # "active" | "passive", resolved by the parent
+    # Where `threads` came from, as reports print it after the count
+    # (mxprof.cpu.openmp.ThreadChoice.why): "one per physical core (mxprof default; ...)".
+    threads_why: str | None = None
 
     @property
     def label(self) -> str:
