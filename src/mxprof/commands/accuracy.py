@@ -220,7 +220,7 @@ def _measure(args):
         return None
     bar, on_message = _progress(len(plans))
     with bar:
-        return run_accuracy(
+        report = run_accuracy(
             model, plans, inputs=inputs, batch_size=args.batch_size,
             calib_count=args.calib_size,
             timing={"batch": args.timing_batch, "warmup": args.warmup,
@@ -228,6 +228,9 @@ def _measure(args):
             tolerance=Tolerance(rtol=args.rtol, atol=args.atol), threads=threads,
             binding=binding, timeout=args.timeout, progress=on_message,
             wait_policy=_options.resolve_wait(args, threads, (binding or {}).get("count")))
+    import msgspec
+    return msgspec.structs.replace(report, notes=(*report.notes,
+                                                  f"OpenMP threads: {choice.text}"))
 
 
 def _dry_run(args, plans, inputs, binding, choice) -> None:

@@ -248,6 +248,14 @@ def _plan_runs(args, inputs, builds, host, instance_cpus):
                         wait_policy=wait[0]), wait
 
 
+def _threads_note(args, instance_cpus) -> str:
+    """Where the OpenMP thread count of the current build's workers came from."""
+    if instance_cpus and not isinstance(args.threads, int):
+        return "OpenMP threads: one per physical core of each instance's CPUs (mxprof default)"
+    cpus = _options.check_binding(args.cores, None)[0]
+    return f"OpenMP threads: {_options.thread_choice(args, cpus).text}"
+
+
 def _run_notes(log, planned, todo, instance_cpus, builds) -> list[str]:
     """The report's notes: the results file, what was reused from it, instances, builds."""
     from mxprof.jobs.compare import results_log
@@ -297,7 +305,8 @@ def run(args) -> int:
     _options.announce_wait(wait)
     done = set() if args.fresh else log.done
     todo = [p for p in planned if p.key not in done]
-    notes = _run_notes(log, planned, todo, instance_cpus, builds)
+    notes = [*_run_notes(log, planned, todo, instance_cpus, builds),
+             _threads_note(args, instance_cpus)]
     with tempfile.TemporaryDirectory(prefix="mxprof-compare-") as tmp, \
             Progress("compare", len(planned), done_before=len(planned) - len(todo)) as progress:
         run_planned(todo, progress, timeout=args.timeout, workdir=args.workdir or tmp,

@@ -216,6 +216,8 @@ def _measure(args) -> dict | None:
             raise WorkerError(f"could not measure {args.model}: {exc}{detail}") from None
         if current:
             bar.done(current.pop())
+    # Where the thread count came from, for the header (mxprof.cpu.openmp.ThreadChoice).
+    report.setdefault("environment", {})["threads_why"] = _options.thread_choice(args, cpus).why
     return report
 
 

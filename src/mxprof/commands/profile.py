@@ -1,9 +1,10 @@
 """`python -m mxprof profile MODEL`: where the inference time of one model goes.
 
-Plans the workers (MKL-DNN on: timing, operators, layers, primitives; MKL-DNN off: timing,
-operators, layers),
-runs them one by one in subprocesses, writes partial results as each finishes, then renders the
-report (terminal tables on stdout, `--json`, `--markdown`, `--trace`). `--load RESULT.json`
+Plans the passes (MKL-DNN on: timing, operators, layers, primitives; MKL-DNN off: timing,
+operators, layers), runs them one process after another (the operators pass inside the last
+timing process of its configuration: mxprof.jobs.profile.runner says why that measures the
+same; hidden `--no-share` gives every pass its own), writes partial results as each process
+finishes, then renders the report (terminal tables on stdout, `--json`, `--markdown`, `--trace`). `--load RESULT.json`
 re-renders a saved result without running anything.
 """
 
@@ -62,6 +63,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     _options.add_outputs(p, ("json", "markdown", "trace", "html", "pyperf"))
     # Test-only fault injection: CONFIG:PASS:HOOK, HOOK in abort|hang|raise (see mxprof.jobs.profile.spec).
     p.add_argument("--test-hook", action="append", default=[], help=argparse.SUPPRESS)
+    # Every pass in a process of its own (bench/processes_cost.py measures what sharing saves).
+    p.add_argument("--no-share", action="store_true", help=argparse.SUPPRESS)
 
 
 def _plan(args, spec_model):
@@ -237,12 +240,20 @@ def _finish(args, report, status: int) -> int:
 
 
 def _dry_run(args, specs, checks) -> int:
-    per_pass = {"timing": 8 + 2 * specs[0].protocol.min_time, "operators": 8, "layers": 10,
-                "primitives": 8}
-    rows = [(s.label, f"{s.pass_name} pass, batch "
-             f"{'1 and ' + str(s.batch_size) if s.pass_name == 'timing' else '1'}, "
-             f"MKL-DNN {'on' if s.mkldnn else 'off'}") for s in specs]
-    estimate = sum(per_pass[s.pass_name] for s in specs)
+    from mxprof.jobs.profile.runner import group_label, group_specs
+    # Seconds per pass after the process start-up (about 6 s: import, build, first call).
+    per_pass = {"timing": 2 + 2 * specs[0].protocol.min_time, "operators": 2, "layers": 4,
+                "primitives": 2}
+    rows, estimate = [], 0.0
+    for group in group_specs(specs, share=not args.no_share):
+        members = [specs[i] for i in group]
+        what = "; then ".join(f"{s.pass_name} pass, batch "
+                              f"{'1 and ' + str(s.batch_size) if s.pass_name == 'timing' else '1'}"
+                              for s in members)
+        shared = ", one process" if len(members) > 1 else ""
+        rows.append((group_label(members),
+                     f"{what}, MKL-DNN {'on' if members[0].mkldnn else 'off'}{shared}"))
+        estimate += 6 + sum(per_pass[s.pass_name] for s in members)
     if "fusion" in checks:
         rows.append(("fusion summary", "unfused and fused workers, batch 1"))
         estimate += 40
@@ -282,23 +293,27 @@ def run(args) -> int:
 def _measure(args, specs, checks) -> int:
     from mxprof.commands._progress import Progress
     from mxprof.jobs.profile.report import build_report
-    from mxprof.jobs.profile.runner import run_specs
+    from mxprof.jobs.profile.runner import group_specs, run_specs
 
     done = []
     from mxprof.cpu.load import LoadMonitor
     loads: list = []
-    monitor = [LoadMonitor.start()]
-    with Progress("profile", len(specs) + len(checks)) as progress:
-        def partial(result):
-            done.append(result)
+    monitor = [None]
+    workers = len(group_specs(specs, share=not args.no_share))
+    with Progress("profile", workers + len(checks)) as progress:
+        def started(label):
+            progress.start(label)
+            monitor[0] = LoadMonitor.start()
+
+        def partial(label, results):
+            done.extend(results)
             # One busy-machine record per worker, named after it (mxprof.cpu.load).
             if monitor[0] is not None:
-                rec = monitor[0].stop(f"{result.spec.label} (worker {len(done)})")
+                rec = monitor[0].stop(f"{label} (worker {len(loads) + 1})")
                 loads.append(rec.to_dict() if rec else None)
-                monitor[0] = LoadMonitor.start()
-            progress.done(specs[len(done) - 1].label, "ok" if result.ok else result.status)
-            if len(done) < len(specs):
-                progress.start(specs[len(done)].label)
+            bad = [r for r in results if not r.ok]
+            progress.done(label, "ok" if not bad else ", ".join(
+                f"{r.spec.pass_name} {r.status}" for r in bad))
             if args.json and args.json != "-":
                 try:
                     _write_outputs(args, build_report(done, planned=len(specs)), ("json",))
@@ -311,9 +326,9 @@ def _measure(args, specs, checks) -> int:
             # cached); the primitives pass reads it from its own verbose log instead.
             from mxprof.workers.environment import onednn_version
             onednn_version(probe=True)
-        progress.start(specs[0].label)
         results = run_specs(specs, timeout=args.timeout, workdir=args.workdir,
-                            on_result=partial, progress=False)
+                            on_start=started, on_worker=partial, progress=False,
+                            share=not args.no_share)
         report = build_report(results, planned=len(specs))
         _add_machine_load(report, loads)
         if checks:
