@@ -30,7 +30,8 @@ def add_arguments(parser) -> None:
     parser.add_argument("--membind", metavar="NODES",
                         help="allocate memory only on these NUMA nodes, e.g. 0 (default: not bound)")
     parser.add_argument("--threads", type=int, metavar="N",
-                        help="OMP_NUM_THREADS (default: the number of bound CPUs)")
+                        help="OMP_NUM_THREADS (default: one per physical core of the bound "
+                             "CPUs, as the measuring commands)")
     parser.add_argument("--physical-only", action="store_true",
                         help="keep one logical CPU per physical core (skip SMT siblings)")
     parser.add_argument("--openmp", choices=("auto", "intel", "gnu"), default="auto",
