@@ -96,6 +96,8 @@ ADDED_SINCE = (
     ({"name", "source", "input_shape"}, {"inputs": []}),  # ModelSpec.inputs (typed inputs)
     ({"pass_name", "config", "mkldnn"}, {"wait_policy": None}),  # RunSpec.wait_policy
     ({"pass_name", "config", "mkldnn"}, {"threads_why": None}),  # RunSpec.threads_why
+    # RunResult.phases and .shared_with (passes sharing a worker process)
+    ({"spec", "status", "wall_s"}, {"phases": {}, "shared_with": []}),
 )
 
 
