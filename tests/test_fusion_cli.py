@@ -37,7 +37,11 @@ def test_json_is_strict_and_threads_were_read_in_the_worker(report_run):
     env = report["environment"]
     assert env["threads"] == env["fingerprint"]["mxnet"]["openmp_threads"] >= 1
     assert env["allowed_cpus"] == env["fingerprint"]["mxnet"]["allowed_cpus"]
-    assert f"{env['threads']} OpenMP threads (read in the worker) on CPUs" in proc.stdout
+    # The count and where it came from: one thread per physical core, mxprof's default.
+    # (The terminal wraps the header line: compare with the whitespace folded.)
+    assert f"{env['threads']} OpenMP threads (read in the worker; one per physical core " \
+           "(mxprof default; MXNet alone would use" in " ".join(proc.stdout.split())
+    assert env["threads_why"].startswith("one per physical core")
     # The wait policy the parent chose reached the worker, and the report says which ran.
     policy = env["wait_policy"]["policy"]
     assert policy in ("active", "passive") and f"OpenMP wait policy {policy}" in proc.stdout

@@ -97,6 +97,9 @@ ADDED_SINCE = (
     ({"name", "source", "input_shape"}, {"factory": None}),  # ModelSpec.factory (FILE.py:FACTORY)
     ({"pass_name", "config", "mkldnn"}, {"wait_policy": None}),  # RunSpec.wait_policy
     ({"ceilings", "headroom", "overhead_efficiency"}, {"warnings": []}),  # Roofline.warnings
+    ({"pass_name", "config", "mkldnn"}, {"threads_why": None}),  # RunSpec.threads_why
+    # RunResult.phases and .shared_with (passes sharing a worker process)
+    ({"spec", "status", "wall_s"}, {"phases": {}, "shared_with": []}),
 )
 
 

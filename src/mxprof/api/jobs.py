@@ -24,18 +24,26 @@ def _quiet(message: str) -> None:
     pass
 
 
+def _threads(threads: int | str | None) -> int | None:
+    """The count the CLI would give (`mxprof.cpu.openmp.choose_threads`: one per physical core
+    of this process's CPUs unless told otherwise)."""
+    from mxprof.cpu.openmp import choose_threads
+    return choose_threads(threads).threads
+
+
 def profile(model: Any, inputs: Any = None, *, shape: Any = None, batch_size: int = 8,
             min_time: float = 1.0, iterations: int | None = None, warmup: int = 2,
             passes: Sequence[str] = ("timing", "operators", "layers", "primitives"),
             reference: bool = True, checks: Sequence[str] = ("fusion", "equivalence"),
-            threads: int | None = None, cores: str | None = None, membind: str | None = None,
+            threads: int | str | None = None, cores: str | None = None, membind: str | None = None,
             timeout: float = 600.0, progress: Progress = _quiet) -> Report:
     """Where the time of one model goes, MKL-DNN on vs off (`mxprof profile`).
 
     Latency at batch 1 and throughput at `batch_size` from timed calls filling `min_time`
     seconds (or `iterations` calls); `passes` picks the breakdowns; `checks` the companion
     fusion summary and output-equivalence check ("fusion" is skipped for a HybridBlock: it
-    needs a zoo name). Raises ValueError for bad options or an unknown model.
+    needs a zoo name). `threads`: OpenMP threads per worker, "runtime" for MXNet's own choice,
+    default one per physical core. Raises ValueError for bad options or an unknown model.
     """
     from mxprof.jobs.profile.plan import run_profile
     from mxprof.jobs.profile.spec import Protocol
@@ -54,7 +62,7 @@ def profile(model: Any, inputs: Any = None, *, shape: Any = None, batch_size: in
 def fusion(model: Any, inputs: Any = None, *, shape: Any = None, path: str = "gluon",
            static: bool = True, iterations: int = 50, warmup: int = 10, min_time: float = 1.0,
            processes: int = 3, trace_iterations: int = 10,
-           switches: Sequence[str] | None = None, threads: int | None = None,
+           switches: Sequence[str] | None = None, threads: int | str | None = None,
            timeout: float = 900.0, progress: Progress = _quiet,
            rounds: int | None = None) -> Report:
     """Which layers MKL-DNN fused into what, and what each fusion bought (`mxprof fusion`).
@@ -74,7 +82,7 @@ def fusion(model: Any, inputs: Any = None, *, shape: Any = None, path: str = "gl
         opts = FusionOptions(model=name, shape=(1, *src.spec.input_shape), path=path,
                              static=static, warmup=warmup, iterations=iterations,
                              min_time_s=min_time, trace_iterations=trace_iterations,
-                             processes=processes, threads=threads, timeout_s=timeout,
+                             processes=processes, threads=_threads(threads), timeout_s=timeout,
                              **({} if switches is None else {"switches": tuple(switches)}))
         data = run_fusion(opts, progress=progress)
     if src.factory:
@@ -86,7 +94,7 @@ def accuracy(model: Any, inputs: Any = None, *, shape: Any = None, num_inputs: i
              batch_size: int = 16, configs: Sequence[str] = ("mkldnn", "mkldnn-fused"),
              int8: Sequence[str] = (), calib_size: int = 64, rtol: float = 1e-3,
              atol: float = 1e-4, timing_batch: int = 1, iterations: int = 20, warmup: int = 5,
-             threads: int | None = None, timeout: float = 1800.0,
+             threads: int | str | None = None, timeout: float = 1800.0,
              progress: Progress = _quiet, processes: int = 3) -> Report:
     """MKL-DNN, fused and INT8 (`int8=("naive",)`...) against the reference kernels on random
     inputs (`mxprof accuracy`; labelled data sets are for the command line's --data).
@@ -104,6 +112,6 @@ def accuracy(model: Any, inputs: Any = None, *, shape: Any = None, num_inputs: i
             src.spec.to_dict(), plans, inputs={"kind": "random", "count": num_inputs, "seed": 0},
             batch_size=batch_size, calib_count=calib_size,
             timing={"batch": timing_batch, "warmup": warmup, "iterations": iterations},
-            tolerance=Tolerance(rtol=rtol, atol=atol), threads=threads, timeout=timeout,
+            tolerance=Tolerance(rtol=rtol, atol=atol), threads=_threads(threads), timeout=timeout,
             progress=progress, processes=processes if iterations else 1)
     return Report(report.to_dict())

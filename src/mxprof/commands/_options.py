@@ -2,7 +2,8 @@
 
 One flag per concept, one meaning and one default everywhere (README, "Options"):
 
-- CPUs: ``--cores LIST`` (``--cpus`` is a hidden alias), ``--membind NODES``, ``--threads N``.
+- CPUs: ``--cores LIST`` (``--cpus`` is a hidden alias), ``--membind NODES``, ``--threads N``
+  (or ``runtime``; default one per physical core: `thread_choice`).
 - timing: ``--iterations N`` a fixed number of timed calls (overrides ``--min-time``),
   ``--warmup N`` untimed calls after the first (default 5), ``--min-time S`` seconds of timed
   calls per measurement (default 1), ``--timeout S`` per worker (default 1800),
@@ -55,13 +56,41 @@ def add_binding(p: argparse.ArgumentParser, *, cores: bool = True, membind: bool
     if membind:
         g.add_argument("--membind", metavar="NODES",
                        help="allocate every worker's memory on these NUMA nodes, e.g. 0")
-    g.add_argument("--threads", type=int, metavar="N",
-                   help="OpenMP threads per worker (default: the number of --cores, else "
-                        "MXNet's own choice)")
+    add_threads(g)
     g.add_argument("--wait-policy", choices=("auto", "active", "passive"), default="auto",
                    help="how idle OpenMP threads wait: active spins a while, passive sleeps at "
                         "once; auto picks passive when other processes load the CPUs "
                         "(default: auto)")
+
+
+def threads_arg(text: str) -> int | str:
+    """--threads N or --threads runtime (argparse type); the count is checked by check_counts."""
+    from mxprof.cpu.openmp import THREADS_RUNTIME
+    if text.strip().lower() == THREADS_RUNTIME:
+        return THREADS_RUNTIME
+    try:
+        return int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"expected a count or '{THREADS_RUNTIME}', got {text!r}") from None
+
+
+def add_threads(g, what: str = "worker") -> None:
+    g.add_argument("--threads", type=threads_arg, metavar="N",
+                   help=f"OpenMP threads per {what}, or 'runtime' for MXNet's own choice "
+                        "(default: one per physical core of the CPUs it may use, as the "
+                        "reference benchmark ran; MXNet alone uses half the CPUs it sees)")
+
+
+def thread_choice(args, cpus=None):
+    """The `mxprof.cpu.openmp.ThreadChoice` of this command's workers: --threads N, 'runtime',
+    or one thread per physical core of `cpus` (the CPUs after --cores/--physical-only; default
+    this process's). The one place a command's default thread count is decided."""
+    from mxprof.cpu.openmp import choose_threads
+    try:
+        return choose_threads(getattr(args, "threads", None), cpus)
+    except ValueError as exc:
+        raise UsageError(str(exc)) from None
 
 
 def add_timing(p: argparse.ArgumentParser, *, iterations: int | None = None,
@@ -224,7 +253,8 @@ def check_counts(args, *, at_least_one=("iterations", "threads", "batch_size"),
                  not_negative=("warmup",), positive=("min_time", "timeout")) -> None:
     for name in at_least_one:
         value = getattr(args, name, None)
-        if value is not None and value < 1:
+        # --threads may also be the word "runtime" (threads_arg): only counts are checked.
+        if isinstance(value, int) and value < 1:
             raise UsageError(f"--{name.replace('_', '-')} must be at least 1, got {value}")
     for name in not_negative:
         value = getattr(args, name, None)

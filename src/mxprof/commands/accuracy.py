@@ -219,15 +219,16 @@ def _measure(args):
     binding = _binding(args)
     model = resolve_model(args)
     inputs = _inputs(args, tuple(model["input_shape"]))
-    threads = args.threads or (binding["count"] if binding else None)
+    choice = _options.thread_choice(args, _options.check_binding(args.cores, args.membind)[0])
+    threads = choice.threads
     # No --min-time here (a fixed count of calls): the presets set the process count only.
     processes = _options.preset_of(args).processes if args.iterations else 1
     if args.dry_run:
-        _dry_run(args, plans, inputs, binding, threads, processes)
+        _dry_run(args, plans, inputs, binding, choice, processes)
         return None
     bar, on_message = _progress(len(plans) * processes)
     with bar:
-        return run_accuracy(
+        report = run_accuracy(
             model, plans, inputs=inputs, batch_size=args.batch_size,
             calib_count=args.calib_size,
             timing={"batch": args.timing_batch, "warmup": args.warmup,
@@ -235,9 +236,12 @@ def _measure(args):
             tolerance=Tolerance(rtol=args.rtol, atol=args.atol), threads=threads,
             binding=binding, timeout=args.timeout, progress=on_message, processes=processes,
             wait_policy=_options.resolve_wait(args, threads, (binding or {}).get("count")))
+    import msgspec
+    return msgspec.structs.replace(report, notes=(*report.notes,
+                                                  f"OpenMP threads: {choice.text}"))
 
 
-def _dry_run(args, plans, inputs, binding, threads, processes) -> None:
+def _dry_run(args, plans, inputs, binding, choice, processes) -> None:
     count = inputs.get("records") if inputs["kind"] == "dataset" else inputs["count"]
     if inputs["kind"] == "dataset" and inputs.get("limit"):
         count = min(count, inputs["limit"])
@@ -254,6 +258,6 @@ def _dry_run(args, plans, inputs, binding, threads, processes) -> None:
     notes = (f"{processes} timing process(es) per configuration, interleaved; warm-up "
              f"{args.warmup} calls",
              f"binding: cores {binding['cpus'] if binding else 'not bound'}, membind "
-             f"{(binding or {}).get('membind') or 'not bound'}, threads "
-             f"{threads or 'runtime default'}")
+             f"{(binding or {}).get('membind') or 'not bound'}, OpenMP threads "
+             f"{choice.text}")
     _options.print_plan("accuracy", rows, estimate, notes)

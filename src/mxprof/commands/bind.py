@@ -30,7 +30,8 @@ def add_arguments(parser) -> None:
     parser.add_argument("--membind", metavar="NODES",
                         help="allocate memory only on these NUMA nodes, e.g. 0 (default: not bound)")
     parser.add_argument("--threads", type=int, metavar="N",
-                        help="OMP_NUM_THREADS (default: the number of bound CPUs)")
+                        help="OMP_NUM_THREADS (default: one per physical core of the bound "
+                             "CPUs, as the measuring commands)")
     parser.add_argument("--physical-only", action="store_true",
                         help="keep one logical CPU per physical core (skip SMT siblings)")
     parser.add_argument("--openmp", choices=("auto", "intel", "gnu"), default="auto",
@@ -55,6 +56,7 @@ def add_arguments(parser) -> None:
 
 def _plan_env(args, topology, cpus, load: float):
     from mxprof.cpu.openmp import (
+        choose_threads,
         detect_openmp_runtime,
         openmp_env,
         openmp_places,
@@ -62,7 +64,8 @@ def _plan_env(args, topology, cpus, load: float):
     )
 
     runtime = detect_openmp_runtime("mxnet") if args.openmp == "auto" else args.openmp
-    threads = args.threads if args.threads is not None else len(cpus)
+    # One per physical core of `cpus` by default, as every measuring command (choose_threads).
+    threads = choose_threads(args.threads, cpus, topology=topology).threads
     wait = resolve_wait_policy(args.wait_policy, threads=threads, bound=len(cpus),
                                online=len(topology.online), load=load)
     # Never both families: Intel OpenMP given KMP_AFFINITY and OMP_PLACES warns, ignores

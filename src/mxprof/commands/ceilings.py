@@ -19,7 +19,8 @@ from mxprof.errors import UsageError
 
 def add_arguments(p) -> None:
     p.add_argument("--cores", metavar="LIST", help="measure bound to these CPUs (as profile)")
-    p.add_argument("--threads", type=int, help="OpenMP threads (default: the runtime's)")
+    from mxprof.commands._options import add_threads
+    add_threads(p, "the worker")
     p.add_argument("--refresh", action="store_true", help="measure again, ignoring the cache")
     p.add_argument("--reps", type=int, default=5, help="repetitions per figure (default 5)")
     p.add_argument("--size", type=int, default=1024,
@@ -76,7 +77,7 @@ def format_ceilings(result: dict[str, Any]) -> list[str]:
 
 def run(args) -> int:
     from mxprof.jobs.ceilings import machine_ceilings
-    if args.reps < 1 or args.size < 16 or (args.threads is not None and args.threads < 1):
+    if args.reps < 1 or args.size < 16 or (isinstance(args.threads, int) and args.threads < 1):
         raise UsageError("--reps and --threads must be >= 1, --size >= 16")
     if args.cores:
         from mxprof.cpu.cpulist import parse_cpu_list
@@ -87,7 +88,9 @@ def run(args) -> int:
     if sys.stderr.isatty() and not args.refresh:
         print("mxprof: ceilings: cached figures are used when present (--refresh to measure)",
               file=sys.stderr)
-    result = machine_ceilings(args.cores, args.threads, refresh=args.refresh, reps=args.reps,
+    from mxprof.commands._options import check_binding, thread_choice
+    threads = thread_choice(args, check_binding(args.cores, None)[0]).threads
+    result = machine_ceilings(args.cores, threads, refresh=args.refresh, reps=args.reps,
                               size=args.size, timeout=args.timeout)
     if args.json:
         print(json.dumps(result, indent=2))

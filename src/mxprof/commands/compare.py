@@ -236,9 +236,9 @@ def _plan_runs(args, inputs, builds, host, instance_cpus):
                         min_time=_options.min_time_of(args) * preset.min_time_factor,
                         **({"min_iterations": 3} if args.quick else {}))
     bound = _bound(args)
-    threads = args.threads
-    if threads is None and bound and not instance_cpus:
-        threads = bound  # one OpenMP thread per bound CPU, as in every command (README)
+    # Instances get one thread per physical core of their own CPUs (jobs.compare.instances).
+    threads = (args.threads if isinstance(args.threads, int) else None) if instance_cpus else \
+        _options.thread_choice(args, _options.check_binding(args.cores, None)[0]).threads
     # The policy asked for, not the one "auto" picks under today's load, keys the results:
     # an auto run is reused whatever the load was; the table says which policy ran.
     environment = results_log.reuse_fingerprint(host)
@@ -255,6 +255,14 @@ def _plan_runs(args, inputs, builds, host, instance_cpus):
                                 processes=preset.processes, environment=environment,
                                 wait_policy=wait[0])
     return planned, wait
+
+
+def _threads_note(args, instance_cpus) -> str:
+    """Where the OpenMP thread count of the current build's workers came from."""
+    if instance_cpus and not isinstance(args.threads, int):
+        return "OpenMP threads: one per physical core of each instance's CPUs (mxprof default)"
+    cpus = _options.check_binding(args.cores, None)[0]
+    return f"OpenMP threads: {_options.thread_choice(args, cpus).text}"
 
 
 def _run_notes(log, planned, todo, instance_cpus, builds) -> list[str]:
@@ -306,7 +314,8 @@ def run(args) -> int:
     _options.announce_wait(wait)
     done = set() if args.fresh else log.done
     todo = [p for p in planned if p.key not in done]
-    notes = _run_notes(log, planned, todo, instance_cpus, builds)
+    notes = [*_run_notes(log, planned, todo, instance_cpus, builds),
+             _threads_note(args, instance_cpus)]
     with tempfile.TemporaryDirectory(prefix="mxprof-compare-") as tmp, \
             Progress("compare", len(planned), done_before=len(planned) - len(todo)) as progress:
         run_planned(todo, progress, timeout=args.timeout, workdir=args.workdir or tmp,

@@ -119,7 +119,7 @@ def _options_of(args) -> FusionOptions:
     cpus, _ = _options.check_binding(args.cores, args.membind)
     _options.check_outputs(args)
     require_extra("fusion", "mxnet")
-    threads = args.threads or (len(cpus) if cpus else None)
+    threads = _options.thread_choice(args, cpus).threads
     _options.check_model_files(args.symbol, args.params)
     spec, shape = _model(args)
     # --iterations is a fixed count everywhere: the fusion worker times at least `iterations`
@@ -164,7 +164,7 @@ def _measure(args) -> dict | None:
     opts = _options_of(args)
     cpus, nodes = _options.check_binding(args.cores, args.membind)
     if args.dry_run:
-        _dry_run(opts, cpus, nodes)
+        _dry_run(opts, cpus, nodes, _options.thread_choice(args, cpus))
         return None
     bind_parent(cpus, nodes)
     failures = tuple({WorkerError, getattr(fusion_run, "WorkerError", WorkerError)})
@@ -192,10 +192,12 @@ def _measure(args) -> dict | None:
             raise WorkerError(f"could not measure {args.model}: {exc}{detail}") from None
         if current:
             bar.done(current.pop())
+    # Where the thread count came from, for the header (mxprof.cpu.openmp.ThreadChoice).
+    report.setdefault("environment", {})["threads_why"] = _options.thread_choice(args, cpus).why
     return report
 
 
-def _dry_run(opts, cpus, nodes) -> None:
+def _dry_run(opts, cpus, nodes, choice) -> None:
     from mxprof.cpu.cpulist import format_cpu_list
     from mxprof.jobs.fusion.plan import worker_plan
 
@@ -212,8 +214,8 @@ def _dry_run(opts, cpus, nodes) -> None:
     notes = (f"{opts.processes} processes per configuration, interleaved; warm-up "
              f"{opts.warmup} calls; inputs {inputs} at batch {opts.shape[0]}, path {opts.path}",
              f"binding: cores {format_cpu_list(cpus) if cpus else 'not bound'}, membind "
-             f"{format_cpu_list(nodes) if nodes else 'not bound'}, threads "
-             f"{opts.threads or 'runtime default'}")
+             f"{format_cpu_list(nodes) if nodes else 'not bound'}, OpenMP threads "
+             f"{choice.text}")
     _options.print_plan("fusion", rows, per * len(rows), notes)
 
 

@@ -1,9 +1,10 @@
 """`python -m mxprof profile MODEL`: where the inference time of one model goes.
 
-Plans the workers (MKL-DNN on: timing, operators, layers, primitives; MKL-DNN off: timing,
-operators, layers),
-runs them one by one in subprocesses, writes partial results as each finishes, then renders the
-report (terminal tables on stdout, `--json`, `--markdown`, `--trace`). `--load RESULT.json`
+Plans the passes (MKL-DNN on: timing, operators, layers, primitives; MKL-DNN off: timing,
+operators, layers), runs them one process after another (the operators pass inside the last
+timing process of its configuration: mxprof.jobs.profile.runner says why that measures the
+same; hidden `--no-share` gives every pass its own), writes partial results as each process
+finishes, then renders the report (terminal tables on stdout, `--json`, `--markdown`, `--trace`). `--load RESULT.json`
 re-renders a saved result without running anything.
 """
 
@@ -62,6 +63,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     _options.add_outputs(p, ("json", "markdown", "trace", "html", "pyperf"))
     # Test-only fault injection: CONFIG:PASS:HOOK, HOOK in abort|hang|raise (see mxprof.jobs.profile.spec).
     p.add_argument("--test-hook", action="append", default=[], help=argparse.SUPPRESS)
+    # Every pass in a process of its own (bench/processes_cost.py measures what sharing saves).
+    p.add_argument("--no-share", action="store_true", help=argparse.SUPPRESS)
 
 
 def _plan(args, spec_model):
@@ -71,13 +74,14 @@ def _plan(args, spec_model):
     batch = args.batch_size or (REFERENCE_BATCH if args.reference_protocol else DEFAULT_BATCH)
     min_time = preset.min_time_factor * _options.min_time_of(
         args, REFERENCE_MIN_TIME if args.reference_protocol else _options.DEFAULT_MIN_TIME)
-    cpus, membind, threads = args.cores, args.membind, args.threads
+    cpus, membind = args.cores, args.membind
     if args.reference_protocol:
-        cpus, membind, threads = _reference_binding(cpus, membind, threads)
-    bound = (len(_options.check_binding(cpus, None, physical_only=args.physical_only)[0])
-             if cpus or args.physical_only else None)
-    if threads is None and bound:
-        threads = bound  # one OpenMP thread per bound CPU, as in every command (README)
+        cpus, membind = _reference_binding(cpus, membind)
+    selected = (_options.check_binding(cpus, None, physical_only=args.physical_only)[0]
+                if cpus or args.physical_only else None)
+    bound = len(selected) if selected else None
+    choice = _options.thread_choice(args, selected)
+    threads = choice.threads
     hooks = {}
     for h in args.test_hook:
         parts = h.split(":")
@@ -90,7 +94,8 @@ def _plan(args, spec_model):
             passes={p.strip() for p in args.passes.split(",") if p.strip()},
             reference=not args.no_reference, threads=threads, cpus=cpus, membind=membind,
             physical_only=args.physical_only, hooks=hooks, processes=preset.processes,
-            wait_policy=_options.resolve_wait(args, threads, bound))
+            wait_policy=_options.resolve_wait(args, threads, bound),
+            threads_why=choice.why)
     except ValueError as exc:  # an unknown pass
         raise UsageError(str(exc)) from None
 
@@ -150,14 +155,14 @@ def _roof_refuted(report: dict, ceilings: dict | None) -> bool:
     return hit and any(ABOVE_ROOF_MARK in w for w in warnings)
 
 
-def _reference_binding(cpus, membind, threads):
+def _reference_binding(cpus, membind):
+    """The physical cores and memory of NUMA node 0 (threads: one per core, the default)."""
     from mxprof.cpu.cpulist import format_cpu_list
     from mxprof.cpu.topology import read_topology
 
     topo = read_topology()
     node0 = topo.cores_of_node(min(topo.nodes))
-    return (cpus or format_cpu_list(node0), membind or str(min(topo.nodes)),
-            threads or len(node0))
+    return cpus or format_cpu_list(node0), membind or str(min(topo.nodes))
 
 
 def _resolve(args):
@@ -237,12 +242,20 @@ def _finish(args, report, status: int) -> int:
 
 
 def _dry_run(args, specs, checks) -> int:
-    per_pass = {"timing": 8 + 2 * specs[0].protocol.min_time, "operators": 8, "layers": 10,
-                "primitives": 8}
-    rows = [(s.label, f"{s.pass_name} pass, batch "
-             f"{'1 and ' + str(s.batch_size) if s.pass_name == 'timing' else '1'}, "
-             f"MKL-DNN {'on' if s.mkldnn else 'off'}") for s in specs]
-    estimate = sum(per_pass[s.pass_name] for s in specs)
+    from mxprof.jobs.profile.runner import group_label, group_specs
+    # Seconds per pass after the process start-up (about 6 s: import, build, first call).
+    per_pass = {"timing": 2 + 2 * specs[0].protocol.min_time, "operators": 2, "layers": 4,
+                "primitives": 2}
+    rows, estimate = [], 0.0
+    for group in group_specs(specs, share=not args.no_share):
+        members = [specs[i] for i in group]
+        what = "; then ".join(f"{s.pass_name} pass, batch "
+                              f"{'1 and ' + str(s.batch_size) if s.pass_name == 'timing' else '1'}"
+                              for s in members)
+        shared = ", one process" if len(members) > 1 else ""
+        rows.append((group_label(members),
+                     f"{what}, MKL-DNN {'on' if members[0].mkldnn else 'off'}{shared}"))
+        estimate += 6 + sum(per_pass[s.pass_name] for s in members)
     if "fusion" in checks:
         rows.append(("fusion summary", "unfused and fused workers, batch 1"))
         estimate += 40
@@ -254,7 +267,7 @@ def _dry_run(args, specs, checks) -> int:
              + (f"{s.protocol.iterations} timed calls" if s.protocol.iterations
                 else f">= {s.protocol.min_time:g} s of timed calls") + " per measurement",
              f"binding: cores {s.cpus or 'not bound'}, membind {s.membind or 'not bound'}, "
-             f"threads {s.threads or 'runtime default'}")
+             f"OpenMP threads {s.threads or 'unset'}, {s.threads_why or 'runtime default'}")
     _options.print_plan("profile", rows, estimate, notes)
     return EXIT_OK
 
@@ -282,23 +295,27 @@ def run(args) -> int:
 def _measure(args, specs, checks) -> int:
     from mxprof.commands._progress import Progress
     from mxprof.jobs.profile.report import build_report
-    from mxprof.jobs.profile.runner import run_specs
+    from mxprof.jobs.profile.runner import group_specs, run_specs
 
     done = []
     from mxprof.cpu.load import LoadMonitor
     loads: list = []
-    monitor = [LoadMonitor.start()]
-    with Progress("profile", len(specs) + len(checks)) as progress:
-        def partial(result):
-            done.append(result)
+    monitor = [None]
+    workers = len(group_specs(specs, share=not args.no_share))
+    with Progress("profile", workers + len(checks)) as progress:
+        def started(label):
+            progress.start(label)
+            monitor[0] = LoadMonitor.start()
+
+        def partial(label, results):
+            done.extend(results)
             # One busy-machine record per worker, named after it (mxprof.cpu.load).
             if monitor[0] is not None:
-                rec = monitor[0].stop(f"{result.spec.label} (worker {len(done)})")
+                rec = monitor[0].stop(f"{label} (worker {len(loads) + 1})")
                 loads.append(rec.to_dict() if rec else None)
-                monitor[0] = LoadMonitor.start()
-            progress.done(specs[len(done) - 1].label, "ok" if result.ok else result.status)
-            if len(done) < len(specs):
-                progress.start(specs[len(done)].label)
+            bad = [r for r in results if not r.ok]
+            progress.done(label, "ok" if not bad else ", ".join(
+                f"{r.spec.pass_name} {r.status}" for r in bad))
             if args.json and args.json != "-":
                 try:
                     _write_outputs(args, build_report(done, planned=len(specs)), ("json",))
@@ -311,9 +328,9 @@ def _measure(args, specs, checks) -> int:
             # cached); the primitives pass reads it from its own verbose log instead.
             from mxprof.workers.environment import onednn_version
             onednn_version(probe=True)
-        progress.start(specs[0].label)
         results = run_specs(specs, timeout=args.timeout, workdir=args.workdir,
-                            on_result=partial, progress=False)
+                            on_start=started, on_worker=partial, progress=False,
+                            share=not args.no_share)
         report = build_report(results, planned=len(specs))
         _add_machine_load(report, loads)
         if checks:

@@ -55,6 +55,7 @@ and (intel-openmp 2026.2, measured) put both threads of a 2-CPU run on one CPU.
 
 from __future__ import annotations
 
+import dataclasses
 import importlib.util
 import os
 import struct
@@ -183,6 +184,77 @@ def wait_policy_in_force(environ: Mapping[str, str] | None = None) -> dict[str, 
     return {"policy": policy, "variables": variables}
 
 
+# ---- how many OpenMP threads a worker gets ----------------------------------------------
+
+THREADS_RUNTIME = "runtime"  # --threads runtime: leave OMP_NUM_THREADS unset, MXNet decides
+
+
+def mxnet_default_threads(cpus: int) -> int:
+    """The OpenMP team MXNet 1.9.1 picks by itself on x86 when OMP_NUM_THREADS is unset:
+    omp_get_num_procs() >> 1 (src/engine/openmp.cc, `OpenMP::OpenMP`: it assumes every core
+    has two SMT threads), at least 1. `cpus`: the CPUs the process may use (libgomp's
+    omp_get_num_procs counts the affinity mask)."""
+    return max(1, cpus // 2)
+
+
+@dataclasses.dataclass(frozen=True)
+class ThreadChoice:
+    """The OpenMP thread count of a command's workers and where it came from.
+
+    threads: OMP_NUM_THREADS to set (None: unset, the runtime's own choice); source: "user"
+    (--threads N), "physical cores" (mxprof's default) or "runtime" (--threads runtime);
+    why: the reason as the report prints it after the count.
+    """
+
+    threads: int | None
+    source: str
+    why: str
+
+    @property
+    def text(self) -> str:
+        """'2, one per physical core (mxprof default; MXNet alone would use 1)'."""
+        return f"{self.threads if self.threads is not None else 'unset'}, {self.why}"
+
+
+def choose_threads(requested: int | str | None, cpus: Sequence[int] | None = None, *,
+                   topology: Topology | None = None) -> ThreadChoice:
+    """The thread count of every measuring command, decided here only.
+
+    `requested`: --threads as parsed (an int, "runtime", or None for the default); `cpus`: the
+    logical CPUs the workers may use after --cores/--physical-only (default: this process's
+    affinity). The default is one thread per physical core of `cpus`, what the reference
+    benchmark ran (OMP_NUM_THREADS=18 on the 18 physical cores of one socket, compact affinity); MXNet's own default would be `mxnet_default_threads`, one
+    thread on a 2-core VM without SMT. Raises ValueError for a count below 1 or another word.
+    """
+    allowed = sorted(cpus) if cpus else sorted(os.sched_getaffinity(0))
+    alone = mxnet_default_threads(len(allowed))
+    if requested == THREADS_RUNTIME:
+        return ThreadChoice(None, "runtime", f"--threads runtime: MXNet's own default, "
+                            f"{alone} on these {len(allowed)} CPUs")
+    if isinstance(requested, str):
+        raise ValueError(f"--threads {requested}: give a count or '{THREADS_RUNTIME}'")
+    if requested is not None:
+        if requested < 1:
+            raise ValueError(f"--threads must be at least 1, got {requested}")
+        return ThreadChoice(requested, "user", f"--threads {requested} (MXNet alone would use "
+                            f"{alone})")
+    cores = _physical_cores(allowed, topology)
+    return ThreadChoice(cores, "physical cores", "one per physical core (mxprof default; "
+                        f"MXNet alone would use {alone})")
+
+
+def _physical_cores(cpus: Sequence[int], topology: Topology | None) -> int:
+    """Physical cores among `cpus` (SMT siblings count once); the CPU count when sysfs cannot
+    be read (a container without /sys/devices/system/cpu: no SMT is then the safe guess)."""
+    if topology is None:
+        from mxprof.cpu.topology import read_topology
+        try:
+            topology = read_topology()
+        except (OSError, ValueError):
+            return len(cpus)
+    return len(topology.physical_cpus(cpus)) or len(cpus)
+
+
 # ---- which OpenMP runtime does the installed MXNet use? ------------------------------------
 
 _INTEL_NAMES = ("libiomp5", "libomp.so", "libomp5")
@@ -250,6 +322,7 @@ def detect_openmp_runtime(package: str = "mxnet") -> str:
 
 __all__ = [
     "DEFAULT_BLOCKTIME_MS", "GNU_ACTIVE_SPINCOUNT", "INTEL_AFFINITY", "OPENMP_VARIABLES",
-    "WAIT_POLICIES", "detect_openmp_runtime", "elf_needed", "openmp_env", "openmp_places",
-    "resolve_wait_policy", "wait_policy_in_force",
+    "THREADS_RUNTIME", "WAIT_POLICIES", "ThreadChoice", "choose_threads", "detect_openmp_runtime",
+    "elf_needed", "mxnet_default_threads", "openmp_env", "openmp_places", "resolve_wait_policy",
+    "wait_policy_in_force",
 ]

@@ -77,7 +77,7 @@ def header_lines(report: dict) -> list[str]:
         f"model {report['model']}, input {shape}{note}, fused with {how}, {static}",
         f"MXNet {env['mxnet']}, {env['onednn'] or 'oneDNN version unknown'}, "
         f"ISA {env['isa'] or '?'}; CPU {env['cpu']}; {env['threads'] or '?'} OpenMP threads "
-        f"(read in the worker) on CPUs {env.get('allowed_cpus') or '?'} of "
+        f"(read in the worker{'; ' + env['threads_why'] if env.get('threads_why') else ''}) on CPUs {env.get('allowed_cpus') or '?'} of "
         f"{env['logical_cpus']} logical CPUs, OpenMP wait policy {wait}",
         f"latency: {report['protocol']['latency']}",
         f"groups: {report['protocol']['groups']}",

@@ -30,7 +30,8 @@ def header_lines(report: dict[str, Any]) -> list[str]:
         f"NUMA node {_numa(env)}; membind {aff.get('membind') or 'none'}",
         f"software MXNet {mx.get('version', '?')}, oneDNN "
         f"{env.get('onednn_version') or '? (known from the primitives pass)'}, "
-        f"OpenMP {mx.get('openmp_runtime') or '?'}, threads {threads or 'unknown'} on CPUs "
+        f"OpenMP {mx.get('openmp_runtime') or '?'}, threads {threads or 'unknown'}"
+        f"{threads_why(report)} on CPUs "
         f"{mx.get('allowed_cpus') or aff.get('cpus', '?')}, wait policy {wait}",
         f"clock    {clock or 'not recorded (file written before the clock was)'}",
     ]
@@ -95,6 +96,13 @@ def run_settings(report: dict[str, Any]) -> tuple[Any, str, str | None]:
     wait = (env.get("wait_policy") or {}).get("policy") or "not recorded"
     clock = ((report.get("latency_ms") or {}).get("protocol") or {}).get("clock")
     return threads, wait, clock
+
+
+def threads_why(report: dict[str, Any]) -> str:
+    """', one per physical core (mxprof default; MXNet alone would use 1),' after the count,
+    or '' for files written before the reason was recorded."""
+    why = (report.get("protocol") or {}).get("threads_why")
+    return f", {why}," if why else ""
 
 
 def ratio_cell(ratio: dict[str, Any] | None, plain: float | None = None) -> str:

@@ -19,6 +19,12 @@ Worker side (`worker_main(run, argv)`), called by every `mxprof.jobs.*.worker` m
 spec, applies the test fault if one is set, calls `run(spec) -> dict`, writes the result
 atomically, exits 0; a Python exception prints its traceback and exits 1 without a result.
 
+Several passes in one worker (`mxprof.jobs.profile.runner.group_specs`): `run` may write the
+result file itself after each pass (`checkpoint(spec, data)`, atomically, to the path the spec
+carries as `_result`), so a pass that crashes, hangs or raises leaves the results of the passes
+before it. The parent then sees a failed or crashed worker *with* data and reports per pass:
+what was written is kept, the rest carries the failure (`WorkerResult.data` holds it).
+
 Test seam: `MXPROF_TEST_FAULT=FAULT[@PATTERN]` in a worker's environment (inherited from the
 command under test). FAULT is one of `FAULTS`; PATTERN (fnmatch) selects workers by name (the
 spec's `name`, e.g. `00-mkldnn-timing`, `unfused`, `mkldnn-off`); without it every worker
@@ -202,6 +208,17 @@ def active_fault(name: str, environ: Mapping[str, str] | None = None) -> str | N
     return fault
 
 
+def checkpoint(spec: Mapping[str, Any], data: dict[str, Any]) -> None:
+    """Write the results so far (a worker running several passes, after each pass)."""
+    jsonio.write_json(Path(spec["_result"]), data)
+
+
+def apply_fault(fault: str | None) -> None:
+    """Act out `fault` (one of FAULTS, or None for nothing) here and now: a worker running
+    several passes injects a pass's fault right before that pass."""
+    _fault_before(fault)
+
+
 def _fault_before(fault: str | None) -> None:
     if fault == "crash-before":
         os.abort()
@@ -238,7 +255,8 @@ def worker_main(run: Callable[[dict[str, Any]], dict[str, Any]],
     fault = active_fault(spec.get("name") or os.environ.get(NAME_VARIABLE, ""))
     try:
         _fault_before(fault)
-        result = run({**spec, "_options": extra, "_workdir": str(result_path.parent)})
+        result = run({**spec, "_options": extra, "_workdir": str(result_path.parent),
+                      "_result": str(result_path)})
     except Exception:  # noqa: BLE001 - every failure of a job becomes the worker's exit status
         traceback.print_exc()
         return 1

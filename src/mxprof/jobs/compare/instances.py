@@ -54,9 +54,11 @@ def split_cpus(cpus: Sequence[int], instances: int) -> list[str]:
 
 def instance_specs(spec: RunSpec, instance_cpus: Sequence[str],
                    threads: int | None = None) -> list[RunSpec]:
-    """One spec per instance: its CPUs, and one OpenMP thread per CPU unless told otherwise."""
-    return [msgspec.structs.replace(spec, cpus=cpus,
-                                threads=threads or len(parse_cpu_list(cpus)))
+    """One spec per instance: its CPUs, and one OpenMP thread per physical core of them unless
+    told otherwise (`mxprof.cpu.openmp.choose_threads`, every command's default)."""
+    from mxprof.cpu.openmp import choose_threads
+    return [msgspec.structs.replace(spec, cpus=cpus, threads=threads or choose_threads(
+                None, parse_cpu_list(cpus)).threads)
             for cpus in instance_cpus]
 
 

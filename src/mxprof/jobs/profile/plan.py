@@ -22,7 +22,8 @@ def plan_specs(model: ModelSpec, *, batch_size: int, protocol: Protocol,
                threads: int | None = None, cpus: str | None = None,
                membind: str | None = None, physical_only: bool = False,
                hooks: dict[tuple[str, str], str] | None = None, processes: int = 1,
-               wait_policy: str | None = None) -> list[RunSpec]:
+               wait_policy: str | None = None, threads_why: str | None = None
+               ) -> list[RunSpec]:
     """One RunSpec per (configuration, pass); timing always runs, primitives only with MKL-DNN.
 
     Timing runs in `processes` workers per configuration, interleaved (A B A B...) so drifting
@@ -44,18 +45,31 @@ def plan_specs(model: ModelSpec, *, batch_size: int, protocol: Protocol,
     return [RunSpec(model=model, config=c, mkldnn=mk[c], pass_name=p, batch_size=batch_size,
                     protocol=protocol, threads=threads, cpus=cpus, membind=membind,
                     physical_only=physical_only, test_hook=hooks.get((c, p)),
-                    wait_policy=wait_policy)
+                    wait_policy=wait_policy, threads_why=threads_why)
             for c, p in order]
+
+
+def _thread_choice(threads, cpus: str | None, physical_only: bool):
+    from mxprof.cpu.openmp import choose_threads
+    selected = None
+    if cpus is not None or physical_only:
+        from mxprof.cpu.binding import select_cpus
+        from mxprof.cpu.topology import read_topology
+        selected = select_cpus(read_topology(), cpus, physical_only=physical_only)
+    return choose_threads(threads, selected)
 
 
 def run_profile(model: ModelSpec, *, batch_size: int = 8, protocol: Protocol | None = None,
                 passes: Sequence[str] = PASSES, reference: bool = True,
-                checks: Sequence[str] = CHECKS, threads: int | None = None,
+                checks: Sequence[str] = CHECKS, threads: int | str | None = None,
                 cpus: str | None = None, membind: str | None = None,
                 physical_only: bool = False, timeout: float = 600.0,
                 workdir: str | None = None,
                 progress: Callable[[str], None] = lambda m: None) -> dict[str, Any]:
-    """Run every worker of one profile, then the checks; the schema-1 report (a dict)."""
+    """Run every worker of one profile, then the checks; the schema-1 report (a dict).
+
+    `threads`: a count, "runtime" (MXNet's own), or None for one per physical core of the
+    CPUs the workers may use (`mxprof.cpu.openmp.choose_threads`, as the CLI)."""
     from mxprof.jobs.profile.report import build_report
     from mxprof.jobs.profile.runner import run_specs
 
@@ -63,9 +77,10 @@ def run_profile(model: ModelSpec, *, batch_size: int = 8, protocol: Protocol | N
     if unknown:
         raise ValueError(f"unknown check(s) {', '.join(sorted(unknown))}; choose from "
                          f"{','.join(CHECKS)}")
+    choice = _thread_choice(threads, cpus, physical_only)
     specs = plan_specs(model, batch_size=batch_size, protocol=protocol or Protocol(min_time=1.0),
-                       passes=passes, reference=reference, threads=threads, cpus=cpus,
-                       membind=membind, physical_only=physical_only)
+                       passes=passes, reference=reference, threads=choice.threads, cpus=cpus,
+                       membind=membind, physical_only=physical_only, threads_why=choice.why)
     if not any(s.pass_name == "primitives" for s in specs):
         from mxprof.workers.environment import onednn_version
         onednn_version(probe=True)

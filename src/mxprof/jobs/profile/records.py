@@ -32,6 +32,7 @@ class ProfileModel(ModelSpec, frozen=True, kw_only=True):
 class ProfileProtocol(Protocol, frozen=True, kw_only=True):
     batch_size: int
     threads: int | None = None
+    threads_why: str | None = None  # where the count came from (mxprof.cpu.openmp.ThreadChoice)
     cpus: str | None = None
     membind: str | None = None
     hybridize: str | None = None

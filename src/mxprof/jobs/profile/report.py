@@ -170,6 +170,18 @@ HYBRIDIZE = ("timing, operators: static_alloc=True, static_shape=True; layers, p
              "static_alloc=True, static_shape=False (per-layer hooks, mxprof.mx.layers)")
 
 
+def _passes_text(results: list[RunResult]) -> str:
+    """How the passes ran, and which shared a process (mxprof.jobs.profile.runner.JOINS)."""
+    shared = any("timing" in r.shared_with for r in results if r.spec.pass_name == "operators")
+    where = ("in the last timing process of its configuration, after the timing is written; "
+             "bulk off is read when the re-hybridized graph is built" if shared else
+             "in its own worker")
+    return ("timing (bulk exec on, no profiler); operators (bulk exec off, MXNet profiler "
+            f"aggregate; {where}); layers (own worker: per-layer hooks, mxprof.mx.layers "
+            "LAYER_ENV, NaiveEngine is chosen at load); primitives (own worker: DNNL_VERBOSE=1 "
+            "with layer windows, read once at oneDNN's first primitive, never during timing)")
+
+
 def build_report(results: list[RunResult], *, planned: int | None = None,
                  created: str | None = None) -> dict[str, Any]:
     """One schema-1 report from the runs of one model; `planned` = number of workers planned."""
@@ -195,12 +207,10 @@ def build_report(results: list[RunResult], *, planned: int | None = None,
                   "weights_path": first.weights_path, "param_count": first.param_count},
         "environment": env,
         "protocol": {**spec.protocol.to_dict(), "batch_size": spec.batch_size,
-                     "threads": spec.threads, "cpus": spec.cpus, "membind": spec.membind,
+                     "threads": spec.threads, "threads_why": spec.threads_why,
+                     "cpus": spec.cpus, "membind": spec.membind,
                      "hybridize": HYBRIDIZE,
-                     "passes": "each pass in its own worker: timing (bulk exec on, no profiler); "
-                               "operators (bulk exec off, MXNet profiler aggregate); layers "
-                               "(per-layer hooks, mxprof.mx.layers LAYER_ENV); primitives "
-                               "(DNNL_VERBOSE=1 with layer windows, never during timing)"},
+                     "passes": _passes_text(results)},
         "mkldnn": True,
         **main,
         "machine_load": None,

@@ -1,12 +1,32 @@
-"""Run each RunSpec in its own worker process, bounded by a timeout, one after another.
+"""Run the RunSpecs of a profile in worker processes, bounded by a timeout, one after another.
 
 Workers run sequentially: on a machine with a few cores two workers would time each other.
 The environment of each worker is built here (`worker_env`, the pass-specific part over
 `mxprof.workers.process.worker_env`) so that MXNet, OpenMP and oneDNN see it when libmxnet loads;
-the one worker protocol (`mxprof.workers.protocol`) runs it. A worker that crashes (a signal,
-e.g. SIGSEGV/SIGABRT), outlives the timeout, or crashes after writing its result becomes a
-failed `RunResult` carrying its stderr tail; the others go on. `on_result` is called after every
-worker, so callers can write partial results as they arrive.
+the one worker protocol (`mxprof.workers.protocol`) runs it.
+
+Passes share a process where what they measure cannot tell (`group_specs`, `JOINS`): each
+process costs an MXNet import, a model build and a first call (seconds), and what is fixed at
+libmxnet load is the same for both passes of a pair. In MXNet 1.9.1:
+- MXNET_MKLDNN_ENABLED is read once (src/operator/nn/mkldnn/mkldnn_base-inl.h, a function
+  static), MXNET_ENGINE_TYPE when the engine is created (src/engine/engine.cc), and
+  DNNL_VERBOSE at oneDNN's first primitive (its `get_verbose`); libmxnet.so exports no
+  `dnnl_set_verbose`/`mkldnn_set_verbose` (`nm -D --defined-only` lists no dnnl C function),
+  so verbose cannot be switched on later. Hence the layers pass (NaiveEngine) and the
+  primitives pass (NaiveEngine + verbose) keep their own processes, and no pass shares with
+  another configuration.
+- MXNET_EXEC_BULK_EXEC_INFERENCE is read with getenv every time a static CachedOp builds its
+  forward segments (include/mxnet/imperative.h `PreferBulkExecInference`, called from
+  src/imperative/cached_op.cc `StaticInitExec`), so a process can time with bulk execution on
+  and then, with the variable set and the block hybridized afresh, run the operators pass with
+  bulk off: the operators pass joins the last timing process of its configuration, after the
+  timing is written. An interrupted run still has every configuration's earlier timing
+  processes before any breakdown, and a crash in the joined pass leaves the timing it follows
+  (the worker writes its result after each pass; `run_group` keeps what was written).
+A worker that crashes (a signal, e.g. SIGSEGV/SIGABRT), outlives the timeout, or crashes after
+writing its result becomes a failed `RunResult` for each pass it had not finished, carrying its
+stderr tail; the others go on. `on_result` is called after every pass's worker ends, so callers
+can write partial results as they arrive.
 """
 
 from __future__ import annotations
@@ -20,15 +40,38 @@ from pathlib import Path
 from mxprof.jobs.profile.spec import RunResult, RunSpec
 from mxprof.workers.process import stderr_tail, thread_env
 from mxprof.workers.process import worker_env as process_env
-from mxprof.workers.protocol import FAULT_VARIABLE, WorkerSpec, run_worker
+from mxprof.workers.protocol import WorkerResult, WorkerSpec, exception_line, run_worker
 
-__all__ = ["layer_env", "run_one", "run_specs", "stderr_tail", "thread_env", "worker_env"]
+__all__ = ["JOINS", "group_specs", "layer_env", "run_group", "run_one", "run_specs",
+           "stderr_tail", "thread_env", "worker_env"]
 
 # The operators pass needs un-merged operators (see DESIGN.md): bulk execution off.
-_BULK_OFF = {"MXNET_EXEC_BULK_EXEC_INFERENCE": "0"}
+BULK_OFF = {"MXNET_EXEC_BULK_EXEC_INFERENCE": "0"}
 _VERBOSE_ON = {"DNNL_VERBOSE": "1", "DNNL_VERBOSE_TIMESTAMP": "1", "MKLDNN_VERBOSE": "1"}
-# RunSpec.test_hook (profile --test-hook) as a fault of the worker protocol.
-_HOOK_FAULTS = {"abort": "crash-before", "hang": "hang", "raise": "raise"}
+# pass -> the pass whose process it may join (module docstring: why each pair may share).
+JOINS = {"operators": "timing"}
+
+
+def group_specs(specs: Sequence[RunSpec], *, share: bool = True) -> list[tuple[int, ...]]:
+    """Which specs run in one process: tuples of indices into `specs`, in the order the
+    processes run (each at the place of its first spec). A pass of `JOINS` joins the last
+    spec of the pass it names with the same configuration, when there is one before it."""
+    host: dict[tuple[str, str], int] = {}
+    groups: dict[int, list[int]] = {}
+    for i, spec in enumerate(specs):
+        joins = JOINS.get(spec.pass_name) if share else None
+        target = host.get((spec.config, joins)) if joins else None
+        if target is None:
+            groups[i] = [i]
+        else:
+            groups[target].append(i)
+        host[(spec.config, spec.pass_name)] = i
+    return [tuple(g) for g in groups.values()]
+
+
+def group_label(specs: Sequence[RunSpec]) -> str:
+    """'resnet18_v1 mkldnn timing + operators': one process's passes."""
+    return " + ".join([specs[0].label, *(s.pass_name for s in specs[1:])])
 
 
 def layer_env() -> dict[str, str]:
@@ -39,45 +82,76 @@ def layer_env() -> dict[str, str]:
 
 def worker_env(spec: RunSpec, base: dict[str, str] | None = None,
                python: str | None = None) -> dict[str, str]:
-    """The complete environment of the worker for `spec`; `python`: another interpreter
-    (a venv with another MXNet build, see mxprof.workers.builds)."""
+    """The complete environment of the worker whose first pass is `spec`; `python`: another
+    interpreter (a venv with another MXNet build, see mxprof.workers.builds). A pass that
+    joins it (`JOINS`) sets its own variables inside the worker."""
     extra: dict[str, str] = {}
     if spec.pass_name == "operators":
-        extra.update(_BULK_OFF)
+        extra.update(BULK_OFF)
     if spec.pass_name in ("layers", "primitives"):
         extra.update(layer_env())
     if spec.pass_name == "primitives":
         extra.update(_VERBOSE_ON)
-    if spec.test_hook:
-        extra[FAULT_VARIABLE] = _HOOK_FAULTS[spec.test_hook]
     return process_env(base=base, drop=("MXNET_EXEC_BULK_EXEC_INFERENCE",), mkldnn=spec.mkldnn,
                        threads=spec.threads, extra=extra, python=python,
                        foreign=python is not None, wait_policy=spec.wait_policy)
 
 
-def run_one(spec: RunSpec, workdir: Path, *, timeout: float, index: int = 0,
-            python: str | None = None) -> RunResult:
-    """Run one worker to completion or timeout; never raises for worker failures."""
-    name = f"{index:02d}-{spec.config}-{spec.pass_name}"
-    primitives = spec.pass_name == "primitives"
-    ws = WorkerSpec(module="mxprof.jobs.profile.worker", name=name, spec=spec.to_dict(),
-                    workdir=Path(workdir), env=worker_env(spec, python=python), timeout=timeout,
+def run_group(specs: Sequence[RunSpec], workdir: Path, *, timeout: float, index: int = 0,
+              python: str | None = None) -> list[RunResult]:
+    """Run `specs` (same configuration and binding) in one worker process, in order; one
+    RunResult per spec. Never raises for worker failures: the passes the worker finished keep
+    their results, the others carry the failure."""
+    first = specs[0]
+    name = f"{index:02d}-{first.config}-{'+'.join(s.pass_name for s in specs)}"
+    primitives = any(s.pass_name == "primitives" for s in specs)
+    ws = WorkerSpec(module="mxprof.jobs.profile.worker", name=name,
+                    spec={"runs": [s.to_dict() for s in specs]},
+                    workdir=Path(workdir), env=worker_env(first, python=python), timeout=timeout,
                     python=python, keep_stdout=primitives,
                     args=("--verbose-log", str(Path(workdir) / f"{name}.stdout"))
                     if primitives else ())
     res = run_worker(ws)
-    if res.ok:
-        return RunResult.from_dict(res.data)
+    written = [RunResult.from_dict(r) for r in ((res.data or {}).get("results") or ())]
+    if res.ok and len(written) == len(specs):
+        return written
+    # The pass that was running when the worker died, and every pass after it, failed; a
+    # crash after the last result was written is charged to that last pass, as the protocol
+    # charges it to a one-pass worker.
+    if len(written) == len(specs):
+        return [*written[:-1], _failed(specs[-1], res, after_result=True)]
+    return written + [_failed(s, res) for s in specs[len(written):]]
+
+
+def _failed(spec: RunSpec, res: WorkerResult, *, after_result: bool = False) -> RunResult:
     status = "timeout" if res.status == "timeout" else "failed"
+    error = res.error
+    if res.data is not None and res.status != "timeout" and not after_result:
+        # The protocol's "after writing its result" names the earlier passes' results: say
+        # what happened in this pass instead.
+        error = f"worker {res.outcome.description}: " + (
+            exception_line(res.stderr_tail) or "no error output")
     return RunResult(spec=spec, status=status, wall_s=res.wall_s,
                      returncode=res.outcome.returncode, stderr_tail=res.stderr_tail,
-                     error=res.error)
+                     error=error)
+
+
+def run_one(spec: RunSpec, workdir: Path, *, timeout: float, index: int = 0,
+            python: str | None = None) -> RunResult:
+    """Run one spec in its own worker to completion or timeout; never raises for failures."""
+    return run_group([spec], workdir, timeout=timeout, index=index, python=python)[0]
 
 
 def run_specs(specs: Sequence[RunSpec], *, timeout: float, workdir: str | os.PathLike | None = None,
               on_result: Callable[[RunResult], None] | None = None,
-              progress: bool | None = None) -> list[RunResult]:
-    """Run every spec in turn; results in spec order. A progress bar goes to stderr on a TTY."""
+              progress: bool | None = None, share: bool = True,
+              on_start: Callable[[str], None] | None = None,
+              on_worker: Callable[[str, list[RunResult]], None] | None = None
+              ) -> list[RunResult]:
+    """Run every spec, several per process where `group_specs` allows (`share`); results in
+    spec order. `on_start(label)` before each process, `on_result(result)` for each of its
+    passes after it, then `on_worker(label, its results)`. A progress bar goes to stderr on a
+    TTY when `progress` is true."""
     own_tmp = None
     if workdir is None:
         own_tmp = tempfile.TemporaryDirectory(prefix="mxprof-")
@@ -86,36 +160,54 @@ def run_specs(specs: Sequence[RunSpec], *, timeout: float, workdir: str | os.Pat
     workdir.mkdir(parents=True, exist_ok=True)
     if progress is None:
         progress = sys.stderr.isatty()
-    results: list[RunResult] = []
+    results: dict[int, RunResult] = {}
+    groups = group_specs(specs, share=share)
+    bar = _Bar(len(specs)) if progress else None
     try:
-        if progress:
-            _run_with_bar(specs, workdir, timeout, results, on_result)
-        else:
-            for i, spec in enumerate(specs):
-                results.append(run_one(spec, workdir, timeout=timeout, index=i))
+        for n, group in enumerate(groups):
+            members = [specs[i] for i in group]
+            if on_start:
+                on_start(group_label(members))
+            if bar:
+                bar.start(group_label(members))
+            ran = run_group(members, workdir, timeout=timeout, index=n)
+            for i, result in zip(group, ran, strict=True):
+                results[i] = result
+                if bar:
+                    bar.done(result)
                 if on_result:
-                    on_result(results[-1])
+                    on_result(result)
+            if on_worker:
+                on_worker(group_label(members), ran)
     finally:
+        if bar:
+            bar.close()
         if own_tmp is not None:
             own_tmp.cleanup()
-    return results
+    return [results[i] for i in range(len(specs))]
 
 
-def _run_with_bar(specs, workdir, timeout, results, on_result) -> None:
-    from rich.console import Console
-    from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+class _Bar:
+    """A rich bar over the passes, one line per pass as it ends (library callers on a TTY)."""
 
-    console = Console(stderr=True)
-    columns = (TextColumn("[bold]{task.description}"), BarColumn(),
-               TextColumn("{task.completed}/{task.total} workers"), TimeElapsedColumn())
-    with Progress(*columns, console=console, transient=True) as bar:
-        task = bar.add_task("profiling", total=len(specs))
-        for i, spec in enumerate(specs):
-            bar.update(task, description=spec.label)
-            result = run_one(spec, workdir, timeout=timeout, index=i)
-            results.append(result)
-            status = "[green]ok" if result.ok else f"[red]{result.status}"
-            console.print(f"  {spec.label}: {status}[/] ({result.wall_s:.1f} s)")
-            if on_result:
-                on_result(result)
-            bar.advance(task)
+    def __init__(self, total: int):
+        from rich.console import Console
+        from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+
+        self.console = Console(stderr=True)
+        columns = (TextColumn("[bold]{task.description}"), BarColumn(),
+                   TextColumn("{task.completed}/{task.total} workers"), TimeElapsedColumn())
+        self.bar = Progress(*columns, console=self.console, transient=True)
+        self.bar.__enter__()
+        self.task = self.bar.add_task("profiling", total=total)
+
+    def start(self, label: str) -> None:
+        self.bar.update(self.task, description=label)
+
+    def done(self, result: RunResult) -> None:
+        status = "[green]ok" if result.ok else f"[red]{result.status}"
+        self.console.print(f"  {result.spec.label}: {status}[/] ({result.wall_s:.1f} s)")
+        self.bar.advance(self.task)
+
+    def close(self) -> None:
+        self.bar.__exit__(None, None, None)

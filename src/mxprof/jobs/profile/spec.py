@@ -1,8 +1,8 @@
 """Records that cross the process boundary: what a worker runs and what it found (schema 1).
 
-A `RunSpec` is one worker process: one model, one configuration (MKL-DNN on or off), one pass.
-The passes are separate processes because MXNet, OpenMP and oneDNN read their settings once,
-when the library loads:
+A `RunSpec` is one pass of one model in one configuration (MKL-DNN on or off). Most passes
+need a process of their own because MXNet, OpenMP and oneDNN read their settings once, when the
+library loads (the operators pass joins a timing process: mxprof.jobs.profile.runner says why):
 - "timing":    latency at batch 1 and throughput at the batch size; bulk execution on (the way
                inference is deployed), no profiler, no verbose output;
 - "operators": MXNet's profiler per operator type with bulk execution off, so operators are not
@@ -63,6 +63,9 @@ class RunSpec(Record, frozen=True):
 
 
     wait_policy: str | None = None  # "active" | "passive", resolved by the parent
+    # Where `threads` came from, as reports print it after the count
+    # (mxprof.cpu.openmp.ThreadChoice.why): "one per physical core (mxprof default; ...)".
+    threads_why: str | None = None
 
     @property
     def label(self) -> str:
@@ -91,6 +94,12 @@ class RunResult(Record, frozen=True):
     notes: tuple[str, ...] = ()
     missing: tuple[str, ...] = ()
     schema: int = SCHEMA
+    # Seconds per phase of this pass: start (binding, fingerprint), import (MXNet), build
+    # (model), first_call, warmup, timed (timing pass), pass (the whole pass); the first three
+    # only for the first pass of a process (mxprof.jobs.profile.worker).
+    phases: dict[str, float] = msgspec.field(default_factory=dict)
+    # The other passes that ran in the same process (mxprof.jobs.profile.runner.JOINS).
+    shared_with: tuple[str, ...] = ()
 
     @property
     def ok(self) -> bool:

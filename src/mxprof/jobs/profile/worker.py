@@ -1,12 +1,16 @@
 """One configuration in its own process: `python -m mxprof.jobs.profile.worker SPEC.json RESULT.json`.
 
-The runner sets the environment (MXNET_MKLDNN_ENABLED, OMP_NUM_THREADS, KMP_*, bulk execution,
+The spec is {"runs": [RunSpec, ...]}: one configuration's passes that share this process
+(`mxprof.jobs.profile.runner.group_specs` says which may, and why). The runner sets the
+environment of the first (MXNET_MKLDNN_ENABLED, OMP_NUM_THREADS, KMP_*, bulk execution,
 DNNL_VERBOSE) before this process starts, so libmxnet reads it when it loads. Here, before
 importing MXNet, the process binds itself to the requested CPUs and NUMA memory (threads created
-later, OpenMP's included, inherit that). Then it builds the model, runs one pass (see
-`mxprof.jobs.profile.spec`) and writes a `RunResult` through the one worker protocol
-(`mxprof.workers.protocol.worker_main`): a Python error, a native crash or a hang leaves no
-result, and the runner records the failure.
+later, OpenMP's included, inherit that). Then it builds the model once and runs each pass (see
+`mxprof.jobs.profile.spec`), writing {"results": [RunResult, ...]} through the one worker
+protocol after every pass (`mxprof.workers.protocol.checkpoint`): a Python error, a native
+crash or a hang in a pass leaves the results of the passes before it, and the runner records
+the failure of the rest. Each result's `phases` says where its seconds went (start-up, MXNet
+import, model build, first call, warm-up, timed calls, the pass), for bench/processes_cost.py.
 
 For the "primitives" pass the runner points this process's stdout (fd 1, where oneDNN prints its
 verbose lines from C) at the log file named by `--verbose-log`; nothing else is printed there.
@@ -54,6 +58,7 @@ def timed(fn, *, warmup: int, iterations: int | None, min_time: float, min_itera
     """First call, warm-up, then the native timer over enough calls to fill `min_time`.
 
     The first call is timed apart: it builds the cached graph and creates oneDNN primitives.
+    `phase_s` holds the seconds of each step {first_call, warmup, timed}.
     """
     t0 = time.perf_counter_ns()
     fn()
@@ -74,9 +79,12 @@ def timed(fn, *, warmup: int, iterations: int | None, min_time: float, min_itera
     # Imported here, not at module level: numpy would start its BLAS threads before _bind.
     from mxprof.timing.clock import describe_clock
     from mxprof.timing.timer import measure
+    t0 = time.perf_counter()
     m = measure(fn, repeat=iterations, warmup=0)
+    phase_s = {"first_call": first_ms / 1e3, "warmup": warm_ms / 1e3,
+               "timed": time.perf_counter() - t0}
     return {**m.stats.to_dict(unit="ms"), "samples_ms": [float(s) / 1e6 for s in m.samples_ns],
-            "first_call_ms": first_ms,
+            "first_call_ms": first_ms, "phase_s": phase_s,
             "protocol": {"warmup": warmed, "iterations": iterations, "min_time_s": min_time,
                          "timer": "mxprof native timer", "clock": describe_clock()}}
 
@@ -125,7 +133,8 @@ def run_timing(mx, net, spec: RunSpec) -> dict[str, Any]:
                 min_iterations=p.throughput_min_iterations, max_iterations=p.max_iterations)
     throughput = {"batch_size": batch, "images_per_s": batch * 1e3 / thr["median"],
                   "batch_ms": thr}
-    return {"latency": latency, "throughput": throughput}
+    phases = {k: latency["phase_s"][k] + thr["phase_s"][k] for k in latency["phase_s"]}
+    return {"latency": latency, "throughput": throughput, "phases": phases}
 
 
 def _breakdown_iterations(spec: RunSpec, per_call_ms: float) -> int:
@@ -246,9 +255,15 @@ def _fuse(mx, loaded, spec: RunSpec, notes: list[str]):
     return dataclasses.replace(loaded, block=block)
 
 
-def run(spec: RunSpec, *, scratch: Path, verbose_log: Path | None = None) -> RunResult:
+# RunSpec.test_hook (profile --test-hook) as a fault of the worker protocol, acted out right
+# before its pass: the first pass's before MXNet loads, as for a worker of its own.
+HOOK_FAULTS = {"abort": "crash-before", "hang": "hang", "raise": "raise"}
+
+
+def _start(spec: RunSpec, notes: list[str]):
+    """Bind, set the reference's RNN switch, import MXNet, build the model: (mx, loaded, env,
+    phases) for every pass of this process."""
     started = time.monotonic()
-    notes: list[str] = []
     binding = _bind(spec, notes)
     from mxprof.mx.models import RNN_REFERENCE_ENV, RNN_REFERENCE_NOTE, has_rnn
     if not spec.mkldnn and has_rnn(spec.model):
@@ -258,9 +273,11 @@ def run(spec: RunSpec, *, scratch: Path, verbose_log: Path | None = None) -> Run
     # Before MXNet loads: OpenMP pins the calling thread to its first place at start-up, so the
     # process's own affinity is only visible now.
     host = environment.host_fingerprint()
+    t0 = time.monotonic()
     import mxnet as mx
 
     from mxprof.mx import models
+    t1 = time.monotonic()
     loaded = models.load(spec.model)
     if spec.config == "fused":
         loaded = _fuse(mx, loaded, spec, notes)
@@ -269,38 +286,84 @@ def run(spec: RunSpec, *, scratch: Path, verbose_log: Path | None = None) -> Run
         environment.onednn_version()).to_dict()
     if binding is not None:
         env["binding"] = binding
-    fields: dict[str, Any] = {}
+    phases = {"start": t0 - started, "import": t1 - t0, "build": time.monotonic() - t1}
+    return mx, loaded, env, phases
+
+
+def _join(spec: RunSpec, block) -> None:
+    """Make this process what a worker of its own would be for `spec`, a pass that joined
+    (mxprof.jobs.profile.runner.JOINS): bulk execution off for the operators pass, read when
+    the fresh CachedOp builds its segments (hybridize drops the old one)."""
+    from mxprof.jobs.profile.runner import BULK_OFF
+    if spec.pass_name == "operators":
+        os.environ.update(BULK_OFF)
+        block.hybridize(static_alloc=True, static_shape=True)
+
+
+def _run_pass(mx, block, spec: RunSpec, scratch: Path, verbose_log: Path | None,
+              env: dict[str, Any]) -> dict[str, Any]:
     if spec.pass_name == "timing":
-        fields = run_timing(mx, loaded.block, spec)
-    elif spec.pass_name == "operators":
-        fields = run_operators(mx, loaded.block, spec, scratch)
-    elif spec.pass_name == "layers":
-        fields = run_layers(mx, loaded.block, spec)
-    elif spec.pass_name == "primitives":
+        return run_timing(mx, block, spec)
+    if spec.pass_name == "operators":
+        return run_operators(mx, block, spec, scratch)
+    if spec.pass_name == "layers":
+        return run_layers(mx, block, spec)
+    if spec.pass_name == "primitives":
         if verbose_log is None:
             raise ValueError("the primitives pass needs --verbose-log (the worker's stdout file)")
-        fields = {"primitives": run_primitives(mx, loaded.block, spec, verbose_log)}
+        fields = {"primitives": run_primitives(mx, block, spec, verbose_log)}
         env["onednn_version"] = fields["primitives"]["onednn_version"]
-    else:
-        raise ValueError(f"unknown pass {spec.pass_name!r}")
-    return RunResult(
-        spec=spec, status="ok", wall_s=time.monotonic() - started, environment=env,
-        weights=loaded.weights, weights_path=loaded.weights_path, param_count=loaded.param_count,
-        latency=fields.get("latency"),
-        throughput=fields.get("throughput"), operators=fields.get("operators"),
-        layers=fields.get("layers"), primitives=fields.get("primitives"),
-        trace=fields.get("trace"),
-        notes=tuple(notes))
+        return fields
+    raise ValueError(f"unknown pass {spec.pass_name!r}")
+
+
+def run_all(specs: list[RunSpec], *, scratch: Path, verbose_log: Path | None = None,
+            after_each=lambda results: None) -> list[RunResult]:
+    """Every pass of `specs` in this process, in order; `after_each(results so far)` after
+    each pass (the worker writes them, so a later crash cannot take them)."""
+    started = time.monotonic()
+    notes: list[str] = []
+    from mxprof.workers.protocol import apply_fault
+    apply_fault(HOOK_FAULTS.get(specs[0].test_hook or ""))
+    mx, loaded, env, start_phases = _start(specs[0], notes)
+    results: list[RunResult] = []
+    for i, spec in enumerate(specs):
+        if i:
+            apply_fault(HOOK_FAULTS.get(spec.test_hook or ""))
+            _join(spec, loaded.block)
+        t0 = time.monotonic()
+        fields = _run_pass(mx, loaded.block, spec, scratch, verbose_log, env)
+        phases = {**(start_phases if i == 0 else {}), **fields.get("phases", {}),
+                  "pass": time.monotonic() - t0}
+        results.append(RunResult(
+            spec=spec, status="ok", wall_s=time.monotonic() - (started if i == 0 else t0),
+            environment=dict(env), weights=loaded.weights, weights_path=loaded.weights_path,
+            param_count=loaded.param_count, latency=fields.get("latency"),
+            throughput=fields.get("throughput"), operators=fields.get("operators"),
+            layers=fields.get("layers"), primitives=fields.get("primitives"),
+            trace=fields.get("trace"), notes=tuple(notes), phases=phases,
+            shared_with=tuple(s.pass_name for s in specs if s is not spec)))
+        after_each(results)
+    return results
+
+
+def run(spec: RunSpec, *, scratch: Path, verbose_log: Path | None = None) -> RunResult:
+    """One pass in this process (`run_all` of one spec)."""
+    return run_all([spec], scratch=scratch, verbose_log=verbose_log)[0]
 
 
 def _run_spec(data: dict[str, Any]) -> dict[str, Any]:
+    from mxprof.workers.protocol import checkpoint
     options = data.get("_options") or {}
-    spec = RunSpec.from_dict({k: v for k, v in data.items()
-                              if k != "name" and not k.startswith("_")})
+    specs = [RunSpec.from_dict(r) for r in data["runs"]]
     log = options.get("verbose_log")
-    result = run(spec, scratch=Path(data["_workdir"]),
-                 verbose_log=Path(log) if log else None)
-    return result.to_dict()
+
+    def write(results: list[RunResult]) -> None:
+        checkpoint(data, {"results": [r.to_dict() for r in results]})
+
+    results = run_all(specs, scratch=Path(data["_workdir"]),
+                      verbose_log=Path(log) if log else None, after_each=write)
+    return {"results": [r.to_dict() for r in results]}
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -29,7 +29,7 @@ from mxprof.render.html.base import (
     table,
 )
 from mxprof.render.html.findings import findings_section, roofline_section
-from mxprof.render.tables import ratio_cell, run_settings
+from mxprof.render.tables import ratio_cell, run_settings, threads_why
 
 TOP_LAYERS = 25
 ON, OFF = "w/ MKL-DNN", "w/o MKL-DNN"
@@ -72,7 +72,7 @@ def header(report: dict[str, Any]) -> str:
         ("MXNet", f"{mx.get('version')} (MKL-DNN compiled: {mx.get('mkldnn_compiled')})"
          if mx else None),
         ("oneDNN", env.get("onednn_version")),
-        ("threads", f"{threads or 'unknown'} OpenMP thread(s) on CPUs "
+        ("threads", f"{threads or 'unknown'} OpenMP thread(s){threads_why(report)} on CPUs "
                     f"{mx.get('allowed_cpus') or aff.get('cpus')}, wait policy {wait}"),
         ("clock", clock),
         ("affinity", f"CPUs {aff.get('cpus')}, memory {aff.get('mempolicy')}"
