@@ -171,3 +171,14 @@ def test_bad_options_raise():
         gnmt.gnmt(encoder_layers=1)
     with pytest.raises(ValueError, match="bos_id"):
         gnmt.gnmt(vocab_size=1)
+
+
+@pytest.mark.parametrize("decoder", ["unrolled", "loop"])
+def test_optimize_for_mkldnn_runs(decoder):
+    # Regression: the hybridize override took 6 positional arguments; optimize_for passes 9.
+    net = gnmt.gnmt(**{**SMALL, "decoder": decoder})
+    net.initialize(models.random_initializer())
+    src = mx.nd.array(np.arange(8).reshape(2, 4) + 2, dtype="int32")
+    expected = net(src).asnumpy()
+    net.optimize_for(src, backend="MKLDNN", static_alloc=True, static_shape=True)
+    np.testing.assert_array_equal(net(src).asnumpy(), expected)

@@ -107,14 +107,14 @@ class GNMT(nn.HybridBlock):
             self.classifier = nn.Dense(vocab_size, flatten=False, in_units=h)
 
     def hybridize(self, active=True, backend=None, clear=True, static_alloc=False,
-                  static_shape=False, **kwargs):
-        """As HybridBlock.hybridize, but never static_shape with the "loop" decoder: in MXNet
-        1.9.1 a `foreach` node under static_shape returns uninitialised memory (checked: greedy
-        decoding gave zeros and 1e-41 values on the first call, beam search wrong tokens on every
-        call). `optimize_for` goes through here too."""
+                  static_shape=False, *args, **kwargs):
+        """As HybridBlock.hybridize (same positional order: `optimize_for` passes nine), but
+        never static_shape with the "loop" decoder: in MXNet 1.9.1 a `foreach` node under
+        static_shape returns uninitialised memory (checked: greedy decoding gave zeros and 1e-41
+        values on the first call, beam search wrong tokens on every call)."""
         if self.decoder_kind == "loop":
             static_shape = False
-        super().hybridize(active, backend, clear, static_alloc, static_shape, **kwargs)
+        super().hybridize(active, backend, clear, static_alloc, static_shape, *args, **kwargs)
 
     def encode(self, F, src):
         """(N, T) token ids -> (T, N, H) outputs of the last encoder layer."""
