@@ -35,6 +35,8 @@ def test_profile_gnmt_times_every_layer_kind_and_rnn_primitives(tmp_path):
     rnn = [r for r in report["primitives"]["by_layer"] if r["kind"] == "rnn"]
     assert {r["layer"] for r in rnn} == encoder
     assert all(r["gflops_per_s"] > 0 for r in rnn)
+    # These passes re-pack RNN weights per call (static_shape off); the report must say so.
+    assert any("re-packing of their weights" in note for note in report["notes"])
 
 
 def test_fusion_gnmt_fuses_the_decoder_fully_connected_layers(tmp_path):

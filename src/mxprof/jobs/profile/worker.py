@@ -282,6 +282,9 @@ def run(spec: RunSpec, *, scratch: Path, verbose_log: Path | None = None) -> Run
         env["onednn_version"] = fields["primitives"]["onednn_version"]
     else:
         raise ValueError(f"unknown pass {spec.pass_name!r}")
+    if spec.pass_name in ("layers", "primitives") and has_rnn(spec.model):
+        from mxprof.mx.layers import STATEFUL_NOTE
+        notes.append(STATEFUL_NOTE)
     return RunResult(
         spec=spec, status="ok", wall_s=time.monotonic() - started, environment=env,
         weights=loaded.weights, weights_path=loaded.weights_path, param_count=loaded.param_count,
