@@ -10,6 +10,13 @@ weights into oneDNN's packed layout again on every call: four reorders, ~18 ms. 
 cost 137 ms. With the flat parameter held here the weights are reordered once per operator
 state and the same step costs ~3.4 ms (measured the same way).
 
+Left in MXNet 1.9.1, seen in DNNL_VERBOSE logs: under static_shape CachedOp sets an op's
+OpContext::is_train but never need_grad (graph_executor.cc sets both), and the RNN operator runs
+oneDNN's forward_training whenever is_train || need_grad, so some RNN nodes (which ones varies
+by process) run forward_training and re-pack their weights on every call; with static_shape off
+every RNN node is re-created each call (CachedOp::StaticRunOps). Neither can be fixed from Python.
+oneDNN names its CPU RNN implementation `ref:any` but runs it on packed GEMM (cpu/rnn/ref_rnn.cpp).
+
 The parameter is in the RNN operator's own layout (rnn-inl.h: for each direction the i2h then
 h2h weight, each (4H, in) with gates [i, f, c, o]; then for each direction the i2h and h2h bias,
 (4H,) each), so the count equals `gluon.rnn.LSTM`'s: dirs * (4H(I + H) + 8H).
