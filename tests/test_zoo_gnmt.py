@@ -3,6 +3,8 @@ decoding. Forwards use a tiny width and depth; the full size is checked by shape
 
 from __future__ import annotations
 
+import os
+
 import mxnet as mx
 import numpy as np
 import pytest
@@ -17,7 +19,9 @@ SMALL = {"vocab_size": 40, "hidden_size": 8, "encoder_layers": 3, "decoder_layer
 
 def lstm_weights(net, part: str) -> list[tuple[int, ...]]:
     block = getattr(net, part)
-    return [(layer._dir, layer._input_size, layer._hidden_size) for layer in block]
+    return [(getattr(layer, "directions", 1), layer._input_size if hasattr(layer, "_input_size")
+             else layer.input_size, layer._hidden_size if hasattr(layer, "_hidden_size")
+             else layer.hidden_size) for layer in block]
 
 
 def test_default_layout_is_mlperf_4_plus_4_of_1024():
@@ -74,7 +78,7 @@ def test_beam_of_one_is_greedy_and_wider_beam_keeps_shape():
     values = mx.nd.transpose(enc, axes=(1, 0, 2))
     first = mx.nd.cast(src[:, :1], "float32")
     tokens = first.reshape((-1,)) * 0 + net.bos_id
-    zeros = mx.nd.zeros_like(enc[:1])
+    zeros = mx.nd.zeros_like(enc[0])
     states = [[zeros, zeros] for _ in range(len(net.decoder))]
     net.beam_width = 1
     beam1 = net._beam(mx.nd, tokens, states, net.attention.project_keys(values), values, first)
@@ -84,15 +88,70 @@ def test_beam_of_one_is_greedy_and_wider_beam_keeps_shape():
     assert net(src).shape == (2, SMALL["decode_steps"])
 
 
-def test_decoder_runs_as_one_loop_not_an_unrolled_graph():
-    # Each RNN node keeps its own oneDNN weights: 50 unrolled steps of the default decoder
-    # held ~20 GB. The top-level graph must hold the encoder's RNN nodes and one loop.
+@pytest.mark.parametrize("decoder", ["unrolled", "loop"])
+def test_decoder_never_holds_a_fused_rnn_node_per_step(decoder):
+    # Each RNN node keeps its own oneDNN weights: 50 unrolled steps of fused RNN nodes held
+    # ~20 GB. "loop" holds the decoder in one foreach; "unrolled" uses LSTM cells.
     import json
-    net = gnmt.gnmt(**{**SMALL, "decode_steps": 50})
+    net = gnmt.gnmt(**{**SMALL, "decode_steps": 50, "decoder": decoder})
     graph = json.loads(net(mx.sym.var("src")).tojson())
     ops = [n["op"] for n in graph["nodes"]]
     assert ops.count("RNN") == SMALL["encoder_layers"]
-    assert ops.count("_foreach") == 1
+    assert ops.count("_foreach") == (decoder == "loop")
+    assert ops.count("FullyConnected") >= (50 * 2 * SMALL["decoder_layers"]
+                                           if decoder == "unrolled" else 0)
+
+
+def test_unrolled_and_loop_decoders_compute_the_same_lstm():
+    kw = {**SMALL, "decode_steps": 5}
+    unrolled, loop = gnmt.gnmt(**kw), gnmt.gnmt(**kw, decoder="loop")
+    for net in (unrolled, loop):
+        net.initialize(models.random_initializer())
+    src = mx.nd.array(np.arange(12).reshape(3, 4) + 2, dtype="int32")
+    unrolled(src), loop(src)
+    theirs = {n.split("_", 1)[1]: p for n, p in loop.collect_params().items()}
+    for name, p in unrolled.collect_params().items():
+        if "dec_" not in name:
+            theirs[name.split("_", 1)[1]].set_data(p.data())
+    for cell, fused in zip(unrolled.decoder, loop.decoder):
+        p = cell.collect_params().values()  # i2h_weight, h2h_weight, i2h_bias, h2h_bias
+        fused.rnn_param.set_data(mx.nd.concat(*[x.data().reshape(-1) for x in p], dim=0))
+    np.testing.assert_array_equal(unrolled(src).asnumpy(), loop(src).asnumpy())
+
+
+def test_rnn_weights_are_reordered_once_not_per_call(tmp_path):
+    # Regression: gluon.rnn.LSTM re-concatenated its weights into a new array every call, so
+    # MKL-DNN's RNN operator re-copied and reordered them every call (137 ms a 1024-wide step).
+    import subprocess
+    import sys
+    script = tmp_path / "run.py"
+    script.write_text(
+        "import mxnet as mx\n"
+        "from mxprof.mx import models\n"
+        "from mxprof.mx.zoo import gnmt\n"
+        "net = gnmt.gnmt(vocab_size=50, hidden_size=16, encoder_layers=3, decoder_layers=2,"
+        " decode_steps=3)\n"
+        "net.initialize(models.random_initializer())\n"
+        "x = mx.nd.array([[5, 6, 7, 8]], dtype='int32')\n"
+        "net(x).wait_to_read()\n"
+        "net.hybridize(static_alloc=True, static_shape=True)\n"
+        "for i in range(3):\n"
+        "    print('CALL', i, flush=True)\n"
+        "    net(x).wait_to_read()\n"
+        "    mx.nd.waitall()\n")
+    proc = subprocess.run([sys.executable, str(script)], capture_output=True, text=True,
+                          env={**os.environ, "DNNL_VERBOSE": "1"}, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    last = proc.stdout.split("CALL 2")[1].splitlines()
+    rnn = [ln for ln in last if ln.startswith("dnnl_verbose,exec,cpu,rnn,")]
+    # Unidirectional layers' weights in oneDNN's LSTM layout: 1 layer x 1 direction x in x 4 x H.
+    reorders = [ln for ln in last if ",reorder," in ln and ",1x1x" in ln and "x4x16" in ln]
+    assert len(rnn) == 3  # the encoder's three layers run as oneDNN rnn primitives
+    # MXNet 1.9.1's CachedOp never sets OpContext::need_grad under static_shape (only is_train),
+    # so some RNN nodes run oneDNN's forward_training, which re-packs its two weights per call
+    # by design. An inference node must reorder none; before the fix each reordered two.
+    training = [ln for ln in rnn[1:] if ",forward_training," in ln]  # rnn[0] is bidirectional
+    assert len(reorders) == 2 * len(training)
 
 
 @pytest.mark.parametrize("beam", [1, 3])
@@ -112,3 +171,14 @@ def test_bad_options_raise():
         gnmt.gnmt(encoder_layers=1)
     with pytest.raises(ValueError, match="bos_id"):
         gnmt.gnmt(vocab_size=1)
+
+
+@pytest.mark.parametrize("decoder", ["unrolled", "loop"])
+def test_optimize_for_mkldnn_runs(decoder):
+    # Regression: the hybridize override took 6 positional arguments; optimize_for passes 9.
+    net = gnmt.gnmt(**{**SMALL, "decoder": decoder})
+    net.initialize(models.random_initializer())
+    src = mx.nd.array(np.arange(8).reshape(2, 4) + 2, dtype="int32")
+    expected = net(src).asnumpy()
+    net.optimize_for(src, backend="MKLDNN", static_alloc=True, static_shape=True)
+    np.testing.assert_array_equal(net(src).asnumpy(), expected)

@@ -38,6 +38,13 @@ LAYER_ENV: dict[str, str] = {
 }
 LAYER_HYBRIDIZE: dict[str, bool] = {"static_alloc": True, "static_shape": False}
 METHOD = "cachedop-hook+NaiveEngine"
+# With static_shape off, MXNet 1.9.1's CachedOp re-creates every stateful operator on each call
+# (CachedOp::StaticRunOps: `if (!config_.static_shape) state.op_states[i] = createop(...)`), so
+# the fused RNN operator re-copies and re-packs its weights per call in this mode only.
+STATEFUL_NOTE = ("RNN layers in the per-layer and primitive tables include a per-call copy and "
+                 "re-packing of their weights (oneDNN reorders to the packed rnn layout) that "
+                 "the timing runs do not pay: the per-layer hook needs static_shape off, and "
+                 "MXNet 1.9.1's CachedOp then re-creates every stateful operator on each call")
 
 
 @dataclass(frozen=True)

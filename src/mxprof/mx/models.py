@@ -199,7 +199,7 @@ def resolve(name: str | None, *, shape: tuple[int, ...] | None = None,
         return _factory_spec(name, shape, params)
     entry = zoo.lookup(name)
     if entry is not None:
-        return _zoo_spec(entry, shape, params)
+        return _zoo_spec(entry, shape, params, name)
     lname = name.lower()
     if lname in GLUON_VISION_MODELS:
         source = "gluon"
@@ -249,14 +249,19 @@ def _symbol_spec(name: str | None, symbol: str, params: str | None,
 
 
 def _zoo_spec(entry: zoo.ZooEntry, shape: tuple[int, ...] | None,
-              params: str | None) -> ModelSpec:
+              params: str | None, name: str | None = None) -> ModelSpec:
+    options = zoo.split_options(name)[1] if name else {}
     inputs = entry.inputs
+    if "vocab_size" in options:  # token ids are drawn below the vocabulary actually built
+        inputs = tuple(dataclasses.replace(i, high=int(options["vocab_size"]))
+                       if i.distribution == "tokens" else i for i in inputs)
     if shape:
         if len(inputs) != 1:
             raise ValueError(f"{entry.name} has {len(inputs)} inputs: give each with --input")
         shape = fit_shape(tuple(shape), inputs[0].shape, f"{entry.name}'s {inputs[0].name}")
         inputs = (dataclasses.replace(inputs[0], shape=shape),)
-    return ModelSpec(name=entry.name, source="mxprof", input_shape=inputs[0].shape,
+    return ModelSpec(name=zoo.with_options(entry.name, options), source="mxprof",
+                     input_shape=inputs[0].shape,
                      params_path=os.path.abspath(params) if params else None, inputs=inputs)
 
 
@@ -277,7 +282,7 @@ RNN_REFERENCE_NOTE = ("reference for RNN models: MXNET_USE_MKLDNN_RNN=0 (MXNet's
 
 def has_rnn(spec: ModelSpec) -> bool:
     """Whether the network runs the fused RNN operator (mxprof's GNMT; zoo vision nets do not)."""
-    entry = zoo.ZOO.get(spec.name) if spec.source == "mxprof" else None
+    entry = zoo.lookup(spec.name) if spec.source == "mxprof" else None
     return entry is not None and entry.category == "RNN"
 
 
@@ -421,7 +426,8 @@ def build(spec: ModelSpec):
     if spec.source == "gluoncv":
         return _build_gluoncv(spec.name)
     if spec.source == "mxprof":
-        return zoo.ZOO[spec.name].build()
+        base, options = zoo.split_options(spec.name)
+        return zoo.ZOO[base].build(**options)
     if spec.source == "factory":
         return call_factory(spec.factory)[0]
     raise ValueError(f"build() takes zoo models; use load() for {spec.source!r}")

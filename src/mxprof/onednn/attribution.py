@@ -26,6 +26,7 @@ import numpy as np
 import pandas as pd
 
 from mxprof.onednn.flops import problem_flops
+from mxprof.onednn.work import work
 from mxprof.schema import Record
 
 WINDOW_COLUMNS = ["iteration", "layer", "op", "start_ms", "end_ms"]
@@ -79,13 +80,27 @@ def _iterations(attributed: pd.DataFrame, iterations: int | None) -> int:
     return max(int(seen), 1)
 
 
+def _flops(kind: str, problem: str, mds: str, aux: str) -> float | None:
+    """FLOPs of one execution. An rnn descriptor (l1t50mb1sic1024slc1024dhc1024dic1024) lacks
+    the gate count and directions, which only its aux field (alg:, direction:) gives, so rnn
+    goes through the roofline's work model."""
+    if kind == "rnn":
+        w = work(kind, problem, mds, aux)
+        return None if w is None else w.flops
+    return problem_flops(kind, problem)
+
+
 def summarize_by_layer(attributed: pd.DataFrame, iterations: int | None = None) -> pd.DataFrame:
     """Per (layer, kind, impl, problem) inside the timed iterations: executions and ms per
-    iteration, mean ms per execution, GFLOP/s (convolution / inner product), sorted by ms."""
+    iteration, mean ms per execution, GFLOP/s (convolution, inner product, matmul, rnn), sorted
+    by ms."""
     n = _iterations(attributed, iterations)
     timed = _timed_execs(attributed).copy()
     if "flops" not in timed.columns:
-        flops = (problem_flops(str(k), str(p)) for k, p in zip(timed["kind"], timed["problem"]))
+        aux = timed["aux"] if "aux" in timed.columns else [""] * len(timed)
+        mds = timed["mds"] if "mds" in timed.columns else [""] * len(timed)
+        flops = (_flops(str(k), str(p), str(m), str(a))
+                 for k, p, m, a in zip(timed["kind"], timed["problem"], mds, aux))
         timed["flops"] = [np.nan if f is None else f for f in flops]
     keys = ["layer", "layer_op", "kind", "impl", "problem"]
     grouped = timed.groupby(keys, sort=False, dropna=False, observed=True).agg(

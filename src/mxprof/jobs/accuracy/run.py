@@ -70,14 +70,13 @@ _RNN_OPS = ("RNN",)
 
 
 def has_rnn_layers(model: dict) -> bool:
-    """True when the network runs the RNN operator: mxprof's zoo RNNs (GNMT) or an exported
-    symbol holding an RNN node (the zoos' vision models have none)."""
-    from mxprof.mx.models import ModelSpec, has_rnn
-
-    # The worker would switch a zoo RNN's reference path itself; deciding here keeps the
-    # report's account of the reference true.
-    if model.get("source") == "mxprof" and has_rnn(ModelSpec.from_dict(model)):
-        return True
+    """True when the network runs the RNN operator: mxprof's own RNN models (GNMT), whose
+    worker switches to the RNN reference by itself (accuracy/worker.py run_bound), so the
+    report must name that reference too; or an exported symbol holding an RNN node (the zoos'
+    vision models have none)."""
+    if model.get("source") == "mxprof":
+        from mxprof.mx.models import ModelSpec, has_rnn
+        return has_rnn(ModelSpec.from_dict(model))
     path = model.get("symbol_path")
     if not path:
         return False

@@ -333,6 +333,11 @@ def run_all(specs: list[RunSpec], *, scratch: Path, verbose_log: Path | None = N
             _join(spec, loaded.block)
         t0 = time.monotonic()
         fields = _run_pass(mx, loaded.block, spec, scratch, verbose_log, env)
+        if spec.pass_name in ("layers", "primitives"):
+            from mxprof.mx.models import has_rnn
+            if has_rnn(spec.model):
+                from mxprof.mx.layers import STATEFUL_NOTE
+                notes.append(STATEFUL_NOTE)
         phases = {**(start_phases if i == 0 else {}), **fields.get("phases", {}),
                   "pass": time.monotonic() - t0}
         results.append(RunResult(

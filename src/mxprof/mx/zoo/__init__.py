@@ -25,6 +25,8 @@ class ZooEntry:
     paper: str
 
     def build(self, **kwargs: Any):
+        """The network, built by its factory with `kwargs` (e.g. from `split_options`);
+        an option the factory does not take raises TypeError."""
         module, func = self.factory.split(":")
         return getattr(importlib.import_module(f"mxprof.mx.zoo.{module}"), func)(**kwargs)
 
@@ -52,6 +54,34 @@ _BY_KEY: dict[str, str] = {_key(a): e.name for e in ZOO.values() for a in (e.nam
 
 
 def lookup(name: str) -> ZooEntry | None:
-    """The entry a name or alias means, ignoring case, spaces, dashes and underscores."""
-    found = _BY_KEY.get(_key(name))
+    """The entry a name or alias means, ignoring case, spaces, dashes and underscores, and any
+    `[options]` suffix (see `split_options`)."""
+    found = _BY_KEY.get(_key(name.split("[", 1)[0]))
     return ZOO[found] if found else None
+
+
+def split_options(name: str) -> tuple[str, dict[str, int | str]]:
+    """`"gnmt[hidden_size=64,vocab_size=1000]"` -> ("gnmt", {"hidden_size": 64, ...}): the
+    factory's keyword arguments written after a zoo name, so every command and every worker
+    (which receive only the name) build the same smaller or different network, e.g. for tests.
+    Integer values become ints. Raises ValueError on a malformed suffix."""
+    if "[" not in name:
+        return name, {}
+    if not name.endswith("]"):
+        raise ValueError(f"bad model options in {name!r}: expected NAME[key=value,...]")
+    base, text = name[:-1].split("[", 1)
+    options: dict[str, int | str] = {}
+    for item in filter(None, (t.strip() for t in text.split(","))):
+        key, sep, value = item.partition("=")
+        if not sep or not key.strip().isidentifier():
+            raise ValueError(f"bad model option {item!r} in {name!r}: expected key=value")
+        value = value.strip()
+        options[key.strip()] = int(value) if value.lstrip("-").isdigit() else value
+    return base, options
+
+
+def with_options(name: str, options: dict[str, int | str]) -> str:
+    """The canonical spelling `name[k=v,...]` (keys sorted), or `name` without options."""
+    if not options:
+        return name
+    return f"{name}[{','.join(f'{k}={v}' for k, v in sorted(options.items()))}]"
