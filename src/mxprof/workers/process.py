@@ -10,6 +10,9 @@ read once, when libmxnet loads), so this is the one place that knows how:
   exec, so a parent killed with SIGKILL (a CI job cancelled, an ssh session dropped) leaves no
   worker burning the CPUs of the next measurement; SIGTERM/SIGHUP/SIGINT are turned into an
   exception by `mxprof.cli`, which unwinds through `run_process` and kills the group.
+  The child is the guard (mxprof.workers.guard), a subreaper that runs the command: the
+  parent-death signal reaches only a direct child, and the guard passes it on to every
+  process the worker started, including those that left its process group.
 - `worker_env` builds the environment: inherited, minus the variables that must not leak into a
   measurement, plus the MKL-DNN switch, the OpenMP placement for a thread count chosen for the
   OpenMP runtime of the interpreter that runs the worker (mxprof.cpu.openmp; an LD_PRELOADed
@@ -22,6 +25,7 @@ import contextlib
 import ctypes
 import dataclasses
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -46,6 +50,12 @@ try:
     _prctl = ctypes.CDLL(None, use_errno=True).prctl
 except (OSError, AttributeError):  # not Linux: no parent-death signal, the handlers still work
     _prctl = None
+
+# The guard (mxprof.workers.guard) runs by path under this interpreter, isolated and without
+# site-packages: it needs only the standard library and must start fast.
+GUARD = str(Path(__file__).with_name("guard.py"))
+# Seconds a guard gets to end its worker's processes after SIGTERM before its group is killed.
+GUARD_GRACE_S = 10.0
 
 # Process groups started here and still running: `kill_running` ends them when the parent is
 # interrupted while several run at once from threads (only the main thread sees the interrupt).
@@ -106,9 +116,12 @@ def run_process(command: Sequence[str], *, env: Mapping[str, str] | None, timeou
     temporary file otherwise). Interrupts (KeyboardInterrupt) kill the group and propagate.
     """
     started = time.monotonic()
+    missing = _missing_program(command, env)
+    if missing:
+        return ProcessOutcome("error", None, missing, "", time.monotonic() - started)
     with _open_out(stdout) as out, _open_err(stderr) as err:
         try:
-            proc = subprocess.Popen(list(command), stdout=out, stderr=err, env=env, cwd=cwd,
+            proc = subprocess.Popen(guarded(command), stdout=out, stderr=err, env=env, cwd=cwd,
                                     start_new_session=True,
                                     preexec_fn=_die_with_parent(os.getpid()))
         except OSError as exc:
@@ -122,8 +135,7 @@ def run_process(command: Sequence[str], *, env: Mapping[str, str] | None, timeou
             code = None
         finally:
             # Also after an exit: a crashed worker's children would go on running.
-            _kill_group(proc.pid)
-            proc.wait()
+            _end_guarded(proc)
             with _running_lock:
                 _running.discard(proc.pid)
         wall = time.monotonic() - started
@@ -145,6 +157,33 @@ def _die_with_parent(parent: int):
     return arm
 
 
+def guarded(command: Sequence[str]) -> list[str]:
+    """`command` run under the guard (mxprof.workers.guard), where Linux's prctl is there."""
+    if _prctl is None:
+        return list(command)
+    return [sys.executable, "-I", "-S", GUARD, "--", *command]
+
+
+def _missing_program(command: Sequence[str], env: Mapping[str, str] | None) -> str | None:
+    """Why `command` cannot start (the guard would only exit 127), or None."""
+    path = None if env is None else env.get("PATH", os.defpath)
+    if shutil.which(command[0], path=path):
+        return None
+    return f"could not start {command[0]}: not found or not executable"
+
+
+def _end_guarded(proc: subprocess.Popen) -> None:
+    """Stop a guarded command: SIGTERM lets the guard SIGKILL its worker and every process
+    the worker started (also those that left its group); the group's SIGKILL is the backstop."""
+    if proc.poll() is None and _prctl is not None:
+        with contextlib.suppress(ProcessLookupError):
+            proc.send_signal(signal.SIGTERM)
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            proc.wait(timeout=GUARD_GRACE_S)
+    _kill_group(proc.pid)
+    proc.wait()
+
+
 def _open_out(path):
     return open(path, "wb") if path is not None else open(os.devnull, "wb")
 
@@ -163,7 +202,7 @@ def managed_popen(command: Sequence[str], **kwargs):
     """`subprocess.Popen` for a child whose output the caller streams (`verbose run`): its own
     process group, the parent-death signal, and the whole group killed when the block is left
     early (an interrupt, an exception) or by `kill_running`."""
-    proc = subprocess.Popen(list(command), start_new_session=True,
+    proc = subprocess.Popen(guarded(command), start_new_session=True,
                             preexec_fn=_die_with_parent(os.getpid()), **kwargs)
     with _running_lock:
         _running.add(proc.pid)
@@ -173,18 +212,23 @@ def managed_popen(command: Sequence[str], **kwargs):
                 yield proc
             finally:
                 if proc.poll() is None:
-                    _kill_group(proc.pid)
+                    _end_guarded(proc)
     finally:
         with _running_lock:
             _running.discard(proc.pid)
 
 
 def kill_running() -> None:
-    """SIGKILL every process group `run_process` started that is still running."""
+    """End every process group `run_process` started that is still running: SIGTERM to its
+    guard, which ends all the worker's processes (SIGKILL to the group without a guard)."""
     with _running_lock:
         pgids = list(_running)
     for pgid in pgids:
-        _kill_group(pgid)
+        if _prctl is None:
+            _kill_group(pgid)
+        else:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pgid, signal.SIGTERM)
 
 
 _WAIT_VARIABLES = ("OMP_WAIT_POLICY", "GOMP_SPINCOUNT", "KMP_BLOCKTIME")
