@@ -24,6 +24,7 @@ from __future__ import annotations
 import contextlib
 import ctypes
 import dataclasses
+import errno
 import os
 import shutil
 import signal
@@ -116,9 +117,10 @@ def run_process(command: Sequence[str], *, env: Mapping[str, str] | None, timeou
     temporary file otherwise). Interrupts (KeyboardInterrupt) kill the group and propagate.
     """
     started = time.monotonic()
-    missing = _missing_program(command, env)
+    missing = _exec_error(command, env)
     if missing:
-        return ProcessOutcome("error", None, missing, "", time.monotonic() - started)
+        return ProcessOutcome("error", None, f"could not start {command[0]}: {missing}", "",
+                              time.monotonic() - started)
     with _open_out(stdout) as out, _open_err(stderr) as err:
         try:
             proc = subprocess.Popen(guarded(command), stdout=out, stderr=err, env=env, cwd=cwd,
@@ -164,12 +166,14 @@ def guarded(command: Sequence[str]) -> list[str]:
     return [sys.executable, "-I", "-S", GUARD, "--", *command]
 
 
-def _missing_program(command: Sequence[str], env: Mapping[str, str] | None) -> str | None:
-    """Why `command` cannot start (the guard would only exit 127), or None."""
+def _exec_error(command: Sequence[str], env: Mapping[str, str] | None) -> OSError | None:
+    """The error exec would raise for `command` (the guard could only exit 127), or None."""
     path = None if env is None else env.get("PATH", os.defpath)
     if shutil.which(command[0], path=path):
         return None
-    return f"could not start {command[0]}: not found or not executable"
+    if os.sep in command[0] and os.path.exists(command[0]):
+        return PermissionError(errno.EACCES, os.strerror(errno.EACCES), command[0])
+    return FileNotFoundError(errno.ENOENT, os.strerror(errno.ENOENT), command[0])
 
 
 def _end_guarded(proc: subprocess.Popen) -> None:
@@ -202,6 +206,9 @@ def managed_popen(command: Sequence[str], **kwargs):
     """`subprocess.Popen` for a child whose output the caller streams (`verbose run`): its own
     process group, the parent-death signal, and the whole group killed when the block is left
     early (an interrupt, an exception) or by `kill_running`."""
+    missing = _exec_error(command, kwargs.get("env"))
+    if missing:
+        raise missing
     proc = subprocess.Popen(guarded(command), start_new_session=True,
                             preexec_fn=_die_with_parent(os.getpid()), **kwargs)
     with _running_lock:
