@@ -257,3 +257,14 @@ def test_default_results_file_is_in_the_cache_and_reuse_is_keyed_by_environment(
     changed = run({"MXNET_EXEC_BULK_EXEC_MAX_NODE_TRAIN_FWD": "16"})  # in the fingerprint
     assert changed.returncode == 0, changed.stderr
     assert "reused" not in changed.stderr and len(_records(path)) == 2
+
+
+def test_load_re_renders_the_saved_rows_without_running(sweep, tmp_path):
+    """`compare --load` prints the same table and writes the same CSV as the run did."""
+    proc = subprocess.run([sys.executable, "-m", "mxprof", "compare", "--load",
+                           str(sweep["dir"] / "rows.json"), "--csv", str(tmp_path / "t.csv")],
+                          capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout == sweep["resumed"].stdout
+    assert (tmp_path / "t.csv").read_text() == (sweep["dir"] / "table.csv").read_text()
+    assert "results file" not in proc.stderr  # nothing measured, no results file opened
