@@ -95,6 +95,9 @@ def test_schema_1_files_load_through_the_structs(kind):
 ADDED_SINCE = (
     ({"name", "source", "input_shape"}, {"inputs": []}),  # ModelSpec.inputs (typed inputs)
     ({"pass_name", "config", "mkldnn"}, {"wait_policy": None}),  # RunSpec.wait_policy
+    # CompareRow: what its workers ran with (oneDNN, allowed CPUs, cores, wait policy)
+    ({"machine", "build", "metric", "key"}, {"onednn": None, "affinity": None,
+                                             "physical_cores": None, "wait_policy": None}),
 )
 
 

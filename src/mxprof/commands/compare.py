@@ -332,6 +332,10 @@ def run(args) -> int:
     done = set() if args.fresh else log.done
     todo = [p for p in planned if p.key not in done]
     notes = _run_notes(log, planned, todo, instance_cpus, builds)
+    if todo and not args.no_current:
+        from mxprof.workers.environment import onednn_version
+        # Cached per libmxnet; the workers read the cache, so every row names its oneDNN.
+        onednn_version(probe=True)
     with tempfile.TemporaryDirectory(prefix="mxprof-compare-") as tmp, \
             Progress("compare", len(planned), done_before=len(planned) - len(todo)) as progress:
         run_planned(todo, progress, timeout=args.timeout, workdir=args.workdir or tmp,

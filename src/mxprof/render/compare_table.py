@@ -265,7 +265,8 @@ def _measurement_lines(lay: Layout, rows: list[dict[str, Any]]) -> list[str]:
     warm = sorted({r["warmup"] for r in rows})
     threads = sorted({str(r["threads"] or "unknown") for r in rows})
     waits = sorted({str(r.get("wait_policy") or "not recorded") for r in rows})
-    cpus = sorted({str(r["cpus"] or "all") for r in rows})
+    cpus = sorted({str(r["cpus"] or "not bound") for r in rows})
+    affinity = sorted({str(r.get("affinity") or "not recorded") for r in rows})
     random = any(r.get("weights") == "random" for r in rows)
     names = lay.group_names()
     parts = [
@@ -277,17 +278,27 @@ def _measurement_lines(lay: Layout, rows: list[dict[str, Any]]) -> list[str]:
         *(["ref speedup: the MXNet 1.3.0 benchmark's own (c5.18xlarge, 18 cores of one "
            "socket; throughput at its batch)"] if _reference_headers(lay) else []),
         f"threads {', '.join(threads)} (OpenMP wait policy {', '.join(waits)}); CPUs "
-        f"{', '.join(cpus)}",
+        f"{', '.join(cpus)}; workers' CPU affinity {', '.join(affinity)}",
         "configs: " + ", ".join(f"{SHORT[c]} = {CONFIG_LABELS[c]}" for c in lay.configs),
     ]
     for g in lay.groups:
         inst = f", {g.instances} bound instances, images/s summed" if g.instances > 1 else ""
-        mx = {r["mxnet"] for r in rows if r["machine"] == g.machine and r["build"] == g.build}
-        parts.append(f"{names[g] or 'columns'}: {g.machine}, build {g.build} "
-                     f"(MXNet {', '.join(sorted(str(v) for v in mx))}){inst}")
+        mine = [r for r in rows if r["machine"] == g.machine and r["build"] == g.build]
+        parts.append(f"{names[g] or 'columns'}: {g.machine}{_cores(mine)}, build {g.build} "
+                     f"(MXNet {_values(mine, 'mxnet')}, oneDNN {_values(mine, 'onednn')})"
+                     f"{inst}")
     if random:
         parts.append("weights: random initialisation (timing valid, accuracy not)")
     return parts
+
+
+def _values(rows: list[dict[str, Any]], key: str) -> str:
+    return ", ".join(sorted({str(r.get(key) or "not recorded") for r in rows}))
+
+
+def _cores(rows: list[dict[str, Any]]) -> str:
+    cores = sorted({r["physical_cores"] for r in rows if r.get("physical_cores")})
+    return f", {'/'.join(map(str, cores))} physical cores" if cores else ""
 
 
 # CSV column prefix -> the compare row's key, per metric (the config name is appended).
@@ -320,7 +331,55 @@ def csv_records(lay: Layout) -> list[dict[str, Any]]:
                     rec.update(_ratio_fields(f"{metric}_speedup_{c}", rows.get(c)))
             ref = (_reference_of(line) or {}).get("reference_speedups") or (None, None)
             rec["reference_latency_speedup"], rec["reference_throughput_speedup"] = ref
+            # Columns added since: appended, so the old ones keep their places.
+            rec.update(_interval_fields(lay, lat, thr))
+            rec.update(_environment_fields(cell))
             out.append(rec)
+    return out
+
+
+def _interval_fields(lay: Layout, lat: dict[str, Any], thr: dict[str, Any]) -> dict[str, Any]:
+    """Each median's 95% interval, and every other comparison with its interval: fused over
+    MKL-DNN on, and this build over the machine's first build (`vs_build`)."""
+    rec: dict[str, Any] = {}
+    for c in lay.configs:
+        ci = latency_interval(lat[c]) if c in lat else None
+        rec[f"latency_ci95_low_ms_{c}"], rec[f"latency_ci95_high_ms_{c}"] = ci or (None, None)
+        ci = rate_interval(thr[c]) if c in thr else None
+        rec[f"images_per_s_ci95_low_{c}"], rec[f"images_per_s_ci95_high_{c}"] = ci or (None, None)
+    for metric, rows in (("latency", lat), ("throughput", thr)):
+        if "fused" in lay.configs and "mkldnn" in lay.configs:
+            row = rows.get("fused") or {}
+            prefix = f"{metric}_speedup_fused_vs_mkldnn"
+            rec[prefix] = row.get("speedup_vs_mkldnn")
+            rec.update(_ratio_fields(prefix, {"speedup_ratio": row.get(
+                "speedup_vs_mkldnn_ratio")}))
+        for c in lay.configs:
+            vs = (rows.get(c) or {}).get("vs_build") or {}
+            prefix = f"{metric}_vs_build_{c}"
+            rec[f"{prefix}_base"] = vs.get("build")
+            rec[prefix] = vs.get("speedup")
+            rec.update(_ratio_fields(prefix, {"speedup_ratio": vs.get("ratio")}))
+    return rec
+
+
+# CSV column -> the compare row's key: what the cell's workers ran with (README: every report
+# names the MXNet and oneDNN versions, CPU, cores, affinity, threads and wait policy).
+_ENVIRONMENT_FIELDS = (("hostname", "hostname"), ("cpu_model", "cpu_model"),
+                       ("physical_cores", "physical_cores"), ("mxnet", "mxnet"),
+                       ("onednn", "onednn"), ("threads", "threads"),
+                       ("wait_policy", "wait_policy"), ("cpus", "cpus"),
+                       ("membind", "membind"), ("affinity", "affinity"),
+                       ("weights", "weights"))
+
+
+def _environment_fields(cell: dict[str, dict[str, dict[str, Any]]]) -> dict[str, Any]:
+    """The environment columns, joined with ' | ' where the cell's rows differ."""
+    rows = [r for by_config in cell.values() for r in by_config.values()]
+    out = {}
+    for column, key in _ENVIRONMENT_FIELDS:
+        values = list(dict.fromkeys(str(r[key]) for r in rows if r.get(key) is not None))
+        out[column] = " | ".join(values) if values else None
     return out
 
 
