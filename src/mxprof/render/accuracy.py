@@ -12,6 +12,8 @@ import sys
 
 from mxprof.jobs.accuracy.records import REFERENCE, AccuracyReport, ConfigResult, int8_summary
 from mxprof.render.table_model import Table, markdown_lines, median_ci_cell, print_tables
+from mxprof.render.tables import ratio_ci_cell
+from mxprof.timing.stats import speedup
 from mxprof.workers.jsonio import dumps
 
 
@@ -32,9 +34,16 @@ def _latency(c: ConfigResult) -> str:
 
 
 def _speedup(c: ConfigResult, ref: ConfigResult | None) -> str:
+    """Against the reference, with the 95% interval of the ratio of medians from both sides'
+    calls (mxprof.timing.stats.speedup; 'n.s.' when it contains 1)."""
     if c.latency is None or ref is None or ref.latency is None:
         return "-"
-    return f"{ref.latency.median / c.latency.median:.2f}x"
+    if c is ref:
+        return "1 (ref)"
+    plain = ref.latency.median / c.latency.median
+    if not c.samples_ms or not ref.samples_ms or min(*c.samples_ms, *ref.samples_ms) <= 0:
+        return ratio_ci_cell(None, plain)  # a file without the calls: no interval
+    return ratio_ci_cell(speedup([ref.samples_ms], [c.samples_ms]).to_dict())
 
 
 def _tol(c: ConfigResult) -> str:
@@ -66,7 +75,8 @@ def environment_line(report: AccuracyReport) -> str:
     cpus = affinity.get("cpus") if isinstance(affinity, dict) else affinity
     wait = (e.get("wait_policy") or {}).get("policy") or "not recorded"
     line = (f"MXNet {version or '?'}, oneDNN {e.get('onednn_version') or 'version unknown'}, "
-            f"CPU {e.get('cpu_model') or '?'}, {e.get('logical_cpus', '?')} logical CPUs, "
+            f"CPU {e.get('cpu_model') or '?'}, {e.get('physical_cores') or '?'} physical cores "
+            f"/ {e.get('logical_cpus', '?')} logical CPUs, "
             f"threads {threads} (wait policy {wait}), affinity {cpus or '?'}")
     binding = e.get("binding")
     if binding:
@@ -111,7 +121,7 @@ def header_lines(report: AccuracyReport) -> list[str]:
 
 CONFIG_COLUMNS = ("configuration", "top-1", "top-5", "Δtop-1", "Δtop-5", "max abs diff",
                   "max rel diff", "top-1 agree", "top-5 agree", "within tol",
-                  "latency ms", "speedup")
+                  "latency ms", "speedup vs ref [95% CI]")
 
 
 def config_rows(report: AccuracyReport) -> list[tuple[str, ...]]:
