@@ -315,3 +315,18 @@ def test_load_re_renders_the_saved_rows_without_running(sweep, tmp_path):
     assert proc.stdout == sweep["resumed"].stdout
     assert (tmp_path / "t.csv").read_text() == (sweep["dir"] / "table.csv").read_text()
     assert "results file" not in proc.stderr  # nothing measured, no results file opened
+
+
+def test_pyperf_suite_names_onednn_and_the_affinity(sweep, tmp_path):
+    """Before: compare's pyperf metadata had no oneDNN version and, unbound, no affinity."""
+    pyperf = pytest.importorskip("pyperf")
+    out = tmp_path / "suite.json"
+    proc = subprocess.run([sys.executable, "-m", "mxprof", "compare", "--load",
+                           str(sweep["dir"] / "rows.json"), "--pyperf", str(out)],
+                          capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    row = next(r for r in sweep["report"]["rows"] if r["metric"] == "latency")
+    for bench in pyperf.BenchmarkSuite.load(str(out)).get_benchmarks():
+        meta = bench.get_metadata()
+        assert meta["onednn_version"] == row["onednn"] and row["onednn"].startswith("v")
+        assert meta["cpu_affinity"] == row["affinity"]

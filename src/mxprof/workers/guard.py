@@ -1,8 +1,8 @@
 """The guard between mxprof and a worker: no process a worker starts outlives the command.
 
 `run_process` (mxprof.workers.process) runs every worker as
-`python -I -S guard.py -- COMMAND...`: this module, by path and with the standard library only,
-so it starts in about 20 ms whatever the worker's interpreter is. The guard
+`python -I -S guard.py -- COMMAND...`: this module, by path, importing as little of the standard
+library as it can (bench/guard_overhead.py measures what it adds to a worker's start). The guard
 
 - makes itself a child subreaper (prctl PR_SET_CHILD_SUBREAPER, Linux 3.4): a process the
   worker starts and orphans (a daemonised helper, a venv shim's interpreter, anything that left
@@ -24,7 +24,6 @@ on stderr (run_process checks the program exists first, so this is a race or a b
 
 from __future__ import annotations
 
-import contextlib
 import ctypes
 import os
 import signal
@@ -74,8 +73,10 @@ def end_all() -> None:
     me = os.getpid()
     while True:
         for pid in descendants(me):
-            with contextlib.suppress(ProcessLookupError):
+            try:  # noqa: SIM105 - importing contextlib slows every worker's start
                 os.kill(pid, signal.SIGKILL)
+            except ProcessLookupError:  # ended since the scan
+                pass
         try:
             os.waitpid(-1, 0)
         except ChildProcessError:
