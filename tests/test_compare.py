@@ -151,6 +151,53 @@ def test_csv_parses_and_matches_the_rows(sweep):
         rows[("throughput", "mkldnn")]["speedup"], rel=1e-5)
 
 
+# The columns of the CSV before the intervals and the environment were added: kept, in order.
+OLD_CSV_COLUMNS = [
+    "machine", "build", "instances", "category", "model", "throughput_batch",
+    "latency_ms_reference", "latency_q1_ms_reference", "latency_q3_ms_reference",
+    "latency_ms_mkldnn", "latency_q1_ms_mkldnn", "latency_q3_ms_mkldnn",
+    "latency_speedup_mkldnn", "latency_speedup_mkldnn_low", "latency_speedup_mkldnn_high",
+    "latency_speedup_mkldnn_significant",
+    "images_per_s_reference", "images_per_s_low_reference", "images_per_s_high_reference",
+    "images_per_s_mkldnn", "images_per_s_low_mkldnn", "images_per_s_high_mkldnn",
+    "throughput_speedup_mkldnn", "throughput_speedup_mkldnn_low",
+    "throughput_speedup_mkldnn_high", "throughput_speedup_mkldnn_significant",
+    "reference_latency_speedup", "reference_throughput_speedup"]
+
+
+def test_csv_has_every_interval_and_the_environment(sweep):
+    """Each median's 95% interval, each speedup's interval and significance, and what the
+    workers ran with (before: medians without intervals, no MXNet, oneDNN, CPU or affinity)."""
+    text = (sweep["dir"] / "table.csv").read_text()
+    header = text.splitlines()[0].split(",")
+    assert header[:len(OLD_CSV_COLUMNS)] == OLD_CSV_COLUMNS
+    (line,) = csv.DictReader(io.StringIO(text))
+    rows = {(r["metric"], r["config"]): r for r in sweep["report"]["rows"]}
+    for config in ("reference", "mkldnn"):
+        stats = rows[("latency", config)]["stats"]
+        low, high = (float(line[f"latency_ci95_{end}_ms_{config}"]) for end in ("low", "high"))
+        assert low == pytest.approx(stats["ci95_low"], rel=1e-5)
+        assert high == pytest.approx(stats["ci95_high"], rel=1e-5)
+        assert low <= float(line[f"latency_ms_{config}"]) <= high
+        batch = rows[("throughput", config)]["stats"]
+        assert float(line[f"images_per_s_ci95_low_{config}"]) == pytest.approx(
+            4e3 / batch["ci95_high"], rel=1e-5)
+        assert float(line[f"images_per_s_ci95_low_{config}"]) <= float(
+            line[f"images_per_s_{config}"]) <= float(line[f"images_per_s_ci95_high_{config}"])
+    for metric in ("latency", "throughput"):
+        ratio = rows[(metric, "mkldnn")]["speedup_ratio"]
+        assert line[f"{metric}_speedup_mkldnn_significant"] == str(ratio["significant"])
+        assert float(line[f"{metric}_speedup_mkldnn_low"]) == pytest.approx(
+            ratio["ci95_low"], rel=1e-5)
+    assert line["mxnet"] == "1.9.1" and line["onednn"].startswith("v")
+    assert line["cpu_model"] and line["physical_cores"] and line["threads"]
+    assert line["affinity"] == rows[("latency", "mkldnn")]["affinity"]
+    assert line["wait_policy"] in ("active", "passive", "runtime default")
+    out = sweep["resumed"].stdout
+    assert f"oneDNN {line['onednn']}" in out and "MXNet 1.9.1" in out
+    assert f"workers' CPU affinity {line['affinity']}" in out
+
+
 def test_html_has_the_table_and_svg_charts(sweep):
     page = (sweep["dir"] / "page.html").read_text()
     assert "<table id='compare'" in page and "mobilenet0.25" in page and "lat w/o (ms)" in page
@@ -257,3 +304,29 @@ def test_default_results_file_is_in_the_cache_and_reuse_is_keyed_by_environment(
     changed = run({"MXNET_EXEC_BULK_EXEC_MAX_NODE_TRAIN_FWD": "16"})  # in the fingerprint
     assert changed.returncode == 0, changed.stderr
     assert "reused" not in changed.stderr and len(_records(path)) == 2
+
+
+def test_load_re_renders_the_saved_rows_without_running(sweep, tmp_path):
+    """`compare --load` prints the same table and writes the same CSV as the run did."""
+    proc = subprocess.run([sys.executable, "-m", "mxprof", "compare", "--load",
+                           str(sweep["dir"] / "rows.json"), "--csv", str(tmp_path / "t.csv")],
+                          capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout == sweep["resumed"].stdout
+    assert (tmp_path / "t.csv").read_text() == (sweep["dir"] / "table.csv").read_text()
+    assert "results file" not in proc.stderr  # nothing measured, no results file opened
+
+
+def test_pyperf_suite_names_onednn_and_the_affinity(sweep, tmp_path):
+    """Before: compare's pyperf metadata had no oneDNN version and, unbound, no affinity."""
+    pyperf = pytest.importorskip("pyperf")
+    out = tmp_path / "suite.json"
+    proc = subprocess.run([sys.executable, "-m", "mxprof", "compare", "--load",
+                           str(sweep["dir"] / "rows.json"), "--pyperf", str(out)],
+                          capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    row = next(r for r in sweep["report"]["rows"] if r["metric"] == "latency")
+    for bench in pyperf.BenchmarkSuite.load(str(out)).get_benchmarks():
+        meta = bench.get_metadata()
+        assert meta["onednn_version"] == row["onednn"] and row["onednn"].startswith("v")
+        assert meta["cpu_affinity"] == row["affinity"]

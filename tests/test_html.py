@@ -259,3 +259,81 @@ def test_roofline_and_profile_findings(browser, tmp_path):
     assert_sorts(page, "roofline", 3)
     text = page.driver.find_element("id", "s-findings").text
     assert "conv1, conv2" in text and "0.0500 ms per inference" in text
+
+
+# --- issue 11: every comparison with its interval; every report names what it ran with -------
+
+RATIO_WITH_INTERVAL = re.compile(r"(n\.s\. )?\d+\.\d\dx \[\d+\.\d\d-\d+\.\d\d\]")
+
+
+def _load(name: str, run: dict, out: Path, *args: str) -> str:
+    """Re-render a real run's saved JSON (`--load`) as Markdown: the file's text."""
+    md = out / f"{name}-again.md"
+    proc = run_cli(name, "--load", str(run["json"]), "--markdown", str(md), *args)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    return md.read_text()
+
+
+def test_profile_comparisons_carry_their_interval(profile_run, tmp_path):
+    """Before: the page's speedup row, the bulk-execution cost and a fix's speedup showed a
+    bare ratio; the per-layer 'speedup' did not say it has no interval."""
+    report = profile_run["report"]
+    page = profile_run["html"].read_text()
+    assert len(RATIO_WITH_INTERVAL.findall(page)) >= 2  # latency and throughput speedups
+    assert "speedup (no interval)" in page
+    cost = report["breakdown_cost"]
+    assert cost["ratio_interval"]["value"] == pytest.approx(cost["ratio"], rel=1e-9)
+    md = _load("profile", profile_run, tmp_path)
+    assert re.search(r"bulk execution off .* ms on \((n\.s\. )?\d+\.\d\dx \[", md), md
+    assert "MKL-DNN speedup, latency: " in md and "95% CI" in md
+
+
+def test_profile_fix_line_says_whether_the_fix_is_significant():
+    from mxprof.jobs.profile.try_fixes import measured_line
+    m = {"fix_applied": "OMP threads 2", "before_ms": 1.2, "before_ci95": [1.1, 1.3],
+         "after_ms": 1.19, "after_ci95": [1.1, 1.3], "speedup": 1.2 / 1.19,
+         "speedup_ratio": {"value": 1.01, "ci95_low": 0.97, "ci95_high": 1.05,
+                           "significant": False,
+                           "text": "no significant difference (1.01x, 95% CI 0.97-1.05)"}}
+    assert "no significant difference (1.01x, 95% CI 0.97-1.05)" in measured_line(m)
+    del m["speedup_ratio"]  # a file from before: the bare ratio, said to have no interval
+    assert "1.01x, no interval recorded" in measured_line(m)
+
+
+def test_fusion_comparisons_carry_their_interval(fusion_run, tmp_path):
+    """Before: the group gains had no interval (and on the page no significance mark), nor the
+    switch costs; the pattern sums had neither."""
+    report = fusion_run["report"]
+    md = _load("fusion", fusion_run, tmp_path)
+    page = fusion_run["html"].read_text()
+    for text in (md, page):
+        assert "unfused/fused [95% CI]" in text and "off/fused [95% CI]" in text
+    cells = [g["gain_ratio"] for g in report["groups"] if g.get("gain_ratio")]
+    assert len(RATIO_WITH_INTERVAL.findall(md)) >= len(cells) + len(
+        [r for r in report["pattern_ratios"].values() if r])
+    assert "physical cores" in md and "CPUs allowed" in page and "OpenMP wait policy" in page
+
+
+def test_accuracy_speedups_carry_their_interval(accuracy_run, tmp_path):
+    """Before: 'speedup' was a bare ratio of two medians for every configuration."""
+    report = accuracy_run["report"]
+    md = _load("accuracy", accuracy_run, tmp_path)
+    timed = [c for c in report["configs"] if c["ok"] and c["name"] != "mkldnn-off"]
+    assert "speedup vs ref [95% CI]" in md
+    assert len(RATIO_WITH_INTERVAL.findall(md)) >= len(timed)
+    env = report["environment"]
+    assert f"{env['physical_cores']} physical cores" in md
+    assert f"MXNet {env['mxnet']['version']}" in md and "oneDNN v" in md
+
+
+def test_compare_outputs_carry_intervals_and_the_environment(compare_run, tmp_path):
+    """Before: the speedups' intervals were in the JSON only, and the table named neither
+    oneDNN nor the workers' affinity."""
+    rows = [r for r in compare_run["report"]["rows"] if r.get("speedup_ratio")]
+    md = _load("compare", compare_run, tmp_path)
+    for r in rows:
+        assert f"over w/o: {r['speedup_ratio']['text']}" in md
+        assert f"oneDNN {r['onednn']}" in md and r["onednn"].startswith("v")
+        assert f"workers' CPU affinity {r['affinity']}" in md
+        assert f"{r['physical_cores']} physical cores" in md
+    assert rows and "over w/o: " in compare_run["html"].read_text()

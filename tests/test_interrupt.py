@@ -5,6 +5,11 @@ MXPROF_TEST_FAULT=hang) and a marker variable every process it starts inherits. 
 is up, the command is signalled; afterwards no process may carry the marker. SIGTERM, SIGHUP and
 SIGINT are handled (exit status 130); SIGKILL is not catchable, so the workers' parent-death
 signal must end them.
+
+A worker's own children must go too (mxprof.workers.guard): with the fault `spawn-hang` each
+worker starts a process in its own session whose child starts another session and is orphaned
+(mxprof.workers.protocol.ESCAPEE_CODE), and a foreign build's interpreter may be a shim that
+runs the real one as its child. The scan of /proc covers every process carrying the marker.
 """
 
 from __future__ import annotations
@@ -73,6 +78,12 @@ def _worker_started(parent: subprocess.Popen, marker: str) -> bool:
     return any(pid != parent.pid for pid in _with_marker(marker, worker=True))
 
 
+def _escapees_started(parent: subprocess.Popen, marker: str) -> bool:
+    """Both processes of ESCAPEE_CODE run: the session leader and its orphaned grandchild."""
+    return sum("mxprof-escapee" in line
+               for line in _describe(_with_marker(marker, worker=True))) >= 2
+
+
 COMMANDS = {
     "fusion": ["fusion", TINY, "--shape", "1,3,8,8", "--switches", "none", "--rounds", "1"],
     "profile": ["profile", "mobilenet0.25", "--shape", "3,32,32", "--checks", "none",
@@ -84,12 +95,14 @@ COMMANDS = {
 }
 
 
-def _kill_and_check(command: str, sig: signal.Signals, tmp_path: Path) -> None:
+def _kill_and_check(command: str | list[str], sig: signal.Signals, tmp_path: Path,
+                    fault: str = "hang", started=_worker_started) -> None:
     marker = f"mxprof-test-{uuid.uuid4().hex}"
-    parent = _start(COMMANDS[command], tmp_path, marker)
+    parent = _start(COMMANDS.get(command) if isinstance(command, str) else command, tmp_path,
+                    marker, fault)
     try:
         stderr = tmp_path / "stderr.txt"
-        assert _wait_for(lambda: _worker_started(parent, marker), 120), \
+        assert _wait_for(lambda: started(parent, marker), 120), \
             stderr.read_text() if parent.poll() is not None else "no worker started"
         parent.send_signal(sig)
         code = parent.wait(timeout=30)
@@ -119,3 +132,25 @@ def test_every_command_ends_its_worker_on_sigterm(command, tmp_path):
 @pytest.mark.parametrize("command", ["profile", "compare"])
 def test_every_command_leaves_no_worker_on_sigkill(command, tmp_path):
     _kill_and_check(command, signal.SIGKILL, tmp_path)
+
+
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGKILL], ids=lambda s: s.name)
+def test_processes_a_worker_started_end_with_the_command(sig, tmp_path):
+    """Before the guard, SIGKILL left both escapees running (the parent-death signal reached
+    the worker only) and SIGTERM the orphan (the group kill missed the other sessions)."""
+    _kill_and_check("fusion", sig, tmp_path, fault="spawn-hang", started=_escapees_started)
+
+
+def test_a_foreign_interpreter_shim_ends_with_the_command(tmp_path):
+    """`compare --python` with a shim that runs the interpreter as its child (not exec), as
+    wrapper scripts do: the interpreter is mxprof's grandchild, and must not outlive it."""
+    shim = tmp_path / "python-shim"
+    shim.write_text(f"#!/bin/sh\n{sys.executable} \"$@\"\n")
+    shim.chmod(0o755)
+    command = [*COMMANDS["compare"], "--no-current", "--python", f"shim={shim}"]
+
+    def shim_worker_started(parent, marker):
+        return any("mxprof.jobs.profile.worker" in line and "/bin/sh" not in line
+                   and "guard.py" not in line
+                   for line in _describe(_with_marker(marker, worker=True)))
+    _kill_and_check(command, signal.SIGKILL, tmp_path, started=shim_worker_started)

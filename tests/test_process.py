@@ -5,9 +5,11 @@ from __future__ import annotations
 import os
 import sys
 import time
+import uuid
 
 import pytest
 
+from mxprof.workers import guard as process_guard
 from mxprof.workers import process
 from mxprof.workers.process import ProcessOutcome, python_command, run_process, worker_env
 
@@ -111,3 +113,42 @@ def test_this_interpreter_gets_the_package_parent(python):
     `--python twin=<this python>` is foreign only because it says so)."""
     env = worker_env(base={}, python=python)
     assert env["PYTHONPATH"] == process.package_parent()
+
+
+def test_processes_left_by_a_finished_command_are_ended(tmp_path):
+    """A command that exits after starting a process in another session, which orphans its
+    own child: the group kill reaches neither; the guard (mxprof.workers.guard) ends both."""
+    from mxprof.workers.protocol import ESCAPEE_CODE
+    marker = f"MXPROF_TEST_MARKER=escapee-{uuid.uuid4().hex}"
+    code = ("import subprocess, sys, time\n"
+            f"subprocess.Popen([sys.executable, '-c', {ESCAPEE_CODE!r}], "
+            "start_new_session=True)\n"
+            "time.sleep(1)\n")
+    outcome = run_process(python_command(["-c", code]),
+                          env={**os.environ, marker.split("=")[0]: marker.split("=")[1]},
+                          timeout=30)
+    assert outcome.ok, outcome
+    deadline = time.monotonic() + 5
+    while _marked(marker) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert not _marked(marker)
+
+
+def _marked(marker: str) -> list[int]:
+    """Live processes whose environment holds `marker` (NAME=VALUE)."""
+    out = []
+    for pid in process_guard.descendants(1):
+        try:
+            with open(f"/proc/{pid}/environ", "rb") as f:
+                if marker.encode() in f.read().split(b"\0") and _alive(pid):
+                    out.append(pid)
+        except OSError:
+            continue
+    return out
+
+
+def test_the_guard_ends_as_its_command_did():
+    """Exit status and signal pass through the guard unchanged (ProcessOutcome names them)."""
+    assert _run("import sys; sys.exit(7)").returncode == 7
+    outcome = _run("import os, signal; os.kill(os.getpid(), signal.SIGTERM)")
+    assert outcome.returncode == -15 and outcome.description == "killed by signal SIGTERM"

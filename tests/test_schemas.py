@@ -100,6 +100,9 @@ ADDED_SINCE = (
     ({"pass_name", "config", "mkldnn"}, {"threads_why": None}),  # RunSpec.threads_why
     # RunResult.phases and .shared_with (passes sharing a worker process)
     ({"spec", "status", "wall_s"}, {"phases": {}, "shared_with": []}),
+    # CompareRow: what its workers ran with (oneDNN, allowed CPUs, cores, wait policy)
+    ({"machine", "build", "metric", "key"}, {"onednn": None, "affinity": None,
+                                             "physical_cores": None, "wait_policy": None}),
 )
 
 
@@ -168,7 +171,7 @@ def test_another_schema_version_is_refused_by_name():
         results.validate("accuracy", data, source="new.json")
 
 
-@pytest.mark.parametrize("kind", ["profile", "fusion", "accuracy"])
+@pytest.mark.parametrize("kind", ["profile", "fusion", "accuracy", "compare"])
 def test_load_re_renders_the_schema_1_file(kind, tmp_path):
     out = _mxprof(kind, "--load", str(FIXTURES / FILES[kind]), "--markdown", "r.md",
                   "--json", "r.json", cwd=tmp_path)
@@ -193,10 +196,12 @@ def test_merge_re_renders_the_schema_1_results_log(tmp_path):
     ("profile", ("runs", 0, "wall_s"), "Expected `float`, got `str` - at `$.runs[0].wall_s`"),
     ("fusion", ("gain_ratio", "value"), "Expected `float`, got `str` - at `$.gain_ratio.value`"),
     ("accuracy", ("tolerance", "rtol"), "Expected `float`, got `str` - at `$.tolerance.rtol`"),
+    ("compare", ("rows", 0, "latency_ms"),
+     "Expected `float | null`, got `str` - at `$.rows[0].latency_ms`"),
 ])
 def test_load_of_a_bad_file_exits_2_naming_the_field(tmp_path, kind, where, message):
     """Before: profile and fusion rendered these files and exited 0; accuracy refused with
-    "could not convert string to float: 'slow'", naming no field."""
+    "could not convert string to float: 'slow'", naming no field; compare had no --load."""
     data = _fixture(kind)
     node = data
     for key in where[:-1]:
@@ -261,3 +266,13 @@ def test_the_typed_sections_name_their_wrong_field(section, value, message):
     with pytest.raises(ResultFileError) as err:
         results.validate("profile", {**data, section: value}, source="bad.json")
     assert str(err.value) == f"bad.json: not an mxprof profile result: {message}"
+
+
+def test_compare_load_refuses_another_kind_and_a_model(tmp_path):
+    out = _mxprof("compare", "--load", str(FIXTURES / FILES["profile"]), cwd=tmp_path)
+    assert out.returncode == 2 and "not an mxprof compare result" in out.stderr, out.stderr
+    out = _mxprof("compare", "resnet18_v1", "--load", str(FIXTURES / FILES["compare"]),
+                  cwd=tmp_path)
+    assert out.returncode == 2 and "give no MODEL" in out.stderr, out.stderr
+    out = _mxprof("compare", "--load", "missing.json", cwd=tmp_path)
+    assert out.returncode == 2 and "cannot load missing.json" in out.stderr, out.stderr

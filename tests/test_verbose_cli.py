@@ -45,6 +45,7 @@ def test_summary_json(cli, fixtures_dir, name):
     proc = cli("verbose", "summary", str(path), "--json")
     assert proc.returncode == 0, proc.stderr
     got = json.loads(proc.stdout)
+    assert got["machine"] is None  # a pasted log: the machine is not known
     expected = verbose.parse(path).totals()
     for key in ("exec_count", "exec_ms", "create_count", "create_ms", "graph_exec_count",
                 "graph_exec_ms", "by_kind"):
@@ -98,6 +99,21 @@ def test_run_records_a_real_mxnet_log(cli, tmp_path):
     parsed = verbose.parse(log)
     assert parsed.primitives["timestamp_ms"].notna().all()  # timestamps were switched on
     assert parsed.totals()["exec_ms"] == pytest.approx(got["exec_ms"])
+    # Captured here: the summary names the machine (a pasted log cannot, see below).
+    from mxprof.cpu.cpulist import format_cpu_list
+    assert got["machine"]["affinity"] == format_cpu_list(sorted(os.sched_getaffinity(0)))
+    assert got["machine"]["cpu_model"] and got["machine"]["physical_cores"]
+
+
+def test_run_summary_names_the_machine_a_pasted_log_does_not(cli, tmp_path, fixtures_dir):
+    """Before: neither said which CPU, cores or affinity the figures came from."""
+    proc = cli("verbose", "run", "-o", str(tmp_path / "run.log"), "--", sys.executable, "-c",
+               TINY_NET)
+    assert proc.returncode == 0, proc.stderr
+    line = next(ln for ln in proc.stdout.splitlines() if ln.strip().startswith("machine"))
+    assert "captured here" in line and "physical cores" in line and "affinity" in line
+    pasted = cli("verbose", "summary", str(fixtures_dir / "verbose" / LEVEL2))
+    assert "machine: not recorded in a verbose log" in pasted.stdout
 
 
 def test_run_without_command(cli):

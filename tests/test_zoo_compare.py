@@ -12,7 +12,8 @@ from mxprof.jobs.compare import plan as compare
 from mxprof.jobs.compare import rows as compare_rows
 from mxprof.jobs.profile.spec import RunResult
 from mxprof.mx import models
-from mxprof.render.compare_table import csv_records, layout, table
+from mxprof.render.compare_table import layout, table
+from mxprof.render.csv_ import csv_records
 from mxprof.workers import builds
 
 MACHINE = {"hostname": "h", "cpu_model": "Xeon", "logical_cpus": 2}

@@ -5,6 +5,7 @@ fused with --fused), each in its own process. Every finished run is appended to 
 file at once (`--results`, JSON lines), so an interrupted sweep resumes where it stopped: runs
 already there with the same key (spec, build, binding, machine) are skipped. The table is
 printed in the reference's layout; `--json/--markdown/--csv/--html` write it to files.
+`--load RESULT.json` re-renders a saved `compare --json` (or `merge --json`) and runs nothing.
 """
 
 from __future__ import annotations
@@ -57,7 +58,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     _options.add_binding(p)
     _options.add_timing(p)
     _options.add_processes(p)
-    _options.add_outputs(p, ("json", "markdown", "csv", "html", "pyperf"), load=False)
+    _options.add_outputs(p, ("json", "markdown", "csv", "html", "pyperf"))
     o = p.add_argument_group("results file")
     o.add_argument("--results", default=None, metavar="PATH",
                    help="JSON-lines file every run is appended to (default: one file per "
@@ -285,6 +286,37 @@ def _run_notes(log, planned, todo, instance_cpus, builds) -> list[str]:
     return notes
 
 
+def _load_saved(args) -> dict:
+    """The saved `compare --json` (or `merge --json`) file, validated like every --load
+    (mxprof.jobs.results): the message names the file and the wrong field."""
+    from mxprof.jobs.results import load
+    if args.models or args.reference_set or args.symbol:
+        raise UsageError("--load re-renders a saved result: give no MODEL, --symbol or "
+                         "--reference-set with it")
+    _options.check_outputs(args)
+    if args.html:
+        require_extra("compare --html", "plot")
+    try:
+        report = load("compare", args.load)
+    except OSError as exc:
+        raise UsageError(f"cannot load {args.load}: {exc.strerror or exc}") from None
+    except ValueError as exc:  # names the file and the wrong field
+        raise UsageError(str(exc)) from None
+    if report.get("kind") != "mxprof-compare":
+        raise UsageError(f"{args.load}: not an mxprof compare result: kind "
+                         f"{report.get('kind')!r}, not 'mxprof-compare'")
+    return report
+
+
+def _render_loaded(args) -> int:
+    report = _load_saved(args)
+    errors = write_outputs(args, report)
+    display(args, report)
+    for e in errors:
+        print(f"mxprof: error: {e}", file=sys.stderr)
+    return EXIT_USAGE if errors else EXIT_OK
+
+
 def run(args) -> int:
     import tempfile
 
@@ -292,6 +324,8 @@ def run(args) -> int:
     from mxprof.jobs.compare import plan as compare
     from mxprof.jobs.compare import results_log
     from mxprof.workers.environment import host_fingerprint
+    if args.load:
+        return _render_loaded(args)
     _check_inputs(args)
     batches = parse_batches(args.batch_size)
     if args.quick:  # a first look: batch 1 and a small one, a short minimum time
@@ -316,6 +350,10 @@ def run(args) -> int:
     todo = [p for p in planned if p.key not in done]
     notes = [*_run_notes(log, planned, todo, instance_cpus, builds),
              _threads_note(args, instance_cpus)]
+    if todo and not args.no_current:
+        from mxprof.workers.environment import onednn_version
+        # Cached per libmxnet; the workers read the cache, so every row names its oneDNN.
+        onednn_version(probe=True)
     with tempfile.TemporaryDirectory(prefix="mxprof-compare-") as tmp, \
             Progress("compare", len(planned), done_before=len(planned) - len(todo)) as progress:
         run_planned(todo, progress, timeout=args.timeout, workdir=args.workdir or tmp,

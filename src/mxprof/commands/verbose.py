@@ -59,7 +59,7 @@ def run(args: argparse.Namespace) -> int:
     return _summarize(args.log, args)
 
 
-def _summarize(path: str, args: argparse.Namespace) -> int:
+def _summarize(path: str, args: argparse.Namespace, captured_here: bool = False) -> int:
     from mxprof.commands._options import check_output_path
     check_output_path("--json", args.json)
     if not os.path.isfile(path):
@@ -83,12 +83,14 @@ def _summarize(path: str, args: argparse.Namespace) -> int:
               "(mxnet-mkl <= 1.6) or ONEDNN_VERBOSE=1, or use `mxprof verbose run -- CMD`.",
               file=sys.stderr)
         return 1
-    out = {**log.totals(), "header": log.header, "stats": log.stats.to_dict(), "path": path}
+    machine = _machine() if captured_here else None
+    out = {**log.totals(), "header": log.header, "stats": log.stats.to_dict(), "path": path,
+           "machine": machine}
     if args.json == "-":
         print(json.dumps(out, indent=2, sort_keys=False))
         return 0
     print("\n".join(format_summary(log, summary, args.by, args.top, path, create_summary,
-                                    args.show_rejected)))
+                                    args.show_rejected, machine=machine)))
     if args.json:
         try:
             with open(args.json, "w") as f:
@@ -123,7 +125,28 @@ def _ms(value: float, count: int, resolution: float | None, digits: int = 3) -> 
     return f"{value:.{digits}f}"
 
 
-def _header(log: Any, t: dict[str, Any], path: str) -> list[str]:
+def _machine() -> dict[str, Any]:
+    """This machine, for a log `verbose run` captured here (a pasted log does not say)."""
+    from mxprof.workers.environment import host_fingerprint
+    env = host_fingerprint()
+    return {"hostname": env.hostname, "cpu_model": env.cpu_model,
+            "physical_cores": env.physical_cores, "logical_cpus": env.logical_cpus,
+            "affinity": env.affinity.get("cpus"), "mxnet_installed": env.packages.get("mxnet")}
+
+
+def _machine_line(machine: dict[str, Any] | None) -> str:
+    if machine is None:
+        return ("  machine: not recorded in a verbose log (CPU model, cores, affinity and the "
+                "MXNet version are not in it); the library, ISA and threads above are the log's")
+    return (f"  machine (captured here by `mxprof verbose run`): {machine['hostname']}, CPU "
+            f"{machine['cpu_model'] or '?'}, {machine['physical_cores'] or '?'} physical cores / "
+            f"{machine['logical_cpus']} logical CPUs, affinity {machine['affinity'] or '?'}; "
+            f"MXNet installed here {machine['mxnet_installed'] or 'none'} (the command may "
+            "have loaded another)")
+
+
+def _header(log: Any, t: dict[str, Any], path: str,
+            machine: dict[str, Any] | None = None) -> list[str]:
     h, s = log.header, log.stats
     lib = f"{h['library']} v{h['version']}" if h["version"] else "no version header"
     generation = h["generation"] or "unknown"
@@ -134,6 +157,7 @@ def _header(log: Any, t: dict[str, Any], path: str) -> list[str]:
     lines = [
         f"{path}: {lib}, format generation {generation}",
         f"  isa: {h['isa'] or '-'}; runtime: {h['runtime'] or '-'}{threads}",
+        _machine_line(machine),
         f"  lines: {s.lines_total} read, {s.lines_parsed} timed rows, {s.lines_untimed} "
         f"untimed verbose (info/check/dispatch/start/error), {s.lines_total - s.lines_verbose} "
         "other",
@@ -191,9 +215,10 @@ def _rejected(log: Any, show_all: bool) -> list[str]:
 
 
 def format_summary(log: Any, summary: Any, by: str, top: int, path: str,
-                   create_summary: Any = None, show_rejected: bool = False) -> list[str]:
+                   create_summary: Any = None, show_rejected: bool = False,
+                   machine: dict[str, Any] | None = None) -> list[str]:
     t = log.totals()
-    lines = _header(log, t, path)
+    lines = _header(log, t, path, machine)
     res = log.resolution_ms
     tables = [(t["exec_ms"], _time_table(f"Exec time by {by}", summary, top, res))]
     if create_summary is not None and len(create_summary):
@@ -276,5 +301,5 @@ def _run_command(args: argparse.Namespace) -> int:
         if os.path.exists(tmp):
             os.unlink(tmp)
     print(f"mxprof: wrote {args.output} (command exit status {code})", file=sys.stderr)
-    status = _summarize(args.output, args)
+    status = _summarize(args.output, args, captured_here=True)
     return code if code else status

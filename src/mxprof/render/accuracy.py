@@ -19,7 +19,7 @@ from mxprof.jobs.accuracy.records import (
 )
 from mxprof.render.base import fmt_inputs
 from mxprof.render.table_model import Table, markdown_lines, median_ci_cell, print_tables
-from mxprof.render.tables import ratio_cell
+from mxprof.render.tables import ratio_ci_cell
 from mxprof.workers.jsonio import dumps
 
 
@@ -40,12 +40,14 @@ def _latency(c: ConfigResult) -> str:
 
 
 def _speedup(c: ConfigResult, ref: ConfigResult | None) -> str:
-    """Against the reference: 'n.s. 1.02x' when the ratio's 95% interval contains 1."""
+    """Against the reference, with the 95% interval of the ratio of medians, pooled over
+    the timing processes (mxprof.jobs.accuracy.records.speedup_ratio; 'n.s.' when it
+    contains 1); 'no interval' for a file without the calls."""
     if c.latency is None or ref is None or ref.latency is None:
         return "-"
     if c.name == REFERENCE:
-        return "1.00x"
-    return ratio_cell(speedup_ratio(ref, c), ref.latency.median / c.latency.median)
+        return "1 (ref)"
+    return ratio_ci_cell(speedup_ratio(ref, c), ref.latency.median / c.latency.median)
 
 
 def _tol(c: ConfigResult) -> str:
@@ -77,7 +79,8 @@ def environment_line(report: AccuracyReport) -> str:
     cpus = affinity.get("cpus") if isinstance(affinity, dict) else affinity
     wait = (e.get("wait_policy") or {}).get("policy") or "not recorded"
     line = (f"MXNet {version or '?'}, oneDNN {e.get('onednn_version') or 'version unknown'}, "
-            f"CPU {e.get('cpu_model') or '?'}, {e.get('logical_cpus', '?')} logical CPUs, "
+            f"CPU {e.get('cpu_model') or '?'}, {e.get('physical_cores') or '?'} physical cores "
+            f"/ {e.get('logical_cpus', '?')} logical CPUs, "
             f"threads {threads} (wait policy {wait}), affinity {cpus or '?'}")
     binding = e.get("binding")
     if binding:
@@ -137,7 +140,7 @@ def header_lines(report: AccuracyReport) -> list[str]:
 
 CONFIG_COLUMNS = ("configuration", "top-1", "top-5", "Δtop-1", "Δtop-5", "max abs diff",
                   "max rel diff", "top-1 agree", "top-5 agree", "within tol",
-                  "latency ms", "speedup")
+                  "latency ms", "speedup vs ref [95% CI]")
 
 
 def config_rows(report: AccuracyReport) -> list[tuple[str, ...]]:

@@ -4,8 +4,8 @@ The MXNet 1.3 MKL-DNN benchmark printed, per model: latency at batch 1 without a
 MKL-DNN and the speedup, then throughput at batch 128 without and with and the speedup, with
 "(bs N)" on cells measured at another batch. `layout(rows)` arranges `mxprof.jobs.compare.rows.rows`
 that way, one line per model and throughput batch, one column group per machine and build;
-`table()` formats it for the terminal and Markdown, `csv_records()` gives the same numbers
-unformatted.
+`table()` formats it for the terminal and Markdown; `mxprof.render.csv_.csv_records` gives the
+same numbers unformatted.
 """
 
 from __future__ import annotations
@@ -120,7 +120,7 @@ def rate_interval(row: dict[str, Any]) -> tuple[float, float] | None:
     return row["batch_size"] * 1e3 / ci[1], row["batch_size"] * 1e3 / ci[0]
 
 
-def _speed_configs(configs: Sequence[str]) -> list[str]:
+def speed_configs(configs: Sequence[str]) -> list[str]:
     return [c for c in configs if c != "reference" and "reference" in configs]
 
 
@@ -129,7 +129,7 @@ def _group_headers(lay: Layout, prefix: str = "") -> list[str]:
     for metric, unit in (("lat", "ms"), ("thr", "img/s")):
         out += [f"{prefix}{metric} {SHORT[c]} ({unit})" for c in lay.configs]
         out += [f"{prefix}speedup{'' if c == 'mkldnn' else ' ' + SHORT[c]}"
-                for c in _speed_configs(lay.configs)]
+                for c in speed_configs(lay.configs)]
     return out
 
 
@@ -144,7 +144,7 @@ def headers(lay: Layout) -> tuple[str, ...]:
 REFERENCE_HEADERS = ["ref speedup lat", "ref speedup thr"]
 
 
-def _reference_of(line: Line) -> dict[str, Any] | None:
+def reference_of(line: Line) -> dict[str, Any] | None:
     """Any row of the line: they all carry the reference's figures for the model."""
     for cell in line.cells.values():
         for by_config in cell.values():
@@ -155,7 +155,7 @@ def _reference_of(line: Line) -> dict[str, Any] | None:
 
 def _reference_headers(lay: Layout) -> list[str]:
     return REFERENCE_HEADERS if any(
-        (_reference_of(line) or {}).get("reference_speedups") for line in lay.lines) else []
+        (reference_of(line) or {}).get("reference_speedups") for line in lay.lines) else []
 
 
 def _reference_cells(lay: Layout, line: Line) -> list[str]:
@@ -163,7 +163,7 @@ def _reference_cells(lay: Layout, line: Line) -> list[str]:
     is not this line's."""
     if not _reference_headers(lay):
         return []
-    row = _reference_of(line) or {}
+    row = reference_of(line) or {}
     ref = row.get("reference_speedups")
     if not ref:
         return ["-", "-"]
@@ -179,12 +179,12 @@ def _group_cells(lay: Layout, line: Line, g: Group) -> list[str]:
     row = [_num(lat[c]["latency_ms"], latency_interval(lat[c]))
            if c in lat else missing[c] for c in lay.configs]
     row += [ratio_cell(lat[c].get("speedup_ratio"), lat[c].get("speedup")) if c in lat else "-"
-            for c in _speed_configs(lay.configs)]
+            for c in speed_configs(lay.configs)]
     note = f" (bs {line.batch})" if line.batch != lay.usual_batch else ""
     row += [_num(thr[c]["images_per_s"], rate_interval(thr[c])) + note
             if c in thr else missing[c] for c in lay.configs]
     row += [ratio_cell(thr[c].get("speedup_ratio"), thr[c].get("speedup")) if c in thr else "-"
-            for c in _speed_configs(lay.configs)]
+            for c in speed_configs(lay.configs)]
     return row
 
 
@@ -252,11 +252,26 @@ def interval_lines(rows: list[dict[str, Any]]) -> list[str]:
         out.append(f"{'-'.join(map(str, procs))} process(es) per cell, interleaved; speedups "
                    "marked 'n.s.' have a 95% interval (hierarchical bootstrap over processes, "
                    "then calls) that contains 1: no significant difference")
+    bare = sorted({r["model"] for r in rows if r.get("speedup") and not r.get("speedup_ratio")})
+    if bare:
+        out.append("speedups with no interval (summed bound instances, or files without "
+                   f"per-call samples), significance unknown: {', '.join(bare)}")
+    several = len({(r["machine"], r["build"]) for r in rows}) > 1
     for r in rows:
+        # The cells show the ratio and 'n.s.'; its interval is here (and in --csv, --json).
+        where = f" [{r['build']}, {r['machine'].split(' (')[0]}]" if several else ""
+        what = f"{r['model']} {r['metric']} bs={r['batch_size']}{where}"
+        for key, over in (("speedup_ratio", "w/o"), ("speedup_vs_mkldnn_ratio", "w/")):
+            if r.get(key):
+                out.append(f"{what}: {SHORT[r['config']]} over {over}: {r[key]['text']}")
         vs = r.get("vs_build") or {}
         if vs.get("ratio"):
             out.append(f"{r['model']} {r['metric']} {SHORT[r['config']]} bs={r['batch_size']}: "
                        f"build {r['build']} vs {vs['build']}: {vs['ratio']['text']}")
+        elif vs.get("speedup"):  # summed instances, or a side without samples
+            out.append(f"{r['model']} {r['metric']} {SHORT[r['config']]} bs={r['batch_size']}: "
+                       f"build {r['build']} vs {vs['build']}: {vs['speedup']:.2f}x, no interval "
+                       "(summed instances or no per-call samples)")
     return out
 
 
@@ -265,7 +280,8 @@ def _measurement_lines(lay: Layout, rows: list[dict[str, Any]]) -> list[str]:
     warm = sorted({r["warmup"] for r in rows})
     threads = sorted({str(r["threads"] or "unknown") for r in rows})
     waits = sorted({str(r.get("wait_policy") or "not recorded") for r in rows})
-    cpus = sorted({str(r["cpus"] or "all") for r in rows})
+    cpus = sorted({str(r["cpus"] or "not bound") for r in rows})
+    affinity = sorted({str(r.get("affinity") or "not recorded") for r in rows})
     random = any(r.get("weights") == "random" for r in rows)
     names = lay.group_names()
     parts = [
@@ -277,54 +293,24 @@ def _measurement_lines(lay: Layout, rows: list[dict[str, Any]]) -> list[str]:
         *(["ref speedup: the MXNet 1.3.0 benchmark's own (c5.18xlarge, 18 cores of one "
            "socket; throughput at its batch)"] if _reference_headers(lay) else []),
         f"threads {', '.join(threads)} (OpenMP wait policy {', '.join(waits)}); CPUs "
-        f"{', '.join(cpus)}",
+        f"{', '.join(cpus)}; workers' CPU affinity {', '.join(affinity)}",
         "configs: " + ", ".join(f"{SHORT[c]} = {CONFIG_LABELS[c]}" for c in lay.configs),
     ]
     for g in lay.groups:
         inst = f", {g.instances} bound instances, images/s summed" if g.instances > 1 else ""
-        mx = {r["mxnet"] for r in rows if r["machine"] == g.machine and r["build"] == g.build}
-        parts.append(f"{names[g] or 'columns'}: {g.machine}, build {g.build} "
-                     f"(MXNet {', '.join(sorted(str(v) for v in mx))}){inst}")
+        mine = [r for r in rows if r["machine"] == g.machine and r["build"] == g.build]
+        parts.append(f"{names[g] or 'columns'}: {g.machine}{_cores(mine)}, build {g.build} "
+                     f"(MXNet {_values(mine, 'mxnet')}, oneDNN {_values(mine, 'onednn')})"
+                     f"{inst}")
     if random:
         parts.append("weights: random initialisation (timing valid, accuracy not)")
     return parts
 
 
-# CSV column prefix -> the compare row's key, per metric (the config name is appended).
-_CSV_FIELDS = {
-    "latency": (("latency_ms", "latency_ms"), ("latency_q1_ms", "q1_ms"),
-                ("latency_q3_ms", "q3_ms")),
-    "throughput": (("images_per_s", "images_per_s"), ("images_per_s_low", "images_per_s_low"),
-                   ("images_per_s_high", "images_per_s_high")),
-}
+def _values(rows: list[dict[str, Any]], key: str) -> str:
+    return ", ".join(sorted({str(r.get(key) or "not recorded") for r in rows}))
 
 
-def csv_records(lay: Layout) -> list[dict[str, Any]]:
-    """One record per line and column group, numbers unformatted (for csv and pandas)."""
-    out = []
-    for line in lay.lines:
-        for g in lay.groups:
-            cell = line.cells.get(g)
-            if not cell:
-                continue
-            lat, thr = cell.get("latency", {}), cell.get("throughput", {})
-            rec: dict[str, Any] = {"machine": g.machine, "build": g.build,
-                                   "instances": g.instances, "category": line.category,
-                                   "model": line.model, "throughput_batch": line.batch}
-            for metric, rows in (("latency", lat), ("throughput", thr)):
-                for c in lay.configs:
-                    for column, key in _CSV_FIELDS[metric]:
-                        rec[f"{column}_{c}"] = rows[c][key] if c in rows else None
-                for c in _speed_configs(lay.configs):
-                    rec[f"{metric}_speedup_{c}"] = rows[c].get("speedup") if c in rows else None
-                    rec.update(_ratio_fields(f"{metric}_speedup_{c}", rows.get(c)))
-            ref = (_reference_of(line) or {}).get("reference_speedups") or (None, None)
-            rec["reference_latency_speedup"], rec["reference_throughput_speedup"] = ref
-            out.append(rec)
-    return out
-
-
-def _ratio_fields(prefix: str, row: dict[str, Any] | None) -> dict[str, Any]:
-    r = (row or {}).get("speedup_ratio") or {}
-    return {f"{prefix}_low": r.get("ci95_low"), f"{prefix}_high": r.get("ci95_high"),
-            f"{prefix}_significant": r.get("significant")}
+def _cores(rows: list[dict[str, Any]]) -> str:
+    cores = sorted({r["physical_cores"] for r in rows if r.get("physical_cores")})
+    return f", {'/'.join(map(str, cores))} physical cores" if cores else ""

@@ -18,6 +18,7 @@ from mxprof.render.table_model import (
     median_ci_cell,
     print_tables,
 )
+from mxprof.render.tables import ratio_ci_cell
 
 
 def _n(value, spec: str) -> str:
@@ -77,8 +78,9 @@ def header_lines(report: dict) -> list[str]:
         f"model {report['model']}, input {shape}{note}, fused with {how}, {static}",
         f"MXNet {env['mxnet']}, {env['onednn'] or 'oneDNN version unknown'}, "
         f"ISA {env['isa'] or '?'}; CPU {env['cpu']}; {env['threads'] or '?'} OpenMP threads "
-        f"(read in the worker{'; ' + env['threads_why'] if env.get('threads_why') else ''}) on CPUs {env.get('allowed_cpus') or '?'} of "
-        f"{env['logical_cpus']} logical CPUs, OpenMP wait policy {wait}",
+        f"(read in the worker{'; ' + env['threads_why'] if env.get('threads_why') else ''}) on "
+        f"CPUs {env.get('allowed_cpus') or '?'} of {env['logical_cpus']} logical CPUs "
+        f"({env.get('physical_cores') or '?'} physical cores), OpenMP wait policy {wait}",
         f"latency: {report['protocol']['latency']}",
         f"groups: {report['protocol']['groups']}",
     ]
@@ -112,7 +114,7 @@ def group_table(report: dict) -> Table:
         (g["fused_node"], g["pattern"], "\n".join(m[len(prefix):] for m in g["members"]),
          median_ci_cell(g.get("unfused_spread"), 3), median_ci_cell(g.get("fused_spread"), 3),
          _n(g["gain_ms"], "+.3f"), _n(g["gain_percent"], "+.1f") + ("" if g["clear"] else " ~"),
-         g["reason"])
+         ratio_ci_cell(g.get("gain_ratio")), g["reason"])
         for g in report["groups"])
     cov = report["coverage"]
     foot = (f"{cov['grouped_layers']} layers fused into {len(report['groups'])} nodes; left "
@@ -121,39 +123,43 @@ def group_table(report: dict) -> Table:
     return Table("Fused groups (oneDNN primitive ms per iteration, median [95% CI]; "
                  "~ = no significant difference)",
                  ("fused node", "pattern", f"members ({prefix}...)" if prefix else "members",
-                  "unfused ms", "fused ms", "gain ms", "gain %", "why"), rows, foot,
-                 align="lllrrrrl")
+                  "unfused ms", "fused ms", "gain ms", "gain %", "unfused/fused [95% CI]",
+                  "why"), rows, foot, align="lllrrrrrl")
 
 
-def _ratio_text(row: dict) -> str:
-    """A gain ratio's sentence (its 95% interval, or "no significant difference"); why there
-    is none when the log cannot carry one; a dash for files written before pattern ratios."""
+def gain_ratio_cell(row: dict) -> str:
+    """A pattern's gain ratio with its 95% interval ('n.s.' when it contains 1); why there is
+    none when the log cannot carry one; a dash for files written before pattern ratios."""
     ratio = row.get("gain_ratio")
     if ratio:
-        return ratio["text"]
+        return ratio_ci_cell(ratio)
     return "no figure (log resolution)" if row.get("implausible") else "-"
 
 
 def pattern_group_table(report: dict) -> Table:
     rows = tuple((r["pattern"], str(r["groups"]), _n(r["unfused_ms"], ".3f"),
                   _n(r["fused_ms"], ".3f"), _n(r["gain_ms"], "+.3f"),
-                  _n(r["gain_percent"], "+.1f"), _ratio_text(r))
+                  _n(r["gain_percent"], "+.1f"), gain_ratio_cell(r))
                  for r in report["pattern_groups"])
+    foot = ("" if all(r.get("gain_ratio") for r in report["pattern_groups"]) else
+            "'-': no interval recorded for this sum; each group's is in the table above")
     return Table("Primitive ms per call by pattern (median of the groups' sum per iteration)",
                  ("pattern", "groups", "unfused ms", "fused ms", "gain ms", "gain %",
-                  "unfused/fused [95% CI]"), rows)
+                  "unfused/fused [95% CI]"), rows, foot)
 
 
 def switch_table(report: dict) -> Table | None:
     if not report["patterns"]:
         return None
+    ratios = report.get("pattern_ratios") or {}
     rows = tuple((p["switch"], median_ci_cell(p["latency"], 3),
                   _n(p.get("fused_paired_ms"), ".3f"), str(p.get("processes") or 1),
-                  _cost(report, p), _left(p))
+                  _cost(report, p), ratio_ci_cell(ratios.get(p["switch"])), _left(p))
                  for p in report["patterns"])
     return Table("Fusion switches off one at a time (latency; ~ = no significant difference)",
                  ("switch", "latency off ms [95% CI]", "fused ms (same rounds)", "processes",
-                  "costs when off", "patterns left"), rows, align="lrrrrl")
+                  "costs when off", "off/fused [95% CI]", "patterns left"), rows,
+                 align="lrrrrrl")
 
 
 def tables(report: dict) -> list[Table]:

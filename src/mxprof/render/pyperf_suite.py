@@ -76,8 +76,10 @@ def compare_benchmarks(report: dict[str, Any]) -> list[tuple[str, list[list[floa
             continue
         what = "latency" if r["metric"] == "latency" else "batch"
         where = f" [{r['build']} @ {r['hostname']}]" if several else ""
+        # The CPUs the worker was allowed (before: the binding asked for, None when unbound).
         env = {"cpu_model": r.get("cpu_model"), "mxnet": {"version": r.get("mxnet")},
-               "affinity": {"cpus": r.get("cpus")}}
+               "affinity": {"cpus": r.get("affinity") or r.get("cpus")},
+               "onednn_version": r.get("onednn")}
         out.append((f"{r['model']} {r['config']} {what} bs={r['batch_size']}{where}", runs,
                     _metadata(env, {"mxprof_config": r["config"], "mxprof_build": r["build"]})))
     return out

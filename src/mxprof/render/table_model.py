@@ -4,7 +4,7 @@ Every report (profile, compare, fusion, accuracy) builds `Table`s from its JSON-
 hands them to the same functions: `rich_table(t)` for the terminal, `markdown_lines(t)` for
 GitHub-flavoured Markdown (`|` escaped, line breaks inside a cell as `<br>`). Cells are already
 formatted text; a renderer never writes table syntax itself. (CSV, for `compare`, is written
-from unformatted numbers instead: `mxprof.render.compare_table.csv_records`.)
+from unformatted numbers instead: `mxprof.render.csv_.csv_records`.)
 
 The one spread display: a timing's spread is the 95% interval of its median as
 `mxprof.timing.stats.Stats` gives it (order statistics for one process, the hierarchical

@@ -113,6 +113,16 @@ def ratio_cell(ratio: dict[str, Any] | None, plain: float | None = None) -> str:
     return fmt_ratio(ratio["value"]) if ratio["significant"] else f"n.s. {ratio['value']:.2f}x"
 
 
+def ratio_ci_cell(ratio: dict[str, Any] | None, plain: float | None = None) -> str:
+    """A ratio with its 95% interval where there is room: '3.64x [3.51-3.80]', 'n.s. 1.02x
+    [0.95-1.08]' when the interval contains 1; without an interval (files from before
+    intervals, sides without samples) the bare ratio and 'no interval'."""
+    if not ratio:
+        return "-" if plain is None else f"{fmt_ratio(plain)} (no interval)"
+    ci = f"[{ratio['ci95_low']:.2f}-{ratio['ci95_high']:.2f}]"
+    return f"{ratio_cell(ratio)} {ci}"
+
+
 def spread_lines(report: dict[str, Any]) -> list[str]:
     """How many processes, the spread within and between them, and the interval's method."""
     lines = []
@@ -143,7 +153,8 @@ def operator_table(section: dict[str, Any], title: str) -> Table | None:
     cost = section.get("breakdown_cost") or {}
     if cost.get("bulk_off_ms"):
         foot += (f"; latency with bulk execution off {fmt_ms(cost['bulk_off_ms'])} ms vs "
-                 f"{fmt_ms(cost['bulk_on_ms'])} ms on ({fmt_ratio(cost['ratio'])})")
+                 f"{fmt_ms(cost['bulk_on_ms'])} ms on "
+                 f"({ratio_ci_cell(cost.get('ratio_interval'), cost['ratio'])})")
     elif lat:
         foot += f"; measured latency {fmt_ms(lat)} ms"
     return Table(title, ("operator", "calls/iter", "ms/iter", "% of ops"), body, foot)
@@ -169,7 +180,8 @@ def layer_table(section: dict[str, Any], title: str) -> Table | None:
             foot += (f"; {100 * cov['layer_pass_ratio']:.0f}% of the "
                      f"{fmt_ms(cov['layer_pass_latency_ms'])} ms latency of the layer pass itself "
                      f"(per-layer collection costs "
-                     f"{fmt_ratio(cov['layer_pass_latency_ms'] / cov['latency_ms'])})")
+                     f"{fmt_ratio(cov['layer_pass_latency_ms'] / cov['latency_ms'])}: one "
+                     "hooked process against the timing pass, no interval)")
     return Table(title, ("layer", "op", "ms/iter", "output"), body, foot)
 
 

@@ -10,6 +10,9 @@ read once, when libmxnet loads), so this is the one place that knows how:
   exec, so a parent killed with SIGKILL (a CI job cancelled, an ssh session dropped) leaves no
   worker burning the CPUs of the next measurement; SIGTERM/SIGHUP/SIGINT are turned into an
   exception by `mxprof.cli`, which unwinds through `run_process` and kills the group.
+  The child is the guard (mxprof.workers.guard), a subreaper that runs the command: the
+  parent-death signal reaches only a direct child, and the guard passes it on to every
+  process the worker started, including those that left its process group.
 - `worker_env` builds the environment: inherited, minus the variables that must not leak into a
   measurement, plus the MKL-DNN switch, the OpenMP placement for a thread count chosen for the
   OpenMP runtime of the interpreter that runs the worker (mxprof.cpu.openmp; an LD_PRELOADed
@@ -20,7 +23,9 @@ from __future__ import annotations
 
 import contextlib
 import ctypes
+import errno
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -46,6 +51,12 @@ try:
     _prctl = ctypes.CDLL(None, use_errno=True).prctl
 except (OSError, AttributeError):  # not Linux: no parent-death signal, the handlers still work
     _prctl = None
+
+# The guard (mxprof.workers.guard) runs by path under this interpreter, isolated and without
+# site-packages: it needs only the standard library and must start fast.
+GUARD = str(Path(__file__).with_name("guard.py"))
+# Seconds a guard gets to end its worker's processes after SIGTERM before its group is killed.
+GUARD_GRACE_S = 10.0
 
 # Process groups started here and still running: `kill_running` ends them when the parent is
 # interrupted while several run at once from threads (only the main thread sees the interrupt).
@@ -98,9 +109,13 @@ def run_process(command: Sequence[str], *, env: Mapping[str, str] | None, timeou
     temporary file otherwise). Interrupts (KeyboardInterrupt) kill the group and propagate.
     """
     started = time.monotonic()
+    missing = _exec_error(command, env)
+    if missing:
+        return ProcessOutcome("error", None, f"could not start {command[0]}: {missing}", "",
+                              time.monotonic() - started)
     with _open_out(stdout) as out, _open_err(stderr) as err:
         try:
-            proc = subprocess.Popen(list(command), stdout=out, stderr=err, env=env, cwd=cwd,
+            proc = subprocess.Popen(guarded(command), stdout=out, stderr=err, env=env, cwd=cwd,
                                     start_new_session=True,
                                     preexec_fn=_die_with_parent(os.getpid()))
         except OSError as exc:
@@ -114,8 +129,7 @@ def run_process(command: Sequence[str], *, env: Mapping[str, str] | None, timeou
             code = None
         finally:
             # Also after an exit: a crashed worker's children would go on running.
-            _kill_group(proc.pid)
-            proc.wait()
+            _end_guarded(proc)
             with _running_lock:
                 _running.discard(proc.pid)
         wall = time.monotonic() - started
@@ -137,6 +151,35 @@ def _die_with_parent(parent: int):
     return arm
 
 
+def guarded(command: Sequence[str]) -> list[str]:
+    """`command` run under the guard (mxprof.workers.guard), where Linux's prctl is there."""
+    if _prctl is None:
+        return list(command)
+    return [sys.executable, "-I", "-S", GUARD, "--", *command]
+
+
+def _exec_error(command: Sequence[str], env: Mapping[str, str] | None) -> OSError | None:
+    """The error exec would raise for `command` (the guard could only exit 127), or None."""
+    path = None if env is None else env.get("PATH", os.defpath)
+    if shutil.which(command[0], path=path):
+        return None
+    if os.sep in command[0] and os.path.exists(command[0]):
+        return PermissionError(errno.EACCES, os.strerror(errno.EACCES), command[0])
+    return FileNotFoundError(errno.ENOENT, os.strerror(errno.ENOENT), command[0])
+
+
+def _end_guarded(proc: subprocess.Popen) -> None:
+    """Stop a guarded command: SIGTERM lets the guard SIGKILL its worker and every process
+    the worker started (also those that left its group); the group's SIGKILL is the backstop."""
+    if proc.poll() is None and _prctl is not None:
+        with contextlib.suppress(ProcessLookupError):
+            proc.send_signal(signal.SIGTERM)
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            proc.wait(timeout=GUARD_GRACE_S)
+    _kill_group(proc.pid)
+    proc.wait()
+
+
 def _open_out(path):
     return open(path, "wb") if path is not None else open(os.devnull, "wb")
 
@@ -155,7 +198,10 @@ def managed_popen(command: Sequence[str], **kwargs):
     """`subprocess.Popen` for a child whose output the caller streams (`verbose run`): its own
     process group, the parent-death signal, and the whole group killed when the block is left
     early (an interrupt, an exception) or by `kill_running`."""
-    proc = subprocess.Popen(list(command), start_new_session=True,
+    missing = _exec_error(command, kwargs.get("env"))
+    if missing:
+        raise missing
+    proc = subprocess.Popen(guarded(command), start_new_session=True,
                             preexec_fn=_die_with_parent(os.getpid()), **kwargs)
     with _running_lock:
         _running.add(proc.pid)
@@ -165,18 +211,23 @@ def managed_popen(command: Sequence[str], **kwargs):
                 yield proc
             finally:
                 if proc.poll() is None:
-                    _kill_group(proc.pid)
+                    _end_guarded(proc)
     finally:
         with _running_lock:
             _running.discard(proc.pid)
 
 
 def kill_running() -> None:
-    """SIGKILL every process group `run_process` started that is still running."""
+    """End every process group `run_process` started that is still running: SIGTERM to its
+    guard, which ends all the worker's processes (SIGKILL to the group without a guard)."""
     with _running_lock:
         pgids = list(_running)
     for pgid in pgids:
-        _kill_group(pgid)
+        if _prctl is None:
+            _kill_group(pgid)
+        else:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pgid, signal.SIGTERM)
 
 
 _WAIT_VARIABLES = ("OMP_WAIT_POLICY", "GOMP_SPINCOUNT", "KMP_BLOCKTIME")

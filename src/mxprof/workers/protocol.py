@@ -54,8 +54,14 @@ PROTOCOL_VERSION = 1
 FAULT_VARIABLE = "MXPROF_TEST_FAULT"
 NAME_VARIABLE = "MXPROF_WORKER_NAME"
 # crash-before: SIGABRT before any result; crash-after: SIGABRT right after the result is
-# written; hang: sleep until killed; raise: a Python exception; exit:N: exit status N, no result.
-FAULTS = ("crash-before", "crash-after", "hang", "raise", "exit")
+# written; hang: sleep until killed; raise: a Python exception; exit:N: exit status N, no result;
+# spawn-hang: start processes that leave the worker's group (ESCAPEE_CODE), then hang.
+FAULTS = ("crash-before", "crash-after", "hang", "raise", "exit", "spawn-hang")
+# A child in its own session that forks a grandchild, which starts another session and is
+# orphaned: neither a group kill nor a parent-death signal reaches either (mxprof.workers.guard).
+ESCAPEE_CODE = ("import os, time  # mxprof-escapee\n"
+                "if os.fork() == 0:\n    os.setsid()\n    if os.fork():\n        os._exit(0)\n"
+                "time.sleep(600)\n")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -222,7 +228,10 @@ def apply_fault(fault: str | None) -> None:
 def _fault_before(fault: str | None) -> None:
     if fault == "crash-before":
         os.abort()
-    if fault == "hang":
+    if fault == "spawn-hang":
+        import subprocess
+        subprocess.Popen([sys.executable, "-c", ESCAPEE_CODE], start_new_session=True)
+    if fault in ("hang", "spawn-hang"):
         while True:
             time.sleep(60)
     if fault == "raise":

@@ -23,6 +23,10 @@ class CompareRow(Record, frozen=True, kw_only=True):
     cpu_model: str | None = None
     build: str
     mxnet: str | None = None
+    onednn: str | None = None  # the oneDNN version the worker ran (None: not probed)
+    affinity: str | None = None  # the CPUs the worker was allowed (sched_getaffinity)
+    physical_cores: int | None = None
+    wait_policy: str | None = None
     model: str
     label: str
     category: str | None = None

@@ -45,6 +45,10 @@ def _base_row(record: dict[str, Any], result: RunResult) -> dict[str, Any]:
         "machine": machine_label(machine), "hostname": machine.get("hostname"),
         "cpu_model": machine.get("cpu_model"), "build": build["name"],
         "mxnet": mx.get("version") or build.get("mxnet"), "model": spec.model.name,
+        # What the worker ran with, read inside it: every report names them (README).
+        "onednn": env.get("onednn_version"),
+        "affinity": (env.get("affinity") or {}).get("cpus"),
+        "physical_cores": env.get("physical_cores"),
         "label": MODEL_LABEL.get(spec.model.name, spec.model.name),
         "category": category(spec.model.name), "input_shape": list(spec.model.input_shape),
         "config": spec.config, "mkldnn": spec.mkldnn,

@@ -134,6 +134,10 @@ def _config_section(results: dict[str, list[RunResult]]) -> dict[str, Any]:
         cost: dict[str, Any] = {"bulk_on_ms": latency["median"]}
         if bulk_off:
             cost.update(bulk_off_ms=bulk_off["median"], ratio=bulk_off["median"] / latency["median"])
+            # A comparison like any other: its interval, from both sides' calls.
+            from mxprof.jobs.profile.pooled import ratio
+            interval = ratio(bulk_off, latency, "bulk execution off vs on")
+            cost["ratio_interval"] = interval.to_dict() if interval else None
         if layers_run and layers_run.layers.get("latency_ms"):
             own = layers_run.layers["latency_ms"]
             cost.update(layer_pass_ms=own, layer_pass_ratio=own / latency["median"])

@@ -77,6 +77,15 @@ def _stats(result: RunResult) -> dict[str, Any] | None:
     return {"median": lat["median"], "ci95": [lat.get("ci95_low"), lat.get("ci95_high")]}
 
 
+def _ratio(before: RunResult, after: RunResult) -> dict[str, Any] | None:
+    """The fix's speedup with its 95% interval and significance (None without samples)."""
+    from mxprof.jobs.profile.pooled import ratio
+    if not (before.ok and after.ok):
+        return None
+    r = ratio(before.latency, after.latency, "fix")
+    return r.to_dict() if r else None
+
+
 def try_fixes(report: dict[str, Any], spec: RunSpec, *, timeout: float,
               workdir: str | None = None) -> None:
     """Measure the fixable findings of `report` (in place): `spec` is the profiled timing spec."""
@@ -99,11 +108,13 @@ def try_fixes(report: dict[str, Any], spec: RunSpec, *, timeout: float,
                 "before_ci95": b and b["ci95"], "after_ms": a and a["median"],
                 "after_ci95": a and a["ci95"],
                 "speedup": b["median"] / a["median"] if a and b and a["median"] else None,
+                "speedup_ratio": _ratio(before, after),
                 "error": None if a and b else (after.error or before.error)}
 
 
 def measured_line(m: dict[str, Any]) -> str:
-    """'before 1.20 ms [1.18-1.25] -> after 0.60 ms [0.58-0.61] (2.00x; OMP threads 2)'."""
+    """'before 1.20 ms [1.18-1.25] -> after 0.60 ms [0.58-0.61] (2.00x (95% CI 1.90-2.10);
+    OMP threads 2)', or 'no significant difference (...)' when the speedup's interval holds 1."""
     if not m.get("fix_applied"):
         return f"fix not tried: {m.get('why')}"
     if m.get("error") or m.get("after_ms") is None:
@@ -111,6 +122,9 @@ def measured_line(m: dict[str, Any]) -> str:
 
     def ci(pair):
         return f"[{pair[0]:.2f}-{pair[1]:.2f}]" if pair and None not in pair else "[-]"
+    ratio = m.get("speedup_ratio")
+    # A file from before the fix's interval was kept: the bare ratio, said to have none.
+    speed = ratio["text"] if ratio else f"{m['speedup']:.2f}x, no interval recorded"
     return (f"before {m['before_ms']:.2f} ms {ci(m['before_ci95'])} -> after "
-            f"{m['after_ms']:.2f} ms {ci(m['after_ci95'])} ({m['speedup']:.2f}x; "
+            f"{m['after_ms']:.2f} ms {ci(m['after_ci95'])} ({speed}; "
             f"{m['fix_applied']}), 95% CIs of the medians, back-to-back workers")

@@ -48,7 +48,8 @@ def findings_section(findings: list[Any] | None, title: str = "Findings") -> str
             how = f" ({esc(str(effect['estimate']))})" if effect.get("estimate") else ""
             parts.append(f"<br><i>cost:</i> {cost:.4f} ms per inference{how}")
         if effect.get("measured"):
-            parts.append(f"<br><i>measured:</i> {esc(str(effect['measured']))}")
+            from mxprof.jobs.profile.try_fixes import measured_line
+            parts.append(f"<br><i>measured:</i> {esc(measured_line(effect['measured']))}")
         items.append("<li>" + "".join(parts) + "</li>")
     return section(title, "<ul class='findings'>" + "".join(items) + "</ul>", id="findings")
 

@@ -12,7 +12,7 @@ import html
 from typing import Any
 
 from mxprof.jobs.fusion.report import upgrade
-from mxprof.render.fusion import gain_text
+from mxprof.render.fusion import gain_ratio_cell, gain_text
 from mxprof.render.html.base import (
     Num,
     bullets,
@@ -26,6 +26,7 @@ from mxprof.render.html.base import (
 )
 from mxprof.render.html.findings import findings_section
 from mxprof.render.table_model import ci_cell, median_ci_cell
+from mxprof.render.tables import ratio_ci_cell
 
 BEFORE, AFTER = "#ff7f0e", "#1f77b4"
 
@@ -39,8 +40,12 @@ def header(report: dict[str, Any]) -> str:
         ("fusion path", f"{report.get('path')}"
                         + (", static_alloc/static_shape" if report.get("static") else "")),
         ("MXNet", env.get("mxnet")), ("oneDNN", env.get("onednn")), ("ISA", env.get("isa")),
-        ("CPU", f"{env.get('cpu')}, {env.get('logical_cpus')} logical CPUs"),
+        ("CPU", f"{env.get('cpu')}, {env.get('logical_cpus')} logical CPUs, "
+                f"{env.get('physical_cores') or '?'} physical cores"),
         ("threads", env.get("threads")),
+        # The affinity and wait policy the worker reported (the terminal header names them).
+        ("CPUs allowed", env.get("allowed_cpus") or "not recorded"),
+        ("OpenMP wait policy", (env.get("wait_policy") or {}).get("policy") or "not recorded"),
         *[(k, v) for k, v in proto.items() if isinstance(v, str)]]), id="environment")
 
 
@@ -110,14 +115,15 @@ def groups_section(report: dict[str, Any]) -> str:
                        for m in g.get("members") or ()),
              Num(g.get("unfused_ms"), "{:.4f}"), Num(g.get("fused_ms"), "{:.4f}"),
              Num(g.get("gain_ms"), "{:+.4f}"), Num(g.get("gain_percent"), "{:+.1f}"),
-             g.get("reason") or ""] for g in groups]
+             ratio_ci_cell(g.get("gain_ratio")), g.get("reason") or ""] for g in groups]
     cov = report.get("coverage") or {}
     left = [f"left unfused: {', '.join(cov['unfused_layers'])}"] if cov.get("unfused_layers") \
         else []
     return section("Fused groups", chart,
                    table(["fused node", "pattern", "absorbed layers"
                           + (f" (without {prefix!r})" if prefix else ""), "unfused ms",
-                          "fused ms", "gain ms", "gain %", "reason"], rows, id="groups",
+                          "fused ms", "gain ms", "gain %", "unfused/fused [95% CI]",
+                          "reason"], rows, id="groups",
                          filterable=True), bullets(left), id="groups")
 
 
@@ -136,17 +142,18 @@ def patterns_section(report: dict[str, Any]) -> str:
                              Num(p.get("unfused_ms"), "{:.4f}"), Num(p.get("fused_ms"), "{:.4f}"),
                              Num(p.get("gain_ms"), "{:+.4f}"),
                              Num(p.get("gain_percent"), "{:+.1f}"),
-                             (p.get("gain_ratio") or {}).get("text") or "-"] for p in pats],
+                             gain_ratio_cell(p)] for p in pats],
                            id="patterns"))
     switches = report.get("patterns") or []
     if switches:
         parts.append("<h3>Each fusion switch off</h3>")
         parts.append(table(
-            ["switch", "pattern", "latency ms [95% CI]", "fused ms (same rounds)", "cost ms", "clear",
-             "patterns left"],
+            ["switch", "pattern", "latency ms [95% CI]", "fused ms (same rounds)", "cost ms",
+             "clear", "off/fused [95% CI]", "patterns left"],
             [[s["switch"], s.get("pattern"), median_ci_cell(s.get("latency"), 4),
               Num(s.get("fused_paired_ms"), "{:.4f}"), Num(s.get("cost_ms"), "{:+.4f}"),
               "yes" if s.get("clear") else "~ (noise)",
+              ratio_ci_cell((report.get("pattern_ratios") or {}).get(s["switch"])),
               ", ".join(f"{k} x{v}" for k, v in (s.get("patterns") or {}).items())]
              for s in switches], id="switches"))
     return section("Per pattern", *parts, id="patterns")

@@ -29,7 +29,7 @@ from mxprof.render.html.base import (
     table,
 )
 from mxprof.render.html.findings import findings_section, roofline_section
-from mxprof.render.tables import ratio_cell, run_settings, threads_why
+from mxprof.render.tables import ratio_ci_cell, run_settings, threads_why
 
 TOP_LAYERS = 25
 ON, OFF = "w/ MKL-DNN", "w/o MKL-DNN"
@@ -105,11 +105,11 @@ def _timing_rows(report: dict[str, Any]) -> list[list[Any]]:
                      Num(lat.get("n"), "{:d}"), Num(tp.get("images_per_s"), "{:.1f}"),
                      Num(tp.get("batch_size"), "{:d}")])
     if speed and len(rows) == 2:
-        # "n.s. 1.02x" when the 95% interval contains 1 (mxprof.timing.stats.Ratio).
-        rows.append(["speedup (MKL-DNN on / off)",
-                     ratio_cell(speed.get("latency_ratio"), speed.get("latency")),
+        # "n.s. 1.02x [0.95-1.08]" when the 95% interval contains 1 (timing.stats.Ratio).
+        rows.append(["speedup (MKL-DNN on / off) [95% CI]",
+                     ratio_ci_cell(speed.get("latency_ratio"), speed.get("latency")),
                      "", "", "", "", "",
-                     ratio_cell(speed.get("throughput_ratio"), speed.get("throughput")), ""])
+                     ratio_ci_cell(speed.get("throughput_ratio"), speed.get("throughput")), ""])
     return rows
 
 
@@ -269,7 +269,9 @@ def layers_section(report: dict[str, Any]) -> str:
                      Num(ratio, "{:.2f}x"),
                      Num(100 * ms[0] / total if ms[0] is not None and total else None, "{:.1f}")])
     headers = ["layer", "order", "op", "output shape", *[f"{lab} ms" for lab in labels],
-               *(["speedup"] if len(labels) == 2 else [""]), f"% of layers ({main})"]
+               # One hooked pass per side, times without per-call samples: no interval.
+               *(["speedup (no interval)"] if len(labels) == 2 else [""]),
+               f"% of layers ({main})"]
     if len(labels) != 2:
         rows = [r[:-2] + r[-1:] for r in rows]
         headers = [h for h in headers if h]
