@@ -31,6 +31,11 @@ def test_resolved_spec_builds_the_small_network_and_draws_ids_below_its_vocabula
     assert models.resolve("dcgan[ngf=8]").name == "dcgan[ngf=8]"
 
 
-def test_an_option_the_factory_does_not_take_fails_at_build():
-    with pytest.raises(TypeError):
-        models.build(models.resolve("dcgan[no_such_option=1]"))
+def test_an_option_the_factory_does_not_take_is_refused_before_any_worker(cli):
+    """It used to pass resolve() and fail only inside the worker, as a TypeError."""
+    with pytest.raises(ValueError, match="dcgan takes no option no_such_option; its options: "
+                                         "nc, ngf, nz"):
+        models.resolve("dcgan[no_such_option=1]")
+    assert "hidden_size" in zoo.ZOO["gnmt"].option_names()  # GNMT.__init__, behind **kwargs
+    out = cli("profile", "dcgan[no_such_option=1]", "--dry-run")
+    assert out.returncode == 2 and "takes no option no_such_option" in out.stderr

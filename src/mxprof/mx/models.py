@@ -251,6 +251,10 @@ def _symbol_spec(name: str | None, symbol: str, params: str | None,
 def _zoo_spec(entry: zoo.ZooEntry, shape: tuple[int, ...] | None,
               params: str | None, name: str | None = None) -> ModelSpec:
     options = zoo.split_options(name)[1] if name else {}
+    unknown = sorted(set(options) - entry.option_names())
+    if unknown:
+        raise ValueError(f"{entry.name} takes no option {', '.join(unknown)}; its options: "
+                         f"{', '.join(sorted(entry.option_names()))}")
     inputs = entry.inputs
     if "vocab_size" in options:  # token ids are drawn below the vocabulary actually built
         inputs = tuple(dataclasses.replace(i, high=int(options["vocab_size"]))

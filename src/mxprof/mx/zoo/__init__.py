@@ -8,8 +8,10 @@ exist for them anywhere mxprof looks: they are always initialised at random.
 
 from __future__ import annotations
 
+import ast
 import dataclasses
 import importlib
+from pathlib import Path
 from typing import Any
 
 from mxprof.mx.inputs import InputSpec, image_input
@@ -29,6 +31,28 @@ class ZooEntry:
         an option the factory does not take raises TypeError."""
         module, func = self.factory.split(":")
         return getattr(importlib.import_module(f"mxprof.mx.zoo.{module}"), func)(**kwargs)
+
+    def option_names(self) -> frozenset[str]:
+        """The keyword arguments the factory takes, read from its source without importing it
+        (which would import MXNet): the function's own, and where it passes `**kwargs` on to a
+        class of its module, that class's `__init__` arguments. Lets a misspelled option be
+        refused before any worker starts."""
+        module, func = self.factory.split(":")
+        tree = ast.parse((Path(__file__).parent / f"{module}.py").read_text())
+        defs = {n.name: n for n in tree.body if isinstance(n, (ast.FunctionDef, ast.ClassDef))}
+        names = set(_arg_names(defs[func]))
+        for call in ast.walk(defs[func]):
+            if (isinstance(call, ast.Call) and isinstance(call.func, ast.Name)
+                    and isinstance(defs.get(call.func.id), ast.ClassDef)):
+                init = next((n for n in defs[call.func.id].body
+                             if isinstance(n, ast.FunctionDef) and n.name == "__init__"), None)
+                names.update(_arg_names(init) if init else ())
+        return frozenset(names - {"self", "kwargs"})
+
+
+def _arg_names(fn: ast.FunctionDef) -> list[str]:
+    a = fn.args
+    return [x.arg for x in (*a.posonlyargs, *a.args, *a.kwonlyargs)]
 
 
 ZOO: dict[str, ZooEntry] = {e.name: e for e in (
