@@ -135,7 +135,7 @@ def _config_section(results: dict[str, list[RunResult]]) -> dict[str, Any]:
         if bulk_off:
             cost.update(bulk_off_ms=bulk_off["median"], ratio=bulk_off["median"] / latency["median"])
             # A comparison like any other: its interval, from both sides' calls.
-            from mxprof.jobs.profile.pooled import ratio
+            from mxprof.timing.pooled import ratio
             interval = ratio(bulk_off, latency, "bulk execution off vs on")
             cost["ratio_interval"] = interval.to_dict() if interval else None
         if layers_run and layers_run.layers.get("latency_ms"):

@@ -79,7 +79,7 @@ def _stats(result: RunResult) -> dict[str, Any] | None:
 
 def _ratio(before: RunResult, after: RunResult) -> dict[str, Any] | None:
     """The fix's speedup with its 95% interval and significance (None without samples)."""
-    from mxprof.jobs.profile.pooled import ratio
+    from mxprof.timing.pooled import ratio
     if not (before.ok and after.ok):
         return None
     r = ratio(before.latency, after.latency, "fix")
