@@ -330,3 +330,15 @@ def test_pyperf_suite_names_onednn_and_the_affinity(sweep, tmp_path):
         meta = bench.get_metadata()
         assert meta["onednn_version"] == row["onednn"] and row["onednn"].startswith("v")
         assert meta["cpu_affinity"] == row["affinity"]
+
+
+def test_dry_run_names_the_results_file_it_would_use_and_creates_nothing(cli, tmp_path):
+    """It printed "runs already in None" when no --results was given."""
+    cache = tmp_path / "cache"
+    out = cli("compare", "mobilenet0.25", "--shape", "3,32,32", "--batch-size", "1",
+              "--dry-run", env={"MXPROF_CACHE": str(cache)})
+    assert out.returncode == 0, out.stderr
+    text = out.stdout + out.stderr
+    assert "already in None" not in text
+    assert f"0 of 6 runs already in {cache / 'compare'}" in text
+    assert not (cache / "compare").exists()

@@ -38,6 +38,9 @@ def test_detection_networks_keep_the_reference_batch_sizes():
     assert compare.model_batches(RCNN.name, None) == [1]
     assert compare.model_batches("resnet50_v1", None) == [1, 128]
     assert compare.model_batches(SSD.name, [8, 1]) == [1, 8]  # the user's list wins
+    # --quick: batch 2 unless the reference timed less (Faster R-CNN fails at batch 2)
+    assert compare.quick_batches(SSD.name) == [1, 2]
+    assert compare.quick_batches(RCNN.name) == [1]
     runs = compare.plan([RCNN], [builds.current_build()], machine=MACHINE)
     assert [r.spec.batch_size for r in runs] == [1, 1]  # latency only, like the reference
     assert compare.category(SSD.name) == "detection"

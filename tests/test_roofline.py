@@ -144,7 +144,7 @@ def test_primitives_above_the_compute_roof_refute_it():
     """A roof below what timed primitives attain is wrong (measured under load): said so."""
     import pandas as pd
 
-    from mxprof.jobs.profile.diagnose import ABOVE_ROOF_MARK, above_roof
+    from mxprof.jobs.profile.diagnose import ABOVE_ROOF_MARK, above_roof, raised_roofs
     from mxprof.onednn.roofline import Ceilings
 
     roof = Ceilings({"f32": 20.0, "int8": 60.0}, 2.0)
@@ -161,3 +161,9 @@ def test_primitives_above_the_compute_roof_refute_it():
                 ("fc", "inner_product", "int8", 0.3, 3, 70.0))
     text = above_roof(bad, roof)
     assert ABOVE_ROOF_MARK in text and "conv1 attains 112.8 GFLOP/s, 5.6x" in text
+    # No primitive can beat a true roof: the refuted one is raised to the best timed rate,
+    # the others (and the memory roof) stay as measured.
+    raised = raised_roofs(bad, roof)
+    assert raised.peak_gflops == {"f32": 112.8, "int8": 60.0} and raised.bandwidth_gbs == 2.0
+    assert "f32 raised to the best timed primitive" in raised.source
+    assert raised_roofs(fine, roof) is None

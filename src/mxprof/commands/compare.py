@@ -212,11 +212,11 @@ def _check_inputs(args) -> None:
         require_extra("compare --html", "plot")
 
 
-def _dry_run(planned, todo, args) -> int:
+def _dry_run(planned, todo, args, path) -> int:
     rows = [(p.label, f"{p.spec.config}, batch {p.spec.batch_size}, "
              f"cores {', '.join(p.instance_cpus) or p.spec.cpus or 'not bound'}") for p in todo]
     per = 8 + (0.1 * args.iterations if args.iterations else 2 * _options.min_time_of(args))
-    notes = [f"{len(planned) - len(todo)} of {len(planned)} runs already in {args.results}"]
+    notes = [f"{len(planned) - len(todo)} of {len(planned)} runs already in {path}"]
     _options.print_plan("compare", rows, per * len(rows), tuple(notes))
     return EXIT_OK
 
@@ -249,13 +249,22 @@ def _plan_runs(args, inputs, builds, host, instance_cpus):
     planned = []
     for model, own in models:  # model-major, as compare.plan orders them
         planned += compare.plan([model], builds, machine=compare.machine_of(host),
-                                configs=configs, batch_sizes=batches or ([1, own] if own else None),
+                                configs=configs, batch_sizes=batches or _batches(args, model, own),
                                 protocol=protocol, threads=threads,
                                 cpus=None if instance_cpus else args.cores,
                                 membind=args.membind, instance_cpus=instance_cpus,
                                 processes=preset.processes, environment=environment,
                                 wait_policy=wait[0])
     return planned, wait
+
+
+def _batches(args, model, own: int | None) -> list[int] | None:
+    """A model's batches when --batch-size is not given: its --input batch, --quick's, or
+    None (the reference's, in compare.plan)."""
+    from mxprof.jobs.compare import plan as compare
+    if own:
+        return [1, own]
+    return compare.quick_batches(model.name) if args.quick else None
 
 
 def _threads_note(args, instance_cpus) -> str:
@@ -328,10 +337,10 @@ def run(args) -> int:
         return _render_loaded(args)
     _check_inputs(args)
     batches = parse_batches(args.batch_size)
-    if args.quick:  # a first look: batch 1 and a small one, a short minimum time
-        batches = batches or [1, compare.QUICK_BATCH]
-        if args.min_time is None:
-            args.min_time = compare.QUICK_MIN_TIME
+    # --quick, a first look: batch 1 and a small one per model (compare.quick_batches), a
+    # short minimum time.
+    if args.quick and args.min_time is None:
+        args.min_time = compare.QUICK_MIN_TIME
     inputs = (batches, _configs(args),
               resolve_models(args.models, args.shape, args.reference_set, args.symbol,
                              args.params, args.input))
@@ -340,10 +349,11 @@ def run(args) -> int:
     builds = resolve_builds(args, _log)
     planned, wait = _plan_runs(args, inputs, builds, host_fingerprint().to_dict(),
                                instance_cpus)
-    if args.dry_run:
-        done_keys = set() if args.fresh or log is None else log.done
-        return _dry_run(planned, [p for p in planned if p.key not in done_keys], args)
+    # Opening reads an existing file and creates nothing, so a dry run can look too.
     log = log or _open_results(results_log.default_results_path(results_log.sweep_key(planned)))
+    if args.dry_run:
+        done_keys = set() if args.fresh else log.done
+        return _dry_run(planned, [p for p in planned if p.key not in done_keys], args, log.path)
     _log(f"results file: {log.path}")
     _options.announce_wait(wait)
     done = set() if args.fresh else log.done

@@ -84,6 +84,13 @@ def model_batches(model_name: str, requested: Sequence[int] | None) -> list[int]
     return sorted({1, MODEL_BATCH.get(model_name, DEFAULT_BATCH)})
 
 
+def quick_batches(model_name: str) -> list[int]:
+    """--quick: batch 1 and QUICK_BATCH, or the reference's own batch where it is smaller
+    (Faster R-CNN: the reference timed batch 1, and GluonCV's hybridized Faster R-CNN fails at
+    batch 2 in its proposal concat)."""
+    return sorted({1, min(QUICK_BATCH, MODEL_BATCH.get(model_name, DEFAULT_BATCH))})
+
+
 def throughput_batches(batches: Sequence[int]) -> list[int]:
     """One timing run per batch above 1 (each also times batch 1); batch 1 alone -> one run."""
     above = [b for b in batches if b > 1]
