@@ -159,6 +159,15 @@ def test_hung_worker_times_out(tmp_path):
     assert 2.0 <= result.wall_s < 20
 
 
+def test_batch_1_timing_times_its_calls_once(tmp_path):
+    """Throughput at batch 1 is the latency measurement: it used to time the calls twice."""
+    result = run_one(_tiny_spec(None), tmp_path, timeout=120)
+    assert result.ok, result.stderr_tail
+    batch = result.throughput["batch_ms"]
+    assert batch["samples_ms"] == result.latency["samples_ms"] and batch["n"] >= 10
+    assert result.throughput["images_per_s"] == pytest.approx(1e3 / result.latency["median"])
+
+
 def test_layers_pass(tmp_path):
     spec = msgspec.structs.replace(_tiny_spec(None), pass_name="layers")
     result = run_one(spec, tmp_path, timeout=120)
