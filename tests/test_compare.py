@@ -342,3 +342,12 @@ def test_dry_run_names_the_results_file_it_would_use_and_creates_nothing(cli, tm
     assert "already in None" not in text
     assert f"0 of 6 runs already in {cache / 'compare'}" in text
     assert not (cache / "compare").exists()
+
+
+def test_quick_runs_two_processes_per_cell_unless_told(cli, tmp_path):
+    env = {"MXPROF_CACHE": str(tmp_path)}
+    quick = cli("compare", "resnet18_v1", "--quick", "--dry-run", env=env)
+    assert quick.returncode == 0, quick.stderr
+    assert "0 of 4 runs already in" in quick.stdout + quick.stderr  # 2 configs x 2 processes
+    three = cli("compare", "resnet18_v1", "--quick", "--processes", "3", "--dry-run", env=env)
+    assert "0 of 6 runs already in" in three.stdout + three.stderr

@@ -27,8 +27,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="the reference table's 14 networks (4 of them mxprof's own: inceptionv4, "
                         "inceptionresnetv2, gnmt, dcgan) at its batch sizes")
     p.add_argument("--quick", action="store_true",
-                   help="batch 1 and a small batch, short minimum time, 3 calls at least: a "
-                        "first look, not the reference's protocol")
+                   help="batch 1 and a small batch, short minimum time, 3 calls at least, 2 "
+                        "processes per cell unless --processes or --rigorous: a first look, not "
+                        "the reference's protocol")
     src = p.add_argument_group("model")
     _options.add_model_files(src, shape_help="input shape C,H,W for every model (default: "
                              "each model's own)", input_help=(
@@ -341,6 +342,10 @@ def run(args) -> int:
     # short minimum time.
     if args.quick and args.min_time is None:
         args.min_time = compare.QUICK_MIN_TIME
+    if args.quick and args.processes is None and not args.rigorous:
+        # Two processes still give an interval over processes; the third cost 5 minutes of
+        # the reference set (about 16 min with 3 on this 2-core VM, the target is 15).
+        args.processes = compare.QUICK_PROCESSES
     inputs = (batches, _configs(args),
               resolve_models(args.models, args.shape, args.reference_set, args.symbol,
                              args.params, args.input))

@@ -64,6 +64,7 @@ REFERENCE_SPEEDUPS: dict[str, tuple[float, float]] = {
 }
 QUICK_BATCH = 2  # --quick: latency at 1 and throughput at this batch
 QUICK_MIN_TIME = 0.3  # --quick: seconds of timed calls per measurement
+QUICK_PROCESSES = 2  # --quick: timing processes per cell (pyperf's --fast uses fewer too)
 MODEL_BATCH = {name: batch for _, name, batch in REFERENCE_MODELS}
 MODEL_LABEL = {name: label for label, name, _ in REFERENCE_MODELS}
 ALIASES = {label.lower().replace(" ", "-"): name for label, name, _ in REFERENCE_MODELS}
