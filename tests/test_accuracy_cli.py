@@ -292,7 +292,7 @@ def test_corrupt_recordio_is_a_usage_error(digits, cli, tmp_path):
     (("resnet18_v1", "--calib-mode", "minmax", "--int8"), "--calib-mode minmax"),
     (("resnet18_v1", "--configs", "mkldnn,cudnn"), "unknown configuration(s) cudnn"),
     (("resnet18_v1", "--data", "/nonexistent/val.rec"), "/nonexistent/val.rec"),
-    (("--load", "/nonexistent/r.json"), "cannot read /nonexistent/r.json"),
+    (("--load", "/nonexistent/r.json"), "cannot load /nonexistent/r.json"),
     (("resnet18_v1", "--cpus", "4096"), "CPU 4096 not online"),
 ])
 def test_bad_input_exits_2_with_a_clear_message(cli, args, message):

@@ -138,6 +138,23 @@ def preset_of(args):
         raise UsageError(str(exc)) from None
 
 
+def load_result(kind: str, path: str, *, kind_field: str | None = None) -> dict:
+    """A saved `kind` result for --load, validated (mxprof.jobs.results.load); `kind_field`:
+    the value its "kind" key must hold. Raises UsageError (exit 2) naming the file and, for a
+    bad file, the wrong field: the same message in every command."""
+    from mxprof.jobs.results import load
+    try:
+        report = load(kind, path)
+    except OSError as exc:
+        raise UsageError(f"cannot load {path}: {exc.strerror or exc}") from None
+    except ValueError as exc:  # names the file and the wrong field
+        raise UsageError(str(exc)) from None
+    if kind_field is not None and report.get("kind") != kind_field:
+        raise UsageError(f"{path}: not an mxprof {kind} result: kind {report.get('kind')!r}, "
+                         f"not {kind_field!r}")
+    return report
+
+
 def min_time_of(args, default: float = DEFAULT_MIN_TIME) -> float:
     value = getattr(args, "min_time", None)
     return default if value is None else value

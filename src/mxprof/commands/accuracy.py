@@ -120,13 +120,7 @@ def _binding(args) -> dict | None:
 
 def _load(path: str):
     from mxprof.jobs.accuracy.records import AccuracyReport
-    from mxprof.jobs.results import load
-    try:
-        return AccuracyReport.from_dict(load("accuracy", path))
-    except OSError as exc:
-        raise UsageError(f"cannot read {path}: {exc}") from None
-    except ValueError as exc:  # names the file and the wrong field
-        raise UsageError(str(exc)) from None
+    return AccuracyReport.from_dict(_options.load_result("accuracy", path))
 
 
 def _write(args, report) -> list[str]:

@@ -299,23 +299,13 @@ def _run_notes(log, planned, todo, instance_cpus, builds) -> list[str]:
 def _load_saved(args) -> dict:
     """The saved `compare --json` (or `merge --json`) file, validated like every --load
     (mxprof.jobs.results): the message names the file and the wrong field."""
-    from mxprof.jobs.results import load
     if args.models or args.reference_set or args.symbol:
         raise UsageError("--load re-renders a saved result: give no MODEL, --symbol or "
                          "--reference-set with it")
     _options.check_outputs(args)
     if args.html:
         require_extra("compare --html", "plot")
-    try:
-        report = load("compare", args.load)
-    except OSError as exc:
-        raise UsageError(f"cannot load {args.load}: {exc.strerror or exc}") from None
-    except ValueError as exc:  # names the file and the wrong field
-        raise UsageError(str(exc)) from None
-    if report.get("kind") != "mxprof-compare":
-        raise UsageError(f"{args.load}: not an mxprof compare result: kind "
-                         f"{report.get('kind')!r}, not 'mxprof-compare'")
-    return report
+    return _options.load_result("compare", args.load, kind_field="mxprof-compare")
 
 
 def _render_loaded(args) -> int:

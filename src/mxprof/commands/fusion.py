@@ -72,16 +72,7 @@ def run(args) -> int:
     from mxprof.render import fusion as fusion_render
     if args.load:
         _options.check_outputs(args)
-        from mxprof.jobs.results import load
-        try:
-            report = load("fusion", args.load)
-        except OSError as exc:
-            raise UsageError(f"cannot read report {args.load!r}: {exc}") from None
-        except ValueError as exc:  # names the file and the wrong field
-            raise UsageError(str(exc)) from None
-        if report.get("kind") != "fusion":
-            raise UsageError(f"{args.load}: not an mxprof fusion result: kind "
-                             f"{report.get('kind')!r}, not 'fusion'")
+        report = _options.load_result("fusion", args.load, kind_field="fusion")
         from mxprof.jobs.fusion.report import upgrade
         report = upgrade(report)  # a file written before the one statistics record
     else:

@@ -273,16 +273,9 @@ def _dry_run(args, specs, checks) -> int:
 
 
 def run(args) -> int:
-    from mxprof.jobs.profile.report import load_report
     if args.load:
         _options.check_outputs(args)
-        try:
-            report = load_report(args.load)
-        except OSError as exc:
-            raise UsageError(f"cannot load {args.load}: {exc}") from None
-        except ValueError as exc:  # names the file and the wrong field
-            raise UsageError(str(exc)) from None
-        return _finish(args, report, EXIT_OK)
+        return _finish(args, _options.load_result("profile", args.load), EXIT_OK)
     _check_inputs(args)
     checks = _chosen_checks(args.checks)
     model = _resolve(args)

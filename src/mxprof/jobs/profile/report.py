@@ -18,7 +18,7 @@ workers leave their sections None and are listed under "runs") and returns a JSO
 `findings` [{rule, title, layers, evidence, fix, effect}] (mxprof.jobs.profile.diagnose);
 `threads` {busy_threads, cpus_bound, parallelism, ...} comes from the timing pass.
 
-`load_report(path)` reads one back (for `profile --load`), checking the schema.
+`mxprof.jobs.results.load("profile", path)` reads one back, checking the schema.
 """
 
 from __future__ import annotations
@@ -27,10 +27,8 @@ import datetime as _dt
 from typing import Any
 
 import mxprof
-from mxprof.jobs.profile.records import validate
 from mxprof.jobs.profile.spec import RunResult
-from mxprof.schema import SCHEMA, ResultFileError
-from mxprof.workers.jsonio import read_json as load_json
+from mxprof.schema import SCHEMA
 
 LATENCY_KEYS = ("median", "mean", "p90", "p99", "min", "max", "stdev", "n", "ci95_low",
                 "ci95_high", "first_call_ms")
@@ -239,17 +237,6 @@ def build_report(results: list[RunResult], *, planned: int | None = None,
         ref.pop("trace")
         report["reference"] = {"mkldnn": False, **ref, "speedup": _speedup(main, ref)}
     return report
-
-
-def load_report(path: str) -> dict[str, Any]:
-    """A saved profile result, validated (mxprof.jobs.profile.records): OSError when unreadable,
-    ValueError naming the file and the wrong field when it is not a schema-1 profile result."""
-    try:
-        data = load_json(path)
-    except ValueError as e:
-        raise ResultFileError(f"{path}: not an mxprof profile result: {e}") from None
-    validate(data, source=str(path))
-    return data
 
 
 def summary_line(report: dict[str, Any]) -> str:
