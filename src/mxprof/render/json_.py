@@ -14,3 +14,12 @@ class JsonRenderer(Renderer):
 
     def render(self, report: dict[str, Any]) -> str:
         return dumps(report) + "\n"
+
+
+def write_result(result: Any, path: str) -> None:
+    """The `--json PATH` writer of every kind (mxprof.render.outputs): a Result Struct or a
+    report dict, written atomically; `-` is the caller's stdout."""
+    from mxprof.workers.jsonio import write_text
+
+    data = result.to_dict() if hasattr(result, "to_dict") else result
+    write_text(path, dumps(data) + "\n")

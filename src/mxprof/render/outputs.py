@@ -1,0 +1,59 @@
+"""Which files each report kind can be written as: declared once, used by every command.
+
+`OUTPUTS[kind]` lists the formats of one result kind (the `kind` field of its Result, see
+mxprof.jobs.contract). From this one table come
+- the `--FORMAT PATH` options of the command (mxprof.commands._options.add_outputs), every one
+  taking a PATH, `-` meaning stdout (no option takes an optional PATH: it would swallow the
+  next positional argument);
+- the checks before a run (each path writable, never one of the command's input files, never
+  a file that is not an earlier mxprof output of the same kind unless `--force`);
+- the writers after it (`write(result, path)`, atomic: mxprof.workers.jsonio).
+
+A writer is named "module:function" and imported only when used, so `--help` stays fast and a
+format whose library is missing (matplotlib for `--html`) fails only when asked for.
+Adding a format to a kind is one `Format(...)` line here and its renderer function.
+"""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Callable
+from typing import Any
+
+import msgspec
+
+
+class Format(msgspec.Struct, frozen=True):
+    """One output format of a kind: `--{name} PATH` writes it with `writer(result, path)`."""
+
+    name: str  # the option: --json, --markdown, ...
+    extension: str  # what a file of this format is called: .json, .md, ...
+    help: str
+    writer: str  # "module:function", function(result, path) -> None
+    stdout: bool = True  # whether `-` (stdout) is accepted
+
+    def load_writer(self) -> Callable[[Any, str], None]:
+        module, _, function = self.writer.partition(":")
+        return getattr(importlib.import_module(module), function)
+
+
+def _json(kind: str) -> Format:
+    return Format("json", ".json", f"write the {kind} result as JSON ('-' for stdout)",
+                  "mxprof.render.json_:write_result")
+
+
+OUTPUTS: dict[str, tuple[Format, ...]] = {}
+
+
+def declare(kind: str, *formats: Format) -> None:
+    """Register `kind`'s formats (each kind once); JSON is always first and always there."""
+    if kind in OUTPUTS:
+        raise ValueError(f"outputs of {kind!r} declared twice")
+    OUTPUTS[kind] = (_json(kind), *formats)
+
+
+def formats_of(kind: str) -> tuple[Format, ...]:
+    try:
+        return OUTPUTS[kind]
+    except KeyError:
+        raise ValueError(f"no outputs declared for result kind {kind!r}") from None
