@@ -93,3 +93,16 @@ class Progress:
 
     def note(self, text: str) -> None:
         self._line(text)
+
+    def on_event(self, event) -> None:
+        """The `on_event` of a job's run (mxprof.events): the same display for every job."""
+        from mxprof.events import Finished, Started
+        if isinstance(event, Started):
+            self.start(event.label)
+        elif isinstance(event, Finished):
+            status = event.status
+            if not event.ok and event.error:
+                status = f"{status}: {event.error.splitlines()[0]}"
+            self.done(event.label, status)
+        else:
+            self.note(("warning: " if event.level == "warning" else "") + event.text)

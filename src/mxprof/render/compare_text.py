@@ -57,3 +57,9 @@ class CompareMarkdownRenderer(Renderer):
         out = [*markdown_lines(t, footnote=False), ""]
         out += [f"- {line}" for line in [*t.footnote.splitlines(), *_notes(report)]]
         return "\n".join(out) + "\n"
+
+
+def write_markdown(result, path: str) -> None:
+    """`--markdown PATH` of a compare (or merge) result (mxprof.render.outputs)."""
+    from mxprof.render.base import as_report
+    CompareMarkdownRenderer().write(as_report(result), path)

@@ -1,7 +1,10 @@
-"""The `mxprof fusion --json` file as Structs (schema 1): what `--load` validates against.
+"""The fusion job's one result, `FusionResult` (kind "fusion", schema 1), and its rows.
 
-The report is built as a dict by mxprof.jobs.fusion.run; the latency records of the groups and
-patterns (mxprof.jobs.fusion.gains) are JSON objects here.
+The job (mxprof.jobs.fusion.job) returns a FusionResult; `--json` writes it, `--load` reads it
+back through it, and the renderers take it. The rows are assembled by mxprof.jobs.fusion.run;
+the latency records of the groups and patterns (mxprof.jobs.fusion.gains) are JSON objects
+here. Files written before the one statistics record keep their old verdict fields
+(`gain_percent_range`...), which mxprof.jobs.fusion.report.upgrade converts.
 """
 
 from __future__ import annotations
@@ -10,6 +13,7 @@ from typing import Any
 
 import msgspec
 
+from mxprof.jobs.contract import Result
 from mxprof.schema import Record
 from mxprof.timing.stats import Stats
 from mxprof.workers.records import MachineLoadRow, RatioRow
@@ -82,11 +86,10 @@ class FusionFinding(Record, frozen=True):
     ms_per_iteration: float | None = None
 
 
-class FusionResult(Record, frozen=True, kw_only=True):
-    """`mxprof fusion --json`."""
+class FusionResult(Result, Record, frozen=True, kw_only=True):
+    """`mxprof fusion --json`: what `mxprof fusion` and `mxprof.fusion()` return."""
 
-    schema: int
-    kind: str
+    kind: str = "fusion"
     model: str
     input_shape: list[int]
     path: str  # "gluon" | "symbolic"
