@@ -110,12 +110,11 @@ def _chosen_checks(text: str) -> list[str]:
 
 
 def _run_checks(args, spec, checks: list[str], progress) -> dict:
-    """The companion checks (mxprof.jobs.profile.checks) on the main run's first RunSpec; the
-    fusion workers inherit this process's binding, set now that the main run is over."""
-    from mxprof.commands.fusion import bind_parent
+    """The companion checks (mxprof.jobs.profile.checks) on the main run's first RunSpec; their
+    workers bind themselves to the main run's CPUs."""
     from mxprof.jobs.profile.checks import run_checks
     return run_checks(spec, checks, timeout=args.timeout, started=progress.start,
-                      finished=progress.done, bind_parent=bind_parent)
+                      finished=progress.done)
 
 
 def _diagnose(args, specs, report, progress) -> None:

@@ -94,3 +94,16 @@ class Job(Protocol[Opt, P, R]):
 
     def run(self, plan: P, on_event: OnEvent, *,
             on_partial: Callable[[R], None] | None = None) -> R: ...
+
+
+def option_default(options: type, name: str) -> Any:
+    """The default of field `name` of a job's Options Struct: a command's argparse default
+    reads it here, so the CLI and the notebook API share one default."""
+    for field in msgspec.structs.fields(options):
+        if field.name == name:
+            if field.default is not msgspec.NODEFAULT:
+                return field.default
+            if field.default_factory is not msgspec.NODEFAULT:
+                return field.default_factory()
+            break
+    raise KeyError(f"{options.__qualname__} has no default for {name!r}")

@@ -232,5 +232,26 @@ def build_report(records, notes) -> dict:
     # What workers reported about themselves (binding refused, fusion path, missing pieces).
     worker_notes = dict.fromkeys(f"{r['build']}/{r['config']}: {n}" for r in found
                                  for n in r.get("notes", ()))
-    return {"schema": SCHEMA, "kind": "mxprof-compare", "rows": found,
+    return {"schema": SCHEMA, "kind": "compare", "rows": found,
             "notes": [*notes, *worker_notes]}
+
+
+def merge(paths, on_warning=lambda text: None):
+    """`mxprof merge`: the latest record per run across the results files `paths`, as one
+    CompareResult (the same kind as compare's). Raises UsageError for a file that cannot be
+    read or when no file holds a finished run; `on_warning` gets each skipped line."""
+    from mxprof.errors import UsageError
+    from mxprof.jobs.compare.records import CompareResult
+    from mxprof.jobs.compare.results_log import ResultsFileError, read_lines
+    records = []
+    for path in paths:
+        try:
+            found, warnings = read_lines(path)
+        except (OSError, ResultsFileError) as exc:
+            raise UsageError(f"cannot read {path}: {exc}") from None
+        for w in warnings:
+            on_warning(w)
+        records += found
+    if not records:
+        raise UsageError("no finished runs in " + ", ".join(map(str, paths)))
+    return CompareResult.from_dict(build_report(records, [f"merged from {', '.join(map(str, paths))}"]))

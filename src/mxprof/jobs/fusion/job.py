@@ -124,9 +124,31 @@ def plan(options: Options) -> FusionPlan:
         min_time_s=0.0 if fixed else options.min_time, trace_iterations=options.trace_iterations,
         processes=options.processes, switches=tuple(options.switches), threads=binding.threads,
         wait_policy=binding.wait_policy, timeout_s=options.timeout, bind=binding.bind_spec())
+    return plan_of(settings, binding, options)
+
+
+def plan_of(settings: FusionOptions, binding: JobBinding | None = None,
+            options: Options | None = None) -> FusionPlan:
+    """The plan of already resolved worker settings (profile's companion fusion summary, which
+    runs on the main run's protocol and binding)."""
+    binding = binding or JobBinding(threads=settings.threads,
+                                    wait_policy=settings.wait_policy)
+    options = options or Options(
+        model=settings.model, shape=tuple(settings.shape), spec=settings.spec,
+        path=settings.path, static=settings.static, warmup=settings.warmup,
+        iterations=settings.iterations if settings.min_time_s == 0 else None,
+        min_time=settings.min_time_s or 1.0, processes=settings.processes,
+        trace_iterations=settings.trace_iterations, switches=tuple(settings.switches),
+        threads=settings.threads, timeout=settings.timeout_s)
     labels = worker_plan(settings)
     return FusionPlan(options=options, settings=settings, binding=binding, labels=labels,
                       steps=_steps(settings, labels), notes=_notes(settings, binding))
+
+
+def run_fusion(settings: FusionOptions, on_event: OnEvent = ignore) -> dict:
+    """The fusion report dict of resolved worker settings: `run(plan_of(settings))`, for
+    profile's companion summary (its workers bind themselves from `settings.bind`)."""
+    return run(plan_of(settings), on_event).to_dict()
 
 
 def _steps(s: FusionOptions, labels: list[tuple[str, str]]) -> list[Step]:

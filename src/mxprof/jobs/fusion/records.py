@@ -3,8 +3,9 @@
 The job (mxprof.jobs.fusion.job) returns a FusionResult; `--json` writes it, `--load` reads it
 back through it, and the renderers take it. The rows are assembled by mxprof.jobs.fusion.run;
 the latency records of the groups and patterns (mxprof.jobs.fusion.gains) are JSON objects
-here. Files written before the one statistics record keep their old verdict fields
-(`gain_percent_range`...), which mxprof.jobs.fusion.report.upgrade converts.
+here. Files written before the one statistics record hold old verdict fields
+(`gain_percent_range`...): mxprof.jobs.fusion.report.upgrade converts them before they become
+a FusionResult.
 """
 
 from __future__ import annotations
@@ -15,7 +16,6 @@ import msgspec
 
 from mxprof.jobs.contract import Result
 from mxprof.schema import Record
-from mxprof.timing.stats import Stats
 from mxprof.workers.records import MachineLoadRow, RatioRow
 
 Json = dict[str, Any]
@@ -100,12 +100,8 @@ class FusionResult(Result, Record, frozen=True, kw_only=True):
     fused_ms: float | None
     gain_ms: float | None = None
     gain_percent: float | None = None
-    gain_percent_range: list[float | None] | None = None
-    gain_clear: bool | None = None
-    worker_noise_ms: float | None = None
     unfused_latency: Json | None = None
     fused_latency: Json | None = None
-    latency_stats: dict[str, Stats] | None = None
     round_medians_ms: dict[str, list[float | None]] | None = None
     groups: list[FusedGroupRow]
     pattern_groups: list[PatternGroupRow] = msgspec.field(default_factory=list)
