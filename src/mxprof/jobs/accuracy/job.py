@@ -17,8 +17,8 @@ import msgspec
 
 from mxprof.errors import UsageError
 from mxprof.events import OnEvent, ignore
+from mxprof.jobs.accuracy.configs import FP32_CONFIGS, ConfigPlan, plan_configs, reference_for
 from mxprof.jobs.accuracy.records import AccuracyReport
-from mxprof.jobs.accuracy.run import FP32_CONFIGS, ConfigPlan, plan_configs, reference_for
 from mxprof.jobs.binding import JobBinding, resolve
 from mxprof.jobs.contract import Plan, Step, option_default
 from mxprof.workers.executor import Executor
