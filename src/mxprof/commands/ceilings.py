@@ -1,6 +1,6 @@
 """`mxprof ceilings`: the roofs every layer is held against, theoretical and measured here.
 
-    python -m mxprof ceilings [--cores LIST] [--threads N] [--refresh] [--reps N] [--json]
+    python -m mxprof ceilings [--cores LIST] [--threads N] [--refresh] [--reps N] [--json PATH|-]
 
 Theoretical peaks come from the ISA flags and maximum frequency (mxprof.cpu.ceilings); the
 measured ones from a large oneDNN FullyConnected through MXNet (f32 and quantized int8) and a
@@ -10,7 +10,6 @@ machine and binding under ~/.cache/mxprof (MXPROF_CACHE / XDG_CACHE_HOME).
 
 from __future__ import annotations
 
-import json
 import sys
 from typing import Any
 
@@ -27,7 +26,10 @@ def add_arguments(p) -> None:
                    help="FullyConnected M=N=K (default 1024)")
     p.add_argument("--timeout", type=float, default=600.0, help="seconds before the worker "
                                                                  "is killed (default 600)")
-    p.add_argument("--json", action="store_true", help="print one JSON object")
+    # --json PATH as every command ('-': stdout instead of the lines); the old bare switch
+    # still means stdout (mxprof.commands._outputs.legacy_json).
+    from mxprof.commands._options import add_outputs
+    add_outputs(p, "ceilings", load=False, dry_run=False)
 
 
 def _fmt(fig: dict[str, Any] | None) -> str:
@@ -85,6 +87,8 @@ def run(args) -> int:
             parse_cpu_list(args.cores)
         except ValueError as exc:
             raise UsageError(f"bad --cores: {exc}") from None
+    from mxprof.commands._options import check_outputs, write_outputs
+    check_outputs(args, "ceilings")
     if sys.stderr.isatty() and not args.refresh:
         print("mxprof: ceilings: cached figures are used when present (--refresh to measure)",
               file=sys.stderr)
@@ -92,9 +96,12 @@ def run(args) -> int:
     threads = thread_choice(args, check_binding(args.cores, None)[0]).threads
     result = machine_ceilings(args.cores, threads, refresh=args.refresh, reps=args.reps,
                               size=args.size, timeout=args.timeout)
-    if args.json:
-        print(json.dumps(result, indent=2))
-    else:
+    if args.json != "-":
         for line in format_ceilings(result):
             print(line)
+    errors = write_outputs(args, result, "ceilings")
+    for error in errors:
+        print(f"mxprof: error: {error}", file=sys.stderr)
+    if errors:
+        return 2
     return 0 if result.get("measured") else 1

@@ -82,15 +82,15 @@ class Result(msgspec.Struct, kw_only=True):
         return False
 
 
-O = TypeVar("O", contravariant=True)
+Opt = TypeVar("Opt", contravariant=True)
 P = TypeVar("P", bound=Plan)
 R = TypeVar("R", bound=Result)
 
 
-class Job(Protocol[O, P, R]):
+class Job(Protocol[Opt, P, R]):
     """What `mxprof.jobs.<job>` provides (a module satisfies it structurally)."""
 
-    def plan(self, options: O) -> P: ...
+    def plan(self, options: Opt) -> P: ...
 
     def run(self, plan: P, on_event: OnEvent, *,
             on_partial: Callable[[R], None] | None = None) -> R: ...

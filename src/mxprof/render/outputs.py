@@ -57,3 +57,22 @@ def formats_of(kind: str) -> tuple[Format, ...]:
         return OUTPUTS[kind]
     except KeyError:
         raise ValueError(f"no outputs declared for result kind {kind!r}") from None
+
+
+# --- the declarations: one `declare` per result kind ---------------------------------------
+declare(
+    "profile",
+    Format("markdown", ".md", "write the report as Markdown", "mxprof.render.markdown:write",
+           stdout=False),
+    Format("trace", ".json", "write one iteration as a Chrome/Perfetto trace",
+           "mxprof.render.trace:write", stdout=False),
+    Format("html", ".html", "write an HTML page with the tables and charts",
+           "mxprof.render.html.profile:write", stdout=False),
+    Format("pyperf", ".json", "write the timings as a pyperf benchmark suite, one run per "
+           "worker process (python -m pyperf stats / compare_to read it)",
+           "mxprof.render.pyperf_suite:write", stdout=False),
+)
+# Commands whose result is one JSON object (no renderer of its own beyond the terminal).
+declare("topology")
+declare("verbose-summary")
+declare("ceilings")

@@ -60,6 +60,9 @@ class FusionOptions:
     # The checked ModelSpec dict (mxprof.mx.models, its inputs included); None: the workers
     # resolve `model` at `shape` themselves.
     spec: dict | None = None
+    # Where every worker binds itself before importing MXNet (mxprof.cpu.placement.Placement
+    # as a dict); None: not bound. The parent never binds itself for its workers.
+    placement: dict | None = None
 
 
 def _worker_env(opts: FusionOptions, extra: dict[str, str]) -> dict[str, str]:
@@ -161,7 +164,8 @@ def _worker_runner(opts: FusionOptions, tmp: Path, progress):
     params = str(tmp / "weights.params")
     base = {"model": opts.model, "shape": list(opts.shape), "path": opts.path,
             "static": opts.static, "warmup": opts.warmup, "iterations": opts.iterations,
-            "min_time_s": opts.min_time_s, "seed": 0, "output": True, "model_spec": opts.spec}
+            "min_time_s": opts.min_time_s, "seed": 0, "output": True, "model_spec": opts.spec,
+            "placement": opts.placement}
     # The 1.9.1 executor partitions with MKLDNN by default: the unfused symbolic run must say NONE.
     fused_env, unfused_env = ({"MXNET_SUBGRAPH_BACKEND": "MKLDNN"},
                               {"MXNET_SUBGRAPH_BACKEND": "NONE"}) \

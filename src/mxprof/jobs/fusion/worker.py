@@ -139,6 +139,9 @@ def _time_calls(forward, warmup: int, iterations: int, min_time_s: float, trace:
 
 
 def run(spec: dict) -> dict:
+    # Bound before MXNet loads, so its OpenMP and engine threads inherit CPUs and memory.
+    from mxprof.cpu.placement import bind_self
+    binding = bind_self(spec.get("placement"))
     import mxnet as mx
 
     net, xs, weights = build_network(spec["model"], spec["shape"], spec.get("seed", 0),
@@ -173,6 +176,7 @@ def run(spec: dict) -> dict:
         "output_npy": output_npy,
         "mxnet_version": mx.__version__,
         "weights": weights,
+        "binding": binding,
         "fingerprint": _fingerprint(),
         "omp_num_threads": os.environ.get("OMP_NUM_THREADS"),
         "disabled_patterns": sorted(k for k in os.environ
