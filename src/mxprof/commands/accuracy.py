@@ -55,7 +55,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     # No --min-time or --workdir: the accuracy job times a fixed count in its own temp folder.
     _options.add_timing(parser, iterations=default("iterations"), min_time=False, workdir=False)
     _options.add_processes(parser)
-    _options.add_outputs(parser, ("json", "markdown", "html"))
+    _options.add_outputs(parser, KIND)
 
 
 def _floats(text: str | None, name: str) -> tuple[float, ...] | None:
@@ -83,7 +83,7 @@ def options_of(args):
     if args.min_top1 is not None and not 0 <= args.min_top1 <= 1:
         raise UsageError(f"--min-top1 is a fraction between 0 and 1, got {args.min_top1}")
     _options.check_model_files(args.symbol, args.params)
-    _options.check_outputs(args)
+    _options.check_outputs(args, KIND, inputs=(args.symbol, args.params, args.data))
     require_extra("accuracy", "mxnet")
     if args.data:
         require_extra("accuracy --data", "opencv")
@@ -121,7 +121,7 @@ def _measure(args):
         _options.print_plan(KIND, [(s.label, s.what) for s in plan.steps], plan.estimate_s,
                             tuple(plan.notes))
         return None
-    _options.announce_wait((plan.binding.wait_policy, plan.binding.wait_why))
+    _options.announce_wait((plan.placement.wait_policy, plan.placement.wait_why))
     with Progress(KIND, len(plan.steps)) as bar:
         return accuracy.run(plan, bar.on_event)
 
@@ -133,19 +133,17 @@ def _load(path: str):
 
 def run(args) -> int:
     from mxprof.render import accuracy as render
-    from mxprof.render import outputs
 
     if args.load:
-        _options.check_outputs(args)
+        _options.check_outputs(args, KIND, inputs=(args.load,))
         report = _load(args.load)
     else:
         report = _measure(args)
         if report is None:
             return EXIT_OK  # --dry-run
     # Files first: a closed stdout (mxprof ... | head) must not lose a long run's results.
-    errors = outputs.write(KIND, report, vars(args))
+    errors = _options.write_outputs(args, report, KIND)  # `--json -` on stdout
     if args.json == "-":
-        sys.stdout.write(render.render_json(report))
         from rich.console import Console
         render.render_terminal(report, console=Console(stderr=True))
     else:

@@ -1,6 +1,6 @@
 """`mxprof ceilings`: the roofs every layer is held against, theoretical and measured here.
 
-    python -m mxprof ceilings [--cores LIST] [--threads N] [--refresh] [--reps N] [--json PATH]
+    python -m mxprof ceilings [--cores LIST] [--threads N] [--refresh] [--reps N] [--json PATH|-]
 
 Theoretical peaks come from the ISA flags and maximum frequency (mxprof.cpu.ceilings); the
 measured ones from a large oneDNN FullyConnected through MXNet (f32 and quantized int8) and a
@@ -28,8 +28,10 @@ def add_arguments(p) -> None:
                    help="FullyConnected M=N=K (default 1024)")
     p.add_argument("--timeout", type=float, default=600.0, help="seconds before the worker "
                                                                  "is killed (default 600)")
+    # --json PATH as every command ('-': stdout instead of the lines); the old bare switch
+    # still means stdout (mxprof.commands._outputs.legacy_json).
     from mxprof.commands._options import add_outputs
-    add_outputs(p, ("json",), load=False, dry_run=False)
+    add_outputs(p, "ceilings", load=False, dry_run=False)
 
 
 def _fmt(fig: dict[str, Any] | None) -> str:
@@ -78,25 +80,20 @@ def format_ceilings(result: dict[str, Any]) -> list[str]:
 
 
 def run(args) -> int:
-    from mxprof.commands._options import check_outputs
+    from mxprof.commands._options import check_outputs, write_outputs
     from mxprof.jobs import ceilings as job
-    from mxprof.render import outputs
-    from mxprof.workers.jsonio import dumps
 
-    options = job.Options(cores=args.cores, threads=args.threads, refresh=args.refresh,
-                          reps=args.reps, size=args.size, timeout=args.timeout)
-    check_outputs(args)
-    plan = job.plan(options)
+    check_outputs(args, KIND)
+    plan = job.plan(job.Options(cores=args.cores, threads=args.threads, refresh=args.refresh,
+                                reps=args.reps, size=args.size, timeout=args.timeout))
     if sys.stderr.isatty() and not args.refresh:
         print("mxprof: ceilings: cached figures are used when present (--refresh to measure)",
               file=sys.stderr)
     result = job.run(plan)
-    errors = outputs.write(KIND, result, vars(args))
-    if args.json == "-":
-        sys.stdout.write(dumps(result.to_dict(), indent=2) + "\n")
-    else:
+    if args.json != "-":
         for line in format_ceilings(result.to_dict()):
             print(line)
-    for e in errors:
-        print(f"mxprof: error: {e}", file=sys.stderr)
+    errors = write_outputs(args, result, KIND)
+    for error in errors:
+        print(f"mxprof: error: {error}", file=sys.stderr)
     return 2 if errors else 1 if result.failed else 0

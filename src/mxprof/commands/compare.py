@@ -62,7 +62,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     _options.add_binding(p)
     _options.add_timing(p)
     _options.add_processes(p)
-    _options.add_outputs(p, ("json", "markdown", "csv", "html", "pyperf"))
+    _options.add_outputs(p, KIND)
     o = p.add_argument_group("results file")
     o.add_argument("--results", default=None, metavar="PATH",
                    help="JSON-lines file every run is appended to (default: one file per "
@@ -126,7 +126,7 @@ def resolve_models(names: list[str], shape_text: str | None, reference_set: bool
 def _check_inputs(args) -> None:
     _options.check_counts(args, at_least_one=("iterations", "threads", "instances"))
     _options.check_model_files(args.symbol, args.params)
-    _options.check_outputs(args)
+    _options.check_outputs(args, KIND, inputs=(args.symbol, args.params, args.results))
     _options.check_output_path("--results", args.results)
     _options.check_workdir(args.workdir)
     if not args.no_current:
@@ -165,7 +165,7 @@ def _load_saved(args):
     if args.models or args.reference_set or args.symbol:
         raise UsageError("--load re-renders a saved result: give no MODEL, --symbol or "
                          "--reference-set with it")
-    _options.check_outputs(args)
+    _options.check_outputs(args, KIND, inputs=(args.load,))
     if args.html:
         require_extra("compare --html", "plot")
     data = _options.load_result(KIND, args.load)
@@ -186,7 +186,7 @@ def _measure(args):
                             tuple(plan.notes[:1]))
         return None
     _log(f"results file: {plan.log.path}")
-    _options.announce_wait((plan.binding.wait_policy, plan.binding.wait_why))
+    _options.announce_wait((plan.placement.wait_policy, plan.placement.wait_why))
     with Progress(KIND, len(plan.planned),
                   done_before=len(plan.planned) - len(plan.todo)) as progress:
         result = compare.run(plan, progress.on_event)

@@ -40,7 +40,7 @@ def add_arguments(parser) -> None:
     _options.add_binding(parser)
     _options.add_timing(parser, workdir=False)
     _options.add_processes(parser)
-    _options.add_outputs(parser, ("json", "markdown", "html"))
+    _options.add_outputs(parser, KIND)
 
 
 def _model(args):
@@ -62,7 +62,7 @@ def options_of(args):
     switches = parse_switches(args.switches)
     _options.check_counts(args, at_least_one=("iterations", "trace_iterations", "threads"))
     preset = _options.preset_of(args)
-    _options.check_outputs(args)
+    _options.check_outputs(args, KIND, inputs=(args.symbol, args.params))
     require_extra("fusion", "mxnet")
     _options.check_model_files(args.symbol, args.params)
     spec, shape = _model(args)
@@ -85,7 +85,7 @@ def _measure(args):
         _options.print_plan(KIND, [(s.label, s.what) for s in plan.steps], plan.estimate_s,
                             tuple(plan.notes))
         return None
-    _options.announce_wait((plan.binding.wait_policy, plan.binding.wait_why))
+    _options.announce_wait((plan.placement.wait_policy, plan.placement.wait_why))
     with Progress(KIND, len(plan.steps)) as bar:
         try:
             return fusion.run(plan, bar.on_event)
@@ -107,24 +107,18 @@ def _load(path: str):
 
 def run(args) -> int:
     from mxprof.render import fusion as fusion_render
-    from mxprof.render import outputs
 
     if args.load:
-        _options.check_outputs(args)
+        _options.check_outputs(args, KIND, inputs=(args.load,))
         result = _load(args.load)
     else:
         result = _measure(args)
         if result is None:
             return EXIT_OK  # --dry-run
     # Files first: a closed stdout (mxprof ... | head) must not lose a long run's results.
-    errors = outputs.write(KIND, result, vars(args))
+    errors = _options.write_outputs(args, result, KIND)  # `--json -` on stdout
     text = fusion_render.render_terminal(result)
-    if args.json == "-":
-        from mxprof.workers.jsonio import dumps
-        sys.stdout.write(dumps(result.to_dict()) + "\n")
-        sys.stderr.write(text)
-    else:
-        sys.stdout.write(text)
+    (sys.stderr if args.json == "-" else sys.stdout).write(text)
     for e in errors:
         print(f"mxprof: error: {e}", file=sys.stderr)
     return EXIT_USAGE if errors else EXIT_OK

@@ -16,16 +16,14 @@ from mxprof.errors import EXIT_OK, EXIT_USAGE
 def add_arguments(p: argparse.ArgumentParser) -> None:
     from mxprof.commands._options import add_outputs
     p.add_argument("files", nargs="+", metavar="FILE", help="results files written by compare")
-    add_outputs(p, ("json", "markdown", "csv", "html"), load=False, dry_run=False)
-    p.add_argument("--pyperf", metavar="PATH",
-                   help="the timings as a pyperf benchmark suite (python -m pyperf stats PATH)")
+    add_outputs(p, "compare", load=False, dry_run=False)  # merge writes compare's kind
 
 
 def run(args) -> int:
     from mxprof.commands._compare_output import display, write_outputs
     from mxprof.commands._options import check_outputs
     from mxprof.jobs.compare import merge
-    check_outputs(args)
+    check_outputs(args, "compare", inputs=tuple(args.files))
     if args.html:
         from mxprof.errors import require_extra
         require_extra("merge --html", "plot")

@@ -178,17 +178,12 @@ class CeilingsPlan(Plan, kw_only=True):
 def plan(options: Options) -> CeilingsPlan:
     """Check `options`; one step, the measuring worker, unless the cache holds the figures.
     Raises UsageError for bad input."""
-    from mxprof.cpu.openmp import choose_threads
     from mxprof.errors import UsageError
-    from mxprof.jobs.binding import check_cpus
+    from mxprof.jobs.binding import resolve
     if options.reps < 1 or options.size < 16 or (
             isinstance(options.threads, int) and options.threads < 1):
         raise UsageError("--reps and --threads must be >= 1, --size >= 16")
-    cpus, _ = check_cpus(options.cores, None)
-    try:
-        threads = choose_threads(options.threads, cpus).threads
-    except ValueError as exc:
-        raise UsageError(str(exc)) from None
+    threads = resolve(options.cores, None, options.threads).threads
     cached = not options.refresh and machine_ceilings(
         options.cores, threads, measure_missing=False)["measured"] is not None
     steps = [] if cached else [Step(label="ceilings", what=(

@@ -20,8 +20,8 @@ class Renderer:
         write_text(path, self.render(report))
 
 
-def as_report(result: Any) -> dict[str, Any]:
-    """The JSON-ready dict of a job's Result Struct (a dict, a loaded file, is itself)."""
+def as_dict(result: Any) -> dict[str, Any]:
+    """A Result Struct (mxprof.jobs.contract) or its dict, as the dict the renderers read."""
     return result.to_dict() if hasattr(result, "to_dict") else result
 
 

@@ -61,5 +61,5 @@ class CompareMarkdownRenderer(Renderer):
 
 def write_markdown(result, path: str) -> None:
     """`--markdown PATH` of a compare (or merge) result (mxprof.render.outputs)."""
-    from mxprof.render.base import as_report
-    CompareMarkdownRenderer().write(as_report(result), path)
+    from mxprof.render.base import as_dict
+    CompareMarkdownRenderer().write(as_dict(result), path)

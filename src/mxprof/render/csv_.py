@@ -135,5 +135,5 @@ def _ratio_fields(prefix: str, row: dict[str, Any] | None) -> dict[str, Any]:
 
 def write_compare(result, path: str) -> None:
     """`--csv PATH` of a compare (or merge) result (mxprof.render.outputs)."""
-    from mxprof.render.base import as_report
-    CompareCsvRenderer().write(as_report(result), path)
+    from mxprof.render.base import as_dict
+    CompareCsvRenderer().write(as_dict(result), path)

@@ -11,7 +11,7 @@ from __future__ import annotations
 import io
 
 from mxprof.jobs.fusion.report import upgrade
-from mxprof.render.base import as_report
+from mxprof.render.base import as_dict
 from mxprof.render.table_model import (
     Table,
     ci_cell,
@@ -187,7 +187,7 @@ def render_terminal(report, width: int = 160) -> str:
     from rich.console import Console
     from rich.markup import escape
 
-    report = upgrade(as_report(report))
+    report = upgrade(as_dict(report))
     buf = io.StringIO()
     console = Console(file=buf, width=width, force_terminal=False, color_system=None)
     console.print(f"[bold]Fusion report[/bold]: {escape(str(report['model']))}")
@@ -204,7 +204,7 @@ def render_terminal(report, width: int = 160) -> str:
 
 
 def render_markdown(report) -> str:
-    report = upgrade(as_report(report))
+    report = upgrade(as_dict(report))
     out = [f"# Fusion report: {report['model']}", ""]
     out += [f"- {line}" for line in header_lines(report)]
     for t in tables(report):

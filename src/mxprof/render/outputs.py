@@ -59,48 +59,41 @@ def formats_of(kind: str) -> tuple[Format, ...]:
         raise ValueError(f"no outputs declared for result kind {kind!r}") from None
 
 
-# --- the kinds: each declares its formats once (JSON comes first by itself) -----------------
+# --- the declarations: one `declare` per result kind ---------------------------------------
+declare(
+    "profile",
+    Format("markdown", ".md", "write the report as Markdown", "mxprof.render.markdown:write",
+           stdout=False),
+    Format("trace", ".json", "write one iteration as a Chrome/Perfetto trace",
+           "mxprof.render.trace:write", stdout=False),
+    Format("html", ".html", "write an HTML page with the tables and charts",
+           "mxprof.render.html.profile:write", stdout=False),
+    Format("pyperf", ".json", "write the timings as a pyperf benchmark suite, one run per "
+           "worker process (python -m pyperf stats / compare_to read it)",
+           "mxprof.render.pyperf_suite:write", stdout=False),
+)
+# Commands whose result is one JSON object (no renderer of its own beyond the terminal).
+declare("topology")
+declare("verbose-summary")
+declare("ceilings")
 
+# The jobs: fusion, accuracy, compare (merge writes compare's kind).
 _MARKDOWN = "write the report as Markdown"
 _HTML = "write an HTML page with the tables and charts"
-
 declare("fusion",
-        Format("markdown", ".md", _MARKDOWN, "mxprof.render.fusion:write_markdown"),
+        Format("markdown", ".md", _MARKDOWN, "mxprof.render.fusion:write_markdown",
+               stdout=False),
         Format("html", ".html", _HTML, "mxprof.render.html:write_page", stdout=False))
 declare("accuracy",
-        Format("markdown", ".md", _MARKDOWN, "mxprof.render.accuracy:write_markdown"),
+        Format("markdown", ".md", _MARKDOWN, "mxprof.render.accuracy:write_markdown",
+               stdout=False),
         Format("html", ".html", _HTML, "mxprof.render.html:write_page", stdout=False))
-# compare and merge write the same kind of result.
 declare("compare",
-        Format("markdown", ".md", _MARKDOWN, "mxprof.render.compare_text:write_markdown"),
-        Format("csv", ".csv", "write the table as CSV", "mxprof.render.csv_:write_compare"),
+        Format("markdown", ".md", _MARKDOWN, "mxprof.render.compare_text:write_markdown",
+               stdout=False),
+        Format("csv", ".csv", "write the table as CSV", "mxprof.render.csv_:write_compare",
+               stdout=False),
         Format("html", ".html", _HTML, "mxprof.render.html:write_page", stdout=False),
         Format("pyperf", ".json", "write the timings as a pyperf benchmark suite, one run per "
                "worker process (python -m pyperf stats / compare_to read it)",
-               "mxprof.render.pyperf_suite:write_result", stdout=False))
-declare("ceilings")
-
-
-def write(kind: str, result: Any, targets: dict[str, str | None],
-          on_warning: Callable[[str], None] | None = None) -> list[str]:
-    """Write `result` in each format of `kind` whose path `targets[name]` is set and is not
-    "-" (stdout is the caller's); return what could not be written, one message each, so the
-    report is still shown. A writer raises OSError for a file it cannot write, ValueError for
-    a result it cannot express (a pyperf suite without samples): that one goes to
-    `on_warning` when given (the other files are still worth having), else it is an error."""
-    errors = []
-    for fmt in formats_of(kind):
-        path = targets.get(fmt.name)
-        if not path or path == "-":
-            continue
-        try:
-            fmt.load_writer()(result, path)
-        except OSError as exc:
-            errors.append(f"cannot write {path}: {exc.strerror or exc}")
-        except ValueError as exc:
-            message = f"--{fmt.name} {path} not written: {exc}"
-            if on_warning is None:
-                errors.append(message)
-            else:
-                on_warning(message)
-    return errors
+               "mxprof.render.pyperf_suite:write", stdout=False))

@@ -104,11 +104,5 @@ def suite(report: dict[str, Any]):
 
 def write(report: dict[str, Any], path: str) -> None:
     """Write the suite as pyperf JSON (`.json`, or gzip-compressed when `path` ends in .gz)."""
-    suite(report).dump(path, replace=True)
-
-
-def write_result(result, path: str) -> None:
-    """`--pyperf PATH` of a compare (or merge) result (mxprof.render.outputs); ValueError when
-    it holds no samples or pyperf is missing."""
-    from mxprof.render.base import as_report
-    write(as_report(result), path)
+    from mxprof.render.base import as_dict
+    suite(as_dict(report)).dump(path, replace=True)

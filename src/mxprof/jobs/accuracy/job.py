@@ -15,11 +15,12 @@ from typing import Any
 
 import msgspec
 
+from mxprof.cpu.placement import Placement
 from mxprof.errors import UsageError
 from mxprof.events import OnEvent, ignore
 from mxprof.jobs.accuracy.configs import FP32_CONFIGS, ConfigPlan, plan_configs, reference_for
 from mxprof.jobs.accuracy.records import AccuracyReport
-from mxprof.jobs.binding import JobBinding, resolve
+from mxprof.jobs.binding import describe, resolve, spec_of, threads_text
 from mxprof.jobs.contract import Plan, Step, option_default
 from mxprof.workers.executor import Executor
 
@@ -67,7 +68,7 @@ def default(name: str) -> Any:
 class AccuracyPlan(Plan, kw_only=True):
     kind: str = "accuracy"
     options: Options
-    binding: JobBinding
+    placement: Placement
     configs: list[ConfigPlan]
     reference: dict[str, Any]
     inputs: dict[str, Any]
@@ -139,14 +140,14 @@ def plan(options: Options) -> AccuracyPlan:
     configs, reference = reference_for(options.spec, _configs(options))
     _check_model(options)
     inputs = _inputs(options)
-    binding = resolve(options.cores, options.membind, options.threads, options.wait_policy)
+    placement = resolve(options.cores, options.membind, options.threads, options.wait_policy)
     processes = options.processes if options.iterations else 1
-    return AccuracyPlan(options=options, binding=binding, configs=configs, reference=reference,
+    return AccuracyPlan(options=options, placement=placement, configs=configs, reference=reference,
                         inputs=inputs, processes=processes,
                         steps=_steps(options, configs, inputs, processes),
                         notes=[f"{processes} timing process(es) per configuration, "
                                f"interleaved; warm-up {options.warmup} calls",
-                               binding.describe()])
+                               describe(placement)])
 
 
 def _steps(o: Options, configs: list[ConfigPlan], inputs: dict, processes: int) -> list[Step]:
@@ -180,8 +181,8 @@ def run(plan: AccuracyPlan, on_event: OnEvent = ignore, *,
         o.spec, plan.configs, inputs=plan.inputs, batch_size=o.batch_size,
         calib_count=o.calib_size,
         timing={"batch": o.timing_batch, "warmup": o.warmup, "iterations": o.iterations},
-        tolerance=Tolerance(rtol=o.rtol, atol=o.atol), threads=plan.binding.threads,
-        binding=plan.binding.bind_spec(), timeout=o.timeout, on_event=on_event,
-        processes=plan.processes, wait_policy=plan.binding.wait_policy, executor=executor)
+        tolerance=Tolerance(rtol=o.rtol, atol=o.atol), threads=plan.placement.threads,
+        placement=spec_of(plan.placement), timeout=o.timeout, on_event=on_event,
+        processes=plan.processes, wait_policy=plan.placement.wait_policy, executor=executor)
     return msgspec.structs.replace(report, notes=(*report.notes,
-                                                  f"OpenMP threads: {plan.binding.threads_text}"))
+                                                  f"OpenMP threads: {threads_text(plan.placement)}"))

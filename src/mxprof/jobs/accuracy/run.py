@@ -85,15 +85,16 @@ def _load_outputs(out_dir: Path, count: int) -> list[np.ndarray]:
 
 def run_accuracy(model: dict, plans: list[ConfigPlan], *, inputs: dict, batch_size: int,
                  calib_count: int, timing: dict, tolerance: metrics.Tolerance,
-                 threads: int | None = None, binding: dict | None = None,
+                 threads: int | None = None, placement: dict | None = None,
                  timeout: float = 1800.0, on_event: OnEvent = ignore,
                  wait_policy: str | None = None, processes: int = 1,
                  executor: Executor | None = None) -> AccuracyReport:
     """Run every planned configuration and compare it with the reference.
 
     `inputs` is {"kind": "random", "count": N, "seed": S} or {"kind": "dataset", "path": P,
-    "preprocess": Preprocess dict, "limit": N or None}. `binding` ({"cpus": "0-17",
-    "membind": "0" or None}) pins every worker before it loads MXNet. `wait_policy`: the
+    "preprocess": Preprocess dict, "limit": N or None}. `placement` (a
+    mxprof.cpu.placement.Placement as a dict, None: not bound) is what every worker binds
+    itself to before it loads MXNet. `wait_policy`: the
     OpenMP wait policy the parent resolved (mxprof.cpu.openmp.resolve_wait_policy).
     `processes`: timing worker processes per configuration (the first also evaluates the
     inputs; see the module docstring). Workers run as cells of `executor` (default: one after
@@ -104,7 +105,8 @@ def run_accuracy(model: dict, plans: list[ConfigPlan], *, inputs: dict, batch_si
     monitor = LoadMonitor.start()
     plans, reference = reference_for(model, plans)
     try:
-        base_spec = {"batch_size": batch_size, "timing": timing, "seed": 0, "bind": binding,
+        base_spec = {"batch_size": batch_size, "timing": timing, "seed": 0,
+                     "placement": placement,
                      "processes": processes if timing.get("iterations") else 1}
         how = _How(openmp=(threads, wait_policy), timeout=timeout, on_event=on_event,
                    executor=executor or LocalExecutor(),

@@ -1,7 +1,7 @@
 """The compare job on the one contract (mxprof.jobs.contract): Options -> plan -> run -> CompareResult.
 
 `plan(options)` resolves everything once: the protocol (--quick, --fast/--rigorous), the
-binding (mxprof.jobs.binding), the builds (venvs made on first use), the instances' CPUs, the
+placement (mxprof.cpu.placement), the builds (venvs made on first use), the instances' CPUs, the
 results file and which runs it already holds; its steps are the runs still to do.
 `run(plan, on_event, executor=...)` hands each run to the executor as one cell: a
 self-contained WorkerSpec (mxprof.jobs.profile.runner.group_cell) whose RunSpec carries its
@@ -22,9 +22,10 @@ from typing import Any
 
 import msgspec
 
+from mxprof.cpu.placement import Placement
 from mxprof.errors import UsageError
 from mxprof.events import Finished, Note, OnEvent, Started, ignore
-from mxprof.jobs.binding import JobBinding, resolve
+from mxprof.jobs.binding import describe, resolve, threads_text
 from mxprof.jobs.compare import plan as compare
 from mxprof.jobs.compare import results_log
 from mxprof.jobs.compare.records import CompareResult
@@ -73,7 +74,7 @@ class Options(msgspec.Struct, frozen=True, kw_only=True):
 class ComparePlan(Plan, kw_only=True):
     kind: str = "compare"
     options: Options
-    binding: JobBinding
+    placement: Placement
     planned: list[Any]  # mxprof.jobs.compare.plan.PlannedRun, every run of the sweep
     todo: list[Any]  # the runs the results file does not hold yet
     log: Any  # mxprof.jobs.compare.results_log.ResultsLog
@@ -153,7 +154,7 @@ def _check(o: Options) -> None:
                          f"{', '.join(compare.CONFIGS)}")
 
 
-def _planned(o: Options, builds, instance_cpus, binding: JobBinding) -> list:
+def _planned(o: Options, builds, instance_cpus, placement: Placement) -> list:
     """Every run: models x batches x processes x builds x configurations, model-major."""
     from mxprof.mx.models import ModelSpec
     from mxprof.workers.environment import host_fingerprint
@@ -161,7 +162,7 @@ def _planned(o: Options, builds, instance_cpus, binding: JobBinding) -> list:
     protocol, processes = _protocol(o)
     # Instances get one thread per physical core of their own CPUs (jobs.compare.instances).
     threads = (o.threads if isinstance(o.threads, int) else None) if instance_cpus \
-        else binding.threads
+        else placement.threads
     # The policy asked for, not the one "auto" picks under today's load, keys the results:
     # an auto run is reused whatever the load was; the table says which policy ran.
     environment = results_log.reuse_fingerprint(host)
@@ -178,7 +179,7 @@ def _planned(o: Options, builds, instance_cpus, binding: JobBinding) -> list:
                                 threads=threads, cpus=None if instance_cpus else o.cores,
                                 membind=o.membind, instance_cpus=instance_cpus,
                                 processes=processes, environment=environment,
-                                wait_policy=binding.wait_policy)
+                                wait_policy=placement.wait_policy)
     return planned
 
 
@@ -187,11 +188,11 @@ def plan(options: Options, *, on_note: Callable[[str], None] = lambda text: None
     `on_note`: lines worth showing while planning (a venv being built, a results file's
     damaged lines)."""
     _check(options)
-    binding = resolve(options.cores, options.membind, options.threads, options.wait_policy)
+    placement = resolve(options.cores, options.membind, options.threads, options.wait_policy)
     instance_cpus = _instance_cpus(options)
     log = open_results(options.results) if options.results else None
     builds = resolve_builds(options, on_note)
-    planned = _planned(options, builds, instance_cpus, binding)
+    planned = _planned(options, builds, instance_cpus, placement)
     # Opening reads an existing file and creates nothing, so a dry run can look too.
     log = log or open_results(results_log.default_results_path(
         results_log.sweep_key(planned)))
@@ -204,10 +205,10 @@ def plan(options: Options, *, on_note: Callable[[str], None] = lambda text: None
     steps = [Step(label=p.label, what=f"{p.spec.config}, batch {p.spec.batch_size}, cores "
                   f"{', '.join(p.instance_cpus) or p.spec.cpus or 'not bound'}", seconds=per)
              for p in todo]
-    return ComparePlan(options=options, binding=binding, planned=planned, todo=todo, log=log,
+    return ComparePlan(options=options, placement=placement, planned=planned, todo=todo, log=log,
                        instance_cpus=instance_cpus, builds=builds, steps=steps,
                        notes=[f"{len(planned) - len(todo)} of {len(planned)} runs already in "
-                              f"{log.path}", binding.describe()])
+                              f"{log.path}", describe(placement)])
 
 
 def _run_notes(p: ComparePlan) -> list[str]:
@@ -228,7 +229,7 @@ def _run_notes(p: ComparePlan) -> list[str]:
         notes.append("OpenMP threads: one per physical core of each instance's CPUs "
                      "(mxprof default)")
     else:
-        notes.append(f"OpenMP threads: {p.binding.threads_text}")
+        notes.append(f"OpenMP threads: {threads_text(p.placement)}")
     return notes
 
 

@@ -22,9 +22,10 @@ from typing import Any
 
 import msgspec
 
+from mxprof.cpu.placement import Placement
 from mxprof.errors import UsageError, WorkerError
 from mxprof.events import OnEvent, ignore
-from mxprof.jobs.binding import JobBinding, resolve
+from mxprof.jobs.binding import describe, resolve, spec_of
 from mxprof.jobs.contract import Plan, Step
 from mxprof.jobs.fusion import gains as fusion
 from mxprof.jobs.fusion.plan import worker_plan
@@ -74,7 +75,7 @@ class FusionPlan(Plan, kw_only=True):
     kind: str = "fusion"
     options: Options
     settings: FusionOptions
-    binding: JobBinding
+    placement: Placement
     labels: list[tuple[str, str]] = msgspec.field(default_factory=list)
 
 
@@ -113,7 +114,7 @@ def _check(options: Options) -> None:
 def plan(options: Options) -> FusionPlan:
     """Check `options` and resolve them once; raises UsageError for bad input."""
     _check(options)
-    binding = resolve(options.cores, options.membind, options.threads, options.wait_policy)
+    placement = resolve(options.cores, options.membind, options.threads, options.wait_policy)
     # A fixed count is that count and no minimum time; else at least MIN_CALLS calls and
     # at least `min_time` seconds (the fusion worker times whichever is longer).
     fixed = options.iterations is not None
@@ -122,17 +123,18 @@ def plan(options: Options) -> FusionPlan:
         static=options.static, warmup=options.warmup,
         iterations=options.iterations if fixed else MIN_CALLS,
         min_time_s=0.0 if fixed else options.min_time, trace_iterations=options.trace_iterations,
-        processes=options.processes, switches=tuple(options.switches), threads=binding.threads,
-        wait_policy=binding.wait_policy, timeout_s=options.timeout, bind=binding.bind_spec())
-    return plan_of(settings, binding, options)
+        processes=options.processes, switches=tuple(options.switches), threads=placement.threads,
+        wait_policy=placement.wait_policy, timeout_s=options.timeout,
+        placement=spec_of(placement))
+    return plan_of(settings, placement, options)
 
 
-def plan_of(settings: FusionOptions, binding: JobBinding | None = None,
+def plan_of(settings: FusionOptions, placement: Placement | None = None,
             options: Options | None = None) -> FusionPlan:
     """The plan of already resolved worker settings (profile's companion fusion summary, which
     runs on the main run's protocol and binding)."""
-    binding = binding or JobBinding(threads=settings.threads,
-                                    wait_policy=settings.wait_policy)
+    placement = placement or Placement(threads=settings.threads,
+                                       wait_policy=settings.wait_policy or "passive")
     options = options or Options(
         model=settings.model, shape=tuple(settings.shape), spec=settings.spec,
         path=settings.path, static=settings.static, warmup=settings.warmup,
@@ -141,8 +143,8 @@ def plan_of(settings: FusionOptions, binding: JobBinding | None = None,
         trace_iterations=settings.trace_iterations, switches=tuple(settings.switches),
         threads=settings.threads, timeout=settings.timeout_s)
     labels = worker_plan(settings)
-    return FusionPlan(options=options, settings=settings, binding=binding, labels=labels,
-                      steps=_steps(settings, labels), notes=_notes(settings, binding))
+    return FusionPlan(options=options, settings=settings, placement=placement, labels=labels,
+                      steps=_steps(settings, labels), notes=_notes(settings, placement))
 
 
 def run_fusion(settings: FusionOptions, on_event: OnEvent = ignore) -> dict:
@@ -166,12 +168,12 @@ def _steps(s: FusionOptions, labels: list[tuple[str, str]]) -> list[Step]:
     return steps
 
 
-def _notes(s: FusionOptions, binding: JobBinding) -> list[str]:
+def _notes(s: FusionOptions, placement: Placement) -> list[str]:
     from mxprof.mx.models import ModelSpec
     inputs = "; ".join(i.short() for i in ModelSpec.from_dict(s.spec).input_specs) \
         if s.spec else ",".join(map(str, s.shape))
     return [f"{s.processes} processes per configuration, interleaved; warm-up {s.warmup} calls; "
-            f"inputs {inputs} at batch {s.shape[0]}, path {s.path}", binding.describe()]
+            f"inputs {inputs} at batch {s.shape[0]}, path {s.path}", describe(placement)]
 
 
 def run(plan: FusionPlan, on_event: OnEvent = ignore, *,
@@ -192,7 +194,7 @@ def run(plan: FusionPlan, on_event: OnEvent = ignore, *,
         report = assemble(s, runs)
     machine = monitor.stop(f"mxprof fusion {s.model}") if monitor else None
     report = finish(report, machine)
-    report["environment"]["threads_why"] = plan.binding.threads_why
+    report["environment"]["threads_why"] = plan.placement.threads_why
     return FusionResult.from_dict(report)
 
 

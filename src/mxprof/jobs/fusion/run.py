@@ -56,12 +56,12 @@ class FusionOptions:
     wait_policy: str | None = None  # "active" | "passive", resolved by the parent
     timeout_s: float = 900.0
     extra_env: dict[str, str] = field(default_factory=dict)
-    # What every worker binds itself to before MXNet loads ({"cpus", "membind"}), or None
-    # (mxprof.jobs.binding.JobBinding.bind_spec).
-    bind: dict | None = None
     # The checked ModelSpec dict (mxprof.mx.models, its inputs included); None: the workers
     # resolve `model` at `shape` themselves.
     spec: dict | None = None
+    # Where every worker binds itself before importing MXNet (mxprof.cpu.placement.Placement
+    # as a dict); None: not bound. The parent never binds itself for its workers.
+    placement: dict | None = None
 
 
 def _worker_env(opts: FusionOptions, extra: dict[str, str]) -> dict[str, str]:
@@ -166,7 +166,7 @@ def worker_spec(opts: FusionOptions, workdir: Path, label: str,
     spec = {"model": opts.model, "shape": list(opts.shape), "path": opts.path,
             "static": opts.static, "warmup": opts.warmup, "iterations": opts.iterations,
             "min_time_s": opts.min_time_s, "seed": 0, "output": True, "model_spec": opts.spec,
-            "fused": fused, "params_in": params, "bind": opts.bind}
+            "fused": fused, "params_in": params, "placement": opts.placement}
     extra: dict[str, str] = {}
     if label == "unfused":
         spec.update(params_in=None, params_out=params)

@@ -9,9 +9,9 @@ primitive can be assigned to one iteration.
 
 Spec keys: model, shape (list: the first input's, batch first), model_spec (the checked
 ModelSpec dict, every input; null: `model` is resolved at `shape`), path ("gluon" | "symbolic"), fused (bool), static (bool:
-static_alloc/static_shape), bind ({cpus, membind} the worker binds itself to before MXNet
-loads, or null), params_in / params_out (a .params file: same weights in every
-worker), seed, warmup, iterations, min_time_s, trace (bool), output (bool: save the output
+static_alloc/static_shape), placement (mxprof.cpu.placement.Placement as a dict: what the
+worker binds itself to before MXNet loads, or null), params_in / params_out (a .params file:
+same weights in every worker), seed, warmup, iterations, min_time_s, trace (bool), output (bool: save the output
 as `<name>.output.npy` beside the result, `output_npy`, for the parent's element-wise check, and
 its checksum `output_sum`). The spec and result files follow the one worker protocol
 (`mxprof.workers.protocol`).
@@ -139,17 +139,10 @@ def _time_calls(forward, warmup: int, iterations: int, min_time_s: float, trace:
     return [int(v) for v in m.samples_ns]
 
 
-def _bind(bind: dict | None) -> dict | None:
-    """Bind this worker to the spec's CPUs and memory nodes before MXNet loads (its OpenMP
-    threads inherit the affinity and memory policy); the binding record, None when unbound."""
-    if not bind:
-        return None
-    from mxprof.cpu.binding import bind as bind_to
-    return bind_to(bind["cpus"], bind.get("membind")).to_dict()
-
-
 def run(spec: dict) -> dict:
-    binding = _bind(spec.get("bind"))
+    # Bound before MXNet loads, so its OpenMP and engine threads inherit CPUs and memory.
+    from mxprof.cpu.placement import bind_self
+    binding = bind_self(spec.get("placement"))
     import mxnet as mx
 
     net, xs, weights = build_network(spec["model"], spec["shape"], spec.get("seed", 0),
@@ -184,8 +177,8 @@ def run(spec: dict) -> dict:
         "output_npy": output_npy,
         "mxnet_version": mx.__version__,
         "weights": weights,
-        "fingerprint": _fingerprint(),
         "binding": binding,
+        "fingerprint": _fingerprint(),
         "omp_num_threads": os.environ.get("OMP_NUM_THREADS"),
         "disabled_patterns": sorted(k for k in os.environ
                                     if k.startswith("MXNET_DISABLE_MKLDNN_FUSE_")

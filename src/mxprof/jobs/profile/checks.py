@@ -10,7 +10,6 @@ them), from the CLI and from a notebook alike.
 
 from __future__ import annotations
 
-import os
 from collections.abc import Sequence
 from typing import Any
 
@@ -38,13 +37,16 @@ def binding_of(spec: RunSpec):
 
 
 def _bind_spec(spec: RunSpec) -> dict | None:
-    """What the check's workers bind themselves to: the main run's CPUs and nodes."""
+    """What the check's workers bind themselves to (a mxprof.cpu.placement.Placement as a
+    dict): the main run's CPUs and nodes; None when it was not bound."""
     from mxprof.cpu.cpulist import format_cpu_list
+    from mxprof.cpu.placement import Placement
     cpus, nodes = binding_of(spec)
     if cpus is None and nodes is None:
         return None
-    return {"cpus": format_cpu_list(cpus or sorted(os.sched_getaffinity(0))),
-            "membind": None if nodes is None else format_cpu_list(nodes)}
+    return Placement(cores=None if cpus is None else format_cpu_list(cpus),
+                     membind=None if nodes is None else format_cpu_list(nodes),
+                     threads=spec.threads).to_dict()
 
 
 def fusion_summary(spec: RunSpec, *, timeout: float, started=_nothing) -> dict[str, Any]:
@@ -60,7 +62,7 @@ def fusion_summary(spec: RunSpec, *, timeout: float, started=_nothing) -> dict[s
             warmup=spec.protocol.warmup, iterations=spec.protocol.iterations or 10,
             min_time_s=0.0 if spec.protocol.iterations else spec.protocol.min_time,
             trace_iterations=2, threads=spec.threads, timeout_s=timeout,
-            wait_policy=spec.wait_policy, bind=_bind_spec(spec)))
+            wait_policy=spec.wait_policy, placement=_bind_spec(spec)))
     except Exception as exc:  # noqa: BLE001 - the main report must survive a failed companion
         return {"status": "failed", "summary": f"fusion: failed ({exc})"}
     return {"status": "ok", "summary": rep["summary"],
@@ -80,7 +82,7 @@ def equivalence(spec: RunSpec, *, timeout: float, started=_nothing) -> dict[str,
         eq = run_accuracy(spec.model.to_dict(), plan_configs(["mkldnn", "mkldnn-fused"], []),
                           inputs={"kind": "random", "count": 4, "seed": 0}, batch_size=4,
                           calib_count=4, timing={"batch": 1, "warmup": 0, "iterations": 0},
-                          tolerance=Tolerance(), threads=spec.threads, binding=binding,
+                          tolerance=Tolerance(), threads=spec.threads, placement=binding,
                           timeout=timeout, wait_policy=spec.wait_policy)
     except Exception as exc:  # noqa: BLE001 - the main report must survive a failed companion
         return {"status": "failed", "lines": [f"failed ({exc})"]}
