@@ -101,7 +101,7 @@ def resolve_models(names: list[str], shape_text: str | None, reference_set: bool
     import argparse
     from pathlib import Path
 
-    from mxprof.jobs.compare.plan import ALIASES, REFERENCE_MODELS
+    from mxprof.jobs.compare.matrix import ALIASES, REFERENCE_MODELS
     wanted = [ALIASES.get(n.lower(), n) for n in names]
     if reference_set:
         wanted += [name for _, name, _ in REFERENCE_MODELS if name not in wanted]

@@ -1,7 +1,8 @@
 """Compare reports as text: the reference layout in the terminal (rich) and in Markdown.
 
-A compare report is the dict `mxprof.commands.compare` builds: {"kind": "mxprof-compare",
-"rows": [...], "notes": [...]}, its rows from `mxprof.jobs.compare.rows.rows`.
+A compare report is the compare job's CompareResult (mxprof.jobs.compare) as its dict:
+{"kind": "compare", "rows": [...], "notes": [...]} (older files: "mxprof-compare"), its rows
+from `mxprof.jobs.compare.rows.rows`.
 """
 
 from __future__ import annotations

@@ -26,7 +26,7 @@ from mxprof.cpu.placement import Placement
 from mxprof.errors import UsageError
 from mxprof.events import Finished, Note, OnEvent, Started, ignore
 from mxprof.jobs.binding import describe, resolve, threads_text
-from mxprof.jobs.compare import plan as compare
+from mxprof.jobs.compare import matrix as compare
 from mxprof.jobs.compare import results_log
 from mxprof.jobs.compare.records import CompareResult
 from mxprof.jobs.contract import Plan, Step
@@ -75,7 +75,7 @@ class ComparePlan(Plan, kw_only=True):
     kind: str = "compare"
     options: Options
     placement: Placement
-    planned: list[Any]  # mxprof.jobs.compare.plan.PlannedRun, every run of the sweep
+    planned: list[Any]  # mxprof.jobs.compare.matrix.PlannedRun, every run of the sweep
     todo: list[Any]  # the runs the results file does not hold yet
     log: Any  # mxprof.jobs.compare.results_log.ResultsLog
     instance_cpus: list[str] = msgspec.field(default_factory=list)

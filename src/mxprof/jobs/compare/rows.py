@@ -1,6 +1,6 @@
 """The rows of a comparison: one per machine, build, model, configuration and batch (pure).
 
-`rows(records)` reads the records a sweep left in its results file (`mxprof.jobs.compare.plan`
+`rows(records)` reads the records a sweep left in its results file (`mxprof.jobs.compare.matrix`
 `make_record`, one per finished run) and gives one row per (machine, build, model,
 configuration, batch) with `latency_ms` (batch 1) or `images_per_s`, spread and protocol, and
 `speedup` of MKL-DNN (and fused) over MKL-DNN off in the same machine and build: latency
@@ -16,7 +16,7 @@ from collections.abc import Iterable, Sequence
 from typing import Any
 
 from mxprof.jobs.compare.instances import instance_binding
-from mxprof.jobs.compare.plan import (
+from mxprof.jobs.compare.matrix import (
     MODEL_BATCH,
     MODEL_LABEL,
     REFERENCE_SPEEDUPS,

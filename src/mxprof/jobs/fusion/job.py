@@ -3,7 +3,7 @@
 `Options` holds what the user chose (the CLI's defaults, shared with `mxprof.fusion()`),
 `plan(options)` checks and resolves it once (binding, threads, wait policy, the timing count)
 into a `FusionPlan` whose steps are the workers in the order they run
-(`mxprof.jobs.fusion.plan.worker_plan`), and `run(plan, on_event)` hands those workers to an
+(`mxprof.jobs.fusion.order.worker_plan`), and `run(plan, on_event)` hands those workers to an
 executor as cells (`mxprof.workers.executor`): each cell is a self-contained WorkerSpec
 carrying its binding, which the worker applies to itself before MXNet loads. The workers'
 results are assembled by `mxprof.jobs.fusion.run`.
@@ -28,7 +28,7 @@ from mxprof.events import OnEvent, ignore
 from mxprof.jobs.binding import describe, resolve, spec_of
 from mxprof.jobs.contract import Plan, Step
 from mxprof.jobs.fusion import gains as fusion
-from mxprof.jobs.fusion.plan import worker_plan
+from mxprof.jobs.fusion.order import worker_plan
 from mxprof.jobs.fusion.records import FusionResult
 from mxprof.jobs.fusion.run import FusionOptions, assemble, finish, trace_of, worker_spec
 from mxprof.workers.executor import Executor, LocalExecutor

@@ -1,7 +1,7 @@
 """The fusion workers' cells and the report assembled from their results.
 
 `worker_spec(opts, workdir, label, config)` is one worker's cell; the job
-(`mxprof.jobs.fusion.job`) runs them in the order of `mxprof.jobs.fusion.plan.worker_plan`:
+(`mxprof.jobs.fusion.job`) runs them in the order of `mxprof.jobs.fusion.order.worker_plan`:
 `processes` of each configuration, interleaved (`mxprof.workers.schedule`): unfused timing
 (its first process saves the weights every later worker loads), fused timing and one fused
 timing per fusion switch turned off, round after round; then the unfused and fused traces
@@ -24,7 +24,7 @@ from mxprof.jobs.fusion import diagnose as fusion_diagnose
 from mxprof.jobs.fusion import gains as fusion
 from mxprof.jobs.fusion import ratios as fusion_ratios
 from mxprof.jobs.fusion import trace as fusion_trace
-from mxprof.jobs.fusion.plan import timing_configs
+from mxprof.jobs.fusion.order import timing_configs
 from mxprof.jobs.fusion.report import summary_line
 from mxprof.schema import SCHEMA
 from mxprof.timing.pooled import pooled_stats
@@ -158,7 +158,7 @@ class _Runs:
 def worker_spec(opts: FusionOptions, workdir: Path, label: str,
                 config: str) -> protocol.WorkerSpec:
     """The self-contained cell of one fusion worker (`config`: unfused, fused, a switch, or
-    unfused-trace / fused-trace; `label` from mxprof.jobs.fusion.plan.worker_plan): its spec
+    unfused-trace / fused-trace; `label` from mxprof.jobs.fusion.order.worker_plan): its spec
     carries the binding the worker applies to itself, its environment the switches. The
     first unfused worker saves the weights every later one loads (run in plan order)."""
     params = str(workdir / "weights.params")
