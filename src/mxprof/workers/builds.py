@@ -16,8 +16,8 @@ minor version: `probe()` checks it and refuses a mismatch with a clear message.
 
 Install recipes: old `mxnet-mkl` wheels declare `numpy<1.17` (no wheel for Python 3.11), so they
 are installed with `--no-deps` plus the dependencies they need at run time (`numpy==1.23.5`,
-`requests`, `graphviz`), as DESIGN.md records for 1.5.1; other specs install normally with the
-numpy pin.
+`requests`, `graphviz`), the recipe that installs 1.5.1 on Python 3.11; other specs install
+normally with the numpy pin.
 """
 
 from __future__ import annotations
@@ -37,7 +37,7 @@ from mxprof.workers.jsonio import write_json
 
 NUMPY_PIN = "numpy==1.23.5"
 NO_DEPS_EXTRAS = (NUMPY_PIN, "requests", "graphviz")
-# Releases installed without their declared dependencies from the start (DESIGN.md: 1.5.1);
+# Releases installed without their declared dependencies from the start (1.5.1 and older);
 # any other spec that fails to resolve gets the same recipe as a second try.
 _NO_DEPS = re.compile(r"^mxnet(-mkl)?==1\.[0-5](\.\d+)*(\.post\d+)?$", re.I)
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.+-]*$")
