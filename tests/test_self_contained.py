@@ -33,9 +33,9 @@ def missing_citations(files) -> list[str]:
     for path in files:
         for number, line in enumerate(path.read_text().splitlines(), 1):
             for name in _CITED.findall(line):
-                if name.startswith("docs/") or name.isupper() or name[:-3].isupper():
-                    if not (ROOT / name).is_file():
-                        out.append(f"{path.relative_to(ROOT)}:{number}: cites {name}")
+                document = name.startswith("docs/") or name[:-3].isupper()
+                if document and not (ROOT / name).is_file():
+                    out.append(f"{path.relative_to(ROOT)}:{number}: cites {name}")
     return out
 
 

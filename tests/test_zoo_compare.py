@@ -6,15 +6,13 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-import pytest
-
+from mxprof.host import builds
 from mxprof.jobs.compare import plan as compare
 from mxprof.jobs.compare import rows as compare_rows
 from mxprof.jobs.profile.spec import RunResult
 from mxprof.mx import models
 from mxprof.render.compare_table import layout, table
 from mxprof.render.csv_ import csv_records
-from mxprof.workers import builds
 
 MACHINE = {"hostname": "h", "cpu_model": "Xeon", "logical_cpus": 2}
 DOC = Path(__file__).resolve().parents[1] / "docs" / "reference-benchmark.md"

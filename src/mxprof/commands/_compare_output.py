@@ -10,10 +10,10 @@ from mxprof.commands._options import write_files
 def write_outputs(args, report) -> list[str]:
     """Write each requested file; return what could not be written (the table is printed
     regardless). `--json -` goes to stdout here."""
+    from mxprof.jsonio import dumps, write_json
     from mxprof.render.compare_text import CompareMarkdownRenderer
     from mxprof.render.csv_ import CompareCsvRenderer
     from mxprof.render.html import CompareHtmlRenderer
-    from mxprof.workers.jsonio import dumps, write_json
     errors = write_files(report, (
         (args.markdown, CompareMarkdownRenderer().write), (args.csv, CompareCsvRenderer().write),
         (args.html, CompareHtmlRenderer().write),

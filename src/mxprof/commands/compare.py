@@ -125,7 +125,7 @@ def resolve_models(names: list[str], shape_text: str | None, reference_set: bool
 
 
 def resolve_builds(args, log):
-    from mxprof.workers import builds
+    from mxprof.host import builds
     out = [] if args.no_current else [builds.current_build()]
     try:
         out += [builds.parse_python(t) for t in args.python]
@@ -321,9 +321,9 @@ def run(args) -> int:
     import tempfile
 
     from mxprof.commands._progress import Progress
+    from mxprof.host.environment import host_fingerprint
     from mxprof.jobs.compare import plan as compare
     from mxprof.jobs.compare import results_log
-    from mxprof.workers.environment import host_fingerprint
     if args.load:
         return _render_loaded(args)
     _check_inputs(args)
@@ -356,7 +356,7 @@ def run(args) -> int:
     notes = [*_run_notes(log, planned, todo, instance_cpus, builds),
              _threads_note(args, instance_cpus)]
     if todo and not args.no_current:
-        from mxprof.workers.environment import onednn_version
+        from mxprof.host.environment import onednn_version
         # Cached per libmxnet; the workers read the cache, so every row names its oneDNN.
         onednn_version(probe=True)
     with tempfile.TemporaryDirectory(prefix="mxprof-compare-") as tmp, \

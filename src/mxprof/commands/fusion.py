@@ -79,7 +79,7 @@ def run(args) -> int:
         report = _measure(args)
         if report is None:
             return EXIT_OK  # --dry-run
-    from mxprof.workers.jsonio import dumps
+    from mxprof.jsonio import dumps
     errors = _write(args, report)
     text = fusion_render.render_terminal(report)
     if args.json == "-":
@@ -93,9 +93,9 @@ def run(args) -> int:
 
 
 def _write(args, report) -> list[str]:
+    from mxprof.jsonio import dumps
     from mxprof.render import fusion as fusion_render
     from mxprof.render.html import render_page
-    from mxprof.workers.jsonio import dumps
     return _options.write_files(report, (
         (args.json, _options.text_file(dumps)),
         (args.markdown, _options.text_file(fusion_render.render_markdown)),

@@ -218,7 +218,7 @@ def resolve(name: str | None, *, shape: tuple[int, ...] | None = None,
 
 def _factory_spec(model: str, shape: tuple[int, ...] | None, params: str | None) -> ModelSpec:
     """A user's `FILE.py:FACTORY`. Its inputs default to one float32 image (3,224,224) named
-    `data` until the factory declares its own (`mxprof.workers.model_check` learns them)."""
+    `data` until the factory declares its own (`mxprof.jobs.model_check` learns them)."""
     file, func = model.split(":", 1)
     if not os.path.isfile(file):
         raise ValueError(f"model file {file!r} does not exist")

@@ -17,10 +17,10 @@ import msgspec
 import numpy as np
 
 from mxprof.jobs.accuracy import metrics as metrics
+from mxprof.jobs.records import RatioRow
 from mxprof.schema import SCHEMA, Record
 from mxprof.timing.pooled import pooled_stats, ratio_of
 from mxprof.timing.stats import Stats, summarize
-from mxprof.workers.records import RatioRow
 
 REFERENCE = "mkldnn-off"
 

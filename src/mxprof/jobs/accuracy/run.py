@@ -32,6 +32,7 @@ import msgspec
 import numpy as np
 
 from mxprof.errors import WorkerError
+from mxprof.host.environment import probe_onednn_version
 from mxprof.jobs.accuracy import metrics as metrics
 from mxprof.jobs.accuracy.records import (
     REFERENCE,
@@ -41,7 +42,6 @@ from mxprof.jobs.accuracy.records import (
 )
 from mxprof.mx.inputs import random_arrays
 from mxprof.mx.models import ModelSpec
-from mxprof.workers.environment import probe_onednn_version
 from mxprof.workers.process import worker_env as process_env
 from mxprof.workers.protocol import WorkerSpec
 from mxprof.workers.protocol import run_worker as run_worker_process

@@ -142,7 +142,7 @@ def time_forward(net, xs: list[np.ndarray], warmup: int, iterations: int) -> lis
 
 def environment() -> dict:
     """Where the figures were measured: host, MXNet, affinity and threads of this worker."""
-    from mxprof.workers.environment import fingerprint
+    from mxprof.host.environment import fingerprint
 
     return fingerprint().to_dict()
 

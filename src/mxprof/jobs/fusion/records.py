@@ -10,9 +10,9 @@ from typing import Any
 
 import msgspec
 
+from mxprof.jobs.records import MachineLoadRow, RatioRow
 from mxprof.schema import Record
 from mxprof.timing.stats import Stats
-from mxprof.workers.records import MachineLoadRow, RatioRow
 
 Json = dict[str, Any]
 

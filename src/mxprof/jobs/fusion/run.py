@@ -20,6 +20,7 @@ from pathlib import Path
 
 import numpy as np
 
+from mxprof import jsonio
 from mxprof.errors import WorkerError
 from mxprof.jobs.fusion import diagnose as fusion_diagnose
 from mxprof.jobs.fusion import gains as fusion
@@ -29,7 +30,7 @@ from mxprof.jobs.fusion.plan import TIMING_ORDER, timing_configs, worker_label
 from mxprof.jobs.fusion.report import summary_line
 from mxprof.schema import SCHEMA
 from mxprof.timing.pooled import pooled_stats
-from mxprof.workers import jsonio, protocol, schedule
+from mxprof.workers import protocol, schedule
 from mxprof.workers.process import worker_env
 
 # Environment variables a worker must not inherit: they change what is fused (the verbose and

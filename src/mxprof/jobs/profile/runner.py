@@ -84,7 +84,7 @@ def layer_env() -> dict[str, str]:
 def worker_env(spec: RunSpec, base: dict[str, str] | None = None,
                python: str | None = None) -> dict[str, str]:
     """The complete environment of the worker whose first pass is `spec`; `python`: another
-    interpreter (a venv with another MXNet build, see mxprof.workers.builds). A pass that
+    interpreter (a venv with another MXNet build, see mxprof.host.builds). A pass that
     joins it (`JOINS`) sets its own variables inside the worker."""
     extra: dict[str, str] = {}
     if spec.pass_name == "operators":

@@ -192,9 +192,9 @@ def _flush_c_stdout() -> None:
 def run_primitives(mx, net, spec: RunSpec, log: Path) -> dict[str, Any]:
     """A few iterations with DNNL_VERBOSE=1 (stdout is the log); per-layer windows from the
     same iterations attribute each primitive to its layer."""
+    from mxprof.host.environment import onednn_version_from_log
     from mxprof.mx.layers import collect_layer_times
     from mxprof.onednn import attribution, verbose
-    from mxprof.workers.environment import onednn_version_from_log
     x = _input(mx, spec, 1)
     iterations = 3
     profile = collect_layer_times(net, x, iterations=iterations, warmup=1)
@@ -275,7 +275,7 @@ def _start(spec: RunSpec, notes: list[str]):
     if not spec.mkldnn and has_rnn(spec.model):
         os.environ.update(RNN_REFERENCE_ENV)  # libmxnet is not loaded yet: it reads these
         notes.append(RNN_REFERENCE_NOTE)
-    from mxprof.workers import environment
+    from mxprof.host import environment
     # Before MXNet loads: OpenMP pins the calling thread to its first place at start-up, so the
     # process's own affinity is only visible now.
     host = environment.host_fingerprint()
