@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from mxprof.mx.models import RNN_REFERENCE_NOTE
+from mxprof.mx.rnn import RNN_REFERENCE_NOTE
 from mxprof.workers.pythonpath import package_parent
 
 _THREADS = ("import mxnet\n"

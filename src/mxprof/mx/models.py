@@ -274,22 +274,6 @@ def with_inputs(spec: ModelSpec, inputs: tuple[InputSpec, ...]) -> ModelSpec:
     return msgspec.structs.replace(spec, input_shape=inputs[0].shape, inputs=tuple(inputs))
 
 
-# MXNet 1.9.1 with MXNET_MKLDNN_ENABLED=0 fails on every fused RNN call ("Check failed:
-# in_data.size() == num_inputs (4 vs. 3)" in rnn-inl.h, checked with one gluon.rnn.LSTM
-# imperative and hybridized): for RNN models the reference path is MKL-DNN's own switch for
-# RNN layers, MXNET_USE_MKLDNN_RNN=0, with the other operators still on MKL-DNN.
-RNN_REFERENCE_ENV = {"MXNET_MKLDNN_ENABLED": "1", "MXNET_USE_MKLDNN_RNN": "0"}
-RNN_REFERENCE_NOTE = ("reference for RNN models: MXNET_USE_MKLDNN_RNN=0 (MXNet's own RNN "
-                      "kernels; other operators stay on MKL-DNN), since MXNET_MKLDNN_ENABLED=0 "
-                      "fails on the RNN operator in MXNet 1.9.1")
-
-
-def has_rnn(spec: ModelSpec) -> bool:
-    """Whether the network runs the fused RNN operator (mxprof's GNMT; zoo vision nets do not)."""
-    entry = zoo.lookup(spec.name) if spec.source == "mxprof" else None
-    return entry is not None and entry.category == "RNN"
-
-
 def models_dir() -> Path:
     """Where MXNet and GluonCV keep zoo weights: $MXNET_HOME/models, default ~/.mxnet/models."""
     home = os.environ.get("MXNET_HOME") or os.path.join("~", ".mxnet")

@@ -125,7 +125,7 @@ class AccuracyReport(Record, frozen=True):
     # no `processes` in files written before several processes: one).
     timing: dict | None = None
     # What the reference worker itself says of the path it ran (an RNN network's
-    # MXNET_USE_MKLDNN_RNN=0, mxprof.mx.models.RNN_REFERENCE_NOTE); None when it said nothing.
+    # MXNET_USE_MKLDNN_RNN=0, mxprof.mx.rnn.RNN_REFERENCE_NOTE); None when it said nothing.
     reference_note: str | None = None
 
     def config(self, name: str) -> ConfigResult | None:

@@ -193,11 +193,11 @@ def run_bound(spec: dict) -> dict:
         from mxprof.cpu.binding import bind
 
         binding = bind(spec["bind"]["cpus"], spec["bind"].get("membind")).to_dict()
-    from mxprof.jobs.accuracy.run import has_rnn_layers
-    from mxprof.mx.models import RNN_REFERENCE_ENV, RNN_REFERENCE_NOTE
+    from mxprof.mx.models import ModelSpec
+    from mxprof.mx.rnn import RNN_REFERENCE_ENV, RNN_REFERENCE_NOTE, has_rnn
     # An RNN network's reference (zoo or exported symbol): switched here when asked for
     # MXNET_MKLDNN_ENABLED=0 (which fails on RNN layers), or already chosen by the parent.
-    rnn_reference = has_rnn_layers(spec["model"]) and (
+    rnn_reference = has_rnn(ModelSpec.from_dict(spec["model"])) and (
         os.environ.get("MXNET_MKLDNN_ENABLED") == "0"
         or os.environ.get("MXNET_USE_MKLDNN_RNN") == "0")
     if rnn_reference:

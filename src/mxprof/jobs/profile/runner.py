@@ -38,6 +38,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from mxprof.jobs.profile.spec import RunResult, RunSpec
+from mxprof.mx.rnn import RNN_REFERENCE_ENV, has_rnn
 from mxprof.workers.process import stderr_tail, thread_env
 from mxprof.workers.process import worker_env as process_env
 from mxprof.workers.protocol import WorkerResult, WorkerSpec, exception_line, run_worker
@@ -87,13 +88,18 @@ def worker_env(spec: RunSpec, base: dict[str, str] | None = None,
     interpreter (a venv with another MXNet build, see mxprof.host.builds). A pass that
     joins it (`JOINS`) sets its own variables inside the worker."""
     extra: dict[str, str] = {}
+    mkldnn = spec.mkldnn
+    if not mkldnn and has_rnn(spec.model):
+        # The reference of a network with RNN layers (mxprof.mx.rnn): MKL-DNN off fails on them.
+        extra.update(RNN_REFERENCE_ENV)
+        mkldnn = True
     if spec.pass_name == "operators":
         extra.update(BULK_OFF)
     if spec.pass_name in ("layers", "primitives"):
         extra.update(layer_env())
     if spec.pass_name == "primitives":
         extra.update(_VERBOSE_ON)
-    return process_env(base=base, drop=("MXNET_EXEC_BULK_EXEC_INFERENCE",), mkldnn=spec.mkldnn,
+    return process_env(base=base, drop=("MXNET_EXEC_BULK_EXEC_INFERENCE",), mkldnn=mkldnn,
                        threads=spec.threads, extra=extra, python=python,
                        foreign=python is not None, wait_policy=spec.wait_policy)
 

@@ -271,7 +271,7 @@ def _start(spec: RunSpec, notes: list[str]):
     phases) for every pass of this process."""
     started = time.monotonic()
     binding = _bind(spec, notes)
-    from mxprof.mx.models import RNN_REFERENCE_ENV, RNN_REFERENCE_NOTE, has_rnn
+    from mxprof.mx.rnn import RNN_REFERENCE_ENV, RNN_REFERENCE_NOTE, has_rnn
     if not spec.mkldnn and has_rnn(spec.model):
         os.environ.update(RNN_REFERENCE_ENV)  # libmxnet is not loaded yet: it reads these
         notes.append(RNN_REFERENCE_NOTE)
@@ -340,7 +340,7 @@ def run_all(specs: list[RunSpec], *, scratch: Path, verbose_log: Path | None = N
         t0 = time.monotonic()
         fields = _run_pass(mx, loaded.block, spec, scratch, verbose_log, env)
         if spec.pass_name in ("layers", "primitives"):
-            from mxprof.mx.models import has_rnn
+            from mxprof.mx.rnn import has_rnn
             if has_rnn(spec.model):
                 from mxprof.mx.layers import STATEFUL_NOTE
                 notes.append(STATEFUL_NOTE)
