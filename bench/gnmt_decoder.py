@@ -38,7 +38,7 @@ def build(name: str, args):
     import mxnet as mx
     from mxnet.gluon import rnn
 
-    from mxprof.mx import models
+    from mxprof.mx import parameters
     from mxprof.mx.zoo import gnmt, lstm
     h, n = args.hidden, args.batch
     if name.startswith("step"):
@@ -49,7 +49,7 @@ def build(name: str, args):
         return layer, x
     net = gnmt.gnmt(hidden_size=h, decode_steps=args.steps,
                     decoder="loop" if "loop" in name else "unrolled")
-    net.initialize(models.random_initializer())
+    net.initialize(parameters.random_initializer())
     return net, [mx.nd.array(mx.nd.random.randint(0, 32000, (n, 50)), dtype="int32")]
 
 

@@ -308,7 +308,7 @@ def test_every_renderer_shows_the_reference_note():
 
     from rich.console import Console
 
-    from mxprof.mx.models import RNN_REFERENCE_NOTE
+    from mxprof.mx.rnn import RNN_REFERENCE_NOTE
     from mxprof.render.accuracy import render_markdown, render_terminal
     from mxprof.render.html.accuracy import render as render_html
 

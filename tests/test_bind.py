@@ -133,7 +133,7 @@ def test_wait_policy_in_force_reads_the_variables():
 
 
 def test_fingerprint_records_the_wait_policy(monkeypatch):
-    from mxprof.workers.environment import Environment, host_fingerprint
+    from mxprof.host.environment import Environment, host_fingerprint
 
     monkeypatch.setenv("OMP_WAIT_POLICY", "PASSIVE")
     env = host_fingerprint()

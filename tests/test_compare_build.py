@@ -11,7 +11,7 @@ import json
 
 import pytest
 
-from mxprof.workers import builds
+from mxprof.host import builds
 
 SPEC = "mxnet-native==1.8.0.post0"
 

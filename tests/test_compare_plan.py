@@ -8,13 +8,13 @@ from pathlib import Path
 
 import pytest
 
+from mxprof.host import builds
 from mxprof.jobs.compare import instances
 from mxprof.jobs.compare import matrix as compare
 from mxprof.jobs.compare import rows as compare_rows
 from mxprof.jobs.profile.spec import RunSpec
 from mxprof.mx import models
 from mxprof.mx.models import ModelSpec
-from mxprof.workers import builds
 
 MACHINE = {"hostname": "h", "cpu_model": "Xeon", "logical_cpus": 2}
 MOBILENET = ModelSpec("mobilenet0.25", "gluon", (3, 64, 64))
@@ -123,7 +123,7 @@ def test_build_and_python_arguments():
 
 def test_foreign_interpreters_see_only_the_mxprof_package(tmp_path, monkeypatch):
     from mxprof.jobs.profile.runner import worker_env
-    from mxprof.workers.process import package_parent
+    from mxprof.workers.pythonpath import package_parent
 
     monkeypatch.setenv("MXPROF_CACHE", str(tmp_path))
     spec = RunSpec(model=models.resolve("mobilenet0.25", shape=(3, 32, 32)), config="mkldnn",

@@ -7,7 +7,7 @@ import os
 import subprocess
 import sys
 
-from mxprof.workers import environment
+from mxprof.host import environment
 
 
 def test_host_fingerprint_fields():
@@ -22,7 +22,7 @@ def test_host_fingerprint_fields():
 
 
 def test_environment_variables_recorded():
-    code = ("import json; from mxprof.workers import environment;"
+    code = ("import json; from mxprof.host import environment;"
             "print(json.dumps(environment.host_fingerprint().to_dict()))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
                          env={**os.environ, "OMP_NUM_THREADS": "2", "KMP_BLOCKTIME": "1",
@@ -34,7 +34,7 @@ def test_environment_variables_recorded():
 
 
 def test_mxnet_fingerprint_in_subprocess():
-    code = ("import json, mxnet; from mxprof.workers import environment;"
+    code = ("import json, mxnet; from mxprof.host import environment;"
             "print(json.dumps(environment.fingerprint().to_dict()))")
     for flag, expected in (("1", True), ("0", False)):
         out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,

@@ -47,7 +47,7 @@ def test_symbol_input_names_come_from_the_files(exported):
     assert models.symbol_input_names(symbol) == ["data0", "data1"]  # weight names told apart
     spec = models.resolve(None, symbol=symbol, params=params)
     assert spec.inputs == ()  # two inputs: no default shapes, each must be given
-    from mxprof.workers.model_check import vocabularies
+    from mxprof.jobs.model_check import vocabularies
     assert vocabularies(json.loads(Path(symbol).read_text())) == {"data1": 50}
 
 

@@ -1,4 +1,4 @@
-"""The one writer of every file (mxprof.workers.jsonio): strict JSON, atomic files, whole lines.
+"""The one writer of every file (mxprof.jsonio): strict JSON, atomic files, whole lines.
 
 `strict_load` is what jq and a browser's JSON.parse accept: NaN and Infinity are errors.
 """
@@ -14,7 +14,7 @@ import stat
 import numpy as np
 import pytest
 
-from mxprof.workers import jsonio
+from mxprof import jsonio
 
 
 def _no_constants(name):
@@ -183,7 +183,7 @@ def test_a_device_or_fifo_is_written_in_place_never_replaced(tmp_path):
     import stat
     import threading
 
-    from mxprof.workers.jsonio import write_text
+    from mxprof.jsonio import write_text
 
     fifo = tmp_path / "pipe"
     os.mkfifo(fifo)

@@ -1,8 +1,10 @@
 """The tree is the architecture: imports only run downwards (README, "Where things live").
 
 Each subpackage has a rank; a module may import mxprof modules of its own rank or below, never
-above. Library code never imports `mxprof.commands` or `mxprof.cli`. The check reads the source
-with `ast`, so it sees imports inside functions too.
+above. Library code never imports `mxprof.commands` or `mxprof.cli`, nor the package root
+(`import mxprof`, `from mxprof import Timer`): the root re-exports from every layer, so such an
+import runs back up (the version is `mxprof._version`). The check reads the source with `ast`,
+so it sees imports inside functions too.
 """
 
 from __future__ import annotations
@@ -16,16 +18,18 @@ SRC = Path(__file__).resolve().parents[1] / "src" / "mxprof"
 
 # Bottom to top. A module's layer is its first path component under mxprof/.
 RANKS = {
-    "errors": 0, "_native": 0, "_core": 0, "schema": 0, "events": 0,
+    "errors": 0, "_native": 0, "_core": 0, "_version": 0, "schema": 0, "events": 0,
+    "jsonio": 0, "cache": 0,
     "timing": 1,
     "cpu": 2,
     "onednn": 3,
     "mx": 4,
     "workers": 5,
-    "jobs": 6,
-    "render": 7,
-    "api": 8,
-    "commands": 9, "cli": 9, "__main__": 10,
+    "host": 6,
+    "jobs": 7,
+    "render": 8,
+    "api": 9,
+    "commands": 10, "cli": 10, "__main__": 11,
 }
 # Within jobs/, the jobs that build on others: compare runs profile's timing workers; results
 # describes every job's result file.
@@ -49,8 +53,17 @@ def _imports(path: Path):
                 yield node.lineno, tuple(node.module.split("."))
         elif isinstance(node, ast.Import):
             for alias in node.names:
-                if alias.name.startswith("mxprof."):
+                if alias.name == "mxprof" or alias.name.startswith("mxprof."):
                     yield node.lineno, tuple(alias.name.split("."))
+
+
+# Modules that may import the package root: the command line sits above every layer.
+ROOT_IMPORTERS = ("__main__", "cli")
+
+
+def _is_module(name: str) -> bool:
+    """`name` is a module or subpackage of mxprof (not a name the root re-exports)."""
+    return name in RANKS or (SRC / name).is_dir() or (SRC / f"{name}.py").is_file()
 
 
 def _modules():
@@ -70,7 +83,11 @@ def violations() -> list[str]:
         mine = _layer(rel)
         for line, target in _imports(path):
             tail = target[1:]
-            if not tail or tail[0] == "__version__":
+            if (not tail or not _is_module(tail[0])) and rel[0] not in ROOT_IMPORTERS:
+                found.append(f"{path.relative_to(SRC)}:{line} imports the package root "
+                             f"({'.'.join(target)})")
+                continue
+            if not tail:
                 continue
             if tail[0] not in RANKS:
                 continue
@@ -90,6 +107,25 @@ def test_the_check_catches_an_upward_import(tmp_path, monkeypatch):
     (fake / "timing" / "bad.py").write_text("from mxprof.commands import profile\n")
     monkeypatch.setattr(__import__(__name__), "SRC", fake)
     assert violations() == ["timing/bad.py:1 imports mxprof.commands (upward)"]
+
+
+@pytest.mark.parametrize("code", ["import mxprof\n", "from mxprof import __version__\n",
+                                  "def f():\n    from mxprof import Timer\n"])
+def test_the_check_catches_an_import_of_the_package_root(tmp_path, monkeypatch, code):
+    fake = tmp_path / "mxprof"
+    (fake / "workers").mkdir(parents=True)
+    (fake / "workers" / "bad.py").write_text(code)
+    monkeypatch.setattr(__import__(__name__), "SRC", fake)
+    (found,) = violations()
+    assert found.startswith("workers/bad.py:") and "imports the package root" in found
+
+
+def test_the_version_has_one_source():
+    import tomllib
+
+    from mxprof._version import __version__
+    project = tomllib.loads((SRC.parents[1] / "pyproject.toml").read_text())["project"]
+    assert project["version"] == __version__
 
 
 @pytest.mark.parametrize("layer", sorted(p.name for p in SRC.iterdir() if p.is_dir() and not p.name.startswith("_")))

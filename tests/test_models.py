@@ -9,7 +9,7 @@ import mxnet as mx
 import numpy as np
 import pytest
 
-from mxprof.mx import models
+from mxprof.mx import models, parameters
 
 # Parameter counts of the reference accuracy table (all 34; sources in the fixture; every
 # row is checked in test_reference_params.py).
@@ -71,7 +71,7 @@ def test_gluoncv_name_resolves_and_builds_offline():
     spec = models.resolve("ssd_512_mobilenet1.0_voc")
     assert spec.source == "gluoncv" and spec.input_shape == (3, 512, 512)
     net = models.build(spec)  # pretrained_base=False: no download attempted
-    assert models.count_parameters(net, (3, 128, 128)) > 1_000_000
+    assert parameters.count_parameters(net, (3, 128, 128)) > 1_000_000
 
 
 def test_load_random_weights_runs(tmp_path, monkeypatch):
@@ -80,7 +80,7 @@ def test_load_random_weights_runs(tmp_path, monkeypatch):
     assert loaded.weights == "random" and loaded.weights_path is None
     out = loaded.block(mx.nd.ones((2, 3, 64, 64)))
     assert out.shape == (2, 1000) and np.isfinite(out.asnumpy()).all()
-    assert loaded.param_count == models.count_parameters(
+    assert loaded.param_count == parameters.count_parameters(
         models.build(loaded.spec), loaded.spec.input_shape)
 
 
@@ -174,7 +174,7 @@ def test_gluoncv_kwargs_factory_builds_without_download(tmp_path, monkeypatch):
     # fcn_resnet50_voc is declared f(**kwargs) and defaulted to an ImageNet backbone download.
     monkeypatch.setenv("MXNET_HOME", str(tmp_path))
     spec = models.resolve("fcn_resnet50_voc", shape=(3, 64, 64))
-    trainable, total = models.parameter_counts(models.build(spec), spec.input_specs)
+    trainable, total = parameters.parameter_counts(models.build(spec), spec.input_specs)
     assert 0 < trainable < total
     assert not (tmp_path / "models").exists() or not any((tmp_path / "models").iterdir())
 

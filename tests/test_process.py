@@ -10,7 +10,7 @@ import uuid
 import pytest
 
 from mxprof.workers import guard as process_guard
-from mxprof.workers import process
+from mxprof.workers import process, pythonpath
 from mxprof.workers.process import ProcessOutcome, python_command, run_process, worker_env
 
 
@@ -91,10 +91,10 @@ def test_worker_env_drops_switches_and_finds_this_mxprof():
     assert "DNNL_VERBOSE" not in env and "MXNET_SUBGRAPH_BACKEND" not in env
     assert env["MXNET_MKLDNN_ENABLED"] == "1" and env["KEEP"] == "yes" and env["EXTRA"] == "1"
     assert env["OMP_NUM_THREADS"] == "2"
-    assert env["PYTHONPATH"].split(os.pathsep) == [process.package_parent(), "/elsewhere"]
+    assert env["PYTHONPATH"].split(os.pathsep) == [pythonpath.package_parent(), "/elsewhere"]
     outcome = run_process(python_command(["-c", "import mxprof, sys; print(mxprof.__file__, "
                                           "file=sys.stderr)"]), env=env, timeout=30)
-    assert outcome.ok and outcome.stderr_tail.startswith(process.package_parent())
+    assert outcome.ok and outcome.stderr_tail.startswith(pythonpath.package_parent())
 
 
 def test_worker_env_for_another_interpreter_links_only_the_package(tmp_path, monkeypatch):
@@ -112,7 +112,7 @@ def test_this_interpreter_gets_the_package_parent(python):
     """Not foreign: even a path to this interpreter keeps the package parent (compare's
     `--python twin=<this python>` is foreign only because it says so)."""
     env = worker_env(base={}, python=python)
-    assert env["PYTHONPATH"] == process.package_parent()
+    assert env["PYTHONPATH"] == pythonpath.package_parent()
 
 
 def test_processes_left_by_a_finished_command_are_ended(tmp_path):

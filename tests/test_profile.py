@@ -9,7 +9,7 @@ import pytest
 
 from mxprof.jobs.profile.runner import run_one
 from mxprof.jobs.profile.spec import Protocol, RunResult, RunSpec
-from mxprof.mx import models
+from mxprof.mx import models, parameters
 from schema_check import assert_matches_schema
 
 SMALL = ("mobilenet0.25", "--shape", "3,64,64", "--batch-size", "2", "--min-time", "0.2")
@@ -54,7 +54,7 @@ def test_result_json_has_schema_and_sane_values(profiled):
     r = json.loads(paths["json"].read_text())
     assert r["schema"] == 1 and all(k in r for k in REQUIRED)
     assert r["model"]["name"] == "mobilenet0.25" and r["model"]["input_shape"] == [3, 64, 64]
-    assert r["model"]["param_count"] == models.count_parameters(
+    assert r["model"]["param_count"] == parameters.count_parameters(
         models.build(models.resolve("mobilenet0.25")), (3, 64, 64))
     lat = r["latency_ms"]
     for key in ("median", "mean", "p90", "min", "stdev", "n"):

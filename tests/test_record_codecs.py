@@ -14,13 +14,13 @@ import pytest
 
 from mxprof.cpu.binding import Binding
 from mxprof.cpu.topology import Cpu, Topology
+from mxprof.host.builds import Build
 from mxprof.mx.layers import LayerProfile, LayerTime
 from mxprof.onednn.findings import Finding
 from mxprof.onednn.roofline import Ceilings
 from mxprof.onednn.verbose import VerboseStats
 from mxprof.onednn.work import Work
 from mxprof.timing.timer import SectionStats
-from mxprof.workers.builds import Build
 from mxprof.workers.process import ProcessOutcome
 
 

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from mxprof.mx import models
+from mxprof.mx import models, parameters
 
 TABLE = json.loads((Path(__file__).parent / "fixtures" / "reference_params.json").read_text())
 EXPECTED = {row["alias"]: row["parameters"] for row in TABLE["networks"]}
@@ -33,7 +33,7 @@ def test_every_figure_names_a_known_source():
 @pytest.mark.parametrize(("name", "expected"), sorted(EXPECTED.items()))
 def test_parameter_count_matches_reference_table(name, expected):
     spec = models.resolve(name)
-    assert models.count_parameters(models.build(spec), spec.input_shape) == expected
+    assert parameters.count_parameters(models.build(spec), spec.input_shape) == expected
 
 
 def test_models_command_gives_the_table_counts(cli, tmp_path):

@@ -13,11 +13,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from mxprof.mx.models import RNN_REFERENCE_NOTE
-from mxprof.workers.process import package_parent
+from mxprof.mx.rnn import RNN_REFERENCE_NOTE
+from mxprof.workers.pythonpath import package_parent
 
 _THREADS = ("import mxnet\n"
-            "from mxprof.workers.environment import mxnet_fingerprint\n"
+            "from mxprof.host.environment import mxnet_fingerprint\n"
             "import json; d = mxnet_fingerprint()\n"
             "print(json.dumps({k: d[k] for k in ('openmp_threads', 'allowed_cpus')}))\n")
 

@@ -1,6 +1,6 @@
 """Verbose line forms as people paste them into bug reports (issue 12), with both scanners.
 
-The three logs under ../shared/cases/verbose are copied from public bug reports; their right
+The three logs under tests/fixtures/verbose_cases are copied from public bug reports; their right
 values come from that folder's README (counted by hand and with an independent counter).
 """
 
@@ -18,11 +18,7 @@ REPO = Path(__file__).resolve().parents[1]
 
 
 def _cases() -> Path:
-    # CI lays the shared folder out beside the checkout; a missing folder is a failure.
-    for folder in (REPO.parent / "shared" / "cases", Path("/work/shared/cases")):
-        if (folder / "verbose").is_dir():
-            return folder / "verbose"
-    raise AssertionError(f"shared cases not found beside {REPO} nor in /work/shared/cases")
+    return REPO / "tests" / "fixtures" / "verbose_cases"
 
 
 @pytest.fixture(params=[True, False], ids=["native", "python"])

@@ -14,8 +14,8 @@ from pathlib import Path
 import pytest
 
 from mxprof.workers import protocol
-from mxprof.workers.process import package_parent
 from mxprof.workers.protocol import WorkerSpec, run_worker
+from mxprof.workers.pythonpath import package_parent
 
 FIXTURES = Path(__file__).parent / "fixtures"
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import mxnet as mx
 import numpy as np
 
-from mxprof.mx import models
+from mxprof.mx import models, parameters
 from mxprof.mx.zoo import dcgan
 
 
@@ -14,7 +14,7 @@ def test_generator_shapes_and_count():
     assert spec.name == "dcgan" and spec.source == "mxprof"
     (noise,) = spec.input_specs
     assert (noise.name, noise.shape, noise.distribution) == ("noise", (100, 1, 1), "normal")
-    trainable, total = models.parameter_counts(models.build(spec), spec.input_specs)
+    trainable, total = parameters.parameter_counts(models.build(spec), spec.input_specs)
     assert trainable == 3_576_704  # ngf=64, nz=100: the DCGAN examples' generator
     assert total == trainable + 2 * (512 + 256 + 128 + 64)  # running mean and variance
 
@@ -34,7 +34,7 @@ def test_generator_stage_sizes_double():
 
 def test_small_generator_forward_is_in_tanh_range():
     net = dcgan.dcgan(ngf=4)
-    net.initialize(models.random_initializer())
+    net.initialize(parameters.random_initializer())
     net.hybridize(static_alloc=True, static_shape=True)
     out = net(mx.nd.random.normal(shape=(2, 100, 1, 1))).asnumpy()
     assert out.shape == (2, 3, 64, 64)

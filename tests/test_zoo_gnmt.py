@@ -9,7 +9,7 @@ import mxnet as mx
 import numpy as np
 import pytest
 
-from mxprof.mx import models
+from mxprof.mx import models, parameters
 from mxprof.mx.inputs import random_arrays
 from mxprof.mx.zoo import gnmt
 
@@ -36,7 +36,7 @@ def test_default_layout_is_mlperf_4_plus_4_of_1024():
     # Decoder: first layer feeds the attention; later layers read [output, context].
     assert lstm_weights(net, "decoder") == [(1, 1024, 1024)] + [(1, 2048, 1024)] * 3
     assert net.embedding.weight.shape == (32000, 1024)  # one table for source and target
-    trainable, total = models.parameter_counts(net, spec.input_specs)
+    trainable, total = parameters.parameter_counts(net, spec.input_specs)
     assert trainable == total  # no BatchNorm statistics in an RNN
 
 
@@ -51,13 +51,13 @@ def test_parameter_count_from_layer_sizes():
                 + 2 * h * h + h + 1 + h                                       # attention
                 + h * v + v)                                                  # classifier
     spec = models.resolve("gnmt", shape=(7,))
-    assert models.parameter_counts(net, spec.input_specs) == (expected, expected)
+    assert parameters.parameter_counts(net, spec.input_specs) == (expected, expected)
 
 
 @pytest.mark.parametrize("hybridize", [False, True])
 def test_greedy_decodes_fixed_steps_of_token_ids(hybridize):
     net = gnmt.gnmt(**SMALL)
-    net.initialize(models.random_initializer())
+    net.initialize(parameters.random_initializer())
     if hybridize:
         net.hybridize(static_alloc=True, static_shape=True)
     spec = models.resolve("gnmt", shape=(9,))
@@ -70,7 +70,7 @@ def test_greedy_decodes_fixed_steps_of_token_ids(hybridize):
 
 def test_beam_of_one_is_greedy_and_wider_beam_keeps_shape():
     net = gnmt.gnmt(**SMALL)
-    net.initialize(models.random_initializer())
+    net.initialize(parameters.random_initializer())
     src = mx.nd.array(np.arange(10).reshape(2, 5) + 2, dtype="int32")
     greedy = net(src).asnumpy()
     # The beam path with k=1 must choose exactly greedy's tokens.
@@ -106,7 +106,7 @@ def test_unrolled_and_loop_decoders_compute_the_same_lstm():
     kw = {**SMALL, "decode_steps": 5}
     unrolled, loop = gnmt.gnmt(**kw), gnmt.gnmt(**kw, decoder="loop")
     for net in (unrolled, loop):
-        net.initialize(models.random_initializer())
+        net.initialize(parameters.random_initializer())
     src = mx.nd.array(np.arange(12).reshape(3, 4) + 2, dtype="int32")
     unrolled(src), loop(src)
     theirs = {n.split("_", 1)[1]: p for n, p in loop.collect_params().items()}
@@ -127,11 +127,11 @@ def test_rnn_weights_are_reordered_once_not_per_call(tmp_path):
     script = tmp_path / "run.py"
     script.write_text(
         "import mxnet as mx\n"
-        "from mxprof.mx import models\n"
+        "from mxprof.mx import parameters\n"
         "from mxprof.mx.zoo import gnmt\n"
         "net = gnmt.gnmt(vocab_size=50, hidden_size=16, encoder_layers=3, decoder_layers=2,"
         " decode_steps=3)\n"
-        "net.initialize(models.random_initializer())\n"
+        "net.initialize(parameters.random_initializer())\n"
         "x = mx.nd.array([[5, 6, 7, 8]], dtype='int32')\n"
         "net(x).wait_to_read()\n"
         "net.hybridize(static_alloc=True, static_shape=True)\n"
@@ -158,7 +158,7 @@ def test_rnn_weights_are_reordered_once_not_per_call(tmp_path):
 def test_static_shape_hybridization_gives_the_imperative_tokens(beam):
     # MXNet 1.9.1's foreach under static_shape returned garbage: GNMT turns it off.
     net = gnmt.gnmt(**{**SMALL, "beam_width": beam})
-    net.initialize(models.random_initializer())
+    net.initialize(parameters.random_initializer())
     src = mx.nd.array(np.arange(12).reshape(3, 4) + 2, dtype="int32")
     imperative = net(src).asnumpy()
     net.hybridize(static_alloc=True, static_shape=True)
@@ -177,7 +177,7 @@ def test_bad_options_raise():
 def test_optimize_for_mkldnn_runs(decoder):
     # Regression: the hybridize override took 6 positional arguments; optimize_for passes 9.
     net = gnmt.gnmt(**{**SMALL, "decoder": decoder})
-    net.initialize(models.random_initializer())
+    net.initialize(parameters.random_initializer())
     src = mx.nd.array(np.arange(8).reshape(2, 4) + 2, dtype="int32")
     expected = net(src).asnumpy()
     net.optimize_for(src, backend="MKLDNN", static_alloc=True, static_shape=True)

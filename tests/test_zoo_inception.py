@@ -7,7 +7,7 @@ import mxnet as mx
 import numpy as np
 import pytest
 
-from mxprof.mx import models
+from mxprof.mx import models, parameters
 from mxprof.mx.zoo import inception_resnet_v2, inception_v4
 
 
@@ -56,7 +56,7 @@ def test_inception_resnet_v2_stages_match_the_release():
                                                   ("inceptionresnetv2", 55.84e6)])
 def test_parameter_count_within_one_percent_of_published(name, published):
     spec = models.resolve(name)
-    trainable, total = models.parameter_counts(models.build(spec), spec.input_specs)
+    trainable, total = parameters.parameter_counts(models.build(spec), spec.input_specs)
     assert abs(trainable - published) / published < 0.01
     assert total > trainable  # BatchNorm running statistics are counted in the total only
 
@@ -64,7 +64,7 @@ def test_parameter_count_within_one_percent_of_published(name, published):
 def test_tiny_forward_gives_logits():
     # A forward at the smallest size the 'valid' reductions allow, to run the real operators.
     net = inception_v4.InceptionV4(classes=10)
-    net.initialize(models.random_initializer())
+    net.initialize(parameters.random_initializer())
     out = net(mx.nd.random.normal(shape=(1, 3, 75, 75)))
     assert out.shape == (1, 10)
     assert np.isfinite(out.asnumpy()).all()

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from mxprof.mx import models, zoo
+from mxprof.mx import models, rnn, zoo
 
 
 def test_options_parse_to_factory_kwargs_and_a_canonical_name():
@@ -25,7 +25,7 @@ def test_resolved_spec_builds_the_small_network_and_draws_ids_below_its_vocabula
     spec = models.resolve("gnmt[vocab_size=1000,hidden_size=8,encoder_layers=2,decoder_layers=1]")
     assert spec.name == "gnmt[decoder_layers=1,encoder_layers=2,hidden_size=8,vocab_size=1000]"
     assert spec.input_specs[0].high == 1000
-    assert models.has_rnn(spec)
+    assert rnn.has_rnn(spec)
     net = models.build(spec)
     assert net.embedding.weight.shape == (1000, 8) and len(net.decoder) == 1
     assert models.resolve("dcgan[ngf=8]").name == "dcgan[ngf=8]"

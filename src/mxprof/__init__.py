@@ -8,7 +8,7 @@ from __future__ import annotations
 import importlib
 from typing import TYPE_CHECKING, Any
 
-__version__ = "0.1.0"
+from mxprof._version import __version__
 
 # Public name -> module that defines it. Loaded on first use, so that `python -m mxprof --help`
 # and worker start-up do not pay for numpy and the clock calibration before they need them.

@@ -5,7 +5,7 @@ frozen `msgspec.Struct`): msgspec encodes it, decodes it strictly (a wrong type 
 field is an error whose message names the field path, e.g. "Expected `float`, got `str` - at
 `$.runs[0].wall_s`") and generates its JSON Schema (`schemas/` at the repository root, written
 by `python -m mxprof.jobs.results --write-schemas schemas/`). Files are written by the one
-atomic writer, mxprof.workers.jsonio.
+atomic writer, mxprof.jsonio.
 
 SCHEMA is the version of every mxprof JSON file; bump it only with a loader for the older one.
 """
@@ -40,7 +40,7 @@ class Record(msgspec.Struct, frozen=True):
 
 def _plain(obj: Any) -> Any:
     """What msgspec cannot encode itself, inside the free-form dicts of a record: numpy scalars
-    and arrays (as numbers and lists, like mxprof.workers.jsonio.strict) and paths."""
+    and arrays (as numbers and lists, like mxprof.jsonio.strict) and paths."""
     if isinstance(obj, os.PathLike):
         return os.fspath(obj)
     if hasattr(obj, "tolist"):

@@ -203,7 +203,7 @@ def model_of(args, name: str | None, given_texts: list[str] | None = None):
 
     Zoo models are checked against the registry (input names, ranks, integer or float dtypes)
     without MXNet; a factory or an exported symbol is imported and its shapes inferred in a
-    child process (mxprof.workers.model_check), so a factory that fails or does not return a
+    child process (mxprof.jobs.model_check), so a factory that fails or does not return a
     HybridBlock, or a symbol whose inputs do not match, stops here. Raises UsageError.
     """
     from mxprof.mx import inputs, models
@@ -218,7 +218,7 @@ def model_of(args, name: str | None, given_texts: list[str] | None = None):
     try:
         if spec.source in ("factory", "symbol"):
             from mxprof.errors import require_extra
-            from mxprof.workers.model_check import run_check
+            from mxprof.jobs.model_check import run_check
             require_extra("a FILE.py:FACTORY or --symbol model", "mxnet")
             batch, fed = run_check(spec, given, shape)
         else:
@@ -399,9 +399,9 @@ def resolve_wait(args, threads: int | None, bound: int | None = None, *,
 
 def text_file(text_of):
     """A `write_files` writer for a renderer that returns text: written atomically
-    (mxprof.workers.jsonio.write_text), so no half a report is left behind."""
+    (mxprof.jsonio.write_text), so no half a report is left behind."""
     def write(report, path: str) -> None:
-        from mxprof.workers.jsonio import write_text
+        from mxprof.jsonio import write_text
         write_text(path, text_of(report))
     return write
 

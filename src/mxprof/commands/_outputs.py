@@ -132,8 +132,8 @@ def write_outputs(args, result: Any, kind: str | tuple[str, ...]) -> list[str]:
     """Write each requested format of `result` with its declared writer; `-` (stdout) is
     written here for the formats that allow it. Returns the files that could not be written,
     one message each; a format with nothing to write (a trace without events) is a warning."""
+    from mxprof.jsonio import dumps
     from mxprof.render.base import as_dict
-    from mxprof.workers.jsonio import dumps
     errors = []
     for f in _formats(kind):
         path = getattr(args, f.name, None)

@@ -318,7 +318,7 @@ def _measure(args, specs, checks) -> int:
         if not any(s.pass_name == "primitives" for s in specs):
             # Workers name oneDNN from this cache (one probe process per libmxnet, then
             # cached); the primitives pass reads it from its own verbose log instead.
-            from mxprof.workers.environment import onednn_version
+            from mxprof.host.environment import onednn_version
             onednn_version(probe=True)
         results = run_specs(specs, timeout=args.timeout, workdir=args.workdir,
                             on_start=started, on_worker=partial, progress=False,

@@ -122,7 +122,7 @@ def _ms(value: float, count: int, resolution: float | None, digits: int = 3) -> 
 
 def _machine() -> dict[str, Any]:
     """This machine, for a log `verbose run` captured here (a pasted log does not say)."""
-    from mxprof.workers.environment import host_fingerprint
+    from mxprof.host.environment import host_fingerprint
     env = host_fingerprint()
     return {"hostname": env.hostname, "cpu_model": env.cpu_model,
             "physical_cores": env.physical_cores, "logical_cpus": env.logical_cpus,

@@ -143,11 +143,10 @@ def theoretical(cpus: tuple[int, ...] | None = None, threads: int | None = None,
 # ---- cache -----------------------------------------------------------------------------------
 
 def cache_dir() -> Path:
-    """$MXPROF_CACHE, else $XDG_CACHE_HOME/mxprof, else ~/.cache/mxprof."""
-    if os.environ.get("MXPROF_CACHE"):
-        return Path(os.environ["MXPROF_CACHE"])
-    root = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
-    return Path(root) / "mxprof"
+    """$MXPROF_CACHE, else $XDG_CACHE_HOME/mxprof, else ~/.cache/mxprof (mxprof.cache)."""
+    from mxprof.cache import cache_root
+
+    return cache_root()
 
 
 def cache_key(cpus: tuple[int, ...] | None, threads: int | None, *, libmxnet: str | None = None,

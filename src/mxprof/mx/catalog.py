@@ -16,7 +16,7 @@ import time
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
-from mxprof.mx import models, zoo
+from mxprof.mx import models, parameters, zoo
 
 SOURCES = ("gluon", "gluoncv", "mxprof")
 
@@ -58,7 +58,7 @@ def describe(name: str, source: str, *, count: bool = True) -> dict[str, Any]:
         try:
             spec = models.ModelSpec(name=name, source=source, input_shape=specs[0].shape,
                                     inputs=tuple(specs) if entry else ())
-            trainable, total = models.parameter_counts(models.build(spec), spec.input_specs)
+            trainable, total = parameters.parameter_counts(models.build(spec), spec.input_specs)
             record.update(trainable_params=trainable, total_params=total)
         except Exception as exc:  # noqa: BLE001 (any zoo net may refuse symbolic tracing: list it anyway)
             record["error"] = f"{type(exc).__name__}: {str(exc).splitlines()[0][:200]}"

@@ -17,7 +17,8 @@ Weights never come from the network: a zoo file is used only when it already sit
 (timing is valid, accuracy is not). `get_model(pretrained=True)` is never called, and GluonCV nets
 are built with `pretrained=False, pretrained_base=False` (GluonCV downloads the base otherwise).
 
-Only `resolve` and `ModelSpec` are light; building a model imports mxnet.
+Only `resolve` and `ModelSpec` are light; building a model imports mxnet. Counting parameters
+and the random initialiser are mxprof.mx.parameters; the RNN question is mxprof.mx.rnn.
 """
 
 from __future__ import annotations
@@ -34,6 +35,7 @@ import msgspec
 
 from mxprof.mx import zoo
 from mxprof.mx.inputs import InputSpec, image_input, zeros_arrays
+from mxprof.mx.parameters import initialised_size, random_initializer
 from mxprof.mx.user_models import FactoryError, call_factory, is_factory, symbol_input_names
 
 __all__ = ["FactoryError", "ModelSpec", "call_factory", "is_factory", "resolve",
@@ -218,7 +220,7 @@ def resolve(name: str | None, *, shape: tuple[int, ...] | None = None,
 
 def _factory_spec(model: str, shape: tuple[int, ...] | None, params: str | None) -> ModelSpec:
     """A user's `FILE.py:FACTORY`. Its inputs default to one float32 image (3,224,224) named
-    `data` until the factory declares its own (`mxprof.workers.model_check` learns them)."""
+    `data` until the factory declares its own (`mxprof.jobs.model_check` learns them)."""
     file, func = model.split(":", 1)
     if not os.path.isfile(file):
         raise ValueError(f"model file {file!r} does not exist")
@@ -272,22 +274,6 @@ def _zoo_spec(entry: zoo.ZooEntry, shape: tuple[int, ...] | None,
 def with_inputs(spec: ModelSpec, inputs: tuple[InputSpec, ...]) -> ModelSpec:
     """The spec fed `inputs` instead of its defaults (see `mxprof.mx.inputs.merge`)."""
     return msgspec.structs.replace(spec, input_shape=inputs[0].shape, inputs=tuple(inputs))
-
-
-# MXNet 1.9.1 with MXNET_MKLDNN_ENABLED=0 fails on every fused RNN call ("Check failed:
-# in_data.size() == num_inputs (4 vs. 3)" in rnn-inl.h, checked with one gluon.rnn.LSTM
-# imperative and hybridized): for RNN models the reference path is MKL-DNN's own switch for
-# RNN layers, MXNET_USE_MKLDNN_RNN=0, with the other operators still on MKL-DNN.
-RNN_REFERENCE_ENV = {"MXNET_MKLDNN_ENABLED": "1", "MXNET_USE_MKLDNN_RNN": "0"}
-RNN_REFERENCE_NOTE = ("reference for RNN models: MXNET_USE_MKLDNN_RNN=0 (MXNet's own RNN "
-                      "kernels; other operators stay on MKL-DNN), since MXNET_MKLDNN_ENABLED=0 "
-                      "fails on the RNN operator in MXNet 1.9.1")
-
-
-def has_rnn(spec: ModelSpec) -> bool:
-    """Whether the network runs the fused RNN operator (mxprof's GNMT; zoo vision nets do not)."""
-    entry = zoo.lookup(spec.name) if spec.source == "mxprof" else None
-    return entry is not None and entry.category == "RNN"
 
 
 def models_dir() -> Path:
@@ -344,84 +330,6 @@ def _build_gluoncv(name: str):
         raise
 
 
-def count_parameters(block, input_shape: tuple[int, ...]) -> int:
-    """Number of parameter values (weights, biases, BatchNorm statistics) at this input shape.
-
-    Shapes come from symbolic shape inference, so nothing is allocated or initialised; the
-    reference table counts the same way (resnet50_v1 = 25,629,032).
-    """
-    return parameter_counts(block, (image_input(input_shape),))[1]
-
-
-def parameter_counts(block, inputs: tuple[InputSpec, ...]) -> tuple[int, int]:
-    """(trainable, total) parameter values of an uninitialised block fed `inputs` (batch 1).
-
-    Total counts every parameter (BatchNorm running statistics too, as the reference table
-    does); trainable leaves out those with grad_req 'null', the way PyTorch's
-    `p.requires_grad` sums and papers count. Symbolic shape inference: nothing is allocated.
-    """
-    import mxnet as mx
-    sym = block(*[mx.sym.var(i.name) for i in inputs])
-    if isinstance(sym, (list, tuple)):
-        sym = mx.sym.Group(list(sym))
-    shapes = {i.name: (1, *i.shape) for i in inputs}
-    arg_shapes, _, aux_shapes = sym.infer_shape(**shapes)
-    frozen = {p.name for p in block.collect_params().values() if p.grad_req == "null"}
-    trainable = total = 0
-    for n, s in zip(sym.list_arguments(), arg_shapes):
-        if n not in shapes:
-            total += _prod(s)
-            trainable += 0 if n in frozen else _prod(s)
-    total += sum(_prod(s) for s in aux_shapes)  # auxiliary states never get gradients
-    return trainable, total
-
-
-def _initialised_size(block) -> int:
-    """Values held by the block's parameters (SymbolBlock keeps shapes on the arrays only)."""
-    total = 0
-    for p in block.collect_params().values():
-        try:
-            total += int(p.data().size)
-        except (RuntimeError, mx_deferred_error()):
-            continue  # graph inputs listed as parameters: no data, not weights
-    return total
-
-
-def mx_deferred_error():
-    from mxnet.gluon.parameter import DeferredInitializationError
-    return DeferredInitializationError
-
-
-def _prod(shape) -> int:
-    out = 1
-    for d in shape:
-        out *= int(d)
-    return out
-
-
-def random_initializer():
-    """Xavier for weights, ones/zeros for vectors. Xavier cannot initialise a vector, and
-    GluonCV routes some BatchNorm gammas through the weight initialiser: those get ones
-    (scales, variances) or zeros (shifts, means, biases) like their layer's own defaults."""
-    import mxnet as mx
-
-    class RandomForTiming(mx.init.Xavier):
-        def _init_weight(self, name, arr):
-            if len(arr.shape) >= 2:
-                super()._init_weight(name, arr)
-            elif name.endswith(("gamma", "var", "scale")):
-                arr[:] = 1.0
-            else:
-                arr[:] = 0.0
-
-    # He initialisation (Gaussian, fan-in, magnitude 2: He et al. 2015) keeps activations of
-    # ReLU networks at O(1) layer after layer. MXNet's default Xavier (uniform, average fan,
-    # magnitude 3) shrinks them: random mobilenet0.25 gave outputs of 1e-17, where any
-    # equivalence tolerance passes and float32 denormals, flushed by oneDNN only, change the
-    # work of the reference kernels.
-    return RandomForTiming(rnd_type="gaussian", factor_type="in", magnitude=2)
-
-
 def build(spec: ModelSpec):
     """The uninitialised network for a zoo spec (no weights, no download)."""
     if spec.source == "gluon":
@@ -469,6 +377,6 @@ def load(spec: ModelSpec, *, ctx=None, allow_pretrained: bool = True,
     block(*[mx.nd.array(a, ctx=ctx, dtype=a.dtype) for a in zeros_arrays(spec.input_specs, 1)])
     if hybridize:
         block.hybridize(static_alloc=True, static_shape=True)
-    param_count = _initialised_size(block)
+    param_count = initialised_size(block)
     return LoadedModel(block=block, spec=spec, weights=weights, weights_path=path,
                        param_count=param_count)

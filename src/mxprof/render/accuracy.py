@@ -17,10 +17,10 @@ from mxprof.jobs.accuracy.records import (
     int8_summary,
     speedup_ratio,
 )
+from mxprof.jsonio import dumps
 from mxprof.render.base import fmt_inputs
 from mxprof.render.table_model import Table, markdown_lines, median_ci_cell, print_tables
 from mxprof.render.tables import ratio_ci_cell
-from mxprof.workers.jsonio import dumps
 
 
 def _num(v: float | None, fmt: str = "{:.5f}") -> str:
@@ -68,11 +68,11 @@ def _reference_line(report: AccuracyReport) -> str:
 
 
 def environment_line(report: AccuracyReport) -> str:
-    """MXNet and oneDNN versions, CPU, threads: from mxprof.workers.environment's fingerprint dict."""
+    """MXNet and oneDNN versions, CPU, threads: from mxprof.host.environment's fingerprint dict."""
     e = report.environment
     mxnet = e.get("mxnet") or {}
     version = mxnet.get("version") if isinstance(mxnet, dict) else mxnet
-    # The threads the worker's OpenMP runtime reported, not a guess (mxprof.workers.environment).
+    # The threads the worker's OpenMP runtime reported, not a guess (mxprof.host.environment).
     threads = (mxnet.get("openmp_threads") if isinstance(mxnet, dict) else None) \
         or e.get("threads") or "unknown"
     affinity = e.get("affinity") or {}
@@ -255,5 +255,5 @@ def render_json(report: AccuracyReport) -> str:
 
 def write_markdown(result: AccuracyReport, path: str) -> None:
     """`--markdown PATH` (mxprof.render.outputs), written atomically."""
-    from mxprof.workers.jsonio import write_text
+    from mxprof.jsonio import write_text
     write_text(path, render_markdown(result))

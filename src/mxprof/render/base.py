@@ -15,7 +15,7 @@ class Renderer:
         raise NotImplementedError
 
     def write(self, report: dict[str, Any], path: str) -> None:
-        from mxprof.workers.jsonio import write_text  # atomic: never half a report
+        from mxprof.jsonio import write_text  # atomic: never half a report
 
         write_text(path, self.render(report))
 

@@ -218,5 +218,5 @@ def render_markdown(report) -> str:
 
 def write_markdown(result, path: str) -> None:
     """`--markdown PATH` (mxprof.render.outputs), written atomically."""
-    from mxprof.workers.jsonio import write_text
+    from mxprof.jsonio import write_text
     write_text(path, render_markdown(result))

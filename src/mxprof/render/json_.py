@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from mxprof.jsonio import dumps
 from mxprof.render.base import Renderer
-from mxprof.workers.jsonio import dumps
 
 
 class JsonRenderer(Renderer):
@@ -19,7 +19,7 @@ class JsonRenderer(Renderer):
 def write_result(result: Any, path: str) -> None:
     """The `--json PATH` writer of every kind (mxprof.render.outputs): a Result Struct or a
     report dict, written atomically; `-` is the caller's stdout."""
-    from mxprof.workers.jsonio import write_text
+    from mxprof.jsonio import write_text
 
     data = result.to_dict() if hasattr(result, "to_dict") else result
     write_text(path, dumps(data) + "\n")

@@ -7,7 +7,7 @@ mxprof.jobs.contract). From this one table come
   next positional argument);
 - the checks before a run (each path writable, never one of the command's input files, never
   a file that is not an earlier mxprof output of the same kind unless `--force`);
-- the writers after it (`write(result, path)`, atomic: mxprof.workers.jsonio).
+- the writers after it (`write(result, path)`, atomic: mxprof.jsonio).
 
 A writer is named "module:function" and imported only when used, so `--help` stays fast and a
 format whose library is missing (matplotlib for `--html`) fails only when asked for.

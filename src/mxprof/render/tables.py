@@ -89,7 +89,7 @@ def summary_table(report: dict[str, Any]) -> Table:
 
 def run_settings(report: dict[str, Any]) -> tuple[Any, str, str | None]:
     """(OpenMP threads, wait policy, clock) the workers really ran with: what the worker's
-    OpenMP runtime reported (mxprof.workers.environment), not what was asked for."""
+    OpenMP runtime reported (mxprof.host.environment), not what was asked for."""
     env = report.get("environment") or {}
     mx = env.get("mxnet") or {}
     threads = mx.get("openmp_threads") or env.get("threads") or (report.get("protocol") or {}).get("threads")

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from mxprof.jsonio import dumps
 from mxprof.render.base import Renderer, as_dict
-from mxprof.workers.jsonio import dumps
 
 
 class TraceRenderer(Renderer):

@@ -36,6 +36,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 
 from mxprof.schema import Record
+from mxprof.workers.pythonpath import package_parent, package_path_dir
 
 # Verbose switches flood a worker's output and slow every primitive; MXNET_MKLDNN_ENABLED is
 # what a configuration is. Callers add their own (e.g. MXNET_SUBGRAPH_BACKEND).
@@ -95,7 +96,7 @@ def describe_exit(code: int) -> str:
 
 
 def python_command(args: Sequence[str], python: str | None = None) -> list[str]:
-    """`python -m mod ...` / `python -c code`: this interpreter unless another is named."""
+    """`python -m mod ...`: this interpreter unless another is named."""
     return [python or sys.executable, *args]
 
 
@@ -300,31 +301,16 @@ def openmp_runtime_for(python: str | None, env: Mapping[str, str]) -> str:
     from mxprof.cpu.openmp import detect_openmp_runtime
     if python is None:
         return detect_openmp_runtime()
-    code = ("import sys\nsys.path[:0] = [sys.argv[1]]\n"
-            "from mxprof.cpu.openmp import detect_openmp_runtime\n"
-            "print(detect_openmp_runtime())\n")
     probe_env = {k: v for k, v in env.items() if k not in ("PYTHONPATH", "PYTHONHOME")}
     # Only mxprof's pure-Python OpenMP detector on the path: the other venv's own MXNet is found.
-    shim = str(_package_shim())
+    probe_env["PYTHONPATH"] = str(package_path_dir())
     try:
-        proc = subprocess.run([python, "-c", code, shim], capture_output=True, text=True,
-                              env=probe_env, timeout=60)
+        proc = subprocess.run([python, "-m", "mxprof.cpu.openmp_probe"], capture_output=True,
+                              text=True, env=probe_env, timeout=60)
     except (OSError, subprocess.TimeoutExpired):
         return "unknown"
     answer = proc.stdout.strip().splitlines()[-1:] if proc.returncode == 0 else []
     return answer[0] if answer and answer[0] in ("intel", "gnu", "unknown") else "unknown"
-
-
-def _package_shim() -> Path:
-    from mxprof.workers.builds import package_path_dir
-    return package_path_dir()
-
-
-def package_parent() -> str:
-    """The directory holding this mxprof package (src/ of a checkout, or site-packages)."""
-    import mxprof
-
-    return str(Path(mxprof.__file__).resolve().parents[1])
 
 
 def worker_env(*, base: Mapping[str, str] | None = None, drop: Iterable[str] = (),
@@ -341,8 +327,8 @@ def worker_env(*, base: Mapping[str, str] | None = None, drop: Iterable[str] = (
     resolved here as "auto"). The worker must import this very
     mxprof: for this interpreter (`foreign=False`) its parent directory goes first on
     PYTHONPATH; for another one (`foreign=True`: `python` is a venv with another MXNet) only a
-    directory linking the package is used (see mxprof.workers.builds: the parent may be
-    site-packages, whose MXNet and numpy the other venv must not see).
+    directory linking the package is used (see mxprof.host.builds: the parent may be
+    site-packages, whose MXNet and numpy the other venv must not see; mxprof.workers.pythonpath).
     """
     if foreign and python is None:
         raise ValueError("worker_env(foreign=True) needs the other interpreter's path (python=)")
@@ -356,8 +342,6 @@ def worker_env(*, base: Mapping[str, str] | None = None, drop: Iterable[str] = (
         runtime = openmp_runtime_for(python if foreign else None, env)
         env.update(thread_env(threads, runtime, wait_policy or "auto"))
     if foreign:
-        from mxprof.workers.builds import package_path_dir
-
         env.pop("PYTHONHOME", None)
         env["PYTHONPATH"] = str(package_path_dir())
     else:

@@ -1,7 +1,7 @@
 """The one worker protocol of every command: a typed spec -> one subprocess -> a typed result.
 
 Parent side (`run_worker(WorkerSpec) -> WorkerResult`):
-1. `<name>.spec.json` is written (strict, atomic: mxprof.workers.jsonio) and any
+1. `<name>.spec.json` is written (strict, atomic: mxprof.jsonio) and any
    `<name>.result.json` already in the work folder is DELETED before the worker starts, so a
    result left by an earlier run (`--workdir` reused, a retry, `compare --fresh`) can never
    stand in for a worker that crashes this time.
@@ -45,8 +45,8 @@ from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+from mxprof import jsonio
 from mxprof.errors import WorkerError
-from mxprof.workers import jsonio
 from mxprof.workers.process import ProcessOutcome, python_command, run_process
 
 # Bumped when the spec/result exchange changes: part of every compare reuse key.
@@ -74,7 +74,7 @@ class WorkerSpec:
     workdir: Path
     env: Mapping[str, str]
     timeout: float
-    python: str | None = None  # another interpreter (mxprof.workers.builds), default this one
+    python: str | None = None  # another interpreter (mxprof.host.builds), default this one
     args: tuple[str, ...] = ()  # after SPEC RESULT
     keep_stdout: bool = False  # stdout to <name>.stdout (verbose logs); else discarded
     tail_lines: int = 30

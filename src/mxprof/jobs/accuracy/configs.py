@@ -10,7 +10,6 @@
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 
 from mxprof.jobs.accuracy.records import REFERENCE
@@ -34,26 +33,12 @@ class ConfigPlan:
 
 # The reference for networks with RNN layers (see the module docstring).
 RNN_REFERENCE = ConfigPlan(REFERENCE, "plain", True, extra_env=(("MXNET_USE_MKLDNN_RNN", "0"),))
-_RNN_OPS = ("RNN",)
-
-
 def has_rnn_layers(model: dict) -> bool:
-    """True when the network runs the RNN operator: mxprof's own RNN models (GNMT), whose
-    worker switches to the RNN reference by itself (accuracy/worker.py run_bound), so the
-    report must name that reference too; or an exported symbol holding an RNN node (the zoos'
-    vision models have none)."""
-    if model.get("source") == "mxprof":
-        from mxprof.mx.models import ModelSpec, has_rnn
-        return has_rnn(ModelSpec.from_dict(model))
-    path = model.get("symbol_path")
-    if not path:
-        return False
-    try:
-        with open(path) as f:
-            graph = json.load(f)
-    except (OSError, ValueError):
-        return False  # a broken file is reported by the worker that loads it
-    return any(n.get("op") in _RNN_OPS for n in graph.get("nodes", ()))
+    """True when the network runs the RNN operator (mxprof.mx.rnn.has_rnn, the one answer for
+    every job: mxprof's own RNN models and exported symbols holding an RNN node)."""
+    from mxprof.mx.models import ModelSpec
+    from mxprof.mx.rnn import has_rnn
+    return has_rnn(ModelSpec.from_dict(model))
 
 
 def reference_for(model: dict, plans: list[ConfigPlan]) -> tuple[list[ConfigPlan], dict]:

@@ -18,10 +18,10 @@ import numpy as np
 
 from mxprof.jobs.accuracy import metrics as metrics
 from mxprof.jobs.contract import Result
+from mxprof.jobs.records import RatioRow
 from mxprof.schema import SCHEMA, Record
 from mxprof.timing.pooled import pooled_stats, ratio_of
 from mxprof.timing.stats import Stats, summarize
-from mxprof.workers.records import RatioRow
 
 REFERENCE = "mkldnn-off"
 
@@ -128,7 +128,7 @@ class AccuracyReport(Result, Record, frozen=True, kw_only=True):
     # no `processes` in files written before several processes: one).
     timing: dict | None = None
     # What the reference worker itself says of the path it ran (an RNN network's
-    # MXNET_USE_MKLDNN_RNN=0, mxprof.mx.models.RNN_REFERENCE_NOTE); None when it said nothing.
+    # MXNET_USE_MKLDNN_RNN=0, mxprof.mx.rnn.RNN_REFERENCE_NOTE); None when it said nothing.
     reference_note: str | None = None
 
     def config(self, name: str) -> ConfigResult | None:

@@ -30,6 +30,7 @@ import msgspec
 import numpy as np
 
 from mxprof.events import Note, OnEvent, ignore
+from mxprof.host.environment import probe_onednn_version
 from mxprof.jobs.accuracy import metrics as metrics
 from mxprof.jobs.accuracy.configs import (  # noqa: F401 - what callers import from here
     FP32_CONFIGS,
@@ -47,7 +48,6 @@ from mxprof.jobs.accuracy.records import (
 )
 from mxprof.mx.inputs import random_arrays
 from mxprof.mx.models import ModelSpec
-from mxprof.workers.environment import probe_onednn_version
 from mxprof.workers.executor import Executor, LocalExecutor, renumbered
 from mxprof.workers.process import worker_env as process_env
 from mxprof.workers.protocol import WorkerResult, WorkerSpec

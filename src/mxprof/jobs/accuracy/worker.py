@@ -142,7 +142,7 @@ def time_forward(net, xs: list[np.ndarray], warmup: int, iterations: int) -> lis
 
 def environment() -> dict:
     """Where the figures were measured: host, MXNet, affinity and threads of this worker."""
-    from mxprof.workers.environment import fingerprint
+    from mxprof.host.environment import fingerprint
 
     return fingerprint().to_dict()
 
@@ -190,11 +190,11 @@ def run_bound(spec: dict) -> dict:
     affinity and memory policy), then run."""
     from mxprof.cpu.placement import bind_self
     binding = bind_self(spec.get("placement"))
-    from mxprof.jobs.accuracy.run import has_rnn_layers
-    from mxprof.mx.models import RNN_REFERENCE_ENV, RNN_REFERENCE_NOTE
+    from mxprof.mx.models import ModelSpec
+    from mxprof.mx.rnn import RNN_REFERENCE_ENV, RNN_REFERENCE_NOTE, has_rnn
     # An RNN network's reference (zoo or exported symbol): switched here when asked for
     # MXNET_MKLDNN_ENABLED=0 (which fails on RNN layers), or already chosen by the parent.
-    rnn_reference = has_rnn_layers(spec["model"]) and (
+    rnn_reference = has_rnn(ModelSpec.from_dict(spec["model"])) and (
         os.environ.get("MXNET_MKLDNN_ENABLED") == "0"
         or os.environ.get("MXNET_USE_MKLDNN_RNN") == "0")
     if rnn_reference:

@@ -79,13 +79,13 @@ class ComparePlan(Plan, kw_only=True):
     todo: list[Any]  # the runs the results file does not hold yet
     log: Any  # mxprof.jobs.compare.results_log.ResultsLog
     instance_cpus: list[str] = msgspec.field(default_factory=list)
-    builds: list[Any] = msgspec.field(default_factory=list)  # mxprof.workers.builds.Build
+    builds: list[Any] = msgspec.field(default_factory=list)  # mxprof.host.builds.Build
     result_notes: list[str] = msgspec.field(default_factory=list)
 
 
 def resolve_builds(o: Options, log: Callable[[str], None]) -> list:
     """The interpreters to run under (this one unless `no_current`), probed; UsageError."""
-    from mxprof.workers import builds
+    from mxprof.host import builds
     out = [] if o.no_current else [builds.current_build()]
     try:
         out += [builds.parse_python(t) for t in o.python]
@@ -156,8 +156,8 @@ def _check(o: Options) -> None:
 
 def _planned(o: Options, builds, instance_cpus, placement: Placement) -> list:
     """Every run: models x batches x processes x builds x configurations, model-major."""
+    from mxprof.host.environment import host_fingerprint
     from mxprof.mx.models import ModelSpec
-    from mxprof.workers.environment import host_fingerprint
     host = host_fingerprint().to_dict()
     protocol, processes = _protocol(o)
     # Instances get one thread per physical core of their own CPUs (jobs.compare.instances).
@@ -252,7 +252,7 @@ def run(plan: ComparePlan, on_event: OnEvent = ignore, *,
         if line.startswith("reused"):
             on_event(Note(text=line))
     if plan.todo and not plan.options.no_current:
-        from mxprof.workers.environment import onednn_version
+        from mxprof.host.environment import onednn_version
         # Cached per libmxnet; the workers read the cache, so every row names its oneDNN.
         onednn_version(probe=True)
     try:

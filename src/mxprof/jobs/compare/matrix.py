@@ -22,11 +22,11 @@ import json
 from collections.abc import Sequence
 from typing import Any
 
+from mxprof.host.builds import Build
 from mxprof.jobs.compare.results_log import KIND
 from mxprof.jobs.profile.spec import Protocol, RunResult, RunSpec
 from mxprof.mx.models import ModelSpec
 from mxprof.schema import SCHEMA
-from mxprof.workers.builds import Build
 
 CONFIGS: dict[str, bool] = {"reference": False, "mkldnn": True, "fused": True}
 CONFIG_LABELS = {"reference": "MKL-DNN off (MXNET_MKLDNN_ENABLED=0)", "mkldnn": "MKL-DNN on",

@@ -10,8 +10,8 @@ import msgspec
 
 from mxprof.jobs.contract import Result
 from mxprof.jobs.profile.spec import RunResult
+from mxprof.jobs.records import PooledLatency, RatioRow
 from mxprof.schema import Record
-from mxprof.workers.records import PooledLatency, RatioRow
 
 Json = dict[str, Any]
 
@@ -107,7 +107,7 @@ class ResultsLine(Record, frozen=True, kw_only=True):
     base_key: str | None = None
     process: int = 0
     finished_at: str | None = None
-    build: Json | None = None  # mxprof.workers.builds.Build
+    build: Json | None = None  # mxprof.host.builds.Build
     machine: Json | None = None
     instance_cpus: list[str] = msgspec.field(default_factory=list)
     results: list[RunResult]

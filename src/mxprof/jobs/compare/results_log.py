@@ -2,7 +2,7 @@
 
 Every line is a complete record (`mxprof.jobs.compare.matrix.make_record`): the run's key, its
 build, its worker results and their environment fingerprints. A line is appended whole or not at
-all and fsync'd before the next run starts (mxprof.workers.jsonio.append_line). Reading skips a
+all and fsync'd before the next run starts (mxprof.jsonio.append_line). Reading skips a
 damaged line with a warning (files written by older versions could end in half a line), and
 so a line that does not decode as mxprof.jobs.compare.records.ResultsLine, naming the field.
 
@@ -29,8 +29,8 @@ from pathlib import Path
 from typing import Any
 
 from mxprof.jobs.compare.records import ResultsLine
+from mxprof.jsonio import append_line
 from mxprof.schema import ResultFileError, decode
-from mxprof.workers.jsonio import append_line
 
 KIND = "mxprof-compare-run"
 
@@ -113,7 +113,7 @@ class ResultsLog:
 
 def default_results_path(key: str) -> Path:
     """The results file of the sweep whose `sweep_key` is `key`, under the cache folder."""
-    from mxprof.workers.builds import cache_root
+    from mxprof.cache import cache_root
 
     return cache_root() / "compare" / f"{key}.jsonl"
 
@@ -130,14 +130,14 @@ def sweep_key(planned: Iterable[Any]) -> str:
 
 
 def reuse_fingerprint(env: dict[str, Any]) -> dict[str, Any]:
-    """The parts of a host fingerprint (mxprof.workers.environment) that change a measurement,
+    """The parts of a host fingerprint (mxprof.host.environment) that change a measurement,
     plus mxprof's version and the worker protocol's."""
-    import mxprof
+    from mxprof._version import __version__
     from mxprof.workers.protocol import PROTOCOL_VERSION
 
     keep = ("cpu_model", "isa", "logical_cpus", "physical_cores", "sockets", "numa_nodes",
             "affinity", "python", "platform", "packages", "env")
-    return {**{k: env.get(k) for k in keep}, "mxprof": mxprof.__version__,
+    return {**{k: env.get(k) for k in keep}, "mxprof": __version__,
             "protocol": PROTOCOL_VERSION}
 
 

@@ -15,8 +15,8 @@ from typing import Any
 import msgspec
 
 from mxprof.jobs.contract import Result
+from mxprof.jobs.records import MachineLoadRow, RatioRow
 from mxprof.schema import Record
-from mxprof.workers.records import MachineLoadRow, RatioRow
 
 Json = dict[str, Any]
 

@@ -20,6 +20,7 @@ from pathlib import Path
 
 import numpy as np
 
+from mxprof import jsonio
 from mxprof.jobs.fusion import diagnose as fusion_diagnose
 from mxprof.jobs.fusion import gains as fusion
 from mxprof.jobs.fusion import ratios as fusion_ratios
@@ -28,7 +29,7 @@ from mxprof.jobs.fusion.order import timing_configs
 from mxprof.jobs.fusion.report import summary_line
 from mxprof.schema import SCHEMA
 from mxprof.timing.pooled import pooled_stats
-from mxprof.workers import jsonio, protocol
+from mxprof.workers import protocol
 from mxprof.workers.process import worker_env
 
 # Environment variables a worker must not inherit: they change what is fused (the verbose and

@@ -189,7 +189,7 @@ def run(spec: dict) -> dict:
 def _fingerprint() -> dict | None:
     """The shared environment fingerprint (CPU, ISA, affinity, packages, MXNet build)."""
     try:
-        from mxprof.workers.environment import fingerprint
+        from mxprof.host.environment import fingerprint
 
         return fingerprint().to_dict()
     except Exception as exc:  # noqa: BLE001 - a fingerprint must never cost the measurement

@@ -82,7 +82,7 @@ def run_profile(model: ModelSpec, *, batch_size: int = 8, protocol: Protocol | N
                        passes=passes, reference=reference, threads=choice.threads, cpus=cpus,
                        membind=membind, physical_only=physical_only, threads_why=choice.why)
     if not any(s.pass_name == "primitives" for s in specs):
-        from mxprof.workers.environment import onednn_version
+        from mxprof.host.environment import onednn_version
         onednn_version(probe=True)
     results = run_specs(specs, timeout=timeout, workdir=workdir, progress=False,
                         on_result=lambda r: progress(f"{r.spec.label}: {r.status}"))

@@ -12,13 +12,13 @@ from typing import Any
 
 import msgspec
 
+from mxprof.host.environment import Environment
 from mxprof.jobs.profile.sections import LayerRow, Primitives, Roofline
 from mxprof.jobs.profile.spec import Protocol
+from mxprof.jobs.records import MachineLoadRow, PooledLatency, RatioRow
 from mxprof.mx.models import ModelSpec
 from mxprof.onednn.findings import Finding
 from mxprof.schema import Record, ResultFileError, decode
-from mxprof.workers.environment import Environment
-from mxprof.workers.records import MachineLoadRow, PooledLatency, RatioRow
 
 Json = dict[str, Any]
 

@@ -26,7 +26,7 @@ from __future__ import annotations
 import datetime as _dt
 from typing import Any
 
-import mxprof
+from mxprof._version import __version__
 from mxprof.jobs.profile.spec import RunResult
 from mxprof.schema import SCHEMA
 
@@ -202,7 +202,7 @@ def build_report(results: list[RunResult], *, planned: int | None = None,
     main = _config_section(by_config.get("mkldnn", {}))
     report: dict[str, Any] = {
         "schema": SCHEMA,
-        "tool": f"mxprof {mxprof.__version__} profile",
+        "tool": f"mxprof {__version__} profile",
         "created": created or _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
         "complete": len(ok) == (planned if planned is not None else len(results)),
         "model": {**spec.model.to_dict(), "weights": first.weights,

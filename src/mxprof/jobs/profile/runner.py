@@ -38,6 +38,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from mxprof.jobs.profile.spec import RunResult, RunSpec
+from mxprof.mx.rnn import RNN_REFERENCE_ENV, has_rnn
 from mxprof.workers.process import stderr_tail, thread_env
 from mxprof.workers.process import worker_env as process_env
 from mxprof.workers.protocol import WorkerResult, WorkerSpec, exception_line, run_worker
@@ -45,7 +46,8 @@ from mxprof.workers.protocol import WorkerResult, WorkerSpec, exception_line, ru
 __all__ = ["JOINS", "group_cell", "group_results", "group_specs", "layer_env", "run_group",
            "run_one", "run_specs", "stderr_tail", "thread_env", "worker_env"]
 
-# The operators pass needs un-merged operators (see DESIGN.md): bulk execution off.
+# The operators pass needs un-merged operators: with bulk execution on, MXNet 1.9.1's profiler
+# shows one merged event per CachedOp segment. Bulk execution off.
 BULK_OFF = {"MXNET_EXEC_BULK_EXEC_INFERENCE": "0"}
 _VERBOSE_ON = {"DNNL_VERBOSE": "1", "DNNL_VERBOSE_TIMESTAMP": "1", "MKLDNN_VERBOSE": "1"}
 # pass -> the pass whose process it may join (module docstring: why each pair may share).
@@ -83,16 +85,21 @@ def layer_env() -> dict[str, str]:
 def worker_env(spec: RunSpec, base: dict[str, str] | None = None,
                python: str | None = None) -> dict[str, str]:
     """The complete environment of the worker whose first pass is `spec`; `python`: another
-    interpreter (a venv with another MXNet build, see mxprof.workers.builds). A pass that
+    interpreter (a venv with another MXNet build, see mxprof.host.builds). A pass that
     joins it (`JOINS`) sets its own variables inside the worker."""
     extra: dict[str, str] = {}
+    mkldnn = spec.mkldnn
+    if not mkldnn and has_rnn(spec.model):
+        # The reference of a network with RNN layers (mxprof.mx.rnn): MKL-DNN off fails on them.
+        extra.update(RNN_REFERENCE_ENV)
+        mkldnn = True
     if spec.pass_name == "operators":
         extra.update(BULK_OFF)
     if spec.pass_name in ("layers", "primitives"):
         extra.update(layer_env())
     if spec.pass_name == "primitives":
         extra.update(_VERBOSE_ON)
-    return process_env(base=base, drop=("MXNET_EXEC_BULK_EXEC_INFERENCE",), mkldnn=spec.mkldnn,
+    return process_env(base=base, drop=("MXNET_EXEC_BULK_EXEC_INFERENCE",), mkldnn=mkldnn,
                        threads=spec.threads, extra=extra, python=python,
                        foreign=python is not None, wait_policy=spec.wait_policy)
 

@@ -14,7 +14,7 @@ library loads (the operators pass joins a timing process: mxprof.jobs.profile.ru
                level, each primitive attributed to its layer by the layer windows of the same run.
 A `RunResult` is what the worker writes (or, for a crash or timeout, what the runner writes).
 Both are frozen msgspec records (mxprof.schema.Record): `to_dict()`/`from_dict()` are msgspec's
-encoder and strict decoder; files go through mxprof.workers.jsonio.
+encoder and strict decoder; files go through mxprof.jsonio.
 """
 
 from __future__ import annotations

@@ -7,8 +7,9 @@ configuration as profiled, then with the fix), so both meet the same load; the f
 
 Fixes applied:
 - `subnormal_parameters`: the model's parameter file rewritten with every |x| < 1.18e-38 set to
-  zero (in a throwaway process with MXNet: parameter files are MXNet's format). Needs a
-  parameter file (`--params`, or zoo weights on disk): random initialisation has none.
+  zero (in a worker with MXNet, mxprof.jobs.profile.zero_subnormals: parameter files are
+  MXNet's format). Needs a parameter file (`--params`, or zoo weights on disk): random
+  initialisation has none.
 - `threads_idle`: OpenMP threads = the CPUs bound.
 """
 
@@ -21,35 +22,21 @@ from typing import Any
 import msgspec
 
 from mxprof.jobs.profile.spec import RunResult, RunSpec
-from mxprof.workers.process import python_command, run_process, worker_env
+from mxprof.workers.process import worker_env
+from mxprof.workers.protocol import WorkerSpec, run_worker
 
 FIXABLE = ("subnormal_parameters", "threads_idle")
 
-_ZERO = """import sys
-import mxnet as mx
-import numpy as np
-tiny = float(np.finfo(np.float32).tiny)
-params = mx.nd.load(sys.argv[1])
-n = 0
-for key, value in params.items():
-    a = value.asnumpy()
-    if a.dtype.kind == "f":
-        mask = (np.abs(a) < tiny) & (a != 0)
-        n += int(mask.sum())
-        a[mask] = 0
-        params[key] = mx.nd.array(a, dtype=a.dtype)
-mx.nd.save(sys.argv[2], params)
-print(n)
-"""
-
-
 def zero_subnormals(params_in: str, params_out: Path, timeout: float) -> str | None:
-    """Write `params_in` with its subnormal values zeroed to `params_out`; None, or why not."""
-    out_log = params_out.with_suffix(".log")
-    outcome = run_process(python_command(["-c", _ZERO, params_in, str(params_out)]),
-                          env=worker_env(), timeout=timeout, stdout=out_log)
-    return None if outcome.ok and params_out.exists() else \
-        f"could not rewrite the parameters: {outcome.description} {outcome.stderr_tail[-300:]}"
+    """Write `params_in` with its subnormal values zeroed to `params_out` (in a worker with
+    MXNet: mxprof.jobs.profile.zero_subnormals); None, or why not."""
+    res = run_worker(WorkerSpec(module="mxprof.jobs.profile.zero_subnormals",
+                                name="zero-subnormals", workdir=params_out.parent,
+                                spec={"params_in": params_in, "params_out": str(params_out)},
+                                env=worker_env(), timeout=timeout, tail_lines=6))
+    if res.ok and params_out.exists():
+        return None
+    return f"could not rewrite the parameters: {res.error} {res.stderr_tail[-300:]}"
 
 
 def _fixed_spec(rule: str, spec: RunSpec, report: dict[str, Any], workdir: Path,

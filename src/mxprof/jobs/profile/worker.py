@@ -192,9 +192,9 @@ def _flush_c_stdout() -> None:
 def run_primitives(mx, net, spec: RunSpec, log: Path) -> dict[str, Any]:
     """A few iterations with DNNL_VERBOSE=1 (stdout is the log); per-layer windows from the
     same iterations attribute each primitive to its layer."""
+    from mxprof.host.environment import onednn_version_from_log
     from mxprof.mx.layers import collect_layer_times
     from mxprof.onednn import attribution, verbose
-    from mxprof.workers.environment import onednn_version_from_log
     x = _input(mx, spec, 1)
     iterations = 3
     profile = collect_layer_times(net, x, iterations=iterations, warmup=1)
@@ -271,11 +271,11 @@ def _start(spec: RunSpec, notes: list[str]):
     phases) for every pass of this process."""
     started = time.monotonic()
     binding = _bind(spec, notes)
-    from mxprof.mx.models import RNN_REFERENCE_ENV, RNN_REFERENCE_NOTE, has_rnn
+    from mxprof.mx.rnn import RNN_REFERENCE_ENV, RNN_REFERENCE_NOTE, has_rnn
     if not spec.mkldnn and has_rnn(spec.model):
         os.environ.update(RNN_REFERENCE_ENV)  # libmxnet is not loaded yet: it reads these
         notes.append(RNN_REFERENCE_NOTE)
-    from mxprof.workers import environment
+    from mxprof.host import environment
     # Before MXNet loads: OpenMP pins the calling thread to its first place at start-up, so the
     # process's own affinity is only visible now.
     host = environment.host_fingerprint()
@@ -340,7 +340,7 @@ def run_all(specs: list[RunSpec], *, scratch: Path, verbose_log: Path | None = N
         t0 = time.monotonic()
         fields = _run_pass(mx, loaded.block, spec, scratch, verbose_log, env)
         if spec.pass_name in ("layers", "primitives"):
-            from mxprof.mx.models import has_rnn
+            from mxprof.mx.rnn import has_rnn
             if has_rnn(spec.model):
                 from mxprof.mx.layers import STATEFUL_NOTE
                 notes.append(STATEFUL_NOTE)

@@ -49,7 +49,7 @@ def render_page(result: Any, kind: str | None = None) -> str:
 
 def write_page(result: Any, path: str | Path, kind: str | None = None) -> None:
     """Write the page of `result` to `path`, atomically (OSError when it cannot be written)."""
-    from mxprof.workers.jsonio import write_text
+    from mxprof.jsonio import write_text
     write_text(path, render_page(result, kind))
 
 

@@ -364,6 +364,6 @@ def _samples(lat: dict) -> list[float]:
 
 def write(result: Any, path: str) -> None:
     """`profile --html PATH` (mxprof.render.outputs): the page, written atomically."""
+    from mxprof.jsonio import write_text
     from mxprof.render.base import as_dict
-    from mxprof.workers.jsonio import write_text
     write_text(path, render(as_dict(result)))

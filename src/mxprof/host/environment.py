@@ -28,6 +28,7 @@ from typing import Any
 
 import msgspec
 
+from mxprof.cache import cache_root
 from mxprof.schema import Record
 
 # Variables that change what MXNet, OpenMP or oneDNN do: recorded with every result.
@@ -209,9 +210,8 @@ def onednn_version_from_log(path: str) -> str | None:
     return None
 
 
-_PROBE = ("import mxnet as mx\n"
-          "x = mx.nd.ones((1, 1, 4, 4)); w = mx.nd.ones((1, 1, 3, 3))\n"
-          "mx.nd.Convolution(x, w, kernel=(3, 3), num_filter=1, no_bias=True).wait_to_read()\n")
+# One convolution with verbose on, in a worker of its own (see probe_onednn_version).
+PROBE_MODULE = "mxprof.host.onednn_probe"
 
 
 def _libmxnet() -> Path | None:
@@ -231,8 +231,6 @@ def _version_cache() -> Path | None:
         return None
     st = lib.stat()
     key = f"{lib}|{st.st_size}|{st.st_mtime_ns}"
-    from mxprof.workers.builds import cache_root
-
     return cache_root() / f"onednn-{hashlib.sha1(key.encode()).hexdigest()[:16]}.txt"
 
 
@@ -255,19 +253,20 @@ def probe_onednn_version(timeout: float = 120.0) -> str | None:
 
 
 def _probe(cache: Path | None, timeout: float) -> str | None:
-    from mxprof.workers.process import python_command, run_process, worker_env
+    from mxprof.workers.process import worker_env
+    from mxprof.workers.protocol import WorkerSpec, run_worker
 
     env = worker_env(mkldnn=True, extra={"DNNL_VERBOSE": "1", "MKLDNN_VERBOSE": "1"})
     with tempfile.TemporaryDirectory(prefix="mxprof-onednn-") as tmp:
-        log = Path(tmp) / "verbose.log"
-        outcome = run_process(python_command(["-c", _PROBE]), env=env, timeout=timeout,
-                              stdout=log)
-        m = _VERSION.search(log.read_text(errors="replace"))
+        res = run_worker(WorkerSpec(module=PROBE_MODULE, name="onednn-probe", spec={},
+                                    workdir=Path(tmp), env=env, timeout=timeout,
+                                    keep_stdout=True, tail_lines=6))
+        m = _VERSION.search(res.stdout_text())
     version = m.group(1) if m else None
-    if cache is not None and outcome.ok:
+    if cache is not None and res.ok:
         try:
             cache.parent.mkdir(parents=True, exist_ok=True)
-            from mxprof.workers.jsonio import write_text
+            from mxprof.jsonio import write_text
 
             write_text(cache, version or "")
         except OSError:

@@ -1,10 +1,11 @@
-"""Measure the machine's ceilings in this process: `python -m mxprof.mx.ceilings_worker OUT.json
-[--cpus LIST] [--reps N] [--size N] [--rep-time S]`.
+"""Measure the machine's ceilings in this process: `python -m mxprof.jobs.ceilings.worker SPEC
+RESULT`, a worker of the one protocol (mxprof.workers.protocol); spec keys `cpus` (a CPU list or
+null), `reps`, `size`, `rep_time`.
 
 The parent (mxprof.jobs.ceilings) sets MXNET_MKLDNN_ENABLED=1 and the OpenMP thread count the
-profile will use before this process starts; here the process binds itself to `--cpus` before
-importing MXNet or numpy (threads created later inherit the mask). Then, each figure `--reps`
-times (every repetition runs calls for at least `--rep-time` seconds):
+profile will use before this process starts; here the process binds itself to `cpus` before
+importing MXNet or numpy (threads created later inherit the mask). Then, each figure `reps`
+times (every repetition runs calls for at least `rep_time` seconds):
 
 - f32: `mx.nd.FullyConnected` of a SIZE x SIZE input and weight (oneDNN inner product,
   `x64:gemm:jit` in MXNet 1.9.1), GFLOP/s = 2 x SIZE^3 / time per call;
@@ -22,7 +23,6 @@ all repetition values, plus the binding and sizes used.
 
 from __future__ import annotations
 
-import json
 import os
 import statistics
 import sys
@@ -121,27 +121,26 @@ def _threads() -> int:
     return int(value) if value.isdigit() and int(value) > 0 else len(os.sched_getaffinity(0))
 
 
-def main(argv: list[str] | None = None) -> int:
-    import argparse
-    p = argparse.ArgumentParser(prog="python -m mxprof.mx.ceilings_worker")
-    p.add_argument("out")
-    p.add_argument("--cpus")
-    p.add_argument("--reps", type=int, default=5)
-    p.add_argument("--size", type=int, default=1024)
-    p.add_argument("--rep-time", type=float, default=0.3)
-    args = p.parse_args(argv)
+def measure_all(spec: dict[str, Any]) -> dict[str, Any]:
+    """The worker's body: bind, then measure (see the module docstring)."""
     binding = None
-    if args.cpus:
+    if spec.get("cpus"):
         from mxprof.cpu.binding import bind
-        binding = bind(args.cpus).to_dict()
+        binding = bind(spec["cpus"]).to_dict()
+    reps, rep_time = int(spec.get("reps", 5)), float(spec.get("rep_time", 0.3))
     threads = _threads()
-    result: dict[str, Any] = {"threads": threads, "binding": binding, "reps": args.reps,
+    result: dict[str, Any] = {"threads": threads, "binding": binding, "reps": reps,
                               "cpus": sorted(os.sched_getaffinity(0))}
-    result.update(measure_fc(args.size, args.reps, args.rep_time))
-    result["bandwidth"] = measure_triad(threads, args.reps, args.rep_time)
-    Path(args.out).write_text(json.dumps(result, indent=1))
-    return 0
+    result.update(measure_fc(int(spec.get("size", 1024)), reps, rep_time))
+    result["bandwidth"] = measure_triad(threads, reps, rep_time)
+    return result
+
+
+def main(argv: list[str]) -> int:
+    from mxprof.workers.protocol import worker_main
+
+    return worker_main(measure_all, argv)
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(main(sys.argv[1:]))

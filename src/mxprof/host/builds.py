@@ -8,16 +8,14 @@ sweep starts at once.
 How a worker in another venv finds mxprof: that venv has MXNet but not mxprof. Installing mxprof
 into every venv would mean rebuilding the native core per venv; instead the worker gets a
 PYTHONPATH holding a directory with a symlink `mxprof -> <this package>` (and one to msgspec,
-the records library its workers import). Putting the
-package's parent directory on the path would not do: when mxprof is pip-installed that parent is
-site-packages, and the other venv would import this venv's MXNet and numpy. The compiled
+the records library its workers import): mxprof.workers.pythonpath. The compiled
 `_core*.so` is tied to the CPython ABI (3.11 here), so the other venv must run the same Python
 minor version: `probe()` checks it and refuses a mismatch with a clear message.
 
 Install recipes: old `mxnet-mkl` wheels declare `numpy<1.17` (no wheel for Python 3.11), so they
 are installed with `--no-deps` plus the dependencies they need at run time (`numpy==1.23.5`,
-`requests`, `graphviz`), as DESIGN.md records for 1.5.1; other specs install normally with the
-numpy pin.
+`requests`, `graphviz`), the recipe that installs 1.5.1 on Python 3.11; other specs install
+normally with the numpy pin.
 """
 
 from __future__ import annotations
@@ -31,27 +29,20 @@ from pathlib import Path
 
 import msgspec
 
-import mxprof
+from mxprof.cache import cache_root
+from mxprof.jsonio import write_json
 from mxprof.schema import Record
-from mxprof.workers.jsonio import write_json
+from mxprof.workers.process import run_process
+from mxprof.workers.pythonpath import package_path_dir
 
 NUMPY_PIN = "numpy==1.23.5"
 NO_DEPS_EXTRAS = (NUMPY_PIN, "requests", "graphviz")
-# Releases installed without their declared dependencies from the start (DESIGN.md: 1.5.1);
+# Releases installed without their declared dependencies from the start (1.5.1 and older);
 # any other spec that fails to resolve gets the same recipe as a second try.
 _NO_DEPS = re.compile(r"^mxnet(-mkl)?==1\.[0-5](\.\d+)*(\.post\d+)?$", re.I)
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.+-]*$")
-PROBE_CODE = (
-    "import json, platform, sys\n"
-    "out = {'python': platform.python_version(), 'abi': sys.implementation.cache_tag}\n"
-    "try:\n"
-    "    import mxnet, mxnet.runtime\n"
-    "    out['mxnet'] = mxnet.__version__\n"
-    "    out['mkldnn'] = mxnet.runtime.Features().is_enabled('MKLDNN')\n"
-    "except Exception as exc:\n"
-    "    out['error'] = f'{type(exc).__name__}: {exc}'\n"
-    "print(json.dumps(out))\n"
-)
+# Run by the interpreter asked about, with only mxprof on its path (see probe()).
+PROBE_MODULE = "mxprof.host.build_probe"
 
 
 class BuildError(RuntimeError):
@@ -94,14 +85,6 @@ def parse_python(text: str) -> Build:
 def parse_build(text: str) -> tuple[str, str]:
     """`NAME=PIP_SPEC` -> (name, spec); the venv is made by `ensure_venv`."""
     return _split(text, "--build")
-
-
-def cache_root() -> Path:
-    """mxprof's cache folder: $MXPROF_CACHE, else $XDG_CACHE_HOME/mxprof, else ~/.cache/mxprof
-    (the XDG base directory specification's default)."""
-    root = os.environ.get("MXPROF_CACHE") or os.path.join(
-        os.environ.get("XDG_CACHE_HOME") or os.path.join("~", ".cache"), "mxprof")
-    return Path(os.path.expanduser(root))
 
 
 def venv_key(pip_spec: str, python_version: str | None = None) -> str:
@@ -181,8 +164,6 @@ def _run_captured(cmd: list[str], *, timeout: float, env: dict[str, str] | None 
     pip or probe behind."""
     import tempfile
 
-    from mxprof.workers.process import run_process
-
     with tempfile.TemporaryDirectory(prefix="mxprof-build-") as tmp:
         out, err = Path(tmp) / "stdout.txt", Path(tmp) / "stderr.txt"
         outcome = run_process(cmd, env=env, timeout=timeout, stdout=out, stderr=err)
@@ -201,7 +182,7 @@ def probe(build: Build, timeout: float = 120.0) -> Build:
     """Ask the interpreter for its Python and MXNet versions and whether MKL-DNN is compiled in."""
     python = build.python or sys.executable
     try:
-        code, text = _run_captured([python, "-c", PROBE_CODE], timeout=timeout,
+        code, text = _run_captured([python, "-m", PROBE_MODULE], timeout=timeout,
                                    env=_probe_env())
     except BuildError as exc:
         raise BuildError(f"build {build.name}: cannot run {python}: {exc}") from None
@@ -221,27 +202,8 @@ def probe(build: Build, timeout: float = 120.0) -> Build:
 
 
 def _probe_env() -> dict[str, str]:
-    # The probe must see the other venv's packages only, not ours through PYTHONPATH.
-    return {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "PYTHONHOME")}
-
-
-def package_path_dir() -> Path:
-    """A directory whose only entries are symlinks to this mxprof package and to the one
-    package its workers need beyond MXNet and numpy, msgspec (see the module doc; msgspec has
-    no dependencies, and its compiled core needs the same Python minor version as mxprof's)."""
-    import msgspec
-
-    packages = {name: Path(mod.__file__).resolve().parent
-                for name, mod in (("mxprof", mxprof), ("msgspec", msgspec))}
-    tag = hashlib.sha256("\n".join(map(str, packages.values())).encode()).hexdigest()[:12]
-    shim = cache_root() / "pythonpath" / tag
-    for name, package in packages.items():
-        link = shim / name
-        if not (link.is_symlink() and link.resolve() == package):
-            shim.mkdir(parents=True, exist_ok=True)
-            tmp = shim / f".{name}.{os.getpid()}"
-            if tmp.is_symlink():
-                tmp.unlink()
-            tmp.symlink_to(package, target_is_directory=True)
-            os.replace(tmp, link)  # atomic: concurrent sweeps never see a missing link
-    return shim
+    # The probe must see the other venv's packages only, not ours through PYTHONPATH: only the
+    # directory linking mxprof (and msgspec, which the probe does not import) is added.
+    env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "PYTHONHOME")}
+    env["PYTHONPATH"] = str(package_path_dir())
+    return env

@@ -1,7 +1,7 @@
 """The machine's ceilings for one binding: measured once in a worker process, then cached.
 
 `machine_ceilings(cpus, threads)` returns {theoretical, measured, cache, ...}: the theoretical
-peaks from `mxprof.cpu.ceilings`, and the figures `mxprof.mx.ceilings_worker` measured in a
+peaks from `mxprof.cpu.ceilings`, and the figures `mxprof.jobs.ceilings.worker` measured in a
 fresh process with MKL-DNN on, bound to `cpus` with `threads` OpenMP threads (the profile's own
 settings). The measurement is cached per machine fingerprint and binding
 (`mxprof.cpu.ceilings.cache_key`); `refresh=True` measures again. A failed worker leaves
@@ -23,7 +23,6 @@ again rather than reused; a fresh one taken while busy is kept but carries a `wa
 
 from __future__ import annotations
 
-import json
 import tempfile
 from pathlib import Path
 from typing import Any
@@ -36,7 +35,10 @@ from mxprof.events import Finished, OnEvent, Started, ignore
 from mxprof.jobs.contract import Plan, Result, Step
 from mxprof.onednn.roofline import Ceilings
 from mxprof.schema import Record
-from mxprof.workers.process import python_command, run_process, worker_env
+from mxprof.workers.process import worker_env
+from mxprof.workers.protocol import WorkerSpec, run_worker
+
+WORKER = "mxprof.jobs.ceilings.worker"  # beside this job, under the one protocol
 
 
 def _libmxnet() -> str | None:
@@ -62,20 +64,15 @@ def measure(cpus: str | None, threads: int | None, *, reps: int = 5, size: int =
             rep_time: float = 0.3, timeout: float = 600.0) -> tuple[dict | None, str | None]:
     """(measured figures, None) from one worker process, or (None, why it failed)."""
     env = worker_env(mkldnn=True, threads=threads)
+    spec = {"cpus": cpus, "reps": reps, "size": size, "rep_time": rep_time}
     with tempfile.TemporaryDirectory(prefix="mxprof-ceilings-") as tmp:
-        out = Path(tmp) / "ceilings.json"
-        args = ["-m", "mxprof.mx.ceilings_worker", str(out), "--reps", str(reps),
-                "--size", str(size), "--rep-time", str(rep_time)]
-        if cpus:
-            args += ["--cpus", cpus]
         monitor = LoadMonitor.start()
-        outcome = run_process(python_command(args), env=env, timeout=timeout)
+        res = run_worker(WorkerSpec(module=WORKER, name="ceilings", spec=spec,
+                                    workdir=Path(tmp), env=env, timeout=timeout))
         load = monitor.stop("ceilings") if monitor else None
-        if not outcome.ok or not out.exists():
-            return None, f"ceilings worker {outcome.description}: {outcome.stderr_tail[-500:]}"
-        measured = json.loads(out.read_text())
-        measured["machine_load"] = load.to_dict() if load else None
-        return measured, None
+    if not res.ok or res.data is None:
+        return None, f"ceilings {res.error}: {res.stderr_tail[-500:]}"
+    return {**res.data, "machine_load": load.to_dict() if load else None}, None
 
 
 def busy_warning(measured: dict[str, Any] | None) -> str | None:

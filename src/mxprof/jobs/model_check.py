@@ -1,5 +1,5 @@
 """Check a user's model and its inputs in a child process, before any measuring worker starts:
-`python -m mxprof.workers.model_check SPEC RESULT` (the one worker protocol, mxprof.workers.protocol).
+`python -m mxprof.jobs.model_check SPEC RESULT` (the one worker protocol, mxprof.workers.protocol).
 
 For a `FILE.py:FACTORY` or an exported `--symbol` model, what the model takes is only known by
 running MXNet: the factory must be imported and called (it may declare its own inputs), and the
@@ -144,7 +144,7 @@ def run_check(spec: models.ModelSpec, given, shape: tuple[int, ...] | None = Non
     from mxprof.workers.protocol import WorkerSpec, run_worker
     with tempfile.TemporaryDirectory(prefix="mxprof-check-") as tmp:
         res = run_worker(WorkerSpec(
-            module="mxprof.workers.model_check", name="model-check",
+            module="mxprof.jobs.model_check", name="model-check",
             spec={"model": spec.to_dict(), "given": [list(g) for g in given],
                   "shape": list(shape) if shape else None},
             workdir=Path(tmp), env=worker_env(), timeout=timeout, tail_lines=6))
