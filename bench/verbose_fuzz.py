@@ -29,8 +29,7 @@ import time
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
-SOURCES = [REPO / "tests" / "fixtures" / "verbose", REPO.parent / "shared" / "cases" / "verbose",
-           Path("/work/shared/cases/verbose")]
+SOURCES = [REPO / "tests" / "fixtures" / "verbose", REPO / "tests" / "fixtures" / "verbose_cases"]
 
 
 def real_lines() -> list[bytes]:

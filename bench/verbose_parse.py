@@ -31,7 +31,7 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
 FIXTURES = REPO / "tests" / "fixtures" / "verbose"
-CASES = [REPO.parent / "shared" / "cases" / "verbose", Path("/work/shared/cases/verbose")]
+CASES = [REPO / "tests" / "fixtures" / "verbose_cases"]  # logs from public bug reports
 MARKERS = ("mkldnn_verbose,", "dnnl_verbose,", "onednn_verbose,", "onednn_graph_verbose,")
 COMPONENTS = {"primitive", "graph", "common", "ukernel"}
 
@@ -91,7 +91,7 @@ def naive_parse(path: str) -> dict[str, list]:  # noqa: C901 - the naive baselin
 def build_log(directory: Path, min_bytes: int) -> Path:
     cases = next((c for c in CASES if c.is_dir()), None)
     if cases is None:
-        raise SystemExit(f"shared cases not found in {CASES}")
+        raise SystemExit(f"bug-report cases not found in {CASES}")
     paths = [*sorted(FIXTURES.glob("*.log")), *sorted(cases.glob("*.log"))]
     lines = b"".join(p.read_bytes() if p.read_bytes().endswith(b"\n") else p.read_bytes() + b"\n"
                      for p in paths)
