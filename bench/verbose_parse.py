@@ -1,7 +1,7 @@
 """Speed of the native verbose parser against a plain pure-Python str.split parser.
 
 Builds a log of at least 40 MB from the real lines of tests/fixtures/verbose and of the logs
-from public bug reports in ../shared/cases/verbose (every generation, with their info/dispatch/
+from public bug reports in tests/fixtures/verbose_cases (every generation, with their info/dispatch/
 foreign lines, decimal commas, v1 create:start/create_nested and graph lines) in a temporary
 directory, then times, in the same run and on the same file (warm page cache, best of
 --rounds):
