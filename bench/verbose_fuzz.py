@@ -1,6 +1,6 @@
 """Fuzz the verbose scanner with mutated real lines (not in CI: about a minute per 10^6 lines).
 
-Takes every verbose line of tests/fixtures/verbose and ../shared/cases/verbose (all
+Takes every verbose line of tests/fixtures/verbose and tests/fixtures/verbose_cases (all
 generations, bug-report logs included), mutates copies of them with a fixed seed (field drops,
 duplications, random bytes, truncation, comma/point swaps in times and timestamps, inserted
 commas, deletions), scans them in batches with the native scanner and the pure-Python twin,
@@ -29,8 +29,7 @@ import time
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
-SOURCES = [REPO / "tests" / "fixtures" / "verbose", REPO.parent / "shared" / "cases" / "verbose",
-           Path("/work/shared/cases/verbose")]
+SOURCES = [REPO / "tests" / "fixtures" / "verbose", REPO / "tests" / "fixtures" / "verbose_cases"]
 
 
 def real_lines() -> list[bytes]:

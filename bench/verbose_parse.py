@@ -1,7 +1,7 @@
 """Speed of the native verbose parser against a plain pure-Python str.split parser.
 
 Builds a log of at least 40 MB from the real lines of tests/fixtures/verbose and of the logs
-from public bug reports in ../shared/cases/verbose (every generation, with their info/dispatch/
+from public bug reports in tests/fixtures/verbose_cases (every generation, with their info/dispatch/
 foreign lines, decimal commas, v1 create:start/create_nested and graph lines) in a temporary
 directory, then times, in the same run and on the same file (warm page cache, best of
 --rounds):
@@ -31,7 +31,7 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
 FIXTURES = REPO / "tests" / "fixtures" / "verbose"
-CASES = [REPO.parent / "shared" / "cases" / "verbose", Path("/work/shared/cases/verbose")]
+CASES = [REPO / "tests" / "fixtures" / "verbose_cases"]  # logs from public bug reports
 MARKERS = ("mkldnn_verbose,", "dnnl_verbose,", "onednn_verbose,", "onednn_graph_verbose,")
 COMPONENTS = {"primitive", "graph", "common", "ukernel"}
 
@@ -91,7 +91,7 @@ def naive_parse(path: str) -> dict[str, list]:  # noqa: C901 - the naive baselin
 def build_log(directory: Path, min_bytes: int) -> Path:
     cases = next((c for c in CASES if c.is_dir()), None)
     if cases is None:
-        raise SystemExit(f"shared cases not found in {CASES}")
+        raise SystemExit(f"bug-report cases not found in {CASES}")
     paths = [*sorted(FIXTURES.glob("*.log")), *sorted(cases.glob("*.log"))]
     lines = b"".join(p.read_bytes() if p.read_bytes().endswith(b"\n") else p.read_bytes() + b"\n"
                      for p in paths)

@@ -8,8 +8,9 @@ import pandas as pd
 import pytest
 
 from mxprof.onednn import attribution, roofline, verbose
+from mxprof.onednn.descriptors import memory_dtypes
 from mxprof.onednn.roofline import Ceilings
-from mxprof.onednn.work import memory_dtypes, work
+from mxprof.onednn.work import work
 
 FIXTURES = Path(__file__).parent / "fixtures" / "verbose"
 # Round ceilings so the expected figures can be checked by hand: 100 GFLOP/s f32, 400 int8,

@@ -20,13 +20,11 @@ GFLOP/s; `reorder_report` -> how many reorders per iteration, how long, which la
 
 from __future__ import annotations
 
-from typing import Any
-
 import numpy as np
 import pandas as pd
 
-from mxprof.onednn.flops import problem_flops
-from mxprof.onednn.work import work
+from mxprof.onednn.descriptors import conversion
+from mxprof.onednn.flops import GFLOP_KINDS, flops
 from mxprof.schema import Record
 
 WINDOW_COLUMNS = ["iteration", "layer", "op", "start_ms", "end_ms"]
@@ -81,13 +79,9 @@ def _iterations(attributed: pd.DataFrame, iterations: int | None) -> int:
 
 
 def _flops(kind: str, problem: str, mds: str, aux: str) -> float | None:
-    """FLOPs of one execution. An rnn descriptor (l1t50mb1sic1024slc1024dhc1024dic1024) lacks
-    the gate count and directions, which only its aux field (alg:, direction:) gives, so rnn
-    goes through the roofline's work model."""
-    if kind == "rnn":
-        w = work(kind, problem, mds, aux)
-        return None if w is None else w.flops
-    return problem_flops(kind, problem)
+    """FLOPs of one execution of a kind whose GFLOP/s the layer table shows (an rnn descriptor
+    lacks the gate count and directions: mxprof.onednn.flops reads them from its aux field)."""
+    return flops(kind, problem, mds, aux) if kind in GFLOP_KINDS else None
 
 
 def summarize_by_layer(attributed: pd.DataFrame, iterations: int | None = None) -> pd.DataFrame:
@@ -136,19 +130,6 @@ class ReorderReport(Record, frozen=True):
     outside_count: int
 
 
-def _conversion(mds: Any) -> str:
-    """'src_f32::blocked:abcd:f0 dst_f32::blocked:Acdb64a:f0' -> 'f32 abcd -> f32 Acdb64a'."""
-    if not isinstance(mds, str):
-        return "?"
-    parts = []
-    for md in mds.split()[:2]:
-        fields = md.split(":")
-        dtype = fields[0].split("_", 1)[-1]
-        tag = fields[3] if len(fields) > 3 else "?"
-        parts.append(f"{dtype} {tag}")
-    return " -> ".join(parts)
-
-
 def reorder_report(attributed: pd.DataFrame, iterations: int | None = None) -> ReorderReport:
     """How many reorders run per iteration, how long they take, and which layers run them."""
     n = _iterations(attributed, iterations)
@@ -158,7 +139,7 @@ def reorder_report(attributed: pd.DataFrame, iterations: int | None = None) -> R
                                                                  index=timed.index)
     layers = []
     for (layer, op), group in timed.groupby(["layer", "layer_op"], sort=False, observed=True):
-        conversions = tuple(sorted({_conversion(m) for m in mds.loc[group.index]}))
+        conversions = tuple(sorted({conversion(m) for m in mds.loc[group.index]}))
         layers.append(LayerReorders(str(layer), str(op), len(group) / n,
                                     float(group["time_ms"].sum()) / n, conversions))
     layers.sort(key=lambda x: -x.ms_per_iter)

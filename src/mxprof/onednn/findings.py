@@ -14,6 +14,7 @@ from typing import Any
 import msgspec
 import numpy as np
 
+from mxprof.onednn.descriptors import memory_tags
 from mxprof.schema import Record
 
 # The smallest normal FP32 magnitude, 2**-126 (IEEE 754 binary32): nonzero values below it are
@@ -69,20 +70,6 @@ class Finding(Record, frozen=True):
             d.setdefault("layers", d.pop("nodes"))
         d.setdefault("title", d.get("rule"))
         return super().from_dict({**d, "effect": effect})
-
-
-def memory_tags(mds: str) -> dict[str, str]:
-    """`src_f32::blocked:abcd:f0 wei_f32::blocked:Acdb64a:f0` -> {'src': 'abcd', 'wei': ...}
-    (v1.x-3.1 descriptors; v3.2+ have one more slot before the tag: both are read)."""
-    tags = {}
-    for md in (mds or "").split():
-        parts = md.split(":")
-        if len(parts) >= 4:
-            tag = parts[3] if parts[3] or len(parts) < 5 else parts[4]
-            if parts[2] != "blocked" and len(parts) > 4 and parts[3] == "blocked":
-                tag = parts[4]  # v3.6+: arg:dtype:props:blocked:tag
-            tags[parts[0].split("_")[0]] = tag  # a repeated arg (sum inputs): the last one
-    return tags
 
 
 def is_weight_layout(tag: str) -> bool:
