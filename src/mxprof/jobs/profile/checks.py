@@ -54,8 +54,8 @@ def fusion_summary(spec: RunSpec, *, timeout: float, started=_nothing) -> dict[s
     model = spec.model
     started("fusion summary: unfused and fused workers")
     try:
+        from mxprof.jobs.fusion.assemble import FusionOptions
         from mxprof.jobs.fusion.job import run_fusion
-        from mxprof.jobs.fusion.run import FusionOptions
         rep = run_fusion(FusionOptions(
             model=model.name, shape=model.batch_shape(1), switches=(), processes=1,
             spec=model.to_dict(),  # its inputs and its weights (--params), whatever the source
@@ -76,8 +76,8 @@ def equivalence(spec: RunSpec, *, timeout: float, started=_nothing) -> dict[str,
     """Reference vs MKL-DNN vs fused outputs on 4 random inputs, same weights and binding."""
     started("equivalence check: reference, MKL-DNN and fused workers")
     try:
+        from mxprof.jobs.accuracy.execute import equivalence_summary, plan_configs, run_accuracy
         from mxprof.jobs.accuracy.metrics import Tolerance
-        from mxprof.jobs.accuracy.run import equivalence_summary, plan_configs, run_accuracy
         binding = _bind_spec(spec)
         eq = run_accuracy(spec.model.to_dict(), plan_configs(["mkldnn", "mkldnn-fused"], []),
                           inputs={"kind": "random", "count": 4, "seed": 0}, batch_size=4,
