@@ -4,14 +4,14 @@
 included), threads, CPUs, memory nodes, wait policy and timing protocol (`spec`, its first
 `RunSpec`), and records a failure as a result instead of raising: the measurements of the main
 run must survive a failed companion. `started(label)` and `finished(label, status)` report
-progress; `bind_parent(cpus, nodes)`, when given, binds this process before the fusion job,
-whose workers inherit its CPUs (the CLI does, once the main run is over; a notebook does not).
+progress. Every worker of a check binds itself (mxprof.cpu.placement.bind_self), as the main
+run's workers do; this process is never bound.
 """
 
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from typing import Any
 
 from mxprof.jobs.profile.spec import RunSpec
@@ -37,12 +37,17 @@ def binding_of(spec: RunSpec):
     return cpus, nodes
 
 
-def fusion_summary(spec: RunSpec, *, timeout: float, started=_nothing,
-                   bind_parent: Callable | None = None) -> dict[str, Any]:
+def placement_of(spec: RunSpec):
+    """The main workers' mxprof.cpu.placement.Placement, as their spec carries it."""
+    from mxprof.cpu.placement import Placement
+    return Placement(cores=spec.cpus, membind=spec.membind, physical_only=spec.physical_only,
+                     threads=spec.threads, threads_why=spec.threads_why or "runtime default",
+                     wait_policy=spec.wait_policy or "passive")
+
+
+def fusion_summary(spec: RunSpec, *, timeout: float, started=_nothing) -> dict[str, Any]:
     """{"status", "summary", ...}: unfused vs fused on the main run's timing protocol."""
     model = spec.model
-    if bind_parent is not None:
-        bind_parent(*binding_of(spec))
     started("fusion summary: unfused and fused workers")
     try:
         from mxprof.jobs.fusion.run import FusionOptions, run_fusion
@@ -52,7 +57,7 @@ def fusion_summary(spec: RunSpec, *, timeout: float, started=_nothing,
             warmup=spec.protocol.warmup, iterations=spec.protocol.iterations or 10,
             min_time_s=0.0 if spec.protocol.iterations else spec.protocol.min_time,
             trace_iterations=2, threads=spec.threads, timeout_s=timeout,
-            wait_policy=spec.wait_policy))
+            wait_policy=spec.wait_policy, placement=placement_of(spec).to_dict()))
     except Exception as exc:  # noqa: BLE001 - the main report must survive a failed companion
         return {"status": "failed", "summary": f"fusion: failed ({exc})"}
     return {"status": "ok", "summary": rep["summary"],
@@ -92,7 +97,7 @@ def equivalence(spec: RunSpec, *, timeout: float, started=_nothing) -> dict[str,
 
 
 def run_checks(spec: RunSpec, checks: Sequence[str], *, timeout: float, started=_nothing,
-               finished=_nothing, bind_parent: Callable | None = None) -> dict[str, Any]:
+               finished=_nothing) -> dict[str, Any]:
     """{check: result} for each of `checks` ("fusion", "equivalence"); see the module
     docstring. Raises ValueError for an unknown check."""
     unknown = set(checks) - set(CHECKS)
@@ -101,8 +106,7 @@ def run_checks(spec: RunSpec, checks: Sequence[str], *, timeout: float, started=
                          f"{','.join(CHECKS)}")
     out: dict[str, Any] = {}
     if "fusion" in checks:
-        out["fusion"] = fusion_summary(spec, timeout=timeout, started=started,
-                                       bind_parent=bind_parent)
+        out["fusion"] = fusion_summary(spec, timeout=timeout, started=started)
         finished("fusion summary", out["fusion"]["status"])
     if "equivalence" in checks:
         out["equivalence"] = equivalence(spec, timeout=timeout, started=started)
