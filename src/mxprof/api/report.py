@@ -17,7 +17,7 @@ from typing import Any
 
 import pandas as pd
 
-from mxprof.render.html import kind_of, render_page
+from mxprof.render.html import KINDS, kind_of, render_page
 
 
 class Report:
@@ -25,7 +25,9 @@ class Report:
 
     def __init__(self, data: dict[str, Any]):
         self.data = data
-        self.kind = kind_of(data)
+        # The file says its kind (every file written since the job contract); older files
+        # without one are recognised by their keys.
+        self.kind = data.get("kind") if data.get("kind") in KINDS else kind_of(data)
 
     def __repr__(self) -> str:
         return f"<mxprof {self.kind} report: {self.summary}>"
@@ -147,7 +149,9 @@ def load(path: str | Path) -> Report:
     from mxprof.jobs.results import validate
     with open(path) as f:
         data = json.load(f)
-    validate(kind_of(data), data, source=str(path))
+    kind = data.get("kind") if isinstance(data, dict) and data.get("kind") in KINDS \
+        else kind_of(data)
+    validate(kind, data, source=str(path))
     return Report(data)
 
 
