@@ -16,12 +16,11 @@ import sys
 
 from mxprof.commands import _options
 from mxprof.errors import EXIT_FAILED, EXIT_OK, EXIT_USAGE, UsageError, require_extra
-from mxprof.jobs.profile.plan import DEFAULT_BATCH
 
-ALL_PASSES = ("timing", "operators", "layers", "primitives")
-# Short companions of the main run: a one-line fusion summary (`mxprof fusion` has the full
-# report) and the quick output-equivalence check (`mxprof accuracy` has the full one).
-ALL_CHECKS = ("fusion", "equivalence")
+# The job's own lists and defaults: the command repeats none of them.
+from mxprof.jobs.profile.plan import CHECKS as ALL_CHECKS
+from mxprof.jobs.profile.plan import DEFAULT_BATCH
+from mxprof.jobs.profile.plan import PASSES as ALL_PASSES
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:

@@ -21,6 +21,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import msgspec
+
 from mxprof.events import Finished, Note, OnEvent, Started, ignore
 from mxprof.jobs.profile.plan import ProfilePlan
 from mxprof.jobs.profile.records import ProfileResult
@@ -68,25 +70,35 @@ class _Run:
         except Exception as exc:  # noqa: BLE001 - a partial file must never stop the run
             self.on_event(Note(text=f"partial result not written: {exc!r}", level="warning"))
 
-    def workers(self, workdir: Path) -> None:
+    def in_plan(self, event) -> None:
+        """An executor's event, counted over the whole plan (workers, then checks)."""
+        if isinstance(event, (Started, Finished)):
+            self.step = event.index
+            event = msgspec.structs.replace(event, total=self.total)
+        self.on_event(event)
+
+    def workers(self, workdir: Path, executor) -> None:
+        """Each process of the plan as one cell of `executor`, in plan order, with the
+        machine load recorded around it and the partial result handed on after it."""
         from mxprof.cpu.load import LoadMonitor
-        from mxprof.jobs.profile.runner import group_label, run_group
-        specs = self.plan.specs
-        for n, group in enumerate(self.plan.groups):
-            members = [specs[i] for i in group]
-            label = group_label(members)
-            began = self.started(label)
+        from mxprof.jobs.profile.runner import group_cell, group_label, group_results
+        specs, timeout = self.plan.specs, self.plan.options.timeout
+        members = [[specs[i] for i in group] for group in self.plan.groups]
+        cells = [group_cell(m, workdir, timeout=timeout, index=n) for n, m in enumerate(members)]
+        labels = [group_label(m) for m in members]
+        ran = executor.run(cells, self.in_plan, labels=labels)
+        while True:
             monitor = LoadMonitor.start()
-            ran = run_group(members, workdir, timeout=self.plan.options.timeout, index=n)
+            try:
+                n, res = next(ran)
+            except StopIteration:
+                return
             # One busy-machine record per worker, named after it (mxprof.cpu.load).
             if monitor is not None:
-                rec = monitor.stop(f"{label} (worker {len(self.loads) + 1})")
+                rec = monitor.stop(f"{labels[n]} (worker {len(self.loads) + 1})")
                 self.loads.append(rec.to_dict() if rec else None)
-            self.results.update(zip(group, ran, strict=True))
-            bad = [r for r in ran if not r.ok]
-            self.finished(label, "ok" if not bad else bad[0].status, began,
-                          error="; ".join(f"{r.spec.pass_name} {r.status}: {r.error}"
-                                          for r in bad) or None)
+            self.results.update(zip(self.plan.groups[n], group_results(members[n], res),
+                                    strict=True))
             self.partial()
 
 
@@ -154,10 +166,14 @@ def _diagnose(plan: ProfilePlan, report: dict, on_event: OnEvent) -> None:
 
 
 def run(plan: ProfilePlan, on_event: OnEvent = ignore, *,
-        on_partial: Callable[[ProfileResult], None] | None = None) -> ProfileResult:
-    """Run `plan` (module docstring); the typed result. KeyboardInterrupt propagates, after
-    the workers that ended were handed to `on_partial`."""
+        on_partial: Callable[[ProfileResult], None] | None = None,
+        executor=None) -> ProfileResult:
+    """Run `plan` (module docstring); the typed result. `executor`: where the worker cells
+    run (mxprof.workers.executor; default a LocalExecutor, one after another here).
+    KeyboardInterrupt propagates, after the workers that ended were handed to `on_partial`."""
     import tempfile
+
+    from mxprof.workers.executor import LocalExecutor
     state = _Run(plan, on_event, on_partial)
     if not any(s.pass_name == "primitives" for s in plan.specs):
         # Workers name oneDNN from this cache (one probe process per libmxnet, then
@@ -168,7 +184,7 @@ def run(plan: ProfilePlan, on_event: OnEvent = ignore, *,
     with tempfile.TemporaryDirectory(prefix="mxprof-") as tmp:
         folder = Path(workdir or tmp)
         folder.mkdir(parents=True, exist_ok=True)
-        state.workers(folder)
+        state.workers(folder, executor or LocalExecutor())
     report = state.report()
     if plan.checks:
         state.partial()
