@@ -142,19 +142,19 @@ def _roof_refuted(report: dict, ceilings: dict | None) -> bool:
 
 def _diagnose(plan: ProfilePlan, report: dict, on_event: OnEvent) -> None:
     """Ceilings + roofline + findings; see the module docstring, step 3."""
-    from mxprof.jobs.profile.report import add_diagnosis
+    from mxprof.jobs.profile.report import diagnosis
     if any(s.pass_name == "primitives" for s in plan.specs):
         on_event(Note(text="machine ceilings (cached per machine and binding; "
                            "--refresh-ceilings)"))
     try:
         ceilings = _ceilings(plan, on_event, refresh=plan.options.refresh_ceilings)
-        add_diagnosis(report, ceilings)
+        report.update(diagnosis(report, ceilings))
         if _roof_refuted(report, ceilings):
             # A cached roof below what this run's primitives attain was measured under more
             # load than now: measure it once more rather than print efficiencies over 100%.
             on_event(Note(text="machine ceilings: the cached roofs are below what this run "
                                "attains; measuring them again", level="warning"))
-            add_diagnosis(report, _ceilings(plan, on_event, refresh=True))
+            report.update(diagnosis(report, _ceilings(plan, on_event, refresh=True)))
     except Exception as exc:  # noqa: BLE001 - the measurements must survive a failed diagnosis
         report["notes"].append(f"diagnosis failed: {exc!r}")
         return
