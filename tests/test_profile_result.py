@@ -60,3 +60,12 @@ def test_the_roof_verdict_is_a_field_not_a_sentence():
     refuted = {"roofline": {"warnings": [], "roof_refuted": True}}
     assert _roof_refuted(refuted, cached)
     assert not _roof_refuted(refuted, {"cache": {"hit": False}})  # measured now: nothing to redo
+
+
+@pytest.mark.parametrize("name", ["terminal", "markdown", "json"])
+def test_renderers_take_the_record_or_its_dict(name):
+    from mxprof.jobs.profile.records import ProfileResult
+    from mxprof.render import get_renderer
+    result = ProfileResult.from_report(json.loads(SAVED.read_text()))
+    renderer = get_renderer(name)
+    assert renderer.render(result) == renderer.render(result.to_dict())
