@@ -15,7 +15,7 @@ import sys
 import pytest
 from tests.conftest import FIXTURES, run_cli
 
-from mxprof.jobs.accuracy.run import plan_configs, reference_for
+from mxprof.jobs.accuracy.configs import plan_configs, reference_for
 from mxprof.jobs.profile import runner
 from mxprof.jobs.profile.plan import plan_specs
 from mxprof.jobs.profile.spec import Protocol

@@ -5,14 +5,15 @@ from __future__ import annotations
 from typing import Any
 
 from mxprof.jsonio import dumps
-from mxprof.render.base import Renderer
+from mxprof.render.base import Renderer, as_dict
 
 
 class JsonRenderer(Renderer):
     name = "json"
     extension = ".json"
 
-    def render(self, report: dict[str, Any]) -> str:
+    def render(self, report: Any) -> str:
+        report = as_dict(report)  # a ProfileResult or its dict
         return dumps(report) + "\n"
 
 

@@ -33,6 +33,8 @@ class ConfigPlan:
 
 # The reference for networks with RNN layers (see the module docstring).
 RNN_REFERENCE = ConfigPlan(REFERENCE, "plain", True, extra_env=(("MXNET_USE_MKLDNN_RNN", "0"),))
+
+
 def has_rnn_layers(model: dict) -> bool:
     """True when the network runs the RNN operator (mxprof.mx.rnn.has_rnn, the one answer for
     every job: mxprof's own RNN models and exported symbols holding an RNN node)."""
