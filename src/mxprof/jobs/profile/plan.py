@@ -27,7 +27,8 @@ def plan_specs(model: ModelSpec, *, batch_size: int, protocol: Protocol,
     """One RunSpec per (configuration, pass); timing always runs, primitives only with MKL-DNN.
 
     Timing runs in `processes` workers per configuration, interleaved (A B A B...) so drifting
-    load hits both sides (mxprof.workers.schedule). Raises ValueError for an unknown pass name.
+    load hits both sides (mxprof.workers.schedule); the MKL-DNN layers pass in `processes`
+    workers too (`_copies`). Raises ValueError for an unknown pass name.
     """
     from mxprof.workers import schedule
     unknown = set(passes) - set(PASSES)
@@ -39,7 +40,8 @@ def plan_specs(model: ModelSpec, *, batch_size: int, protocol: Protocol,
     per = {"mkldnn": chosen, "reference": [p for p in chosen if p != "primitives"]}
     # Headline timings first, so an interrupted run still has the numbers that matter most.
     order = [(c, "timing") for _, c in schedule.interleave([c for c, _ in configs], processes)] + [
-        (c, p) for c, _ in configs for p in per[c] if p != "timing"]
+        (c, p) for c, _ in configs for p in per[c] if p != "timing"
+        for _ in range(_copies(c, p, processes))]
     mk = dict(configs)
     hooks = hooks or {}
     return [RunSpec(model=model, config=c, mkldnn=mk[c], pass_name=p, batch_size=batch_size,
@@ -47,6 +49,13 @@ def plan_specs(model: ModelSpec, *, batch_size: int, protocol: Protocol,
                     physical_only=physical_only, test_hook=hooks.get((c, p)),
                     wait_policy=wait_policy, threads_why=threads_why)
             for c, p in order]
+
+
+def _copies(config: str, pass_name: str, processes: int) -> int:
+    """Processes of one pass: the MKL-DNN layers pass runs in as many processes as the timing,
+    so each layer's time pools the run-to-run spread too (`mxprof diff` gives every layer's
+    difference an interval from them); the other passes run once."""
+    return processes if (config, pass_name) == ("mkldnn", "layers") else 1
 
 
 def _thread_choice(threads, cpus: str | None, physical_only: bool):
