@@ -6,6 +6,7 @@ One Struct per file a command writes with `--json` (schema 1, mxprof.schema.SCHE
 - `AccuracyFile`    `mxprof accuracy --json` (mxprof.jobs.accuracy.records.AccuracyReport)
 - `CompareResult`   `mxprof compare --json`, whose rows are `CompareRow`
 - `ResultsLine`     one line of the compare results log (`--results`, JSON lines)
+- `DiffResult`      `mxprof diff --json` (mxprof.jobs.diff)
 
 The commands build these files as dicts; loading (`load(kind, path)`, used by every `--load`)
 decodes them through the Structs, so a file with a wrong type or a renamed required field is
@@ -29,6 +30,7 @@ from typing import Any
 
 from mxprof.jobs.accuracy.records import AccuracyFile
 from mxprof.jobs.compare.records import CompareResult, CompareRow, ResultsLine
+from mxprof.jobs.diff.records import DiffResult
 from mxprof.jobs.fusion.records import FusionResult
 from mxprof.jobs.profile import records as profile_records
 from mxprof.jobs.profile.records import ProfileResult
@@ -41,6 +43,7 @@ FILES: dict[str, tuple[type, str]] = {
     "compare": (CompareResult, "compare.schema.json"),
     "compare-row": (CompareRow, "compare-row.schema.json"),
     "compare-results-line": (ResultsLine, "compare-results-line.schema.json"),
+    "diff": (DiffResult, "diff.schema.json"),
 }
 
 

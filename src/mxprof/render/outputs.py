@@ -57,3 +57,10 @@ def formats_of(kind: str) -> tuple[Format, ...]:
         return OUTPUTS[kind]
     except KeyError:
         raise ValueError(f"no outputs declared for result kind {kind!r}") from None
+
+
+declare("diff",
+        Format("markdown", ".md", "write the diff as Markdown", "mxprof.render.diff:write_markdown"),
+        Format("html", ".html", "write the diff as an HTML page (side-by-side bars per layer, "
+               "changed primitives highlighted)", "mxprof.render.html.diff:write_page",
+               stdout=False))

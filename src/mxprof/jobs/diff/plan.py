@@ -76,12 +76,17 @@ def _check_options(o: Options) -> None:
         raise UsageError(f"--floor must be between 0 and 1 (a fraction), got {o.floor}")
 
 
-def plan(options: Options) -> DiffPlan:
-    """Both files read and checked; UsageError (exit 2) names the file and what is wrong."""
+def plan(options: Options, *, loaded: tuple[Any, Any] | None = None) -> DiffPlan:
+    """Both files read and checked; UsageError (exit 2) names the file and what is wrong.
+    `loaded`: the two results already decoded (the notebook API's in-memory reports); the
+    paths then only label them."""
     from mxprof.jobs.results import validate
     from mxprof.schema import ResultFileError
     _check_options(options)
-    data = {side: _read(path) for side, path in (("a", options.a), ("b", options.b))}
+    if loaded is not None:
+        data = {"a": loaded[0], "b": loaded[1]}
+    else:
+        data = {side: _read(path) for side, path in (("a", options.a), ("b", options.b))}
     kinds = {side: kind_of(d) for side, d in data.items()}
     if kinds["a"] != kinds["b"]:
         raise UsageError(f"{options.a} is a {kinds['a']} result and {options.b} a {kinds['b']} "
