@@ -57,6 +57,12 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                         "zeroed, OpenMP threads = CPUs) and show before/after")
     m.add_argument("--refresh-ceilings", action="store_true",
                    help="measure the machine ceilings again instead of using the cached ones")
+    m.add_argument("--python", action="append", default=[], metavar="NAME=PATH",
+                   help="profile the MXNet of this interpreter (a venv with another build) "
+                        "instead of this one's; `mxprof diff` then compares the files")
+    m.add_argument("--build", action="append", default=[], metavar="NAME=PIP_SPEC",
+                   help="profile this pip-installable MXNet build (e.g. mkl16=mxnet-mkl==1.6.0), "
+                        "in a venv made once and cached")
     _options.add_binding(p)
     _options.add_timing(p)
     _options.add_processes(p)
@@ -278,6 +284,12 @@ def run(args) -> int:
         return _finish(args, _options.load_result("profile", args.load), EXIT_OK)
     _check_inputs(args)
     checks = _chosen_checks(args.checks)
+    args.other_python = _other_build(args)
+    if args.other_python and checks:
+        # The fusion and equivalence checks run under this interpreter: not the build profiled.
+        print("mxprof: note: --python/--build: the companion checks are skipped (they would "
+              "run this interpreter's MXNet)", file=sys.stderr)
+        checks = []
     model = _resolve(args)
     specs = _plan(args, model)
     if args.dry_run:
@@ -316,14 +328,14 @@ def _measure(args, specs, checks) -> int:
                     print(f"mxprof: warning: partial result not written: {exc!r}",
                           file=sys.stderr)
 
-        if not any(s.pass_name == "primitives" for s in specs):
+        if not any(s.pass_name == "primitives" for s in specs) and not args.other_python:
             # Workers name oneDNN from this cache (one probe process per libmxnet, then
             # cached); the primitives pass reads it from its own verbose log instead.
             from mxprof.workers.environment import onednn_version
             onednn_version(probe=True)
         results = run_specs(specs, timeout=args.timeout, workdir=args.workdir,
                             on_start=started, on_worker=partial, progress=False,
-                            share=not args.no_share)
+                            share=not args.no_share, python=args.other_python)
         report = build_report(results, planned=len(specs))
         _add_machine_load(report, loads)
         if checks:
@@ -333,6 +345,31 @@ def _measure(args, specs, checks) -> int:
         if not args.no_diagnosis:
             _diagnose(args, specs, report, progress)
     return _finish(args, report, exit_status(results, report.get("checks")))
+
+
+def _other_build(args) -> str | None:
+    """The interpreter of --python NAME=PATH or --build NAME=PIP_SPEC (one per profile: run
+    profile once per build, then `mxprof diff` the files), checked like compare's; None for
+    this interpreter's MXNet."""
+    if not args.python and not args.build:
+        return None
+    if len(args.python) + len(args.build) > 1:
+        raise UsageError("profile takes one --python or --build (one build per profile file); "
+                         "run profile once per build and compare the files with mxprof diff")
+    from mxprof.workers import builds
+    try:
+        if args.python:
+            build = builds.parse_python(args.python[0])
+        else:
+            name, spec = builds.parse_build(args.build[0])
+            build = builds.ensure_venv(name, spec, log=lambda m: print(f"mxprof: {m}",
+                                                                       file=sys.stderr))
+        build = builds.probe(build)
+    except builds.BuildError as exc:
+        raise UsageError(str(exc)) from None
+    print(f"mxprof: profiling build {build.name}: MXNet {build.mxnet} ({build.python})",
+          file=sys.stderr)
+    return build.python
 
 
 def exit_status(results, checks: dict | None) -> int:
