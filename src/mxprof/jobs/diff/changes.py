@@ -106,9 +106,8 @@ def primitive_totals(a: Json, b: Json) -> Json:
     pa, pb = a.get("primitives"), b.get("primitives")
     if not pa or not pb:
         return {}
-    kinds_a = {r["kind"]: r["ms"] for r in pa.get("by_kind") or ()}
-    kinds_b = {r["kind"]: r["ms"] for r in pb.get("by_kind") or ()}
     ta, tb = pa.get("totals") or {}, pb.get("totals") or {}
+    kinds_a, kinds_b = _kinds(pa, ta), _kinds(pb, tb)
     return {
         "by_kind": {k: [kinds_a.get(k), kinds_b.get(k)]
                     for k in sorted(set(kinds_a) | set(kinds_b),
@@ -119,6 +118,17 @@ def primitive_totals(a: Json, b: Json) -> Json:
         "outside_reorders": [(pa.get("reorders") or {}).get("outside_count"),
                              (pb.get("reorders") or {}).get("outside_count")],
     }
+
+
+def _kinds(prims: Json, totals: Json) -> dict[str, float]:
+    """ms per iteration by primitive kind: the timed iterations' table, or (a log whose lines
+    could not be attributed to iterations: no timestamps) every exec line of the log over the
+    pass's iterations, warm-up included."""
+    rows = prims.get("by_kind") or ()
+    if rows:
+        return {r["kind"]: r["ms"] for r in rows}
+    n = max(int(prims.get("iterations") or 1), 1)
+    return {k: v["ms"] / n for k, v in (totals.get("by_kind") or {}).items()}
 
 
 def roofline_of(report: Json) -> dict[str, tuple[float | None, str | None]]:

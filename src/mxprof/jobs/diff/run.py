@@ -75,6 +75,13 @@ def _layer_notes(plan: DiffPlan, diffs: list[LayerDiff]) -> list[str]:
         elif not any(r.get("samples_ms") for r in report["layers"]):
             notes.append(f"{side} ({path}) has no per-iteration layer samples (written before "
                          "mxprof kept them): layer differences are shown without an interval")
+    for side, path, report in (("A", plan.options.a, plan.a), ("B", plan.options.b, plan.b)):
+        prims = report.get("primitives") or {}
+        if (prims.get("totals") or {}).get("exec_count") and not prims.get("work"):
+            notes.append(f"{side} ({path}): its primitives could not be attributed to layers "
+                         f"(oneDNN {prims.get('onednn_version') or '?'} prints no timestamps "
+                         "in its verbose lines): per-layer primitive changes need both files "
+                         "attributed; the per-kind totals still compare")
     if diffs and all(d.significant is not None for d in diffs):
         procs = {d.pooled for d in diffs}
         if any("x 1 process," in p or p.endswith("x 1 process") for p in procs):
