@@ -129,3 +129,20 @@ def test_notebook_diff_takes_reports(profiles):
     report = mxprof.diff(mxprof.load(profiles["a"]), profiles["slow"])
     assert report.layers.iloc[0]["name"] == "conv1_fwd"
     assert "conv1_fwd" in str(report)
+
+
+def test_profile_of_another_interpreter(tmp_path):
+    """--python NAME=PATH runs every worker under that interpreter (here this one, reached as
+    another build is: through the symlinked mxprof path); two builds in one profile are refused."""
+    import sys
+    out = tmp_path / "twin.json"
+    done = run_cli("profile", f"{NET}:build", "--shape", "3,32,32", "--passes", "timing",
+                   "--processes", "1", "--min-time", "0.1", "--no-reference", "--checks",
+                   "none", "--no-diagnosis", "--python", f"twin={sys.executable}",
+                   "--json", str(out))
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert "profiling build twin: MXNet 1.9.1" in done.stderr
+    assert json.loads(out.read_text())["environment"]["mxnet"]["version"] == "1.9.1"
+    two = run_cli("profile", f"{NET}:build", "--python", f"a={sys.executable}", "--python",
+                  f"b={sys.executable}")
+    assert two.returncode == 2 and "one --python or --build" in two.stderr
