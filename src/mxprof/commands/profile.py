@@ -284,8 +284,9 @@ def run(args) -> int:
         return _finish(args, _options.load_result("profile", args.load), EXIT_OK)
     _check_inputs(args)
     checks = _chosen_checks(args.checks)
-    args.other_python = _other_build(args)
-    if args.other_python and checks:
+    # A --build venv is made only for a real run; a dry run checks the flags' form.
+    args.other_python = _other_build(args, make=not args.dry_run)
+    if (args.python or args.build) and checks:
         # The fusion and equivalence checks run under this interpreter: not the build profiled.
         print("mxprof: note: --python/--build: the companion checks are skipped (they would "
               "run this interpreter's MXNet)", file=sys.stderr)
@@ -347,10 +348,10 @@ def _measure(args, specs, checks) -> int:
     return _finish(args, report, exit_status(results, report.get("checks")))
 
 
-def _other_build(args) -> str | None:
+def _other_build(args, *, make: bool = True) -> str | None:
     """The interpreter of --python NAME=PATH or --build NAME=PIP_SPEC (one per profile: run
     profile once per build, then `mxprof diff` the files), checked like compare's; None for
-    this interpreter's MXNet."""
+    this interpreter's MXNet, or when not `make` (a dry run: the flags parsed, nothing made)."""
     if not args.python and not args.build:
         return None
     if len(args.python) + len(args.build) > 1:
@@ -358,6 +359,10 @@ def _other_build(args) -> str | None:
                          "run profile once per build and compare the files with mxprof diff")
     from mxprof.workers import builds
     try:
+        if not make:
+            _ = builds.parse_python(args.python[0]) if args.python else \
+                builds.parse_build(args.build[0])
+            return None
         if args.python:
             build = builds.parse_python(args.python[0])
         else:
