@@ -60,7 +60,7 @@ def test_aa_diff_has_no_significant_layer(profiles):
     assert r.primitives == []  # same build, same primitives
 
 
-def test_older_files_diff_without_interval(profiles):
+def test_older_files_diff_without_interval():
     r = _diff(OLD, OLD)
     assert r.layers and all(d.significant is None and d.diff_low is None for d in r.layers)
     assert any("no per-iteration layer samples" in n for n in r.notes)
@@ -146,3 +146,14 @@ def test_profile_of_another_interpreter(tmp_path):
     two = run_cli("profile", f"{NET}:build", "--python", f"a={sys.executable}", "--python",
                   f"b={sys.executable}")
     assert two.returncode == 2 and "one --python or --build" in two.stderr
+
+
+def test_bad_outputs_refused_before_reading(tmp_path):
+    done = run_cli("diff", str(OLD), str(OLD), "--json", str(OLD))
+    assert done.returncode == 2 and "that is an input file" in done.stderr
+    done = run_cli("diff", str(OLD), str(OLD), "--html", "-")
+    assert done.returncode == 2 and "--html needs a file name" in done.stderr
+    done = run_cli("diff", str(OLD), str(tmp_path / "missing.json"))
+    assert done.returncode == 2 and "cannot read" in done.stderr
+    done = run_cli("diff", str(OLD))
+    assert done.returncode == 2 and "give two profile results" in done.stderr
