@@ -7,10 +7,9 @@ against its zoo original, two versions of a model).
 Statistics (`compare_layers`): a layer's figure is the median of its per-iteration ms, pooled
 over the layers processes of its file (`samples_ms`, one list per process). The interval of
 the ratio A / B (and of B - A, at A's median) comes from the hierarchical bootstrap of each side
-(mxprof.timing.bootstrap: processes, then iterations, with its small-sample rescaling), read as
-a normal interval on the log scale from the bootstrap's standard error, so that it can be
-widened for the number of layers compared: with m layers each interval is a Bonferroni
-(1 - 0.05 / m) interval, so the 95% holds for all layers at once and an A/A diff of m layers
+(mxprof.timing.bootstrap: processes, then iterations, with its small-sample rescaling) as a
+percentile interval, widened for the number of layers compared: with m layers each interval is
+a Bonferroni (1 - 0.05 / m) interval (with enough resamples for its tails, `resamples_for`), so the 95% holds for all layers at once and an A/A diff of m layers
 does not call 5% of them significant by chance. A layer is `significant` when that interval
 lies wholly outside the band of changes too small to matter: |ratio - 1| below `threshold`
 (default 5%) or |B - A| below `floor` (default 1%) of A's summed layer time. Iteration
@@ -21,7 +20,6 @@ keeps a run-to-run shift that the few processes cannot resolve from being named 
 from __future__ import annotations
 
 from collections import defaultdict
-from statistics import NormalDist
 from typing import Any
 
 import numpy as np
@@ -32,6 +30,8 @@ from mxprof.timing import bootstrap
 Row = dict[str, Any]
 CONFIDENCE = 0.95
 RESAMPLES = 2000
+MAX_RESAMPLES = 10000
+TAIL_DRAWS = 5
 SEED = 0
 # A layer time of 0 ms in one iteration (a node that did not run) cannot go on a log scale.
 FLOOR_MS = 1e-6
@@ -83,27 +83,28 @@ def pooled_text(groups: list[np.ndarray] | None) -> str:
     return f"{'+'.join(map(str, sizes))} iterations in {len(sizes)} processes"
 
 
-def _draws(groups: list[np.ndarray], rng: np.random.Generator) -> np.ndarray:
-    """Log bootstrap medians of one side (mxprof.timing.bootstrap, rescaled for few processes)."""
-    return bootstrap.scaled_log_medians(groups, RESAMPLES, rng)[1]
+def resamples_for(m: int, confidence: float = CONFIDENCE) -> int:
+    """Bootstrap resamples for a Bonferroni percentile interval over `m` layers: at least
+    TAIL_DRAWS draws beyond each end of it, between RESAMPLES and MAX_RESAMPLES."""
+    alpha = (1 - confidence) / (2 * max(m, 1))
+    return int(min(MAX_RESAMPLES, max(RESAMPLES, np.ceil(TAIL_DRAWS / alpha))))
 
 
-def _interval(a: list[np.ndarray], b: list[np.ndarray], z: float):
-    """(diff_low, diff_high, ratio_low, ratio_high) of B - A and A / B at `z` standard errors
-    of the bootstrap log ratio; B - A's interval is the ratio's at A's median (a linear
-    bootstrap of the difference is dominated by the skew of preempted iterations)."""
+def _interval(a: list[np.ndarray], b: list[np.ndarray], m: int):
+    """(diff_low, diff_high, ratio_low, ratio_high) of B - A and A / B: the percentile
+    interval of the bootstrap log ratio at the Bonferroni level for `m` layers; B - A's is
+    the ratio's at A's median (a linear bootstrap of the difference is dominated by the skew
+    of preempted iterations)."""
     rng = np.random.default_rng(SEED)
-    log_a, log_b = _draws(a, rng), _draws(b, rng)
+    n = resamples_for(m)
+    log_a = bootstrap.scaled_log_medians(a, n, rng)[1]
+    log_b = bootstrap.scaled_log_medians(b, n, rng)[1]
+    alpha = (1 - CONFIDENCE) / (2 * max(m, 1))
+    low, high = np.quantile(log_a - log_b, [alpha, 1 - alpha])
     med_a, med_b = bootstrap.pooled_median(a), bootstrap.pooled_median(b)
-    se_log = float(np.std(log_a - log_b, ddof=1))
-    centre = np.log(med_a / med_b)
-    r_low, r_high = float(np.exp(centre - z * se_log)), float(np.exp(centre + z * se_log))
+    ratio = med_a / med_b
+    r_low, r_high = min(float(np.exp(low)), ratio), max(float(np.exp(high)), ratio)
     return med_a / r_high - med_a, med_a / r_low - med_a, r_low, r_high
-
-
-def family_z(m: int, confidence: float = CONFIDENCE) -> float:
-    """The normal quantile of a Bonferroni interval over `m` comparisons."""
-    return NormalDist().inv_cdf(1 - (1 - confidence) / (2 * max(m, 1)))
 
 
 def is_significant(low: float, high: float, r_low: float, r_high: float, *, threshold: float,
@@ -121,14 +122,14 @@ def compare_layers(pairs: list[tuple[Row, Row]], *, threshold: float = 0.05,
     total_a = sum(float(ra.get("ms") or 0.0) for ra, _ in pairs)
     floor_ms = floor * total_a
     sampled = [(groups_of(ra), groups_of(rb)) for ra, rb in pairs]
-    z = family_z(sum(1 for ga, gb in sampled if ga and gb))
+    m = sum(1 for ga, gb in sampled if ga and gb)
     total_diff = sum(float(rb.get("ms") or 0.0) - float(ra.get("ms") or 0.0) for ra, rb in pairs)
     out = []
     for (ra, rb), (ga, gb) in zip(pairs, sampled):
         ms_a, ms_b = float(ra.get("ms") or 0.0), float(rb.get("ms") or 0.0)
         fields: dict[str, Any] = {}
         if ga and gb:
-            low, high, r_low, r_high = _interval(ga, gb, z)
+            low, high, r_low, r_high = _interval(ga, gb, m)
             fields = dict(diff_low=low, diff_high=high, ratio_low=r_low, ratio_high=r_high,
                           significant=is_significant(low, high, r_low, r_high,
                                                      threshold=threshold, floor_ms=floor_ms))
@@ -163,8 +164,8 @@ def significant_share(diffs: list[LayerDiff]) -> float | None:
 
 def method(threshold: float, floor: float, m: int) -> str:
     return (f"per layer: median of per-iteration ms pooled over the layers processes; "
-            f"interval of B - A and A / B from a hierarchical bootstrap of each side "
-            f"({RESAMPLES} resamples, seed {SEED}) as a normal interval on the log scale, "
-            f"Bonferroni-widened over the {m} layers compared ({100 * CONFIDENCE:.0f}% for all at "
+            f"interval of A / B (and of B - A at A's median): percentile interval of a "
+            f"hierarchical bootstrap of each side ({resamples_for(m)} resamples, seed {SEED}), "
+            f"Bonferroni over the {m} layers compared ({100 * CONFIDENCE:.0f}% for all at "
             f"once); significant: the interval wholly beyond {100 * threshold:.0f}% and beyond "
             f"{100 * floor:.0f}% of A's summed layer time")
