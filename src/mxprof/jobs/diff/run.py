@@ -82,6 +82,9 @@ def _layer_notes(plan: DiffPlan, diffs: list[LayerDiff]) -> list[str]:
                          f"(oneDNN {prims.get('onednn_version') or '?'} prints no timestamps "
                          "in its verbose lines): per-layer primitive changes need both files "
                          "attributed; the per-kind totals still compare")
+    notes += [n for side, path, report in (("A", plan.options.a, plan.a),
+                                           ("B", plan.options.b, plan.b))
+              for n in [_disagreement(side, path, report)] if n]
     if diffs and all(d.significant is not None for d in diffs):
         procs = {d.pooled for d in diffs}
         if any("x 1 process," in p or p.endswith("x 1 process") for p in procs):
@@ -89,6 +92,28 @@ def _layer_notes(plan: DiffPlan, diffs: list[LayerDiff]) -> list[str]:
                          "iteration-to-iteration noise only, not the run-to-run spread "
                          "(profile with --processes 2 or more)")
     return notes
+
+
+DISAGREE = 1.5  # per-process figures further apart than this: a disturbed process
+
+
+def _disagreement(side: str, path: str, report: Json) -> str | None:
+    """A note when one file's processes disagree (one disturbed by load or its OpenMP
+    runtime): its intervals are then wide, and few layers can be called significant."""
+    rows = [r.get("samples_ms") for r in report.get("layers") or () if r.get("samples_ms")]
+    parts = []
+    if rows and min(len(g) for g in rows) > 1:
+        sums = [sum(float(np.median(g[i])) for g in rows if len(g) > i)
+                for i in range(min(len(g) for g in rows))]
+        if min(sums) > 0 and max(sums) / min(sums) > DISAGREE:
+            parts.append("summed layer medians " + " vs ".join(f"{v:.3g}" for v in sums) + " ms")
+    lat = (report.get("latency_ms") or {}).get("per_process_median_ms") or []
+    if len(lat) > 1 and min(lat) > 0 and max(lat) / min(lat) > DISAGREE:
+        parts.append("latency medians " + " vs ".join(f"{v:.3g}" for v in lat) + " ms")
+    if not parts:
+        return None
+    return (f"{side} ({path}): its processes disagree ({'; '.join(parts)}): one was disturbed "
+            "(machine load, its OpenMP threads); the intervals cover that, so they are wide")
 
 
 def run(plan: DiffPlan, on_event: OnEvent = ignore, *,
