@@ -81,7 +81,8 @@ def _layer_notes(plan: DiffPlan, diffs: list[LayerDiff]) -> list[str]:
             notes.append(f"{side} ({path}): its primitives could not be attributed to layers "
                          f"(oneDNN {prims.get('onednn_version') or '?'} prints no timestamps "
                          "in its verbose lines): per-layer primitive changes need both files "
-                         "attributed; the per-kind totals still compare")
+                         "attributed; its per-kind times are every line of its log over the "
+                         "pass's iterations, the warm-up call's included")
     notes += [n for side, path, report in (("A", plan.options.a, plan.a),
                                            ("B", plan.options.b, plan.b))
               for n in [_disagreement(side, path, report)] if n]
