@@ -8,8 +8,9 @@ Statistics (`compare_layers`): a layer's figure is the median of its per-iterati
 over the layers processes of its file (`samples_ms`, one list per process). The interval of
 the ratio A / B (and of B - A, at A's median) comes from the hierarchical bootstrap of each side
 (mxprof.timing.bootstrap: processes, then iterations, with its small-sample rescaling) as a
-percentile interval, widened for the number of layers compared: with m layers each interval is
-a Bonferroni (1 - 0.05 / m) interval (with enough resamples for its tails, `resamples_for`), so the 95% holds for all layers at once and an A/A diff of m layers
+percentile interval, widened for the number of layers compared: with m layers each interval
+is a Bonferroni (1 - 0.05 / m) interval (enough resamples for its tails: `resamples_for`,
+at most MAX_RESAMPLES), so the 95% holds for all layers at once and an A/A diff of m layers
 does not call 5% of them significant by chance. A layer is `significant` when that interval
 lies wholly outside the band of changes too small to matter: |ratio - 1| below `threshold`
 (default 5%) or |B - A| below `floor` (default 1%) of A's summed layer time. Iteration
