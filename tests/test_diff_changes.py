@@ -90,3 +90,20 @@ def test_findings_of_one_side():
     a = {"findings": [{"rule": "reorders", "title": "r", "layers": ["x"]}]}
     b = {"findings": [{"rule": "reorders", "title": "r"}, {"rule": "ref_kernel", "title": "k"}]}
     assert [(f.rule, f.side) for f in changes.finding_changes(a, b)] == [("ref_kernel", "B only")]
+
+
+def test_a_shift_of_every_layer_is_named():
+    from mxprof.jobs.diff import run
+    from mxprof.jobs.diff.plan import DiffPlan, Options
+
+    def report(scale):
+        rows = [_row(f"l{i}", "Convolution", None, [[scale * (i + 1)] * 12] * 2)
+                for i in range(6)]
+        return {"model": {"name": "m"}, "layers": rows}
+    plan = DiffPlan(kind="diff", options=Options(a="a.json", b="b.json"), a=report(1.0),
+                    b=report(2.0))
+    result = run(plan)
+    assert any("moved the same way (median A/B 0.50x)" in n for n in result.notes)
+    plan = DiffPlan(kind="diff", options=Options(a="a.json", b="b.json"), a=report(1.0),
+                    b=report(1.0))
+    assert not any("moved the same way" in n for n in run(plan).notes)

@@ -86,6 +86,9 @@ def _layer_notes(plan: DiffPlan, diffs: list[LayerDiff]) -> list[str]:
     notes += [n for side, path, report in (("A", plan.options.a, plan.a),
                                            ("B", plan.options.b, plan.b))
               for n in [_disagreement(side, path, report)] if n]
+    shift = _common_shift(diffs, plan.options.threshold)
+    if shift:
+        notes.append(shift)
     if diffs and all(d.significant is not None for d in diffs):
         procs = {d.pooled for d in diffs}
         if any("x 1 process," in p or p.endswith("x 1 process") for p in procs):
@@ -93,6 +96,22 @@ def _layer_notes(plan: DiffPlan, diffs: list[LayerDiff]) -> list[str]:
                          "iteration-to-iteration noise only, not the run-to-run spread "
                          "(profile with --processes 2 or more)")
     return notes
+
+
+def _common_shift(diffs: list[LayerDiff], threshold: float) -> str | None:
+    """A note when (nearly) every layer moved the same way by more than `threshold`: the
+    machine's state (load, CPU frequency) or something every layer pays (thread wake-ups,
+    the OpenMP runtime) changed, more likely than single layers."""
+    ratios = np.array([d.ratio for d in diffs if d.ratio])
+    if len(ratios) < 4:
+        return None
+    median = float(np.median(ratios))
+    same = np.mean(ratios < 1) if median < 1 else np.mean(ratios > 1)
+    if same < 0.75 or abs(np.log(median)) < np.log(1 + threshold):
+        return None
+    return (f"{100 * same:.0f}% of the layers moved the same way (median A/B {median:.2f}x): "
+            "a change every layer pays (machine load, CPU frequency, threads, the OpenMP "
+            "runtime: see the environment rows) is more likely than changes of single layers")
 
 
 DISAGREE = 1.5  # per-process figures further apart than this: a disturbed process
