@@ -33,7 +33,7 @@ RANKS = {
 }
 # Within jobs/, the jobs that build on others: compare runs profile's timing workers; results
 # describes every job's result file.
-JOB_RANKS = {"profile": 0, "fusion": 0, "accuracy": 0, "compare": 1, "results": 2}
+JOB_RANKS = {"profile": 0, "fusion": 0, "accuracy": 0, "compare": 1, "results": 2, "diff": 2}
 
 
 def _layer(parts: tuple[str, ...]) -> tuple[int, int]:

@@ -17,7 +17,8 @@ def test_timings_first_interleaved_over_processes():
                        processes=2, wait_policy="passive")
     assert [(s.config, s.pass_name) for s in specs] == [
         ("mkldnn", "timing"), ("reference", "timing"), ("mkldnn", "timing"),
-        ("reference", "timing"), ("mkldnn", "layers"), ("reference", "layers")]
+        ("reference", "timing"), ("mkldnn", "layers"), ("mkldnn", "layers"),
+        ("reference", "layers")]  # MKL-DNN's layers pooled over processes (mxprof diff)
     assert {s.wait_policy for s in specs} == {"passive"}
 
 

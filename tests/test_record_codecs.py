@@ -81,7 +81,8 @@ def test_layer_profile_dict_and_its_nan_written_as_null():
     assert list(d) == ["layers", "iterations", "method", "per_iteration_ms", "latency_ms",
                        "overhead_ms", "layers_ms", "coverage", "windows"]
     assert d["layers"][0] == {"name": "conv0", "op": "Convolution", "output_shape": [1, 8, 4, 4],
-                              "ms": 1.5, "ms_p90": 2.0, "count_per_iter": 1}
+                              "ms": 1.5, "ms_p90": 2.0, "count_per_iter": 1,
+                              "samples_ms": []}  # each iteration's ms (none given here)
     assert d["layers"][1]["output_shape"] is None
     assert d["windows"] == [[0, 0, 1.0, 2.5]] and d["layers_ms"] == 2.0
     assert d["coverage"] is None  # NaN, as the strict writer puts it in the file

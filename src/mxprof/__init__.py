@@ -30,6 +30,7 @@ _EXPORTS = {
     "fusion": "mxprof.api",
     "accuracy": "mxprof.api",
     "load": "mxprof.api",
+    "diff": "mxprof.api",
     "Report": "mxprof.api",
 }
 
@@ -46,6 +47,7 @@ __all__ = [
     "capture_fd",
     "collect_layer_times",
     "compare_outputs",
+    "diff",
     "fusion",
     "load",
     "measure",
@@ -56,7 +58,7 @@ __all__ = [
 ]
 
 if TYPE_CHECKING:
-    from mxprof.api import Report, accuracy, fusion, load, profile
+    from mxprof.api import Report, accuracy, diff, fusion, load, profile
     from mxprof.cpu.binding import bind
     from mxprof.jobs.accuracy.metrics import (
         Tolerance,

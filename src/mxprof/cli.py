@@ -22,6 +22,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "fusion": ("fusion", "what MKL-DNN operator fusion does to each layer, and why"),
     "accuracy": ("accuracy", "MKL-DNN vs reference kernels, fused and INT8: outputs and top-1/top-5"),
     "compare": ("compare", "the reference MKL-DNN table (latency, throughput, speedups) here"),
+    "diff": ("diff", "what changed between two profile results, layer by layer, with intervals"),
     "merge": ("merge", "combine compare results files from several machines into one table"),
     "verbose": ("verbose", "summarize oneDNN/MKL-DNN verbose logs of any generation"),
     "topology": ("topology", "show sockets, cores, SMT siblings, NUMA nodes, CPU model and ISA"),

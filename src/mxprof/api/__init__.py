@@ -5,12 +5,14 @@
     report.layers.nlargest(10, "ms")             # pandas; report alone shows the page in Jupyter
 
 `profile`, `fusion`, `accuracy` run the same worker processes as the commands; `load` reads any
-saved `--json` result into the same `Report`.
+saved `--json` result into the same `Report`; `diff(a, b)` compares two profiles
+(`mxprof diff`).
 """
 
 from __future__ import annotations
 
+from mxprof.api.diff import DiffReport, diff
 from mxprof.api.jobs import accuracy, fusion, profile
 from mxprof.api.report import Report, load
 
-__all__ = ["Report", "accuracy", "fusion", "load", "profile"]
+__all__ = ["DiffReport", "Report", "accuracy", "diff", "fusion", "load", "profile"]

@@ -53,6 +53,12 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                         "zeroed, OpenMP threads = CPUs) and show before/after")
     m.add_argument("--refresh-ceilings", action="store_true",
                    help="measure the machine ceilings again instead of using the cached ones")
+    m.add_argument("--python", action="append", default=[], metavar="NAME=PATH",
+                   help="profile the MXNet of this interpreter (a venv with another build) "
+                        "instead of this one's; `mxprof diff` then compares the files")
+    m.add_argument("--build", action="append", default=[], metavar="NAME=PIP_SPEC",
+                   help="profile this pip-installable MXNet build (e.g. mkl16=mxnet-mkl==1.6.0), "
+                        "in a venv made once and cached")
     _options.add_binding(p)
     _options.add_timing(p)
     _options.add_processes(p)
@@ -87,7 +93,38 @@ def options_of(args):
         refresh_ceilings=args.refresh_ceilings, reference_protocol=args.reference_protocol,
         cores=args.cores, membind=args.membind, physical_only=args.physical_only,
         threads=args.threads, wait_policy=args.wait_policy, timeout=args.timeout,
-        workdir=args.workdir, share=not args.no_share, hooks=_hooks(args.test_hook))
+        workdir=args.workdir, share=not args.no_share, hooks=_hooks(args.test_hook),
+        python=_other_build(args, make=not args.dry_run))
+
+
+def _other_build(args, *, make: bool = True) -> str | None:
+    """The interpreter of --python NAME=PATH or --build NAME=PIP_SPEC (one per profile: run
+    profile once per build, then `mxprof diff` the files), checked like compare's; None for
+    this interpreter's MXNet, or when not `make` (a dry run: the flags parsed, nothing made)."""
+    if not args.python and not args.build:
+        return None
+    if len(args.python) + len(args.build) > 1:
+        raise UsageError("profile takes one --python or --build (one build per profile file); "
+                         "run profile once per build and compare the files with mxprof diff")
+    from mxprof.host import builds
+    try:
+        if not make:
+            _ = builds.parse_python(args.python[0]) if args.python else \
+                builds.parse_build(args.build[0])
+            return None
+        if args.python:
+            build = builds.parse_python(args.python[0])
+        else:
+            name, spec = builds.parse_build(args.build[0])
+            build = builds.ensure_venv(name, spec, log=lambda m: print(f"mxprof: {m}",
+                                                                       file=sys.stderr))
+        build = builds.probe(build)
+    except builds.BuildError as exc:
+        raise UsageError(str(exc)) from None
+    print(f"mxprof: profiling build {build.name}: MXNet {build.mxnet} ({build.python}); the "
+          "companion checks are skipped (they would run this interpreter's MXNet)",
+          file=sys.stderr)
+    return build.python
 
 
 def _check_inputs(args) -> None:

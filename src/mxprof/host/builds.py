@@ -36,7 +36,9 @@ from mxprof.workers.process import run_process
 from mxprof.workers.pythonpath import package_path_dir
 
 NUMPY_PIN = "numpy==1.23.5"
-NO_DEPS_EXTRAS = (NUMPY_PIN, "requests", "graphviz")
+# pandas: the profile worker's primitives pass tables the verbose log with it (profile --build).
+WORKER_PACKAGES = ("pandas",)
+NO_DEPS_EXTRAS = (NUMPY_PIN, "requests", "graphviz", *WORKER_PACKAGES)
 # Releases installed without their declared dependencies from the start (1.5.1 and older);
 # any other spec that fails to resolve gets the same recipe as a second try.
 _NO_DEPS = re.compile(r"^mxnet(-mkl)?==1\.[0-5](\.\d+)*(\.post\d+)?$", re.I)
@@ -112,7 +114,7 @@ def install_commands(pip_spec: str, venv: Path, base_python: str | None = None, 
         cmds.append([*pip, "--no-deps", *packages])
         cmds.append([*pip, *NO_DEPS_EXTRAS])
     else:
-        cmds.append([*pip, *packages, NUMPY_PIN])
+        cmds.append([*pip, *packages, NUMPY_PIN, *WORKER_PACKAGES])
     return cmds
 
 

@@ -7,6 +7,7 @@ One Struct per file a command writes with `--json` (schema 1, mxprof.schema.SCHE
 - `CompareFile`     `mxprof compare --json` (the CompareResult), whose rows are `CompareRow`
 - `ResultsLine`     one line of the compare results log (`--results`, JSON lines)
 - `CeilingsResult`  `mxprof ceilings --json`
+- `DiffResult`      `mxprof diff --json` (mxprof.jobs.diff)
 
 Every file carries `kind`; `kind_of_file` tells the kind of older files that do not.
 
@@ -33,6 +34,7 @@ from typing import Any
 from mxprof.jobs.accuracy.records import AccuracyFile
 from mxprof.jobs.ceilings import CeilingsResult
 from mxprof.jobs.compare.records import CompareFile, CompareRow, ResultsLine
+from mxprof.jobs.diff.records import DiffResult
 from mxprof.jobs.fusion.records import FusionResult
 from mxprof.jobs.profile import records as profile_records
 from mxprof.jobs.profile.records import ProfileResult
@@ -46,6 +48,7 @@ FILES: dict[str, tuple[type, str]] = {
     "compare-row": (CompareRow, "compare-row.schema.json"),
     "compare-results-line": (ResultsLine, "compare-results-line.schema.json"),
     "ceilings": (CeilingsResult, "ceilings.schema.json"),
+    "diff": (DiffResult, "diff.schema.json"),
 }
 
 

@@ -57,7 +57,8 @@ class GraphNode:
 
 
 class LayerTime(Record, frozen=True):
-    """Time of one graph node: median and p90 over iterations, in ms per iteration."""
+    """Time of one graph node: median and p90 over iterations, in ms per iteration;
+    `samples_ms` is each timed iteration's ms (what `mxprof diff` resamples for intervals)."""
 
     name: str
     op: str
@@ -65,6 +66,7 @@ class LayerTime(Record, frozen=True):
     ms: float
     ms_p90: float
     count_per_iter: int
+    samples_ms: tuple[float, ...] = ()
 
 
 class LayerProfile(Record, frozen=True):
@@ -221,15 +223,16 @@ def layer_spans(t_ns: np.ndarray, node_idx: np.ndarray, marks_ns: np.ndarray):
 
 def summarize_spans(nodes: list[GraphNode], iterations: int, it: np.ndarray, idx: np.ndarray,
                     start_ns: np.ndarray, end_ns: np.ndarray) -> tuple[list[LayerTime], np.ndarray]:
-    """Median/p90 ms per iteration of each node (executions in one iteration are summed), and
-    the summed layer time of each iteration."""
+    """Median/p90 ms per iteration of each node (executions in one iteration are summed), with
+    every iteration's ms, and the summed layer time of each iteration."""
     ms = np.zeros((iterations, len(nodes)))
     counts = np.zeros((iterations, len(nodes)), dtype=np.int64)
     np.add.at(ms, (it, idx), (end_ns - start_ns) / 1e6)
     np.add.at(counts, (it, idx), 1)
     layers = [
         LayerTime(node.name, node.op, node.output_shape, float(np.median(ms[:, i])),
-                  float(np.percentile(ms[:, i], 90)), int(np.median(counts[:, i])))
+                  float(np.percentile(ms[:, i], 90)), int(np.median(counts[:, i])),
+                  tuple(float(v) for v in ms[:, i]))
         for i, node in enumerate(nodes)
     ]
     return layers, ms.sum(axis=1)

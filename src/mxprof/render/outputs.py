@@ -97,3 +97,8 @@ declare("compare",
         Format("pyperf", ".json", "write the timings as a pyperf benchmark suite, one run per "
                "worker process (python -m pyperf stats / compare_to read it)",
                "mxprof.render.pyperf_suite:write", stdout=False))
+declare("diff",
+        Format("markdown", ".md", "write the diff as Markdown", "mxprof.render.diff:write_markdown"),
+        Format("html", ".html", "write the diff as an HTML page (side-by-side bars per layer, "
+               "changed primitives highlighted)", "mxprof.render.html.diff:write_page",
+               stdout=False))

@@ -93,9 +93,9 @@ def plan_specs(model: ModelSpec, *, batch_size: int, protocol: Protocol,
     """One RunSpec per (configuration, pass); timing always runs, primitives only with MKL-DNN.
 
     Timing runs in `processes` workers per configuration, interleaved (A B A B...) so drifting
-    load hits both sides (mxprof.workers.schedule). Every spec carries `placement`'s CPUs,
-    memory nodes, threads and wait policy (`wait_policy` overrides the latter). Raises
-    ValueError for an unknown pass name.
+    load hits both sides (mxprof.workers.schedule); the MKL-DNN layers pass in `processes`
+    workers too (`_copies`). Every spec carries `placement`'s CPUs, memory nodes, threads and
+    wait policy (`wait_policy` overrides the latter). Raises ValueError for an unknown pass name.
     """
     from mxprof.workers import schedule
     unknown = set(passes) - set(PASSES)
@@ -107,7 +107,8 @@ def plan_specs(model: ModelSpec, *, batch_size: int, protocol: Protocol,
     per = {"mkldnn": chosen, "reference": [p for p in chosen if p != "primitives"]}
     # Headline timings first, so an interrupted run still has the numbers that matter most.
     order = [(c, "timing") for _, c in schedule.interleave([c for c, _ in configs], processes)] + [
-        (c, p) for c, _ in configs for p in per[c] if p != "timing"]
+        (c, p) for c, _ in configs for p in per[c] if p != "timing"
+        for _ in range(_copies(c, p, processes))]
     mk = dict(configs)
     hooks = hooks or {}
     p = placement or Placement()
@@ -116,6 +117,13 @@ def plan_specs(model: ModelSpec, *, batch_size: int, protocol: Protocol,
                     physical_only=p.physical_only, test_hook=hooks.get((c, ps)),
                     wait_policy=wait_policy or p.wait_policy, threads_why=p.threads_why)
             for c, ps in order]
+
+
+def _copies(config: str, pass_name: str, processes: int) -> int:
+    """Processes of one pass: the MKL-DNN layers pass runs in as many processes as the timing,
+    so each layer's time pools the run-to-run spread too (`mxprof diff` gives every layer's
+    difference an interval from them); the other passes run once."""
+    return processes if (config, pass_name) == ("mkldnn", "layers") else 1
 
 
 def _check(options: Options) -> None:

@@ -27,6 +27,8 @@ from __future__ import annotations
 import datetime as _dt
 from typing import Any
 
+import numpy as np
+
 from mxprof._version import __version__
 from mxprof.jobs.profile.spec import RunResult
 from mxprof.schema import SCHEMA
@@ -63,16 +65,26 @@ def _pooled_timing(runs: list[RunResult]) -> tuple[dict | None, dict | None]:
                      "per_process_images_per_s": [t["images_per_s"] for t in tps]}
 
 
-def _layer_rows(layers: dict[str, Any] | None) -> list[dict[str, Any]] | None:
+def _layer_rows(layers: dict[str, Any] | None,
+                more: list[dict[str, Any]] = ()) -> list[dict[str, Any]] | None:
     """A per-layer profile (mxprof.mx.layers `LayerProfile.to_dict()`) as {name, op, ms,
-    output_shape} rows."""
+    output_shape, samples_ms} rows; `samples_ms` holds each timed iteration's ms, one list per
+    layers process (`more`: the profiles of the other processes of the same configuration,
+    pooled by node name: `ms` is then the median of all their iterations)."""
     if not layers:
         return None
     rows = layers.get("layers", layers) if isinstance(layers, dict) else layers
+    others = [{r.get("name"): r for r in (m.get("layers") or ())} for m in more if m]
     out = []
     for r in rows:
-        out.append({"name": r.get("name"), "op": r.get("op"), "ms": r.get("ms"),
-                    "output_shape": r.get("output_shape")})
+        groups = [list(r.get("samples_ms") or ())] + [
+            list(o[r.get("name")].get("samples_ms") or ()) for o in others if r.get("name") in o]
+        groups = [g for g in groups if g]
+        ms = r.get("ms")
+        if len(groups) > 1:
+            ms = float(np.median(np.concatenate(groups)))
+        out.append({"name": r.get("name"), "op": r.get("op"), "ms": ms,
+                    "output_shape": r.get("output_shape"), "samples_ms": groups or None})
     return out
 
 
@@ -112,7 +124,9 @@ def _config_section(results: dict[str, list[RunResult]]) -> dict[str, Any]:
     latency, throughput = _pooled_timing(results.get("timing") or [])
     bulk_off = _latency(ops_run.latency) if ops_run else None
     ops = ops_run.operators if ops_run else None
-    layers = _layer_rows(layers_run.layers) if layers_run else None
+    # Every layers process of the configuration (one, or one per --processes) pooled.
+    other_layers = [r.layers for r in results.get("layers") or () if r.ok and r is not layers_run]
+    layers = _layer_rows(layers_run.layers, other_layers) if layers_run else None
     median = latency["median"] if latency else None
     trace = (layers_run.trace if layers_run and layers_run.trace
              else ops_run.trace if ops_run else None)

@@ -84,7 +84,8 @@ class _Run:
         from mxprof.jobs.profile.runner import group_cell, group_label, group_results
         specs, timeout = self.plan.specs, self.plan.options.timeout
         members = [[specs[i] for i in group] for group in self.plan.groups]
-        cells = [group_cell(m, workdir, timeout=timeout, index=n) for n, m in enumerate(members)]
+        cells = [group_cell(m, workdir, timeout=timeout, index=n, python=self.plan.options.python)
+                 for n, m in enumerate(members)]
         labels = [group_label(m) for m in members]
         ran = executor.run(cells, self.in_plan, labels=labels)
         while True:
@@ -127,7 +128,7 @@ def _checks(state: _Run, report: dict) -> None:
 
 def _ceilings(plan: ProfilePlan, on_event: OnEvent, *, refresh: bool) -> dict | None:
     from mxprof.jobs.ceilings import machine_ceilings
-    if not any(s.pass_name == "primitives" for s in plan.specs):
+    if not any(s.pass_name == "primitives" for s in plan.specs) and not plan.options.python:
         return None
     spec = plan.specs[0]
     return machine_ceilings(spec.cpus, spec.threads, refresh=refresh,
@@ -175,7 +176,7 @@ def run(plan: ProfilePlan, on_event: OnEvent = ignore, *,
 
     from mxprof.workers.executor import LocalExecutor
     state = _Run(plan, on_event, on_partial)
-    if not any(s.pass_name == "primitives" for s in plan.specs):
+    if not any(s.pass_name == "primitives" for s in plan.specs) and not plan.options.python:
         # Workers name oneDNN from this cache (one probe process per libmxnet, then
         # cached); the primitives pass reads it from its own verbose log instead.
         from mxprof.host.environment import onednn_version

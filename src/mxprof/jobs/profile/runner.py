@@ -165,12 +165,13 @@ def run_specs(specs: Sequence[RunSpec], *, timeout: float, workdir: str | os.Pat
               on_result: Callable[[RunResult], None] | None = None,
               progress: bool | None = None, share: bool = True,
               on_start: Callable[[str], None] | None = None,
-              on_worker: Callable[[str, list[RunResult]], None] | None = None
-              ) -> list[RunResult]:
+              on_worker: Callable[[str, list[RunResult]], None] | None = None,
+              python: str | None = None) -> list[RunResult]:
     """Run every spec, several per process where `group_specs` allows (`share`); results in
     spec order. `on_start(label)` before each process, `on_result(result)` for each of its
     passes after it, then `on_worker(label, its results)`. A progress bar goes to stderr on a
-    TTY when `progress` is true."""
+    TTY when `progress` is true. `python`: run every worker under this interpreter (another
+    MXNet build, mxprof.host.builds)."""
     own_tmp = None
     if workdir is None:
         own_tmp = tempfile.TemporaryDirectory(prefix="mxprof-")
@@ -189,7 +190,7 @@ def run_specs(specs: Sequence[RunSpec], *, timeout: float, workdir: str | os.Pat
                 on_start(group_label(members))
             if bar:
                 bar.start(group_label(members))
-            ran = run_group(members, workdir, timeout=timeout, index=n)
+            ran = run_group(members, workdir, timeout=timeout, index=n, python=python)
             for i, result in zip(group, ran, strict=True):
                 results[i] = result
                 if bar:

@@ -31,12 +31,15 @@ Number = float | None
 
 
 class LayerRow(Record, frozen=True, kw_only=True):
-    """One layer (graph node) of the per-layer profile: median ms per iteration."""
+    """One layer (graph node) of the per-layer profile: median ms per iteration; `samples_ms`:
+    each timed iteration's ms, one list per layers process (None in files written before
+    they were kept: `mxprof diff` then gives no interval)."""
 
     name: str
     op: str | None = None
     ms: Number = None
     output_shape: tuple[int, ...] | None = None
+    samples_ms: list[list[float]] | None = None
 
 
 class KindRow(Record, frozen=True, kw_only=True):

@@ -169,6 +169,9 @@ def run_operators(mx, net, spec: RunSpec, scratch: Path) -> dict[str, Any]:
     }
 
 
+LAYER_MIN_ITERATIONS = 10
+
+
 def run_layers(mx, net, spec: RunSpec) -> dict[str, Any]:
     """Per-layer times from the per-layer hooks (mxprof.mx.layers; the runner set its LAYER_ENV),
     and one iteration of layer windows as the trace."""
@@ -177,7 +180,10 @@ def run_layers(mx, net, spec: RunSpec) -> dict[str, Any]:
     x = _input(mx, spec, 1)
     t0 = time.perf_counter()
     _caller(net, x)()
-    n = _breakdown_iterations(spec, (time.perf_counter() - t0) * 1e3)
+    # At least LAYER_MIN_ITERATIONS (up to breakdown_iterations): each layer's iterations are
+    # what `mxprof diff` resamples, and 3 cannot give an interval.
+    n = max(_breakdown_iterations(spec, (time.perf_counter() - t0) * 1e3),
+            min(LAYER_MIN_ITERATIONS, spec.breakdown_iterations))
     profile = _plain(collect_layer_times(net, x, iterations=n, warmup=2))
     trace = layer_trace_events(profile)
     profile.pop("windows", None)  # thousands of rows: the trace keeps one iteration of them
