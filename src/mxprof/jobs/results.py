@@ -30,6 +30,7 @@ from typing import Any
 from mxprof.jobs.accuracy.records import AccuracyFile
 from mxprof.jobs.compare.records import CompareResult, CompareRow, ResultsLine
 from mxprof.jobs.fusion.records import FusionResult
+from mxprof.jobs.int8.records import Int8Result
 from mxprof.jobs.profile import records as profile_records
 from mxprof.jobs.profile.records import ProfileResult
 from mxprof.schema import ResultFileError, decode, json_schema
@@ -41,6 +42,7 @@ FILES: dict[str, tuple[type, str]] = {
     "compare": (CompareResult, "compare.schema.json"),
     "compare-row": (CompareRow, "compare-row.schema.json"),
     "compare-results-line": (ResultsLine, "compare-results-line.schema.json"),
+    "int8": (Int8Result, "int8.schema.json"),
 }
 
 

@@ -57,3 +57,10 @@ def formats_of(kind: str) -> tuple[Format, ...]:
         return OUTPUTS[kind]
     except KeyError:
         raise ValueError(f"no outputs declared for result kind {kind!r}") from None
+
+
+declare("int8",
+        Format("markdown", ".md", "write the report as Markdown ('-' for stdout)",
+               "mxprof.render.int8:write_markdown"),
+        Format("html", ".html", "write an HTML page with the per-layer error chart and the "
+               "accuracy-latency front", "mxprof.render.html.int8:write_page", stdout=False))

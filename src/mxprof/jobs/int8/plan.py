@@ -57,6 +57,7 @@ class Int8Plan(Plan, kw_only=True):
     kind: str = "int8"
     options: Options
     model: dict
+    workers: int = 0  # worker processes at most (the progress display's total)
 
 
 def parse_target(text: str) -> Target:
@@ -135,4 +136,6 @@ def plan(options: Options) -> Int8Plan:
     notes = []
     if options.budget_s is not None:
         notes.append(f"the search stops starting candidates after {options.budget_s:g} s")
-    return Int8Plan(options=options, model=model, steps=steps, notes=notes)
+    configs = 2 + (options.max_steps if options.target is not None else 0)
+    workers = configs * p + int(options.layer_times) + 1  # + the chosen one, re-quantized
+    return Int8Plan(options=options, model=model, steps=steps, notes=notes, workers=workers)

@@ -175,11 +175,12 @@ def _rows(data: dict) -> list[LayerRow]:
 
 
 def first_diverging(rows: list[LayerRow], threshold_db: float) -> str | None:
-    """The first layer (graph order) whose accumulated SQNR is below `threshold_db`."""
+    """The first layer (graph order) whose accumulated SQNR is below `threshold_db`: the first
+    FP32 layer its INT8 node absorbed (the conv of a conv+bn+relu), the name exclude takes."""
     for r in rows:
         s = r.accumulated.sqnr_db
         if s is not None and s < threshold_db:
-            return r.layer
+            return r.layers[0]
     return None
 
 
@@ -197,7 +198,7 @@ def run(plan, on_event: OnEvent = ignore, *,
     began = time.monotonic()
     o = plan.options
     work = Path(o.workdir) if o.workdir else Path(tempfile.mkdtemp(prefix="mxprof-int8-"))
-    job = _Job(plan, work, _renumber(on_event, len(plan.steps)), executor)
+    job = _Job(plan, work, _renumber(on_event, plan.workers), executor)
     ref = job.reference()
     result = _header(job)
     if not ref[0].ok:

@@ -1,0 +1,156 @@
+"""Render an Int8Result: terminal (rich), Markdown, through the one table model.
+
+Tables: the per-layer errors and times (one row per INT8-graph node, named by the FP32 layers
+it absorbed), the search trace (each candidate: layers kept in FP32, the scores, latency with
+its 95% interval, speedup over FP32 with its interval and significance), then the chosen
+configuration as the quantize_net call to paste. The HTML page is mxprof.render.html.int8.
+"""
+
+from __future__ import annotations
+
+from mxprof.jobs.int8.records import Candidate, Errors, Int8Result, LayerRow
+from mxprof.render.html.base import short_names
+from mxprof.render.table_model import Table, markdown_lines, print_tables
+
+
+def _f(v: float | None, spec: str = ".2f") -> str:
+    return "-" if v is None else format(v, spec)
+
+
+def _sqnr(e: Errors | None) -> str:
+    if e is None:
+        return "-"
+    return "inf" if e.sqnr_db is None else f"{e.sqnr_db:.1f}"
+
+
+def _layers(row: LayerRow, prefix: str) -> str:
+    return "+".join(x.removeprefix(prefix) for x in row.layers)
+
+
+def layer_table(r: Int8Result) -> Table:
+    prefix, _ = short_names([x for row in r.layers for x in row.layers])
+    rows = []
+    for row in r.layers:
+        mark = " <- first over" if row.layers[0] == r.first_diverging else ""
+        local = row.local
+        rows.append((
+            _layers(row, prefix) + mark, row.role,
+            _sqnr(row.accumulated), _f(row.accumulated.cosine, ".4f"),
+            _f(row.accumulated.norm_l2, ".3f"), _f(row.accumulated.max_abs, ".3g"),
+            _sqnr(local) if local else (row.local_note or "-")[:40],
+            _f(row.fp32_ms, ".3f"), _f(row.int8_ms, ".3f"), _f(row.boundary_ms, ".3f")))
+    foot = (f"SQNR in dB over {r.probe} inputs; accumulated: each model on its own input; local: "
+            "the INT8 node fed the FP32 layer's input. Times: ms per call at batch "
+            f"{r.protocol.get('timing_batch', 1)}, per-layer hooks under NaiveEngine (one "
+            "process, 20 calls, median); q/dq: the quantize, dequantize and requantize nodes "
+            f"next to the layer. First layer with accumulated SQNR below {r.threshold_db:g} dB: "
+            f"{r.first_diverging or 'none'}.")
+    return Table(f"Per layer ({prefix}*)" if prefix else "Per layer",
+                 ("layers", "runs", "SQNR acc", "cosine", "norm L2", "max abs", "SQNR local",
+                  "FP32 ms", "INT8 ms", "q/dq ms"), tuple(rows), foot, align="llrrrrrrrr")
+
+
+def latency_cell(c: Candidate) -> str:
+    lat = c.latency
+    if lat is None:
+        return "-"
+    if lat.ci95_low_ms is None or lat.ci95_high_ms is None:
+        return f"{lat.median_ms:.3f}"
+    return f"{lat.median_ms:.3f} [{lat.ci95_low_ms:.3f}-{lat.ci95_high_ms:.3f}]"
+
+
+def speedup_cell(c: Candidate) -> str:
+    if c.phase == "fp32":
+        return "1 (ref)"
+    s = c.speedup
+    if s is None:
+        return "-"
+    flag = "" if s.significant else " n.s."
+    return f"{s.value:.2f}x [{s.ci95_low:.2f}-{s.ci95_high:.2f}]{flag}"
+
+
+def _excluded(c: Candidate, prefix: str, user: tuple[str, ...]) -> str:
+    if c.phase == "fp32":
+        return "all (FP32 model)"
+    names = [x.removeprefix(prefix) for x in c.excluded if x not in user]
+    return ", ".join(names) or "none"
+
+
+def trace_table(r: Int8Result) -> Table:
+    prefix, _ = short_names([x for row in r.layers for x in row.layers] or ["a_", "b_"])
+    rows = []
+    for i, c in enumerate(r.candidates):
+        mark = "chosen" if i == r.chosen else ("front" if c.on_front else "")
+        if not c.ok:
+            rows.append((str(c.step), c.phase, _excluded(c, prefix, r.user_exclude),
+                         f"{c.status}: {c.error or ''}"[:60], "-", "-", "-", "-", mark))
+            continue
+        rows.append((str(c.step), c.phase, _excluded(c, prefix, r.user_exclude),
+                     _f(c.top1_agreement, ".4f"), _f(c.top1, ".4f"),
+                     _f(c.output_sqnr_db, ".1f"), latency_cell(c), speedup_cell(c), mark))
+    target = f"target {r.target.metric} >= {r.target.value:g}" if r.target else "no target"
+    p = r.protocol
+    foot = (f"{target}. Latency: ms per call at batch {p.get('timing_batch')}, median [95% "
+            f"interval] over {p.get('processes')} processes, {p.get('warmup')} warm-up calls, "
+            f"{p.get('min_time_s')} s of calls each; speedup: FP32 median / this median, "
+            "bootstrap 95% interval, n.s. when it contains 1. Layers in FP32 beyond --exclude.")
+    return Table("Search trace", ("step", "phase", "kept in FP32", "agreement", "top-1",
+                                  "out SQNR dB", "latency ms", "speedup", ""),
+                 tuple(rows), foot, align="rllrrrrrl")
+
+
+def header_lines(r: Int8Result) -> list[str]:
+    lines = [f"mxprof int8 {r.model}: weights {r.weights}, calibration {r.calib_mode} "
+             f"({r.calib_source}), quantized dtype {r.quantized_dtype}",
+             f"inputs: {r.inputs}"]
+    if r.user_exclude:
+        lines.append("excluded by --exclude: " + ", ".join(r.user_exclude))
+    return lines
+
+
+def result_lines(r: Int8Result) -> list[str]:
+    out = []
+    c = r.chosen_candidate
+    if c is not None:
+        verdict = {True: "meets the target", False: "does NOT meet the target (best found)",
+                   None: "no target"}[r.met]
+        out.append(f"chosen: step {c.step} ({verdict}), {len(c.excluded)} layer(s) in FP32, "
+                   f"latency {latency_cell(c)} ms, speedup {speedup_cell(c)}")
+        out.append(f"paste: {r.quantize_net_args}")
+    if r.exported:
+        out.append("exported: " + ", ".join(r.exported))
+    out += [f"note: {n}" for n in r.notes]
+    out += [f"error: {e}" for e in r.errors]
+    return out
+
+
+def tables(r: Int8Result) -> list[Table]:
+    out = [layer_table(r)] if r.layers else []
+    return out + [trace_table(r)] if r.candidates else out
+
+
+def render_terminal(r: Int8Result, console=None) -> None:
+    from rich.console import Console
+
+    console = console or Console()
+    for line in header_lines(r):
+        console.print(line, markup=False, highlight=False, soft_wrap=True)
+    print_tables(console, tables(r))
+    console.print()
+    for line in result_lines(r):
+        console.print(line, markup=False, highlight=False, soft_wrap=True)
+
+
+def render_markdown(r: Int8Result) -> str:
+    out = [f"# INT8: {r.model}", "", *(f"{line}  " for line in header_lines(r))]
+    for t in tables(r):
+        out += ["", *markdown_lines(t)]
+    out += ["", *(f"- {line}" for line in result_lines(r) if not line.startswith("paste"))]
+    if r.quantize_net_args:
+        out += ["", "```python", r.quantize_net_args, "```"]
+    return "\n".join(out) + "\n"
+
+
+def write_markdown(result: Int8Result, path: str) -> None:
+    from mxprof.workers.jsonio import write_text
+    write_text(path, render_markdown(result))
