@@ -29,6 +29,7 @@ _EXPORTS = {
     "profile": "mxprof.api",
     "fusion": "mxprof.api",
     "accuracy": "mxprof.api",
+    "int8": "mxprof.api",
     "load": "mxprof.api",
     "Report": "mxprof.api",
 }
@@ -47,6 +48,7 @@ __all__ = [
     "collect_layer_times",
     "compare_outputs",
     "fusion",
+    "int8",
     "load",
     "measure",
     "profile",
@@ -56,7 +58,7 @@ __all__ = [
 ]
 
 if TYPE_CHECKING:
-    from mxprof.api import Report, accuracy, fusion, load, profile
+    from mxprof.api import Report, accuracy, fusion, int8, load, profile
     from mxprof.cpu.binding import bind
     from mxprof.jobs.accuracy.metrics import (
         Tolerance,

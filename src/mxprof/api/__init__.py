@@ -10,7 +10,8 @@ saved `--json` result into the same `Report`.
 
 from __future__ import annotations
 
+from mxprof.api.int8 import int8
 from mxprof.api.jobs import accuracy, fusion, profile
 from mxprof.api.report import Report, load
 
-__all__ = ["Report", "accuracy", "fusion", "load", "profile"]
+__all__ = ["Report", "accuracy", "fusion", "int8", "load", "profile"]

@@ -120,7 +120,7 @@ def _progress(total: int):
         if isinstance(event, Started):
             bar.start(event.label)
         elif isinstance(event, Finished):
-            bar.done(event.label, None if event.ok else f"{event.status}: {event.error}")
+            bar.done(event.label, "ok" if event.ok else f"{event.status}: {event.error}")
         else:
             bar.note(event.text)
     return bar, on_event

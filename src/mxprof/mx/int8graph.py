@@ -109,7 +109,7 @@ def map_nodes(symbol_json: dict, fp32_names: list[str] | set[str]) -> list[Graph
         output_layer = layers[-1] if layers else None
         if role in ("dequantize", "requantize") and inputs and inputs[0][0] in out:
             output_layer = out[inputs[0][0]].output_layer  # the same tensor, another dtype
-        quantized = role == "int8" and _quantized_out(node) or role in ("quantize", "requantize")
+        quantized = (role == "int8" and _quantized_out(node)) or role in ("quantize", "requantize")
         out[i] = GraphNode8(i, node["name"], node["op"], role, layers, output_layer,
                             quantized, inputs)
     return list(out.values())

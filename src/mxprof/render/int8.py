@@ -83,7 +83,7 @@ def trace_table(r: Int8Result) -> Table:
         mark = "chosen" if i == r.chosen else ("front" if c.on_front else "")
         if not c.ok:
             rows.append((str(c.step), c.phase, _excluded(c, prefix, r.user_exclude),
-                         f"{c.status}: {c.error or ''}"[:60], "-", "-", "-", "-", mark))
+                         c.status, "-", "-", "-", "-", mark))
             continue
         rows.append((str(c.step), c.phase, _excluded(c, prefix, r.user_exclude),
                      _f(c.top1_agreement, ".4f"), _f(c.top1, ".4f"),
@@ -117,6 +117,7 @@ def result_lines(r: Int8Result) -> list[str]:
         out.append(f"chosen: step {c.step} ({verdict}), {len(c.excluded)} layer(s) in FP32, "
                    f"latency {latency_cell(c)} ms, speedup {speedup_cell(c)}")
         out.append(f"paste: {r.quantize_net_args}")
+    out += [f"step {c.step} {c.status}: {c.error}" for c in r.candidates if not c.ok]
     if r.exported:
         out.append("exported: " + ", ".join(r.exported))
     out += [f"note: {n}" for n in r.notes]
@@ -126,7 +127,7 @@ def result_lines(r: Int8Result) -> list[str]:
 
 def tables(r: Int8Result) -> list[Table]:
     out = [layer_table(r)] if r.layers else []
-    return out + [trace_table(r)] if r.candidates else out
+    return [*out, trace_table(r)] if r.candidates else out
 
 
 def render_terminal(r: Int8Result, console=None) -> None:

@@ -251,10 +251,17 @@ def _finish(result: Int8Result, job: _Job, began: float) -> Int8Result:
             result, chosen=chosen, met=met,
             quantize_net_args=quantize_net_args(job.o, pick.excluded))
         result = _reproduce(result, job, pick)
+    if chosen is not None and _slower_than_fp32(job.candidates[chosen]):
+        result.notes.append("FP32 is significantly faster than the chosen INT8 configuration "
+                            "here: at this batch and size INT8 does not pay")
     if met is False:
         result.notes.append(f"no configuration met {job.o.target.metric} >= "
                             f"{job.o.target.value:g}: the best found is shown")
     return _done(result, job, began)
+
+
+def _slower_than_fp32(c: Candidate) -> bool:
+    return c.speedup is not None and c.speedup.significant and c.speedup.value < 1
 
 
 def _reproduce(result: Int8Result, job: _Job, pick: Candidate) -> Int8Result:
