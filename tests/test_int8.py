@@ -93,6 +93,8 @@ def test_exported_exclusion_reproduces_reported_accuracy(outlier):
 
 
 def test_without_outlier_every_layer_stays_int8(cli, tmp_path):
+    """Accuracy alone keeps every layer INT8 (no per-layer times: on a net this small INT8
+    does not pay in time, and the job's cost phase would rightly move layers back)."""
     data, _ = _run(cli, tmp_path, "plain", "--no-layer-times")
     assert data["first_diverging"] is None
     chosen = data["candidates"][data["chosen"]]

@@ -27,27 +27,41 @@ def _layers(row: LayerRow, prefix: str) -> str:
     return "+".join(x.removeprefix(prefix) for x in row.layers)
 
 
-def layer_table(r: Int8Result) -> Table:
+def _layer_cells(r: Int8Result, row: LayerRow, prefix: str, full: bool) -> tuple[str, ...]:
+    mark = " <- first over" if row.layers[0] == r.first_diverging else ""
+    name = _layers(row, prefix) + (" (FP32)" if row.role == "fp32" else "") + mark
+    local = _sqnr(row.local) if row.local else ("-" if row.role == "fp32" else "n/a")
+    acc = row.accumulated
+    times = (_f(row.fp32_ms, ".3f"), _f(row.int8_ms, ".3f"), _f(row.boundary_ms, ".3f"),
+             _f(row.reorder_ms, ".3f"))
+    if not full:
+        return (name, _sqnr(acc), local, _f(acc.cosine, ".4f"), *times)
+    return (name, _sqnr(acc), local, _f(acc.cosine, ".4f"), _f(acc.norm_l2, ".3f"),
+            _f(acc.max_abs, ".3g"), *times, row.impl or "-",
+            "" if row.local else (row.local_note or ""))
+
+
+def layer_table(r: Int8Result, *, full: bool = True) -> Table:
+    """One row per INT8-graph node; `full` adds normalised L2, max abs error, the oneDNN
+    implementation and why a node has no local figure (Markdown and HTML; the terminal is
+    narrower)."""
     prefix, _ = short_names([x for row in r.layers for x in row.layers])
-    rows = []
-    for row in r.layers:
-        mark = " <- first over" if row.layers[0] == r.first_diverging else ""
-        local = row.local
-        rows.append((
-            _layers(row, prefix) + mark, row.role,
-            _sqnr(row.accumulated), _f(row.accumulated.cosine, ".4f"),
-            _f(row.accumulated.norm_l2, ".3f"), _f(row.accumulated.max_abs, ".3g"),
-            _sqnr(local) if local else (row.local_note or "-")[:40],
-            _f(row.fp32_ms, ".3f"), _f(row.int8_ms, ".3f"), _f(row.boundary_ms, ".3f")))
+    rows = [_layer_cells(r, row, prefix, full) for row in r.layers]
     foot = (f"SQNR in dB over {r.probe} inputs; accumulated: each model on its own input; local: "
             "the INT8 node fed the FP32 layer's input. Times: ms per call at batch "
             f"{r.protocol.get('timing_batch', 1)}, per-layer hooks under NaiveEngine (one "
             "process, 20 calls, median); q/dq: the quantize, dequantize and requantize nodes "
-            f"next to the layer. First layer with accumulated SQNR below {r.threshold_db:g} dB: "
-            f"{r.first_diverging or 'none'}.")
-    return Table(f"Per layer ({prefix}*)" if prefix else "Per layer",
-                 ("layers", "runs", "SQNR acc", "cosine", "norm L2", "max abs", "SQNR local",
-                  "FP32 ms", "INT8 ms", "q/dq ms"), tuple(rows), foot, align="llrrrrrrrr")
+            "next to the layer; reorder: oneDNN reorders inside the node and its q/dq nodes "
+            "(DNNL_VERBOSE, 3 calls). Local n/a: the node's INT8 input range is not fixed "
+            "(see the JSON's local_note). First layer with accumulated SQNR below "
+            f"{r.threshold_db:g} dB: {r.first_diverging or 'none'}.")
+    head = ("layers", "SQNR acc", "SQNR local", "cosine")
+    times = ("FP32 ms", "INT8 ms", "q/dq ms", "reorder ms")
+    headers = (*head, "norm L2", "max abs", *times, "oneDNN", "no local because") if full \
+        else (*head, *times)
+    return Table(f"Per layer ({prefix}*)" if prefix else "Per layer", headers, tuple(rows),
+                 foot, align="l" + "r" * (len(headers) - 3) + "ll" if full
+                 else "l" + "r" * (len(headers) - 1))
 
 
 def latency_cell(c: Candidate) -> str:
@@ -125,8 +139,8 @@ def result_lines(r: Int8Result) -> list[str]:
     return out
 
 
-def tables(r: Int8Result) -> list[Table]:
-    out = [layer_table(r)] if r.layers else []
+def tables(r: Int8Result, *, full: bool = True) -> list[Table]:
+    out = [layer_table(r, full=full)] if r.layers else []
     return [*out, trace_table(r)] if r.candidates else out
 
 
@@ -136,7 +150,7 @@ def render_terminal(r: Int8Result, console=None) -> None:
     console = console or Console()
     for line in header_lines(r):
         console.print(line, markup=False, highlight=False, soft_wrap=True)
-    print_tables(console, tables(r))
+    print_tables(console, tables(r, full=False))
     console.print()
     for line in result_lines(r):
         console.print(line, markup=False, highlight=False, soft_wrap=True)

@@ -90,7 +90,7 @@ def base_spec(plan, inputs: Inputs, model: dict) -> dict:
 
 
 def cells(plan, work: Path, spec: dict, name: str, env: dict[str, str], *,
-          processes: int | None = None) -> list[WorkerSpec]:
+          processes: int | None = None, keep_stdout: bool = False) -> list[WorkerSpec]:
     """One configuration's processes: `name`-p1 evaluates and times, the others only time."""
     n = plan.options.processes if processes is None else processes
     out = []
@@ -102,7 +102,8 @@ def cells(plan, work: Path, spec: dict, name: str, env: dict[str, str], *,
             s.pop("export", None)
             s.pop("weights_out", None)
         out.append(WorkerSpec(module=WORKER, name=f"{name}-p{p}", spec=s, workdir=work / name,
-                              env=env, timeout=plan.options.timeout, tail_lines=8))
+                              env=env, timeout=plan.options.timeout, tail_lines=8,
+                              keep_stdout=keep_stdout))
     return out
 
 

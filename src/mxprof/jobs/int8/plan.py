@@ -129,6 +129,8 @@ def plan(options: Options) -> Int8Plan:
     if options.layer_times:
         steps.append(Step(label="layer-times", what="per-layer time of FP32 and INT8 (hooks "
                           "under NaiveEngine)", seconds=START_S * 2))
+        steps.append(Step(label="primitives", what="INT8 oneDNN primitives per layer "
+                          "(DNNL_VERBOSE, 3 calls): reorders, implementations", seconds=START_S))
     if options.target is not None:
         steps += [Step(label=f"candidate {i}", what="one exclusion set: quantize, evaluate, "
                        f"{p} timing processes", seconds=p * per_process)
@@ -137,5 +139,5 @@ def plan(options: Options) -> Int8Plan:
     if options.budget_s is not None:
         notes.append(f"the search stops starting candidates after {options.budget_s:g} s")
     configs = 2 + (options.max_steps if options.target is not None else 0)
-    workers = configs * p + int(options.layer_times) + 1  # + the chosen one, re-quantized
+    workers = configs * p + 2 * int(options.layer_times) + 1  # + the chosen one, re-quantized
     return Int8Plan(options=options, model=model, steps=steps, notes=notes, workers=workers)

@@ -33,7 +33,9 @@ class LayerRow(Record, frozen=True):
     layer's input (None with `local_note` saying why); times in ms per call, measured with the
     per-layer hooks (NaiveEngine, mxprof.mx.layers) at the timing batch: `int8_ms` this node,
     `fp32_ms` the fused FP32 nodes covering the same layers, `boundary_ms` the quantize,
-    dequantize and requantize nodes next to it (`boundary` names them)."""
+    dequantize and requantize nodes next to it (`boundary` names them); `reorder_ms` the oneDNN
+    reorders inside this node and its boundary nodes (DNNL_VERBOSE, 3 calls), `impl` its longest
+    primitive (kind:implementation)."""
 
     node: str
     op: str
@@ -47,6 +49,8 @@ class LayerRow(Record, frozen=True):
     fp32_ms: float | None = None
     boundary_ms: float | None = None
     boundary: tuple[str, ...] = ()
+    reorder_ms: float | None = None
+    impl: str | None = None
 
 
 class Latency(Record, frozen=True):
@@ -71,7 +75,7 @@ class Speedup(Record, frozen=True):
 class Candidate(Record, frozen=True):
     """One configuration the search ran (a row of the trace).
 
-    phase: fp32 | all-int8 | exclude | take-back; `excluded` the FP32 layers passed to
+    phase: fp32 | all-int8 | exclude | take-back | cost; `excluded` the FP32 layers passed to
     quantize_net's exclude_layers; `score` the target's metric (None without a target's data);
     `status` a worker status, with `error` its reason when not ok."""
 

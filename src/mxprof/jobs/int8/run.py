@@ -155,7 +155,13 @@ class _Job:
                 "timing": {**self.base["timing"], "iterations": 20}}
         env = {**self.env, **{str(k): str(v) for k, v in LAYER_ENV.items()}}
         res = self._run(cells.cells(self.plan, self.work, spec, "layers", env, processes=1))[0]
-        return res.data if res.ok else None
+        if not res.ok:
+            return None
+        spec = {**self.base, "task": "primitives"}
+        env = {**env, "DNNL_VERBOSE": "1", "DNNL_VERBOSE_TIMESTAMP": "1", "MKLDNN_VERBOSE": "1"}
+        prims = self._run(cells.cells(self.plan, self.work, spec, "primitives", env,
+                                      processes=1, keep_stdout=True))[0]
+        return {**res.data, "primitives": prims.data["nodes"] if prims.ok else None}
 
 
 def _speedup(base: list[np.ndarray], new: list[np.ndarray]) -> Speedup | None:
@@ -194,10 +200,18 @@ def quantize_net_args(o, excluded: tuple[str, ...]) -> str:
 
 def run(plan, on_event: OnEvent = ignore, *,
         on_partial: Callable[[Int8Result], None] | None = None, executor=None) -> Int8Result:
-    """Run the plan (see the module docstring); failures are rows, never exceptions."""
+    """Run the plan (see the module docstring); failures are rows, never exceptions. Worker
+    files go to `workdir`, or to a temporary folder removed at the end. On KeyboardInterrupt
+    the result so far goes to `on_partial`, then the interrupt propagates."""
+    if plan.options.workdir:
+        return _run(plan, Path(plan.options.workdir), on_event, on_partial, executor)
+    with tempfile.TemporaryDirectory(prefix="mxprof-int8-") as tmp:
+        return _run(plan, Path(tmp), on_event, on_partial, executor)
+
+
+def _run(plan, work: Path, on_event: OnEvent, on_partial, executor) -> Int8Result:
     began = time.monotonic()
     o = plan.options
-    work = Path(o.workdir) if o.workdir else Path(tempfile.mkdtemp(prefix="mxprof-int8-"))
     job = _Job(plan, work, _renumber(on_event, plan.workers), executor)
     ref = job.reference()
     result = _header(job)
@@ -213,21 +227,49 @@ def run(plan, on_event: OnEvent = ignore, *,
         rows = merge_times(rows, times) if times else rows
         if times is None:
             result.notes.append("the per-layer timing pass failed: no per-layer times")
+        elif times.get("primitives") is None:
+            result.notes.append("the oneDNN primitive pass failed: no reorder times")
     result = msgspec.structs.replace(result, layers=rows,
                                      first_diverging=first_diverging(rows, o.threshold_db))
     if on_partial:
         on_partial(_done(result, job, began))
+    try:
+        _search(job, result, rows, first, began)
+    except KeyboardInterrupt:
+        if on_partial:
+            on_partial(_done(result, job, began))
+        raise
+    return _finish(result, job, began)
+
+
+def _search(job: _Job, result: Int8Result, rows: list[LayerRow], first: Candidate,
+            began: float) -> None:
+    o = job.o
     if o.target is not None:
         deadline = None if o.budget_s is None else began + o.budget_s
 
         def evaluate(excluded, phase):
             return job.add(job.evaluate(excluded, phase)[0])
 
-        search.greedy(first, search.rank(rows), evaluate, max_steps=o.max_steps,
-                      deadline=deadline)
+        trace = search.greedy(first, search.rank(rows), evaluate, max_steps=o.max_steps,
+                              deadline=deadline)
+        _try_cost(job, rows, [first, *trace], evaluate, deadline)
         if deadline is not None and time.monotonic() >= deadline:
             result.notes.append(f"the {o.budget_s:g} s budget ended the search")
-    return _finish(result, job, began)
+
+
+def _try_cost(job: _Job, rows: list[LayerRow], ran: list[Candidate], evaluate,
+              deadline: float | None) -> None:
+    """The best so far plus the layers whose INT8 does not pay in time (search.not_paying),
+    once, when that is a set not run yet."""
+    index, _ = search.choose(ran)
+    extra = search.not_paying(rows)
+    if index is None or not extra or (deadline is not None and time.monotonic() >= deadline):
+        return
+    base = ran[index].excluded
+    trial = (*base, *(x for x in extra if x not in base))
+    if trial != base and all(c.excluded != trial for c in ran):
+        evaluate(trial, "cost")
 
 
 def _header(job: _Job) -> Int8Result:

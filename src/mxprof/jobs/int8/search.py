@@ -11,6 +11,9 @@ order of decisions is testable without MXNet. Contract:
   ranked layer until the target is met (or the steps, the budget or the ranking run out); then
   try taking back each exclusion, earliest first, keeping a take-back that still meets the
   target and is faster. Returns every candidate in the order run.
+- `not_paying(layers)`: the INT8 nodes whose own time plus their quantize/dequantize work is
+  not below the fused FP32 time of the same layers (per-layer hooks): keeping them in FP32
+  costs no time, so the job tries the chosen set plus these once more ("cost" phase).
 - `choose(candidates)`: the fastest (lowest median latency) that meets the target; when none
   does, the best score (ties: the faster) and met=False.
 - `front(candidates)`: indices on the accuracy-latency front (no other candidate is both at
@@ -36,6 +39,13 @@ def rank(layers: Sequence[LayerRow]) -> list[str]:
     """See the module docstring."""
     rows = sorted((r for r in layers if r.role == "int8"), key=_sensitivity)
     return [r.layers[0] for r in rows]
+
+
+def not_paying(layers: Sequence[LayerRow]) -> list[str]:
+    """See the module docstring; rows without both times are left out."""
+    return [r.layers[0] for r in layers
+            if r.role == "int8" and r.int8_ms is not None and r.fp32_ms is not None
+            and r.int8_ms + (r.boundary_ms or 0.0) >= r.fp32_ms]
 
 
 def _median(c: Candidate) -> float:

@@ -185,7 +185,45 @@ def layers(spec: dict) -> dict:
     return result
 
 
-TASKS = {"reference": reference, "candidate": candidate, "layers": layers}
+def primitives(spec: dict) -> dict:
+    """The INT8 graph's oneDNN primitives per node: 3 calls with DNNL_VERBOSE (the parent set
+    it and points this process's stdout at the log) inside per-layer windows
+    (mxprof.onednn.attribution): per node, the reorders (count and ms per call) and the
+    implementation of its longest primitive (brgconv:avx512_core_vnni...)."""
+    import ctypes
+
+    import mxnet as mx
+
+    from mxprof.mx.layers import collect_layer_times
+    from mxprof.onednn import attribution, verbose
+
+    xs = np.load(spec["inputs_npy"])
+    block, _ = _load(spec)
+    x = xs[:spec["timing"]["batch"]]
+    _unfused_graph(block, x)
+    qnet = _quantized(spec, block, xs)
+    iterations = 3
+    prof = collect_layer_times(qnet, _nd(x), iterations=iterations, warmup=1)
+    mx.nd.waitall()
+    sys.stdout.flush()
+    ctypes.CDLL(None).fflush(None)  # oneDNN prints with C stdio
+    log = Path(spec["_workdir"]) / f"{spec['name']}.stdout"
+    attributed = attribution.attribute_primitives(prof, verbose.parse(str(log)).to_pandas())
+    table = attribution.summarize_by_layer(attributed, iterations)
+    nodes: dict[str, dict] = {}
+    for _, r in table[table["layer"].notna()].iterrows():
+        node = nodes.setdefault(str(r["layer"]), {"reorders": 0.0, "reorder_ms": 0.0,
+                                                  "impl": None, "impl_ms": 0.0})
+        if r["kind"] == "reorder":
+            node["reorders"] += float(r["count_per_iter"])
+            node["reorder_ms"] += float(r["ms_per_iter"])
+        elif float(r["ms_per_iter"]) > node["impl_ms"]:
+            node.update(impl=f"{r['kind']}:{r['impl']}", impl_ms=float(r["ms_per_iter"]))
+    return {"nodes": nodes, "iterations": iterations}
+
+
+TASKS = {"reference": reference, "candidate": candidate, "layers": layers,
+         "primitives": primitives}
 
 
 def run(spec: dict) -> dict:
