@@ -174,3 +174,24 @@ def test_unmeetable_target_gives_the_best_found():
     assert len(trace) == 2 and not any(c.meets for c in trace)
     index, met = search.choose([first, *trace])
     assert met is False and [first, *trace][index].score == 0.5
+
+
+def test_notebook_api_runs_the_same_job_on_a_block():
+    """`mxprof.int8(block, shape=...)`: the block is exported and the same plan/run runs."""
+    import importlib.util
+
+    import mxprof
+    from conftest import FIXTURES
+
+    warnings.simplefilter("ignore")
+    spec = importlib.util.spec_from_file_location("int8_nets", FIXTURES / "int8_nets.py")
+    nets = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(nets)
+    block, _ = nets.outlier()
+    lines: list[str] = []
+    result = mxprof.int8(block, shape=(3, 8, 8), processes=1, min_time=0.05, warmup=2,
+                         num_inputs=16, calib_size=8, probe=4, layer_times=False,
+                         progress=lines.append)
+    assert result.kind == "int8" and result.first_diverging == "outlier_conv1_fwd"
+    assert [c.phase for c in result.candidates] == ["fp32", "all-int8"]
+    assert any("all-int8" in line or "c01" in line for line in lines)
