@@ -5,7 +5,9 @@
   draw, or the --data images after the evaluated ones), written once as .npy files that every
   cell reads; `Inputs.description` / `calib_source` say which in the report.
 - `cells(plan, work, task, name, ...) -> [WorkerSpec]`: one configuration's processes, the
-  first evaluating the inputs, the rest timing only (the same protocol for every figure).
+  first evaluating the inputs, the rest timing only (the same protocol for every figure); an
+  INT8 configuration is calibrated once, in the first, whose model the others load (the
+  processes share the work folder: this machine, or a shared file system).
 - `pooled(results) -> (Latency, per-process samples in ns)`: mxprof.timing.pooled over the
   processes that ran.
 """
@@ -97,6 +99,9 @@ def cells(plan, work: Path, spec: dict, name: str, env: dict[str, str], *,
     for p in range(1, n + 1):
         s = {**spec, "out_dir": str(work / name), "timing_only": p > 1 or spec.get("timing_only",
                                                                                      False)}
+        if spec.get("task") == "candidate" and n > 1:
+            # One calibration per configuration: the first process keeps its model.
+            s["save_model" if p == 1 else "import"] = str(work / name / "int8-model")
         if p > 1:
             s.pop("analyse", None)
             s.pop("export", None)
