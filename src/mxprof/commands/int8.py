@@ -148,6 +148,10 @@ def run(args) -> int:
     from mxprof.render import int8 as render
 
     _options.check_outputs(args, ("json", "markdown", "html"))
+    if args.html == "-":
+        raise UsageError("--html writes a file; give a path ('-' is for --json and --markdown)")
+    if args.json == "-" and args.markdown == "-":
+        raise UsageError("--json - and --markdown - would both write to stdout: pick one")
     if args.export:
         _options.check_output_path("--export", args.export + ".params")
     if args.load:

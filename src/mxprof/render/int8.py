@@ -106,7 +106,8 @@ def trace_table(r: Int8Result) -> Table:
     p = r.protocol
     foot = (f"{target}. Latency: ms per call at batch {p.get('timing_batch')}, median [95% "
             f"interval] over {p.get('processes')} processes, {p.get('warmup')} warm-up calls, "
-            f"{p.get('min_time_s')} s of calls each; speedup: FP32 median / this median, "
+            f"{p.get('min_time_s')} s of calls each, threads {p.get('threads') or 'MXNet default'}"
+            "; speedup: FP32 median / this median, "
             "bootstrap 95% interval, n.s. when it contains 1. Layers in FP32 beyond --exclude.")
     return Table("Search trace", ("step", "phase", "kept in FP32", "agreement", "top-1",
                                   "out SQNR dB", "latency ms", "speedup", ""),
@@ -119,6 +120,13 @@ def header_lines(r: Int8Result) -> list[str]:
              f"inputs: {r.inputs}"]
     if r.user_exclude:
         lines.append("excluded by --exclude: " + ", ".join(r.user_exclude))
+    e = r.environment
+    if e:
+        mx = (e.get("mxnet") or {}).get("version", "?")
+        lines.append(f"machine: {e.get('cpu_model', '?')}, {e.get('physical_cores', '?')} cores, "
+                     f"ISA {' '.join(e.get('isa') or [])}; MXNet {mx}, oneDNN "
+                     f"{e.get('onednn_version') or '?'}; threads "
+                     f"{r.protocol.get('threads') or 'MXNet default'}")
     return lines
 
 
