@@ -112,6 +112,16 @@ def test_calib_none_with_int8_batchnorm_is_a_failed_row(cli, tmp_path):
     assert "Quantized BN" in proc.stderr
 
 
+def test_two_layer_lstm_is_a_failed_row_with_mxnets_reason(cli, tmp_path):
+    proc = cli("int8", _fixture("lstm2"), *FAST, "--no-layer-times",
+               "--json", str(tmp_path / "l.json"))
+    assert proc.returncode == 1, proc.stderr[-2000:]
+    data = json.loads((tmp_path / "l.json").read_text())
+    assert data["candidates"][0]["status"] == "ok"  # FP32 runs
+    assert data["candidates"][1]["status"] == "failed"
+    assert "_contrib_quantized_rnn" in data["candidates"][1]["error"]
+
+
 def test_load_renders_the_saved_result(cli, outlier, tmp_path):
     _, tmp = outlier
     proc = cli("int8", "--load", str(tmp / "outlier.json"), "--markdown", "-",
