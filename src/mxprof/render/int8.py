@@ -47,8 +47,11 @@ def layer_table(r: Int8Result, *, full: bool = True) -> Table:
     narrower)."""
     prefix, _ = short_names([x for row in r.layers for x in row.layers])
     rows = [_layer_cells(r, row, prefix, full) for row in r.layers]
+    timed = any(row.int8_ms is not None for row in r.layers)
     foot = (f"SQNR in dB over {r.probe} inputs; accumulated: each model on its own input; local: "
-            "the INT8 node fed the FP32 layer's input. Times: ms per call at batch "
+            "the INT8 node fed the FP32 layer's input. " + (
+                "" if timed else "Per-layer times not measured (--no-layer-times). ") +
+            "Times: ms per call at batch "
             f"{r.protocol.get('timing_batch', 1)}, per-layer hooks under NaiveEngine (one "
             "process, 20 calls, median); q/dq: the quantize, dequantize and requantize nodes "
             "next to the layer; reorder: oneDNN reorders inside the node and its q/dq nodes "

@@ -139,5 +139,5 @@ def plan(options: Options) -> Int8Plan:
     if options.budget_s is not None:
         notes.append(f"the search stops starting candidates after {options.budget_s:g} s")
     configs = 2 + (options.max_steps if options.target is not None else 0)
-    workers = configs * p + 2 * int(options.layer_times) + 1  # + the chosen one, re-quantized
+    workers = configs * p + 2 * int(options.layer_times) + 2  # + verify, + FP32 again  # + the chosen one, re-quantized
     return Int8Plan(options=options, model=model, steps=steps, notes=notes, workers=workers)
