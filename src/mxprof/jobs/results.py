@@ -5,6 +5,7 @@ One Struct per file a command writes with `--json` (schema 1, mxprof.schema.SCHE
 - `FusionResult`    `mxprof fusion --json`   (mxprof.jobs.fusion.run)
 - `AccuracyFile`    `mxprof accuracy --json` (mxprof.jobs.accuracy.records.AccuracyReport)
 - `CompareResult`   `mxprof compare --json`, whose rows are `CompareRow`
+- `Int8Result`      `mxprof int8 --json`     (mxprof.jobs.int8.records)
 - `ResultsLine`     one line of the compare results log (`--results`, JSON lines)
 
 The commands build these files as dicts; loading (`load(kind, path)`, used by every `--load`)

@@ -18,8 +18,9 @@ from mxprof.mx.quantize import CALIB_MODES
 
 METRICS = ("top1", "agreement", "sqnr")
 DTYPES = ("auto", "int8", "uint8")
-# A process: interpreter and MXNet start, model build, quantization; then warm-up and timing.
-START_S = 6.0
+# A process: interpreter and MXNet start, model build, quantization (a ResNet-50 took 40-110 s
+# on the loaded 2-core machine here, a tiny net 8 s); then warm-up and timing.
+START_S = 15.0
 
 
 class Options(msgspec.Struct, kw_only=True):
@@ -125,7 +126,7 @@ def plan(options: Options) -> Int8Plan:
                   seconds=p * per_process),
              Step(label="all-int8", what=f"INT8 (calib {options.calib_mode}) and its per-layer "
                   f"errors on {options.probe} inputs, {p} timing processes",
-                  seconds=p * per_process + 10)]
+                  seconds=p * per_process + 30)]
     if options.layer_times:
         steps.append(Step(label="layer-times", what="per-layer time of FP32 and INT8 (hooks "
                           "under NaiveEngine)", seconds=START_S * 2))
