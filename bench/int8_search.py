@@ -89,8 +89,8 @@ def one_run(args, target: str, json_path: str | None) -> int:
     search_s = time.monotonic() - marks.get("search_from", began)
     pr = result.protocol
     print(f"{args.model}, weights {result.weights}, target {target}: job {wall:.0f} s, "
-          f"search {search_s:.0f} s (after the first INT8 configuration and its per-layer "
-          f"pass), {len(result.candidates)} configurations timed ({len(searched)} searched), "
+          f"{search_s:.0f} s of it after the first INT8 configuration (search, FP32 again, the "
+          f"chosen one re-quantized), {len(result.candidates)} configurations timed ({len(searched)} searched), "
           f"each {pr['processes']} process(es) x {pr['min_time_s']} s of calls after "
           f"{pr['warmup']} warm-up calls, batch {pr['timing_batch']}")
     fp32, all_int8 = result.candidates[0], result.candidates[1]
