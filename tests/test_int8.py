@@ -137,10 +137,20 @@ def test_load_renders_the_saved_result(cli, outlier, tmp_path):
     (("--target", "top1=0.7"), "needs labelled --data"),
     (("--calib-mode", "kl"), "--calib-mode 'kl'"),
     (("--processes", "0"), "--processes must be at least 1"),
+    (("--cores", "4096"), "--cores 4096"),
 ])
 def test_bad_options_exit_2_before_any_worker(cli, args, message):
     proc = cli("int8", _fixture("plain"), *args, "--dry-run")
     assert proc.returncode == 2 and message in proc.stderr, proc.stderr
+
+
+def test_int8_speaks_the_common_option_vocabulary(cli):
+    text = " ".join(cli("int8", "--help").stdout.split())
+    for flag in ("--cores", "--membind", "--threads", "--iterations", "--warmup", "--timeout",
+                 "--min-time", "--workdir", "--shape", "--input", "--symbol", "--params",
+                 "--json", "--markdown", "--html", "--load", "--dry-run"):
+        assert flag in text, f"int8 --help lacks {flag}"
+    assert "untimed calls after the first (default 5)" in text
 
 
 # ---- the search's decisions, on candidates made up here (pure logic) -----------------------

@@ -49,8 +49,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     s.add_argument("--export", metavar="PREFIX",
                    help="write the chosen model as PREFIX-symbol.json and PREFIX.params")
     s.add_argument("--timing-batch", type=int, default=1, help="batch for latency (1)")
-    c = parser.add_argument_group("CPUs")
-    _options.add_threads(c)
+    _options.add_binding(parser)
     _options.add_timing(parser)
     parser.add_argument("--processes", type=int, default=2,
                         help="timing processes per configuration (2)")
@@ -68,8 +67,10 @@ def options_of(args):
         raise UsageError("give a MODEL name or --symbol FILE")
     _options.check_model_files(args.symbol, args.params)
     spec, _ = _options.model_of(args, args.model)
-    threads = args.threads if isinstance(args.threads, int) else None
-    return Options(spec=spec.to_dict(), calib_mode=args.calib_mode, calib_size=args.calib_size,
+    cpus, _ = _options.check_binding(args.cores, args.membind)
+    threads = _options.thread_choice(args, cpus).threads
+    wait = _options.resolve_wait(args, threads, len(cpus) if cpus else None)
+    return Options(cores=args.cores, membind=args.membind, wait_policy=wait,spec=spec.to_dict(), calib_mode=args.calib_mode, calib_size=args.calib_size,
                    quantized_dtype=args.quantized_dtype, exclude=tuple(args.exclude),
                    data=args.data, limit=args.limit, num_inputs=args.num_inputs,
                    batch_size=args.batch_size, probe=args.probe, threshold_db=args.threshold,

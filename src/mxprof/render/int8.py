@@ -129,7 +129,11 @@ def header_lines(r: Int8Result) -> list[str]:
         lines.append(f"machine: {e.get('cpu_model', '?')}, {e.get('physical_cores', '?')} cores, "
                      f"ISA {' '.join(e.get('isa') or [])}; MXNet {mx}, oneDNN "
                      f"{e.get('onednn_version') or '?'}; threads "
-                     f"{r.protocol.get('threads') or 'MXNet default'}")
+                     f"{r.protocol.get('threads') or 'MXNet default'}"
+                     + (f"; bound to CPUs {r.protocol['cores']}" if r.protocol.get("cores")
+                        else "")
+                     + (f", memory on node(s) {r.protocol['membind']}"
+                        if r.protocol.get("membind") else ""))
     return lines
 
 

@@ -88,7 +88,9 @@ def base_spec(plan, inputs: Inputs, model: dict) -> dict:
             "timing": {"batch": o.timing_batch, "warmup": o.warmup, "min_time": o.min_time,
                        "iterations": o.iterations},
             "quantize": {"calib_mode": o.calib_mode, "quantized_dtype": o.quantized_dtype,
-                         "exclude": list(o.exclude)}}
+                         "exclude": list(o.exclude)},
+            "bind": ({"cpus": o.cores, "membind": o.membind}
+                     if o.cores or o.membind else None)}
 
 
 def cells(plan, work: Path, spec: dict, name: str, env: dict[str, str], *,

@@ -301,6 +301,8 @@ def _header(job: _Job) -> Int8Result:
                       protocol={"processes": o.processes, "warmup": o.warmup,
                                 "min_time_s": o.min_time, "iterations": o.iterations,
                                 "timing_batch": o.timing_batch, "threads": o.threads,
+                                "cores": o.cores, "membind": o.membind,
+                                "wait_policy": o.wait_policy,
                                 "eval_batch": job.base["batch_size"]})
 
 

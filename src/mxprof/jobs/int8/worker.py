@@ -15,7 +15,8 @@ Tasks (spec `task`), each under the one worker protocol (mxprof.workers.protocol
   under LAYER_ENV which the parent sets), each node mapped to its FP32 layers.
 
 Spec keys: task, model (ModelSpec dict), inputs_npy, calib_npy, batch_size, quantize, timing
-{batch, warmup, min_time, iterations}, out_dir, and the task's own keys above.
+{batch, warmup, min_time, iterations}, bind {cpus, membind} | None (applied before MXNet
+loads), out_dir, and the task's own keys above.
 """
 
 from __future__ import annotations
@@ -243,6 +244,13 @@ TASKS = {"reference": reference, "candidate": candidate, "layers": layers,
 
 
 def run(spec: dict) -> dict:
+    binding = None
+    if spec.get("bind"):  # before MXNet loads: its OpenMP threads inherit the affinity
+        import os
+
+        from mxprof.cpu.binding import bind
+        b = spec["bind"]
+        binding = bind(b["cpus"] or sorted(os.sched_getaffinity(0)), b.get("membind")).to_dict()
     import mxnet as mx
 
     from mxprof.jobs.accuracy.worker import environment
@@ -250,7 +258,7 @@ def run(spec: dict) -> dict:
     np.random.seed(spec.get("seed", 0))
     began = time.perf_counter()
     result = TASKS[spec["task"]](spec)
-    result.update(task=spec["task"], environment=environment(),
+    result.update(task=spec["task"], environment=environment(), binding=binding,
                   elapsed_s=time.perf_counter() - began)
     return result
 
