@@ -102,6 +102,36 @@ def test_without_outlier_every_layer_stays_int8(cli, tmp_path):
     assert not [c for c in data["candidates"] if c["phase"] == "exclude"]
 
 
+def test_labelled_data_gives_top1_and_calibrates_on_other_images(cli, tmp_path):
+    """--data: evaluated on the first --limit images, calibrated on the ones after them, and
+    top-1 scored against the folder's labels (checked here from the saved outputs)."""
+    import cv2
+
+    from mxprof.jobs.accuracy.metrics import topk_accuracy
+
+    rng = np.random.default_rng(3)
+    for i in range(24):
+        cls = tmp_path / "images" / ("n01" if i % 2 else "n02")
+        cls.mkdir(parents=True, exist_ok=True)
+        cv2.imwrite(str(cls / f"{i:02d}.png"), rng.integers(0, 255, (10, 10, 3), dtype=np.uint8))
+    work = tmp_path / "work"
+    proc = cli("int8", _fixture("plain"), "--processes", "1", "--min-time", "0.05",
+               "--warmup", "2", "--data", str(tmp_path / "images"), "--limit", "16",
+               "--calib-size", "8", "--probe", "4", "--no-layer-times", "--target", "top1=0",
+               "--workdir", str(work), "--json", str(tmp_path / "d.json"))
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    data = json.loads((tmp_path / "d.json").read_text())
+    assert data["inputs"].startswith("16 labelled images")
+    assert "8 images" in data["calib_source"] and "after the evaluated ones" in data["calib_source"]
+    fp32 = np.load(work / "fp32" / "output_0.npy")
+    int8 = np.load(work / "c01" / "output_0.npy")
+    from mxprof.jobs.accuracy.datasets import open_dataset
+    labels = np.array([label for _, label in open_dataset(tmp_path / "images").items][:16])
+    assert len(fp32) == len(int8) == 16 and set(labels) == {0, 1}
+    assert data["candidates"][0]["score"] == pytest.approx(topk_accuracy(fp32, labels, 1))
+    assert data["candidates"][1]["top1"] == pytest.approx(topk_accuracy(int8, labels, 1))
+
+
 def test_calib_none_with_int8_batchnorm_is_a_failed_row(cli, tmp_path):
     proc = cli("int8", _fixture("bn_first"), *FAST, "--calib-mode", "none",
                "--no-layer-times", "--json", str(tmp_path / "b.json"))
