@@ -55,7 +55,9 @@ def layer_table(r: Int8Result, *, full: bool = True) -> Table:
             f"{r.protocol.get('timing_batch', 1)}, per-layer hooks under NaiveEngine (one "
             "process, 20 calls, median); q/dq: the quantize, dequantize and requantize nodes "
             "next to the layer; reorder: oneDNN reorders inside the node and its q/dq nodes "
-            "(DNNL_VERBOSE, 3 calls). Local n/a: the node's INT8 input range is not fixed "
+            "(DNNL_VERBOSE, 3 calls). The hooks need static_shape off, under which MXNet 1.9.1 "
+            "re-creates each fused node per call: INT8 ms include a per-call weight "
+            "quantization the timed runs do not pay. Local n/a: the node's INT8 input range is not fixed "
             "(see the JSON's local_note). First layer with accumulated SQNR below "
             f"{r.threshold_db:g} dB: {r.first_diverging or 'none'}.")
     head = ("layers", "SQNR acc", "SQNR local", "cosine")

@@ -35,7 +35,9 @@ class LayerRow(Record, frozen=True):
     `fp32_ms` the fused FP32 nodes covering the same layers, `boundary_ms` the quantize,
     dequantize and requantize nodes next to it (`boundary` names them); `reorder_ms` the oneDNN
     reorders inside this node and its boundary nodes (DNNL_VERBOSE, 3 calls), `impl` its longest
-    primitive (kind:implementation)."""
+    primitive (kind:implementation). The hooks need static_shape off, under which MXNet 1.9.1
+    re-creates every stateful (fused) operator per call, so `int8_ms` includes a per-call weight
+    quantization that the whole-model timings (static_shape on) do not pay."""
 
     node: str
     op: str
