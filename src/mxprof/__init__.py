@@ -29,6 +29,7 @@ _EXPORTS = {
     "profile": "mxprof.api",
     "fusion": "mxprof.api",
     "accuracy": "mxprof.api",
+    "int8": "mxprof.api",
     "load": "mxprof.api",
     "diff": "mxprof.api",
     "Report": "mxprof.api",
@@ -49,6 +50,7 @@ __all__ = [
     "compare_outputs",
     "diff",
     "fusion",
+    "int8",
     "load",
     "measure",
     "profile",
@@ -58,7 +60,7 @@ __all__ = [
 ]
 
 if TYPE_CHECKING:
-    from mxprof.api import Report, accuracy, diff, fusion, load, profile
+    from mxprof.api import Report, accuracy, diff, fusion, int8, load, profile
     from mxprof.cpu.binding import bind
     from mxprof.jobs.accuracy.metrics import (
         Tolerance,

@@ -21,6 +21,8 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "profile": ("profile", "latency, throughput and where the time goes, MKL-DNN on vs off"),
     "fusion": ("fusion", "what MKL-DNN operator fusion does to each layer, and why"),
     "accuracy": ("accuracy", "MKL-DNN vs reference kernels, fused and INT8: outputs and top-1/top-5"),
+    "int8": ("int8", "INT8 layer by layer: where error starts, what FP32 fallbacks cost, "
+                     "the fastest exclusion meeting a target"),
     "compare": ("compare", "the reference MKL-DNN table (latency, throughput, speedups) here"),
     "diff": ("diff", "what changed between two profile results, layer by layer, with intervals"),
     "merge": ("merge", "combine compare results files from several machines into one table"),

@@ -12,7 +12,8 @@ saved `--json` result into the same `Report`; `diff(a, b)` compares two profiles
 from __future__ import annotations
 
 from mxprof.api.diff import DiffReport, diff
+from mxprof.api.int8 import int8
 from mxprof.api.jobs import accuracy, fusion, profile
 from mxprof.api.report import Report, load
 
-__all__ = ["DiffReport", "Report", "accuracy", "diff", "fusion", "load", "profile"]
+__all__ = ["DiffReport", "Report", "accuracy", "diff", "fusion", "int8", "load", "profile"]

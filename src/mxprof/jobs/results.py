@@ -5,6 +5,7 @@ One Struct per file a command writes with `--json` (schema 1, mxprof.schema.SCHE
 - `FusionResult`    `mxprof fusion --json`   (mxprof.jobs.fusion.assemble)
 - `AccuracyFile`    `mxprof accuracy --json` (mxprof.jobs.accuracy.records.AccuracyReport)
 - `CompareFile`     `mxprof compare --json` (the CompareResult), whose rows are `CompareRow`
+- `Int8Result`      `mxprof int8 --json`     (mxprof.jobs.int8.records)
 - `ResultsLine`     one line of the compare results log (`--results`, JSON lines)
 - `CeilingsResult`  `mxprof ceilings --json`
 - `DiffResult`      `mxprof diff --json` (mxprof.jobs.diff)
@@ -36,6 +37,7 @@ from mxprof.jobs.ceilings import CeilingsResult
 from mxprof.jobs.compare.records import CompareFile, CompareRow, ResultsLine
 from mxprof.jobs.diff.records import DiffResult
 from mxprof.jobs.fusion.records import FusionResult
+from mxprof.jobs.int8.records import Int8Result
 from mxprof.jobs.profile import records as profile_records
 from mxprof.jobs.profile.records import ProfileResult
 from mxprof.schema import ResultFileError, decode, json_schema
@@ -49,6 +51,7 @@ FILES: dict[str, tuple[type, str]] = {
     "compare-results-line": (ResultsLine, "compare-results-line.schema.json"),
     "ceilings": (CeilingsResult, "ceilings.schema.json"),
     "diff": (DiffResult, "diff.schema.json"),
+    "int8": (Int8Result, "int8.schema.json"),
 }
 
 

@@ -102,3 +102,8 @@ declare("diff",
         Format("html", ".html", "write the diff as an HTML page (side-by-side bars per layer, "
                "changed primitives highlighted)", "mxprof.render.html.diff:write_page",
                stdout=False))
+declare("int8",
+        Format("markdown", ".md", "write the report as Markdown ('-' for stdout)",
+               "mxprof.render.int8:write_markdown"),
+        Format("html", ".html", "write an HTML page with the per-layer error chart and the "
+               "accuracy-latency front", "mxprof.render.html.int8:write_page", stdout=False))
