@@ -67,6 +67,9 @@ class Options(msgspec.Struct, kw_only=True):
     workdir: str | None = None
     share: bool = True  # the operators pass joins the last timing process
     hooks: dict[str, str] = msgspec.field(default_factory=dict)  # test faults "CONFIG:PASS"
+    # Another build's interpreter (profile --python/--build, mxprof.host.builds): every worker
+    # runs under it; the companion checks are skipped (they would run this interpreter's MXNet).
+    python: str | None = None
 
 
 class ProfilePlan(Plan, kw_only=True):
@@ -211,7 +214,7 @@ def plan(options: Options) -> ProfilePlan:
     except ValueError as exc:  # an unknown pass
         raise UsageError(str(exc)) from None
     groups = group_specs(specs, share=options.share)
-    checks = tuple(c for c in CHECKS if c in options.checks)
+    checks = tuple(c for c in CHECKS if c in options.checks and options.python is None)
     notes = [f"protocol: warm-up {protocol.warmup}, "
              + (f"{protocol.iterations} timed calls" if protocol.iterations
                 else f">= {protocol.min_time:g} s of timed calls") + " per measurement, "
