@@ -77,3 +77,21 @@ def test_cli_and_notebook_give_the_same_report(tmp_path):
     assert set(report.findings.columns) == {k for f in api["findings"] for k in f}
     # Progress reached the notebook as lines of typed events: one per worker start and end.
     assert sum("mobilenet0.25 mkldnn" in ln for ln in lines) == 4
+
+
+def test_run_reports_typed_events_and_a_partial_result_per_worker():
+    from mxprof.events import Finished, Recorder, Started
+    from mxprof.jobs.profile.plan import Options, plan
+    from mxprof.jobs.profile.run import run
+    from mxprof.mx import models
+
+    planned = plan(Options(model=models.resolve(MODEL, shape=SHAPE), batch_size=1,
+                           iterations=3, processes=2, passes=("timing",), reference=False,
+                           checks=(), diagnosis=False))
+    assert [s.label for s in planned.steps] == [f"{MODEL} mkldnn timing"] * 2
+    events, partials = Recorder(), []
+    result = run(planned, events, on_partial=partials.append)
+    assert [(e.index, e.total) for e in events.of(Started)] == [(1, 2), (2, 2)]
+    assert [e.status for e in events.of(Finished)] == ["ok", "ok"]
+    assert [len(p.runs) for p in partials] == [1, 2] and partials[0].kind == "profile"
+    assert result.kind == "profile" and not result.failed and len(result.machine_load) == 2
