@@ -16,12 +16,14 @@ SRC = Path(__file__).resolve().parents[1] / "src" / "mxprof"
 
 # Bottom to top. A module's layer is its first path component under mxprof/.
 RANKS = {
-    "errors": 0, "_native": 0, "_core": 0, "schema": 0,
+    "errors": 0, "_native": 0, "_core": 0, "schema": 0, "events": 0,
     "timing": 1,
     "cpu": 2,
     "onednn": 3,
     "mx": 4,
     "workers": 5,
+    # Dask sweeps: beside workers/ (runs worker specs), below the jobs that hand it cells.
+    "cluster": 5,
     "jobs": 6,
     "render": 7,
     "api": 8,

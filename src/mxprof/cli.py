@@ -23,6 +23,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "accuracy": ("accuracy", "MKL-DNN vs reference kernels, fused and INT8: outputs and top-1/top-5"),
     "compare": ("compare", "the reference MKL-DNN table (latency, throughput, speedups) here"),
     "merge": ("merge", "combine compare results files from several machines into one table"),
+    "worker": ("worker", "join a Dask cluster as one benchmark host (compare --cluster)"),
     "verbose": ("verbose", "summarize oneDNN/MKL-DNN verbose logs of any generation"),
     "topology": ("topology", "show sockets, cores, SMT siblings, NUMA nodes, CPU model and ISA"),
     "ceilings": ("ceilings", "the machine's roofs: peak GFLOP/s (f32, int8) and memory bandwidth"),

@@ -56,6 +56,14 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     m.add_argument("--instances", type=int, default=1,
                    help="throughput mode: split the CPUs into N bound instances run at once "
                         "and sum their images/s")
+    c = p.add_argument_group("cluster (the `cluster` extra: Dask distributed)")
+    c.add_argument("--cluster", metavar="ADDRESS", default=None,
+                   help="run the cells on a Dask cluster: tcp://HOST:8786, tls://HOST:8786, or "
+                        "local (a scheduler and one worker on 127.0.0.1); one benchmark at a "
+                        "time per host; start hosts with `mxprof worker`")
+    c.add_argument("--classes", metavar="LIST", default=None,
+                   help="machine classes to run every cell on, e.g. xeon,epyc (default: every "
+                        "class the cluster has; with local: one worker per class)")
     _options.add_binding(p)
     _options.add_timing(p)
     _options.add_processes(p)
@@ -148,6 +156,12 @@ def resolve_builds(args, log):
 def _instance_cpus(args) -> list[str]:
     """Check --cores against the CPUs this process may use, and split them for --instances."""
     from mxprof.jobs.compare.instances import parse_cpus, split_cpus
+    if args.cluster:
+        # Each host checks --cores against its own topology (mxprof.cpu.binding, there).
+        if args.instances != 1:
+            raise UsageError("--instances with --cluster is not supported yet: run the "
+                             "instances sweep on one machine")
+        return []
     _options.check_binding(args.cores, args.membind)
     if args.instances == 1:
         return []
@@ -223,6 +237,8 @@ def _dry_run(planned, todo, args, path) -> int:
 
 
 def _bound(args) -> int | None:
+    if args.cluster:
+        return None
     return len(_options.check_binding(args.cores, None)[0]) if args.cores else None
 
 
@@ -239,7 +255,8 @@ def _plan_runs(args, inputs, builds, host, instance_cpus):
                         **({"min_iterations": 3} if args.quick else {}))
     bound = _bound(args)
     # Instances get one thread per physical core of their own CPUs (jobs.compare.instances).
-    threads = (args.threads if isinstance(args.threads, int) else None) if instance_cpus else \
+    threads = (args.threads if isinstance(args.threads, int) else None) if instance_cpus \
+        or args.cluster else \
         _options.thread_choice(args, _options.check_binding(args.cores, None)[0]).threads
     # The policy asked for, not the one "auto" picks under today's load, keys the results:
     # an auto run is reused whatever the load was; the table says which policy ran.
@@ -270,6 +287,9 @@ def _batches(args, model, own: int | None) -> list[int] | None:
 
 def _threads_note(args, instance_cpus) -> str:
     """Where the OpenMP thread count of the current build's workers came from."""
+    if args.cluster and not isinstance(args.threads, int):
+        return ("OpenMP threads: one per physical core of each host's benchmark CPUs, chosen "
+                "on the host (mxprof default)")
     if instance_cpus and not isinstance(args.threads, int):
         return "OpenMP threads: one per physical core of each instance's CPUs (mxprof default)"
     cpus = _options.check_binding(args.cores, None)[0]
@@ -351,6 +371,8 @@ def run(args) -> int:
         return _dry_run(planned, [p for p in planned if p.key not in done_keys], args, log.path)
     _log(f"results file: {log.path}")
     _options.announce_wait(wait)
+    if args.cluster:
+        return _finish(args, *_run_cluster(args, planned, log, wait, instance_cpus, builds))
     done = set() if args.fresh else log.done
     todo = [p for p in planned if p.key not in done]
     notes = [*_run_notes(log, planned, todo, instance_cpus, builds),
@@ -363,7 +385,59 @@ def run(args) -> int:
             Progress("compare", len(planned), done_before=len(planned) - len(todo)) as progress:
         run_planned(todo, progress, timeout=args.timeout, workdir=args.workdir or tmp,
                     on_record=log.append)
-    keys = {p.key for p in planned}
+    return _finish(args, log, {p.key for p in planned}, notes)
+
+
+def _run_cluster(args, planned, log, wait, instance_cpus, builds):
+    """The planned runs on every machine class of the cluster (mxprof.jobs.compare.cluster):
+    (results log, the keys of this sweep's records, notes)."""
+    import tempfile
+
+    from mxprof.cluster import DaskExecutor
+    from mxprof.commands._hosts import HostProgress
+    from mxprof.jobs.compare import cluster
+    classes = [c for c in (args.classes or "").replace(" ", "").split(",") if c] or None
+    policy = getattr(args, "wait_policy", "auto")
+    with DaskExecutor(args.cluster, classes) as executor:
+        todo, finished = cluster.todo(planned, executor, set() if args.fresh else log.done,
+                                      policy)
+        notes = [*_run_notes(log, [], [], instance_cpus, builds),
+                 _threads_note(args, instance_cpus), *_cluster_notes(executor, finished)]
+        for line in notes[1:]:
+            _log(line)
+        if todo and not args.no_current:
+            from mxprof.workers.environment import onednn_version
+            # As without a cluster: workers on this machine read the cached version.
+            onednn_version(probe=True)
+        keys = {p.key for p in finished}
+        total = len(todo) + len(finished)
+
+        def keep(record):
+            keys.add(record["key"])
+            log.append(record)
+
+        with tempfile.TemporaryDirectory(prefix="mxprof-compare-") as tmp, \
+                HostProgress("compare", total, done_before=len(finished)) as progress:
+            cluster.run_cells(todo, executor, timeout=args.timeout, workdir=args.workdir or tmp,
+                              on_record=keep, on_event=progress,
+                              host_threads=not isinstance(args.threads, int)
+                              and args.threads != "runtime", wait_policy=policy)
+    return log, keys, notes
+
+
+def _cluster_notes(executor, finished) -> list[str]:
+    hosts = [f"{d['machine_class']}: {d['hostname']} ({a}), {d['hygiene']['how']}"
+             for a, d in sorted(executor.workers.items()) if d["machine_class"] in
+             executor.classes]
+    link = executor.dashboard_link
+    return [f"cluster {executor.address}: classes {', '.join(executor.classes)}",
+            *[f"host {h}" for h in hosts],
+            *([f"Dask dashboard: {link}"] if link else []),
+            *([f"reused {len(finished)} run(s) from the results file (same host "
+               "fingerprint and class; --fresh runs them again)"] if finished else [])]
+
+
+def _finish(args, log, keys, notes) -> int:
     report = build_report([r for r in log.records if r["key"] in keys], notes)
     errors = write_outputs(args, report)
     display(args, report)

@@ -19,6 +19,7 @@ class CompareRow(Record, frozen=True, kw_only=True):
     """One row of `mxprof compare`: a latency, a throughput, or a failed run (`metric`)."""
 
     machine: str
+    machine_class: str | None = None  # compare --cluster: the class of the host that ran it
     hostname: str | None = None
     cpu_model: str | None = None
     build: str
@@ -94,4 +95,6 @@ class ResultsLine(Record, frozen=True, kw_only=True):
     build: Json | None = None  # mxprof.workers.builds.Build
     machine: Json | None = None
     instance_cpus: list[str] = msgspec.field(default_factory=list)
+    machine_class: str | None = None  # compare --cluster: the class it ran on
+    worker: Json | None = None  # compare --cluster: the Dask worker, its hygiene, attempts
     results: list[RunResult]

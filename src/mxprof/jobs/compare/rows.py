@@ -15,6 +15,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from typing import Any
 
+from mxprof.jobs.compare.cluster import class_label
 from mxprof.jobs.compare.instances import instance_binding
 from mxprof.jobs.compare.plan import (
     MODEL_BATCH,
@@ -41,8 +42,11 @@ def _base_row(record: dict[str, Any], result: RunResult) -> dict[str, Any]:
     build = record["build"]
     # The worker's own fingerprint names the machine; the sweep's copy covers failed workers.
     machine = machine_of(env) if env.get("hostname") else record["machine"]
+    # On a cluster a column group is a machine class, whichever of its hosts ran the run.
+    cls = record.get("machine_class")
     return {
-        "machine": machine_label(machine), "hostname": machine.get("hostname"),
+        "machine": class_label(cls, machine) if cls else machine_label(machine),
+        "machine_class": cls, "hostname": machine.get("hostname"),
         "cpu_model": machine.get("cpu_model"), "build": build["name"],
         "mxnet": mx.get("version") or build.get("mxnet"), "model": spec.model.name,
         # What the worker ran with, read inside it: every report names them (README).
