@@ -1,0 +1,210 @@
+"""compare --cluster against a real Dask cluster on 127.0.0.1: a `dask scheduler` and two
+`mxprof worker` processes of two machine classes (alpha, beta), started once for the module.
+
+A tiny sweep (mobilenet0.25 at 32x32, batch 1, one process, short min-time) runs on both
+classes; a second sweep on alpha has its worker SIGKILLed mid-cell (its nanny brings it back)
+and must still complete every cell exactly once; a worker with another mxprof version on a
+second scheduler is refused at connect time with both versions named. No mocks of Dask.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+pytest.importorskip("distributed")
+
+SRC = Path(__file__).resolve().parents[1] / "src"
+TINY = ["mobilenet0.25", "--shape", "3,32,32", "--batch-size", "1", "--configs", "mkldnn",
+        "--min-time", "0.05", "--warmup", "1"]
+
+
+def _env(pythonpath: Path = SRC) -> dict[str, str]:
+    env = dict(os.environ)
+    env["PYTHONPATH"] = str(pythonpath)
+    env.pop("MXPROF_TEST_FAULT", None)
+    return env
+
+
+def _start_scheduler(folder: Path, env: dict[str, str]) -> tuple[subprocess.Popen, str]:
+    sfile = folder / "scheduler.json"
+    with open(folder / "scheduler.log", "w") as log:  # the child keeps its own descriptor
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "distributed.cli.dask_scheduler", "--host", "127.0.0.1",
+             "--port", "0", "--dashboard-address", "127.0.0.1:0", "--scheduler-file",
+             str(sfile)], stdout=subprocess.DEVNULL, stderr=log, env=env,
+            start_new_session=True)
+    deadline = time.monotonic() + 60
+    while not sfile.exists() and time.monotonic() < deadline and proc.poll() is None:
+        time.sleep(0.2)
+    assert sfile.exists(), (folder / "scheduler.log").read_text()
+    time.sleep(0.2)  # written whole right after it is created
+    return proc, json.loads(sfile.read_text())["address"]
+
+
+def _start_worker(folder: Path, address: str, cls: str, env: dict[str, str],
+                  module: tuple[str, ...] = ("mxprof", "worker")) -> subprocess.Popen:
+    args = [address, "--class", cls] if module[-1] == "worker" else [
+        address, "--nthreads", "1", "--resources", f"host=1,{cls}=1", "--host", "127.0.0.1",
+        "--no-dashboard"]
+    with open(folder / f"worker-{cls}.log", "w") as log:
+        return subprocess.Popen([sys.executable, "-m", *module, *args], stdout=log,
+                                stderr=log, env=env, start_new_session=True)
+
+
+def _wait_for_workers(address: str, n: int, timeout: float = 90) -> None:
+    from distributed import Client
+    with Client(address, timeout=30) as client:
+        client.wait_for_workers(n, timeout=timeout)
+
+
+def _stop(*procs: subprocess.Popen) -> None:
+    for p in procs:
+        if p.poll() is None:
+            os.killpg(p.pid, signal.SIGTERM) if _leads_group(p) else p.terminate()
+    for p in procs:
+        try:
+            p.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            os.killpg(p.pid, signal.SIGKILL) if _leads_group(p) else p.kill()
+
+
+def _leads_group(p: subprocess.Popen) -> bool:
+    try:
+        return os.getpgid(p.pid) == p.pid
+    except ProcessLookupError:
+        return False
+
+
+@pytest.fixture(scope="module")
+def cluster(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("cluster")
+    env = _env()
+    scheduler, address = _start_scheduler(folder, env)
+    workers = [_start_worker(folder, address, cls, env) for cls in ("alpha", "beta")]
+    try:
+        _wait_for_workers(address, 2)
+        yield {"address": address, "folder": folder}
+    finally:
+        _stop(*workers, scheduler)
+
+
+def _compare(*args: str, timeout: float = 300) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "mxprof", "compare", *args],
+                          capture_output=True, text=True, env=_env(), timeout=timeout)
+
+
+def _records(path: Path) -> list[dict]:
+    return [json.loads(ln) for ln in path.read_text().splitlines() if ln.strip()]
+
+
+def test_two_classes_give_two_column_groups(cluster, tmp_path):
+    results, report = tmp_path / "runs.jsonl", tmp_path / "rows.json"
+    proc = _compare(*TINY, "--processes", "1", "--cluster", cluster["address"],
+                    "--results", str(results), "--json", str(report))
+    assert proc.returncode == 0, proc.stderr
+    rows = json.loads(report.read_text())["rows"]
+    assert sorted(r["machine_class"] for r in rows) == ["alpha", "beta"]
+    assert all(r["metric"] == "latency" and r["latency_ms"] > 0 for r in rows)
+    records = _records(results)
+    # Each ran on the worker of its class, off Dask's OMP_NUM_THREADS=1, with the hygiene said.
+    for rec in records:
+        env = rec["results"][0]["environment"]
+        assert rec["worker"]["address"].startswith("tcp://127.0.0.1:")
+        assert rec["worker"]["hygiene"]["profiler"] == "off"
+        assert env["mxnet"]["openmp_threads"] == env["physical_cores"]
+    assert {r["machine_class"] for r in records} == {"alpha", "beta"}
+    # The terminal table has a column group per class, and progress named each host.
+    assert "alpha" in proc.stdout and "beta" in proc.stdout
+    assert "alpha@127.0.0.1:" in proc.stderr and "beta@127.0.0.1:" in proc.stderr
+    # Resumable: the same sweep again runs nothing (keyed by each host's fingerprint).
+    again = _compare(*TINY, "--processes", "1", "--cluster", cluster["address"],
+                     "--results", str(results))
+    assert again.returncode == 0, again.stderr
+    assert len(_records(results)) == 2
+    assert "reused 2 run(s)" in again.stderr
+
+
+def _worker_pid(address: str, worker: str) -> int:
+    from distributed import Client
+    with Client(address, timeout=30) as client:
+        return client.run(os.getpid, workers=[worker])[worker]
+
+
+def test_a_killed_worker_loses_no_cell(cluster, tmp_path):
+    results = tmp_path / "runs.jsonl"
+    cmd = [sys.executable, "-m", "mxprof", "compare", *TINY, "--processes", "3",
+           "--classes", "alpha", "--cluster", cluster["address"], "--results", str(results)]
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            env=_env())
+    killed = None
+    worker = None
+    for line in proc.stderr:
+        if "alpha@" in line and ": running " in line:
+            host, port = line.split("alpha@", 1)[1].split(":")[:2]
+            worker = f"tcp://{host}:{port}"
+            time.sleep(1.0)  # inside the cell: its benchmark subprocess is starting MXNet
+            killed = _worker_pid(cluster["address"], worker)
+            os.kill(killed, signal.SIGKILL)
+            break
+    _, err = proc.communicate(timeout=300)
+    assert killed, "the sweep never started a cell"
+    assert proc.returncode == 0, err
+    records = _records(results)
+    keys = [r["key"] for r in records]
+    # Three processes of one cell: three records, each once, all ok, none from the killed run.
+    assert len(keys) == 3 and len(set(keys)) == 3, keys
+    assert all(r["status"] == "ok" for r in records)
+    # The killed worker finished nothing: its cell ran again on the worker its nanny restarted.
+    assert worker not in {r["worker"]["address"] for r in records}
+    _wait_for_workers(cluster["address"], 2)  # the nanny brought it back for the next tests
+
+
+def test_a_worker_with_another_version_is_refused(tmp_path):
+    other = tmp_path / "other"
+    shutil.copytree(SRC / "mxprof", other / "mxprof",
+                    ignore=shutil.ignore_patterns("__pycache__"))
+    init = other / "mxprof" / "__init__.py"
+    init.write_text(init.read_text().replace('__version__ = "', '__version__ = "0.0.0-other-', 1))
+    scheduler, address = _start_scheduler(tmp_path, _env())
+    worker = _start_worker(tmp_path, address, "gamma", _env(other),
+                           module=("distributed.cli.dask_worker",))
+    try:
+        _wait_for_workers(address, 1)
+        proc = _compare(*TINY, "--processes", "1", "--cluster", address, timeout=120)
+    finally:
+        _stop(worker, scheduler)
+    assert proc.returncode == 2, proc.stderr
+    import mxprof
+    assert "refused" in proc.stderr
+    assert f"mxprof 0.0.0-other-{mxprof.__version__}" in proc.stderr
+    assert f"this client runs mxprof {mxprof.__version__}" in proc.stderr
+    assert "running" not in proc.stderr
+
+
+def test_worker_command_pins_itself_outside_the_benchmark_cores(cli):
+    cpus = sorted(os.sched_getaffinity(0))
+    if len(cpus) < 2:
+        pytest.skip("needs two CPUs")
+    proc = cli("worker", "tcp://127.0.0.1:8786", "--class", "xeon", "--cores", str(cpus[-1]),
+               "--print")
+    assert proc.returncode == 0, proc.stderr
+    line = proc.stdout.strip()
+    assert "dask worker tcp://127.0.0.1:8786 --nthreads 1" in line
+    assert "--resources host=1,xeon=1" in line and "--host 127.0.0.1" in line
+    assert f"MXPROF_BENCHMARK_CPUS={cpus[-1]}" in line and "taskset -c" in line
+    bad = cli("worker", "tcp://127.0.0.1:8786", "--class", "host", "--print")
+    assert bad.returncode == 2 and "mxprof: error: --class 'host'" in bad.stderr
+
+
+def test_an_unreachable_cluster_is_a_usage_error(cli):
+    proc = cli("compare", *TINY, "--cluster", "ftp://nowhere")
+    assert proc.returncode == 2 and "tcp://HOST:PORT" in proc.stderr
