@@ -53,9 +53,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                         "(e.g. mkl15=mxnet-mkl==1.5.1)")
     m.add_argument("--no-current", action="store_true",
                    help="do not run under this interpreter (only --python/--build ones)")
-    m.add_argument("--instances", type=int, default=1,
+    m.add_argument("--instances", type=_counts("--instances"), default=1, metavar="N|LIST",
                    help="throughput mode: split the CPUs into N bound instances run at once "
-                        "and sum their images/s")
+                        "and sum their images/s; a list (1,2,4) is a sweep axis")
     c = p.add_argument_group("cluster (the `cluster` extra: Dask distributed)")
     c.add_argument("--cluster", metavar="ADDRESS", default=None,
                    help="run the cells on a Dask cluster: tcp://HOST:8786, tls://HOST:8786, or "
@@ -65,6 +65,11 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="machine classes to run every cell on, e.g. xeon,epyc (default: every "
                         "class the cluster has; with local: one worker per class)")
     _options.add_binding(p)
+    # compare's --threads may be a list: a sweep axis like --batch-size (the report names the
+    # fastest configuration per model and machine).
+    threads = next(a for a in p._actions if a.dest == "threads")
+    threads.type, threads.metavar = _thread_axis, "N|LIST"
+    threads.help += "; a list (1,2,4) is a sweep axis"
     _options.add_timing(p)
     _options.add_processes(p)
     _options.add_outputs(p, ("json", "markdown", "csv", "html", "pyperf"))
@@ -76,6 +81,38 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                         "reused")
     o.add_argument("--fresh", action="store_true",
                    help="run everything again even if the results file has it")
+
+
+def _counts(flag: str):
+    """argparse type: N, or a list N,M,... (a sweep axis) of counts >= 1."""
+    def parse(text: str) -> int | list[int]:
+        try:
+            values = sorted({int(x) for x in text.replace(" ", "").split(",") if x})
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected a count or a list like 1,2,4, got "
+                                             f"{text!r}") from None
+        if not values or values[0] < 1:
+            raise argparse.ArgumentTypeError(f"{flag} counts are >= 1, got {text!r}")
+        return values[0] if len(values) == 1 else values
+    return parse
+
+
+def _thread_axis(text: str) -> int | str | list[int]:
+    return _counts("--threads")(text) if "," in text else _options.threads_arg(text)
+
+
+def _axes(args) -> list:
+    """One namespace per point of the --threads x --instances sweep (one point without)."""
+    import copy
+    threads = args.threads if isinstance(args.threads, list) else [args.threads]
+    instances = args.instances if isinstance(args.instances, list) else [args.instances]
+    out = []
+    for t in threads:
+        for n in instances:
+            point = copy.copy(args)
+            point.threads, point.instances = t, n
+            out.append(point)
+    return out
 
 
 def parse_batches(text: str | None) -> list[int] | None:
@@ -242,6 +279,17 @@ def _bound(args) -> int | None:
     return len(_options.check_binding(args.cores, None)[0]) if args.cores else None
 
 
+def _plan_points(points, inputs, builds, host):
+    """Every point of the --threads x --instances sweep planned, in that order: (runs, the
+    first point's wait policy choice)."""
+    planned, wait = [], None
+    for point, instance_cpus in points:
+        runs, choice = _plan_runs(point, inputs, builds, host, instance_cpus)
+        planned += runs
+        wait = wait or choice
+    return planned, wait
+
+
 def _plan_runs(args, inputs, builds, host, instance_cpus):
     """(every planned run: models x batches x processes x builds x configurations, the wait
     policy chosen and why); `inputs` is (batches, configs, models), checked first."""
@@ -359,11 +407,12 @@ def run(args) -> int:
     inputs = (batches, _configs(args),
               resolve_models(args.models, args.shape, args.reference_set, args.symbol,
                              args.params, args.input))
-    instance_cpus = _instance_cpus(args)
+    points = [(point, _instance_cpus(point)) for point in _axes(args)]
     log = _open_results(args.results) if args.results else None
     builds = resolve_builds(args, _log)
-    planned, wait = _plan_runs(args, inputs, builds, host_fingerprint().to_dict(),
-                               instance_cpus)
+    planned, wait = _plan_points(points, inputs, builds, host_fingerprint().to_dict())
+    # The notes name the first point's threads and instances (a sweep's are in its rows).
+    args, instance_cpus = points[0] if len(points) == 1 else (points[0][0], [])
     # Opening reads an existing file and creates nothing, so a dry run can look too.
     log = log or _open_results(results_log.default_results_path(results_log.sweep_key(planned)))
     if args.dry_run:
@@ -420,8 +469,7 @@ def _run_cluster(args, planned, log, wait, instance_cpus, builds):
                 HostProgress("compare", total, done_before=len(finished)) as progress:
             cluster.run_cells(todo, executor, timeout=args.timeout, workdir=args.workdir or tmp,
                               on_record=keep, on_event=progress,
-                              host_threads=not isinstance(args.threads, int)
-                              and args.threads != "runtime", wait_policy=policy)
+                              host_threads=args.threads != "runtime", wait_policy=policy)
     return log, keys, notes
 
 

@@ -89,14 +89,15 @@ def todo(planned: Sequence[PlannedRun], executor, done: set[str],
 def run_cells(items: Sequence[ClassRun], executor, *, timeout: float, workdir: str | Path,
               on_record: Callable[[dict[str, Any]], None], on_event: OnEvent,
               host_threads: bool, wait_policy: str | None = None) -> None:
-    """Run every item on its class; each record goes to `on_record` as it comes back."""
+    """Run every item on its class; each record goes to `on_record` as it comes back.
+    `host_threads`: a run without a thread count gets the host's default (module docstring)."""
     from mxprof.cluster.remote import HOST_THREADS_VARIABLE
     from mxprof.jobs.profile.runner import group_results, group_worker
     cells = []
     for n, item in enumerate(items):
         ws = group_worker([item.run.spec], Path(workdir) / item.run.key, timeout=timeout,
                           index=n, python=item.run.build.python)
-        if host_threads:
+        if host_threads and item.run.spec.threads is None:
             ws = dataclasses.replace(ws, env={**ws.env, HOST_THREADS_VARIABLE: "1"})
         cells.append(ws)
     for i, result in executor.run(cells, on_event, labels=[it.label for it in items],

@@ -36,6 +36,7 @@ class CompareRow(Record, frozen=True, kw_only=True):
     mkldnn: bool
     instances: int = 1
     threads: int | None = None
+    threads_asked: int | None = None  # --threads as asked (None: the default), a sweep axis
     cpus: str | None = None
     membind: str | None = None
     weights: str | None = None
@@ -76,6 +77,9 @@ class CompareResult(Record, frozen=True):
     kind: str
     rows: list[CompareRow]
     notes: list[str] = msgspec.field(default_factory=list)
+    # The fastest configuration per model, machine and configuration when a sweep has several
+    # (mxprof.jobs.compare.best), with its ratio over the runner-up.
+    best: list[Json] = msgspec.field(default_factory=list)
 
 
 class ResultsLine(Record, frozen=True, kw_only=True):

@@ -59,6 +59,8 @@ def _base_row(record: dict[str, Any], result: RunResult) -> dict[str, Any]:
         "instances": len(record.get("instance_cpus") or ()) or 1,
         # The OpenMP threads the worker ran with (read inside it), else what was asked for.
         "threads": mx.get("openmp_threads") or spec.threads or env.get("threads"),
+        # What was asked for (None: the default): a --threads sweep axis groups by it.
+        "threads_asked": spec.threads,
         # How its OpenMP threads waited, read from the worker's environment.
         "wait_policy": (env.get("wait_policy") or {}).get("policy") or spec.wait_policy,
         "cpus": " | ".join(record.get("instance_cpus") or ()) or spec.cpus,
@@ -121,7 +123,7 @@ def _protocol(stats: dict[str, Any]) -> dict[str, Any]:
 def group_key(row: dict[str, Any]) -> tuple:
     """Rows that can be compared: same machine, build, model, batch, metric and instances."""
     return (row["machine"], row["build"], row["model"], row["metric"], row["batch_size"],
-            row["instances"])
+            row["instances"], row.get("threads_asked"))
 
 
 def record_identity(record: dict[str, Any]) -> tuple:
@@ -199,7 +201,7 @@ def speedup_ratio(base: dict[str, Any] | None, new: dict[str, Any]) -> dict[str,
 
 def _build_key(row: dict[str, Any]) -> tuple:
     return (row["machine"], row["model"], row["metric"], row["batch_size"], row["instances"],
-            row["config"])
+            row.get("threads_asked"), row["config"])
 
 
 def add_speedups(rows_in: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -236,5 +238,7 @@ def build_report(records, notes) -> dict:
     # What workers reported about themselves (binding refused, fusion path, missing pieces).
     worker_notes = dict.fromkeys(f"{r['build']}/{r['config']}: {n}" for r in found
                                  for n in r.get("notes", ()))
+    from mxprof.jobs.compare.best import best, lines
+    fastest = best(found)
     return {"schema": SCHEMA, "kind": "mxprof-compare", "rows": found,
-            "notes": [*notes, *worker_notes]}
+            "notes": [*notes, *worker_notes, *lines(fastest)], "best": fastest}
