@@ -242,7 +242,6 @@ class _Sweep:
 
     def collect(self, i: int, future) -> tuple[int, WorkerResult] | None:
         """(i, result) for a finished or finally failed cell; None to submit it again."""
-        self.drain()
         seconds = time.monotonic() - self.began.get(i, time.monotonic())
         if future.status == "finished":
             part = future.result()

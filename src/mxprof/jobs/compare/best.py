@@ -18,7 +18,8 @@ from typing import Any
 def describe(row: dict[str, Any]) -> str:
     """'2 threads, batch 8, 1 instance': what a candidate configuration is."""
     inst = row.get("instances") or 1
-    parts = [f"{row.get('threads') or '?'} threads"]
+    threads = row.get("threads")
+    parts = [f"{threads or '?'} thread{'' if threads == 1 else 's'}"]
     if row["metric"] == "throughput":
         parts.append(f"batch {row['batch_size']}")
     parts.append(f"{inst} instance{'s' if inst > 1 else ''}")
