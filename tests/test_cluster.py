@@ -208,3 +208,28 @@ def test_worker_command_pins_itself_outside_the_benchmark_cores(cli):
 def test_an_unreachable_cluster_is_a_usage_error(cli):
     proc = cli("compare", *TINY, "--cluster", "ftp://nowhere")
     assert proc.returncode == 2 and "tcp://HOST:PORT" in proc.stderr
+
+
+def test_a_cell_failing_three_times_is_a_failed_result_and_a_crash_is_not_retried(cluster,
+                                                                                 tmp_path):
+    from mxprof.cluster import DaskExecutor
+    from mxprof.events import Finished, Note, Recorder, Started
+    from mxprof.workers.protocol import WorkerSpec
+    # An int in a cell's environment: the worker's Popen raises TypeError, an error of the task
+    # itself (as a lost worker is), so the executor submits it again, three times in all.
+    broken = WorkerSpec(module="mxprof.cluster.hostinfo", name="broken", spec={},
+                        workdir=tmp_path, env={**os.environ, "MXPROF_BROKEN": 1}, timeout=60)
+    # A worker that exits 0 without a result: its own failure, a result, not retried.
+    crashing = WorkerSpec(module="mxprof.cluster.hostinfo", name="crashing", spec={},
+                          workdir=tmp_path, env=dict(os.environ), timeout=60)
+    events = Recorder()
+    with DaskExecutor(cluster["address"], ["alpha"]) as executor:
+        out = dict(executor.run([broken, crashing], events, labels=["broken", "crashing"]))
+    assert out[0].status == "failed" and out[0].attempts == 3
+    assert "failed 3 time(s) on the cluster: TypeError" in out[0].error
+    assert out[1].status == "crashed" and out[1].attempts == 1
+    assert out[1].host["machine_class"] == "alpha"
+    notes = [e.text for e in events.of(Note)]
+    assert len([n for n in notes if n.startswith("broken: attempt")]) == 2
+    assert {e.label for e in events.of(Finished)} == {"broken", "crashing"}
+    assert all(e.host.startswith("alpha@127.0.0.1:") for e in events.of(Started))

@@ -51,6 +51,8 @@ class HostProgress:
         return text
 
     def __call__(self, event: Event) -> None:
+        if isinstance(event, (Started, Finished)) and event.total:
+            self.total = self.done_before + event.total
         if isinstance(event, Started):
             host = self.hosts.setdefault(event.host or "this machine", ["", 0])
             host[0] = event.label
