@@ -23,6 +23,7 @@ import pytest
 pytest.importorskip("distributed")
 
 SRC = Path(__file__).resolve().parents[1] / "src"
+LAST_CPU = str(max(os.sched_getaffinity(0)))
 TINY = ["mobilenet0.25", "--shape", "3,32,32", "--batch-size", "1", "--configs", "mkldnn",
         "--min-time", "0.05", "--warmup", "1"]
 
@@ -51,8 +52,9 @@ def _start_scheduler(folder: Path, env: dict[str, str]) -> tuple[subprocess.Pope
 
 
 def _start_worker(folder: Path, address: str, cls: str, env: dict[str, str],
-                  module: tuple[str, ...] = ("mxprof", "worker")) -> subprocess.Popen:
-    args = [address, "--class", cls] if module[-1] == "worker" else [
+                  module: tuple[str, ...] = ("mxprof", "worker"),
+                  extra: tuple[str, ...] = ()) -> subprocess.Popen:
+    args = [address, "--class", cls, *extra] if module[-1] == "worker" else [
         address, "--nthreads", "1", "--resources", f"host=1,{cls}=1", "--host", "127.0.0.1",
         "--no-dashboard"]
     with open(folder / f"worker-{cls}.log", "w") as log:
@@ -89,7 +91,10 @@ def cluster(tmp_path_factory):
     folder = tmp_path_factory.mktemp("cluster")
     env = _env()
     scheduler, address = _start_scheduler(folder, env)
-    workers = [_start_worker(folder, address, cls, env) for cls in ("alpha", "beta")]
+    # alpha benchmarks on the last CPU, its Dask worker pinned to the others; beta on every
+    # CPU with its worker's profiler off (mxprof.cluster.worker).
+    workers = [_start_worker(folder, address, "alpha", env, extra=("--cores", LAST_CPU)),
+               _start_worker(folder, address, "beta", env)]
     try:
         _wait_for_workers(address, 2)
         yield {"address": address, "folder": folder}
@@ -115,13 +120,24 @@ def test_two_classes_give_two_column_groups(cluster, tmp_path):
     assert sorted(r["machine_class"] for r in rows) == ["alpha", "beta"]
     assert all(r["metric"] == "latency" and r["latency_ms"] > 0 for r in rows)
     records = _records(results)
-    # Each ran on the worker of its class, off Dask's OMP_NUM_THREADS=1, with the hygiene said.
-    for rec in records:
+    # Each ran on the worker of its class, on its benchmark CPUs, with the host's default
+    # threads (not Dask's OMP_NUM_THREADS=1), and says how the Dask worker kept off them.
+    from mxprof.cpu.cpulist import parse_cpu_list
+    from mxprof.cpu.openmp import choose_threads
+    by_class = {r["machine_class"]: r for r in records}
+    assert set(by_class) == {"alpha", "beta"}
+    for cls, rec in by_class.items():
         env = rec["results"][0]["environment"]
+        hygiene = rec["worker"]["hygiene"]
         assert rec["worker"]["address"].startswith("tcp://127.0.0.1:")
-        assert rec["worker"]["hygiene"]["profiler"] == "off"
-        assert env["mxnet"]["openmp_threads"] == env["physical_cores"]
-    assert {r["machine_class"] for r in records} == {"alpha", "beta"}
+        cpus = parse_cpu_list(env["affinity"]["cpus"])
+        assert env["mxnet"]["openmp_threads"] == choose_threads(None, cpus).threads
+        if cls == "alpha" and len(os.sched_getaffinity(0)) > 1:
+            assert env["affinity"]["cpus"] == LAST_CPU == hygiene["benchmark_cpus"]
+            assert not hygiene["shares_cpus"]
+            assert int(LAST_CPU) not in parse_cpu_list(hygiene["worker_cpus"])
+        else:
+            assert hygiene["profiler"] == "off" and hygiene["shares_cpus"]
     # The terminal table has a column group per class, and progress named each host.
     assert "alpha" in proc.stdout and "beta" in proc.stdout
     assert "alpha@127.0.0.1:" in proc.stderr and "beta@127.0.0.1:" in proc.stderr
