@@ -249,3 +249,48 @@ def test_a_cell_failing_three_times_is_a_failed_result_and_a_crash_is_not_retrie
     assert len([n for n in notes if n.startswith("broken: attempt")]) == 2
     assert {e.label for e in events.of(Finished)} == {"broken", "crashing"}
     assert all(e.host.startswith("alpha@127.0.0.1:") for e in events.of(Started))
+
+
+def _alive(marker: str) -> list[int]:
+    found = []
+    for proc in Path("/proc").iterdir():
+        if proc.name.isdigit():
+            try:
+                if marker in (proc / "cmdline").read_bytes().decode(errors="replace"):
+                    found.append(int(proc.name))
+            except OSError:
+                continue
+    return found
+
+
+def test_an_interrupted_client_ends_its_benchmark_on_the_host(cluster, tmp_path):
+    from mxprof.cluster import DaskExecutor
+    from mxprof.events import Started
+    from mxprof.workers.protocol import WorkerSpec
+    name = f"hanging-{os.getpid()}"
+    # The test fault `hang` makes the benchmark sleep until killed (mxprof.workers.protocol).
+    cell = WorkerSpec(module="mxprof.jobs.profile.worker", name=name, spec={"runs": []},
+                      workdir=tmp_path, env={**os.environ, "MXPROF_TEST_FAULT": "hang"},
+                      timeout=600)
+
+    class Interrupted(Exception):
+        pass
+
+    def interrupt(event) -> None:
+        if isinstance(event, Started):
+            deadline = time.monotonic() + 30
+            while not _alive(f"{name}.spec.json") and time.monotonic() < deadline:
+                time.sleep(0.2)
+            raise Interrupted
+
+    with DaskExecutor(cluster["address"], ["beta"]) as executor, pytest.raises(Interrupted):
+        list(executor.run([cell], interrupt))
+    # Without remote.stop the benchmark would hang there until its 600 s timeout.
+    assert _wait_gone(f"{name}.spec.json") == []
+
+
+def _wait_gone(marker: str, timeout: float = 20) -> list[int]:
+    deadline = time.monotonic() + timeout
+    while _alive(marker) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    return _alive(marker)

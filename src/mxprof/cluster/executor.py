@@ -19,6 +19,9 @@ Faults:
 - a worker that dies mid-cell (SIGKILL, a lost host): Dask's scheduler re-runs the cell on
   another worker of the class, or on the same one when its nanny brings it back; the killed
   run returned nothing, so the cell completes once (a late duplicate is dropped here);
+- an interrupted client (Ctrl-C, SIGTERM, the generator closed) cancels its cells and ends
+  the benchmarks of its sweep still running on the hosts (`remote.stop`): Dask cannot stop a
+  running task, and a benchmark left running would share its host with the next cell;
 - a cell whose task fails (a worker lost `distributed.scheduler.allowed-failures` times, an
   error in the worker code) is submitted again, up to `attempts` (3) in all; then it is a
   failed result with the last reason. A benchmark that crashes is not retried: its crash is
@@ -27,6 +30,7 @@ Faults:
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import queue
 import time
@@ -189,12 +193,13 @@ class _Sweep:
         self.attempt = [0] * self.total
         self.began: dict[int, float] = {}
         self.done: set[int] = set()
+        self.id = uuid.uuid4().hex[:12]
 
     def submit(self, i: int):
         self.attempt[i] += 1
         cell, removed = self.sent[i]
         return self.ex.client.submit(
-            remote.run_cell, cell, removed, self.ex.versions, i, self.labels[i],
+            remote.run_cell, cell, removed, self.ex.versions, i, self.labels[i], self.id,
             key=f"mxprof-cell-{i}-{self.attempt[i]}-{uuid.uuid4().hex[:8]}", pure=False,
             resources={"host": 1, self.classes[i]: 1})
 
@@ -228,6 +233,9 @@ class _Sweep:
             client.unsubscribe_topic(remote.CELL_TOPIC)
             for _, f in live.values():
                 f.cancel()
+            if live:  # interrupted: end this sweep's benchmarks still running on the hosts
+                with contextlib.suppress(Exception):
+                    client.run(remote.stop, self.id)
 
     def drain(self) -> None:
         while True:

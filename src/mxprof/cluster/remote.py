@@ -187,24 +187,33 @@ def _fingerprint() -> dict[str, Any] | None:
     return json.loads(proc.stdout) if proc.returncode == 0 else None
 
 
+_sweeps: dict[int, str] = {}  # task thread -> the sweep whose cell it runs
+_stopped: set[str] = set()  # sweeps whose client was interrupted
+
+
 def run_cell(cell: WorkerSpec, removed: Sequence[str], client_versions: Mapping[str, Any],
-             index: int, label: str) -> dict[str, Any]:
+             index: int, label: str, sweep: str = "") -> dict[str, Any]:
     """Run one cell here (module docstring); returns the WorkerResult's parts and this host.
 
     Raises VersionMismatch when this worker's versions are not the client's."""
+    import threading
     mine = versions()
     if dict(client_versions) != mine:
         raise VersionMismatch(f"worker {socket.gethostname()} runs {describe_versions(mine)}, "
                               f"the client {describe_versions(client_versions)}")
     host = describe()
+    _sweeps[threading.get_ident()] = sweep
     _announce(index, label, host)
     workdir = Path(tempfile.mkdtemp(prefix="mxprof-cell-"))
     try:
         local = dataclasses.replace(cell, workdir=workdir,
                                     env=host_env(cell.env, removed))
+        if sweep and sweep in _stopped:
+            raise RuntimeError("its client stopped the sweep")
         with pinned(benchmark_cpus()):
             result = run_worker(local)
     finally:
+        _sweeps.pop(threading.get_ident(), None)
         shutil.rmtree(workdir, ignore_errors=True)
     return {"status": result.status, "outcome": result.outcome, "data": result.data,
             "error": result.error, "host": host}
@@ -217,3 +226,17 @@ def _announce(index: int, label: str, host: Mapping[str, Any]) -> None:
         worker.log_event(CELL_TOPIC, {"index": index, "label": label,
                                       **{k: host.get(k) for k in ("address", "hostname",
                                                                   "machine_class")}})
+
+
+def stop(sweep: str) -> bool:
+    """End the benchmark of `sweep` running here (its client was interrupted): Dask cannot
+    stop a running task, and a benchmark left running would share the host with the next
+    cell. Only when every cell running here is that sweep's (one thread per host: one cell).
+    True when something was ended."""
+    from mxprof.workers.process import kill_running
+    _stopped.add(sweep)
+    running = set(_sweeps.values())
+    if not running or running != {sweep}:
+        return False
+    kill_running()
+    return True
