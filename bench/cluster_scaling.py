@@ -24,14 +24,14 @@ from pathlib import Path
 
 
 def cells(n: int, workdir: Path) -> list:
-    from mxprof.jobs.profile.runner import group_worker
+    from mxprof.jobs.profile.runner import group_cell
     from mxprof.jobs.profile.spec import Protocol, RunSpec
     from mxprof.mx.models import resolve
     model = resolve("mobilenet0.25", shape=(3, 32, 32))
     spec = RunSpec(model=model, config="mkldnn", mkldnn=True, pass_name="timing", batch_size=1,
                    protocol=Protocol(warmup=1, min_time=0.05, min_iterations=3), threads=1,
                    wait_policy="passive")
-    return [group_worker([spec], workdir / f"cell{i}", timeout=300, index=i)
+    return [group_cell([spec], workdir / f"cell{i}", timeout=300, index=i)
             for i in range(n)]
 
 

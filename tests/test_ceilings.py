@@ -80,7 +80,7 @@ def test_cache_key_depends_on_binding_and_store_round_trips(monkeypatch, tmp_pat
 def test_ceilings_command_measures_then_hits_the_cache(cli, tmp_path):
     env = {"MXPROF_CACHE": str(tmp_path)}
     first = cli("ceilings", "--reps", "2", "--size", "256", "--cores", "0", "--threads", "1",
-                "--json", env=env)
+                "--json", "-", env=env)
     assert first.returncode == 0, first.stderr
     data = json.loads(first.stdout)
     m = data["measured"]

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from mxprof.jobs.compare import instances
-from mxprof.jobs.compare import plan as compare
+from mxprof.jobs.compare import matrix as compare
 from mxprof.jobs.compare import rows as compare_rows
 from mxprof.jobs.profile.spec import RunSpec
 from mxprof.mx import models
@@ -131,7 +131,7 @@ def test_foreign_interpreters_see_only_the_mxprof_package(tmp_path, monkeypatch)
     shim = Path(worker_env(spec, python=sys.executable)["PYTHONPATH"])
     # mxprof and msgspec (its records need it), and nothing of this venv's MXNet or numpy.
     assert sorted(p.name for p in shim.iterdir()) == ["msgspec", "mxprof"]
-    assert (shim / "mxprof" / "jobs" / "compare" / "plan.py").is_file()
+    assert (shim / "mxprof" / "jobs" / "compare" / "matrix.py").is_file()
     assert worker_env(spec)["PYTHONPATH"].split(os.pathsep)[0] == package_parent()
 
 

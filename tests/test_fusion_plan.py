@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from mxprof.commands.fusion import worker_count
-from mxprof.jobs.fusion.plan import worker_plan
+from mxprof.jobs import fusion as fusion_job
+from mxprof.jobs.fusion.order import worker_plan
 from mxprof.jobs.fusion.run import FusionOptions
 
 SWITCHES = ("MXNET_DISABLE_MKLDNN_FUSE_CONV_BN", "MXNET_DISABLE_MKLDNN_FUSE_CONV_SUM")
@@ -15,7 +15,10 @@ SWITCHES = ("MXNET_DISABLE_MKLDNN_FUSE_CONV_BN", "MXNET_DISABLE_MKLDNN_FUSE_CONV
 def test_every_configuration_runs_in_n_processes(processes):
     opts = FusionOptions(model="m", shape=(1, 3, 8, 8), switches=SWITCHES, processes=processes)
     plan = worker_plan(opts)
-    assert len(plan) == worker_count(opts) == processes * (4 + len(SWITCHES))
+    job_plan = fusion_job.plan(fusion_job.Options(model="m", shape=(1, 3, 8, 8),
+                                                  switches=SWITCHES, processes=processes))
+    assert len(plan) == len(job_plan.steps) == processes * (4 + len(SWITCHES))
+    assert [s.label for s in job_plan.steps] == [label for label, _ in plan]
     configs = [c for _, c in plan]
     for config in ("unfused", "fused", "unfused-trace", "fused-trace", *SWITCHES):
         assert configs.count(config) == processes

@@ -143,7 +143,7 @@ def test_profile_page_shows_findings(browser, profile_run, fusion_run, tmp_path)
     report = dict(profile_run["report"], findings=fusion_run["report"]["findings"])
     from mxprof.render.html import write_page
     path = tmp_path / "with-findings.html"
-    write_page(report, path)
+    write_page(report, path, "profile")
     page = check_page(browser, path, tmp_path, min_charts=4)
     text = page.driver.find_element("id", "s-findings").text
     for f in fusion_run["report"]["findings"]:
@@ -159,7 +159,7 @@ def test_profile_page_of_a_file_without_samples(browser, profile_run, tmp_path):
         for key in ("samples_ms", "samples_ms_per_process"):
             sec["latency_ms"].pop(key, None)
     path = tmp_path / "no-samples.html"
-    write_page(report, path)
+    write_page(report, path, "profile")
     check_page(browser, path, tmp_path, min_charts=4)
     assert 'PolyCollection_1"' not in path.read_text()
 
@@ -228,10 +228,15 @@ def test_pages_fetch_nothing(request, name):
     assert "<figure class='chart'><svg" in text
 
 
-def test_kind_of_rejects_what_is_not_a_report():
-    from mxprof.render.html import kind_of
-    with pytest.raises(ValueError, match="not an mxprof report"):
-        kind_of({"schema": 1})
+def test_the_page_is_chosen_by_the_results_kind_never_guessed_from_keys():
+    """Before: `kind_of` guessed a page from the keys, so any dict with "rows" was a compare
+    report; now the record's own kind (or the caller's) decides, and no kind is an error."""
+    from mxprof.render.html import result_kind
+    for kindless in ({"schema": 1}, {"rows": []}, {"model": "m", "latency_ms": 1.0}):
+        with pytest.raises(ValueError, match="not an mxprof result with a page"):
+            result_kind(kindless)
+    assert result_kind({"kind": "mxprof-compare", "rows": []}) == "compare"  # older files
+    assert result_kind({"rows": []}, "compare") == "compare"
 
 
 def test_roofline_and_profile_findings(browser, tmp_path):
@@ -252,7 +257,7 @@ def test_roofline_and_profile_findings(browser, tmp_path):
                                                              "estimate": "their reorder time"}}]
     path = tmp_path / "roofline.html"
     write_page({"model": {"name": "net"}, "latency_ms": None, "roofline": roofline,
-                "findings": findings}, path)
+                "findings": findings}, path, "profile")
     page = check_page(browser, path, tmp_path, min_charts=1)
     assert "Roofline" in page.charts()[0]["label"]
     assert sorted(page.column("roofline", 0)) == sorted(r["layer"] for r in layers)

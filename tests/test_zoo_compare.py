@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from mxprof.jobs.compare import plan as compare
+from mxprof.jobs.compare import matrix as compare
 from mxprof.jobs.compare import rows as compare_rows
 from mxprof.jobs.profile.spec import RunResult
 from mxprof.mx import models

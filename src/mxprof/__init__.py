@@ -25,7 +25,7 @@ _EXPORTS = {
     "topk_accuracy": "mxprof.jobs.accuracy.metrics",
     "topk_agreement": "mxprof.jobs.accuracy.metrics",
     "FusionOptions": "mxprof.jobs.fusion.run",
-    "run_fusion": "mxprof.jobs.fusion.run",
+    "run_fusion": "mxprof.jobs.fusion.job",
     "profile": "mxprof.api",
     "fusion": "mxprof.api",
     "accuracy": "mxprof.api",
@@ -64,7 +64,8 @@ if TYPE_CHECKING:
         topk_accuracy,
         topk_agreement,
     )
-    from mxprof.jobs.fusion.run import FusionOptions, run_fusion
+    from mxprof.jobs.fusion.job import run_fusion
+    from mxprof.jobs.fusion.run import FusionOptions
     from mxprof.mx.fdcapture import capture_fd
     from mxprof.mx.layers import LAYER_ENV, LayerProfile, collect_layer_times
     from mxprof.timing.timer import Timer, measure

@@ -109,8 +109,10 @@ def _install_signal_handlers() -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
+    from mxprof.commands._outputs import legacy_json
     parser = build_parser()
-    args, unknown = parser.parse_known_args(argv)
+    args, unknown = parser.parse_known_args(legacy_json(sys.argv[1:] if argv is None
+                                                        else list(argv)))
     if unknown:
         chosen = _subparser(parser, args)
         chosen.error(suggest_options(chosen, unknown))

@@ -16,6 +16,7 @@ from typing import Any
 
 from mxprof.api.model import model_source
 from mxprof.api.report import Report
+from mxprof.events import OnEvent
 
 Progress = Callable[[str], None]
 
@@ -59,59 +60,90 @@ def profile(model: Any, inputs: Any = None, *, shape: Any = None, batch_size: in
     return Report(data)
 
 
-def fusion(model: Any, inputs: Any = None, *, shape: Any = None, path: str = "gluon",
-           static: bool = True, iterations: int = 50, warmup: int = 10, min_time: float = 1.0,
-           processes: int = 3, trace_iterations: int = 10,
+def _given(**values: Any) -> dict[str, Any]:
+    """The keywords the caller set: the others keep the job's Options default (the CLI's)."""
+    return {k: v for k, v in values.items() if v is not None}
+
+
+def _on_event(on_event: OnEvent | None, progress: Progress | None) -> OnEvent:
+    """The job's event sink: `on_event` (typed events), else `progress` (one plain line per
+    event, e.g. `print`), else nothing."""
+    from mxprof.events import ignore, printer
+    return on_event or (printer(progress) if progress is not None else ignore)
+
+
+def fusion(model: Any, inputs: Any = None, *, shape: Any = None, path: str | None = None,
+           static: bool | None = None, iterations: int | None = None,
+           warmup: int | None = None, min_time: float | None = None,
+           processes: int | None = None, trace_iterations: int | None = None,
            switches: Sequence[str] | None = None, threads: int | str | None = None,
-           timeout: float = 900.0, progress: Progress = _quiet,
-           rounds: int | None = None) -> Report:
+           cores: str | None = None, membind: str | None = None,
+           wait_policy: str | None = None, timeout: float | None = None,
+           progress: Progress | None = None, on_event: OnEvent | None = None,
+           rounds: int | None = None, dry_run: bool = False) -> Report | Any:
     """Which layers MKL-DNN fused into what, and what each fusion bought (`mxprof fusion`).
 
+    The same job as the command (mxprof.jobs.fusion: `plan`, then `run`), with the same
+    defaults: every keyword left None keeps the command's (`mxprof.jobs.fusion.Options`).
     `processes`: worker processes per timed configuration and per traced graph (interleaved;
     every interval covers the spread between them); `rounds` is its old name. `switches`:
     fusion switches (MXNET_DISABLE_MKLDNN_FUSE_*) to turn off one at a time; default all four.
-    Raises ValueError for processes < 1, mxprof.errors.WorkerError when a worker fails.
+    `dry_run`: return the plan (the workers, as `--dry-run` prints them) and run nothing.
+    Raises mxprof.errors.UsageError for bad options, WorkerError when an unfused, fused or
+    trace worker fails.
     """
-    from mxprof.jobs.fusion.run import FusionOptions, run_fusion
+    from mxprof.jobs import fusion as job
 
-    processes = processes if rounds is None else rounds
-    if processes < 1:
-        raise ValueError("processes must be >= 1")
     with model_source(model, inputs, shape) as src:
         name = src.factory or src.spec.name
-        opts = FusionOptions(model=name, shape=(1, *src.spec.input_shape), path=path,
-                             static=static, warmup=warmup, iterations=iterations,
-                             min_time_s=min_time, trace_iterations=trace_iterations,
-                             processes=processes, threads=_threads(threads), timeout_s=timeout,
-                             **({} if switches is None else {"switches": tuple(switches)}))
-        data = run_fusion(opts, progress=progress)
-    if src.factory:
-        data["model"] = src.spec.name  # not the temporary factory file, gone by now
-    return Report(data)
+        options = job.Options(model=name, shape=(1, *src.spec.input_shape),
+                              spec=None if src.factory else src.spec.to_dict(), **_given(
+            path=path, static=static, iterations=iterations, warmup=warmup, min_time=min_time,
+            processes=processes if rounds is None else rounds,
+            trace_iterations=trace_iterations,
+            switches=None if switches is None else tuple(switches), threads=threads,
+            cores=cores, membind=membind, wait_policy=wait_policy, timeout=timeout))
+        plan = job.plan(options)
+        if dry_run:
+            return plan
+        result = job.run(plan, _on_event(on_event, progress))
+    if src.factory:  # not the temporary factory file, gone by now
+        import msgspec
+        result = msgspec.structs.replace(result, model=src.spec.name)
+    return Report(result.to_dict())
 
 
-def accuracy(model: Any, inputs: Any = None, *, shape: Any = None, num_inputs: int = 32,
-             batch_size: int = 16, configs: Sequence[str] = ("mkldnn", "mkldnn-fused"),
-             int8: Sequence[str] = (), calib_size: int = 64, rtol: float = 1e-3,
-             atol: float = 1e-4, timing_batch: int = 1, iterations: int = 20, warmup: int = 5,
-             threads: int | str | None = None, timeout: float = 1800.0,
-             progress: Progress = _quiet, processes: int = 3) -> Report:
+def accuracy(model: Any, inputs: Any = None, *, shape: Any = None,
+             num_inputs: int | None = None, batch_size: int | None = None,
+             configs: Sequence[str] | None = None, int8: Sequence[str] | None = None,
+             calib_size: int | None = None, rtol: float | None = None,
+             atol: float | None = None, timing_batch: int | None = None,
+             iterations: int | None = None, warmup: int | None = None,
+             threads: int | str | None = None, cores: str | None = None,
+             membind: str | None = None, wait_policy: str | None = None,
+             timeout: float | None = None, processes: int | None = None,
+             progress: Progress | None = None, on_event: OnEvent | None = None,
+             dry_run: bool = False) -> Report | Any:
     """MKL-DNN, fused and INT8 (`int8=("naive",)`...) against the reference kernels on random
     inputs (`mxprof accuracy`; labelled data sets are for the command line's --data).
 
+    The same job as the command (mxprof.jobs.accuracy: `plan`, then `run`), with the same
+    defaults: every keyword left None keeps the command's (`mxprof.jobs.accuracy.Options`).
     `processes`: timing worker processes per configuration (the latencies and speedups pool
-    them); ignored when `iterations` is 0. Raises ValueError for processes < 1."""
-    if processes < 1:
-        raise ValueError("processes must be >= 1")
-    from mxprof.jobs.accuracy.metrics import Tolerance
-    from mxprof.jobs.accuracy.run import plan_configs, run_accuracy
+    them); one when `iterations` is 0. `dry_run`: return the plan and run nothing. Raises
+    mxprof.errors.UsageError for bad options."""
+    from mxprof.jobs import accuracy as job
 
-    plans = plan_configs(list(configs), list(int8))
     with model_source(model, inputs, shape) as src:
-        report = run_accuracy(
-            src.spec.to_dict(), plans, inputs={"kind": "random", "count": num_inputs, "seed": 0},
-            batch_size=batch_size, calib_count=calib_size,
-            timing={"batch": timing_batch, "warmup": warmup, "iterations": iterations},
-            tolerance=Tolerance(rtol=rtol, atol=atol), threads=_threads(threads), timeout=timeout,
-            progress=progress, processes=processes if iterations else 1)
+        options = job.Options(spec=src.spec.to_dict(), **_given(
+            num_inputs=num_inputs, batch_size=batch_size,
+            configs=None if configs is None else tuple(configs),
+            int8=None if int8 is None else tuple(int8), calib_size=calib_size, rtol=rtol,
+            atol=atol, timing_batch=timing_batch, iterations=iterations, warmup=warmup,
+            threads=threads, cores=cores, membind=membind, wait_policy=wait_policy,
+            timeout=timeout, processes=processes))
+        plan = job.plan(options)
+        if dry_run:
+            return plan
+        report = job.run(plan, _on_event(on_event, progress))
     return Report(report.to_dict())

@@ -17,15 +17,16 @@ from typing import Any
 
 import pandas as pd
 
-from mxprof.render.html import kind_of, render_page
+from mxprof.render.html import render_page
 
 
 class Report:
     """One job's result; see the module docstring. Times are in milliseconds (`ms` columns)."""
 
-    def __init__(self, data: dict[str, Any]):
+    def __init__(self, data: dict[str, Any], kind: str | None = None):
+        from mxprof.jobs.results import kind_of_file
         self.data = data
-        self.kind = kind_of(data)
+        self.kind = kind or kind_of_file(data)
 
     def __repr__(self) -> str:
         return f"<mxprof {self.kind} report: {self.summary}>"
@@ -129,13 +130,13 @@ class Report:
 
     def to_html(self, path: str | Path | None = None) -> str:
         """The page as text; written to `path` too when given."""
-        text = render_page(self.data)
+        text = render_page(self.data, self.kind)
         if path is not None:
             Path(path).write_text(text, encoding="utf-8")
         return text
 
     def _repr_html_(self) -> str:
-        page = render_page(self.data)
+        page = render_page(self.data, self.kind)
         return (f"<div class='mxprof-report'><p><b>mxprof {html.escape(self.kind)}</b>: "
                 f"{html.escape(self.summary)}</p><iframe srcdoc=\"{html.escape(page)}\" "
                 "style='width:100%;height:720px;border:1px solid #ccc'></iframe></div>")
@@ -144,11 +145,12 @@ class Report:
 def load(path: str | Path) -> Report:
     """Any saved `--json` result (profile, fusion, accuracy, compare). ValueError when the file
     is not one (naming the wrong field: mxprof.jobs.results); OSError when it cannot be read."""
-    from mxprof.jobs.results import validate
+    from mxprof.jobs.results import kind_of_file, validate
     with open(path) as f:
         data = json.load(f)
-    validate(kind_of(data), data, source=str(path))
-    return Report(data)
+    kind = kind_of_file(data, source=str(path))
+    validate(kind, data, source=str(path))
+    return Report(data, kind)
 
 
 def _flat(stats: dict | None) -> dict:

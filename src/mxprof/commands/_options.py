@@ -22,23 +22,20 @@ from __future__ import annotations
 
 import argparse
 import os
-import tempfile
 from pathlib import Path
 
+from mxprof.commands._outputs import (  # noqa: F401 - the output options live there
+    OUTPUT_HELP,
+    add_outputs,
+    check_output_path,
+    check_outputs,
+    write_outputs,
+)
 from mxprof.errors import UsageError
 
 DEFAULT_WARMUP = 5
 DEFAULT_MIN_TIME = 1.0
 DEFAULT_TIMEOUT = 1800.0
-OUTPUT_HELP = {
-    "json": "write the result as JSON ('-' for stdout)",
-    "markdown": "write the report as Markdown",
-    "csv": "write the table as CSV",
-    "html": "write an HTML page with the table and charts",
-    "trace": "write one iteration as a Chrome/Perfetto trace",
-    "pyperf": "write the timings as a pyperf benchmark suite, one run per worker process "
-              "(python -m pyperf stats / compare_to read it)",
-}
 
 
 def hidden_alias(group, *names: str, dest: str, **kwargs) -> None:
@@ -182,19 +179,6 @@ def add_model_files(g, *, symbol: bool = True, params: bool = True, inputs: bool
     g.add_argument("--shape", help=shape_help)
 
 
-def add_outputs(p: argparse.ArgumentParser, formats: tuple[str, ...], *, load: bool = True,
-                dry_run: bool = True) -> None:
-    g = p.add_argument_group("output")
-    for name in formats:
-        g.add_argument(f"--{name}", metavar="PATH", help=OUTPUT_HELP[name])
-    if load:
-        g.add_argument("--load", metavar="RESULT",
-                       help="re-render a saved --json result; runs nothing")
-    if dry_run:
-        g.add_argument("--dry-run", action="store_true",
-                       help="print the plan (workers, batches, estimated time); run nothing")
-
-
 def resolve_model(name: str | None, **kwargs):
     """`mxprof.mx.models.resolve` for a command: GluonCV names are looked up only when the
     gluoncv extra is installed, and an unknown name says how to get it (never an ImportError)."""
@@ -283,6 +267,26 @@ def check_counts(args, *, at_least_one=("iterations", "threads", "batch_size"),
             raise UsageError(f"--{name.replace('_', '-')} must be > 0, got {value}")
 
 
+def placement_of(args, *, cores: str | None = None, membind: str | None = None,
+                 announce: bool = True):
+    """The one `mxprof.cpu.placement.Placement` of this command's workers, from --cores,
+    --membind, --physical-only, --threads and --wait-policy (`cores`/`membind` override the
+    flags, e.g. --reference-protocol's node 0); the wait policy and its reason are announced
+    once on stderr. Raises UsageError naming the bad option."""
+    from mxprof.cpu.placement import resolve
+    try:
+        placement = resolve(cores or getattr(args, "cores", None),
+                            membind or getattr(args, "membind", None),
+                            physical_only=getattr(args, "physical_only", False),
+                            threads=getattr(args, "threads", None),
+                            wait_policy=getattr(args, "wait_policy", "auto") or "auto")
+    except ValueError as exc:
+        raise UsageError(str(exc)) from None
+    if announce:
+        announce_wait((placement.wait_policy, placement.wait_why))
+    return placement
+
+
 def check_binding(cores: str | None, membind: str | None, *, physical_only: bool = False):
     """The CPUs and NUMA nodes asked for, checked against this machine and this process's
     affinity: ``(cpus, nodes)`` (sorted lists, None when not given).
@@ -331,33 +335,6 @@ def check_model_files(symbol: str | None, params: str | None) -> None:
     except ModelFileError as exc:
         flag = "--symbol" if symbol is not None and str(exc).startswith(symbol) else "--params"
         raise UsageError(f"{flag} {exc}") from None
-
-
-def check_output_path(flag: str, path: str | None) -> None:
-    """`path` can be written: its folder exists and takes a new file (probed with a temporary
-    file, since access() says yes to root even in /proc), and it is not a folder itself."""
-    if not path or path == "-":
-        return
-    target = Path(path)
-    folder = target.parent if str(target.parent) else Path(".")
-    if target.is_dir():
-        raise UsageError(f"{flag} {path}: is a folder; give a file name")
-    if not folder.is_dir():
-        raise UsageError(f"{flag} {path}: the folder {folder} does not exist")
-    if target.exists() and not os.access(target, os.W_OK):
-        raise UsageError(f"{flag} {path}: the file exists and is not writable")
-    try:
-        fd, probe = tempfile.mkstemp(dir=folder, prefix=f".{target.name}.", suffix=".probe")
-    except OSError as exc:
-        raise UsageError(f"{flag} {path}: cannot write in {folder} "
-                         f"({exc.strerror or exc})") from None
-    os.close(fd)
-    os.unlink(probe)
-
-
-def check_outputs(args, names=("json", "markdown", "csv", "html", "trace")) -> None:
-    for name in names:
-        check_output_path(f"--{name}", getattr(args, name, None))
 
 
 def check_workdir(path: str | None) -> None:

@@ -15,8 +15,10 @@ from mxprof.commands._options import format_duration
 
 
 class Progress:
-    """Use as a context manager; `start(label)` when a worker starts, `done(label, status)`
-    when it ends, `note(text)` for anything else worth a line."""
+    """Use as a context manager and hand `on_event` to a job's `run(plan, on_event)`: it
+    consumes the typed events of mxprof.events (Started, Finished, Note), so no command parses
+    English back out of a progress string. `start(label)`, `done(label, status)` and
+    `note(text)` remain for the commands not yet on the job contract."""
 
     def __init__(self, command: str, total: int, *, done_before: int = 0, stream=None,
                  tty: bool | None = None):
@@ -93,3 +95,18 @@ class Progress:
 
     def note(self, text: str) -> None:
         self._line(text)
+
+    def on_event(self, event) -> None:
+        """One mxprof.events record: Started -> start, Finished -> done with its status (and
+        the one-line error when not ok), Note -> a line ("warning: " first for a warning)."""
+        from mxprof.events import Finished, Started
+        if isinstance(event, Started):
+            self.start(event.label)
+        elif isinstance(event, Finished):
+            status = event.status if event.ok or not event.error else \
+                f"{event.status}: {event.error}"
+            self.done(event.label, status)
+        else:
+            self.note(("warning: " if event.level == "warning" else "") + event.text)
+
+    __call__ = on_event

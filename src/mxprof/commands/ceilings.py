@@ -1,20 +1,21 @@
 """`mxprof ceilings`: the roofs every layer is held against, theoretical and measured here.
 
-    python -m mxprof ceilings [--cores LIST] [--threads N] [--refresh] [--reps N] [--json]
+    python -m mxprof ceilings [--cores LIST] [--threads N] [--refresh] [--reps N] [--json PATH|-]
 
 Theoretical peaks come from the ISA flags and maximum frequency (mxprof.cpu.ceilings); the
 measured ones from a large oneDNN FullyConnected through MXNet (f32 and quantized int8) and a
 STREAM-style numpy triad, in a worker bound like the profile (mxprof.jobs.ceilings), cached per
 machine and binding under ~/.cache/mxprof (MXPROF_CACHE / XDG_CACHE_HOME).
+Thin: arguments -> `mxprof.jobs.ceilings.Options` -> plan -> run -> lines or `--json PATH`
+(`-` for stdout, as in every command) -> exit code.
 """
 
 from __future__ import annotations
 
-import json
 import sys
 from typing import Any
 
-from mxprof.errors import UsageError
+KIND = "ceilings"
 
 
 def add_arguments(p) -> None:
@@ -27,7 +28,10 @@ def add_arguments(p) -> None:
                    help="FullyConnected M=N=K (default 1024)")
     p.add_argument("--timeout", type=float, default=600.0, help="seconds before the worker "
                                                                  "is killed (default 600)")
-    p.add_argument("--json", action="store_true", help="print one JSON object")
+    # --json PATH as every command ('-': stdout instead of the lines); the old bare switch
+    # still means stdout (mxprof.commands._outputs.legacy_json).
+    from mxprof.commands._options import add_outputs
+    add_outputs(p, "ceilings", load=False, dry_run=False)
 
 
 def _fmt(fig: dict[str, Any] | None) -> str:
@@ -76,25 +80,20 @@ def format_ceilings(result: dict[str, Any]) -> list[str]:
 
 
 def run(args) -> int:
-    from mxprof.jobs.ceilings import machine_ceilings
-    if args.reps < 1 or args.size < 16 or (isinstance(args.threads, int) and args.threads < 1):
-        raise UsageError("--reps and --threads must be >= 1, --size >= 16")
-    if args.cores:
-        from mxprof.cpu.cpulist import parse_cpu_list
-        try:
-            parse_cpu_list(args.cores)
-        except ValueError as exc:
-            raise UsageError(f"bad --cores: {exc}") from None
+    from mxprof.commands._options import check_outputs, write_outputs
+    from mxprof.jobs import ceilings as job
+
+    check_outputs(args, KIND)
+    plan = job.plan(job.Options(cores=args.cores, threads=args.threads, refresh=args.refresh,
+                                reps=args.reps, size=args.size, timeout=args.timeout))
     if sys.stderr.isatty() and not args.refresh:
         print("mxprof: ceilings: cached figures are used when present (--refresh to measure)",
               file=sys.stderr)
-    from mxprof.commands._options import check_binding, thread_choice
-    threads = thread_choice(args, check_binding(args.cores, None)[0]).threads
-    result = machine_ceilings(args.cores, threads, refresh=args.refresh, reps=args.reps,
-                              size=args.size, timeout=args.timeout)
-    if args.json:
-        print(json.dumps(result, indent=2))
-    else:
-        for line in format_ceilings(result):
+    result = job.run(plan)
+    if args.json != "-":
+        for line in format_ceilings(result.to_dict()):
             print(line)
-    return 0 if result.get("measured") else 1
+    errors = write_outputs(args, result, KIND)
+    for error in errors:
+        print(f"mxprof: error: {error}", file=sys.stderr)
+    return 2 if errors else 1 if result.failed else 0

@@ -6,6 +6,8 @@ file at once (`--results`, JSON lines), so an interrupted sweep resumes where it
 already there with the same key (spec, build, binding, machine) are skipped. The table is
 printed in the reference's layout; `--json/--markdown/--csv/--html` write it to files.
 `--load RESULT.json` re-renders a saved `compare --json` (or `merge --json`) and runs nothing.
+Thin: arguments -> `mxprof.jobs.compare.Options` -> plan (--dry-run prints it) -> run -> the
+outputs declared for "compare" (mxprof.render.outputs) -> exit code.
 """
 
 from __future__ import annotations
@@ -16,7 +18,8 @@ import sys
 from mxprof.commands import _options
 from mxprof.commands._compare_output import display, write_outputs
 from mxprof.errors import EXIT_FAILED, EXIT_OK, EXIT_USAGE, UsageError, require_extra
-from mxprof.jobs.compare.rows import build_report
+
+KIND = "compare"
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -59,8 +62,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     c = p.add_argument_group("cluster (the `cluster` extra: Dask distributed)")
     c.add_argument("--cluster", metavar="ADDRESS", default=None,
                    help="run the cells on a Dask cluster: tcp://HOST:8786, tls://HOST:8786, or "
-                        "local (a scheduler and one worker on 127.0.0.1); one benchmark at a "
-                        "time per host; start hosts with `mxprof worker`")
+                        "local (a scheduler and one worker per class on 127.0.0.1); one "
+                        "benchmark at a time per host; start hosts with `mxprof worker`")
     c.add_argument("--classes", metavar="LIST", default=None,
                    help="machine classes to run every cell on, e.g. xeon,epyc (default: every "
                         "class the cluster has; with local: one worker per class)")
@@ -72,7 +75,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     threads.help += "; a list (1,2,4) is a sweep axis"
     _options.add_timing(p)
     _options.add_processes(p)
-    _options.add_outputs(p, ("json", "markdown", "csv", "html", "pyperf"))
+    _options.add_outputs(p, KIND)
     o = p.add_argument_group("results file")
     o.add_argument("--results", default=None, metavar="PATH",
                    help="JSON-lines file every run is appended to (default: one file per "
@@ -101,18 +104,8 @@ def _thread_axis(text: str) -> int | str | list[int]:
     return _counts("--threads")(text) if "," in text else _options.threads_arg(text)
 
 
-def _axes(args) -> list:
-    """One namespace per point of the --threads x --instances sweep (one point without)."""
-    import copy
-    threads = args.threads if isinstance(args.threads, list) else [args.threads]
-    instances = args.instances if isinstance(args.instances, list) else [args.instances]
-    out = []
-    for t in threads:
-        for n in instances:
-            point = copy.copy(args)
-            point.threads, point.instances = t, n
-            out.append(point)
-    return out
+def _axis(value) -> list | None:
+    return value if isinstance(value, list) else None
 
 
 def parse_batches(text: str | None) -> list[int] | None:
@@ -127,15 +120,11 @@ def parse_batches(text: str | None) -> list[int] | None:
     return out
 
 
-def _configs(args) -> list[str]:
-    from mxprof.jobs.compare.plan import CONFIGS
+def _configs(args) -> tuple[str, ...]:
     configs = args.configs.split(",") if args.configs else ["reference", "mkldnn"]
     if args.fused and "fused" not in configs:
         configs.append("fused")
-    bad = [c for c in configs if c not in CONFIGS]
-    if bad:
-        raise UsageError(f"unknown configuration {bad[0]!r}; choose from {', '.join(CONFIGS)}")
-    return [c for c in CONFIGS if c in configs]
+    return tuple(configs)
 
 
 def resolve_models(names: list[str], shape_text: str | None, reference_set: bool,
@@ -147,7 +136,7 @@ def resolve_models(names: list[str], shape_text: str | None, reference_set: bool
     import argparse
     from pathlib import Path
 
-    from mxprof.jobs.compare.plan import ALIASES, REFERENCE_MODELS
+    from mxprof.jobs.compare.matrix import ALIASES, REFERENCE_MODELS
     wanted = [ALIASES.get(n.lower(), n) for n in names]
     if reference_set:
         wanted += [name for _, name, _ in REFERENCE_MODELS if name not in wanted]
@@ -169,93 +158,10 @@ def resolve_models(names: list[str], shape_text: str | None, reference_set: bool
     return out
 
 
-def resolve_builds(args, log):
-    from mxprof.workers import builds
-    out = [] if args.no_current else [builds.current_build()]
-    try:
-        out += [builds.parse_python(t) for t in args.python]
-        specs = [builds.parse_build(t) for t in args.build]
-    except ValueError as exc:
-        raise UsageError(str(exc)) from None
-    try:
-        out += [builds.ensure_venv(name, spec, log=log) for name, spec in specs]
-        out = [builds.probe(b) for b in out]
-    except builds.BuildError as exc:
-        raise UsageError(str(exc)) from None
-    names = [b.name for b in out]
-    if not out:
-        raise UsageError("--no-current leaves nothing to run: add --python or --build")
-    if len(set(names)) != len(names):
-        raise UsageError(f"build names must differ: {', '.join(names)}")
-    return out
-
-
-def _instance_cpus(args) -> list[str]:
-    """Check --cores against the CPUs this process may use, and split them for --instances."""
-    from mxprof.jobs.compare.instances import parse_cpus, split_cpus
-    if args.cluster:
-        # Each host checks --cores against its own topology (mxprof.cpu.binding, there).
-        if args.instances != 1:
-            raise UsageError("--instances with --cluster is not supported yet: run the "
-                             "instances sweep on one machine")
-        return []
-    _options.check_binding(args.cores, args.membind)
-    if args.instances == 1:
-        return []
-    try:
-        return split_cpus(parse_cpus(args.cores), args.instances)
-    except ValueError as exc:
-        raise UsageError(str(exc)) from None
-
-
-def _open_results(path):
-    from mxprof.jobs.compare.results_log import ResultsFileError, ResultsLog
-    try:
-        log = ResultsLog(path)
-    except (ResultsFileError, OSError) as exc:
-        raise UsageError(f"cannot use --results {path}: {exc}") from None
-    for w in log.warnings:
-        _log(f"mxprof: warning: {w}")
-    return log
-
-
-def _log(message: str, end: str = "\n") -> None:
-    print(message, file=sys.stderr, flush=True, end=end)
-
-
-def run_planned(planned, progress, *, timeout, workdir, on_record):
-    """Run each planned run (one worker, or its instances at once) and hand its record over."""
-    from pathlib import Path
-
-    from mxprof.jobs.compare.instances import run_bound, run_instances
-    from mxprof.jobs.compare.plan import make_record
-    for run in planned:
-        progress.start(run.label)
-        rundir = Path(workdir) / run.key
-        rundir.mkdir(parents=True, exist_ok=True)
-        try:
-            if run.instance_cpus:
-                results = run_instances(run.spec, run.instance_cpus, rundir, timeout=timeout,
-                                        python=run.build.python)
-            else:
-                results = run_bound([run.spec], rundir, timeout=timeout,
-                                    python=run.build.python)
-        except KeyboardInterrupt:
-            progress.note(f"{run.label}: interrupted: worker stopped, not recorded")
-            raise
-        record = make_record(run, results)
-        on_record(record)
-        status = record["status"]
-        if status != "ok":
-            bad = next(r for r in results if not r.ok)
-            status = f"{status}: {bad.error}"
-        progress.done(run.label, status)
-
-
 def _check_inputs(args) -> None:
     _options.check_counts(args, at_least_one=("iterations", "threads", "instances"))
     _options.check_model_files(args.symbol, args.params)
-    _options.check_outputs(args)
+    _options.check_outputs(args, KIND, inputs=(args.symbol, args.params, args.results))
     _options.check_output_path("--results", args.results)
     _options.check_workdir(args.workdir)
     if not args.no_current:
@@ -264,235 +170,115 @@ def _check_inputs(args) -> None:
         require_extra("compare --html", "plot")
 
 
-def _dry_run(planned, todo, args, path) -> int:
-    rows = [(p.label, f"{p.spec.config}, batch {p.spec.batch_size}, "
-             f"cores {', '.join(p.instance_cpus) or p.spec.cpus or 'not bound'}") for p in todo]
-    per = 8 + (0.1 * args.iterations if args.iterations else 2 * _options.min_time_of(args))
-    notes = [f"{len(planned) - len(todo)} of {len(planned)} runs already in {path}"]
-    _options.print_plan("compare", rows, per * len(rows), tuple(notes))
-    return EXIT_OK
+def options_of(args):
+    """The job's Options from the parsed arguments (every model resolved and checked)."""
+    from mxprof.jobs.compare import ModelChoice, Options
+    _check_inputs(args)
+    batches = parse_batches(args.batch_size)
+    models = resolve_models(args.models, args.shape, args.reference_set, args.symbol,
+                            args.params, args.input)
+    return Options(models=tuple(ModelChoice(m.to_dict(), own) for m, own in models),
+                   batch_sizes=tuple(batches) if batches else None, configs=_configs(args),
+                   quick=args.quick, python=tuple(args.python), build=tuple(args.build),
+                   no_current=args.no_current,
+                   instances=args.instances if isinstance(args.instances, int) else 1,
+                   cores=args.cores, membind=args.membind,
+                   threads=None if _axis(args.threads) else args.threads,
+                   wait_policy=args.wait_policy,
+                   warmup=args.warmup, iterations=args.iterations, min_time=args.min_time,
+                   processes=args.processes, fast=args.fast, rigorous=args.rigorous,
+                   timeout=args.timeout, workdir=args.workdir, results=args.results,
+                   fresh=args.fresh)
 
 
-def _bound(args) -> int | None:
-    if args.cluster:
-        return None
-    return len(_options.check_binding(args.cores, None)[0]) if args.cores else None
+def _log(message: str) -> None:
+    print(message, file=sys.stderr, flush=True)
 
 
-def _plan_points(points, inputs, builds, host):
-    """Every point of the --threads x --instances sweep planned, in that order: (runs, the
-    first point's wait policy choice)."""
-    planned, wait = [], None
-    for point, instance_cpus in points:
-        runs, choice = _plan_runs(point, inputs, builds, host, instance_cpus)
-        planned += runs
-        wait = wait or choice
-    return planned, wait
-
-
-def _plan_runs(args, inputs, builds, host, instance_cpus):
-    """(every planned run: models x batches x processes x builds x configurations, the wait
-    policy chosen and why); `inputs` is (batches, configs, models), checked first."""
-    from mxprof.jobs.compare import plan as compare
-    from mxprof.jobs.compare import results_log
-    from mxprof.jobs.profile.spec import Protocol
-    batches, configs, models = inputs
-    preset = _options.preset_of(args)
-    protocol = Protocol(warmup=args.warmup, iterations=args.iterations,
-                        min_time=_options.min_time_of(args) * preset.min_time_factor,
-                        **({"min_iterations": 3} if args.quick else {}))
-    bound = _bound(args)
-    # Instances get one thread per physical core of their own CPUs (jobs.compare.instances).
-    threads = (args.threads if isinstance(args.threads, int) else None) if instance_cpus \
-        or args.cluster else \
-        _options.thread_choice(args, _options.check_binding(args.cores, None)[0]).threads
-    # The policy asked for, not the one "auto" picks under today's load, keys the results:
-    # an auto run is reused whatever the load was; the table says which policy ran.
-    environment = results_log.reuse_fingerprint(host)
-    if getattr(args, "wait_policy", "auto") != "auto":
-        environment = {**environment, "wait_policy": args.wait_policy}
-    wait = _options.wait_choice(args, threads, bound)
-    planned = []
-    for model, own in models:  # model-major, as compare.plan orders them
-        planned += compare.plan([model], builds, machine=compare.machine_of(host),
-                                configs=configs, batch_sizes=batches or _batches(args, model, own),
-                                protocol=protocol, threads=threads,
-                                cpus=None if instance_cpus else args.cores,
-                                membind=args.membind, instance_cpus=instance_cpus,
-                                processes=preset.processes, environment=environment,
-                                wait_policy=wait[0])
-    return planned, wait
-
-
-def _batches(args, model, own: int | None) -> list[int] | None:
-    """A model's batches when --batch-size is not given: its --input batch, --quick's, or
-    None (the reference's, in compare.plan)."""
-    from mxprof.jobs.compare import plan as compare
-    if own:
-        return [1, own]
-    return compare.quick_batches(model.name) if args.quick else None
-
-
-def _threads_note(args, instance_cpus) -> str:
-    """Where the OpenMP thread count of the current build's workers came from."""
-    if args.cluster and not isinstance(args.threads, int):
-        return ("OpenMP threads: one per physical core of each host's benchmark CPUs, chosen "
-                "on the host (mxprof default)")
-    if instance_cpus and not isinstance(args.threads, int):
-        return "OpenMP threads: one per physical core of each instance's CPUs (mxprof default)"
-    cpus = _options.check_binding(args.cores, None)[0]
-    return f"OpenMP threads: {_options.thread_choice(args, cpus).text}"
-
-
-def _run_notes(log, planned, todo, instance_cpus, builds) -> list[str]:
-    """The report's notes: the results file, what was reused from it, instances, builds."""
-    from mxprof.jobs.compare import results_log
-    from mxprof.jobs.compare.instances import overlap_note
-    latest = {r["key"]: r for r in results_log.latest_by_key(log.records)}
-    todo_keys = {t.key for t in todo}
-    reused = results_log.reuse_notes(log.path, [latest[p.key] for p in planned
-                                                if p.key not in todo_keys],
-                                     {p.key: p.label for p in planned})
-    for line in reused:
-        _log(line)
-    notes = [f"results file: {log.path}", *reused]
-    if instance_cpus:
-        notes.append(overlap_note(len(instance_cpus)) + "; instance CPUs "
-                     + " | ".join(instance_cpus))
-    notes += [f"build {b.name} (MXNet {b.mxnet}) has no MKL-DNN: w/o column only"
-              for b in builds if b.mkldnn is False]
-    return notes
-
-
-def _load_saved(args) -> dict:
+def _load_saved(args):
     """The saved `compare --json` (or `merge --json`) file, validated like every --load
     (mxprof.jobs.results): the message names the file and the wrong field."""
+    from mxprof.jobs.compare import CompareResult
+    from mxprof.jobs.results import kind_of_file
     if args.models or args.reference_set or args.symbol:
         raise UsageError("--load re-renders a saved result: give no MODEL, --symbol or "
                          "--reference-set with it")
-    _options.check_outputs(args)
+    _options.check_outputs(args, KIND, inputs=(args.load,))
     if args.html:
         require_extra("compare --html", "plot")
-    return _options.load_result("compare", args.load, kind_field="mxprof-compare")
+    data = _options.load_result(KIND, args.load)
+    if kind_of_file(data, source=args.load) != KIND:  # older files say "mxprof-compare"
+        raise UsageError(f"{args.load}: not an mxprof compare result: kind "
+                         f"{data.get('kind')!r}, not {KIND!r}")
+    return CompareResult.from_dict({**data, "kind": KIND})
 
 
-def _render_loaded(args) -> int:
-    report = _load_saved(args)
-    errors = write_outputs(args, report)
-    display(args, report)
-    for e in errors:
-        print(f"mxprof: error: {e}", file=sys.stderr)
-    return EXIT_USAGE if errors else EXIT_OK
+def _measure(args):
+    """The CompareResult of the sweep, or None for --dry-run."""
+    if args.cluster or _axis(args.threads) or _axis(args.instances):
+        return _sweep(args)
+    from mxprof.commands._progress import Progress
+    from mxprof.jobs import compare
+
+    plan = compare.plan(options_of(args), on_note=lambda text: _log(f"mxprof: {text}"))
+    if args.dry_run:
+        _options.print_plan(KIND, [(s.label, s.what) for s in plan.steps], plan.estimate_s,
+                            tuple(plan.notes[:1]))
+        return None
+    _log(f"results file: {plan.log.path}")
+    _options.announce_wait((plan.placement.wait_policy, plan.placement.wait_why))
+    with Progress(KIND, len(plan.planned),
+                  done_before=len(plan.planned) - len(plan.todo)) as progress:
+        result = compare.run(plan, progress.on_event)
+    _log(f"results file: {plan.log.path}")
+    return result
+
+
+def _sweep(args):
+    """--threads/--instances lists and --cluster (mxprof.jobs.compare.sweep): every point of
+    the axes, on this machine or on each machine class of the cluster; None for --dry-run."""
+    import contextlib
+
+    from mxprof.commands._hosts import HostProgress
+    from mxprof.commands._progress import Progress
+    from mxprof.jobs.compare import sweep
+    if args.cluster:
+        require_extra("compare --cluster", "cluster")
+    points = sweep.points(options_of(args), _axis(args.threads), _axis(args.instances))
+    plan = sweep.plan_sweep(points, cluster=bool(args.cluster),
+                            on_note=lambda text: _log(f"mxprof: {text}"))
+    if args.dry_run:
+        _options.print_plan(KIND, [(s.label, s.what) for s in plan.steps], plan.estimate_s,
+                            tuple(plan.notes[:1]))
+        return None
+    first = plan.points[0]
+    _log(f"results file: {first.log.path}")
+    _options.announce_wait((first.placement.wait_policy, first.placement.wait_why))
+    with contextlib.ExitStack() as stack:
+        executor = None
+        if args.cluster:
+            from mxprof.cluster import DaskExecutor
+            classes = [c for c in (args.classes or "").replace(" ", "").split(",") if c]
+            executor = stack.enter_context(DaskExecutor(args.cluster, classes or None))
+            # Its total is the cells left to run, known once the classes are (their events).
+            on_event = stack.enter_context(HostProgress(KIND, 0))
+        else:
+            progress = stack.enter_context(Progress(KIND, len(plan.planned), done_before=len(
+                plan.planned) - len(plan.todo)))
+            on_event = progress.on_event
+        result = sweep.run_sweep(plan, on_event, executor=executor)
+    _log(f"results file: {first.log.path}")
+    return result
 
 
 def run(args) -> int:
-    import tempfile
-
-    from mxprof.commands._progress import Progress
-    from mxprof.jobs.compare import plan as compare
-    from mxprof.jobs.compare import results_log
-    from mxprof.workers.environment import host_fingerprint
-    if args.load:
-        return _render_loaded(args)
-    _check_inputs(args)
-    batches = parse_batches(args.batch_size)
-    # --quick, a first look: batch 1 and a small one per model (compare.quick_batches), a
-    # short minimum time.
-    if args.quick and args.min_time is None:
-        args.min_time = compare.QUICK_MIN_TIME
-    if args.quick and args.processes is None and not args.rigorous:
-        # Two processes still give an interval over processes; the third cost 5 minutes of
-        # the reference set (about 16 min with 3 on this 2-core VM, the target is 15).
-        args.processes = compare.QUICK_PROCESSES
-    inputs = (batches, _configs(args),
-              resolve_models(args.models, args.shape, args.reference_set, args.symbol,
-                             args.params, args.input))
-    points = [(point, _instance_cpus(point)) for point in _axes(args)]
-    log = _open_results(args.results) if args.results else None
-    builds = resolve_builds(args, _log)
-    planned, wait = _plan_points(points, inputs, builds, host_fingerprint().to_dict())
-    # The notes name the first point's threads and instances (a sweep's are in its rows).
-    args, instance_cpus = points[0] if len(points) == 1 else (points[0][0], [])
-    # Opening reads an existing file and creates nothing, so a dry run can look too.
-    log = log or _open_results(results_log.default_results_path(results_log.sweep_key(planned)))
-    if args.dry_run:
-        done_keys = set() if args.fresh else log.done
-        return _dry_run(planned, [p for p in planned if p.key not in done_keys], args, log.path)
-    _log(f"results file: {log.path}")
-    _options.announce_wait(wait)
-    if args.cluster:
-        return _finish(args, *_run_cluster(args, planned, log, wait, instance_cpus, builds))
-    done = set() if args.fresh else log.done
-    todo = [p for p in planned if p.key not in done]
-    notes = [*_run_notes(log, planned, todo, instance_cpus, builds),
-             _threads_note(args, instance_cpus)]
-    if todo and not args.no_current:
-        from mxprof.workers.environment import onednn_version
-        # Cached per libmxnet; the workers read the cache, so every row names its oneDNN.
-        onednn_version(probe=True)
-    with tempfile.TemporaryDirectory(prefix="mxprof-compare-") as tmp, \
-            Progress("compare", len(planned), done_before=len(planned) - len(todo)) as progress:
-        run_planned(todo, progress, timeout=args.timeout, workdir=args.workdir or tmp,
-                    on_record=log.append)
-    return _finish(args, log, {p.key for p in planned}, notes)
-
-
-def _run_cluster(args, planned, log, wait, instance_cpus, builds):
-    """The planned runs on every machine class of the cluster (mxprof.jobs.compare.cluster):
-    (results log, the keys of this sweep's records, notes)."""
-    import tempfile
-
-    from mxprof.cluster import DaskExecutor
-    from mxprof.commands._hosts import HostProgress
-    from mxprof.jobs.compare import cluster
-    classes = [c for c in (args.classes or "").replace(" ", "").split(",") if c] or None
-    policy = getattr(args, "wait_policy", "auto")
-    with DaskExecutor(args.cluster, classes) as executor:
-        todo, finished = cluster.todo(planned, executor, set() if args.fresh else log.done,
-                                      policy)
-        notes = [*_run_notes(log, [], [], instance_cpus, builds),
-                 _threads_note(args, instance_cpus), *_cluster_notes(executor, finished)]
-        for line in notes[1:]:
-            _log(line)
-        if todo and not args.no_current:
-            from mxprof.workers.environment import onednn_version
-            # As without a cluster: workers on this machine read the cached version.
-            onednn_version(probe=True)
-        keys = {p.key for p in finished}
-        total = len(todo) + len(finished)
-
-        def keep(record):
-            keys.add(record["key"])
-            log.append(record)
-
-        with tempfile.TemporaryDirectory(prefix="mxprof-compare-") as tmp, \
-                HostProgress("compare", total, done_before=len(finished)) as progress:
-            cluster.run_cells(todo, executor, timeout=args.timeout, workdir=args.workdir or tmp,
-                              on_record=keep, on_event=progress,
-                              host_threads=args.threads != "runtime", wait_policy=policy)
-    return log, keys, notes
-
-
-def _cluster_notes(executor, finished) -> list[str]:
-    hosts = [f"{d['machine_class']}: {d['hostname']} ({a}), {d['hygiene']['how']}"
-             for a, d in sorted(executor.workers.items()) if d["machine_class"] in
-             executor.classes]
-    link = executor.dashboard_link
-    return [f"cluster {executor.address}: classes {', '.join(executor.classes)}",
-            *[f"host {h}" for h in hosts],
-            *([f"Dask dashboard: {link}"] if link else []),
-            *([f"reused {len(finished)} run(s) from the results file (same host "
-               "fingerprint and class; --fresh runs them again)"] if finished else [])]
-
-
-def _finish(args, log, keys, notes) -> int:
-    report = build_report([r for r in log.records if r["key"] in keys], notes)
-    errors = write_outputs(args, report)
-    display(args, report)
-    _log(f"results file: {log.path}")
+    result = _load_saved(args) if args.load else _measure(args)
+    if result is None:
+        return EXIT_OK  # --dry-run
+    errors = write_outputs(args, result)
+    display(args, result)
     for e in errors:
         print(f"mxprof: error: {e}", file=sys.stderr)
     if errors:
         return EXIT_USAGE
-    failed = [r for r in report["rows"] if r["metric"] == "failed"]
-    return EXIT_FAILED if failed else EXIT_OK
+    return EXIT_FAILED if result.failed and not args.load else EXIT_OK

@@ -1,17 +1,17 @@
-"""`mxprof fusion MODEL`: which layers MKL-DNN fused into what, and what each fusion bought."""
+"""`mxprof fusion MODEL`: which layers MKL-DNN fused into what, and what each fusion bought.
+
+Thin: arguments -> `mxprof.jobs.fusion.Options` -> plan (printed by --dry-run) -> run ->
+the outputs declared for "fusion" (mxprof.render.outputs) -> exit code.
+"""
 
 from __future__ import annotations
 
-import os
 import sys
-from typing import TYPE_CHECKING
 
 from mxprof.commands import _options
 from mxprof.errors import EXIT_OK, EXIT_USAGE, UsageError, WorkerError, require_extra
 
-if TYPE_CHECKING:
-    from mxprof.jobs.fusion.run import FusionOptions
-
+KIND = "fusion"
 _SWITCH_NAMES = ("CONV_BN", "CONV_RELU", "CONV_SUM", "FC_ELTWISE")
 
 
@@ -40,20 +40,7 @@ def add_arguments(parser) -> None:
     _options.add_binding(parser)
     _options.add_timing(parser, workdir=False)
     _options.add_processes(parser)
-    _options.add_outputs(parser, ("json", "markdown", "html"))
-
-
-def _parse_switches(text: str) -> tuple[str, ...]:
-    if text.strip().lower() in ("", "none"):
-        return ()
-    out = []
-    for name in text.split(","):
-        key = name.strip().upper().removeprefix("MXNET_DISABLE_MKLDNN_FUSE_")
-        if key not in _SWITCH_NAMES:
-            raise UsageError(f"unknown fusion switch {name!r}: choose from "
-                             f"{', '.join(_SWITCH_NAMES)} or 'none'")
-        out.append(f"MXNET_DISABLE_MKLDNN_FUSE_{key}")
-    return tuple(out)
+    _options.add_outputs(parser, KIND)
 
 
 def _model(args):
@@ -68,148 +55,70 @@ def _model(args):
     return spec, (batch or 1, *spec.input_specs[0].shape)
 
 
-def run(args) -> int:
-    from mxprof.render import fusion as fusion_render
-    if args.load:
-        _options.check_outputs(args)
-        report = _options.load_result("fusion", args.load, kind_field="fusion")
-        from mxprof.jobs.fusion.report import upgrade
-        report = upgrade(report)  # a file written before the one statistics record
-    else:
-        report = _measure(args)
-        if report is None:
-            return EXIT_OK  # --dry-run
-    from mxprof.workers.jsonio import dumps
-    errors = _write(args, report)
-    text = fusion_render.render_terminal(report)
-    if args.json == "-":
-        sys.stdout.write(dumps(report) + "\n")
-        sys.stderr.write(text)
-    else:
-        sys.stdout.write(text)
-    for e in errors:
-        print(f"mxprof: error: {e}", file=sys.stderr)
-    return EXIT_USAGE if errors else EXIT_OK
+def options_of(args):
+    """The job's Options from the parsed arguments (model checked, presets applied)."""
+    from mxprof.jobs.fusion import Options, parse_switches
 
-
-def _write(args, report) -> list[str]:
-    from mxprof.render import fusion as fusion_render
-    from mxprof.render.html import render_page
-    from mxprof.workers.jsonio import dumps
-    return _options.write_files(report, (
-        (args.json, _options.text_file(dumps)),
-        (args.markdown, _options.text_file(fusion_render.render_markdown)),
-        (args.html, _options.text_file(render_page))))
-
-
-def _options_of(args) -> FusionOptions:
-    from mxprof.jobs.fusion.run import FusionOptions
-
+    switches = parse_switches(args.switches)
     _options.check_counts(args, at_least_one=("iterations", "trace_iterations", "threads"))
     preset = _options.preset_of(args)
-    cpus, _ = _options.check_binding(args.cores, args.membind)
-    _options.check_outputs(args)
+    _options.check_outputs(args, KIND, inputs=(args.symbol, args.params))
     require_extra("fusion", "mxnet")
-    threads = _options.thread_choice(args, cpus).threads
     _options.check_model_files(args.symbol, args.params)
     spec, shape = _model(args)
-    # --iterations is a fixed count everywhere: the fusion worker times at least `iterations`
-    # calls and at least `min_time_s`, so a fixed count is that count and no minimum time.
-    fixed = args.iterations is not None
-    return FusionOptions(
-        model=args.model or spec.name, shape=shape, spec=spec.to_dict(), path=args.path,
-        static=args.static, warmup=args.warmup,
-        iterations=args.iterations if fixed else 10,
-        min_time_s=0.0 if fixed else _options.min_time_of(args) * preset.min_time_factor,
-        trace_iterations=args.trace_iterations, switches=_parse_switches(args.switches),
-        threads=threads, processes=preset.processes, timeout_s=args.timeout,
-        wait_policy=_options.resolve_wait(args, threads, len(cpus) if cpus else None,
-                                          announce=not args.dry_run))
+    return Options(model=args.model or spec.name, shape=shape, spec=spec.to_dict(),
+                   path=args.path, static=args.static, warmup=args.warmup,
+                   iterations=args.iterations,
+                   min_time=_options.min_time_of(args) * preset.min_time_factor,
+                   processes=preset.processes, trace_iterations=args.trace_iterations,
+                   switches=switches, cores=args.cores, membind=args.membind,
+                   threads=args.threads, wait_policy=args.wait_policy, timeout=args.timeout)
 
 
-def bind_parent(cpus, nodes) -> None:
-    """Bind this process so the workers it starts inherit the CPUs and memory policy (the
-    fusion job starts its workers unbound). Affinity and MPOL_BIND survive fork and exec."""
-    if cpus is None and nodes is None:
-        return
-    from mxprof.cpu.binding import BindError, bind
-    try:
-        binding = bind(cpus if cpus is not None else sorted(os.sched_getaffinity(0)), nodes)
-    except BindError as exc:
-        raise UsageError(f"cannot bind to --cores/--membind: {exc.strerror}") from None
-    for warning in binding.warnings:
-        print(f"mxprof: warning: {warning}", file=sys.stderr)
-
-
-def worker_count(opts) -> int:
-    """Workers the fusion job starts: `processes` of unfused, fused, each switch off, and of
-    each of the two traces (mxprof.jobs.fusion.plan)."""
-    from mxprof.jobs.fusion.plan import worker_plan
-    return len(worker_plan(opts))
-
-
-def _measure(args) -> dict | None:
+def _measure(args):
+    """The FusionResult of a run, or None for --dry-run."""
     from mxprof.commands._progress import Progress
-    from mxprof.jobs.fusion import run as fusion_run
+    from mxprof.jobs import fusion
 
-    opts = _options_of(args)
-    cpus, nodes = _options.check_binding(args.cores, args.membind)
+    plan = fusion.plan(options_of(args))
     if args.dry_run:
-        _dry_run(opts, cpus, nodes, _options.thread_choice(args, cpus))
+        _options.print_plan(KIND, [(s.label, s.what) for s in plan.steps], plan.estimate_s,
+                            tuple(plan.notes))
         return None
-    bind_parent(cpus, nodes)
-    failures = tuple({WorkerError, getattr(fusion_run, "WorkerError", WorkerError)})
-    current: list[str] = []
-    with Progress("fusion", worker_count(opts)) as bar:
-        def on_message(msg: str) -> None:
-            if not msg.startswith("worker: "):
-                bar.note(msg)
-                return
-            if current:
-                bar.done(current.pop())
-            current.append(msg.removeprefix("worker: "))
-            bar.start(current[0])
-
+    _options.announce_wait((plan.placement.wait_policy, plan.placement.wait_why))
+    with Progress(KIND, len(plan.steps)) as bar:
         try:
-            report = fusion_run.run_fusion(opts, progress=on_message)
-        except failures as exc:
-            if current:
-                bar.done(current.pop(), "failed")
+            return fusion.run(plan, bar.on_event)
+        except WorkerError as exc:
             # One line for the failure; a crash or timeout adds the worker's last stderr lines.
             lines = (getattr(exc, "detail", "") or "").splitlines()
             if lines and str(exc).endswith(lines[-1].strip()):
                 lines.pop()  # already the end of the one line
             detail = "".join(f"\n  | {line}" for line in lines)
             raise WorkerError(f"could not measure {args.model}: {exc}{detail}") from None
-        if current:
-            bar.done(current.pop())
-    # Where the thread count came from, for the header (mxprof.cpu.openmp.ThreadChoice).
-    report.setdefault("environment", {})["threads_why"] = _options.thread_choice(args, cpus).why
-    return report
 
 
-def _dry_run(opts, cpus, nodes, choice) -> None:
-    from mxprof.cpu.cpulist import format_cpu_list
-    from mxprof.jobs.fusion.plan import worker_plan
-
-    timing = (f"{opts.iterations} timed calls" if opts.min_time_s == 0
-              else f">= {opts.min_time_s:g} s of timed calls")
-    what = {"unfused": f"timing, {timing}", "fused": f"timing, {timing}",
-            "unfused-trace": f"DNNL_VERBOSE, {opts.trace_iterations} iterations",
-            "fused-trace": f"DNNL_VERBOSE, {opts.trace_iterations} iterations"}
-    rows = [(label, what.get(config, f"timing, {timing}, {config}=1"))
-            for label, config in worker_plan(opts)]
-    rows[0] = (rows[0][0], rows[0][1] + ", writes the shared weights")
-    per = 8 + (opts.min_time_s or 0.05 * opts.iterations)
-    inputs = "; ".join(i.short() for i in _input_specs(opts))
-    notes = (f"{opts.processes} processes per configuration, interleaved; warm-up "
-             f"{opts.warmup} calls; inputs {inputs} at batch {opts.shape[0]}, path {opts.path}",
-             f"binding: cores {format_cpu_list(cpus) if cpus else 'not bound'}, membind "
-             f"{format_cpu_list(nodes) if nodes else 'not bound'}, OpenMP threads "
-             f"{choice.text}")
-    _options.print_plan("fusion", rows, per * len(rows), notes)
+def _load(path: str):
+    from mxprof.jobs.fusion import FusionResult
+    from mxprof.jobs.fusion.report import upgrade
+    # A file written before the one statistics record is brought up to date first.
+    return FusionResult.from_dict(upgrade(_options.load_result(KIND, path, kind_field=KIND)))
 
 
-def _input_specs(opts):
-    from mxprof.mx.models import ModelSpec
-    return ModelSpec.from_dict(opts.spec).input_specs
+def run(args) -> int:
+    from mxprof.render import fusion as fusion_render
+
+    if args.load:
+        _options.check_outputs(args, KIND, inputs=(args.load,))
+        result = _load(args.load)
+    else:
+        result = _measure(args)
+        if result is None:
+            return EXIT_OK  # --dry-run
+    # Files first: a closed stdout (mxprof ... | head) must not lose a long run's results.
+    errors = _options.write_outputs(args, result, KIND)  # `--json -` on stdout
+    text = fusion_render.render_terminal(result)
+    (sys.stderr if args.json == "-" else sys.stdout).write(text)
+    for e in errors:
+        print(f"mxprof: error: {e}", file=sys.stderr)
+    return EXIT_USAGE if errors else EXIT_OK

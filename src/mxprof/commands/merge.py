@@ -10,40 +10,27 @@ from __future__ import annotations
 import argparse
 import sys
 
-from mxprof.errors import EXIT_OK, EXIT_USAGE, UsageError
+from mxprof.errors import EXIT_OK, EXIT_USAGE
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     from mxprof.commands._options import add_outputs
     p.add_argument("files", nargs="+", metavar="FILE", help="results files written by compare")
-    add_outputs(p, ("json", "markdown", "csv", "html"), load=False, dry_run=False)
-    p.add_argument("--pyperf", metavar="PATH",
-                   help="the timings as a pyperf benchmark suite (python -m pyperf stats PATH)")
+    add_outputs(p, "compare", load=False, dry_run=False)  # merge writes compare's kind
 
 
 def run(args) -> int:
     from mxprof.commands._compare_output import display, write_outputs
     from mxprof.commands._options import check_outputs
-    from mxprof.jobs.compare.results_log import ResultsFileError, read_lines
-    from mxprof.jobs.compare.rows import build_report
-    check_outputs(args)
+    from mxprof.jobs.compare import merge
+    check_outputs(args, "compare", inputs=tuple(args.files))
     if args.html:
         from mxprof.errors import require_extra
         require_extra("merge --html", "plot")
-    records = []
-    for path in args.files:
-        try:
-            found, warnings = read_lines(path)
-        except (OSError, ResultsFileError) as exc:
-            raise UsageError(f"cannot read {path}: {exc}") from None
-        for w in warnings:
-            print(f"mxprof: warning: {w}", file=sys.stderr)
-        records += found
-    if not records:
-        raise UsageError("no finished runs in " + ", ".join(args.files))
-    report = build_report(records, [f"merged from {', '.join(args.files)}"])
-    errors = write_outputs(args, report)
-    display(args, report)
+    result = merge(args.files, on_warning=lambda w: print(f"mxprof: warning: {w}",
+                                                          file=sys.stderr))
+    errors = write_outputs(args, result)
+    display(args, result)
     for e in errors:
         print(f"mxprof: error: {e}", file=sys.stderr)
     return EXIT_USAGE if errors else EXIT_OK

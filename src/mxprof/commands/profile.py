@@ -60,7 +60,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     _options.add_binding(p)
     _options.add_timing(p)
     _options.add_processes(p)
-    _options.add_outputs(p, ("json", "markdown", "trace", "html", "pyperf"))
+    _options.add_outputs(p, "profile")
     # Test-only fault injection: CONFIG:PASS:HOOK, HOOK in abort|hang|raise (see mxprof.jobs.profile.spec).
     p.add_argument("--test-hook", action="append", default=[], help=argparse.SUPPRESS)
     # Every pass in a process of its own (bench/processes_cost.py measures what sharing saves).
@@ -110,12 +110,11 @@ def _chosen_checks(text: str) -> list[str]:
 
 
 def _run_checks(args, spec, checks: list[str], progress) -> dict:
-    """The companion checks (mxprof.jobs.profile.checks) on the main run's first RunSpec; the
-    fusion workers inherit this process's binding, set now that the main run is over."""
-    from mxprof.commands.fusion import bind_parent
+    """The companion checks (mxprof.jobs.profile.checks) on the main run's first RunSpec; their
+    workers bind themselves to the main run's CPUs."""
     from mxprof.jobs.profile.checks import run_checks
     return run_checks(spec, checks, timeout=args.timeout, started=progress.start,
-                      finished=progress.done, bind_parent=bind_parent)
+                      finished=progress.done)
 
 
 def _diagnose(args, specs, report, progress) -> None:
@@ -180,7 +179,7 @@ def _check_inputs(args) -> None:
     _options.check_counts(args)
     _options.check_binding(args.cores, args.membind, physical_only=args.physical_only)
     _options.check_model_files(args.symbol, args.params)
-    _options.check_outputs(args)
+    _options.check_outputs(args, "profile", inputs=(args.symbol, args.params))
     _options.check_workdir(args.workdir)
     require_extra("profile", "mxnet")
 
@@ -274,7 +273,7 @@ def _dry_run(args, specs, checks) -> int:
 
 def run(args) -> int:
     if args.load:
-        _options.check_outputs(args)
+        _options.check_outputs(args, "profile", inputs=(args.load,))
         return _finish(args, _options.load_result("profile", args.load), EXIT_OK)
     _check_inputs(args)
     checks = _chosen_checks(args.checks)

@@ -2,15 +2,14 @@
 
 from __future__ import annotations
 
-import json
 import sys
 
 
 def add_arguments(parser) -> None:
-    # A path like every command's --json; bare --json (the old switch) or '-' is stdout.
-    parser.add_argument("--json", nargs="?", const="-", metavar="PATH",
-                        help="write one JSON object to PATH ('-' or no PATH: stdout, instead "
-                             "of the tables)")
+    # --json PATH as every command ('-': stdout, instead of the tables); the old bare switch
+    # still means stdout where it cannot swallow anything (mxprof.commands._outputs.legacy_json).
+    from mxprof.commands._options import add_outputs
+    add_outputs(parser, "topology", load=False, dry_run=False)
     parser.add_argument("--sysfs-root", default="/sys", metavar="DIR",
                         help="read another sysfs tree (default: /sys)")
     parser.add_argument("--cpuinfo", default="/proc/cpuinfo", metavar="FILE",
@@ -68,31 +67,26 @@ def _tables(topology):
 def run(args) -> int:
     from rich.console import Console
 
-    from mxprof.commands._options import check_output_path
+    from mxprof.commands._options import check_outputs, write_outputs
     from mxprof.cpu.topology import read_topology
     from mxprof.errors import UsageError
 
-    check_output_path("--json", args.json)
+    check_outputs(args, "topology")
     try:
         topology = read_topology(args.sysfs_root, args.cpuinfo)
     except (OSError, ValueError) as exc:
         raise UsageError(f"cannot read the CPU topology: {exc}") from None
     if args.json == "-":
-        print(json.dumps(topology.to_dict(), indent=2))
+        write_outputs(args, topology.to_dict(), "topology")
         return 0
     console = Console()
     for line in format_topology(topology):
         console.print(line, highlight=False, soft_wrap=True, markup=False)
     for table in _tables(topology):
         console.print(table)
-    if args.json:
-        try:
-            with open(args.json, "w") as f:
-                f.write(json.dumps(topology.to_dict(), indent=2) + "\n")
-        except OSError as exc:
-            print(f"mxprof: error: cannot write {args.json}: {exc.strerror or exc}",
-                  file=sys.stderr)
-            return 2
+    for error in write_outputs(args, topology.to_dict(), "topology"):
+        print(f"mxprof: error: {error}", file=sys.stderr)
+        return 2
     if args.sysfs_root == "/sys" and args.cpuinfo == "/proc/cpuinfo":
         _print_ceilings(console)
     return 0

@@ -1,6 +1,6 @@
 """`mxprof verbose`: read oneDNN / MKL-DNN verbose logs of any generation.
 
-    python -m mxprof verbose summary LOG [--by kind,impl] [--top N] [--json] [--show-rejected]
+    python -m mxprof verbose summary LOG [--by kind,impl] [--top N] [--json PATH|-] [--show-rejected]
     python -m mxprof verbose run [-o LOG] [--level 1|2] -- CMD ...
 
 `summary` prints where the primitive time went (exec lines), creation cost (by kind and
@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import json
 import os
 import sys
 import tempfile
@@ -47,10 +46,11 @@ def _summary_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--top", type=int, default=20, help="rows to show per table (default: 20)")
     p.add_argument("--show-rejected", action="store_true",
                    help=f"list every rejected line (default: the first {REJECTED_SHOWN})")
-    # A path like every command's --json; bare --json (the old switch) or '-' is stdout.
-    p.add_argument("--json", nargs="?", const="-", metavar="PATH",
-                   help="write the summary as one JSON object ('-' or no PATH: stdout, instead "
-                        "of the tables)")
+    # --json PATH as every command ('-': stdout, instead of the tables). Never an optional
+    # PATH: `summary --json a.log b.log` would write over a.log; the old bare switch still
+    # means stdout where it cannot swallow a path (mxprof.commands._outputs.legacy_json).
+    from mxprof.commands._options import add_outputs
+    add_outputs(p, "verbose-summary", load=False, dry_run=False)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -60,8 +60,8 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _summarize(path: str, args: argparse.Namespace, captured_here: bool = False) -> int:
-    from mxprof.commands._options import check_output_path
-    check_output_path("--json", args.json)
+    from mxprof.commands._options import check_outputs, write_outputs
+    check_outputs(args, "verbose-summary", inputs=(path,))
     if not os.path.isfile(path):
         raise UsageError(f"{path}: no such file")
     if not os.access(path, os.R_OK):
@@ -87,18 +87,13 @@ def _summarize(path: str, args: argparse.Namespace, captured_here: bool = False)
     out = {**log.totals(), "header": log.header, "stats": log.stats.to_dict(), "path": path,
            "machine": machine}
     if args.json == "-":
-        print(json.dumps(out, indent=2, sort_keys=False))
+        write_outputs(args, out, "verbose-summary")
         return 0
     print("\n".join(format_summary(log, summary, args.by, args.top, path, create_summary,
                                     args.show_rejected, machine=machine)))
-    if args.json:
-        try:
-            with open(args.json, "w") as f:
-                f.write(json.dumps(out, indent=2) + "\n")
-        except OSError as exc:
-            print(f"mxprof: error: cannot write {args.json}: {exc.strerror or exc}",
-                  file=sys.stderr)
-            return 2
+    for error in write_outputs(args, out, "verbose-summary"):
+        print(f"mxprof: error: {error}", file=sys.stderr)
+        return 2
     return 0
 
 

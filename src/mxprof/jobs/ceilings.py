@@ -7,6 +7,10 @@ settings). The measurement is cached per machine fingerprint and binding
 (`mxprof.cpu.ceilings.cache_key`); `refresh=True` measures again. A failed worker leaves
 `measured` None and says why in `error`: the theoretical figures still stand.
 
+The job contract (mxprof.jobs.contract): `Options`, `plan(options) -> CeilingsPlan` (one step,
+or none when the cache holds the figures), `run(plan, on_event) -> CeilingsResult` (kind
+"ceilings", what `mxprof ceilings --json` writes).
+
 `roof(result)` gives the `mxprof.onednn.roofline.Ceilings` the roofline uses: the best measured
 repetitions (what oneDNN reaches here), None when nothing was measured.
 
@@ -24,9 +28,14 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
+import msgspec
+
 from mxprof.cpu import ceilings as cpu_ceilings
 from mxprof.cpu.load import LoadMonitor
+from mxprof.events import Finished, OnEvent, Started, ignore
+from mxprof.jobs.contract import Plan, Result, Step
 from mxprof.onednn.roofline import Ceilings
+from mxprof.schema import Record
 from mxprof.workers.process import python_command, run_process, worker_env
 
 
@@ -124,3 +133,80 @@ def roof(result: dict[str, Any]) -> Ceilings | None:
         return Ceilings({"f32": m["f32"]["max"], "int8": m["int8"]["max"]},
                         m["bandwidth"]["max"], "measured, best repetition")
     return None
+
+
+# --- the ceilings job on the one contract (mxprof.jobs.contract) ----------------------------
+
+
+class Options(msgspec.Struct, frozen=True, kw_only=True):
+    """What `mxprof ceilings` takes (its defaults): the binding to measure under, whether to
+    ignore the cache, repetitions per figure, the FullyConnected size M=N=K, the timeout."""
+
+    cores: str | None = None
+    threads: int | str | None = None
+    refresh: bool = False
+    reps: int = 5
+    size: int = 1024
+    timeout: float = 600.0
+
+
+class CeilingsResult(Result, Record, frozen=True, kw_only=True):
+    """`mxprof ceilings --json`: theoretical peaks, the measured figures (None when the worker
+    failed: `error` says why), the cache entry used or stored, and a busy-machine `warning`."""
+
+    kind: str = "ceilings"
+    cpus: str | None = None
+    threads: int | None = None
+    theoretical: dict[str, Any]
+    measured: dict[str, Any] | None = None
+    cache: dict[str, Any]
+    error: str | None = None
+    warning: str | None = None
+
+    @property
+    def failed(self) -> bool:
+        return self.measured is None
+
+
+class CeilingsPlan(Plan, kw_only=True):
+    kind: str = "ceilings"
+    options: Options
+    threads: int | None = None
+    cached: bool = False
+
+
+def plan(options: Options) -> CeilingsPlan:
+    """Check `options`; one step, the measuring worker, unless the cache holds the figures.
+    Raises UsageError for bad input."""
+    from mxprof.errors import UsageError
+    from mxprof.jobs.binding import resolve
+    if options.reps < 1 or options.size < 16 or (
+            isinstance(options.threads, int) and options.threads < 1):
+        raise UsageError("--reps and --threads must be >= 1, --size >= 16")
+    threads = resolve(options.cores, None, options.threads).threads
+    cached = not options.refresh and machine_ceilings(
+        options.cores, threads, measure_missing=False)["measured"] is not None
+    steps = [] if cached else [Step(label="ceilings", what=(
+        f"f32/int8 FullyConnected {options.size}^3 and a STREAM triad, {options.reps} reps "
+        f"each, {threads or 'runtime'} threads, cores {options.cores or 'not bound'}"),
+        seconds=15.0)]
+    return CeilingsPlan(options=options, threads=threads, cached=cached, steps=steps,
+                        notes=["the cache holds these figures: nothing to measure"]
+                        if cached else [])
+
+
+def run(plan: CeilingsPlan, on_event: OnEvent = ignore, *, on_partial=None) -> CeilingsResult:
+    """The ceilings of the plan's binding: cached, else measured by one worker (a failed one
+    leaves `measured` None and says why in `error`)."""
+    import time
+    o = plan.options
+    began = time.monotonic()
+    for step in plan.steps:
+        on_event(Started(label=step.label, index=1, total=len(plan.steps)))
+    result = machine_ceilings(o.cores, plan.threads, refresh=o.refresh, reps=o.reps,
+                              size=o.size, timeout=o.timeout)
+    for step in plan.steps:
+        on_event(Finished(label=step.label, status="ok" if result["measured"] else "failed",
+                          seconds=time.monotonic() - began, index=1, total=len(plan.steps),
+                          error=result.get("error")))
+    return CeilingsResult.from_dict(result)

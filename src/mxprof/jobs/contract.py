@@ -82,15 +82,28 @@ class Result(msgspec.Struct, kw_only=True):
         return False
 
 
-O = TypeVar("O", contravariant=True)
+Opt = TypeVar("Opt", contravariant=True)
 P = TypeVar("P", bound=Plan)
 R = TypeVar("R", bound=Result)
 
 
-class Job(Protocol[O, P, R]):
+class Job(Protocol[Opt, P, R]):
     """What `mxprof.jobs.<job>` provides (a module satisfies it structurally)."""
 
-    def plan(self, options: O) -> P: ...
+    def plan(self, options: Opt) -> P: ...
 
     def run(self, plan: P, on_event: OnEvent, *,
             on_partial: Callable[[R], None] | None = None) -> R: ...
+
+
+def option_default(options: type, name: str) -> Any:
+    """The default of field `name` of a job's Options Struct: a command's argparse default
+    reads it here, so the CLI and the notebook API share one default."""
+    for field in msgspec.structs.fields(options):
+        if field.name == name:
+            if field.default is not msgspec.NODEFAULT:
+                return field.default
+            if field.default_factory is not msgspec.NODEFAULT:
+                return field.default_factory()
+            break
+    raise KeyError(f"{options.__qualname__} has no default for {name!r}")

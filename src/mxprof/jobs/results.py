@@ -4,10 +4,13 @@ One Struct per file a command writes with `--json` (schema 1, mxprof.schema.SCHE
 - `ProfileResult`   `mxprof profile --json`  (mxprof.jobs.profile.report.build_report)
 - `FusionResult`    `mxprof fusion --json`   (mxprof.jobs.fusion.run)
 - `AccuracyFile`    `mxprof accuracy --json` (mxprof.jobs.accuracy.records.AccuracyReport)
-- `CompareResult`   `mxprof compare --json`, whose rows are `CompareRow`
+- `CompareFile`     `mxprof compare --json` (the CompareResult), whose rows are `CompareRow`
 - `ResultsLine`     one line of the compare results log (`--results`, JSON lines)
+- `CeilingsResult`  `mxprof ceilings --json`
 
-The commands build these files as dicts; loading (`load(kind, path)`, used by every `--load`)
+Every file carries `kind`; `kind_of_file` tells the kind of older files that do not.
+
+The jobs return these results as Structs (mxprof.jobs.contract.Result); loading (`load(kind, path)`, used by every `--load`)
 decodes them through the Structs, so a file with a wrong type or a renamed required field is
 refused with a message naming the field ("r.json: not an mxprof profile result: Expected
 `float`, got `str` - at `$.runs[0].wall_s`"). Unknown keys are accepted (a newer writer may add
@@ -28,7 +31,8 @@ from pathlib import Path
 from typing import Any
 
 from mxprof.jobs.accuracy.records import AccuracyFile
-from mxprof.jobs.compare.records import CompareResult, CompareRow, ResultsLine
+from mxprof.jobs.ceilings import CeilingsResult
+from mxprof.jobs.compare.records import CompareFile, CompareRow, ResultsLine
 from mxprof.jobs.fusion.records import FusionResult
 from mxprof.jobs.profile import records as profile_records
 from mxprof.jobs.profile.records import ProfileResult
@@ -38,10 +42,32 @@ FILES: dict[str, tuple[type, str]] = {
     "profile": (ProfileResult, "profile.schema.json"),
     "fusion": (FusionResult, "fusion.schema.json"),
     "accuracy": (AccuracyFile, "accuracy.schema.json"),
-    "compare": (CompareResult, "compare.schema.json"),
+    "compare": (CompareFile, "compare.schema.json"),
     "compare-row": (CompareRow, "compare-row.schema.json"),
     "compare-results-line": (ResultsLine, "compare-results-line.schema.json"),
+    "ceilings": (CeilingsResult, "ceilings.schema.json"),
 }
+
+
+# Kinds as older files name them.
+_OLD_KINDS = {"mxprof-compare": "compare"}
+
+
+def kind_of_file(data: Any, *, source: str = "the file") -> str:
+    """The kind of a saved result: its `kind` field. Files written before every result carried
+    one (profile, accuracy) are told by the sections only that kind has; this is the one place
+    that looks at keys, when a file is read (renderers take the kind from the record).
+    Raises ResultFileError for what is no mxprof result."""
+    if isinstance(data, dict):
+        kind = data.get("kind")
+        if isinstance(kind, str) and kind:
+            return _OLD_KINDS.get(kind, kind)
+        if "comparisons" in data and "configs" in data:
+            return "accuracy"
+        if "latency_ms" in data and "model" in data:
+            return "profile"
+    raise ResultFileError(f"{source}: not an mxprof result: no kind, and no profile or "
+                          "accuracy sections")
 
 
 def validate(kind: str, data: Any, *, source: str) -> Any:

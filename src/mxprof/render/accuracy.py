@@ -251,3 +251,9 @@ def render_markdown(report: AccuracyReport) -> str:
 
 def render_json(report: AccuracyReport) -> str:
     return dumps(report.to_dict(), indent=2) + "\n"
+
+
+def write_markdown(result: AccuracyReport, path: str) -> None:
+    """`--markdown PATH` (mxprof.render.outputs), written atomically."""
+    from mxprof.workers.jsonio import write_text
+    write_text(path, render_markdown(result))

@@ -20,6 +20,11 @@ class Renderer:
         write_text(path, self.render(report))
 
 
+def as_dict(result: Any) -> dict[str, Any]:
+    """A Result Struct (mxprof.jobs.contract) or its dict, as the dict the renderers read."""
+    return result.to_dict() if hasattr(result, "to_dict") else result
+
+
 def fmt_inputs(model: dict) -> str:
     """A model record's inputs for a header: `3x224x224` for the one image input, else each
     input's name, per-sample shape with N for the batch, and dtype (`src N,50 int32`)."""

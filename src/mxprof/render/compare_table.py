@@ -15,7 +15,7 @@ import dataclasses
 from collections.abc import Sequence
 from typing import Any
 
-from mxprof.jobs.compare.plan import CONFIG_LABELS, CONFIGS
+from mxprof.jobs.compare.matrix import CONFIG_LABELS, CONFIGS
 from mxprof.render.base import fmt_ratio
 from mxprof.render.tables import Table, ratio_cell
 

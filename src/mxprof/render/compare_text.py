@@ -1,7 +1,8 @@
 """Compare reports as text: the reference layout in the terminal (rich) and in Markdown.
 
-A compare report is the dict `mxprof.commands.compare` builds: {"kind": "mxprof-compare",
-"rows": [...], "notes": [...]}, its rows from `mxprof.jobs.compare.rows.rows`.
+A compare report is the compare job's CompareResult (mxprof.jobs.compare) as its dict:
+{"kind": "compare", "rows": [...], "notes": [...]} (older files: "mxprof-compare"), its rows
+from `mxprof.jobs.compare.rows.rows`.
 """
 
 from __future__ import annotations
@@ -57,3 +58,9 @@ class CompareMarkdownRenderer(Renderer):
         out = [*markdown_lines(t, footnote=False), ""]
         out += [f"- {line}" for line in [*t.footnote.splitlines(), *_notes(report)]]
         return "\n".join(out) + "\n"
+
+
+def write_markdown(result, path: str) -> None:
+    """`--markdown PATH` of a compare (or merge) result (mxprof.render.outputs)."""
+    from mxprof.render.base import as_dict
+    CompareMarkdownRenderer().write(as_dict(result), path)

@@ -131,3 +131,9 @@ def _ratio_fields(prefix: str, row: dict[str, Any] | None) -> dict[str, Any]:
     r = (row or {}).get("speedup_ratio") or {}
     return {f"{prefix}_low": r.get("ci95_low"), f"{prefix}_high": r.get("ci95_high"),
             f"{prefix}_significant": r.get("significant")}
+
+
+def write_compare(result, path: str) -> None:
+    """`--csv PATH` of a compare (or merge) result (mxprof.render.outputs)."""
+    from mxprof.render.base import as_dict
+    CompareCsvRenderer().write(as_dict(result), path)

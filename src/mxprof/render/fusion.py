@@ -1,7 +1,7 @@
 """Fusion report renderers: terminal (rich) and Markdown, through the one table model.
 
-Both read the JSON-ready dict that `mxprof.jobs.fusion.run.run_fusion` returns (or a saved
-`--json` file, brought up to date by `mxprof.jobs.fusion.report.upgrade`), build the same
+Both take the job's FusionResult (mxprof.jobs.fusion.records; or a saved `--json` file's dict,
+brought up to date by `mxprof.jobs.fusion.report.upgrade`), build the same
 `Table`s (`mxprof.render.table_model`) and differ only in how they print them. Latencies show
 the one spread display: the median with its 95% interval.
 """
@@ -11,6 +11,7 @@ from __future__ import annotations
 import io
 
 from mxprof.jobs.fusion.report import upgrade
+from mxprof.render.base import as_dict
 from mxprof.render.table_model import (
     Table,
     ci_cell,
@@ -182,11 +183,11 @@ def finding_lines(report: dict) -> list[str]:
             f"{_nodes(f)} Fix: {f['fix']}" for f in report["findings"]]
 
 
-def render_terminal(report: dict, width: int = 160) -> str:
+def render_terminal(report, width: int = 160) -> str:
     from rich.console import Console
     from rich.markup import escape
 
-    report = upgrade(report)
+    report = upgrade(as_dict(report))
     buf = io.StringIO()
     console = Console(file=buf, width=width, force_terminal=False, color_system=None)
     console.print(f"[bold]Fusion report[/bold]: {escape(str(report['model']))}")
@@ -202,8 +203,8 @@ def render_terminal(report: dict, width: int = 160) -> str:
     return buf.getvalue()
 
 
-def render_markdown(report: dict) -> str:
-    report = upgrade(report)
+def render_markdown(report) -> str:
+    report = upgrade(as_dict(report))
     out = [f"# Fusion report: {report['model']}", ""]
     out += [f"- {line}" for line in header_lines(report)]
     for t in tables(report):
@@ -213,3 +214,9 @@ def render_markdown(report: dict) -> str:
         out.append("No problem found in the primitive logs.")
     out += [f"- {line}" for line in finding_lines(report) + warning_lines(report)]
     return "\n".join(out) + "\n"
+
+
+def write_markdown(result, path: str) -> None:
+    """`--markdown PATH` (mxprof.render.outputs), written atomically."""
+    from mxprof.workers.jsonio import write_text
+    write_text(path, render_markdown(result))

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from mxprof.render.base import Renderer
+from mxprof.render.base import Renderer, as_dict
 from mxprof.render.table_model import markdown_lines
 from mxprof.render.tables import all_tables, closing_lines, header_lines
 
@@ -23,3 +23,8 @@ class MarkdownRenderer(Renderer):
         if closing:
             out += ["", *[f"- {line}" for line in closing]]
         return "\n".join(out) + "\n"
+
+
+def write(result: Any, path: str) -> None:
+    """`profile --markdown PATH` (mxprof.render.outputs): atomic, never half a report."""
+    MarkdownRenderer().write(as_dict(result), path)

@@ -57,3 +57,43 @@ def formats_of(kind: str) -> tuple[Format, ...]:
         return OUTPUTS[kind]
     except KeyError:
         raise ValueError(f"no outputs declared for result kind {kind!r}") from None
+
+
+# --- the declarations: one `declare` per result kind ---------------------------------------
+declare(
+    "profile",
+    Format("markdown", ".md", "write the report as Markdown", "mxprof.render.markdown:write",
+           stdout=False),
+    Format("trace", ".json", "write one iteration as a Chrome/Perfetto trace",
+           "mxprof.render.trace:write", stdout=False),
+    Format("html", ".html", "write an HTML page with the tables and charts",
+           "mxprof.render.html.profile:write", stdout=False),
+    Format("pyperf", ".json", "write the timings as a pyperf benchmark suite, one run per "
+           "worker process (python -m pyperf stats / compare_to read it)",
+           "mxprof.render.pyperf_suite:write", stdout=False),
+)
+# Commands whose result is one JSON object (no renderer of its own beyond the terminal).
+declare("topology")
+declare("verbose-summary")
+declare("ceilings")
+
+# The jobs: fusion, accuracy, compare (merge writes compare's kind).
+_MARKDOWN = "write the report as Markdown"
+_HTML = "write an HTML page with the tables and charts"
+declare("fusion",
+        Format("markdown", ".md", _MARKDOWN, "mxprof.render.fusion:write_markdown",
+               stdout=False),
+        Format("html", ".html", _HTML, "mxprof.render.html:write_page", stdout=False))
+declare("accuracy",
+        Format("markdown", ".md", _MARKDOWN, "mxprof.render.accuracy:write_markdown",
+               stdout=False),
+        Format("html", ".html", _HTML, "mxprof.render.html:write_page", stdout=False))
+declare("compare",
+        Format("markdown", ".md", _MARKDOWN, "mxprof.render.compare_text:write_markdown",
+               stdout=False),
+        Format("csv", ".csv", "write the table as CSV", "mxprof.render.csv_:write_compare",
+               stdout=False),
+        Format("html", ".html", _HTML, "mxprof.render.html:write_page", stdout=False),
+        Format("pyperf", ".json", "write the timings as a pyperf benchmark suite, one run per "
+               "worker process (python -m pyperf stats / compare_to read it)",
+               "mxprof.render.pyperf_suite:write", stdout=False))

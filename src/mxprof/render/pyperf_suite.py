@@ -104,4 +104,5 @@ def suite(report: dict[str, Any]):
 
 def write(report: dict[str, Any], path: str) -> None:
     """Write the suite as pyperf JSON (`.json`, or gzip-compressed when `path` ends in .gz)."""
-    suite(report).dump(path, replace=True)
+    from mxprof.render.base import as_dict
+    suite(as_dict(report)).dump(path, replace=True)

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from mxprof.render.base import Renderer
+from mxprof.render.base import Renderer, as_dict
 from mxprof.workers.jsonio import dumps
 
 
@@ -31,3 +31,8 @@ class TraceRenderer(Renderer):
                              else "MXNet profiler, bulk execution off",
                              "schema": report.get("schema")}}
         return dumps(doc, compact=True) + "\n"
+
+
+def write(result: Any, path: str) -> None:
+    """`profile --trace PATH` (mxprof.render.outputs); ValueError when the run has no events."""
+    TraceRenderer().write(as_dict(result), path)

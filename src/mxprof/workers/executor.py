@@ -46,3 +46,17 @@ class LocalExecutor:
             on_event(Finished(label=label, status=result.status, index=i + 1, total=total,
                               seconds=time.monotonic() - began, error=result.error))
             yield i, result
+
+
+def renumbered(on_event: OnEvent, offset: int, total: int) -> OnEvent:
+    """`on_event` for a job that hands its cells to the executor in several batches (each
+    batch depends on the one before): Started/Finished count over the whole job, `offset`
+    cells before this batch, `total` in all."""
+    import msgspec
+
+    def relay(event) -> None:
+        if isinstance(event, (Started, Finished)):
+            event = msgspec.structs.replace(event, index=event.index + offset, total=total)
+        on_event(event)
+
+    return relay

@@ -114,16 +114,21 @@ def run_process(command: Sequence[str], *, env: Mapping[str, str] | None, timeou
         return ProcessOutcome("error", None, f"could not start {command[0]}: {missing}", "",
                               time.monotonic() - started)
     with _open_out(stdout) as out, _open_err(stderr) as err:
+        # An interrupt (SIGTERM turned KeyboardInterrupt) between fork and the `try` below
+        # would leave the new worker running: interrupts wait until it is registered.
+        mask = _hold_interrupts()
         try:
             proc = subprocess.Popen(guarded(command), stdout=out, stderr=err, env=env, cwd=cwd,
                                     start_new_session=True,
-                                    preexec_fn=_die_with_parent(os.getpid()))
+                                    preexec_fn=_die_with_parent(os.getpid(), mask))
         except OSError as exc:
+            _release_interrupts(mask)
             return ProcessOutcome("error", None, f"could not start {command[0]}: {exc}", "",
                                   time.monotonic() - started)
         with _running_lock:
             _running.add(proc.pid)
         try:
+            _release_interrupts(mask)  # one that arrived meanwhile is raised here
             code = proc.wait(timeout=timeout)
         except subprocess.TimeoutExpired:
             code = None
@@ -140,10 +145,31 @@ def run_process(command: Sequence[str], *, env: Mapping[str, str] | None, timeou
     return ProcessOutcome("ok" if code == 0 else "crashed", code, describe_exit(code), tail, wall)
 
 
-def _die_with_parent(parent: int):
-    """The child's pre-exec step: SIGKILL when the parent dies, and exit at once if it already
-    died between fork and prctl (the child would then be an orphan nothing signals)."""
+_INTERRUPTS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
+
+
+def _hold_interrupts():
+    """Block the interrupt signals in the main thread (where Python raises them) while a
+    worker starts; the mask to restore, or None (another thread: signals are not raised
+    there)."""
+    if threading.current_thread() is not threading.main_thread():
+        return None
+    return signal.pthread_sigmask(signal.SIG_BLOCK, _INTERRUPTS)
+
+
+def _release_interrupts(mask) -> None:
+    if mask is not None:
+        signal.pthread_sigmask(signal.SIG_SETMASK, mask)
+
+
+def _die_with_parent(parent: int, mask=None):
+    """The child's pre-exec step: the parent's signal mask (`mask`, from `_hold_interrupts`;
+    a blocked mask would be inherited across exec), SIGKILL when the parent dies, and exit at
+    once if it already died between fork and prctl (the child would then be an orphan nothing
+    signals)."""
     def arm() -> None:
+        if mask is not None:
+            signal.pthread_sigmask(signal.SIG_SETMASK, mask)
         if _prctl is not None:
             _prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
         if os.getppid() != parent:

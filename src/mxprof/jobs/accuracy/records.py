@@ -17,6 +17,7 @@ import msgspec
 import numpy as np
 
 from mxprof.jobs.accuracy import metrics as metrics
+from mxprof.jobs.contract import Result
 from mxprof.schema import SCHEMA, Record
 from mxprof.timing.pooled import pooled_stats, ratio_of
 from mxprof.timing.stats import Stats, summarize
@@ -105,9 +106,11 @@ class ConfigResult(Record, frozen=True):
                                        samples_ms=tuple(d.get("samples_ms") or samples))
 
 
-class AccuracyReport(Record, frozen=True):
-    """Everything one `mxprof accuracy` run found; JSON round-trips through to_dict/from_dict."""
+class AccuracyReport(Result, Record, frozen=True, kw_only=True):
+    """Everything one `mxprof accuracy` run found (the job's one Result, kind "accuracy"); JSON
+    round-trips through to_dict/from_dict; files written before `kind` load as this too."""
 
+    kind: str = "accuracy"
     model: dict
     param_count: int | None
     weights: str | None  # pretrained | user | random
@@ -130,6 +133,11 @@ class AccuracyReport(Record, frozen=True):
 
     def config(self, name: str) -> ConfigResult | None:
         return next((c for c in self.configs if c.name == name), None)
+
+    @property
+    def failed(self) -> bool:
+        """A configuration failed, or an FP32 one is outside the tolerance."""
+        return any(not c.ok or c.within_tolerance is False for c in self.configs)
 
     def to_dict(self) -> dict:
         # A comparison's JSON adds its derived maxima; int8 is derived from the configs.

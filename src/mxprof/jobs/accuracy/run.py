@@ -21,18 +21,24 @@ then calls).
 
 from __future__ import annotations
 
-import json
 import shutil
 import tempfile
-import time
 from dataclasses import dataclass
 from pathlib import Path
 
 import msgspec
 import numpy as np
 
-from mxprof.errors import WorkerError
+from mxprof.events import Note, OnEvent, ignore
 from mxprof.jobs.accuracy import metrics as metrics
+from mxprof.jobs.accuracy.configs import (  # noqa: F401 - what callers import from here
+    FP32_CONFIGS,
+    RNN_REFERENCE,
+    ConfigPlan,
+    has_rnn_layers,
+    plan_configs,
+    reference_for,
+)
 from mxprof.jobs.accuracy.records import (
     REFERENCE,
     AccuracyReport,
@@ -42,78 +48,10 @@ from mxprof.jobs.accuracy.records import (
 from mxprof.mx.inputs import random_arrays
 from mxprof.mx.models import ModelSpec
 from mxprof.workers.environment import probe_onednn_version
+from mxprof.workers.executor import Executor, LocalExecutor, renumbered
 from mxprof.workers.process import worker_env as process_env
-from mxprof.workers.protocol import WorkerSpec
-from mxprof.workers.protocol import run_worker as run_worker_process
+from mxprof.workers.protocol import WorkerResult, WorkerSpec
 from mxprof.workers.schedule import interleave
-
-FP32_CONFIGS = ("mkldnn-off", "mkldnn", "mkldnn-fused")
-
-
-@dataclass(frozen=True)
-class ConfigPlan:
-    """What one configuration is: how the graph is built and whether MKL-DNN is on."""
-
-    name: str
-    kind: str  # plain | fused | int8
-    mkldnn: bool
-    calib_mode: str | None = None
-    extra_env: tuple[tuple[str, str], ...] = ()
-
-    def env(self) -> dict[str, str]:
-        return {"MXNET_MKLDNN_ENABLED": "1" if self.mkldnn else "0", **dict(self.extra_env)}
-
-
-# The reference for networks with RNN layers (see the module docstring).
-RNN_REFERENCE = ConfigPlan(REFERENCE, "plain", True, extra_env=(("MXNET_USE_MKLDNN_RNN", "0"),))
-_RNN_OPS = ("RNN",)
-
-
-def has_rnn_layers(model: dict) -> bool:
-    """True when the network runs the RNN operator: mxprof's own RNN models (GNMT), whose
-    worker switches to the RNN reference by itself (accuracy/worker.py run_bound), so the
-    report must name that reference too; or an exported symbol holding an RNN node (the zoos'
-    vision models have none)."""
-    if model.get("source") == "mxprof":
-        from mxprof.mx.models import ModelSpec, has_rnn
-        return has_rnn(ModelSpec.from_dict(model))
-    path = model.get("symbol_path")
-    if not path:
-        return False
-    try:
-        with open(path) as f:
-            graph = json.load(f)
-    except (OSError, ValueError):
-        return False  # a broken file is reported by the worker that loads it
-    return any(n.get("op") in _RNN_OPS for n in graph.get("nodes", ()))
-
-
-def reference_for(model: dict, plans: list[ConfigPlan]) -> tuple[list[ConfigPlan], dict]:
-    """The plans with the reference path chosen for `model`, and the report's account of it."""
-    if not has_rnn_layers(model):
-        return plans, {"config": REFERENCE, "env": {"MXNET_MKLDNN_ENABLED": "0"},
-                       "why": "MXNet's own CPU kernels for every operator"}
-    plans = [RNN_REFERENCE if p.name == REFERENCE else p for p in plans]
-    return plans, {"config": REFERENCE, "env": RNN_REFERENCE.env(),
-                   "why": "the network has RNN layers, which MXNet 1.9.1 cannot run with "
-                          "MXNET_MKLDNN_ENABLED=0 (2-layer LSTM: 'Check failed: "
-                          "out_data.size() == num_outputs'); RNN layers use MXNet's own "
-                          "kernels (MXNET_USE_MKLDNN_RNN=0), other operators MKL-DNN"}
-
-
-def plan_configs(names: list[str], int8_modes: list[str]) -> list[ConfigPlan]:
-    """The reference first, then the requested FP32 configurations, then INT8 ones."""
-    known = {"mkldnn-off": ConfigPlan("mkldnn-off", "plain", False),
-             "mkldnn": ConfigPlan("mkldnn", "plain", True),
-             "mkldnn-fused": ConfigPlan("mkldnn-fused", "fused", True)}
-    unknown = [n for n in names if n not in known]
-    if unknown:
-        raise ValueError(f"unknown configuration(s) {', '.join(unknown)}: "
-                         f"choose from {', '.join(FP32_CONFIGS)}")
-    plans = [known[REFERENCE]] + [known[n] for n in FP32_CONFIGS if n in names and n != REFERENCE]
-    plans += [ConfigPlan(f"int8-{m}", "int8", True, m) for m in int8_modes]
-    return plans
-
 
 # Inherited settings that would change what a configuration is (MXNET_SUBGRAPH_BACKEND would
 # fuse the "unfused" mkldnn configuration); the verbose and MKL-DNN switches always go.
@@ -128,17 +66,17 @@ def worker_env(plan_env: dict[str, str], threads: int | None,
                        wait_policy=wait_policy)
 
 
-def run_worker(spec: dict, env: dict[str, str], timeout: float) -> dict:
-    """Run one configuration in a fresh interpreter (mxprof.workers.protocol); its result, or
-    WorkerError naming the configuration and why (a crash adds the worker's stderr tail)."""
-    out_dir = Path(spec["out_dir"])
-    res = run_worker_process(WorkerSpec(
-        module="mxprof.jobs.accuracy.worker", name=spec["config"]["name"], spec=spec,
-        workdir=out_dir, env=env, timeout=timeout, tail_lines=8))
-    if res.ok:
-        return res.data
-    detail = f"\n{res.detail}" if res.detail else ""
-    raise WorkerError(f"{res.error}{detail}")
+def _cell(spec: dict, plan: ConfigPlan, openmp: tuple, timeout: float) -> WorkerSpec:
+    """One configuration's worker as a self-contained cell: the spec (with the binding the
+    worker applies to itself, `bind`) and the environment of its configuration."""
+    return WorkerSpec(module="mxprof.jobs.accuracy.worker", name=spec["config"]["name"],
+                      spec=spec, workdir=Path(spec["out_dir"]), env=worker_env(plan.env(), *openmp),
+                      timeout=timeout, tail_lines=8)
+
+
+def _error(res: WorkerResult) -> str:
+    """What a failed configuration says: the protocol's one line, then a crash's stderr tail."""
+    return f"{res.error}" + (f"\n{res.detail}" if res.detail else "")
 
 
 def _load_outputs(out_dir: Path, count: int) -> list[np.ndarray]:
@@ -147,27 +85,33 @@ def _load_outputs(out_dir: Path, count: int) -> list[np.ndarray]:
 
 def run_accuracy(model: dict, plans: list[ConfigPlan], *, inputs: dict, batch_size: int,
                  calib_count: int, timing: dict, tolerance: metrics.Tolerance,
-                 threads: int | None = None, binding: dict | None = None,
-                 timeout: float = 1800.0, progress=None,
-                 wait_policy: str | None = None, processes: int = 1) -> AccuracyReport:
+                 threads: int | None = None, placement: dict | None = None,
+                 timeout: float = 1800.0, on_event: OnEvent = ignore,
+                 wait_policy: str | None = None, processes: int = 1,
+                 executor: Executor | None = None) -> AccuracyReport:
     """Run every planned configuration and compare it with the reference.
 
     `inputs` is {"kind": "random", "count": N, "seed": S} or {"kind": "dataset", "path": P,
-    "preprocess": Preprocess dict, "limit": N or None}. `binding` ({"cpus": "0-17",
-    "membind": "0" or None}) pins every worker before it loads MXNet. `wait_policy`: the
+    "preprocess": Preprocess dict, "limit": N or None}. `placement` (a
+    mxprof.cpu.placement.Placement as a dict, None: not bound) is what every worker binds
+    itself to before it loads MXNet. `wait_policy`: the
     OpenMP wait policy the parent resolved (mxprof.cpu.openmp.resolve_wait_policy).
     `processes`: timing worker processes per configuration (the first also evaluates the
-    inputs; see the module docstring).
+    inputs; see the module docstring). Workers run as cells of `executor` (default: one after
+    another here), reporting through `on_event` (mxprof.events).
     """
     from mxprof.cpu.load import LoadMonitor
     work = Path(tempfile.mkdtemp(prefix="mxprof-accuracy-"))
     monitor = LoadMonitor.start()
     plans, reference = reference_for(model, plans)
     try:
-        base_spec = {"batch_size": batch_size, "timing": timing, "seed": 0, "bind": binding,
+        base_spec = {"batch_size": batch_size, "timing": timing, "seed": 0,
+                     "placement": placement,
                      "processes": processes if timing.get("iterations") else 1}
-        report = _run(work, model, plans, inputs, base_spec, calib_count, tolerance,
-                      (threads, wait_policy), timeout, progress or (lambda msg: None))
+        how = _How(openmp=(threads, wait_policy), timeout=timeout, on_event=on_event,
+                   executor=executor or LocalExecutor(),
+                   total=len(plans) * base_spec["processes"])
+        report = _run(work, model, plans, inputs, base_spec, calib_count, tolerance, how)
     finally:
         shutil.rmtree(work, ignore_errors=True)
     timed = {**{k: timing.get(k) for k in ("batch", "warmup", "iterations")},
@@ -182,6 +126,28 @@ def run_accuracy(model: dict, plans: list[ConfigPlan], *, inputs: dict, batch_si
     if note and timing.get("iterations"):
         report = msgspec.structs.replace(report, notes=(*report.notes, note))
     return report
+
+
+@dataclass
+class _How:
+    """How the cells of one accuracy run are run: OpenMP (threads, wait policy), the timeout,
+    the event sink, the executor, and how many cells were handed over so far of `total`."""
+
+    openmp: tuple
+    timeout: float
+    on_event: OnEvent
+    executor: Executor
+    total: int
+    handed: int = 0
+
+    def run(self, cells: list[WorkerSpec], labels: list[str]) -> list[WorkerResult]:
+        """The cells' results in order (a batch whose cells depend on the batch before)."""
+        events = renumbered(self.on_event, self.handed, max(self.total, self.handed + len(cells)))
+        self.handed += len(cells)
+        out: list = [None] * len(cells)
+        for i, res in self.executor.run(cells, events, labels=labels):
+            out[i] = res
+        return out
 
 
 def calibration_account(source: str, requested: int, batch_size: int) -> dict:
@@ -207,90 +173,99 @@ def busy_machine_note(machine) -> str | None:
     return f"{machine.warning()}; accuracy and equivalence figures are unaffected"
 
 
-def _run(work, model, plans, inputs, base_spec, calib_count, tolerance, openmp, timeout,
-         progress) -> AccuracyReport:
-    calibration = None
-    if inputs["kind"] == "random":
-        # One way to draw inputs in every job: each input's dtype and range (mxprof.mx.inputs).
-        specs = ModelSpec.from_dict(model).input_specs
-        seed = inputs.get("seed", 0)
-        base_spec["inputs_npy"] = []
-        for i, array in enumerate(random_arrays(specs, inputs["count"], seed=seed)):
-            np.save(work / f"inputs_{i}.npy", array)
-            base_spec["inputs_npy"].append(str(work / f"inputs_{i}.npy"))
-        if any(p.kind == "int8" for p in plans):
-            np.save(work / "calib.npy", random_arrays(specs, calib_count, seed=seed + 1)[0])
-            calibration = calibration_account(f"random inputs ({random_inputs_text(model)})",
-                                              calib_count, base_spec["batch_size"])
-    else:
+def _inputs_spec(work: Path, model: dict, plans, inputs: dict, base_spec: dict,
+                 calib_count: int) -> dict | None:
+    """Write the random inputs (and calibration set) the workers read, or point them at the
+    data set; the calibration account (None without INT8)."""
+    int8 = any(p.kind == "int8" for p in plans)
+    if inputs["kind"] != "random":
         base_spec["data"] = {"path": inputs["path"], "preprocess": inputs["preprocess"],
                              "limit": inputs.get("limit")}
-        if any(p.kind == "int8" for p in plans):
-            calibration = calibration_account(
-                f"first {calib_count} records of {inputs['path']} (also part of the "
-                "evaluation set)", calib_count, base_spec["batch_size"])
-    results: dict[str, dict] = {}
-    errors: dict[str, str] = {}
-    last_spec: dict[str, dict] = {}
-    model_used = dict(model)
+        return calibration_account(
+            f"first {calib_count} records of {inputs['path']} (also part of the evaluation "
+            "set)", calib_count, base_spec["batch_size"]) if int8 else None
+    # One way to draw inputs in every job: each input's dtype and range (mxprof.mx.inputs).
+    specs = ModelSpec.from_dict(model).input_specs
+    seed = inputs.get("seed", 0)
+    base_spec["inputs_npy"] = []
+    for i, array in enumerate(random_arrays(specs, inputs["count"], seed=seed)):
+        np.save(work / f"inputs_{i}.npy", array)
+        base_spec["inputs_npy"].append(str(work / f"inputs_{i}.npy"))
+    if not int8:
+        return None
+    np.save(work / "calib.npy", random_arrays(specs, calib_count, seed=seed + 1)[0])
+    return calibration_account(f"random inputs ({random_inputs_text(model)})", calib_count,
+                               base_spec["batch_size"])
+
+
+def _first_specs(work: Path, model: dict, plans, inputs: dict, base_spec: dict,
+                 calib_count: int) -> dict[str, dict]:
+    """Each configuration's first worker spec (the one that evaluates the inputs)."""
+    out = {}
     for plan in plans:
-        spec = {**base_spec, "model": model_used, "out_dir": str(work / plan.name),
+        spec = {**base_spec, "model": model, "out_dir": str(work / plan.name),
                 "config": {"name": plan.name, "kind": plan.kind, "calib_mode": plan.calib_mode}}
         if plan.kind == "int8" and plan.calib_mode != "none":
             spec["calib"] = ({"npy": str(work / "calib.npy")} if inputs["kind"] == "random"
                              else {"count": calib_count, "start": 0})
         if plan.name == REFERENCE and not model.get("params_path"):
             spec["save_params"] = str(work / "weights.params")
-        progress(f"running {plan.name}")
-        started = time.monotonic()
-        try:
-            results[plan.name] = run_worker(spec, worker_env(plan.env(), *openmp), timeout)
-        except WorkerError as exc:
-            errors[plan.name] = str(exc)
-            progress(f"{plan.name} failed: {str(exc).splitlines()[0]}")
-            continue
-        progress(f"{plan.name} done in {time.monotonic() - started:.1f} s")
-        if "save_params" in spec:
-            model_used = {**model, "params_path": spec["save_params"]}
-        last_spec[plan.name] = spec
+        out[plan.name] = spec
+    return out
+
+
+def _run(work, model, plans, inputs, base_spec, calib_count, tolerance,
+         how: _How) -> AccuracyReport:
+    calibration = _inputs_spec(work, model, plans, inputs, base_spec, calib_count)
+    specs = _first_specs(work, model, plans, inputs, base_spec, calib_count)
+    # The reference first, alone: when it saved the weights, every other configuration
+    # loads them, so all see identical weights (a failed reference leaves them as they were).
+    ref, rest = plans[0], plans[1:]
+    (ref_res,) = how.run([_cell(specs[ref.name], ref, how.openmp, how.timeout)], [ref.name])
+    model_used = dict(model)
+    if ref_res.ok and "save_params" in specs[ref.name]:
+        model_used = {**model, "params_path": specs[ref.name]["save_params"]}
+    for plan in rest:
+        specs[plan.name]["model"] = model_used
+    done = [ref_res, *how.run([_cell(specs[p.name], p, how.openmp, how.timeout) for p in rest],
+                              [p.name for p in rest])]
+    results = {p.name: r.data for p, r in zip(plans, done) if r.ok}
+    errors = {p.name: _error(r) for p, r in zip(plans, done) if not r.ok}
     samples = {name: [r["timing"]["samples_ms"]] for name, r in results.items()}
-    failures = _more_timing(work, [p for p in plans if p.name in results], last_spec,
-                            model_used, samples, (openmp, timeout), progress)
+    failures = _more_timing(work, [p for p in plans if p.name in results], specs,
+                            model_used, samples, how)
     report = _assemble(work, model, plans, inputs, results, errors, tolerance, calibration,
                        samples)
     if failures:
         report = msgspec.structs.replace(report, notes=(*report.notes, *failures))
     if results and not report.environment.get("onednn_version") and any(p.mkldnn for p in plans):
-        progress("reading the oneDNN version")
+        how.on_event(Note(text="reading the oneDNN version"))
         version = probe_onednn_version()
         report = msgspec.structs.replace(report, environment={**report.environment,
                                                           "onednn_version": version})
     return report
 
 
-def _more_timing(work, plans, specs, model_used, samples, how, progress) -> list[str]:
+def _more_timing(work, plans, specs, model_used, samples, how: _How) -> list[str]:
     """Rounds 2..N of the timing processes (see the module docstring): each configuration's
     per-call ms appended to `samples[name]`; a failed process is left out and named in the
     returned notes (its configuration keeps the processes that ran)."""
-    (openmp, timeout), failures = how, []
     rounds = specs[plans[0].name]["processes"] - 1 if plans else 0
-    for rnd, plan in interleave(plans, rounds):
-        label = f"{plan.name} #{rnd + 2}"
+    order = interleave(plans, rounds)
+    cells, labels = [], []
+    for rnd, plan in order:
         spec = {**specs[plan.name], "model": model_used, "timing_only": True,
                 "out_dir": str(work / f"{plan.name}-timing-{rnd + 2}")}
         spec.pop("save_params", None)
-        progress(f"running {label}")
-        started = time.monotonic()
-        try:
-            result = run_worker(spec, worker_env(plan.env(), *openmp), timeout)
-        except WorkerError as exc:
-            why = str(exc).splitlines()[0]
-            progress(f"{label} failed: {why}")
+        cells.append(_cell(spec, plan, how.openmp, how.timeout))
+        labels.append(f"{plan.name} #{rnd + 2}")
+    failures = []
+    for (_, plan), label, res in zip(order, labels, how.run(cells, labels)):
+        if not res.ok:
             failures.append(f"timing process {label} failed, its latency pools the others: "
-                            f"{why}")
+                            f"{_error(res).splitlines()[0]}")
             continue
-        progress(f"{label} done in {time.monotonic() - started:.1f} s")
-        samples[plan.name].append(result["timing"]["samples_ms"])
+        samples[plan.name].append(res.data["timing"]["samples_ms"])
     return failures
 
 

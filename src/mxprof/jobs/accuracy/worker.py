@@ -186,13 +186,10 @@ def run(spec: dict) -> dict:
 
 
 def run_bound(spec: dict) -> dict:
-    """Bind to the spec's CPUs and memory (before MXNet loads: its OpenMP threads inherit the
+    """Bind to the spec's placement (before MXNet loads: its OpenMP threads inherit the
     affinity and memory policy), then run."""
-    binding = None
-    if spec.get("bind"):
-        from mxprof.cpu.binding import bind
-
-        binding = bind(spec["bind"]["cpus"], spec["bind"].get("membind")).to_dict()
+    from mxprof.cpu.placement import bind_self
+    binding = bind_self(spec.get("placement"))
     from mxprof.jobs.accuracy.run import has_rnn_layers
     from mxprof.mx.models import RNN_REFERENCE_ENV, RNN_REFERENCE_NOTE
     # An RNN network's reference (zoo or exported symbol): switched here when asked for

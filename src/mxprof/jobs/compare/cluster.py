@@ -1,8 +1,8 @@
 """Compare on a Dask cluster: every planned run once per machine class, through an executor.
 
-`compare --cluster ADDRESS --classes a,b` plans its runs as on this machine (mxprof.jobs.compare
-.plan), then runs each on a worker of every class (mxprof.cluster.DaskExecutor: one benchmark
-per host). A run's cell is profile's one timing worker (`runner.group_worker`); the executor
+`compare --cluster ADDRESS --classes a,b` plans its runs as on this machine (the compare job,
+through mxprof.jobs.compare.sweep), then runs each on a worker of every class
+(mxprof.cluster.DaskExecutor: one benchmark per host). A run's cell is profile's one timing worker (`runner.group_cell`); the executor
 returns the worker's result with the host that ran it, and the client appends the record to the
 results file as without a cluster.
 
@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from mxprof.events import OnEvent
-from mxprof.jobs.compare.plan import PlannedRun, machine_label, machine_of, make_record, run_key
+from mxprof.jobs.compare.matrix import PlannedRun, machine_label, machine_of, make_record, run_key
 from mxprof.jobs.compare.results_log import reuse_fingerprint
 
 
@@ -92,10 +92,10 @@ def run_cells(items: Sequence[ClassRun], executor, *, timeout: float, workdir: s
     """Run every item on its class; each record goes to `on_record` as it comes back.
     `host_threads`: a run without a thread count gets the host's default (module docstring)."""
     from mxprof.cluster.remote import HOST_THREADS_VARIABLE
-    from mxprof.jobs.profile.runner import group_results, group_worker
+    from mxprof.jobs.profile.runner import group_cell, group_results
     cells = []
     for n, item in enumerate(items):
-        ws = group_worker([item.run.spec], Path(workdir) / item.run.key, timeout=timeout,
+        ws = group_cell([item.run.spec], Path(workdir) / item.run.key, timeout=timeout,
                           index=n, python=item.run.build.python)
         if host_threads and item.run.spec.threads is None:
             ws = dataclasses.replace(ws, env={**ws.env, HOST_THREADS_VARIABLE: "1"})

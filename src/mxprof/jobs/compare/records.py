@@ -8,6 +8,7 @@ from typing import Any
 
 import msgspec
 
+from mxprof.jobs.contract import Result
 from mxprof.jobs.profile.spec import RunResult
 from mxprof.schema import Record
 from mxprof.workers.records import PooledLatency, RatioRow
@@ -70,16 +71,31 @@ class CompareRow(Record, frozen=True, kw_only=True):
     vs_build: Json | None = None
 
 
-class CompareResult(Record, frozen=True):
-    """`mxprof compare --json` (and `merge --json`)."""
+class CompareResult(Result, Record, frozen=True, kw_only=True):
+    """`mxprof compare --json` (and `merge --json`): the compare job's one Result. Files
+    written before the kind was "compare" say "mxprof-compare".
 
-    schema: int
-    kind: str
-    rows: list[CompareRow]
+    The rows stay the JSON objects `mxprof.jobs.compare.rows` builds (pooled figures, ratios
+    and per-instance lists, more keys than a CompareRow names), so the file holds every one
+    of them; `CompareFile` is the same file with its rows checked as CompareRow."""
+
+    kind: str = "compare"
+    rows: list[Json]
     notes: list[str] = msgspec.field(default_factory=list)
     # The fastest configuration per model, machine and configuration when a sweep has several
     # (mxprof.jobs.compare.best), with its ratio over the runner-up.
     best: list[Json] = msgspec.field(default_factory=list)
+
+    @property
+    def failed(self) -> bool:
+        """A run failed (its row's metric is "failed"): the command exits 1."""
+        return any(r.get("metric") == "failed" for r in self.rows)
+
+
+class CompareFile(CompareResult, frozen=True, kw_only=True):
+    """`mxprof compare --json` as `--load` checks it (and its published schema)."""
+
+    rows: list[CompareRow]
 
 
 class ResultsLine(Record, frozen=True, kw_only=True):

@@ -1,6 +1,6 @@
 """Append-only results file: one JSON line per finished run, so a sweep loses nothing.
 
-Every line is a complete record (`mxprof.jobs.compare.plan.make_record`): the run's key, its
+Every line is a complete record (`mxprof.jobs.compare.matrix.make_record`): the run's key, its
 build, its worker results and their environment fingerprints. A line is appended whole or not at
 all and fsync'd before the next run starts (mxprof.workers.jsonio.append_line). Reading skips a
 damaged line with a warning (files written by older versions could end in half a line), and

@@ -1,6 +1,6 @@
 """The rows of a comparison: one per machine, build, model, configuration and batch (pure).
 
-`rows(records)` reads the records a sweep left in its results file (`mxprof.jobs.compare.plan`
+`rows(records)` reads the records a sweep left in its results file (`mxprof.jobs.compare.matrix`
 `make_record`, one per finished run) and gives one row per (machine, build, model,
 configuration, batch) with `latency_ms` (batch 1) or `images_per_s`, spread and protocol, and
 `speedup` of MKL-DNN (and fused) over MKL-DNN off in the same machine and build: latency
@@ -17,7 +17,7 @@ from typing import Any
 
 from mxprof.jobs.compare.cluster import class_label
 from mxprof.jobs.compare.instances import instance_binding
-from mxprof.jobs.compare.plan import (
+from mxprof.jobs.compare.matrix import (
     MODEL_BATCH,
     MODEL_LABEL,
     REFERENCE_SPEEDUPS,
@@ -240,5 +240,26 @@ def build_report(records, notes) -> dict:
                                  for n in r.get("notes", ()))
     from mxprof.jobs.compare.best import best, lines
     fastest = best(found)
-    return {"schema": SCHEMA, "kind": "mxprof-compare", "rows": found,
+    return {"schema": SCHEMA, "kind": "compare", "rows": found,
             "notes": [*notes, *worker_notes, *lines(fastest)], "best": fastest}
+
+
+def merge(paths, on_warning=lambda text: None):
+    """`mxprof merge`: the latest record per run across the results files `paths`, as one
+    CompareResult (the same kind as compare's). Raises UsageError for a file that cannot be
+    read or when no file holds a finished run; `on_warning` gets each skipped line."""
+    from mxprof.errors import UsageError
+    from mxprof.jobs.compare.records import CompareResult
+    from mxprof.jobs.compare.results_log import ResultsFileError, read_lines
+    records = []
+    for path in paths:
+        try:
+            found, warnings = read_lines(path)
+        except (OSError, ResultsFileError) as exc:
+            raise UsageError(f"cannot read {path}: {exc}") from None
+        for w in warnings:
+            on_warning(w)
+        records += found
+    if not records:
+        raise UsageError("no finished runs in " + ", ".join(map(str, paths)))
+    return CompareResult.from_dict(build_report(records, [f"merged from {', '.join(map(str, paths))}"]))

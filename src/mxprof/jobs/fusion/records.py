@@ -1,7 +1,11 @@
-"""The `mxprof fusion --json` file as Structs (schema 1): what `--load` validates against.
+"""The fusion job's one result, `FusionResult` (kind "fusion", schema 1), and its rows.
 
-The report is built as a dict by mxprof.jobs.fusion.run; the latency records of the groups and
-patterns (mxprof.jobs.fusion.gains) are JSON objects here.
+The job (mxprof.jobs.fusion.job) returns a FusionResult; `--json` writes it, `--load` reads it
+back through it, and the renderers take it. The rows are assembled by mxprof.jobs.fusion.run;
+the latency records of the groups and patterns (mxprof.jobs.fusion.gains) are JSON objects
+here. Files written before the one statistics record hold old verdict fields
+(`gain_percent_range`...): mxprof.jobs.fusion.report.upgrade converts them before they become
+a FusionResult.
 """
 
 from __future__ import annotations
@@ -10,8 +14,8 @@ from typing import Any
 
 import msgspec
 
+from mxprof.jobs.contract import Result
 from mxprof.schema import Record
-from mxprof.timing.stats import Stats
 from mxprof.workers.records import MachineLoadRow, RatioRow
 
 Json = dict[str, Any]
@@ -82,11 +86,10 @@ class FusionFinding(Record, frozen=True):
     ms_per_iteration: float | None = None
 
 
-class FusionResult(Record, frozen=True, kw_only=True):
-    """`mxprof fusion --json`."""
+class FusionResult(Result, Record, frozen=True, kw_only=True):
+    """`mxprof fusion --json`: what `mxprof fusion` and `mxprof.fusion()` return."""
 
-    schema: int
-    kind: str
+    kind: str = "fusion"
     model: str
     input_shape: list[int]
     path: str  # "gluon" | "symbolic"
@@ -97,12 +100,8 @@ class FusionResult(Record, frozen=True, kw_only=True):
     fused_ms: float | None
     gain_ms: float | None = None
     gain_percent: float | None = None
-    gain_percent_range: list[float | None] | None = None
-    gain_clear: bool | None = None
-    worker_noise_ms: float | None = None
     unfused_latency: Json | None = None
     fused_latency: Json | None = None
-    latency_stats: dict[str, Stats] | None = None
     round_medians_ms: dict[str, list[float | None]] | None = None
     groups: list[FusedGroupRow]
     pattern_groups: list[PatternGroupRow] = msgspec.field(default_factory=list)

@@ -69,7 +69,7 @@ def _old_findings(report: dict[str, Any]) -> dict[str, Any]:
 def upgrade(report: dict[str, Any]) -> dict[str, Any]:
     """`report` (any schema-1 fusion dict) in today's layout; a new report comes back equal."""
     report = _old_findings(report)
-    if not any(k in report for k in _OLD_VERDICTS):
+    if not any(report.get(k) is not None for k in _OLD_VERDICTS):
         return report
     out = {k: v for k, v in report.items() if k not in _OLD_VERDICTS}
     full = report.get("latency_stats") or {}  # the old full statistics, CI included

@@ -1,35 +1,34 @@
-"""Runs the fusion workers and assembles the report: `run_fusion(FusionOptions) -> dict`.
+"""The fusion workers' cells and the report assembled from their results.
 
-Workers, one after another (2-core machines must not time two at once), `processes` of each
-configuration, interleaved (`mxprof.workers.schedule`): unfused timing (its first process saves
-the weights every later worker loads), fused timing and one fused timing per fusion switch
-turned off, round after round; then the unfused and fused traces (`DNNL_VERBOSE=1`, separate
-because verbose output slows every primitive), also `processes` of each. Every latency and
-every ratio pools the processes (`mxprof.timing.pooled`: hierarchical bootstrap over
-processes, then calls). The report is a JSON-ready dict (schema 1); renderers in
-`mxprof.render.fusion` read the same dict, so a saved report can be shown again.
+`worker_spec(opts, workdir, label, config)` is one worker's cell; the job
+(`mxprof.jobs.fusion.job`) runs them in the order of `mxprof.jobs.fusion.order.worker_plan`:
+`processes` of each configuration, interleaved (`mxprof.workers.schedule`): unfused timing
+(its first process saves the weights every later worker loads), fused timing and one fused
+timing per fusion switch turned off, round after round; then the unfused and fused traces
+(`DNNL_VERBOSE=1`, separate because verbose output slows every primitive), also `processes`
+of each. `assemble(opts, runs)` and `finish(report, machine)` build the schema-1 report: every
+latency and every ratio pools the processes (`mxprof.timing.pooled`: hierarchical bootstrap
+over processes, then calls); the job turns it into the typed FusionResult.
 """
 
 from __future__ import annotations
 
 import os
 import platform
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
-from mxprof.errors import WorkerError
 from mxprof.jobs.fusion import diagnose as fusion_diagnose
 from mxprof.jobs.fusion import gains as fusion
 from mxprof.jobs.fusion import ratios as fusion_ratios
 from mxprof.jobs.fusion import trace as fusion_trace
-from mxprof.jobs.fusion.plan import TIMING_ORDER, timing_configs, worker_label
+from mxprof.jobs.fusion.order import timing_configs
 from mxprof.jobs.fusion.report import summary_line
 from mxprof.schema import SCHEMA
 from mxprof.timing.pooled import pooled_stats
-from mxprof.workers import jsonio, protocol, schedule
+from mxprof.workers import jsonio, protocol
 from mxprof.workers.process import worker_env
 
 # Environment variables a worker must not inherit: they change what is fused (the verbose and
@@ -60,6 +59,9 @@ class FusionOptions:
     # The checked ModelSpec dict (mxprof.mx.models, its inputs included); None: the workers
     # resolve `model` at `shape` themselves.
     spec: dict | None = None
+    # Where every worker binds itself before importing MXNet (mxprof.cpu.placement.Placement
+    # as a dict); None: not bound. The parent never binds itself for its workers.
+    placement: dict | None = None
 
 
 def _worker_env(opts: FusionOptions, extra: dict[str, str]) -> dict[str, str]:
@@ -77,19 +79,16 @@ def run_worker(spec: dict, env: dict[str, str], workdir: Path, label: str,
     return res.raise_for_status(), res.stdout_text()
 
 
-def run_fusion(opts: FusionOptions, progress=lambda msg: None) -> dict:
-    from mxprof.cpu.load import LoadMonitor
-    monitor = LoadMonitor.start()
-    with tempfile.TemporaryDirectory(prefix="mxprof-fusion-") as tmp:
-        report = _run(opts, Path(tmp), progress)
-    machine = monitor.stop(f"mxprof fusion {opts.model}") if monitor else None
+def finish(report: dict, machine) -> dict:
+    """The assembled report with the machine load around the job (`mxprof.cpu.load`), its
+    busy-machine finding, and the one-line summary; NaN (a group with no primitive seen)
+    becomes null: strict JSON readers reject NaN."""
     report["environment"]["load_average"] = machine.load_after if machine else None
     report["machine_load"] = machine.to_dict() if machine else None
     busy = _busy_machine(machine)
     if busy:
         report["findings"].insert(0, busy.to_dict())
     report["summary"] = summary_line(report)  # the line `mxprof profile` shows
-    # NaN (a group with no primitive seen) becomes null: strict JSON readers reject NaN.
     return jsonio.strict(report)
 
 
@@ -156,83 +155,37 @@ class _Runs:
         return self.fused_traces[0]
 
 
-def _worker_runner(opts: FusionOptions, tmp: Path, progress):
-    """worker(label, fused, extra_env=None, **spec) -> (result, stdout) for this job."""
-    params = str(tmp / "weights.params")
-    base = {"model": opts.model, "shape": list(opts.shape), "path": opts.path,
+def worker_spec(opts: FusionOptions, workdir: Path, label: str,
+                config: str) -> protocol.WorkerSpec:
+    """The self-contained cell of one fusion worker (`config`: unfused, fused, a switch, or
+    unfused-trace / fused-trace; `label` from mxprof.jobs.fusion.order.worker_plan): its spec
+    carries the binding the worker applies to itself, its environment the switches. The
+    first unfused worker saves the weights every later one loads (run in plan order)."""
+    params = str(workdir / "weights.params")
+    fused = config not in ("unfused", "unfused-trace")
+    spec = {"model": opts.model, "shape": list(opts.shape), "path": opts.path,
             "static": opts.static, "warmup": opts.warmup, "iterations": opts.iterations,
-            "min_time_s": opts.min_time_s, "seed": 0, "output": True, "model_spec": opts.spec}
+            "min_time_s": opts.min_time_s, "seed": 0, "output": True, "model_spec": opts.spec,
+            "fused": fused, "params_in": params, "placement": opts.placement}
+    extra: dict[str, str] = {}
+    if label == "unfused":
+        spec.update(params_in=None, params_out=params)
+    if config.endswith("-trace"):
+        spec.update(trace=True, iterations=opts.trace_iterations, warmup=2)
+        extra["DNNL_VERBOSE"] = "1"
+    elif config not in ("unfused", "fused"):
+        extra[config] = "1"
     # The 1.9.1 executor partitions with MKLDNN by default: the unfused symbolic run must say NONE.
-    fused_env, unfused_env = ({"MXNET_SUBGRAPH_BACKEND": "MKLDNN"},
-                              {"MXNET_SUBGRAPH_BACKEND": "NONE"}) \
-        if opts.path == "symbolic" else ({}, {})
-
-    def worker(label, fused, extra=None, **spec_extra):
-        progress(f"worker: {label}")
-        spec = {**base, "fused": fused, "params_in": params, **spec_extra}
-        env = _worker_env(opts, {**(fused_env if fused else unfused_env), **(extra or {})})
-        return run_worker(spec, env, tmp, label, opts.timeout_s)
-
-    return worker, params
+    if opts.path == "symbolic":
+        extra["MXNET_SUBGRAPH_BACKEND"] = "MKLDNN" if fused else "NONE"
+    return protocol.WorkerSpec(module="mxprof.jobs.fusion.worker", name=label, spec=spec,
+                               workdir=workdir, env=_worker_env(opts, extra),
+                               timeout=opts.timeout_s, keep_stdout=True, tail_lines=12)
 
 
-def _time_processes(opts: FusionOptions, worker, params: str) -> _Runs:
-    """Unfused, fused and every switch off, `opts.processes` processes each, interleaved.
-
-    The first unfused process writes the weights every other worker loads. An unfused or fused
-    failure ends the job (nothing is left to compare with); a failing switch process is
-    recorded, and its switch is reported from the processes that did run."""
-    first: dict = {}
-    failed: list = []
-    off_patterns: dict = {}
-
-    def run_one(config: str, rnd: int, _position: int):
-        label = worker_label(config, rnd)
-        if config in ("unfused", "fused"):
-            extra = {"params_in": None, "params_out": params} if label == "unfused" else {}
-            res, _ = worker(label, config == "fused", **extra)
-            if label == "unfused" and fusion.fusion_groups(res["graph"]):
-                raise WorkerError("the unfused graph already holds fused nodes: is a subgraph "
-                                  "backend forced on by the environment?")
-            first.setdefault(config, res)
-            return res["samples_ns"]
-        try:
-            res, _ = worker(label, True, {config: "1"})
-        except WorkerError as exc:
-            failed.append({"label": label, "error": str(exc)})
-            return None
-        off_patterns.setdefault(config, fusion.pattern_counts(fusion.fusion_groups(res["graph"])))
-        return res["samples_ns"]
-
-    done = schedule.run_interleaved(timing_configs(opts), opts.processes, run_one,
-                                    order=TIMING_ORDER)
-    runs = _Runs(first["unfused"], first["fused"], failed=failed, off_patterns=off_patterns)
-    for config, processes in zip(timing_configs(opts), done):
-        runs.samples[config] = [p.result for p in processes if p.result is not None]
-    return runs
-
-
-def _trace(opts: FusionOptions, worker, runs: _Runs) -> None:
-    """The DNNL_VERBOSE workers, `opts.processes` of each graph interleaved: primitive times
-    per node, unfused and fused."""
-    trace_spec = {"trace": True, "iterations": opts.trace_iterations, "warmup": 2}
-
-    def run_one(config: str, rnd: int, _position: int):
-        res, log = worker(worker_label(config, rnd), config == "fused-trace",
-                          {"DNNL_VERBOSE": "1"}, **trace_spec)
-        return fusion_trace.build_trace(log, res["graph"])
-
-    unfused, fused = schedule.run_interleaved(["unfused-trace", "fused-trace"], opts.processes,
-                                              run_one)
-    runs.unfused_traces = [p.result for p in unfused]
-    runs.fused_traces = [p.result for p in fused]
-
-
-def _run(opts: FusionOptions, tmp: Path, progress) -> dict:
-    worker, params = _worker_runner(opts, tmp, progress)
-    runs = _time_processes(opts, worker, params)
-    _trace(opts, worker, runs)
-    return _assemble(opts, runs)
+def trace_of(res: protocol.WorkerResult) -> fusion_trace.Trace:
+    """The primitive trace of a finished DNNL_VERBOSE worker (its stdout and graph)."""
+    return fusion_trace.build_trace(res.stdout_text(), res.data["graph"])
 
 
 def _series(traces) -> list[dict]:
@@ -341,7 +294,7 @@ def _protocol(opts: FusionOptions) -> dict:
     }
 
 
-def _assemble(opts: FusionOptions, runs: _Runs) -> dict:
+def assemble(opts: FusionOptions, runs: _Runs) -> dict:
     """The schema-1 report dict (see the module docstring) from every worker's result."""
     groups = fusion.fusion_groups(runs.fused["graph"])
     coverage = fusion.layer_coverage(groups, runs.unfused["graph"], runs.fused["graph"])

@@ -9,8 +9,9 @@ primitive can be assigned to one iteration.
 
 Spec keys: model, shape (list: the first input's, batch first), model_spec (the checked
 ModelSpec dict, every input; null: `model` is resolved at `shape`), path ("gluon" | "symbolic"), fused (bool), static (bool:
-static_alloc/static_shape), params_in / params_out (a .params file: same weights in every
-worker), seed, warmup, iterations, min_time_s, trace (bool), output (bool: save the output
+static_alloc/static_shape), placement (mxprof.cpu.placement.Placement as a dict: what the
+worker binds itself to before MXNet loads, or null), params_in / params_out (a .params file:
+same weights in every worker), seed, warmup, iterations, min_time_s, trace (bool), output (bool: save the output
 as `<name>.output.npy` beside the result, `output_npy`, for the parent's element-wise check, and
 its checksum `output_sum`). The spec and result files follow the one worker protocol
 (`mxprof.workers.protocol`).
@@ -139,6 +140,9 @@ def _time_calls(forward, warmup: int, iterations: int, min_time_s: float, trace:
 
 
 def run(spec: dict) -> dict:
+    # Bound before MXNet loads, so its OpenMP and engine threads inherit CPUs and memory.
+    from mxprof.cpu.placement import bind_self
+    binding = bind_self(spec.get("placement"))
     import mxnet as mx
 
     net, xs, weights = build_network(spec["model"], spec["shape"], spec.get("seed", 0),
@@ -173,6 +177,7 @@ def run(spec: dict) -> dict:
         "output_npy": output_npy,
         "mxnet_version": mx.__version__,
         "weights": weights,
+        "binding": binding,
         "fingerprint": _fingerprint(),
         "omp_num_threads": os.environ.get("OMP_NUM_THREADS"),
         "disabled_patterns": sorted(k for k in os.environ

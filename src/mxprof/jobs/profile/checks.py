@@ -4,14 +4,13 @@
 included), threads, CPUs, memory nodes, wait policy and timing protocol (`spec`, its first
 `RunSpec`), and records a failure as a result instead of raising: the measurements of the main
 run must survive a failed companion. `started(label)` and `finished(label, status)` report
-progress; `bind_parent(cpus, nodes)`, when given, binds this process before the fusion job,
-whose workers inherit its CPUs (the CLI does, once the main run is over; a notebook does not).
+progress. Every worker binds itself to the main run's CPUs and memory nodes (the spec carries
+them), from the CLI and from a notebook alike.
 """
 
 from __future__ import annotations
 
-import os
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from typing import Any
 
 from mxprof.jobs.profile.spec import RunSpec
@@ -37,22 +36,33 @@ def binding_of(spec: RunSpec):
     return cpus, nodes
 
 
-def fusion_summary(spec: RunSpec, *, timeout: float, started=_nothing,
-                   bind_parent: Callable | None = None) -> dict[str, Any]:
+def _bind_spec(spec: RunSpec) -> dict | None:
+    """What the check's workers bind themselves to (a mxprof.cpu.placement.Placement as a
+    dict): the main run's CPUs and nodes; None when it was not bound."""
+    from mxprof.cpu.cpulist import format_cpu_list
+    from mxprof.cpu.placement import Placement
+    cpus, nodes = binding_of(spec)
+    if cpus is None and nodes is None:
+        return None
+    return Placement(cores=None if cpus is None else format_cpu_list(cpus),
+                     membind=None if nodes is None else format_cpu_list(nodes),
+                     threads=spec.threads).to_dict()
+
+
+def fusion_summary(spec: RunSpec, *, timeout: float, started=_nothing) -> dict[str, Any]:
     """{"status", "summary", ...}: unfused vs fused on the main run's timing protocol."""
     model = spec.model
-    if bind_parent is not None:
-        bind_parent(*binding_of(spec))
     started("fusion summary: unfused and fused workers")
     try:
-        from mxprof.jobs.fusion.run import FusionOptions, run_fusion
+        from mxprof.jobs.fusion.job import run_fusion
+        from mxprof.jobs.fusion.run import FusionOptions
         rep = run_fusion(FusionOptions(
             model=model.name, shape=model.batch_shape(1), switches=(), processes=1,
             spec=model.to_dict(),  # its inputs and its weights (--params), whatever the source
             warmup=spec.protocol.warmup, iterations=spec.protocol.iterations or 10,
             min_time_s=0.0 if spec.protocol.iterations else spec.protocol.min_time,
             trace_iterations=2, threads=spec.threads, timeout_s=timeout,
-            wait_policy=spec.wait_policy))
+            wait_policy=spec.wait_policy, placement=_bind_spec(spec)))
     except Exception as exc:  # noqa: BLE001 - the main report must survive a failed companion
         return {"status": "failed", "summary": f"fusion: failed ({exc})"}
     return {"status": "ok", "summary": rep["summary"],
@@ -66,17 +76,13 @@ def equivalence(spec: RunSpec, *, timeout: float, started=_nothing) -> dict[str,
     """Reference vs MKL-DNN vs fused outputs on 4 random inputs, same weights and binding."""
     started("equivalence check: reference, MKL-DNN and fused workers")
     try:
-        from mxprof.cpu.cpulist import format_cpu_list
         from mxprof.jobs.accuracy.metrics import Tolerance
         from mxprof.jobs.accuracy.run import equivalence_summary, plan_configs, run_accuracy
-        cpus, nodes = binding_of(spec)
-        binding = None if cpus is None and nodes is None else {
-            "cpus": format_cpu_list(cpus or sorted(os.sched_getaffinity(0))),
-            "membind": None if nodes is None else format_cpu_list(nodes)}
+        binding = _bind_spec(spec)
         eq = run_accuracy(spec.model.to_dict(), plan_configs(["mkldnn", "mkldnn-fused"], []),
                           inputs={"kind": "random", "count": 4, "seed": 0}, batch_size=4,
                           calib_count=4, timing={"batch": 1, "warmup": 0, "iterations": 0},
-                          tolerance=Tolerance(), threads=spec.threads, binding=binding,
+                          tolerance=Tolerance(), threads=spec.threads, placement=binding,
                           timeout=timeout, wait_policy=spec.wait_policy)
     except Exception as exc:  # noqa: BLE001 - the main report must survive a failed companion
         return {"status": "failed", "lines": [f"failed ({exc})"]}
@@ -92,7 +98,7 @@ def equivalence(spec: RunSpec, *, timeout: float, started=_nothing) -> dict[str,
 
 
 def run_checks(spec: RunSpec, checks: Sequence[str], *, timeout: float, started=_nothing,
-               finished=_nothing, bind_parent: Callable | None = None) -> dict[str, Any]:
+               finished=_nothing) -> dict[str, Any]:
     """{check: result} for each of `checks` ("fusion", "equivalence"); see the module
     docstring. Raises ValueError for an unknown check."""
     unknown = set(checks) - set(CHECKS)
@@ -101,8 +107,7 @@ def run_checks(spec: RunSpec, checks: Sequence[str], *, timeout: float, started=
                          f"{','.join(CHECKS)}")
     out: dict[str, Any] = {}
     if "fusion" in checks:
-        out["fusion"] = fusion_summary(spec, timeout=timeout, started=started,
-                                       bind_parent=bind_parent)
+        out["fusion"] = fusion_summary(spec, timeout=timeout, started=started)
         finished("fusion summary", out["fusion"]["status"])
     if "equivalence" in checks:
         out["equivalence"] = equivalence(spec, timeout=timeout, started=started)

@@ -42,9 +42,8 @@ from mxprof.workers.process import stderr_tail, thread_env
 from mxprof.workers.process import worker_env as process_env
 from mxprof.workers.protocol import WorkerResult, WorkerSpec, exception_line, run_worker
 
-__all__ = ["JOINS", "group_results", "group_specs", "group_worker", "layer_env", "run_group",
-           "run_one", "run_specs",
-           "stderr_tail", "thread_env", "worker_env"]
+__all__ = ["JOINS", "group_cell", "group_results", "group_specs", "layer_env", "run_group",
+           "run_one", "run_specs", "stderr_tail", "thread_env", "worker_env"]
 
 # The operators pass needs un-merged operators (see DESIGN.md): bulk execution off.
 BULK_OFF = {"MXNET_EXEC_BULK_EXEC_INFERENCE": "0"}
@@ -98,10 +97,11 @@ def worker_env(spec: RunSpec, base: dict[str, str] | None = None,
                        foreign=python is not None, wait_policy=spec.wait_policy)
 
 
-def group_worker(specs: Sequence[RunSpec], workdir: Path, *, timeout: float, index: int = 0,
-                 python: str | None = None) -> WorkerSpec:
-    """The one worker process that runs `specs` (same configuration and binding), in order:
-    run here by `run_group`, or handed to an executor as a cell (mxprof.cluster)."""
+def group_cell(specs: Sequence[RunSpec], workdir: Path, *, timeout: float, index: int = 0,
+               python: str | None = None) -> WorkerSpec:
+    """The one worker process of `specs` (same configuration and binding) as a self-contained
+    cell: the RunSpecs carry the CPUs, memory nodes, threads and wait policy the worker binds
+    itself to; an executor (mxprof.workers.executor) or `run_group` runs it."""
     first = specs[0]
     name = f"{index:02d}-{first.config}-{'+'.join(s.pass_name for s in specs)}"
     primitives = any(s.pass_name == "primitives" for s in specs)
@@ -118,12 +118,13 @@ def run_group(specs: Sequence[RunSpec], workdir: Path, *, timeout: float, index:
     """Run `specs` (same configuration and binding) in one worker process, in order; one
     RunResult per spec. Never raises for worker failures: the passes the worker finished keep
     their results, the others carry the failure."""
-    ws = group_worker(specs, workdir, timeout=timeout, index=index, python=python)
+    ws = group_cell(specs, workdir, timeout=timeout, index=index, python=python)
     return group_results(specs, run_worker(ws))
 
 
 def group_results(specs: Sequence[RunSpec], res: WorkerResult) -> list[RunResult]:
-    """One RunResult per spec from the worker that ran them (`group_worker`)."""
+    """One RunResult per spec from the worker that ran them (`group_cell`): the passes it
+    finished keep their results, the others carry the failure."""
     written = [RunResult.from_dict(r) for r in ((res.data or {}).get("results") or ())]
     if res.ok and len(written) == len(specs):
         return written

@@ -1,8 +1,11 @@
-"""One self-contained HTML page per report: profile, fusion, accuracy, compare and merge.
+"""One self-contained HTML page per result: profile, fusion, accuracy, compare and merge.
 
-`render_page(report) -> str` picks the page from the report's own keys (`kind_of`), and
-`write_page(report, path)` writes it; commands call the latter for `--html PATH`. Accuracy
-reports may be given as `AccuracyReport` records or their JSON dicts.
+`render_page(result, kind=None) -> str` picks the page by the result's own `kind` (the field
+every Result carries, mxprof.jobs.contract), never by guessing from its keys; `kind` names it
+for a dict that has none (a profile report written before it did). `write_page(result, path)`
+writes it: the `--html PATH` writer of every kind (mxprof.render.outputs). Results may be the
+job's Structs or their JSON dicts; which kind an old file without `kind` is, is the loader's
+question (mxprof.jobs.results.kind_of_file), asked once when it is read.
 """
 
 from __future__ import annotations
@@ -14,27 +17,23 @@ from mxprof.render.base import Renderer
 from mxprof.render.html.compare import CompareHtmlRenderer
 
 KINDS = ("profile", "fusion", "accuracy", "compare")
+# The compare file's kind before it was "compare" (merge writes the same kind).
+_OLD_NAMES = {"mxprof-compare": "compare"}
 
 
-def kind_of(report: Any) -> str:
-    """Which report this is: "profile", "fusion", "accuracy" or "compare" (ValueError else)."""
-    if hasattr(report, "to_dict") and hasattr(report, "comparisons"):
-        return "accuracy"
-    if not isinstance(report, dict):
-        raise ValueError(f"not an mxprof report: {type(report).__name__}")
-    if report.get("kind") == "fusion":
-        return "fusion"
-    if "comparisons" in report and "configs" in report:
-        return "accuracy"
-    if "rows" in report:
-        return "compare"
-    if "latency_ms" in report and "model" in report:
-        return "profile"
-    raise ValueError("not an mxprof report: no profile, fusion, accuracy or compare keys")
+def result_kind(result: Any, kind: str | None = None) -> str:
+    """The kind of `result`: `kind` when given, else its `kind` field (ValueError without)."""
+    found = kind or getattr(result, "kind", None) or (
+        result.get("kind") if isinstance(result, dict) else None)
+    found = _OLD_NAMES.get(found, found)
+    if found not in KINDS:
+        raise ValueError(f"not an mxprof result with a page: kind {found!r} "
+                         f"(pages exist for {', '.join(KINDS)})")
+    return found
 
 
-def render_page(report: Any) -> str:
-    kind = kind_of(report)
+def render_page(result: Any, kind: str | None = None) -> str:
+    kind = result_kind(result, kind)
     if kind == "profile":
         from mxprof.render.html.profile import render
     elif kind == "fusion":
@@ -43,12 +42,15 @@ def render_page(report: Any) -> str:
         from mxprof.render.html.accuracy import render
     else:
         from mxprof.render.html.compare import render
-    return render(report)
+    if kind in ("fusion", "compare") and hasattr(result, "to_dict"):
+        result = result.to_dict()
+    return render(result)
 
 
-def write_page(report: Any, path: str | Path) -> None:
-    """Write the page of `report` to `path` (OSError when it cannot be written)."""
-    Path(path).write_text(render_page(report), encoding="utf-8")
+def write_page(result: Any, path: str | Path, kind: str | None = None) -> None:
+    """Write the page of `result` to `path`, atomically (OSError when it cannot be written)."""
+    from mxprof.workers.jsonio import write_text
+    write_text(path, render_page(result, kind))
 
 
 class HtmlRenderer(Renderer):
@@ -58,8 +60,8 @@ class HtmlRenderer(Renderer):
     extension = ".html"
 
     def render(self, report: dict[str, Any]) -> str:
-        return render_page(report)
+        return render_page(report, "profile")
 
 
-__all__ = ["KINDS", "CompareHtmlRenderer", "HtmlRenderer", "kind_of", "render_page",
+__all__ = ["KINDS", "CompareHtmlRenderer", "HtmlRenderer", "render_page", "result_kind",
            "write_page"]

@@ -360,3 +360,10 @@ def _samples(lat: dict) -> list[float]:
     if per_process:
         return [s for group in per_process for s in group]
     return list(lat.get("samples_ms") or [])
+
+
+def write(result: Any, path: str) -> None:
+    """`profile --html PATH` (mxprof.render.outputs): the page, written atomically."""
+    from mxprof.render.base import as_dict
+    from mxprof.workers.jsonio import write_text
+    write_text(path, render(as_dict(result)))

@@ -137,7 +137,7 @@ def run_key(spec: RunSpec, build: Build, machine: dict[str, Any],
     spec_d = spec.to_dict()
     spec_d.pop("test_hook", None)
     # What "auto" chose under the load of the moment is not what a run is: the policy asked
-    # for is in `environment` when it was not auto (mxprof.commands.compare).
+    # for is in `environment` when it was not auto (mxprof.jobs.compare.job).
     spec_d.pop("wait_policy", None)
     what = {"spec": spec_d, "build": [build.name, build.python, build.pip_spec],
             "machine": machine, "instances": list(instance_cpus)}

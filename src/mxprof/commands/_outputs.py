@@ -1,0 +1,170 @@
+"""The output options of every command, derived from the one table of formats per result kind.
+
+`mxprof.render.outputs.OUTPUTS[kind]` declares what a kind can be written as; from it come
+- `add_outputs(parser, kind)`: one `--FORMAT PATH` option per format (every one takes a PATH,
+  `-` is stdout where the format allows it: no option takes an optional PATH, which would
+  swallow the next positional argument: `verbose summary --json a.log b.log`);
+- `check_outputs(args, kind, inputs=...)`: before any worker starts (exit status 2), each PATH
+  is writable, is not one of the command's input files, and is not an existing file of
+  another sort (a `--json` over a log or a model file is refused, not written over);
+- `write_outputs(args, result, kind)`: each requested file by its format's writer; what could
+  not be written comes back as messages, so a computed result is still printed.
+
+`legacy_json(argv)`: the old `--json` switch of `topology`, `ceilings` and `verbose` (stdout),
+kept only where it cannot take a path that was meant as something else: a bare `--json` as
+the last argument or before another option becomes `--json -`.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import tempfile
+from pathlib import Path
+from typing import Any
+
+from mxprof.errors import UsageError
+
+# Help of the formats of commands not yet declared in mxprof.render.outputs (a tuple of names
+# given to add_outputs instead of a kind).
+OUTPUT_HELP = {
+    "json": "write the result as JSON ('-' for stdout)",
+    "markdown": "write the report as Markdown",
+    "csv": "write the table as CSV",
+    "html": "write an HTML page with the table and charts",
+    "trace": "write one iteration as a Chrome/Perfetto trace",
+    "pyperf": "write the timings as a pyperf benchmark suite, one run per worker process "
+              "(python -m pyperf stats / compare_to read it)",
+}
+# Commands whose --json was a switch (stdout) before it took a PATH.
+LEGACY_JSON_SWITCH = ("topology", "ceilings", "verbose")
+
+
+def _formats(kind: str | tuple[str, ...]):
+    from mxprof.render.outputs import Format, formats_of
+    if isinstance(kind, str):
+        return formats_of(kind)
+    return tuple(Format(n, "", OUTPUT_HELP[n], "", stdout=n == "json") for n in kind)
+
+
+def add_outputs(p, kind: str | tuple[str, ...], *, load: bool = True,
+                dry_run: bool = True) -> None:
+    """`--FORMAT PATH` for each format of `kind` (or of the listed names), then `--load` and
+    `--dry-run` unless told otherwise."""
+    g = p.add_argument_group("output")
+    for f in _formats(kind):
+        g.add_argument(f"--{f.name}", metavar="PATH", help=f.help)
+    if load:
+        g.add_argument("--load", metavar="RESULT",
+                       help="re-render a saved --json result; runs nothing")
+    if dry_run:
+        g.add_argument("--dry-run", action="store_true",
+                       help="print the plan (workers, batches, estimated time); run nothing")
+
+
+def check_output_path(flag: str, path: str | None) -> None:
+    """`path` can be written: its folder exists and takes a new file (probed with a temporary
+    file, since access() says yes to root even in /proc), and it is not a folder itself."""
+    if not path or path == "-":
+        return
+    target = Path(path)
+    folder = target.parent if str(target.parent) else Path(".")
+    if target.is_dir():
+        raise UsageError(f"{flag} {path}: is a folder; give a file name")
+    if not folder.is_dir():
+        raise UsageError(f"{flag} {path}: the folder {folder} does not exist")
+    if target.exists() and not os.access(target, os.W_OK):
+        raise UsageError(f"{flag} {path}: the file exists and is not writable")
+    try:
+        fd, probe = tempfile.mkstemp(dir=folder, prefix=f".{target.name}.", suffix=".probe")
+    except OSError as exc:
+        raise UsageError(f"{flag} {path}: cannot write in {folder} "
+                         f"({exc.strerror or exc})") from None
+    os.close(fd)
+    os.unlink(probe)
+
+
+def _same_file(a: str, b: str) -> bool:
+    try:
+        return os.path.samefile(a, b)
+    except OSError:
+        return os.path.realpath(a) == os.path.realpath(b)
+
+
+def _looks_like_json(path: str) -> bool:
+    """An existing file that is empty or starts like a JSON document (or is gzip: pyperf)."""
+    try:
+        with open(path, "rb") as f:
+            head = f.read(64).lstrip()
+    except OSError:
+        return True  # unreadable: check_output_path said it is writable; let the write tell
+    return not head or head[:1] in (b"{", b"[") or head[:2] == b"\x1f\x8b"
+
+
+def check_outputs(args, kind: str | tuple[str, ...] = ("json", "markdown", "csv", "html",
+                                                         "trace", "pyperf"),
+                  *, inputs: tuple[str | None, ...] = ()) -> None:
+    """Every output PATH of `kind` in `args` can be written, is none of `inputs` (the
+    command's input files), and, for a JSON format, is not an existing file of another sort.
+    Raises UsageError (exit 2) naming the option."""
+    for f in _formats(kind):
+        path = getattr(args, f.name, None)
+        if not path:
+            continue
+        flag = f"--{f.name}"
+        if path == "-":
+            if not f.stdout:
+                raise UsageError(f"{flag} -: this format cannot go to stdout; give a file name")
+            continue
+        check_output_path(flag, path)
+        for given in inputs:
+            if given and given != "-" and _same_file(path, given):
+                raise UsageError(f"{flag} {path}: is also an input of this command; give "
+                                 f"{flag} another PATH (or '-' for stdout)")
+        if (f.extension == ".json" or f.name == "json") and os.path.isfile(path) \
+                and not _looks_like_json(path):
+            raise UsageError(f"{flag} {path}: the file exists and is not JSON (an input meant "
+                             f"as an argument?); refusing to write over it. {flag} takes a "
+                             "PATH, '-' for stdout")
+
+
+def write_outputs(args, result: Any, kind: str | tuple[str, ...]) -> list[str]:
+    """Write each requested format of `result` with its declared writer; `-` (stdout) is
+    written here for the formats that allow it. Returns the files that could not be written,
+    one message each; a format with nothing to write (a trace without events) is a warning."""
+    from mxprof.render.base import as_dict
+    from mxprof.workers.jsonio import dumps
+    errors = []
+    for f in _formats(kind):
+        path = getattr(args, f.name, None)
+        if not path:
+            continue
+        try:
+            if path == "-":
+                sys.stdout.write(dumps(as_dict(result)) + "\n")
+                sys.stdout.flush()
+            else:
+                f.load_writer()(result, path)
+        except ValueError as exc:
+            print(f"mxprof: warning: {f.name} not written: {exc}", file=sys.stderr)
+        except OSError as exc:
+            errors.append(f"cannot write --{f.name} {path}: {exc.strerror or exc}")
+    return errors
+
+
+def legacy_json(argv: list[str]) -> list[str]:
+    """The old bare `--json` of LEGACY_JSON_SWITCH commands as `--json -` where nothing can be
+    meant as its PATH: last on the line, or followed by another option (`--`, `--top`...)."""
+    command = next((a for a in argv if not a.startswith("-")), None)
+    if command not in LEGACY_JSON_SWITCH:
+        return argv
+    out = []
+    for i, arg in enumerate(argv):
+        out.append(arg)
+        nxt = argv[i + 1] if i + 1 < len(argv) else None
+        if arg == "--json" and (nxt is None or (nxt.startswith("-") and nxt != "-")):
+            out.append("-")
+        if arg == "--":
+            out.extend(argv[i + 1:])
+            break
+    return out

@@ -1,0 +1,41 @@
+"""The one Placement of a job (mxprof.cpu.placement), resolved in its `plan`, as a job reports it.
+
+`resolve(cores, membind, threads, wait_policy)` is `mxprof.cpu.placement.resolve` for a job's
+plan: a bad option is a `UsageError` (exit status 2) naming it, raised before any worker starts.
+Every worker spec of the job carries the result (`spec_of`), and every worker binds itself from
+it (`mxprof.cpu.placement.bind_self`); no parent binds itself for its workers.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from mxprof.cpu.placement import Placement
+from mxprof.errors import UsageError
+
+
+def resolve(cores: str | None = None, membind: str | None = None,
+            threads: int | str | None = None, wait_policy: str = "auto") -> Placement:
+    """The job's Placement; UsageError naming the bad option."""
+    from mxprof.cpu.placement import resolve as resolve_placement
+    try:
+        return resolve_placement(cores, membind, threads=threads, wait_policy=wait_policy)
+    except ValueError as exc:
+        raise UsageError(str(exc)) from None
+
+
+def spec_of(placement: Placement) -> dict[str, Any] | None:
+    """What a worker spec carries (`placement`): None when nothing is bound."""
+    return placement.to_dict() if placement.bound else None
+
+
+def threads_text(placement: Placement) -> str:
+    """'2, one per physical core (mxprof default; ...)': the count and where it came from."""
+    count = placement.threads if placement.threads is not None else "unset"
+    return f"{count}, {placement.threads_why}"
+
+
+def describe(placement: Placement) -> str:
+    """The plan's note: 'binding: cores 0-1, membind not bound, OpenMP threads 2, ...'."""
+    return (f"binding: cores {placement.cores or 'not bound'}, membind "
+            f"{placement.membind or 'not bound'}, OpenMP threads {threads_text(placement)}")
