@@ -201,7 +201,10 @@ class _Sweep:
         return self.ex.client.submit(
             remote.run_cell, cell, removed, self.ex.versions, i, self.labels[i], self.id,
             key=f"mxprof-cell-{i}-{self.attempt[i]}-{uuid.uuid4().hex[:8]}", pure=False,
-            resources={"host": 1, self.classes[i]: 1})
+            resources={"host": 1, self.classes[i]: 1},
+            # In the plan's order on each class (Dask runs higher priorities first): a sweep
+            # interleaves the processes of its configurations so drifting load hits each side.
+            priority=self.total - i)
 
     def run(self) -> Iterator[tuple[int, WorkerResult]]:
         from distributed import as_completed
