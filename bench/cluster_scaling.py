@@ -7,8 +7,10 @@ model and times it, about what a small cell of an overnight sweep costs. Printed
 - wall time of the N cells run one after another on core 0 by the LocalExecutor (no Dask);
 - wall time on one Dask worker (core 0) and on two (cores 0 and 1), cluster start-up apart;
 - the scaling ratio 1 worker / 2 workers (ideal 2.00x: the cells are independent);
-- the scheduling overhead per cell: (one worker - no Dask) / N, what Dask and mxprof.cluster add
-  to a cell (submission, the worker's environment rebuild, the result's trip back).
+- the scheduling overhead per cell: in each run, the wall time beyond the cells' own processes
+  per cell, on one Dask worker against here without Dask: what Dask and mxprof.cluster add to a
+  cell (submission, the worker's environment rebuild, the result's trip back), measured so that
+  load drifting between the runs cancels out.
 Run on a quiet machine with two free cores; the load average is printed with the figures.
 
     PYTHONPATH=src python bench/cluster_scaling.py [--cells 6]
@@ -35,16 +37,18 @@ def cells(n: int, workdir: Path) -> list:
             for i in range(n)]
 
 
-def run_local(specs) -> tuple[float, int]:
+def run_local(specs) -> tuple[float, float, int]:
+    """(wall s, the cells' own wall s summed, cells ok)."""
     from mxprof.cluster.remote import pinned
     from mxprof.workers.executor import LocalExecutor
     began = time.monotonic()
     with pinned([0]):
-        ok = sum(r.ok for _, r in LocalExecutor().run(specs))
-    return time.monotonic() - began, ok
+        results = [r for _, r in LocalExecutor().run(specs)]
+    return time.monotonic() - began, sum(r.wall_s for r in results), sum(r.ok for r in results)
 
 
-def run_dask(specs, cpus: list[str]) -> tuple[float, float, int]:
+def run_dask(specs, cpus: list[str]) -> tuple[float, float, float, int]:
+    """(wall s, cluster start s, the cells' own wall s summed, cells ok)."""
     from mxprof.cluster import DaskExecutor
     from mxprof.cluster.local import start_local
     began = time.monotonic()
@@ -52,8 +56,9 @@ def run_dask(specs, cpus: list[str]) -> tuple[float, float, int]:
     try:
         with DaskExecutor(cluster.scheduler_address) as executor:
             ready = time.monotonic()
-            ok = sum(r.ok for _, r in executor.run(specs))
-            return time.monotonic() - ready, ready - began, ok
+            results = [r for _, r in executor.run(specs)]
+            return (time.monotonic() - ready, ready - began, sum(r.wall_s for r in results),
+                    sum(r.ok for r in results))
     finally:
         cluster.close()
 
@@ -67,19 +72,22 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="mxprof-bench-") as tmp:
         specs = cells(args.cells, Path(tmp))
         print(f"load average before: {os.getloadavg()[0]:.2f}")
-        local, ok0 = run_local(specs)
-        one, start1, ok1 = run_dask(specs, ["0"])
-        two, start2, ok2 = run_dask(specs, ["0", "1"])
+        local, cells0, ok0 = run_local(specs)
+        one, start1, cells1, ok1 = run_dask(specs, ["0"])
+        two, start2, _, ok2 = run_dask(specs, ["0", "1"])
         print(f"load average after: {os.getloadavg()[0]:.2f}")
     n = args.cells
     print(f"{n} cells (mobilenet0.25 32x32 batch 1, 1 thread, min-time 0.05 s); ok: "
           f"{ok0}/{n} here, {ok1}/{n} on 1 worker, {ok2}/{n} on 2 workers")
-    print(f"no Dask, core 0:        {local:7.1f} s  ({local / n:.2f} s per cell)")
-    print(f"1 Dask worker, core 0:  {one:7.1f} s  (cluster start {start1:.1f} s)")
-    print(f"2 Dask workers, 0 and 1:{two:7.1f} s  (cluster start {start2:.1f} s)")
-    print(f"scaling 1 -> 2 workers: {one / two:.2f}x (ideal 2.00x)")
-    print(f"scheduling overhead:    {(one - local) / n * 1e3:+.0f} ms per cell "
-          f"({(one - local) / local * 100:+.1f}% of the cells' time)")
+    print(f"no Dask, core 0:         {local:7.1f} s  ({local / n:.2f} s per cell)")
+    print(f"1 Dask worker, core 0:   {one:7.1f} s  (cluster start {start1:.1f} s)")
+    print(f"2 Dask workers, 0 and 1: {two:7.1f} s  (cluster start {start2:.1f} s)")
+    print(f"scaling 1 -> 2 workers:  {one / two:.2f}x (ideal 2.00x)")
+    # Wall time beyond the cells' own processes, per cell, within each run: load that drifts
+    # between the runs changes the cells' times, not this difference.
+    here, dask = (local - cells0) / n, (one - cells1) / n
+    print(f"overhead per cell:       {here * 1e3:.0f} ms here, {dask * 1e3:.0f} ms on Dask: "
+          f"{(dask - here) * 1e3:+.0f} ms per cell for the cluster")
 
 
 if __name__ == "__main__":
