@@ -221,9 +221,15 @@ def test_worker_command_pins_itself_outside_the_benchmark_cores(cli):
     assert bad.returncode == 2 and "mxprof: error: --class 'host'" in bad.stderr
 
 
-def test_an_unreachable_cluster_is_a_usage_error(cli):
+def test_what_a_cluster_cannot_run_is_a_usage_error_before_anything_starts(cli):
     proc = cli("compare", *TINY, "--cluster", "ftp://nowhere")
     assert proc.returncode == 2 and "tcp://HOST:PORT" in proc.stderr
+    proc = cli("compare", *TINY, "--cluster", "tcp://127.0.0.1:9", "--instances", "2")
+    assert proc.returncode == 2 and "--instances with --cluster" in proc.stderr
+    # Dask's own connect timeout (30 s by default) bounds the wait for a scheduler.
+    proc = cli("compare", *TINY, "--cluster", "tcp://127.0.0.1:9",
+               env={"DASK_DISTRIBUTED__COMM__TIMEOUTS__CONNECT": "3s"})
+    assert proc.returncode == 2 and "cannot reach the Dask scheduler" in proc.stderr
 
 
 def test_a_cell_failing_three_times_is_a_failed_result_and_a_crash_is_not_retried(cluster,

@@ -74,9 +74,15 @@ class DaskExecutor:
     """Cells on a Dask cluster (module docstring). Use as a context manager, or `close()`."""
 
     def __init__(self, address: str = "local", classes: Sequence[str] | None = None, *,
-                 attempts: int = ATTEMPTS, connect_timeout: float = 30.0):
+                 attempts: int = ATTEMPTS, connect_timeout: float | None = None):
         from mxprof.errors import require_extra
         require_extra("--cluster", "cluster")
+        if connect_timeout is None:  # Dask's own setting (DASK_DISTRIBUTED__COMM__TIMEOUTS__CONNECT)
+            import dask.config
+            import distributed  # noqa: F401 - registers its configuration with dask.config
+            from dask.utils import parse_timedelta
+            connect_timeout = parse_timedelta(
+                dask.config.get("distributed.comm.timeouts.connect"), default="s")
         self.attempts = attempts
         self.versions = remote.versions()
         self._cluster = None
