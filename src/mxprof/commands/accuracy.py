@@ -103,11 +103,11 @@ def options_of(args):
 def exit_status(report, min_top1: float | None = None) -> int:
     """1 when a configuration failed, an FP32 one is outside tolerance, or a labelled top-1 is
     below `min_top1`; else 0."""
-    if report.failed:
-        return EXIT_FAILED
-    if min_top1 is not None and any(c.top1 is not None and c.top1 < min_top1
-                                    for c in report.configs):
-        return EXIT_FAILED
+    for c in report.configs:  # AccuracyReport.failed, plus the labelled top-1 floor
+        if not c.ok or c.within_tolerance is False:
+            return EXIT_FAILED
+        if min_top1 is not None and c.top1 is not None and c.top1 < min_top1:
+            return EXIT_FAILED
     return EXIT_OK
 
 
