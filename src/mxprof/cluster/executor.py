@@ -87,8 +87,13 @@ class DaskExecutor:
         self.versions = remote.versions()
         self._cluster = None
         if address == "local":
-            from mxprof.cluster.local import start_local
-            self._cluster = start_local(tuple(classes or ("local",)))
+            from mxprof.cluster.local import share_cpus, start_local
+            wanted = tuple(classes or ("local",))
+            try:
+                cpus = share_cpus(len(wanted))
+            except ValueError as exc:
+                raise ClusterError(f"--cluster local: {exc}") from None
+            self._cluster = start_local(wanted, cpus=cpus)
             address = self._cluster.scheduler_address
         elif not address.startswith(SCHEMES):
             raise ClusterError(f"--cluster {address!r}: give tcp://HOST:PORT, tls://HOST:PORT "

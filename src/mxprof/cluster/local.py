@@ -6,8 +6,9 @@ loopback interface: the scheduler, the workers and (when Dask's dashboard is ins
 dashboard are bound to 127.0.0.1. The workers' Dask profiler is off: with every CPU given to the
 benchmark there is nowhere else to pin the worker's own threads (the record says so).
 
-`cpus`: one CPU list per worker (bench/cluster_scaling.py binds each worker to its own core);
-default: every worker's benchmarks use every CPU, as `compare` does without a cluster.
+`cpus`: one CPU list per worker (bench/cluster_scaling.py binds each worker to its own core;
+`--cluster local --classes a,b` shares the CPUs out with `share_cpus`); default: every
+worker's benchmarks use every CPU, as `compare` does without a cluster.
 """
 
 from __future__ import annotations
@@ -24,6 +25,23 @@ _QUIET = {"distributed.worker.profile.enabled": False}
 
 def dashboard_available() -> bool:
     return importlib.util.find_spec("bokeh") is not None
+
+
+def share_cpus(workers: int) -> list[str] | None:
+    """One CPU list per local worker when there are several (each class's benchmarks on CPUs of
+    their own, never two benchmarks on one CPU); None for one worker (every CPU, as without a
+    cluster). ValueError when there are more workers than CPUs."""
+    import os
+
+    from mxprof.cpu.cpulist import format_cpu_list
+    if workers == 1:
+        return None
+    cpus = sorted(os.sched_getaffinity(0))
+    if workers > len(cpus):
+        raise ValueError(f"{workers} classes need {workers} CPUs, this process may use "
+                         f"{len(cpus)}")
+    size = len(cpus) // workers
+    return [format_cpu_list(cpus[i * size:(i + 1) * size]) for i in range(workers)]
 
 
 def start_local(classes: Sequence[str] = ("local",), *, cpus: Sequence[str] | None = None,
