@@ -300,3 +300,14 @@ def _wait_gone(marker: str, timeout: float = 20) -> list[int]:
     while _alive(marker) and time.monotonic() < deadline:
         time.sleep(0.2)
     return _alive(marker)
+
+
+def test_local_classes_get_cpus_of_their_own():
+    from mxprof.cluster.local import share_cpus
+    from mxprof.cpu.cpulist import parse_cpu_list
+    cpus = sorted(os.sched_getaffinity(0))
+    assert share_cpus(1) is None
+    shares = [parse_cpu_list(t) for t in share_cpus(len(cpus))]
+    assert sorted(c for share in shares for c in share) == cpus
+    with pytest.raises(ValueError, match="classes need"):
+        share_cpus(len(cpus) + 1)
