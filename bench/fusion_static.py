@@ -13,7 +13,7 @@ import argparse
 import json
 import sys
 
-from mxprof.jobs.fusion.run import FusionOptions, run_fusion
+from mxprof.jobs.fusion.assemble import FusionOptions, run_fusion
 
 
 def main() -> int:

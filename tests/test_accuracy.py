@@ -11,13 +11,13 @@ from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
 from mxprof.jobs.accuracy import metrics as m
+from mxprof.jobs.accuracy.execute import plan_configs
 from mxprof.jobs.accuracy.records import (
     AccuracyReport,
     ConfigResult,
     int8_summary,
     latency_stats,
 )
-from mxprof.jobs.accuracy.run import plan_configs
 
 
 def test_max_abs_and_rel_diff_by_hand():
@@ -149,7 +149,7 @@ def test_plan_always_starts_with_the_reference():
 
 def test_busy_machine_note():
     from mxprof.cpu.load import load_record
-    from mxprof.jobs.accuracy.run import busy_machine_note
+    from mxprof.jobs.accuracy.execute import busy_machine_note
 
     quiet = load_record("mxprof accuracy m", wall_s=10, cpus=2, system_busy_s=20.5, own_s=20.0)
     assert busy_machine_note(quiet) is None and busy_machine_note(None) is None
@@ -290,7 +290,7 @@ def test_equivalence_on_vanishing_outputs_is_called_not_meaningful():
 def test_zoo_rnn_network_gets_the_rnn_reference_and_says_so():
     # GNMT from mxprof's zoo used to be planned with MXNET_MKLDNN_ENABLED=0 and reported as
     # "MXNet's own CPU kernels for every operator", while its worker switched to the RNN path.
-    from mxprof.jobs.accuracy.run import reference_for
+    from mxprof.jobs.accuracy.execute import reference_for
     from mxprof.mx import models
 
     plans, account = reference_for(models.resolve("gnmt").to_dict(),

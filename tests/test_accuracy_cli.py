@@ -253,7 +253,7 @@ def test_labelled_accuracy_survives_a_crashed_reference(digits, cli, tmp_path):
 
 
 def test_quick_equivalence_api(digits):
-    from mxprof.jobs.accuracy.run import equivalence_summary, quick_equivalence
+    from mxprof.jobs.accuracy.execute import equivalence_summary, quick_equivalence
 
     model = {"name": "digits", "source": "symbol", "input_shape": [3, SIDE, SIDE],
              "symbol_path": digits["symbol"], "params_path": digits["params"]}

@@ -9,7 +9,7 @@ import pytest
 
 from mxprof.jobs.fusion import diagnose as fusion_diagnose
 from mxprof.jobs.fusion import trace as fusion_trace
-from mxprof.jobs.fusion.run import FusionOptions, _worker_env, run_worker
+from mxprof.jobs.fusion.assemble import FusionOptions, _worker_env, run_worker
 
 TINY = str(Path(__file__).parent / "fixtures" / "fusion_tinynet.py") + ":build"
 SHAPE = [1, 3, 16, 16]
@@ -95,7 +95,7 @@ def test_weight_reorder_share_is_per_iteration(traces):
 
 def test_busy_machine_finding_only_when_other_processes_took_the_cpus():
     from mxprof.cpu.load import load_record
-    from mxprof.jobs.fusion.run import _busy_machine
+    from mxprof.jobs.fusion.assemble import _busy_machine
 
     quiet = load_record("mxprof fusion m", wall_s=10, cpus=2, system_busy_s=20.5, own_s=20.0)
     assert _busy_machine(quiet) is None and _busy_machine(None) is None

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from mxprof.jobs.fusion import gains as fusion
-from mxprof.jobs.fusion.run import FusionOptions, _worker_env, run_worker
+from mxprof.jobs.fusion.assemble import FusionOptions, _worker_env, run_worker
 
 TINY = str(Path(__file__).parent / "fixtures" / "fusion_tinynet.py") + ":build"
 SHAPE = [1, 3, 16, 16]

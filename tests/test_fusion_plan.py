@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 
 from mxprof.jobs import fusion as fusion_job
+from mxprof.jobs.fusion.assemble import FusionOptions
 from mxprof.jobs.fusion.order import worker_plan
-from mxprof.jobs.fusion.run import FusionOptions
 
 SWITCHES = ("MXNET_DISABLE_MKLDNN_FUSE_CONV_BN", "MXNET_DISABLE_MKLDNN_FUSE_CONV_SUM")
 

@@ -68,7 +68,7 @@ def test_pattern_row_times_are_the_statistic_its_ratio_bootstraps():
     """Before: the row summed per-group medians (8 ms here) while its ratio took the median of
     per-iteration sums (18 ms), so a loaded machine's spikes gave '+33%' beside '3.00x'."""
     from mxprof.jobs.fusion import gains
-    from mxprof.jobs.fusion.run import _pattern_group_rows, _Runs
+    from mxprof.jobs.fusion.assemble import _pattern_group_rows, _Runs
 
     nodes = [f"{k}{g}" for g in range(4) for k in ("c", "r")]
     # Every iteration one primitive is preempted (+10 ms), each group's in a quarter of them.

@@ -217,14 +217,14 @@ def _src() -> str:
 def test_exit_status_says_a_check_failed():
     from types import SimpleNamespace
 
-    from mxprof.commands import accuracy, profile
+    from mxprof.commands import accuracy
     from mxprof.jobs.accuracy.records import ConfigResult
+    from mxprof.jobs.profile.run import failed
 
-    ok = SimpleNamespace(ok=True)
-    assert profile.exit_status([ok], {"fusion": {"status": "skipped"},
-                                      "equivalence": {"status": "ok"}}) == 0
-    assert profile.exit_status([ok], {"equivalence": {"status": "failed"}}) == 1
-    assert profile.exit_status([ok, SimpleNamespace(ok=False)], None) == 1
+    # The profile job's rule (ProfileResult.failed: exit status 1 of `mxprof profile`).
+    assert not failed([True], {"fusion": {"status": "skipped"}, "equivalence": {"status": "ok"}})
+    assert failed([True], {"equivalence": {"status": "failed"}})
+    assert failed([True, False], None)
 
     def config(name, **kw):
         return ConfigResult(name=name, kind="plain", mkldnn=True, calib_mode=None,

@@ -64,7 +64,7 @@ def test_protocol_line_says_static_shape_false_for_the_layer_passes():
     (3, 16, 3, "all 3 used in batches of 3"),
 ])
 def test_calibration_says_which_examples_are_used(count, batch, used, words):
-    from mxprof.jobs.accuracy.run import calibration_account
+    from mxprof.jobs.accuracy.execute import calibration_account
 
     account = calibration_account("random normal inputs", count, batch)
     assert account["count"] == used and account["requested"] == count
@@ -73,7 +73,7 @@ def test_calibration_says_which_examples_are_used(count, batch, used, words):
 
 def test_fusion_output_check_is_element_wise(tmp_path):
     """Equal sums of |output| (what the old check compared), different elements."""
-    from mxprof.jobs.fusion.run import output_mismatch
+    from mxprof.jobs.fusion.assemble import output_mismatch
 
     ref = np.array([[1.0, -2.0, 3.0]], dtype=np.float32)
     np.save(tmp_path / "u.npy", ref)

@@ -24,7 +24,7 @@ _EXPORTS = {
     "compare_outputs": "mxprof.jobs.accuracy.metrics",
     "topk_accuracy": "mxprof.jobs.accuracy.metrics",
     "topk_agreement": "mxprof.jobs.accuracy.metrics",
-    "FusionOptions": "mxprof.jobs.fusion.run",
+    "FusionOptions": "mxprof.jobs.fusion.assemble",
     "run_fusion": "mxprof.jobs.fusion.job",
     "profile": "mxprof.api",
     "fusion": "mxprof.api",
@@ -64,8 +64,8 @@ if TYPE_CHECKING:
         topk_accuracy,
         topk_agreement,
     )
+    from mxprof.jobs.fusion.assemble import FusionOptions
     from mxprof.jobs.fusion.job import run_fusion
-    from mxprof.jobs.fusion.run import FusionOptions
     from mxprof.mx.fdcapture import capture_fd
     from mxprof.mx.layers import LAYER_ENV, LayerProfile, collect_layer_times
     from mxprof.timing.timer import Timer, measure

@@ -32,32 +32,33 @@ def _threads(threads: int | str | None) -> int | None:
     return choose_threads(threads).threads
 
 
-def profile(model: Any, inputs: Any = None, *, shape: Any = None, batch_size: int = 8,
-            min_time: float = 1.0, iterations: int | None = None, warmup: int = 2,
-            passes: Sequence[str] = ("timing", "operators", "layers", "primitives"),
-            reference: bool = True, checks: Sequence[str] = ("fusion", "equivalence"),
-            threads: int | str | None = None, cores: str | None = None, membind: str | None = None,
-            timeout: float = 600.0, progress: Progress = _quiet) -> Report:
-    """Where the time of one model goes, MKL-DNN on vs off (`mxprof profile`).
+def profile(model: Any, inputs: Any = None, *, shape: Any = None, progress: Progress | None = None,
+            on_event: Callable[[Any], None] | None = None, **options: Any) -> Report:
+    """Where the time of one model goes, MKL-DNN on vs off: `mxprof profile` as a call.
 
-    Latency at batch 1 and throughput at `batch_size` from timed calls filling `min_time`
-    seconds (or `iterations` calls); `passes` picks the breakdowns; `checks` the companion
-    fusion summary and output-equivalence check ("fusion" is skipped for a HybridBlock: it
-    needs a zoo name). `threads`: OpenMP threads per worker, "runtime" for MXNet's own choice,
-    default one per physical core. Raises ValueError for bad options or an unknown model.
+    `options` are the fields of `mxprof.jobs.profile.plan.Options`, with the CLI's defaults
+    (the one place they are set): batch_size (8), warmup (5), min_time (1 s), iterations,
+    processes (3; fast/rigorous), passes, reference, checks (fusion, equivalence), diagnosis
+    (machine ceilings, roofline, findings; on), try_fixes, threads, cores, membind,
+    physical_only, wait_policy, timeout... The same plan and run as the command, so the report
+    has the same sections: findings, roofline and machine load included. `progress`: a
+    function of one line (e.g. `print`); `on_event`: one of typed events (mxprof.events).
+    Raises ValueError for bad options or an unknown model ("fusion" is skipped for a
+    HybridBlock: it needs a zoo name or an exported pair).
     """
-    from mxprof.jobs.profile.plan import run_profile
-    from mxprof.jobs.profile.spec import Protocol
+    from mxprof.errors import UsageError
+    from mxprof.events import ignore, printer
+    from mxprof.jobs.profile.plan import Options, plan
+    from mxprof.jobs.profile.run import run
 
-    if batch_size < 1 or min_time <= 0 or (iterations is not None and iterations < 1):
-        raise ValueError("batch_size and iterations must be >= 1, min_time > 0")
+    watch = on_event or (printer(progress) if progress is not None else ignore)
     with model_source(model, inputs, shape) as src:
-        data = run_profile(src.spec, batch_size=batch_size,
-                           protocol=Protocol(warmup=warmup, iterations=iterations,
-                                             min_time=min_time),
-                           passes=passes, reference=reference, checks=checks, threads=threads,
-                           cpus=cores, timeout=timeout, membind=membind, progress=progress)
-    return Report(data)
+        try:
+            planned = plan(Options(model=src.spec, **options))
+        except (UsageError, TypeError) as exc:  # TypeError: an option Options does not have
+            raise ValueError(str(exc)) from None
+        result = run(planned, watch)
+    return Report(result.to_dict())
 
 
 def _given(**values: Any) -> dict[str, Any]:

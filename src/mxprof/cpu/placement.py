@@ -55,7 +55,7 @@ class Placement(Record, frozen=True, kw_only=True):
     def describe(self) -> str:
         """One line for a plan or a report header."""
         return (f"cores {self.cores or 'not bound'}, membind {self.membind or 'not bound'}, "
-                f"OpenMP threads {self.threads or 'unset'} ({self.threads_why}), wait policy "
+                f"OpenMP threads {self.threads or 'unset'}, {self.threads_why}; wait policy "
                 f"{self.wait_policy} ({self.wait_why})")
 
 

@@ -2,7 +2,7 @@
 
 One Struct per file a command writes with `--json` (schema 1, mxprof.schema.SCHEMA):
 - `ProfileResult`   `mxprof profile --json`  (mxprof.jobs.profile.report.build_report)
-- `FusionResult`    `mxprof fusion --json`   (mxprof.jobs.fusion.run)
+- `FusionResult`    `mxprof fusion --json`   (mxprof.jobs.fusion.assemble)
 - `AccuracyFile`    `mxprof accuracy --json` (mxprof.jobs.accuracy.records.AccuracyReport)
 - `CompareFile`     `mxprof compare --json` (the CompareResult), whose rows are `CompareRow`
 - `ResultsLine`     one line of the compare results log (`--results`, JSON lines)

@@ -1,4 +1,9 @@
-"""Renderers for profile reports, chosen by name: terminal, json, markdown, trace, html."""
+"""Renderers for profile reports, chosen by name: terminal, json, markdown, trace, html.
+
+Each takes the profile job's record (mxprof.jobs.profile.records.ProfileResult) or its dict.
+Which files a result kind can be written as, and by which writer, is declared once in
+mxprof.render.outputs; the commands write through that table (mxprof.commands._outputs).
+"""
 
 from __future__ import annotations
 

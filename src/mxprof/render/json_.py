@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from mxprof.render.base import Renderer
+from mxprof.render.base import Renderer, as_dict
 from mxprof.workers.jsonio import dumps
 
 
@@ -12,7 +12,8 @@ class JsonRenderer(Renderer):
     name = "json"
     extension = ".json"
 
-    def render(self, report: dict[str, Any]) -> str:
+    def render(self, report: Any) -> str:
+        report = as_dict(report)  # a ProfileResult or its dict
         return dumps(report) + "\n"
 
 

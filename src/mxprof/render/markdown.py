@@ -13,7 +13,8 @@ class MarkdownRenderer(Renderer):
     name = "markdown"
     extension = ".md"
 
-    def render(self, report: dict[str, Any]) -> str:
+    def render(self, report: Any) -> str:
+        report = as_dict(report)  # a ProfileResult or its dict
         out = [f"# mxprof profile: {report['model']['name']}", ""]
         out += [f"- {line.split(None, 1)[0]}: {line.split(None, 1)[1]}"
                 for line in header_lines(report)]

@@ -5,7 +5,7 @@ from __future__ import annotations
 import io
 from typing import Any
 
-from mxprof.render.base import Renderer
+from mxprof.render.base import Renderer, as_dict
 from mxprof.render.table_model import print_tables
 from mxprof.render.tables import all_tables, closing_lines, header_lines
 
@@ -18,7 +18,8 @@ class TerminalRenderer(Renderer):
         self.color = color
         self.width = width
 
-    def render(self, report: dict[str, Any]) -> str:
+    def render(self, report: Any) -> str:
+        report = as_dict(report)  # a ProfileResult or its dict
         from rich.console import Console
         from rich.markup import escape
 

@@ -13,7 +13,8 @@ class TraceRenderer(Renderer):
     name = "trace"
     extension = ".json"
 
-    def render(self, report: dict[str, Any]) -> str:
+    def render(self, report: Any) -> str:
+        report = as_dict(report)  # a ProfileResult or its dict
         events = list(report.get("trace") or [])
         if not events:
             raise ValueError("this report has no per-iteration events (the operators and layers "

@@ -1,10 +1,29 @@
 """The accuracy job: are MKL-DNN, its fusion and INT8 still right on this machine?
 
 The contract (mxprof.jobs.contract): `Options`, `plan(options) -> AccuracyPlan`,
-`run(plan, on_event) -> AccuracyReport`; see mxprof.jobs.accuracy.job.
+`run(plan, on_event) -> AccuracyReport`; they live in mxprof.jobs.accuracy.job.
 """
+from __future__ import annotations
 
-from mxprof.jobs.accuracy.job import AccuracyPlan, Options, default, plan, run
-from mxprof.jobs.accuracy.records import AccuracyReport
+from typing import Any
 
-__all__ = ["AccuracyPlan", "AccuracyReport", "Options", "default", "plan", "run"]
+# Imported on first use (PEP 562), not here: a worker process that runs
+# `python -m mxprof.jobs.accuracy.worker` imports this package first and must pay for none of it.
+_EXPORTS = {
+    "AccuracyPlan": "mxprof.jobs.accuracy.job",
+    "AccuracyReport": "mxprof.jobs.accuracy.records",
+    "Options": "mxprof.jobs.accuracy.job",
+    "default": "mxprof.jobs.accuracy.job",
+    "plan": "mxprof.jobs.accuracy.job",
+    "run": "mxprof.jobs.accuracy.job",
+}
+
+__all__ = sorted(_EXPORTS)
+
+
+def __getattr__(name: str) -> Any:
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    import importlib
+    return getattr(importlib.import_module(module), name)

@@ -4,7 +4,7 @@
 `plan(options)` checks it (numbers, configurations, calibration modes, the data set, what
 --data and --int8 need of the model's inputs), resolves the binding once and lists the workers
 in the order they run; `run(plan, on_event)` runs them as executor cells
-(`mxprof.jobs.accuracy.run.run_accuracy`), each carrying the binding its worker applies to
+(`mxprof.jobs.accuracy.execute.run_accuracy`), each carrying the binding its worker applies to
 itself. A failed configuration is a failed row of the report, never an exception.
 """
 
@@ -173,8 +173,8 @@ def run(plan: AccuracyPlan, on_event: OnEvent = ignore, *,
     """Run the plan (every configuration's workers as cells of `executor`, default one after
     another here); the AccuracyReport, failed configurations included. `on_partial` is not
     called: the report compares configurations, so it exists only once all have run."""
+    from mxprof.jobs.accuracy.execute import run_accuracy
     from mxprof.jobs.accuracy.metrics import Tolerance
-    from mxprof.jobs.accuracy.run import run_accuracy
 
     o = plan.options
     report = run_accuracy(

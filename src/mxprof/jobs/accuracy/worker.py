@@ -190,7 +190,7 @@ def run_bound(spec: dict) -> dict:
     affinity and memory policy), then run."""
     from mxprof.cpu.placement import bind_self
     binding = bind_self(spec.get("placement"))
-    from mxprof.jobs.accuracy.run import has_rnn_layers
+    from mxprof.jobs.accuracy.execute import has_rnn_layers
     from mxprof.mx.models import RNN_REFERENCE_ENV, RNN_REFERENCE_NOTE
     # An RNN network's reference (zoo or exported symbol): switched here when asked for
     # MXNET_MKLDNN_ENABLED=0 (which fails on RNN layers), or already chosen by the parent.

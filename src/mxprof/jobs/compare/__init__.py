@@ -1,12 +1,31 @@
 """The compare job: the reference MKL-DNN table (latency, throughput, speedups) on this machine.
 
 The contract (mxprof.jobs.contract): `Options`, `plan(options) -> ComparePlan`,
-`run(plan, on_event, executor=...) -> CompareResult`; see mxprof.jobs.compare.job.
+`run(plan, on_event, executor=...) -> CompareResult`; they live in mxprof.jobs.compare.job.
 `merge(paths)` builds the same result from results files of several machines.
 """
+from __future__ import annotations
 
-from mxprof.jobs.compare.job import ComparePlan, ModelChoice, Options, plan, run
-from mxprof.jobs.compare.records import CompareResult
-from mxprof.jobs.compare.rows import merge
+from typing import Any
 
-__all__ = ["ComparePlan", "CompareResult", "ModelChoice", "Options", "merge", "plan", "run"]
+# Imported on first use (PEP 562), not here: a worker process that runs
+# `python -m mxprof.jobs.compare.worker` imports this package first and must pay for none of it.
+_EXPORTS = {
+    "ComparePlan": "mxprof.jobs.compare.job",
+    "CompareResult": "mxprof.jobs.compare.records",
+    "ModelChoice": "mxprof.jobs.compare.job",
+    "Options": "mxprof.jobs.compare.job",
+    "merge": "mxprof.jobs.compare.rows",
+    "plan": "mxprof.jobs.compare.job",
+    "run": "mxprof.jobs.compare.job",
+}
+
+__all__ = sorted(_EXPORTS)
+
+
+def __getattr__(name: str) -> Any:
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    import importlib
+    return getattr(importlib.import_module(module), name)

@@ -6,7 +6,7 @@ into a `FusionPlan` whose steps are the workers in the order they run
 (`mxprof.jobs.fusion.order.worker_plan`), and `run(plan, on_event)` hands those workers to an
 executor as cells (`mxprof.workers.executor`): each cell is a self-contained WorkerSpec
 carrying its binding, which the worker applies to itself before MXNet loads. The workers'
-results are assembled by `mxprof.jobs.fusion.run`.
+results are assembled by `mxprof.jobs.fusion.assemble`.
 
 An unfused or fused timing worker, or a trace worker, that fails ends the job with
 `WorkerError` (nothing is left to compare with); a failed switch-off worker is a row in
@@ -28,9 +28,9 @@ from mxprof.events import OnEvent, ignore
 from mxprof.jobs.binding import describe, resolve, spec_of
 from mxprof.jobs.contract import Plan, Step
 from mxprof.jobs.fusion import gains as fusion
+from mxprof.jobs.fusion.assemble import FusionOptions, assemble, finish, trace_of, worker_spec
 from mxprof.jobs.fusion.order import worker_plan
 from mxprof.jobs.fusion.records import FusionResult
-from mxprof.jobs.fusion.run import FusionOptions, assemble, finish, trace_of, worker_spec
 from mxprof.workers.executor import Executor, LocalExecutor
 from mxprof.workers.protocol import WorkerResult
 
@@ -200,9 +200,9 @@ def run(plan: FusionPlan, on_event: OnEvent = ignore, *,
 
 def _collect(s: FusionOptions, labels: list[tuple[str, str]],
              done: Iterator[tuple[int, WorkerResult]]):
-    """The workers' results as mxprof.jobs.fusion.run._Runs, in plan order; raises WorkerError
+    """The workers' results as mxprof.jobs.fusion.assemble._Runs, in plan order; raises WorkerError
     for a failure that leaves nothing to compare (see the module docstring)."""
-    from mxprof.jobs.fusion.run import _Runs
+    from mxprof.jobs.fusion.assemble import _Runs
 
     first: dict[str, dict] = {}
     samples: dict[str, list] = {c: [] for c in ("unfused", "fused", *s.switches)}

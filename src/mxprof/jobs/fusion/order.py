@@ -3,8 +3,8 @@
 `opts.processes` processes of each timed configuration (unfused, fused, each fusion switch
 off), interleaved A B C ... C B A (`mxprof.workers.schedule`), then as many of each traced
 graph (unfused, fused), interleaved A B A B. `mxprof fusion --dry-run` prints this plan and its
-progress display counts it; `mxprof.jobs.fusion.run` runs it. `opts` is a
-`mxprof.jobs.fusion.run.FusionOptions` (its `processes` and `switches` are read).
+progress display counts it; `mxprof.jobs.fusion.assemble` runs it. `opts` is a
+`mxprof.jobs.fusion.assemble.FusionOptions` (its `processes` and `switches` are read).
 """
 
 from __future__ import annotations

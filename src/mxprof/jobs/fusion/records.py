@@ -1,7 +1,7 @@
 """The fusion job's one result, `FusionResult` (kind "fusion", schema 1), and its rows.
 
 The job (mxprof.jobs.fusion.job) returns a FusionResult; `--json` writes it, `--load` reads it
-back through it, and the renderers take it. The rows are assembled by mxprof.jobs.fusion.run;
+back through it, and the renderers take it. The rows are assembled by mxprof.jobs.fusion.assemble;
 the latency records of the groups and patterns (mxprof.jobs.fusion.gains) are JSON objects
 here. Files written before the one statistics record hold old verdict fields
 (`gain_percent_range`...): mxprof.jobs.fusion.report.upgrade converts them before they become

@@ -2,7 +2,7 @@
 
 MKL-DNN reads its fusion switches (`MXNET_DISABLE_MKLDNN_FUSE_*`), `MXNET_SUBGRAPH_BACKEND` and
 `DNNL_VERBOSE` once, when libmxnet loads, so every configuration needs a fresh process. The parent
-(`mxprof.jobs.fusion.run`) sets the environment; this module reads a JSON spec, builds the network,
+(`mxprof.jobs.fusion.assemble`) sets the environment; this module reads a JSON spec, builds the network,
 times it, and writes a JSON result. With `trace` set, oneDNN verbose lines go to this process's
 stdout (the parent redirects it to a file) framed by `mxprof_iter,N` marker lines, so each
 primitive can be assigned to one iteration.

@@ -4,8 +4,8 @@
 included), threads, CPUs, memory nodes, wait policy and timing protocol (`spec`, its first
 `RunSpec`), and records a failure as a result instead of raising: the measurements of the main
 run must survive a failed companion. `started(label)` and `finished(label, status)` report
-progress. Every worker binds itself to the main run's CPUs and memory nodes (the spec carries
-them), from the CLI and from a notebook alike.
+progress. Every worker of a check binds itself (mxprof.cpu.placement.bind_self), as the main
+run's workers do; this process is never bound.
 """
 
 from __future__ import annotations
@@ -36,17 +36,12 @@ def binding_of(spec: RunSpec):
     return cpus, nodes
 
 
-def _bind_spec(spec: RunSpec) -> dict | None:
-    """What the check's workers bind themselves to (a mxprof.cpu.placement.Placement as a
-    dict): the main run's CPUs and nodes; None when it was not bound."""
-    from mxprof.cpu.cpulist import format_cpu_list
+def placement_of(spec: RunSpec):
+    """The main workers' mxprof.cpu.placement.Placement, as their spec carries it."""
     from mxprof.cpu.placement import Placement
-    cpus, nodes = binding_of(spec)
-    if cpus is None and nodes is None:
-        return None
-    return Placement(cores=None if cpus is None else format_cpu_list(cpus),
-                     membind=None if nodes is None else format_cpu_list(nodes),
-                     threads=spec.threads).to_dict()
+    return Placement(cores=spec.cpus, membind=spec.membind, physical_only=spec.physical_only,
+                     threads=spec.threads, threads_why=spec.threads_why or "runtime default",
+                     wait_policy=spec.wait_policy or "passive")
 
 
 def fusion_summary(spec: RunSpec, *, timeout: float, started=_nothing) -> dict[str, Any]:
@@ -54,15 +49,15 @@ def fusion_summary(spec: RunSpec, *, timeout: float, started=_nothing) -> dict[s
     model = spec.model
     started("fusion summary: unfused and fused workers")
     try:
+        from mxprof.jobs.fusion.assemble import FusionOptions
         from mxprof.jobs.fusion.job import run_fusion
-        from mxprof.jobs.fusion.run import FusionOptions
         rep = run_fusion(FusionOptions(
             model=model.name, shape=model.batch_shape(1), switches=(), processes=1,
             spec=model.to_dict(),  # its inputs and its weights (--params), whatever the source
             warmup=spec.protocol.warmup, iterations=spec.protocol.iterations or 10,
             min_time_s=0.0 if spec.protocol.iterations else spec.protocol.min_time,
             trace_iterations=2, threads=spec.threads, timeout_s=timeout,
-            wait_policy=spec.wait_policy, placement=_bind_spec(spec)))
+            wait_policy=spec.wait_policy, placement=placement_of(spec).to_dict()))
     except Exception as exc:  # noqa: BLE001 - the main report must survive a failed companion
         return {"status": "failed", "summary": f"fusion: failed ({exc})"}
     return {"status": "ok", "summary": rep["summary"],
@@ -76,13 +71,13 @@ def equivalence(spec: RunSpec, *, timeout: float, started=_nothing) -> dict[str,
     """Reference vs MKL-DNN vs fused outputs on 4 random inputs, same weights and binding."""
     started("equivalence check: reference, MKL-DNN and fused workers")
     try:
+        from mxprof.jobs.accuracy.execute import equivalence_summary, plan_configs, run_accuracy
         from mxprof.jobs.accuracy.metrics import Tolerance
-        from mxprof.jobs.accuracy.run import equivalence_summary, plan_configs, run_accuracy
-        binding = _bind_spec(spec)
+        placement = placement_of(spec)
         eq = run_accuracy(spec.model.to_dict(), plan_configs(["mkldnn", "mkldnn-fused"], []),
                           inputs={"kind": "random", "count": 4, "seed": 0}, batch_size=4,
                           calib_count=4, timing={"batch": 1, "warmup": 0, "iterations": 0},
-                          tolerance=Tolerance(), threads=spec.threads, placement=binding,
+                          tolerance=Tolerance(), threads=spec.threads, placement=placement.to_dict() if placement.bound else None,
                           timeout=timeout, wait_policy=spec.wait_policy)
     except Exception as exc:  # noqa: BLE001 - the main report must survive a failed companion
         return {"status": "failed", "lines": [f"failed ({exc})"]}

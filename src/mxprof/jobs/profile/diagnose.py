@@ -84,6 +84,7 @@ def roofline_section(report: dict[str, Any], ceilings_result: dict[str, Any] | N
     warnings = [w for w in (ceilings_result.get("warning"), refuted) if w]
     return {
         "warnings": warnings,
+        "roof_refuted": bool(refuted),
         "ceilings": {**ceilings.to_dict(), "theoretical_gflops": t.get("peak_gflops"),
                      "measured": ceilings_result.get("measured"),
                      "cache": ceilings_result.get("cache")},

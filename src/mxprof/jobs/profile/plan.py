@@ -1,33 +1,101 @@
-"""The profile job as a library call: which workers to run, and the companion checks.
+"""The profile job's options and plan (mxprof.jobs.contract): what runs, checked before it runs.
 
-`plan_specs(model, ...)` lists the `RunSpec`s of one profile (MKL-DNN on, and off unless
-`reference=False`), headline timings first so that an interrupted run keeps what matters most;
-`run_profile` does the whole job, the companion checks of `mxprof.jobs.profile.checks`
-included, and returns the schema-1 report. The CLI (`mxprof.commands.profile`) and the notebook
-API (`mxprof.api`) run the same workers through these.
+`Options` holds every choice of `mxprof profile` with the defaults the CLI and the notebook API
+share (warm-up 5, 1 s of timed calls per measurement, 3 processes per configuration, both
+companion checks, the diagnosis on). `plan(options) -> ProfilePlan` resolves them once: the
+batch and timing protocol (--reference-protocol, --fast/--rigorous), the one `Placement` of
+every worker (mxprof.cpu.placement), the `RunSpec`s (MKL-DNN on, and off unless
+`reference=False`; headline timings first, so an interrupted run keeps what matters most), the
+processes they share (mxprof.jobs.profile.runner.group_specs) and the steps `--dry-run` prints.
+Bad input raises UsageError naming the option. `mxprof.jobs.profile.run.run` runs the plan.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
-from typing import Any
+from collections.abc import Sequence
 
+import msgspec
+
+from mxprof.cpu.placement import Placement
+from mxprof.errors import UsageError
+from mxprof.jobs.contract import Plan, Step
 from mxprof.jobs.profile.checks import CHECKS
-from mxprof.jobs.profile.spec import PASSES, Protocol, RunSpec
+from mxprof.jobs.profile.spec import PASSES, TEST_HOOKS, Protocol, RunSpec
 from mxprof.mx.models import ModelSpec
+
+DEFAULT_BATCH = 8
+DEFAULT_WARMUP = 5
+DEFAULT_MIN_TIME = 1.0
+DEFAULT_TIMEOUT = 1800.0
+# The MXNet 1.3 MKL-DNN benchmark: batch 128, one socket's physical cores, numactl membind.
+REFERENCE_BATCH = 128
+REFERENCE_MIN_TIME = 10.0
+# Seconds per pass after the process start-up (about 6 s: import, build, first call), and of
+# each companion check: what --dry-run adds up.
+_START_S = 6.0
+_PASS_S = {"operators": 2.0, "layers": 4.0, "primitives": 2.0}
+_CHECK_S = {"fusion": 40.0, "equivalence": 30.0}
+_CHECK_WHAT = {"fusion": ("fusion summary", "unfused and fused workers, batch 1"),
+               "equivalence": ("equivalence check", "reference, MKL-DNN, fused on 4 random "
+                                                    "inputs")}
+
+
+class Options(msgspec.Struct, kw_only=True):
+    """What `mxprof profile` and `mxprof.profile()` are asked; None means the default named."""
+
+    model: ModelSpec
+    batch_size: int | None = None  # throughput batch: 8 (128 with reference_protocol)
+    warmup: int = DEFAULT_WARMUP  # untimed calls after the first
+    iterations: int | None = None  # a fixed number of timed calls (overrides min_time)
+    min_time: float | None = None  # seconds of timed calls: 1 (10 with reference_protocol)
+    processes: int | None = None  # timing processes per configuration: 3 (fast 2, rigorous 6)
+    fast: bool = False  # 2 processes, half the min_time
+    rigorous: bool = False  # 6 processes, twice the min_time
+    passes: tuple[str, ...] = PASSES
+    reference: bool = True  # the MKL-DNN off configuration
+    checks: tuple[str, ...] = CHECKS
+    diagnosis: bool = True  # ceilings, roofline, findings
+    try_fixes: bool = False
+    refresh_ceilings: bool = False
+    reference_protocol: bool = False
+    cores: str | None = None
+    membind: str | None = None
+    physical_only: bool = False
+    threads: int | str | None = None  # a count, "runtime", None: one per physical core
+    wait_policy: str = "auto"
+    timeout: float = DEFAULT_TIMEOUT  # seconds per worker
+    workdir: str | None = None
+    share: bool = True  # the operators pass joins the last timing process
+    hooks: dict[str, str] = msgspec.field(default_factory=dict)  # test faults "CONFIG:PASS"
+
+
+class ProfilePlan(Plan, kw_only=True):
+    """What `run` needs: the options, the one placement, the specs and how they share
+    processes, and the companion checks; `steps`/`notes` are what --dry-run prints."""
+
+    kind: str = "profile"
+    options: Options
+    placement: Placement
+    specs: list[RunSpec]
+    groups: list[tuple[int, ...]]
+    checks: tuple[str, ...] = ()
+
+    @property
+    def workers(self) -> int:
+        return len(self.groups)
 
 
 def plan_specs(model: ModelSpec, *, batch_size: int, protocol: Protocol,
                passes: Sequence[str] = PASSES, reference: bool = True,
-               threads: int | None = None, cpus: str | None = None,
-               membind: str | None = None, physical_only: bool = False,
+               placement: Placement | None = None,
                hooks: dict[tuple[str, str], str] | None = None, processes: int = 1,
-               wait_policy: str | None = None, threads_why: str | None = None
-               ) -> list[RunSpec]:
+               wait_policy: str | None = None) -> list[RunSpec]:
     """One RunSpec per (configuration, pass); timing always runs, primitives only with MKL-DNN.
 
     Timing runs in `processes` workers per configuration, interleaved (A B A B...) so drifting
-    load hits both sides (mxprof.workers.schedule). Raises ValueError for an unknown pass name.
+    load hits both sides (mxprof.workers.schedule). Every spec carries `placement`'s CPUs,
+    memory nodes, threads and wait policy (`wait_policy` overrides the latter). Raises
+    ValueError for an unknown pass name.
     """
     from mxprof.workers import schedule
     unknown = set(passes) - set(PASSES)
@@ -42,53 +110,104 @@ def plan_specs(model: ModelSpec, *, batch_size: int, protocol: Protocol,
         (c, p) for c, _ in configs for p in per[c] if p != "timing"]
     mk = dict(configs)
     hooks = hooks or {}
-    return [RunSpec(model=model, config=c, mkldnn=mk[c], pass_name=p, batch_size=batch_size,
-                    protocol=protocol, threads=threads, cpus=cpus, membind=membind,
-                    physical_only=physical_only, test_hook=hooks.get((c, p)),
-                    wait_policy=wait_policy, threads_why=threads_why)
-            for c, p in order]
+    p = placement or Placement()
+    return [RunSpec(model=model, config=c, mkldnn=mk[c], pass_name=ps, batch_size=batch_size,
+                    protocol=protocol, threads=p.threads, cpus=p.cores, membind=p.membind,
+                    physical_only=p.physical_only, test_hook=hooks.get((c, ps)),
+                    wait_policy=wait_policy or p.wait_policy, threads_why=p.threads_why)
+            for c, ps in order]
 
 
-def _thread_choice(threads, cpus: str | None, physical_only: bool):
-    from mxprof.cpu.openmp import choose_threads
-    selected = None
-    if cpus is not None or physical_only:
-        from mxprof.cpu.binding import select_cpus
-        from mxprof.cpu.topology import read_topology
-        selected = select_cpus(read_topology(), cpus, physical_only=physical_only)
-    return choose_threads(threads, selected)
-
-
-def run_profile(model: ModelSpec, *, batch_size: int = 8, protocol: Protocol | None = None,
-                passes: Sequence[str] = PASSES, reference: bool = True,
-                checks: Sequence[str] = CHECKS, threads: int | str | None = None,
-                cpus: str | None = None, membind: str | None = None,
-                physical_only: bool = False, timeout: float = 600.0,
-                workdir: str | None = None,
-                progress: Callable[[str], None] = lambda m: None) -> dict[str, Any]:
-    """Run every worker of one profile, then the checks; the schema-1 report (a dict).
-
-    `threads`: a count, "runtime" (MXNet's own), or None for one per physical core of the
-    CPUs the workers may use (`mxprof.cpu.openmp.choose_threads`, as the CLI)."""
-    from mxprof.jobs.profile.report import build_report
-    from mxprof.jobs.profile.runner import run_specs
-
-    unknown = set(checks) - set(CHECKS)
+def _check(options: Options) -> None:
+    for name in ("batch_size", "iterations", "processes"):
+        value = getattr(options, name)
+        if value is not None and value < 1:
+            raise UsageError(f"--{name.replace('_', '-')} must be at least 1, got {value}")
+    if options.warmup < 0:
+        raise UsageError(f"--warmup must not be negative, got {options.warmup}")
+    for name in ("min_time", "timeout"):
+        value = getattr(options, name)
+        if value is not None and not value > 0:
+            raise UsageError(f"--{name.replace('_', '-')} must be > 0, got {value}")
+    unknown = set(options.checks) - set(CHECKS)
     if unknown:
-        raise ValueError(f"unknown check(s) {', '.join(sorted(unknown))}; choose from "
-                         f"{','.join(CHECKS)}")
-    choice = _thread_choice(threads, cpus, physical_only)
-    specs = plan_specs(model, batch_size=batch_size, protocol=protocol or Protocol(min_time=1.0),
-                       passes=passes, reference=reference, threads=choice.threads, cpus=cpus,
-                       membind=membind, physical_only=physical_only, threads_why=choice.why)
-    if not any(s.pass_name == "primitives" for s in specs):
-        from mxprof.workers.environment import onednn_version
-        onednn_version(probe=True)
-    results = run_specs(specs, timeout=timeout, workdir=workdir, progress=False,
-                        on_result=lambda r: progress(f"{r.spec.label}: {r.status}"))
-    report = build_report(results, planned=len(specs))
-    if checks:
-        from mxprof.jobs.profile.checks import run_checks
-        report["checks"] = run_checks(specs[0], checks, timeout=timeout, started=progress,
-                                      finished=lambda name, status: progress(f"{name}: {status}"))
-    return report
+        raise UsageError(f"unknown check(s) {', '.join(sorted(unknown))}; "
+                         f"choose from {','.join(CHECKS)} or none")
+    for where, hook in options.hooks.items():
+        if where.count(":") != 1 or hook not in TEST_HOOKS:
+            raise UsageError(f"bad --test-hook {where}:{hook}: CONFIG:PASS:"
+                             f"{'|'.join(TEST_HOOKS)}")
+
+
+def _placement(options: Options) -> Placement:
+    from mxprof.cpu.placement import node0, resolve
+    cores, membind = options.cores, options.membind
+    if options.reference_protocol and not (cores and membind):
+        ref_cores, ref_node = node0()
+        cores, membind = cores or ref_cores, membind or ref_node
+    try:
+        return resolve(cores, membind, physical_only=options.physical_only,
+                       threads=options.threads, wait_policy=options.wait_policy)
+    except ValueError as exc:
+        raise UsageError(str(exc)) from None
+
+
+def _protocol(options: Options) -> tuple[Protocol, int, int]:
+    """(timing protocol, throughput batch, processes per configuration)."""
+    from mxprof.workers import schedule
+    try:
+        preset = schedule.choose(options.processes, fast=options.fast,
+                                 rigorous=options.rigorous)
+    except ValueError as exc:
+        raise UsageError(str(exc)) from None
+    ref = options.reference_protocol
+    batch = options.batch_size or (REFERENCE_BATCH if ref else DEFAULT_BATCH)
+    base = options.min_time if options.min_time is not None else \
+        REFERENCE_MIN_TIME if ref else DEFAULT_MIN_TIME
+    protocol = Protocol(warmup=options.warmup, iterations=options.iterations,
+                        min_time=preset.min_time_factor * base)
+    return protocol, batch, preset.processes
+
+
+def _steps(specs: list[RunSpec], groups, checks) -> list[Step]:
+    from mxprof.jobs.profile.runner import group_label
+    steps = []
+    for group in groups:
+        members = [specs[i] for i in group]
+        what = "; then ".join(
+            f"{s.pass_name} pass, batch "
+            f"{'1 and ' + str(s.batch_size) if s.pass_name == 'timing' else '1'}"
+            for s in members)
+        shared = ", one process" if len(members) > 1 else ""
+        seconds = _START_S + sum(2 + 2 * s.protocol.min_time if s.pass_name == "timing"
+                                 else _PASS_S[s.pass_name] for s in members)
+        steps.append(Step(label=group_label(members), seconds=seconds,
+                          what=f"{what}, MKL-DNN {'on' if members[0].mkldnn else 'off'}{shared}"))
+    for c in checks:
+        label, what = _CHECK_WHAT[c]
+        steps.append(Step(label=label, what=what, seconds=_CHECK_S[c]))
+    return steps
+
+
+def plan(options: Options) -> ProfilePlan:
+    """Everything that will run, checked (module docstring). Raises UsageError."""
+    from mxprof.jobs.profile.runner import group_specs
+    _check(options)
+    protocol, batch, processes = _protocol(options)
+    placement = _placement(options)
+    hooks = {tuple(k.split(":")): v for k, v in options.hooks.items()}
+    try:
+        specs = plan_specs(options.model, batch_size=batch, protocol=protocol,
+                           passes=options.passes, reference=options.reference,
+                           placement=placement, hooks=hooks, processes=processes)
+    except ValueError as exc:  # an unknown pass
+        raise UsageError(str(exc)) from None
+    groups = group_specs(specs, share=options.share)
+    checks = tuple(c for c in CHECKS if c in options.checks)
+    notes = [f"protocol: warm-up {protocol.warmup}, "
+             + (f"{protocol.iterations} timed calls" if protocol.iterations
+                else f">= {protocol.min_time:g} s of timed calls") + " per measurement, "
+             f"{processes} timing process(es) per configuration",
+             f"binding: {placement.describe()}"]
+    return ProfilePlan(options=options, placement=placement, specs=specs, groups=groups,
+                       checks=checks, steps=_steps(specs, groups, checks), notes=notes)

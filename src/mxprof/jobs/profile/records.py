@@ -88,8 +88,14 @@ class ReferenceSection(ConfigSection, frozen=True, kw_only=True):
 
 
 class ProfileResult(ConfigSection, frozen=True, kw_only=True):
-    """`mxprof profile --json`: the MKL-DNN configuration at the top, the reference inside."""
+    """`mxprof profile --json`: the MKL-DNN configuration at the top, the reference inside.
 
+    The profile job's one Result (mxprof.jobs.contract): `kind` is "profile" in every file
+    written since; a file without it (older) still loads. `from_report` builds it from the
+    report the job assembles (mxprof.jobs.profile.report), exactly as `--load` reads it back.
+    """
+
+    kind: str = "profile"
     schema: int
     tool: str
     created: str
@@ -112,9 +118,27 @@ class ProfileResult(ConfigSection, frozen=True, kw_only=True):
     try_fixes: Json | list[Json] | None = None
 
 
+    @property
+    def failed(self) -> bool:
+        """A worker or a companion check failed: `mxprof profile` exits 1."""
+        from mxprof.jobs.profile.run import failed
+        return failed([r.status == "ok" for r in self.runs], self.checks)
+
+    @classmethod
+    def from_report(cls, report: dict[str, Any]) -> ProfileResult:
+        """The record of a report dict, through the JSON a file holds (numpy scalars become
+        numbers, as mxprof.workers.jsonio writes them); ValidationError names a wrong field."""
+        from mxprof.schema import _plain
+        return msgspec.json.decode(msgspec.json.encode(report, enc_hook=_plain), type=cls,
+                                   strict=True)
+
+
 def validate(data: Any, *, source: str) -> ProfileResult:
     """`data` decoded as a profile result, its environment too when a worker recorded one;
     ResultFileError names `source` and the wrong field."""
+    if isinstance(data, dict) and data.get("kind", "profile") != "profile":
+        raise ResultFileError(f"{source}: not an mxprof profile result: kind "
+                              f"{data.get('kind')!r}")
     record = decode(data, ProfileResult, source=source, what="profile")
     if record.environment:
         try:

@@ -14,8 +14,9 @@ workers leave their sections None and are listed under "runs") and returns a JSO
           equivalence {status, inputs, lines, configs [{name, max_abs_diff, max_rel_diff,
           top1_agreement, within_tolerance}]}} (added by the profile command when it runs them).
 
-`add_diagnosis(report, ceilings)` adds `roofline` {ceilings, layers, primitives, headroom} and
-`findings` [{rule, title, layers, evidence, fix, effect}] (mxprof.jobs.profile.diagnose);
+`diagnosis(report, ceilings)` gives `roofline` {ceilings, layers, primitives, headroom,
+roof_refuted} and `findings` [{rule, title, layers, evidence, fix, effect}]
+(mxprof.jobs.profile.diagnose) for the profile job's run to set;
 `threads` {busy_threads, cpus_bound, parallelism, ...} comes from the timing pass.
 
 `mxprof.jobs.results.load("profile", path)` reads one back, checking the schema.
@@ -273,14 +274,22 @@ def summary_line(report: dict[str, Any]) -> str:
     return " ".join(parts).replace(" ;", ";")
 
 
-def add_diagnosis(report: dict[str, Any], ceilings: dict[str, Any] | None) -> dict[str, Any]:
-    """The roofline section and the findings, most costly first (in place; returns report)."""
+def diagnosis(report: dict[str, Any], ceilings: dict[str, Any] | None) -> dict[str, Any]:
+    """The sections a diagnosis sets, from `report` without changing it: `roofline`,
+    `findings` (most costly first) and `notes` (the report's, with this diagnosis's roofline
+    notes replacing those of an earlier one, so diagnosing again with re-measured ceilings
+    leaves one set)."""
     from mxprof.jobs.profile.diagnose import diagnose, roofline_section
-    report["roofline"] = roofline_section(report, ceilings)
-    # Diagnosing again (with re-measured ceilings) replaces the notes of the first diagnosis.
-    report["notes"] = [n for n in report["notes"] if not n.startswith("roofline: ")]
+    roofline = roofline_section(report, ceilings)
+    notes = [n for n in report["notes"] if not n.startswith("roofline: ")]
     if ceilings and not ceilings.get("measured"):
-        report["notes"].append(f"roofline: no measured ceilings ({ceilings.get('error')})")
-    report["notes"] += [f"roofline: {w}" for w in (report["roofline"] or {}).get("warnings", [])]
-    report["findings"] = [f.to_dict() for f in diagnose(report, ceilings)]
+        notes.append(f"roofline: no measured ceilings ({ceilings.get('error')})")
+    notes += [f"roofline: {w}" for w in (roofline or {}).get("warnings", [])]
+    return {"roofline": roofline, "notes": notes,
+            "findings": [f.to_dict() for f in diagnose(report, ceilings)]}
+
+
+def add_diagnosis(report: dict[str, Any], ceilings: dict[str, Any] | None) -> dict[str, Any]:
+    """`report` with `diagnosis(report, ceilings)` applied (in place; returns report)."""
+    report.update(diagnosis(report, ceilings))
     return report

@@ -43,7 +43,8 @@ from mxprof.workers.process import worker_env as process_env
 from mxprof.workers.protocol import WorkerResult, WorkerSpec, exception_line, run_worker
 
 __all__ = ["JOINS", "group_cell", "group_results", "group_specs", "layer_env", "run_group",
-           "run_one", "run_specs", "stderr_tail", "thread_env", "worker_env"]
+           "run_one", "run_specs",
+           "stderr_tail", "thread_env", "worker_env"]
 
 # The operators pass needs un-merged operators (see DESIGN.md): bulk execution off.
 BULK_OFF = {"MXNET_EXEC_BULK_EXEC_INFERENCE": "0"}
@@ -99,9 +100,8 @@ def worker_env(spec: RunSpec, base: dict[str, str] | None = None,
 
 def group_cell(specs: Sequence[RunSpec], workdir: Path, *, timeout: float, index: int = 0,
                python: str | None = None) -> WorkerSpec:
-    """The one worker process of `specs` (same configuration and binding) as a self-contained
-    cell: the RunSpecs carry the CPUs, memory nodes, threads and wait policy the worker binds
-    itself to; an executor (mxprof.workers.executor) or `run_group` runs it."""
+    """The one worker process (mxprof.workers.protocol) that runs `specs` (same configuration
+    and binding) in order: a cell for an executor (mxprof.workers.executor)."""
     first = specs[0]
     name = f"{index:02d}-{first.config}-{'+'.join(s.pass_name for s in specs)}"
     primitives = any(s.pass_name == "primitives" for s in specs)
@@ -113,17 +113,8 @@ def group_cell(specs: Sequence[RunSpec], workdir: Path, *, timeout: float, index
                       if primitives else ())
 
 
-def run_group(specs: Sequence[RunSpec], workdir: Path, *, timeout: float, index: int = 0,
-              python: str | None = None) -> list[RunResult]:
-    """Run `specs` (same configuration and binding) in one worker process, in order; one
-    RunResult per spec. Never raises for worker failures: the passes the worker finished keep
-    their results, the others carry the failure."""
-    ws = group_cell(specs, workdir, timeout=timeout, index=index, python=python)
-    return group_results(specs, run_worker(ws))
-
-
 def group_results(specs: Sequence[RunSpec], res: WorkerResult) -> list[RunResult]:
-    """One RunResult per spec from the worker that ran them (`group_cell`): the passes it
+    """One RunResult per spec from the worker of `group_cell(specs)`: the passes the worker
     finished keep their results, the others carry the failure."""
     written = [RunResult.from_dict(r) for r in ((res.data or {}).get("results") or ())]
     if res.ok and len(written) == len(specs):
@@ -134,6 +125,14 @@ def group_results(specs: Sequence[RunSpec], res: WorkerResult) -> list[RunResult
     if len(written) == len(specs):
         return [*written[:-1], _failed(specs[-1], res, after_result=True)]
     return written + [_failed(s, res) for s in specs[len(written):]]
+
+
+def run_group(specs: Sequence[RunSpec], workdir: Path, *, timeout: float, index: int = 0,
+              python: str | None = None) -> list[RunResult]:
+    """Run `specs` (same configuration and binding) in one worker process, in order; one
+    RunResult per spec. Never raises for worker failures (`group_results`)."""
+    return group_results(specs, run_worker(group_cell(specs, workdir, timeout=timeout,
+                                                      index=index, python=python)))
 
 
 def _failed(spec: RunSpec, res: WorkerResult, *, after_result: bool = False) -> RunResult:

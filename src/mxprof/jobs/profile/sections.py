@@ -166,3 +166,6 @@ class Roofline(Record, frozen=True, kw_only=True):
     method: str
     # Why the roofs cannot be trusted (measured while busy, or beaten by timed primitives).
     warnings: list[str] = msgspec.field(default_factory=list)
+    # The verdict itself: timed primitives beat the measured compute roofs (which were then
+    # raised to their rate); the profile job measures cached ceilings again when it is set.
+    roof_refuted: bool = False

@@ -1,4 +1,4 @@
-"""The fusion report (`mxprof.jobs.fusion.run.run_fusion`, kind "fusion") as one HTML page.
+"""The fusion report (`mxprof.jobs.fusion.assemble.run_fusion`, kind "fusion") as one HTML page.
 
 Sections: environment and protocol; latency unfused vs fused (the spread of each); each fused
 group with the layers it absorbed, its primitive time before and after and the reason; time
