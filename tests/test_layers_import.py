@@ -26,10 +26,13 @@ RANKS = {
     "mx": 4,
     "workers": 5,
     "host": 6,
-    "jobs": 7,
-    "render": 8,
-    "api": 9,
-    "commands": 10, "cli": 10, "__main__": 11,
+    # Dask sweeps: above workers/ and host/ (runs worker specs, fingerprints hosts), below the
+    # jobs that hand it cells.
+    "cluster": 7,
+    "jobs": 8,
+    "render": 9,
+    "api": 10,
+    "commands": 11, "cli": 11, "__main__": 12,
 }
 # Within jobs/, the jobs that build on others: compare runs profile's timing workers; results
 # describes every job's result file.

@@ -26,6 +26,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "compare": ("compare", "the reference MKL-DNN table (latency, throughput, speedups) here"),
     "diff": ("diff", "what changed between two profile results, layer by layer, with intervals"),
     "merge": ("merge", "combine compare results files from several machines into one table"),
+    "worker": ("worker", "join a Dask cluster as one benchmark host (compare --cluster)"),
     "verbose": ("verbose", "summarize oneDNN/MKL-DNN verbose logs of any generation"),
     "topology": ("topology", "show sockets, cores, SMT siblings, NUMA nodes, CPU model and ISA"),
     "ceilings": ("ceilings", "the machine's roofs: peak GFLOP/s (f32, int8) and memory bandwidth"),

@@ -56,10 +56,23 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                         "(e.g. mkl15=mxnet-mkl==1.5.1)")
     m.add_argument("--no-current", action="store_true",
                    help="do not run under this interpreter (only --python/--build ones)")
-    m.add_argument("--instances", type=int, default=1,
+    m.add_argument("--instances", type=_counts("--instances"), default=1, metavar="N|LIST",
                    help="throughput mode: split the CPUs into N bound instances run at once "
-                        "and sum their images/s")
+                        "and sum their images/s; a list (1,2,4) is a sweep axis")
+    c = p.add_argument_group("cluster (the `cluster` extra: Dask distributed)")
+    c.add_argument("--cluster", metavar="ADDRESS", default=None,
+                   help="run the cells on a Dask cluster: tcp://HOST:8786, tls://HOST:8786, or "
+                        "local (a scheduler and one worker per class on 127.0.0.1); one "
+                        "benchmark at a time per host; start hosts with `mxprof worker`")
+    c.add_argument("--classes", metavar="LIST", default=None,
+                   help="machine classes to run every cell on, e.g. xeon,epyc (default: every "
+                        "class the cluster has; with local: one worker per class)")
     _options.add_binding(p)
+    # compare's --threads may be a list: a sweep axis like --batch-size (the report names the
+    # fastest configuration per model and machine).
+    threads = next(a for a in p._actions if a.dest == "threads")
+    threads.type, threads.metavar = _thread_axis, "N|LIST"
+    threads.help += "; a list (1,2,4) is a sweep axis"
     _options.add_timing(p)
     _options.add_processes(p)
     _options.add_outputs(p, KIND)
@@ -71,6 +84,28 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                         "reused")
     o.add_argument("--fresh", action="store_true",
                    help="run everything again even if the results file has it")
+
+
+def _counts(flag: str):
+    """argparse type: N, or a list N,M,... (a sweep axis) of counts >= 1."""
+    def parse(text: str) -> int | list[int]:
+        try:
+            values = sorted({int(x) for x in text.replace(" ", "").split(",") if x})
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected a count or a list like 1,2,4, got "
+                                             f"{text!r}") from None
+        if not values or values[0] < 1:
+            raise argparse.ArgumentTypeError(f"{flag} counts are >= 1, got {text!r}")
+        return values[0] if len(values) == 1 else values
+    return parse
+
+
+def _thread_axis(text: str) -> int | str | list[int]:
+    return _counts("--threads")(text) if "," in text else _options.threads_arg(text)
+
+
+def _axis(value) -> list | None:
+    return value if isinstance(value, list) else None
 
 
 def parse_batches(text: str | None) -> list[int] | None:
@@ -145,8 +180,11 @@ def options_of(args):
     return Options(models=tuple(ModelChoice(m.to_dict(), own) for m, own in models),
                    batch_sizes=tuple(batches) if batches else None, configs=_configs(args),
                    quick=args.quick, python=tuple(args.python), build=tuple(args.build),
-                   no_current=args.no_current, instances=args.instances, cores=args.cores,
-                   membind=args.membind, threads=args.threads, wait_policy=args.wait_policy,
+                   no_current=args.no_current,
+                   instances=args.instances if isinstance(args.instances, int) else 1,
+                   cores=args.cores, membind=args.membind,
+                   threads=None if _axis(args.threads) else args.threads,
+                   wait_policy=args.wait_policy,
                    warmup=args.warmup, iterations=args.iterations, min_time=args.min_time,
                    processes=args.processes, fast=args.fast, rigorous=args.rigorous,
                    timeout=args.timeout, workdir=args.workdir, results=args.results,
@@ -177,6 +215,8 @@ def _load_saved(args):
 
 def _measure(args):
     """The CompareResult of the sweep, or None for --dry-run."""
+    if args.cluster or _axis(args.threads) or _axis(args.instances):
+        return _sweep(args)
     from mxprof.commands._progress import Progress
     from mxprof.jobs import compare
 
@@ -191,6 +231,43 @@ def _measure(args):
                   done_before=len(plan.planned) - len(plan.todo)) as progress:
         result = compare.run(plan, progress.on_event)
     _log(f"results file: {plan.log.path}")
+    return result
+
+
+def _sweep(args):
+    """--threads/--instances lists and --cluster (mxprof.jobs.compare.sweep): every point of
+    the axes, on this machine or on each machine class of the cluster; None for --dry-run."""
+    import contextlib
+
+    from mxprof.commands._hosts import HostProgress
+    from mxprof.commands._progress import Progress
+    from mxprof.jobs.compare import sweep
+    if args.cluster:
+        require_extra("compare --cluster", "cluster")
+    points = sweep.points(options_of(args), _axis(args.threads), _axis(args.instances))
+    plan = sweep.plan_sweep(points, cluster=bool(args.cluster),
+                            on_note=lambda text: _log(f"mxprof: {text}"))
+    if args.dry_run:
+        _options.print_plan(KIND, [(s.label, s.what) for s in plan.steps], plan.estimate_s,
+                            tuple(plan.notes[:1]))
+        return None
+    first = plan.points[0]
+    _log(f"results file: {first.log.path}")
+    _options.announce_wait((first.placement.wait_policy, first.placement.wait_why))
+    with contextlib.ExitStack() as stack:
+        executor = None
+        if args.cluster:
+            from mxprof.cluster import DaskExecutor
+            classes = [c for c in (args.classes or "").replace(" ", "").split(",") if c]
+            executor = stack.enter_context(DaskExecutor(args.cluster, classes or None))
+            # Its total is the cells left to run, known once the classes are (their events).
+            on_event = stack.enter_context(HostProgress(KIND, 0))
+        else:
+            progress = stack.enter_context(Progress(KIND, len(plan.planned), done_before=len(
+                plan.planned) - len(plan.todo)))
+            on_event = progress.on_event
+        result = sweep.run_sweep(plan, on_event, executor=executor)
+    _log(f"results file: {first.log.path}")
     return result
 
 

@@ -27,6 +27,7 @@ class Group:
     machine: str
     build: str
     instances: int
+    threads: int | None = None  # only when a --threads sweep has several counts
 
     def name(self, machines: int, builds: int) -> str:
         parts = []
@@ -36,6 +37,8 @@ class Group:
             parts.append(self.build)
         if self.instances > 1:
             parts.append(f"{self.instances} inst")
+        if self.threads:
+            parts.append(f"{self.threads} thr")
         return "/".join(parts)
 
 
@@ -62,9 +65,20 @@ class Layout:
         return {g: g.name(machines, builds) for g in self.groups}
 
 
+def _grouper(rows: Sequence[dict[str, Any]]):
+    """row -> its column group; threads are part of it only in a --threads sweep."""
+    swept = len({r.get("threads_asked") for r in rows}) > 1
+
+    def group(r: dict[str, Any]) -> Group:
+        return Group(r["machine"], r["build"], r["instances"],
+                     r.get("threads_asked") if swept else None)
+    return group
+
+
 def layout(rows: Sequence[dict[str, Any]]) -> Layout:
     ok = [r for r in rows if r["metric"] != "failed"]
-    groups = tuple(dict.fromkeys(Group(r["machine"], r["build"], r["instances"]) for r in rows))
+    group = _grouper(rows)
+    groups = tuple(dict.fromkeys(group(r) for r in rows))
     configs = tuple(c for c in CONFIGS if any(r["config"] == c for r in rows))
     thr_batches = collections.Counter(r["batch_size"] for r in ok if r["metric"] == "throughput")
     usual = thr_batches.most_common(1)[0][0] if thr_batches else None
@@ -80,11 +94,9 @@ def layout(rows: Sequence[dict[str, Any]]) -> Layout:
             for r in mine:
                 if r["metric"] == "throughput" and r["batch_size"] != batch:
                     continue
-                g = Group(r["machine"], r["build"], r["instances"])
-                cells.setdefault(g, {}).setdefault(r["metric"], {})[r["config"]] = r
+                cells.setdefault(group(r), {}).setdefault(r["metric"], {})[r["config"]] = r
             for r in failed:
-                g = Group(r["machine"], r["build"], r["instances"])
-                cells.setdefault(g, {}).setdefault("failed", {})[r["config"]] = r
+                cells.setdefault(group(r), {}).setdefault("failed", {})[r["config"]] = r
             lines.append(Line(model=model, label=first.get("label", model),
                               category=first.get("category", ""), batch=batch, cells=cells))
     return Layout(groups=groups, configs=configs, lines=tuple(lines), usual_batch=usual,

@@ -20,6 +20,7 @@ class CompareRow(Record, frozen=True, kw_only=True):
     """One row of `mxprof compare`: a latency, a throughput, or a failed run (`metric`)."""
 
     machine: str
+    machine_class: str | None = None  # compare --cluster: the class of the host that ran it
     hostname: str | None = None
     cpu_model: str | None = None
     build: str
@@ -36,6 +37,7 @@ class CompareRow(Record, frozen=True, kw_only=True):
     mkldnn: bool
     instances: int = 1
     threads: int | None = None
+    threads_asked: int | None = None  # --threads as asked (None: the default), a sweep axis
     cpus: str | None = None
     membind: str | None = None
     weights: str | None = None
@@ -80,6 +82,9 @@ class CompareResult(Result, Record, frozen=True, kw_only=True):
     kind: str = "compare"
     rows: list[Json]
     notes: list[str] = msgspec.field(default_factory=list)
+    # The fastest configuration per model, machine and configuration when a sweep has several
+    # (mxprof.jobs.compare.best), with its ratio over the runner-up.
+    best: list[Json] = msgspec.field(default_factory=list)
 
     @property
     def failed(self) -> bool:
@@ -110,4 +115,6 @@ class ResultsLine(Record, frozen=True, kw_only=True):
     build: Json | None = None  # mxprof.host.builds.Build
     machine: Json | None = None
     instance_cpus: list[str] = msgspec.field(default_factory=list)
+    machine_class: str | None = None  # compare --cluster: the class it ran on
+    worker: Json | None = None  # compare --cluster: the Dask worker, its hygiene, attempts
     results: list[RunResult]

@@ -15,6 +15,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from typing import Any
 
+from mxprof.jobs.compare.cluster import class_label
 from mxprof.jobs.compare.instances import instance_binding
 from mxprof.jobs.compare.matrix import (
     MODEL_BATCH,
@@ -41,8 +42,11 @@ def _base_row(record: dict[str, Any], result: RunResult) -> dict[str, Any]:
     build = record["build"]
     # The worker's own fingerprint names the machine; the sweep's copy covers failed workers.
     machine = machine_of(env) if env.get("hostname") else record["machine"]
+    # On a cluster a column group is a machine class, whichever of its hosts ran the run.
+    cls = record.get("machine_class")
     return {
-        "machine": machine_label(machine), "hostname": machine.get("hostname"),
+        "machine": class_label(cls, machine) if cls else machine_label(machine),
+        "machine_class": cls, "hostname": machine.get("hostname"),
         "cpu_model": machine.get("cpu_model"), "build": build["name"],
         "mxnet": mx.get("version") or build.get("mxnet"), "model": spec.model.name,
         # What the worker ran with, read inside it: every report names them (README).
@@ -55,6 +59,8 @@ def _base_row(record: dict[str, Any], result: RunResult) -> dict[str, Any]:
         "instances": len(record.get("instance_cpus") or ()) or 1,
         # The OpenMP threads the worker ran with (read inside it), else what was asked for.
         "threads": mx.get("openmp_threads") or spec.threads or env.get("threads"),
+        # What was asked for (None: the default): a --threads sweep axis groups by it.
+        "threads_asked": spec.threads,
         # How its OpenMP threads waited, read from the worker's environment.
         "wait_policy": (env.get("wait_policy") or {}).get("policy") or spec.wait_policy,
         "cpus": " | ".join(record.get("instance_cpus") or ()) or spec.cpus,
@@ -117,7 +123,7 @@ def _protocol(stats: dict[str, Any]) -> dict[str, Any]:
 def group_key(row: dict[str, Any]) -> tuple:
     """Rows that can be compared: same machine, build, model, batch, metric and instances."""
     return (row["machine"], row["build"], row["model"], row["metric"], row["batch_size"],
-            row["instances"])
+            row["instances"], row.get("threads_asked"))
 
 
 def record_identity(record: dict[str, Any]) -> tuple:
@@ -195,7 +201,7 @@ def speedup_ratio(base: dict[str, Any] | None, new: dict[str, Any]) -> dict[str,
 
 def _build_key(row: dict[str, Any]) -> tuple:
     return (row["machine"], row["model"], row["metric"], row["batch_size"], row["instances"],
-            row["config"])
+            row.get("threads_asked"), row["config"])
 
 
 def add_speedups(rows_in: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -232,8 +238,10 @@ def build_report(records, notes) -> dict:
     # What workers reported about themselves (binding refused, fusion path, missing pieces).
     worker_notes = dict.fromkeys(f"{r['build']}/{r['config']}: {n}" for r in found
                                  for n in r.get("notes", ()))
+    from mxprof.jobs.compare.best import best, lines
+    fastest = best(found)
     return {"schema": SCHEMA, "kind": "compare", "rows": found,
-            "notes": [*notes, *worker_notes]}
+            "notes": [*notes, *worker_notes, *lines(fastest)], "best": fastest}
 
 
 def merge(paths, on_warning=lambda text: None):

@@ -1,0 +1,120 @@
+"""What `mxprof worker SCHEDULER --class NAME [--cores LIST]` starts on a benchmark host.
+
+One Dask worker process (under Dask's nanny, which restarts it if it dies) with one thread and
+the resources `host=1,NAME=1`: a cell asks for both, so Dask never runs two benchmarks on one
+host and runs a cell only on its class. It is the plain line
+
+    dask worker tcp://SCHEDULER:8786 --nthreads 1 --nworkers 1 \\
+        --resources "host=1,NAME=1" --no-dashboard --name NAME@HOST
+
+plus what keeps the Dask worker's own threads (event loop, the profiler sampling every 10 ms,
+the memory monitor) off the benchmark's CPUs:
+- with `--cores LIST` and CPUs left over: the worker process is pinned to the CPUs outside LIST
+  (sched_setaffinity before exec; its threads and the nanny inherit it) and cells run on LIST;
+- otherwise (no --cores, or LIST is every CPU): cells run on every CPU and the worker's
+  profiler is turned off (DASK_DISTRIBUTED__WORKER__PROFILE__ENABLED=False).
+Which of the two was done is in MXPROF_WORKER_HYGIENE and in every record the host writes.
+
+Where it listens: with a scheduler on the loopback the worker binds 127.0.0.1 only; otherwise
+Dask binds the interface that reaches the scheduler (never 0.0.0.0 by default), and the
+worker's HTTP server stays off (--no-dashboard). TLS: `--tls-ca-file/--tls-cert/--tls-key`
+pass to Dask's own options.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import re
+import socket
+import sys
+from collections.abc import Sequence
+
+from mxprof.cluster.remote import BENCH_CPUS_VARIABLE, HYGIENE_VARIABLE, RESERVED_RESOURCES
+
+CLASS_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_-]{0,39}$")
+LOOPBACKS = ("127.0.0.1", "localhost", "::1")
+
+
+@dataclasses.dataclass(frozen=True)
+class WorkerLaunch:
+    """argv to exec, variables to add, the CPUs to pin the worker process to (None: leave it),
+    and what keeps it off the benchmark CPUs."""
+
+    argv: list[str]
+    env: dict[str, str]
+    worker_cpus: list[int] | None
+    hygiene: str
+
+    def shell_line(self) -> str:
+        import shlex
+        env = " ".join(f"{k}={shlex.quote(v)}" for k, v in self.env.items())
+        pin = (f"taskset -c {_fmt(self.worker_cpus)} " if self.worker_cpus else "")
+        return f"{env} {pin}{shlex.join(['dask', 'worker', *self.argv[3:]])}".strip()
+
+
+def _fmt(cpus: Sequence[int]) -> str:
+    from mxprof.cpu.cpulist import format_cpu_list
+    return format_cpu_list(cpus)
+
+
+def scheduler_host(address: str) -> str:
+    return address.split("://", 1)[-1].rsplit(":", 1)[0].strip("[]")
+
+
+def check_scheduler(address: str) -> str:
+    """The address with its scheme; ValueError for anything but tcp:// and tls://."""
+    if "://" not in address:
+        address = f"tcp://{address}"
+    if not address.startswith(("tcp://", "tls://")):
+        raise ValueError(f"scheduler {address!r}: give tcp://HOST:PORT or tls://HOST:PORT")
+    return address
+
+
+def check_class(name: str) -> str:
+    if not CLASS_NAME.match(name) or name in RESERVED_RESOURCES:
+        raise ValueError(f"--class {name!r}: a name of letters, digits, - and _ (not 'host'), "
+                         "e.g. xeon or epyc")
+    return name
+
+
+def _hygiene(cores: str | None) -> tuple[list[int] | None, dict[str, str], str]:
+    from mxprof.cpu.cpulist import parse_cpu_list
+    everything = sorted(os.sched_getaffinity(0))
+    bench = parse_cpu_list(cores) if cores else everything
+    unknown = sorted(set(bench) - set(everything))
+    if unknown:
+        raise ValueError(f"--cores {cores}: CPUs {_fmt(unknown)} are not among this process's "
+                         f"CPUs ({_fmt(everything)})")
+    rest = sorted(set(everything) - set(bench))
+    env = {BENCH_CPUS_VARIABLE: _fmt(bench)}
+    if rest:
+        text = (f"Dask worker pinned to CPUs {_fmt(rest)}, outside the benchmark CPUs "
+                f"{_fmt(bench)}")
+        return rest, {**env, HYGIENE_VARIABLE: text}, text
+    text = (f"Dask worker shares the benchmark CPUs {_fmt(bench)}: its profiler is off "
+            "(give --cores to leave it a CPU of its own)")
+    return None, {**env, HYGIENE_VARIABLE: text,
+                  "DASK_DISTRIBUTED__WORKER__PROFILE__ENABLED": "False"}, text
+
+
+def worker_launch(scheduler: str, machine_class: str, cores: str | None = None, *,
+                  name: str | None = None, host: str | None = None,
+                  tls: Sequence[tuple[str, str | None]] = ()) -> WorkerLaunch:
+    """The launch of one benchmark host's Dask worker (module docstring); ValueError for a
+    bad scheduler address, class name or CPU list."""
+    scheduler = check_scheduler(scheduler)
+    check_class(machine_class)
+    worker_cpus, env, hygiene = _hygiene(cores)
+    if host is None and scheduler_host(scheduler) in LOOPBACKS:
+        host = "127.0.0.1"
+    argv = [sys.executable, "-m", "distributed.cli.dask_worker", scheduler,
+            "--nthreads", "1", "--nworkers", "1",
+            "--resources", f"host=1,{machine_class}=1", "--no-dashboard",
+            "--name", name or f"{machine_class}@{socket.gethostname()}"]
+    if host:
+        argv += ["--host", host]
+    for option, value in tls:
+        if value:
+            argv += [option, value]
+    return WorkerLaunch(argv, env, worker_cpus, hygiene)
