@@ -70,7 +70,8 @@ def options_of(args):
     cpus, _ = _options.check_binding(args.cores, args.membind)
     threads = _options.thread_choice(args, cpus).threads
     wait = _options.resolve_wait(args, threads, len(cpus) if cpus else None)
-    return Options(cores=args.cores, membind=args.membind, wait_policy=wait,spec=spec.to_dict(), calib_mode=args.calib_mode, calib_size=args.calib_size,
+    return Options(cores=args.cores, membind=args.membind, wait_policy=wait,
+                   spec=spec.to_dict(), calib_mode=args.calib_mode, calib_size=args.calib_size,
                    quantized_dtype=args.quantized_dtype, exclude=tuple(args.exclude),
                    data=args.data, limit=args.limit, num_inputs=args.num_inputs,
                    batch_size=args.batch_size, probe=args.probe, threshold_db=args.threshold,
@@ -148,7 +149,7 @@ def run(args) -> int:
     from mxprof.jobs.int8 import Int8Result
     from mxprof.render import int8 as render
 
-    _options.check_outputs(args, ("json", "markdown", "html"))
+    _options.check_outputs(args, "int8")
     if args.html == "-":
         raise UsageError("--html writes a file; give a path ('-' is for --json and --markdown)")
     if args.json == "-" and args.markdown == "-":
