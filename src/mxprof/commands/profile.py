@@ -94,10 +94,21 @@ def _plan(args, spec_model):
             passes={p.strip() for p in args.passes.split(",") if p.strip()},
             reference=not args.no_reference, threads=threads, cpus=cpus, membind=membind,
             physical_only=args.physical_only, hooks=hooks, processes=preset.processes,
-            wait_policy=_options.resolve_wait(args, threads, bound),
+            wait_policy=_wait_policy(args, threads, bound),
             threads_why=choice.why)
     except ValueError as exc:  # an unknown pass
         raise UsageError(str(exc)) from None
+
+
+def _wait_policy(args, threads, bound) -> str:
+    """An explicit --wait-policy as given (announced); auto stays "auto": the runner decides
+    it for each worker right before it starts (mxprof.jobs.profile.runner.wait_decision)."""
+    if (getattr(args, "wait_policy", None) or "auto") != "auto":
+        return _options.resolve_wait(args, threads, bound)
+    from mxprof.cpu.openmp import WAIT_WINDOW_S
+    print(f"mxprof: OpenMP wait policy auto: decided before each worker from the CPU time "
+          f"other processes take on its CPUs over {WAIT_WINDOW_S:g} s", file=sys.stderr)
+    return "auto"
 
 
 def _chosen_checks(text: str) -> list[str]:

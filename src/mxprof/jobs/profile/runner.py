@@ -27,6 +27,11 @@ A worker that crashes (a signal, e.g. SIGSEGV/SIGABRT), outlives the timeout, or
 writing its result becomes a failed `RunResult` for each pass it had not finished, carrying its
 stderr tail; the others go on. `on_result` is called after every pass's worker ends, so callers
 can write partial results as they arrive.
+
+The OpenMP wait policy "auto" is decided per worker, right before it starts, from the CPU time
+other processes took on its CPUs over a short window (`wait_decision`); each RunResult carries
+that decision and its evidence (`RunResult.wait`), so a report can say which policy every
+worker ran with.
 """
 
 from __future__ import annotations
@@ -37,13 +42,16 @@ import tempfile
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
+import msgspec
+
+from mxprof.cpu.openmp import WaitDecision
 from mxprof.jobs.profile.spec import RunResult, RunSpec
 from mxprof.workers.process import stderr_tail, thread_env
 from mxprof.workers.process import worker_env as process_env
 from mxprof.workers.protocol import WorkerResult, WorkerSpec, exception_line, run_worker
 
 __all__ = ["JOINS", "group_specs", "layer_env", "run_group", "run_one", "run_specs",
-           "stderr_tail", "thread_env", "worker_env"]
+           "stderr_tail", "thread_env", "wait_decision", "worker_cpus", "worker_env"]
 
 # The operators pass needs un-merged operators (see DESIGN.md): bulk execution off.
 BULK_OFF = {"MXNET_EXEC_BULK_EXEC_INFERENCE": "0"}
@@ -80,10 +88,32 @@ def layer_env() -> dict[str, str]:
     return {str(k): str(v) for k, v in LAYER_ENV.items()}
 
 
+def worker_cpus(spec: RunSpec) -> list[int] | None:
+    """The CPUs the worker of `spec` will bind itself to (--cores, --physical-only), None when
+    it is not bound (it keeps this process's)."""
+    if spec.cpus is None and not spec.physical_only:
+        return None
+    from mxprof.cpu.binding import select_cpus
+    from mxprof.cpu.topology import read_topology
+    return select_cpus(read_topology(), spec.cpus, physical_only=spec.physical_only)
+
+
+def wait_decision(spec: RunSpec) -> WaitDecision:
+    """The OpenMP wait policy of the worker about to start for `spec`, decided now: "auto" (or
+    no policy) measures other processes' share of the worker's CPUs over a short window
+    (mxprof.cpu.openmp.decide_wait_policy; this sleeps WAIT_WINDOW_S). Call it right before
+    the worker starts, with nothing of ours running."""
+    from mxprof.cpu.openmp import decide_wait_policy, mxnet_default_threads
+    cpus = worker_cpus(spec) or sorted(os.sched_getaffinity(0))
+    threads = spec.threads or mxnet_default_threads(len(cpus))
+    return decide_wait_policy(spec.wait_policy or "auto", threads=threads, cpus=cpus)
+
+
 def worker_env(spec: RunSpec, base: dict[str, str] | None = None,
-               python: str | None = None) -> dict[str, str]:
+               python: str | None = None, wait_policy: str | None = None) -> dict[str, str]:
     """The complete environment of the worker whose first pass is `spec`; `python`: another
-    interpreter (a venv with another MXNet build, see mxprof.workers.builds). A pass that
+    interpreter (a venv with another MXNet build, see mxprof.workers.builds); `wait_policy`:
+    the policy decided for this worker (`wait_decision`), default the spec's. A pass that
     joins it (`JOINS`) sets its own variables inside the worker."""
     extra: dict[str, str] = {}
     if spec.pass_name == "operators":
@@ -94,20 +124,32 @@ def worker_env(spec: RunSpec, base: dict[str, str] | None = None,
         extra.update(_VERBOSE_ON)
     return process_env(base=base, drop=("MXNET_EXEC_BULK_EXEC_INFERENCE",), mkldnn=spec.mkldnn,
                        threads=spec.threads, extra=extra, python=python,
-                       foreign=python is not None, wait_policy=spec.wait_policy)
+                       foreign=python is not None,
+                       wait_policy=wait_policy or spec.wait_policy)
 
 
 def run_group(specs: Sequence[RunSpec], workdir: Path, *, timeout: float, index: int = 0,
-              python: str | None = None) -> list[RunResult]:
+              python: str | None = None, wait: WaitDecision | None = None) -> list[RunResult]:
     """Run `specs` (same configuration and binding) in one worker process, in order; one
-    RunResult per spec. Never raises for worker failures: the passes the worker finished keep
-    their results, the others carry the failure."""
+    RunResult per spec, each carrying the worker's wait decision (`wait`, else decided here
+    by `wait_decision` right before the worker starts). Never raises for worker failures: the
+    passes the worker finished keep their results, the others carry the failure."""
+    first = specs[0]
+    wait = wait or wait_decision(first)
+    return [msgspec.structs.replace(r, wait=wait)
+            for r in _run_group(specs, workdir, timeout=timeout, index=index, python=python,
+                                wait_policy=wait.policy)]
+
+
+def _run_group(specs: Sequence[RunSpec], workdir: Path, *, timeout: float, index: int,
+               python: str | None, wait_policy: str) -> list[RunResult]:
     first = specs[0]
     name = f"{index:02d}-{first.config}-{'+'.join(s.pass_name for s in specs)}"
     primitives = any(s.pass_name == "primitives" for s in specs)
     ws = WorkerSpec(module="mxprof.jobs.profile.worker", name=name,
                     spec={"runs": [s.to_dict() for s in specs]},
-                    workdir=Path(workdir), env=worker_env(first, python=python), timeout=timeout,
+                    workdir=Path(workdir), timeout=timeout,
+                    env=worker_env(first, python=python, wait_policy=wait_policy),
                     python=python, keep_stdout=primitives,
                     args=("--verbose-log", str(Path(workdir) / f"{name}.stdout"))
                     if primitives else ())
@@ -166,11 +208,14 @@ def run_specs(specs: Sequence[RunSpec], *, timeout: float, workdir: str | os.Pat
     try:
         for n, group in enumerate(groups):
             members = [specs[i] for i in group]
+            # Before on_start: the window must see the machine without this worker, and a
+            # caller's load monitor (started in on_start) should not count the window.
+            wait = wait_decision(members[0])
             if on_start:
                 on_start(group_label(members))
             if bar:
                 bar.start(group_label(members))
-            ran = run_group(members, workdir, timeout=timeout, index=n)
+            ran = run_group(members, workdir, timeout=timeout, index=n, wait=wait)
             for i, result in zip(group, ran, strict=True):
                 results[i] = result
                 if bar:
