@@ -13,6 +13,7 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+import time
 
 from mxprof.commands import _options
 from mxprof.errors import EXIT_FAILED, EXIT_OK, EXIT_USAGE, UsageError, require_extra
@@ -65,6 +66,10 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--test-hook", action="append", default=[], help=argparse.SUPPRESS)
     # Every pass in a process of its own (bench/processes_cost.py measures what sharing saves).
     p.add_argument("--no-share", action="store_true", help=argparse.SUPPRESS)
+    # The process layout before issue 24 (checks in workers of their own, every worker builds
+    # its own weights): bench/profile_wall.py measures both in one run.
+    p.add_argument("--layout", choices=("shared", "legacy"), default="shared",
+                   help=argparse.SUPPRESS)
 
 
 def _plan(args, spec_model):
@@ -273,12 +278,19 @@ def _dry_run(args, specs, checks) -> int:
     if "equivalence" in checks:
         rows.append(("equivalence check", "reference, MKL-DNN, fused on 4 random inputs"))
         estimate += 30
+    from mxprof.jobs.profile.cost import cost_lines, estimate_cost
+    cost = estimate_cost(specs, len(group_specs(specs, share=not args.no_share)), args.layout,
+                         checks)
+    if args.layout == "shared":  # the checks run inside the timing processes
+        rows = [r for r in rows if r[0] not in ("fusion summary", "equivalence check")]
+    estimate = cost["wall_s"]
     s = specs[0]
     notes = (f"protocol: warm-up {s.protocol.warmup}, "
              + (f"{s.protocol.iterations} timed calls" if s.protocol.iterations
                 else f">= {s.protocol.min_time:g} s of timed calls") + " per measurement",
              f"binding: cores {s.cpus or 'not bound'}, membind {s.membind or 'not bound'}, "
-             f"OpenMP threads {s.threads or 'unset'}, {s.threads_why or 'runtime default'}")
+             f"OpenMP threads {s.threads or 'unset'}, {s.threads_why or 'runtime default'}",
+             *cost_lines(cost, estimated=True))
     _options.print_plan("profile", rows, estimate, notes)
     return EXIT_OK
 
@@ -291,6 +303,9 @@ def run(args) -> int:
     checks = _chosen_checks(args.checks)
     model = _resolve(args)
     specs = _plan(args, model)
+    if args.layout == "shared" and checks:
+        from mxprof.jobs.profile.checks import with_companions
+        specs = with_companions(specs, checks)
     if args.dry_run:
         return _dry_run(args, specs, checks)
     return _measure(args, specs, checks)
@@ -301,12 +316,14 @@ def _measure(args, specs, checks) -> int:
     from mxprof.jobs.profile.report import build_report
     from mxprof.jobs.profile.runner import group_specs, run_specs
 
+    wall0 = time.monotonic()
     done = []
     from mxprof.cpu.load import LoadMonitor
     loads: list = []
     monitor = [None]
     workers = len(group_specs(specs, share=not args.no_share))
-    with Progress("profile", workers + len(checks)) as progress:
+    legacy = args.layout == "legacy"
+    with Progress("profile", workers + (len(checks) if legacy else 0)) as progress:
         def started(label):
             progress.start(label)
             monitor[0] = LoadMonitor.start()
@@ -334,15 +351,22 @@ def _measure(args, specs, checks) -> int:
             onednn_version(probe=True)
         results = run_specs(specs, timeout=args.timeout, workdir=args.workdir,
                             on_start=started, on_worker=partial, progress=False,
-                            share=not args.no_share)
+                            share=not args.no_share, layout=args.layout)
         report = build_report(results, planned=len(specs))
         _add_machine_load(report, loads)
-        if checks:
+        if checks and legacy:
             if args.json and args.json != "-":
                 _write_outputs(args, report, ("json",))
             report["checks"] = _run_checks(args, specs[0], checks, progress)
+        elif checks:
+            from mxprof.jobs.profile.checks import shared_checks
+            report["checks"] = shared_checks(results, checks)
         if not args.no_diagnosis:
             _diagnose(args, specs, report, progress)
+    from mxprof.jobs.profile.cost import cost_lines, cost_section
+    report["cost"] = cost_section(results, time.monotonic() - wall0, args.layout)
+    for line in cost_lines(report["cost"]):
+        print(f"mxprof: {line}", file=sys.stderr)
     return _finish(args, report, exit_status(results, report.get("checks")))
 
 

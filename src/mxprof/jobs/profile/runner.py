@@ -129,7 +129,8 @@ def worker_env(spec: RunSpec, base: dict[str, str] | None = None,
 
 
 def run_group(specs: Sequence[RunSpec], workdir: Path, *, timeout: float, index: int = 0,
-              python: str | None = None, wait: WaitDecision | None = None) -> list[RunResult]:
+              python: str | None = None, wait: WaitDecision | None = None,
+              weights: dict | None = None) -> list[RunResult]:
     """Run `specs` (same configuration and binding) in one worker process, in order; one
     RunResult per spec, each carrying the worker's wait decision (`wait`, else decided here
     by `wait_decision` right before the worker starts). Never raises for worker failures: the
@@ -138,16 +139,16 @@ def run_group(specs: Sequence[RunSpec], workdir: Path, *, timeout: float, index:
     wait = wait or wait_decision(first)
     return [msgspec.structs.replace(r, wait=wait)
             for r in _run_group(specs, workdir, timeout=timeout, index=index, python=python,
-                                wait_policy=wait.policy)]
+                                wait_policy=wait.policy, weights=weights)]
 
 
 def _run_group(specs: Sequence[RunSpec], workdir: Path, *, timeout: float, index: int,
-               python: str | None, wait_policy: str) -> list[RunResult]:
+               python: str | None, wait_policy: str, weights: dict | None) -> list[RunResult]:
     first = specs[0]
     name = f"{index:02d}-{first.config}-{'+'.join(s.pass_name for s in specs)}"
     primitives = any(s.pass_name == "primitives" for s in specs)
     ws = WorkerSpec(module="mxprof.jobs.profile.worker", name=name,
-                    spec={"runs": [s.to_dict() for s in specs]},
+                    spec={"runs": [s.to_dict() for s in specs], "weights": weights or {}},
                     workdir=Path(workdir), timeout=timeout,
                     env=worker_env(first, python=python, wait_policy=wait_policy),
                     python=python, keep_stdout=primitives,
@@ -155,6 +156,11 @@ def _run_group(specs: Sequence[RunSpec], workdir: Path, *, timeout: float, index
                     if primitives else ())
     res = run_worker(ws)
     written = [RunResult.from_dict(r) for r in ((res.data or {}).get("results") or ())]
+    return _with_process_wall(_complete(specs, written, res), res.wall_s)
+
+
+def _complete(specs: Sequence[RunSpec], written: list[RunResult], res: WorkerResult
+              ) -> list[RunResult]:
     if res.ok and len(written) == len(specs):
         return written
     # The pass that was running when the worker died, and every pass after it, failed; a
@@ -163,6 +169,16 @@ def _run_group(specs: Sequence[RunSpec], workdir: Path, *, timeout: float, index
     if len(written) == len(specs):
         return [*written[:-1], _failed(specs[-1], res, after_result=True)]
     return written + [_failed(s, res) for s in specs[len(written):]]
+
+
+def _with_process_wall(results: list[RunResult], wall_s: float) -> list[RunResult]:
+    """The first result carries the process's wall as this side saw it and the worker's own
+    (its passes' walls): the difference is the interpreter's start (mxprof.jobs.profile.cost)."""
+    if not results:
+        return results
+    phases = {**results[0].phases, "process_wall": wall_s,
+              "worker_wall": sum(r.wall_s for r in results)}
+    return [msgspec.structs.replace(results[0], phases=phases), *results[1:]]
 
 
 def _failed(spec: RunSpec, res: WorkerResult, *, after_result: bool = False) -> RunResult:
@@ -188,12 +204,13 @@ def run_specs(specs: Sequence[RunSpec], *, timeout: float, workdir: str | os.Pat
               on_result: Callable[[RunResult], None] | None = None,
               progress: bool | None = None, share: bool = True,
               on_start: Callable[[str], None] | None = None,
-              on_worker: Callable[[str, list[RunResult]], None] | None = None
-              ) -> list[RunResult]:
+              on_worker: Callable[[str, list[RunResult]], None] | None = None,
+              layout: str = "shared") -> list[RunResult]:
     """Run every spec, several per process where `group_specs` allows (`share`); results in
     spec order. `on_start(label)` before each process, `on_result(result)` for each of its
     passes after it, then `on_worker(label, its results)`. A progress bar goes to stderr on a
-    TTY when `progress` is true."""
+    TTY when `progress` is true. `layout` "shared": the first worker saves the weights it
+    built and every later one loads them (`SharedWeights`); "legacy": each builds its own."""
     own_tmp = None
     if workdir is None:
         own_tmp = tempfile.TemporaryDirectory(prefix="mxprof-")
@@ -204,6 +221,8 @@ def run_specs(specs: Sequence[RunSpec], *, timeout: float, workdir: str | os.Pat
         progress = sys.stderr.isatty()
     results: dict[int, RunResult] = {}
     groups = group_specs(specs, share=share)
+    shared = SharedWeights(workdir / "weights.params", on=layout == "shared" and bool(specs)
+                           and specs[0].model.params_path is None)
     bar = _Bar(len(specs)) if progress else None
     try:
         for n, group in enumerate(groups):
@@ -215,7 +234,9 @@ def run_specs(specs: Sequence[RunSpec], *, timeout: float, workdir: str | os.Pat
                 on_start(group_label(members))
             if bar:
                 bar.start(group_label(members))
-            ran = run_group(members, workdir, timeout=timeout, index=n, wait=wait)
+            ran = run_group(members, workdir, timeout=timeout, index=n, wait=wait,
+                            weights=shared.next_worker())
+            shared.seen(ran)
             for i, result in zip(group, ran, strict=True):
                 results[i] = result
                 if bar:
@@ -230,6 +251,30 @@ def run_specs(specs: Sequence[RunSpec], *, timeout: float, workdir: str | os.Pat
         if own_tmp is not None:
             own_tmp.cleanup()
     return [results[i] for i in range(len(specs))]
+
+
+class SharedWeights:
+    """Weights built once per profile ("shared" layout): the first worker initialises (or
+    reads the local pretrained file) and saves them, every later worker loads that file, so
+    every process computes with the same values (the equivalence check compares outputs of
+    different processes) and none pays for a random initialisation again. A first worker
+    that fails to save leaves the next one to try."""
+
+    def __init__(self, path: Path, *, on: bool):
+        self.path, self.on = path, on
+        self.label: dict | None = None
+
+    def next_worker(self) -> dict:
+        if not self.on:
+            return {}
+        if self.label is None or not self.path.exists():
+            return {"save": str(self.path)}
+        return {"load": str(self.path), **self.label}
+
+    def seen(self, results: Sequence[RunResult]) -> None:
+        first = next((r for r in results if r.weights), None)
+        if self.label is None and first is not None and self.path.exists():
+            self.label = {"weights": first.weights, "weights_path": first.weights_path}
 
 
 class _Bar:

@@ -69,6 +69,9 @@ class RunSpec(Record, frozen=True):
     # Where `threads` came from, as reports print it after the count
     # (mxprof.cpu.openmp.ThreadChoice.why): "one per physical core (mxprof default; ...)".
     threads_why: str | None = None
+    # What a timing spec also measures in its process for the companion checks (the "shared"
+    # layout, mxprof.jobs.profile.companions): "outputs", "fused".
+    companions: tuple[str, ...] = ()
 
     @property
     def label(self) -> str:
@@ -106,6 +109,8 @@ class RunResult(Record, frozen=True):
     # How this worker's OpenMP threads waited, decided right before it started, and why (for
     # auto: other processes' share of its CPUs over the window; mxprof.cpu.openmp).
     wait: WaitDecision | None = None
+    # What the timing pass measured for the companion checks (mxprof.jobs.profile.companions).
+    companions: dict[str, Any] | None = None
 
     @property
     def ok(self) -> bool:
