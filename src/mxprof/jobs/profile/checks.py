@@ -126,6 +126,8 @@ def with_companions(specs: Sequence[RunSpec], checks: Sequence[str]) -> list[Run
     out, first_seen = [], set()
     for spec in specs:
         wanted: list[str] = []
+        if spec.pass_name == "primitives" and "fusion" in checks:
+            wanted.append("fusion_trace")
         if spec.pass_name == "timing":
             if spec.mkldnn and checks:
                 wanted.append("fused")
@@ -154,7 +156,9 @@ def shared_fusion(results) -> dict[str, Any]:
     groups = runs[0].companions["fused"]["groups"]
     gain = ratio(unfused, fused, "gain")
     u, f = unfused["median"], fused["median"]
-    findings = _output_mismatch(results)
+    traced = _companions(results, "fusion_trace")
+    findings = _output_mismatch(results) + (
+        traced[0].companions["fusion_trace"]["findings"] if traced else [])
     rep = {"unfused_ms": u, "fused_ms": f, "gain_percent": 100 * (u - f) / u,
            "groups": groups, "gain_ratio": gain.to_dict() if gain else None, "patterns": [],
            "findings": findings}
@@ -163,7 +167,9 @@ def shared_fusion(results) -> dict[str, Any]:
             "groups": len(groups), "weights": runs[0].weights,
             "findings": [f["title"] for f in findings],
             "processes": len(runs), "source": "the MKL-DNN timing processes: fused timed "
-            "after unfused in each"}
+            "after unfused in each" + ("; findings from the primitives process's verbose "
+                                       "log" if traced else "; no primitives pass: "
+                                       "findings from the outputs only")}
 
 
 def _output_mismatch(results) -> list[dict[str, Any]]:

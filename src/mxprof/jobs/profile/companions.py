@@ -53,14 +53,19 @@ def _outputs(mx, net, spec, scratch: Path, name: str) -> list[str]:
     return paths
 
 
+def _symbol_block(mx, net, spec):
+    """`net`'s graph as a SymbolBlock over the same parameters (no hooks, no cached graph)."""
+    inputs = [mx.sym.var(i.name) for i in spec.model.input_specs]
+    out = net(*inputs)
+    sym = mx.sym.Group(list(out)) if isinstance(out, (list, tuple)) else out
+    return mx.gluon.SymbolBlock(sym, inputs, params=net.collect_params())
+
+
 def fused_block(mx, net, spec, x):
     """A fused copy of `net`: its symbol partitioned by oneDNN's subgraph backend (optimize_for,
     static_alloc and static_shape as deployed), over the same parameters; `x` the batch-1
     input (tuple or one array)."""
-    inputs = [mx.sym.var(i.name) for i in spec.model.input_specs]
-    out = net(*inputs)
-    sym = mx.sym.Group(list(out)) if isinstance(out, (list, tuple)) else out
-    block = mx.gluon.SymbolBlock(sym, inputs, params=net.collect_params())
+    block = _symbol_block(mx, net, spec)
     args = x if isinstance(x, tuple) else (x,)
     block.optimize_for(*args, backend="MKLDNN", static_alloc=True, static_shape=True)
     return block
@@ -125,3 +130,50 @@ def load_model(spec, weights: dict[str, Any]):
         else:
             loaded.block.save_parameters(weights["save"])
     return loaded
+
+
+# Verbose iterations per graph for the fusion findings, after 2 warm-up calls, as the summary's
+# trace workers ran them in the legacy layout (mxprof.jobs.profile.checks.fusion_summary).
+TRACE_ITERATIONS = 2
+
+
+def _framed(call, log: Path, flush) -> str:
+    """The verbose lines of 2 warm-up and TRACE_ITERATIONS calls, framed by the fusion job's
+    marker lines (mxprof.jobs.fusion.trace), read back from the log `log` (this process's
+    stdout, where oneDNN prints)."""
+    import sys
+    flush()
+    start = log.stat().st_size
+    for tag, n in (("mxprof_warmup", 2), ("mxprof_iter", TRACE_ITERATIONS)):
+        for i in range(n):
+            sys.stdout.write(f"{tag},{i}\n")
+            flush()
+            call()
+    sys.stdout.write("mxprof_end\n")
+    flush()
+    with open(log, "rb") as f:
+        f.seek(start)
+        return f.read().decode(errors="surrogateescape")
+
+
+def fusion_trace(mx, net, spec, log: Path, *, caller, make_input, flush) -> dict[str, Any]:
+    """The fusion findings (mxprof.jobs.fusion.diagnose) from the verbose process: the unfused
+    and the fused graph, each a fresh block over the same parameters hybridized as deployed
+    (static_alloc, static_shape), traced a few calls each. {"findings": [Finding dicts],
+    "groups": [fused node names]}."""
+    from mxprof.jobs.fusion import diagnose
+    from mxprof.jobs.fusion import trace as fusion_trace_module
+    x = make_input(mx, spec, 1)
+    unfused = _symbol_block(mx, net, spec)
+    unfused.hybridize(static_alloc=True, static_shape=True)
+    fused = fused_block(mx, net, spec, x)
+    traces = {}
+    for name, block in (("unfused", unfused), ("fused", fused)):
+        call = caller(block, x)
+        call()  # builds the cached graph (its primitives are created before the markers)
+        text = _framed(call, log, flush)
+        graph = json.loads(block._cached_graph[1].tojson())
+        traces[name] = fusion_trace_module.build_trace(text, graph)
+    found = diagnose.diagnose(traces["fused"], traces["unfused"], "gluon")
+    return {"findings": [f.to_dict() for f in found], "groups": fused_groups(fused),
+            "iterations": TRACE_ITERATIONS}

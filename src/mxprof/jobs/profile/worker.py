@@ -329,6 +329,11 @@ def _run_pass(mx, block, spec: RunSpec, scratch: Path, verbose_log: Path | None,
             raise ValueError("the primitives pass needs --verbose-log (the worker's stdout file)")
         fields = {"primitives": run_primitives(mx, block, spec, verbose_log)}
         env["onednn_version"] = fields["primitives"]["onednn_version"]
+        if "fusion_trace" in spec.companions:
+            from mxprof.jobs.profile.companions import fusion_trace
+            fields["companions"] = {"fusion_trace": fusion_trace(
+                mx, block, spec, verbose_log, caller=_caller, make_input=_input,
+                flush=_flush_c_stdout)}
         return fields
     raise ValueError(f"unknown pass {spec.pass_name!r}")
 
