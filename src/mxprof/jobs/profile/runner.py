@@ -28,10 +28,11 @@ writing its result becomes a failed `RunResult` for each pass it had not finishe
 stderr tail; the others go on. `on_result` is called after every pass's worker ends, so callers
 can write partial results as they arrive.
 
-The OpenMP wait policy "auto" is decided per worker, right before it starts, from the CPU time
-other processes took on its CPUs over a short window (`wait_decision`); each RunResult carries
-that decision and its evidence (`RunResult.wait`), so a report can say which policy every
-worker ran with.
+The OpenMP wait policy "auto" is decided per timing worker, right before it starts, from the
+CPU time other processes took on its CPUs over a short window (`wait_decision`); the breakdown
+workers after them keep the last timing worker's decision (`kept_decision`). Each RunResult
+carries its decision and the evidence (`RunResult.wait`), so a report can say which policy
+every worker ran with.
 """
 
 from __future__ import annotations
@@ -50,8 +51,9 @@ from mxprof.workers.process import stderr_tail, thread_env
 from mxprof.workers.process import worker_env as process_env
 from mxprof.workers.protocol import WorkerResult, WorkerSpec, exception_line, run_worker
 
-__all__ = ["JOINS", "group_specs", "layer_env", "run_group", "run_one", "run_specs",
-           "stderr_tail", "thread_env", "wait_decision", "worker_cpus", "worker_env"]
+__all__ = ["JOINS", "group_specs", "kept_decision", "layer_env", "run_group", "run_one",
+           "run_specs", "stderr_tail", "thread_env", "wait_decision", "worker_cpus",
+           "worker_env"]
 
 # The operators pass needs un-merged operators (see DESIGN.md): bulk execution off.
 BULK_OFF = {"MXNET_EXEC_BULK_EXEC_INFERENCE": "0"}
@@ -107,6 +109,15 @@ def wait_decision(spec: RunSpec) -> WaitDecision:
     cpus = worker_cpus(spec) or sorted(os.sched_getaffinity(0))
     threads = spec.threads or mxnet_default_threads(len(cpus))
     return decide_wait_policy(spec.wait_policy or "auto", threads=threads, cpus=cpus)
+
+
+def kept_decision(last: WaitDecision, spec: RunSpec) -> WaitDecision:
+    """The decision of the last timing worker for a breakdown worker after it (`spec`), said
+    so; an explicit policy or one thread is decided afresh (no window needed)."""
+    if (spec.wait_policy or "auto") != "auto" or (spec.threads or 2) < 2:
+        return wait_decision(spec)
+    return msgspec.structs.replace(last, why=f"{last.why} (the decision before the last "
+                                   "timing worker, kept for this breakdown worker)")
 
 
 def worker_env(spec: RunSpec, base: dict[str, str] | None = None,
@@ -221,6 +232,7 @@ def run_specs(specs: Sequence[RunSpec], *, timeout: float, workdir: str | os.Pat
         progress = sys.stderr.isatty()
     results: dict[int, RunResult] = {}
     groups = group_specs(specs, share=share)
+    waits = _Waits()
     shared = SharedWeights(workdir / "weights.params", on=layout == "shared" and bool(specs)
                            and specs[0].model.params_path is None)
     bar = _Bar(len(specs)) if progress else None
@@ -228,8 +240,10 @@ def run_specs(specs: Sequence[RunSpec], *, timeout: float, workdir: str | os.Pat
         for n, group in enumerate(groups):
             members = [specs[i] for i in group]
             # Before on_start: the window must see the machine without this worker, and a
-            # caller's load monitor (started in on_start) should not count the window.
-            wait = wait_decision(members[0])
+            # caller's load monitor (started in on_start) should not count the window. A
+            # window before each timing worker (the headline figures); the breakdown workers
+            # after them keep the last timing worker's decision (0.5 s each saved).
+            wait = waits.decide(members[0])
             if on_start:
                 on_start(group_label(members))
             if bar:
@@ -251,6 +265,19 @@ def run_specs(specs: Sequence[RunSpec], *, timeout: float, workdir: str | os.Pat
         if own_tmp is not None:
             own_tmp.cleanup()
     return [results[i] for i in range(len(specs))]
+
+
+class _Waits:
+    """A window before each timing worker; the breakdown workers keep the last decision."""
+
+    def __init__(self):
+        self.last: WaitDecision | None = None
+
+    def decide(self, spec: RunSpec) -> WaitDecision:
+        if spec.pass_name == "timing" or self.last is None:
+            self.last = wait_decision(spec)
+            return self.last
+        return kept_decision(self.last, spec)
 
 
 class SharedWeights:
