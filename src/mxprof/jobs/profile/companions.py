@@ -118,7 +118,8 @@ def load_model(spec, weights: dict[str, Any]):
     import mxnet as mx
 
     from mxprof.mx import models
-    shared = weights.get("load")
+    # A spec with weights of its own (--params, or try_fixes' fixed copy) keeps them.
+    shared = weights.get("load") if spec.model.params_path is None else None
     if shared and Path(shared).exists():
         loaded = models.load(msgspec.structs.replace(spec.model, params_path=shared))
         return dataclasses.replace(loaded, weights=weights.get("weights") or loaded.weights,
