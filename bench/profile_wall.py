@@ -42,8 +42,12 @@ def run_once(model: str, layout: str, extra: list[str], out: Path) -> dict:
     report = json.loads(out.read_text())
     sections = [k for k in ("latency_ms", "throughput", "operators", "layers", "primitives",
                             "reference", "checks", "roofline", "findings") if report.get(k)]
+    failed = [f"{r['config']} {r['pass']} {r['status']}: {r['error']}"
+              for r in report.get("runs") or () if r["status"] != "ok"]
+    failed += [f"check {name}: {c.get('summary') or c.get('lines')}"
+               for name, c in (report.get("checks") or {}).items() if c.get("status") != "ok"]
     return {"layout": layout, "wall_s": wall, "cost": report["cost"], "status": proc.returncode,
-            "load": (load0, os.getloadavg()[0]), "sections": sections,
+            "load": (load0, os.getloadavg()[0]), "sections": sections, "failed": failed,
             "latency_ms": (report.get("latency_ms") or {}).get("median")}
 
 
@@ -55,6 +59,8 @@ def print_run(r: dict) -> None:
           f"load {r['load'][0]:.1f}->{r['load'][1]:.1f}  bs=1 {r['latency_ms']:.2f} ms\n"
           f"          seconds per phase: {phases}\n"
           f"          sections: {', '.join(r['sections'])}", flush=True)
+    for line in r["failed"]:
+        print(f"          FAILED {line}", flush=True)
 
 
 def main() -> None:
@@ -62,18 +68,22 @@ def main() -> None:
     parser.add_argument("--model", default="resnet50_v1")
     parser.add_argument("--rounds", type=int, default=1)
     parser.add_argument("--args", default="", help="more profile arguments (quoted)")
+    parser.add_argument("--layouts", default=",".join(LAYOUTS), help=argparse.SUPPRESS)
     args = parser.parse_args()
     extra = shlex.split(args.args)
-    print(f"mxprof profile {args.model} {args.args}: layouts {', '.join(LAYOUTS)}, "
+    layouts = tuple(args.layouts.split(","))
+    print(f"mxprof profile {args.model} {args.args}: layouts {', '.join(layouts)}, "
           f"{args.rounds} round(s), {os.cpu_count()} CPUs", flush=True)
-    runs: dict[str, list[dict]] = {k: [] for k in LAYOUTS}
+    runs: dict[str, list[dict]] = {k: [] for k in layouts}
     with tempfile.TemporaryDirectory(prefix="profile-wall-") as tmp:
         for n in range(args.rounds):
-            order = LAYOUTS if n % 2 == 0 else LAYOUTS[::-1]
+            order = layouts if n % 2 == 0 else layouts[::-1]
             for layout in order:
                 r = run_once(args.model, layout, extra, Path(tmp) / f"{layout}-{n}.json")
                 runs[layout].append(r)
                 print_run(r)
+    if set(layouts) != set(LAYOUTS):
+        return
     med = {k: {"wall": statistics.median(r["wall_s"] for r in v),
                "ratio": statistics.median(r["cost"]["overhead_ratio"] for r in v),
                "model": statistics.median(r["cost"]["model_s"] for r in v)}
