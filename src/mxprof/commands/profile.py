@@ -134,6 +134,13 @@ def _run_checks(args, spec, checks: list[str], progress) -> dict:
                       finished=progress.done, bind_parent=bind_parent)
 
 
+def _legacy_checks(args, specs, checks, report, progress) -> dict:
+    """`--layout legacy`: the checks in workers of their own, after the partial JSON."""
+    if args.json and args.json != "-":
+        _write_outputs(args, report, ("json",))
+    return _run_checks(args, specs[0], checks, progress)
+
+
 def _diagnose(args, specs, report, progress) -> None:
     """Ceilings (cached per machine and binding, else measured now) + roofline + findings."""
     from mxprof.jobs.profile.report import add_diagnosis
@@ -349,18 +356,21 @@ def _measure(args, specs, checks) -> int:
             # cached); the primitives pass reads it from its own verbose log instead.
             from mxprof.workers.environment import onednn_version
             onednn_version(probe=True)
+        companion: dict = {}
+
+        def finish(all_results):  # before the workers' folder (their outputs) is removed
+            from mxprof.jobs.profile.checks import shared_checks
+            companion.update(shared_checks(all_results, checks))
+
         results = run_specs(specs, timeout=args.timeout, workdir=args.workdir,
                             on_start=started, on_worker=partial, progress=False,
-                            share=not args.no_share, layout=args.layout)
+                            share=not args.no_share, layout=args.layout,
+                            finish=finish if checks and not legacy else None)
         report = build_report(results, planned=len(specs))
         _add_machine_load(report, loads)
-        if checks and legacy:
-            if args.json and args.json != "-":
-                _write_outputs(args, report, ("json",))
-            report["checks"] = _run_checks(args, specs[0], checks, progress)
-        elif checks:
-            from mxprof.jobs.profile.checks import shared_checks
-            report["checks"] = shared_checks(results, checks)
+        if checks:
+            report["checks"] = (_legacy_checks(args, specs, checks, report, progress)
+                                if legacy else companion)
         if not args.no_diagnosis:
             _diagnose(args, specs, report, progress)
     from mxprof.jobs.profile.cost import cost_lines, cost_section

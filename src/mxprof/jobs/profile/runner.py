@@ -216,26 +216,24 @@ def run_specs(specs: Sequence[RunSpec], *, timeout: float, workdir: str | os.Pat
               progress: bool | None = None, share: bool = True,
               on_start: Callable[[str], None] | None = None,
               on_worker: Callable[[str, list[RunResult]], None] | None = None,
-              layout: str = "shared") -> list[RunResult]:
+              layout: str = "shared",
+              finish: Callable[[list[RunResult]], None] | None = None) -> list[RunResult]:
     """Run every spec, several per process where `group_specs` allows (`share`); results in
     spec order. `on_start(label)` before each process, `on_result(result)` for each of its
     passes after it, then `on_worker(label, its results)`. A progress bar goes to stderr on a
     TTY when `progress` is true. `layout` "shared": the first worker saves the weights it
-    built and every later one loads them (`SharedWeights`); "legacy": each builds its own."""
-    own_tmp = None
-    if workdir is None:
-        own_tmp = tempfile.TemporaryDirectory(prefix="mxprof-")
-        workdir = own_tmp.name
-    workdir = Path(workdir)
+    built and every later one loads them (`SharedWeights`); "legacy": each builds its own.
+    `finish(results)` runs before a work folder of our own is removed: the companion checks'
+    outputs live there (mxprof.jobs.profile.checks.shared_checks)."""
+    own_tmp = tempfile.TemporaryDirectory(prefix="mxprof-") if workdir is None else None
+    workdir = Path(own_tmp.name if own_tmp else workdir)
     workdir.mkdir(parents=True, exist_ok=True)
-    if progress is None:
-        progress = sys.stderr.isatty()
     results: dict[int, RunResult] = {}
     groups = group_specs(specs, share=share)
     waits = _Waits()
     shared = SharedWeights(workdir / "weights.params", on=layout == "shared" and bool(specs)
                            and specs[0].model.params_path is None)
-    bar = _Bar(len(specs)) if progress else None
+    bar = _Bar(len(specs)) if (sys.stderr.isatty() if progress is None else progress) else None
     try:
         for n, group in enumerate(groups):
             members = [specs[i] for i in group]
@@ -259,6 +257,8 @@ def run_specs(specs: Sequence[RunSpec], *, timeout: float, workdir: str | os.Pat
                     on_result(result)
             if on_worker:
                 on_worker(group_label(members), ran)
+        if finish:
+            finish([results[i] for i in range(len(specs))])
     finally:
         if bar:
             bar.close()
