@@ -82,8 +82,12 @@ def test_dry_run_lists_which_passes_share_a_worker(cli):
     proc = cli("profile", "resnet18_v1", "--dry-run", "--processes", "2")
     assert proc.returncode == 0, proc.stderr
     # 7 worker processes (2 rounds of timing, 2 of them with the operators pass; layers x 2,
-    # primitives) and the 2 companion checks.
-    assert "9 worker(s) planned" in proc.stdout.splitlines()[0]
+    # primitives); the companion checks run inside them (the "shared" layout), so no row of
+    # their own, as they had in the legacy layout.
+    assert "7 worker(s) planned" in proc.stdout.splitlines()[0]
+    assert "overhead ratio" in proc.stdout and "seconds per phase: " in proc.stdout
+    legacy = cli("profile", "resnet18_v1", "--dry-run", "--processes", "2", "--layout", "legacy")
+    assert "9 worker(s) planned" in legacy.stdout.splitlines()[0]
     shared = [ln for ln in proc.stdout.splitlines() if "one process" in ln]
     assert len(shared) == 2
     assert "mkldnn timing + operators" in shared[0]
