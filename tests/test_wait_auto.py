@@ -112,3 +112,17 @@ def test_the_report_states_each_configurations_policy_and_notes_mixed_ones():
             "(active x1, passive x1;") in notes[0]
     assert "speedup includes the difference of wait policies" in notes[1]
     assert mixed["reference"]["speedup"]["note"] == notes[1]
+
+
+def test_the_result_record_keeps_the_policies_and_the_note():
+    # The job returns a ProfileResult (from_report drops what it does not declare): the
+    # per-configuration policy, every worker's decision and the speedup's note must survive.
+    from mxprof.jobs.profile.records import ProfileResult
+    from mxprof.jobs.profile.report import build_report
+    from mxprof.render.base import as_dict
+    from mxprof.render.tables import wait_text
+    report = build_report([_result("mkldnn", "active", 10), _result("reference", "passive", 50)])
+    kept = as_dict(ProfileResult.from_report(report))
+    assert wait_text(kept) == "active (MKL-DNN on), passive (MKL-DNN off)"
+    assert kept["wait_policy"]["workers"][0]["pass"] == "timing"
+    assert kept["reference"]["speedup"]["note"] == report["reference"]["speedup"]["note"]
