@@ -42,6 +42,9 @@ _START_S = 6.0
 _PASS_S = {"operators": 2.0, "layers": 4.0, "primitives": 2.0}
 _CHECK_S = {"fusion": 40.0, "equivalence": 30.0}
 LAYOUTS = ("shared", "legacy")
+# What a worker of the shared layout also measures for the checks (mxprof.jobs.profile.companions).
+_COMPANION_WHAT = {"fused": "the fused graph timed", "outputs": "outputs of 4 fixed inputs",
+                   "fusion_trace": "both graphs traced for the fusion findings"}
 _CHECK_WHAT = {"fusion": ("fusion summary", "unfused and fused workers, batch 1"),
                "equivalence": ("equivalence check", "reference, MKL-DNN, fused on 4 random "
                                                     "inputs")}
@@ -216,7 +219,8 @@ def _steps(specs: list[RunSpec], groups, checks) -> list[Step]:
             f"{'1 and ' + str(s.batch_size) if s.pass_name == 'timing' else '1'}"
             for s in members)
         shared = ", one process" if len(members) > 1 else ""
-        extra = sorted({c for s in members for c in s.companions})
+        extra = [_COMPANION_WHAT[c] for c in _COMPANION_WHAT
+                 if any(c in s.companions for s in members)]
         if extra:
             shared += f"; for the checks: {', '.join(extra)}"
         seconds = _START_S + sum(2 + 2 * s.protocol.min_time if s.pass_name == "timing"
