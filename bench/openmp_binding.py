@@ -9,12 +9,20 @@ second). Model: resnet18_v1, random init, hybridize(static_alloc, static_shape),
 The ratio column is each configuration's median over the unbound default's, same run.
 
     PYTHONPATH=src python bench/openmp_binding.py [--rounds 3] [--cpus 0-1] [--seconds 3]
-        [--only NAMES] [--conditions as-is,loaded] [--extra-load K]
+        [--only NAMES] [--conditions as-is,loaded] [--extra-load K] [--preload S]
+    PYTHONPATH=src python bench/openmp_binding.py --wait-policies   # issue 25's evidence
 
-Conditions: every configuration is measured twice, "as-is" (whatever else runs on the machine:
-quiet only if the machine is) and "loaded" (K extra processes spinning on the bound CPUs for the
-whole condition, K = number of --cpus by default), and both tables are printed with the load
-average, so that a wait policy is chosen from both (see mxprof.cpu.openmp.choose_wait_policy).
+Conditions: every configuration is measured under each of --conditions: "as-is" (whatever else
+runs on the machine: quiet only if the machine is), "after-load" (K processes spin on the bound
+CPUs for --preload seconds, 60 by default, then stop, and the rounds start at once: the CPUs are
+idle, the 1-minute load average is still high) and "loaded" (K extra processes spinning on the
+bound CPUs for the whole condition, K = number of --cpus by default). Every table is printed
+with the load average, so that a wait policy is chosen from all (mxprof.cpu.openmp). The "wait"
+column is the policy each run's OpenMP really got (bind's auto decides from a 0.5 s window of
+the bound CPUs just before it execs the child).
+
+--wait-policies: `--only bind-active,bind-passive,bind --conditions after-load,loaded`:
+active vs passive vs auto, right after a minute of load and under load, in one run.
 
 Configurations (N = number of --cpus; mxprof bind runs the real CLI, which binds and execs):
   default        nothing set: MXNet and OpenMP choose
@@ -100,7 +108,11 @@ def child(seconds: float) -> None:
     after = _thread_states()
     busy = sorted(((after[t][1] - before.get(t, ("", 0.0))[1], after[t][0]) for t in after),
                   reverse=True)
+    blocktime = os.environ.get("KMP_BLOCKTIME")
+    wait = (os.environ.get("OMP_WAIT_POLICY", "").lower()
+            or ("passive" if blocktime == "0" else "active" if blocktime else "default"))
     print(json.dumps({
+        "wait": wait,
         "latency_ms": statistics.median(latencies) * 1e3,
         "throughput": throughput,
         "main_thread": after[str(os.getpid())][0],
@@ -171,13 +183,19 @@ def stop_load(spinners: list[subprocess.Popen]) -> None:
         proc.wait()
 
 
+def _spin_for(cpus: list[int], count: int, seconds: float) -> list[subprocess.Popen]:
+    spinners = start_load(cpus, count)
+    time.sleep(seconds)
+    return spinners
+
+
 def measure_condition(configs, rounds: int, seconds: float) -> dict[str, list[dict]]:
     results: dict[str, list[dict]] = {name: [] for name in configs}
     for r in range(rounds):
         for name, (env, affinity, prefix) in configs.items():
             out = run_once(env, affinity, prefix, seconds)
             results[name].append(out)
-            print(f"  round {r + 1} {name:13} {out['latency_ms']:7.1f} ms "
+            print(f"  round {r + 1} {name:13} {out['wait']:8} {out['latency_ms']:7.1f} ms "
                   f"{out['throughput']:6.1f} img/s  main thread on {out['main_thread']:5} "
                   f"busy {' '.join(out['busy'])}", flush=True)
     return results
@@ -186,12 +204,13 @@ def measure_condition(configs, rounds: int, seconds: float) -> dict[str, list[di
 def print_table(results: dict[str, list[dict]]) -> None:
     base_lat = statistics.median(o["latency_ms"] for o in results["default"])
     base_thr = statistics.median(o["throughput"] for o in results["default"])
-    print(f"{'configuration':14} {'b1 ms':>8} {'spread':>13} {'x default':>9} "
+    print(f"{'configuration':14} {'wait':15} {'b1 ms':>8} {'spread':>13} {'x default':>9} "
           f"{'b16 img/s':>9} {'spread':>13} {'x default':>9}  main thread / busy threads (last run)")
     for name, outs in results.items():
         lat = [o["latency_ms"] for o in outs]
         thr = [o["throughput"] for o in outs]
-        print(f"{name:14} {statistics.median(lat):8.1f} {min(lat):6.1f}-{max(lat):<6.1f} "
+        waits = ",".join(sorted({o.get("wait", "?") for o in outs}))
+        print(f"{name:14} {waits:15} {statistics.median(lat):8.1f} {min(lat):6.1f}-{max(lat):<6.1f} "
               f"{statistics.median(lat) / base_lat:9.2f} {statistics.median(thr):9.1f} "
               f"{min(thr):6.1f}-{max(thr):<6.1f} {statistics.median(thr) / base_thr:9.2f}  "
               f"{outs[-1]['main_thread']} / {' '.join(outs[-1]['busy'])}")
@@ -209,11 +228,18 @@ def main() -> None:
                         help="as-is, loaded or both, comma-separated (default: both)")
     parser.add_argument("--extra-load", type=int, default=None, metavar="K",
                         help="spinning processes of the loaded condition (default: one per CPU)")
+    parser.add_argument("--preload", type=float, default=60.0, metavar="S",
+                        help="seconds of load before the after-load condition (default 60)")
+    parser.add_argument("--wait-policies", action="store_true",
+                        help="active vs passive vs auto, after a minute of load and under load")
     parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
         child(args.seconds)
         return
+    if args.wait_policies:
+        args.only = args.only or "bind-active,bind-passive,bind"
+        args.conditions = "after-load,loaded"
 
     from mxprof.cpu.cpulist import parse_cpu_list
     from mxprof.cpu.openmp import detect_openmp_runtime
@@ -227,6 +253,11 @@ def main() -> None:
           f"{args.rounds} rounds, {args.seconds:g} s per figure per run", flush=True)
     tables = {}
     for condition in args.conditions.split(","):
+        if condition == "after-load":
+            before = os.getloadavg()[0]
+            stop_load(_spin_for(cpus, extra, args.preload))
+            print(f"after {args.preload:g} s of {extra} spinning processes: load average "
+                  f"{before:.1f} -> {os.getloadavg()[0]:.1f}, spinners stopped", flush=True)
         spinners = start_load(cpus, extra) if condition == "loaded" else []
         try:
             if spinners:

@@ -110,15 +110,22 @@ def test_openmp_env_values():
 
 
 def test_auto_wait_policy_spins_only_on_idle_cpus():
-    assert resolve_wait_policy("auto", threads=2, bound=2, online=2, load=0.3)[0] == "active"
-    policy, reason = resolve_wait_policy("auto", threads=2, bound=2, online=2, load=4.5)
+    from mxprof.cpu.load import CpuShare
+
+    def share(fraction, load=9.0):
+        return CpuShare(cpus=(0, 1), window_s=0.5, other_cpu_s=fraction, own_cpu_s=0.0,
+                        share=fraction, load_average=load)
+
+    # the window decides, whatever the load average says
+    assert resolve_wait_policy("auto", threads=2, share=share(0.02, load=9.0))[0] == "active"
+    policy, reason = resolve_wait_policy("auto", threads=2, share=share(0.45, load=0.1))
     assert policy == "passive"
-    assert reason == "auto: load average 4.5 on 2 CPUs, other processes share the 2 bound CPUs"
-    # the load fits on the CPUs outside the binding
-    assert resolve_wait_policy("auto", threads=18, bound=18, online=72, load=30.0)[0] == "active"
-    assert resolve_wait_policy("auto", threads=1, bound=2, online=2, load=0.0) == (
+    assert reason == ("auto: other processes took 45% of CPUs 0-1 over 0.50 s (1-min load "
+                      "average 0.1), limit 10%: they are shared")
+    assert resolve_wait_policy("auto", threads=2, share=share(0.10))[0] == "active"
+    assert resolve_wait_policy("auto", threads=1, share=share(0.9)) == (
         "passive", "auto: one OpenMP thread, no team waits")
-    assert resolve_wait_policy("active", threads=2, bound=2, online=2, load=9.0) == (
+    assert resolve_wait_policy("active", threads=2, share=share(0.9)) == (
         "active", "chosen by the user")
 
 

@@ -63,15 +63,24 @@ def test_our_own_workers_are_not_counted_as_other_load():
 
 
 @pytest.mark.parametrize("load", [0.0, 0.5, 0.51, 2.5, 2.51, 10.0])
-def test_one_busy_rule_before_a_run(load):
-    """`bind`'s warning and the wait policy's auto choice ask the same question (before: two
-    copies of the threshold, which could drift apart)."""
+def test_bind_warns_by_the_one_load_average_rule(load):
     from mxprof.commands.bind import busy_warning
     from mxprof.cpu.load import bound_cpus_shared
-    from mxprof.cpu.openmp import resolve_wait_policy
 
     shared = bound_cpus_shared(bound=2, online=4, load=load)
     assert shared == (load > 2.5)
     assert (busy_warning(4, 2, 2, load) is not None) == shared
-    policy, _ = resolve_wait_policy("auto", threads=2, bound=2, online=4, load=load)
-    assert policy == ("passive" if shared else "active")
+
+
+def test_per_cpu_lines_and_the_window_rule():
+    assert load.per_cpu_busy_jiffies(STAT) == {0: 50 + 2 + 25 + 1 + 1 + 3}
+    before = {0: 100, 1: 200, 2: 0}
+    after = {0: 140, 1: 230, 2: 50}  # CPU 2 is not the worker's: never counted
+    rec = load.share_record([1, 0], window_s=0.5, busy_before=before, busy_after=after,
+                            own_s=0.1, tick=100, load_average=3.0)
+    assert rec.cpus == (0, 1)
+    assert rec.other_cpu_s == pytest.approx(0.6) and rec.share == pytest.approx(0.6)
+    assert "60% of CPUs 0-1 over 0.50 s (1-min load average 3.0)" in rec.text
+    # our own time is never more than the CPUs' busy time: the share stays in 0..1
+    assert load.share_record([0], window_s=0.5, busy_before=before, busy_after=after,
+                             own_s=5.0).share == 0.0

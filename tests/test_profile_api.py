@@ -95,3 +95,27 @@ def test_run_reports_typed_events_and_a_partial_result_per_worker():
     assert [e.status for e in events.of(Finished)] == ["ok", "ok"]
     assert [len(p.runs) for p in partials] == [1, 2] and partials[0].kind == "profile"
     assert result.kind == "profile" and not result.failed and len(result.machine_load) == 2
+
+
+def test_the_notebook_call_takes_the_checks_from_the_timing_processes():
+    # mxprof.profile() runs the job's default layout ("shared", issue 24) like the command: the
+    # companion checks come from the timing processes, no worker of their own, and the result
+    # records what the run cost; every worker's wait policy was decided before it started.
+    from mxprof.events import Recorder, Started
+    from mxprof.jobs.profile.plan import Options, plan
+    from mxprof.jobs.profile.run import run
+    from mxprof.mx import models
+
+    planned = plan(Options(model=models.resolve(MODEL, shape=SHAPE), batch_size=2,
+                           min_time=0.1, processes=1, passes=("timing",), diagnosis=False))
+    assert planned.layout == "shared" and planned.checks == ("fusion", "equivalence")
+    assert planned.workers == 2 and not planned.check_steps
+    events = Recorder()
+    result = run(planned, events)
+    assert [e.total for e in events.of(Started)] == [2, 2]
+    assert result.checks["fusion"]["status"] == "ok", result.checks
+    assert result.checks["fusion"]["processes"] == 1
+    assert result.checks["equivalence"]["status"] == "ok", result.checks
+    assert result.cost.layout == "shared" and result.cost.workers == 2
+    assert result.cost.phases_s["companions"] > 0
+    assert {w.asked for w in result.wait_policy.workers} == {"auto"}

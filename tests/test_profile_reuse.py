@@ -81,9 +81,15 @@ def test_operators_in_the_timing_process_match_a_worker_of_their_own(tmp_path):
 def test_dry_run_lists_which_passes_share_a_worker(cli):
     proc = cli("profile", "resnet18_v1", "--dry-run", "--processes", "2")
     assert proc.returncode == 0, proc.stderr
-    # 7 worker processes (2 rounds of timing, 2 of them with the operators pass; layers x 2,
-    # primitives) and the 2 companion checks.
-    assert "9 worker(s) planned" in proc.stdout.splitlines()[0]
+    # 8 worker processes (2 rounds of timing, 2 of them with the operators pass; the MKL-DNN
+    # layers pass in 2 processes like the timing, the reference's in 1; primitives); the
+    # companion checks run inside them (the "shared" layout), so no row of their own, as they
+    # had in the legacy layout.
+    assert "8 worker(s) planned" in proc.stdout.splitlines()[0]
+    assert "overhead ratio" in proc.stdout and "seconds per phase: " in proc.stdout
+    legacy = cli("profile", "resnet18_v1", "--dry-run", "--processes", "2", "--layout", "legacy")
+    assert "10 worker(s) planned" in legacy.stdout.splitlines()[0]
+    assert "fusion summary" in legacy.stdout and "fusion summary" not in proc.stdout
     shared = [ln for ln in proc.stdout.splitlines() if "one process" in ln]
     assert len(shared) == 2
     assert "mkldnn timing + operators" in shared[0]

@@ -100,6 +100,10 @@ ADDED_SINCE = (
     ({"pass_name", "config", "mkldnn"}, {"threads_why": None}),  # RunSpec.threads_why
     # RunResult.phases and .shared_with (passes sharing a worker process)
     ({"spec", "status", "wall_s"}, {"phases": {}, "shared_with": []}),
+    ({"spec", "status", "wall_s"}, {"wait": None}),  # RunResult.wait (the wait decision)
+    # RunSpec.companions, RunResult.companions (the checks inside the timing processes)
+    ({"pass_name", "config", "mkldnn"}, {"companions": []}),
+    ({"spec", "status", "wall_s"}, {"companions": None}),
     # CompareRow: what its workers ran with (oneDNN, allowed CPUs, cores, wait policy)
     ({"machine", "build", "metric", "key"}, {"onednn": None, "affinity": None,
                                              "physical_cores": None, "wait_policy": None}),

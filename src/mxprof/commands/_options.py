@@ -373,13 +373,13 @@ def print_plan(command: str, rows: list[tuple[str, str]], estimate_s: float,
 
 def wait_choice(args, threads: int | None, bound: int | None = None) -> tuple[str, str]:
     """(policy, why): the OpenMP wait policy every worker of this command gets ("active" |
-    "passive"), from `--wait-policy` by `mxprof.cpu.openmp.resolve_wait_policy` on the CPUs
-    the workers may use and the load now (`bound`: the CPUs the workers are bound to, default
-    this process's)."""
+    "passive"), from `--wait-policy` by `mxprof.cpu.openmp.resolve_wait_policy`: for auto,
+    other processes' share of this process's CPUs over a short window now (`bound`: the count
+    of CPUs the workers are bound to, the thread count when `threads` is None)."""
     from mxprof.cpu.openmp import resolve_wait_policy
     bound = bound or len(os.sched_getaffinity(0))
     return resolve_wait_policy(getattr(args, "wait_policy", "auto") or "auto",
-                               threads=threads or bound, bound=bound)
+                               threads=threads or bound)
 
 
 def announce_wait(choice: tuple[str, str]) -> None:

@@ -54,7 +54,7 @@ def add_arguments(parser) -> None:
     parser.add_argument("command", nargs=argparse.REMAINDER, help="the command to run, after --")
 
 
-def _plan_env(args, topology, cpus, load: float):
+def _plan_env(args, topology, cpus):
     from mxprof.cpu.openmp import (
         choose_threads,
         detect_openmp_runtime,
@@ -66,8 +66,7 @@ def _plan_env(args, topology, cpus, load: float):
     runtime = detect_openmp_runtime("mxnet") if args.openmp == "auto" else args.openmp
     # One per physical core of `cpus` by default, as every measuring command (choose_threads).
     threads = choose_threads(args.threads, cpus, topology=topology).threads
-    wait = resolve_wait_policy(args.wait_policy, threads=threads, bound=len(cpus),
-                               online=len(topology.online), load=load)
+    wait = resolve_wait_policy(args.wait_policy, threads=threads, cpus=cpus)
     # Never both families: Intel OpenMP given KMP_AFFINITY and OMP_PLACES warns, ignores
     # OMP_PLACES and (libiomp5 2026.2, measured) still put both threads of a 2-CPU run on one
     # CPU. KMP_* alone is right for Intel and harmless (unpinned threads) for GNU.
@@ -150,7 +149,7 @@ def run(args) -> int:
 
     command, topology, cpus, nodes = _checked(args)
     load = os.getloadavg()[0]
-    runtime, threads, env, wait = _plan_env(args, topology, cpus, load)
+    runtime, threads, env, wait = _plan_env(args, topology, cpus)
     if threads > len(cpus):
         print(f"mxprof: warning: {threads} OpenMP threads on {len(cpus)} CPUs: threads will "
               "share CPUs (oversubscription slows oneDNN kernels)", file=sys.stderr)

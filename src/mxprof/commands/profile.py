@@ -67,6 +67,10 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--test-hook", action="append", default=[], help=argparse.SUPPRESS)
     # Every pass in a process of its own (bench/processes_cost.py measures what sharing saves).
     p.add_argument("--no-share", action="store_true", help=argparse.SUPPRESS)
+    # The process layout before issue 24 (checks in workers of their own, every worker builds
+    # its own weights): bench/profile_wall.py measures both in one run.
+    p.add_argument("--layout", choices=("shared", "legacy"), default="shared",
+                   help=argparse.SUPPRESS)
 
 
 def _list(text: str) -> tuple[str, ...]:
@@ -93,7 +97,8 @@ def options_of(args):
         refresh_ceilings=args.refresh_ceilings, reference_protocol=args.reference_protocol,
         cores=args.cores, membind=args.membind, physical_only=args.physical_only,
         threads=args.threads, wait_policy=args.wait_policy, timeout=args.timeout,
-        workdir=args.workdir, share=not args.no_share, hooks=_hooks(args.test_hook),
+        workdir=args.workdir, share=not args.no_share, layout=args.layout,
+        hooks=_hooks(args.test_hook),
         python=_other_build(args, make=not args.dry_run))
 
 
@@ -185,6 +190,10 @@ def run(args) -> int:
     _options.announce_wait((planned.placement.wait_policy, planned.placement.wait_why))
     from mxprof.commands._progress import Progress
     from mxprof.jobs.profile.run import run as run_job
-    with Progress("profile", planned.workers + len(planned.checks)) as progress:
+    with Progress("profile", planned.workers + len(planned.check_steps)) as progress:
         result = run_job(planned, progress.on_event, on_partial=_write_partial(args))
+    if result.cost is not None:
+        from mxprof.jobs.profile.cost import cost_lines
+        for line in cost_lines(result.cost.to_dict()):
+            print(f"mxprof: {line}", file=sys.stderr)
     return _finish(args, result, EXIT_FAILED if result.failed else EXIT_OK)

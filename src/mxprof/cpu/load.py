@@ -18,10 +18,13 @@ standard deviation is greater than 10% of the mean"): competition for the cores 
 shows up in the timings at about that size. A worker that waits for a CPU sees every OpenMP
 barrier stretched, so this bias is one-sided (slower), not noise that averages out.
 
-Before a run, when no window can be measured yet (`mxprof bind` execs the command; the OpenMP
-wait policy is chosen before the workers start), `bound_cpus_shared(bound, online, load)` is the
-same question asked of the 1-minute load average: do other processes need more CPUs than the
-ones outside the binding? (load > online - bound + LOAD_MARGIN).
+Just before a worker starts, `cpu_share(cpus, window_s)` asks the same question of a short
+window (0.5 s by default) on the CPUs that worker will use: the busy jiffies of their own
+/proc/stat lines ("cpuN") minus this process tree's, as a fraction of window x those CPUs
+(`CpuShare`). The OpenMP wait policy "auto" decides from it (mxprof.cpu.openmp): the 1-minute
+load average lags the machine by a minute (right after a build it is still 1-2 on an idle
+machine), the window does not. `bound_cpus_shared(bound, online, load)` is the old question
+asked of the load average, kept for `mxprof bind`'s warning, which needs no window.
 
 Linux only: elsewhere (no /proc) `start()` returns a monitor whose `stop()` gives None.
 """
@@ -33,6 +36,7 @@ import os
 import time
 from pathlib import Path
 
+from mxprof.cpu.cpulist import format_cpu_list
 from mxprof.schema import Record
 
 BUSY_FRACTION = 0.10
@@ -91,6 +95,77 @@ def bound_cpus_shared(*, bound: int, online: int, load: float) -> bool:
     a binding of `bound` CPUs can absorb (plus LOAD_MARGIN): other processes then run on the
     bound CPUs too. The rule before a run; `LoadMonitor` measures the run itself."""
     return load > online - bound + LOAD_MARGIN
+
+
+class CpuShare(Record, frozen=True):
+    """What other processes took of some CPUs over a short window just before a worker starts.
+
+    cpus: the CPUs measured (the worker's); window_s: the window's wall seconds; other_cpu_s:
+    busy CPU seconds of those CPUs minus this process tree's own (clamped at 0); own_cpu_s:
+    ours; share: other_cpu_s / (window_s x len(cpus)), 0-1; load_average: the 1-minute load
+    average at the end of the window, for the record only (the decision never reads it).
+    """
+
+    cpus: tuple[int, ...]
+    window_s: float
+    other_cpu_s: float
+    own_cpu_s: float
+    share: float
+    load_average: float | None = None
+
+    @property
+    def text(self) -> str:
+        """'other processes took 3% of CPUs 0-1 over 0.50 s (1-min load average 1.9)'."""
+        load = (f" (1-min load average {self.load_average:.1f})"
+                if self.load_average is not None else "")
+        return (f"other processes took {100 * self.share:.0f}% of CPUs "
+                f"{format_cpu_list(self.cpus)} over {self.window_s:.2f} s{load}")
+
+
+def per_cpu_busy_jiffies(text: str) -> dict[int, int]:
+    """Busy jiffies (all but idle, iowait) of every "cpuN" line of /proc/stat text."""
+    out = {}
+    for line in text.splitlines():
+        if line.startswith("cpu") and line[3:4].isdigit():
+            name, *values = line.split()
+            f = [int(v) for v in values]
+            out[int(name[3:])] = f[0] + f[1] + f[2] + sum(f[5:8])
+    return out
+
+
+def share_record(cpus, *, window_s: float, busy_before: dict[int, int],
+                 busy_after: dict[int, int], own_s: float, tick: int = 100,
+                 load_average: float | None = None) -> CpuShare:
+    """The window's rule itself (pure): busy seconds of `cpus` between the two /proc/stat
+    snapshots, minus `own_s` (this process tree's CPU seconds, wherever they ran: never more
+    than the truth, so the share can only be underestimated by our own few jiffies)."""
+    cpus = tuple(sorted(cpus))
+    busy_s = sum(busy_after.get(c, 0) - busy_before.get(c, 0) for c in cpus) / tick
+    window_s = max(window_s, 1e-9)
+    other_s = max(0.0, busy_s - own_s)
+    return CpuShare(cpus=cpus, window_s=window_s, other_cpu_s=other_s, own_cpu_s=own_s,
+                    share=min(1.0, other_s / (window_s * max(len(cpus), 1))),
+                    load_average=load_average)
+
+
+def cpu_share(cpus=None, window_s: float = 0.5) -> CpuShare | None:
+    """Measure `share_record` over `window_s` seconds now (this call sleeps that long) on
+    `cpus` (default: the CPUs this process may use). None where /proc is missing."""
+    cpus = sorted(os.sched_getaffinity(0)) if not cpus else sorted(cpus)
+    stat, own = _read("stat"), _read("self/stat")
+    if stat is None or own is None:
+        return None
+    t0 = time.monotonic()
+    time.sleep(window_s)
+    stat2, own2, loadavg = _read("stat"), _read("self/stat"), _read("loadavg")
+    wall = time.monotonic() - t0
+    if stat2 is None or own2 is None:
+        return None
+    tick = os.sysconf("SC_CLK_TCK")
+    return share_record(cpus, window_s=wall, busy_before=per_cpu_busy_jiffies(stat),
+                        busy_after=per_cpu_busy_jiffies(stat2),
+                        own_s=(own_jiffies(own2) - own_jiffies(own)) / tick, tick=tick,
+                        load_average=load_average(loadavg) if loadavg else None)
 
 
 def system_busy_jiffies(text: str) -> int:

@@ -47,8 +47,10 @@ faster (15.6 ms spinning vs 22 ms passive on a quiet machine, issue 9; 21.7 vs 5
 round at load average 2.5), and once other processes share the CPUs a spinning thread burns the
 time slice its teammates need (load average 8.6-10.6: 932-2116 ms with libgomp's default spin
 vs 39-156 ms passive, medians 1900 vs 42 ms). So "auto", the default, picks "active" when the
-bound CPUs look idle (see `resolve_wait_policy`) and "passive" otherwise; the
-policy that ran is recorded with every result (`wait_policy_in_force`).
+worker's CPUs are idle now, measured over a short window just before it starts
+(`decide_wait_policy`: other processes' share of those CPUs, mxprof.cpu.load.cpu_share), and
+"passive" otherwise; the decision and its evidence are recorded with every profile worker's
+result (`WaitDecision`), the policy in force with every result (`wait_policy_in_force`).
 Never set both families: libiomp5 given KMP_AFFINITY and OMP_PLACES warns, ignores OMP_PLACES
 and (intel-openmp 2026.2, measured) put both threads of a 2-CPU run on one CPU.
 """
@@ -63,8 +65,9 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from mxprof.cpu.load import bound_cpus_shared
+from mxprof.cpu.load import BUSY_FRACTION, CpuShare, cpu_share
 from mxprof.cpu.topology import Topology
+from mxprof.schema import Record
 
 INTEL_AFFINITY = "granularity=fine,compact,1,0"
 DEFAULT_BLOCKTIME_MS = 1
@@ -72,6 +75,11 @@ WAIT_POLICIES = ("auto", "active", "passive")
 # libgomp's spin count when OMP_WAIT_POLICY is unset (libgomp/env.c: "3 msec blocking when
 # OMP_WAIT_POLICY is not specified"); ACTIVE alone would spin 3e10 iterations.
 GNU_ACTIVE_SPINCOUNT = 300_000
+# auto spins only when other processes took at most this share of the worker's CPUs over the
+# window before it starts: the busy-machine rule of mxprof.cpu.load (a run past it is flagged).
+WAIT_SHARE = BUSY_FRACTION
+# Long enough for 50 jiffies per CPU at 100 Hz (2% steps), short beside a worker's seconds.
+WAIT_WINDOW_S = 0.5
 
 # Variables that change how OpenMP threads are placed or wait: recorded with every result.
 OPENMP_VARIABLES = (
@@ -100,30 +108,54 @@ def openmp_places(topology: Topology, cpus: Sequence[int]) -> tuple[int, ...]:
     return tuple(cpu_id for rank in ranks for cpu_id in rank)
 
 
-def resolve_wait_policy(policy: str, *, threads: int, bound: int | None = None,
-                        online: int | None = None, load: float | None = None) -> tuple[str, str]:
-    """("active" or "passive", why): `policy` itself unless it is "auto".
+class WaitDecision(Record, frozen=True):
+    """How one worker's OpenMP threads wait and why (recorded with its result).
 
-    auto: "passive" for one thread (nothing waits: the policy changes nothing) and when the
-    1-minute load average exceeds what the CPUs outside the binding can absorb
-    (`mxprof.cpu.load.bound_cpus_shared`, the rule of `mxprof bind`'s busy warning), else
-    "active". `bound` defaults to
-    the CPUs this process may use, `online` to os.cpu_count(), `load` to os.getloadavg()[0].
-    Raises ValueError for an unknown policy.
+    asked: the --wait-policy given ("auto", "active", "passive"); policy: what the worker got
+    ("active" | "passive"); why: the reason as reports print it; window: the evidence of an
+    auto decision (other processes' share of the worker's CPUs over a short window, see
+    `mxprof.cpu.load.cpu_share`), None when nothing was measured.
+    """
+
+    asked: str
+    policy: str
+    why: str
+    window: CpuShare | None = None
+
+
+def decide_wait_policy(policy: str, *, threads: int, cpus: Sequence[int] | None = None,
+                       window_s: float = WAIT_WINDOW_S,
+                       share: CpuShare | None = None) -> WaitDecision:
+    """The wait policy of one worker about to start on `cpus` (default: this process's).
+
+    auto: "passive" for one thread (nothing waits), else "passive" when other processes took
+    more than WAIT_SHARE of `cpus` over the last `window_s` seconds (measured now: this sleeps
+    `window_s`; or `share` when given), else "active". Never the load average: it lags the
+    machine by a minute, so right after any work ended it said "busy" on idle CPUs and the
+    headline latency came out about 40% pessimistic (issue 25). Where /proc cannot be read,
+    "passive" (the choice that cannot cost 4x). Raises ValueError for an unknown policy.
     """
     if policy not in WAIT_POLICIES:
         raise ValueError(f"unknown wait policy {policy!r}: use one of {', '.join(WAIT_POLICIES)}")
     if policy != "auto":
-        return policy, "chosen by the user"
+        return WaitDecision(policy, policy, "chosen by the user")
     if threads < 2:
-        return "passive", "auto: one OpenMP thread, no team waits"
-    bound = len(os.sched_getaffinity(0)) if bound is None else bound
-    online = (os.cpu_count() or bound) if online is None else online
-    load = os.getloadavg()[0] if load is None else load
-    if bound_cpus_shared(bound=bound, online=online, load=load):
-        return "passive", (f"auto: load average {load:.1f} on {online} CPUs, other processes share "
-                           f"the {bound} bound CPUs")
-    return "active", f"auto: load average {load:.1f} on {online} CPUs, the {bound} bound CPUs look idle"
+        return WaitDecision("auto", "passive", "auto: one OpenMP thread, no team waits")
+    share = share if share is not None else cpu_share(cpus, window_s)
+    if share is None:
+        return WaitDecision("auto", "passive", "auto: no /proc to measure the CPUs, the safe "
+                            "choice")
+    busy = share.share > WAIT_SHARE
+    verdict = ("they are shared" if busy else "they look idle")
+    return WaitDecision("auto", "passive" if busy else "active",
+                        f"auto: {share.text}, limit {100 * WAIT_SHARE:.0f}%: {verdict}", share)
+
+
+def resolve_wait_policy(policy: str, *, threads: int, cpus: Sequence[int] | None = None,
+                        share: CpuShare | None = None) -> tuple[str, str]:
+    """(policy, why) of `decide_wait_policy` (same arguments and errors)."""
+    d = decide_wait_policy(policy, threads=threads, cpus=cpus, share=share)
+    return d.policy, d.why
 
 
 def openmp_env(threads: int, *, intel_openmp: bool = True, blocktime: int = DEFAULT_BLOCKTIME_MS,
@@ -137,15 +169,14 @@ def openmp_env(threads: int, *, intel_openmp: bool = True, blocktime: int = DEFA
     to the first place (measured; the module docstring says why that is not the default).
     wait_policy: "active" (KMP_BLOCKTIME=`blocktime`; GNU: OMP_WAIT_POLICY=ACTIVE,
     GOMP_SPINCOUNT=300000), "passive" (KMP_BLOCKTIME=0; GNU: OMP_WAIT_POLICY=PASSIVE) or "auto"
-    (`resolve_wait_policy` on this process's CPUs and load; callers that bind CPUs should resolve
-    it themselves and pass the result). Raises ValueError for bad counts or policies.
+    (`resolve_wait_policy` on `places` or this process's CPUs, measured now; callers that bind
+    CPUs should resolve it themselves and pass the result). Raises ValueError for bad counts or policies.
     """
     if threads < 1:
         raise ValueError(f"the number of OpenMP threads must be at least 1, got {threads}")
     if blocktime < 0:
         raise ValueError(f"KMP_BLOCKTIME must be >= 0 ms, got {blocktime}")
-    policy, _ = resolve_wait_policy(wait_policy, threads=threads,
-                                    bound=len(places) if places else None)
+    policy, _ = resolve_wait_policy(wait_policy, threads=threads, cpus=places)
     env = {"OMP_NUM_THREADS": str(threads)}
     if intel_openmp:
         env["KMP_AFFINITY"] = INTEL_AFFINITY
@@ -322,7 +353,7 @@ def detect_openmp_runtime(package: str = "mxnet") -> str:
 
 __all__ = [
     "DEFAULT_BLOCKTIME_MS", "GNU_ACTIVE_SPINCOUNT", "INTEL_AFFINITY", "OPENMP_VARIABLES",
-    "THREADS_RUNTIME", "WAIT_POLICIES", "ThreadChoice", "choose_threads", "detect_openmp_runtime",
-    "elf_needed", "mxnet_default_threads", "openmp_env", "openmp_places", "resolve_wait_policy",
+    "THREADS_RUNTIME", "WAIT_POLICIES", "WAIT_SHARE", "WAIT_WINDOW_S", "ThreadChoice",
+    "WaitDecision", "choose_threads", "decide_wait_policy", "detect_openmp_runtime", "elf_needed", "mxnet_default_threads", "openmp_env", "openmp_places", "resolve_wait_policy",
     "wait_policy_in_force",
 ]

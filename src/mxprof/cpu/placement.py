@@ -39,7 +39,9 @@ class Placement(Record, frozen=True, kw_only=True):
     physical_only: bool = False
     threads: int | None = None
     threads_why: str = "runtime default"
-    wait_policy: str = "passive"  # "active" | "passive"
+    # "active" | "passive"; "auto" only from `resolve(..., decide_wait=False)`: a job that
+    # decides it per worker right before each starts (the profile job's runner).
+    wait_policy: str = "passive"
     wait_why: str = ""
 
     @property
@@ -77,12 +79,14 @@ def _cpus(topology, cores: str | None, physical_only: bool) -> tuple[int, ...] |
 
 def resolve(cores: str | None = None, membind: str | None = None, *,
             physical_only: bool = False, threads: int | str | None = None,
-            wait_policy: str = "auto", topology=None) -> Placement:
+            wait_policy: str = "auto", topology=None, decide_wait: bool = True) -> Placement:
     """The one Placement of a job (module docstring). `threads`: a count, "runtime" or None
-    (one per physical core of the CPUs used); `wait_policy`: auto | active | passive.
+    (one per physical core of the CPUs used); `wait_policy`: auto | active | passive, auto
+    decided now from the CPUs' last 0.5 s, or kept "auto" when not `decide_wait` (the job
+    decides it before each worker, mxprof.jobs.profile.runner.wait_decision).
     Raises ValueError naming the bad option."""
     from mxprof.cpu.binding import select_nodes
-    from mxprof.cpu.openmp import choose_threads, resolve_wait_policy
+    from mxprof.cpu.openmp import choose_threads
     from mxprof.cpu.topology import read_topology
 
     if cores is not None or membind is not None or physical_only:
@@ -100,12 +104,20 @@ def resolve(cores: str | None = None, membind: str | None = None, *,
             raise ValueError(f"--membind {membind}: {exc}") from None
     choice = choose_threads(threads, cpus, topology=topology)
     bound = len(cpus) if cpus else len(os.sched_getaffinity(0))
-    policy, why = resolve_wait_policy(wait_policy or "auto", threads=choice.threads or bound,
-                                      bound=bound)
+    policy, why = _wait(wait_policy or "auto", threads=choice.threads or bound, cpus=cpus,
+                        decide=decide_wait)
     return Placement(cores=None if cpus is None else format_cpu_list(cpus),
                      membind=None if nodes is None else format_cpu_list(nodes),
                      physical_only=physical_only, threads=choice.threads,
                      threads_why=choice.why, wait_policy=policy, wait_why=why)
+
+
+def _wait(policy: str, *, threads: int, cpus, decide: bool) -> tuple[str, str]:
+    from mxprof.cpu.openmp import WAIT_WINDOW_S, resolve_wait_policy
+    if policy == "auto" and not decide:
+        return "auto", (f"decided before each worker from the CPU time other processes take "
+                        f"on its CPUs over {WAIT_WINDOW_S:g} s")
+    return resolve_wait_policy(policy, threads=threads, cpus=cpus)
 
 
 def node0(topology=None) -> tuple[str, str]:

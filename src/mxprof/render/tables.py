@@ -93,9 +93,21 @@ def run_settings(report: dict[str, Any]) -> tuple[Any, str, str | None]:
     env = report.get("environment") or {}
     mx = env.get("mxnet") or {}
     threads = mx.get("openmp_threads") or env.get("threads") or (report.get("protocol") or {}).get("threads")
-    wait = (env.get("wait_policy") or {}).get("policy") or "not recorded"
+    wait = wait_text(report) or (env.get("wait_policy") or {}).get("policy") or "not recorded"
     clock = ((report.get("latency_ms") or {}).get("protocol") or {}).get("clock")
     return threads, wait, clock
+
+
+def wait_text(report: dict[str, Any]) -> str | None:
+    """'active' when every configuration's timing ran one policy, else each named:
+    'active (MKL-DNN on), passive (MKL-DNN off)'; None for files without decisions."""
+    on = (report.get("wait_policy") or {}).get("policy")
+    off = ((report.get("reference") or {}).get("wait_policy") or {}).get("policy")
+    if not on:
+        return None
+    if off is None or off == on:
+        return on
+    return f"{on} (MKL-DNN on), {off} (MKL-DNN off)"
 
 
 def threads_why(report: dict[str, Any]) -> str:

@@ -142,7 +142,9 @@ def rows(records: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
     seen: dict[tuple, int] = {}
     for record in latest_by_key(records, identity=record_identity):
         for row in _record_rows(record):
-            k = (*group_key(row), row["config"])
+            # The policy that ran is part of what a row is: a passive process is never pooled
+            # with an active one (auto decides per worker, mxprof.jobs.profile.runner).
+            k = (*group_key(row), row["config"], row.get("wait_policy"))
             if k not in seen:
                 seen[k] = len(groups)
                 groups.append([row])
@@ -204,12 +206,30 @@ def _build_key(row: dict[str, Any]) -> tuple:
             row.get("threads_asked"), row["config"])
 
 
+def _counterpart(by_config: dict[tuple, dict[str, Any]], row: dict[str, Any],
+                 config: str) -> dict[str, Any] | None:
+    """The `config` row `row` is compared with: under the same OpenMP wait policy when one
+    ran, else another, and then `row` says so in its notes."""
+    same = by_config.get((*group_key(row), config, row.get("wait_policy")))
+    if same is not None:
+        return same
+    other = by_config.get((*group_key(row), config, "any"))
+    if other is not None:
+        row["notes"] = [*row.get("notes", ()), f"compared with {config} run under wait policy "
+                        f"{other.get('wait_policy')}, this one ran {row.get('wait_policy')}: "
+                        "the ratio includes the policy's difference"]
+    return other
+
+
 def add_speedups(rows_in: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
     """`speedup` (plain, schema 1) and `speedup_ratio` over MKL-DNN off; for fused rows the
     same over MKL-DNN on; for every build after the first of a machine, `vs_build` over the
     first build's same configuration."""
     ok = [r for r in rows_in if r["metric"] != "failed"]
-    by_config = {(*group_key(r), r["config"]): r for r in ok}
+    by_config: dict[tuple, dict[str, Any]] = {}
+    for r in ok:  # the same wait policy first; another only when there is none (with a note)
+        by_config[(*group_key(r), r["config"], r.get("wait_policy"))] = r
+        by_config.setdefault((*group_key(r), r["config"], "any"), r)
     first_build: dict[tuple, dict[str, Any]] = {}
     for r in ok:
         first_build.setdefault(_build_key(r), r)
@@ -217,11 +237,11 @@ def add_speedups(rows_in: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
     for r in rows_in:
         r = dict(r)
         if r["metric"] != "failed" and r["config"] != "reference":
-            off = by_config.get((*group_key(r), "reference"))
+            off = _counterpart(by_config, r, "reference")
             r["speedup"] = speedup(r["metric"], off and _value(off), _value(r))
             r["speedup_ratio"] = speedup_ratio(off, r)
             if r["config"] == "fused":
-                on = by_config.get((*group_key(r), "mkldnn"))
+                on = _counterpart(by_config, r, "mkldnn")
                 r["speedup_vs_mkldnn"] = speedup(r["metric"], on and _value(on), _value(r))
                 r["speedup_vs_mkldnn_ratio"] = speedup_ratio(on, r)
         base = first_build.get(_build_key(r)) if r["metric"] != "failed" else None

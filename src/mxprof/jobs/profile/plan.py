@@ -7,6 +7,12 @@ batch and timing protocol (--reference-protocol, --fast/--rigorous), the one `Pl
 every worker (mxprof.cpu.placement), the `RunSpec`s (MKL-DNN on, and off unless
 `reference=False`; headline timings first, so an interrupted run keeps what matters most), the
 processes they share (mxprof.jobs.profile.runner.group_specs) and the steps `--dry-run` prints.
+The layout (issue 24): "shared" (the default) asks the timing processes for the companion
+checks' measurements (`with_companions`: no check worker of its own) and lets the runner build
+the weights once; "legacy" (hidden `--layout legacy`, for bench/profile_wall.py) runs the
+checks in workers of their own after the main run. Either way the plan carries the estimated
+cost (mxprof.jobs.profile.cost: seconds per phase, overhead ratio) that `--dry-run` prints.
+The wait policy "auto" stays "auto" in the specs: the runner decides it before each worker.
 Bad input raises UsageError naming the option. `mxprof.jobs.profile.run.run` runs the plan.
 """
 
@@ -35,6 +41,10 @@ REFERENCE_MIN_TIME = 10.0
 _START_S = 6.0
 _PASS_S = {"operators": 2.0, "layers": 4.0, "primitives": 2.0}
 _CHECK_S = {"fusion": 40.0, "equivalence": 30.0}
+LAYOUTS = ("shared", "legacy")
+# What a worker of the shared layout also measures for the checks (mxprof.jobs.profile.companions).
+_COMPANION_WHAT = {"fused": "the fused graph timed", "outputs": "outputs of 4 fixed inputs",
+                   "fusion_trace": "both graphs traced for the fusion findings"}
 _CHECK_WHAT = {"fusion": ("fusion summary", "unfused and fused workers, batch 1"),
                "equivalence": ("equivalence check", "reference, MKL-DNN, fused on 4 random "
                                                     "inputs")}
@@ -66,6 +76,7 @@ class Options(msgspec.Struct, kw_only=True):
     timeout: float = DEFAULT_TIMEOUT  # seconds per worker
     workdir: str | None = None
     share: bool = True  # the operators pass joins the last timing process
+    layout: str = "shared"  # LAYOUTS: the companion checks inside the timing processes or not
     hooks: dict[str, str] = msgspec.field(default_factory=dict)  # test faults "CONFIG:PASS"
     # Another build's interpreter (profile --python/--build, mxprof.host.builds): every worker
     # runs under it; the companion checks are skipped (they would run this interpreter's MXNet).
@@ -82,10 +93,25 @@ class ProfilePlan(Plan, kw_only=True):
     specs: list[RunSpec]
     groups: list[tuple[int, ...]]
     checks: tuple[str, ...] = ()
+    cost: dict | None = None  # estimated (mxprof.jobs.profile.cost.estimate_cost)
 
     @property
     def workers(self) -> int:
         return len(self.groups)
+
+    @property
+    def layout(self) -> str:
+        return self.options.layout
+
+    @property
+    def check_steps(self) -> tuple[str, ...]:
+        """The checks that run as steps of their own (the legacy layout's check workers); in
+        the shared layout the timing processes measure them."""
+        return self.checks if self.layout == "legacy" else ()
+
+    @property
+    def estimate_s(self) -> float:
+        return self.cost["wall_s"] if self.cost else super().estimate_s
 
 
 def plan_specs(model: ModelSpec, *, batch_size: int, protocol: Protocol,
@@ -140,6 +166,8 @@ def _check(options: Options) -> None:
         value = getattr(options, name)
         if value is not None and not value > 0:
             raise UsageError(f"--{name.replace('_', '-')} must be > 0, got {value}")
+    if options.layout not in LAYOUTS:
+        raise UsageError(f"--layout must be one of {', '.join(LAYOUTS)}, got {options.layout}")
     unknown = set(options.checks) - set(CHECKS)
     if unknown:
         raise UsageError(f"unknown check(s) {', '.join(sorted(unknown))}; "
@@ -158,7 +186,8 @@ def _placement(options: Options) -> Placement:
         cores, membind = cores or ref_cores, membind or ref_node
     try:
         return resolve(cores, membind, physical_only=options.physical_only,
-                       threads=options.threads, wait_policy=options.wait_policy)
+                       threads=options.threads, wait_policy=options.wait_policy,
+                       decide_wait=False)
     except ValueError as exc:
         raise UsageError(str(exc)) from None
 
@@ -190,6 +219,10 @@ def _steps(specs: list[RunSpec], groups, checks) -> list[Step]:
             f"{'1 and ' + str(s.batch_size) if s.pass_name == 'timing' else '1'}"
             for s in members)
         shared = ", one process" if len(members) > 1 else ""
+        extra = [_COMPANION_WHAT[c] for c in _COMPANION_WHAT
+                 if any(c in s.companions for s in members)]
+        if extra:
+            shared += f"; for the checks: {', '.join(extra)}"
         seconds = _START_S + sum(2 + 2 * s.protocol.min_time if s.pass_name == "timing"
                                  else _PASS_S[s.pass_name] for s in members)
         steps.append(Step(label=group_label(members), seconds=seconds,
@@ -213,12 +246,18 @@ def plan(options: Options) -> ProfilePlan:
                            placement=placement, hooks=hooks, processes=processes)
     except ValueError as exc:  # an unknown pass
         raise UsageError(str(exc)) from None
-    groups = group_specs(specs, share=options.share)
     checks = tuple(c for c in CHECKS if c in options.checks and options.python is None)
+    if options.layout == "shared" and checks:
+        from mxprof.jobs.profile.checks import with_companions
+        specs = with_companions(specs, checks)
+    groups = group_specs(specs, share=options.share)
+    from mxprof.jobs.profile.cost import cost_lines, estimate_cost
+    cost = estimate_cost(specs, len(groups), options.layout, checks)
     notes = [f"protocol: warm-up {protocol.warmup}, "
              + (f"{protocol.iterations} timed calls" if protocol.iterations
                 else f">= {protocol.min_time:g} s of timed calls") + " per measurement, "
              f"{processes} timing process(es) per configuration",
-             f"binding: {placement.describe()}"]
+             f"binding: {placement.describe()}", *cost_lines(cost, estimated=True)]
     return ProfilePlan(options=options, placement=placement, specs=specs, groups=groups,
-                       checks=checks, steps=_steps(specs, groups, checks), notes=notes)
+                       checks=checks, cost=cost, notes=notes,
+                       steps=_steps(specs, groups, checks if options.layout == "legacy" else ()))

@@ -61,6 +61,36 @@ class RunRow(Record, frozen=True, kw_only=True, forbid_unknown_fields=True):
     stderr_tail: str | None = None
 
 
+class WaitWorker(Record, frozen=True, kw_only=True):
+    """One worker's OpenMP wait decision (mxprof.cpu.openmp.WaitDecision), as the report
+    lists it; share: other processes' share of its CPUs over the window (auto), else None."""
+
+    pass_: str = msgspec.field(name="pass")
+    policy: str  # "active" | "passive"
+    asked: str  # "auto" | "active" | "passive"
+    why: str
+    share: float | None = None
+
+
+class WaitSection(Record, frozen=True, kw_only=True):
+    """How one configuration's workers waited: policy of its timing processes ("active",
+    "passive" or "mixed") and every worker's decision."""
+
+    policy: str
+    workers: list[WaitWorker]
+
+
+class Cost(Record, frozen=True, kw_only=True):
+    """What the profile cost (mxprof.jobs.profile.cost): seconds, overhead = wall / model."""
+
+    layout: str  # "shared" | "legacy"
+    workers: int
+    wall_s: float
+    model_s: float  # inside the model's own calls (first calls, warm-up, timed, passes)
+    overhead_ratio: float | None = None
+    phases_s: dict[str, float] = msgspec.field(default_factory=dict)
+
+
 class ConfigSection(Record, frozen=True, kw_only=True):
     """What one configuration (MKL-DNN on, or the reference) measured; None where not run."""
 
@@ -73,6 +103,7 @@ class ConfigSection(Record, frozen=True, kw_only=True):
     layers_method: str | None = None
     coverage: Json | None = None
     breakdown_cost: Json | None = None
+    wait_policy: WaitSection | None = None  # None in files from before per-worker decisions
 
 
 class Speedup(Record, frozen=True):
@@ -80,6 +111,7 @@ class Speedup(Record, frozen=True):
     throughput: float | None = None
     latency_ratio: RatioRow | None = None
     throughput_ratio: RatioRow | None = None
+    note: str | None = None  # the two configurations ran under different wait policies
 
 
 class ReferenceSection(ConfigSection, frozen=True, kw_only=True):
@@ -116,6 +148,7 @@ class ProfileResult(ConfigSection, frozen=True, kw_only=True):
     roofline: Roofline | None = None
     findings: list[Finding] | None = None
     try_fixes: Json | list[Json] | None = None
+    cost: Cost | None = None  # None in files from before the cost record
 
 
     @property

@@ -8,6 +8,9 @@ workers leave their sections None and are listed under "runs") and returns a JSO
   throughput {batch_size, images_per_s, batch_ms}, operators [{op, count, ms, percent}],
   layers [{name, op, ms, output_shape}], coverage {layers_ms, latency_ms, ratio, overhead_ms},
   breakdown_cost {bulk_on_ms, bulk_off_ms, ratio}, primitives {...}, trace [Chrome events],
+  wait_policy {policy of the timing processes: active | passive | mixed, workers [{pass,
+  policy, asked, why, share}]} (the OpenMP wait decision of every worker; mixed policies and
+  a speedup across two policies get a note),
   reference {the same measurements with MKL-DNN off, speedup {latency, throughput}},
   runs [{config, pass, status, wall_s, error, stderr_tail}], notes, missing,
   checks {fusion {status, summary, unfused_ms, fused_ms, gain_percent, groups, findings},
@@ -142,6 +145,7 @@ def _config_section(results: dict[str, list[RunResult]]) -> dict[str, Any]:
         "breakdown_cost": None,
         "primitives": prim_run.primitives if prim_run else None,
         "trace": trace,
+        "wait_policy": _wait_section(results),
     }
     if latency:
         cost: dict[str, Any] = {"bulk_on_ms": latency["median"]}
@@ -156,6 +160,47 @@ def _config_section(results: dict[str, list[RunResult]]) -> dict[str, Any]:
             cost.update(layer_pass_ms=own, layer_pass_ratio=own / latency["median"])
         section["breakdown_cost"] = cost if len(cost) > 1 else None
     return section
+
+
+def _wait_section(results: dict[str, list[RunResult]]) -> dict[str, Any] | None:
+    """How the OpenMP threads of one configuration's workers waited: {policy (of its timing
+    processes: "active", "passive" or "mixed"), workers [{pass, policy, asked, why, share}]};
+    None for results from before decisions were recorded."""
+    workers = [{"pass": r.spec.pass_name, "policy": r.wait.policy, "asked": r.wait.asked,
+                "why": r.wait.why, "share": r.wait.window.share if r.wait.window else None}
+               for runs in results.values() for r in runs if r.wait is not None]
+    if not workers:
+        return None
+    timing = {w["policy"] for w in workers if w["pass"] == "timing"} or {
+        w["policy"] for w in workers}
+    return {"policy": timing.pop() if len(timing) == 1 else "mixed", "workers": workers}
+
+
+def wait_notes(main: dict[str, Any] | None, ref: dict[str, Any] | None) -> list[str]:
+    """What a reader must know before comparing figures that ran under different OpenMP wait
+    policies (passive cost 41% of resnet50_v1's batch-1 latency on the quiet 2-CPU VM)."""
+    notes = []
+    for name, section in (("MKL-DNN on", main), ("MKL-DNN off", ref)):
+        wait = (section or {}).get("wait_policy") or {}
+        if wait.get("policy") == "mixed":
+            counts = _policy_counts(w for w in wait["workers"] if w["pass"] == "timing")
+            notes.append(f"wait policy: the timing processes of {name} ran under different "
+                         f"OpenMP wait policies ({counts}; auto decides per worker from the "
+                         "CPUs' load just before it starts): its pooled latency mixes them")
+    on = ((main or {}).get("wait_policy") or {}).get("policy")
+    off = ((ref or {}).get("wait_policy") or {}).get("policy")
+    if on and off and on != off:
+        notes.append(f"wait policy: MKL-DNN on ran {on}, MKL-DNN off ran {off}: the MKL-DNN "
+                     "speedup includes the difference of wait policies; run again with "
+                     "--wait-policy active or passive to compare under one")
+    return notes
+
+
+def _policy_counts(workers) -> str:
+    counts: dict[str, int] = {}
+    for w in workers:
+        counts[w["policy"]] = counts.get(w["policy"], 0) + 1
+    return ", ".join(f"{p} x{n}" for p, n in sorted(counts.items()))
 
 
 def _speedup(on: dict[str, Any], off: dict[str, Any]) -> dict[str, Any]:
@@ -251,6 +296,10 @@ def build_report(results: list[RunResult], *, planned: int | None = None,
         ref.pop("primitives")
         ref.pop("trace")
         report["reference"] = {"mkldnn": False, **ref, "speedup": _speedup(main, ref)}
+    waits = wait_notes(main, report["reference"])
+    report["notes"].extend(waits)
+    if report["reference"] and any("speedup includes" in n for n in waits):
+        report["reference"]["speedup"]["note"] = waits[-1]
     return report
 
 

@@ -3,14 +3,19 @@
 `run(plan, on_event, on_partial=None) -> ProfileResult` is the whole job, the same for the CLI
 and the notebook:
 1. the worker processes of `plan.groups`, one after another (mxprof.jobs.profile.runner), each
+   with its OpenMP wait policy decided right before it starts (runner.Waits), each
    announced as a `Started`/`Finished` event and recorded with the machine load around it
    (mxprof.cpu.load); after each, the partial result goes to `on_partial` (the CLI writes it as
    its --json file, so an interrupted run keeps what it measured);
-2. the companion checks (mxprof.jobs.profile.checks), each its own step;
+2. the companion checks (mxprof.jobs.profile.checks): in the shared layout from what the timing
+   processes measured for them (before the work folder, which holds their outputs, goes); in
+   the legacy layout each its own step, in workers of its own;
 3. the diagnosis: the machine ceilings (cached per machine and binding), the roofline and the
    findings; when the roofline says the cached roofs are refuted (`Roofline.roof_refuted`:
    timed primitives beat them), the ceilings are measured once more and the diagnosis redone;
 4. with `try_fixes`, each fixable finding timed before and after its fix.
+The result's `cost` (mxprof.jobs.profile.cost): this call's wall, the time inside the model's
+own calls, their ratio and the seconds per phase.
 A failed worker is a failed row of the result, never an exception; a failed diagnosis is a note.
 """
 
@@ -26,7 +31,7 @@ import msgspec
 from mxprof.events import Finished, Note, OnEvent, Started, ignore
 from mxprof.jobs.profile.plan import ProfilePlan
 from mxprof.jobs.profile.records import ProfileResult
-from mxprof.jobs.profile.spec import RunResult
+from mxprof.jobs.profile.spec import RunResult, RunSpec
 
 
 def failed(runs_ok: list[bool], checks: dict[str, Any] | None) -> bool:
@@ -41,7 +46,7 @@ class _Run:
     def __init__(self, plan: ProfilePlan, on_event: OnEvent,
                  on_partial: Callable[[ProfileResult], None] | None):
         self.plan, self.on_event, self.on_partial = plan, on_event, on_partial
-        self.total = plan.workers + len(plan.checks)
+        self.total = plan.workers + len(plan.check_steps)
         self.step = 0
         self.results: dict[int, RunResult] = {}
         self.loads: list[dict | None] = []
@@ -55,10 +60,13 @@ class _Run:
         self.on_event(Finished(label=label, status=status, seconds=time.monotonic() - began,
                                index=self.step, total=self.total, error=error))
 
+    def done(self) -> list[RunResult]:
+        """The results so far, in plan order."""
+        return [self.results[i] for i in sorted(self.results)]
+
     def report(self) -> dict[str, Any]:
         from mxprof.jobs.profile.report import build_report
-        done = [self.results[i] for i in sorted(self.results)]
-        report = build_report(done, planned=len(self.plan.specs))
+        report = build_report(self.done(), planned=len(self.plan.specs))
         _add_machine_load(report, self.loads)
         return report
 
@@ -78,29 +86,43 @@ class _Run:
         self.on_event(event)
 
     def workers(self, workdir: Path, executor) -> None:
-        """Each process of the plan as one cell of `executor`, in plan order, with the
-        machine load recorded around it and the partial result handed on after it."""
+        """Each process of the plan as one cell of `executor`, in plan order, each handed over
+        when the one before has ended: its wait policy is decided right before it starts
+        (runner.Waits: a window on its CPUs, nothing of ours running) and, in the shared
+        layout, it loads the weights the first worker saved (runner.SharedWeights). The
+        machine load is recorded around each and the partial result handed on after it."""
+        from mxprof.jobs.profile.runner import SharedWeights, Waits
+        specs, layout = self.plan.specs, self.plan.layout
+        waits = Waits()
+        shared = SharedWeights(workdir / "weights.params", on=layout == "shared" and bool(specs)
+                               and specs[0].model.params_path is None)
+        for n, group in enumerate(self.plan.groups):
+            members = [specs[i] for i in group]
+            # Before the load monitor: the window must see the machine without this worker.
+            wait = waits.decide(members[0])
+            ran = self._one(executor, n, members, workdir, wait, shared.next_worker())
+            shared.seen(ran)
+            self.results.update(zip(group, ran, strict=True))
+            self.partial()
+
+    def _one(self, executor, n: int, members: list[RunSpec], workdir: Path, wait,
+             weights: dict) -> list[RunResult]:
+        """The worker of plan group `n` through `executor`, with one busy-machine record
+        around it, named after it (mxprof.cpu.load)."""
         from mxprof.cpu.load import LoadMonitor
         from mxprof.jobs.profile.runner import group_cell, group_label, group_results
-        specs, timeout = self.plan.specs, self.plan.options.timeout
-        members = [[specs[i] for i in group] for group in self.plan.groups]
-        cells = [group_cell(m, workdir, timeout=timeout, index=n, python=self.plan.options.python)
-                 for n, m in enumerate(members)]
-        labels = [group_label(m) for m in members]
-        ran = executor.run(cells, self.in_plan, labels=labels)
-        while True:
-            monitor = LoadMonitor.start()
-            try:
-                n, res = next(ran)
-            except StopIteration:
-                return
-            # One busy-machine record per worker, named after it (mxprof.cpu.load).
-            if monitor is not None:
-                rec = monitor.stop(f"{labels[n]} (worker {len(self.loads) + 1})")
-                self.loads.append(rec.to_dict() if rec else None)
-            self.results.update(zip(self.plan.groups[n], group_results(members[n], res),
-                                    strict=True))
-            self.partial()
+        from mxprof.workers.executor import renumbered
+        cell = group_cell(members, workdir, timeout=self.plan.options.timeout, index=n,
+                          python=self.plan.options.python, wait_policy=wait.policy,
+                          weights=weights)
+        label = group_label(members)
+        monitor = LoadMonitor.start()
+        (_, res), = executor.run([cell], renumbered(self.in_plan, n, self.total),
+                                 labels=[label])
+        if monitor is not None:
+            rec = monitor.stop(f"{label} (worker {len(self.loads) + 1})")
+            self.loads.append(rec.to_dict() if rec else None)
+        return group_results(members, res, wait)
 
 
 def _add_machine_load(report: dict, loads: list) -> None:
@@ -121,7 +143,7 @@ def _checks(state: _Run, report: dict) -> None:
     def finished(label: str, status: str) -> None:
         state.finished(label, status, began[0])
 
-    report["checks"] = run_checks(state.plan.specs[0], state.plan.checks,
+    report["checks"] = run_checks(state.plan.specs[0], state.plan.check_steps,
                                   timeout=state.plan.options.timeout, started=started,
                                   finished=finished)
 
@@ -175,21 +197,27 @@ def run(plan: ProfilePlan, on_event: OnEvent = ignore, *,
     import tempfile
 
     from mxprof.workers.executor import LocalExecutor
+    began = time.monotonic()
     state = _Run(plan, on_event, on_partial)
     if not any(s.pass_name == "primitives" for s in plan.specs) and not plan.options.python:
         # Workers name oneDNN from this cache (one probe process per libmxnet, then
         # cached); the primitives pass reads it from its own verbose log instead.
         from mxprof.host.environment import onednn_version
         onednn_version(probe=True)
-    workdir = plan.options.workdir
     with tempfile.TemporaryDirectory(prefix="mxprof-") as tmp:
-        folder = Path(workdir or tmp)
+        folder = Path(plan.options.workdir or tmp)
         folder.mkdir(parents=True, exist_ok=True)
         state.workers(folder, executor or LocalExecutor())
-    report = state.report()
-    if plan.checks:
+        report = state.report()
+        if plan.checks and plan.layout == "shared":
+            # Before the folder goes: the outputs the timing processes saved live there.
+            from mxprof.jobs.profile.checks import shared_checks
+            report["checks"] = shared_checks(state.done(), plan.checks)
+    if plan.check_steps:
         state.partial()
         _checks(state, report)
     if plan.options.diagnosis:
         _diagnose(plan, report, on_event)
+    from mxprof.jobs.profile.cost import cost_section
+    report["cost"] = cost_section(state.done(), time.monotonic() - began, plan.layout)
     return ProfileResult.from_report(report)

@@ -27,6 +27,12 @@ A worker that crashes (a signal, e.g. SIGSEGV/SIGABRT), outlives the timeout, or
 writing its result becomes a failed `RunResult` for each pass it had not finished, carrying its
 stderr tail; the others go on. `on_result` is called after every pass's worker ends, so callers
 can write partial results as they arrive.
+
+The OpenMP wait policy "auto" is decided per timing worker, right before it starts, from the
+CPU time other processes took on its CPUs over a short window (`wait_decision`); the breakdown
+workers after them keep the last timing worker's decision (`kept_decision`). Each RunResult
+carries its decision and the evidence (`RunResult.wait`), so a report can say which policy
+every worker ran with.
 """
 
 from __future__ import annotations
@@ -37,15 +43,18 @@ import tempfile
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
+import msgspec
+
+from mxprof.cpu.openmp import WaitDecision
 from mxprof.jobs.profile.spec import RunResult, RunSpec
 from mxprof.mx.rnn import RNN_REFERENCE_ENV, has_rnn
 from mxprof.workers.process import stderr_tail, thread_env
 from mxprof.workers.process import worker_env as process_env
 from mxprof.workers.protocol import WorkerResult, WorkerSpec, exception_line, run_worker
 
-__all__ = ["JOINS", "group_cell", "group_results", "group_specs", "layer_env", "run_group",
-           "run_one", "run_specs",
-           "stderr_tail", "thread_env", "worker_env"]
+__all__ = ["JOINS", "SharedWeights", "Waits", "group_cell", "group_results", "group_specs",
+           "kept_decision", "layer_env", "run_group", "run_one", "run_specs", "stderr_tail",
+           "thread_env", "wait_decision", "worker_cpus", "worker_env"]
 
 # The operators pass needs un-merged operators: with bulk execution on, MXNet 1.9.1's profiler
 # shows one merged event per CachedOp segment. Bulk execution off.
@@ -83,10 +92,41 @@ def layer_env() -> dict[str, str]:
     return {str(k): str(v) for k, v in LAYER_ENV.items()}
 
 
+def worker_cpus(spec: RunSpec) -> list[int] | None:
+    """The CPUs the worker of `spec` will bind itself to (--cores, --physical-only), None when
+    it is not bound (it keeps this process's)."""
+    if spec.cpus is None and not spec.physical_only:
+        return None
+    from mxprof.cpu.binding import select_cpus
+    from mxprof.cpu.topology import read_topology
+    return select_cpus(read_topology(), spec.cpus, physical_only=spec.physical_only)
+
+
+def wait_decision(spec: RunSpec) -> WaitDecision:
+    """The OpenMP wait policy of the worker about to start for `spec`, decided now: "auto" (or
+    no policy) measures other processes' share of the worker's CPUs over a short window
+    (mxprof.cpu.openmp.decide_wait_policy; this sleeps WAIT_WINDOW_S). Call it right before
+    the worker starts, with nothing of ours running."""
+    from mxprof.cpu.openmp import decide_wait_policy, mxnet_default_threads
+    cpus = worker_cpus(spec) or sorted(os.sched_getaffinity(0))
+    threads = spec.threads or mxnet_default_threads(len(cpus))
+    return decide_wait_policy(spec.wait_policy or "auto", threads=threads, cpus=cpus)
+
+
+def kept_decision(last: WaitDecision, spec: RunSpec) -> WaitDecision:
+    """The decision of the last timing worker for a breakdown worker after it (`spec`), said
+    so; an explicit policy or one thread is decided afresh (no window needed)."""
+    if (spec.wait_policy or "auto") != "auto" or (spec.threads or 2) < 2:
+        return wait_decision(spec)
+    return msgspec.structs.replace(last, why=f"{last.why} (the decision before the last "
+                                   "timing worker, kept for this breakdown worker)")
+
+
 def worker_env(spec: RunSpec, base: dict[str, str] | None = None,
-               python: str | None = None) -> dict[str, str]:
+               python: str | None = None, wait_policy: str | None = None) -> dict[str, str]:
     """The complete environment of the worker whose first pass is `spec`; `python`: another
-    interpreter (a venv with another MXNet build, see mxprof.host.builds). A pass that
+    interpreter (a venv with another MXNet build, see mxprof.host.builds); `wait_policy`:
+    the policy decided for this worker (`wait_decision`), default the spec's. A pass that
     joins it (`JOINS`) sets its own variables inside the worker."""
     extra: dict[str, str] = {}
     mkldnn = spec.mkldnn
@@ -102,28 +142,40 @@ def worker_env(spec: RunSpec, base: dict[str, str] | None = None,
         extra.update(_VERBOSE_ON)
     return process_env(base=base, drop=("MXNET_EXEC_BULK_EXEC_INFERENCE",), mkldnn=mkldnn,
                        threads=spec.threads, extra=extra, python=python,
-                       foreign=python is not None, wait_policy=spec.wait_policy)
+                       foreign=python is not None,
+                       wait_policy=wait_policy or spec.wait_policy)
 
 
 def group_cell(specs: Sequence[RunSpec], workdir: Path, *, timeout: float, index: int = 0,
-               python: str | None = None) -> WorkerSpec:
+               python: str | None = None, wait_policy: str | None = None,
+               weights: dict | None = None) -> WorkerSpec:
     """The one worker process (mxprof.workers.protocol) that runs `specs` (same configuration
-    and binding) in order: a cell for an executor (mxprof.workers.executor)."""
+    and binding) in order: a cell for an executor (mxprof.workers.executor). `wait_policy`:
+    the policy decided for it (`wait_decision`); `weights`: `SharedWeights.next_worker()`."""
     first = specs[0]
     name = f"{index:02d}-{first.config}-{'+'.join(s.pass_name for s in specs)}"
     primitives = any(s.pass_name == "primitives" for s in specs)
     return WorkerSpec(module="mxprof.jobs.profile.worker", name=name,
-                      spec={"runs": [s.to_dict() for s in specs]},
-                      workdir=Path(workdir), env=worker_env(first, python=python),
-                      timeout=timeout, python=python, keep_stdout=primitives,
+                      spec={"runs": [s.to_dict() for s in specs], "weights": weights or {}},
+                      workdir=Path(workdir), timeout=timeout,
+                      env=worker_env(first, python=python, wait_policy=wait_policy),
+                      python=python, keep_stdout=primitives,
                       args=("--verbose-log", str(Path(workdir) / f"{name}.stdout"))
                       if primitives else ())
 
 
-def group_results(specs: Sequence[RunSpec], res: WorkerResult) -> list[RunResult]:
-    """One RunResult per spec from the worker of `group_cell(specs)`: the passes the worker
-    finished keep their results, the others carry the failure."""
+def group_results(specs: Sequence[RunSpec], res: WorkerResult,
+                  wait: WaitDecision | None = None) -> list[RunResult]:
+    """One RunResult per spec from the worker of `group_cell(specs)`, each carrying the
+    worker's wait decision `wait`: the passes the worker finished keep their results, the
+    others carry the failure; the first carries the process's wall (`_with_process_wall`)."""
     written = [RunResult.from_dict(r) for r in ((res.data or {}).get("results") or ())]
+    results = _with_process_wall(_complete(specs, written, res), res.wall_s)
+    return [msgspec.structs.replace(r, wait=wait) for r in results] if wait else results
+
+
+def _complete(specs: Sequence[RunSpec], written: list[RunResult], res: WorkerResult
+              ) -> list[RunResult]:
     if res.ok and len(written) == len(specs):
         return written
     # The pass that was running when the worker died, and every pass after it, failed; a
@@ -135,11 +187,26 @@ def group_results(specs: Sequence[RunSpec], res: WorkerResult) -> list[RunResult
 
 
 def run_group(specs: Sequence[RunSpec], workdir: Path, *, timeout: float, index: int = 0,
-              python: str | None = None) -> list[RunResult]:
+              python: str | None = None, wait: WaitDecision | None = None,
+              weights: dict | None = None) -> list[RunResult]:
     """Run `specs` (same configuration and binding) in one worker process, in order; one
-    RunResult per spec. Never raises for worker failures (`group_results`)."""
-    return group_results(specs, run_worker(group_cell(specs, workdir, timeout=timeout,
-                                                      index=index, python=python)))
+    RunResult per spec, each carrying the worker's wait decision (`wait`, else decided here
+    by `wait_decision` right before the worker starts). Never raises for worker failures
+    (`group_results`)."""
+    wait = wait or wait_decision(specs[0])
+    cell = group_cell(specs, workdir, timeout=timeout, index=index, python=python,
+                      wait_policy=wait.policy, weights=weights)
+    return group_results(specs, run_worker(cell), wait)
+
+
+def _with_process_wall(results: list[RunResult], wall_s: float) -> list[RunResult]:
+    """The first result carries the process's wall as this side saw it and the worker's own
+    (its passes' walls): the difference is the interpreter's start (mxprof.jobs.profile.cost)."""
+    if not results:
+        return results
+    phases = {**results[0].phases, "process_wall": wall_s,
+              "worker_wall": sum(r.wall_s for r in results)}
+    return [msgspec.structs.replace(results[0], phases=phases), *results[1:]]
 
 
 def _failed(spec: RunSpec, res: WorkerResult, *, after_result: bool = False) -> RunResult:
@@ -166,31 +233,40 @@ def run_specs(specs: Sequence[RunSpec], *, timeout: float, workdir: str | os.Pat
               progress: bool | None = None, share: bool = True,
               on_start: Callable[[str], None] | None = None,
               on_worker: Callable[[str, list[RunResult]], None] | None = None,
-              python: str | None = None) -> list[RunResult]:
+              python: str | None = None, layout: str = "shared",
+              finish: Callable[[list[RunResult]], None] | None = None) -> list[RunResult]:
     """Run every spec, several per process where `group_specs` allows (`share`); results in
     spec order. `on_start(label)` before each process, `on_result(result)` for each of its
     passes after it, then `on_worker(label, its results)`. A progress bar goes to stderr on a
     TTY when `progress` is true. `python`: run every worker under this interpreter (another
-    MXNet build, mxprof.host.builds)."""
-    own_tmp = None
-    if workdir is None:
-        own_tmp = tempfile.TemporaryDirectory(prefix="mxprof-")
-        workdir = own_tmp.name
-    workdir = Path(workdir)
+    MXNet build, mxprof.host.builds). `layout` "shared": the first worker saves the weights it
+    built and every later one loads them (`SharedWeights`); "legacy": each builds its own.
+    `finish(results)` runs before a work folder of our own is removed: the companion checks'
+    outputs live there (mxprof.jobs.profile.checks.shared_checks)."""
+    own_tmp = tempfile.TemporaryDirectory(prefix="mxprof-") if workdir is None else None
+    workdir = Path(own_tmp.name if own_tmp else workdir)
     workdir.mkdir(parents=True, exist_ok=True)
-    if progress is None:
-        progress = sys.stderr.isatty()
     results: dict[int, RunResult] = {}
     groups = group_specs(specs, share=share)
-    bar = _Bar(len(specs)) if progress else None
+    waits = Waits()
+    shared = SharedWeights(workdir / "weights.params", on=layout == "shared" and bool(specs)
+                           and specs[0].model.params_path is None)
+    bar = _Bar(len(specs)) if (sys.stderr.isatty() if progress is None else progress) else None
     try:
         for n, group in enumerate(groups):
             members = [specs[i] for i in group]
+            # Before on_start: the window must see the machine without this worker, and a
+            # caller's load monitor (started in on_start) should not count the window. A
+            # window before each timing worker (the headline figures); the breakdown workers
+            # after them keep the last timing worker's decision (0.5 s each saved).
+            wait = waits.decide(members[0])
             if on_start:
                 on_start(group_label(members))
             if bar:
                 bar.start(group_label(members))
-            ran = run_group(members, workdir, timeout=timeout, index=n, python=python)
+            ran = run_group(members, workdir, timeout=timeout, index=n, python=python,
+                            wait=wait, weights=shared.next_worker())
+            shared.seen(ran)
             for i, result in zip(group, ran, strict=True):
                 results[i] = result
                 if bar:
@@ -199,12 +275,53 @@ def run_specs(specs: Sequence[RunSpec], *, timeout: float, workdir: str | os.Pat
                     on_result(result)
             if on_worker:
                 on_worker(group_label(members), ran)
+        if finish:
+            finish([results[i] for i in range(len(specs))])
     finally:
         if bar:
             bar.close()
         if own_tmp is not None:
             own_tmp.cleanup()
     return [results[i] for i in range(len(specs))]
+
+
+class Waits:
+    """The wait decision of each worker in plan order (`decide(its first spec)`, right
+    before it starts): a window before each timing worker; the breakdown workers keep the last
+    timing worker's decision (`kept_decision`)."""
+
+    def __init__(self):
+        self.last: WaitDecision | None = None
+
+    def decide(self, spec: RunSpec) -> WaitDecision:
+        if spec.pass_name == "timing" or self.last is None:
+            self.last = wait_decision(spec)
+            return self.last
+        return kept_decision(self.last, spec)
+
+
+class SharedWeights:
+    """Weights built once per profile ("shared" layout): the first worker initialises (or
+    reads the local pretrained file) and saves them, every later worker loads that file, so
+    every process computes with the same values (the equivalence check compares outputs of
+    different processes) and none pays for a random initialisation again. A first worker
+    that fails to save leaves the next one to try."""
+
+    def __init__(self, path: Path, *, on: bool):
+        self.path, self.on = path, on
+        self.label: dict | None = None
+
+    def next_worker(self) -> dict:
+        if not self.on:
+            return {}
+        if self.label is None or not self.path.exists():
+            return {"save": str(self.path)}
+        return {"load": str(self.path), **self.label}
+
+    def seen(self, results: Sequence[RunResult]) -> None:
+        first = next((r for r in results if r.weights), None)
+        if self.label is None and first is not None and self.path.exists():
+            self.label = {"weights": first.weights, "weights_path": first.weights_path}
 
 
 class _Bar:

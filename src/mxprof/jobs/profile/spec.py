@@ -23,6 +23,7 @@ from typing import Any
 
 import msgspec
 
+from mxprof.cpu.openmp import WaitDecision
 from mxprof.mx.models import ModelSpec
 from mxprof.schema import SCHEMA, Record
 
@@ -62,10 +63,15 @@ class RunSpec(Record, frozen=True):
     schema: int = SCHEMA
 
 
-    wait_policy: str | None = None  # "active" | "passive", resolved by the parent
+    # "auto" | "active" | "passive" as asked (None: auto); auto is decided per worker by the
+    # runner right before it starts (mxprof.jobs.profile.runner.wait_decision).
+    wait_policy: str | None = None
     # Where `threads` came from, as reports print it after the count
     # (mxprof.cpu.openmp.ThreadChoice.why): "one per physical core (mxprof default; ...)".
     threads_why: str | None = None
+    # What a timing spec also measures in its process for the companion checks (the "shared"
+    # layout, mxprof.jobs.profile.companions): "outputs", "fused".
+    companions: tuple[str, ...] = ()
 
     @property
     def label(self) -> str:
@@ -100,6 +106,11 @@ class RunResult(Record, frozen=True):
     phases: dict[str, float] = msgspec.field(default_factory=dict)
     # The other passes that ran in the same process (mxprof.jobs.profile.runner.JOINS).
     shared_with: tuple[str, ...] = ()
+    # How this worker's OpenMP threads waited, decided right before it started, and why (for
+    # auto: other processes' share of its CPUs over the window; mxprof.cpu.openmp).
+    wait: WaitDecision | None = None
+    # What the timing pass measured for the companion checks (mxprof.jobs.profile.companions).
+    companions: dict[str, Any] | None = None
 
     @property
     def ok(self) -> bool:

@@ -81,7 +81,8 @@ def try_fixes(report: dict[str, Any], spec: RunSpec, *, timeout: float,
         for i, finding in enumerate(report.get("findings") or []):
             if finding["rule"] not in FIXABLE:
                 continue
-            base = msgspec.structs.replace(spec, pass_name="timing", batch_size=1)
+            base = msgspec.structs.replace(spec, pass_name="timing", batch_size=1,
+                                           companions=())
             fixed, what = _fixed_spec(finding["rule"], base, report, Path(tmp), timeout)
             effect = finding.setdefault("effect", {})
             if fixed is None:

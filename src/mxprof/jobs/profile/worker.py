@@ -272,9 +272,12 @@ def _fuse(mx, loaded, spec: RunSpec, notes: list[str]):
 HOOK_FAULTS = {"abort": "crash-before", "hang": "hang", "raise": "raise"}
 
 
-def _start(spec: RunSpec, notes: list[str]):
+def _start(spec: RunSpec, notes: list[str], weights: dict[str, Any] | None = None):
     """Bind, set the reference's RNN switch, import MXNet, build the model: (mx, loaded, env,
-    phases) for every pass of this process."""
+    phases) for every pass of this process. `weights` (the runner's, "shared" layout):
+    {"save": path} to write the weights built here for the workers after this one, or
+    {"load": path, "weights": label, "weights_path": path} to load them from the file the
+    first worker wrote (same values in every process; the label stays the first one's)."""
     started = time.monotonic()
     binding = _bind(spec, notes)
     from mxprof.mx.rnn import RNN_REFERENCE_ENV, RNN_REFERENCE_NOTE, has_rnn
@@ -288,9 +291,9 @@ def _start(spec: RunSpec, notes: list[str]):
     t0 = time.monotonic()
     import mxnet as mx
 
-    from mxprof.mx import models
     t1 = time.monotonic()
-    loaded = models.load(spec.model)
+    from mxprof.jobs.profile.companions import load_model
+    loaded = load_model(spec, weights or {})
     if spec.config == "fused":
         loaded = _fuse(mx, loaded, spec, notes)
     # The oneDNN version from the cache the parent filled (`environment.onednn_version`).
@@ -315,7 +318,14 @@ def _join(spec: RunSpec, block) -> None:
 def _run_pass(mx, block, spec: RunSpec, scratch: Path, verbose_log: Path | None,
               env: dict[str, Any]) -> dict[str, Any]:
     if spec.pass_name == "timing":
-        return run_timing(mx, block, spec)
+        fields = run_timing(mx, block, spec)
+        if spec.companions:
+            from mxprof.jobs.profile.companions import run_companions
+            t0 = time.perf_counter()
+            fields["companions"] = run_companions(mx, block, spec, scratch, timed=timed,
+                                                  caller=_caller, make_input=_input)
+            fields["phases"]["companions"] = time.perf_counter() - t0
+        return fields
     if spec.pass_name == "operators":
         return run_operators(mx, block, spec, scratch)
     if spec.pass_name == "layers":
@@ -325,19 +335,26 @@ def _run_pass(mx, block, spec: RunSpec, scratch: Path, verbose_log: Path | None,
             raise ValueError("the primitives pass needs --verbose-log (the worker's stdout file)")
         fields = {"primitives": run_primitives(mx, block, spec, verbose_log)}
         env["onednn_version"] = fields["primitives"]["onednn_version"]
+        if "fusion_trace" in spec.companions:
+            from mxprof.jobs.profile.companions import fusion_trace
+            fields["companions"] = {"fusion_trace": fusion_trace(
+                mx, block, spec, verbose_log, caller=_caller, make_input=_input,
+                flush=_flush_c_stdout)}
         return fields
     raise ValueError(f"unknown pass {spec.pass_name!r}")
 
 
 def run_all(specs: list[RunSpec], *, scratch: Path, verbose_log: Path | None = None,
-            after_each=lambda results: None) -> list[RunResult]:
+            after_each=lambda results: None, weights: dict[str, Any] | None = None
+            ) -> list[RunResult]:
     """Every pass of `specs` in this process, in order; `after_each(results so far)` after
-    each pass (the worker writes them, so a later crash cannot take them)."""
+    each pass (the worker writes them, so a later crash cannot take them); `weights`: see
+    `_start`."""
     started = time.monotonic()
     notes: list[str] = []
     from mxprof.workers.protocol import apply_fault
     apply_fault(HOOK_FAULTS.get(specs[0].test_hook or ""))
-    mx, loaded, env, start_phases = _start(specs[0], notes)
+    mx, loaded, env, start_phases = _start(specs[0], notes, weights)
     results: list[RunResult] = []
     for i, spec in enumerate(specs):
         if i:
@@ -359,6 +376,7 @@ def run_all(specs: list[RunSpec], *, scratch: Path, verbose_log: Path | None = N
             throughput=fields.get("throughput"), operators=fields.get("operators"),
             layers=fields.get("layers"), primitives=fields.get("primitives"),
             trace=fields.get("trace"), notes=tuple(notes), phases=phases,
+            companions=fields.get("companions"),
             shared_with=tuple(s.pass_name for s in specs if s is not spec)))
         after_each(results)
     return results
@@ -379,7 +397,8 @@ def _run_spec(data: dict[str, Any]) -> dict[str, Any]:
         checkpoint(data, {"results": [r.to_dict() for r in results]})
 
     results = run_all(specs, scratch=Path(data["_workdir"]),
-                      verbose_log=Path(log) if log else None, after_each=write)
+                      verbose_log=Path(log) if log else None, after_each=write,
+                      weights=data.get("weights"))
     return {"results": [r.to_dict() for r in results]}
 
 
