@@ -16,7 +16,7 @@ SRC = Path(__file__).resolve().parents[1] / "src" / "mxprof"
 
 # Bottom to top. A module's layer is its first path component under mxprof/.
 RANKS = {
-    "errors": 0, "_native": 0, "_core": 0, "schema": 0,
+    "errors": 0, "_native": 0, "_core": 0, "schema": 0, "files": 0,
     "timing": 1,
     "cpu": 2,
     "onednn": 3,

@@ -187,12 +187,19 @@ def add_outputs(p: argparse.ArgumentParser, formats: tuple[str, ...], *, load: b
     g = p.add_argument_group("output")
     for name in formats:
         g.add_argument(f"--{name}", metavar="PATH", help=OUTPUT_HELP[name])
+    add_force(g)
     if load:
         g.add_argument("--load", metavar="RESULT",
-                       help="re-render a saved --json result; runs nothing")
+                       help="re-render a saved --json result ('-': stdin); runs nothing")
     if dry_run:
         g.add_argument("--dry-run", action="store_true",
                        help="print the plan (workers, batches, estimated time); run nothing")
+
+
+def add_force(g) -> None:
+    g.add_argument("--force", action="store_true",
+                   help="replace an output file even when it is not an earlier mxprof output "
+                        "of the same kind")
 
 
 def resolve_model(name: str | None, **kwargs):
@@ -333,11 +340,20 @@ def check_model_files(symbol: str | None, params: str | None) -> None:
         raise UsageError(f"{flag} {exc}") from None
 
 
-def check_output_path(flag: str, path: str | None) -> None:
+def check_output_path(flag: str, path: str | None, *, fmt: str | None = None,
+                      kind: str | None = None, force: bool = False, inputs=()) -> None:
     """`path` can be written: its folder exists and takes a new file (probed with a temporary
-    file, since access() says yes to root even in /proc), and it is not a folder itself."""
+    file, since access() says yes to root even in /proc), and it is not a folder itself; with
+    `fmt`, the file it would replace is an earlier mxprof `fmt` output of `kind`, or `force`
+    (mxprof.files.check_replace)."""
     if not path or path == "-":
         return
+    if fmt is not None:
+        from mxprof.files import OutputFileError, check_replace
+        try:
+            check_replace(flag, path, fmt, kind, force=force, inputs=inputs)
+        except OutputFileError as exc:
+            raise UsageError(str(exc)) from None
     target = Path(path)
     folder = target.parent if str(target.parent) else Path(".")
     if target.is_dir():
@@ -355,9 +371,21 @@ def check_output_path(flag: str, path: str | None) -> None:
     os.unlink(probe)
 
 
-def check_outputs(args, names=("json", "markdown", "csv", "html", "trace")) -> None:
+# The kind of result each command's outputs hold (mxprof.files.json_kind's names).
+_KIND_OF_COMMAND = {"merge": "compare"}
+_FORMAT_KIND = {"trace": "trace", "pyperf": "pyperf"}  # formats that are a kind of their own
+
+
+def check_outputs(args, names=("json", "markdown", "csv", "html", "trace", "pyperf"),
+                  inputs=()) -> None:
+    """Every output path of `args` writable, and never replacing a file that is not an earlier
+    mxprof output of the same kind without --force (mxprof.files.check_replace)."""
+    command = getattr(args, "_module", None)
+    kind = _KIND_OF_COMMAND.get(command, command)
     for name in names:
-        check_output_path(f"--{name}", getattr(args, name, None))
+        check_output_path(f"--{name}", getattr(args, name, None), fmt=name,
+                          kind=_FORMAT_KIND.get(name, kind), inputs=inputs,
+                          force=bool(getattr(args, "force", False)))
 
 
 def check_workdir(path: str | None) -> None:

@@ -22,6 +22,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="list names and inputs only, without building the networks")
     parser.add_argument("--json", metavar="PATH",
                         help="write the records as JSON to PATH ('-' for stdout)")
+    from mxprof.commands._options import add_force
+    add_force(parser)
 
 
 def _selection(args) -> list[tuple[str, str]]:
@@ -72,16 +74,22 @@ def format_table(records):
 def run(args) -> int:
     from rich.console import Console
 
+    from mxprof.commands._files import stdout_to_stderr
+    from mxprof.commands._options import check_output_path
     from mxprof.mx import catalog
 
+    check_output_path("--json", args.json, fmt="json", kind="models", force=args.force)
     selection = _selection(args)
     err = Console(stderr=True)
-    if err.is_terminal:
-        with err.status("counting parameters...") as status:
-            records = catalog.catalog(selection, count=not args.no_count,
-                                      progress=lambda n: status.update(f"counting {n}..."))
-    else:
-        records = catalog.catalog(selection, count=not args.no_count)
+    # MXNet prints (infer_shape errors from Python, others from C) while the networks are
+    # built: stdout carries only the table or the JSON.
+    with stdout_to_stderr():
+        if err.is_terminal:
+            with err.status("counting parameters...") as status:
+                records = catalog.catalog(selection, count=not args.no_count,
+                                          progress=lambda n: status.update(f"counting {n}..."))
+        else:
+            records = catalog.catalog(selection, count=not args.no_count)
     doc = {"schema": 1, "kind": "mxprof-models", "models": records}
     if args.json == "-":
         json.dump(doc, sys.stdout, indent=1)
@@ -89,8 +97,8 @@ def run(args) -> int:
         return 0
     if args.json:
         try:
-            with open(args.json, "w") as f:
-                json.dump(doc, f, indent=1)
+            from mxprof.workers.jsonio import write_json
+            write_json(args.json, doc)
         except OSError as exc:
             raise UsageError(f"cannot write {args.json}: {exc}") from None
     Console().print(format_table(records))

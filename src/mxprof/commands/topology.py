@@ -15,6 +15,8 @@ def add_arguments(parser) -> None:
                         help="read another sysfs tree (default: /sys)")
     parser.add_argument("--cpuinfo", default="/proc/cpuinfo", metavar="FILE",
                         help="read CPU model and flags from FILE (default: /proc/cpuinfo)")
+    from mxprof.commands._options import add_force
+    add_force(parser)
 
 
 def format_topology(topology) -> list[str]:
@@ -72,13 +74,14 @@ def run(args) -> int:
     from mxprof.cpu.topology import read_topology
     from mxprof.errors import UsageError
 
-    check_output_path("--json", args.json)
+    check_output_path("--json", args.json, fmt="json", kind="topology", force=args.force)
     try:
         topology = read_topology(args.sysfs_root, args.cpuinfo)
     except (OSError, ValueError) as exc:
         raise UsageError(f"cannot read the CPU topology: {exc}") from None
+    doc = {"kind": "mxprof-topology", **topology.to_dict()}
     if args.json == "-":
-        print(json.dumps(topology.to_dict(), indent=2))
+        print(json.dumps(doc, indent=2))
         return 0
     console = Console()
     for line in format_topology(topology):
@@ -87,8 +90,8 @@ def run(args) -> int:
         console.print(table)
     if args.json:
         try:
-            with open(args.json, "w") as f:
-                f.write(json.dumps(topology.to_dict(), indent=2) + "\n")
+            from mxprof.workers.jsonio import write_json
+            write_json(args.json, doc, indent=2)
         except OSError as exc:
             print(f"mxprof: error: cannot write {args.json}: {exc.strerror or exc}",
                   file=sys.stderr)

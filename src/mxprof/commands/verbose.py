@@ -21,6 +21,7 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
+from mxprof.commands._options import add_force
 from mxprof.errors import UsageError
 
 REJECTED_SHOWN = 20
@@ -31,12 +32,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     summary = sub.add_parser("summary", help="summarize a verbose log (exec time by kind, ...)")
     summary.add_argument("log", help="log file with oneDNN/MKL-DNN verbose lines")
     _summary_options(summary)
+    add_force(summary)
     run = sub.add_parser("run", help="run CMD with verbose output on, save the log, summarize")
     run.add_argument("-o", "--output", default="onednn_verbose.log",
                      help="where to write the log (default: %(default)s)")
     run.add_argument("--level", default="1", choices=("1", "2"),
                      help="1: exec lines; 2: also creation lines (default: %(default)s)")
     run.add_argument("cmd", nargs=argparse.REMAINDER, help="-- CMD [ARGS...]")
+    add_force(run)
     _summary_options(run)
 
 
@@ -59,13 +62,19 @@ def run(args: argparse.Namespace) -> int:
     return _summarize(args.log, args)
 
 
-def _summarize(path: str, args: argparse.Namespace, captured_here: bool = False) -> int:
+def _check_json(args: argparse.Namespace, log: str) -> None:
     from mxprof.commands._options import check_output_path
-    check_output_path("--json", args.json)
-    if not os.path.isfile(path):
-        raise UsageError(f"{path}: no such file")
-    if not os.access(path, os.R_OK):
-        raise UsageError(f"{path}: not readable")
+    check_output_path("--json", args.json, fmt="json", kind="verbose-summary", inputs=[log],
+                      force=args.force)
+
+
+def _summarize(path: str, args: argparse.Namespace, captured_here: bool = False) -> int:
+    from mxprof.files import InputFileError, check_input
+    _check_json(args, path)
+    try:
+        check_input(path, "verbose log", stream=True)
+    except InputFileError as exc:
+        raise UsageError(str(exc)) from None
     from mxprof.onednn import verbose  # pandas: only once the input looks usable
     try:
         log = verbose.parse(path)
@@ -84,7 +93,7 @@ def _summarize(path: str, args: argparse.Namespace, captured_here: bool = False)
               file=sys.stderr)
         return 1
     machine = _machine() if captured_here else None
-    out = {**log.totals(), "header": log.header, "stats": log.stats.to_dict(), "path": path,
+    out = {"kind": "mxprof-verbose-summary", "schema": 1, **log.totals(), "header": log.header, "stats": log.stats.to_dict(), "path": path,
            "machine": machine}
     if args.json == "-":
         print(json.dumps(out, indent=2, sort_keys=False))
@@ -93,8 +102,8 @@ def _summarize(path: str, args: argparse.Namespace, captured_here: bool = False)
                                     args.show_rejected, machine=machine)))
     if args.json:
         try:
-            with open(args.json, "w") as f:
-                f.write(json.dumps(out, indent=2) + "\n")
+            from mxprof.workers.jsonio import write_json
+            write_json(args.json, out, indent=2)
         except OSError as exc:
             print(f"mxprof: error: cannot write {args.json}: {exc.strerror or exc}",
                   file=sys.stderr)
@@ -239,11 +248,17 @@ def format_summary(log: Any, summary: Any, by: str, top: int, path: str,
     return lines + _rejected(log, show_rejected)
 
 
-def _log_target(path: str) -> tuple[Path, int, str]:
+def _log_target(path: str, force: bool) -> tuple[Path, int, str]:
     """Checks the log path before anything runs and opens a temporary file beside it (the
-    existing log is replaced only once the new one is complete): (target, fd, temp path)."""
+    existing log is replaced only once the command succeeded, and only when it is an earlier
+    verbose log or --force): (target, fd, temp path)."""
     target = Path(os.path.realpath(path))  # a link stays a link: the file it names is replaced
     folder = target.parent
+    from mxprof.files import OutputFileError, check_replace
+    try:
+        check_replace("-o", path, "log", "verbose-log", force=force)
+    except OutputFileError as exc:
+        raise UsageError(str(exc)) from None
     if target.is_dir():
         raise UsageError(f"cannot write the log {path}: it is a folder")
     if target.exists() and not target.is_file():
@@ -270,7 +285,8 @@ def _run_command(args: argparse.Namespace) -> int:
     cmd = args.cmd[1:] if args.cmd and args.cmd[0] == "--" else args.cmd
     if not cmd:
         raise UsageError("verbose run needs a command: mxprof verbose run -- python script.py")
-    target, fd, tmp = _log_target(args.output)
+    _check_json(args, args.output)
+    target, fd, tmp = _log_target(args.output, args.force)
     env = dict(os.environ)
     for prefix in ("MKLDNN", "DNNL", "ONEDNN"):
         env[f"{prefix}_VERBOSE"] = args.level
@@ -293,6 +309,11 @@ def _run_command(args: argparse.Namespace) -> int:
                     sys.stdout.buffer.write(line)
                     sys.stdout.flush()
             code = proc.wait()
+        if code and target.exists():
+            # The README's promise: a failed command leaves the earlier log as it was.
+            print(f"mxprof: the command failed (exit status {code}); {args.output} was left as "
+                  "it was, the failed run's log discarded", file=sys.stderr)
+            return code
         os.replace(tmp, target)
     except OSError as exc:  # writing the temporary log failed (disk full, ...)
         raise UsageError(f"cannot write the log {args.output}: {exc.strerror or exc}{kept}") \
