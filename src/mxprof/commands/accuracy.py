@@ -229,10 +229,20 @@ def _measure(args):
                     "iterations": args.iterations},
             tolerance=Tolerance(rtol=args.rtol, atol=args.atol), threads=threads,
             binding=binding, timeout=args.timeout, progress=on_message, processes=processes,
+            on_partial=lambda partial: _keep_partial(args, partial),
             wait_policy=_options.resolve_wait(args, threads, (binding or {}).get("count")))
     import msgspec
     return msgspec.structs.replace(report, notes=(*report.notes,
                                                   f"OpenMP threads: {choice.text}"))
+
+
+def _keep_partial(args, report) -> None:
+    """Interrupted: `--json` keeps the configurations that finished (like profile's)."""
+    if args.json and args.json != "-":
+        from mxprof.render import accuracy as render
+        from mxprof.workers.jsonio import write_text
+        write_text(args.json, render.render_json(report))
+        print(f"mxprof: partial result written to {args.json}", file=sys.stderr)
 
 
 def _dry_run(args, plans, inputs, binding, choice, processes) -> None:

@@ -7,7 +7,7 @@ import sys
 from typing import TYPE_CHECKING
 
 from mxprof.commands import _options
-from mxprof.errors import EXIT_OK, EXIT_USAGE, UsageError, WorkerError, require_extra
+from mxprof.errors import EXIT_FAILED, EXIT_OK, EXIT_USAGE, UsageError, require_extra
 
 if TYPE_CHECKING:
     from mxprof.jobs.fusion.run import FusionOptions
@@ -89,7 +89,24 @@ def run(args) -> int:
         sys.stdout.write(text)
     for e in errors:
         print(f"mxprof: error: {e}", file=sys.stderr)
-    return EXIT_USAGE if errors else EXIT_OK
+    if errors:
+        return EXIT_USAGE
+    return EXIT_OK if args.load else _failures(args, report)
+
+
+def _failures(args, report) -> int:
+    """Exit 1 when any worker failed (README: a crashed worker is a failed row, and exit 1):
+    one line per failed worker, a crash or timeout with the worker's last stderr lines."""
+    failed = report.get("failed_workers") or []
+    for f in failed:
+        lines = (f.get("detail") or "").splitlines()
+        if lines and f["error"].endswith(lines[-1].strip()):
+            lines.pop()  # already the end of the one line
+        detail = "".join(f"\n  | {line}" for line in lines)
+        what = f"could not measure {args.model or args.symbol}" \
+            if report.get("complete") is False else f"worker {f['label']} failed"
+        print(f"mxprof: error: {what}: {f['error']}{detail}", file=sys.stderr)
+    return EXIT_FAILED if failed or report.get("complete") is False else EXIT_OK
 
 
 def _write(args, report) -> list[str]:
@@ -158,8 +175,14 @@ def _measure(args) -> dict | None:
         _dry_run(opts, cpus, nodes, _options.thread_choice(args, cpus))
         return None
     bind_parent(cpus, nodes)
-    failures = tuple({WorkerError, getattr(fusion_run, "WorkerError", WorkerError)})
     current: list[str] = []
+
+    def keep_partial(report: dict) -> None:  # interrupted: --json keeps what was measured
+        if args.json and args.json != "-":
+            from mxprof.workers.jsonio import write_json
+            write_json(args.json, report)
+            print(f"mxprof: partial result written to {args.json}", file=sys.stderr)
+
     with Progress("fusion", worker_count(opts)) as bar:
         def on_message(msg: str) -> None:
             if not msg.startswith("worker: "):
@@ -170,19 +193,9 @@ def _measure(args) -> dict | None:
             current.append(msg.removeprefix("worker: "))
             bar.start(current[0])
 
-        try:
-            report = fusion_run.run_fusion(opts, progress=on_message)
-        except failures as exc:
-            if current:
-                bar.done(current.pop(), "failed")
-            # One line for the failure; a crash or timeout adds the worker's last stderr lines.
-            lines = (getattr(exc, "detail", "") or "").splitlines()
-            if lines and str(exc).endswith(lines[-1].strip()):
-                lines.pop()  # already the end of the one line
-            detail = "".join(f"\n  | {line}" for line in lines)
-            raise WorkerError(f"could not measure {args.model}: {exc}{detail}") from None
+        report = fusion_run.run_fusion(opts, progress=on_message, on_partial=keep_partial)
         if current:
-            bar.done(current.pop())
+            bar.done(current.pop(), "failed" if report.get("complete") is False else "ok")
     # Where the thread count came from, for the header (mxprof.cpu.openmp.ThreadChoice).
     report.setdefault("environment", {})["threads_why"] = _options.thread_choice(args, cpus).why
     return report

@@ -149,7 +149,8 @@ def run_accuracy(model: dict, plans: list[ConfigPlan], *, inputs: dict, batch_si
                  calib_count: int, timing: dict, tolerance: metrics.Tolerance,
                  threads: int | None = None, binding: dict | None = None,
                  timeout: float = 1800.0, progress=None,
-                 wait_policy: str | None = None, processes: int = 1) -> AccuracyReport:
+                 wait_policy: str | None = None, processes: int = 1,
+                 on_partial=None) -> AccuracyReport:
     """Run every planned configuration and compare it with the reference.
 
     `inputs` is {"kind": "random", "count": N, "seed": S} or {"kind": "dataset", "path": P,
@@ -157,7 +158,9 @@ def run_accuracy(model: dict, plans: list[ConfigPlan], *, inputs: dict, batch_si
     "membind": "0" or None}) pins every worker before it loads MXNet. `wait_policy`: the
     OpenMP wait policy the parent resolved (mxprof.cpu.openmp.resolve_wait_policy).
     `processes`: timing worker processes per configuration (the first also evaluates the
-    inputs; see the module docstring).
+    inputs; see the module docstring). Interrupted (KeyboardInterrupt), `on_partial(report)`
+    gets the report of the configurations that finished (the others "interrupted" or "not
+    run") before the interrupt goes on, so `--json` keeps them.
     """
     from mxprof.cpu.load import LoadMonitor
     work = Path(tempfile.mkdtemp(prefix="mxprof-accuracy-"))
@@ -167,7 +170,8 @@ def run_accuracy(model: dict, plans: list[ConfigPlan], *, inputs: dict, batch_si
         base_spec = {"batch_size": batch_size, "timing": timing, "seed": 0, "bind": binding,
                      "processes": processes if timing.get("iterations") else 1}
         report = _run(work, model, plans, inputs, base_spec, calib_count, tolerance,
-                      (threads, wait_policy), timeout, progress or (lambda msg: None))
+                      (threads, wait_policy), timeout, progress or (lambda msg: None),
+                      on_partial or (lambda report: None))
     finally:
         shutil.rmtree(work, ignore_errors=True)
     timed = {**{k: timing.get(k) for k in ("batch", "warmup", "iterations")},
@@ -208,7 +212,7 @@ def busy_machine_note(machine) -> str | None:
 
 
 def _run(work, model, plans, inputs, base_spec, calib_count, tolerance, openmp, timeout,
-         progress) -> AccuracyReport:
+         progress, on_partial) -> AccuracyReport:
     calibration = None
     if inputs["kind"] == "random":
         # One way to draw inputs in every job: each input's dtype and range (mxprof.mx.inputs).
@@ -231,8 +235,42 @@ def _run(work, model, plans, inputs, base_spec, calib_count, tolerance, openmp, 
                 "evaluation set)", calib_count, base_spec["batch_size"])
     results: dict[str, dict] = {}
     errors: dict[str, str] = {}
-    last_spec: dict[str, dict] = {}
-    model_used = dict(model)
+    samples: dict[str, list] = {}
+    try:
+        last_spec, model_used = _first_processes(work, model, plans, inputs, base_spec,
+                                                 calib_count, (openmp, timeout), progress,
+                                                 results, errors)
+        samples.update({name: [r["timing"]["samples_ms"]] for name, r in results.items()})
+        failures = _more_timing(work, [p for p in plans if p.name in results], last_spec,
+                                model_used, samples, (openmp, timeout), progress)
+    except KeyboardInterrupt:
+        for plan in plans:
+            if plan.name not in results and plan.name not in errors:
+                errors[plan.name] = "interrupted"
+                break
+        for name, r in results.items():
+            samples.setdefault(name, [r["timing"]["samples_ms"]])
+        on_partial(_assemble(work, model, plans, inputs, results, errors, tolerance,
+                             calibration, samples))
+        raise
+    report = _assemble(work, model, plans, inputs, results, errors, tolerance, calibration,
+                       samples)
+    if failures:
+        report = msgspec.structs.replace(report, notes=(*report.notes, *failures))
+    if results and not report.environment.get("onednn_version") and any(p.mkldnn for p in plans):
+        progress("reading the oneDNN version")
+        version = probe_onednn_version()
+        report = msgspec.structs.replace(report, environment={**report.environment,
+                                                          "onednn_version": version})
+    return report
+
+
+def _first_processes(work, model, plans, inputs, base_spec, calib_count, how, progress,
+                     results, errors):
+    """The first process of every configuration (it also evaluates the inputs), in plan
+    order; fills `results` and `errors`; -> (the spec each ran, the model the later ones
+    load: the reference's saved weights)."""
+    (openmp, timeout), last_spec, model_used = how, {}, dict(model)
     for plan in plans:
         spec = {**base_spec, "model": model_used, "out_dir": str(work / plan.name),
                 "config": {"name": plan.name, "kind": plan.kind, "calib_mode": plan.calib_mode}}
@@ -253,19 +291,7 @@ def _run(work, model, plans, inputs, base_spec, calib_count, tolerance, openmp, 
         if "save_params" in spec:
             model_used = {**model, "params_path": spec["save_params"]}
         last_spec[plan.name] = spec
-    samples = {name: [r["timing"]["samples_ms"]] for name, r in results.items()}
-    failures = _more_timing(work, [p for p in plans if p.name in results], last_spec,
-                            model_used, samples, (openmp, timeout), progress)
-    report = _assemble(work, model, plans, inputs, results, errors, tolerance, calibration,
-                       samples)
-    if failures:
-        report = msgspec.structs.replace(report, notes=(*report.notes, *failures))
-    if results and not report.environment.get("onednn_version") and any(p.mkldnn for p in plans):
-        progress("reading the oneDNN version")
-        version = probe_onednn_version()
-        report = msgspec.structs.replace(report, environment={**report.environment,
-                                                          "onednn_version": version})
-    return report
+    return last_spec, model_used
 
 
 def _more_timing(work, plans, specs, model_used, samples, how, progress) -> list[str]:

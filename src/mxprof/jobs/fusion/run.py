@@ -77,18 +77,34 @@ def run_worker(spec: dict, env: dict[str, str], workdir: Path, label: str,
     return res.raise_for_status(), res.stdout_text()
 
 
-def run_fusion(opts: FusionOptions, progress=lambda msg: None) -> dict:
+def run_fusion(opts: FusionOptions, progress=lambda msg: None, on_partial=None) -> dict:
+    """The fusion report. A worker that fails where the job cannot go on (the unfused or
+    fused timing, a trace) is a failed row of a partial report (`complete` false, the figures
+    measured so far), not an exception. Interrupted (KeyboardInterrupt), `on_partial(report)`
+    gets the partial report before the interrupt goes on, so `--json` keeps what was measured.
+    """
     from mxprof.cpu.load import LoadMonitor
     monitor = LoadMonitor.start()
+    done = _Done()
     with tempfile.TemporaryDirectory(prefix="mxprof-fusion-") as tmp:
-        report = _run(opts, Path(tmp), progress)
+        try:
+            report = _run(opts, Path(tmp), progress, done)
+        except WorkerError as exc:
+            done.failed.append({"label": done.current or "?", "error": str(exc),
+                                "detail": getattr(exc, "detail", "") or ""})
+            report = partial_report(opts, done, f"stopped: {exc}")
+        except KeyboardInterrupt:
+            if on_partial is not None:
+                on_partial(jsonio.strict(partial_report(opts, done, "interrupted")))
+            raise
     machine = monitor.stop(f"mxprof fusion {opts.model}") if monitor else None
     report["environment"]["load_average"] = machine.load_after if machine else None
     report["machine_load"] = machine.to_dict() if machine else None
     busy = _busy_machine(machine)
     if busy:
         report["findings"].insert(0, busy.to_dict())
-    report["summary"] = summary_line(report)  # the line `mxprof profile` shows
+    if report.get("complete", True):
+        report["summary"] = summary_line(report)  # the line `mxprof profile` shows
     # NaN (a group with no primitive seen) becomes null: strict JSON readers reject NaN.
     return jsonio.strict(report)
 
@@ -156,7 +172,47 @@ class _Runs:
         return self.fused_traces[0]
 
 
-def _worker_runner(opts: FusionOptions, tmp: Path, progress):
+@dataclass
+class _Done:
+    """What the workers returned so far, for a partial report."""
+
+    samples: dict = field(default_factory=dict)  # config -> per process: per-call ns
+    failed: list = field(default_factory=list)
+    first: dict = field(default_factory=dict)  # config -> its first process's result
+    current: str | None = None  # the worker running now
+
+
+def partial_report(opts: FusionOptions, done: _Done, why: str) -> dict:
+    """A report of what finished before the job stopped (`why`): the medians measured, every
+    failed worker as a row, no groups or patterns; `complete` false."""
+    medians = {config: float(np.median(np.concatenate(p))) / 1e6
+               for config, p in done.samples.items() if p}
+    unfused, fused = medians.get("unfused"), medians.get("fused")
+    first = done.first.get("fused") or done.first.get("unfused") or {}
+    return {
+        "schema": SCHEMA, "kind": "fusion", "model": opts.model, "complete": False,
+        "input_shape": list(opts.shape), "path": opts.path, "static": opts.static,
+        "environment": {"mxnet": first.get("mxnet_version"), "onednn": None, "isa": None,
+                        "cpu": (first.get("fingerprint") or {}).get("cpu_model")
+                        or platform.processor() or "unknown",
+                        "logical_cpus": os.cpu_count(), "threads": None,
+                        "threads_requested": opts.threads, "python": platform.python_version(),
+                        "weights": (done.first.get("unfused") or {}).get("weights")},
+        "protocol": _protocol(opts),
+        "unfused_ms": unfused, "fused_ms": fused,
+        "gain_ms": unfused - fused if unfused and fused else None,
+        "gain_percent": fusion.gain_percent(unfused, fused) if unfused and fused else None,
+        "round_medians_ms": {config: [float(np.median(x)) / 1e6 for x in p]
+                             for config, p in done.samples.items()},
+        "unfused_latency": None, "fused_latency": None, "gain_ratio": None,
+        "groups": [], "pattern_groups": [], "patterns": [], "pattern_ratios": {},
+        "coverage": None, "output_sum": {}, "primitive_ms": {},
+        "findings": [], "failed_workers": done.failed,
+        "summary": f"fusion: partial report ({why}); {len(done.failed)} worker(s) failed",
+    }
+
+
+def _worker_runner(opts: FusionOptions, tmp: Path, progress, done: _Done):
     """worker(label, fused, extra_env=None, **spec) -> (result, stdout) for this job."""
     params = str(tmp / "weights.params")
     base = {"model": opts.model, "shape": list(opts.shape), "path": opts.path,
@@ -169,6 +225,7 @@ def _worker_runner(opts: FusionOptions, tmp: Path, progress):
 
     def worker(label, fused, extra=None, **spec_extra):
         progress(f"worker: {label}")
+        done.current = label
         spec = {**base, "fused": fused, "params_in": params, **spec_extra}
         env = _worker_env(opts, {**(fused_env if fused else unfused_env), **(extra or {})})
         return run_worker(spec, env, tmp, label, opts.timeout_s)
@@ -176,14 +233,13 @@ def _worker_runner(opts: FusionOptions, tmp: Path, progress):
     return worker, params
 
 
-def _time_processes(opts: FusionOptions, worker, params: str) -> _Runs:
+def _time_processes(opts: FusionOptions, worker, params: str, done: _Done) -> _Runs:
     """Unfused, fused and every switch off, `opts.processes` processes each, interleaved.
 
     The first unfused process writes the weights every other worker loads. An unfused or fused
     failure ends the job (nothing is left to compare with); a failing switch process is
     recorded, and its switch is reported from the processes that did run."""
-    first: dict = {}
-    failed: list = []
+    first, failed = done.first, done.failed
     off_patterns: dict = {}
 
     def run_one(config: str, rnd: int, _position: int):
@@ -195,6 +251,7 @@ def _time_processes(opts: FusionOptions, worker, params: str) -> _Runs:
                 raise WorkerError("the unfused graph already holds fused nodes: is a subgraph "
                                   "backend forced on by the environment?")
             first.setdefault(config, res)
+            done.samples.setdefault(config, []).append(res["samples_ns"])
             return res["samples_ns"]
         try:
             res, _ = worker(label, True, {config: "1"})
@@ -202,6 +259,7 @@ def _time_processes(opts: FusionOptions, worker, params: str) -> _Runs:
             failed.append({"label": label, "error": str(exc)})
             return None
         off_patterns.setdefault(config, fusion.pattern_counts(fusion.fusion_groups(res["graph"])))
+        done.samples.setdefault(config, []).append(res["samples_ns"])
         return res["samples_ns"]
 
     done = schedule.run_interleaved(timing_configs(opts), opts.processes, run_one,
@@ -228,9 +286,9 @@ def _trace(opts: FusionOptions, worker, runs: _Runs) -> None:
     runs.fused_traces = [p.result for p in fused]
 
 
-def _run(opts: FusionOptions, tmp: Path, progress) -> dict:
-    worker, params = _worker_runner(opts, tmp, progress)
-    runs = _time_processes(opts, worker, params)
+def _run(opts: FusionOptions, tmp: Path, progress, done: _Done) -> dict:
+    worker, params = _worker_runner(opts, tmp, progress, done)
+    runs = _time_processes(opts, worker, params, done)
     _trace(opts, worker, runs)
     return _assemble(opts, runs)
 
