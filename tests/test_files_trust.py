@@ -184,3 +184,36 @@ def test_load_refuses_non_finite_numbers(cli, tmp_path, constant):
     assert r.returncode == 2
     assert f"{constant.lstrip('-')} is not a JSON value" in r.stderr or \
         f"{constant} is not a JSON value" in r.stderr
+
+
+def test_a_utf16_log_reads_like_its_utf8_original(cli, tmp_path, fixtures_dir):
+    # What a Windows shell's `python run.py > log.txt` writes: UTF-16 with a byte order mark.
+    original = fixtures_dir / "verbose" / LOG
+    wide = tmp_path / "wide.log"
+    wide.write_bytes(original.read_text().encode("utf-16"))
+    a = cli("verbose", "summary", "--json", "-", str(original))
+    b = cli("verbose", "summary", "--json", "-", str(wide))
+    assert a.returncode == b.returncode == 0, b.stderr
+    ja, jb = json.loads(a.stdout), json.loads(b.stdout)
+    assert jb["exec_count"] == ja["exec_count"] > 0 and jb["exec_ms"] == ja["exec_ms"]
+
+
+def test_mxnet_prints_never_reach_a_json_stdout():
+    # MXNet's infer_shape prints its error from Python (mxnet/symbol/symbol.py), other
+    # messages from C: `models --json -` counts parameters under stdout_to_stderr.
+    import subprocess
+    import sys
+    code = ("import os, mxnet as mx\n"
+            "from mxprof.commands._files import stdout_to_stderr\n"
+            "y = mx.sym.FullyConnected(mx.sym.var('x'), num_hidden=2, name='fc')\n"
+            "with stdout_to_stderr():\n"
+            "    try:\n"
+            "        y.infer_shape(x=(1, 2), fc_weight=(3, 3))\n"
+            "    except Exception:\n"
+            "        pass\n"
+            "    os.write(1, b'from C\\n')\n"
+            "print('{}')\n")
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert r.returncode == 0, r.stderr
+    assert r.stdout == "{}\n"
+    assert "infer_shape error" in r.stderr and "from C" in r.stderr

@@ -246,9 +246,22 @@ def model_of(args, name: str | None, given_texts: list[str] | None = None):
             batch, fed = run_check(spec, given, shape)
         else:
             batch, fed = inputs.merge(spec.input_specs, given)
+            _check_zoo(models.with_inputs(spec, fed) if fed != spec.input_specs else spec)
     except ValueError as exc:
         raise UsageError(str(exc)) from None
     return (models.with_inputs(spec, fed) if fed != spec.input_specs else spec), batch
+
+
+def _check_zoo(spec) -> None:
+    """A zoo model is checked like a factory or a symbol before any worker starts: built
+    (no weights) and its shapes inferred at the inputs it will be fed, its --params matched
+    against its weights, in a child process (mxprof.workers.model_check). Skipped where this
+    interpreter has no MXNet (compare may time other builds only). Raises ValueError."""
+    import importlib.util
+    if importlib.util.find_spec("mxnet") is None:
+        return
+    from mxprof.workers.model_check import run_check
+    run_check(spec, [], None)
 
 
 def split_inputs(texts: list[str], names: list[str]) -> dict[str, list[str]]:

@@ -41,8 +41,15 @@ def mxnet_reason(exc: BaseException) -> str:
     return line[:300]
 
 
+ZOO_SOURCES = ("gluon", "gluoncv", "mxprof")
+
+
 def _defaults(spec: models.ModelSpec, shape):
     """(block or None, default inputs, input names in call order, names declared?)."""
+    if spec.source in ZOO_SOURCES:  # the parent fitted the shapes: its inputs are the ones
+        block = models.build(spec)
+        _check_params(spec, block)
+        return block, spec.input_specs, [i.name for i in spec.input_specs], True
     if spec.source == "factory":
         block, declared = models.call_factory(spec.factory)
         if declared is None:
@@ -60,6 +67,27 @@ def _defaults(spec: models.ModelSpec, shape):
         raise _Unfit(f"{spec.symbol_path} has {len(names)} inputs ({', '.join(names)}): give "
                      "each with --input, not --shape")
     return None, spec.inputs, names, True
+
+
+def _check_params(spec: models.ModelSpec, block) -> None:
+    """A zoo model's --params holds its weights (by Gluon's structural names, what
+    `load_parameters` matches), or _Unfit saying what is missing."""
+    if not spec.params_path:
+        return
+    from mxprof.mx.checks import param_names
+    saved = param_names(spec.params_path)
+    if saved is None:  # an old layout without names: load_parameters will tell
+        return
+    wanted = list(block._collect_params_with_prefix().keys())
+    missing = [w for w in wanted if w not in set(saved)]
+    if wanted and len(missing) == len(wanted):
+        raise _Unfit(f"--params {spec.params_path} holds none of {spec.name}'s {len(wanted)} "
+                     f"weights (the model wants e.g. {wanted[0]}, the file holds {len(saved)} "
+                     f"others, e.g. {saved[0] if saved else 'nothing'}): the weights of "
+                     "another model?")
+    if missing:
+        raise _Unfit(f"--params {spec.params_path} lacks {len(missing)} of {spec.name}'s "
+                     f"{len(wanted)} weights (e.g. {missing[0]})")
 
 
 def _symbol_of(spec: models.ModelSpec, block, names: list[str]):
@@ -127,6 +155,11 @@ def check(spec_dict: dict[str, Any]) -> dict[str, Any]:
         fed = with_vocabularies(fed, infer(spec, block, fed))
     except (models.FactoryError, _Unfit, ValueError) as exc:
         return {"error": str(exc), "inputs": [], "batch": None, "declared": False}
+    except Exception as exc:  # noqa: BLE001 - MXNet's errors while building a zoo network
+        if spec.source not in ZOO_SOURCES:
+            raise
+        return {"error": f"{spec.name}: {mxnet_reason(exc)}", "inputs": [], "batch": None,
+                "declared": False}
     return {"error": None, "inputs": [i.to_dict() for i in fed], "batch": batch,
             "declared": declared}
 
