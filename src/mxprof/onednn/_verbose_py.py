@@ -324,6 +324,11 @@ class Scanner:
         self.parsed += 1
         if graph:
             self.graph_rows += 1
+        self._separator(s, graph, number, comma, pending)
+
+    def _separator(self, s: bytes, graph: bool, number: bytes, comma: bool,
+                   pending: bytes) -> None:
+        """Count the row's decimal separator; keep an ambiguous row for `settle`."""
         if comma:
             self.comma_lines += 1
         elif b"." in number:

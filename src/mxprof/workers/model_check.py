@@ -155,7 +155,7 @@ def check(spec_dict: dict[str, Any]) -> dict[str, Any]:
         fed = with_vocabularies(fed, infer(spec, block, fed))
     except (models.FactoryError, _Unfit, ValueError) as exc:
         return {"error": str(exc), "inputs": [], "batch": None, "declared": False}
-    except Exception as exc:  # noqa: BLE001 - MXNet's errors while building a zoo network
+    except Exception as exc:  # MXNet's errors while building a zoo network: the user's line
         if spec.source not in ZOO_SOURCES:
             raise
         return {"error": f"{spec.name}: {mxnet_reason(exc)}", "inputs": [], "batch": None,
