@@ -176,12 +176,14 @@ def run_planned(planned, progress, *, timeout, workdir, on_record):
     """Run each planned run (one worker, or its instances at once) and hand its record over."""
     from pathlib import Path
 
+    from mxprof.cpu.load import LoadMonitor
     from mxprof.jobs.compare.instances import run_bound, run_instances
     from mxprof.jobs.compare.plan import make_record
     for run in planned:
         progress.start(run.label)
         rundir = Path(workdir) / run.key
         rundir.mkdir(parents=True, exist_ok=True)
+        monitor = LoadMonitor.start()
         try:
             if run.instance_cpus:
                 results = run_instances(run.spec, run.instance_cpus, rundir, timeout=timeout,
@@ -192,12 +194,15 @@ def run_planned(planned, progress, *, timeout, workdir, on_record):
         except KeyboardInterrupt:
             progress.note(f"{run.label}: interrupted: worker stopped, not recorded")
             raise
-        record = make_record(run, results)
+        machine = monitor.stop(run.label) if monitor else None
+        record = make_record(run, results, machine.to_dict() if machine else None)
         on_record(record)
         status = record["status"]
         if status != "ok":
             bad = next(r for r in results if not r.ok)
             status = f"{status}: {bad.error}"
+        elif machine is not None and machine.busy:
+            status = f"ok, but {machine.warning()}"
         progress.done(run.label, status)
 
 

@@ -31,6 +31,7 @@ class CompareRow(Record, frozen=True, kw_only=True):
     label: str
     category: str | None = None
     input_shape: list[int]
+    inputs: str | None = None  # per-sample shapes fed, e.g. "3x224x224" (rows key on it)
     config: str
     mkldnn: bool
     instances: int = 1
@@ -66,6 +67,10 @@ class CompareRow(Record, frozen=True, kw_only=True):
     speedup: float | None = None
     speedup_ratio: RatioRow | None = None
     vs_build: Json | None = None
+    # The busy-machine rule (mxprof.cpu.load) over the cell's processes: busy when any was.
+    machine_load: Json | None = None
+    busy: bool = False
+    other_cpu_fraction: float | None = None
 
 
 class CompareResult(Record, frozen=True):
@@ -95,3 +100,4 @@ class ResultsLine(Record, frozen=True, kw_only=True):
     machine: Json | None = None
     instance_cpus: list[str] = msgspec.field(default_factory=list)
     results: list[RunResult]
+    machine_load: Json | None = None  # mxprof.cpu.load.MachineLoad during the run
