@@ -243,7 +243,11 @@ def model_of(args, name: str | None, given_texts: list[str] | None = None):
             from mxprof.errors import require_extra
             from mxprof.workers.model_check import run_check
             require_extra("a FILE.py:FACTORY or --symbol model", "mxnet")
-            batch, fed = run_check(spec, given, shape)
+            rnn: list[bool] = []
+            batch, fed = run_check(spec, given, shape, rnn=rnn)
+            if rnn and rnn[0]:  # its reference path is the RNN one (models.has_rnn)
+                import msgspec
+                spec = msgspec.structs.replace(spec, rnn=True)
         else:
             batch, fed = inputs.merge(spec.input_specs, given)
             _check_zoo(models.with_inputs(spec, fed) if fed != spec.input_specs else spec)

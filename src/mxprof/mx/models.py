@@ -101,6 +101,16 @@ class ModelSpec(Record, frozen=True):
     params_path: str | None = None
     inputs: tuple[InputSpec, ...] = ()
     factory: str | None = None  # "/abs/FILE.py:FUNCTION" for source "factory"
+    # Whether the graph runs the RNN operator, as the pre-run check found it in a factory's or
+    # a symbol's graph (mxprof.workers.model_check); None: known by name (has_rnn).
+    rnn: bool | None = None
+
+    def to_dict(self) -> dict:
+        # Left out when not learnt, so the run keys of every other model stay as they were.
+        d = super().to_dict()
+        if d.get("rnn") is None:
+            d.pop("rnn", None)
+        return d
 
     @property
     def input_specs(self) -> tuple[InputSpec, ...]:
@@ -116,7 +126,7 @@ class LoadedModel:
 
     block: Any  # mxnet.gluon.HybridBlock
     spec: ModelSpec
-    weights: str  # "pretrained" | "user" | "random"
+    weights: str  # "pretrained" | "user" | "factory" (set by FILE.py:FACTORY) | "random"
     weights_path: str | None
     param_count: int
 
@@ -225,7 +235,9 @@ def _factory_spec(model: str, shape: tuple[int, ...] | None, params: str | None)
     if not func.isidentifier():
         raise ValueError(f"{model}: {func!r} is not a Python function name")
     input_shape = tuple(shape) if shape else (3, DEFAULT_IMAGE, DEFAULT_IMAGE)
-    return ModelSpec(name=Path(file).stem, source="factory", input_shape=input_shape,
+    # Named by file and factory: two factories of one file (c12.py:fc, c12.py:dot) are two
+    # models in every report and every compare row.
+    return ModelSpec(name=f"{Path(file).name}:{func}", source="factory", input_shape=input_shape,
                      params_path=os.path.abspath(params) if params else None,
                      factory=f"{os.path.abspath(file)}:{func}")
 
@@ -285,7 +297,11 @@ RNN_REFERENCE_NOTE = ("reference for RNN models: MXNET_USE_MKLDNN_RNN=0 (MXNet's
 
 
 def has_rnn(spec: ModelSpec) -> bool:
-    """Whether the network runs the fused RNN operator (mxprof's GNMT; zoo vision nets do not)."""
+    """Whether the network runs the fused RNN operator: what the pre-run check found in a
+    factory's or symbol's graph (`spec.rnn`), else by name (mxprof's GNMT; zoo vision nets do
+    not)."""
+    if spec.rnn is not None:
+        return spec.rnn
     entry = zoo.lookup(spec.name) if spec.source == "mxprof" else None
     return entry is not None and entry.category == "RNN"
 
@@ -437,6 +453,13 @@ def build(spec: ModelSpec):
     raise ValueError(f"build() takes zoo models; use load() for {spec.source!r}")
 
 
+def initialised(block) -> bool:
+    """Every parameter of `block` has its values, or is waiting for its shape after an
+    initialize() call: someone (a factory) set the weights before mxprof saw the block."""
+    params = list(block.collect_params().values())
+    return bool(params) and all(p._data is not None or p._deferred_init for p in params)
+
+
 def load(spec: ModelSpec, *, ctx=None, allow_pretrained: bool = True,
          hybridize: bool = True) -> LoadedModel:
     """Build the network, load weights when they are local, else initialise at random.
@@ -463,6 +486,8 @@ def load(spec: ModelSpec, *, ctx=None, allow_pretrained: bool = True,
                 path, weights = str(found), "pretrained"
         if path is not None:
             block.load_parameters(path, ctx=ctx, allow_missing=False, ignore_extra=True)
+        elif spec.source == "factory" and initialised(block):
+            weights = "factory"  # the factory set its own weights: not ours to call random
         else:
             block.initialize(random_initializer(), ctx=ctx)
     # Resolve deferred shapes once so parameter counting and the first timed call see real shapes.

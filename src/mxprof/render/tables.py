@@ -306,7 +306,8 @@ def roofline_table(report: dict[str, Any]) -> Table | None:
 
 
 def finding_lines(report: dict[str, Any]) -> list[str]:
-    """The findings, most costly first: rule, time at stake, layers, evidence, fix."""
+    """The findings, most to save first: rule, what the fix saves (measured by --try-fixes,
+    else estimated), layers, evidence, fix."""
     found = report.get("findings") or []
     lines = [f"findings: {len(found)} (most costly first)"] if found else []
     if "findings" in report and not found:
@@ -314,9 +315,13 @@ def finding_lines(report: dict[str, Any]) -> list[str]:
     for i, f in enumerate(found, 1):
         eff = f.get("effect") or {}
         ms = eff.get("ms_per_iter")
+        saved = (eff.get("measured") or {}).get("saved_ms")
+        stake = (f" (measured: the fix saves {saved:.3f} ms/iter)" if saved is not None
+                 and saved > 0 else f" (measured: the fix saves nothing, {saved:+.3f} ms/iter)"
+                 if saved is not None else f" (~{ms:.3f} ms/iter to save, estimated)"
+                 if ms else "")
         layers = ", ".join(f["layers"][:5]) + (" ..." if len(f["layers"]) > 5 else "")
-        lines.append(f"[{i}] {f['rule']}: {f['title']}"
-                     + (f" (~{ms:.3f} ms/iter at stake)" if ms else "")
+        lines.append(f"[{i}] {f['rule']}: {f['title']}" + stake
                      + (f"; layers {layers}" if layers else ""))
         lines.append(f"    evidence: {f['evidence']}")
         lines.append(f"    fix: {f['fix']}")

@@ -152,7 +152,8 @@ def check(spec_dict: dict[str, Any]) -> dict[str, Any]:
     try:
         block, defaults, names, declared = _defaults(spec, spec_dict.get("shape"))
         batch, fed = model_inputs.merge(defaults, given, names=names, open_names=not declared)
-        fed = with_vocabularies(fed, infer(spec, block, fed))
+        graph = infer(spec, block, fed)
+        fed = with_vocabularies(fed, graph)
     except (models.FactoryError, _Unfit, ValueError) as exc:
         return {"error": str(exc), "inputs": [], "batch": None, "declared": False}
     except Exception as exc:  # MXNet's errors while building a zoo network: the user's line
@@ -160,16 +161,23 @@ def check(spec_dict: dict[str, Any]) -> dict[str, Any]:
             raise
         return {"error": f"{spec.name}: {mxnet_reason(exc)}", "inputs": [], "batch": None,
                 "declared": False}
+    # The reference path of an RNN network differs (mxprof.mx.models.RNN_REFERENCE_ENV).
+    rnn = any(n.get("op") in RNN_OPS for n in graph.get("nodes", ()))
     return {"error": None, "inputs": [i.to_dict() for i in fed], "batch": batch,
-            "declared": declared}
+            "declared": declared, "rnn": rnn}
+
+
+RNN_OPS = ("RNN",)
 
 
 def run_check(spec: models.ModelSpec, given, shape: tuple[int, ...] | None = None, *,
-              timeout: float = 300.0) -> tuple[int | None, tuple[model_inputs.InputSpec, ...]]:
+              timeout: float = 300.0, rnn: list | None = None
+              ) -> tuple[int | None, tuple[model_inputs.InputSpec, ...]]:
     """Parent side: check `spec` fed `given` (parsed `--input`s) in a child process; ->
     (the `--input` batch or None, the inputs to feed). Raises ValueError with the one line
     for the user: the factory or symbol and the inputs do not go together, or the check
-    crashed (a factory that aborts the interpreter)."""
+    crashed (a factory that aborts the interpreter). `rnn`, when a list, gets whether the
+    graph runs the RNN operator."""
     import tempfile
     from pathlib import Path
 
@@ -187,6 +195,8 @@ def run_check(spec: models.ModelSpec, given, shape: tuple[int, ...] | None = Non
     if res.data["error"]:
         raise ValueError(res.data["error"])
     fed = tuple(model_inputs.InputSpec.from_dict(d) for d in res.data["inputs"])
+    if rnn is not None:  # the caller's out-parameter: whether the graph runs an RNN operator
+        rnn.append(bool(res.data.get("rnn")))
     return res.data["batch"], fed
 
 

@@ -74,7 +74,7 @@ def has_rnn_layers(model: dict) -> bool:
     worker switches to the RNN reference by itself (accuracy/worker.py run_bound), so the
     report must name that reference too; or an exported symbol holding an RNN node (the zoos'
     vision models have none)."""
-    if model.get("source") == "mxprof":
+    if model.get("source") == "mxprof" or model.get("rnn") is not None:
         from mxprof.mx.models import ModelSpec, has_rnn
         return has_rnn(ModelSpec.from_dict(model))
     path = model.get("symbol_path")
