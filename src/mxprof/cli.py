@@ -62,6 +62,8 @@ def build_parser() -> argparse.ArgumentParser:
         prog="mxprof",
         description="Profile Apache MXNet inference on CPUs with MKL-DNN (oneDNN).",
     )
+    from mxprof import __version__
+    parser.add_argument("--version", action="version", version=f"mxprof {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=Parser)
     for name, (module, help_text) in COMMANDS.items():
         sp = sub.add_parser(name, help=help_text, description=help_text)

@@ -21,6 +21,7 @@ are called before the first worker starts, so bad input never costs a run.
 from __future__ import annotations
 
 import argparse
+import math
 import os
 import tempfile
 from pathlib import Path
@@ -105,11 +106,11 @@ def add_timing(p: argparse.ArgumentParser, *, iterations: int | None = None,
                    help=f"untimed calls after the first (default {DEFAULT_WARMUP})")
     if min_time:
         # None, not the default: --reference-protocol must see whether the user chose it.
-        g.add_argument("--min-time", type=float, default=None, metavar="S",
+        g.add_argument("--min-time", type=seconds, default=None, metavar="S",
                        help=f"seconds of timed calls per measurement (default "
                             f"{DEFAULT_MIN_TIME:g})")
     if timeout:
-        g.add_argument("--timeout", type=float, default=DEFAULT_TIMEOUT, metavar="S",
+        g.add_argument("--timeout", type=seconds, default=DEFAULT_TIMEOUT, metavar="S",
                        help=f"seconds before a worker is killed (default {DEFAULT_TIMEOUT:g})")
     if workdir:
         g.add_argument("--workdir", metavar="DIR",
@@ -130,12 +131,20 @@ def add_processes(p: argparse.ArgumentParser) -> None:
 
 def preset_of(args):
     """The mxprof.workers.schedule.Preset the --processes/--fast/--rigorous flags ask for."""
+    import dataclasses
+
     from mxprof.workers import schedule
     try:
-        return schedule.choose(getattr(args, "processes", None), fast=getattr(args, "fast", False),
-                               rigorous=getattr(args, "rigorous", False))
+        preset = schedule.choose(getattr(args, "processes", None),
+                                 fast=getattr(args, "fast", False),
+                                 rigorous=getattr(args, "rigorous", False))
     except ValueError as exc:
         raise UsageError(str(exc)) from None
+    if getattr(args, "min_time", None) is not None:
+        # An explicit --min-time is what the user asked for: --fast/--rigorous scale only
+        # the default.
+        preset = dataclasses.replace(preset, min_time_factor=1.0)
+    return preset
 
 
 def load_result(kind: str, path: str, *, kind_field: str | None = None) -> dict:
@@ -153,6 +162,28 @@ def load_result(kind: str, path: str, *, kind_field: str | None = None) -> dict:
         raise UsageError(f"{path}: not an mxprof {kind} result: kind {report.get('kind')!r}, "
                          f"not {kind_field!r}")
     return report
+
+
+def count(text: str) -> int:
+    """argparse type of a count that must be at least 1 (--top N)."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
+    return value
+
+
+def seconds(text: str) -> float:
+    """argparse type of a finite, positive number of seconds (--min-time, --timeout)."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected seconds, got {text!r}") from None
+    if not 0 < value < math.inf:
+        raise argparse.ArgumentTypeError(f"must be a finite number of seconds > 0, got {text}")
+    return value
 
 
 def min_time_of(args, default: float = DEFAULT_MIN_TIME) -> float:
@@ -303,8 +334,9 @@ def check_counts(args, *, at_least_one=("iterations", "threads", "batch_size"),
             raise UsageError(f"--{name.replace('_', '-')} must not be negative, got {value}")
     for name in positive:
         value = getattr(args, name, None)
-        if value is not None and not value > 0:
-            raise UsageError(f"--{name.replace('_', '-')} must be > 0, got {value}")
+        if value is not None and not 0 < value < math.inf:
+            raise UsageError(f"--{name.replace('_', '-')} must be a finite number > 0, got "
+                             f"{value}")
 
 
 def check_binding(cores: str | None, membind: str | None, *, physical_only: bool = False):

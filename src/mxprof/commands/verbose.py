@@ -47,7 +47,9 @@ def _summary_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--by", default="kind",
                    help="group by any of kind,impl,shape,prop_kind (comma separated; "
                         "default: %(default)s)")
-    p.add_argument("--top", type=int, default=20, help="rows to show per table (default: 20)")
+    from mxprof.commands._options import count
+    p.add_argument("--top", type=count, default=20, metavar="N",
+                   help="rows to show per table (default: 20)")
     p.add_argument("--show-rejected", action="store_true",
                    help=f"list every rejected line (default: the first {REJECTED_SHOWN})")
     # A path like every command's --json; bare --json (the old switch) or '-' is stdout.
