@@ -92,3 +92,32 @@ def test_sigint_keeps_a_partial_json(tmp_path, command, worker, check):
     assert "partial result written" in stderr
     report = json.loads(out.read_text())
     assert check(report), report
+
+
+def test_a_killed_runs_temporary_folder_goes_with_the_next_command(tmp_path):
+    import glob
+    import tempfile
+    marker = f"mxprof-test-{uuid.uuid4().hex}"
+    env = {**os.environ, "MXPROF_TEST_FAULT": "hang@unfused", "MXPROF_TEST_MARKER": marker}
+    if env.get("PYTHONPATH"):
+        env["PYTHONPATH"] = os.pathsep.join(os.path.abspath(p) if p else p
+                                            for p in env["PYTHONPATH"].split(os.pathsep))
+    parent = subprocess.Popen([sys.executable, "-m", "mxprof", "fusion", TINY, *FAST,
+                               "--switches", "none"], env=env, cwd=tmp_path,
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    pattern = os.path.join(tempfile.gettempdir(), f"mxprof-fusion-p{parent.pid}-*")
+    try:
+        assert _wait_for(lambda: glob.glob(pattern) and _with_marker(marker, worker=True),
+                         240), "the fusion run never started its worker"
+        parent.kill()  # SIGKILL: no handler runs, its folder stays
+        parent.wait()
+        assert _wait_for(lambda: not _with_marker(marker), 10)
+        assert glob.glob(pattern)
+        assert run_cli("topology", "--json", "-").returncode == 0
+        assert not glob.glob(pattern)
+    finally:
+        for pid in _with_marker(marker):
+            os.kill(pid, signal.SIGKILL)
+        if parent.poll() is None:
+            parent.kill()
+            parent.wait()

@@ -119,6 +119,8 @@ def main(argv: list[str] | None = None) -> int:
         parser.print_help()
         return EXIT_USAGE
     _install_signal_handlers()
+    from mxprof.files import reap_stale
+    reap_stale()  # the temporary folders of mxprof runs that were killed (SIGKILL) go now
     try:
         return int(_load(args._module).run(args) or 0)
     except UsageError as exc:

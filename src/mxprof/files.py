@@ -21,8 +21,11 @@ from __future__ import annotations
 
 import json
 import os
+import re
+import shutil
 import stat
 import sys
+import tempfile
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 
@@ -250,3 +253,56 @@ def check_replace(flag: str, path: str | os.PathLike | None, fmt: str, kind: str
         f"not an earlier mxprof {kind or fmt} output"
     raise OutputFileError(f"{flag} {path}: the file exists and is {what}; give another path, "
                           "or --force to replace it")
+
+
+# --- mxprof's temporary folders -------------------------------------------------------------
+
+_TEMP = re.compile(r"^mxprof-[a-z0-9]+-p(\d+)-")
+
+
+def temp_dir(what: str, *, dir: str | os.PathLike | None = None
+             ) -> tempfile.TemporaryDirectory:
+    """A temporary folder `mxprof-WHAT-pPID-XXXX` (removed when the context ends, or by the
+    next mxprof command if this process is killed: `reap_stale`)."""
+    reap_stale(dir)
+    return tempfile.TemporaryDirectory(prefix=f"mxprof-{what}-p{os.getpid()}-", dir=dir)
+
+
+def make_temp_dir(what: str) -> Path:
+    """`temp_dir`'s folder for a caller that removes it itself (shutil.rmtree in a finally)."""
+    reap_stale()
+    return Path(tempfile.mkdtemp(prefix=f"mxprof-{what}-p{os.getpid()}-"))
+
+
+def reap_stale(root: str | os.PathLike | None = None) -> list[Path]:
+    """Remove the temporary folders of mxprof processes that are gone (SIGKILL, a lost
+    machine): only ours (same user), only when the PID in the name no longer runs. A PID that
+    was reused keeps its folder until that process ends too."""
+    removed = []
+    try:
+        entries = list(os.scandir(root or tempfile.gettempdir()))
+    except OSError:
+        return removed
+    uid = os.getuid()
+    for entry in entries:
+        m = _TEMP.match(entry.name)
+        if not m or not entry.is_dir(follow_symlinks=False):
+            continue
+        try:
+            if entry.stat(follow_symlinks=False).st_uid != uid or _alive(int(m.group(1))):
+                continue
+        except OSError:
+            continue
+        shutil.rmtree(entry.path, ignore_errors=True)
+        removed.append(Path(entry.path))
+    return removed
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True

@@ -16,6 +16,7 @@ import sys
 from mxprof.commands import _options
 from mxprof.commands._compare_output import display, write_outputs
 from mxprof.errors import EXIT_FAILED, EXIT_OK, EXIT_USAGE, UsageError, require_extra
+from mxprof.files import temp_dir
 from mxprof.jobs.compare.rows import build_report
 
 
@@ -323,7 +324,6 @@ def _render_loaded(args) -> int:
 
 
 def run(args) -> int:
-    import tempfile
 
     from mxprof.commands._progress import Progress
     from mxprof.jobs.compare import plan as compare
@@ -364,7 +364,7 @@ def run(args) -> int:
         from mxprof.workers.environment import onednn_version
         # Cached per libmxnet; the workers read the cache, so every row names its oneDNN.
         onednn_version(probe=True)
-    with tempfile.TemporaryDirectory(prefix="mxprof-compare-") as tmp, \
+    with temp_dir("compare") as tmp, \
             Progress("compare", len(planned), done_before=len(planned) - len(todo)) as progress:
         run_planned(todo, progress, timeout=args.timeout, workdir=args.workdir or tmp,
                     on_record=log.append)

@@ -20,12 +20,12 @@ again rather than reused; a fresh one taken while busy is kept but carries a `wa
 from __future__ import annotations
 
 import json
-import tempfile
 from pathlib import Path
 from typing import Any
 
 from mxprof.cpu import ceilings as cpu_ceilings
 from mxprof.cpu.load import LoadMonitor
+from mxprof.files import temp_dir
 from mxprof.onednn.roofline import Ceilings
 from mxprof.workers.process import python_command, run_process, worker_env
 
@@ -53,7 +53,7 @@ def measure(cpus: str | None, threads: int | None, *, reps: int = 5, size: int =
             rep_time: float = 0.3, timeout: float = 600.0) -> tuple[dict | None, str | None]:
     """(measured figures, None) from one worker process, or (None, why it failed)."""
     env = worker_env(mkldnn=True, threads=threads)
-    with tempfile.TemporaryDirectory(prefix="mxprof-ceilings-") as tmp:
+    with temp_dir("ceilings") as tmp:
         out = Path(tmp) / "ceilings.json"
         args = ["-m", "mxprof.mx.ceilings_worker", str(out), "--reps", str(reps),
                 "--size", str(size), "--rep-time", str(rep_time)]

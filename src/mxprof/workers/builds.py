@@ -32,6 +32,7 @@ from pathlib import Path
 import msgspec
 
 import mxprof
+from mxprof.files import temp_dir
 from mxprof.schema import Record
 from mxprof.workers.jsonio import write_json
 
@@ -179,11 +180,10 @@ def _run_captured(cmd: list[str], *, timeout: float, env: dict[str, str] | None 
     """(exit status or None, stdout + stderr) of `cmd`, run like every worker (its own process
     group, killed with the parent: mxprof.workers.process), so an interrupted sweep leaves no
     pip or probe behind."""
-    import tempfile
 
     from mxprof.workers.process import run_process
 
-    with tempfile.TemporaryDirectory(prefix="mxprof-build-") as tmp:
+    with temp_dir("build") as tmp:
         out, err = Path(tmp) / "stdout.txt", Path(tmp) / "stderr.txt"
         outcome = run_process(cmd, env=env, timeout=timeout, stdout=out, stderr=err)
         text = "".join(p.read_text(errors="replace") for p in (out, err) if p.exists())

@@ -21,13 +21,13 @@ import platform
 import re
 import socket
 import sys
-import tempfile
 from importlib import metadata
 from pathlib import Path
 from typing import Any
 
 import msgspec
 
+from mxprof.files import temp_dir
 from mxprof.schema import Record
 
 # Variables that change what MXNet, OpenMP or oneDNN do: recorded with every result.
@@ -258,7 +258,7 @@ def _probe(cache: Path | None, timeout: float) -> str | None:
     from mxprof.workers.process import python_command, run_process, worker_env
 
     env = worker_env(mkldnn=True, extra={"DNNL_VERBOSE": "1", "MKLDNN_VERBOSE": "1"})
-    with tempfile.TemporaryDirectory(prefix="mxprof-onednn-") as tmp:
+    with temp_dir("onednn") as tmp:
         log = Path(tmp) / "verbose.log"
         outcome = run_process(python_command(["-c", _PROBE]), env=env, timeout=timeout,
                               stdout=log)

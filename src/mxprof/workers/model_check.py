@@ -22,6 +22,7 @@ import re
 import sys
 from typing import Any
 
+from mxprof.files import temp_dir
 from mxprof.mx import inputs as model_inputs
 from mxprof.mx import models
 
@@ -178,12 +179,11 @@ def run_check(spec: models.ModelSpec, given, shape: tuple[int, ...] | None = Non
     for the user: the factory or symbol and the inputs do not go together, or the check
     crashed (a factory that aborts the interpreter). `rnn`, when a list, gets whether the
     graph runs the RNN operator."""
-    import tempfile
     from pathlib import Path
 
     from mxprof.workers.process import worker_env
     from mxprof.workers.protocol import WorkerSpec, run_worker
-    with tempfile.TemporaryDirectory(prefix="mxprof-check-") as tmp:
+    with temp_dir("check") as tmp:
         res = run_worker(WorkerSpec(
             module="mxprof.workers.model_check", name="model-check",
             spec={"model": spec.to_dict(), "given": [list(g) for g in given],

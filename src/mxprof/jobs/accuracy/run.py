@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import json
 import shutil
-import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -32,6 +31,7 @@ import msgspec
 import numpy as np
 
 from mxprof.errors import WorkerError
+from mxprof.files import make_temp_dir
 from mxprof.jobs.accuracy import metrics as metrics
 from mxprof.jobs.accuracy.records import (
     REFERENCE,
@@ -163,7 +163,7 @@ def run_accuracy(model: dict, plans: list[ConfigPlan], *, inputs: dict, batch_si
     run") before the interrupt goes on, so `--json` keeps them.
     """
     from mxprof.cpu.load import LoadMonitor
-    work = Path(tempfile.mkdtemp(prefix="mxprof-accuracy-"))
+    work = make_temp_dir("accuracy")
     monitor = LoadMonitor.start()
     plans, reference = reference_for(model, plans)
     try:

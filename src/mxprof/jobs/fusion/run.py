@@ -14,13 +14,13 @@ from __future__ import annotations
 
 import os
 import platform
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
 from mxprof.errors import WorkerError
+from mxprof.files import temp_dir
 from mxprof.jobs.fusion import diagnose as fusion_diagnose
 from mxprof.jobs.fusion import gains as fusion
 from mxprof.jobs.fusion import ratios as fusion_ratios
@@ -86,7 +86,7 @@ def run_fusion(opts: FusionOptions, progress=lambda msg: None, on_partial=None) 
     from mxprof.cpu.load import LoadMonitor
     monitor = LoadMonitor.start()
     done = _Done()
-    with tempfile.TemporaryDirectory(prefix="mxprof-fusion-") as tmp:
+    with temp_dir("fusion") as tmp:
         try:
             report = _run(opts, Path(tmp), progress, done)
         except WorkerError as exc:

@@ -14,12 +14,12 @@ Fixes applied:
 
 from __future__ import annotations
 
-import tempfile
 from pathlib import Path
 from typing import Any
 
 import msgspec
 
+from mxprof.files import temp_dir
 from mxprof.jobs.profile.spec import RunResult, RunSpec
 from mxprof.workers.process import python_command, run_process, worker_env
 
@@ -111,7 +111,7 @@ def try_fixes(report: dict[str, Any], spec: RunSpec, *, timeout: float,
               workdir: str | None = None) -> None:
     """Measure the fixable findings of `report` (in place): `spec` is the profiled timing spec."""
     from mxprof.jobs.profile.runner import run_specs
-    with tempfile.TemporaryDirectory(prefix="mxprof-fixes-", dir=workdir) as tmp:
+    with temp_dir("fixes", dir=workdir) as tmp:
         for i, finding in enumerate(report.get("findings") or []):
             if finding["rule"] not in FIXABLE:
                 continue
