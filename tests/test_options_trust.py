@@ -39,3 +39,18 @@ def test_fast_keeps_an_explicit_min_time():
                 "--fast", "--min-time", "0.4", "--switches", "none", "--dry-run")
     assert r.returncode == 0, r.stderr
     assert ">= 0.4 s of timed calls" in r.stdout
+
+
+def test_a_narrow_or_piped_table_never_splits_a_figure():
+    import io
+
+    from rich.console import Console
+
+    from mxprof.render.table_model import Table, print_tables
+    cells = ("123456.789 [123000.1-124000.2]", "98765.4321 [98000.0-99000.0]")
+    t = Table("t", ("model name that is long", "latency ms", "images/s"),
+              (("resnet50_v1 with a long label", *cells),), "")
+    buf = io.StringIO()
+    print_tables(Console(file=buf, width=50, color_system=None), [t])
+    out = buf.getvalue()
+    assert all(c in out for c in cells), out

@@ -60,7 +60,9 @@ def format_table(records):
     table = Table(title=f"{len(records)} models (parameters counted without weights)")
     for column, justify in (("name", "left"), ("source", "left"), ("input(s)", "left"),
                             ("trainable", "right"), ("total", "right"), ("weights", "left")):
-        table.add_column(column, justify=justify, overflow="fold", no_wrap=column == "name")
+        # Counts are never split across lines (a pipe gives rich 80 columns).
+        table.add_column(column, justify=justify, overflow="fold",
+                         no_wrap=column == "name" or justify == "right")
     for r in records:
         inputs = "; ".join(InputSpec.from_dict(i).short() for i in r["inputs"])
         weights = "local" if r["pretrained_file"] else "random"
@@ -101,5 +103,6 @@ def run(args) -> int:
             write_json(args.json, doc)
         except OSError as exc:
             raise UsageError(f"cannot write {args.json}: {exc}") from None
-    Console().print(format_table(records))
+    from mxprof.render.table_model import print_wide
+    print_wide(Console(), format_table(records))  # a pipe's 80 columns never split a count
     return 0

@@ -86,8 +86,9 @@ def run(args) -> int:
     console = Console()
     for line in format_topology(topology):
         console.print(line, highlight=False, soft_wrap=True, markup=False)
+    from mxprof.render.table_model import print_wide
     for table in _tables(topology):
-        console.print(table)
+        print_wide(console, table)  # a pipe's 80 columns never split a figure
     if args.json:
         try:
             from mxprof.workers.jsonio import write_json
