@@ -157,6 +157,8 @@ def operator_table(section: dict[str, Any], title: str) -> Table | None:
                  f"({ratio_ci_cell(cost.get('ratio_interval'), cost['ratio'])})")
     elif lat:
         foot += f"; measured latency {fmt_ms(lat)} ms"
+    if section.get("operators_implausible"):  # the layers' rule (layer_table) for operators
+        foot += f"; implausible: {section['operators_implausible']}"
     return Table(title, ("operator", "calls/iter", "ms/iter", "% of ops"), body, foot)
 
 
@@ -298,11 +300,25 @@ def roofline_table(report: dict[str, Any]) -> Table | None:
         foot += (f"; the model {fmt_ms(h['latency_ms'])} ms measured, "
                  f"{fmt_ms(h['model_at_roof_ms'])} ms if every layer ran at its roof "
                  f"({fmt_ratio(h.get('speedup_bound'))})")
-    foot += (f". overhead: below {roof['overhead_efficiency']:.0%} of the roof; above 100%: "
-             "data stayed in cache (the memory roof is DRAM) or the ceilings met more load.")
+    foot += f". overhead: below {roof['overhead_efficiency']:.0%} of the roof" + \
+        "".join(f"; {why}" for why in _above_roof(roof["layers"][:TOP_LAYERS])) + "."
     return Table("Roofline by layer, MKL-DNN on (batch 1, verbose pass)",
                  ("layer", "op", "ms/iter", "GFLOP/s", "GB/s", "roof GFLOP/s", "eff.",
                   "bound by"), tuple(body), foot)
+
+
+def _above_roof(layers: list[dict[str, Any]]) -> list[str]:
+    """Why layers beat their roof, said for the roof they beat: a memory-bound layer's data
+    stayed in cache; a compute-bound one ran faster than the peak assumed."""
+    over = {str(r.get("bound")) for r in layers if (r.get("efficiency") or 0) > 1}
+    out = []
+    if any("memory" in b for b in over):
+        out.append("memory-bound above 100%: data stayed in cache (the memory roof is DRAM)")
+    if any("compute" in b for b in over):
+        out.append("compute-bound above 100%: the peak's clock or FLOP-per-cycle assumption "
+                   "is below what the cores ran (turbo), or the ceilings were measured under "
+                   "load (mxprof ceilings --refresh on an idle machine)")
+    return out
 
 
 def finding_lines(report: dict[str, Any]) -> list[str]:

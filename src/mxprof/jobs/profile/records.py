@@ -69,6 +69,8 @@ class ConfigSection(Record, frozen=True, kw_only=True):
     operators: list[Json] | None = None
     operators_total_ms: float | None = None
     operators_source: str | None = None
+    # The plausibility rule (report.implausible): why the operator total exceeds the latency.
+    operators_implausible: str | None = None
     layers: list[LayerRow] | None = None
     layers_method: str | None = None
     coverage: Json | None = None
