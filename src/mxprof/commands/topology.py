@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import json
 import sys
 
@@ -107,7 +108,11 @@ def _print_ceilings(console) -> None:
     from mxprof.commands.ceilings import format_ceilings
     from mxprof.jobs.ceilings import machine_ceilings
 
-    result = machine_ceilings(measure_missing=False)
+    from mxprof.commands._options import thread_choice
+    # The key `mxprof ceilings` stores under by default: this process's CPUs, one thread per
+    # physical core (its default --threads).
+    threads = thread_choice(argparse.Namespace(threads=None)).threads
+    result = machine_ceilings(None, threads, measure_missing=False)
     if not result["measured"]:
         result["error"] = "run `python -m mxprof ceilings` to measure"
     console.print("Ceilings", style="italic")
