@@ -105,10 +105,9 @@ def run(args) -> int:
 
 def _print_ceilings(console) -> None:
     """Theoretical peaks, and the measured ones when `mxprof ceilings` has cached them."""
+    from mxprof.commands._options import thread_choice
     from mxprof.commands.ceilings import format_ceilings
     from mxprof.jobs.ceilings import machine_ceilings
-
-    from mxprof.commands._options import thread_choice
     # The key `mxprof ceilings` stores under by default: this process's CPUs, one thread per
     # physical core (its default --threads).
     threads = thread_choice(argparse.Namespace(threads=None)).threads
