@@ -68,3 +68,17 @@ def test_two_factories_of_one_file_are_two_models(lstm):
     s = run_cli("profile", f"{lstm}:dot", "--dry-run")
     assert r.returncode == s.returncode == 0, r.stderr + s.stderr
     assert "c12.py:fc" in r.stdout and "c12.py:dot" in s.stdout
+
+
+def test_breakdowns_run_at_the_batch_asked_for_and_say_so(tmp_path):
+    out = tmp_path / "p.json"
+    r = run_cli("profile", "tests/fixtures/fusion_tinynet.py:build", "--shape", "3,16,16",
+                "--breakdown-batch", "3", "--passes", "timing,layers", "--no-reference",
+                "--processes", "1", "--min-time", "0.05", "--checks", "none", "--json",
+                str(out))
+    assert r.returncode == 0, r.stderr
+    report = json.loads(out.read_text())
+    assert report["protocol"]["breakdown_batch"] == 3
+    shapes = [row["output_shape"] for row in report["layers"] if row.get("output_shape")]
+    assert shapes and all(s[0] == 3 for s in shapes)
+    assert "Slowest layers, MKL-DNN on (batch 3)" in r.stdout

@@ -38,6 +38,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     m = p.add_argument_group("measurement")
     m.add_argument("--batch-size", type=int, default=None,
                    help=f"batch for throughput (default {DEFAULT_BATCH}; the reference used 128)")
+    m.add_argument("--breakdown-batch", type=_options.count, default=1, metavar="N",
+                   help="batch of the operator, layer and primitive passes (default 1: where "
+                        "the time of one request goes)")
     m.add_argument("--physical-only", action="store_true", help="one CPU per physical core")
     m.add_argument("--reference-protocol", action="store_true",
                    help="the MXNet 1.3 benchmark setup: batch 128, physical cores of NUMA node 0, "
@@ -95,7 +98,7 @@ def _plan(args, spec_model):
             reference=not args.no_reference, threads=threads, cpus=cpus, membind=membind,
             physical_only=args.physical_only, hooks=hooks, processes=preset.processes,
             wait_policy=_options.resolve_wait(args, threads, bound),
-            threads_why=choice.why)
+            threads_why=choice.why, breakdown_batch=args.breakdown_batch)
     except ValueError as exc:  # an unknown pass
         raise UsageError(str(exc)) from None
 
@@ -250,7 +253,7 @@ def _dry_run(args, specs, checks) -> int:
     for group in group_specs(specs, share=not args.no_share):
         members = [specs[i] for i in group]
         what = "; then ".join(f"{s.pass_name} pass, batch "
-                              f"{'1 and ' + str(s.batch_size) if s.pass_name == 'timing' else '1'}"
+                              f"{'1 and ' + str(s.batch_size) if s.pass_name == 'timing' else s.breakdown_batch}"
                               for s in members)
         shared = ", one process" if len(members) > 1 else ""
         rows.append((group_label(members),

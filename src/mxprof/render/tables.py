@@ -234,10 +234,12 @@ def failure_table(report: dict[str, Any]) -> Table | None:
 
 def all_tables(report: dict[str, Any]) -> list[Table]:
     ref = report.get("reference") or {}
+    # The breakdown passes' batch (--breakdown-batch), said in every breakdown's title.
+    bb = (report.get("protocol") or {}).get("breakdown_batch") or 1
     tables = [summary_table(report),
-              operator_table(report, "Operators, MKL-DNN on (batch 1)"),
-              operator_table(ref, "Operators, MKL-DNN off (batch 1)") if ref else None,
-              layer_table(report, "Slowest layers, MKL-DNN on (batch 1)"),
+              operator_table(report, f"Operators, MKL-DNN on (batch {bb})"),
+              operator_table(ref, f"Operators, MKL-DNN off (batch {bb})") if ref else None,
+              layer_table(report, f"Slowest layers, MKL-DNN on (batch {bb})"),
               primitive_table(report), primitive_layer_table(report), failure_table(report)]
     tables.append(roofline_table(report))
     return [t for t in tables if t is not None]
@@ -302,7 +304,8 @@ def roofline_table(report: dict[str, Any]) -> Table | None:
                  f"({fmt_ratio(h.get('speedup_bound'))})")
     foot += f". overhead: below {roof['overhead_efficiency']:.0%} of the roof" + \
         "".join(f"; {why}" for why in _above_roof(roof["layers"][:TOP_LAYERS])) + "."
-    return Table("Roofline by layer, MKL-DNN on (batch 1, verbose pass)",
+    bb = (report.get("protocol") or {}).get("breakdown_batch") or 1
+    return Table(f"Roofline by layer, MKL-DNN on (batch {bb}, verbose pass)",
                  ("layer", "op", "ms/iter", "GFLOP/s", "GB/s", "roof GFLOP/s", "eff.",
                   "bound by"), tuple(body), foot)
 

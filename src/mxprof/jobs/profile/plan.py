@@ -22,8 +22,8 @@ def plan_specs(model: ModelSpec, *, batch_size: int, protocol: Protocol,
                threads: int | None = None, cpus: str | None = None,
                membind: str | None = None, physical_only: bool = False,
                hooks: dict[tuple[str, str], str] | None = None, processes: int = 1,
-               wait_policy: str | None = None, threads_why: str | None = None
-               ) -> list[RunSpec]:
+               wait_policy: str | None = None, threads_why: str | None = None,
+               breakdown_batch: int = 1) -> list[RunSpec]:
     """One RunSpec per (configuration, pass); timing always runs, primitives only with MKL-DNN.
 
     Timing runs in `processes` workers per configuration, interleaved (A B A B...) so drifting
@@ -45,7 +45,8 @@ def plan_specs(model: ModelSpec, *, batch_size: int, protocol: Protocol,
     return [RunSpec(model=model, config=c, mkldnn=mk[c], pass_name=p, batch_size=batch_size,
                     protocol=protocol, threads=threads, cpus=cpus, membind=membind,
                     physical_only=physical_only, test_hook=hooks.get((c, p)),
-                    wait_policy=wait_policy, threads_why=threads_why)
+                    wait_policy=wait_policy, threads_why=threads_why,
+                    breakdown_batch=breakdown_batch)
             for c, p in order]
 
 

@@ -37,6 +37,7 @@ class ProfileProtocol(Protocol, frozen=True, kw_only=True):
     membind: str | None = None
     hybridize: str | None = None
     passes: str | None = None
+    breakdown_batch: int = 1  # batch of the operators, layers and primitives passes
     processes: int = 1
     interval: str | None = None
     processes_order: str | None = None

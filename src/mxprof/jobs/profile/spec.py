@@ -66,6 +66,15 @@ class RunSpec(Record, frozen=True):
     # Where `threads` came from, as reports print it after the count
     # (mxprof.cpu.openmp.ThreadChoice.why): "one per physical core (mxprof default; ...)".
     threads_why: str | None = None
+    # The batch of the operators, layers and primitives passes (--breakdown-batch).
+    breakdown_batch: int = 1
+
+    def to_dict(self) -> dict[str, Any]:
+        # Left out at its default, so the compare run keys of earlier results still match.
+        d = super().to_dict()
+        if d.get("breakdown_batch") == 1:
+            d.pop("breakdown_batch")
+        return d
 
     @property
     def label(self) -> str:
