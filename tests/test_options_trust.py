@@ -54,3 +54,20 @@ def test_a_narrow_or_piped_table_never_splits_a_figure():
     print_tables(Console(file=buf, width=50, color_system=None), [t])
     out = buf.getvalue()
     assert all(c in out for c in cells), out
+
+
+def test_the_default_protocol_satisfies_its_own_sample_rules():
+    from mxprof.jobs.profile.spec import Protocol
+    from mxprof.timing.stats import MIN_SAMPLES
+    p = Protocol()
+    assert p.min_iterations >= MIN_SAMPLES and p.throughput_min_iterations >= MIN_SAMPLES
+
+
+def test_notes_read_as_notes_and_warnings_as_warnings():
+    from mxprof.render.tables import closing_lines
+    stats = {"median": 1.0, "warnings": ["the standard deviation is 30% of the mean"],
+             "notes": ["p99 not given: it needs at least 100 samples, there are 40"]}
+    lines = closing_lines({"latency_ms": stats, "notes": []})
+    assert "warning (w/ MKL-DNN latency): the standard deviation is 30% of the mean" in lines
+    assert ("note (w/ MKL-DNN latency): p99 not given: it needs at least 100 samples, there "
+            "are 40") in lines

@@ -265,8 +265,9 @@ def closing_lines(report: dict[str, Any]) -> list[str]:
             stats = section.get(key) or {}
             if key == "throughput":
                 stats = stats.get("batch_ms") or {}
-            lines += [f"timer ({label} {what}): {w}" for w in stats.get("warnings") or []]
-            lines += [f"stats ({label} {what}): {n}" for n in stats.get("notes") or []
+            # A warning says a figure may be wrong; a note only what was not computed.
+            lines += [f"warning ({label} {what}): {w}" for w in stats.get("warnings") or []]
+            lines += [f"note ({label} {what}): {n}" for n in stats.get("notes") or []
                       if key == "latency_ms" or not n.startswith("p9")]
     lines += [f"missing: {m}" for m in report.get("missing", [])]
     if not report.get("complete", True):
