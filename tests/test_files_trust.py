@@ -166,14 +166,15 @@ def test_load_reads_stdin_and_names_the_other_kind(cli, tmp_path):
     f.write_text(json.dumps({"schema": 1, "kind": "fusion"}))
     r = cli("profile", "--load", str(f))
     assert r.returncode == 2
-    assert "an mxprof fusion file, not a profile result; mxprof fusion --load reads it" \
-        in r.stderr
+    assert ("not an mxprof profile result: it is an mxprof fusion file; mxprof fusion --load "
+            "reads it") in r.stderr
     with open(f) as stdin:
         import subprocess
         import sys
         r = subprocess.run([sys.executable, "-m", "mxprof", "profile", "--load", "-"],
                            stdin=stdin, capture_output=True, text=True, timeout=60)
-    assert r.returncode == 2 and "stdin: an mxprof fusion file" in r.stderr
+    assert r.returncode == 2 and "stdin: not an mxprof profile result: it is an mxprof " \
+        "fusion file" in r.stderr
 
 
 @pytest.mark.parametrize("constant", ["NaN", "Infinity", "-Infinity"])

@@ -151,9 +151,12 @@ def load_result(kind: str, path: str, *, kind_field: str | None = None) -> dict:
     """A saved `kind` result for --load, validated (mxprof.jobs.results.load); `kind_field`:
     the value its "kind" key must hold. Raises UsageError (exit 2) naming the file and, for a
     bad file, the wrong field: the same message in every command."""
+    from mxprof.files import InputFileError
     from mxprof.jobs.results import load
     try:
         report = load(kind, path)
+    except InputFileError as exc:  # a device, a folder, no such file: before any read
+        raise UsageError(f"cannot load {exc}") from None
     except OSError as exc:
         raise UsageError(f"cannot load {path}: {exc.strerror or exc}") from None
     except ValueError as exc:  # names the file and the wrong field

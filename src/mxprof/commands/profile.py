@@ -253,7 +253,7 @@ def _dry_run(args, specs, checks) -> int:
     for group in group_specs(specs, share=not args.no_share):
         members = [specs[i] for i in group]
         what = "; then ".join(f"{s.pass_name} pass, batch "
-                              f"{'1 and ' + str(s.batch_size) if s.pass_name == 'timing' else s.breakdown_batch}"
+                              f"{'1 and ' + str(s.batch_size) if s.pass_name == 'timing' else s.breakdown}"
                               for s in members)
         shared = ", one process" if len(members) > 1 else ""
         rows.append((group_label(members),

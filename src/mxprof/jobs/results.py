@@ -60,9 +60,9 @@ def load(kind: str, path: str | Path) -> dict[str, Any]:
 
     `path` "-" reads stdin. Raises InputFileError (a ValueError) when it is not a readable
     regular file or FIFO (mxprof.files.read_input: a device is never read), ResultFileError (a
-    ValueError) when it is not strict JSON, is another mxprof kind ("an mxprof fusion file, not
-    a profile result; mxprof fusion --load reads it") or not a valid `kind` result: "<path>:
-    not an mxprof <kind> result: <why, naming the field>".
+    ValueError) when it is not strict JSON, is another mxprof kind ("r.json: not an mxprof
+    profile result: it is an mxprof fusion file; mxprof fusion --load reads it") or not a valid
+    `kind` result: "<path>: not an mxprof <kind> result: <why, naming the field>".
     """
     name = "stdin" if str(path) == "-" else path
     text = read_input(path, f"mxprof {kind} result", stdin=True)
@@ -74,8 +74,8 @@ def load(kind: str, path: str | Path) -> dict[str, Any]:
     if found is not None and found != kind and not (kind == "compare-results-line"
                                                     and found == "compare-results"):
         loader = LOADERS.get(found)
-        raise ResultFileError(f"{name}: an mxprof {found} file, not a {kind} result"
-                              + (f"; {loader} reads it" if loader else ""))
+        raise ResultFileError(f"{name}: not an mxprof {kind} result: it is an mxprof {found} "
+                              "file" + (f"; {loader} reads it" if loader else ""))
     validate(kind, data, source=str(name))
     return data
 

@@ -102,15 +102,9 @@ class ModelSpec(Record, frozen=True):
     inputs: tuple[InputSpec, ...] = ()
     factory: str | None = None  # "/abs/FILE.py:FUNCTION" for source "factory"
     # Whether the graph runs the RNN operator, as the pre-run check found it in a factory's or
-    # a symbol's graph (mxprof.workers.model_check); None: known by name (has_rnn).
-    rnn: bool | None = None
-
-    def to_dict(self) -> dict:
-        # Left out when not learnt, so the run keys of every other model stay as they were.
-        d = super().to_dict()
-        if d.get("rnn") is None:
-            d.pop("rnn", None)
-        return d
+    # a symbol's graph (mxprof.workers.model_check); unset: known by name (has_rnn). Unset is
+    # not written, so the compare run keys of every other model stay as they were.
+    rnn: bool | msgspec.UnsetType = msgspec.UNSET
 
     @property
     def input_specs(self) -> tuple[InputSpec, ...]:
@@ -300,8 +294,8 @@ def has_rnn(spec: ModelSpec) -> bool:
     """Whether the network runs the fused RNN operator: what the pre-run check found in a
     factory's or symbol's graph (`spec.rnn`), else by name (mxprof's GNMT; zoo vision nets do
     not)."""
-    if spec.rnn is not None:
-        return spec.rnn
+    if spec.rnn is not msgspec.UNSET:
+        return bool(spec.rnn)
     entry = zoo.lookup(spec.name) if spec.source == "mxprof" else None
     return entry is not None and entry.category == "RNN"
 

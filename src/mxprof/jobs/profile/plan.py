@@ -12,6 +12,8 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import Any
 
+import msgspec
+
 from mxprof.jobs.profile.checks import CHECKS
 from mxprof.jobs.profile.spec import PASSES, Protocol, RunSpec
 from mxprof.mx.models import ModelSpec
@@ -46,7 +48,7 @@ def plan_specs(model: ModelSpec, *, batch_size: int, protocol: Protocol,
                     protocol=protocol, threads=threads, cpus=cpus, membind=membind,
                     physical_only=physical_only, test_hook=hooks.get((c, p)),
                     wait_policy=wait_policy, threads_why=threads_why,
-                    breakdown_batch=breakdown_batch)
+                    breakdown_batch=breakdown_batch if breakdown_batch != 1 else msgspec.UNSET)
             for c, p in order]
 
 

@@ -69,15 +69,14 @@ class RunSpec(Record, frozen=True):
     # Where `threads` came from, as reports print it after the count
     # (mxprof.cpu.openmp.ThreadChoice.why): "one per physical core (mxprof default; ...)".
     threads_why: str | None = None
-    # The batch of the operators, layers and primitives passes (--breakdown-batch).
-    breakdown_batch: int = 1
+    # The batch of the operators, layers and primitives passes (--breakdown-batch); unset
+    # (not written, so compare run keys stay as they were) is 1: see `breakdown`.
+    breakdown_batch: int | msgspec.UnsetType = msgspec.UNSET
 
-    def to_dict(self) -> dict[str, Any]:
-        # Left out at its default, so the compare run keys of earlier results still match.
-        d = super().to_dict()
-        if d.get("breakdown_batch") == 1:
-            d.pop("breakdown_batch")
-        return d
+    @property
+    def breakdown(self) -> int:
+        """The breakdown passes' batch: --breakdown-batch, 1 by default."""
+        return 1 if self.breakdown_batch is msgspec.UNSET else self.breakdown_batch
 
     @property
     def label(self) -> str:
