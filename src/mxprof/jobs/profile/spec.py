@@ -25,7 +25,6 @@ import msgspec
 
 from mxprof.mx.models import ModelSpec
 from mxprof.schema import SCHEMA, Record
-from mxprof.timing.stats import MIN_SAMPLES
 
 PASSES = ("timing", "operators", "layers", "primitives")
 
@@ -44,9 +43,10 @@ class Protocol(Record, frozen=True):
     min_iterations: int = 10  # the timer flags fewer than 10 samples as unstable
     max_iterations: int = 10_000
     throughput_warmup: int = 1
-    # The timer's own rule (mxprof.timing.stats.MIN_SAMPLES): a default protocol never
-    # produces a figure its statistics call unstable for want of samples.
-    throughput_min_iterations: int = MIN_SAMPLES
+    # The timer's own rule, mxprof.timing.stats.MIN_SAMPLES (not imported: workers read this
+    # module before numpy may start its threads; a test holds the two equal): a default
+    # protocol never produces a figure its statistics call unstable for want of samples.
+    throughput_min_iterations: int = 10
 
 
 class RunSpec(Record, frozen=True):
