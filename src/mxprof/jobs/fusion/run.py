@@ -25,6 +25,7 @@ from mxprof.jobs.fusion import diagnose as fusion_diagnose
 from mxprof.jobs.fusion import gains as fusion
 from mxprof.jobs.fusion import ratios as fusion_ratios
 from mxprof.jobs.fusion import trace as fusion_trace
+from mxprof.jobs.fusion.partial import Done, partial_report
 from mxprof.jobs.fusion.plan import TIMING_ORDER, timing_configs, worker_label
 from mxprof.jobs.fusion.report import summary_line
 from mxprof.schema import SCHEMA
@@ -85,17 +86,17 @@ def run_fusion(opts: FusionOptions, progress=lambda msg: None, on_partial=None) 
     """
     from mxprof.cpu.load import LoadMonitor
     monitor = LoadMonitor.start()
-    done = _Done()
+    done = Done()
     with temp_dir("fusion") as tmp:
         try:
             report = _run(opts, Path(tmp), progress, done)
         except WorkerError as exc:
             done.failed.append({"label": done.current or "?", "error": str(exc),
                                 "detail": getattr(exc, "detail", "") or ""})
-            report = partial_report(opts, done, f"stopped: {exc}")
+            report = partial_report(opts, done, f"stopped: {exc}", _protocol(opts))
         except KeyboardInterrupt:
             if on_partial is not None:
-                on_partial(jsonio.strict(partial_report(opts, done, "interrupted")))
+                on_partial(jsonio.strict(partial_report(opts, done, "interrupted", _protocol(opts))))
             raise
     machine = monitor.stop(f"mxprof fusion {opts.model}") if monitor else None
     report["environment"]["load_average"] = machine.load_after if machine else None
@@ -172,47 +173,7 @@ class _Runs:
         return self.fused_traces[0]
 
 
-@dataclass
-class _Done:
-    """What the workers returned so far, for a partial report."""
-
-    samples: dict = field(default_factory=dict)  # config -> per process: per-call ns
-    failed: list = field(default_factory=list)
-    first: dict = field(default_factory=dict)  # config -> its first process's result
-    current: str | None = None  # the worker running now
-
-
-def partial_report(opts: FusionOptions, done: _Done, why: str) -> dict:
-    """A report of what finished before the job stopped (`why`): the medians measured, every
-    failed worker as a row, no groups or patterns; `complete` false."""
-    medians = {config: float(np.median(np.concatenate(p))) / 1e6
-               for config, p in done.samples.items() if p}
-    unfused, fused = medians.get("unfused"), medians.get("fused")
-    first = done.first.get("fused") or done.first.get("unfused") or {}
-    return {
-        "schema": SCHEMA, "kind": "fusion", "model": opts.model, "complete": False,
-        "input_shape": list(opts.shape), "path": opts.path, "static": opts.static,
-        "environment": {"mxnet": first.get("mxnet_version"), "onednn": None, "isa": None,
-                        "cpu": (first.get("fingerprint") or {}).get("cpu_model")
-                        or platform.processor() or "unknown",
-                        "logical_cpus": os.cpu_count(), "threads": None,
-                        "threads_requested": opts.threads, "python": platform.python_version(),
-                        "weights": (done.first.get("unfused") or {}).get("weights")},
-        "protocol": _protocol(opts),
-        "unfused_ms": unfused, "fused_ms": fused,
-        "gain_ms": unfused - fused if unfused and fused else None,
-        "gain_percent": fusion.gain_percent(unfused, fused) if unfused and fused else None,
-        "round_medians_ms": {config: [float(np.median(x)) / 1e6 for x in p]
-                             for config, p in done.samples.items()},
-        "unfused_latency": None, "fused_latency": None, "gain_ratio": None,
-        "groups": [], "pattern_groups": [], "patterns": [], "pattern_ratios": {},
-        "coverage": None, "output_sum": {}, "primitive_ms": {},
-        "findings": [], "failed_workers": done.failed,
-        "summary": f"fusion: partial report ({why}); {len(done.failed)} worker(s) failed",
-    }
-
-
-def _worker_runner(opts: FusionOptions, tmp: Path, progress, done: _Done):
+def _worker_runner(opts: FusionOptions, tmp: Path, progress, done: Done):
     """worker(label, fused, extra_env=None, **spec) -> (result, stdout) for this job."""
     params = str(tmp / "weights.params")
     base = {"model": opts.model, "shape": list(opts.shape), "path": opts.path,
@@ -233,7 +194,7 @@ def _worker_runner(opts: FusionOptions, tmp: Path, progress, done: _Done):
     return worker, params
 
 
-def _time_processes(opts: FusionOptions, worker, params: str, done: _Done) -> _Runs:
+def _time_processes(opts: FusionOptions, worker, params: str, done: Done) -> _Runs:
     """Unfused, fused and every switch off, `opts.processes` processes each, interleaved.
 
     The first unfused process writes the weights every other worker loads. An unfused or fused
@@ -286,7 +247,7 @@ def _trace(opts: FusionOptions, worker, runs: _Runs) -> None:
     runs.fused_traces = [p.result for p in fused]
 
 
-def _run(opts: FusionOptions, tmp: Path, progress, done: _Done) -> dict:
+def _run(opts: FusionOptions, tmp: Path, progress, done: Done) -> dict:
     worker, params = _worker_runner(opts, tmp, progress, done)
     runs = _time_processes(opts, worker, params, done)
     _trace(opts, worker, runs)
