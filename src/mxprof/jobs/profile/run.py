@@ -172,8 +172,7 @@ def run(plan: ProfilePlan, on_event: OnEvent = ignore, *,
     """Run `plan` (module docstring); the typed result. `executor`: where the worker cells
     run (mxprof.workers.executor; default a LocalExecutor, one after another here).
     KeyboardInterrupt propagates, after the workers that ended were handed to `on_partial`."""
-    import tempfile
-
+    from mxprof.files import temp_dir
     from mxprof.workers.executor import LocalExecutor
     state = _Run(plan, on_event, on_partial)
     if not any(s.pass_name == "primitives" for s in plan.specs) and not plan.options.python:
@@ -182,7 +181,7 @@ def run(plan: ProfilePlan, on_event: OnEvent = ignore, *,
         from mxprof.host.environment import onednn_version
         onednn_version(probe=True)
     workdir = plan.options.workdir
-    with tempfile.TemporaryDirectory(prefix="mxprof-") as tmp:
+    with temp_dir("run") as tmp:
         folder = Path(workdir or tmp)
         folder.mkdir(parents=True, exist_ok=True)
         state.workers(folder, executor or LocalExecutor())

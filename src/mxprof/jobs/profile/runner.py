@@ -33,10 +33,10 @@ from __future__ import annotations
 
 import os
 import sys
-import tempfile
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
+from mxprof.files import temp_dir
 from mxprof.jobs.profile.spec import RunResult, RunSpec
 from mxprof.mx.rnn import RNN_REFERENCE_ENV, has_rnn
 from mxprof.workers.process import stderr_tail, thread_env
@@ -174,7 +174,7 @@ def run_specs(specs: Sequence[RunSpec], *, timeout: float, workdir: str | os.Pat
     MXNet build, mxprof.host.builds)."""
     own_tmp = None
     if workdir is None:
-        own_tmp = tempfile.TemporaryDirectory(prefix="mxprof-")
+        own_tmp = temp_dir("run")
         workdir = own_tmp.name
     workdir = Path(workdir)
     workdir.mkdir(parents=True, exist_ok=True)
