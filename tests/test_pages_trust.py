@@ -47,7 +47,7 @@ def test_the_page_flags_an_implausible_layer_sum(profile_report):
     cov.update(layers_ms=1.27 * cov["latency_ms"], ratio=1.27,
                overhead_ms=-0.27 * cov["latency_ms"], overhead_plausible=False,
                implausible="the layers sum to more than the latency")
-    page = render_page(report)
+    page = render_page(report, "profile")  # a fixture of before results carried their kind
     assert "Implausible: the layers sum to more than the latency" in page
     assert "the rest is framework overhead" not in page
 
