@@ -218,3 +218,21 @@ def test_mxnet_prints_never_reach_a_json_stdout():
     assert r.returncode == 0, r.stderr
     assert r.stdout == "{}\n"
     assert "infer_shape error" in r.stderr and "from C" in r.stderr
+
+
+def test_every_declared_kind_is_recognised_so_a_second_run_replaces_its_file(tmp_path):
+    """The kinds the contract added (ceilings, int8, diff...) are mxprof outputs too: a second
+    `--json`/`--markdown`/`--html` of the same kind replaces the first without --force."""
+    from mxprof.render.outputs import OUTPUTS
+    for kind in OUTPUTS:
+        path = tmp_path / f"{kind}.json"
+        path.write_text(json.dumps({"kind": kind, "schema": 1}))
+        assert output_kind(path, "json") == kind, kind
+        check_replace("--json", path, "json", kind)
+    for fmt, name, text, kind in (
+            ("markdown", "i.md", "# INT8: resnet18_v1\n", "int8"),
+            ("markdown", "d.md", "# mxprof diff: resnet18_v1 A vs B\n", "diff"),
+            ("html", "i.html", "<!DOCTYPE html>\n<title>mxprof int8: x</title>", "int8"),
+            ("html", "d.html", "<!DOCTYPE html>\n<title>mxprof diff: x</title>", "diff")):
+        (tmp_path / name).write_text(text)
+        assert output_kind(tmp_path / name, fmt) == kind, name

@@ -55,6 +55,9 @@ LOADERS = {
     "compare-results": "mxprof merge FILE (or compare --results FILE)",
     "verbose-summary": None,
     "topology": None,
+    "ceilings": None,
+    "int8": None,
+    "diff": None,
     "models": None,
     "trace": "chrome://tracing or ui.perfetto.dev",
     "pyperf": "python -m pyperf stats",
@@ -167,7 +170,9 @@ def json_kind(data: object) -> str | None:
     named = {"fusion": "fusion", "mxprof-compare": "compare", "mxprof-models": "models",
              "mxprof-compare-run": "compare-results", "mxprof-verbose-summary":
              "verbose-summary", "mxprof-topology": "topology", "profile": "profile",
-             "accuracy": "accuracy", "compare": "compare"}
+             "accuracy": "accuracy", "compare": "compare", "ceilings": "ceilings",
+             "int8": "int8", "diff": "diff", "topology": "topology",
+             "verbose-summary": "verbose-summary"}
     if isinstance(kind, str) and kind in named:
         return named[kind]
     if "traceEvents" in data:
@@ -190,7 +195,8 @@ def _text_kind(head: str, fmt: str) -> str | None:
     if fmt == "markdown":
         for prefix, kind in (("# mxprof profile:", "profile"), ("# mxprof accuracy:", "accuracy"),
                              ("# mxprof fusion:", "fusion"), ("# Fusion report:", "fusion"),
-                             ("## MKL-DNN comparison", "compare")):
+                             ("## MKL-DNN comparison", "compare"), ("# INT8:", "int8"),
+                             ("# mxprof diff:", "diff")):
             if first.startswith(prefix):
                 return kind
         return None
@@ -199,7 +205,8 @@ def _text_kind(head: str, fmt: str) -> str | None:
             return None
         title = head.partition("<title>")[2].partition("</title>")[0]
         for prefix, kind in (("mxprof profile:", "profile"), ("mxprof accuracy:", "accuracy"),
-                             ("mxprof fusion:", "fusion"), ("MKL-DNN comparison", "compare")):
+                             ("mxprof fusion:", "fusion"), ("MKL-DNN comparison", "compare"),
+                             ("mxprof int8:", "int8"), ("mxprof diff:", "diff")):
             if title.startswith(prefix):
                 return kind
         return None
