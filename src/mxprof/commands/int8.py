@@ -57,6 +57,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     for f in formats_of("int8"):
         g.add_argument(f"--{f.name}", metavar="PATH", help=f.help)
     g.add_argument("--load", metavar="RESULT", help="re-render a saved --json result")
+    _options.add_force(g)
     g.add_argument("--dry-run", action="store_true", help="print the plan; run nothing")
 
 
@@ -148,7 +149,7 @@ def run(args) -> int:
     from mxprof.jobs.int8 import Int8Result
     from mxprof.render import int8 as render
 
-    _options.check_outputs(args, ("json", "markdown", "html"))
+    _options.check_outputs(args, "int8")
     if args.html == "-":
         raise UsageError("--html writes a file; give a path ('-' is for --json and --markdown)")
     if args.json == "-" and args.markdown == "-":
