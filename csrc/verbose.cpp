@@ -95,8 +95,10 @@ class Scanner {
         for (int k = 0; k < 2; ++k) {
             if (!have_ts && parse_number(tok, ts, true)) {
                 have_ts = true;
+                ++point_lines_;
             } else if (!have_ts && comma_timestamp(tok, rest, graph, ts)) {
                 have_ts = true;
+                ++comma_lines_;
                 next(tok);  // the fraction after the comma is part of the timestamp
             } else if (!have_comp && (tok == "primitive" || tok == "graph" || tok == "common" ||
                                       tok == "ukernel")) {
@@ -161,6 +163,7 @@ class Scanner {
     }
 
     py::dict result() {  // moves the columns out: call once
+        settle();
         py::dict stats;
         stats["lines_total"] = counts.total;
         stats["lines_verbose"] = counts.verbose;
@@ -224,17 +227,21 @@ class Scanner {
         };
         bool ambiguous = d.tail_digits && all_digits(time);
         std::string_view number = time;
+        bool comma = false;
+        std::string pending_reason;
         if (allowed(d.fields - 1) && ambiguous) {  // decimal comma: "11,4111" = 11.4111 ms
             number_.assign(body.substr(d.cut + 1)).append(".").append(time);
             number = number_;
             body = body.substr(0, d.cut);
             body_id = lookup(t, body, h);
             d = body_id >= 0 ? t.body_info[body_id] : describe(body, graph);
+            comma = true;
         } else if (allowed(d.fields)) {
-            if (ambiguous) {
+            if (ambiguous) {  // read with a decimal point for now; the log's majority decides
                 std::string both(body.substr(d.cut + 1));
-                return reject(s, "ambiguous time " + quote(both + "," + std::string(time)) +
-                                     ": a decimal comma or a missing field"), false;
+                pending_reason = "ambiguous time " + quote(both + "," + std::string(time)) +
+                                 ": a decimal comma or a missing field, in a log whose times "
+                                 "use decimal commas";
             }
         } else {
             const char *label = graph ? "graph" : m != kMkldnn ? "v1.1+" : d.engine0 ? "v1.0" : "v0.x";
@@ -272,7 +279,49 @@ class Scanner {
         counts.time_decimals = std::max(counts.time_decimals, decimals);
         ++counts.parsed;
         if (graph) ++counts.graph;
+        if (comma) ++comma_lines_;
+        else if (number.find('.') != std::string_view::npos) ++point_lines_;
+        if (!pending_reason.empty())
+            pending_.push_back({counts.total, graph, std::move(pending_reason),
+                                std::string(s.substr(0, kTextBytes))});
         return true;
+    }
+
+    // The decimal separator is the log's, not the line's: a line whose last two fields are
+    // digits at a valid field count ("...,64,0": descriptor 64, time 0) reads with a decimal
+    // point unless most of the log's times and timestamps use decimal commas; then its rows
+    // go and the lines are rejected as ambiguous (a decimal comma there leaves a field short).
+    void settle() {
+        if (pending_.empty() || comma_lines_ <= point_lines_) return;
+        for (bool g : {false, true}) {
+            Table &t = g ? graph_ : prim_;
+            std::vector<int64_t> drop;
+            for (const auto &p : pending_)
+                if (p.graph == g) drop.push_back(p.line);
+            if (drop.empty()) continue;
+            size_t w = 0;
+            for (size_t r = 0; r < t.line_no.size(); ++r) {
+                if (std::binary_search(drop.begin(), drop.end(), t.line_no[r])) continue;
+                t.line_no[w] = t.line_no[r];
+                t.timestamp[w] = t.timestamp[r];
+                t.time_ms[w] = t.time_ms[r];
+                t.op[w] = t.op[r];
+                t.body[w] = t.body[r];
+                ++w;
+            }
+            int64_t dropped = static_cast<int64_t>(t.line_no.size() - w);
+            t.line_no.resize(w);
+            t.timestamp.resize(w);
+            t.time_ms.resize(w);
+            t.op.resize(w);
+            t.body.resize(w);
+            counts.parsed -= dropped;
+            if (g) counts.graph -= dropped;
+        }
+        for (auto &p : pending_) rejected_.push_back({p.line, std::move(p.reason), std::move(p.text)});
+        std::stable_sort(rejected_.begin(), rejected_.end(),
+                         [](const Rejected &a, const Rejected &b) { return a.line < b.line; });
+        pending_.clear();
     }
 
     void reject(std::string_view s, std::string reason) {
@@ -306,7 +355,15 @@ class Scanner {
         return d;
     }
 
+    struct Pending {
+        int64_t line;
+        bool graph;
+        std::string reason, text;
+    };
+
     Table prim_, graph_;
+    std::vector<Pending> pending_;  // ambiguous lines read with a decimal point (settle())
+    int64_t point_lines_ = 0, comma_lines_ = 0;  // times/timestamps printed with '.' or ','
     std::vector<std::string> info_;
     std::vector<Rejected> rejected_;
     std::string layout_, number_;

@@ -15,7 +15,12 @@ FIXTURES = Path(__file__).parent / "fixtures"
 # The suite never writes into the user's ~/.cache/mxprof (ceilings, compare results, build
 # venvs): one cache folder per test session, shared by every command the tests run, so the
 # machine ceilings are measured once per session. Tests that check the cache rules set their own.
-os.environ.setdefault("MXPROF_CACHE", tempfile.mkdtemp(prefix="mxprof-test-cache-"))
+if "MXPROF_CACHE" not in os.environ:
+    # Removed when the session ends: a run of the suite leaves no folder behind.
+    os.environ["MXPROF_CACHE"] = tempfile.mkdtemp(prefix="mxprof-test-cache-")
+    import atexit
+    import shutil
+    atexit.register(shutil.rmtree, os.environ["MXPROF_CACHE"], ignore_errors=True)
 
 
 def run_cli(*args: str, env: dict[str, str] | None = None, timeout: float = 600,

@@ -351,3 +351,16 @@ def test_quick_runs_two_processes_per_cell_unless_told(cli, tmp_path):
     assert "0 of 4 runs already in" in quick.stdout + quick.stderr  # 2 configs x 2 processes
     three = cli("compare", "resnet18_v1", "--quick", "--processes", "3", "--dry-run", env=env)
     assert "0 of 6 runs already in" in three.stdout + three.stderr
+
+
+def test_every_results_line_and_row_carries_the_machine_load(sweep):
+    # The busy-machine rule (mxprof.cpu.load) is every command's: compare records it per run.
+    for record in sweep["records"]:
+        load = record["machine_load"]
+        assert load["other_cpu_fraction"] >= 0 and load["busy"] == (
+            load["other_cpu_fraction"] > load["threshold"])
+    rows = [r for r in sweep["report"]["rows"] if r["metric"] != "failed"]
+    assert rows and all(r["other_cpu_fraction"] is not None for r in rows)
+    assert all(r["inputs"] == "3x64x64" for r in rows)
+    page = (sweep["dir"] / "page.html").read_text()
+    assert "machine load" in page or "CPU time" in page

@@ -19,7 +19,7 @@ SRC = Path(__file__).resolve().parents[1] / "src" / "mxprof"
 # Bottom to top. A module's layer is its first path component under mxprof/.
 RANKS = {
     "errors": 0, "_native": 0, "_core": 0, "_version": 0, "schema": 0, "events": 0,
-    "jsonio": 0, "cache": 0,
+    "jsonio": 0, "cache": 0, "files": 0,
     "timing": 1,
     "cpu": 2,
     "onednn": 3,

@@ -66,6 +66,8 @@ def build_parser() -> argparse.ArgumentParser:
         prog="mxprof",
         description="Profile Apache MXNet inference on CPUs with MKL-DNN (oneDNN).",
     )
+    from mxprof import __version__
+    parser.add_argument("--version", action="version", version=f"mxprof {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=Parser)
     for name, (module, help_text) in COMMANDS.items():
         sp = sub.add_parser(name, help=help_text, description=help_text)
@@ -123,6 +125,8 @@ def main(argv: list[str] | None = None) -> int:
         parser.print_help()
         return EXIT_USAGE
     _install_signal_handlers()
+    from mxprof.files import reap_stale
+    reap_stale()  # the temporary folders of mxprof runs that were killed (SIGKILL) go now
     try:
         return int(_load(args._module).run(args) or 0)
     except UsageError as exc:

@@ -10,11 +10,11 @@ imports the exported pair is written beside it.
 
 from __future__ import annotations
 
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from mxprof.files import temp_dir
 from mxprof.mx import models
 from mxprof.mx.models import ModelSpec
 
@@ -73,7 +73,7 @@ def export_block(block: Any, shape: tuple[int, ...], name: str) -> ModelSource:
     if not isinstance(block, mx.gluon.HybridBlock):
         raise TypeError(f"model must be a zoo name or a Gluon HybridBlock, not "
                         f"{type(block).__name__}")
-    tmp = tempfile.TemporaryDirectory(prefix="mxprof-api-")
+    tmp = temp_dir("api")
     stem = Path(tmp.name) / name
     block.hybridize()
     block(mx.nd.zeros((1, *shape)))

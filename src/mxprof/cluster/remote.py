@@ -31,11 +31,10 @@ import json
 import os
 import shutil
 import socket
-import tempfile
 from collections.abc import Iterator, Mapping, Sequence
-from pathlib import Path
 from typing import Any
 
+from mxprof.files import make_temp_dir
 from mxprof.workers.protocol import WorkerSpec, run_worker
 
 BENCH_CPUS_VARIABLE = "MXPROF_BENCHMARK_CPUS"  # set by `mxprof worker --cores` (a CPU list)
@@ -204,7 +203,7 @@ def run_cell(cell: WorkerSpec, removed: Sequence[str], client_versions: Mapping[
     host = describe()
     _sweeps[threading.get_ident()] = sweep
     _announce(index, label, host)
-    workdir = Path(tempfile.mkdtemp(prefix="mxprof-cell-"))
+    workdir = make_temp_dir("cell")
     try:
         local = dataclasses.replace(cell, workdir=workdir,
                                     env=host_env(cell.env, removed))

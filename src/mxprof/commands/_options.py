@@ -21,11 +21,13 @@ are called before the first worker starts, so bad input never costs a run.
 from __future__ import annotations
 
 import argparse
+import math
 import os
 from pathlib import Path
 
 from mxprof.commands._outputs import (  # noqa: F401 - the output options live there
     OUTPUT_HELP,
+    add_force,
     add_outputs,
     check_output_path,
     check_outputs,
@@ -102,11 +104,11 @@ def add_timing(p: argparse.ArgumentParser, *, iterations: int | None = None,
                    help=f"untimed calls after the first (default {DEFAULT_WARMUP})")
     if min_time:
         # None, not the default: --reference-protocol must see whether the user chose it.
-        g.add_argument("--min-time", type=float, default=None, metavar="S",
+        g.add_argument("--min-time", type=seconds, default=None, metavar="S",
                        help=f"seconds of timed calls per measurement (default "
                             f"{DEFAULT_MIN_TIME:g})")
     if timeout:
-        g.add_argument("--timeout", type=float, default=DEFAULT_TIMEOUT, metavar="S",
+        g.add_argument("--timeout", type=seconds, default=DEFAULT_TIMEOUT, metavar="S",
                        help=f"seconds before a worker is killed (default {DEFAULT_TIMEOUT:g})")
     if workdir:
         g.add_argument("--workdir", metavar="DIR",
@@ -127,21 +129,32 @@ def add_processes(p: argparse.ArgumentParser) -> None:
 
 def preset_of(args):
     """The mxprof.workers.schedule.Preset the --processes/--fast/--rigorous flags ask for."""
+    import dataclasses
+
     from mxprof.workers import schedule
     try:
-        return schedule.choose(getattr(args, "processes", None), fast=getattr(args, "fast", False),
-                               rigorous=getattr(args, "rigorous", False))
+        preset = schedule.choose(getattr(args, "processes", None),
+                                 fast=getattr(args, "fast", False),
+                                 rigorous=getattr(args, "rigorous", False))
     except ValueError as exc:
         raise UsageError(str(exc)) from None
+    if getattr(args, "min_time", None) is not None:
+        # An explicit --min-time is what the user asked for: --fast/--rigorous scale only
+        # the default.
+        preset = dataclasses.replace(preset, min_time_factor=1.0)
+    return preset
 
 
 def load_result(kind: str, path: str, *, kind_field: str | None = None) -> dict:
     """A saved `kind` result for --load, validated (mxprof.jobs.results.load); `kind_field`:
     the value its "kind" key must hold. Raises UsageError (exit 2) naming the file and, for a
     bad file, the wrong field: the same message in every command."""
+    from mxprof.files import InputFileError
     from mxprof.jobs.results import load
     try:
         report = load(kind, path)
+    except InputFileError as exc:  # a device, a folder, no such file: before any read
+        raise UsageError(f"cannot load {exc}") from None
     except OSError as exc:
         raise UsageError(f"cannot load {path}: {exc.strerror or exc}") from None
     except ValueError as exc:  # names the file and the wrong field
@@ -150,6 +163,28 @@ def load_result(kind: str, path: str, *, kind_field: str | None = None) -> dict:
         raise UsageError(f"{path}: not an mxprof {kind} result: kind {report.get('kind')!r}, "
                          f"not {kind_field!r}")
     return report
+
+
+def count(text: str) -> int:
+    """argparse type of a count that must be at least 1 (--top N)."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
+    return value
+
+
+def seconds(text: str) -> float:
+    """argparse type of a finite, positive number of seconds (--min-time, --timeout)."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected seconds, got {text!r}") from None
+    if not 0 < value < math.inf:
+        raise argparse.ArgumentTypeError(f"must be a finite number of seconds > 0, got {text}")
+    return value
 
 
 def min_time_of(args, default: float = DEFAULT_MIN_TIME) -> float:
@@ -220,12 +255,29 @@ def model_of(args, name: str | None, given_texts: list[str] | None = None):
             from mxprof.errors import require_extra
             from mxprof.jobs.model_check import run_check
             require_extra("a FILE.py:FACTORY or --symbol model", "mxnet")
-            batch, fed = run_check(spec, given, shape)
+            rnn: list[bool] = []
+            batch, fed = run_check(spec, given, shape, rnn=rnn)
+            if rnn and rnn[0]:  # its reference path is the RNN one (models.has_rnn)
+                import msgspec
+                spec = msgspec.structs.replace(spec, rnn=True)
         else:
             batch, fed = inputs.merge(spec.input_specs, given)
+            _check_zoo(models.with_inputs(spec, fed) if fed != spec.input_specs else spec)
     except ValueError as exc:
         raise UsageError(str(exc)) from None
     return (models.with_inputs(spec, fed) if fed != spec.input_specs else spec), batch
+
+
+def _check_zoo(spec) -> None:
+    """A zoo model is checked like a factory or a symbol before any worker starts: built
+    (no weights) and its shapes inferred at the inputs it will be fed, its --params matched
+    against its weights, in a child process (mxprof.jobs.model_check). Skipped where this
+    interpreter has no MXNet (compare may time other builds only). Raises ValueError."""
+    import importlib.util
+    if importlib.util.find_spec("mxnet") is None:
+        return
+    from mxprof.jobs.model_check import run_check
+    run_check(spec, [], None)
 
 
 def split_inputs(texts: list[str], names: list[str]) -> dict[str, list[str]]:
@@ -263,8 +315,9 @@ def check_counts(args, *, at_least_one=("iterations", "threads", "batch_size"),
             raise UsageError(f"--{name.replace('_', '-')} must not be negative, got {value}")
     for name in positive:
         value = getattr(args, name, None)
-        if value is not None and not value > 0:
-            raise UsageError(f"--{name.replace('_', '-')} must be > 0, got {value}")
+        if value is not None and not 0 < value < math.inf:
+            raise UsageError(f"--{name.replace('_', '-')} must be a finite number > 0, got "
+                             f"{value}")
 
 
 def placement_of(args, *, cores: str | None = None, membind: str | None = None,

@@ -5,8 +5,9 @@
   `-` is stdout where the format allows it: no option takes an optional PATH, which would
   swallow the next positional argument: `verbose summary --json a.log b.log`);
 - `check_outputs(args, kind, inputs=...)`: before any worker starts (exit status 2), each PATH
-  is writable, is not one of the command's input files, and is not an existing file of
-  another sort (a `--json` over a log or a model file is refused, not written over);
+  is writable, is not one of the command's input files, and replaces no file that is not an
+  earlier mxprof output of the same kind without `--force` (mxprof.files.check_replace: a
+  `--json` over a log or a model file is refused, not written over);
 - `write_outputs(args, result, kind)`: each requested file by its format's writer; what could
   not be written comes back as messages, so a computed result is still printed.
 
@@ -54,12 +55,19 @@ def add_outputs(p, kind: str | tuple[str, ...], *, load: bool = True,
     g = p.add_argument_group("output")
     for f in _formats(kind):
         g.add_argument(f"--{f.name}", metavar="PATH", help=f.help)
+    add_force(g)
     if load:
         g.add_argument("--load", metavar="RESULT",
-                       help="re-render a saved --json result; runs nothing")
+                       help="re-render a saved --json result ('-': stdin); runs nothing")
     if dry_run:
         g.add_argument("--dry-run", action="store_true",
                        help="print the plan (workers, batches, estimated time); run nothing")
+
+
+def add_force(g) -> None:
+    g.add_argument("--force", action="store_true",
+                   help="replace an output file even when it is not an earlier mxprof output "
+                        "of the same kind")
 
 
 def check_output_path(flag: str, path: str | None) -> None:
@@ -84,29 +92,19 @@ def check_output_path(flag: str, path: str | None) -> None:
     os.unlink(probe)
 
 
-def _same_file(a: str, b: str) -> bool:
-    try:
-        return os.path.samefile(a, b)
-    except OSError:
-        return os.path.realpath(a) == os.path.realpath(b)
-
-
-def _looks_like_json(path: str) -> bool:
-    """An existing file that is empty or starts like a JSON document (or is gzip: pyperf)."""
-    try:
-        with open(path, "rb") as f:
-            head = f.read(64).lstrip()
-    except OSError:
-        return True  # unreadable: check_output_path said it is writable; let the write tell
-    return not head or head[:1] in (b"{", b"[") or head[:2] == b"\x1f\x8b"
+# Formats that are a kind of their own (mxprof.files.json_kind's names), whatever the command.
+_FORMAT_KIND = {"trace": "trace", "pyperf": "pyperf"}
 
 
 def check_outputs(args, kind: str | tuple[str, ...] = ("json", "markdown", "csv", "html",
                                                          "trace", "pyperf"),
                   *, inputs: tuple[str | None, ...] = ()) -> None:
     """Every output PATH of `kind` in `args` can be written, is none of `inputs` (the
-    command's input files), and, for a JSON format, is not an existing file of another sort.
-    Raises UsageError (exit 2) naming the option."""
+    command's input files), and replaces no file that is not an earlier mxprof output of the
+    same kind unless `--force` (mxprof.files.check_replace: the one output check). Raises
+    UsageError (exit 2) naming the option."""
+    from mxprof.files import OutputFileError, check_replace
+    force = bool(getattr(args, "force", False))
     for f in _formats(kind):
         path = getattr(args, f.name, None)
         if not path:
@@ -116,16 +114,13 @@ def check_outputs(args, kind: str | tuple[str, ...] = ("json", "markdown", "csv"
             if not f.stdout:
                 raise UsageError(f"{flag} -: this format cannot go to stdout; give a file name")
             continue
+        try:
+            check_replace(flag, path, f.name,
+                          _FORMAT_KIND.get(f.name, kind if isinstance(kind, str) else None),
+                          force=force, inputs=inputs)
+        except OutputFileError as exc:
+            raise UsageError(str(exc)) from None
         check_output_path(flag, path)
-        for given in inputs:
-            if given and given != "-" and _same_file(path, given):
-                raise UsageError(f"{flag} {path}: is also an input of this command; give "
-                                 f"{flag} another PATH (or '-' for stdout)")
-        if (f.extension == ".json" or f.name == "json") and os.path.isfile(path) \
-                and not _looks_like_json(path):
-            raise UsageError(f"{flag} {path}: the file exists and is not JSON (an input meant "
-                             f"as an argument?); refusing to write over it. {flag} takes a "
-                             "PATH, '-' for stdout")
 
 
 def write_outputs(args, result: Any, kind: str | tuple[str, ...]) -> list[str]:

@@ -123,7 +123,15 @@ def _measure(args):
         return None
     _options.announce_wait((plan.placement.wait_policy, plan.placement.wait_why))
     with Progress(KIND, len(plan.steps)) as bar:
-        return accuracy.run(plan, bar.on_event)
+        return accuracy.run(plan, bar.on_event, on_partial=lambda r: _keep_partial(args, r))
+
+
+def _keep_partial(args, report) -> None:
+    """Interrupted: `--json` keeps the configurations that finished (like profile's)."""
+    if args.json and args.json != "-":
+        from mxprof.render.json_ import write_result
+        write_result(report, args.json)
+        print(f"mxprof: partial result written to {args.json}", file=sys.stderr)
 
 
 def _load(path: str):

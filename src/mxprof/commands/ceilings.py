@@ -73,9 +73,16 @@ def format_ceilings(result: dict[str, Any]) -> list[str]:
         lines.append(f"measured     none ({result.get('error') or 'not measured'})")
     if result.get("warning"):
         lines.append(f"warning      {result['warning']}")
+    from mxprof.jobs.ceilings import above_theory
+    if above_theory(result):
+        lines.append(f"note         {above_theory(result)}")
     c = result["cache"]
-    lines.append(f"cache        {'hit' if c['hit'] else 'stored'}: {c.get('path') or 'not written'}"
-                 + (f" (measured {c['measured_at']})" if c.get("measured_at") else ""))
+    if c.get("not_cached"):
+        lines.append(f"cache        not stored: {c['not_cached']} (measured again next time)")
+    else:
+        lines.append(f"cache        {'hit' if c['hit'] else 'stored'}: "
+                     f"{c.get('path') or 'not written'}"
+                     + (f" (measured {c['measured_at']})" if c.get("measured_at") else ""))
     return lines
 
 

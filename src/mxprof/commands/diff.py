@@ -34,6 +34,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     for f in formats_of("diff"):
         g.add_argument(f"--{f.name}", metavar="PATH", help=f.help)
     g.add_argument("--load", metavar="DIFF", help="re-render a saved diff --json result")
+    _options.add_force(g)
 
 
 def _check_outputs(args) -> None:
@@ -45,7 +46,8 @@ def _check_outputs(args) -> None:
             raise UsageError(f"--{f.name} needs a file name ('-' is not accepted)")
         if path in inputs:
             raise UsageError(f"--{f.name} {path}: that is an input file")
-        _options.check_output_path(f"--{f.name}", path)
+    # The one output check of every command (mxprof.files.check_replace, --force).
+    _options.check_outputs(args, "diff", inputs=tuple(inputs))
 
 
 def _result(args):

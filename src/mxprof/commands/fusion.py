@@ -9,7 +9,7 @@ from __future__ import annotations
 import sys
 
 from mxprof.commands import _options
-from mxprof.errors import EXIT_OK, EXIT_USAGE, UsageError, WorkerError, require_extra
+from mxprof.errors import EXIT_FAILED, EXIT_OK, EXIT_USAGE, UsageError, require_extra
 
 KIND = "fusion"
 _SWITCH_NAMES = ("CONV_BN", "CONV_RELU", "CONV_SUM", "FC_ELTWISE")
@@ -87,15 +87,33 @@ def _measure(args):
         return None
     _options.announce_wait((plan.placement.wait_policy, plan.placement.wait_why))
     with Progress(KIND, len(plan.steps)) as bar:
-        try:
-            return fusion.run(plan, bar.on_event)
-        except WorkerError as exc:
-            # One line for the failure; a crash or timeout adds the worker's last stderr lines.
-            lines = (getattr(exc, "detail", "") or "").splitlines()
-            if lines and str(exc).endswith(lines[-1].strip()):
-                lines.pop()  # already the end of the one line
-            detail = "".join(f"\n  | {line}" for line in lines)
-            raise WorkerError(f"could not measure {args.model}: {exc}{detail}") from None
+        return fusion.run(plan, bar.on_event, on_partial=_keep_partial(args))
+
+
+def _keep_partial(args):
+    """on_partial: interrupted, --json keeps what was measured (as profile's does)."""
+    if not args.json or args.json == "-":
+        return None
+
+    def keep(result) -> None:
+        from mxprof.render.json_ import write_result
+        write_result(result, args.json)
+        print(f"mxprof: partial result written to {args.json}", file=sys.stderr)
+    return keep
+
+
+def _failures(args, result) -> int:
+    """Exit 1 when any worker failed (README: a crashed worker is a failed row, and exit 1):
+    one line per failed worker, a crash or timeout with the worker's last stderr lines."""
+    for f in result.failed_workers:
+        lines = (f.get("detail") or "").splitlines()
+        if lines and f["error"].endswith(lines[-1].strip()):
+            lines.pop()  # already the end of the one line
+        detail = "".join(f"\n  | {line}" for line in lines)
+        what = f"could not measure {args.model or args.symbol}" \
+            if result.complete is False else f"worker {f['label']} failed"
+        print(f"mxprof: error: {what}: {f['error']}{detail}", file=sys.stderr)
+    return EXIT_FAILED if result.failed_workers or result.complete is False else EXIT_OK
 
 
 def _load(path: str):
@@ -121,4 +139,6 @@ def run(args) -> int:
     (sys.stderr if args.json == "-" else sys.stdout).write(text)
     for e in errors:
         print(f"mxprof: error: {e}", file=sys.stderr)
-    return EXIT_USAGE if errors else EXIT_OK
+    if errors:
+        return EXIT_USAGE
+    return EXIT_OK if args.load else _failures(args, result)

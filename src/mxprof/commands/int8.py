@@ -57,6 +57,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     for f in formats_of("int8"):
         g.add_argument(f"--{f.name}", metavar="PATH", help=f.help)
     g.add_argument("--load", metavar="RESULT", help="re-render a saved --json result")
+    _options.add_force(g)
     g.add_argument("--dry-run", action="store_true", help="print the plan; run nothing")
 
 

@@ -22,6 +22,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="list names and inputs only, without building the networks")
     parser.add_argument("--json", metavar="PATH",
                         help="write the records as JSON to PATH ('-' for stdout)")
+    from mxprof.commands._options import add_force
+    add_force(parser)
 
 
 def _selection(args) -> list[tuple[str, str]]:
@@ -58,7 +60,9 @@ def format_table(records):
     table = Table(title=f"{len(records)} models (parameters counted without weights)")
     for column, justify in (("name", "left"), ("source", "left"), ("input(s)", "left"),
                             ("trainable", "right"), ("total", "right"), ("weights", "left")):
-        table.add_column(column, justify=justify, overflow="fold", no_wrap=column == "name")
+        # Counts are never split across lines (a pipe gives rich 80 columns).
+        table.add_column(column, justify=justify, overflow="fold",
+                         no_wrap=column == "name" or justify == "right")
     for r in records:
         inputs = "; ".join(InputSpec.from_dict(i).short() for i in r["inputs"])
         weights = "local" if r["pretrained_file"] else "random"
@@ -72,16 +76,22 @@ def format_table(records):
 def run(args) -> int:
     from rich.console import Console
 
+    from mxprof.commands._files import stdout_to_stderr
+    from mxprof.commands._options import check_output_path
     from mxprof.mx import catalog
 
+    check_output_path("--json", args.json, fmt="json", kind="models", force=args.force)
     selection = _selection(args)
     err = Console(stderr=True)
-    if err.is_terminal:
-        with err.status("counting parameters...") as status:
-            records = catalog.catalog(selection, count=not args.no_count,
-                                      progress=lambda n: status.update(f"counting {n}..."))
-    else:
-        records = catalog.catalog(selection, count=not args.no_count)
+    # MXNet prints (infer_shape errors from Python, others from C) while the networks are
+    # built: stdout carries only the table or the JSON.
+    with stdout_to_stderr():
+        if err.is_terminal:
+            with err.status("counting parameters...") as status:
+                records = catalog.catalog(selection, count=not args.no_count,
+                                          progress=lambda n: status.update(f"counting {n}..."))
+        else:
+            records = catalog.catalog(selection, count=not args.no_count)
     doc = {"schema": 1, "kind": "mxprof-models", "models": records}
     if args.json == "-":
         json.dump(doc, sys.stdout, indent=1)
@@ -89,9 +99,10 @@ def run(args) -> int:
         return 0
     if args.json:
         try:
-            with open(args.json, "w") as f:
-                json.dump(doc, f, indent=1)
+            from mxprof.jsonio import write_json
+            write_json(args.json, doc)
         except OSError as exc:
             raise UsageError(f"cannot write {args.json}: {exc}") from None
-    Console().print(format_table(records))
+    from mxprof.render.table_model import print_wide
+    print_wide(Console(), format_table(records))  # a pipe's 80 columns never split a count
     return 0

@@ -34,6 +34,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     m = p.add_argument_group("measurement")
     m.add_argument("--batch-size", type=int, default=None,
                    help=f"batch for throughput (default {DEFAULT_BATCH}; the reference used 128)")
+    m.add_argument("--breakdown-batch", type=_options.count, default=1, metavar="N",
+                   help="batch of the operator, layer and primitive passes (default 1: where "
+                        "the time of one request goes)")
     m.add_argument("--physical-only", action="store_true", help="one CPU per physical core")
     m.add_argument("--reference-protocol", action="store_true",
                    help="the MXNet 1.3 benchmark setup: batch 128, physical cores of NUMA node 0, "
@@ -98,7 +101,7 @@ def options_of(args):
         cores=args.cores, membind=args.membind, physical_only=args.physical_only,
         threads=args.threads, wait_policy=args.wait_policy, timeout=args.timeout,
         workdir=args.workdir, share=not args.no_share, layout=args.layout,
-        hooks=_hooks(args.test_hook),
+        hooks=_hooks(args.test_hook), breakdown_batch=args.breakdown_batch,
         python=_other_build(args, make=not args.dry_run))
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import sys
 
 
@@ -76,15 +77,17 @@ def run(args) -> int:
         topology = read_topology(args.sysfs_root, args.cpuinfo)
     except (OSError, ValueError) as exc:
         raise UsageError(f"cannot read the CPU topology: {exc}") from None
+    doc = {"kind": "mxprof-topology", **topology.to_dict()}
     if args.json == "-":
-        write_outputs(args, topology.to_dict(), "topology")
+        write_outputs(args, doc, "topology")
         return 0
     console = Console()
     for line in format_topology(topology):
         console.print(line, highlight=False, soft_wrap=True, markup=False)
+    from mxprof.render.table_model import print_wide
     for table in _tables(topology):
-        console.print(table)
-    for error in write_outputs(args, topology.to_dict(), "topology"):
+        print_wide(console, table)  # a pipe's 80 columns never split a figure
+    for error in write_outputs(args, doc, "topology"):
         print(f"mxprof: error: {error}", file=sys.stderr)
         return 2
     if args.sysfs_root == "/sys" and args.cpuinfo == "/proc/cpuinfo":
@@ -94,10 +97,13 @@ def run(args) -> int:
 
 def _print_ceilings(console) -> None:
     """Theoretical peaks, and the measured ones when `mxprof ceilings` has cached them."""
+    from mxprof.commands._options import thread_choice
     from mxprof.commands.ceilings import format_ceilings
     from mxprof.jobs.ceilings import machine_ceilings
-
-    result = machine_ceilings(measure_missing=False)
+    # The key `mxprof ceilings` stores under by default: this process's CPUs, one thread per
+    # physical core (its default --threads).
+    threads = thread_choice(argparse.Namespace(threads=None)).threads
+    result = machine_ceilings(None, threads, measure_missing=False)
     if not result["measured"]:
         result["error"] = "run `python -m mxprof ceilings` to measure"
     console.print("Ceilings", style="italic")

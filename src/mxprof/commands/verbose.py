@@ -43,7 +43,9 @@ def _summary_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--by", default="kind",
                    help="group by any of kind,impl,shape,prop_kind (comma separated; "
                         "default: %(default)s)")
-    p.add_argument("--top", type=int, default=20, help="rows to show per table (default: 20)")
+    from mxprof.commands._options import count
+    p.add_argument("--top", type=count, default=20, metavar="N",
+                   help="rows to show per table (default: 20)")
     p.add_argument("--show-rejected", action="store_true",
                    help=f"list every rejected line (default: the first {REJECTED_SHOWN})")
     # --json PATH as every command ('-': stdout, instead of the tables). Never an optional
@@ -59,13 +61,19 @@ def run(args: argparse.Namespace) -> int:
     return _summarize(args.log, args)
 
 
+def _check_json(args: argparse.Namespace, log: str) -> None:
+    from mxprof.commands._options import check_outputs
+    check_outputs(args, "verbose-summary", inputs=(log,))
+
+
 def _summarize(path: str, args: argparse.Namespace, captured_here: bool = False) -> int:
-    from mxprof.commands._options import check_outputs, write_outputs
-    check_outputs(args, "verbose-summary", inputs=(path,))
-    if not os.path.isfile(path):
-        raise UsageError(f"{path}: no such file")
-    if not os.access(path, os.R_OK):
-        raise UsageError(f"{path}: not readable")
+    from mxprof.commands._options import write_outputs
+    from mxprof.files import InputFileError, check_input
+    _check_json(args, path)
+    try:
+        check_input(path, "verbose log", stream=True)
+    except InputFileError as exc:
+        raise UsageError(str(exc)) from None
     from mxprof.onednn import verbose  # pandas: only once the input looks usable
     try:
         log = verbose.parse(path)
@@ -84,8 +92,8 @@ def _summarize(path: str, args: argparse.Namespace, captured_here: bool = False)
               file=sys.stderr)
         return 1
     machine = _machine() if captured_here else None
-    out = {**log.totals(), "header": log.header, "stats": log.stats.to_dict(), "path": path,
-           "machine": machine}
+    out = {"kind": "mxprof-verbose-summary", "schema": 1, **log.totals(), "header": log.header,
+           "stats": log.stats.to_dict(), "path": path, "machine": machine}
     if args.json == "-":
         write_outputs(args, out, "verbose-summary")
         return 0
@@ -234,11 +242,17 @@ def format_summary(log: Any, summary: Any, by: str, top: int, path: str,
     return lines + _rejected(log, show_rejected)
 
 
-def _log_target(path: str) -> tuple[Path, int, str]:
+def _log_target(path: str, force: bool) -> tuple[Path, int, str]:
     """Checks the log path before anything runs and opens a temporary file beside it (the
-    existing log is replaced only once the new one is complete): (target, fd, temp path)."""
+    existing log is replaced only once the command succeeded, and only when it is an earlier
+    verbose log or --force): (target, fd, temp path)."""
     target = Path(os.path.realpath(path))  # a link stays a link: the file it names is replaced
     folder = target.parent
+    from mxprof.files import OutputFileError, check_replace
+    try:
+        check_replace("-o", path, "log", "verbose-log", force=force)
+    except OutputFileError as exc:
+        raise UsageError(str(exc)) from None
     if target.is_dir():
         raise UsageError(f"cannot write the log {path}: it is a folder")
     if target.exists() and not target.is_file():
@@ -265,7 +279,8 @@ def _run_command(args: argparse.Namespace) -> int:
     cmd = args.cmd[1:] if args.cmd and args.cmd[0] == "--" else args.cmd
     if not cmd:
         raise UsageError("verbose run needs a command: mxprof verbose run -- python script.py")
-    target, fd, tmp = _log_target(args.output)
+    _check_json(args, args.output)
+    target, fd, tmp = _log_target(args.output, args.force)
     env = dict(os.environ)
     for prefix in ("MKLDNN", "DNNL", "ONEDNN"):
         env[f"{prefix}_VERBOSE"] = args.level
@@ -288,6 +303,11 @@ def _run_command(args: argparse.Namespace) -> int:
                     sys.stdout.buffer.write(line)
                     sys.stdout.flush()
             code = proc.wait()
+        if code and target.exists():
+            # The README's promise: a failed command leaves the earlier log as it was.
+            print(f"mxprof: the command failed (exit status {code}); {args.output} was left as "
+                  "it was, the failed run's log discarded", file=sys.stderr)
+            return code
         os.replace(tmp, target)
     except OSError as exc:  # writing the temporary log failed (disk full, ...)
         raise UsageError(f"cannot write the log {args.output}: {exc.strerror or exc}{kept}") \

@@ -30,6 +30,7 @@ from pathlib import Path
 import msgspec
 
 from mxprof.cache import cache_root
+from mxprof.files import temp_dir
 from mxprof.jsonio import write_json
 from mxprof.schema import Record
 from mxprof.workers.process import run_process
@@ -164,9 +165,8 @@ def _run_captured(cmd: list[str], *, timeout: float, env: dict[str, str] | None 
     """(exit status or None, stdout + stderr) of `cmd`, run like every worker (its own process
     group, killed with the parent: mxprof.workers.process), so an interrupted sweep leaves no
     pip or probe behind."""
-    import tempfile
 
-    with tempfile.TemporaryDirectory(prefix="mxprof-build-") as tmp:
+    with temp_dir("build") as tmp:
         out, err = Path(tmp) / "stdout.txt", Path(tmp) / "stderr.txt"
         outcome = run_process(cmd, env=env, timeout=timeout, stdout=out, stderr=err)
         text = "".join(p.read_text(errors="replace") for p in (out, err) if p.exists())

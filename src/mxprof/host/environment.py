@@ -21,7 +21,6 @@ import platform
 import re
 import socket
 import sys
-import tempfile
 from importlib import metadata
 from pathlib import Path
 from typing import Any
@@ -29,6 +28,7 @@ from typing import Any
 import msgspec
 
 from mxprof.cache import cache_root
+from mxprof.files import temp_dir
 from mxprof.schema import Record
 
 # Variables that change what MXNet, OpenMP or oneDNN do: recorded with every result.
@@ -257,7 +257,7 @@ def _probe(cache: Path | None, timeout: float) -> str | None:
     from mxprof.workers.protocol import WorkerSpec, run_worker
 
     env = worker_env(mkldnn=True, extra={"DNNL_VERBOSE": "1", "MKLDNN_VERBOSE": "1"})
-    with tempfile.TemporaryDirectory(prefix="mxprof-onednn-") as tmp:
+    with temp_dir("onednn") as tmp:
         res = run_worker(WorkerSpec(module=PROBE_MODULE, name="onednn-probe", spec={},
                                     workdir=Path(tmp), env=env, timeout=timeout,
                                     keep_stdout=True, tail_lines=6))

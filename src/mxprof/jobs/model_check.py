@@ -22,6 +22,7 @@ import re
 import sys
 from typing import Any
 
+from mxprof.files import temp_dir
 from mxprof.mx import inputs as model_inputs
 from mxprof.mx import models
 
@@ -41,8 +42,15 @@ def mxnet_reason(exc: BaseException) -> str:
     return line[:300]
 
 
+ZOO_SOURCES = ("gluon", "gluoncv", "mxprof")
+
+
 def _defaults(spec: models.ModelSpec, shape):
     """(block or None, default inputs, input names in call order, names declared?)."""
+    if spec.source in ZOO_SOURCES:  # the parent fitted the shapes: its inputs are the ones
+        block = models.build(spec)
+        _check_params(spec, block)
+        return block, spec.input_specs, [i.name for i in spec.input_specs], True
     if spec.source == "factory":
         block, declared = models.call_factory(spec.factory)
         if declared is None:
@@ -60,6 +68,27 @@ def _defaults(spec: models.ModelSpec, shape):
         raise _Unfit(f"{spec.symbol_path} has {len(names)} inputs ({', '.join(names)}): give "
                      "each with --input, not --shape")
     return None, spec.inputs, names, True
+
+
+def _check_params(spec: models.ModelSpec, block) -> None:
+    """A zoo model's --params holds its weights (by Gluon's structural names, what
+    `load_parameters` matches), or _Unfit saying what is missing."""
+    if not spec.params_path:
+        return
+    from mxprof.mx.checks import param_names
+    saved = param_names(spec.params_path)
+    if saved is None:  # an old layout without names: load_parameters will tell
+        return
+    wanted = list(block._collect_params_with_prefix().keys())
+    missing = [w for w in wanted if w not in set(saved)]
+    if wanted and len(missing) == len(wanted):
+        raise _Unfit(f"--params {spec.params_path} holds none of {spec.name}'s {len(wanted)} "
+                     f"weights (the model wants e.g. {wanted[0]}, the file holds {len(saved)} "
+                     f"others, e.g. {saved[0] if saved else 'nothing'}): the weights of "
+                     "another model?")
+    if missing:
+        raise _Unfit(f"--params {spec.params_path} lacks {len(missing)} of {spec.name}'s "
+                     f"{len(wanted)} weights (e.g. {missing[0]})")
 
 
 def _symbol_of(spec: models.ModelSpec, block, names: list[str]):
@@ -124,25 +153,37 @@ def check(spec_dict: dict[str, Any]) -> dict[str, Any]:
     try:
         block, defaults, names, declared = _defaults(spec, spec_dict.get("shape"))
         batch, fed = model_inputs.merge(defaults, given, names=names, open_names=not declared)
-        fed = with_vocabularies(fed, infer(spec, block, fed))
+        graph = infer(spec, block, fed)
+        fed = with_vocabularies(fed, graph)
     except (models.FactoryError, _Unfit, ValueError) as exc:
         return {"error": str(exc), "inputs": [], "batch": None, "declared": False}
+    except Exception as exc:  # MXNet's errors while building a zoo network: the user's line
+        if spec.source not in ZOO_SOURCES:
+            raise
+        return {"error": f"{spec.name}: {mxnet_reason(exc)}", "inputs": [], "batch": None,
+                "declared": False}
+    # The reference path of an RNN network differs (mxprof.mx.models.RNN_REFERENCE_ENV).
+    rnn = any(n.get("op") in RNN_OPS for n in graph.get("nodes", ()))
     return {"error": None, "inputs": [i.to_dict() for i in fed], "batch": batch,
-            "declared": declared}
+            "declared": declared, "rnn": rnn}
+
+
+RNN_OPS = ("RNN",)
 
 
 def run_check(spec: models.ModelSpec, given, shape: tuple[int, ...] | None = None, *,
-              timeout: float = 300.0) -> tuple[int | None, tuple[model_inputs.InputSpec, ...]]:
+              timeout: float = 300.0, rnn: list | None = None
+              ) -> tuple[int | None, tuple[model_inputs.InputSpec, ...]]:
     """Parent side: check `spec` fed `given` (parsed `--input`s) in a child process; ->
     (the `--input` batch or None, the inputs to feed). Raises ValueError with the one line
     for the user: the factory or symbol and the inputs do not go together, or the check
-    crashed (a factory that aborts the interpreter)."""
-    import tempfile
+    crashed (a factory that aborts the interpreter). `rnn`, when a list, gets whether the
+    graph runs the RNN operator."""
     from pathlib import Path
 
     from mxprof.workers.process import worker_env
     from mxprof.workers.protocol import WorkerSpec, run_worker
-    with tempfile.TemporaryDirectory(prefix="mxprof-check-") as tmp:
+    with temp_dir("check") as tmp:
         res = run_worker(WorkerSpec(
             module="mxprof.jobs.model_check", name="model-check",
             spec={"model": spec.to_dict(), "given": [list(g) for g in given],
@@ -154,6 +195,8 @@ def run_check(spec: models.ModelSpec, given, shape: tuple[int, ...] | None = Non
     if res.data["error"]:
         raise ValueError(res.data["error"])
     fed = tuple(model_inputs.InputSpec.from_dict(d) for d in res.data["inputs"])
+    if rnn is not None:  # the caller's out-parameter: whether the graph runs an RNN operator
+        rnn.append(bool(res.data.get("rnn")))
     return res.data["batch"], fed
 
 

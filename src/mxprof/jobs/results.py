@@ -32,6 +32,7 @@ import json
 from pathlib import Path
 from typing import Any
 
+from mxprof.files import LOADERS, decode_text, json_kind, read_input
 from mxprof.jobs.accuracy.records import AccuracyFile
 from mxprof.jobs.ceilings import CeilingsResult
 from mxprof.jobs.compare.records import CompareFile, CompareRow, ResultsLine
@@ -89,16 +90,32 @@ def validate(kind: str, data: Any, *, source: str) -> Any:
 def load(kind: str, path: str | Path) -> dict[str, Any]:
     """Read and validate a saved `kind` result; the file's dict (what the renderers take).
 
-    Raises OSError when it cannot be read, ResultFileError (a ValueError) when it is not JSON or
-    not a valid `kind` result: "<path>: not an mxprof <kind> result: <why, naming the field>".
+    `path` "-" reads stdin. Raises InputFileError (a ValueError) when it is not a readable
+    regular file or FIFO (mxprof.files.read_input: a device is never read), ResultFileError (a
+    ValueError) when it is not strict JSON, is another mxprof kind ("r.json: not an mxprof
+    profile result: it is an mxprof fusion file; mxprof fusion --load reads it") or not a valid
+    `kind` result: "<path>: not an mxprof <kind> result: <why, naming the field>".
     """
-    text = Path(path).read_bytes()
+    name = "stdin" if str(path) == "-" else path
+    text = read_input(path, f"mxprof {kind} result", stdin=True)
     try:
-        data = json.loads(text)
+        data = json.loads(decode_text(text), parse_constant=_refuse_constant)
     except ValueError as e:
-        raise ResultFileError(f"{path}: not an mxprof {kind} result: not JSON ({e})") from None
-    validate(kind, data, source=str(path))
+        raise ResultFileError(f"{name}: not an mxprof {kind} result: not JSON ({e})") from None
+    found = json_kind(data)
+    if found is not None and found != kind and not (kind == "compare-results-line"
+                                                    and found == "compare-results"):
+        loader = LOADERS.get(found)
+        raise ResultFileError(f"{name}: not an mxprof {kind} result: it is an mxprof {found} "
+                              "file" + (f"; {loader} reads it" if loader else ""))
+    validate(kind, data, source=str(name))
     return data
+
+
+def _refuse_constant(name: str):
+    # Python's json reads NaN and Infinity, which no strict reader (jq, JSON.parse) accepts
+    # and no mxprof writer writes (mxprof.jsonio): a file holding one was edited.
+    raise ValueError(f"{name} is not a JSON value (RFC 8259); a missing figure is null")
 
 
 def schemas() -> dict[str, dict[str, Any]]:

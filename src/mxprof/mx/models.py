@@ -35,7 +35,7 @@ import msgspec
 
 from mxprof.mx import zoo
 from mxprof.mx.inputs import InputSpec, image_input, zeros_arrays
-from mxprof.mx.parameters import initialised_size, random_initializer
+from mxprof.mx.parameters import initialised, initialised_size, random_initializer
 from mxprof.mx.user_models import FactoryError, call_factory, is_factory, symbol_input_names
 
 __all__ = ["FactoryError", "ModelSpec", "call_factory", "is_factory", "resolve",
@@ -103,6 +103,10 @@ class ModelSpec(Record, frozen=True):
     params_path: str | None = None
     inputs: tuple[InputSpec, ...] = ()
     factory: str | None = None  # "/abs/FILE.py:FUNCTION" for source "factory"
+    # Whether the graph runs the RNN operator, as the pre-run check found it in a factory's or
+    # a symbol's graph (mxprof.jobs.model_check); unset: known by name (has_rnn). Unset is
+    # not written, so the compare run keys of every other model stay as they were.
+    rnn: bool | msgspec.UnsetType = msgspec.UNSET
 
     @property
     def input_specs(self) -> tuple[InputSpec, ...]:
@@ -118,7 +122,7 @@ class LoadedModel:
 
     block: Any  # mxnet.gluon.HybridBlock
     spec: ModelSpec
-    weights: str  # "pretrained" | "user" | "random"
+    weights: str  # "pretrained" | "user" | "factory" (set by FILE.py:FACTORY) | "random"
     weights_path: str | None
     param_count: int
 
@@ -227,7 +231,9 @@ def _factory_spec(model: str, shape: tuple[int, ...] | None, params: str | None)
     if not func.isidentifier():
         raise ValueError(f"{model}: {func!r} is not a Python function name")
     input_shape = tuple(shape) if shape else (3, DEFAULT_IMAGE, DEFAULT_IMAGE)
-    return ModelSpec(name=Path(file).stem, source="factory", input_shape=input_shape,
+    # Named by file and factory: two factories of one file (c12.py:fc, c12.py:dot) are two
+    # models in every report and every compare row.
+    return ModelSpec(name=f"{Path(file).name}:{func}", source="factory", input_shape=input_shape,
                      params_path=os.path.abspath(params) if params else None,
                      factory=f"{os.path.abspath(file)}:{func}")
 
@@ -371,6 +377,8 @@ def load(spec: ModelSpec, *, ctx=None, allow_pretrained: bool = True,
                 path, weights = str(found), "pretrained"
         if path is not None:
             block.load_parameters(path, ctx=ctx, allow_missing=False, ignore_extra=True)
+        elif spec.source == "factory" and initialised(block):
+            weights = "factory"  # the factory set its own weights: not ours to call random
         else:
             block.initialize(random_initializer(), ctx=ctx)
     # Resolve deferred shapes once so parameter counting and the first timed call see real shapes.

@@ -66,6 +66,13 @@ def _prod(shape) -> int:
     return out
 
 
+def initialised(block) -> bool:
+    """Every parameter of `block` has its values, or is waiting for its shape after an
+    initialize() call: someone (a factory) set the weights before mxprof saw the block."""
+    params = list(block.collect_params().values())
+    return bool(params) and all(p._data is not None or p._deferred_init for p in params)
+
+
 def random_initializer():
     """Xavier for weights, ones/zeros for vectors. Xavier cannot initialise a vector, and
     GluonCV routes some BatchNorm gammas through the weight initialiser: those get ones

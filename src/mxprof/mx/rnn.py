@@ -8,13 +8,15 @@ layers, MXNET_USE_MKLDNN_RNN=0, with the other operators still on MKL-DNN.
 
 `has_rnn(spec)` knows mxprof's own zoo (GNMT; the Gluon and GluonCV vision nets have none) and
 reads an exported symbol's graph (`--symbol X-symbol.json`) for an RNN node, without MXNet. A
-`FILE.py:FACTORY` model is only known once built: it answers False.
+`FILE.py:FACTORY` model is only known once built: the pre-run check records it in `spec.rnn`.
 """
 
 from __future__ import annotations
 
 import json
 from typing import TYPE_CHECKING
+
+import msgspec
 
 from mxprof.mx import zoo
 
@@ -30,8 +32,11 @@ RNN_OPS = ("RNN",)
 
 def has_rnn(spec: ModelSpec) -> bool:
     """Whether the network runs the fused RNN operator: a zoo entry of category RNN, or an
-    exported symbol whose graph holds an RNN node. A symbol file that cannot be read answers
-    False: the worker that loads it reports the error."""
+    exported symbol whose graph holds an RNN node, or what the pre-run check found in a factory's
+    or symbol's graph (`spec.rnn`, set by mxprof.jobs.model_check). A symbol file that cannot be
+    read answers False: the worker that loads it reports the error."""
+    if spec.rnn is not msgspec.UNSET:
+        return bool(spec.rnn)
     if spec.source == "mxprof":
         entry = zoo.lookup(spec.name)
         return entry is not None and entry.category == "RNN"

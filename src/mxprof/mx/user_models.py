@@ -81,4 +81,14 @@ def symbol_input_names(symbol_path: str, params_path: str | None = None) -> list
         inputs = [v for v in variables if not v.endswith(_PARAM_SUFFIXES)]
     else:
         inputs = [v for v in variables if v not in set(saved)]
+        weights = [v for v in variables if v.endswith(_PARAM_SUFFIXES)]
+        if weights and len(inputs) > len(variables) - len(weights):
+            # Every weight-named variable left as an "input": the file is another model's.
+            held = set(saved) & set(weights)
+            if not held:
+                raise ModelFileError(
+                    f"--params {params_path} holds none of the symbol's {len(weights)} "
+                    f"weights (the symbol wants e.g. {weights[0]}, the file holds "
+                    f"{len(saved)} others, e.g. {saved[0] if saved else 'nothing'}): the "
+                    "weights of another model?")
     return inputs or variables[:1]

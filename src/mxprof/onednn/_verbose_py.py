@@ -21,8 +21,9 @@ Rules (the line forms of docs/onednn-verbose-formats.md and of logs pasted into 
   6, 8 or 9 for graph lines (commas inside `{...}` do not split graph fields);
 - decimal comma (Windows, non-English locale): one field more than allowed and the last two
   fields all digits reads `A,B` as A.B ms (a graph line's last field, the backend, is never
-  digits); all-digit last two fields at an allowed count that is not one more than another
-  allowed count are ambiguous and rejected;
+  digits); all-digit last two fields at an allowed count (`...,64,0`: descriptor 64, time 0)
+  read with a decimal point, unless most of the log's times and timestamps use decimal commas:
+  then they are ambiguous and rejected (the separator is the log's, decided at the end);
 - decimal-comma timestamp (`1795911005473,738037` for 1795911005473.738037 ms): in the
   timestamp slot, two all-digit tokens followed by a component or a known operation read as
   A.B; any other shape stays rejected (an all-digit token is never an operation or component,
@@ -180,6 +181,15 @@ class _Table:
         self.op.append(self.ops.setdefault(op, len(self.ops)))
         self.body.append(self.bodies.setdefault(body, len(self.bodies)))
 
+    def drop(self, lines: set[int]) -> int:
+        """Remove the rows of these line numbers; how many went."""
+        keep = [k for k, n in enumerate(self.line_no) if n not in lines]
+        dropped = len(self.line_no) - len(keep)
+        for name in ("line_no", "timestamp", "time_ms", "op", "body"):
+            column = getattr(self, name)
+            setattr(self, name, [column[k] for k in keep])
+        return dropped
+
     def result(self) -> dict:
         def strings(d: dict[bytes, int]) -> list[str]:
             return [s.decode("utf-8", "replace") for s in d]
@@ -207,6 +217,10 @@ class Scanner:
         self.total = self.verbose = self.parsed = self.graph_rows = 0
         self.untimed = self.time_decimals = 0
         self.unterminated = False
+        # Times/timestamps printed with a decimal point or comma, and the ambiguous lines read
+        # with a point until the end decides (`settle`): (line, graph, reason, text).
+        self.point_lines = self.comma_lines = 0
+        self.pending: list[tuple[int, bool, bytes, bytes]] = []
 
     def reject(self, s: bytes, reason: bytes) -> None:
         self.rejected.append((self.total, reason, s[:TEXT_BYTES]))
@@ -233,9 +247,12 @@ class Scanner:
         graph = marker == "graph"
         for _ in range(2):
             number = None if have_ts else parse_number(tok, need_dot=True)
-            if number is None and not have_ts:
+            if number is not None:
+                self.point_lines += 1
+            elif not have_ts:
                 number = comma_timestamp(parts, i, graph)
                 if number is not None:
+                    self.comma_lines += 1
                     i += 1  # the fraction after the comma is part of the timestamp
             if number is not None:
                 ts, have_ts = number, True
@@ -276,12 +293,14 @@ class Scanner:
         cut = body.rfind(b",")
         tail = body[cut + 1:]
         ambiguous = _all_digits(tail) and _all_digits(time)
+        comma, pending = False, b""
         if fields - 1 in allowed and ambiguous:  # decimal comma: "11,4111" is 11.4111 ms
-            number, body = tail + b"." + time, body[:cut]
+            number, body, comma = tail + b"." + time, body[:cut], True
         elif fields in allowed:
-            if ambiguous:
-                return self.reject(s, b"ambiguous time " + quote(tail + b"," + time)
-                                   + b": a decimal comma or a missing field")
+            if ambiguous:  # read with a decimal point for now; the log's majority decides
+                pending = (b"ambiguous time " + quote(tail + b"," + time)
+                           + b": a decimal comma or a missing field, in a log whose times use "
+                           b"decimal commas")
             number = time
         else:
             counts = b", ".join(str(n).encode() for n in allowed[:-1])
@@ -305,8 +324,34 @@ class Scanner:
         self.parsed += 1
         if graph:
             self.graph_rows += 1
+        self._separator(s, graph, number, comma, pending)
+
+    def _separator(self, s: bytes, graph: bool, number: bytes, comma: bool,
+                   pending: bytes) -> None:
+        """Count the row's decimal separator; keep an ambiguous row for `settle`."""
+        if comma:
+            self.comma_lines += 1
+        elif b"." in number:
+            self.point_lines += 1
+        if pending:
+            self.pending.append((self.total, graph, pending, s[:TEXT_BYTES]))
+
+    def settle(self) -> None:
+        """The log's decimal separator decides the ambiguous lines (`Scanner::settle`)."""
+        if not self.pending or self.comma_lines <= self.point_lines:
+            return
+        for graph in (False, True):
+            drop = {line for line, g, _, _ in self.pending if g == graph}
+            if drop:
+                self.parsed -= (self.graph if graph else self.prim).drop(drop)
+                if graph:
+                    self.graph_rows -= len(drop)
+        self.rejected += [(line, reason, text) for line, _, reason, text in self.pending]
+        self.rejected.sort(key=lambda r: r[0])
+        self.pending = []
 
     def result(self) -> dict:
+        self.settle()
         stats = {
             "lines_total": self.total,
             "lines_verbose": self.verbose,

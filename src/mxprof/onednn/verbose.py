@@ -128,13 +128,41 @@ def parse(source: str | os.PathLike | bytes | bytearray | memoryview, *, native:
         from mxprof.onednn import _verbose_py
         scan_file, scan_buffer = _verbose_py.scan_file, _verbose_py.scan_buffer
     if isinstance(source, (bytes, bytearray, memoryview)):
-        raw = scan_buffer(source)
+        raw = scan_buffer(_utf8(source))
     elif isinstance(source, str) and ("\n" in source or "_verbose," in source) \
             and not _is_file(source):
         raw = scan_buffer(source.encode("utf-8", "surrogateescape"))
+    elif _has_bom(source):  # a UTF-16 log (a Windows shell's `>`): the scanners read UTF-8
+        from mxprof.files import read_input
+        raw = scan_buffer(_utf8(read_input(source, "verbose log")))
     else:
         raw = scan_file(os.fspath(Path(source)), chunk_size)
     return from_scan(raw)
+
+
+def _utf8(data):
+    """`data` (a buffer) as UTF-8 when it begins with a byte order mark; else as it is."""
+    head = bytes(memoryview(data).cast("B")[:3]) if memoryview(data).c_contiguous else b""
+    if head[:2] in _BOMS or head in _BOMS:
+        from mxprof.files import decode_text
+        return decode_text(bytes(data))
+    return data
+
+
+_BOMS = (b"\xff\xfe", b"\xfe\xff", b"\xef\xbb\xbf")
+
+
+def _has_bom(path: str | os.PathLike) -> bool:
+    """A regular file beginning with a UTF-16 or UTF-8 byte order mark (a FIFO is not peeked:
+    what is read from it is gone)."""
+    try:
+        if not Path(path).is_file():
+            return False
+        with open(path, "rb") as f:
+            head = f.read(3)
+    except OSError:
+        return False
+    return head[:2] in _BOMS or head in _BOMS
 
 
 def _is_file(text: str) -> bool:

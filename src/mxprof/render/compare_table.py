@@ -48,6 +48,7 @@ class Line:
     label: str
     category: str
     batch: int  # throughput batch (1 when only latency was asked)
+    inputs: str | None  # per-sample input shapes: one model at two shapes is two lines
     cells: dict[Group, dict[str, dict[str, dict[str, Any]]]]  # group -> metric -> config -> row
 
 
@@ -82,25 +83,32 @@ def layout(rows: Sequence[dict[str, Any]]) -> Layout:
     configs = tuple(c for c in CONFIGS if any(r["config"] == c for r in rows))
     thr_batches = collections.Counter(r["batch_size"] for r in ok if r["metric"] == "throughput")
     usual = thr_batches.most_common(1)[0][0] if thr_batches else None
-    models = list(dict.fromkeys(r["model"] for r in rows))
+    models = list(dict.fromkeys((r["model"], r.get("inputs")) for r in rows))
     lines = []
-    for model in models:
-        mine = [r for r in ok if r["model"] == model]
-        failed = [r for r in rows if r["model"] == model and r["metric"] == "failed"]
+    for model, inputs in models:
+        def same(r, model=model, inputs=inputs):
+            return r["model"] == model and r.get("inputs") == inputs
+        mine = [r for r in ok if same(r)]
+        failed = [r for r in rows if same(r) and r["metric"] == "failed"]
         batches = sorted({r["batch_size"] for r in mine if r["metric"] == "throughput"}) or [1]
-        first = next((r for r in rows if r["model"] == model), {})
+        first = next((r for r in rows if same(r)), {})
         for batch in batches:
-            cells: dict[Group, dict[str, dict[str, dict[str, Any]]]] = {}
-            for r in mine:
-                if r["metric"] == "throughput" and r["batch_size"] != batch:
-                    continue
-                cells.setdefault(group(r), {}).setdefault(r["metric"], {})[r["config"]] = r
-            for r in failed:
-                cells.setdefault(group(r), {}).setdefault("failed", {})[r["config"]] = r
             lines.append(Line(model=model, label=first.get("label", model),
-                              category=first.get("category", ""), batch=batch, cells=cells))
+                              category=first.get("category", ""), batch=batch, inputs=inputs,
+                              cells=_cells(mine, failed, batch, group)))
     return Layout(groups=groups, configs=configs, lines=tuple(lines), usual_batch=usual,
                   failed=tuple(r for r in rows if r["metric"] == "failed"))
+
+
+def _cells(mine, failed, batch: int, group) -> dict[Group, dict[str, dict[str, dict[str, Any]]]]:
+    cells: dict[Group, dict[str, dict[str, dict[str, Any]]]] = {}
+    for r in mine:
+        if r["metric"] == "throughput" and r["batch_size"] != batch:
+            continue
+        cells.setdefault(group(r), {}).setdefault(r["metric"], {})[r["config"]] = r
+    for r in failed:
+        cells.setdefault(group(r), {}).setdefault("failed", {})[r["config"]] = r
+    return cells
 
 
 def _num(value: float | None, interval: tuple[float, float] | None = None) -> str:
@@ -201,7 +209,8 @@ def _group_cells(lay: Layout, line: Line, g: Group) -> list[str]:
 
 
 def _model_cell(line: Line) -> str:
-    return line.label if line.label == line.model else f"{line.label} ({line.model})"
+    name = line.label if line.label == line.model else f"{line.label} ({line.model})"
+    return f"{name}, {line.inputs}" if line.inputs else name
 
 
 def _title(lay: Layout) -> str:
@@ -250,10 +259,29 @@ def footnote(lay: Layout) -> str:
             for r in by_config.values()]
     parts = _measurement_lines(lay, rows) if rows else ["no finished runs"]
     parts += interval_lines(rows)
+    parts += busy_lines(rows)
     if lay.failed:
         parts.append(f"{len(lay.failed)} run(s) failed, shown as 'failed': " + "; ".join(
             f"{r['model']} {r['config']} [{r['build']}]: {r.get('error')}" for r in lay.failed))
     return "\n".join(parts)
+
+
+def busy_lines(rows: list[dict[str, Any]]) -> list[str]:
+    """The busy-machine rule (mxprof.cpu.load), the same for every command: which cells were
+    measured while other processes used the CPUs, and how much they used."""
+    busy = [r for r in rows if r.get("busy")]
+    fractions = [r["other_cpu_fraction"] for r in rows if r.get("other_cpu_fraction") is not None]
+    if not busy:
+        return [f"machine load: other processes used at most {100 * max(fractions):.0f}% of "
+                "the CPU time while each cell ran (busy above 10%)"] if fractions else [
+            "machine load: not recorded (results written before mxprof measured it)"]
+    cells = "; ".join(f"{r['model']} {SHORT[r['config']]} {r['metric']} bs={r['batch_size']} "
+                      f"[{r['build']}]: {100 * (r.get('other_cpu_fraction') or 0):.0f}%"
+                      for r in busy)
+    # In the footnote rather than the cells: a mark would widen every column of a busy run.
+    return [f"busy machine: {len(busy)} cell(s) ran while other processes used more than 10% "
+            f"of the CPU time; their timings include waiting for the CPU (biased slow; "
+            f"measure again on an idle machine): {cells}"]
 
 
 def interval_lines(rows: list[dict[str, Any]]) -> list[str]:

@@ -12,7 +12,7 @@ from typing import Any
 
 from mxprof.render.base import Renderer
 from mxprof.render.compare_table import layout, page_table, stacked_table, table
-from mxprof.render.table_model import Table, markdown_lines, rich_table
+from mxprof.render.table_model import Table, markdown_lines, print_wide, rich_table
 
 
 def _notes(report: dict[str, Any]) -> list[str]:
@@ -37,7 +37,7 @@ class CompareTerminalRenderer(Renderer):
         buf = io.StringIO()
         console = Console(file=buf, force_terminal=self.color, no_color=not self.color,
                           width=self.width, highlight=False)
-        console.print(rich_table(t, caption=False))
+        print_wide(console, rich_table(t, caption=False))
         for line in [*t.footnote.splitlines(), *_notes(report)]:
             console.print(line, soft_wrap=True, markup=False)
         return buf.getvalue()

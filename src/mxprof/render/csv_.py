@@ -114,7 +114,8 @@ _ENVIRONMENT_FIELDS = (("hostname", "hostname"), ("cpu_model", "cpu_model"),
                        ("onednn", "onednn"), ("threads", "threads"),
                        ("wait_policy", "wait_policy"), ("cpus", "cpus"),
                        ("membind", "membind"), ("affinity", "affinity"),
-                       ("weights", "weights"))
+                       ("weights", "weights"), ("inputs", "inputs"), ("busy", "busy"),
+                       ("other_cpu_fraction", "other_cpu_fraction"))
 
 
 def _environment_fields(cell: dict[str, dict[str, dict[str, Any]]]) -> dict[str, Any]:

@@ -88,7 +88,9 @@ def header_lines(report: dict) -> list[str]:
 
 
 def _primitive_line(report: dict) -> str:
-    p = report["primitive_ms"]
+    p = report.get("primitive_ms") or {}
+    if not p:
+        return "oneDNN primitive time: not traced"
     return (f"oneDNN primitive time per call (traced runs): unfused "
             f"{_n(p['unfused'], '.3f')} ms, fused {_n(p['fused'], '.3f')} ms; "
             "the rest of the latency is framework overhead")
@@ -164,6 +166,8 @@ def switch_table(report: dict) -> Table | None:
 
 
 def tables(report: dict) -> list[Table]:
+    if report.get("complete") is False:  # stopped early: only what was timed
+        return [latency_table(report)]
     out = [latency_table(report), group_table(report), pattern_group_table(report),
            switch_table(report)]
     return [t for t in out if t is not None]
@@ -196,6 +200,10 @@ def render_terminal(report, width: int = 160) -> str:
     print_tables(console, tables(report))
     for line in warning_lines(report):
         console.print(line, highlight=False, markup=False)
+    if report.get("complete") is False:
+        console.print(f"partial report: {report.get('summary')}", highlight=False,
+                      markup=False)
+        return buf.getvalue()
     console.print("[bold]diagnosis[/bold]" if report["findings"]
                   else "diagnosis: no problem found in the primitive logs")
     for line in finding_lines(report):
@@ -209,6 +217,9 @@ def render_markdown(report) -> str:
     out += [f"- {line}" for line in header_lines(report)]
     for t in tables(report):
         out += ["", *markdown_lines(t)]
+    if report.get("complete") is False:
+        return "\n".join([*out, "", f"Partial report: {report.get('summary')}",
+                          *[f"- {line}" for line in warning_lines(report)]]) + "\n"
     out += ["", "## Diagnosis", ""]
     if not report["findings"]:
         out.append("No problem found in the primitive logs.")

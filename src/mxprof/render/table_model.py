@@ -46,7 +46,12 @@ def rich_table(t: Table, *, caption: bool = True):
                     caption=Text(t.footnote) if caption and t.footnote else None,
                     caption_justify="left")
     for i, h in enumerate(t.headers):
-        out.add_column(h, justify=t.justify(i), overflow="fold")
+        # A figure is never split across lines (a pipe gives rich 80 columns): its column is
+        # at least as wide as its widest cell; text columns wrap instead.
+        numeric = t.justify(i) != "left"
+        widest = max((len(row[i]) for row in t.rows), default=0) if numeric else None
+        out.add_column(h, justify=t.justify(i), overflow="fold", min_width=widest,
+                       no_wrap=numeric)
     for row in t.rows:
         out.add_row(*(Text(c) for c in row))
     return out
@@ -69,13 +74,29 @@ def markdown_lines(t: Table, *, heading: str = "##", footnote: bool = True) -> l
     return out
 
 
+def print_wide(console, table) -> None:
+    """Print a rich table at least as wide as its figures need: a table narrower than its
+    numeric columns (a pipe: rich's 80 columns) is printed wider, never cut or split."""
+    from rich.measure import Measurement
+    need = Measurement.get(console, console.options.update_width(1 << 14), table).minimum
+    if need <= console.width:
+        console.print(table)
+        return
+    width = console.width
+    console.width = need
+    try:
+        console.print(table)
+    finally:
+        console.width = width
+
+
 def print_tables(console, tables, *, blank_line: bool = True) -> None:
     """Print each table on `console` (a rich Console), a blank line before each, its footnote
     under it at the console's width (a caption would wrap at the table's)."""
     for t in tables:
         if blank_line:
             console.print()
-        console.print(rich_table(t, caption=False))
+        print_wide(console, rich_table(t, caption=False))
         for line in t.footnote.splitlines():
             console.print(line, soft_wrap=True, markup=False, highlight=False)
 

@@ -169,6 +169,8 @@ def operator_table(section: dict[str, Any], title: str) -> Table | None:
                  f"({ratio_ci_cell(cost.get('ratio_interval'), cost['ratio'])})")
     elif lat:
         foot += f"; measured latency {fmt_ms(lat)} ms"
+    if section.get("operators_implausible"):  # the layers' rule (layer_table) for operators
+        foot += f"; implausible: {section['operators_implausible']}"
     return Table(title, ("operator", "calls/iter", "ms/iter", "% of ops"), body, foot)
 
 
@@ -244,10 +246,12 @@ def failure_table(report: dict[str, Any]) -> Table | None:
 
 def all_tables(report: dict[str, Any]) -> list[Table]:
     ref = report.get("reference") or {}
+    # The breakdown passes' batch (--breakdown-batch), said in every breakdown's title.
+    bb = (report.get("protocol") or {}).get("breakdown_batch") or 1
     tables = [summary_table(report),
-              operator_table(report, "Operators, MKL-DNN on (batch 1)"),
-              operator_table(ref, "Operators, MKL-DNN off (batch 1)") if ref else None,
-              layer_table(report, "Slowest layers, MKL-DNN on (batch 1)"),
+              operator_table(report, f"Operators, MKL-DNN on (batch {bb})"),
+              operator_table(ref, f"Operators, MKL-DNN off (batch {bb})") if ref else None,
+              layer_table(report, f"Slowest layers, MKL-DNN on (batch {bb})"),
               primitive_table(report), primitive_layer_table(report), failure_table(report)]
     tables.append(roofline_table(report))
     return [t for t in tables if t is not None]
@@ -273,8 +277,9 @@ def closing_lines(report: dict[str, Any]) -> list[str]:
             stats = section.get(key) or {}
             if key == "throughput":
                 stats = stats.get("batch_ms") or {}
-            lines += [f"timer ({label} {what}): {w}" for w in stats.get("warnings") or []]
-            lines += [f"stats ({label} {what}): {n}" for n in stats.get("notes") or []
+            # A warning says a figure may be wrong; a note only what was not computed.
+            lines += [f"warning ({label} {what}): {w}" for w in stats.get("warnings") or []]
+            lines += [f"note ({label} {what}): {n}" for n in stats.get("notes") or []
                       if key == "latency_ms" or not n.startswith("p9")]
     lines += [f"missing: {m}" for m in report.get("missing", [])]
     if not report.get("complete", True):
@@ -310,15 +315,31 @@ def roofline_table(report: dict[str, Any]) -> Table | None:
         foot += (f"; the model {fmt_ms(h['latency_ms'])} ms measured, "
                  f"{fmt_ms(h['model_at_roof_ms'])} ms if every layer ran at its roof "
                  f"({fmt_ratio(h.get('speedup_bound'))})")
-    foot += (f". overhead: below {roof['overhead_efficiency']:.0%} of the roof; above 100%: "
-             "data stayed in cache (the memory roof is DRAM) or the ceilings met more load.")
-    return Table("Roofline by layer, MKL-DNN on (batch 1, verbose pass)",
+    foot += f". overhead: below {roof['overhead_efficiency']:.0%} of the roof" + \
+        "".join(f"; {why}" for why in _above_roof(roof["layers"][:TOP_LAYERS])) + "."
+    bb = (report.get("protocol") or {}).get("breakdown_batch") or 1
+    return Table(f"Roofline by layer, MKL-DNN on (batch {bb}, verbose pass)",
                  ("layer", "op", "ms/iter", "GFLOP/s", "GB/s", "roof GFLOP/s", "eff.",
                   "bound by"), tuple(body), foot)
 
 
+def _above_roof(layers: list[dict[str, Any]]) -> list[str]:
+    """Why layers beat their roof, said for the roof they beat: a memory-bound layer's data
+    stayed in cache; a compute-bound one ran faster than the peak assumed."""
+    over = {str(r.get("bound")) for r in layers if (r.get("efficiency") or 0) > 1}
+    out = []
+    if any("memory" in b for b in over):
+        out.append("memory-bound above 100%: data stayed in cache (the memory roof is DRAM)")
+    if any("compute" in b for b in over):
+        out.append("compute-bound above 100%: the peak's clock or FLOP-per-cycle assumption "
+                   "is below what the cores ran (turbo), or the ceilings were measured under "
+                   "load (mxprof ceilings --refresh on an idle machine)")
+    return out
+
+
 def finding_lines(report: dict[str, Any]) -> list[str]:
-    """The findings, most costly first: rule, time at stake, layers, evidence, fix."""
+    """The findings, most to save first: rule, what the fix saves (measured by --try-fixes,
+    else estimated), layers, evidence, fix."""
     found = report.get("findings") or []
     lines = [f"findings: {len(found)} (most costly first)"] if found else []
     if "findings" in report and not found:
@@ -326,9 +347,13 @@ def finding_lines(report: dict[str, Any]) -> list[str]:
     for i, f in enumerate(found, 1):
         eff = f.get("effect") or {}
         ms = eff.get("ms_per_iter")
+        saved = (eff.get("measured") or {}).get("saved_ms")
+        stake = (f" (measured: the fix saves {saved:.3f} ms/iter)" if saved is not None
+                 and saved > 0 else f" (measured: the fix saves nothing, {saved:+.3f} ms/iter)"
+                 if saved is not None else f" (~{ms:.3f} ms/iter to save, estimated)"
+                 if ms else "")
         layers = ", ".join(f["layers"][:5]) + (" ..." if len(f["layers"]) > 5 else "")
-        lines.append(f"[{i}] {f['rule']}: {f['title']}"
-                     + (f" (~{ms:.3f} ms/iter at stake)" if ms else "")
+        lines.append(f"[{i}] {f['rule']}: {f['title']}" + stake
                      + (f"; layers {layers}" if layers else ""))
         lines.append(f"    evidence: {f['evidence']}")
         lines.append(f"    fix: {f['fix']}")

@@ -22,7 +22,7 @@ then calls).
 from __future__ import annotations
 
 import shutil
-import tempfile
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -30,6 +30,7 @@ import msgspec
 import numpy as np
 
 from mxprof.events import Note, OnEvent, ignore
+from mxprof.files import make_temp_dir
 from mxprof.host.environment import probe_onednn_version
 from mxprof.jobs.accuracy import metrics as metrics
 from mxprof.jobs.accuracy.configs import (  # noqa: F401 - what callers import from here
@@ -88,7 +89,8 @@ def run_accuracy(model: dict, plans: list[ConfigPlan], *, inputs: dict, batch_si
                  threads: int | None = None, placement: dict | None = None,
                  timeout: float = 1800.0, on_event: OnEvent = ignore,
                  wait_policy: str | None = None, processes: int = 1,
-                 executor: Executor | None = None) -> AccuracyReport:
+                 executor: Executor | None = None,
+                 on_partial: Callable[[AccuracyReport], None] | None = None) -> AccuracyReport:
     """Run every planned configuration and compare it with the reference.
 
     `inputs` is {"kind": "random", "count": N, "seed": S} or {"kind": "dataset", "path": P,
@@ -98,10 +100,13 @@ def run_accuracy(model: dict, plans: list[ConfigPlan], *, inputs: dict, batch_si
     OpenMP wait policy the parent resolved (mxprof.cpu.openmp.resolve_wait_policy).
     `processes`: timing worker processes per configuration (the first also evaluates the
     inputs; see the module docstring). Workers run as cells of `executor` (default: one after
-    another here), reporting through `on_event` (mxprof.events).
+    another here), reporting through `on_event` (mxprof.events). Interrupted
+    (KeyboardInterrupt), `on_partial(report)` gets the report of the configurations that
+    finished (the next one "interrupted", the others "not run") before the interrupt goes on,
+    so `--json` keeps them.
     """
     from mxprof.cpu.load import LoadMonitor
-    work = Path(tempfile.mkdtemp(prefix="mxprof-accuracy-"))
+    work = make_temp_dir("accuracy")
     monitor = LoadMonitor.start()
     plans, reference = reference_for(model, plans)
     try:
@@ -110,7 +115,8 @@ def run_accuracy(model: dict, plans: list[ConfigPlan], *, inputs: dict, batch_si
                      "processes": processes if timing.get("iterations") else 1}
         how = _How(openmp=(threads, wait_policy), timeout=timeout, on_event=on_event,
                    executor=executor or LocalExecutor(),
-                   total=len(plans) * base_spec["processes"])
+                   total=len(plans) * base_spec["processes"],
+                   on_partial=on_partial or (lambda report: None))
         report = _run(work, model, plans, inputs, base_spec, calib_count, tolerance, how)
     finally:
         shutil.rmtree(work, ignore_errors=True)
@@ -138,15 +144,20 @@ class _How:
     on_event: OnEvent
     executor: Executor
     total: int
+    on_partial: Callable[[AccuracyReport], None]
     handed: int = 0
 
-    def run(self, cells: list[WorkerSpec], labels: list[str]) -> list[WorkerResult]:
-        """The cells' results in order (a batch whose cells depend on the batch before)."""
+    def run(self, cells: list[WorkerSpec], labels: list[str],
+            into: dict[str, WorkerResult] | None = None) -> list[WorkerResult]:
+        """The cells' results in order (a batch whose cells depend on the batch before);
+        each also in `into` by label as it comes (what an interrupt keeps)."""
         events = renumbered(self.on_event, self.handed, max(self.total, self.handed + len(cells)))
         self.handed += len(cells)
         out: list = [None] * len(cells)
         for i, res in self.executor.run(cells, events, labels=labels):
             out[i] = res
+            if into is not None:
+                into[labels[i]] = res
         return out
 
 
@@ -221,19 +232,28 @@ def _run(work, model, plans, inputs, base_spec, calib_count, tolerance,
     # The reference first, alone: when it saved the weights, every other configuration
     # loads them, so all see identical weights (a failed reference leaves them as they were).
     ref, rest = plans[0], plans[1:]
-    (ref_res,) = how.run([_cell(specs[ref.name], ref, how.openmp, how.timeout)], [ref.name])
-    model_used = dict(model)
-    if ref_res.ok and "save_params" in specs[ref.name]:
-        model_used = {**model, "params_path": specs[ref.name]["save_params"]}
-    for plan in rest:
-        specs[plan.name]["model"] = model_used
-    done = [ref_res, *how.run([_cell(specs[p.name], p, how.openmp, how.timeout) for p in rest],
-                              [p.name for p in rest])]
-    results = {p.name: r.data for p, r in zip(plans, done) if r.ok}
-    errors = {p.name: _error(r) for p, r in zip(plans, done) if not r.ok}
-    samples = {name: [r["timing"]["samples_ms"]] for name, r in results.items()}
-    failures = _more_timing(work, [p for p in plans if p.name in results], specs,
-                            model_used, samples, how)
+    first: dict[str, WorkerResult] = {}  # the first processes' results as they come
+    try:
+        (ref_res,) = how.run([_cell(specs[ref.name], ref, how.openmp, how.timeout)],
+                             [ref.name], first)
+        model_used = dict(model)
+        if ref_res.ok and "save_params" in specs[ref.name]:
+            model_used = {**model, "params_path": specs[ref.name]["save_params"]}
+        for plan in rest:
+            specs[plan.name]["model"] = model_used
+        how.run([_cell(specs[p.name], p, how.openmp, how.timeout) for p in rest],
+                [p.name for p in rest], first)
+        results, errors, samples = _firsts(first)
+        failures = _more_timing(work, [p for p in plans if p.name in results], specs,
+                                model_used, samples, how)
+    except KeyboardInterrupt:
+        results, errors, samples = _firsts(first)
+        stopped = next((p.name for p in plans if p.name not in first), None)
+        if stopped is not None:
+            errors[stopped] = "interrupted"
+        how.on_partial(_assemble(work, model, plans, inputs, results, errors, tolerance,
+                                 calibration, samples))
+        raise
     report = _assemble(work, model, plans, inputs, results, errors, tolerance, calibration,
                        samples)
     if failures:
@@ -244,6 +264,14 @@ def _run(work, model, plans, inputs, base_spec, calib_count, tolerance,
         report = msgspec.structs.replace(report, environment={**report.environment,
                                                           "onednn_version": version})
     return report
+
+
+def _firsts(first: dict[str, WorkerResult]) -> tuple[dict, dict, dict]:
+    """(results, errors, per-process samples) of the first processes that finished."""
+    results = {name: r.data for name, r in first.items() if r.ok}
+    errors = {name: _error(r) for name, r in first.items() if not r.ok}
+    samples = {name: [r["timing"]["samples_ms"]] for name, r in results.items()}
+    return results, errors, samples
 
 
 def _more_timing(work, plans, specs, model_used, samples, how: _How) -> list[str]:

@@ -171,8 +171,9 @@ def run(plan: AccuracyPlan, on_event: OnEvent = ignore, *,
         on_partial: Callable[[AccuracyReport], None] | None = None,
         executor: Executor | None = None) -> AccuracyReport:
     """Run the plan (every configuration's workers as cells of `executor`, default one after
-    another here); the AccuracyReport, failed configurations included. `on_partial` is not
-    called: the report compares configurations, so it exists only once all have run."""
+    another here); the AccuracyReport, failed configurations included. Interrupted,
+    `on_partial` gets the report of the configurations that finished before the interrupt
+    goes on (like profile's, so `--json` keeps them)."""
     from mxprof.jobs.accuracy.execute import run_accuracy
     from mxprof.jobs.accuracy.metrics import Tolerance
 
@@ -183,6 +184,7 @@ def run(plan: AccuracyPlan, on_event: OnEvent = ignore, *,
         timing={"batch": o.timing_batch, "warmup": o.warmup, "iterations": o.iterations},
         tolerance=Tolerance(rtol=o.rtol, atol=o.atol), threads=plan.placement.threads,
         placement=spec_of(plan.placement), timeout=o.timeout, on_event=on_event,
-        processes=plan.processes, wait_policy=plan.placement.wait_policy, executor=executor)
+        processes=plan.processes, wait_policy=plan.placement.wait_policy, executor=executor,
+        on_partial=on_partial)
     return msgspec.structs.replace(report, notes=(*report.notes,
                                                   f"OpenMP threads: {threads_text(plan.placement)}"))

@@ -23,7 +23,6 @@ again rather than reused; a fresh one taken while busy is kept but carries a `wa
 
 from __future__ import annotations
 
-import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -32,6 +31,7 @@ import msgspec
 from mxprof.cpu import ceilings as cpu_ceilings
 from mxprof.cpu.load import LoadMonitor
 from mxprof.events import Finished, OnEvent, Started, ignore
+from mxprof.files import temp_dir
 from mxprof.jobs.contract import Plan, Result, Step
 from mxprof.onednn.roofline import Ceilings
 from mxprof.schema import Record
@@ -65,7 +65,7 @@ def measure(cpus: str | None, threads: int | None, *, reps: int = 5, size: int =
     """(measured figures, None) from one worker process, or (None, why it failed)."""
     env = worker_env(mkldnn=True, threads=threads)
     spec = {"cpus": cpus, "reps": reps, "size": size, "rep_time": rep_time}
-    with tempfile.TemporaryDirectory(prefix="mxprof-ceilings-") as tmp:
+    with temp_dir("ceilings") as tmp:
         monitor = LoadMonitor.start()
         res = run_worker(WorkerSpec(module=WORKER, name="ceilings", spec=spec,
                                     workdir=Path(tmp), env=env, timeout=timeout))
@@ -113,12 +113,33 @@ def machine_ceilings(cpus: str | None = None, threads: int | None = None, *,
     measured, error = measure(cpus, threads, **options)
     result["measured"], result["error"] = measured, error
     result["warning"] = busy_warning(measured)
-    if measured is not None:
+    if measured is not None and result["warning"]:
+        # Shown once with its warning, never cached: a roof measured under load is too low
+        # for every later roofline on this machine.
+        result["cache"]["not_cached"] = "measured on a busy machine"
+    elif measured is not None:
         import datetime as dt
         stamp = dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
         path = cpu_ceilings.store(key, {"measured": measured, "measured_at": stamp})
         result["cache"].update(path=str(path) if path else None, measured_at=stamp)
     return result
+
+
+def above_theory(result: dict[str, Any]) -> str | None:
+    """What a measured peak above the theoretical one says: the theoretical figure's clock or
+    FLOP-per-cycle assumption is off (a turbo clock above the frequency read, more FMA units
+    than assumed); None when every measured peak is at or below its theory."""
+    t, m = result.get("theoretical") or {}, result.get("measured") or {}
+    over = [(kind, m[kind]["median"] / t["peak_gflops"][kind]) for kind in ("f32", "int8")
+            if m.get(kind) and (t.get("peak_gflops") or {}).get(kind)
+            and m[kind]["median"] > t["peak_gflops"][kind]]
+    if not over:
+        return None
+    what = ", ".join(f"{kind} {ratio:.0%}" for kind, ratio in over)
+    return (f"measured above the theoretical peak ({what}): the theoretical figure's "
+            f"assumptions are off, its clock ({t.get('ghz') or '?'} GHz from "
+            f"{t.get('frequency_source') or '?'}; turbo runs faster) or its FLOP per cycle; "
+            "the roofline uses the measured roof")
 
 
 def roof(result: dict[str, Any]) -> Ceilings | None:

@@ -14,7 +14,6 @@ started here, one run after another, with the same events.
 
 from __future__ import annotations
 
-import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -25,6 +24,7 @@ import msgspec
 from mxprof.cpu.placement import Placement
 from mxprof.errors import UsageError
 from mxprof.events import Finished, Note, OnEvent, Started, ignore
+from mxprof.files import temp_dir
 from mxprof.jobs.binding import describe, resolve, threads_text
 from mxprof.jobs.compare import matrix as compare
 from mxprof.jobs.compare import results_log
@@ -256,7 +256,7 @@ def run(plan: ComparePlan, on_event: OnEvent = ignore, *,
         # Cached per libmxnet; the workers read the cache, so every row names its oneDNN.
         onednn_version(probe=True)
     try:
-        with tempfile.TemporaryDirectory(prefix="mxprof-compare-") as tmp:
+        with temp_dir("compare") as tmp:
             workdir = Path(plan.options.workdir or tmp)
             if plan.instance_cpus:
                 _run_instances(plan, workdir, on_event)
@@ -279,15 +279,26 @@ def cells_of(plan: ComparePlan, workdir: Path) -> list:
 
 
 def _run_cells(plan: ComparePlan, workdir: Path, on_event: OnEvent, executor: Executor) -> None:
+    from mxprof.cpu.load import LoadMonitor
     from mxprof.jobs.profile.runner import group_results
     labels = [r.label for r in plan.todo]
+    # The one busy-machine rule (mxprof.cpu.load): each line records the load around its run.
+    monitor = LoadMonitor.start()
     for i, res in executor.run(cells_of(plan, workdir), on_event, labels=labels):
         run = plan.todo[i]
-        plan.log.append(compare.make_record(run, group_results([run.spec], res)))
+        plan.log.append(compare.make_record(run, group_results([run.spec], res),
+                                            _load_of(monitor, run.label)))
+        monitor = LoadMonitor.start()
+
+
+def _load_of(monitor, label: str) -> dict | None:
+    machine = monitor.stop(label) if monitor else None
+    return machine.to_dict() if machine else None
 
 
 def _run_instances(plan: ComparePlan, workdir: Path, on_event: OnEvent) -> None:
     """Throughput mode: each run's instances start together, bound to their CPU groups."""
+    from mxprof.cpu.load import LoadMonitor
     from mxprof.jobs.compare.instances import run_instances
     total = len(plan.todo)
     for i, run in enumerate(plan.todo, 1):
@@ -295,9 +306,10 @@ def _run_instances(plan: ComparePlan, workdir: Path, on_event: OnEvent) -> None:
         began = time.monotonic()
         rundir = workdir / run.key
         rundir.mkdir(parents=True, exist_ok=True)
+        monitor = LoadMonitor.start()
         results = run_instances(run.spec, run.instance_cpus, rundir,
                                 timeout=plan.options.timeout, python=run.build.python)
-        record = compare.make_record(run, results)
+        record = compare.make_record(run, results, _load_of(monitor, run.label))
         plan.log.append(record)
         bad = next((r for r in results if not r.ok), None)
         on_event(Finished(label=run.label, status=record["status"], index=i, total=total,

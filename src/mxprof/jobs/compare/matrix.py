@@ -187,8 +187,10 @@ def plan(models: Sequence[ModelSpec], builds: Sequence[Build], *, machine: dict[
     return out
 
 
-def make_record(planned: PlannedRun, results: Sequence[RunResult]) -> dict[str, Any]:
-    """The results-file line for one finished run (one worker, or one group of instances)."""
+def make_record(planned: PlannedRun, results: Sequence[RunResult],
+                machine_load: dict[str, Any] | None = None) -> dict[str, Any]:
+    """The results-file line for one finished run (one worker, or one group of instances);
+    `machine_load`: what else ran meanwhile (mxprof.cpu.load.MachineLoad.to_dict())."""
     status = "ok" if results and all(r.ok for r in results) else next(
         (r.status for r in results if not r.ok), "failed")
     return {
@@ -198,4 +200,5 @@ def make_record(planned: PlannedRun, results: Sequence[RunResult]) -> dict[str, 
         "build": planned.build.to_dict(), "machine": planned.machine,
         "instance_cpus": list(planned.instance_cpus),
         "results": [r.to_dict() for r in results],
+        "machine_load": machine_load,
     }

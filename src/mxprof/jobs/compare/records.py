@@ -33,6 +33,7 @@ class CompareRow(Record, frozen=True, kw_only=True):
     label: str
     category: str | None = None
     input_shape: list[int]
+    inputs: str | None = None  # per-sample shapes fed, e.g. "3x224x224" (rows key on it)
     config: str
     mkldnn: bool
     instances: int = 1
@@ -69,6 +70,10 @@ class CompareRow(Record, frozen=True, kw_only=True):
     speedup: float | None = None
     speedup_ratio: RatioRow | None = None
     vs_build: Json | None = None
+    # The busy-machine rule (mxprof.cpu.load) over the cell's processes: busy when any was.
+    machine_load: Json | None = None
+    busy: bool = False
+    other_cpu_fraction: float | None = None
 
 
 class CompareResult(Result, Record, frozen=True, kw_only=True):
@@ -118,3 +123,4 @@ class ResultsLine(Record, frozen=True, kw_only=True):
     machine_class: str | None = None  # compare --cluster: the class it ran on
     worker: Json | None = None  # compare --cluster: the Dask worker, its hygiene, attempts
     results: list[RunResult]
+    machine_load: Json | None = None  # mxprof.cpu.load.MachineLoad during the run

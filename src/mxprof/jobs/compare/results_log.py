@@ -28,6 +28,7 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
+from mxprof.files import InputFileError, input_lines
 from mxprof.jobs.compare.records import ResultsLine
 from mxprof.jsonio import append_line
 from mxprof.schema import ResultFileError, decode
@@ -39,38 +40,46 @@ class ResultsFileError(ValueError):
     """A file that is not a results file at all (as opposed to a damaged line in one)."""
 
 
-def read_lines(path: str | os.PathLike) -> tuple[list[dict[str, Any]], list[str]]:
-    """All well-formed records, in file order, and warnings for the lines that were skipped."""
+def read_lines(path: str | os.PathLike, *, stream: bool = True
+               ) -> tuple[list[dict[str, Any]], list[str]]:
+    """All well-formed records, in file order, and warnings for the lines that were skipped.
+
+    The file is read one line at a time (mxprof.files.input_lines): a device or a folder is
+    refused before a byte is read (ResultsFileError), a FIFO is read when `stream`."""
     path = Path(path)
     records: list[dict[str, Any]] = []
     warnings: list[str] = []
-    with open(path, encoding="utf-8", errors="replace") as f:
-        text = f.read()
-    lines = text.split("\n")
-    complete = text.endswith("\n")
-    for number, line in enumerate(lines, start=1):
-        if not line.strip():
-            continue
-        last = number == len(lines)
-        try:
-            record = json.loads(line)
-        except json.JSONDecodeError:
-            where = "truncated last line" if last and not complete else "unreadable line"
-            warnings.append(f"{path}:{number}: {where} ignored (an interrupted write?)")
-            continue
-        if not isinstance(record, dict) or record.get("kind") != KIND:
-            warnings.append(f"{path}:{number}: not an mxprof compare record; ignored")
-            continue
-        try:  # a line of the wrong shape is named, field and all, and skipped like a torn one
-            decode(record, ResultsLine, source=f"{path}:{number}", what="compare results-log")
-        except ResultFileError as e:
-            warnings.append(f"{e}; ignored")
-            continue
-        records.append(record)
+    try:
+        for number, raw in enumerate(input_lines(path, "results file", stream=stream), 1):
+            _read_line(path, number, raw, records, warnings)
+    except InputFileError as exc:
+        raise ResultsFileError(str(exc)) from None
     if not records and any("truncated last line" not in w for w in warnings):
         raise ResultsFileError(f"{path} holds no mxprof compare records ({warnings[0]}); "
                                "give the file written by `compare --results`")
     return records, warnings
+
+
+def _read_line(path: Path, number: int, raw: bytes, records: list[dict[str, Any]],
+               warnings: list[str]) -> None:
+    line = raw.decode("utf-8", errors="replace")
+    if not line.strip():
+        return
+    try:
+        record = json.loads(line)
+    except json.JSONDecodeError:
+        where = "unreadable line" if raw.endswith(b"\n") else "truncated last line"
+        warnings.append(f"{path}:{number}: {where} ignored (an interrupted write?)")
+        return
+    if not isinstance(record, dict) or record.get("kind") != KIND:
+        warnings.append(f"{path}:{number}: not an mxprof compare record; ignored")
+        return
+    try:  # a line of the wrong shape is named, field and all, and skipped like a torn one
+        decode(record, ResultsLine, source=f"{path}:{number}", what="compare results-log")
+    except ResultFileError as e:
+        warnings.append(f"{e}; ignored")
+        return
+    records.append(record)
 
 
 def latest_by_key(records: Iterable[dict[str, Any]], identity=None) -> list[dict[str, Any]]:
@@ -96,8 +105,9 @@ class ResultsLog:
         self.path = Path(path)
         self.records: list[dict[str, Any]] = []
         self.warnings: list[str] = []
-        if self.path.exists():
-            self.records, self.warnings = read_lines(self.path)
+        if self.path.exists() or self.path.is_symlink():
+            # Appended to as well as read: a FIFO is no results file here.
+            self.records, self.warnings = read_lines(self.path, stream=False)
 
     @property
     def done(self) -> set[str]:

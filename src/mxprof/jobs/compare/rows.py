@@ -40,6 +40,7 @@ def _base_row(record: dict[str, Any], result: RunResult) -> dict[str, Any]:
     env = result.environment or {}
     mx = env.get("mxnet") or {}
     build = record["build"]
+    load = record.get("machine_load")
     # The worker's own fingerprint names the machine; the sweep's copy covers failed workers.
     machine = machine_of(env) if env.get("hostname") else record["machine"]
     # On a cluster a column group is a machine class, whichever of its hosts ran the run.
@@ -55,6 +56,8 @@ def _base_row(record: dict[str, Any], result: RunResult) -> dict[str, Any]:
         "physical_cores": env.get("physical_cores"),
         "label": MODEL_LABEL.get(spec.model.name, spec.model.name),
         "category": category(spec.model.name), "input_shape": list(spec.model.input_shape),
+        # What the model was fed: rows of one model at two input shapes never pool.
+        "inputs": inputs_text(spec.model),
         "config": spec.config, "mkldnn": spec.mkldnn,
         "instances": len(record.get("instance_cpus") or ()) or 1,
         # The OpenMP threads the worker ran with (read inside it), else what was asked for.
@@ -69,7 +72,18 @@ def _base_row(record: dict[str, Any], result: RunResult) -> dict[str, Any]:
         "reference_speedups": REFERENCE_SPEEDUPS.get(spec.model.name),
         "reference_batch": MODEL_BATCH.get(spec.model.name),
         "notes": [*result.notes, *result.missing],
+        # The one busy-machine rule (mxprof.cpu.load), measured around the run.
+        "machine_load": load, "busy": bool(load and load.get("busy")),
+        "other_cpu_fraction": load.get("other_cpu_fraction") if load else None,
     }
+
+
+def inputs_text(model) -> str:
+    """The per-sample input shapes of a ModelSpec: `3x224x224`, or `src 50; tgt 50`."""
+    specs = model.input_specs
+    if len(specs) == 1:
+        return "x".join(map(str, specs[0].shape))
+    return "; ".join(f"{i.name} {'x'.join(map(str, i.shape))}" for i in specs)
 
 
 def _record_rows(record: dict[str, Any]) -> list[dict[str, Any]]:
@@ -121,9 +135,10 @@ def _protocol(stats: dict[str, Any]) -> dict[str, Any]:
 
 
 def group_key(row: dict[str, Any]) -> tuple:
-    """Rows that can be compared: same machine, build, model, batch, metric and instances."""
-    return (row["machine"], row["build"], row["model"], row["metric"], row["batch_size"],
-            row["instances"], row.get("threads_asked"))
+    """Rows that can be compared: same machine, build, model and inputs, batch, metric and
+    instances."""
+    return (row["machine"], row["build"], row["model"], row.get("inputs"), row["metric"],
+            row["batch_size"], row["instances"], row.get("threads_asked"))
 
 
 def record_identity(record: dict[str, Any]) -> tuple:
@@ -163,6 +178,10 @@ def _pooled_row(group: list[dict[str, Any]]) -> dict[str, Any]:
     row = dict(group[0])
     if row["metric"] == "failed":
         return row
+    # Busy when any process of the cell was: its figure pools that process's calls.
+    row["busy"] = any(r.get("busy") for r in group)
+    fractions = [r["other_cpu_fraction"] for r in group if r.get("other_cpu_fraction") is not None]
+    row["other_cpu_fraction"] = max(fractions) if fractions else None
     stats = pooled_latency([r.get("stats") for r in group if r["metric"] != "failed"])
     row["stats"] = stats
     row["processes"] = (stats or {}).get("processes", 1)
@@ -202,8 +221,8 @@ def speedup_ratio(base: dict[str, Any] | None, new: dict[str, Any]) -> dict[str,
 
 
 def _build_key(row: dict[str, Any]) -> tuple:
-    return (row["machine"], row["model"], row["metric"], row["batch_size"], row["instances"],
-            row.get("threads_asked"), row["config"])
+    return (row["machine"], row["model"], row.get("inputs"), row["metric"], row["batch_size"],
+            row["instances"], row.get("threads_asked"), row["config"])
 
 
 def _counterpart(by_config: dict[tuple, dict[str, Any]], row: dict[str, Any],

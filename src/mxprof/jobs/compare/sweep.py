@@ -16,7 +16,6 @@ are refused with a cluster.
 from __future__ import annotations
 
 import dataclasses
-import tempfile
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
@@ -24,6 +23,7 @@ import msgspec
 
 from mxprof.errors import UsageError
 from mxprof.events import Note, OnEvent, ignore
+from mxprof.files import temp_dir
 from mxprof.jobs.compare import job
 from mxprof.jobs.compare.records import CompareResult
 
@@ -124,7 +124,7 @@ def _on_cluster(plan: SweepPlan, on_event: OnEvent, executor) -> CompareResult:
         log.append(record)
 
     first = plan.points[0].options
-    with tempfile.TemporaryDirectory(prefix="mxprof-compare-") as tmp:
+    with temp_dir("compare") as tmp:
         cluster.run_cells(todo, executor, timeout=first.timeout,
                           workdir=Path(first.workdir or tmp), on_record=keep, on_event=on_event,
                           host_threads=first.threads != "runtime",

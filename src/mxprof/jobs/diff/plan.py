@@ -100,7 +100,9 @@ def plan(options: Options, *, loaded: tuple[Any, Any] | None = None) -> DiffPlan
         except ResultFileError as exc:
             raise UsageError(str(exc)) from None
     name_a, name_b = data["a"]["model"]["name"], data["b"]["model"]["name"]
-    if name_a != name_b and options.match != "shape":
+    # FILE.py:FACTORY models are named by file and factory (c12.py:fc); two factories of one
+    # file are variants of one network (before/after a change), so the file decides here.
+    if _family(name_a) != _family(name_b) and options.match != "shape":
         raise UsageError(f"{options.a} profiles {name_a} and {options.b} profiles {name_b}: "
                          "layers of different models are matched only with --match shape "
                          "(by operator and output shape where the names differ)")
@@ -109,3 +111,9 @@ def plan(options: Options, *, loaded: tuple[Any, Any] | None = None) -> DiffPlan
         notes.append(f"different models ({name_a} vs {name_b}): layers matched by name, then "
                      "by operator and output shape in execution order")
     return DiffPlan(kind="diff", options=options, a=data["a"], b=data["b"], notes=notes)
+
+
+def _family(name: str) -> str:
+    """A model name without its factory (`net.py:build` -> `net.py`); zoo names as they are."""
+    file, sep, _ = name.rpartition(":")
+    return file if sep and file.endswith(".py") else name

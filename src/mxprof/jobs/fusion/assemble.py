@@ -89,7 +89,8 @@ def finish(report: dict, machine) -> dict:
     busy = _busy_machine(machine)
     if busy:
         report["findings"].insert(0, busy.to_dict())
-    report["summary"] = summary_line(report)  # the line `mxprof profile` shows
+    if report.get("complete", True):
+        report["summary"] = summary_line(report)  # the line `mxprof profile` shows
     return jsonio.strict(report)
 
 
@@ -260,6 +261,7 @@ def _environment(opts: FusionOptions, runs: _Runs) -> dict:
         "isa": runs.fused_trace.isa,
         "cpu": fingerprint.get("cpu_model") or platform.processor() or "unknown",
         "logical_cpus": os.cpu_count(),
+        "physical_cores": fingerprint.get("physical_cores"),
         # What the worker's OpenMP runtime reported (omp_get_max_threads after MXNet
         # loaded), not what was asked for: None when it could not be read.
         "threads": mx.get("openmp_threads"),

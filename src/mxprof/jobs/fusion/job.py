@@ -8,28 +8,33 @@ executor as cells (`mxprof.workers.executor`): each cell is a self-contained Wor
 carrying its binding, which the worker applies to itself before MXNet loads. The workers'
 results are assembled by `mxprof.jobs.fusion.assemble`.
 
-An unfused or fused timing worker, or a trace worker, that fails ends the job with
-`WorkerError` (nothing is left to compare with); a failed switch-off worker is a row in
-`failed_workers`, and its switch is reported from the processes that ran.
+An unfused or fused timing worker, or a trace worker, that fails ends the job: the result is
+a partial report (`complete` false, mxprof.jobs.fusion.partial) with the failed worker as a
+row and the medians measured so far, never an abort; a failed switch-off worker is a row in
+`failed_workers`, and its switch is reported from the processes that ran. Interrupted
+(KeyboardInterrupt), `on_partial` gets the partial report before the interrupt goes on, so
+`--json` keeps what was measured, as in profile.
 """
 
 from __future__ import annotations
 
-import tempfile
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import msgspec
 
+from mxprof import jsonio
 from mxprof.cpu.placement import Placement
 from mxprof.errors import UsageError, WorkerError
 from mxprof.events import OnEvent, ignore
+from mxprof.files import temp_dir
 from mxprof.jobs.binding import describe, resolve, spec_of
 from mxprof.jobs.contract import Plan, Step
 from mxprof.jobs.fusion import gains as fusion
 from mxprof.jobs.fusion.assemble import FusionOptions, assemble, finish, trace_of, worker_spec
 from mxprof.jobs.fusion.order import worker_plan
+from mxprof.jobs.fusion.partial import Done, partial_report
 from mxprof.jobs.fusion.records import FusionResult
 from mxprof.workers.executor import Executor, LocalExecutor
 from mxprof.workers.protocol import WorkerResult
@@ -180,18 +185,29 @@ def run(plan: FusionPlan, on_event: OnEvent = ignore, *,
         on_partial: Callable[[FusionResult], None] | None = None,
         executor: Executor | None = None) -> FusionResult:
     """Run the plan's workers through `executor` (default: one after another here) and return
-    the FusionResult. Raises WorkerError when an unfused, fused or trace worker fails; a fusion
-    job has no partial result, so `on_partial` is never called."""
+    the FusionResult: a partial one (`complete` false) when an unfused, fused or trace worker
+    failed. Interrupted, `on_partial(partial result)` is called before KeyboardInterrupt goes
+    on."""
     from mxprof.cpu.load import LoadMonitor
+    from mxprof.jobs.fusion.assemble import _protocol
 
     executor = executor or LocalExecutor()
     s = plan.settings
     monitor = LoadMonitor.start()
-    with tempfile.TemporaryDirectory(prefix="mxprof-fusion-") as tmp:
+    done = Done()
+    with temp_dir("fusion") as tmp:
         cells = [worker_spec(s, Path(tmp), label, config) for label, config in plan.labels]
-        done = executor.run(cells, on_event, labels=[label for label, _ in plan.labels])
-        runs = _collect(s, plan.labels, done)
-        report = assemble(s, runs)
+        results = executor.run(cells, on_event, labels=[label for label, _ in plan.labels])
+        try:
+            report = assemble(s, _collect(s, plan.labels, results, done))
+        except WorkerError as exc:
+            report = partial_report(s, done, f"stopped: {exc}", _protocol(s))
+        except KeyboardInterrupt:
+            if on_partial is not None:
+                partial = partial_report(s, done, "interrupted", _protocol(s))
+                partial["environment"]["threads_why"] = plan.placement.threads_why
+                on_partial(FusionResult.from_dict(jsonio.strict(partial)))
+            raise
     machine = monitor.stop(f"mxprof fusion {s.model}") if monitor else None
     report = finish(report, machine)
     report["environment"]["threads_why"] = plan.placement.threads_why
@@ -199,18 +215,20 @@ def run(plan: FusionPlan, on_event: OnEvent = ignore, *,
 
 
 def _collect(s: FusionOptions, labels: list[tuple[str, str]],
-             done: Iterator[tuple[int, WorkerResult]]):
-    """The workers' results as mxprof.jobs.fusion.assemble._Runs, in plan order; raises WorkerError
-    for a failure that leaves nothing to compare (see the module docstring)."""
+             results: Iterator[tuple[int, WorkerResult]], done: Done):
+    """The workers' results as mxprof.jobs.fusion.assemble._Runs, in plan order, kept in
+    `done` as they come (for a partial report); raises WorkerError for a failure that leaves
+    nothing to compare (see the module docstring), after recording it in `done.failed`."""
     from mxprof.jobs.fusion.assemble import _Runs
 
-    first: dict[str, dict] = {}
-    samples: dict[str, list] = {c: [] for c in ("unfused", "fused", *s.switches)}
+    first, failed = done.first, done.failed
+    samples: dict[str, list] = done.samples
+    samples.update({c: [] for c in ("unfused", "fused", *s.switches)})
     traces: dict[str, list] = {"unfused-trace": [], "fused-trace": []}
-    failed: list[dict] = []
     off_patterns: dict[str, dict] = {}
-    for i, res in done:
+    for i, res in results:
         label, config = labels[i]
+        done.current = label
         if config in s.switches:
             if not res.ok:
                 failed.append({"label": label, "error": res.error or "wrote no result"})
@@ -219,16 +237,28 @@ def _collect(s: FusionOptions, labels: list[tuple[str, str]],
                 fusion.fusion_groups(res.data["graph"])))
             samples[config].append(res.data["samples_ns"])
             continue
-        data = res.raise_for_status()
+        data = _data_of(res, label, failed)
         if config in traces:
             traces[config].append(trace_of(res))
             continue
-        if label == "unfused" and fusion.fusion_groups(data["graph"]):
-            raise WorkerError("the unfused graph already holds fused nodes: is a subgraph "
-                              "backend forced on by the environment?")
         first.setdefault(config, data)
         samples[config].append(data["samples_ns"])
     runs = _Runs(first["unfused"], first["fused"], failed=failed, off_patterns=off_patterns)
     runs.samples = samples
     runs.unfused_traces, runs.fused_traces = traces["unfused-trace"], traces["fused-trace"]
     return runs
+
+
+def _data_of(res: WorkerResult, label: str, failed: list[dict]) -> dict:
+    """The data of a worker the job cannot go on without; a failure is recorded as a failed
+    row (with the worker's last stderr lines) and raised as WorkerError."""
+    try:
+        data = res.raise_for_status()
+        if label == "unfused" and fusion.fusion_groups(data["graph"]):
+            raise WorkerError("the unfused graph already holds fused nodes: is a subgraph "
+                              "backend forced on by the environment?")
+    except WorkerError as exc:
+        failed.append({"label": label, "error": str(exc),
+                       "detail": getattr(exc, "detail", "") or ""})
+        raise
+    return data

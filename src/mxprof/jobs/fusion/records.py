@@ -91,6 +91,9 @@ class FusionResult(Result, Record, frozen=True, kw_only=True):
 
     kind: str = "fusion"
     model: str
+    # False when the job stopped early (a worker it cannot go on without failed, or an
+    # interrupt): the figures measured so far, no groups or patterns (jobs/fusion/partial.py).
+    complete: bool = True
     input_shape: list[int]
     path: str  # "gluon" | "symbolic"
     static: bool

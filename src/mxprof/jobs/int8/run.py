@@ -11,7 +11,6 @@ score recomputed (`reproduced` in the notes). A failed candidate is a failed row
 
 from __future__ import annotations
 
-import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -20,6 +19,7 @@ import msgspec
 import numpy as np
 
 from mxprof.events import Finished, OnEvent, Started, ignore
+from mxprof.files import temp_dir
 from mxprof.jobs.int8 import cells, search
 from mxprof.jobs.int8.numerics import errors
 from mxprof.jobs.int8.records import Candidate, Errors, Int8Result, LayerRow, Speedup
@@ -224,7 +224,7 @@ def run(plan, on_event: OnEvent = ignore, *,
     the result so far goes to `on_partial`, then the interrupt propagates."""
     if plan.options.workdir:
         return _run(plan, Path(plan.options.workdir), on_event, on_partial, executor)
-    with tempfile.TemporaryDirectory(prefix="mxprof-int8-") as tmp:
+    with temp_dir("int8") as tmp:
         return _run(plan, Path(tmp), on_event, on_partial, executor)
 
 

@@ -81,6 +81,9 @@ class Options(msgspec.Struct, kw_only=True):
     # Another build's interpreter (profile --python/--build, mxprof.host.builds): every worker
     # runs under it; the companion checks are skipped (they would run this interpreter's MXNet).
     python: str | None = None
+    # The batch of the operator, layer and primitive passes (--breakdown-batch): 1 is where the
+    # time of one request goes; a model that only makes sense at batch N is broken down at N.
+    breakdown_batch: int = 1
 
 
 class ProfilePlan(Plan, kw_only=True):
@@ -118,13 +121,14 @@ def plan_specs(model: ModelSpec, *, batch_size: int, protocol: Protocol,
                passes: Sequence[str] = PASSES, reference: bool = True,
                placement: Placement | None = None,
                hooks: dict[tuple[str, str], str] | None = None, processes: int = 1,
-               wait_policy: str | None = None) -> list[RunSpec]:
+               wait_policy: str | None = None, breakdown_batch: int = 1) -> list[RunSpec]:
     """One RunSpec per (configuration, pass); timing always runs, primitives only with MKL-DNN.
 
     Timing runs in `processes` workers per configuration, interleaved (A B A B...) so drifting
     load hits both sides (mxprof.workers.schedule); the MKL-DNN layers pass in `processes`
     workers too (`_copies`). Every spec carries `placement`'s CPUs, memory nodes, threads and
-    wait policy (`wait_policy` overrides the latter). Raises ValueError for an unknown pass name.
+    wait policy (`wait_policy` overrides the latter); the breakdown passes run at
+    `breakdown_batch` (left out of the spec at 1, so compare run keys stay). Raises ValueError for an unknown pass name.
     """
     from mxprof.workers import schedule
     unknown = set(passes) - set(PASSES)
@@ -144,7 +148,8 @@ def plan_specs(model: ModelSpec, *, batch_size: int, protocol: Protocol,
     return [RunSpec(model=model, config=c, mkldnn=mk[c], pass_name=ps, batch_size=batch_size,
                     protocol=protocol, threads=p.threads, cpus=p.cores, membind=p.membind,
                     physical_only=p.physical_only, test_hook=hooks.get((c, ps)),
-                    wait_policy=wait_policy or p.wait_policy, threads_why=p.threads_why)
+                    wait_policy=wait_policy or p.wait_policy, threads_why=p.threads_why,
+                    breakdown_batch=breakdown_batch if breakdown_batch != 1 else msgspec.UNSET)
             for c, ps in order]
 
 
@@ -156,7 +161,7 @@ def _copies(config: str, pass_name: str, processes: int) -> int:
 
 
 def _check(options: Options) -> None:
-    for name in ("batch_size", "iterations", "processes"):
+    for name in ("batch_size", "iterations", "processes", "breakdown_batch"):
         value = getattr(options, name)
         if value is not None and value < 1:
             raise UsageError(f"--{name.replace('_', '-')} must be at least 1, got {value}")
@@ -164,8 +169,9 @@ def _check(options: Options) -> None:
         raise UsageError(f"--warmup must not be negative, got {options.warmup}")
     for name in ("min_time", "timeout"):
         value = getattr(options, name)
-        if value is not None and not value > 0:
-            raise UsageError(f"--{name.replace('_', '-')} must be > 0, got {value}")
+        if value is not None and not 0 < value < float("inf"):
+            raise UsageError(f"--{name.replace('_', '-')} must be a finite number > 0, got "
+                             f"{value}")
     if options.layout not in LAYOUTS:
         raise UsageError(f"--layout must be one of {', '.join(LAYOUTS)}, got {options.layout}")
     unknown = set(options.checks) - set(CHECKS)
@@ -202,10 +208,11 @@ def _protocol(options: Options) -> tuple[Protocol, int, int]:
         raise UsageError(str(exc)) from None
     ref = options.reference_protocol
     batch = options.batch_size or (REFERENCE_BATCH if ref else DEFAULT_BATCH)
-    base = options.min_time if options.min_time is not None else \
-        REFERENCE_MIN_TIME if ref else DEFAULT_MIN_TIME
+    # An explicit min_time is what the user asked for: --fast/--rigorous scale only the default.
+    min_time = options.min_time if options.min_time is not None else \
+        preset.min_time_factor * (REFERENCE_MIN_TIME if ref else DEFAULT_MIN_TIME)
     protocol = Protocol(warmup=options.warmup, iterations=options.iterations,
-                        min_time=preset.min_time_factor * base)
+                        min_time=min_time)
     return protocol, batch, preset.processes
 
 
@@ -216,7 +223,7 @@ def _steps(specs: list[RunSpec], groups, checks) -> list[Step]:
         members = [specs[i] for i in group]
         what = "; then ".join(
             f"{s.pass_name} pass, batch "
-            f"{'1 and ' + str(s.batch_size) if s.pass_name == 'timing' else '1'}"
+            f"{'1 and ' + str(s.batch_size) if s.pass_name == 'timing' else s.breakdown}"
             for s in members)
         shared = ", one process" if len(members) > 1 else ""
         extra = [_COMPANION_WHAT[c] for c in _COMPANION_WHAT
@@ -243,7 +250,8 @@ def plan(options: Options) -> ProfilePlan:
     try:
         specs = plan_specs(options.model, batch_size=batch, protocol=protocol,
                            passes=options.passes, reference=options.reference,
-                           placement=placement, hooks=hooks, processes=processes)
+                           placement=placement, hooks=hooks, processes=processes,
+                           breakdown_batch=options.breakdown_batch)
     except ValueError as exc:  # an unknown pass
         raise UsageError(str(exc)) from None
     checks = tuple(c for c in CHECKS if c in options.checks and options.python is None)

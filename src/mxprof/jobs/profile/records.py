@@ -37,6 +37,7 @@ class ProfileProtocol(Protocol, frozen=True, kw_only=True):
     membind: str | None = None
     hybridize: str | None = None
     passes: str | None = None
+    breakdown_batch: int = 1  # batch of the operators, layers and primitives passes
     processes: int = 1
     interval: str | None = None
     processes_order: str | None = None
@@ -99,6 +100,8 @@ class ConfigSection(Record, frozen=True, kw_only=True):
     operators: list[Json] | None = None
     operators_total_ms: float | None = None
     operators_source: str | None = None
+    # The plausibility rule (report.implausible): why the operator total exceeds the latency.
+    operators_implausible: str | None = None
     layers: list[LayerRow] | None = None
     layers_method: str | None = None
     coverage: Json | None = None

@@ -98,13 +98,23 @@ def coverage(layer_rows: list[dict[str, Any]] | None, latency_ms: float | None) 
     total = sum(float(r["ms"] or 0.0) for r in layer_rows)
     out = {"layers_ms": total, "latency_ms": latency_ms, "ratio": total / latency_ms,
            "overhead_ms": latency_ms - total, "overhead_plausible": total <= latency_ms}
-    if total > latency_ms:
-        # The layers were timed in another process with hooks on: a sum above the timing
-        # pass's latency is noise or hook cost, not a negative overhead.
-        out["implausible"] = (f"the layers sum to {total:.2f} ms, more than the {latency_ms:.2f} "
-                              "ms median latency of the timing pass (another process, no "
-                              "hooks): framework overhead not measurable here")
+    # The layers were timed in another process with hooks on: a sum above the timing pass's
+    # latency is noise or hook cost, not a negative overhead.
+    why = implausible("layers", total, latency_ms, "another process, no hooks",
+                      "framework overhead not measurable here")
+    if why:
+        out["implausible"] = why
     return out
+
+
+def implausible(what: str, total: float | None, latency_ms: float | None, how: str,
+                consequence: str) -> str | None:
+    """The one plausibility rule of every breakdown (layers, operators, primitives): parts
+    that add up to more than the whole are flagged, with why, never shown as a share."""
+    if not total or not latency_ms or total <= latency_ms:
+        return None
+    return (f"the {what} sum to {total:.2f} ms, more than the {latency_ms:.2f} ms median "
+            f"latency of the timing pass ({how}): {consequence}")
 
 
 def _with_pass_latency(cov: dict | None, layers_run: RunResult | None) -> dict | None:
@@ -139,6 +149,10 @@ def _config_section(results: dict[str, list[RunResult]]) -> dict[str, Any]:
         "operators": list(ops["rows"]) if ops else None,
         "operators_total_ms": ops["total_ms"] if ops else None,
         "operators_source": ops.get("source") if ops else None,
+        "operators_implausible": implausible(
+            "operators", ops["total_ms"] if ops else None, median,
+            "the operator pass ran with bulk execution off and the profiler on",
+            "their shares are of that pass, not of this latency"),
         "layers": layers,
         "layers_method": layers_run.layers.get("method") if layers else None,
         "coverage": _with_pass_latency(coverage(layers, median), layers_run),
@@ -272,6 +286,7 @@ def build_report(results: list[RunResult], *, planned: int | None = None,
                      "threads": spec.threads, "threads_why": spec.threads_why,
                      "cpus": spec.cpus, "membind": spec.membind,
                      "hybridize": HYBRIDIZE,
+                     "breakdown_batch": spec.breakdown,
                      "passes": _passes_text(results)},
         "mkldnn": True,
         **main,

@@ -194,8 +194,7 @@ def run(plan: ProfilePlan, on_event: OnEvent = ignore, *,
     """Run `plan` (module docstring); the typed result. `executor`: where the worker cells
     run (mxprof.workers.executor; default a LocalExecutor, one after another here).
     KeyboardInterrupt propagates, after the workers that ended were handed to `on_partial`."""
-    import tempfile
-
+    from mxprof.files import temp_dir
     from mxprof.workers.executor import LocalExecutor
     began = time.monotonic()
     state = _Run(plan, on_event, on_partial)
@@ -204,7 +203,7 @@ def run(plan: ProfilePlan, on_event: OnEvent = ignore, *,
         # cached); the primitives pass reads it from its own verbose log instead.
         from mxprof.host.environment import onednn_version
         onednn_version(probe=True)
-    with tempfile.TemporaryDirectory(prefix="mxprof-") as tmp:
+    with temp_dir("run") as tmp:
         folder = Path(plan.options.workdir or tmp)
         folder.mkdir(parents=True, exist_ok=True)
         state.workers(folder, executor or LocalExecutor())

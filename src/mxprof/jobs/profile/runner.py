@@ -39,13 +39,13 @@ from __future__ import annotations
 
 import os
 import sys
-import tempfile
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import msgspec
 
 from mxprof.cpu.openmp import WaitDecision
+from mxprof.files import temp_dir
 from mxprof.jobs.profile.spec import RunResult, RunSpec
 from mxprof.mx.rnn import RNN_REFERENCE_ENV, has_rnn
 from mxprof.workers.process import stderr_tail, thread_env
@@ -243,7 +243,7 @@ def run_specs(specs: Sequence[RunSpec], *, timeout: float, workdir: str | os.Pat
     built and every later one loads them (`SharedWeights`); "legacy": each builds its own.
     `finish(results)` runs before a work folder of our own is removed: the companion checks'
     outputs live there (mxprof.jobs.profile.checks.shared_checks)."""
-    own_tmp = tempfile.TemporaryDirectory(prefix="mxprof-") if workdir is None else None
+    own_tmp = temp_dir("run") if workdir is None else None
     workdir = Path(own_tmp.name if own_tmp else workdir)
     workdir.mkdir(parents=True, exist_ok=True)
     results: dict[int, RunResult] = {}

@@ -44,7 +44,10 @@ class Protocol(Record, frozen=True):
     min_iterations: int = 10  # the timer flags fewer than 10 samples as unstable
     max_iterations: int = 10_000
     throughput_warmup: int = 1
-    throughput_min_iterations: int = 3
+    # The timer's own rule, mxprof.timing.stats.MIN_SAMPLES (not imported: workers read this
+    # module before numpy may start its threads; a test holds the two equal): a default
+    # protocol never produces a figure its statistics call unstable for want of samples.
+    throughput_min_iterations: int = 10
 
 
 class RunSpec(Record, frozen=True):
@@ -72,6 +75,14 @@ class RunSpec(Record, frozen=True):
     # What a timing spec also measures in its process for the companion checks (the "shared"
     # layout, mxprof.jobs.profile.companions): "outputs", "fused".
     companions: tuple[str, ...] = ()
+    # The batch of the operators, layers and primitives passes (--breakdown-batch); unset
+    # (not written, so compare run keys stay as they were) is 1: see `breakdown`.
+    breakdown_batch: int | msgspec.UnsetType = msgspec.UNSET
+
+    @property
+    def breakdown(self) -> int:
+        """The breakdown passes' batch: --breakdown-batch, 1 by default."""
+        return 1 if self.breakdown_batch is msgspec.UNSET else self.breakdown_batch
 
     @property
     def label(self) -> str:

@@ -15,12 +15,12 @@ Fixes applied:
 
 from __future__ import annotations
 
-import tempfile
 from pathlib import Path
 from typing import Any
 
 import msgspec
 
+from mxprof.files import temp_dir
 from mxprof.jobs.profile.spec import RunResult, RunSpec
 from mxprof.workers.process import worker_env
 from mxprof.workers.protocol import WorkerSpec, run_worker
@@ -39,6 +39,18 @@ def zero_subnormals(params_in: str, params_out: Path, timeout: float) -> str | N
     return f"could not rewrite the parameters: {res.error} {res.stderr_tail[-300:]}"
 
 
+def export_factory_weights(spec: RunSpec, out: Path, timeout: float) -> tuple[str | None, str]:
+    """The weights a FILE.py:FACTORY set itself, saved to `out` (a throwaway process calls
+    the factory again, in the zero_subnormals worker): (path, "") or (None, why not)."""
+    res = run_worker(WorkerSpec(module="mxprof.jobs.profile.zero_subnormals",
+                                name="factory-weights", workdir=out.parent,
+                                spec={"factory": spec.model.factory, "params_out": str(out)},
+                                env=worker_env(), timeout=timeout, tail_lines=6))
+    if res.ok and out.exists():
+        return str(out), ""
+    return None, f"could not save the factory's weights: {res.error} {res.stderr_tail[-300:]}"
+
+
 def _fixed_spec(rule: str, spec: RunSpec, report: dict[str, Any], workdir: Path,
                 timeout: float) -> tuple[RunSpec | None, str]:
     if rule == "threads_idle":
@@ -46,6 +58,10 @@ def _fixed_spec(rule: str, spec: RunSpec, report: dict[str, Any], workdir: Path,
         return msgspec.structs.replace(spec, threads=cpus), f"OMP threads {cpus}"
     if rule == "subnormal_parameters":
         src = spec.model.params_path or (report.get("model") or {}).get("weights_path")
+        if not src and (report.get("model") or {}).get("weights") == "factory":
+            src, why = export_factory_weights(spec, workdir / "factory.params", timeout)
+            if why:
+                return None, why
         if not src:
             return None, "not applied: the weights are a random initialisation, no file to fix"
         fixed = workdir / "subnormals-zeroed.params"
@@ -77,7 +93,7 @@ def try_fixes(report: dict[str, Any], spec: RunSpec, *, timeout: float,
               workdir: str | None = None) -> None:
     """Measure the fixable findings of `report` (in place): `spec` is the profiled timing spec."""
     from mxprof.jobs.profile.runner import run_specs
-    with tempfile.TemporaryDirectory(prefix="mxprof-fixes-", dir=workdir) as tmp:
+    with temp_dir("fixes", dir=workdir) as tmp:
         for i, finding in enumerate(report.get("findings") or []):
             if finding["rule"] not in FIXABLE:
                 continue
@@ -98,6 +114,24 @@ def try_fixes(report: dict[str, Any], spec: RunSpec, *, timeout: float,
                 "speedup": b["median"] / a["median"] if a and b and a["median"] else None,
                 "speedup_ratio": _ratio(before, after),
                 "error": None if a and b else (after.error or before.error)}
+            if a and b:  # what the fix saved, measured: it replaces the estimate's rank
+                effect["measured"]["saved_ms"] = b["median"] - a["median"]
+    report["findings"] = rank(report.get("findings") or [])
+
+
+def stake_ms(finding: dict[str, Any]) -> float:
+    """What fixing `finding` saves per iteration: the measured saving when --try-fixes timed
+    the fix (negative when the fix made it slower), else the rule's estimate."""
+    effect = finding.get("effect") or {}
+    measured = effect.get("measured") or {}
+    if measured.get("saved_ms") is not None:
+        return float(measured["saved_ms"])
+    return float(effect.get("ms_per_iter") or 0.0)
+
+
+def rank(findings: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Most to save first; a measured effect ranks by what it measured."""
+    return sorted(findings, key=lambda f: -stake_ms(f))
 
 
 def measured_line(m: dict[str, Any]) -> str:

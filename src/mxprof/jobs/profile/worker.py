@@ -153,7 +153,7 @@ def run_operators(mx, net, spec: RunSpec, scratch: Path) -> dict[str, Any]:
     """MXNet's profiler per operator type, bulk execution off (the runner sets it) so operators
     are not merged; its latency is timed too, to show what turning bulk off costs."""
     from mxprof.mx.operators import collect_aggregate, operator_breakdown, trace_one_iteration
-    call = _caller(net, _input(mx, spec, 1))
+    call = _caller(net, _input(mx, spec, spec.breakdown))
     latency = timed(call, warmup=spec.protocol.warmup, iterations=None,
                     min_time=spec.protocol.min_time / 2, min_iterations=3,
                     max_iterations=spec.breakdown_iterations)
@@ -177,7 +177,7 @@ def run_layers(mx, net, spec: RunSpec) -> dict[str, Any]:
     and one iteration of layer windows as the trace."""
     from mxprof.mx.layers import collect_layer_times
     from mxprof.mx.operators import layer_trace_events
-    x = _input(mx, spec, 1)
+    x = _input(mx, spec, spec.breakdown)
     t0 = time.perf_counter()
     _caller(net, x)()
     # At least LAYER_MIN_ITERATIONS (up to breakdown_iterations): each layer's iterations are
@@ -201,7 +201,7 @@ def run_primitives(mx, net, spec: RunSpec, log: Path) -> dict[str, Any]:
     from mxprof.host.environment import onednn_version_from_log
     from mxprof.mx.layers import collect_layer_times
     from mxprof.onednn import attribution, verbose
-    x = _input(mx, spec, 1)
+    x = _input(mx, spec, spec.breakdown)
     iterations = 3
     profile = collect_layer_times(net, x, iterations=iterations, warmup=1)
     mx.nd.waitall()

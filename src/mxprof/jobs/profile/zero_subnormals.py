@@ -3,6 +3,9 @@ every subnormal float (0 < |x| < 1.18e-38, FP32's smallest normal) set to zero, 
 `profile --try-fixes` (mxprof.jobs.profile.try_fixes). A worker of the one protocol
 (mxprof.workers.protocol), since parameter files are MXNet's format and the parent never
 imports MXNet. Spec keys: `params_in`, `params_out` (paths); result: `zeroed` (values set to 0).
+With `factory` ("/abs/FILE.py:FUNCTION") instead of `params_in`, the weights the factory set
+itself are saved to `params_out` (a FILE.py:FACTORY model has no parameter file to fix);
+result: `exported` true.
 """
 
 from __future__ import annotations
@@ -12,6 +15,10 @@ from typing import Any
 
 
 def zero(spec: dict[str, Any]) -> dict[str, Any]:
+    if spec.get("factory"):
+        from mxprof.mx.user_models import call_factory
+        call_factory(spec["factory"])[0].save_parameters(spec["params_out"])
+        return {"exported": True}
     import mxnet as mx
     import numpy as np
 

@@ -77,7 +77,9 @@ def latency_chart(report: AccuracyReport) -> str:
     ax.set_xlabel(f"median latency at batch {(report.timing or {}).get('batch', '?')} "
                   "(ms, linear scale; whiskers: 95% CI of the median)")
     ax.grid(axis="x", alpha=0.3)
-    return figure(fig, "Median latency per configuration, one process each.", alt="latency")
+    n = (report.timing or {}).get("processes") or 1  # the terminal's count (render.accuracy)
+    each = "one process each" if n == 1 else f"{n} processes each, pooled"
+    return figure(fig, f"Median latency per configuration, {each}.", alt="latency")
 
 
 def render(report: AccuracyReport | dict[str, Any]) -> str:

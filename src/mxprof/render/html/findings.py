@@ -89,7 +89,9 @@ def roofline_chart(roof: dict[str, Any]) -> str:
         grid = [lo * (hi / lo) ** (i / 200) for i in range(201)]
         for i, (name, peak) in enumerate(sorted(peaks.items(), key=lambda kv: -kv[1])):
             ax.plot(grid, [min(peak, x * bw) for x in grid], color="k", alpha=0.7 - 0.2 * i,
-                    linewidth=1.2, label=f"roof {name}: {peak:.0f} GFLOP/s, {bw:.0f} GB/s")
+                    linewidth=1.2, label=f"roof {name}: {peak:.0f} "
+                                         f"{'GOP/s' if name == 'int8' else 'GFLOP/s'}, "
+                                         f"{bw:.0f} GB/s")
     bounds = sorted({str(r.get("bound", "measured")) for r in rows})
     for i, b in enumerate(bounds):
         pts = [(x, y) for x, y, r in zip(xs, ys, rows) if str(r.get("bound", "measured")) == b]
@@ -107,8 +109,23 @@ def roofline_chart(roof: dict[str, Any]) -> str:
 
 
 def roofline_section(roof: dict[str, Any] | None) -> str:
+    """The terminal's roofline table and footnote (render.tables.roofline_table: efficiency in
+    %, int8 in GOP/s, named fields), with the chart."""
     if not roof or not isinstance(roof, dict):
         return ""
+    from mxprof.render.tables import roofline_table
+    try:
+        t = roofline_table({"roofline": roof})
+    except (KeyError, TypeError):  # a roofline section of an older file: the raw view
+        t = None
+    if t is not None:
+        return section("Roofline", roofline_chart(roof), f"<p>{esc(t.footnote)}</p>",
+                       table(list(t.headers), [list(r) for r in t.rows], id="roofline",
+                             filterable=True, scroll=True), id="roofline")
+    return _raw_roofline_section(roof)
+
+
+def _raw_roofline_section(roof: dict[str, Any]) -> str:
     rows = _rows(roof)
     columns = ["layer", "kind", "ms", "intensity", "attained_gflops", "bound_gflops",
                "efficiency", "bound"]

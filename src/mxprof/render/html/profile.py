@@ -276,7 +276,11 @@ def layers_section(report: dict[str, Any]) -> str:
         rows = [r[:-2] + r[-1:] for r in rows]
         headers = [h for h in headers if h]
     cov = report.get("coverage") or {}
-    note = (f"The layers add up to {cov['layers_ms']:.2f} ms, {100 * cov['ratio']:.0f}% of the "
+    # The terminal's rule (render.tables.layer_table): a sum above the latency is flagged,
+    # never called overhead.
+    note = (f"Implausible: {cov.get('implausible') or 'the layers exceed the latency'}."
+            if cov.get("ratio") and cov["overhead_ms"] < 0 else
+            f"The layers add up to {cov['layers_ms']:.2f} ms, {100 * cov['ratio']:.0f}% of the "
             f"{cov['latency_ms']:.2f} ms median latency; the rest is framework overhead and "
             "merged work." if cov.get("ratio") else "")
     return section("Per layer", chart, f"<p>{esc(note)}</p>" if note else "",
