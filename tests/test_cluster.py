@@ -9,6 +9,7 @@ second scheduler is refused at connect time with both versions named. No mocks o
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import os
 import shutil
@@ -22,7 +23,9 @@ import pytest
 
 pytest.importorskip("distributed")
 
-SRC = Path(__file__).resolve().parents[1] / "src"
+# The mxprof under test, wherever it is installed: src/ in a developer tree (with its built
+# _core), site-packages after `pip install .` (a clean clone's src/ has no _core).
+SRC = Path(importlib.util.find_spec("mxprof").origin).resolve().parents[1]
 LAST_CPU = str(max(os.sched_getaffinity(0)))
 TINY = ["mobilenet0.25", "--shape", "3,32,32", "--batch-size", "1", "--configs", "mkldnn",
         "--min-time", "0.05", "--warmup", "1"]

@@ -177,7 +177,7 @@ def test_a_failed_run_is_a_failed_row_named_in_the_footnote():
     t = table(layout(rows))
     # The configuration's columns are there, saying what happened; no number is made up.
     assert t.headers == ("model", "lat w/ (ms)", "thr w/ (img/s)")
-    assert t.rows == (("mobilenet0.25", "failed", "failed"),)
+    assert t.rows == (("mobilenet0.25, 3x64x64", "failed", "failed"),)  # rows name their inputs
     assert "SIGSEGV" in t.footnote and "1 run(s) failed" in t.footnote
 
 

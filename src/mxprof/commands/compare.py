@@ -214,7 +214,7 @@ def _load_saved(args):
 
 
 def _measure(args):
-    """The CompareResult of the sweep, or None for --dry-run."""
+    """(the CompareResult of the sweep, its results file), or None for --dry-run."""
     if args.cluster or _axis(args.threads) or _axis(args.instances):
         return _sweep(args)
     from mxprof.commands._progress import Progress
@@ -230,8 +230,7 @@ def _measure(args):
     with Progress(KIND, len(plan.planned),
                   done_before=len(plan.planned) - len(plan.todo)) as progress:
         result = compare.run(plan, progress.on_event)
-    _log(f"results file: {plan.log.path}")
-    return result
+    return result, plan.log.path
 
 
 def _sweep(args):
@@ -267,16 +266,18 @@ def _sweep(args):
                 plan.planned) - len(plan.todo)))
             on_event = progress.on_event
         result = sweep.run_sweep(plan, on_event, executor=executor)
-    _log(f"results file: {first.log.path}")
-    return result
+    return result, first.log.path
 
 
 def run(args) -> int:
-    result = _load_saved(args) if args.load else _measure(args)
+    result, results_path = (_load_saved(args), None) if args.load else \
+        (_measure(args) or (None, None))
     if result is None:
         return EXIT_OK  # --dry-run
     errors = write_outputs(args, result)
     display(args, result)
+    if results_path:  # the last line, after the table: where every run of the sweep is kept
+        _log(f"results file: {results_path}")
     for e in errors:
         print(f"mxprof: error: {e}", file=sys.stderr)
     if errors:
