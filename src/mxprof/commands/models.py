@@ -78,9 +78,14 @@ def run(args) -> int:
 
     from mxprof.commands._files import stdout_to_stderr
     from mxprof.commands._options import check_output_path
+    from mxprof.files import OutputFileError, check_replace
     from mxprof.mx import catalog
 
-    check_output_path("--json", args.json, fmt="json", kind="models", force=args.force)
+    try:  # the one output check (mxprof.files): never over a file that is not a models JSON
+        check_replace("--json", args.json, "json", "models", force=args.force)
+    except OutputFileError as exc:
+        raise UsageError(str(exc)) from None
+    check_output_path("--json", args.json)
     selection = _selection(args)
     err = Console(stderr=True)
     # MXNet prints (infer_shape errors from Python, others from C) while the networks are
