@@ -91,6 +91,7 @@ class Scanner {
         }
         double ts = std::numeric_limits<double>::quiet_NaN();
         bool have_ts = false, have_comp = false, graph = (m == kGraph), other = false;
+        line_ts_comma_ = false;
         // Timestamp and component, in either order (the order moved between releases).
         for (int k = 0; k < 2; ++k) {
             if (!have_ts && parse_number(tok, ts, true)) {
@@ -98,6 +99,7 @@ class Scanner {
                 ++point_lines_;
             } else if (!have_ts && comma_timestamp(tok, rest, graph, ts)) {
                 have_ts = true;
+                line_ts_comma_ = true;
                 ++comma_lines_;
                 next(tok);  // the fraction after the comma is part of the timestamp
             } else if (!have_comp && (tok == "primitive" || tok == "graph" || tok == "common" ||
@@ -237,6 +239,12 @@ class Scanner {
             d = body_id >= 0 ? t.body_info[body_id] : describe(body, graph);
             comma = true;
         } else if (allowed(d.fields)) {
+            if (ambiguous && line_ts_comma_)  // its own timestamp says comma: a field is missing
+                return reject(s, "ambiguous time " + quote(std::string(body.substr(d.cut + 1)) +
+                                                           "," + std::string(time)) +
+                                     ": the line's timestamp uses a decimal comma, so its time "
+                                     "does too, and then a field is missing"),
+                       false;
             if (ambiguous) {  // read with a decimal point for now; the log's majority decides
                 std::string both(body.substr(d.cut + 1));
                 pending_reason = "ambiguous time " + quote(both + "," + std::string(time)) +
@@ -363,7 +371,8 @@ class Scanner {
 
     Table prim_, graph_;
     std::vector<Pending> pending_;  // ambiguous lines read with a decimal point (settle())
-    int64_t point_lines_ = 0, comma_lines_ = 0;  // times/timestamps printed with '.' or ','
+    int64_t point_lines_ = 0, comma_lines_ = 0;
+    bool line_ts_comma_ = false;  // the current line's timestamp used a decimal comma  // times/timestamps printed with '.' or ','
     std::vector<std::string> info_;
     std::vector<Rejected> rejected_;
     std::string layout_, number_;

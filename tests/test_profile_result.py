@@ -34,7 +34,7 @@ def test_a_file_of_another_kind_is_refused(tmp_path):
     from mxprof.schema import ResultFileError
     other = tmp_path / "other.json"
     other.write_text(json.dumps({**json.loads(SAVED.read_text()), "kind": "fusion"}))
-    with pytest.raises(ResultFileError, match="kind 'fusion'"):
+    with pytest.raises(ResultFileError, match="mxprof fusion file"):
         load("profile", other)
 
 

@@ -220,6 +220,7 @@ class Scanner:
         # Times/timestamps printed with a decimal point or comma, and the ambiguous lines read
         # with a point until the end decides (`settle`): (line, graph, reason, text).
         self.point_lines = self.comma_lines = 0
+        self.line_ts_comma = False
         self.pending: list[tuple[int, bool, bytes, bytes]] = []
 
     def reject(self, s: bytes, reason: bytes) -> None:
@@ -244,6 +245,7 @@ class Scanner:
             tok = parts[i]
         ts = math.nan
         have_ts = have_comp = other = False
+        self.line_ts_comma = False  # this line's timestamp was printed with a decimal comma
         graph = marker == "graph"
         for _ in range(2):
             number = None if have_ts else parse_number(tok, need_dot=True)
@@ -253,6 +255,7 @@ class Scanner:
                 number = comma_timestamp(parts, i, graph)
                 if number is not None:
                     self.comma_lines += 1
+                    self.line_ts_comma = True
                     i += 1  # the fraction after the comma is part of the timestamp
             if number is not None:
                 ts, have_ts = number, True
@@ -297,6 +300,10 @@ class Scanner:
         if fields - 1 in allowed and ambiguous:  # decimal comma: "11,4111" is 11.4111 ms
             number, body, comma = tail + b"." + time, body[:cut], True
         elif fields in allowed:
+            if ambiguous and self.line_ts_comma:  # its own timestamp says comma: a field is missing
+                return self.reject(s, b"ambiguous time " + quote(tail + b"," + time)
+                                   + b": the line's timestamp uses a decimal comma, so its time "
+                                   b"does too, and then a field is missing")
             if ambiguous:  # read with a decimal point for now; the log's majority decides
                 pending = (b"ambiguous time " + quote(tail + b"," + time)
                            + b": a decimal comma or a missing field, in a log whose times use "
