@@ -257,7 +257,7 @@ def test_profile_checks_run_on_the_same_weights_and_cpus(model_files, tmp_path):
     assert eq["binding"]["cpus"] == "0" and eq["threads"] == 1
     # Off a terminal, progress is plain lines: what runs, done/total, elapsed; the wait
     # policy chosen for the workers is said once, before them.
-    assert proc.stderr.startswith("mxprof: OpenMP wait policy passive (auto: one OpenMP thread")
+    assert proc.stderr.startswith("mxprof: OpenMP wait policy auto (decided before each worker")
     assert "mxprof profile: running net mkldnn timing (1 of 3; elapsed " in proc.stderr
     assert "mxprof profile: [1/3] done net mkldnn timing: ok" in proc.stderr
     assert "mxprof profile: [2/3] done fusion summary: ok" in proc.stderr

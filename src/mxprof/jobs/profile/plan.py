@@ -255,6 +255,13 @@ def plan(options: Options) -> ProfilePlan:
     except ValueError as exc:  # an unknown pass
         raise UsageError(str(exc)) from None
     checks = tuple(c for c in CHECKS if c in options.checks and options.python is None)
+    layout_note = []
+    if options.layout == "shared" and "equivalence" in checks and not options.reference:
+        # The shared layout takes the equivalence check's reference outputs from the MKL-DNN
+        # off timing processes, which --no-reference leaves out: the checks get their own.
+        options = msgspec.structs.replace(options, layout="legacy")
+        layout_note = ["layout: the checks run in workers of their own (--no-reference: no "
+                       "MKL-DNN off timing process to take the reference outputs from)"]
     if options.layout == "shared" and checks:
         from mxprof.jobs.profile.checks import with_companions
         specs = with_companions(specs, checks)
@@ -265,7 +272,8 @@ def plan(options: Options) -> ProfilePlan:
              + (f"{protocol.iterations} timed calls" if protocol.iterations
                 else f">= {protocol.min_time:g} s of timed calls") + " per measurement, "
              f"{processes} timing process(es) per configuration",
-             f"binding: {placement.describe()}", *cost_lines(cost, estimated=True)]
+             f"binding: {placement.describe()}", *layout_note,
+             *cost_lines(cost, estimated=True)]
     return ProfilePlan(options=options, placement=placement, specs=specs, groups=groups,
                        checks=checks, cost=cost, notes=notes,
                        steps=_steps(specs, groups, checks if options.layout == "legacy" else ()))
