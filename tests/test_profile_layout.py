@@ -1,5 +1,12 @@
 """The "shared" process layout (issue 24) against the legacy one, in the same run: the same
-figures (latency medians within their intervals), the same report sections and checks."""
+measurement (the same timed calls in the same processes for each configuration), the same report
+sections and checks.
+
+The two layouts run as two commands one after the other, so their medians are not compared: on a
+shared machine the drift between two commands exceeds any band that would still catch a layout
+that measures something else (CI saw 0.62 ms against 0.89 ms for the same graph). What would make
+the shared layout measure something else is a companion call (the fused timing, the reference
+outputs) counted among the headline's samples; a fixed --iterations makes that countable exactly."""
 
 from __future__ import annotations
 
@@ -7,7 +14,7 @@ import json
 
 import pytest
 
-SMALL = ("mobilenet0.25", "--shape", "3,32,32", "--batch-size", "2", "--min-time", "0.2",
+SMALL = ("mobilenet0.25", "--shape", "3,32,32", "--batch-size", "2", "--iterations", "30",
          "--processes", "2", "--passes", "timing", "--no-diagnosis")
 
 
@@ -21,17 +28,14 @@ def _profile(tmp_path, layout: str) -> dict:
 
 
 @pytest.mark.slow
-def test_both_layouts_give_the_same_figures_and_sections(tmp_path):
+def test_both_layouts_time_the_same_calls_and_give_the_same_sections(tmp_path):
     legacy, shared = _profile(tmp_path, "legacy"), _profile(tmp_path, "shared")
-    for key in ("latency_ms", "reference"):
-        a = legacy[key] if key == "latency_ms" else legacy[key]["latency_ms"]
-        b = shared[key] if key == "latency_ms" else shared[key]["latency_ms"]
-        # The two layouts run as two commands, one after the other: on a shared machine the
-        # drift between them exceeds each one's within-run interval (seen here: 1.45-1.51 ms
-        # against 1.29-1.41 ms), so an interval-overlap assert would be flaky. Agreement within
-        # 25% still catches a layout that measures something else (the fused graph's or the
-        # companion outputs' calls leaking into the headline would move it by more).
-        assert 0.8 <= b["median"] / a["median"] <= 1.25, (a, b)
+    for report in (legacy, shared):
+        for latency in (report["latency_ms"], report["reference"]["latency_ms"]):
+            # Every headline sample is one of the 30 timed calls of one of the 2 processes.
+            assert latency["n_per_process"] == [30, 30], latency
+            assert latency["n"] == 60 and latency["processes"] == 2
+            assert 0 < latency["ci95_low"] <= latency["median"] <= latency["ci95_high"]
     assert set(legacy) == set(shared)
     for report in (legacy, shared):
         checks = report["checks"]
