@@ -57,10 +57,14 @@ def test_a_narrow_or_piped_table_never_splits_a_figure():
 
 
 def test_the_default_protocol_satisfies_its_own_sample_rules():
-    from mxprof.jobs.profile.spec import Protocol
+    from mxprof.jobs.profile.spec import POOLED_MIN_SAMPLES, Protocol
     from mxprof.timing.stats import MIN_SAMPLES
+    assert POOLED_MIN_SAMPLES == MIN_SAMPLES
     p = Protocol()
     assert p.min_iterations >= MIN_SAMPLES and p.throughput_min_iterations >= MIN_SAMPLES
+    for processes in (1, 2, 3, 4, 7):
+        per = Protocol.for_processes(processes).throughput_min_iterations
+        assert per * processes >= MIN_SAMPLES > (per - 1) * processes
 
 
 def test_notes_read_as_notes_and_warnings_as_warnings():

@@ -136,7 +136,7 @@ def _protocol(o: Options):
         preset = schedule.choose(processes, fast=o.fast, rigorous=o.rigorous)
     except ValueError as exc:
         raise UsageError(str(exc)) from None
-    return Protocol(warmup=o.warmup, iterations=o.iterations,
+    return Protocol.for_processes(preset.processes, warmup=o.warmup, iterations=o.iterations,
                     min_time=min_time * preset.min_time_factor,
                     **({"min_iterations": 3} if o.quick else {})), preset.processes
 

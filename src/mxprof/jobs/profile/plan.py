@@ -211,8 +211,8 @@ def _protocol(options: Options) -> tuple[Protocol, int, int]:
     # An explicit min_time is what the user asked for: --fast/--rigorous scale only the default.
     min_time = options.min_time if options.min_time is not None else \
         preset.min_time_factor * (REFERENCE_MIN_TIME if ref else DEFAULT_MIN_TIME)
-    protocol = Protocol(warmup=options.warmup, iterations=options.iterations,
-                        min_time=min_time)
+    protocol = Protocol.for_processes(preset.processes, warmup=options.warmup,
+                                      iterations=options.iterations, min_time=min_time)
     return protocol, batch, preset.processes
 
 
