@@ -107,7 +107,9 @@ def test_max_time_bounds_a_slow_function(loop):
     fn = Counter(sleep_s=0.05)
     t0 = time.monotonic()
     m = measure(fn, warmup=1, min_time=0.2, max_time=0.12, loop=loop)
-    assert time.monotonic() - t0 < 0.4
+    # The call count is the check (6 calls would fill min_time); the wall bound only catches a
+    # loop that ignores max_time entirely, with room for a loaded machine's late wake-ups.
+    assert time.monotonic() - t0 < 2.0
     assert 1 <= m.stats.n <= 3
     assert any("max_time" in w and "stopped the loop" in w for w in m.stats.warnings)
 
