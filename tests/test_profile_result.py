@@ -49,7 +49,7 @@ def test_failed_is_the_exit_rule_on_the_record():
 
 
 def test_the_roof_verdict_is_a_field_not_a_sentence():
-    from mxprof.jobs.profile.diagnose import ABOVE_ROOF_MARK
+    from mxprof.jobs.profile.roofline_section import ABOVE_ROOF_MARK
     from mxprof.jobs.profile.run import _roof_refuted
     from mxprof.jobs.profile.sections import Roofline
     assert "roof_refuted" in Roofline.__struct_fields__
