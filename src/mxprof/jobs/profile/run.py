@@ -206,5 +206,5 @@ def run(plan: ProfilePlan, on_event: OnEvent = ignore, *,
     if plan.options.diagnosis:
         _diagnose(plan, report, on_event)
     from mxprof.jobs.profile.cost import cost_section
-    report["cost"] = cost_section(state.done(), time.monotonic() - began, plan.layout)
-    return ProfileResult.from_report(report)
+    cost = cost_section(state.done(), time.monotonic() - began, plan.layout)
+    return msgspec.structs.replace(ProfileResult.from_report(report), cost=cost)
