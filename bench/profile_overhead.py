@@ -13,8 +13,10 @@ from __future__ import annotations
 
 import argparse
 import statistics
+from pathlib import Path
 
-from mxprof.jobs.profile.runner import run_specs
+from mxprof.files import temp_dir
+from mxprof.jobs.profile.runner import run_groups
 from mxprof.jobs.profile.spec import Protocol, RunSpec
 from mxprof.mx import models
 
@@ -34,7 +36,8 @@ def main() -> int:
     specs = [RunSpec(model=model, config="mkldnn", mkldnn=True, pass_name=p, batch_size=1,
                      protocol=protocol, breakdown_iterations=50)
              for _ in range(args.rounds) for p in PASSES]
-    results = run_specs(specs, timeout=600, progress=False)
+    with temp_dir("run") as tmp:
+        results = run_groups(specs, Path(tmp), timeout=600)
     medians: dict[str, list[float]] = {p: [] for p in PASSES}
     sums: list[float] = []
     method = None

@@ -49,7 +49,7 @@ def test_failed_is_the_exit_rule_on_the_record():
 
 
 def test_the_roof_verdict_is_a_field_not_a_sentence():
-    from mxprof.jobs.profile.diagnose import ABOVE_ROOF_MARK
+    from mxprof.jobs.profile.roofline_section import ABOVE_ROOF_MARK
     from mxprof.jobs.profile.run import _roof_refuted
     from mxprof.jobs.profile.sections import Roofline
     assert "roof_refuted" in Roofline.__struct_fields__
@@ -69,3 +69,30 @@ def test_renderers_take_the_record_or_its_dict(name):
     result = ProfileResult.from_report(json.loads(SAVED.read_text()))
     renderer = get_renderer(name)
     assert renderer.render(result) == renderer.render(result.to_dict())
+
+
+def test_the_cost_is_built_as_its_record_and_written_as_the_dict_was():
+    """The result's cost is made as the typed Cost (mxprof.jobs.profile.cost.cost_section),
+    not a dict decoded into it: same bytes in the file, floats where the record says float
+    (an int wall of 10 s writes 10.0, as the JSON round trip of the dict wrote it)."""
+    import msgspec
+
+    from mxprof.jobs.profile.cost import cost_section
+    from mxprof.jobs.profile.records import Cost, ProfileResult
+    from mxprof.jobs.profile.spec import Protocol, RunResult, RunSpec
+    from mxprof.mx.models import ModelSpec
+    spec = RunSpec(model=ModelSpec(name="m", source="gluon", input_shape=(3, 8, 8)),
+                   config="mkldnn", mkldnn=True, pass_name="timing", batch_size=1,
+                   protocol=Protocol())
+    runs = [RunResult(spec=spec, status="ok", wall_s=2.5,
+                      phases={"process_wall": 3.0, "worker_wall": 2.5, "import": 1, "timed": 1}),
+            RunResult(spec=msgspec.structs.replace(spec, pass_name="layers"), status="ok",
+                      wall_s=2.0, phases={"pass": 2})]
+    cost = cost_section(runs, 10, "shared")
+    assert isinstance(cost, Cost) and cost.workers == 1 and cost.model_s == 3.0
+    assert cost.phases_s["parent"] == 7.0 and cost.overhead_ratio == pytest.approx(10 / 3)
+    data = json.loads(SAVED.read_text())
+    through_dict = ProfileResult.from_report({**data, "cost": msgspec.to_builtins(cost)})
+    typed = msgspec.structs.replace(ProfileResult.from_report(data), cost=cost)
+    assert msgspec.json.encode(typed) == msgspec.json.encode(through_dict)
+    assert b'"wall_s":10.0' in msgspec.json.encode(typed.cost)

@@ -145,7 +145,7 @@ def test_primitives_above_the_compute_roof_refute_it():
     """A roof below what timed primitives attain is wrong (measured under load): said so."""
     import pandas as pd
 
-    from mxprof.jobs.profile.diagnose import ABOVE_ROOF_MARK, above_roof, raised_roofs
+    from mxprof.jobs.profile.roofline_section import ABOVE_ROOF_MARK, above_roof, raised_roofs
     from mxprof.onednn.roofline import Ceilings
 
     roof = Ceilings({"f32": 20.0, "int8": 60.0}, 2.0)

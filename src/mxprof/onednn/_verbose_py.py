@@ -6,7 +6,8 @@ their interned strings), "stats", "info", "malformed" (line number, reason, firs
 each rejected line) and "layout" (the prefix form of the first timed line). Tests check both
 implementations row for row and reason for reason; the twin is the readable reference and the
 fallback where the native module is absent. It is about an order of magnitude slower (see
-bench/verbose_parse.py).
+bench/verbose_parse.py). The tokens of a line (numbers, marker, operation, field counts) are
+read by `_verbose_tokens_py`; the scanner's state machine is here.
 
 Rules (the line forms of docs/onednn-verbose-formats.md and of logs pasted into bug reports):
 
@@ -35,133 +36,26 @@ from __future__ import annotations
 
 import math
 import os
-import re
 
 import numpy as np
 
+from mxprof.onednn._verbose_tokens_py import (
+    COMPONENTS,
+    ENGINES,
+    PRIMITIVE_KINDS,
+    all_digits,
+    classify_op,
+    comma_timestamp,
+    count_fields,
+    decimals,
+    field_counts,
+    find_marker,
+    parse_number,
+    quote,
+)
+
 MAX_INFO_LINES = 64
 TEXT_BYTES = 320  # bytes kept of a rejected line: always >= its first 80 characters
-
-# oneDNN's dnnl_prim_kind2str names, all releases (v0.x convolution_relu included).
-PRIMITIVE_KINDS = frozenset(
-    b"convolution deconvolution convolution_relu inner_product matmul reorder sum concat "
-    b"shuffle eltwise softmax softmax_v2 logsoftmax lrn pooling pooling_v2 batch_normalization "
-    b"layer_normalization group_normalization binary prelu reduction resampling rnn gemm "
-    b"sdpa gated_mlp zero_pad".split())
-ENGINES = (b"cpu", b"gpu")
-
-# What printf %f/%g print. Bounded length and a two-digit exponent keep every accepted value a
-# finite, normal double, so C++ from_chars and Python float() round it identically.
-_NUMBER = re.compile(rb"(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][+-]?[0-9]{1,2})?")
-_MAX_NUMBER_LEN = 40
-_COMPONENTS = (b"primitive", b"graph", b"common", b"ukernel")
-_SUFFIX = b"_verbose,"
-_UNTIMED_SUFFIXES = (b"check", b"dispatch", b"start")
-_TIMED_SUFFIXES = (b"cache_miss", b"cache_hit", b"from_cache_blob")
-
-
-def parse_number(text: bytes, need_dot: bool) -> float | None:
-    """The strict decimal grammar of the scanner; None when `text` is not such a number."""
-    if len(text) > _MAX_NUMBER_LEN or not _NUMBER.fullmatch(text):
-        return None
-    if need_dot and b"." not in text:
-        return None
-    value = float(text)
-    return value if math.isfinite(value) else None
-
-
-def decimals(text: bytes) -> int:
-    """Decimal places a (grammar-valid) time prints: 10**-decimals ms is its resolution."""
-    mant, _, exp = text.lower().partition(b"e")
-    frac = len(mant.partition(b".")[2])
-    return max(0, frac - int(exp or b"0"))
-
-
-def find_marker(line: bytes) -> tuple[str | None, int]:
-    """(marker kind, offset after `<marker>_verbose,`); kind None when the line has none."""
-    start = 0
-    while True:
-        at = line.find(_SUFFIX, start)
-        if at < 0:
-            return None, 0
-        before = line[:at]
-        after = at + len(_SUFFIX)
-        if before.endswith((b"onednn_graph", b"dnnl_graph")):
-            return "graph", after
-        if before.endswith(b"mkldnn"):
-            return "mkldnn", after
-        if before.endswith(b"onednn"):
-            return "onednn", after
-        if before.endswith(b"dnnl"):
-            return "dnnl", after
-        start = at + 1
-
-
-def classify_op(op: bytes, graph: bool) -> str:
-    """"info", "untimed", "timed" or "unknown" (see the module docstring)."""
-    if op == b"info":
-        return "info"
-    verb, sep, suffix = op.partition(b":")
-    if verb in (b"error", b"warn", b"warning"):
-        return "untimed"
-    if verb == b"exec":
-        return "timed" if not sep else "untimed" if suffix == b"check" else "unknown"
-    if verb in (b"create", b"create_nested", b"compile"):
-        if sep and suffix in _UNTIMED_SUFFIXES:
-            return "untimed"
-        if (verb == b"compile") != graph:
-            return "unknown"
-        if not sep or suffix in _TIMED_SUFFIXES or suffix.endswith((b"_cache_hit", b"_cache_miss")):
-            return "timed"
-    return "unknown"
-
-
-def comma_timestamp(parts: list[bytes], i: int, graph: bool) -> float | None:
-    """The timestamp `parts[i],parts[i+1]` printed with a decimal comma, or None.
-
-    Read only where the line's shape leaves no other reading: both parts all digits and the
-    token after them a component or an operation this scanner knows, all three followed by a
-    comma (parts[j] is a token only while j < len(parts) - 1).
-    """
-    if i + 3 >= len(parts) or not (_all_digits(parts[i]) and _all_digits(parts[i + 1])):
-        return None
-    after = parts[i + 2]
-    if after not in _COMPONENTS and classify_op(after, graph) == "unknown":
-        return None
-    return parse_number(parts[i] + b"." + parts[i + 1], need_dot=True)
-
-
-def quote(text: bytes) -> bytes:
-    return b'"' + (text[:40] + b"..." if len(text) > 40 else text) + b'"'
-
-
-def count_fields(body: bytes, graph: bool) -> int:
-    """Comma-separated fields; in graph lines commas inside {...} do not count."""
-    if not graph or b"{" not in body:
-        return body.count(b",") + 1
-    depth, n = 0, 1
-    for c in body:
-        if c == 0x7B:
-            depth += 1
-        elif c == 0x7D:
-            depth = max(depth - 1, 0)
-        elif c == 0x2C and depth == 0:
-            n += 1
-    return n
-
-
-def _all_digits(s: bytes) -> bool:
-    return bool(s) and s.isdigit()
-
-
-def _allowed(marker: str, graph: bool, body: bytes) -> tuple[tuple[int, ...], bytes, bool]:
-    """(allowed body field counts, generation label, engine expected first)."""
-    if graph:
-        return (6, 8, 9), b"graph", True
-    if marker == "mkldnn":
-        engine = body.split(b",", 1)[0] in ENGINES
-        return ((7,), b"v1.0", True) if engine else ((6,), b"v0.x", False)
-    return (8,), b"v1.1+", True
 
 
 class _Table:
@@ -259,7 +153,7 @@ class Scanner:
                     i += 1  # the fraction after the comma is part of the timestamp
             if number is not None:
                 ts, have_ts = number, True
-            elif not have_comp and tok in _COMPONENTS:
+            elif not have_comp and tok in COMPONENTS:
                 have_comp = True
                 graph = tok == b"graph"
                 other = tok in (b"common", b"ukernel")
@@ -291,11 +185,11 @@ class Scanner:
         if last < 0:
             return self.reject(s, b"fields missing after " + quote(op))
         body, time = rest[:last], rest[last + 1:]
-        allowed, label, engine_first = _allowed(marker, graph, body)
+        allowed, label, engine_first = field_counts(marker, graph, body)
         fields = count_fields(body, graph)
         cut = body.rfind(b",")
         tail = body[cut + 1:]
-        ambiguous = _all_digits(tail) and _all_digits(time)
+        ambiguous = all_digits(tail) and all_digits(time)
         comma, pending = False, b""
         if fields - 1 in allowed and ambiguous:  # decimal comma: "11,4111" is 11.4111 ms
             number, body, comma = tail + b"." + time, body[:cut], True

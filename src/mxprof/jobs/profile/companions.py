@@ -83,7 +83,7 @@ def run_companions(mx, net, spec, scratch: Path, *, timed, caller, make_input
     """What `spec.companions` asks of this timing process (see the module docstring).
 
     `timed`, `caller`, `make_input`: the worker's own timing loop, call wrapper and input
-    maker (mxprof.jobs.profile.worker), so the fused timing is the unfused one's protocol.
+    maker (mxprof.jobs.profile.passes), so the fused timing is the unfused one's protocol.
     """
     out: dict[str, Any] = {}
     wanted = set(spec.companions)

@@ -1,8 +1,9 @@
 """What a profile costs: wall time, the time inside the model's own calls, seconds per phase.
 
-`cost_section(results, wall_s, layout)` (after a run: the report's `cost`) and
-`estimate_cost(specs, groups, layout, checks)` (before one: `--dry-run`) give the same record:
-{layout, workers, wall_s, model_s, overhead_ratio (wall / model), phases_s {phase: seconds}}.
+`cost_section(results, wall_s, layout)` (after a run: the result's `cost`, a
+mxprof.jobs.profile.records.Cost) and `estimate_cost(specs, groups, layout, checks)` (before
+one: `--dry-run`, the same fields as a dict) give the same record: {layout, workers, wall_s,
+model_s, overhead_ratio (wall / model), phases_s {phase: seconds}}.
 
 Phases, summed over the worker processes (RunResult.phases, mxprof.jobs.profile.worker):
 - interpreter: Python start and mxprof's imports before the worker's clock starts (the
@@ -22,7 +23,10 @@ what the process layout costs on top of the measurements.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from mxprof.jobs.profile.records import Cost
 
 MODEL_PHASES = ("first_call", "warmup", "timed", "companions", "passes")
 ORDER = ("interpreter", "start", "import", "build", *MODEL_PHASES, "parent")
@@ -53,14 +57,16 @@ def worker_phases(results) -> tuple[dict[str, float], float, int]:
     return phases, walls, workers
 
 
-def cost_section(results, wall_s: float, layout: str) -> dict[str, Any]:
-    """The report's `cost` (see the module docstring) from one run's RunResults and its wall."""
+def cost_section(results, wall_s: float, layout: str) -> Cost:
+    """The result's `cost` (see the module docstring) from one run's RunResults and its wall
+    (seconds), as the typed record the result holds."""
+    from mxprof.jobs.profile.records import Cost
     phases, walls, workers = worker_phases(results)
-    phases["parent"] = max(0.0, wall_s - walls)
-    model = sum(phases.get(k, 0.0) for k in MODEL_PHASES)
-    return {"layout": layout, "workers": workers, "wall_s": wall_s, "model_s": model,
-            "overhead_ratio": wall_s / model if model else None,
-            "phases_s": {k: phases[k] for k in ORDER if k in phases}}
+    phases["parent"] = max(0.0, float(wall_s) - walls)
+    model = float(sum(phases.get(k, 0.0) for k in MODEL_PHASES))
+    return Cost(layout=layout, workers=workers, wall_s=float(wall_s), model_s=model,
+                overhead_ratio=wall_s / model if model else None,
+                phases_s={k: phases[k] for k in ORDER if k in phases})
 
 
 # Seconds per phase for the dry run's estimate, measured here (bench/profile_wall.py,

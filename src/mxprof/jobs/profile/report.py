@@ -19,7 +19,8 @@ workers leave their sections None and are listed under "runs") and returns a JSO
 
 `diagnosis(report, ceilings)` gives `roofline` {ceilings, layers, primitives, headroom,
 roof_refuted} and `findings` [{rule, title, layers, evidence, fix, effect}]
-(mxprof.jobs.profile.diagnose) for the profile job's run to set;
+(mxprof.jobs.profile.roofline_section, mxprof.jobs.profile.diagnose) for the profile job's run
+to set;
 `threads` {busy_threads, cpus_bound, parallelism, ...} comes from the timing pass.
 
 `mxprof.jobs.results.load("profile", path)` reads one back, checking the schema.
@@ -357,7 +358,8 @@ def diagnosis(report: dict[str, Any], ceilings: dict[str, Any] | None) -> dict[s
     `findings` (most costly first) and `notes` (the report's, with this diagnosis's roofline
     notes replacing those of an earlier one, so diagnosing again with re-measured ceilings
     leaves one set)."""
-    from mxprof.jobs.profile.diagnose import diagnose, roofline_section
+    from mxprof.jobs.profile.diagnose import diagnose
+    from mxprof.jobs.profile.roofline_section import roofline_section
     roofline = roofline_section(report, ceilings)
     notes = [n for n in report["notes"] if not n.startswith("roofline: ")]
     if ceilings and not ceilings.get("measured"):

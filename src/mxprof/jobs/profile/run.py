@@ -22,7 +22,8 @@ A failed worker is a failed row of the result, never an exception; a failed diag
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -31,7 +32,7 @@ import msgspec
 from mxprof.events import Finished, Note, OnEvent, Started, ignore
 from mxprof.jobs.profile.plan import ProfilePlan
 from mxprof.jobs.profile.records import ProfileResult
-from mxprof.jobs.profile.spec import RunResult, RunSpec
+from mxprof.jobs.profile.spec import RunResult
 
 
 def failed(runs_ok: list[bool], checks: dict[str, Any] | None) -> bool:
@@ -86,43 +87,30 @@ class _Run:
         self.on_event(event)
 
     def workers(self, workdir: Path, executor) -> None:
-        """Each process of the plan as one cell of `executor`, in plan order, each handed over
-        when the one before has ended: its wait policy is decided right before it starts
-        (runner.Waits: a window on its CPUs, nothing of ours running) and, in the shared
-        layout, it loads the weights the first worker saved (runner.SharedWeights). The
-        machine load is recorded around each and the partial result handed on after it."""
-        from mxprof.jobs.profile.runner import SharedWeights, Waits
-        specs, layout = self.plan.specs, self.plan.layout
-        waits = Waits()
-        shared = SharedWeights(workdir / "weights.params", on=layout == "shared" and bool(specs)
-                               and specs[0].model.params_path is None)
-        for n, group in enumerate(self.plan.groups):
-            members = [specs[i] for i in group]
-            # Before the load monitor: the window must see the machine without this worker.
-            wait = waits.decide(members[0])
-            ran = self._one(executor, n, members, workdir, wait, shared.next_worker())
-            shared.seen(ran)
+        """Each process of the plan as one cell of `executor`, in plan order
+        (runner.run_groups: wait policy decided right before each starts, shared weights),
+        with the machine load recorded around each and the partial result handed on after
+        it."""
+        from mxprof.jobs.profile.runner import run_groups
+
+        def after(group: tuple[int, ...], ran: list[RunResult]) -> None:
             self.results.update(zip(group, ran, strict=True))
             self.partial()
 
-    def _one(self, executor, n: int, members: list[RunSpec], workdir: Path, wait,
-             weights: dict) -> list[RunResult]:
-        """The worker of plan group `n` through `executor`, with one busy-machine record
-        around it, named after it (mxprof.cpu.load)."""
+        run_groups(self.plan.specs, workdir, timeout=self.plan.options.timeout,
+                   groups=self.plan.groups, python=self.plan.options.python,
+                   layout=self.plan.layout, executor=executor, on_event=self.in_plan,
+                   around=self._load, on_worker=after)
+
+    @contextmanager
+    def _load(self, label: str) -> Iterator[None]:
+        """One busy-machine record around a worker, named after it (mxprof.cpu.load)."""
         from mxprof.cpu.load import LoadMonitor
-        from mxprof.jobs.profile.runner import group_cell, group_label, group_results
-        from mxprof.workers.executor import renumbered
-        cell = group_cell(members, workdir, timeout=self.plan.options.timeout, index=n,
-                          python=self.plan.options.python, wait_policy=wait.policy,
-                          weights=weights)
-        label = group_label(members)
         monitor = LoadMonitor.start()
-        (_, res), = executor.run([cell], renumbered(self.in_plan, n, self.total),
-                                 labels=[label])
+        yield
         if monitor is not None:
             rec = monitor.stop(f"{label} (worker {len(self.loads) + 1})")
             self.loads.append(rec.to_dict() if rec else None)
-        return group_results(members, res, wait)
 
 
 def _add_machine_load(report: dict, loads: list) -> None:
@@ -218,5 +206,5 @@ def run(plan: ProfilePlan, on_event: OnEvent = ignore, *,
     if plan.options.diagnosis:
         _diagnose(plan, report, on_event)
     from mxprof.jobs.profile.cost import cost_section
-    report["cost"] = cost_section(state.done(), time.monotonic() - began, plan.layout)
-    return ProfileResult.from_report(report)
+    cost = cost_section(state.done(), time.monotonic() - began, plan.layout)
+    return msgspec.structs.replace(ProfileResult.from_report(report), cost=cost)

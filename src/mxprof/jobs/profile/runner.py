@@ -1,9 +1,12 @@
 """Run the RunSpecs of a profile in worker processes, bounded by a timeout, one after another.
 
-Workers run sequentially: on a machine with a few cores two workers would time each other.
-The environment of each worker is built here (`worker_env`, the pass-specific part over
-`mxprof.workers.process.worker_env`) so that MXNet, OpenMP and oneDNN see it when libmxnet loads;
-the one worker protocol (`mxprof.workers.protocol`) runs it.
+`run_groups` is the one way a profile's workers run (the job's `run`, --try-fixes, the bench
+scripts): each process is one cell (`group_cell`, a `mxprof.workers.protocol.WorkerSpec`)
+handed to an executor (mxprof.workers.executor), its results read back per pass
+(`group_results`). Workers run sequentially: on a machine with a few cores two workers would
+time each other. The environment of each worker is built here (`worker_env`, the
+pass-specific part over `mxprof.workers.process.worker_env`) so that MXNet, OpenMP and oneDNN
+see it when libmxnet loads.
 
 Passes share a process where what they measure cannot tell (`group_specs`, `JOINS`): each
 process costs an MXNet import, a model build and a first call (seconds), and what is fixed at
@@ -25,8 +28,8 @@ libmxnet load is the same for both passes of a pair. In MXNet 1.9.1:
   (the worker writes its result after each pass; `run_group` keeps what was written).
 A worker that crashes (a signal, e.g. SIGSEGV/SIGABRT), outlives the timeout, or crashes after
 writing its result becomes a failed `RunResult` for each pass it had not finished, carrying its
-stderr tail; the others go on. `on_result` is called after every pass's worker ends, so callers
-can write partial results as they arrive.
+stderr tail; the others go on. `run_groups`' `on_worker` is called after every worker ends, so
+callers can write partial results as they arrive.
 
 The OpenMP wait policy "auto" is decided per timing worker, right before it starts, from the
 CPU time other processes took on its CPUs over a short window (`wait_decision`); the breakdown
@@ -38,22 +41,23 @@ every worker ran with.
 from __future__ import annotations
 
 import os
-import sys
 from collections.abc import Callable, Sequence
+from contextlib import AbstractContextManager, nullcontext
 from pathlib import Path
 
 import msgspec
 
 from mxprof.cpu.openmp import WaitDecision
-from mxprof.files import temp_dir
+from mxprof.events import OnEvent, ignore
 from mxprof.jobs.profile.spec import RunResult, RunSpec
 from mxprof.mx.rnn import RNN_REFERENCE_ENV, has_rnn
+from mxprof.workers.executor import Executor, LocalExecutor, renumbered
 from mxprof.workers.process import stderr_tail, thread_env
 from mxprof.workers.process import worker_env as process_env
-from mxprof.workers.protocol import WorkerResult, WorkerSpec, exception_line, run_worker
+from mxprof.workers.protocol import WorkerResult, WorkerSpec, exception_line
 
 __all__ = ["JOINS", "SharedWeights", "Waits", "group_cell", "group_results", "group_specs",
-           "kept_decision", "layer_env", "run_group", "run_one", "run_specs", "stderr_tail",
+           "kept_decision", "layer_env", "run_group", "run_groups", "run_one", "stderr_tail",
            "thread_env", "wait_decision", "worker_cpus", "worker_env"]
 
 # The operators pass needs un-merged operators: with bulk execution on, MXNet 1.9.1's profiler
@@ -188,15 +192,18 @@ def _complete(specs: Sequence[RunSpec], written: list[RunResult], res: WorkerRes
 
 def run_group(specs: Sequence[RunSpec], workdir: Path, *, timeout: float, index: int = 0,
               python: str | None = None, wait: WaitDecision | None = None,
-              weights: dict | None = None) -> list[RunResult]:
-    """Run `specs` (same configuration and binding) in one worker process, in order; one
-    RunResult per spec, each carrying the worker's wait decision (`wait`, else decided here
-    by `wait_decision` right before the worker starts). Never raises for worker failures
-    (`group_results`)."""
+              weights: dict | None = None, executor: Executor | None = None,
+              on_event: OnEvent = ignore) -> list[RunResult]:
+    """Run `specs` (same configuration and binding) in one worker process, in order, as one
+    cell of `executor` (default a LocalExecutor); one RunResult per spec, each carrying the
+    worker's wait decision (`wait`, else decided here by `wait_decision` right before the
+    worker starts). Never raises for worker failures (`group_results`)."""
     wait = wait or wait_decision(specs[0])
     cell = group_cell(specs, workdir, timeout=timeout, index=index, python=python,
                       wait_policy=wait.policy, weights=weights)
-    return group_results(specs, run_worker(cell), wait)
+    (_, res), = (executor or LocalExecutor()).run([cell], on_event,
+                                                  labels=[group_label(specs)])
+    return group_results(specs, res, wait)
 
 
 def _with_process_wall(results: list[RunResult], wall_s: float) -> list[RunResult]:
@@ -228,60 +235,45 @@ def run_one(spec: RunSpec, workdir: Path, *, timeout: float, index: int = 0,
     return run_group([spec], workdir, timeout=timeout, index=index, python=python)[0]
 
 
-def run_specs(specs: Sequence[RunSpec], *, timeout: float, workdir: str | os.PathLike | None = None,
-              on_result: Callable[[RunResult], None] | None = None,
-              progress: bool | None = None, share: bool = True,
-              on_start: Callable[[str], None] | None = None,
-              on_worker: Callable[[str, list[RunResult]], None] | None = None,
-              python: str | None = None, layout: str = "shared",
-              finish: Callable[[list[RunResult]], None] | None = None) -> list[RunResult]:
-    """Run every spec, several per process where `group_specs` allows (`share`); results in
-    spec order. `on_start(label)` before each process, `on_result(result)` for each of its
-    passes after it, then `on_worker(label, its results)`. A progress bar goes to stderr on a
-    TTY when `progress` is true. `python`: run every worker under this interpreter (another
-    MXNet build, mxprof.host.builds). `layout` "shared": the first worker saves the weights it
-    built and every later one loads them (`SharedWeights`); "legacy": each builds its own.
-    `finish(results)` runs before a work folder of our own is removed: the companion checks'
-    outputs live there (mxprof.jobs.profile.checks.shared_checks)."""
-    own_tmp = temp_dir("run") if workdir is None else None
-    workdir = Path(own_tmp.name if own_tmp else workdir)
-    workdir.mkdir(parents=True, exist_ok=True)
-    results: dict[int, RunResult] = {}
-    groups = group_specs(specs, share=share)
+def run_groups(specs: Sequence[RunSpec], workdir: Path, *, timeout: float,
+               groups: Sequence[tuple[int, ...]] | None = None, python: str | None = None,
+               layout: str = "shared", executor: Executor | None = None,
+               on_event: OnEvent = ignore,
+               around: Callable[[str], AbstractContextManager] | None = None,
+               on_worker: Callable[[tuple[int, ...], list[RunResult]], None] | None = None,
+               ) -> list[RunResult]:
+    """Run every spec, one worker process per group (`groups`, default `group_specs(specs)`),
+    one after another through `executor` (default a LocalExecutor): the one way a profile's
+    workers run. Results in spec order.
+
+    Each worker's wait policy is decided right before it starts (`Waits`: a window on its
+    CPUs, nothing of ours running); with `layout` "shared" the first worker saves the weights
+    it built and every later one loads them (`SharedWeights`), "legacy": each builds its own.
+    `on_event` gets each cell's Started/Finished, counted over all groups; `around(label)`
+    wraps each worker's run (the profile job's machine-load record) and `on_worker(group, its
+    results)` follows it (the partial result). `python`: run every worker under this
+    interpreter (another MXNet build, mxprof.host.builds)."""
+    groups = group_specs(specs) if groups is None else groups
+    executor = executor or LocalExecutor()
     waits = Waits()
-    shared = SharedWeights(workdir / "weights.params", on=layout == "shared" and bool(specs)
-                           and specs[0].model.params_path is None)
-    bar = _Bar(len(specs)) if (sys.stderr.isatty() if progress is None else progress) else None
-    try:
-        for n, group in enumerate(groups):
-            members = [specs[i] for i in group]
-            # Before on_start: the window must see the machine without this worker, and a
-            # caller's load monitor (started in on_start) should not count the window. A
-            # window before each timing worker (the headline figures); the breakdown workers
-            # after them keep the last timing worker's decision (0.5 s each saved).
-            wait = waits.decide(members[0])
-            if on_start:
-                on_start(group_label(members))
-            if bar:
-                bar.start(group_label(members))
+    shared = SharedWeights(Path(workdir) / "weights.params", on=layout == "shared"
+                           and bool(specs) and specs[0].model.params_path is None)
+    results: dict[int, RunResult] = {}
+    for n, group in enumerate(groups):
+        members = [specs[i] for i in group]
+        # Before `around`: the window must see the machine without this worker, and a load
+        # monitor should not count the window. A window before each timing worker (the
+        # headline figures); the breakdown workers after them keep the last timing worker's
+        # decision (0.5 s each saved).
+        wait = waits.decide(members[0])
+        with around(group_label(members)) if around else nullcontext():
             ran = run_group(members, workdir, timeout=timeout, index=n, python=python,
-                            wait=wait, weights=shared.next_worker())
-            shared.seen(ran)
-            for i, result in zip(group, ran, strict=True):
-                results[i] = result
-                if bar:
-                    bar.done(result)
-                if on_result:
-                    on_result(result)
-            if on_worker:
-                on_worker(group_label(members), ran)
-        if finish:
-            finish([results[i] for i in range(len(specs))])
-    finally:
-        if bar:
-            bar.close()
-        if own_tmp is not None:
-            own_tmp.cleanup()
+                            wait=wait, weights=shared.next_worker(), executor=executor,
+                            on_event=renumbered(on_event, n, len(groups)))
+        shared.seen(ran)
+        results.update(zip(group, ran, strict=True))
+        if on_worker:
+            on_worker(group, ran)
     return [results[i] for i in range(len(specs))]
 
 
@@ -322,29 +314,3 @@ class SharedWeights:
         first = next((r for r in results if r.weights), None)
         if self.label is None and first is not None and self.path.exists():
             self.label = {"weights": first.weights, "weights_path": first.weights_path}
-
-
-class _Bar:
-    """A rich bar over the passes, one line per pass as it ends (library callers on a TTY)."""
-
-    def __init__(self, total: int):
-        from rich.console import Console
-        from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
-
-        self.console = Console(stderr=True)
-        columns = (TextColumn("[bold]{task.description}"), BarColumn(),
-                   TextColumn("{task.completed}/{task.total} workers"), TimeElapsedColumn())
-        self.bar = Progress(*columns, console=self.console, transient=True)
-        self.bar.__enter__()
-        self.task = self.bar.add_task("profiling", total=total)
-
-    def start(self, label: str) -> None:
-        self.bar.update(self.task, description=label)
-
-    def done(self, result: RunResult) -> None:
-        status = "[green]ok" if result.ok else f"[red]{result.status}"
-        self.console.print(f"  {result.spec.label}: {status}[/] ({result.wall_s:.1f} s)")
-        self.bar.advance(self.task)
-
-    def close(self) -> None:
-        self.bar.__exit__(None, None, None)

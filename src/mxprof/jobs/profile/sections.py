@@ -3,10 +3,10 @@
 Each row is the record of the table that wrote it, so the published schema (schemas/
 profile.schema.json) and `--load` know its columns:
 - `LayerRow`: one row of `layers` (mxprof.jobs.profile.report, from mxprof.mx.layers LayerTime);
-- `Primitives`: the primitive pass of the worker (mxprof.jobs.profile.worker.run_primitives):
+- `Primitives`: the primitive pass of the worker (mxprof.jobs.profile.passes.run_primitives):
   per-kind and per-layer tables, the reorders (mxprof.onednn.attribution.ReorderReport), the
   work of every primitive (mxprof.onednn.work.primitive_work) and the subnormal counts;
-- `Roofline`: mxprof.jobs.profile.diagnose.roofline_section, its layer and primitive rows
+- `Roofline`: mxprof.jobs.profile.roofline_section.roofline_section, its layer and primitive rows
   (mxprof.onednn.roofline.layer_roofline, add_roofline) and the headroom
   (mxprof.onednn.roofline.headroom).
 

@@ -92,7 +92,7 @@ def _ratio(before: RunResult, after: RunResult) -> dict[str, Any] | None:
 def try_fixes(report: dict[str, Any], spec: RunSpec, *, timeout: float,
               workdir: str | None = None) -> None:
     """Measure the fixable findings of `report` (in place): `spec` is the profiled timing spec."""
-    from mxprof.jobs.profile.runner import run_specs
+    from mxprof.jobs.profile.runner import run_groups
     with temp_dir("fixes", dir=workdir) as tmp:
         for i, finding in enumerate(report.get("findings") or []):
             if finding["rule"] not in FIXABLE:
@@ -104,8 +104,9 @@ def try_fixes(report: dict[str, Any], spec: RunSpec, *, timeout: float,
             if fixed is None:
                 effect["measured"] = {"fix_applied": False, "why": what}
                 continue
-            before, after = run_specs([base, fixed], timeout=timeout,
-                                      workdir=Path(tmp) / f"fix{i}", progress=False)
+            folder = Path(tmp) / f"fix{i}"
+            folder.mkdir()
+            before, after = run_groups([base, fixed], folder, timeout=timeout)
             b, a = _stats(before), _stats(after)
             effect["measured"] = {
                 "fix_applied": what, "before_ms": b and b["median"],
