@@ -37,7 +37,7 @@ from typing import Any
 import msgspec
 
 from mxprof.errors import UsageError
-from mxprof.events import Note, OnEvent, ignore
+from mxprof.events import Finished, Note, OnEvent, Started, ignore
 from mxprof.jobs import sweeps
 from mxprof.jobs.accuracy import job
 from mxprof.jobs.accuracy.sweep_records import RUN_KIND, AccuracySweep, RunLine
@@ -168,7 +168,8 @@ def run_sweep(plan: SweepPlan, on_event: OnEvent = ignore, *, executor=None,
     try:
         for i in todo:
             point = plan.points[i]
-            report = job.run(point, renumbered(on_event, offset, total))
+            report = job.run(point, _named(renumbered(on_event, offset, total),
+                                           point.options.spec["name"]))
             offset += len(point.steps)
             plan.log.append(_record(plan.keys[i], point.options, machine, report))
     except KeyboardInterrupt:
@@ -176,6 +177,15 @@ def run_sweep(plan: SweepPlan, on_event: OnEvent = ignore, *, executor=None,
             on_partial(result_of(plan.log, set(plan.keys), notes))
         raise
     return result_of(plan.log, set(plan.keys), notes)
+
+
+def _named(on_event: OnEvent, model: str) -> OnEvent:
+    """`on_event` with the model's name before each worker's label ("resnet18_v1 mkldnn")."""
+    def relay(event) -> None:
+        if isinstance(event, (Started, Finished)):
+            event = msgspec.structs.replace(event, label=f"{model} {event.label}")
+        on_event(event)
+    return relay
 
 
 def _record(key: str, options: job.Options, machine: dict, report=None, *,
