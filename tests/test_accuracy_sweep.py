@@ -24,7 +24,7 @@ def test_reference_set_is_the_reference_documents_34_networks():
     assert len(NAMES) == len(set(NAMES)) == 34
     printed = [r for r in REFERENCE_SET if r.top1 is not None]
     assert len(printed) == 10  # the reference prints figures for 10; none is made up
-    assert all(0 < r.top5 and r.top1 < r.top5 < 1 for r in printed)
+    assert all(r.top5 > 0 and r.top1 < r.top5 < 1 for r in printed)
 
 
 def test_reference_set_dry_run_lists_34_networks_and_runs_nothing(cli, tmp_path):
