@@ -29,8 +29,13 @@ def test_reference_set_is_the_reference_documents_34_networks():
 
 def test_reference_set_dry_run_lists_34_networks_and_runs_nothing(cli, tmp_path):
     results = tmp_path / "never.jsonl"
-    proc = cli("accuracy", "--reference-set", "--dry-run", "--results", str(results))
+    # No weights under this MXNET_HOME: the plan says so before anything runs.
+    proc = cli("accuracy", "--reference-set", "--dry-run", "--results", str(results),
+               env={"MXNET_HOME": str(tmp_path)})
     assert proc.returncode == 0, proc.stderr
+    assert "34 network(s) planned" in proc.stdout
+    assert f"no pretrained file under {tmp_path / 'models'} for 34 of 34" in proc.stdout
+    assert "not comparable to the reference's" in proc.stdout
     planned = [ln.split()[1] for ln in proc.stdout.splitlines()
                if ln.strip()[:1].isdigit() and ". " in ln]
     assert planned == list(NAMES)
@@ -60,6 +65,11 @@ def test_a_sweep_gives_the_same_rows_with_cluster_local_as_without(cli, tmp_path
     assert {r["machine_class"] for r in sweep["rows"]} == {"local"}
     assert sweep["runs"][0]["report"]["weights"] == "random"
     assert any("top-1 on random weights is not comparable" in n for n in sweep["notes"])
+    # The saved sweep re-renders as itself (--load), its column group named by class.
+    again = cli("accuracy", "--load", str(there), "--markdown", str(tmp_path / "there.md"))
+    assert again.returncode == 0, again.stderr
+    assert "local (" in again.stdout and "mobilenetv2_0.25" in again.stdout
+    assert (tmp_path / "there.md").read_text().startswith("# mxprof accuracy sweep")
 
 
 def test_sweep_options_are_checked_before_anything_runs(cli, tmp_path):

@@ -220,11 +220,12 @@ def _sweep(args):
     plan = sweep.plan_sweep(options_list(args), results=args.results, fresh=args.fresh)
     if args.dry_run:
         _options.print_plan(KIND, [(s.label, s.what) for s in plan.steps], plan.estimate_s,
-                            tuple(plan.notes))
+                            tuple(plan.notes), unit="network(s)")
         return None
     print(f"mxprof: results file: {plan.log.path}", file=sys.stderr)
-    first = plan.points[0].placement
-    _options.announce_wait((first.wait_policy, first.wait_why))
+    if not args.cluster:  # on a cluster each host resolves its own binding and wait policy
+        first = plan.points[0].placement
+        _options.announce_wait((first.wait_policy, first.wait_why))
     keep = lambda r: _keep_partial(args, r)  # noqa: E731
     with contextlib.ExitStack() as stack:
         if args.cluster:

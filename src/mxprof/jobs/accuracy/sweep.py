@@ -82,11 +82,28 @@ class SweepPlan:
     def notes(self) -> list[str]:
         done = len(self.points) - len(self.todo)
         return [f"{len(self.points)} network(s); {done} already in {self.log.path}",
+                *weights_notes(self.points),
                 *dict.fromkeys(n for p in self.points for n in p.notes)]
 
     @property
     def estimate_s(self) -> float:
         return sum(s.seconds for s in self.steps)
+
+
+def weights_notes(points: list[job.AccuracyPlan]) -> list[str]:
+    """Before anything runs: which zoo networks have no pretrained file on this machine (no
+    download here), so run on random weights whose top-1 says nothing of the reference's."""
+    from mxprof.mx.models import local_pretrained_file, models_dir
+    specs = [p.options.spec for p in points]
+    zoo = [s for s in specs if s.get("source") in ("gluon", "gluoncv")
+           and not s.get("params_path")]
+    missing = [s["name"] for s in zoo if local_pretrained_file(s["name"], s["source"]) is None]
+    if not missing:
+        return []
+    return [f"no pretrained file under {models_dir()} for {len(missing)} of {len(specs)} "
+            f"network(s) ({', '.join(missing[:6])}{', ...' if len(missing) > 6 else ''}): on "
+            "this machine they run on random weights, and their top-1/top-5 are not comparable "
+            "to the reference's"]
 
 
 def _model_step(p: job.AccuracyPlan) -> Step:
