@@ -14,12 +14,21 @@ from typing import Any
 from mxprof.jobs.accuracy.sweep_records import AccuracySweep, SweepRow
 
 # Per machine: labelled top-1/top-5 (0-1), top-1 agreement with mkldnn-off over the inputs,
-# within the FP32 tolerance, median latency of one call (ms) at the timing batch.
+# within the FP32 tolerance, median latency of one call (ms) at the timing batch [95% interval].
 GROUP_COLUMNS = ("top-1", "top-5", "agree", "tol", "ms")
 
 
 def _fraction(value: float | None) -> str:
     return "-" if value is None else f"{value:.4f}"
+
+
+def _latency(row: SweepRow) -> str:
+    if row.latency_ms is None:
+        return "-"
+    if row.latency_ci95_ms is None:
+        return f"{row.latency_ms:.2f}"
+    low, high = row.latency_ci95_ms
+    return f"{row.latency_ms:.2f} [{low:.2f}, {high:.2f}]"
 
 
 def _cells(row: SweepRow | None) -> list[str]:
@@ -35,7 +44,7 @@ def _cells(row: SweepRow | None) -> list[str]:
     if row.config == "mkldnn-off":  # the reference itself
         tol, agree = "reference", "-"
     return [_fraction(row.top1) + random, _fraction(row.top5), agree,
-            tol, "-" if row.latency_ms is None else f"{row.latency_ms:.2f}"]
+            tol, _latency(row)]
 
 
 def table_rows(result: AccuracySweep) -> tuple[list[str], list[list[str]]]:
@@ -57,7 +66,9 @@ def render_terminal(result: AccuracySweep, console=None) -> None:
     from rich.console import Console
     from rich.markup import escape
     from rich.table import Table
-    console = console or Console(width=None if sys.stdout.isatty() else 200)
+    # A column group per machine needs room: a pipe or a file gets a wide page.
+    console = console or Console(width=None if sys.stdout.isatty() else 100 + 70 * len(
+        result.machines))
     machines, lines = table_rows(result)
     table = Table(title="mxprof accuracy: top-1/top-5 and agreement with mkldnn-off, per "
                         "machine", title_justify="left")
@@ -65,7 +76,8 @@ def render_terminal(result: AccuracySweep, console=None) -> None:
         table.add_column(name)
     for m in machines:
         for i, c in enumerate(GROUP_COLUMNS):
-            table.add_column(f"{escape(m)}\n{c}" if i == 0 else c, justify="right")
+            table.add_column(f"{escape(m)}\n{c}" if i == 0 else c, justify="right",
+                             no_wrap=True)
     for line in lines:
         table.add_row(*[escape(c) for c in line])
     console.print(table)

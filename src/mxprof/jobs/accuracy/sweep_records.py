@@ -58,6 +58,7 @@ class SweepRow(Record, frozen=True, kw_only=True):
     max_abs_diff: float | None = None
     within_tolerance: bool | None = None
     latency_ms: float | None = None  # median of one call at the report's timing batch
+    latency_ci95_ms: tuple[float, float] | None = None  # the median's 95% interval
 
 
 class SweepRun(Record, frozen=True, kw_only=True):

@@ -22,6 +22,12 @@ def _machine(record: dict[str, Any]) -> str:
     return sweeps.class_label(cls, machine) if cls else sweeps.machine_label(machine)
 
 
+def _interval_ms(latency) -> tuple[float, float] | None:
+    if latency is None or latency.ci95_low is None or latency.ci95_high is None:
+        return None
+    return latency.ci95_low / 1e6, latency.ci95_high / 1e6
+
+
 def rows_of(model: str, machine: str, machine_class: str | None,
             report: AccuracyReport) -> list[SweepRow]:
     """One row per configuration of one model's report."""
@@ -37,7 +43,8 @@ def rows_of(model: str, machine: str, machine_class: str | None,
             reference_top1=ref.top1 if ref else None, reference_top5=ref.top5 if ref else None,
             comparable=comparable, top1_agreement=c.top1_agreement,
             max_abs_diff=c.max_abs_diff, within_tolerance=c.within_tolerance,
-            latency_ms=c.latency.median / 1e6 if c.latency else None))
+            latency_ms=c.latency.median / 1e6 if c.latency else None,
+            latency_ci95_ms=_interval_ms(c.latency)))
     return rows
 
 
@@ -84,6 +91,13 @@ def sweep_notes(reports: list[AccuracyReport]) -> list[str]:
     if unlabelled:
         notes.append(f"no labelled --data for {_names(unlabelled)}: no top-1/top-5, only the "
                      "agreement with mkldnn-off on random inputs")
+    timed = next((r.timing for r in reports if r.timing), None)
+    if timed:
+        notes.append(f"ms: median latency of one call at batch {timed.get('batch')} and its 95% "
+                     f"interval, {timed.get('iterations')} calls after {timed.get('warmup')} "
+                     f"warm-up in each of {timed.get('processes', 1)} process(es) per "
+                     "configuration (each model's report in `runs` has the speedups and their "
+                     "intervals)")
     if any(r.model.get("name") in BY_NAME for r in reports):
         notes.append("reference: top-1/top-5 of the MXNet 1.3 MKL-DNN benchmark (ImageNet-1k "
                      "val, pretrained Gluon model-zoo weights; identical with and without "
