@@ -84,3 +84,37 @@ def test_sweep_options_are_checked_before_anything_runs(cli, tmp_path):
     proc = cli("accuracy", "mobilenet0.25", "--cluster", "ftp://nowhere", "--iterations", "0",
                "--num-inputs", "4", "--batch-size", "4", "--shape", "3,32,32")
     assert proc.returncode == 2 and "tcp://HOST:PORT" in proc.stderr
+
+
+def _report(name: str, weights: str, top1: float | None):
+    from mxprof.jobs.accuracy.metrics import Tolerance
+    from mxprof.jobs.accuracy.records import AccuracyReport, ConfigResult
+    configs = tuple(ConfigResult(c, "plain", c != "mkldnn-off", None, ok=True, top1=top1,
+                                 top5=top1, top1_agreement=1.0, within_tolerance=True)
+                    for c in ("mkldnn-off", "mkldnn"))
+    return AccuracyReport(model={"name": name}, param_count=None, weights=weights,
+                          inputs={"kind": "dataset", "labelled": top1 is not None},
+                          tolerance=Tolerance(), configs=configs, comparisons=(),
+                          calibration=None, environment={})
+
+
+def test_a_top1_on_random_weights_is_never_comparable_to_the_references():
+    from mxprof.jobs.accuracy.sweep_rows import build_sweep
+    records = [{"key": k, "status": "ok", "model": name, "machine": {"hostname": "h"},
+                "machine_class": cls, "report": _report(name, weights, 0.5).to_dict()}
+               for k, name, weights, cls in (("a", "resnet18_v1", "random", "xeon"),
+                                             ("b", "resnet18_v1", "pretrained", "epyc"),
+                                             ("c", "my_net", "random", "xeon"))]
+    sweep = build_sweep(records, [])
+    by = {(r.model, r.machine_class): r for r in sweep.rows if r.config == "mkldnn"}
+    assert by["resnet18_v1", "xeon"].comparable is False
+    assert by["resnet18_v1", "epyc"].comparable is True
+    assert by["resnet18_v1", "epyc"].reference_top1 == 0.708125
+    assert by["my_net", "xeon"].comparable is None  # not a reference network: no figure
+    assert sweep.machines == ["xeon (?, ? CPUs)", "epyc (?, ? CPUs)"]
+    notes = " ".join(sweep.notes)
+    assert "weights are random for resnet18_v1, my_net" in notes
+    assert "resnet18_v1: top-1 on random weights is not comparable" in notes
+    from mxprof.render.accuracy_sweep import render_markdown
+    text = render_markdown(sweep)
+    assert "0.5000 (random)" in text and "| xeon (?, ? CPUs): top-1 |" in text
