@@ -4,7 +4,9 @@
 A tiny sweep (mobilenet0.25 at 32x32, batch 1, one process, short min-time) runs on both
 classes; a second sweep on alpha has its worker SIGKILLed mid-cell (its nanny brings it back)
 and must still complete every cell exactly once; a worker with another mxprof version on a
-second scheduler is refused at connect time with both versions named. No mocks of Dask.
+second scheduler is refused at connect time with both versions named. `accuracy` runs one tiny
+model on both classes through the same workers (one cell per class: the model's whole job on
+that host). No mocks of Dask.
 """
 
 from __future__ import annotations
