@@ -4,7 +4,9 @@
 A tiny sweep (mobilenet0.25 at 32x32, batch 1, one process, short min-time) runs on both
 classes; a second sweep on alpha has its worker SIGKILLed mid-cell (its nanny brings it back)
 and must still complete every cell exactly once; a worker with another mxprof version on a
-second scheduler is refused at connect time with both versions named. No mocks of Dask.
+second scheduler is refused at connect time with both versions named. `accuracy` runs one tiny
+model on both classes through the same workers (one cell per class: the model's whole job on
+that host). No mocks of Dask.
 """
 
 from __future__ import annotations
@@ -150,6 +152,43 @@ def test_two_classes_give_two_column_groups(cluster, tmp_path):
     assert again.returncode == 0, again.stderr
     assert len(_records(results)) == 2
     assert "reused 2 run(s)" in again.stderr
+
+
+# accuracy on the same cluster: one tiny model, the reference and MKL-DNN, not timed (one
+# process per configuration): each class runs the model's whole job on its host.
+TINY_ACCURACY = ["mobilenet0.25", "--shape", "3,32,32", "--configs", "mkldnn", "--num-inputs",
+                 "4", "--batch-size", "4", "--iterations", "0"]
+
+
+def test_accuracy_on_two_classes_gives_two_column_groups_and_resumes(cluster, tmp_path):
+    results, report = tmp_path / "acc.jsonl", tmp_path / "acc.json"
+    args = [sys.executable, "-m", "mxprof", "accuracy", *TINY_ACCURACY, "--cluster",
+            cluster["address"], "--results", str(results)]
+    proc = subprocess.run([*args, "--json", str(report)], capture_output=True, text=True,
+                          env=_env(), timeout=600)
+    assert proc.returncode == 0, proc.stderr
+    sweep = json.loads(report.read_text())
+    assert sweep["kind"] == "accuracy-sweep"
+    rows = sweep["rows"]
+    # One row per class x configuration, each class its own column group, every one ok.
+    assert sorted((r["machine_class"], r["config"]) for r in rows) == [
+        ("alpha", "mkldnn"), ("alpha", "mkldnn-off"), ("beta", "mkldnn"), ("beta", "mkldnn-off")]
+    assert all(r["ok"] and r["model"] == "mobilenet0.25" for r in rows)
+    assert len({r["machine"] for r in rows}) == 2
+    assert all(r["machine"].startswith(r["machine_class"] + " (") for r in rows)
+    # Random weights here: said, and no top-1 is set beside the reference's.
+    assert any("not comparable to the reference" in n for n in sweep["notes"])
+    records = [json.loads(ln) for ln in results.read_text().splitlines()]
+    assert sorted(r["machine_class"] for r in records) == ["alpha", "beta"]
+    assert all(r["worker"]["address"].startswith("tcp://127.0.0.1:") for r in records)
+    # The table has a column group per class; progress named each host.
+    assert "alpha (" in proc.stdout and "beta (" in proc.stdout
+    assert "alpha@127.0.0.1:" in proc.stderr and "beta@127.0.0.1:" in proc.stderr
+    # Resumable: the same sweep again runs nothing (keyed by each host's fingerprint).
+    again = subprocess.run(args, capture_output=True, text=True, env=_env(), timeout=300)
+    assert again.returncode == 0, again.stderr
+    assert len(results.read_text().splitlines()) == 2
+    assert "reused 2 run(s)" in again.stderr and ": running " not in again.stderr
 
 
 def _worker_pid(address: str, worker: str) -> int:

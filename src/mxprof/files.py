@@ -51,6 +51,8 @@ LOADERS = {
     "profile": "mxprof profile --load",
     "fusion": "mxprof fusion --load",
     "accuracy": "mxprof accuracy --load",
+    "accuracy-sweep": "mxprof accuracy --load",
+    "accuracy-results": "mxprof accuracy --results FILE (resumes the sweep)",
     "compare": "mxprof compare --load (or merge's --json)",
     "compare-results": "mxprof merge FILE (or compare --results FILE)",
     "verbose-summary": None,
@@ -170,7 +172,8 @@ def json_kind(data: object) -> str | None:
     named = {"fusion": "fusion", "mxprof-compare": "compare", "mxprof-models": "models",
              "mxprof-compare-run": "compare-results", "mxprof-verbose-summary":
              "verbose-summary", "mxprof-topology": "topology", "profile": "profile",
-             "accuracy": "accuracy", "compare": "compare", "ceilings": "ceilings",
+             "accuracy": "accuracy", "accuracy-sweep": "accuracy-sweep",
+             "mxprof-accuracy-run": "accuracy-results", "compare": "compare", "ceilings": "ceilings",
              "int8": "int8", "diff": "diff", "topology": "topology",
              "verbose-summary": "verbose-summary"}
     if isinstance(kind, str) and kind in named:
@@ -194,6 +197,7 @@ def _text_kind(head: str, fmt: str) -> str | None:
     first = head.lstrip().split("\n", 1)[0]
     if fmt == "markdown":
         for prefix, kind in (("# mxprof profile:", "profile"), ("# mxprof accuracy:", "accuracy"),
+                             ("# mxprof accuracy sweep", "accuracy-sweep"),
                              ("# mxprof fusion:", "fusion"), ("# Fusion report:", "fusion"),
                              ("## MKL-DNN comparison", "compare"), ("# INT8:", "int8"),
                              ("# mxprof diff:", "diff")):

@@ -91,3 +91,27 @@ class HostProgress:
         for name, (current, done) in sorted(self.hosts.items()):
             table.add_row(name, current or "idle", str(done))
         return table
+
+
+# --- the cluster options of every sweep command (compare, accuracy) --------------------------
+
+def add_cluster(p, what: str) -> None:
+    """`--cluster ADDRESS` and `--classes LIST`; `what` names the command's cell."""
+    c = p.add_argument_group("cluster (the `cluster` extra: Dask distributed)")
+    c.add_argument("--cluster", metavar="ADDRESS", default=None,
+                   help=f"run {what} on a Dask cluster: tcp://HOST:8786, tls://HOST:8786, or "
+                        "local (a scheduler and one worker per class on 127.0.0.1); one "
+                        "benchmark at a time per host; start hosts with `mxprof worker`")
+    c.add_argument("--classes", metavar="LIST", default=None,
+                   help="machine classes to run every cell on, e.g. xeon,epyc (default: every "
+                        "class the cluster has; with local: one worker per class)")
+
+
+def open_cluster(args, stack, command: str):
+    """The DaskExecutor of `--cluster`/`--classes`, closed with `stack`; ClusterError (exit 2)
+    before any cell starts when the cluster cannot run the sweep."""
+    from mxprof.cluster import DaskExecutor
+    from mxprof.errors import require_extra
+    require_extra(f"{command} --cluster", "cluster")
+    classes = [c for c in (args.classes or "").replace(" ", "").split(",") if c]
+    return stack.enter_context(DaskExecutor(args.cluster, classes or None))

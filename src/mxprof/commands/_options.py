@@ -412,9 +412,10 @@ def format_duration(seconds: float) -> str:
 
 
 def print_plan(command: str, rows: list[tuple[str, str]], estimate_s: float,
-               notes: tuple[str, ...] = ()) -> None:
-    """The --dry-run output: one line per worker (label, what it runs) and a rough total."""
-    print(f"mxprof {command}, dry run: {len(rows)} worker(s) planned, nothing was run")
+               notes: tuple[str, ...] = (), unit: str = "worker(s)") -> None:
+    """The --dry-run output: one line per worker (or per `unit`: a sweep's models) with what
+    it runs, and a rough total."""
+    print(f"mxprof {command}, dry run: {len(rows)} {unit} planned, nothing was run")
     width = max((len(label) for label, _ in rows), default=0)
     for i, (label, what) in enumerate(rows, 1):
         print(f"  {i:>3}. {label:<{width}}  {what}")

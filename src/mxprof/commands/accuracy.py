@@ -5,6 +5,12 @@ same weights and inputs, each in its own process, and reports output differences
 agreement, labelled top-1/top-5 when --data is given, and latency per configuration.
 Thin: arguments -> `mxprof.jobs.accuracy.Options` -> plan (--dry-run prints it) -> run -> the
 outputs declared for "accuracy" (mxprof.render.outputs) -> exit code.
+
+Several models, `--reference-set` (the reference's 34 Gluon networks) or `--cluster ADDRESS`
+make it a sweep (mxprof.jobs.accuracy.sweep): one accuracy job per model, on this machine or on
+every machine class of a Dask cluster, each finished model appended to a results file
+(`--results`, resumable), and one table with a column group per machine: the
+"accuracy-sweep" outputs.
 """
 
 from __future__ import annotations
@@ -13,6 +19,7 @@ import argparse
 import sys
 
 from mxprof.commands import _options
+from mxprof.commands._hosts import add_cluster
 from mxprof.errors import EXIT_FAILED, EXIT_OK, EXIT_USAGE, UsageError, require_extra
 
 KIND = "accuracy"
@@ -20,8 +27,12 @@ KIND = "accuracy"
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     from mxprof.jobs.accuracy import default
-    parser.add_argument("model", nargs="?", help="model-zoo name (resnet50_v1, mobilenet1.0...) "
-                        "or FILE.py:FACTORY returning a HybridBlock")
+    parser.add_argument("models", nargs="*", metavar="MODEL",
+                        help="model-zoo name (resnet50_v1, mobilenet1.0...) or FILE.py:FACTORY "
+                        "returning a HybridBlock; several make a sweep")
+    parser.add_argument("--reference-set", action="store_true",
+                        help="the reference's 34 Gluon model-zoo networks (top-1/top-5 with "
+                        "and without MKL-DNN), on --data")
     m = parser.add_argument_group("model and data")
     _options.add_model_files(m, input_help=_options.INPUT_HELP + "; the batch is --batch-size's")
     m.add_argument("--data", help="labelled images: X.rec (with X.idx) or a class-per-"
@@ -56,6 +67,15 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     _options.add_timing(parser, iterations=default("iterations"), min_time=False, workdir=False)
     _options.add_processes(parser)
     _options.add_outputs(parser, KIND)
+    add_cluster(parser, "each model's job, once per machine class,")
+    o = parser.add_argument_group("results file (a sweep: several models, --reference-set, "
+                                  "--cluster)")
+    o.add_argument("--results", default=None, metavar="PATH",
+                   help="JSON-lines file every finished model is appended to (default: one "
+                        "file per sweep under ~/.cache/mxprof/accuracy/); models already in "
+                        "it with the same options and host fingerprint are reused")
+    o.add_argument("--fresh", action="store_true",
+                   help="run every model again even if the results file has it")
 
 
 def _floats(text: str | None, name: str) -> tuple[float, ...] | None:
@@ -71,39 +91,99 @@ def _names(text: str) -> tuple[str, ...]:
     return tuple(c.strip() for c in text.split(",") if c.strip())
 
 
-def options_of(args):
-    """The job's Options from the parsed arguments (model checked, presets applied)."""
-    from mxprof.jobs.accuracy import Options
-
-    if not args.model and not args.symbol:
-        raise UsageError("give a MODEL name or --symbol FILE")
+def _check(args) -> None:
     _options.check_counts(args, at_least_one=("batch_size", "timing_batch", "calib_size",
                                               "threads"),
                           not_negative=("iterations", "warmup"), positive=("timeout",))
     if args.min_top1 is not None and not 0 <= args.min_top1 <= 1:
         raise UsageError(f"--min-top1 is a fraction between 0 and 1, got {args.min_top1}")
     _options.check_model_files(args.symbol, args.params)
-    _options.check_outputs(args, KIND, inputs=(args.symbol, args.params, args.data))
+    _options.check_outputs(args, sweep_kind(args) if is_sweep(args) else KIND,
+                           inputs=(args.symbol, args.params, args.data, args.results))
+    _options.check_output_path("--results", args.results)
     require_extra("accuracy", "mxnet")
     if args.data:
         require_extra("accuracy --data", "opencv")
-    spec, _ = _options.model_of(args, args.model)
+
+
+def is_sweep(args) -> bool:
+    """Several models, the reference set, a cluster or a results file: a sweep."""
+    return bool(len(args.models) + bool(args.symbol) > 1 or args.reference_set or args.cluster
+                or args.results)
+
+
+def sweep_kind(args) -> str:
+    if args.html:
+        raise UsageError("--html draws one model's report; a sweep (several models, "
+                         "--reference-set, --cluster) writes --json and --markdown")
+    return "accuracy-sweep"
+
+
+def _model_names(args) -> list[str]:
+    from mxprof.jobs.accuracy.reference_set import NAMES
+    names = list(dict.fromkeys(args.models))
+    if args.reference_set:
+        names += [n for n in NAMES if n not in names]
+    if not names and not args.symbol:
+        raise UsageError("give a MODEL name, --symbol FILE, or --reference-set")
+    if args.params and not args.symbol and len(names) != 1:
+        raise UsageError("--params belongs to one model: give exactly one MODEL (or --symbol)")
+    return names
+
+
+def _specs(args) -> list:
+    """The checked ModelSpec of every model; --input texts go to the model they name (with
+    one model, to it). A --dry-run of zoo models checks them against the registry only (a
+    build per model costs seconds each: 34 of them minutes); a run builds each."""
+    names = _model_names(args)
+    labels = names + ([args.symbol] if args.symbol else [])
+    per_model = _options.split_inputs(list(args.input or ()), labels)
+    specs = []
+    for name, label in zip([*names, None], labels):
+        ns = argparse.Namespace(**{**vars(args), "symbol": None if name else args.symbol,
+                                   "params": args.params if (name is None or not args.symbol)
+                                   else None})
+        if args.dry_run and name and not per_model[label] and ":" not in name:
+            from mxprof.mx.models import parse_shape
+            try:
+                shape = parse_shape(args.shape) if args.shape else None
+            except ValueError as exc:
+                raise UsageError(str(exc)) from None
+            specs.append(_options.resolve_model(name, shape=shape, params=ns.params))
+        else:
+            specs.append(_options.model_of(ns, name, per_model[label])[0])
+    return specs
+
+
+def options_list(args) -> list:
+    """The job's Options of every model from the parsed arguments (models checked, presets
+    applied)."""
+    from mxprof.jobs.accuracy import Options
+    _check(args)
     # No --min-time here (a fixed count of calls): the presets set the process count only.
-    return Options(spec=spec.to_dict(), configs=_names(args.configs),
-                   int8=_names(args.calib_mode) if args.int8 else (), data=args.data,
-                   limit=args.limit, resize=args.resize, mean=_floats(args.mean, "mean"),
-                   std=_floats(args.std, "std"), num_inputs=args.num_inputs,
-                   batch_size=args.batch_size, calib_size=args.calib_size, rtol=args.rtol,
-                   atol=args.atol, timing_batch=args.timing_batch, iterations=args.iterations,
-                   warmup=args.warmup, processes=_options.preset_of(args).processes,
-                   cores=args.cores, membind=args.membind, threads=args.threads,
-                   wait_policy=args.wait_policy, timeout=args.timeout)
+    common = dict(configs=_names(args.configs),
+                  int8=_names(args.calib_mode) if args.int8 else (), data=args.data,
+                  limit=args.limit, resize=args.resize, mean=_floats(args.mean, "mean"),
+                  std=_floats(args.std, "std"), num_inputs=args.num_inputs,
+                  batch_size=args.batch_size, calib_size=args.calib_size, rtol=args.rtol,
+                  atol=args.atol, timing_batch=args.timing_batch, iterations=args.iterations,
+                  warmup=args.warmup, processes=_options.preset_of(args).processes,
+                  cores=args.cores, membind=args.membind, threads=args.threads,
+                  wait_policy=args.wait_policy, timeout=args.timeout)
+    return [Options(spec=spec.to_dict(), **common) for spec in _specs(args)]
+
+
+def options_of(args):
+    """The Options of the one model given (the command without a sweep)."""
+    (options,) = options_list(args)
+    return options
 
 
 def exit_status(report, min_top1: float | None = None) -> int:
     """1 when a configuration failed, an FP32 one is outside tolerance, or a labelled top-1 is
     below `min_top1`; else 0."""
-    for c in report.configs:  # AccuracyReport.failed, plus the labelled top-1 floor
+    rows = report.configs if hasattr(report, "configs") else report.rows  # a sweep: its rows
+    for c in rows:  # AccuracyReport.failed, plus the labelled top-1 floor
         if not c.ok or c.within_tolerance is False:
             return EXIT_FAILED
         if min_top1 is not None and c.top1 is not None and c.top1 < min_top1:
@@ -112,7 +192,9 @@ def exit_status(report, min_top1: float | None = None) -> int:
 
 
 def _measure(args):
-    """The AccuracyReport of a run, or None for --dry-run."""
+    """The AccuracyReport (AccuracySweep for a sweep) of a run, or None for --dry-run."""
+    if is_sweep(args):
+        return _sweep(args)
     from mxprof.commands._progress import Progress
     from mxprof.jobs import accuracy
 
@@ -126,6 +208,36 @@ def _measure(args):
         return accuracy.run(plan, bar.on_event, on_partial=lambda r: _keep_partial(args, r))
 
 
+def _sweep(args):
+    """Several models, on this machine or on each class of a cluster (module docstring)."""
+    import contextlib
+
+    from mxprof.commands._hosts import HostProgress, open_cluster
+    from mxprof.commands._progress import Progress
+    from mxprof.jobs.accuracy import sweep
+    if args.cluster:
+        require_extra("accuracy --cluster", "cluster")
+    plan = sweep.plan_sweep(options_list(args), results=args.results, fresh=args.fresh)
+    if args.dry_run:
+        _options.print_plan(KIND, [(s.label, s.what) for s in plan.steps], plan.estimate_s,
+                            tuple(plan.notes), unit="network(s)")
+        return None
+    print(f"mxprof: results file: {plan.log.path}", file=sys.stderr)
+    if not args.cluster:  # on a cluster each host resolves its own binding and wait policy
+        first = plan.points[0].placement
+        _options.announce_wait((first.wait_policy, first.wait_why))
+    keep = lambda r: _keep_partial(args, r)  # noqa: E731
+    with contextlib.ExitStack() as stack:
+        if args.cluster:
+            executor = open_cluster(args, stack, KIND)
+            # Its total is the cells left to run, known once the classes are (their events).
+            progress = stack.enter_context(HostProgress(KIND, 0))
+            return sweep.run_sweep(plan, progress, executor=executor, on_partial=keep)
+        steps = sum(len(plan.points[i].steps) for i in plan.todo)
+        bar = stack.enter_context(Progress(KIND, steps))
+        return sweep.run_sweep(plan, bar.on_event, on_partial=keep)
+
+
 def _keep_partial(args, report) -> None:
     """Interrupted: `--json` keeps the configurations that finished (like profile's)."""
     if args.json and args.json != "-":
@@ -134,28 +246,56 @@ def _keep_partial(args, report) -> None:
         print(f"mxprof: partial result written to {args.json}", file=sys.stderr)
 
 
-def _load(path: str):
+def _saved_kind(path: str) -> str | None:
+    """The kind a saved file names (stdin is read once: by load_result, as one report)."""
+    import json
+
+    from mxprof.files import decode_text, json_kind, read_input
+    if path == "-":
+        return None
+    try:
+        return json_kind(json.loads(decode_text(read_input(path, "mxprof accuracy result",
+                                                                stream=False))))
+    except (ValueError, OSError):
+        return None  # load_result names what is wrong with the file
+
+
+def _load(args):
+    """A saved `accuracy --json`: one model's report, or a sweep's."""
     from mxprof.jobs.accuracy import AccuracyReport
-    return AccuracyReport.from_dict(_options.load_result(KIND, path))
+    found = _saved_kind(args.load)
+    if found == "accuracy-sweep":
+        from mxprof.jobs.accuracy.sweep_records import AccuracySweep
+        _options.check_outputs(args, sweep_kind(args), inputs=(args.load,))
+        return AccuracySweep.from_dict(_options.load_result(found, args.load))
+    _options.check_outputs(args, KIND, inputs=(args.load,))
+    return AccuracyReport.from_dict(_options.load_result(KIND, args.load))
 
 
 def run(args) -> int:
-    from mxprof.render import accuracy as render
-
-    if args.load:
-        _options.check_outputs(args, KIND, inputs=(args.load,))
-        report = _load(args.load)
+    report = _load(args) if args.load else _measure(args)
+    if report is None:
+        return EXIT_OK  # --dry-run
+    kind = report.kind
+    if kind == "accuracy":
+        from mxprof.render.accuracy import render_terminal
     else:
-        report = _measure(args)
-        if report is None:
-            return EXIT_OK  # --dry-run
+        from mxprof.render.accuracy_sweep import render_terminal
     # Files first: a closed stdout (mxprof ... | head) must not lose a long run's results.
-    errors = _options.write_outputs(args, report, KIND)  # `--json -` on stdout
+    errors = _options.write_outputs(args, report, kind)  # `--json -` on stdout
     if args.json == "-":
         from rich.console import Console
-        render.render_terminal(report, console=Console(stderr=True))
+        render_terminal(report, console=Console(stderr=True))
     else:
-        render.render_terminal(report)
+        render_terminal(report)
+    if kind != "accuracy" and not args.load:
+        print(f"mxprof: results file: {report_log(report)}", file=sys.stderr)
     for e in errors:
         print(f"mxprof: error: {e}", file=sys.stderr)
     return EXIT_USAGE if errors else exit_status(report, args.min_top1)
+
+
+def report_log(sweep) -> str:
+    """The results file a sweep's notes name (its first note)."""
+    return next((n.split(": ", 1)[1] for n in sweep.notes if n.startswith("results file:")),
+                "?")

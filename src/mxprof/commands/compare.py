@@ -17,6 +17,7 @@ import sys
 
 from mxprof.commands import _options
 from mxprof.commands._compare_output import display, write_outputs
+from mxprof.commands._hosts import add_cluster
 from mxprof.errors import EXIT_FAILED, EXIT_OK, EXIT_USAGE, UsageError, require_extra
 
 KIND = "compare"
@@ -59,14 +60,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     m.add_argument("--instances", type=_counts("--instances"), default=1, metavar="N|LIST",
                    help="throughput mode: split the CPUs into N bound instances run at once "
                         "and sum their images/s; a list (1,2,4) is a sweep axis")
-    c = p.add_argument_group("cluster (the `cluster` extra: Dask distributed)")
-    c.add_argument("--cluster", metavar="ADDRESS", default=None,
-                   help="run the cells on a Dask cluster: tcp://HOST:8786, tls://HOST:8786, or "
-                        "local (a scheduler and one worker per class on 127.0.0.1); one "
-                        "benchmark at a time per host; start hosts with `mxprof worker`")
-    c.add_argument("--classes", metavar="LIST", default=None,
-                   help="machine classes to run every cell on, e.g. xeon,epyc (default: every "
-                        "class the cluster has; with local: one worker per class)")
+    add_cluster(p, "the cells")
     _options.add_binding(p)
     # compare's --threads may be a list: a sweep axis like --batch-size (the report names the
     # fastest configuration per model and machine).
@@ -238,7 +232,7 @@ def _sweep(args):
     the axes, on this machine or on each machine class of the cluster; None for --dry-run."""
     import contextlib
 
-    from mxprof.commands._hosts import HostProgress
+    from mxprof.commands._hosts import HostProgress, open_cluster
     from mxprof.commands._progress import Progress
     from mxprof.jobs.compare import sweep
     if args.cluster:
@@ -256,9 +250,7 @@ def _sweep(args):
     with contextlib.ExitStack() as stack:
         executor = None
         if args.cluster:
-            from mxprof.cluster import DaskExecutor
-            classes = [c for c in (args.classes or "").replace(" ", "").split(",") if c]
-            executor = stack.enter_context(DaskExecutor(args.cluster, classes or None))
+            executor = open_cluster(args, stack, KIND)
             # Its total is the cells left to run, known once the classes are (their events).
             on_event = stack.enter_context(HostProgress(KIND, 0))
         else:

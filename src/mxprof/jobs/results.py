@@ -4,6 +4,8 @@ One Struct per file a command writes with `--json` (schema 1, mxprof.schema.SCHE
 - `ProfileResult`   `mxprof profile --json`  (mxprof.jobs.profile.report.build_report)
 - `FusionResult`    `mxprof fusion --json`   (mxprof.jobs.fusion.assemble)
 - `AccuracyFile`    `mxprof accuracy --json` (mxprof.jobs.accuracy.records.AccuracyReport)
+- `AccuracySweep`   `mxprof accuracy A B --json` (several models, --reference-set, --cluster)
+- `RunLine`         one line of the accuracy sweep's results file (`--results`, JSON lines)
 - `CompareFile`     `mxprof compare --json` (the CompareResult), whose rows are `CompareRow`
 - `Int8Result`      `mxprof int8 --json`     (mxprof.jobs.int8.records)
 - `ResultsLine`     one line of the compare results log (`--results`, JSON lines)
@@ -34,6 +36,7 @@ from typing import Any
 
 from mxprof.files import LOADERS, decode_text, json_kind, read_input
 from mxprof.jobs.accuracy.records import AccuracyFile
+from mxprof.jobs.accuracy.sweep_records import AccuracySweep, RunLine
 from mxprof.jobs.ceilings import CeilingsResult
 from mxprof.jobs.compare.records import CompareFile, CompareRow, ResultsLine
 from mxprof.jobs.diff.records import DiffResult
@@ -47,6 +50,8 @@ FILES: dict[str, tuple[type, str]] = {
     "profile": (ProfileResult, "profile.schema.json"),
     "fusion": (FusionResult, "fusion.schema.json"),
     "accuracy": (AccuracyFile, "accuracy.schema.json"),
+    "accuracy-sweep": (AccuracySweep, "accuracy-sweep.schema.json"),
+    "accuracy-results-line": (RunLine, "accuracy-results-line.schema.json"),
     "compare": (CompareFile, "compare.schema.json"),
     "compare-row": (CompareRow, "compare-row.schema.json"),
     "compare-results-line": (ResultsLine, "compare-results-line.schema.json"),
@@ -103,8 +108,9 @@ def load(kind: str, path: str | Path) -> dict[str, Any]:
     except ValueError as e:
         raise ResultFileError(f"{name}: not an mxprof {kind} result: not JSON ({e})") from None
     found = json_kind(data)
-    if found is not None and found != kind and not (kind == "compare-results-line"
-                                                    and found == "compare-results"):
+    lines = {"compare-results-line": "compare-results",
+             "accuracy-results-line": "accuracy-results"}
+    if found is not None and found != kind and lines.get(kind) != found:
         loader = LOADERS.get(found)
         raise ResultFileError(f"{name}: not an mxprof {kind} result: it is an mxprof {found} "
                               "file" + (f"; {loader} reads it" if loader else ""))

@@ -88,6 +88,10 @@ declare("accuracy",
         Format("markdown", ".md", _MARKDOWN, "mxprof.render.accuracy:write_markdown",
                stdout=False),
         Format("html", ".html", _HTML, "mxprof.render.html:write_page", stdout=False))
+# Several models (accuracy A B, --reference-set, --cluster): one table, no per-model page.
+declare("accuracy-sweep",
+        Format("markdown", ".md", _MARKDOWN, "mxprof.render.accuracy_sweep:write_markdown",
+               stdout=False))
 declare("compare",
         Format("markdown", ".md", _MARKDOWN, "mxprof.render.compare_text:write_markdown",
                stdout=False),

@@ -1,4 +1,6 @@
-"""Run the accuracy check: one worker process per configuration, then compare their outputs.
+"""Run the accuracy check: one worker process per configuration, then compare their outputs
+(what each worker is given: mxprof.jobs.accuracy.worker_inputs; the report from their
+outputs: mxprof.jobs.accuracy.assemble).
 
 Configurations (each in a fresh process, environment set before libmxnet loads):
 - mkldnn-off    reference CPU kernels (MXNET_MKLDNN_ENABLED=0), hybridized: the reference.
@@ -27,12 +29,16 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import msgspec
-import numpy as np
 
 from mxprof.events import Note, OnEvent, ignore
 from mxprof.files import make_temp_dir
 from mxprof.host.environment import probe_onednn_version
 from mxprof.jobs.accuracy import metrics as metrics
+from mxprof.jobs.accuracy.assemble import (  # noqa: F401 - what callers import from here
+    assemble,
+    equivalence_summary,
+    random_inputs_text,
+)
 from mxprof.jobs.accuracy.configs import (  # noqa: F401 - what callers import from here
     FP32_CONFIGS,
     RNN_REFERENCE,
@@ -41,14 +47,12 @@ from mxprof.jobs.accuracy.configs import (  # noqa: F401 - what callers import f
     plan_configs,
     reference_for,
 )
-from mxprof.jobs.accuracy.records import (
-    REFERENCE,
-    AccuracyReport,
-    ConfigResult,
-    pooled_latency_stats,
+from mxprof.jobs.accuracy.records import AccuracyReport
+from mxprof.jobs.accuracy.worker_inputs import (  # noqa: F401 - calibration_account: callers'
+    calibration_account,
+    first_specs,
+    inputs_spec,
 )
-from mxprof.mx.inputs import random_arrays
-from mxprof.mx.models import ModelSpec
 from mxprof.workers.executor import Executor, LocalExecutor, renumbered
 from mxprof.workers.process import worker_env as process_env
 from mxprof.workers.protocol import WorkerResult, WorkerSpec
@@ -78,10 +82,6 @@ def _cell(spec: dict, plan: ConfigPlan, openmp: tuple, timeout: float) -> Worker
 def _error(res: WorkerResult) -> str:
     """What a failed configuration says: the protocol's one line, then a crash's stderr tail."""
     return f"{res.error}" + (f"\n{res.detail}" if res.detail else "")
-
-
-def _load_outputs(out_dir: Path, count: int) -> list[np.ndarray]:
-    return [np.load(out_dir / f"output_{i}.npy", mmap_mode="r") for i in range(count)]
 
 
 def run_accuracy(model: dict, plans: list[ConfigPlan], *, inputs: dict, batch_size: int,
@@ -161,21 +161,6 @@ class _How:
         return out
 
 
-def calibration_account(source: str, requested: int, batch_size: int) -> dict:
-    """What INT8 calibration really sees: mxprof.mx.quantize batches the N examples by
-    min(batch, N) and drops a last partial batch (last_batch_handle='discard', so padded
-    repeats do not skew the thresholds)."""
-    batch = min(batch_size, requested)
-    used = (requested // batch) * batch
-    account = {"source": source, "count": used, "requested": requested, "batch": batch}
-    if used < requested:
-        account["source"] = (f"{source}: {used} of {requested} used in batches of {batch}, the "
-                             f"last partial batch of {requested - used} dropped")
-    else:
-        account["source"] = f"{source}: all {used} used in batches of {batch}"
-    return account
-
-
 def busy_machine_note(machine) -> str | None:
     """The one busy-machine rule (`mxprof.cpu.load`): latencies and speedups are then biased;
     accuracy and equivalence figures are not."""
@@ -184,51 +169,10 @@ def busy_machine_note(machine) -> str | None:
     return f"{machine.warning()}; accuracy and equivalence figures are unaffected"
 
 
-def _inputs_spec(work: Path, model: dict, plans, inputs: dict, base_spec: dict,
-                 calib_count: int) -> dict | None:
-    """Write the random inputs (and calibration set) the workers read, or point them at the
-    data set; the calibration account (None without INT8)."""
-    int8 = any(p.kind == "int8" for p in plans)
-    if inputs["kind"] != "random":
-        base_spec["data"] = {"path": inputs["path"], "preprocess": inputs["preprocess"],
-                             "limit": inputs.get("limit")}
-        return calibration_account(
-            f"first {calib_count} records of {inputs['path']} (also part of the evaluation "
-            "set)", calib_count, base_spec["batch_size"]) if int8 else None
-    # One way to draw inputs in every job: each input's dtype and range (mxprof.mx.inputs).
-    specs = ModelSpec.from_dict(model).input_specs
-    seed = inputs.get("seed", 0)
-    base_spec["inputs_npy"] = []
-    for i, array in enumerate(random_arrays(specs, inputs["count"], seed=seed)):
-        np.save(work / f"inputs_{i}.npy", array)
-        base_spec["inputs_npy"].append(str(work / f"inputs_{i}.npy"))
-    if not int8:
-        return None
-    np.save(work / "calib.npy", random_arrays(specs, calib_count, seed=seed + 1)[0])
-    return calibration_account(f"random inputs ({random_inputs_text(model)})", calib_count,
-                               base_spec["batch_size"])
-
-
-def _first_specs(work: Path, model: dict, plans, inputs: dict, base_spec: dict,
-                 calib_count: int) -> dict[str, dict]:
-    """Each configuration's first worker spec (the one that evaluates the inputs)."""
-    out = {}
-    for plan in plans:
-        spec = {**base_spec, "model": model, "out_dir": str(work / plan.name),
-                "config": {"name": plan.name, "kind": plan.kind, "calib_mode": plan.calib_mode}}
-        if plan.kind == "int8" and plan.calib_mode != "none":
-            spec["calib"] = ({"npy": str(work / "calib.npy")} if inputs["kind"] == "random"
-                             else {"count": calib_count, "start": 0})
-        if plan.name == REFERENCE and not model.get("params_path"):
-            spec["save_params"] = str(work / "weights.params")
-        out[plan.name] = spec
-    return out
-
-
 def _run(work, model, plans, inputs, base_spec, calib_count, tolerance,
          how: _How) -> AccuracyReport:
-    calibration = _inputs_spec(work, model, plans, inputs, base_spec, calib_count)
-    specs = _first_specs(work, model, plans, inputs, base_spec, calib_count)
+    calibration = inputs_spec(work, model, plans, inputs, base_spec, calib_count)
+    specs = first_specs(work, model, plans, inputs, base_spec, calib_count)
     # The reference first, alone: when it saved the weights, every other configuration
     # loads them, so all see identical weights (a failed reference leaves them as they were).
     ref, rest = plans[0], plans[1:]
@@ -251,11 +195,11 @@ def _run(work, model, plans, inputs, base_spec, calib_count, tolerance,
         stopped = next((p.name for p in plans if p.name not in first), None)
         if stopped is not None:
             errors[stopped] = "interrupted"
-        how.on_partial(_assemble(work, model, plans, inputs, results, errors, tolerance,
-                                 calibration, samples))
+        how.on_partial(assemble(work, model, plans, inputs, results, errors, tolerance,
+                                calibration, samples))
         raise
-    report = _assemble(work, model, plans, inputs, results, errors, tolerance, calibration,
-                       samples)
+    report = assemble(work, model, plans, inputs, results, errors, tolerance, calibration,
+                      samples)
     if failures:
         report = msgspec.structs.replace(report, notes=(*report.notes, *failures))
     if results and not report.environment.get("onednn_version") and any(p.mkldnn for p in plans):
@@ -297,90 +241,6 @@ def _more_timing(work, plans, specs, model_used, samples, how: _How) -> list[str
     return failures
 
 
-def _assemble(work, model, plans, inputs, results, errors, tolerance,
-              calibration, samples) -> AccuracyReport:
-    ref = results.get(REFERENCE)
-    ref_out = _load_outputs(work / REFERENCE, ref["outputs"]) if ref else None
-    outs = {n: _load_outputs(work / n, r["outputs"]) for n, r in results.items()}
-    # Labels from any configuration that ran (the same records in the same order in each):
-    # a failed or timed-out reference must not take labelled top-1/top-5 with it.
-    labelled = next((n for n, r in results.items() if r["labels"]), None)
-    labels = np.load(work / labelled / "labels.npy") if labelled else None
-    configs, comparisons = [], []
-    for plan in plans:
-        r = results.get(plan.name)
-        if r is None:
-            err = errors.get(plan.name) or "not run"
-            configs.append(ConfigResult(plan.name, plan.kind, plan.mkldnn, plan.calib_mode,
-                                        ok=False, error=err))
-            continue
-        config, cmp = _config_result(plan, outs[plan.name], ref_out, labels, tolerance,
-                                     samples[plan.name])
-        configs.append(config)
-        if cmp is not None and plan.name != REFERENCE:
-            comparisons.append(cmp)
-    # The pairs the issue names beside "vs reference": fused vs unfused, INT8 vs FP32 fused.
-    pairs = [("mkldnn-fused", "mkldnn")]
-    pairs += [(p.name, "mkldnn-fused") for p in plans if p.kind == "int8"]
-    for a, b in pairs:
-        if a in outs and b in outs:
-            comparisons.append(metrics.compare_outputs(a, outs[a], b, outs[b], tolerance))
-    any_result = ref or next(iter(results.values()), None)
-    weights = any_result["weights"] if any_result else None
-    notes = _input_notes(weights, inputs, model)
-    count = len(next(iter(outs.values()))[0]) if outs else inputs.get("count", 0)
-    env = dict(any_result["environment"]) if any_result else {}
-    binding = any_result.get("binding") if any_result else None
-    if binding:
-        env["binding"] = binding
-        notes += [f"binding: {w}" for w in binding.get("warnings", ())]
-    return AccuracyReport(
-        model={k: v for k, v in model.items() if v is not None},
-        param_count=any_result["param_count"] if any_result else None, weights=weights,
-        inputs={**inputs, "count": count, "labelled": labels is not None},
-        tolerance=tolerance, configs=tuple(configs), comparisons=tuple(comparisons),
-        calibration=calibration,
-        environment=env, notes=tuple(notes),
-        reference_note=ref.get("reference_note") if ref else None)
-
-
-def _config_result(plan, outs, ref_out, labels, tolerance, per_process_ms):
-    """(ConfigResult, its Comparison with the reference or None) of one configuration that ran:
-    labelled top-1/top-5, differences and agreement with the reference, latency over its
-    timing processes (`per_process_ms`: per-call ms, one list per process)."""
-    fields: dict = {}
-    if labels is not None and metrics.is_classifier_output(outs[0]):
-        fields["top1"] = metrics.topk_accuracy(outs[0], labels, 1)
-        fields["top5"] = metrics.topk_accuracy(outs[0], labels, 5)
-    cmp = None
-    if ref_out is not None:
-        cmp = metrics.compare_outputs(plan.name, outs, REFERENCE, ref_out, tolerance)
-        fields.update(max_abs_diff=cmp.max_abs_diff, max_rel_diff=cmp.max_rel_diff,
-                      top1_agreement=cmp.top1_agreement, top5_agreement=cmp.top5_agreement,
-                      within_tolerance=None if plan.kind == "int8" else cmp.within_tolerance)
-    groups = [p for p in per_process_ms if len(p)]
-    return ConfigResult(plan.name, plan.kind, plan.mkldnn, plan.calib_mode, ok=True,
-                        latency=pooled_latency_stats(groups),
-                        samples_ms=tuple(v for p in groups for v in p), **fields), cmp
-
-
-def _input_notes(weights: str | None, inputs: dict, model: dict) -> list[str]:
-    notes = []
-    if weights == "random":
-        notes.append("weights are random (no --params, no local pretrained file): labelled "
-                     "top-1/top-5 are meaningless here; only equivalence between "
-                     "configurations is checked")
-    if inputs["kind"] == "random":
-        notes.append(f"inputs are random ({random_inputs_text(model)}): agreement and error "
-                     "figures hold for these inputs; pass --data for labelled accuracy")
-    return notes
-
-
-def random_inputs_text(model: dict) -> str:
-    """What the random inputs are, per input: `data:N,3,224,224:float32 image`."""
-    return "; ".join(i.short() for i in ModelSpec.from_dict(model).input_specs)
-
-
 def quick_equivalence(model: dict, *, num_inputs: int = 8, batch_size: int = 8,
                       threads: int | None = None, int8: bool = False,
                       timeout: float = 600.0) -> AccuracyReport:
@@ -396,23 +256,3 @@ def quick_equivalence(model: dict, *, num_inputs: int = 8, batch_size: int = 8,
                         tolerance=metrics.Tolerance(), threads=threads, timeout=timeout)
 
 
-def equivalence_summary(report: AccuracyReport) -> list[str]:
-    """One line per configuration against the reference, for other commands' reports."""
-    lines = []
-    for c in report.configs:
-        if c.name == REFERENCE:
-            continue
-        if not c.ok:
-            lines.append(f"{c.name} vs {REFERENCE}: failed ({c.error})")
-            continue
-        verdict = {True: "within tolerance", False: "OUTSIDE tolerance",
-                   None: "INT8, judged by agreement"}[c.within_tolerance]
-        agree = "-" if c.top1_agreement is None else f"{c.top1_agreement:.3f}"
-        comp = next((m for m in report.comparisons if m.config == c.name), None)
-        reason = metrics.not_meaningful(comp) if comp is not None else None
-        if reason:
-            verdict = reason
-        lines.append(f"{c.name} vs {REFERENCE}: max abs diff {c.max_abs_diff:.2e}, max rel diff "
-                     f"{c.max_rel_diff:.2e}, top-1 agreement {agree} over "
-                     f"{report.inputs.get('count')} inputs, {verdict}")
-    return lines

@@ -26,8 +26,13 @@ from pathlib import Path
 from typing import Any
 
 from mxprof.events import OnEvent
-from mxprof.jobs.compare.matrix import PlannedRun, machine_label, machine_of, make_record, run_key
-from mxprof.jobs.compare.results_log import reuse_fingerprint
+from mxprof.jobs.compare.matrix import PlannedRun, make_record, run_key
+from mxprof.jobs.sweeps import (  # noqa: F401 - class_label: what compare's rows import here
+    class_label,
+    environment_of,
+    host_prints,
+    machine_of,
+)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -42,19 +47,6 @@ class ClassRun:
         return f"{self.run.label} on {self.machine_class}"
 
 
-def class_label(machine_class: str, machine: dict[str, Any]) -> str:
-    """'xeon (Xeon Platinum 8375C, 36 CPUs)': a column group is a class, not one host."""
-    return f"{machine_class} ({machine_label(machine).split(' (', 1)[-1]}"
-
-
-def environment_of(fingerprint: dict[str, Any], machine_class: str,
-                   wait_policy: str | None = None) -> dict[str, Any]:
-    env = {**reuse_fingerprint(fingerprint), "machine_class": machine_class}
-    if wait_policy and wait_policy != "auto":
-        env["wait_policy"] = wait_policy
-    return env
-
-
 def rekey(run: PlannedRun, fingerprint: dict[str, Any], machine_class: str,
           wait_policy: str | None = None) -> PlannedRun:
     """The run as the host with `fingerprint` runs it: its machine and key."""
@@ -65,17 +57,13 @@ def rekey(run: PlannedRun, fingerprint: dict[str, Any], machine_class: str,
     return dataclasses.replace(run, key=key, base_key=base, machine=machine)
 
 
-def _prints(executor, machine_class: str) -> list[dict[str, Any]]:
-    return [h["fingerprint"] for h in executor.hosts(machine_class) if h.get("fingerprint")]
-
-
 def todo(planned: Sequence[PlannedRun], executor, done: set[str],
          wait_policy: str | None = None) -> tuple[list[ClassRun], list[PlannedRun]]:
     """(the runs still to do, per class; the finished ones, keyed by the host that ran them)."""
     out: list[ClassRun] = []
     finished: list[PlannedRun] = []
     for cls in executor.classes:
-        prints = _prints(executor, cls)
+        prints = host_prints(executor, cls)
         for run in planned:
             keyed = [rekey(run, fp, cls, wait_policy) for fp in prints]
             hit = next((k for k in keyed if k.key in done), None)

@@ -25,6 +25,7 @@ from typing import Any
 from mxprof.host.builds import Build
 from mxprof.jobs.compare.results_log import KIND
 from mxprof.jobs.profile.spec import Protocol, RunResult, RunSpec
+from mxprof.jobs.sweeps import machine_label, machine_of  # noqa: F401 - re-exported
 from mxprof.mx.models import ModelSpec
 from mxprof.schema import SCHEMA
 
@@ -114,18 +115,6 @@ class PlannedRun:
         proc = f" #{self.process + 1}" if self.process else ""
         return (f"{self.spec.model.name} bs={self.spec.batch_size} {self.spec.config} "
                 f"[{self.build.name}]{inst}{proc}")
-
-
-def machine_of(env: dict[str, Any]) -> dict[str, Any]:
-    """The part of an environment fingerprint that names the machine."""
-    return {"hostname": env.get("hostname"), "cpu_model": env.get("cpu_model"),
-            "logical_cpus": env.get("logical_cpus")}
-
-
-def machine_label(machine: dict[str, Any]) -> str:
-    cpu = (machine.get("cpu_model") or "?").replace("(R)", "").replace("(TM)", "")
-    cpu = " ".join(w for w in cpu.split() if w not in ("CPU", "Intel", "AMD", "Processor"))
-    return f"{machine.get('hostname') or '?'} ({cpu}, {machine.get('logical_cpus') or '?'} CPUs)"
 
 
 def run_key(spec: RunSpec, build: Build, machine: dict[str, Any],

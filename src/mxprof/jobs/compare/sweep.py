@@ -26,6 +26,7 @@ from mxprof.events import Note, OnEvent, ignore
 from mxprof.files import temp_dir
 from mxprof.jobs.compare import job
 from mxprof.jobs.compare.records import CompareResult
+from mxprof.jobs.sweeps import cluster_notes
 
 
 @dataclasses.dataclass
@@ -133,16 +134,3 @@ def _on_cluster(plan: SweepPlan, on_event: OnEvent, executor) -> CompareResult:
                "the host (mxprof default)") if not isinstance(first.threads, int) else \
         f"OpenMP threads: {first.threads} (--threads)"
     return _result([log], keys, [*notes, threads])
-
-
-def cluster_notes(executor, finished) -> list[str]:
-    """The cluster, its hosts with how each keeps the Dask worker off the benchmark CPUs, the
-    dashboard link, and what the results file already held."""
-    hosts = [f"host {d['machine_class']}: {d['hostname']} ({a}), {d['hygiene']['how']}"
-             for a, d in sorted(executor.workers.items())
-             if d["machine_class"] in executor.classes]
-    link = executor.dashboard_link
-    return [f"cluster {executor.address}: classes {', '.join(executor.classes)}", *hosts,
-            *([f"Dask dashboard: {link}"] if link else []),
-            *([f"reused {len(finished)} run(s) from the results file (same host fingerprint "
-               "and class; --fresh runs them again)"] if finished else [])]
