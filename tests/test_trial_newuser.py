@@ -4,11 +4,17 @@ commands: the protocol footer of the profile report, and `mxprof bind`'s CPUs.""
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 from pathlib import Path
+
+import pytest
 
 from mxprof.render.tables import summary_table
 
 FIXTURES = Path(__file__).parent / "fixtures" / "results"
+CHILD_ENV = {**os.environ, "PYTHONPATH": os.pathsep.join(p for p in sys.path if p)}
 
 
 def test_the_footer_counts_the_calls_of_every_process_not_the_first_ones():
@@ -21,3 +27,25 @@ def test_the_footer_counts_the_calls_of_every_process_not_the_first_ones():
     assert f"then {min(counts)}-{max(counts)} timed calls per process" in foot
     assert f"{sum(report['latency_ms']['n_per_process'])} in 2 processes with MKL-DNN" in foot
     assert "as many as fill 0.5 s, at least 10" in foot
+
+
+def _bind(*args: str, cpus: set[int]) -> subprocess.CompletedProcess:
+    """`mxprof bind ARGS` started as `taskset -c CPUS` would start it."""
+    return subprocess.run([sys.executable, "-m", "mxprof", "bind", *args], capture_output=True,
+                          text=True, env=CHILD_ENV, timeout=120,
+                          preexec_fn=lambda: os.sched_setaffinity(0, cpus))
+
+
+@pytest.mark.skipif(len(os.sched_getaffinity(0)) < 2, reason="needs two CPUs to restrict to one")
+def test_bind_stays_inside_the_cpus_taskset_left_it():
+    first = min(os.sched_getaffinity(0))
+    other = max(os.sched_getaffinity(0))
+    # No --cores: the command runs on the CPUs mxprof itself may use, not every online CPU.
+    proc = _bind("--", "grep", "Cpus_allowed_list", "/proc/self/status", cpus={first})
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.split()[-1] == str(first)
+    # --cores outside them: refused before anything runs, as `profile --cores` refuses it.
+    proc = _bind("--cores", str(other), "--", "true", cpus={first})
+    assert proc.returncode == 2
+    assert (f"mxprof: error: --cores {other}: CPUs {other} are not available to this process "
+            f"(allowed: {first})") in proc.stderr
