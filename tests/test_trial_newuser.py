@@ -49,3 +49,20 @@ def test_bind_stays_inside_the_cpus_taskset_left_it():
     assert proc.returncode == 2
     assert (f"mxprof: error: --cores {other}: CPUs {other} are not available to this process "
             f"(allowed: {first})") in proc.stderr
+
+
+def test_diff_against_an_interrupted_profile_lists_no_layer_as_fused_away(tmp_path):
+    # What Ctrl-C after the timing workers leaves (seen here: `profile ... --json b.json`
+    # interrupted during worker 4 of 8): a partial file, complete false, no layers, no findings.
+    # diff used to list every layer of A as "A only (fused away or removed)".
+    from mxprof.jobs import diff
+    a = FIXTURES / "profile.json"
+    partial = json.loads(a.read_text())
+    partial.update(complete=False, layers=None, findings=None, roofline=None)
+    b = tmp_path / "b.json"
+    b.write_text(json.dumps(partial))
+    result = diff.run(diff.plan(diff.Options(a=str(a), b=str(b))))
+    assert result.only_a == [] and result.only_b == []
+    assert result.findings == []
+    assert any("is an incomplete profile" in n and n.startswith("B (") for n in result.notes)
+    assert any("has no per-layer times" in n for n in result.notes)
