@@ -10,7 +10,9 @@ import sys
 from pathlib import Path
 
 import pytest
+from tests.conftest import run_cli
 
+import mxprof
 from mxprof.render.tables import summary_table
 
 FIXTURES = Path(__file__).parent / "fixtures" / "results"
@@ -66,3 +68,44 @@ def test_diff_against_an_interrupted_profile_lists_no_layer_as_fused_away(tmp_pa
     assert result.findings == []
     assert any("is an incomplete profile" in n and n.startswith("B (") for n in result.notes)
     assert any("has no per-layer times" in n for n in result.notes)
+
+
+def _without(tmp_path: Path, *modules: str) -> dict[str, str]:
+    """An environment in which `modules` cannot be imported (as in a venv without the extra)."""
+    site = tmp_path / "site"
+    site.mkdir(exist_ok=True)
+    (site / "sitecustomize.py").write_text(
+        "import sys\n" + "".join(f"sys.modules[{m!r}] = None\n" for m in modules))
+    src = str(Path(mxprof.__file__).resolve().parents[1])
+    return {"PYTHONPATH": f"{site}{os.pathsep}{src}"}
+
+
+@pytest.mark.parametrize("args, message", [
+    # These ended in a Python traceback with exit status 1 (README: "A command that needs a
+    # missing extra says so and exits 2").
+    (("models", "--no-count"), "`mxprof models` needs MXNet: pip install 'mxprof[mxnet]'"),
+    (("ceilings", "--refresh"), "`mxprof ceilings` needs MXNet: pip install 'mxprof[mxnet]'"),
+    (("profile", "--load", str(FIXTURES / "profile.json"), "--html", "{tmp}/p.html"),
+     "`mxprof profile --html` needs matplotlib: pip install 'mxprof[plot]'"),
+    (("diff", str(FIXTURES / "profile.json"), str(FIXTURES / "profile.json"), "--html",
+      "{tmp}/d.html"), "`mxprof diff --html` needs matplotlib: pip install 'mxprof[plot]'"),
+])
+def test_a_missing_extra_is_a_usage_error_not_a_traceback(tmp_path, args, message):
+    env = _without(tmp_path, "mxnet", "gluoncv", "matplotlib")
+    proc = run_cli(*(a.format(tmp=tmp_path) for a in args), env=env, timeout=120)
+    assert proc.returncode == 2, proc.stderr
+    assert f"mxprof: error: {message}" in proc.stderr
+    assert "Traceback" not in proc.stderr
+    assert not list(tmp_path.glob("*.html"))
+
+
+def test_models_lists_the_other_zoos_without_gluoncv(tmp_path):
+    env = _without(tmp_path, "gluoncv")
+    proc = run_cli("models", "--no-count", "--json", "-", env=env, timeout=300)
+    assert proc.returncode == 0, proc.stderr
+    sources = {m["source"] for m in json.loads(proc.stdout)["models"]}
+    assert sources == {"gluon", "mxprof"}
+    assert "GluonCV names not listed: pip install 'mxprof[gluoncv]'" in proc.stderr
+    asked = run_cli("models", "--source", "gluoncv", env=env, timeout=300)
+    assert asked.returncode == 2
+    assert "`mxprof models --source gluoncv` needs GluonCV" in asked.stderr

@@ -113,6 +113,14 @@ def _install_signal_handlers() -> None:
     signal.signal(signal.SIGINT, signal.default_int_handler)
 
 
+def _require_plot(args) -> None:
+    """Every --html page draws its charts with matplotlib (the `plot` extra): say so before
+    anything runs, not with a traceback once the measured report is being written."""
+    if getattr(args, "html", None):
+        from mxprof.errors import require_extra
+        require_extra(f"{args._module.rpartition('.')[2]} --html", "plot")
+
+
 def main(argv: list[str] | None = None) -> int:
     from mxprof.commands._outputs import legacy_json
     parser = build_parser()
@@ -128,6 +136,7 @@ def main(argv: list[str] | None = None) -> int:
     from mxprof.files import reap_stale
     reap_stale()  # the temporary folders of mxprof runs that were killed (SIGKILL) go now
     try:
+        _require_plot(args)
         return int(_load(args._module).run(args) or 0)
     except UsageError as exc:
         print(f"mxprof: error: {exc}", file=sys.stderr)
