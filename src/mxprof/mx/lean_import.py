@@ -30,7 +30,7 @@ def _importing_from(frame: FrameType | None, module: str) -> bool:
 
 
 class _RefuseSklearnToMXNet(importlib.abc.MetaPathFinder):
-    def find_spec(self, fullname, path, target=None):  # noqa: ARG002 - MetaPathFinder's API
+    def find_spec(self, fullname, path, target=None):  # path, target: MetaPathFinder's API
         if fullname.partition(".")[0] == "sklearn" and \
                 _importing_from(sys._getframe(1), _IMPORTER):
             raise ModuleNotFoundError(f"{fullname} is not imported for MXNet in mxprof workers "
