@@ -89,14 +89,17 @@ def _without(tmp_path: Path, *modules: str) -> dict[str, str]:
      "`mxprof profile --html` needs matplotlib: pip install 'mxprof[plot]'"),
     (("diff", str(FIXTURES / "profile.json"), str(FIXTURES / "profile.json"), "--html",
       "{tmp}/d.html"), "`mxprof diff --html` needs matplotlib: pip install 'mxprof[plot]'"),
+    # This one printed a warning, wrote nothing and exited 0.
+    (("profile", "--load", str(FIXTURES / "profile.json"), "--pyperf", "{tmp}/p.json"),
+     "`mxprof profile --pyperf` needs pyperf: pip install 'mxprof[pyperf]'"),
 ])
 def test_a_missing_extra_is_a_usage_error_not_a_traceback(tmp_path, args, message):
-    env = _without(tmp_path, "mxnet", "gluoncv", "matplotlib")
+    env = _without(tmp_path, "mxnet", "gluoncv", "matplotlib", "pyperf")
     proc = run_cli(*(a.format(tmp=tmp_path) for a in args), env=env, timeout=120)
     assert proc.returncode == 2, proc.stderr
     assert f"mxprof: error: {message}" in proc.stderr
     assert "Traceback" not in proc.stderr
-    assert not list(tmp_path.glob("*.html"))
+    assert not list(tmp_path.glob("p*.*")) and not list(tmp_path.glob("d.html"))
 
 
 def test_models_lists_the_other_zoos_without_gluoncv(tmp_path):
