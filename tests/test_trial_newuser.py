@@ -112,3 +112,16 @@ def test_models_lists_the_other_zoos_without_gluoncv(tmp_path):
     asked = run_cli("models", "--source", "gluoncv", env=env, timeout=300)
     assert asked.returncode == 2
     assert "`mxprof models --source gluoncv` needs GluonCV" in asked.stderr
+
+
+def test_the_throughput_column_has_its_interval():
+    # Every figure with its spread: the latency columns had their 95% interval, the img/s
+    # column the figure alone, though the file holds the batch time's interval.
+    report = json.loads((FIXTURES / "profile.json").read_text())
+    table = summary_table(report)
+    assert table.headers[-1].endswith("[95% CI]")
+    thr = report["throughput"]
+    per_s = 1000.0 * thr["batch_size"]
+    low, high = per_s / thr["batch_ms"]["ci95_high"], per_s / thr["batch_ms"]["ci95_low"]
+    cell = table.rows[-2][-1] if report.get("reference") else table.rows[-1][-1]
+    assert cell == f"{thr['images_per_s']:.1f} [{low:.1f}-{high:.1f}]"

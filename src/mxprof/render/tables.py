@@ -58,19 +58,32 @@ def _lat_cells(lat: dict[str, Any] | None) -> tuple[str, ...]:
             ci_cell(lat), str(lat["n"]))
 
 
+def _throughput_cell(thr: dict[str, Any] | None) -> str:
+    """'3386.6 [2959.2-4820.9]': images/s with the rates at the ends of the batch time's 95%
+    interval (as compare shows them); the figure alone for files without that interval."""
+    if not thr:
+        return "failed"
+    batch = thr.get("batch_ms") or {}
+    low, high = batch.get("ci95_low"), batch.get("ci95_high")
+    cell = fmt_ms(thr["images_per_s"], 1)
+    if not (low and high):
+        return cell
+    per_s = 1000.0 * thr["batch_size"]
+    return f"{cell} [{fmt_ms(per_s / high, 1)}-{fmt_ms(per_s / low, 1)}]"
+
+
 def summary_table(report: dict[str, Any]) -> Table:
     ref = report.get("reference")
     thr = report.get("throughput")
     bs = thr["batch_size"] if thr else report["protocol"].get("batch_size")
     headers = ("", "median ms", "p90 ms", "p99 ms", "stdev ms", "95% CI ms", "n",
-               f"img/s bs={bs}")
+               f"img/s bs={bs} [95% CI]")
     rows = []
     if ref is not None:
-        rt = ref.get("throughput")
         rows.append(("w/o MKL-DNN", *_lat_cells(ref.get("latency_ms")),
-                     fmt_ms(rt["images_per_s"], 1) if rt else "failed"))
+                     _throughput_cell(ref.get("throughput"))))
     rows.append(("w/ MKL-DNN", *_lat_cells(report.get("latency_ms")),
-                 fmt_ms(thr["images_per_s"], 1) if thr else "failed"))
+                 _throughput_cell(thr)))
     sp = (ref or {}).get("speedup") or {}
     if ref is not None:
         rows.append(("speedup", ratio_cell(sp.get("latency_ratio"), sp.get("latency")), "", "",
