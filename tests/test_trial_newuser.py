@@ -125,3 +125,14 @@ def test_the_throughput_column_has_its_interval():
     low, high = per_s / thr["batch_ms"]["ci95_high"], per_s / thr["batch_ms"]["ci95_low"]
     cell = table.rows[-2][-1] if report.get("reference") else table.rows[-1][-1]
     assert cell == f"{thr['images_per_s']:.1f} [{low:.1f}-{high:.1f}]"
+
+
+@pytest.mark.parametrize("kind", ["compare", "profile"])
+def test_merge_names_a_result_file_of_another_kind(kind):
+    # `merge compare.json` (the --json result, not the --results lines) used to say
+    # "unreadable line ignored (an interrupted write?)", as if the file were damaged.
+    path = FIXTURES / f"{kind}.json"
+    proc = run_cli("merge", str(path), timeout=120)
+    assert proc.returncode == 2
+    assert f"it is an mxprof {kind} file (a --json result)" in proc.stderr
+    assert "interrupted write" not in proc.stderr
