@@ -136,3 +136,13 @@ def test_merge_names_a_result_file_of_another_kind(kind):
     assert proc.returncode == 2
     assert f"it is an mxprof {kind} file (a --json result)" in proc.stderr
     assert "interrupted write" not in proc.stderr
+
+
+def test_two_outputs_to_one_file_are_refused(tmp_path):
+    # `--json r.x --markdown r.x` wrote both, the Markdown over the JSON, and exited 0.
+    out = tmp_path / "r.x"
+    proc = run_cli("profile", "--load", str(FIXTURES / "profile.json"), "--json", str(out),
+                   "--markdown", f"{tmp_path}/./r.x", timeout=120)
+    assert proc.returncode == 2
+    assert f"mxprof: error: --markdown {tmp_path}/./r.x: --json writes that file too" in proc.stderr
+    assert not out.exists()

@@ -105,6 +105,9 @@ def check_outputs(args, kind: str | tuple[str, ...] = ("json", "markdown", "csv"
     UsageError (exit 2) naming the option."""
     from mxprof.files import OutputFileError, check_replace
     force = bool(getattr(args, "force", False))
+    # Two formats to one file: the last writer won and the other report was lost, exit 0
+    # (`--json r.x --markdown r.x` left Markdown only).
+    taken: dict[str, str] = {}
     for f in _formats(kind):
         path = getattr(args, f.name, None)
         if not path:
@@ -114,6 +117,10 @@ def check_outputs(args, kind: str | tuple[str, ...] = ("json", "markdown", "csv"
             if not f.stdout:
                 raise UsageError(f"{flag} -: this format cannot go to stdout; give a file name")
             continue
+        same = taken.setdefault(os.path.realpath(path), flag)
+        if same != flag:
+            raise UsageError(f"{flag} {path}: {same} writes that file too; give each output "
+                             "its own file")
         try:
             check_replace(flag, path, f.name,
                           _FORMAT_KIND.get(f.name, kind if isinstance(kind, str) else None),
