@@ -146,3 +146,21 @@ def test_two_outputs_to_one_file_are_refused(tmp_path):
     assert proc.returncode == 2
     assert f"mxprof: error: --markdown {tmp_path}/./r.x: --json writes that file too" in proc.stderr
     assert not out.exists()
+
+
+def test_the_layer_table_gives_each_layer_its_interval_and_protocol():
+    # "ms/iter" was a bare median: no spread, and not how many iterations in how many processes.
+    from mxprof.render.tables import layer_table
+    from mxprof.timing.pooled import pooled_stats
+    report = json.loads((FIXTURES / "profile.json").read_text())
+    rows = [dict(r) for r in report["layers"]]
+    # The fixture predates per-iteration samples: give two layers real-looking ones (ms).
+    rows[0]["samples_ms"] = [[0.30, 0.31, 0.29, 0.33], [0.35, 0.34, 0.36]]
+    rows[1]["samples_ms"] = [[9.0, 9.5, 8.7, 9.2], [9.9, 10.1, 9.4]]
+    rows[0]["ms"], rows[1]["ms"] = 0.33, 9.3
+    table = layer_table({"layers": rows}, "t")
+    assert table.headers[3] == "95% CI"
+    first = pooled_stats(rows[1]["samples_ms"])
+    assert table.rows[0][3] == f"{first.ci95_low:.3f}-{first.ci95_high:.3f}"
+    assert "median of 3-4 iterations per process in 2 process(es)" in table.footnote
+    assert all(r[3] == "-" for r in table.rows[2:])  # no samples: no interval claimed

@@ -219,11 +219,19 @@ def layer_table(section: dict[str, Any], title: str) -> Table | None:
     if not rows:
         return None
     top = sorted(rows, key=lambda r: r["ms"] or 0.0, reverse=True)[:TOP_LAYERS]
-    body = tuple((r["name"] or "?", r["op"] or "?", fmt_ms(r["ms"], 3),
+    spread = [_layer_interval(r) for r in top]
+    body = tuple((r["name"] or "?", r["op"] or "?", fmt_ms(r["ms"], 3), cell,
                   "x".join(map(str, r["output_shape"])) if r.get("output_shape") else "-")
-                 for r in top)
+                 for r, (cell, _) in zip(top, spread))
     cov = section.get("coverage")
     foot = f"top {len(top)} of {len(rows)} layers ({section.get('layers_method') or '?'})"
+    counts = [c for _, c in spread if c]
+    if counts:
+        calls = sorted({n for c in counts for n in c})
+        span = f"{calls[0]}" if len(calls) == 1 else f"{calls[0]}-{calls[-1]}"
+        foot += (f"; ms/iter: median of {span} iterations per process in "
+                 f"{max(len(c) for c in counts)} process(es), 95% CI by hierarchical "
+                 "bootstrap over processes, then iterations")
     if cov and cov["overhead_ms"] < 0:  # flagged, never printed as a negative cost
         foot += f"; implausible: {cov.get('implausible') or 'layers exceed the latency'}"
     elif cov:
@@ -236,7 +244,21 @@ def layer_table(section: dict[str, Any], title: str) -> Table | None:
                      f"(per-layer collection costs "
                      f"{fmt_ratio(cov['layer_pass_latency_ms'] / cov['latency_ms'])}: one "
                      "hooked process against the timing pass, no interval)")
-    return Table(title, ("layer", "op", "ms/iter", "output"), body, foot)
+    return Table(title, ("layer", "op", "ms/iter", "95% CI", "output"), body, foot)
+
+
+def _layer_interval(row: dict[str, Any]) -> tuple[str, list[int] | None]:
+    """('0.036-0.041', [20, 20]): the 95% interval of a layer's median ms per iteration from
+    its per-process iteration samples, and the iterations of each process; ('-', None) for
+    files written before layers kept their samples. The ms column had no spread at all."""
+    from mxprof.timing.pooled import pooled_stats
+    groups = [g for g in row.get("samples_ms") or () if g]
+    stats = pooled_stats(groups) if groups else None
+    if stats is None:
+        return "-", None
+    # The samples are ms already: the record's own fields, not to_dict's ns -> ms scaling.
+    return (ci_cell({"ci95_low": stats.ci95_low, "ci95_high": stats.ci95_high}, 3),
+            [len(g) for g in groups])
 
 
 def primitive_table(report: dict[str, Any]) -> Table | None:
