@@ -64,13 +64,20 @@ def read_lines(path: str | os.PathLike, *, stream: bool = True
 def _other_result_kind(path: Path) -> str | None:
     """'it is an mxprof profile file (a --json result)' when the whole file is another mxprof
     result: a `compare --json` or `profile --json` given to merge was reported as an
-    'unreadable line ... (an interrupted write?)', as if a results file had been damaged."""
-    from mxprof.jobs.results import kind_of_file
+    'unreadable line ... (an interrupted write?)', as if a results file had been damaged.
+    (Its `kind` field only: mxprof.jobs.results, which knows every kind, sits above jobs/.)"""
     try:
-        if path.stat().st_size > 512 * 2**20 or not path.is_file():
+        if not path.is_file() or path.stat().st_size > 512 * 2**20:
             return None  # a FIFO is read once; a huge file is no --json result
-        kind = kind_of_file(json.loads(path.read_bytes()))
-    except (OSError, ValueError, ResultFileError):
+        data = json.loads(path.read_bytes())
+    except (OSError, ValueError):
+        return None
+    if not isinstance(data, dict):
+        return None
+    kind = data.get("kind")
+    if not kind and "latency_ms" in data and "model" in data:
+        kind = "profile"  # written before every result carried its kind
+    if not isinstance(kind, str) or not kind or kind == KIND:
         return None
     return f"it is an mxprof {kind.removeprefix('mxprof-')} file (a --json result)"
 
