@@ -55,31 +55,9 @@ def read_lines(path: str | os.PathLike, *, stream: bool = True
     except InputFileError as exc:
         raise ResultsFileError(str(exc)) from None
     if not records and any("truncated last line" not in w for w in warnings):
-        why = _other_result_kind(path) or warnings[0]
-        raise ResultsFileError(f"{path} holds no mxprof compare records ({why}); "
+        raise ResultsFileError(f"{path} holds no mxprof compare records ({warnings[0]}); "
                                "give the file written by `compare --results`")
     return records, warnings
-
-
-def _other_result_kind(path: Path) -> str | None:
-    """'it is an mxprof profile file (a --json result)' when the whole file is another mxprof
-    result: a `compare --json` or `profile --json` given to merge was reported as an
-    'unreadable line ... (an interrupted write?)', as if a results file had been damaged.
-    (Its `kind` field only: mxprof.jobs.results, which knows every kind, sits above jobs/.)"""
-    try:
-        if not path.is_file() or path.stat().st_size > 512 * 2**20:
-            return None  # a FIFO is read once; a huge file is no --json result
-        data = json.loads(path.read_bytes())
-    except (OSError, ValueError):
-        return None
-    if not isinstance(data, dict):
-        return None
-    kind = data.get("kind")
-    if not kind and "latency_ms" in data and "model" in data:
-        kind = "profile"  # written before every result carried its kind
-    if not isinstance(kind, str) or not kind or kind == KIND:
-        return None
-    return f"it is an mxprof {kind.removeprefix('mxprof-')} file (a --json result)"
 
 
 def _read_line(path: Path, number: int, raw: bytes, records: list[dict[str, Any]],
