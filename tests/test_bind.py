@@ -357,9 +357,9 @@ def test_busy_warning_only_when_the_bound_cpus_are_shared():
 
 
 @pytest.mark.parametrize(("args", "message"), [
-    (["--cores", "99"], "--cores: CPU 99 not online: this machine has CPUs"),
-    (["--cores", "x"], "--cores: invalid CPU list 'x': 'x' is not a number"),
-    (["--cores", "3-1"], "--cores: invalid CPU list '3-1': range 3-1 runs backwards"),
+    (["--cores", "99"], "--cores 99: CPU 99 not online: this machine has CPUs"),
+    (["--cores", "x"], "--cores x: invalid CPU list 'x': 'x' is not a number"),
+    (["--cores", "3-1"], "--cores 3-1: invalid CPU list '3-1': range 3-1 runs backwards"),
     (["--membind", "5"], "--membind: NUMA node 5 does not exist: this machine has nodes"),
     (["--threads", "0"], "--threads must be at least 1"),
 ])

@@ -113,6 +113,17 @@ def _install_signal_handlers() -> None:
     signal.signal(signal.SIGINT, signal.default_int_handler)
 
 
+def _require_output_extras(args) -> None:
+    """Every --html page draws its charts with matplotlib (the `plot` extra), --pyperf writes
+    with pyperf's classes: say so before anything runs, not with a traceback (--html) or a
+    warning and exit status 0 (--pyperf) once the measured report is being written."""
+    from mxprof.errors import require_extra
+    command = args._module.rpartition(".")[2]
+    for flag, extra in (("html", "plot"), ("pyperf", "pyperf")):
+        if getattr(args, flag, None):
+            require_extra(f"{command} --{flag}", extra)
+
+
 def main(argv: list[str] | None = None) -> int:
     from mxprof.commands._outputs import legacy_json
     parser = build_parser()
@@ -128,6 +139,7 @@ def main(argv: list[str] | None = None) -> int:
     from mxprof.files import reap_stale
     reap_stale()  # the temporary folders of mxprof runs that were killed (SIGKILL) go now
     try:
+        _require_output_extras(args)
         return int(_load(args._module).run(args) or 0)
     except UsageError as exc:
         print(f"mxprof: error: {exc}", file=sys.stderr)

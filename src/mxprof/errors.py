@@ -47,7 +47,7 @@ class MissingExtraError(UsageError):
 
 # extra -> the module whose import proves it is installed.
 EXTRAS = {"mxnet": "mxnet", "gluoncv": "gluoncv", "opencv": "cv2", "plot": "matplotlib",
-          "cluster": "distributed"}
+          "cluster": "distributed", "pyperf": "pyperf"}
 
 
 def require_extra(command: str, extra: str) -> None:
@@ -66,7 +66,7 @@ def require_extra(command: str, extra: str) -> None:
     if found:
         return
     what = {"mxnet": "MXNet", "gluoncv": "GluonCV", "opencv": "OpenCV (cv2)",
-            "plot": "matplotlib", "cluster": "Dask distributed"}[extra]
+            "plot": "matplotlib", "cluster": "Dask distributed", "pyperf": "pyperf"}[extra]
     hint = ", or run inside the venv of your MXNet build" if extra == "mxnet" else ""
     raise MissingExtraError(f"`mxprof {command}` needs {what}: "
                             f"pip install 'mxprof[{extra}]'{hint}")

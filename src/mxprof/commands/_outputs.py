@@ -121,6 +121,7 @@ def check_outputs(args, kind: str | tuple[str, ...] = ("json", "markdown", "csv"
         except OutputFileError as exc:
             raise UsageError(str(exc)) from None
         check_output_path(flag, path)
+    distinct_files(args, kind)
 
 
 def write_outputs(args, result: Any, kind: str | tuple[str, ...]) -> list[str]:
@@ -163,3 +164,18 @@ def legacy_json(argv: list[str]) -> list[str]:
             out.extend(argv[i + 1:])
             break
     return out
+
+
+def distinct_files(args, kind: str | tuple[str, ...]) -> None:
+    """UsageError when two formats of `kind` name one file: the last writer won and the other
+    report was lost, with exit status 0 (`--json r.x --markdown r.x` left Markdown only)."""
+    taken: dict[str, str] = {}
+    for f in _formats(kind):
+        path = getattr(args, f.name, None)
+        if not path or path == "-":
+            continue
+        flag = f"--{f.name}"
+        same = taken.setdefault(os.path.realpath(path), flag)
+        if same != flag:
+            raise UsageError(f"{flag} {path}: {same} writes that file too; give each output "
+                             "its own file")

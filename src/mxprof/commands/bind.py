@@ -25,7 +25,8 @@ def add_arguments(parser) -> None:
                     "[--blocktime MS] [--pin-threads] [--dry-run] "
                     "-- CMD [ARG...]")
     parser.add_argument("--cores", metavar="LIST",
-                        help="logical CPUs to run on, e.g. 0-17 or 0-17,36-53 (default: all online)")
+                        help="logical CPUs to run on, e.g. 0-17 or 0-17,36-53 (default: the CPUs this "
+                             "process may use, as `taskset` left them)")
     parser.add_argument("--cpus", dest="cores", help=argparse.SUPPRESS)  # old spelling
     parser.add_argument("--membind", metavar="NODES",
                         help="allocate memory only on these NUMA nodes, e.g. 0 (default: not bound)")
@@ -40,8 +41,9 @@ def add_arguments(parser) -> None:
     parser.add_argument("--wait-policy", choices=("auto", "active", "passive"), default="auto",
                         help="how OpenMP threads wait between parallel regions: active spins a "
                              "bounded while (faster when the CPUs are idle), passive sleeps at "
-                             "once (faster when other processes share them); auto picks from the "
-                             "load average (default: auto)")
+                             "once (faster when other processes share them); auto spins only when "
+                             "other processes took at most 10%% of the bound CPUs' time over the "
+                             "last 0.5 s (default: auto)")
     parser.add_argument("--blocktime", type=int, default=1, metavar="MS",
                         help="Intel OpenMP's spin before sleeping (KMP_BLOCKTIME) with an active "
                              "wait policy, in ms (default: 1)")
@@ -119,7 +121,10 @@ def busy_warning(online: int, bound: int, threads: int, load: float) -> str | No
 
 def _checked(args):
     """(command, topology, cpus, nodes) from the arguments; UsageError naming what is wrong."""
+    import os
+
     from mxprof.cpu.binding import select_cpus, select_nodes
+    from mxprof.cpu.cpulist import format_cpu_list
     from mxprof.cpu.topology import read_topology
     from mxprof.errors import UsageError
 
@@ -131,10 +136,19 @@ def _checked(args):
     if args.blocktime < 0:
         raise UsageError(f"--blocktime must be >= 0 ms, got {args.blocktime}")
     topology = read_topology()
+    # Within this process's affinity, as every measuring command (mxprof.cpu.placement): a
+    # `taskset -c 0 mxprof bind -- cmd` used to widen cmd to every online CPU, and `--cores 1`
+    # under it escaped the restriction that `profile --cores 1` refuses.
+    allowed = sorted(os.sched_getaffinity(0))
     try:
-        cpus = select_cpus(topology, args.cores, physical_only=args.physical_only)
+        cpus = select_cpus(topology, allowed if args.cores is None else args.cores,
+                           physical_only=args.physical_only)
     except ValueError as exc:
-        raise UsageError(f"--cores: {exc}") from None
+        raise UsageError(f"--cores {args.cores or ''}: {exc}".replace(" :", ":")) from None
+    outside = sorted(set(cpus) - set(allowed))
+    if outside:
+        raise UsageError(f"--cores {args.cores}: CPUs {format_cpu_list(outside)} are not "
+                         f"available to this process (allowed: {format_cpu_list(allowed)})")
     try:
         nodes = None if args.membind is None else select_nodes(topology, args.membind)
     except ValueError as exc:
@@ -165,8 +179,9 @@ def run(args) -> int:
     try:
         binding = bind(cpus, nodes, topology=topology)
     except BindError as exc:
+        # Refused before anything ran: bad input (exit 2), as every other command's --cores.
         print(f"mxprof: error: {exc.strerror}", file=sys.stderr)
-        return 1
+        return 2
     for warning in binding.warnings:
         print(f"mxprof: warning: {warning}", file=sys.stderr)
     sys.stdout.flush()

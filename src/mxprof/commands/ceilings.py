@@ -93,6 +93,10 @@ def run(args) -> int:
     check_outputs(args, KIND)
     plan = job.plan(job.Options(cores=args.cores, threads=args.threads, refresh=args.refresh,
                                 reps=args.reps, size=args.size, timeout=args.timeout))
+    if not plan.cached:
+        # The measuring worker runs MXNet's kernels; cached figures need no MXNet.
+        from mxprof.errors import require_extra
+        require_extra("ceilings", "mxnet")
     if sys.stderr.isatty() and not args.refresh:
         print("mxprof: ceilings: cached figures are used when present (--refresh to measure)",
               file=sys.stderr)

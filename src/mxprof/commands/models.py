@@ -10,12 +10,14 @@ import sys
 
 from mxprof.errors import UsageError
 
+DEFAULT_SOURCES = "gluon,gluoncv,mxprof"
+
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("names", nargs="*", metavar="NAME",
                         help="models to show (zoo names or the reference table's spellings); "
                              "default: every known name of --source")
-    parser.add_argument("--source", default="gluon,gluoncv,mxprof", metavar="LIST",
+    parser.add_argument("--source", default=DEFAULT_SOURCES, metavar="LIST",
                         help="zoos to list: gluon,gluoncv,mxprof (default all; GluonCV's "
                              "several hundred names take a few minutes to count)")
     parser.add_argument("--no-count", action="store_true",
@@ -44,6 +46,17 @@ def _selection(args) -> list[tuple[str, str]]:
     bad = [s for s in sources if s not in catalog.SOURCES]
     if bad or not sources:
         raise UsageError(f"--source takes {','.join(catalog.SOURCES)}, not {args.source!r}")
+    if "gluoncv" in sources:
+        from mxprof.errors import MissingExtraError, require_extra
+        try:
+            require_extra("models --source gluoncv", "gluoncv")
+        except MissingExtraError:
+            if args.source != DEFAULT_SOURCES:
+                raise  # asked for by name
+            # The default list: GluonCV is an extra; list the rest and say what is left out.
+            print("mxprof: note: GluonCV names not listed: pip install 'mxprof[gluoncv]'",
+                  file=sys.stderr)
+            sources.remove("gluoncv")
     return catalog.known_names(sources)
 
 
@@ -78,9 +91,12 @@ def run(args) -> int:
 
     from mxprof.commands._files import stdout_to_stderr
     from mxprof.commands._options import check_output_path
+    from mxprof.errors import require_extra
     from mxprof.files import OutputFileError, check_replace
     from mxprof.mx import catalog
 
+    # The names come from MXNet's and GluonCV's zoos, the counts from building the networks.
+    require_extra("models", "mxnet")
     try:  # the one output check (mxprof.files): never over a file that is not a models JSON
         check_replace("--json", args.json, "json", "models", force=args.force)
     except OutputFileError as exc:

@@ -58,19 +58,32 @@ def _lat_cells(lat: dict[str, Any] | None) -> tuple[str, ...]:
             ci_cell(lat), str(lat["n"]))
 
 
+def _throughput_cell(thr: dict[str, Any] | None) -> str:
+    """'3386.6 [2959.2-4820.9]': images/s with the rates at the ends of the batch time's 95%
+    interval (as compare shows them); the figure alone for files without that interval."""
+    if not thr:
+        return "failed"
+    batch = thr.get("batch_ms") or {}
+    low, high = batch.get("ci95_low"), batch.get("ci95_high")
+    cell = fmt_ms(thr["images_per_s"], 1)
+    if not (low and high):
+        return cell
+    per_s = 1000.0 * thr["batch_size"]
+    return f"{cell} [{fmt_ms(per_s / high, 1)}-{fmt_ms(per_s / low, 1)}]"
+
+
 def summary_table(report: dict[str, Any]) -> Table:
     ref = report.get("reference")
     thr = report.get("throughput")
     bs = thr["batch_size"] if thr else report["protocol"].get("batch_size")
     headers = ("", "median ms", "p90 ms", "p99 ms", "stdev ms", "95% CI ms", "n",
-               f"img/s bs={bs}")
+               f"img/s bs={bs} [95% CI]")
     rows = []
     if ref is not None:
-        rt = ref.get("throughput")
         rows.append(("w/o MKL-DNN", *_lat_cells(ref.get("latency_ms")),
-                     fmt_ms(rt["images_per_s"], 1) if rt else "failed"))
+                     _throughput_cell(ref.get("throughput"))))
     rows.append(("w/ MKL-DNN", *_lat_cells(report.get("latency_ms")),
-                 fmt_ms(thr["images_per_s"], 1) if thr else "failed"))
+                 _throughput_cell(thr)))
     sp = (ref or {}).get("speedup") or {}
     if ref is not None:
         rows.append(("speedup", ratio_cell(sp.get("latency_ratio"), sp.get("latency")), "", "",
@@ -78,13 +91,40 @@ def summary_table(report: dict[str, Any]) -> Table:
     lat = report.get("latency_ms") or {}
     proto = lat.get("protocol") or {}
     foot = (f"latency at batch 1: {proto.get('warmup', '?')} warm-up calls after the first, then "
-            f"{proto.get('iterations', '?')} timed calls ({proto.get('timer', '?')}); first call "
+            f"{timed_calls_text(report)} ({proto.get('timer', '?')}); first call "
             f"{fmt_ms(lat.get('first_call_ms'))} ms not counted. Throughput = batch / median batch time.")
     foot += "".join(f"\n{line}" for line in spread_lines(report))
     for key, what in (("latency_ratio", "latency"), ("throughput_ratio", "throughput")):
         if sp.get(key):
             foot += f"\nMKL-DNN speedup, {what}: {sp[key]['text']}"
     return Table("Latency (batch 1) and throughput", headers, tuple(rows), foot)
+
+
+def timed_calls_text(report: dict[str, Any]) -> str:
+    """'10-13 timed calls per process (33 in 3 processes with MKL-DNN, 30 in 3 without; as many
+    as fill 0.5 s, at least 10)': the counts of every process of both configurations. The
+    latency record's own `protocol.iterations` is the first process's count only, which the
+    footer once printed as if every process had made that many calls."""
+    ref = report.get("reference") or {}
+    counts = {label: list((sec.get("latency_ms") or {}).get("n_per_process") or ())
+              for label, sec in (("with MKL-DNN", report), ("without", ref))}
+    every = [n for ns in counts.values() for n in ns]
+    if not every:
+        iterations = ((report.get("latency_ms") or {}).get("protocol") or {}).get("iterations")
+        return f"{iterations if iterations is not None else '?'} timed calls"
+    low, high = min(every), max(every)
+    span = f"{low}" if low == high else f"{low}-{high}"
+    pooled = ", ".join(f"{sum(ns)} in {len(ns)} process{'es' if len(ns) > 1 else ''} {label}"
+                       for label, ns in counts.items() if ns)
+    proto = report.get("protocol") or {}
+    if proto.get("iterations"):
+        rule = "a fixed count (--iterations)"
+    elif proto.get("min_time") is not None:
+        rule = (f"as many as fill {proto['min_time']:g} s, at least "
+                f"{proto.get('min_iterations', '?')}")
+    else:
+        rule = None
+    return f"{span} timed calls per process ({pooled}" + (f"; {rule})" if rule else ")")
 
 
 def run_settings(report: dict[str, Any]) -> tuple[Any, str, str | None]:
@@ -179,11 +219,19 @@ def layer_table(section: dict[str, Any], title: str) -> Table | None:
     if not rows:
         return None
     top = sorted(rows, key=lambda r: r["ms"] or 0.0, reverse=True)[:TOP_LAYERS]
-    body = tuple((r["name"] or "?", r["op"] or "?", fmt_ms(r["ms"], 3),
+    spread = [_layer_interval(r) for r in top]
+    body = tuple((r["name"] or "?", r["op"] or "?", fmt_ms(r["ms"], 3), cell,
                   "x".join(map(str, r["output_shape"])) if r.get("output_shape") else "-")
-                 for r in top)
+                 for r, (cell, _) in zip(top, spread))
     cov = section.get("coverage")
     foot = f"top {len(top)} of {len(rows)} layers ({section.get('layers_method') or '?'})"
+    counts = [c for _, c in spread if c]
+    if counts:
+        calls = sorted({n for c in counts for n in c})
+        span = f"{calls[0]}" if len(calls) == 1 else f"{calls[0]}-{calls[-1]}"
+        foot += (f"; ms/iter: median of {span} iterations per process in "
+                 f"{max(len(c) for c in counts)} process(es), 95% CI by hierarchical "
+                 "bootstrap over processes, then iterations")
     if cov and cov["overhead_ms"] < 0:  # flagged, never printed as a negative cost
         foot += f"; implausible: {cov.get('implausible') or 'layers exceed the latency'}"
     elif cov:
@@ -196,7 +244,21 @@ def layer_table(section: dict[str, Any], title: str) -> Table | None:
                      f"(per-layer collection costs "
                      f"{fmt_ratio(cov['layer_pass_latency_ms'] / cov['latency_ms'])}: one "
                      "hooked process against the timing pass, no interval)")
-    return Table(title, ("layer", "op", "ms/iter", "output"), body, foot)
+    return Table(title, ("layer", "op", "ms/iter", "95% CI", "output"), body, foot)
+
+
+def _layer_interval(row: dict[str, Any]) -> tuple[str, list[int] | None]:
+    """('0.036-0.041', [20, 20]): the 95% interval of a layer's median ms per iteration from
+    its per-process iteration samples, and the iterations of each process; ('-', None) for
+    files written before layers kept their samples. The ms column had no spread at all."""
+    from mxprof.timing.pooled import pooled_stats
+    groups = [g for g in row.get("samples_ms") or () if g]
+    stats = pooled_stats(groups) if groups else None
+    if stats is None:
+        return "-", None
+    # The samples are ms already: the record's own fields, not to_dict's ns -> ms scaling.
+    return (ci_cell({"ci95_low": stats.ci95_low, "ci95_high": stats.ci95_high}, 3),
+            [len(g) for g in groups])
 
 
 def primitive_table(report: dict[str, Any]) -> Table | None:

@@ -13,6 +13,7 @@ of the per-process samples. `build_report(records, notes)` is the `compare --jso
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
+from pathlib import Path
 from typing import Any
 
 from mxprof.jobs.compare.cluster import class_label
@@ -294,7 +295,12 @@ def merge(paths, on_warning=lambda text: None):
     for path in paths:
         try:
             found, warnings = read_lines(path)
-        except (OSError, ResultsFileError) as exc:
+        except ResultsFileError as exc:
+            other = other_result_kind(Path(path))
+            raise UsageError(f"cannot read {path}: " + (
+                f"{other}; merge reads the lines `compare --results` writes" if other
+                else str(exc))) from None
+        except OSError as exc:
             raise UsageError(f"cannot read {path}: {exc}") from None
         for w in warnings:
             on_warning(w)
@@ -302,3 +308,27 @@ def merge(paths, on_warning=lambda text: None):
     if not records:
         raise UsageError("no finished runs in " + ", ".join(map(str, paths)))
     return CompareResult.from_dict(build_report(records, [f"merged from {', '.join(map(str, paths))}"]))
+
+
+def other_result_kind(path: Path) -> str | None:
+    """'it is an mxprof compare file (a --json result)' when the whole file is another mxprof
+    result: a `compare --json` or `profile --json` given to merge was reported as an
+    'unreadable line ... (an interrupted write?)', as if a results file had been damaged.
+    (Its `kind` field only: mxprof.jobs.results, which knows every kind, sits above jobs/.)"""
+    import json
+
+    from mxprof.jobs.compare.results_log import KIND
+    try:
+        if not path.is_file() or path.stat().st_size > 512 * 2**20:
+            return None  # a FIFO is read once; a huge file is no --json result
+        data = json.loads(path.read_bytes())
+    except (OSError, ValueError):
+        return None
+    if not isinstance(data, dict):
+        return None
+    kind = data.get("kind")
+    if not kind and "latency_ms" in data and "model" in data:
+        kind = "profile"  # written before every result carried its kind
+    if not isinstance(kind, str) or not kind or kind == KIND:
+        return None
+    return f"it is an mxprof {kind.removeprefix('mxprof-')} file (a --json result)"

@@ -98,6 +98,20 @@ def _layer_notes(plan: DiffPlan, diffs: list[LayerDiff]) -> list[str]:
     return notes
 
 
+def _incomplete_notes(plan: DiffPlan) -> list[str]:
+    """A note per side whose profile stopped early (interrupted, a worker failed): what it
+    lacks is left out of the comparison, never read as removed by the other build."""
+    notes = []
+    for side, path, report in (("A", plan.options.a, plan.a), ("B", plan.options.b, plan.b)):
+        if report.get("complete") is False:
+            notes.append(f"{side} ({path}) is an incomplete profile (interrupted, or a worker "
+                         "failed): only the parts it holds are compared")
+        if report.get("findings") is None:
+            notes.append(f"{side} ({path}) has no findings (its diagnosis did not run): "
+                         "findings are not compared")
+    return notes
+
+
 def _common_shift(diffs: list[LayerDiff], threshold: float) -> str | None:
     """A note when (nearly) every layer moved the same way by more than `threshold`: the
     machine's state (load, CPU frequency) or something every layer pays (thread wake-ups,
@@ -142,12 +156,16 @@ def run(plan: DiffPlan, on_event: OnEvent = ignore, *,
     a missing section leaves its part empty and a note says so."""
     o, a, b = plan.options, plan.a, plan.b
     pairs, only_a, only_b = L.match_layers(a.get("layers") or [], b.get("layers") or [], o.match)
+    if not (a.get("layers") and b.get("layers")):
+        # One side never ran its layers pass (interrupted, --passes): its layers are unknown,
+        # not "fused away"; _layer_notes says which side lacks them.
+        only_a, only_b = [], []
     diffs = L.compare_layers(pairs, threshold=o.threshold, floor=o.floor)
     roof_a, roof_b = changes.roofline_of(a), changes.roofline_of(b)
     if roof_a or roof_b:
         diffs = [_with_roofline(d, roof_a, roof_b) for d in diffs]
     names = {ra["name"]: rb["name"] for ra, rb in pairs}
-    notes = [*plan.notes, *_layer_notes(plan, diffs)]
+    notes = [*plan.notes, *_incomplete_notes(plan), *_layer_notes(plan, diffs)]
     for n in notes:
         on_event(Note(text=n))
     m = sum(1 for d in diffs if d.significant is not None)
@@ -161,6 +179,7 @@ def run(plan: DiffPlan, on_event: OnEvent = ignore, *,
         only_a=L.one_sided(only_a), only_b=L.one_sided(only_b),
         primitives=changes.primitive_changes(a, b, names),
         primitive_totals=changes.primitive_totals(a, b),
-        findings=changes.finding_changes(a, b),
+        findings=(changes.finding_changes(a, b)
+                  if a.get("findings") is not None and b.get("findings") is not None else []),
         environment=changes.environment_changes(a, b),
         method=L.method(o.threshold, o.floor, m), notes=notes)
