@@ -1,4 +1,4 @@
-"""Defects a new user met following the README (TRIAL.md), each checked on real files or real
+"""Defects a new user met following the README (docs/trial-2026-12-08.md), each checked on real files or real
 commands: the protocol footer of the profile report, and `mxprof bind`'s CPUs."""
 
 from __future__ import annotations
