@@ -139,14 +139,22 @@ def gain_ratio_cell(row: dict) -> str:
     return "no figure (log resolution)" if row.get("implausible") else "-"
 
 
+def _unclear(row: dict) -> str:
+    """' ~' after a gain whose interval contains no change, as the groups table marks it (a
+    row without an interval has none: its ratio cell says why)."""
+    ratio = row.get("gain_ratio")
+    return " ~" if ratio and not ratio["significant"] else ""
+
+
 def pattern_group_table(report: dict) -> Table:
     rows = tuple((r["pattern"], str(r["groups"]), _n(r["unfused_ms"], ".3f"),
                   _n(r["fused_ms"], ".3f"), _n(r["gain_ms"], "+.3f"),
-                  _n(r["gain_percent"], "+.1f"), gain_ratio_cell(r))
+                  _n(r["gain_percent"], "+.1f") + _unclear(r), gain_ratio_cell(r))
                  for r in report["pattern_groups"])
     foot = ("" if all(r.get("gain_ratio") for r in report["pattern_groups"]) else
             "'-': no interval recorded for this sum; each group's is in the table above")
-    return Table("Primitive ms per call by pattern (median of the groups' sum per iteration)",
+    return Table("Primitive ms per call by pattern (median of the groups' sum per iteration; "
+                 "~ = no significant difference)",
                  ("pattern", "groups", "unfused ms", "fused ms", "gain ms", "gain %",
                   "unfused/fused [95% CI]"), rows, foot)
 
