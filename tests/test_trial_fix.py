@@ -5,6 +5,22 @@ from __future__ import annotations
 import pytest
 
 
+@pytest.mark.parametrize("content", [b"", b'{"kind": "mxprof-profile", "schema": 1}\n',
+                                     bytes(range(256)) * 8],
+                         ids=["empty", "json", "binary"])
+def test_a_file_without_verbose_lines_is_one_error_line_naming_it(cli, tmp_path, content):
+    """Before: exit 1 without `error:` (empty, JSON), exit 0 (binary); a log without a verbose
+    line is the wrong file, so bad input."""
+    path = tmp_path / "not-a-verbose.log"
+    path.write_bytes(content)
+    proc = cli("verbose", "summary", str(path))
+    assert proc.returncode == 2, proc.stderr
+    err = proc.stderr.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith("mxprof: error:"), proc.stderr
+    assert str(path) in err[0] and "DNNL_VERBOSE=1" in err[0]
+    assert proc.stdout == ""
+
+
 def test_the_pattern_table_marks_a_gain_that_is_not_significant(fixtures_dir):
     """Before: the groups table put `~` after a not-significant `gain %`, the pattern table
     (the same kind of figure, summed per pattern) did not."""

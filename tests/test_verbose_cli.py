@@ -69,7 +69,7 @@ def test_file_without_verbose_lines(cli, tmp_path):
     path = tmp_path / "train.log"
     path.write_text("epoch 1, loss 0.5\nepoch 2, loss 0.4\n")
     proc = cli("verbose", "summary", str(path))
-    assert proc.returncode == 1
+    assert proc.returncode == 2 and "mxprof: error:" in proc.stderr
     assert "no oneDNN/MKL-DNN verbose lines" in proc.stderr and "DNNL_VERBOSE=1" in proc.stderr
     assert "Traceback" not in proc.stderr
 

@@ -76,7 +76,7 @@ def _summarize(path: str, args: argparse.Namespace, captured_here: bool = False)
         raise UsageError(str(exc)) from None
     from mxprof.onednn import verbose  # pandas: only once the input looks usable
     try:
-        log = verbose.parse(path)
+        log = verbose.require_verbose(verbose.parse(path), path)
         summary = log.summary(args.by)
         by = [b.strip() for b in args.by.split(",")]
         create_by = by if {"impl", "implementation"} & set(by) else [*by, "impl"]
@@ -85,12 +85,6 @@ def _summarize(path: str, args: argparse.Namespace, captured_here: bool = False)
         raise UsageError(str(exc)) from None
     except OSError as exc:
         raise UsageError(f"{path}: {exc}") from None
-    if log.stats.lines_verbose == 0:
-        print(f"mxprof: {path} holds no oneDNN/MKL-DNN verbose lines ({log.stats.lines_total} "
-              "lines read). Run the program with DNNL_VERBOSE=1 (mxnet 1.7+), MKLDNN_VERBOSE=1 "
-              "(mxnet-mkl <= 1.6) or ONEDNN_VERBOSE=1, or use `mxprof verbose run -- CMD`.",
-              file=sys.stderr)
-        return 1
     machine = _machine() if captured_here else None
     out = {"kind": "mxprof-verbose-summary", "schema": 1, **log.totals(), "header": log.header,
            "stats": log.stats.to_dict(), "path": path, "machine": machine}

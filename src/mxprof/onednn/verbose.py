@@ -111,6 +111,24 @@ class VerboseLog:
         return gflops_table(self.primitives, aggregate=aggregate)
 
 
+class NoVerboseLines(ValueError):
+    """A log without one oneDNN/MKL-DNN verbose line: most likely the wrong file (or a run
+    with verbose output off), so bad input for a summary rather than an empty result."""
+
+
+def require_verbose(log: VerboseLog, path: str | os.PathLike) -> VerboseLog:
+    """`log` itself when it holds at least one verbose line (timed or not). Raises
+    NoVerboseLines naming `path`, the lines read and how to get a verbose log."""
+    if log.stats.lines_verbose:
+        return log
+    read = log.stats.lines_total
+    raise NoVerboseLines(
+        f"{os.fspath(path)} holds no oneDNN/MKL-DNN verbose lines ({read} line"
+        f"{'' if read == 1 else 's'} read): expected a log of a program run with "
+        "DNNL_VERBOSE=1 (mxnet 1.7+), MKLDNN_VERBOSE=1 (mxnet-mkl <= 1.6) or ONEDNN_VERBOSE=1; "
+        "`mxprof verbose run -- CMD` writes one")
+
+
 def parse(source: str | os.PathLike | bytes | bytearray | memoryview, *, native: bool = True,
           chunk_size: int = 1 << 20) -> VerboseLog:
     """Parse a verbose log given as a path to an existing file, as bytes, or as text.
