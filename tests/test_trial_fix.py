@@ -21,6 +21,20 @@ def test_a_file_without_verbose_lines_is_one_error_line_naming_it(cli, tmp_path,
     assert proc.stdout == ""
 
 
+@pytest.mark.parametrize("command", ["profile", "fusion", "compare", "int8"])
+@pytest.mark.parametrize("flag,value", [("--min-time", "-1"), ("--min-time", "0"),
+                                        ("--timeout", "-5")])
+def test_a_nonpositive_time_is_one_error_line_not_the_usage(cli, command, flag, value):
+    """Before: argparse printed the whole usage, then `mxprof PROFILE: error: argument
+    --min-time: ...`; every other bad value is one `mxprof: error:` line (exit 2)."""
+    proc = cli(command, "mobilenet0.25", "--shape", "3,32,32", flag, value, "--dry-run")
+    assert proc.returncode == 2, proc.stderr
+    errors = [line for line in proc.stderr.splitlines() if "error" in line]
+    assert errors == [errors[0]] and errors[0].startswith(f"mxprof: error: {flag} must be"), \
+        proc.stderr
+    assert "usage:" not in proc.stderr and value in errors[0]
+
+
 def test_the_pattern_table_marks_a_gain_that_is_not_significant(fixtures_dir):
     """Before: the groups table put `~` after a not-significant `gain %`, the pattern table
     (the same kind of figure, summed per pattern) did not."""

@@ -66,6 +66,7 @@ def options_of(args):
 
     if not args.model and not args.symbol:
         raise UsageError("give a MODEL name or --symbol FILE")
+    _options.check_counts(args, at_least_one=(), not_negative=())  # --min-time, --timeout > 0
     _options.check_model_files(args.symbol, args.params)
     spec, _ = _options.model_of(args, args.model)
     cpus, _ = _options.check_binding(args.cores, args.membind)
