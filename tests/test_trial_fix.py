@@ -55,3 +55,65 @@ def test_the_pattern_table_marks_a_gain_that_is_not_significant(fixtures_dir):
     assert cells[unclear_row["pattern"]].endswith(" ~")
     assert not cells[clear_row["pattern"]].endswith("~")
     assert "~ = no significant difference" in table.title
+
+
+def _where(env: dict) -> list[str]:
+    """What a header must name of a run's environment record: versions, CPU, cores, CPUs."""
+    mx = env.get("mxnet") or {}
+    return [f"MXNet {mx['version']}", f"oneDNN {env['onednn_version']}", env["cpu_model"],
+            f"{env['physical_cores']} cores",
+            f"affinity CPUs {mx.get('allowed_cpus') or env['affinity']['cpus']}",
+            "OpenMP threads "]
+
+
+def test_diff_names_where_each_side_ran(cli, fixtures_dir, tmp_path):
+    """Before: diff's header named MXNet and oneDNN per side, the CPU, cores and affinity
+    only when the sides differed."""
+    import json
+    import shutil
+
+    a = fixtures_dir / "results" / "profile.json"
+    b = tmp_path / "b.json"
+    shutil.copy(a, b)
+    proc = cli("diff", str(a), str(b), "--markdown", "-")
+    assert proc.returncode == 0, proc.stderr
+    env = json.loads(a.read_text())["environment"]
+    for side, path in (("A", a), ("B", b)):
+        line = next(x for x in proc.stdout.splitlines() if f"{side}: {path}" in x)
+        for fact in _where(env):
+            assert fact in line, (fact, line)
+
+
+def test_int8_header_names_versions_cpu_cores_and_affinity():
+    """Before: 'machine: AMD EPYC, 2 cores, ...; threads 2': no CPU list the workers ran on."""
+    import mxnet  # noqa: F401  (the fingerprint's MXNet facts need the library loaded)
+
+    from mxprof.host.environment import fingerprint
+    from mxprof.jobs.int8.records import Int8Result
+    from mxprof.render.int8 import header_lines
+
+    env = fingerprint(probe_onednn=True).to_dict()
+    result = Int8Result(model="m", weights="random", calib_mode="naive", calib_source="random",
+                        quantized_dtype="auto", inputs="data 1,3,8,8", threshold_db=20.0,
+                        probe=8, environment=env)
+    line = next(x for x in header_lines(result) if x.startswith("machine:"))
+    for fact in _where(env):
+        assert fact in line, (fact, line)
+
+
+def test_ceilings_names_the_versions_and_cpus_it_measured_with(cli, tmp_path):
+    """Before: '2 threads on CPUs 0,1': no MXNet or oneDNN version, no CPU model or cores."""
+    import json
+
+    out = tmp_path / "c.json"
+    proc = cli("ceilings", "--refresh", "--reps", "1", "--size", "64", "--json", str(out),
+               env={"MXPROF_CACHE": str(tmp_path / "cache")})
+    assert proc.returncode == 0, proc.stderr
+    result = json.loads(out.read_text())
+    m, t = result["measured"], result["theoretical"]
+    import mxnet
+    line = next(x for x in proc.stdout.splitlines() if "measured with" in x)
+    assert m["mxnet"] == mxnet.__version__ and m["onednn"]
+    for fact in (f"MXNet {m['mxnet']}", f"oneDNN {m['onednn']}", t["cpu_model"],
+                 f"{t['cores']} cores", "affinity CPUs ", f"OpenMP threads {m['threads']}"):
+        assert fact in line, (fact, line)

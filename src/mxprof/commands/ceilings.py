@@ -41,6 +41,16 @@ def _fmt(fig: dict[str, Any] | None) -> str:
             f"{len(fig['values'])} reps)")
 
 
+def _where(theory: dict[str, Any], measured: dict[str, Any]) -> str:
+    """Versions, CPU, cores, CPU list and threads of the measuring worker (figures cached by
+    an older mxprof hold no versions: '?')."""
+    from mxprof.cpu.cpulist import format_cpu_list
+    from mxprof.render.base import environment_phrase
+    return environment_phrase(measured.get("mxnet"), measured.get("onednn"),
+                              theory.get("cpu_model"), theory.get("cores"),
+                              format_cpu_list(measured["cpus"]), measured["threads"])
+
+
 def format_ceilings(result: dict[str, Any]) -> list[str]:
     """Plain lines: theoretical and measured figures, their methods, and the cache."""
     t, m = result["theoretical"], result.get("measured") or {}
@@ -59,8 +69,7 @@ def format_ceilings(result: dict[str, Any]) -> list[str]:
                   f"             bandwidth {_fmt(m.get('bandwidth'))}: {m['bandwidth']['method']} "
                   f"({m['bandwidth']['array_mib']:.0f} MiB arrays, LLC "
                   f"{m['bandwidth']['llc_mib']:.0f} MiB)",
-                  f"             {m['threads']} threads on CPUs "
-                  f"{','.join(str(c) for c in m['cpus'])}"]
+                  f"             measured with {_where(t, m)}"]
         if peaks["f32"]:
             lines.append(f"             measured / theoretical: f32 "
                          f"{m['f32']['median'] / peaks['f32']:.0%}, int8 "

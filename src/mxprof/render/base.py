@@ -41,3 +41,26 @@ def fmt_ms(value: float | None, digits: int = 2) -> str:
 
 def fmt_ratio(value: float | None) -> str:
     return "-" if value is None else f"{value:.2f}x"
+
+
+def environment_phrase(mxnet: str | None, onednn: str | None, cpu_model: str | None,
+                       cores: int | None, cpus: str | None, threads: Any) -> str:
+    """'MXNet 1.9.1, oneDNN v2.4.4; AMD EPYC, 2 cores; affinity CPUs 0-1, OpenMP threads 2':
+    the versions, CPU, cores, CPU list and OpenMP threads a run measured with, one phrase in
+    every report header; a fact a file lacks (written by an older mxprof) is '?'."""
+    return (f"MXNet {mxnet or '?'}, oneDNN {onednn or '?'}; {cpu_model or '?'}, "
+            f"{cores or '?'} cores; affinity CPUs {cpus or '?'}, OpenMP threads "
+            f"{threads or 'runtime default'}")
+
+
+def environment_line(env: dict[str, Any] | None, threads: Any = None) -> str:
+    """`environment_phrase` of an environment record (mxprof.host.environment: its `mxnet`,
+    `affinity`, `threads` parts, as the workers reported them); `threads` what the run asked
+    for, used when the record holds no count the OpenMP runtime reported."""
+    env = env or {}
+    mx, aff = env.get("mxnet") or {}, env.get("affinity") or {}
+    return environment_phrase(
+        mx.get("version") or (env.get("packages") or {}).get("mxnet"), env.get("onednn_version"),
+        env.get("cpu_model"), env.get("physical_cores"),
+        mx.get("allowed_cpus") or aff.get("cpus"),
+        mx.get("openmp_threads") or env.get("threads") or threads)

@@ -14,6 +14,7 @@ import io
 from typing import Any
 
 from mxprof.jobs.diff.records import DiffResult, LayerDiff
+from mxprof.render.base import environment_phrase
 from mxprof.render.table_model import Table, markdown_lines, print_tables
 
 TOP_LAYERS = 30
@@ -36,10 +37,9 @@ def verdict(d: LayerDiff) -> str:
 
 
 def header_lines(r: DiffResult) -> list[str]:
-    out = [f"A: {r.a.path} ({r.a.model}, MXNet {r.a.mxnet or '?'}, oneDNN {r.a.onednn or '?'}, "
-           f"{r.a.created or 'undated'})",
-           f"B: {r.b.path} ({r.b.model}, MXNet {r.b.mxnet or '?'}, oneDNN {r.b.onednn or '?'}, "
-           f"{r.b.created or 'undated'})"]
+    out = [f"{name}: {s.path} ({s.model}, {s.created or 'undated'}; "
+           f"{environment_phrase(s.mxnet, s.onednn, s.cpu_model, s.cores, s.cpus, s.threads)})"
+           for name, s in (("A", r.a), ("B", r.b))]
     la, lb = r.latency_ms
     lat = r.latency["text"] if r.latency else "no interval (a file without timing samples)"
     out.append(f"latency bs=1: A {_f(la)} ms, B {_f(lb)} ms; B vs A: {lat}")

@@ -9,6 +9,7 @@ configuration as the quantize_net call to paste. The HTML page is mxprof.render.
 from __future__ import annotations
 
 from mxprof.jobs.int8.records import Candidate, Errors, Int8Result, LayerRow
+from mxprof.render.base import environment_line
 from mxprof.render.html.base import short_names
 from mxprof.render.table_model import Table, markdown_lines, print_tables
 
@@ -127,14 +128,9 @@ def header_lines(r: Int8Result) -> list[str]:
         lines.append("excluded by --exclude: " + ", ".join(r.user_exclude))
     e = r.environment
     if e:
-        mx = (e.get("mxnet") or {}).get("version", "?")
-        lines.append(f"machine: {e.get('cpu_model', '?')}, {e.get('physical_cores', '?')} cores, "
-                     f"ISA {' '.join(e.get('isa') or [])}; MXNet {mx}, oneDNN "
-                     f"{e.get('onednn_version') or '?'}; threads "
-                     f"{r.protocol.get('threads') or 'MXNet default'}"
-                     + (f"; bound to CPUs {r.protocol['cores']}" if r.protocol.get("cores")
-                        else "")
-                     + (f", memory on node(s) {r.protocol['membind']}"
+        lines.append(f"machine: {environment_line(e, r.protocol.get('threads'))}; ISA "
+                     f"{' '.join(e.get('isa') or []) or '?'}"
+                     + (f"; memory on node(s) {r.protocol['membind']}"
                         if r.protocol.get("membind") else ""))
     return lines
 

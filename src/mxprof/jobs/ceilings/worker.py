@@ -18,7 +18,7 @@ times (every repetition runs calls for at least `rep_time` seconds):
   traffic is not counted, as in STREAM).
 
 Writes {"f32": {...}, "int8": {...}, "bandwidth": {...}} with each figure's median, min, max and
-all repetition values, plus the binding and sizes used.
+all repetition values, plus the binding and sizes used and the MXNet and oneDNN versions.
 """
 
 from __future__ import annotations
@@ -133,6 +133,11 @@ def measure_all(spec: dict[str, Any]) -> dict[str, Any]:
                               "cpus": sorted(os.sched_getaffinity(0))}
     result.update(measure_fc(int(spec.get("size", 1024)), reps, rep_time))
     result["bandwidth"] = measure_triad(threads, reps, rep_time)
+    # The libraries the roofs were measured with, for the report's environment line.
+    import mxnet as mx
+
+    from mxprof.host.environment import onednn_version
+    result.update(mxnet=mx.__version__, onednn=onednn_version(probe=True))
     return result
 
 

@@ -29,6 +29,11 @@ class Side(Record, frozen=True, kw_only=True):
     created: str | None = None
     mxnet: str | None = None
     onednn: str | None = None
+    # Where it ran (None in files from before the environment was recorded):
+    cpu_model: str | None = None
+    cores: int | None = None  # physical cores of the machine
+    cpus: str | None = None  # the workers' CPU list (affinity)
+    threads: int | None = None  # OpenMP threads the workers ran with
     latency_ms: float | None = None
     layer_iterations: int | None = None  # timed iterations per layers process
     layer_processes: int | None = None  # layers processes pooled (None: no per-iteration samples)

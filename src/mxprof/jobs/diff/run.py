@@ -33,9 +33,22 @@ def _side(path: str, report: Json) -> Side:
                 input_shape=tuple(report["model"].get("input_shape") or ()),
                 created=report.get("created"),
                 mxnet=(env.get("mxnet") or {}).get("version"),
-                onednn=env.get("onednn_version"), latency_ms=lat.get("median"),
+                onednn=env.get("onednn_version"), **_where(report),
+                latency_ms=lat.get("median"),
                 layer_iterations=max((len(g) for g in groups), default=None) if groups else None,
                 layer_processes=len(groups) if groups else None)
+
+
+def _where(report: Json) -> Json:
+    """The CPU, cores, CPU list and OpenMP threads a profile's workers ran with (what their
+    runtime reported, else what was asked for)."""
+    env = report.get("environment") or {}
+    mx, aff = env.get("mxnet") or {}, env.get("affinity") or {}
+    threads = mx.get("openmp_threads") or env.get("threads") \
+        or (report.get("protocol") or {}).get("threads")
+    return {"cpu_model": env.get("cpu_model"), "cores": env.get("physical_cores"),
+            "cpus": mx.get("allowed_cpus") or aff.get("cpus"),
+            "threads": threads if isinstance(threads, int) else None}
 
 
 def _per_image(thr: Json | None) -> Json | None:
