@@ -117,3 +117,58 @@ def test_ceilings_names_the_versions_and_cpus_it_measured_with(cli, tmp_path):
     for fact in (f"MXNet {m['mxnet']}", f"oneDNN {m['onednn']}", t["cpu_model"],
                  f"{t['cores']} cores", "affinity CPUs ", f"OpenMP threads {m['threads']}"):
         assert fact in line, (fact, line)
+
+
+def _free_port() -> int:
+    """A loopback port nothing listens on (bound, then closed)."""
+    import socket
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def test_scheduler_silence_tells_a_listening_port_from_a_closed_one():
+    import socket
+
+    from mxprof.cluster.worker import scheduler_silence
+    with socket.socket() as server:
+        server.bind(("127.0.0.1", 0))
+        server.listen()
+        assert scheduler_silence(f"tcp://127.0.0.1:{server.getsockname()[1]}") is None
+    assert "refused" in scheduler_silence(f"tcp://127.0.0.1:{_free_port()}", 3.0).lower()
+
+
+def test_worker_warns_when_no_scheduler_answers():
+    """Before: `mxprof worker tcp://127.0.0.1:1 ...` became `dask worker`, which retried with
+    no word to the user that nothing answered."""
+    import os
+    import signal
+    import subprocess
+    import sys
+    import threading
+    import time
+
+    pytest.importorskip("distributed")
+    address = f"tcp://127.0.0.1:{_free_port()}"
+    proc = subprocess.Popen([sys.executable, "-m", "mxprof", "worker", address, "--class",
+                             "xeon", "--name", "trial-fix-test"],
+                            stderr=subprocess.PIPE, stdout=subprocess.DEVNULL, text=True,
+                            start_new_session=True, env=os.environ.copy())
+    lines: list[str] = []
+    reader = threading.Thread(target=lambda: lines.extend(proc.stderr), daemon=True)
+    reader.start()
+    try:
+        deadline = time.monotonic() + 120
+        # Wait for the warning, or for Dask's own log lines (then it came too late or not).
+        while time.monotonic() < deadline and not any(
+                "warning: no Dask scheduler" in x or "distributed." in x for x in lines):
+            time.sleep(0.2)
+    finally:
+        os.killpg(proc.pid, signal.SIGKILL)  # its own session: the test's worker only
+        proc.wait()
+        reader.join(10)
+        proc.stderr.close()
+    warning = [x for x in lines if "warning: no Dask scheduler" in x]
+    assert warning, "".join(lines)
+    assert warning[0].startswith(f"mxprof worker: warning: no Dask scheduler answers at "
+                                 f"{address} (") and "Ctrl-C to stop" in warning[0]

@@ -71,6 +71,30 @@ def check_scheduler(address: str) -> str:
     return address
 
 
+def scheduler_silence(address: str, timeout: float = 3.0) -> str | None:
+    """Why no TCP connection to the scheduler at `address` (tcp:// or tls://HOST[:PORT],
+    Dask's port 8786 when none is given) opens within `timeout` seconds ('Connection
+    refused', 'timed out', a name that does not resolve), or None when one does. Only a hint
+    for the user: a worker may well start before its scheduler, and keeps trying."""
+    rest = address.split("://", 1)[-1]
+    host, _, port = rest.rpartition(":")
+    if not host or not port.isdigit():  # no port (an IPv6 address's colons are bracketed)
+        host, port = rest, "8786"
+    try:
+        with socket.create_connection((host.strip("[]"), int(port)), timeout):
+            return None
+    except OSError as exc:
+        return exc.strerror or str(exc) or type(exc).__name__
+
+
+def connect_timeout() -> str:
+    """How long `dask worker` keeps trying to reach its scheduler before it gives up: Dask's
+    `distributed.comm.timeouts.connect` ('30s' unless configured; $DASK_DISTRIBUTED__...)."""
+    import dask.config
+    import distributed.config  # noqa: F401  (loads distributed's defaults into dask.config)
+    return str(dask.config.get("distributed.comm.timeouts.connect"))
+
+
 def check_class(name: str) -> str:
     if not CLASS_NAME.match(name) or name in RESERVED_RESOURCES:
         raise ValueError(f"--class {name!r}: a name of letters, digits, - and _ (not 'host'), "

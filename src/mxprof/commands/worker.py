@@ -52,6 +52,14 @@ def run(args) -> int:
     if args.print_only:
         return EXIT_OK
     require_extra("worker", "cluster")
+    from mxprof.cluster.worker import check_scheduler, connect_timeout, scheduler_silence
+    address = check_scheduler(args.scheduler)
+    why = scheduler_silence(address)
+    if why:  # a warning only: workers may start before their scheduler
+        print(f"mxprof worker: warning: no Dask scheduler answers at {address} ({why}); the "
+              f"worker keeps trying for {connect_timeout()} (Dask's distributed.comm.timeouts."
+              "connect), then exits with Dask's traceback (Ctrl-C to stop sooner)",
+              file=sys.stderr, flush=True)
     if launch.worker_cpus:
         os.sched_setaffinity(0, launch.worker_cpus)
     sys.stderr.flush()
