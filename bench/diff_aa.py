@@ -18,7 +18,6 @@ import argparse
 import os
 import subprocess
 import sys
-import tempfile
 import time
 from collections import Counter
 from pathlib import Path
@@ -47,10 +46,20 @@ def main(argv=None) -> int:
     ap.add_argument("--keep", metavar="DIR", help="keep the profiles here")
     ap.add_argument("--files", nargs="+", help="diff these saved profiles (consecutive pairs)")
     args = ap.parse_args(argv)
+    from mxprof.files import temp_dir
+
+    if args.keep or args.files:  # the profiles stay in --keep; --files makes none
+        if args.keep:
+            Path(args.keep).mkdir(parents=True, exist_ok=True)
+        return run(args, Path(args.keep or "."))
+    with temp_dir("diffaa") as tmp:  # removed at the end, or by the next mxprof if killed
+        return run(args, Path(tmp))
+
+
+def run(args, folder: Path) -> int:
+    """Profile (unless --files), diff consecutive pairs, print the rates; profiles in `folder`."""
     from mxprof.jobs import diff
 
-    folder = Path(args.keep or tempfile.mkdtemp(prefix="mxprof-diff-aa-"))
-    folder.mkdir(parents=True, exist_ok=True)
     files = [Path(f) for f in args.files or ()]
     started = time.monotonic()
     for k in range(0 if files else args.repetitions + 1):

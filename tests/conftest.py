@@ -12,6 +12,13 @@ import pytest
 
 FIXTURES = Path(__file__).parent / "fixtures"
 
+# PYTHONPATH=src (how the suite is run) is relative: a subprocess started in another folder
+# (cwd=tmp_path) would import an installed mxprof instead of this checkout's, test that other
+# code, and leave its temporary folders behind when the test kills it. Absolute, once, here.
+if os.environ.get("PYTHONPATH"):
+    os.environ["PYTHONPATH"] = os.pathsep.join(
+        os.path.abspath(p) if p else p for p in os.environ["PYTHONPATH"].split(os.pathsep))
+
 # The suite never writes into the user's ~/.cache/mxprof (ceilings, compare results, build
 # venvs): one cache folder per test session, shared by every command the tests run, so the
 # machine ceilings are measured once per session. Tests that check the cache rules set their own.

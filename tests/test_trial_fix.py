@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 
@@ -172,3 +174,81 @@ def test_worker_warns_when_no_scheduler_answers():
     assert warning, "".join(lines)
     assert warning[0].startswith(f"mxprof worker: warning: no Dask scheduler answers at "
                                  f"{address} (") and "Ctrl-C to stop" in warning[0]
+
+
+TINY = str(Path(__file__).parent / "fixtures" / "fusion_tinynet.py") + ":build"
+
+
+def _own(tmp: Path) -> list[str]:
+    return sorted(p.name for p in tmp.iterdir() if p.name.startswith("mxprof-"))
+
+
+def test_a_command_run_from_another_folder_is_this_checkouts_and_leaves_no_folder(tmp_path):
+    """Before: with PYTHONPATH=src, a test's `python -m mxprof` started in tmp_path ran the
+    venv's installed (old) mxprof, whose killed runs left mxprof-check-* folders in /tmp."""
+    import os
+    import subprocess
+    import sys
+
+    tmp = tmp_path / "tmp"
+    tmp.mkdir()
+    env = {**os.environ, "TMPDIR": str(tmp)}
+    where = subprocess.run([sys.executable, "-c", "import mxprof; print(mxprof.__file__)"],
+                           capture_output=True, text=True, env=env, cwd=tmp_path, check=True)
+    assert Path(where.stdout.strip()).resolve() == \
+        (Path(__file__).parents[1] / "src" / "mxprof" / "__init__.py").resolve()
+    # The factory check runs in a worker with its own temporary folder (mxprof-check-...).
+    proc = subprocess.run([sys.executable, "-m", "mxprof", "profile", TINY, "--shape", "3,8,8",
+                           "--dry-run"], capture_output=True, text=True, env=env, cwd=tmp_path,
+                          timeout=300)
+    assert proc.returncode == 0, proc.stderr
+    assert _own(tmp) == []
+
+
+def test_a_killed_checks_folder_goes_with_the_next_command(tmp_path):
+    """A run killed by SIGKILL cannot remove its folder: the next mxprof command does."""
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    tmp = tmp_path / "tmp"
+    tmp.mkdir()
+    env = {**os.environ, "TMPDIR": str(tmp)}
+    proc = subprocess.Popen([sys.executable, "-m", "mxprof", "profile", TINY, "--shape",
+                             "3,8,8", "--dry-run"], env=env, start_new_session=True,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline and not any(n.startswith("mxprof-check-")
+                                                  for n in _own(tmp)):
+        time.sleep(0.05)
+    os.killpg(proc.pid, signal.SIGKILL)  # its own session: this test's processes only
+    proc.wait()
+    left = _own(tmp)
+    assert any(n.startswith("mxprof-check-p") for n in left), left
+    time.sleep(1)  # the check worker dies with its parent (parent-death signal)
+    again = subprocess.run([sys.executable, "-m", "mxprof", "topology"], capture_output=True,
+                           text=True, env=env, timeout=120)
+    assert again.returncode == 0, again.stderr
+    assert _own(tmp) == []
+
+
+def test_diff_aa_leaves_no_folder(tmp_path, fixtures_dir):
+    """Before: bench/diff_aa.py made mxprof-diff-aa-* with mkdtemp and never removed it."""
+    import os
+    import shutil
+    import subprocess
+    import sys
+
+    tmp = tmp_path / "tmp"
+    tmp.mkdir()
+    a, b = fixtures_dir / "results" / "profile.json", tmp_path / "b.json"
+    shutil.copy(a, b)
+    proc = subprocess.run([sys.executable, str(Path(__file__).parents[1] / "bench" /
+                                               "diff_aa.py"), "--files", str(a), str(b)],
+                          capture_output=True, text=True, env={**os.environ, "TMPDIR": str(tmp)},
+                          timeout=300)
+    assert proc.returncode == 0, proc.stderr
+    assert "1 A/A diffs" in proc.stdout
+    assert _own(tmp) == []
