@@ -101,10 +101,16 @@ def check_outputs(args, kind: str | tuple[str, ...] = ("json", "markdown", "csv"
                   *, inputs: tuple[str | None, ...] = ()) -> None:
     """Every output PATH of `kind` in `args` can be written, is none of `inputs` (the
     command's input files), and replaces no file that is not an earlier mxprof output of the
-    same kind unless `--force` (mxprof.files.check_replace: the one output check). Raises
+    same kind unless `--force` (mxprof.files.check_replace: the one output check); at most
+    one of them goes to stdout (`-`). Raises
     UsageError (exit 2) naming the option."""
     from mxprof.files import OutputFileError, check_replace
     force = bool(getattr(args, "force", False))
+    on_stdout = [f"--{f.name} -" for f in _formats(kind) if getattr(args, f.name, None) == "-"]
+    if len(on_stdout) > 1:
+        raise UsageError(f"{' and '.join(on_stdout)} would all write to stdout: pick one"
+                         if len(on_stdout) > 2 else
+                         f"{' and '.join(on_stdout)} would both write to stdout: pick one")
     for f in _formats(kind):
         path = getattr(args, f.name, None)
         if not path:
@@ -127,8 +133,6 @@ def write_outputs(args, result: Any, kind: str | tuple[str, ...]) -> list[str]:
     """Write each requested format of `result` with its declared writer; `-` (stdout) is
     written here for the formats that allow it. Returns the files that could not be written,
     one message each; a format with nothing to write (a trace without events) is a warning."""
-    from mxprof.jsonio import dumps
-    from mxprof.render.base import as_dict
     errors = []
     for f in _formats(kind):
         path = getattr(args, f.name, None)
@@ -136,7 +140,7 @@ def write_outputs(args, result: Any, kind: str | tuple[str, ...]) -> list[str]:
             continue
         try:
             if path == "-":
-                sys.stdout.write(dumps(as_dict(result)) + "\n")
+                sys.stdout.write(f.stdout_text(result))
                 sys.stdout.flush()
             else:
                 f.load_writer()(result, path)

@@ -12,8 +12,8 @@ from __future__ import annotations
 import argparse
 import sys
 
-from mxprof.commands import _options
-from mxprof.errors import EXIT_FAILED, EXIT_OK, EXIT_USAGE, UsageError, require_extra
+from mxprof.commands import _job, _options
+from mxprof.errors import EXIT_FAILED, EXIT_OK, UsageError, require_extra
 
 KIND = "accuracy"
 
@@ -96,8 +96,7 @@ def options_of(args):
                    batch_size=args.batch_size, calib_size=args.calib_size, rtol=args.rtol,
                    atol=args.atol, timing_batch=args.timing_batch, iterations=args.iterations,
                    warmup=args.warmup, processes=_options.preset_of(args).processes,
-                   cores=args.cores, membind=args.membind, threads=args.threads,
-                   wait_policy=args.wait_policy, timeout=args.timeout)
+                   timeout=args.timeout, **_job.binding(args))
 
 
 def exit_status(report, min_top1: float | None = None) -> int:
@@ -111,51 +110,21 @@ def exit_status(report, min_top1: float | None = None) -> int:
     return EXIT_OK
 
 
-def _measure(args):
-    """The AccuracyReport of a run, or None for --dry-run."""
-    from mxprof.commands._progress import Progress
-    from mxprof.jobs import accuracy
+def _show(report, out) -> None:
+    from rich.console import Console
 
-    plan = accuracy.plan(options_of(args))
-    if args.dry_run:
-        _options.print_plan(KIND, [(s.label, s.what) for s in plan.steps], plan.estimate_s,
-                            tuple(plan.notes))
-        return None
-    _options.announce_wait((plan.placement.wait_policy, plan.placement.wait_why))
-    with Progress(KIND, len(plan.steps)) as bar:
-        return accuracy.run(plan, bar.on_event, on_partial=lambda r: _keep_partial(args, r))
-
-
-def _keep_partial(args, report) -> None:
-    """Interrupted: `--json` keeps the configurations that finished (like profile's)."""
-    if args.json and args.json != "-":
-        from mxprof.render.json_ import write_result
-        write_result(report, args.json)
-        print(f"mxprof: partial result written to {args.json}", file=sys.stderr)
-
-
-def _load(path: str):
-    from mxprof.jobs.accuracy import AccuracyReport
-    return AccuracyReport.from_dict(_options.load_result(KIND, path))
+    from mxprof.render import accuracy as render
+    render.render_terminal(report, console=Console(stderr=True) if out is sys.stderr else None)
 
 
 def run(args) -> int:
-    from mxprof.render import accuracy as render
+    from mxprof.jobs import accuracy
 
     if args.load:
-        _options.check_outputs(args, KIND, inputs=(args.load,))
-        report = _load(args.load)
+        report = _job.load(args, KIND, accuracy.AccuracyReport.from_dict)
     else:
-        report = _measure(args)
+        report = _job.plan_and_run(KIND, accuracy.plan, accuracy.run, options_of(args), args,
+                                   on_partial=_job.partial(args))
         if report is None:
             return EXIT_OK  # --dry-run
-    # Files first: a closed stdout (mxprof ... | head) must not lose a long run's results.
-    errors = _options.write_outputs(args, report, KIND)  # `--json -` on stdout
-    if args.json == "-":
-        from rich.console import Console
-        render.render_terminal(report, console=Console(stderr=True))
-    else:
-        render.render_terminal(report)
-    for e in errors:
-        print(f"mxprof: error: {e}", file=sys.stderr)
-    return EXIT_USAGE if errors else exit_status(report, args.min_top1)
+    return _job.finish(args, report, KIND, _show) or exit_status(report, args.min_top1)
