@@ -39,8 +39,8 @@ def print_dry_run(command: str, plan, notes: list[str] | None = None) -> None:
 
 def announce(placement) -> None:
     """The wait policy the plan's Placement chose and why, once on stderr."""
-    from mxprof.commands._options import announce_wait
-    announce_wait((placement.wait_policy, placement.wait_why))
+    print(f"mxprof: OpenMP wait policy {placement.wait_policy} ({placement.wait_why})",
+          file=sys.stderr)
 
 
 def plan_and_run(command: str, plan_of: Callable[[Any], Any], run: Callable[..., Any],

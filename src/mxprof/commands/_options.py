@@ -3,7 +3,7 @@
 One flag per concept, one meaning and one default everywhere (README, "Options"):
 
 - CPUs: ``--cores LIST`` (``--cpus`` is a hidden alias), ``--membind NODES``, ``--threads N``
-  (or ``runtime``; default one per physical core: `thread_choice`).
+  (or ``runtime``; default one per physical core: `mxprof.cpu.placement.resolve`).
 - timing: ``--iterations N`` a fixed number of timed calls (overrides ``--min-time``),
   ``--warmup N`` untimed calls after the first (default 5), ``--min-time S`` seconds of timed
   calls per measurement (default 1), ``--timeout S`` per worker (default 1800),
@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import argparse
 import math
-import os
 from pathlib import Path
 
 from mxprof.commands._outputs import (  # noqa: F401 - the output options live there
@@ -79,17 +78,6 @@ def add_threads(g, what: str = "worker") -> None:
                    help=f"OpenMP threads per {what}, or 'runtime' for MXNet's own choice "
                         "(default: one per physical core of the CPUs it may use, as the "
                         "reference benchmark ran; MXNet alone uses half the CPUs it sees)")
-
-
-def thread_choice(args, cpus=None):
-    """The `mxprof.cpu.openmp.ThreadChoice` of this command's workers: --threads N, 'runtime',
-    or one thread per physical core of `cpus` (the CPUs after --cores/--physical-only; default
-    this process's). The one place a command's default thread count is decided."""
-    from mxprof.cpu.openmp import choose_threads
-    try:
-        return choose_threads(getattr(args, "threads", None), cpus)
-    except ValueError as exc:
-        raise UsageError(str(exc)) from None
 
 
 def add_timing(p: argparse.ArgumentParser, *, iterations: int | None = None,
@@ -320,62 +308,6 @@ def check_counts(args, *, at_least_one=("iterations", "threads", "batch_size"),
                              f"{value}")
 
 
-def placement_of(args, *, cores: str | None = None, membind: str | None = None,
-                 announce: bool = True):
-    """The one `mxprof.cpu.placement.Placement` of this command's workers, from --cores,
-    --membind, --physical-only, --threads and --wait-policy (`cores`/`membind` override the
-    flags, e.g. --reference-protocol's node 0); the wait policy and its reason are announced
-    once on stderr. Raises UsageError naming the bad option."""
-    from mxprof.cpu.placement import resolve
-    try:
-        placement = resolve(cores or getattr(args, "cores", None),
-                            membind or getattr(args, "membind", None),
-                            physical_only=getattr(args, "physical_only", False),
-                            threads=getattr(args, "threads", None),
-                            wait_policy=getattr(args, "wait_policy", "auto") or "auto")
-    except ValueError as exc:
-        raise UsageError(str(exc)) from None
-    if announce:
-        announce_wait((placement.wait_policy, placement.wait_why))
-    return placement
-
-
-def check_binding(cores: str | None, membind: str | None, *, physical_only: bool = False):
-    """The CPUs and NUMA nodes asked for, checked against this machine and this process's
-    affinity: ``(cpus, nodes)`` (sorted lists, None when not given).
-
-    Raises UsageError naming what exists (``--cores 99``: "CPU 99 ... online: 0-1").
-    """
-    if cores is None and membind is None and not physical_only:
-        return None, None
-    from mxprof.cpu.binding import select_cpus, select_nodes
-    from mxprof.cpu.cpulist import format_cpu_list
-    from mxprof.cpu.topology import read_topology
-
-    try:
-        topo = read_topology()
-    except (OSError, ValueError) as exc:
-        raise UsageError(f"cannot read the CPU topology to check --cores/--membind: {exc}") \
-            from None
-    cpus = nodes = None
-    if cores is not None or physical_only:
-        try:
-            cpus = select_cpus(topo, cores, physical_only=physical_only)
-        except ValueError as exc:
-            raise UsageError(f"--cores {cores}: {exc}") from None
-        allowed = sorted(os.sched_getaffinity(0))
-        outside = sorted(set(cpus) - set(allowed))
-        if outside:
-            raise UsageError(f"--cores {cores}: CPUs {format_cpu_list(outside)} are not "
-                             f"available to this process (allowed: {format_cpu_list(allowed)})")
-    if membind is not None:
-        try:
-            nodes = select_nodes(topo, membind)
-        except ValueError as exc:
-            raise UsageError(f"--membind {membind}: {exc}") from None
-    return cpus, nodes
-
-
 def check_model_files(symbol: str | None, params: str | None) -> None:
     """A readable, complete symbol JSON and .params file (headers walked, MXNet not loaded)."""
     from mxprof.mx.checks import ModelFileError, check_params, check_symbol
@@ -422,53 +354,3 @@ def print_plan(command: str, rows: list[tuple[str, str]], estimate_s: float,
         print(f"  {note}")
     print(f"estimated time: about {format_duration(estimate_s)} (rough: worker start-up and "
           "model load included, machine load not)")
-
-
-def wait_choice(args, threads: int | None, bound: int | None = None) -> tuple[str, str]:
-    """(policy, why): the OpenMP wait policy every worker of this command gets ("active" |
-    "passive"), from `--wait-policy` by `mxprof.cpu.openmp.resolve_wait_policy`: for auto,
-    other processes' share of this process's CPUs over a short window now (`bound`: the count
-    of CPUs the workers are bound to, the thread count when `threads` is None)."""
-    from mxprof.cpu.openmp import resolve_wait_policy
-    bound = bound or len(os.sched_getaffinity(0))
-    return resolve_wait_policy(getattr(args, "wait_policy", "auto") or "auto",
-                               threads=threads or bound)
-
-
-def announce_wait(choice: tuple[str, str]) -> None:
-    """The choice and its reason, once, on stderr."""
-    import sys
-    print(f"mxprof: OpenMP wait policy {choice[0]} ({choice[1]})", file=sys.stderr)
-
-
-def resolve_wait(args, threads: int | None, bound: int | None = None, *,
-                 announce: bool = True) -> str:
-    """`wait_choice`'s policy, announced on stderr unless `announce` is False."""
-    choice = wait_choice(args, threads, bound)
-    if announce:
-        announce_wait(choice)
-    return choice[0]
-
-
-def text_file(text_of):
-    """A `write_files` writer for a renderer that returns text: written atomically
-    (mxprof.jsonio.write_text), so no half a report is left behind."""
-    def write(report, path: str) -> None:
-        from mxprof.jsonio import write_text
-        write_text(path, text_of(report))
-    return write
-
-
-def write_files(report, targets) -> list[str]:
-    """Write `report` to each (path, write(report, path)) target whose path is set and not
-    "-" (stdout is the caller's); return what could not be written, one message each, so the
-    report is still printed."""
-    errors = []
-    for path, write in targets:
-        if not path or path == "-":
-            continue
-        try:
-            write(report, path)
-        except OSError as exc:
-            errors.append(f"cannot write {path}: {exc.strerror or exc}")
-    return errors
