@@ -32,9 +32,22 @@ def binding(args) -> dict[str, Any]:
 
 def print_dry_run(command: str, plan, notes: list[str] | None = None) -> None:
     """--dry-run: the plan's steps, its notes (or `notes`) and the estimated time."""
-    from mxprof.commands._options import print_plan
     print_plan(command, [(s.label, s.what) for s in plan.steps], plan.estimate_s,
                tuple(plan.notes if notes is None else notes))
+
+
+def print_plan(command: str, rows: list[tuple[str, str]], estimate_s: float,
+               notes: tuple[str, ...] = ()) -> None:
+    """The --dry-run output: one line per worker (label, what it runs) and a rough total."""
+    print(f"mxprof {command}, dry run: {len(rows)} worker(s) planned, nothing was run")
+    width = max((len(label) for label, _ in rows), default=0)
+    for i, (label, what) in enumerate(rows, 1):
+        print(f"  {i:>3}. {label:<{width}}  {what}")
+    for note in notes:
+        print(f"  {note}")
+    from mxprof.commands._progress import format_duration
+    print(f"estimated time: about {format_duration(estimate_s)} (rough: worker start-up and "
+          "model load included, machine load not)")
 
 
 def announce(placement) -> None:
@@ -77,8 +90,8 @@ def partial(args, *, say: bool = True) -> Callable[[Any], None] | None:
 
 def load(args, kind: str, decode: Callable[[dict], Any], *, kind_field: str | None = None):
     """--load: the outputs checked against the loaded file, the saved `kind` result read and
-    validated (`_options.load_result`), then `decode(data)`. Raises UsageError."""
-    from mxprof.commands._options import check_outputs, load_result
+    validated (`_outputs.load_result`), then `decode(data)`. Raises UsageError."""
+    from mxprof.commands._outputs import check_outputs, load_result
     check_outputs(args, kind, inputs=(args.load,))
     return decode(load_result(kind, args.load, kind_field=kind_field))
 
@@ -95,7 +108,7 @@ def finish(args, result, kind: str, show: Callable[[Any, TextIO], None]) -> int:
     results; `-` on stdout), then `show(result, stream)` (stderr when stdout holds an
     output), then each file that could not be written: EXIT_USAGE when one could not,
     else EXIT_OK (the caller's own status follows: `finish(...) or status`)."""
-    from mxprof.commands._options import write_outputs
+    from mxprof.commands._outputs import write_outputs
     errors = write_outputs(args, result, kind)
     show(result, sys.stderr if stdout_taken(args, kind) else sys.stdout)
     for e in errors:

@@ -2,7 +2,7 @@
 
 `OUTPUTS[kind]` lists the formats of one result kind (the `kind` field of its Result, see
 mxprof.jobs.contract). From this one table come
-- the `--FORMAT PATH` options of the command (mxprof.commands._options.add_outputs), every one
+- the `--FORMAT PATH` options of the command (mxprof.commands._outputs.add_outputs), every one
   taking a PATH, `-` meaning stdout (no option takes an optional PATH: it would swallow the
   next positional argument);
 - the checks before a run (each path writable, never one of the command's input files, never
