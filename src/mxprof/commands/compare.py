@@ -214,58 +214,39 @@ def _decode(path: str, data: dict):
     return CompareResult.from_dict({**data, "kind": KIND})
 
 
+def _job_of(args, options):
+    """(the job, its options): the compare job, or its sweep (mxprof.jobs.compare.sweep) for
+    --threads/--instances lists and --cluster."""
+    from mxprof.jobs import compare
+    from mxprof.jobs.compare import sweep
+    if not (args.cluster or _axis(args.threads) or _axis(args.instances)):
+        return compare, options
+    classes = tuple(c for c in (args.classes or "").replace(" ", "").split(",") if c)
+    axis = _axis(args.threads)
+    return sweep, sweep.SweepOptions(
+        compare=options, threads=tuple(axis) if axis else None,
+        instances=tuple(_axis(args.instances)) if _axis(args.instances) else None,
+        cluster=args.cluster, classes=classes)
+
+
 def _measure(args):
     """(the CompareResult of the sweep, its results file), or None for --dry-run."""
-    if args.cluster or _axis(args.threads) or _axis(args.instances):
-        return _sweep(args)
+    from mxprof.commands._hosts import HostProgress
     from mxprof.commands._progress import Progress
-    from mxprof.jobs import compare
 
-    plan = compare.plan(options_of(args), on_note=lambda text: _log(f"mxprof: {text}"))
+    job, options = _job_of(args, options_of(args))
+    plan = job.plan(options, on_note=lambda text: _log(f"mxprof: {text}"))
     if args.dry_run:
         _job.print_dry_run(KIND, plan, plan.notes[:1])
         return None
     _log(f"results file: {plan.log.path}")
     _job.announce(plan.placement)
-    with Progress(KIND, len(plan.planned),
-                  done_before=len(plan.planned) - len(plan.todo)) as progress:
-        result = compare.run(plan, progress.on_event)
+    # On a cluster the total is the cells left to run, known once the classes are (events).
+    progress = HostProgress(KIND, 0) if args.cluster else \
+        Progress(KIND, len(plan.planned), done_before=len(plan.planned) - len(plan.todo))
+    with progress:
+        result = job.run(plan, progress)
     return result, plan.log.path
-
-
-def _sweep(args):
-    """--threads/--instances lists and --cluster (mxprof.jobs.compare.sweep): every point of
-    the axes, on this machine or on each machine class of the cluster; None for --dry-run."""
-    import contextlib
-
-    from mxprof.commands._hosts import HostProgress
-    from mxprof.commands._progress import Progress
-    from mxprof.jobs.compare import sweep
-    if args.cluster:
-        require_extra("compare --cluster", "cluster")
-    points = sweep.points(options_of(args), _axis(args.threads), _axis(args.instances))
-    plan = sweep.plan_sweep(points, cluster=bool(args.cluster),
-                            on_note=lambda text: _log(f"mxprof: {text}"))
-    if args.dry_run:
-        _job.print_dry_run(KIND, plan, plan.notes[:1])
-        return None
-    first = plan.points[0]
-    _log(f"results file: {first.log.path}")
-    _job.announce(first.placement)
-    with contextlib.ExitStack() as stack:
-        executor = None
-        if args.cluster:
-            from mxprof.cluster import DaskExecutor
-            classes = [c for c in (args.classes or "").replace(" ", "").split(",") if c]
-            executor = stack.enter_context(DaskExecutor(args.cluster, classes or None))
-            # Its total is the cells left to run, known once the classes are (their events).
-            on_event = stack.enter_context(HostProgress(KIND, 0))
-        else:
-            progress = stack.enter_context(Progress(KIND, len(plan.planned), done_before=len(
-                plan.planned) - len(plan.todo)))
-            on_event = progress.on_event
-        result = sweep.run_sweep(plan, on_event, executor=executor)
-    return result, first.log.path
 
 
 def run(args) -> int:
