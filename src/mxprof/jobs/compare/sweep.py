@@ -86,7 +86,8 @@ class SweepPlan:
 def points(options: job.Options, threads: Sequence | None = None,
            instances: Sequence[int] | None = None) -> list[job.Options]:
     """The Options of every point of threads x instances (one point without axes)."""
-    return [msgspec.structs.replace(options, threads=t, instances=n)
+    return [msgspec.structs.replace(options, threads=t, instances=n,
+                                    threads_swept=bool(threads))
             for t in (threads or [options.threads]) for n in (instances or [options.instances])]
 
 
