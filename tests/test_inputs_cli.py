@@ -1,7 +1,7 @@
 """Models with several inputs, integer inputs and non-image shapes through every command.
 
 `--input NAME:SHAPE[:DTYPE]`, `--shape`, `--symbol/--params` and `FILE.py:FACTORY` are one option
-set (mxprof.commands._modelspec.model_of): bad input stops with exit 2 before any worker, and an
+set (mxprof.commands._options.model_of): bad input stops with exit 2 before any worker, and an
 exported two-input network (tests/fixtures/two_inputs.py: an image and token ids) runs through
 profile, fusion and accuracy with its own input names.
 """

@@ -29,7 +29,7 @@ def test_impossible_numbers_are_refused(argv, message):
 def test_fast_keeps_an_explicit_min_time():
     import argparse
 
-    from mxprof.commands._protocol import preset_of
+    from mxprof.commands._options import preset_of
     fast = preset_of(argparse.Namespace(processes=None, fast=True, rigorous=False,
                                         min_time=0.4))
     default = preset_of(argparse.Namespace(processes=None, fast=True, rigorous=False,

@@ -89,7 +89,7 @@ def test_topology_json_path_and_bare_switch(tmp_path):
 
 
 def test_options_come_from_the_declared_formats():
-    from mxprof.commands._outputs import add_outputs
+    from mxprof.commands._options import add_outputs
     from mxprof.render.outputs import formats_of
     p = argparse.ArgumentParser()
     add_outputs(p, "profile")

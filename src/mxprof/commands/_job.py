@@ -37,9 +37,10 @@ def print_dry_run(command: str, plan, notes: list[str] | None = None) -> None:
 
 
 def print_plan(command: str, rows: list[tuple[str, str]], estimate_s: float,
-               notes: tuple[str, ...] = ()) -> None:
-    """The --dry-run output: one line per worker (label, what it runs) and a rough total."""
-    print(f"mxprof {command}, dry run: {len(rows)} worker(s) planned, nothing was run")
+               notes: tuple[str, ...] = (), unit: str = "worker(s)") -> None:
+    """The --dry-run output: one line per worker (or per `unit`: a sweep's models) with what
+    it runs, and a rough total."""
+    print(f"mxprof {command}, dry run: {len(rows)} {unit} planned, nothing was run")
     width = max((len(label) for label, _ in rows), default=0)
     for i, (label, what) in enumerate(rows, 1):
         print(f"  {i:>3}. {label:<{width}}  {what}")
@@ -52,8 +53,8 @@ def print_plan(command: str, rows: list[tuple[str, str]], estimate_s: float,
 
 def announce(placement) -> None:
     """The wait policy the plan's Placement chose and why, once on stderr."""
-    print(f"mxprof: OpenMP wait policy {placement.wait_policy} ({placement.wait_why})",
-          file=sys.stderr)
+    from mxprof.commands._options.binding import announce_wait
+    announce_wait((placement.wait_policy, placement.wait_why))
 
 
 def plan_and_run(command: str, plan_of: Callable[[Any], Any], run: Callable[..., Any],

@@ -12,7 +12,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from mxprof.commands import _binding, _job, _modelspec, _outputs, _protocol
+from mxprof.commands import _job, _options
 from mxprof.errors import EXIT_FAILED, EXIT_OK, UsageError, require_extra
 
 KIND = "accuracy"
@@ -23,7 +23,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("model", nargs="?", help="model-zoo name (resnet50_v1, mobilenet1.0...) "
                         "or FILE.py:FACTORY returning a HybridBlock")
     m = parser.add_argument_group("model and data")
-    _modelspec.add_model_files(m, input_help=_modelspec.INPUT_HELP + "; the batch is --batch-size's")
+    _options.add_model_files(m, input_help=_options.INPUT_HELP + "; the batch is --batch-size's")
     m.add_argument("--data", help="labelled images: X.rec (with X.idx) or a class-per-"
                    "subfolder image folder")
     m.add_argument("--limit", type=int, help="evaluate only the first N images of --data")
@@ -51,11 +51,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                    help="exit 1 when a configuration's labelled top-1 (0-1) is below this")
     c.add_argument("--timing-batch", type=int, default=default("timing_batch"),
                    help="batch for latency (1)")
-    _binding.add_binding(parser)
+    _options.add_binding(parser)
     # No --min-time or --workdir: the accuracy job times a fixed count in its own temp folder.
-    _protocol.add_timing(parser, iterations=default("iterations"), min_time=False, workdir=False)
-    _protocol.add_processes(parser)
-    _outputs.add_outputs(parser, KIND)
+    _options.add_timing(parser, iterations=default("iterations"), min_time=False, workdir=False)
+    _options.add_processes(parser)
+    _options.add_outputs(parser, KIND)
 
 
 def _floats(text: str | None, name: str) -> tuple[float, ...] | None:
@@ -65,6 +65,14 @@ def _floats(text: str | None, name: str) -> tuple[float, ...] | None:
         return tuple(float(v) for v in text.replace(",", " ").split())
     except ValueError:
         raise UsageError(f"--{name} takes numbers like 0.485,0.456,0.406, got {text!r}") from None
+
+
+def _show(report, out) -> None:
+    """The tables on `out` (stderr when `--json -` holds stdout: _job.finish)."""
+    from rich.console import Console
+
+    from mxprof.render import accuracy as render
+    render.render_terminal(report, console=Console(stderr=True) if out is sys.stderr else None)
 
 
 def _names(text: str) -> tuple[str, ...]:
@@ -77,17 +85,17 @@ def options_of(args):
 
     if not args.model and not args.symbol:
         raise UsageError("give a MODEL name or --symbol FILE")
-    _protocol.check_counts(args, at_least_one=("batch_size", "timing_batch", "calib_size",
+    _options.check_counts(args, at_least_one=("batch_size", "timing_batch", "calib_size",
                                               "threads"),
                           not_negative=("iterations", "warmup"), positive=("timeout",))
     if args.min_top1 is not None and not 0 <= args.min_top1 <= 1:
         raise UsageError(f"--min-top1 is a fraction between 0 and 1, got {args.min_top1}")
-    _modelspec.check_model_files(args.symbol, args.params)
-    _outputs.check_outputs(args, KIND, inputs=(args.symbol, args.params, args.data))
+    _options.check_model_files(args.symbol, args.params)
+    _options.check_outputs(args, KIND, inputs=(args.symbol, args.params, args.data))
     require_extra("accuracy", "mxnet")
     if args.data:
         require_extra("accuracy --data", "opencv")
-    spec, _ = _modelspec.model_of(args, args.model)
+    spec, _ = _options.model_of(args, args.model)
     # No --min-time here (a fixed count of calls): the presets set the process count only.
     return Options(spec=spec.to_dict(), configs=_names(args.configs),
                    int8=_names(args.calib_mode) if args.int8 else (), data=args.data,
@@ -95,8 +103,9 @@ def options_of(args):
                    std=_floats(args.std, "std"), num_inputs=args.num_inputs,
                    batch_size=args.batch_size, calib_size=args.calib_size, rtol=args.rtol,
                    atol=args.atol, timing_batch=args.timing_batch, iterations=args.iterations,
-                   warmup=args.warmup, processes=_protocol.preset_of(args).processes,
-                   timeout=args.timeout, **_job.binding(args))
+                   warmup=args.warmup, processes=_options.preset_of(args).processes,
+                   cores=args.cores, membind=args.membind, threads=args.threads,
+                   wait_policy=args.wait_policy, timeout=args.timeout)
 
 
 def exit_status(report, min_top1: float | None = None) -> int:
@@ -110,21 +119,31 @@ def exit_status(report, min_top1: float | None = None) -> int:
     return EXIT_OK
 
 
-def _show(report, out) -> None:
-    from rich.console import Console
+def _measure(args):
+    """The AccuracyReport of a run, or None for --dry-run."""
+    from mxprof.jobs import accuracy
+    return _job.plan_and_run(KIND, accuracy.plan, accuracy.run, options_of(args), args,
+                             on_partial=lambda r: _keep_partial(args, r))
 
-    from mxprof.render import accuracy as render
-    render.render_terminal(report, console=Console(stderr=True) if out is sys.stderr else None)
+
+def _keep_partial(args, report) -> None:
+    """Interrupted: `--json` keeps the configurations that finished (like profile's)."""
+    keep = _job.partial(args)
+    if keep is not None:
+        keep(report)
+
+
+def _load(path: str):
+    from mxprof.jobs.accuracy import AccuracyReport
+    return AccuracyReport.from_dict(_options.load_result(KIND, path))
 
 
 def run(args) -> int:
-    from mxprof.jobs import accuracy
-
     if args.load:
-        report = _job.load(args, KIND, accuracy.AccuracyReport.from_dict)
+        _options.check_outputs(args, KIND, inputs=(args.load,))
+        report = _load(args.load)
     else:
-        report = _job.plan_and_run(KIND, accuracy.plan, accuracy.run, options_of(args), args,
-                                   on_partial=_job.partial(args))
+        report = _measure(args)
         if report is None:
             return EXIT_OK  # --dry-run
     return _job.finish(args, report, KIND, _show) or exit_status(report, args.min_top1)

@@ -20,7 +20,7 @@ KIND = "ceilings"
 
 def add_arguments(p) -> None:
     p.add_argument("--cores", metavar="LIST", help="measure bound to these CPUs (as profile)")
-    from mxprof.commands._binding import add_threads
+    from mxprof.commands._options import add_threads
     add_threads(p, "the worker")
     p.add_argument("--refresh", action="store_true", help="measure again, ignoring the cache")
     p.add_argument("--reps", type=int, default=5, help="repetitions per figure (default 5)")
@@ -30,7 +30,7 @@ def add_arguments(p) -> None:
                                                                  "is killed (default 600)")
     # --json PATH as every command ('-': stdout instead of the lines); the old bare switch
     # still means stdout (mxprof.commands._outputs.legacy_json).
-    from mxprof.commands._outputs import add_outputs
+    from mxprof.commands._options import add_outputs
     add_outputs(p, "ceilings", load=False, dry_run=False)
 
 
@@ -87,7 +87,7 @@ def format_ceilings(result: dict[str, Any]) -> list[str]:
 
 
 def run(args) -> int:
-    from mxprof.commands._outputs import check_outputs, write_outputs
+    from mxprof.commands._options import check_outputs, write_outputs
     from mxprof.jobs import ceilings as job
 
     check_outputs(args, KIND)

@@ -15,7 +15,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from mxprof.commands import _binding, _job, _modelspec, _outputs, _protocol
+from mxprof.commands import _job, _options
 from mxprof.commands._compare_output import display
 from mxprof.errors import EXIT_FAILED, EXIT_OK, UsageError, require_extra
 
@@ -34,7 +34,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                         "processes per cell unless --processes or --rigorous: a first look, not "
                         "the reference's protocol")
     src = p.add_argument_group("model")
-    _modelspec.add_model_files(src, shape_help="input shape C,H,W for every model (default: "
+    _options.add_model_files(src, shape_help="input shape C,H,W for every model (default: "
                              "each model's own)", input_help=(
                                  "[MODEL=]NAME:SHAPE[:DTYPE], a model input, batch first "
                                  "(repeatable): with one model the MODEL= prefix may be left "
@@ -67,15 +67,15 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     c.add_argument("--classes", metavar="LIST", default=None,
                    help="machine classes to run every cell on, e.g. xeon,epyc (default: every "
                         "class the cluster has; with local: one worker per class)")
-    _binding.add_binding(p)
+    _options.add_binding(p)
     # compare's --threads may be a list: a sweep axis like --batch-size (the report names the
     # fastest configuration per model and machine).
     threads = next(a for a in p._actions if a.dest == "threads")
     threads.type, threads.metavar = _thread_axis, "N|LIST"
     threads.help += "; a list (1,2,4) is a sweep axis"
-    _protocol.add_timing(p)
-    _protocol.add_processes(p)
-    _outputs.add_outputs(p, KIND)
+    _options.add_timing(p)
+    _options.add_processes(p)
+    _options.add_outputs(p, KIND)
     o = p.add_argument_group("results file")
     o.add_argument("--results", default=None, metavar="PATH",
                    help="JSON-lines file every run is appended to (default: one file per "
@@ -101,7 +101,7 @@ def _counts(flag: str):
 
 
 def _thread_axis(text: str) -> int | str | list[int]:
-    return _counts("--threads")(text) if "," in text else _binding.threads_arg(text)
+    return _counts("--threads")(text) if "," in text else _options.threads_arg(text)
 
 
 def _axis(value) -> list | None:
@@ -132,7 +132,7 @@ def resolve_models(names: list[str], shape_text: str | None, reference_set: bool
                    input_texts: list[str] | None = None) -> list:
     """(checked ModelSpec, its --input batch or None) for the names and `--symbol`;
     `--params` needs exactly one model, and each `--input` feeds the only model or the one its
-    `MODEL=` prefix names (`_modelspec.split_inputs`)."""
+    `MODEL=` prefix names (`_options.split_inputs`)."""
     import argparse
     from pathlib import Path
 
@@ -148,22 +148,22 @@ def resolve_models(names: list[str], shape_text: str | None, reference_set: bool
     labels = [typed.get(n, n) for n in wanted]
     if symbol:
         labels.append(Path(symbol).name.removesuffix(".json").removesuffix("-symbol"))
-    per_model = _modelspec.split_inputs(list(input_texts or ()), labels)
+    per_model = _options.split_inputs(list(input_texts or ()), labels)
     out = []
     for name, label in zip([*wanted, None], labels):
         own_params = params if (symbol and name is None) or (not symbol and name) else None
         ns = argparse.Namespace(shape=shape_text, symbol=None if name else symbol,
                                 params=own_params)
-        out.append(_modelspec.model_of(ns, name, per_model[label]))
+        out.append(_options.model_of(ns, name, per_model[label]))
     return out
 
 
 def _check_inputs(args) -> None:
-    _protocol.check_counts(args, at_least_one=("iterations", "threads", "instances"))
-    _modelspec.check_model_files(args.symbol, args.params)
-    _outputs.check_outputs(args, KIND, inputs=(args.symbol, args.params, args.results))
-    _outputs.check_output_path("--results", args.results)
-    _protocol.check_workdir(args.workdir)
+    _options.check_counts(args, at_least_one=("iterations", "threads", "instances"))
+    _options.check_model_files(args.symbol, args.params)
+    _options.check_outputs(args, KIND, inputs=(args.symbol, args.params, args.results))
+    _options.check_output_path("--results", args.results)
+    _options.check_workdir(args.workdir)
     if not args.no_current:
         require_extra("compare", "mxnet")
     if args.html:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import argparse
 
-from mxprof.commands import _job, _outputs
+from mxprof.commands import _job, _options
 from mxprof.errors import UsageError
 
 
@@ -28,7 +28,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--floor", type=float, default=defaults.floor, metavar="FRACTION",
                    help="... and beyond this share of A's summed layer time (default "
                         f"{defaults.floor:g})")
-    _outputs.add_outputs(p, "diff", dry_run=False)
+    _options.add_outputs(p, "diff", dry_run=False)
 
 
 def _check_outputs(args) -> None:
@@ -41,7 +41,7 @@ def _check_outputs(args) -> None:
         if path in inputs:
             raise UsageError(f"--{f.name} {path}: that is an input file")
     # The one output check of every command (mxprof.files.check_replace, --force).
-    _outputs.check_outputs(args, "diff", inputs=tuple(inputs))
+    _options.check_outputs(args, "diff", inputs=tuple(inputs))
 
 
 def _result(args):
@@ -49,7 +49,7 @@ def _result(args):
     if args.load:
         from mxprof.jobs.diff.records import DiffResult
         from mxprof.schema import decode
-        data = _outputs.load_result("diff", args.load)
+        data = _options.load_result("diff", args.load)
         return decode(data, DiffResult, source=args.load, what="diff")
     if not args.a or not args.b:
         raise UsageError("give two profile results: mxprof diff A.json B.json "

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import sys
 
-from mxprof.commands import _binding, _job, _modelspec, _outputs, _protocol
+from mxprof.commands import _job, _options
 from mxprof.errors import EXIT_FAILED, EXIT_OK, UsageError, require_extra
 
 KIND = "fusion"
@@ -21,7 +21,7 @@ def add_arguments(parser) -> None:
     m = parser.add_argument_group("model and fusion")
     # --params: the first worker loads them (else zoo or random weights) and saves the weights
     # every later worker loads, so all of them share one set.
-    _modelspec.add_model_files(m, shape_help=(
+    _options.add_model_files(m, shape_help=(
         "input shape C,H,W or N,C,H,W, or any per-sample sizes (default: the model's own at "
         "batch 1, e.g. 1,3,299,299 for inceptionv3; 1,3,224,224 for FILE.py:FACTORY models "
         "that declare no inputs)"))
@@ -31,24 +31,24 @@ def add_arguments(parser) -> None:
     m.add_argument("--no-static", dest="static", action="store_false",
                    help="hybridize/optimize_for without static_alloc/static_shape")
     # --rounds was fusion's own word for --processes: kept as a hidden alias.
-    _protocol.hidden_alias(m, "--rounds", dest="processes", type=int)
+    _options.hidden_alias(m, "--rounds", dest="processes", type=int)
     m.add_argument("--trace-iterations", type=int, default=10,
                    help="iterations logged with DNNL_VERBOSE for the group table")
     m.add_argument("--switches", default=",".join(_SWITCH_NAMES),
                    help="fusion switches to turn off one at a time, or 'none' "
                    f"(default {','.join(_SWITCH_NAMES)})")
-    _binding.add_binding(parser)
-    _protocol.add_timing(parser, workdir=False)
-    _protocol.add_processes(parser)
-    _outputs.add_outputs(parser, KIND)
+    _options.add_binding(parser)
+    _options.add_timing(parser, workdir=False)
+    _options.add_processes(parser)
+    _options.add_outputs(parser, KIND)
 
 
 def _model(args):
-    """(checked ModelSpec, the first input's shape with the batch first): `_modelspec.model_of`.
+    """(checked ModelSpec, the first input's shape with the batch first): `_options.model_of`.
     The batch is the --input batch, else N of an N,C,H,W --shape, else 1."""
     if not args.model and not args.symbol:
         raise UsageError("give a MODEL, --symbol FILE (or --load REPORT.json)")
-    spec, batch = _modelspec.model_of(args, args.model)
+    spec, batch = _options.model_of(args, args.model)
     if batch is None and args.shape:
         dims = [d for d in args.shape.replace("x", ",").split(",") if d.strip()]
         batch = int(dims[0]) if len(dims) == 4 else None
@@ -60,16 +60,16 @@ def options_of(args):
     from mxprof.jobs.fusion import Options, parse_switches
 
     switches = parse_switches(args.switches)
-    _protocol.check_counts(args, at_least_one=("iterations", "trace_iterations", "threads"))
-    preset = _protocol.preset_of(args)
-    _outputs.check_outputs(args, KIND, inputs=(args.symbol, args.params))
+    _options.check_counts(args, at_least_one=("iterations", "trace_iterations", "threads"))
+    preset = _options.preset_of(args)
+    _options.check_outputs(args, KIND, inputs=(args.symbol, args.params))
     require_extra("fusion", "mxnet")
-    _modelspec.check_model_files(args.symbol, args.params)
+    _options.check_model_files(args.symbol, args.params)
     spec, shape = _model(args)
     return Options(model=args.model or spec.name, shape=shape, spec=spec.to_dict(),
                    path=args.path, static=args.static, warmup=args.warmup,
                    iterations=args.iterations,
-                   min_time=_protocol.min_time_of(args) * preset.min_time_factor,
+                   min_time=_options.min_time_of(args) * preset.min_time_factor,
                    processes=preset.processes, trace_iterations=args.trace_iterations,
                    switches=switches, timeout=args.timeout, **_job.binding(args))
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from mxprof.commands import _binding, _job, _modelspec, _outputs, _protocol
+from mxprof.commands import _job, _options
 from mxprof.errors import EXIT_FAILED, EXIT_OK, UsageError, require_extra
 
 KIND = "int8"
@@ -20,7 +20,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("model", nargs="?", help="model-zoo name (resnet50_v1...) or "
                         "FILE.py:FACTORY returning a HybridBlock")
     m = parser.add_argument_group("model and data")
-    _modelspec.add_model_files(m)
+    _options.add_model_files(m)
     m.add_argument("--data", help="labelled images (X.rec with X.idx, or a class-per-subfolder "
                    "folder): evaluation and calibration inputs; default random inputs of the "
                    "model's own kind")
@@ -49,11 +49,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     s.add_argument("--export", metavar="PREFIX",
                    help="write the chosen model as PREFIX-symbol.json and PREFIX.params")
     s.add_argument("--timing-batch", type=int, default=1, help="batch for latency (1)")
-    _binding.add_binding(parser)
-    _protocol.add_timing(parser)
+    _options.add_binding(parser)
+    _options.add_timing(parser)
     parser.add_argument("--processes", type=int, default=2,
                         help="timing processes per configuration (2)")
-    _outputs.add_outputs(parser, KIND)
+    _options.add_outputs(parser, KIND)
 
 
 def options_of(args):
@@ -61,8 +61,8 @@ def options_of(args):
 
     if not args.model and not args.symbol:
         raise UsageError("give a MODEL name or --symbol FILE")
-    _modelspec.check_model_files(args.symbol, args.params)
-    spec, _ = _modelspec.model_of(args, args.model)
+    _options.check_model_files(args.symbol, args.params)
+    spec, _ = _options.model_of(args, args.model)
     return Options(spec=spec.to_dict(), calib_mode=args.calib_mode, calib_size=args.calib_size,
                    quantized_dtype=args.quantized_dtype, exclude=tuple(args.exclude),
                    data=args.data, limit=args.limit, num_inputs=args.num_inputs,
@@ -70,7 +70,7 @@ def options_of(args):
                    target=parse_target(args.target) if args.target else None,
                    budget_s=args.budget, max_steps=args.max_steps,
                    timing_batch=args.timing_batch, processes=args.processes,
-                   warmup=args.warmup, min_time=_protocol.min_time_of(args),
+                   warmup=args.warmup, min_time=_options.min_time_of(args),
                    iterations=args.iterations, timeout=args.timeout,
                    layer_times=not args.no_layer_times, export=args.export,
                    workdir=args.workdir, **_job.binding(args))
@@ -87,14 +87,14 @@ def run(args) -> int:
     from mxprof.jobs import int8
 
     if not args.load:  # else checked against the loaded file
-        _outputs.check_outputs(args, KIND)
+        _options.check_outputs(args, KIND)
     if args.export:
-        _outputs.check_output_path("--export", args.export + ".params")
+        _options.check_output_path("--export", args.export + ".params")
     if args.load:
         result = _job.load(args, KIND, int8.Int8Result.from_dict)
     else:
         require_extra("int8", "mxnet")
-        _protocol.check_workdir(args.workdir)
+        _options.check_workdir(args.workdir)
         result = _job.plan_and_run(KIND, int8.plan, int8.run, options_of(args), args,
                                    total=lambda plan: plan.workers,
                                    on_partial=_job.partial(args))

@@ -12,7 +12,7 @@ import sys
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
-    from mxprof.commands._outputs import add_outputs
+    from mxprof.commands._options import add_outputs
     p.add_argument("files", nargs="+", metavar="FILE", help="results files written by compare")
     add_outputs(p, "compare", load=False, dry_run=False)  # merge writes compare's kind
 
@@ -20,7 +20,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 def run(args) -> int:
     from mxprof.commands import _job
     from mxprof.commands._compare_output import display
-    from mxprof.commands._outputs import check_outputs
+    from mxprof.commands._options import check_outputs
     from mxprof.jobs.compare import merge
     check_outputs(args, "compare", inputs=tuple(args.files))
     if args.html:

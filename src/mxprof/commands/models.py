@@ -22,7 +22,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="list names and inputs only, without building the networks")
     parser.add_argument("--json", metavar="PATH",
                         help="write the records as JSON to PATH ('-' for stdout)")
-    from mxprof.commands._outputs import add_force
+    from mxprof.commands._options import add_force
     add_force(parser)
 
 
@@ -77,7 +77,7 @@ def run(args) -> int:
     from rich.console import Console
 
     from mxprof.commands._files import stdout_to_stderr
-    from mxprof.commands._outputs import check_output_path
+    from mxprof.commands._options import check_output_path
     from mxprof.files import OutputFileError, check_replace
     from mxprof.mx import catalog
 

@@ -14,7 +14,7 @@ import argparse
 import os
 import sys
 
-from mxprof.commands import _binding, _job, _modelspec, _outputs, _protocol
+from mxprof.commands import _job, _options
 from mxprof.errors import EXIT_FAILED, EXIT_OK, UsageError, require_extra
 
 # The job's own lists and defaults: the command repeats none of them.
@@ -27,14 +27,14 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("model", nargs="?", help="Gluon or GluonCV model-zoo name (e.g. resnet50_v1), "
                    "mxprof's own (gnmt, dcgan...), or FILE.py:FACTORY returning a HybridBlock")
     src = p.add_argument_group("model")
-    _modelspec.add_model_files(src, shape_help="input shape C,H,W or N,C,H,W, or any per-sample "
+    _options.add_model_files(src, shape_help="input shape C,H,W or N,C,H,W, or any per-sample "
                              "sizes such as 100 (default: the model's own, e.g. 3,299,299 for "
-                             "inceptionv3)", input_help=_modelspec.INPUT_HELP + "; its batch is "
+                             "inceptionv3)", input_help=_options.INPUT_HELP + "; its batch is "
                              "the throughput batch unless --batch-size is given")
     m = p.add_argument_group("measurement")
     m.add_argument("--batch-size", type=int, default=None,
                    help=f"batch for throughput (default {DEFAULT_BATCH}; the reference used 128)")
-    m.add_argument("--breakdown-batch", type=_protocol.count, default=1, metavar="N",
+    m.add_argument("--breakdown-batch", type=_options.count, default=1, metavar="N",
                    help="batch of the operator, layer and primitive passes (default 1: where "
                         "the time of one request goes)")
     m.add_argument("--physical-only", action="store_true", help="one CPU per physical core")
@@ -62,10 +62,10 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     m.add_argument("--build", action="append", default=[], metavar="NAME=PIP_SPEC",
                    help="profile this pip-installable MXNet build (e.g. mkl16=mxnet-mkl==1.6.0), "
                         "in a venv made once and cached")
-    _binding.add_binding(p)
-    _protocol.add_timing(p)
-    _protocol.add_processes(p)
-    _outputs.add_outputs(p, "profile")
+    _options.add_binding(p)
+    _options.add_timing(p)
+    _options.add_processes(p)
+    _options.add_outputs(p, "profile")
     # Test-only fault injection: CONFIG:PASS:HOOK, HOOK in abort|hang|raise (see mxprof.jobs.profile.spec).
     p.add_argument("--test-hook", action="append", default=[], help=argparse.SUPPRESS)
     # Every pass in a process of its own (bench/processes_cost.py measures what sharing saves).
@@ -90,7 +90,7 @@ def options_of(args):
     from mxprof.jobs.profile.plan import Options
     if not args.model and not args.symbol:
         raise UsageError("give a MODEL name, --symbol FILE, or --load RESULT.json")
-    model, batch = _modelspec.model_of(args, args.model)
+    model, batch = _options.model_of(args, args.model)
     return Options(
         model=model, batch_size=args.batch_size or batch, warmup=args.warmup,
         iterations=args.iterations, min_time=args.min_time, processes=args.processes,
@@ -136,10 +136,10 @@ def _other_build(args, *, make: bool = True) -> str | None:
 
 def _check_inputs(args) -> None:
     """What the plan cannot see: files and folders (exit status 2 before any worker)."""
-    _protocol.check_counts(args)
-    _modelspec.check_model_files(args.symbol, args.params)
-    _outputs.check_outputs(args, "profile", inputs=(args.symbol, args.params))
-    _protocol.check_workdir(args.workdir)
+    _options.check_counts(args)
+    _options.check_model_files(args.symbol, args.params)
+    _options.check_outputs(args, "profile", inputs=(args.symbol, args.params))
+    _options.check_workdir(args.workdir)
     require_extra("profile", "mxnet")
 
 

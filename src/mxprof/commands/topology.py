@@ -8,7 +8,7 @@ import sys
 def add_arguments(parser) -> None:
     # --json PATH as every command ('-': stdout, instead of the tables); the old bare switch
     # still means stdout where it cannot swallow anything (mxprof.commands._outputs.legacy_json).
-    from mxprof.commands._outputs import add_outputs
+    from mxprof.commands._options import add_outputs
     add_outputs(parser, "topology", load=False, dry_run=False)
     parser.add_argument("--sysfs-root", default="/sys", metavar="DIR",
                         help="read another sysfs tree (default: /sys)")
@@ -67,7 +67,7 @@ def _tables(topology):
 def run(args) -> int:
     from rich.console import Console
 
-    from mxprof.commands._outputs import check_outputs, write_outputs
+    from mxprof.commands._options import check_outputs, write_outputs
     from mxprof.cpu.topology import read_topology
     from mxprof.errors import UsageError
 

@@ -36,7 +36,7 @@ def _summary_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--by", default="kind",
                    help="group by any of kind,impl,shape,prop_kind (comma separated; "
                         "default: %(default)s)")
-    from mxprof.commands._protocol import count
+    from mxprof.commands._options import count
     p.add_argument("--top", type=count, default=20, metavar="N",
                    help="rows to show per table (default: 20)")
     from mxprof.render.verbose import REJECTED_SHOWN
@@ -45,7 +45,7 @@ def _summary_options(p: argparse.ArgumentParser) -> None:
     # --json PATH as every command ('-': stdout, instead of the tables). Never an optional
     # PATH: `summary --json a.log b.log` would write over a.log; the old bare switch still
     # means stdout where it cannot swallow a path (mxprof.commands._outputs.legacy_json).
-    from mxprof.commands._outputs import add_outputs
+    from mxprof.commands._options import add_outputs
     add_outputs(p, "verbose-summary", load=False, dry_run=False)
 
 
@@ -56,12 +56,12 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _check_json(args: argparse.Namespace, log: str) -> None:
-    from mxprof.commands._outputs import check_outputs
+    from mxprof.commands._options import check_outputs
     check_outputs(args, "verbose-summary", inputs=(log,))
 
 
 def _summarize(path: str, args: argparse.Namespace, captured_here: bool = False) -> int:
-    from mxprof.commands._outputs import write_outputs
+    from mxprof.commands._options import write_outputs
     from mxprof.files import InputFileError, check_input
     _check_json(args, path)
     try:

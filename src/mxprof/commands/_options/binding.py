@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import argparse
 
-from mxprof.commands._protocol import hidden_alias
+from mxprof.commands._options.protocol import hidden_alias
 
 
 def add_binding(p: argparse.ArgumentParser, *, cores: bool = True, membind: bool = True) -> None:
@@ -46,3 +46,9 @@ def add_threads(g, what: str = "worker") -> None:
                    help=f"OpenMP threads per {what}, or 'runtime' for MXNet's own choice "
                         "(default: one per physical core of the CPUs it may use, as the "
                         "reference benchmark ran; MXNet alone uses half the CPUs it sees)")
+
+
+def announce_wait(choice: tuple[str, str]) -> None:
+    """The wait policy chosen and its reason ((policy, why), a Placement's), once on stderr."""
+    import sys
+    print(f"mxprof: OpenMP wait policy {choice[0]} ({choice[1]})", file=sys.stderr)
