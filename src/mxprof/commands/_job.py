@@ -22,12 +22,13 @@ from typing import Any, TextIO
 from mxprof.errors import EXIT_OK, EXIT_USAGE
 
 
-def binding(args) -> dict[str, Any]:
+def binding(args, **override: Any) -> dict[str, Any]:
     """The binding options of a job's Options (its `plan` resolves them into the one
-    Placement, mxprof.cpu.placement): --cores, --membind, --threads, --wait-policy."""
+    Placement, mxprof.cpu.placement): --cores, --membind, --threads, --wait-policy, each
+    replaced by an `override` of the same name (compare's --threads list is a sweep axis)."""
     return {"cores": getattr(args, "cores", None), "membind": getattr(args, "membind", None),
             "threads": getattr(args, "threads", None),
-            "wait_policy": getattr(args, "wait_policy", "auto") or "auto"}
+            "wait_policy": getattr(args, "wait_policy", "auto") or "auto", **override}
 
 
 def print_dry_run(command: str, plan, notes: list[str] | None = None) -> None:
