@@ -33,11 +33,10 @@ def test_measured_above_theory_blames_the_assumption():
 def test_topology_shows_the_roof_ceilings_cached(tmp_path):
     env = {"MXPROF_CACHE": str(tmp_path)}
     code = ("import datetime\n"
-            "from mxprof.commands._options import thread_choice\n"
-            "import argparse\n"
+            "from mxprof.cpu.placement import resolve\n"
             "from mxprof.cpu import ceilings\n"
             "from mxprof.jobs.ceilings import _libmxnet\n"
-            "threads = thread_choice(argparse.Namespace(threads=None, cores=None)).threads\n"
+            "threads = resolve(decide_wait=False).threads\n"
             "key = ceilings.cache_key(None, threads, libmxnet=_libmxnet())\n"
             "f = lambda v, u: {'median': v, 'min': v, 'max': v, 'unit': u, 'values': [v],"
             " 'method': 'test'}\n"

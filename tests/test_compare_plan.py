@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import sys
 from pathlib import Path
 
@@ -153,6 +154,23 @@ def test_bad_input_is_a_usage_error(cli, tmp_path, args, message):
     assert "mxprof: error: " in proc.stderr and message in proc.stderr
     assert "Traceback" not in proc.stderr
     assert not (tmp_path / "r.jsonl").exists()
+
+
+def test_a_threads_sweep_names_each_cells_thread_count(cli, tmp_path):
+    """`compare --threads 1,2 --dry-run`: the planned cells of the two points differ by their
+    thread count (they read the same before); a compare without the axis keeps its labels."""
+    proc = cli("compare", "mobilenet0.25", "--shape", "3,64,64", "--threads", "1,2",
+               "--batch-size", "1", "--processes", "1", "--dry-run",
+               "--results", str(tmp_path / "r.jsonl"), timeout=300)
+    assert proc.returncode == 0, proc.stderr
+    labels = [m.group(1) for m in (re.match(r"^\s+\d+\. (.+?)\s{2,}", line)
+                                   for line in proc.stdout.splitlines()) if m]
+    assert len(labels) == 4 and len(set(labels)) == 4, labels
+    for count in (1, 2):
+        assert sum(label.endswith(f" threads={count}") for label in labels) == 2, labels
+    run = compare.plan([MOBILENET], [builds.current_build()], machine=MACHINE, batch_sizes=[1],
+                       threads=2)[0]
+    assert "threads" not in run.label
 
 
 def test_merge_refuses_a_file_without_records(cli, tmp_path):

@@ -3,11 +3,8 @@ by every worker's environment to the OpenMP runtime that worker will load."""
 
 from __future__ import annotations
 
-import argparse
-
 import pytest
 
-from mxprof.commands import _options
 from mxprof.workers.process import worker_env
 
 GNU = {"LD_PRELOAD": "libgomp.so.1"}  # an LD_PRELOADed runtime decides, without probing MXNet
@@ -40,10 +37,14 @@ def test_every_measuring_command_takes_the_option(command):
         parser.parse_args([command, "m", "--wait-policy", "sometimes"])
 
 
-def test_resolve_wait_says_its_choice_once(capsys):
-    args = argparse.Namespace(wait_policy="active")
-    assert _options.resolve_wait(args, 2, 2) == "active"
+def test_the_placement_decides_the_wait_once_and_the_command_says_it(capsys):
+    """One path for the wait policy: the job's Placement (mxprof.cpu.placement.resolve),
+    announced once by the command (commands/_job.announce)."""
+    from mxprof.commands import _job
+    from mxprof.cpu.placement import resolve
+
+    chosen = resolve(threads=2, wait_policy="active")
+    assert chosen.wait_policy == "active"
+    _job.announce(chosen)
     assert capsys.readouterr().err == "mxprof: OpenMP wait policy active (chosen by the user)\n"
-    assert _options.resolve_wait(argparse.Namespace(wait_policy="auto"), 1, 2,
-                                 announce=False) == "passive"  # one thread never waits
-    assert capsys.readouterr().err == ""
+    assert resolve(threads=1, wait_policy="auto").wait_policy == "passive"  # one never waits

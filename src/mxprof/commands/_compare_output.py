@@ -1,19 +1,13 @@
-"""Output of a compare result (terminal table and files), shared by `compare` and `merge`."""
+"""The terminal table of a compare result, shared by `compare` and `merge`."""
 
 from __future__ import annotations
 
 import sys
+from typing import TextIO
 
 
-def write_outputs(args, result) -> list[str]:
-    """Write each requested file of the "compare" kind (mxprof.render.outputs, `--json -` on
-    stdout); return what could not be written (the table is printed regardless)."""
-    from mxprof.commands._options import write_outputs as write
-    return write(args, result, "compare")
-
-
-def display(args, result) -> None:
-    """The table on stdout, unless --json - owns stdout."""
+def display(result, out: TextIO) -> None:
+    """The table on `out` (stdout, or stderr when `--json -` owns stdout)."""
     import shutil
 
     from mxprof.render.base import as_dict
@@ -21,5 +15,4 @@ def display(args, result) -> None:
     tty = sys.stdout.isatty()
     # A file or pipe gets the whole table unwrapped; a terminal its own width.
     width = shutil.get_terminal_size().columns if tty else 300
-    text = CompareTerminalRenderer(color=tty, width=width).render(as_dict(result))
-    (sys.stderr if args.json == "-" else sys.stdout).write(text)
+    out.write(CompareTerminalRenderer(color=tty, width=width).render(as_dict(result)))

@@ -11,7 +11,7 @@ from __future__ import annotations
 import sys
 import time
 
-from mxprof.commands._options import format_duration
+from mxprof.commands._progress import format_duration
 from mxprof.events import Event, Finished, Note, Started
 
 

@@ -9,7 +9,8 @@
   earlier mxprof output of the same kind without `--force` (mxprof.files.check_replace: a
   `--json` over a log or a model file is refused, not written over);
 - `write_outputs(args, result, kind)`: each requested file by its format's writer; what could
-  not be written comes back as messages, so a computed result is still printed.
+  not be written comes back as messages, so a computed result is still printed;
+- `load_result(kind, path)`: `--load RESULT`, a saved result validated, with the one message.
 
 `legacy_json(argv)`: the old `--json` switch of `topology`, `ceilings` and `verbose` (stdout),
 kept only where it cannot take a path that was meant as something else: a bare `--json` as
@@ -101,10 +102,16 @@ def check_outputs(args, kind: str | tuple[str, ...] = ("json", "markdown", "csv"
                   *, inputs: tuple[str | None, ...] = ()) -> None:
     """Every output PATH of `kind` in `args` can be written, is none of `inputs` (the
     command's input files), and replaces no file that is not an earlier mxprof output of the
-    same kind unless `--force` (mxprof.files.check_replace: the one output check). Raises
+    same kind unless `--force` (mxprof.files.check_replace: the one output check); at most
+    one of them goes to stdout (`-`). Raises
     UsageError (exit 2) naming the option."""
     from mxprof.files import OutputFileError, check_replace
     force = bool(getattr(args, "force", False))
+    on_stdout = [f"--{f.name} -" for f in _formats(kind) if getattr(args, f.name, None) == "-"]
+    if len(on_stdout) > 1:
+        raise UsageError(f"{' and '.join(on_stdout)} would all write to stdout: pick one"
+                         if len(on_stdout) > 2 else
+                         f"{' and '.join(on_stdout)} would both write to stdout: pick one")
     for f in _formats(kind):
         path = getattr(args, f.name, None)
         if not path:
@@ -128,8 +135,6 @@ def write_outputs(args, result: Any, kind: str | tuple[str, ...]) -> list[str]:
     """Write each requested format of `result` with its declared writer; `-` (stdout) is
     written here for the formats that allow it. Returns the files that could not be written,
     one message each; a format with nothing to write (a trace without events) is a warning."""
-    from mxprof.jsonio import dumps
-    from mxprof.render.base import as_dict
     errors = []
     for f in _formats(kind):
         path = getattr(args, f.name, None)
@@ -137,7 +142,7 @@ def write_outputs(args, result: Any, kind: str | tuple[str, ...]) -> list[str]:
             continue
         try:
             if path == "-":
-                sys.stdout.write(dumps(as_dict(result)) + "\n")
+                sys.stdout.write(f.stdout_text(result))
                 sys.stdout.flush()
             else:
                 f.load_writer()(result, path)
@@ -146,6 +151,26 @@ def write_outputs(args, result: Any, kind: str | tuple[str, ...]) -> list[str]:
         except OSError as exc:
             errors.append(f"cannot write --{f.name} {path}: {exc.strerror or exc}")
     return errors
+
+
+def load_result(kind: str, path: str, *, kind_field: str | None = None) -> dict:
+    """A saved `kind` result for --load, validated (mxprof.jobs.results.load); `kind_field`:
+    the value its "kind" key must hold. Raises UsageError (exit 2) naming the file and, for a
+    bad file, the wrong field: the same message in every command."""
+    from mxprof.files import InputFileError
+    from mxprof.jobs.results import load
+    try:
+        report = load(kind, path)
+    except InputFileError as exc:  # a device, a folder, no such file: before any read
+        raise UsageError(f"cannot load {exc}") from None
+    except OSError as exc:
+        raise UsageError(f"cannot load {path}: {exc.strerror or exc}") from None
+    except ValueError as exc:  # names the file and the wrong field
+        raise UsageError(str(exc)) from None
+    if kind_field is not None and report.get("kind") != kind_field:
+        raise UsageError(f"{path}: not an mxprof {kind} result: kind {report.get('kind')!r}, "
+                         f"not {kind_field!r}")
+    return report
 
 
 def legacy_json(argv: list[str]) -> list[str]:

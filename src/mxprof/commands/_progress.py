@@ -11,7 +11,13 @@ from __future__ import annotations
 import sys
 import time
 
-from mxprof.commands._options import format_duration
+
+def format_duration(seconds: float) -> str:
+    if seconds < 90:
+        return f"{seconds:.0f} s"
+    if seconds < 5400:
+        return f"{seconds / 60:.0f} min"
+    return f"{seconds / 3600:.1f} h"
 
 
 class Progress:

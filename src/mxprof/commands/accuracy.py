@@ -18,9 +18,9 @@ from __future__ import annotations
 import argparse
 import sys
 
-from mxprof.commands import _options
+from mxprof.commands import _job, _options
 from mxprof.commands._hosts import add_cluster
-from mxprof.errors import EXIT_FAILED, EXIT_OK, EXIT_USAGE, UsageError, require_extra
+from mxprof.errors import EXIT_FAILED, EXIT_OK, UsageError, require_extra
 
 KIND = "accuracy"
 
@@ -85,6 +85,17 @@ def _floats(text: str | None, name: str) -> tuple[float, ...] | None:
         return tuple(float(v) for v in text.replace(",", " ").split())
     except ValueError:
         raise UsageError(f"--{name} takes numbers like 0.485,0.456,0.406, got {text!r}") from None
+
+
+def _show(report, out) -> None:
+    """The tables of one model's report or of a sweep on `out` (stderr when `--json -` holds
+    stdout: _job.finish)."""
+    from rich.console import Console
+    if report.kind == KIND:
+        from mxprof.render.accuracy import render_terminal
+    else:
+        from mxprof.render.accuracy_sweep import render_terminal
+    render_terminal(report, console=Console(stderr=True) if out is sys.stderr else None)
 
 
 def _names(text: str) -> tuple[str, ...]:
@@ -168,8 +179,7 @@ def options_list(args) -> list:
                   batch_size=args.batch_size, calib_size=args.calib_size, rtol=args.rtol,
                   atol=args.atol, timing_batch=args.timing_batch, iterations=args.iterations,
                   warmup=args.warmup, processes=_options.preset_of(args).processes,
-                  cores=args.cores, membind=args.membind, threads=args.threads,
-                  wait_policy=args.wait_policy, timeout=args.timeout)
+                  timeout=args.timeout, **_job.binding(args))
     return [Options(spec=spec.to_dict(), **common) for spec in _specs(args)]
 
 
@@ -195,17 +205,9 @@ def _measure(args):
     """The AccuracyReport (AccuracySweep for a sweep) of a run, or None for --dry-run."""
     if is_sweep(args):
         return _sweep(args)
-    from mxprof.commands._progress import Progress
     from mxprof.jobs import accuracy
-
-    plan = accuracy.plan(options_of(args))
-    if args.dry_run:
-        _options.print_plan(KIND, [(s.label, s.what) for s in plan.steps], plan.estimate_s,
-                            tuple(plan.notes))
-        return None
-    _options.announce_wait((plan.placement.wait_policy, plan.placement.wait_why))
-    with Progress(KIND, len(plan.steps)) as bar:
-        return accuracy.run(plan, bar.on_event, on_partial=lambda r: _keep_partial(args, r))
+    return _job.plan_and_run(KIND, accuracy.plan, accuracy.run, options_of(args), args,
+                             on_partial=lambda r: _keep_partial(args, r))
 
 
 def _sweep(args):
@@ -224,8 +226,7 @@ def _sweep(args):
         return None
     print(f"mxprof: results file: {plan.log.path}", file=sys.stderr)
     if not args.cluster:  # on a cluster each host resolves its own binding and wait policy
-        first = plan.points[0].placement
-        _options.announce_wait((first.wait_policy, first.wait_why))
+        _job.announce(plan.points[0].placement)
     keep = lambda r: _keep_partial(args, r)  # noqa: E731
     with contextlib.ExitStack() as stack:
         if args.cluster:
@@ -240,10 +241,9 @@ def _sweep(args):
 
 def _keep_partial(args, report) -> None:
     """Interrupted: `--json` keeps the configurations that finished (like profile's)."""
-    if args.json and args.json != "-":
-        from mxprof.render.json_ import write_result
-        write_result(report, args.json)
-        print(f"mxprof: partial result written to {args.json}", file=sys.stderr)
+    keep = _job.partial(args)
+    if keep is not None:
+        keep(report)
 
 
 def _saved_kind(path: str) -> str | None:
@@ -276,23 +276,10 @@ def run(args) -> int:
     report = _load(args) if args.load else _measure(args)
     if report is None:
         return EXIT_OK  # --dry-run
-    kind = report.kind
-    if kind == "accuracy":
-        from mxprof.render.accuracy import render_terminal
-    else:
-        from mxprof.render.accuracy_sweep import render_terminal
-    # Files first: a closed stdout (mxprof ... | head) must not lose a long run's results.
-    errors = _options.write_outputs(args, report, kind)  # `--json -` on stdout
-    if args.json == "-":
-        from rich.console import Console
-        render_terminal(report, console=Console(stderr=True))
-    else:
-        render_terminal(report)
-    if kind != "accuracy" and not args.load:
+    status = _job.finish(args, report, report.kind, _show)
+    if report.kind != KIND and not args.load:
         print(f"mxprof: results file: {report_log(report)}", file=sys.stderr)
-    for e in errors:
-        print(f"mxprof: error: {e}", file=sys.stderr)
-    return EXIT_USAGE if errors else exit_status(report, args.min_top1)
+    return status or exit_status(report, args.min_top1)
 
 
 def report_log(sweep) -> str:

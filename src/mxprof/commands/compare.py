@@ -15,10 +15,10 @@ from __future__ import annotations
 import argparse
 import sys
 
-from mxprof.commands import _options
-from mxprof.commands._compare_output import display, write_outputs
+from mxprof.commands import _job, _options
+from mxprof.commands._compare_output import display
 from mxprof.commands._hosts import add_cluster
-from mxprof.errors import EXIT_FAILED, EXIT_OK, EXIT_USAGE, UsageError, require_extra
+from mxprof.errors import EXIT_FAILED, EXIT_OK, UsageError, require_extra
 
 KIND = "compare"
 
@@ -176,9 +176,7 @@ def options_of(args):
                    quick=args.quick, python=tuple(args.python), build=tuple(args.build),
                    no_current=args.no_current,
                    instances=args.instances if isinstance(args.instances, int) else 1,
-                   cores=args.cores, membind=args.membind,
-                   threads=None if _axis(args.threads) else args.threads,
-                   wait_policy=args.wait_policy,
+                   **_job.binding(args, threads=None if _axis(args.threads) else args.threads),
                    warmup=args.warmup, iterations=args.iterations, min_time=args.min_time,
                    processes=args.processes, fast=args.fast, rigorous=args.rigorous,
                    timeout=args.timeout, workdir=args.workdir, results=args.results,
@@ -192,73 +190,56 @@ def _log(message: str) -> None:
 def _load_saved(args):
     """The saved `compare --json` (or `merge --json`) file, validated like every --load
     (mxprof.jobs.results): the message names the file and the wrong field."""
-    from mxprof.jobs.compare import CompareResult
-    from mxprof.jobs.results import kind_of_file
     if args.models or args.reference_set or args.symbol:
         raise UsageError("--load re-renders a saved result: give no MODEL, --symbol or "
                          "--reference-set with it")
-    _options.check_outputs(args, KIND, inputs=(args.load,))
     if args.html:
         require_extra("compare --html", "plot")
-    data = _options.load_result(KIND, args.load)
-    if kind_of_file(data, source=args.load) != KIND:  # older files say "mxprof-compare"
-        raise UsageError(f"{args.load}: not an mxprof compare result: kind "
+    return _job.load(args, KIND, lambda data: _decode(args.load, data))
+
+
+def _decode(path: str, data: dict):
+    from mxprof.jobs.compare import CompareResult
+    from mxprof.jobs.results import kind_of_file
+    if kind_of_file(data, source=path) != KIND:  # older files say "mxprof-compare"
+        raise UsageError(f"{path}: not an mxprof compare result: kind "
                          f"{data.get('kind')!r}, not {KIND!r}")
     return CompareResult.from_dict({**data, "kind": KIND})
 
 
+def _job_of(args, options):
+    """(the job, its options): the compare job, or its sweep (mxprof.jobs.compare.sweep) for
+    --threads/--instances lists and --cluster."""
+    from mxprof.jobs import compare
+    from mxprof.jobs.compare import sweep
+    if not (args.cluster or _axis(args.threads) or _axis(args.instances)):
+        return compare, options
+    classes = tuple(c for c in (args.classes or "").replace(" ", "").split(",") if c)
+    axis = _axis(args.threads)
+    return sweep, sweep.SweepOptions(
+        compare=options, threads=tuple(axis) if axis else None,
+        instances=tuple(_axis(args.instances)) if _axis(args.instances) else None,
+        cluster=args.cluster, classes=classes)
+
+
 def _measure(args):
     """(the CompareResult of the sweep, its results file), or None for --dry-run."""
-    if args.cluster or _axis(args.threads) or _axis(args.instances):
-        return _sweep(args)
+    from mxprof.commands._hosts import HostProgress
     from mxprof.commands._progress import Progress
-    from mxprof.jobs import compare
 
-    plan = compare.plan(options_of(args), on_note=lambda text: _log(f"mxprof: {text}"))
+    job, options = _job_of(args, options_of(args))
+    plan = job.plan(options, on_note=lambda text: _log(f"mxprof: {text}"))
     if args.dry_run:
-        _options.print_plan(KIND, [(s.label, s.what) for s in plan.steps], plan.estimate_s,
-                            tuple(plan.notes[:1]))
+        _job.print_dry_run(KIND, plan, plan.notes[:1])
         return None
     _log(f"results file: {plan.log.path}")
-    _options.announce_wait((plan.placement.wait_policy, plan.placement.wait_why))
-    with Progress(KIND, len(plan.planned),
-                  done_before=len(plan.planned) - len(plan.todo)) as progress:
-        result = compare.run(plan, progress.on_event)
+    _job.announce(plan.placement)
+    # On a cluster the total is the cells left to run, known once the classes are (events).
+    progress = HostProgress(KIND, 0) if args.cluster else \
+        Progress(KIND, len(plan.planned), done_before=len(plan.planned) - len(plan.todo))
+    with progress:
+        result = job.run(plan, progress)
     return result, plan.log.path
-
-
-def _sweep(args):
-    """--threads/--instances lists and --cluster (mxprof.jobs.compare.sweep): every point of
-    the axes, on this machine or on each machine class of the cluster; None for --dry-run."""
-    import contextlib
-
-    from mxprof.commands._hosts import HostProgress, open_cluster
-    from mxprof.commands._progress import Progress
-    from mxprof.jobs.compare import sweep
-    if args.cluster:
-        require_extra("compare --cluster", "cluster")
-    points = sweep.points(options_of(args), _axis(args.threads), _axis(args.instances))
-    plan = sweep.plan_sweep(points, cluster=bool(args.cluster),
-                            on_note=lambda text: _log(f"mxprof: {text}"))
-    if args.dry_run:
-        _options.print_plan(KIND, [(s.label, s.what) for s in plan.steps], plan.estimate_s,
-                            tuple(plan.notes[:1]))
-        return None
-    first = plan.points[0]
-    _log(f"results file: {first.log.path}")
-    _options.announce_wait((first.placement.wait_policy, first.placement.wait_why))
-    with contextlib.ExitStack() as stack:
-        executor = None
-        if args.cluster:
-            executor = open_cluster(args, stack, KIND)
-            # Its total is the cells left to run, known once the classes are (their events).
-            on_event = stack.enter_context(HostProgress(KIND, 0))
-        else:
-            progress = stack.enter_context(Progress(KIND, len(plan.planned), done_before=len(
-                plan.planned) - len(plan.todo)))
-            on_event = progress.on_event
-        result = sweep.run_sweep(plan, on_event, executor=executor)
-    return result, first.log.path
 
 
 def run(args) -> int:
@@ -266,12 +247,10 @@ def run(args) -> int:
         (_measure(args) or (None, None))
     if result is None:
         return EXIT_OK  # --dry-run
-    errors = write_outputs(args, result)
-    display(args, result)
-    if results_path:  # the last line, after the table: where every run of the sweep is kept
-        _log(f"results file: {results_path}")
-    for e in errors:
-        print(f"mxprof: error: {e}", file=sys.stderr)
-    if errors:
-        return EXIT_USAGE
-    return EXIT_FAILED if result.failed and not args.load else EXIT_OK
+
+    def show(result, out) -> None:
+        display(result, out)
+        if results_path:  # the last line, after the table: where every run of the sweep is kept
+            _log(f"results file: {results_path}")
+    return _job.finish(args, result, KIND, show) or (
+        EXIT_FAILED if result.failed and not args.load else EXIT_OK)

@@ -9,15 +9,13 @@ worker and imports no MXNet: it is instant.
 from __future__ import annotations
 
 import argparse
-import sys
 
-from mxprof.commands import _options
-from mxprof.errors import EXIT_OK, EXIT_USAGE, UsageError
+from mxprof.commands import _job, _options
+from mxprof.errors import UsageError
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     from mxprof.jobs.diff.plan import MATCHES, Options
-    from mxprof.render.outputs import formats_of
     p.add_argument("a", nargs="?", metavar="A.json", help="the first profile (before)")
     p.add_argument("b", nargs="?", metavar="B.json", help="the second profile (after)")
     defaults = Options(a="", b="")
@@ -30,11 +28,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--floor", type=float, default=defaults.floor, metavar="FRACTION",
                    help="... and beyond this share of A's summed layer time (default "
                         f"{defaults.floor:g})")
-    g = p.add_argument_group("output")
-    for f in formats_of("diff"):
-        g.add_argument(f"--{f.name}", metavar="PATH", help=f.help)
-    g.add_argument("--load", metavar="DIFF", help="re-render a saved diff --json result")
-    _options.add_force(g)
+    _options.add_outputs(p, "diff", dry_run=False)
 
 
 def _check_outputs(args) -> None:
@@ -65,32 +59,11 @@ def _result(args):
     return diff.run(diff.plan(options))
 
 
-def run(args) -> int:
+def _show(result, out) -> None:
     from mxprof.render.diff import render_terminal
-    from mxprof.render.outputs import formats_of
-    _check_outputs(args)
-    result = _result(args)
-    errors = []
-    for f in formats_of("diff"):
-        path = getattr(args, f.name, None)
-        if path == "-":
-            sys.stdout.write(_as_text(f.name, result))
-        elif path:
-            try:
-                f.load_writer()(result, path)
-            except OSError as exc:
-                errors.append(f"cannot write --{f.name} {path}: {exc.strerror or exc}")
-    out = sys.stderr if "-" in (getattr(args, f.name, None) for f in formats_of("diff")) \
-        else sys.stdout
     out.write(render_terminal(result, color=out.isatty()))
-    for e in errors:
-        print(f"mxprof: error: {e}", file=sys.stderr)
-    return EXIT_USAGE if errors else EXIT_OK
 
 
-def _as_text(name: str, result) -> str:
-    if name == "json":
-        from mxprof.render.json_ import JsonRenderer
-        return JsonRenderer().render(result.to_dict())
-    from mxprof.render.diff import render_markdown
-    return render_markdown(result)
+def run(args) -> int:
+    _check_outputs(args)
+    return _job.finish(args, _result(args), "diff", _show)

@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import sys
 
-from mxprof.commands import _options
-from mxprof.errors import EXIT_FAILED, EXIT_OK, EXIT_USAGE, UsageError, require_extra
+from mxprof.commands import _job, _options
+from mxprof.errors import EXIT_FAILED, EXIT_OK, UsageError, require_extra
 
 KIND = "fusion"
 _SWITCH_NAMES = ("CONV_BN", "CONV_RELU", "CONV_SUM", "FC_ELTWISE")
@@ -71,35 +71,7 @@ def options_of(args):
                    iterations=args.iterations,
                    min_time=_options.min_time_of(args) * preset.min_time_factor,
                    processes=preset.processes, trace_iterations=args.trace_iterations,
-                   switches=switches, cores=args.cores, membind=args.membind,
-                   threads=args.threads, wait_policy=args.wait_policy, timeout=args.timeout)
-
-
-def _measure(args):
-    """The FusionResult of a run, or None for --dry-run."""
-    from mxprof.commands._progress import Progress
-    from mxprof.jobs import fusion
-
-    plan = fusion.plan(options_of(args))
-    if args.dry_run:
-        _options.print_plan(KIND, [(s.label, s.what) for s in plan.steps], plan.estimate_s,
-                            tuple(plan.notes))
-        return None
-    _options.announce_wait((plan.placement.wait_policy, plan.placement.wait_why))
-    with Progress(KIND, len(plan.steps)) as bar:
-        return fusion.run(plan, bar.on_event, on_partial=_keep_partial(args))
-
-
-def _keep_partial(args):
-    """on_partial: interrupted, --json keeps what was measured (as profile's does)."""
-    if not args.json or args.json == "-":
-        return None
-
-    def keep(result) -> None:
-        from mxprof.render.json_ import write_result
-        write_result(result, args.json)
-        print(f"mxprof: partial result written to {args.json}", file=sys.stderr)
-    return keep
+                   switches=switches, timeout=args.timeout, **_job.binding(args))
 
 
 def _failures(args, result) -> int:
@@ -116,29 +88,27 @@ def _failures(args, result) -> int:
     return EXIT_FAILED if result.failed_workers or result.complete is False else EXIT_OK
 
 
-def _load(path: str):
+def _upgraded(data: dict):
     from mxprof.jobs.fusion import FusionResult
     from mxprof.jobs.fusion.report import upgrade
     # A file written before the one statistics record is brought up to date first.
-    return FusionResult.from_dict(upgrade(_options.load_result(KIND, path, kind_field=KIND)))
+    return FusionResult.from_dict(upgrade(data))
+
+
+def _show(result, out) -> None:
+    from mxprof.render import fusion as fusion_render
+    out.write(fusion_render.render_terminal(result))
 
 
 def run(args) -> int:
-    from mxprof.render import fusion as fusion_render
+    from mxprof.jobs import fusion
 
     if args.load:
-        _options.check_outputs(args, KIND, inputs=(args.load,))
-        result = _load(args.load)
+        result = _job.load(args, KIND, _upgraded, kind_field=KIND)
     else:
-        result = _measure(args)
+        result = _job.plan_and_run(KIND, fusion.plan, fusion.run, options_of(args), args,
+                                   on_partial=_job.partial(args))
         if result is None:
             return EXIT_OK  # --dry-run
-    # Files first: a closed stdout (mxprof ... | head) must not lose a long run's results.
-    errors = _options.write_outputs(args, result, KIND)  # `--json -` on stdout
-    text = fusion_render.render_terminal(result)
-    (sys.stderr if args.json == "-" else sys.stdout).write(text)
-    for e in errors:
-        print(f"mxprof: error: {e}", file=sys.stderr)
-    if errors:
-        return EXIT_USAGE
-    return EXIT_OK if args.load else _failures(args, result)
+    return _job.finish(args, result, KIND, _show) or (
+        EXIT_OK if args.load else _failures(args, result))

@@ -10,13 +10,13 @@ from __future__ import annotations
 import argparse
 import sys
 
-from mxprof.commands import _options
-from mxprof.errors import EXIT_FAILED, EXIT_OK, EXIT_USAGE, UsageError, require_extra
+from mxprof.commands import _job, _options
+from mxprof.errors import EXIT_FAILED, EXIT_OK, UsageError, require_extra
+
+KIND = "int8"
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    from mxprof.render.outputs import formats_of
-
     parser.add_argument("model", nargs="?", help="model-zoo name (resnet50_v1...) or "
                         "FILE.py:FACTORY returning a HybridBlock")
     m = parser.add_argument_group("model and data")
@@ -53,12 +53,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     _options.add_timing(parser)
     parser.add_argument("--processes", type=int, default=2,
                         help="timing processes per configuration (2)")
-    g = parser.add_argument_group("output")
-    for f in formats_of("int8"):
-        g.add_argument(f"--{f.name}", metavar="PATH", help=f.help)
-    g.add_argument("--load", metavar="RESULT", help="re-render a saved --json result")
-    _options.add_force(g)
-    g.add_argument("--dry-run", action="store_true", help="print the plan; run nothing")
+    _options.add_outputs(parser, KIND)
 
 
 def options_of(args):
@@ -69,11 +64,7 @@ def options_of(args):
     _options.check_counts(args, at_least_one=(), not_negative=())  # --min-time, --timeout > 0
     _options.check_model_files(args.symbol, args.params)
     spec, _ = _options.model_of(args, args.model)
-    cpus, _ = _options.check_binding(args.cores, args.membind)
-    threads = _options.thread_choice(args, cpus).threads
-    wait = _options.resolve_wait(args, threads, len(cpus) if cpus else None)
-    return Options(cores=args.cores, membind=args.membind, wait_policy=wait,
-                   spec=spec.to_dict(), calib_mode=args.calib_mode, calib_size=args.calib_size,
+    return Options(spec=spec.to_dict(), calib_mode=args.calib_mode, calib_size=args.calib_size,
                    quantized_dtype=args.quantized_dtype, exclude=tuple(args.exclude),
                    data=args.data, limit=args.limit, num_inputs=args.num_inputs,
                    batch_size=args.batch_size, probe=args.probe, threshold_db=args.threshold,
@@ -81,94 +72,34 @@ def options_of(args):
                    budget_s=args.budget, max_steps=args.max_steps,
                    timing_batch=args.timing_batch, processes=args.processes,
                    warmup=args.warmup, min_time=_options.min_time_of(args),
-                   iterations=args.iterations, threads=threads, timeout=args.timeout,
+                   iterations=args.iterations, timeout=args.timeout,
                    layer_times=not args.no_layer_times, export=args.export,
-                   workdir=args.workdir)
+                   workdir=args.workdir, **_job.binding(args))
 
 
-def _write(args, result) -> list[str]:
-    from mxprof.render.outputs import formats_of
+def _show(result, out) -> None:
+    from rich.console import Console
 
-    errors = []
-    for f in formats_of("int8"):
-        path = getattr(args, f.name, None)
-        if not path or path == "-":
-            continue
-        try:
-            f.load_writer()(result, path)
-        except OSError as exc:
-            errors.append(f"cannot write {path}: {exc.strerror or exc}")
-    return errors
-
-
-def _stdout(args, result) -> bool:
-    from mxprof.jsonio import dumps
     from mxprof.render import int8 as render
-
-    if args.json == "-":
-        sys.stdout.write(dumps(result.to_dict()) + "\n")
-        return True
-    if getattr(args, "markdown", None) == "-":
-        sys.stdout.write(render.render_markdown(result))
-        return True
-    return False
-
-
-def _progress(total: int):
-    from mxprof.commands._progress import Progress
-    from mxprof.events import Finished, Started
-
-    bar = Progress("int8", total)
-
-    def on_event(event) -> None:
-        if isinstance(event, Started):
-            bar.start(event.label)
-        elif isinstance(event, Finished):
-            bar.done(event.label, "ok" if event.ok else f"{event.status}: {event.error}")
-        else:
-            bar.note(event.text)
-    return bar, on_event
-
-
-def _measure(args):
-    from mxprof.jobs import int8
-
-    require_extra("int8", "mxnet")
-    _options.check_workdir(args.workdir)
-    plan = int8.plan(options_of(args))
-    if args.dry_run:
-        _options.print_plan("int8", [(s.label, s.what) for s in plan.steps], plan.estimate_s,
-                            tuple(plan.notes))
-        return None
-    bar, on_event = _progress(plan.workers)
-    with bar:
-        return int8.run(plan, on_event)
+    render.render_terminal(result, console=Console(stderr=True) if out is sys.stderr else None)
 
 
 def run(args) -> int:
-    from rich.console import Console
+    from mxprof.jobs import int8
 
-    from mxprof.jobs.int8 import Int8Result
-    from mxprof.render import int8 as render
-
-    _options.check_outputs(args, "int8")
-    if args.html == "-":
-        raise UsageError("--html writes a file; give a path ('-' is for --json and --markdown)")
-    if args.json == "-" and args.markdown == "-":
-        raise UsageError("--json - and --markdown - would both write to stdout: pick one")
+    if not args.load:  # else checked against the loaded file
+        _options.check_outputs(args, KIND)
     if args.export:
         _options.check_output_path("--export", args.export + ".params")
     if args.load:
-        result = Int8Result.from_dict(_options.load_result("int8", args.load))
+        result = _job.load(args, KIND, int8.Int8Result.from_dict)
     else:
-        result = _measure(args)
+        require_extra("int8", "mxnet")
+        _options.check_workdir(args.workdir)
+        result = _job.plan_and_run(KIND, int8.plan, int8.run, options_of(args), args,
+                                   total=lambda plan: plan.workers,
+                                   on_partial=_job.partial(args))
         if result is None:
-            return EXIT_OK
-    errors = _write(args, result)  # files first: a closed stdout must not lose a long run
-    to_stdout = _stdout(args, result)
-    render.render_terminal(result, console=Console(stderr=True) if to_stdout else None)
-    for e in errors:
-        print(f"mxprof: error: {e}", file=sys.stderr)
-    if errors:
-        return EXIT_USAGE
-    return EXIT_FAILED if result.failed else EXIT_OK
+            return EXIT_OK  # --dry-run
+    return _job.finish(args, result, KIND, _show) or (
+        EXIT_FAILED if result.failed else EXIT_OK)

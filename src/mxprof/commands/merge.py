@@ -10,8 +10,6 @@ from __future__ import annotations
 import argparse
 import sys
 
-from mxprof.errors import EXIT_OK, EXIT_USAGE
-
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     from mxprof.commands._options import add_outputs
@@ -20,7 +18,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def run(args) -> int:
-    from mxprof.commands._compare_output import display, write_outputs
+    from mxprof.commands import _job
+    from mxprof.commands._compare_output import display
     from mxprof.commands._options import check_outputs
     from mxprof.jobs.compare import merge
     check_outputs(args, "compare", inputs=tuple(args.files))
@@ -29,8 +28,4 @@ def run(args) -> int:
         require_extra("merge --html", "plot")
     result = merge(args.files, on_warning=lambda w: print(f"mxprof: warning: {w}",
                                                           file=sys.stderr))
-    errors = write_outputs(args, result)
-    display(args, result)
-    for e in errors:
-        print(f"mxprof: error: {e}", file=sys.stderr)
-    return EXIT_USAGE if errors else EXIT_OK
+    return _job.finish(args, result, "compare", display)

@@ -14,8 +14,8 @@ import argparse
 import os
 import sys
 
-from mxprof.commands import _options
-from mxprof.errors import EXIT_FAILED, EXIT_OK, EXIT_USAGE, UsageError, require_extra
+from mxprof.commands import _job, _options
+from mxprof.errors import EXIT_FAILED, EXIT_OK, UsageError, require_extra
 
 # The job's own lists and defaults: the command repeats none of them.
 from mxprof.jobs.profile.plan import CHECKS as ALL_CHECKS
@@ -98,8 +98,7 @@ def options_of(args):
         reference=not args.no_reference, checks=_list(args.checks),
         diagnosis=not args.no_diagnosis, try_fixes=args.try_fixes,
         refresh_ceilings=args.refresh_ceilings, reference_protocol=args.reference_protocol,
-        cores=args.cores, membind=args.membind, physical_only=args.physical_only,
-        threads=args.threads, wait_policy=args.wait_policy, timeout=args.timeout,
+        physical_only=args.physical_only, timeout=args.timeout, **_job.binding(args),
         workdir=args.workdir, share=not args.no_share, layout=args.layout,
         hooks=_hooks(args.test_hook), breakdown_batch=args.breakdown_batch,
         python=_other_build(args, make=not args.dry_run))
@@ -144,13 +143,11 @@ def _check_inputs(args) -> None:
     require_extra("profile", "mxnet")
 
 
-def _display(args, result) -> None:
+def _show(result, out) -> None:
     from mxprof.jobs.profile.report import summary_line
     from mxprof.render import get_renderer
     from mxprof.render.base import as_dict
     report = as_dict(result)
-    # With --json - stdout holds the JSON (written by write_outputs); the tables go to stderr.
-    out = sys.stderr if args.json == "-" else sys.stdout
     try:
         out.write(get_renderer("terminal", color=out.isatty()).render(report))
         print(file=out)
@@ -159,44 +156,26 @@ def _display(args, result) -> None:
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
 
 
-def _finish(args, result, status: int) -> int:
-    """Write the files, print the report, then any file that could not be written: a
-    computed report is never lost to an output error."""
-    errors = _options.write_outputs(args, result, "profile")
-    _display(args, result)
-    for e in errors:
-        print(f"mxprof: error: {e}", file=sys.stderr)
-    return EXIT_USAGE if errors else status
-
-
-def _write_partial(args):
-    """on_partial: the --json file rewritten after every worker (not '-': stdout is final)."""
-    if not args.json or args.json == "-":
-        return None
-    from mxprof.render.json_ import write_result
-    return lambda result: write_result(result, args.json)
+def _workers(plan) -> int:
+    return plan.workers + len(plan.check_steps)
 
 
 def run(args) -> int:
-    if args.load:
-        from mxprof.jobs.profile.records import ProfileResult
-        _options.check_outputs(args, "profile", inputs=(args.load,))
-        result = ProfileResult.from_report(_options.load_result("profile", args.load))
-        return _finish(args, result, EXIT_OK)
-    _check_inputs(args)
     from mxprof.jobs.profile.plan import plan
-    planned = plan(options_of(args))
-    if args.dry_run:
-        _options.print_plan("profile", [(s.label, s.what) for s in planned.steps],
-                            planned.estimate_s, tuple(planned.notes))
-        return EXIT_OK
-    _options.announce_wait((planned.placement.wait_policy, planned.placement.wait_why))
-    from mxprof.commands._progress import Progress
+    from mxprof.jobs.profile.records import ProfileResult
     from mxprof.jobs.profile.run import run as run_job
-    with Progress("profile", planned.workers + len(planned.check_steps)) as progress:
-        result = run_job(planned, progress.on_event, on_partial=_write_partial(args))
+    if args.load:
+        result = _job.load(args, "profile", ProfileResult.from_report)
+        return _job.finish(args, result, "profile", _show)
+    _check_inputs(args)
+    # --json rewritten after every worker (not '-': stdout is final), without a line each time.
+    result = _job.plan_and_run("profile", plan, run_job, options_of(args), args, total=_workers,
+                               on_partial=_job.partial(args, say=False))
+    if result is None:
+        return EXIT_OK  # --dry-run
     if result.cost is not None:
         from mxprof.jobs.profile.cost import cost_lines
         for line in cost_lines(result.cost.to_dict()):
             print(f"mxprof: {line}", file=sys.stderr)
-    return _finish(args, result, EXIT_FAILED if result.failed else EXIT_OK)
+    return _job.finish(args, result, "profile", _show) or (
+        EXIT_FAILED if result.failed else EXIT_OK)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import argparse
 import sys
 
 
@@ -97,12 +96,12 @@ def run(args) -> int:
 
 def _print_ceilings(console) -> None:
     """Theoretical peaks, and the measured ones when `mxprof ceilings` has cached them."""
-    from mxprof.commands._options import thread_choice
     from mxprof.commands.ceilings import format_ceilings
+    from mxprof.cpu.placement import resolve
     from mxprof.jobs.ceilings import machine_ceilings
     # The key `mxprof ceilings` stores under by default: this process's CPUs, one thread per
     # physical core (its default --threads).
-    threads = thread_choice(argparse.Namespace(threads=None)).threads
+    threads = resolve(decide_wait=False).threads
     result = machine_ceilings(None, threads, measure_missing=False)
     if not result["measured"]:
         result["error"] = "run `python -m mxprof ceilings` to measure"

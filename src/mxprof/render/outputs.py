@@ -2,7 +2,7 @@
 
 `OUTPUTS[kind]` lists the formats of one result kind (the `kind` field of its Result, see
 mxprof.jobs.contract). From this one table come
-- the `--FORMAT PATH` options of the command (mxprof.commands._options.add_outputs), every one
+- the `--FORMAT PATH` options of the command (mxprof.commands._outputs.add_outputs), every one
   taking a PATH, `-` meaning stdout (no option takes an optional PATH: it would swallow the
   next positional argument);
 - the checks before a run (each path writable, never one of the command's input files, never
@@ -31,10 +31,23 @@ class Format(msgspec.Struct, frozen=True):
     help: str
     writer: str  # "module:function", function(result, path) -> None
     stdout: bool = True  # whether `-` (stdout) is accepted
+    # "module:function", function(result) -> str: what `-` writes; "" for JSON's text.
+    text: str = ""
 
     def load_writer(self) -> Callable[[Any, str], None]:
-        module, _, function = self.writer.partition(":")
-        return getattr(importlib.import_module(module), function)
+        return _load(self.writer)
+
+    def stdout_text(self, result: Any) -> str:
+        """What `--{name} -` writes on stdout: the format's text, JSON by default."""
+        if self.text:
+            return _load(self.text)(result)
+        from mxprof.jsonio import dumps
+        return dumps(result.to_dict() if hasattr(result, "to_dict") else result) + "\n"
+
+
+def _load(name: str) -> Callable[..., Any]:
+    module, _, function = name.partition(":")
+    return getattr(importlib.import_module(module), function)
 
 
 def _json(kind: str) -> Format:
@@ -102,12 +115,13 @@ declare("compare",
                "worker process (python -m pyperf stats / compare_to read it)",
                "mxprof.render.pyperf_suite:write", stdout=False))
 declare("diff",
-        Format("markdown", ".md", "write the diff as Markdown", "mxprof.render.diff:write_markdown"),
+        Format("markdown", ".md", "write the diff as Markdown", "mxprof.render.diff:write_markdown",
+               text="mxprof.render.diff:render_markdown"),
         Format("html", ".html", "write the diff as an HTML page (side-by-side bars per layer, "
                "changed primitives highlighted)", "mxprof.render.html.diff:write_page",
                stdout=False))
 declare("int8",
         Format("markdown", ".md", "write the report as Markdown ('-' for stdout)",
-               "mxprof.render.int8:write_markdown"),
+               "mxprof.render.int8:write_markdown", text="mxprof.render.int8:render_markdown"),
         Format("html", ".html", "write an HTML page with the per-layer error chart and the "
                "accuracy-latency front", "mxprof.render.html.int8:write_page", stdout=False))

@@ -6,7 +6,7 @@ The contract (mxprof.jobs.contract): `Options`, `plan(options) -> ComparePlan`,
 """
 from __future__ import annotations
 
-from typing import Any
+from mxprof.jobs.lazy import exports
 
 # Imported on first use (PEP 562), not here: a worker process that runs
 # `python -m mxprof.jobs.compare.worker` imports this package first and must pay for none of it.
@@ -22,10 +22,4 @@ _EXPORTS = {
 
 __all__ = sorted(_EXPORTS)
 
-
-def __getattr__(name: str) -> Any:
-    module = _EXPORTS.get(name)
-    if module is None:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    import importlib
-    return getattr(importlib.import_module(module), name)
+__getattr__ = exports(__name__, _EXPORTS)

@@ -14,6 +14,7 @@ started here, one run after another, with the same events.
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -69,6 +70,9 @@ class Options(msgspec.Struct, frozen=True, kw_only=True):
     workdir: str | None = None
     results: str | None = None
     fresh: bool = False
+    # One point of a --threads sweep (mxprof.jobs.compare.sweep): its runs' labels name their
+    # thread count, so the points' runs do not read alike.
+    threads_swept: bool = False
 
 
 class ComparePlan(Plan, kw_only=True):
@@ -180,6 +184,8 @@ def _planned(o: Options, builds, instance_cpus, placement: Placement) -> list:
                                 membind=o.membind, instance_cpus=instance_cpus,
                                 processes=processes, environment=environment,
                                 wait_policy=placement.wait_policy)
+    if o.threads_swept:
+        planned = [dataclasses.replace(r, show_threads=True) for r in planned]
     return planned
 
 

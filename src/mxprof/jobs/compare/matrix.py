@@ -108,13 +108,16 @@ class PlannedRun:
     instance_cpus: tuple[str, ...] = ()  # throughput mode: one CPU list per bound instance
     process: int = 0  # which of the run's processes (several per configuration, interleaved)
     base_key: str = ""  # the key shared by the processes of one run ("" = key)
+    # A point of a --threads sweep: the label names the thread count, or two runs read alike.
+    show_threads: bool = False
 
     @property
     def label(self) -> str:
+        threads = f" threads={self.spec.threads or 'runtime'}" if self.show_threads else ""
         inst = f" x{len(self.instance_cpus)} instances" if self.instance_cpus else ""
         proc = f" #{self.process + 1}" if self.process else ""
         return (f"{self.spec.model.name} bs={self.spec.batch_size} {self.spec.config} "
-                f"[{self.build.name}]{inst}{proc}")
+                f"[{self.build.name}]{threads}{inst}{proc}")
 
 
 def run_key(spec: RunSpec, build: Build, machine: dict[str, Any],

@@ -1,5 +1,8 @@
 """Compare over sweep axes and machine classes: several compare plans, one executor, one table.
 
+The contract (mxprof.jobs.contract): `SweepOptions` -> `plan` -> `run` -> CompareResult, as
+`compare --threads LIST`, `--instances LIST` and `--cluster ADDRESS` call it.
+
 `--threads 1,2,4` and `--instances 1,2` are sweep axes like `--batch-size`: `plan_sweep` makes
 one ComparePlan (mxprof.jobs.compare.job) per point of threads x instances, each checked as a
 single compare is; `run_sweep` runs them in order through the same executor and returns one
@@ -29,11 +32,36 @@ from mxprof.jobs.compare.records import CompareResult
 from mxprof.jobs.sweeps import cluster_notes
 
 
+class SweepOptions(msgspec.Struct, frozen=True, kw_only=True):
+    """A sweep: the compare Options every point shares, its axes (`threads`, `instances`:
+    None when not swept) and where it runs (`cluster`: a Dask scheduler address or "local",
+    None for this machine; `classes`: the machine classes to run on, () for every one)."""
+
+    compare: job.Options
+    threads: tuple[int, ...] | None = None
+    instances: tuple[int, ...] | None = None
+    cluster: str | None = None
+    classes: tuple[str, ...] = ()
+
+
 @dataclasses.dataclass
 class SweepPlan:
-    """One ComparePlan per point, in order; `steps`/`notes` as a plan's (for --dry-run)."""
+    """One ComparePlan per point, in order; `steps`/`notes` as a plan's (for --dry-run), and
+    the cluster it runs on (None: this machine)."""
 
     points: list[job.ComparePlan]
+    cluster: str | None = None
+    classes: tuple[str, ...] = ()
+
+    @property
+    def placement(self):
+        """The first point's Placement (its wait policy is what every point announces)."""
+        return self.points[0].placement
+
+    @property
+    def log(self):
+        """The results file of the first point (with --results, every point's)."""
+        return self.points[0].log
 
     @property
     def steps(self):
@@ -59,7 +87,8 @@ class SweepPlan:
 def points(options: job.Options, threads: Sequence | None = None,
            instances: Sequence[int] | None = None) -> list[job.Options]:
     """The Options of every point of threads x instances (one point without axes)."""
-    return [msgspec.structs.replace(options, threads=t, instances=n)
+    return [msgspec.structs.replace(options, threads=t, instances=n,
+                                    threads_swept=bool(threads))
             for t in (threads or [options.threads]) for n in (instances or [options.instances])]
 
 
@@ -73,6 +102,30 @@ def plan_sweep(options: Sequence[job.Options], *, cluster: bool = False,
         raise UsageError("--python/--build with --cluster is not supported: each host runs "
                          "the MXNet installed beside its mxprof")
     return SweepPlan([job.plan(o, on_note=on_note) for o in options])
+
+
+def plan(options: SweepOptions, *,
+         on_note: Callable[[str], None] = lambda text: None) -> SweepPlan:
+    """The sweep on the job contract: every point of the axes planned and checked (see
+    `plan_sweep`); UsageError for bad input (the `cluster` extra missing, too)."""
+    if options.cluster:
+        from mxprof.errors import require_extra
+        require_extra("compare --cluster", "cluster")
+    swept = plan_sweep(points(options.compare, options.threads, options.instances),
+                       cluster=bool(options.cluster), on_note=on_note)
+    swept.cluster, swept.classes = options.cluster, options.classes
+    return swept
+
+
+def run(plan: SweepPlan, on_event: OnEvent = ignore, *, on_partial=None) -> CompareResult:
+    """Every point of `plan`, on this machine or on each machine class of its cluster (a
+    DaskExecutor opened here and closed at the end); one table. `on_partial` is accepted for
+    the contract: every finished run is in the results file already."""
+    if plan.cluster is None:
+        return run_sweep(plan, on_event)
+    from mxprof.cluster import DaskExecutor
+    with DaskExecutor(plan.cluster, list(plan.classes) or None) as executor:
+        return run_sweep(plan, on_event, executor=executor)
 
 
 def run_sweep(plan: SweepPlan, on_event: OnEvent = ignore, *, executor=None) -> CompareResult:

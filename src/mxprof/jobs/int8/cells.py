@@ -19,6 +19,7 @@ from pathlib import Path
 
 import numpy as np
 
+from mxprof.jobs.binding import spec_of
 from mxprof.jobs.int8.records import Latency
 from mxprof.workers.protocol import WorkerResult, WorkerSpec
 
@@ -89,8 +90,7 @@ def base_spec(plan, inputs: Inputs, model: dict) -> dict:
                        "iterations": o.iterations},
             "quantize": {"calib_mode": o.calib_mode, "quantized_dtype": o.quantized_dtype,
                          "exclude": list(o.exclude)},
-            "bind": ({"cpus": o.cores, "membind": o.membind}
-                     if o.cores or o.membind else None)}
+            "placement": spec_of(plan.placement)}
 
 
 def cells(plan, work: Path, spec: dict, name: str, env: dict[str, str], *,

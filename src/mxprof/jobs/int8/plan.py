@@ -11,7 +11,9 @@ from __future__ import annotations
 
 import msgspec
 
+from mxprof.cpu.placement import Placement
 from mxprof.errors import UsageError
+from mxprof.jobs.binding import describe, resolve
 from mxprof.jobs.contract import Plan, Step
 from mxprof.jobs.int8.records import Target
 from mxprof.mx.quantize import CALIB_MODES
@@ -46,8 +48,9 @@ class Options(msgspec.Struct, kw_only=True):
     warmup: int = 5
     min_time: float = 1.0
     iterations: int | None = None
-    threads: int | None = None
-    wait_policy: str | None = None  # active | passive (resolved by the caller), None: default
+    # The binding, resolved once by `plan` into the one Placement (mxprof.cpu.placement):
+    threads: int | str | None = None  # a count, "runtime", None: one per physical core
+    wait_policy: str = "auto"  # auto | active | passive
     cores: str | None = None  # CPU list every worker binds to before MXNet loads
     membind: str | None = None  # NUMA nodes for every worker's memory
     timeout: float = 1800.0
@@ -57,8 +60,12 @@ class Options(msgspec.Struct, kw_only=True):
 
 
 class Int8Plan(Plan, kw_only=True):
+    """`options` with the binding as resolved (`threads`, `wait_policy`, `cores`, `membind`
+    are the Placement's), the Placement itself, the checked model."""
+
     kind: str = "int8"
     options: Options
+    placement: Placement
     model: dict
     workers: int = 0  # worker processes at most (the progress display's total)
 
@@ -122,6 +129,11 @@ def plan(options: Options) -> Int8Plan:
     """The checked plan (see the module docstring); UsageError for bad input."""
     _check(options)
     model = _model(options)
+    placement = resolve(options.cores, options.membind, options.threads, options.wait_policy)
+    # The workers read the binding from the options: the resolved one, decided once here.
+    options = msgspec.structs.replace(options, threads=placement.threads,
+                                      wait_policy=placement.wait_policy, cores=placement.cores,
+                                      membind=placement.membind)
     per_process = START_S + options.warmup * 0.05 + options.min_time
     p = options.processes
     steps = [Step(label="fp32", what=f"FP32 reference (MKL-DNN fused), {p} timing processes",
@@ -138,9 +150,10 @@ def plan(options: Options) -> Int8Plan:
         steps += [Step(label=f"candidate {i}", what="one exclusion set: quantize, evaluate, "
                        f"{p} timing processes", seconds=p * per_process)
                   for i in range(1, options.max_steps + 1)]
-    notes = []
+    notes = [describe(placement)]
     if options.budget_s is not None:
         notes.append(f"the search stops starting candidates after {options.budget_s:g} s")
     configs = 2 + (options.max_steps if options.target is not None else 0)
     workers = configs * p + 2 * int(options.layer_times) + 2  # + verify, + FP32 again  # + the chosen one, re-quantized
-    return Int8Plan(options=options, model=model, steps=steps, notes=notes, workers=workers)
+    return Int8Plan(options=options, placement=placement, model=model, steps=steps, notes=notes,
+                    workers=workers)

@@ -15,8 +15,9 @@ Tasks (spec `task`), each under the one worker protocol (mxprof.workers.protocol
   under LAYER_ENV which the parent sets), each node mapped to its FP32 layers.
 
 Spec keys: task, model (ModelSpec dict), inputs_npy, calib_npy, batch_size, quantize, timing
-{batch, warmup, min_time, iterations}, bind {cpus, membind} | None (applied before MXNet
-loads), out_dir, and the task's own keys above.
+{batch, warmup, min_time, iterations}, placement (mxprof.cpu.placement.Placement as a dict,
+None when not bound; `bind_self` applies it before MXNet loads), out_dir, and the task's own
+keys above.
 """
 
 from __future__ import annotations
@@ -244,13 +245,10 @@ TASKS = {"reference": reference, "candidate": candidate, "layers": layers,
 
 
 def run(spec: dict) -> dict:
-    binding = None
-    if spec.get("bind"):  # before MXNet loads: its OpenMP threads inherit the affinity
-        import os
+    from mxprof.cpu.placement import bind_self
 
-        from mxprof.cpu.binding import bind
-        b = spec["bind"]
-        binding = bind(b["cpus"] or sorted(os.sched_getaffinity(0)), b.get("membind")).to_dict()
+    # Before MXNet loads: its OpenMP threads inherit the affinity.
+    binding = bind_self(spec.get("placement"))
     import mxnet as mx
 
     from mxprof.jobs.accuracy.worker import environment
