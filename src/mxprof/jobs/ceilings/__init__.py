@@ -86,6 +86,21 @@ def busy_warning(measured: dict[str, Any] | None) -> str | None:
             f"efficiencies too high; measure again on a quiet machine (--refresh-ceilings)")
 
 
+def _with_versions(measured: dict[str, Any] | None) -> dict[str, Any] | None:
+    """Figures an older mxprof cached hold no MXNet/oneDNN versions: the cache key names this
+    libmxnet, so they are this installation's (the package's version, the cached probe's)."""
+    if not measured or "mxnet" in measured:
+        return measured
+    from importlib import metadata
+
+    from mxprof.host.environment import onednn_version
+    try:
+        mxnet = metadata.version("mxnet")
+    except metadata.PackageNotFoundError:
+        mxnet = None
+    return {**measured, "mxnet": mxnet, "onednn": onednn_version()}
+
+
 def machine_ceilings(cpus: str | None = None, threads: int | None = None, *,
                      refresh: bool = False, measure_missing: bool = True,
                      **options: Any) -> dict[str, Any]:
@@ -104,7 +119,7 @@ def machine_ceilings(cpus: str | None = None, threads: int | None = None, *,
     if cached is not None and busy_warning(cached.get("measured")):
         cached = None  # measured on a busy machine: never reused, measured again now
     if cached is not None:
-        result["measured"] = cached.get("measured")
+        result["measured"] = _with_versions(cached.get("measured"))
         result["cache"].update(hit=True, path=str(cpu_ceilings.cache_path(key)),
                                measured_at=cached.get("measured_at"))
         return result
