@@ -103,7 +103,7 @@ def test_int8_header_names_versions_cpu_cores_and_affinity():
         assert fact in line, (fact, line)
 
 
-def test_ceilings_names_the_versions_and_cpus_it_measured_with(cli, tmp_path):
+def test_ceilings_names_the_versions_and_cpus_it_measured_with(cli, tmp_path, monkeypatch):
     """Before: '2 threads on CPUs 0,1': no MXNet or oneDNN version, no CPU model or cores."""
     import json
 
@@ -119,16 +119,16 @@ def test_ceilings_names_the_versions_and_cpus_it_measured_with(cli, tmp_path):
     for fact in (f"MXNet {m['mxnet']}", f"oneDNN {m['onednn']}", t["cpu_model"],
                  f"{t['cores']} cores", "affinity CPUs ", f"OpenMP threads {m['threads']}"):
         assert fact in line, (fact, line)
-    # Figures an older mxprof cached (no versions): this installation's versions, not '?'.
-    if not result["cache"].get("path"):
-        return  # measured on a busy machine: not cached
-    cache = Path(result["cache"]["path"])
-    entry = json.loads(cache.read_text())
-    for key in ("mxnet", "onednn"):
-        del entry["measured"][key]
-    cache.write_text(json.dumps(entry))
-    again = cli("ceilings", "--json", str(out), env={"MXPROF_CACHE": str(tmp_path / "cache")})
+    # Figures an older mxprof cached: no versions (nor the load, which it did not record):
+    # this installation's versions, not '?'.
+    from mxprof.cpu import ceilings as cpu_ceilings
+    old = {k: v for k, v in m.items() if k not in ("mxnet", "onednn", "machine_load")}
+    cache = tmp_path / "cache"
+    monkeypatch.setenv("MXPROF_CACHE", str(cache))
+    assert cpu_ceilings.store(result["cache"]["key"], {"measured": old, "measured_at": "old"})
+    again = cli("ceilings", "--json", str(out), env={"MXPROF_CACHE": str(cache)})
     assert again.returncode == 0, again.stderr
+    assert json.loads(out.read_text())["cache"]["hit"], again.stdout
     line = next(x for x in again.stdout.splitlines() if "measured with" in x)
     assert f"MXNet {m['mxnet']}, oneDNN {m['onednn']};" in line, line
 
