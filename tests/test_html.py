@@ -40,27 +40,27 @@ def reports_dir(tmp_path_factory) -> Path:
 @pytest.fixture(scope="session")
 def profile_run(reports_dir):
     return _run(reports_dir, "profile", "profile", *SMALL, "--batch-size", "2", "--min-time",
-                "0.1", "--checks", "none")
+                "0.1", "--checks", "none", "--processes", "2")  # 2: the violins keep them apart
 
 
 @pytest.fixture(scope="session")
 def fusion_run(reports_dir):
     return _run(reports_dir, "fusion", "fusion", TINY, "--shape", "1,3,16,16", "--iterations",
                 "5", "--warmup", "2", "--min-time", "0.05", "--rounds", "1",
-                "--trace-iterations", "3", "--switches", "conv_sum")
+                "--trace-iterations", "3", "--switches", "conv_sum", "--processes", "2")
 
 
 @pytest.fixture(scope="session")
 def accuracy_run(reports_dir):
     return _run(reports_dir, "accuracy", "accuracy", *SMALL, "--num-inputs", "4",
                 "--batch-size", "4", "--iterations", "3", "--warmup", "1", "--int8",
-                "--calib-size", "4")
+                "--calib-size", "4", "--processes", "2")
 
 
 @pytest.fixture(scope="session")
 def compare_run(reports_dir):
     return _run(reports_dir, "compare", "compare", *SMALL, "--batch-size", "1,2",
-                "--min-time", "0.1", "--results", str(reports_dir / "compare.jsonl"))
+                "--min-time", "0.1", "--processes", "2", "--results", str(reports_dir / "compare.jsonl"))
 
 
 @pytest.fixture(scope="session")

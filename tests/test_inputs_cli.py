@@ -119,8 +119,9 @@ def test_compare_inputs_name_their_model():
 def test_exported_two_input_model_runs_through_profile_fusion_and_accuracy(exported, tmp_path):
     symbol, params = exported
     files = ["--symbol", symbol, "--params", params, *FEED]
-    proc = run_cli("profile", *files, "--fast", "--min-time", "0.05", "--passes", "timing",
-                   "--checks", "equivalence", "--no-diagnosis", "--json", str(tmp_path / "p.json"))
+    proc = run_cli("profile", *files, "--processes", "1", "--min-time", "0.05",
+                   "--passes", "timing", "--checks", "equivalence", "--no-diagnosis",
+                   "--json", str(tmp_path / "p.json"))
     assert proc.returncode == 0, proc.stderr[-3000:]
     report = json.loads((tmp_path / "p.json").read_text())
     fed = report["model"]["inputs"]
@@ -132,14 +133,15 @@ def test_exported_two_input_model_runs_through_profile_fusion_and_accuracy(expor
     assert "data0 N,3,16,16 float32; data1 N,6 int32" in proc.stdout  # the header
 
     proc = run_cli("fusion", *files, "--rounds", "1", "--switches", "none", "--iterations", "3",
-                   "--warmup", "1", "--trace-iterations", "2", "--json", str(tmp_path / "f.json"))
+                   "--warmup", "1", "--trace-iterations", "2", "--processes", "1",
+                   "--json", str(tmp_path / "f.json"))
     assert proc.returncode == 0, proc.stderr[-3000:]
     fused = json.loads((tmp_path / "f.json").read_text())
     assert fused["input_shape"] == [2, 3, 16, 16] and fused["groups"]  # conv+bn+relu fused
     assert fused["environment"]["weights"] == "user"
 
     proc = run_cli("accuracy", *files, "--num-inputs", "4", "--batch-size", "2",
-                   "--iterations", "2", "--json", str(tmp_path / "a.json"))
+                   "--iterations", "2", "--processes", "1", "--json", str(tmp_path / "a.json"))
     assert proc.returncode == 0, proc.stderr[-3000:]
     acc = json.loads((tmp_path / "a.json").read_text())
     assert all(c["ok"] and c["within_tolerance"] is not False for c in acc["configs"])

@@ -54,6 +54,7 @@ def lstm(tmp_path_factory):
 def test_a_factory_lstm_gets_the_rnn_reference_and_keeps_its_weights(lstm, tmp_path):
     out = tmp_path / "a.json"
     r = run_cli("accuracy", f"{lstm}:build", "--num-inputs", "2", "--configs", "mkldnn",
+                "--iterations", "2", "--processes", "1",  # the reference and weights checked
                 "--json", str(out))
     assert r.returncode == 0, r.stderr
     report = json.loads(out.read_text())

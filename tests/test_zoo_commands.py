@@ -41,7 +41,7 @@ def test_profile_gnmt_times_every_layer_kind_and_rnn_primitives(tmp_path):
 
 def test_fusion_gnmt_fuses_the_decoder_fully_connected_layers(tmp_path):
     report = _json(tmp_path, "fusion", GNMT, "--switches", "none", "--rounds", "1",
-                   "--iterations", "5", "--trace-iterations", "2")
+                   "--iterations", "5", "--trace-iterations", "2", "--processes", "1")
     assert report["failed_workers"] == []
     assert report["unfused_ms"] > 0 and report["fused_ms"] > 0
     assert any(g["fused_node"].startswith("sg_mkldnn_fully_connected") for g in report["groups"])
@@ -49,7 +49,7 @@ def test_fusion_gnmt_fuses_the_decoder_fully_connected_layers(tmp_path):
 
 def test_accuracy_gnmt_names_the_rnn_reference_and_matches_it(tmp_path):
     report = _json(tmp_path, "accuracy", GNMT, "--configs", "mkldnn", "--iterations", "2",
-                   "--num-inputs", "4")
+                   "--num-inputs", "4", "--processes", "1")  # outputs are checked, not a spread
     assert report["reference"]["env"] == {"MXNET_MKLDNN_ENABLED": "1",
                                           "MXNET_USE_MKLDNN_RNN": "0"}
     (comparison,) = report["comparisons"]
@@ -60,8 +60,9 @@ def test_accuracy_gnmt_names_the_rnn_reference_and_matches_it(tmp_path):
 def test_dcgan_runs_through_every_command(tmp_path, command):
     args = {"profile": (*PROFILE, "--batch-size", "2"),
             "fusion": ("--switches", "none", "--rounds", "1", "--iterations", "5",
-                       "--trace-iterations", "2"),
-            "accuracy": ("--configs", "mkldnn", "--iterations", "2", "--num-inputs", "4")}
+                       "--trace-iterations", "2", "--processes", "1"),
+            "accuracy": ("--configs", "mkldnn", "--iterations", "2", "--num-inputs", "4",
+                         "--processes", "1")}
     report = _json(tmp_path, command, DCGAN, *args[command])
     if command == "profile":
         kinds = {r["kind"] for r in report["primitives"]["by_layer"]}
