@@ -121,15 +121,14 @@ def test_profile_json_and_trace_renderers_are_strict(tmp_path):
 
 
 def test_compare_outputs_are_strict(tmp_path, capsys):
-    from mxprof.commands._compare_output import write_outputs
+    from mxprof.commands._outputs import write_outputs
+    from mxprof.jobs.compare.records import CompareResult
 
-    report = {"schema": 1, "kind": "mxprof-compare", "rows": [], "notes": [],
-              "extra": float("inf")}
+    report = CompareResult(rows=[{"model": "m", "speedup": float("inf")}])
     path = tmp_path / "c.json"
-    write_outputs(argparse.Namespace(json=str(path), markdown=None, csv=None, html=None),
-                  report)
-    assert strict_load(path.read_text())["extra"] is None
-    write_outputs(argparse.Namespace(json="-", markdown=None, csv=None, html=None), report)
+    assert write_outputs(argparse.Namespace(json=str(path)), report, "compare") == []
+    assert strict_load(path.read_text())["rows"][0]["speedup"] is None
+    assert write_outputs(argparse.Namespace(json="-"), report, "compare") == []
     strict_load(capsys.readouterr().out)
 
 

@@ -207,8 +207,10 @@ def test_a_command_run_from_another_folder_is_this_checkouts_and_leaves_no_folde
     env = {**os.environ, "TMPDIR": str(tmp)}
     where = subprocess.run([sys.executable, "-c", "import mxprof; print(mxprof.__file__)"],
                            capture_output=True, text=True, env=env, cwd=tmp_path, check=True)
-    assert Path(where.stdout.strip()).resolve() == \
-        (Path(__file__).parents[1] / "src" / "mxprof" / "__init__.py").resolve()
+    # The same mxprof as this test process's: the checkout's src/ under PYTHONPATH=src, the
+    # installed copy in CI's clean clone (no PYTHONPATH there).
+    import mxprof
+    assert Path(where.stdout.strip()).resolve() == Path(mxprof.__file__).resolve()
     # The factory check runs in a worker with its own temporary folder (mxprof-check-...).
     proc = subprocess.run([sys.executable, "-m", "mxprof", "profile", TINY, "--shape", "3,8,8",
                            "--dry-run"], capture_output=True, text=True, env=env, cwd=tmp_path,
