@@ -242,3 +242,17 @@ def test_processes_are_interleaved_and_pooled_into_one_row_with_intervals():
     t = table(layout(list(compare_rows.rows(records))))
     assert any(cell.startswith("n.s. ") for cell in t.rows[0])
     assert "hierarchical bootstrap" in t.footnote
+
+
+def test_what_auto_chose_moves_neither_the_results_file_nor_the_keys():
+    """`--wait-policy auto` resolves to active or passive from the load of the moment: the same
+    sweep run again must land in the same file and find its records (CI, 2026-12-08: the
+    second run of a sweep wrote a new file when the load changed between runs)."""
+    from mxprof.jobs.compare.results_log import sweep_key
+    cur = builds.current_build()
+    active, passive = (compare.plan([MOBILENET], [cur], machine=MACHINE, batch_sizes=[1],
+                                    wait_policy=w) for w in ("active", "passive"))
+    assert sweep_key(active) == sweep_key(passive)
+    assert [r.key for r in active] == [r.key for r in passive]
+    other = compare.plan([MOBILENET], [cur], machine=MACHINE, batch_sizes=[2])
+    assert sweep_key(other) != sweep_key(active)

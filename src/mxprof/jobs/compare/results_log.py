@@ -65,8 +65,11 @@ def default_results_path(key: str) -> Path:
 def sweep_key(planned: Iterable[Any]) -> str:
     """What the user asked for (models, shapes, configurations, batches, builds, protocol,
     binding, instances), not the environment: the same sweep run again after an MXNet upgrade
-    lands in the same file, where its old lines are kept but not reused (their keys differ)."""
-    what = sorted(json.dumps([{k: v for k, v in p.spec.to_dict().items() if k != "test_hook"},
+    lands in the same file, where its old lines are kept but not reused (their keys differ).
+    The wait policy is left out as `matrix.run_key` leaves it out: what "auto" chose under the
+    load of the moment must not move a resumed sweep to another file (it did: CI, 2026-12-08)."""
+    what = sorted(json.dumps([{k: v for k, v in p.spec.to_dict().items()
+                               if k not in ("test_hook", "wait_policy")},
                               [p.build.name, p.build.python, p.build.pip_spec],
                               list(p.instance_cpus)], sort_keys=True, default=str)
                   for p in planned)
