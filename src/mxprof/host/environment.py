@@ -224,13 +224,21 @@ def _libmxnet() -> Path | None:
     return lib if lib.exists() else None
 
 
-def _version_cache() -> Path | None:
-    """The cache file for this libmxnet: the answer depends only on the library file."""
+def libmxnet_identity() -> str | None:
+    """'PATH|SIZE|MTIME_NS' of the libmxnet.so this interpreter would import (None without
+    MXNet): the key of every cached answer that depends only on the MXNet build."""
     lib = _libmxnet()
     if lib is None:
         return None
     st = lib.stat()
-    key = f"{lib}|{st.st_size}|{st.st_mtime_ns}"
+    return f"{lib}|{st.st_size}|{st.st_mtime_ns}"
+
+
+def _version_cache() -> Path | None:
+    """The cache file for this libmxnet: the answer depends only on the library file."""
+    key = libmxnet_identity()
+    if key is None:
+        return None
     return cache_root() / f"onednn-{hashlib.sha1(key.encode()).hexdigest()[:16]}.txt"
 
 

@@ -200,6 +200,53 @@ def run_check(spec: models.ModelSpec, given, shape: tuple[int, ...] | None = Non
     return res.data["batch"], fed
 
 
+def check_zoo(spec: models.ModelSpec, *, timeout: float = 300.0) -> None:
+    """`run_check(spec, [], None)` for a zoo model at the inputs it will be fed, remembered:
+    a check that passed is not run again for the same spec (inputs, --params file by size and
+    mtime), libmxnet file, GluonCV version and checking code, so the command a user repeats
+    all day pays the child's MXNet import (1 s here) once. A failed check is never cached.
+    Raises ValueError as `run_check`."""
+    marker = _zoo_marker(spec)
+    if marker is not None and marker.is_file():
+        return
+    run_check(spec, [], None, timeout=timeout)
+    if marker is not None:
+        try:
+            marker.parent.mkdir(parents=True, exist_ok=True)
+            marker.touch()
+        except OSError:
+            pass  # a read-only cache only costs the check next time
+
+
+def _zoo_marker(spec: models.ModelSpec):
+    import hashlib
+    import os
+    from importlib import metadata
+    from pathlib import Path
+
+    from mxprof.cache import cache_root
+    from mxprof.host.environment import libmxnet_identity
+    lib = libmxnet_identity()
+    if lib is None:
+        return None
+    parts = [lib, json.dumps(spec.to_dict(), sort_keys=True)]
+    if spec.params_path:
+        try:
+            st = os.stat(spec.params_path)
+        except OSError:
+            return None
+        parts.append(f"{st.st_size}|{st.st_mtime_ns}")
+    if spec.source == "gluoncv":
+        try:
+            parts.append(metadata.version("gluoncv"))
+        except metadata.PackageNotFoundError:
+            return None
+    for module in (__file__, models.__file__, model_inputs.__file__):  # the checking code
+        parts.append(hashlib.sha1(Path(module).read_bytes()).hexdigest())
+    key = hashlib.sha1("\n".join(parts).encode()).hexdigest()[:20]
+    return cache_root() / "model-checks" / f"{key}.ok"
+
+
 def main(argv: list[str]) -> int:
     import warnings
 

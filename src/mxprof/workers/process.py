@@ -335,6 +335,11 @@ def worker_env(*, base: Mapping[str, str] | None = None, drop: Iterable[str] = (
     dropped = {*ALWAYS_DROPPED, *drop}
     env = {k: v for k, v in (os.environ if base is None else base).items() if k not in dropped}
     env["MXNET_STORAGE_FALLBACK_LOG_VERBOSE"] = "0"  # one line per operator with MKL-DNN off
+    if not foreign and sys.version_info < (3, 12):
+        # MXNet's import reads distutils; setuptools' shim would swap in its own copy, which
+        # imports pkg_resources (0.13 s per worker): setuptools' documented switch keeps the
+        # standard library's (Python < 3.12 has one). mxprof.mx.lean_import has the figures.
+        env.setdefault("SETUPTOOLS_USE_DISTUTILS", "stdlib")
     if mkldnn is not None:
         env["MXNET_MKLDNN_ENABLED"] = "1" if mkldnn else "0"
     env.update(extra or {})

@@ -89,13 +89,14 @@ def model_of(args, name: str | None, given_texts: list[str] | None = None):
 def _check_zoo(spec) -> None:
     """A zoo model is checked like a factory or a symbol before any worker starts: built
     (no weights) and its shapes inferred at the inputs it will be fed, its --params matched
-    against its weights, in a child process (mxprof.jobs.model_check). Skipped where this
-    interpreter has no MXNet (compare may time other builds only). Raises ValueError."""
+    against its weights, in a child process, once per spec and MXNet build
+    (mxprof.jobs.model_check.check_zoo). Skipped where this interpreter has no MXNet (compare
+    may time other builds only). Raises ValueError."""
     import importlib.util
     if importlib.util.find_spec("mxnet") is None:
         return
-    from mxprof.jobs.model_check import run_check
-    run_check(spec, [], None)
+    from mxprof.jobs.model_check import check_zoo
+    check_zoo(spec)
 
 
 def split_inputs(texts: list[str], names: list[str]) -> dict[str, list[str]]:
