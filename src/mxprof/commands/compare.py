@@ -67,8 +67,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     threads = next(a for a in p._actions if a.dest == "threads")
     threads.type, threads.metavar = _thread_axis, "N|LIST"
     threads.help += "; a list (1,2,4) is a sweep axis"
-    _options.add_timing(p)
-    _options.add_processes(p)
+    _options.add_protocol(p)
     _options.add_outputs(p, KIND)
     o = p.add_argument_group("results file")
     o.add_argument("--results", default=None, metavar="PATH",

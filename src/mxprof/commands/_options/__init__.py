@@ -37,6 +37,7 @@ from mxprof.commands._options.protocol import (
     DEFAULT_TIMEOUT,
     DEFAULT_WARMUP,
     add_processes,
+    add_protocol,
     add_timing,
     check_counts,
     check_workdir,
@@ -60,7 +61,7 @@ from mxprof.commands._progress import format_duration
 __all__ = [
     "DEFAULT_MIN_TIME", "DEFAULT_TIMEOUT", "DEFAULT_WARMUP", "INPUT_HELP", "OUTPUT_HELP",
     "add_binding", "add_force", "add_model_files", "add_outputs", "add_processes",
-    "add_threads", "add_timing", "announce_wait", "check_counts", "check_model_files",
+    "add_protocol", "add_threads", "add_timing", "announce_wait", "check_counts", "check_model_files",
     "check_output_path", "check_outputs", "check_workdir", "count", "format_duration",
     "hidden_alias", "load_result", "min_time_of", "model_of", "preset_of", "print_plan",
     "resolve_model", "seconds", "split_inputs", "threads_arg", "write_outputs",
