@@ -85,3 +85,96 @@ def test_accuracy_presets_do_not_mention_a_min_time_it_has_not(cli):
     assert "--min-time" not in text
     assert _option_help("accuracy", "--fast") == "2 processes"
     assert _option_help("accuracy", "--rigorous") == "6 processes"
+
+
+# ---- oversubscription: one warning, from the one Placement, in every command that binds ----
+
+def _oversubscribed() -> str:
+    """The warning `bind --cores 0 --threads 2` gives (one CPU, two threads)."""
+    return "2 OpenMP threads on 1 CPU: threads will share CPUs"
+
+
+@pytest.mark.parametrize("command", ["profile", "fusion", "accuracy", "compare", "int8"])
+def test_every_plan_warns_of_more_threads_than_cpus(cli, tmp_path, command):
+    """Before: `profile --cores 0 --threads 2` (or --threads 8 on 2 CPUs) planned silently;
+    only `bind` warned."""
+    extra = ["--results", str(tmp_path / "r.jsonl")] if command == "compare" else []
+    proc = cli(command, *TINY, "--cores", "0", "--threads", "2", *extra, "--dry-run")
+    assert proc.returncode == 0, proc.stderr
+    assert f"warning: {_oversubscribed()}" in proc.stdout, proc.stdout
+    fine = cli(command, *TINY, "--cores", "0", "--threads", "1", *extra, "--dry-run")
+    assert fine.returncode == 0 and "share CPUs" not in fine.stdout + fine.stderr
+
+
+def test_bind_and_the_jobs_say_it_from_the_same_placement(cli):
+    """`bind` resolves the Placement every job does (mxprof.cpu.placement.resolve) and says
+    its warning; a run (not a dry run) says the plan's warnings on stderr (_job.announce)."""
+    import contextlib
+    import io
+
+    from mxprof.commands import _job
+    from mxprof.cpu.placement import resolve
+    from mxprof.jobs import int8
+
+    placement = resolve("0", None, threads=2, wait_policy="passive")
+    assert placement.oversubscription.startswith(_oversubscribed())
+    assert resolve("0", None, threads=1, wait_policy="passive").oversubscription is None
+    proc = cli("bind", "--cores", "0", "--threads", "2", "--wait-policy", "passive",
+               "--dry-run", "--", "true")
+    assert proc.returncode == 0, proc.stderr
+    assert f"mxprof: warning: {placement.oversubscription}\n" in proc.stderr
+    plan = int8.plan(int8.Options(model="mobilenet0.25", cores="0", threads=2,
+                                  wait_policy="passive"))
+    err = io.StringIO()
+    with contextlib.redirect_stderr(err):
+        _job.announce(plan.placement, plan.notes)
+    assert err.getvalue().splitlines()[1:] == [f"mxprof: warning: {placement.oversubscription}"]
+
+
+# ---- the wait policy in the int8 and ceilings headers ----------------------------------------
+
+def test_int8_header_names_the_wait_policy_it_ran_with():
+    """Before: 'machine: MXNet ..., affinity CPUs 0-1, OpenMP threads 2; ISA ...' and no
+    wait policy (every other report names it)."""
+    import msgspec
+
+    from mxprof.jobs.int8.records import Int8Result
+    from mxprof.render.int8 import header_lines
+
+    env = {"mxnet": {"version": "1.9.1", "openmp_threads": 2}, "onednn_version": "v2.4.4",
+           "cpu_model": "CPU X", "physical_cores": 2, "affinity": {"cpus": "0-1"},
+           "wait_policy": {"policy": "passive", "variables": {"OMP_WAIT_POLICY": "PASSIVE"}}}
+    r = Int8Result(model="m", weights="random", calib_mode="naive", calib_source="random",
+                   quantized_dtype="auto", inputs="64 random", threshold_db=20.0, probe=8,
+                   protocol={"threads": 2}, environment=env)
+
+    def machine(result) -> str:
+        return next(line for line in header_lines(result) if line.startswith("machine:"))
+
+    assert "MXNet 1.9.1, oneDNN v2.4.4; CPU X, 2 cores; affinity CPUs 0-1, OpenMP threads 2, " \
+        "wait policy passive" in machine(r)
+    # A record without the workers' policy: the one the run asked for (its protocol).
+    older = msgspec.structs.replace(
+        r, environment={k: v for k, v in env.items() if k != "wait_policy"},
+        protocol={"threads": 2, "wait_policy": "active"})
+    assert "wait policy active" in machine(older)
+
+
+def test_ceilings_header_names_the_wait_policy():
+    from mxprof.commands.ceilings import format_ceilings
+
+    peaks = {"f32": 100.0, "int8": 400.0}
+    theory = {"peak_gflops": peaks, "ghz": 2.0, "cores": 2, "f32_per_cycle": 32,
+              "int8_per_cycle": 128, "isa_f32": "avx512", "isa_int8": "vnni",
+              "frequency_source": "cpuinfo", "cpu_model": "CPU X"}
+    fig = {"median": 50.0, "min": 49.0, "max": 51.0, "values": [50.0], "unit": "GFLOP/s",
+           "method": "FullyConnected"}
+    measured = {"f32": fig, "int8": {**fig, "median": 200.0}, "cpus": [0, 1], "threads": 2,
+                "bandwidth": {**fig, "unit": "GB/s", "array_mib": 64, "llc_mib": 32},
+                "mxnet": "1.9.1", "onednn": "v2.4.4", "wait_policy": "active"}
+    result = {"theoretical": theory, "measured": measured, "cache": {"hit": True, "path": "x"}}
+    line = next(x for x in format_ceilings(result) if "measured with" in x)
+    assert "affinity CPUs 0-1, OpenMP threads 2, wait policy active" in line
+    cached = {**result, "measured": {k: v for k, v in measured.items() if k != "wait_policy"}}
+    line = next(x for x in format_ceilings(cached) if "measured with" in x)
+    assert line.endswith("wait policy ?")  # figures cached before the worker recorded it

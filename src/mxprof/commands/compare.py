@@ -232,7 +232,7 @@ def _measure(args):
         _job.print_dry_run(KIND, plan, plan.notes[:1])
         return None
     _log(f"results file: {plan.log.path}")
-    _job.announce(plan.placement)
+    _job.announce(plan.placement, plan.notes)
     # On a cluster the total is the cells left to run, known once the classes are (events).
     progress = HostProgress(KIND, 0) if args.cluster else \
         Progress(KIND, len(plan.planned), done_before=len(plan.planned) - len(plan.todo))

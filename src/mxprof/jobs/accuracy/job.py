@@ -20,7 +20,8 @@ from mxprof.errors import UsageError
 from mxprof.events import OnEvent, ignore
 from mxprof.jobs.accuracy.configs import FP32_CONFIGS, ConfigPlan, plan_configs, reference_for
 from mxprof.jobs.accuracy.records import AccuracyReport
-from mxprof.jobs.binding import describe, resolve, spec_of, threads_text
+from mxprof.jobs.binding import notes as binding_notes
+from mxprof.jobs.binding import resolve, spec_of, threads_text
 from mxprof.jobs.contract import Plan, Step, option_default
 from mxprof.workers.executor import Executor
 
@@ -147,7 +148,7 @@ def plan(options: Options) -> AccuracyPlan:
                         steps=_steps(options, configs, inputs, processes),
                         notes=[f"{processes} timing process(es) per configuration, "
                                f"interleaved; warm-up {options.warmup} calls",
-                               describe(placement)])
+                               *binding_notes(placement)])
 
 
 def _steps(o: Options, configs: list[ConfigPlan], inputs: dict, processes: int) -> list[Step]:

@@ -13,7 +13,8 @@ import msgspec
 
 from mxprof.cpu.placement import Placement
 from mxprof.errors import UsageError
-from mxprof.jobs.binding import describe, resolve
+from mxprof.jobs.binding import notes as binding_notes
+from mxprof.jobs.binding import resolve
 from mxprof.jobs.contract import Plan, Step
 from mxprof.jobs.int8.records import Target
 from mxprof.mx.quantize import CALIB_MODES
@@ -161,7 +162,7 @@ def plan(options: Options) -> Int8Plan:
         f">= {options.min_time:g} s of timed calls"
     notes = [f"protocol: warm-up {options.warmup}, {timed} per measurement at batch "
              f"{options.timing_batch}, {p} timing process(es) per configuration; evaluation "
-             f"batch {options.batch_size}", describe(placement)]
+             f"batch {options.batch_size}", *binding_notes(placement)]
     if options.budget_s is not None:
         notes.append(f"the search stops starting candidates after {options.budget_s:g} s")
     configs = 2 + (options.max_steps if options.target is not None else 0)
