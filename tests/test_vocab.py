@@ -127,7 +127,7 @@ def test_bind_and_the_jobs_say_it_from_the_same_placement(cli):
                                   wait_policy="passive"))
     err = io.StringIO()
     with contextlib.redirect_stderr(err):
-        _job.announce(plan.placement, plan.notes)
+        _job.announce(plan.placement)
     assert err.getvalue().splitlines()[1:] == [f"mxprof: warning: {placement.oversubscription}"]
 
 

@@ -32,18 +32,9 @@ def binding(args, **override: Any) -> dict[str, Any]:
 
 
 def print_dry_run(command: str, plan, notes: list[str] | None = None) -> None:
-    """--dry-run: the plan's steps, its notes (or `notes`, and the plan's warnings) and the
-    estimated time."""
-    if notes is not None:
-        notes = [*notes, *(n for n in warnings(plan.notes) if n not in notes)]
+    """--dry-run: the plan's steps, its notes (or `notes`) and the estimated time."""
     print_plan(command, [(s.label, s.what) for s in plan.steps], plan.estimate_s,
                tuple(plan.notes if notes is None else notes))
-
-
-def warnings(notes) -> list[str]:
-    """The plan notes that are warnings ('warning: 8 OpenMP threads on 2 CPUs: ...',
-    mxprof.jobs.binding.notes): a run says them on stderr, a dry run in its plan."""
-    return [n for n in notes if n.startswith("warning: ")]
 
 
 def print_plan(command: str, rows: list[tuple[str, str]], estimate_s: float,
@@ -62,12 +53,20 @@ def print_plan(command: str, rows: list[tuple[str, str]], estimate_s: float,
 
 
 def announce(placement, notes=()) -> None:
-    """The wait policy the plan's Placement chose and why, once on stderr, then the plan's
-    warnings (`notes`: its notes) as `mxprof: warning: ...` lines."""
+    """The wait policy the plan's Placement chose and why, once on stderr; then its
+    oversubscription warning and the other warnings among the plan's `notes` (a sweep's
+    points each have their Placement: compare --threads 1,8) as `mxprof: warning:` lines."""
     from mxprof.commands._options.binding import announce_wait
     announce_wait((placement.wait_policy, placement.wait_why))
-    for note in warnings(notes):
+    own = [f"warning: {placement.oversubscription}"] if placement.oversubscription else []
+    for note in dict.fromkeys([*own, *warnings(notes)]):
         print(f"mxprof: {note}", file=sys.stderr)
+
+
+def warnings(notes) -> list[str]:
+    """The plan notes that are warnings ('warning: 8 OpenMP threads on 2 CPUs: ...',
+    mxprof.jobs.binding.notes): a run says them on stderr, a dry run in its plan."""
+    return [n for n in notes if n.startswith("warning: ")]
 
 
 def plan_and_run(command: str, plan_of: Callable[[Any], Any], run: Callable[..., Any],
@@ -82,7 +81,7 @@ def plan_and_run(command: str, plan_of: Callable[[Any], Any], run: Callable[...,
     if args.dry_run:
         print_dry_run(command, plan)
         return None
-    announce(plan.placement, plan.notes)
+    announce(plan.placement)
     with Progress(command, len(plan.steps) if total is None else total(plan)) as bar:
         return run(plan, bar.on_event, on_partial=on_partial)
 

@@ -233,7 +233,7 @@ def _sweep(args):
         return None
     print(f"mxprof: results file: {plan.log.path}", file=sys.stderr)
     if not args.cluster:  # on a cluster each host resolves its own binding and wait policy
-        _job.announce(plan.points[0].placement, plan.notes)
+        _job.announce(plan.points[0].placement)
     keep = lambda r: _keep_partial(args, r)  # noqa: E731
     with contextlib.ExitStack() as stack:
         if args.cluster:

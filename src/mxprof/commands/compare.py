@@ -229,7 +229,7 @@ def _measure(args):
     job, options = _job_of(args, options_of(args))
     plan = job.plan(options, on_note=lambda text: _log(f"mxprof: {text}"))
     if args.dry_run:
-        _job.print_dry_run(KIND, plan, plan.notes[:1])
+        _job.print_dry_run(KIND, plan, [*plan.notes[:1], *_job.warnings(plan.notes)])
         return None
     _log(f"results file: {plan.log.path}")
     _job.announce(plan.placement, plan.notes)
