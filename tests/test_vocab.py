@@ -131,6 +131,18 @@ def test_bind_and_the_jobs_say_it_from_the_same_placement(cli):
     assert err.getvalue().splitlines()[1:] == [f"mxprof: warning: {placement.oversubscription}"]
 
 
+def test_ceilings_plan_warns_too(tmp_path, monkeypatch):
+    """ceilings binds its worker as the jobs do: the same warning in its plan (the command
+    prints it on stderr)."""
+    from mxprof.jobs import ceilings
+
+    monkeypatch.setenv("MXPROF_CACHE", str(tmp_path))  # the plan looks the figures up
+    plan = ceilings.plan(ceilings.Options(cores="0", threads=2))
+    assert f"warning: {_oversubscribed()}" in " ".join(plan.notes)
+    assert not any("warning" in n for n in ceilings.plan(ceilings.Options(cores="0",
+                                                                          threads=1)).notes)
+
+
 # ---- the wait policy in the int8 and ceilings headers ----------------------------------------
 
 def test_int8_header_names_the_wait_policy_it_ran_with():
