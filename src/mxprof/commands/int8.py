@@ -24,13 +24,17 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     m.add_argument("--data", help="labelled images (X.rec with X.idx, or a class-per-subfolder "
                    "folder): evaluation and calibration inputs; default random inputs of the "
                    "model's own kind")
-    m.add_argument("--limit", type=int, help="evaluate only the first N images of --data")
-    m.add_argument("--num-inputs", type=int, default=64,
-                   help="random evaluation inputs without --data (64)")
+    m.add_argument("--limit", type=int, metavar="N",
+                   help="evaluate only the first N images of --data")
+    m.add_argument("--num-inputs", type=int, default=64, metavar="N",
+                   help="random evaluation inputs without --data (default 64)")
     q = parser.add_argument_group("quantization")
-    q.add_argument("--calib-mode", default="naive", help="none, naive or entropy (naive)")
-    q.add_argument("--calib-size", type=int, default=32, help="calibration inputs (32)")
-    q.add_argument("--quantized-dtype", default="auto", help="auto, int8 or uint8 (auto)")
+    q.add_argument("--calib-mode", default="naive", metavar="MODE",
+                   help="none, naive or entropy (default naive)")
+    q.add_argument("--calib-size", type=int, default=32, metavar="N",
+                   help="calibration inputs (default 32)")
+    q.add_argument("--quantized-dtype", default="auto", metavar="DTYPE",
+                   help="auto, int8 or uint8 (default auto)")
     q.add_argument("--exclude", action="append", default=[], metavar="LAYER",
                    help="FP32 layer kept in FP32 in every configuration (repeatable)")
     q.add_argument("--eval-batch", dest="batch_size", type=int, default=8, metavar="N",
@@ -39,16 +43,18 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     # The old spelling: profile/compare's --batch-size is the throughput batch, accuracy's the
     # inference batch; here it was the evaluation batch, now --eval-batch.
     _options.hidden_alias(q, "--batch-size", dest="batch_size", type=int)
-    q.add_argument("--probe", type=int, default=8,
-                   help="inputs of the per-layer error pass (8)")
+    q.add_argument("--probe", type=int, default=8, metavar="N",
+                   help="inputs of the per-layer error pass (default 8)")
     q.add_argument("--threshold", type=float, default=20.0, metavar="DB",
-                   help="a layer diverges when its accumulated SQNR is below this (20 dB)")
+                   help="a layer diverges when its accumulated SQNR is below this (default "
+                        "20 dB)")
     s = parser.add_argument_group("search")
     s.add_argument("--target", metavar="METRIC=VALUE", help="top1=0.75 (labelled --data), "
                    "agreement=0.99 (top-1 agreement with FP32) or sqnr=30 (output SQNR, dB)")
     s.add_argument("--budget", type=float, metavar="SECONDS",
                    help="start no search candidate after this many seconds")
-    s.add_argument("--max-steps", type=int, default=12, help="most search candidates (12)")
+    s.add_argument("--max-steps", type=int, default=12, metavar="N",
+                   help="most search candidates (default 12)")
     s.add_argument("--no-layer-times", action="store_true",
                    help="skip the per-layer timing pass")
     s.add_argument("--export", metavar="PREFIX",

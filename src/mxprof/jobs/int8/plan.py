@@ -23,7 +23,7 @@ METRICS = ("top1", "agreement", "sqnr")
 DTYPES = ("auto", "int8", "uint8")
 FLAGS = {"calib_size": "--calib-size", "num_inputs": "--num-inputs", "batch_size": "--eval-batch",
          "probe": "--probe", "timing_batch": "--timing-batch", "processes": "--processes",
-         "max_steps": "--max-steps", "iterations": "--iterations"}
+         "max_steps": "--max-steps", "iterations": "--iterations", "limit": "--limit"}
 # A process: interpreter and MXNet start, model build, quantization (a ResNet-50 took 40-110 s
 # on the loaded 2-core machine here, a tiny net 8 s); then warm-up and timing.
 START_S = 15.0
