@@ -8,8 +8,9 @@ is a module of this package, with one job; commands reach every group through th
   ``--threads N`` (or ``runtime``), ``--wait-policy``; the job's `plan` resolves them into the
   one Placement (mxprof.cpu.placement.resolve), `announce_wait` says the policy chosen;
 - `protocol`: timing (``--iterations``, ``--warmup``, ``--min-time``, ``--timeout``,
-  ``--workdir``) and processes (``--processes``, ``--fast``, ``--rigorous``), the argparse
-  types of counts and seconds, their checks;
+  ``--workdir``) and processes (``--processes``, ``--fast``, ``--rigorous``), both added by
+  `add_protocol` (profile, fusion, accuracy, compare, int8), the argparse types of counts and
+  seconds, their checks (one message per bound: ``--X must be at least 1, got N``);
 - `modelspec`: MODEL, ``--symbol``, ``--params``, ``--shape``, ``--input``; `model_of` turns
   them into one checked ModelSpec;
 - outputs (mxprof.commands._outputs): ``--FORMAT PATH`` from the declared formats of a kind
