@@ -224,7 +224,7 @@ def test_random_zoo_model_equivalence(cli, tmp_path):
 def test_crashed_configuration_is_a_failed_row(digits, cli, tmp_path):
     out = tmp_path / "r.json"
     proc = cli("accuracy", "--symbol", digits["symbol"], "--params", digits["params"],
-               "--shape", f"3,{SIDE},{SIDE}", "--num-inputs", "4", "--iterations", "0",
+               "--shape", f"3,{SIDE},{SIDE}", "--num-inputs", "4", "--no-timing",
                "--configs", "mkldnn", "--json", str(out),
                env={"MXPROF_TEST_FAULT": "crash-before@mkldnn"})
     assert proc.returncode == 1
@@ -240,7 +240,7 @@ def test_labelled_accuracy_survives_a_crashed_reference(digits, cli, tmp_path):
     message, the others keep their top-1/top-5."""
     out = tmp_path / "r.json"
     proc = cli("accuracy", "--symbol", digits["symbol"], "--params", digits["params"],
-               "--data", digits["rec"], *DIGITS_ARGS, "--iterations", "0",
+               "--data", digits["rec"], *DIGITS_ARGS, "--no-timing",
                "--configs", "mkldnn", "--json", str(out),
                env={"MXPROF_TEST_FAULT": "crash-before@mkldnn-off"})
     assert proc.returncode == 1, proc.stderr

@@ -14,7 +14,7 @@ import pytest
 from mxprof.jobs.accuracy.reference_set import NAMES, REFERENCE_SET
 
 TWO = ["mobilenet0.25", "mobilenetv2_0.25", "--shape", "3,32,32", "--configs", "mkldnn",
-       "--num-inputs", "4", "--batch-size", "4", "--iterations", "0"]
+       "--num-inputs", "4", "--batch-size", "4", "--no-timing"]
 # What a row says of accuracy and equivalence; latencies and the machine's label differ.
 SAME = ("model", "config", "ok", "weights", "top1", "top5", "top1_agreement",
         "within_tolerance", "reference_top1")
@@ -81,7 +81,7 @@ def test_sweep_options_are_checked_before_anything_runs(cli, tmp_path):
     assert proc.returncode == 2 and "mxprof: error:" in proc.stderr
     proc = cli("accuracy", "mobilenet0.25", "--cluster", "ftp://nowhere", "--dry-run")
     assert proc.returncode == 0  # a dry run contacts no cluster
-    proc = cli("accuracy", "mobilenet0.25", "--cluster", "ftp://nowhere", "--iterations", "0",
+    proc = cli("accuracy", "mobilenet0.25", "--cluster", "ftp://nowhere", "--no-timing",
                "--num-inputs", "4", "--batch-size", "4", "--shape", "3,32,32")
     assert proc.returncode == 2 and "tcp://HOST:PORT" in proc.stderr
 

@@ -360,7 +360,7 @@ def test_busy_warning_only_when_the_bound_cpus_are_shared():
     (["--cores", "99"], "--cores 99: CPU 99 not online: this machine has CPUs"),
     (["--cores", "x"], "--cores x: invalid CPU list 'x': 'x' is not a number"),
     (["--cores", "3-1"], "--cores 3-1: invalid CPU list '3-1': range 3-1 runs backwards"),
-    (["--membind", "5"], "--membind: NUMA node 5 does not exist: this machine has nodes"),
+    (["--membind", "5"], "--membind 5: NUMA node 5 does not exist: this machine has nodes"),
     (["--threads", "0"], "--threads must be at least 1"),
 ])
 def test_cli_bad_input(cli, args, message):

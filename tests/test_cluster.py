@@ -157,7 +157,7 @@ def test_two_classes_give_two_column_groups(cluster, tmp_path):
 # accuracy on the same cluster: one tiny model, the reference and MKL-DNN, not timed (one
 # process per configuration): each class runs the model's whole job on its host.
 TINY_ACCURACY = ["mobilenet0.25", "--shape", "3,32,32", "--configs", "mkldnn", "--num-inputs",
-                 "4", "--batch-size", "4", "--iterations", "0"]
+                 "4", "--batch-size", "4", "--no-timing"]
 
 
 def test_accuracy_on_two_classes_gives_two_column_groups_and_resumes(cluster, tmp_path):

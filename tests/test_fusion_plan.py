@@ -42,7 +42,7 @@ def test_switch_pairs_are_interleaved_not_run_side_by_side():
     (["fusion", "resnet18_v1", "--switches", "none"], 3 * 4),  # the default: 3 processes
     (["accuracy", "resnet18_v1", "--rigorous"], 3 * 6),
     (["accuracy", "resnet18_v1", "--processes", "2", "--int8"], 4 * 2),
-    (["accuracy", "resnet18_v1", "--processes", "2", "--iterations", "0"], 3),  # not timed
+    (["accuracy", "resnet18_v1", "--processes", "2", "--no-timing"], 3),  # not timed
 ])
 def test_dry_run_counts_the_processes(args, workers):
     from tests.conftest import run_cli

@@ -58,7 +58,7 @@ def test_accuracy_cli_and_notebook_reach_the_same_plan():
     assert msgspec.structs.asdict(cli.options) == msgspec.structs.asdict(nb.options)
     cli = accuracy.plan(command.options_of(_args(
         "accuracy", "resnet18_v1", "--shape", "3,32,32", "--int8", "--calib-mode",
-        "naive,none", "--iterations", "0", "--num-inputs", "8")))
+        "naive,none", "--no-timing", "--num-inputs", "8")))
     nb = api.accuracy("resnet18_v1", shape=(3, 32, 32), int8=("naive", "none"), iterations=0,
                       num_inputs=8, dry_run=True)
     _same(cli, nb)

@@ -114,7 +114,7 @@ def test_lstm_accuracy_uses_the_rnn_reference_and_says_so(tmp_path, cli):
     symbol, params = _export_lstm(tmp_path)
     out = tmp_path / "r.json"
     proc = cli("accuracy", "--symbol", symbol, "--params", params, "--shape", "1,6,8",
-               "--num-inputs", "4", "--iterations", "0", "--configs", "mkldnn",
+               "--num-inputs", "4", "--no-timing", "--configs", "mkldnn",
                "--json", str(out))
     assert proc.returncode == 0, proc.stderr
     report = json.loads(out.read_text())

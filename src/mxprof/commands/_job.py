@@ -52,10 +52,21 @@ def print_plan(command: str, rows: list[tuple[str, str]], estimate_s: float,
           "model load included, machine load not)")
 
 
-def announce(placement) -> None:
-    """The wait policy the plan's Placement chose and why, once on stderr."""
+def announce(placement, notes=()) -> None:
+    """The wait policy the plan's Placement chose and why, once on stderr; then its
+    oversubscription warning and the other warnings among the plan's `notes` (a sweep's
+    points each have their Placement: compare --threads 1,8) as `mxprof: warning:` lines."""
     from mxprof.commands._options.binding import announce_wait
     announce_wait((placement.wait_policy, placement.wait_why))
+    own = [f"warning: {placement.oversubscription}"] if placement.oversubscription else []
+    for note in dict.fromkeys([*own, *warnings(notes)]):
+        print(f"mxprof: {note}", file=sys.stderr)
+
+
+def warnings(notes) -> list[str]:
+    """The plan notes that are warnings ('warning: 8 OpenMP threads on 2 CPUs: ...',
+    mxprof.jobs.binding.notes): a run says them on stderr, a dry run in its plan."""
+    return [n for n in notes if n.startswith("warning: ")]
 
 
 def plan_and_run(command: str, plan_of: Callable[[Any], Any], run: Callable[..., Any],

@@ -62,10 +62,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                    help="exit 1 when a configuration's labelled top-1 (0-1) is below this")
     c.add_argument("--timing-batch", type=int, default=default("timing_batch"),
                    help="batch for latency (1)")
+    c.add_argument("--no-timing", action="store_true",
+                   help="compare the outputs only; time no latency (--iterations is a count "
+                        "of at least 1, as in every command)")
     _options.add_binding(parser)
     # No --min-time or --workdir: the accuracy job times a fixed count in its own temp folder.
-    _options.add_timing(parser, iterations=default("iterations"), min_time=False, workdir=False)
-    _options.add_processes(parser)
+    _options.add_protocol(parser, iterations=default("iterations"), min_time=False,
+                          workdir=False)
     _options.add_outputs(parser, KIND)
     add_cluster(parser, "each model's job, once per machine class,")
     o = parser.add_argument_group("results file (a sweep: several models, --reference-set, "
@@ -103,9 +106,12 @@ def _names(text: str) -> tuple[str, ...]:
 
 
 def _check(args) -> None:
-    _options.check_counts(args, at_least_one=("batch_size", "timing_batch", "calib_size",
-                                              "threads"),
-                          not_negative=("iterations", "warmup"), positive=("timeout",))
+    if args.iterations == 0:  # how the outputs alone were asked for before --no-timing
+        raise UsageError("--iterations must be at least 1, got 0 (--no-timing compares the "
+                         "outputs without timing them)")
+    _options.check_counts(args, at_least_one=("iterations", "batch_size", "timing_batch",
+                                              "calib_size", "threads"),
+                          not_negative=("warmup",), positive=("timeout",))
     if args.min_top1 is not None and not 0 <= args.min_top1 <= 1:
         raise UsageError(f"--min-top1 is a fraction between 0 and 1, got {args.min_top1}")
     _options.check_model_files(args.symbol, args.params)
@@ -177,7 +183,8 @@ def options_list(args) -> list:
                   limit=args.limit, resize=args.resize, mean=_floats(args.mean, "mean"),
                   std=_floats(args.std, "std"), num_inputs=args.num_inputs,
                   batch_size=args.batch_size, calib_size=args.calib_size, rtol=args.rtol,
-                  atol=args.atol, timing_batch=args.timing_batch, iterations=args.iterations,
+                  atol=args.atol, timing_batch=args.timing_batch,
+                  iterations=0 if args.no_timing else args.iterations,
                   warmup=args.warmup, processes=_options.preset_of(args).processes,
                   timeout=args.timeout, **_job.binding(args))
     return [Options(spec=spec.to_dict(), **common) for spec in _specs(args)]

@@ -56,19 +56,12 @@ def add_arguments(parser) -> None:
     parser.add_argument("command", nargs=argparse.REMAINDER, help="the command to run, after --")
 
 
-def _plan_env(args, topology, cpus):
-    from mxprof.cpu.openmp import (
-        choose_threads,
-        detect_openmp_runtime,
-        openmp_env,
-        openmp_places,
-        resolve_wait_policy,
-    )
+def _plan_env(args, topology, placement):
+    """(runtime, env): the OpenMP runtime of CMD and its environment for `placement`."""
+    from mxprof.cpu.openmp import detect_openmp_runtime, openmp_env, openmp_places
 
     runtime = detect_openmp_runtime("mxnet") if args.openmp == "auto" else args.openmp
-    # One per physical core of `cpus` by default, as every measuring command (choose_threads).
-    threads = choose_threads(args.threads, cpus, topology=topology).threads
-    wait = resolve_wait_policy(args.wait_policy, threads=threads, cpus=cpus)
+    threads, cpus = placement.threads, placement.cpu_ids
     # Never both families: Intel OpenMP given KMP_AFFINITY and OMP_PLACES warns, ignores
     # OMP_PLACES and (libiomp5 2026.2, measured) still put both threads of a 2-CPU run on one
     # CPU. KMP_* alone is right for Intel and harmless (unpinned threads) for GNU.
@@ -77,11 +70,12 @@ def _plan_env(args, topology, cpus):
         # engine thread created after it, to the first place (see mxprof.cpu.openmp). bind() has
         # already confined every thread to `cpus`.
         places = openmp_places(topology, cpus) if args.pin_threads else None
-        env = openmp_env(threads, intel_openmp=False, places=places, wait_policy=wait[0])
+        env = openmp_env(threads, intel_openmp=False, places=places,
+                         wait_policy=placement.wait_policy)
     else:
         env = openmp_env(threads, intel_openmp=True, blocktime=args.blocktime,
-                         wait_policy=wait[0])
-    return runtime, threads, env, wait
+                         wait_policy=placement.wait_policy)
+    return runtime, env
 
 
 def format_plan(cpus, nodes, topology, runtime, env, command, wait=None) -> list[str]:
@@ -120,11 +114,16 @@ def busy_warning(online: int, bound: int, threads: int, load: float) -> str | No
 
 
 def _checked(args):
-    """(command, topology, cpus, nodes) from the arguments; UsageError naming what is wrong."""
+    """(command, topology, placement) from the arguments; UsageError naming what is wrong.
+
+    The Placement is the one every measuring command resolves (mxprof.cpu.placement.resolve:
+    the same checks, thread count, wait policy and oversubscription warning), bound to this
+    process's CPUs when --cores is not given: `bind` always binds.
+    """
     import os
 
-    from mxprof.cpu.binding import select_cpus, select_nodes
     from mxprof.cpu.cpulist import format_cpu_list
+    from mxprof.cpu.placement import resolve
     from mxprof.cpu.topology import read_topology
     from mxprof.errors import UsageError
 
@@ -136,44 +135,41 @@ def _checked(args):
     if args.blocktime < 0:
         raise UsageError(f"--blocktime must be >= 0 ms, got {args.blocktime}")
     topology = read_topology()
-    # Within this process's affinity, as every measuring command (mxprof.cpu.placement): a
-    # `taskset -c 0 mxprof bind -- cmd` used to widen cmd to every online CPU, and `--cores 1`
-    # under it escaped the restriction that `profile --cores 1` refuses.
-    allowed = sorted(os.sched_getaffinity(0))
+    # Within this process's affinity, as every measuring command: a `taskset -c 0 mxprof bind
+    # -- cmd` used to widen cmd to every online CPU, and `--cores 1` under it escaped the
+    # restriction that `profile --cores 1` refuses.
+    cores = args.cores if args.cores is not None else \
+        format_cpu_list(sorted(os.sched_getaffinity(0)))
     try:
-        cpus = select_cpus(topology, allowed if args.cores is None else args.cores,
-                           physical_only=args.physical_only)
+        placement = resolve(cores, args.membind, physical_only=args.physical_only,
+                            threads=args.threads, wait_policy=args.wait_policy,
+                            topology=topology)
     except ValueError as exc:
-        raise UsageError(f"--cores {args.cores or ''}: {exc}".replace(" :", ":")) from None
-    outside = sorted(set(cpus) - set(allowed))
-    if outside:
-        raise UsageError(f"--cores {args.cores}: CPUs {format_cpu_list(outside)} are not "
-                         f"available to this process (allowed: {format_cpu_list(allowed)})")
-    try:
-        nodes = None if args.membind is None else select_nodes(topology, args.membind)
-    except ValueError as exc:
-        raise UsageError(f"--membind: {exc}") from None
-    return command, topology, cpus, nodes
+        raise UsageError(str(exc)) from None
+    return command, topology, placement
 
 
 def run(args) -> int:
     import os
 
     from mxprof.cpu.binding import BindError, bind
+    from mxprof.cpu.cpulist import parse_cpu_list
 
-    command, topology, cpus, nodes = _checked(args)
+    command, topology, placement = _checked(args)
     load = os.getloadavg()[0]
-    runtime, threads, env, wait = _plan_env(args, topology, cpus)
-    if threads > len(cpus):
-        print(f"mxprof: warning: {threads} OpenMP threads on {len(cpus)} CPUs: threads will "
-              "share CPUs (oversubscription slows oneDNN kernels)", file=sys.stderr)
+    runtime, env = _plan_env(args, topology, placement)
+    cpus, threads = placement.cpu_ids, placement.threads
+    nodes = None if placement.membind is None else parse_cpu_list(placement.membind)
+    if placement.oversubscription:
+        print(f"mxprof: warning: {placement.oversubscription}", file=sys.stderr)
     busy = None if args.threads is not None else busy_warning(
         len(topology.online), len(cpus), threads, load)
     if busy:
         print(f"mxprof: warning: {busy}", file=sys.stderr)
     if args.dry_run:
         print("mxprof bind, dry run: nothing was bound or executed")
-        for line in format_plan(cpus, nodes, topology, runtime, env, command, wait):
+        for line in format_plan(cpus, nodes, topology, runtime, env, command,
+                                (placement.wait_policy, placement.wait_why)):
             print(line)
         return 0
     try:

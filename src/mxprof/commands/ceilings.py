@@ -42,13 +42,14 @@ def _fmt(fig: dict[str, Any] | None) -> str:
 
 
 def _where(theory: dict[str, Any], measured: dict[str, Any]) -> str:
-    """Versions, CPU, cores, CPU list and threads of the measuring worker (figures cached by
-    an older mxprof hold no versions: '?')."""
+    """Versions, CPU, cores, CPU list, threads and wait policy of the measuring worker
+    (figures cached by an older mxprof hold no versions or wait policy: '?')."""
     from mxprof.cpu.cpulist import format_cpu_list
     from mxprof.render.base import environment_phrase
     return environment_phrase(measured.get("mxnet"), measured.get("onednn"),
                               theory.get("cpu_model"), theory.get("cores"),
-                              format_cpu_list(measured["cpus"]), measured["threads"])
+                              format_cpu_list(measured["cpus"]), measured["threads"],
+                              measured.get("wait_policy"))
 
 
 def format_ceilings(result: dict[str, Any]) -> list[str]:
@@ -102,6 +103,9 @@ def run(args) -> int:
     check_outputs(args, KIND)
     plan = job.plan(job.Options(cores=args.cores, threads=args.threads, refresh=args.refresh,
                                 reps=args.reps, size=args.size, timeout=args.timeout))
+    from mxprof.commands._job import warnings
+    for note in warnings(plan.notes):  # oversubscription (Placement), as every command
+        print(f"mxprof: {note}", file=sys.stderr)
     if not plan.cached:
         # The measuring worker runs MXNet's kernels; cached figures need no MXNet.
         from mxprof.errors import require_extra

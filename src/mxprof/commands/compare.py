@@ -67,8 +67,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     threads = next(a for a in p._actions if a.dest == "threads")
     threads.type, threads.metavar = _thread_axis, "N|LIST"
     threads.help += "; a list (1,2,4) is a sweep axis"
-    _options.add_timing(p)
-    _options.add_processes(p)
+    _options.add_protocol(p)
     _options.add_outputs(p, KIND)
     o = p.add_argument_group("results file")
     o.add_argument("--results", default=None, metavar="PATH",
@@ -230,10 +229,10 @@ def _measure(args):
     job, options = _job_of(args, options_of(args))
     plan = job.plan(options, on_note=lambda text: _log(f"mxprof: {text}"))
     if args.dry_run:
-        _job.print_dry_run(KIND, plan, plan.notes[:1])
+        _job.print_dry_run(KIND, plan, [*plan.notes[:1], *_job.warnings(plan.notes)])
         return None
     _log(f"results file: {plan.log.path}")
-    _job.announce(plan.placement)
+    _job.announce(plan.placement, plan.notes)
     # On a cluster the total is the cells left to run, known once the classes are (events).
     progress = HostProgress(KIND, 0) if args.cluster else \
         Progress(KIND, len(plan.planned), done_before=len(plan.planned) - len(plan.todo))

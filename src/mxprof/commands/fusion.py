@@ -38,8 +38,7 @@ def add_arguments(parser) -> None:
                    help="fusion switches to turn off one at a time, or 'none' "
                    f"(default {','.join(_SWITCH_NAMES)})")
     _options.add_binding(parser)
-    _options.add_timing(parser, workdir=False)
-    _options.add_processes(parser)
+    _options.add_protocol(parser, workdir=False)
     _options.add_outputs(parser, KIND)
 
 

@@ -63,8 +63,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="profile this pip-installable MXNet build (e.g. mkl16=mxnet-mkl==1.6.0), "
                         "in a venv made once and cached")
     _options.add_binding(p)
-    _options.add_timing(p)
-    _options.add_processes(p)
+    _options.add_protocol(p)
     _options.add_outputs(p, "profile")
     # Test-only fault injection: CONFIG:PASS:HOOK, HOOK in abort|hang|raise (see mxprof.jobs.profile.spec).
     p.add_argument("--test-hook", action="append", default=[], help=argparse.SUPPRESS)

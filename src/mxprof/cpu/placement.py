@@ -54,6 +54,18 @@ class Placement(Record, frozen=True, kw_only=True):
         return tuple(parse_cpu_list(self.cores)) if self.cores else \
             tuple(sorted(os.sched_getaffinity(0)))
 
+    @property
+    def oversubscription(self) -> str | None:
+        """The one warning of a team larger than its CPUs ('8 OpenMP threads on 2 CPUs:
+        threads will share CPUs (...)'), for every command that binds (the jobs' plans,
+        `mxprof bind`); None when every thread has a CPU or the count is the runtime's.
+        Unbound, the CPUs are this process's affinity now: ask at plan time."""
+        cpus = len(self.cpu_ids)
+        if self.threads is None or self.threads <= cpus:
+            return None
+        return (f"{self.threads} OpenMP threads on {cpus} CPU{'s' if cpus > 1 else ''}: "
+                "threads will share CPUs (oversubscription slows oneDNN kernels)")
+
     def describe(self) -> str:
         """One line for a plan or a report header."""
         return (f"cores {self.cores or 'not bound'}, membind {self.membind or 'not bound'}, "

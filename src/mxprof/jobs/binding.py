@@ -3,7 +3,9 @@
 `resolve(cores, membind, threads, wait_policy)` is `mxprof.cpu.placement.resolve` for a job's
 plan: a bad option is a `UsageError` (exit status 2) naming it, raised before any worker starts.
 Every worker spec of the job carries the result (`spec_of`), and every worker binds itself from
-it (`mxprof.cpu.placement.bind_self`); no parent binds itself for its workers.
+it (`mxprof.cpu.placement.bind_self`); no parent binds itself for its workers. `notes` is what
+a plan says of it: the binding and its warnings (`warning: ...` notes, which the commands also
+print on stderr, mxprof.commands._job.announce).
 """
 
 from __future__ import annotations
@@ -39,3 +41,15 @@ def describe(placement: Placement) -> str:
     """The plan's note: 'binding: cores 0-1, membind not bound, OpenMP threads 2, ...'."""
     return (f"binding: cores {placement.cores or 'not bound'}, membind "
             f"{placement.membind or 'not bound'}, OpenMP threads {threads_text(placement)}")
+
+
+def notes(placement: Placement) -> list[str]:
+    """A plan's binding notes: `describe(placement)`, then 'warning: ...' when the OpenMP team
+    is larger than its CPUs (Placement.oversubscription; the command says it on stderr too)."""
+    return [describe(placement), *warnings(placement)]
+
+
+def warnings(placement: Placement) -> list[str]:
+    """The placement's warnings as plan notes ('warning: 8 OpenMP threads on 2 CPUs: ...')."""
+    text = placement.oversubscription
+    return [f"warning: {text}"] if text else []

@@ -44,23 +44,28 @@ def fmt_ratio(value: float | None) -> str:
 
 
 def environment_phrase(mxnet: str | None, onednn: str | None, cpu_model: str | None,
-                       cores: int | None, cpus: str | None, threads: Any) -> str:
-    """'MXNet 1.9.1, oneDNN v2.4.4; AMD EPYC, 2 cores; affinity CPUs 0-1, OpenMP threads 2':
-    the versions, CPU, cores, CPU list and OpenMP threads a run measured with, one phrase in
-    every report header; a fact a file lacks (written by an older mxprof) is '?'."""
+                       cores: int | None, cpus: str | None, threads: Any,
+                       wait_policy: str | None = "") -> str:
+    """'MXNet 1.9.1, oneDNN v2.4.4; AMD EPYC, 2 cores; affinity CPUs 0-1, OpenMP threads 2,
+    wait policy passive': the versions, CPU, cores, CPU list, OpenMP threads and wait policy a
+    run measured with, one phrase in every report header; a fact a file lacks (written by an
+    older mxprof) is '?'. `wait_policy` '' leaves it out (a header that says it elsewhere)."""
+    wait = "" if wait_policy == "" else f", wait policy {wait_policy or '?'}"
     return (f"MXNet {mxnet or '?'}, oneDNN {onednn or '?'}; {cpu_model or '?'}, "
             f"{cores or '?'} cores; affinity CPUs {cpus or '?'}, OpenMP threads "
-            f"{threads or 'runtime default'}")
+            f"{threads or 'runtime default'}{wait}")
 
 
-def environment_line(env: dict[str, Any] | None, threads: Any = None) -> str:
+def environment_line(env: dict[str, Any] | None, threads: Any = None,
+                     wait_policy: str | None = None) -> str:
     """`environment_phrase` of an environment record (mxprof.host.environment: its `mxnet`,
-    `affinity`, `threads` parts, as the workers reported them); `threads` what the run asked
-    for, used when the record holds no count the OpenMP runtime reported."""
+    `affinity`, `threads`, `wait_policy` parts, as the workers reported them); `threads` and
+    `wait_policy` what the run asked for, used when the record holds none."""
     env = env or {}
     mx, aff = env.get("mxnet") or {}, env.get("affinity") or {}
     return environment_phrase(
         mx.get("version") or (env.get("packages") or {}).get("mxnet"), env.get("onednn_version"),
         env.get("cpu_model"), env.get("physical_cores"),
         mx.get("allowed_cpus") or aff.get("cpus"),
-        mx.get("openmp_threads") or env.get("threads") or threads)
+        mx.get("openmp_threads") or env.get("threads") or threads,
+        (env.get("wait_policy") or {}).get("policy") or wait_policy)

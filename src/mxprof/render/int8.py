@@ -128,7 +128,7 @@ def header_lines(r: Int8Result) -> list[str]:
         lines.append("excluded by --exclude: " + ", ".join(r.user_exclude))
     e = r.environment
     if e:
-        lines.append(f"machine: {environment_line(e, r.protocol.get('threads'))}; ISA "
+        lines.append(f"machine: {environment_line(e, r.protocol.get('threads'), r.protocol.get('wait_policy'))}; ISA "
                      f"{' '.join(e.get('isa') or []) or '?'}"
                      + (f"; memory on node(s) {r.protocol['membind']}"
                         if r.protocol.get("membind") else ""))

@@ -57,7 +57,7 @@ def choose(processes: int | None = None, *, fast: bool = False, rigorous: bool =
         base = dataclasses.replace(base, processes=default)
     if processes is not None:
         if processes < 1:
-            raise ValueError("--processes must be >= 1")
+            raise ValueError(f"--processes must be at least 1, got {processes}")
         base = dataclasses.replace(base, processes=processes)
     return base
 

@@ -8,8 +8,9 @@ is a module of this package, with one job; commands reach every group through th
   ``--threads N`` (or ``runtime``), ``--wait-policy``; the job's `plan` resolves them into the
   one Placement (mxprof.cpu.placement.resolve), `announce_wait` says the policy chosen;
 - `protocol`: timing (``--iterations``, ``--warmup``, ``--min-time``, ``--timeout``,
-  ``--workdir``) and processes (``--processes``, ``--fast``, ``--rigorous``), the argparse
-  types of counts and seconds, their checks;
+  ``--workdir``) and processes (``--processes``, ``--fast``, ``--rigorous``), both added by
+  `add_protocol` (profile, fusion, accuracy, compare, int8), the argparse types of counts and
+  seconds, their checks (one message per bound: ``--X must be at least 1, got N``);
 - `modelspec`: MODEL, ``--symbol``, ``--params``, ``--shape``, ``--input``; `model_of` turns
   them into one checked ModelSpec;
 - outputs (mxprof.commands._outputs): ``--FORMAT PATH`` from the declared formats of a kind
@@ -37,6 +38,7 @@ from mxprof.commands._options.protocol import (
     DEFAULT_TIMEOUT,
     DEFAULT_WARMUP,
     add_processes,
+    add_protocol,
     add_timing,
     check_counts,
     check_workdir,
@@ -60,7 +62,7 @@ from mxprof.commands._progress import format_duration
 __all__ = [
     "DEFAULT_MIN_TIME", "DEFAULT_TIMEOUT", "DEFAULT_WARMUP", "INPUT_HELP", "OUTPUT_HELP",
     "add_binding", "add_force", "add_model_files", "add_outputs", "add_processes",
-    "add_threads", "add_timing", "announce_wait", "check_counts", "check_model_files",
+    "add_protocol", "add_threads", "add_timing", "announce_wait", "check_counts", "check_model_files",
     "check_output_path", "check_outputs", "check_workdir", "count", "format_duration",
     "hidden_alias", "load_result", "min_time_of", "model_of", "preset_of", "print_plan",
     "resolve_model", "seconds", "split_inputs", "threads_arg", "write_outputs",

@@ -6,7 +6,9 @@ checks before the first worker starts:
   calls per measurement (default 1), ``--timeout S`` per worker (default 1800),
   ``--workdir DIR`` keeps worker files;
 - processes: ``--processes N``, ``--fast``, ``--rigorous`` (pyperf's vocabulary,
-  mxprof.workers.schedule);
+  mxprof.workers.schedule), each command's default count said the same way;
+- `add_protocol` adds both groups: every measuring command (profile, fusion, accuracy,
+  compare, int8) takes it;
 - the argparse types of counts and seconds, and `hidden_alias` for an old spelling.
 
 The ``check_*`` functions raise `UsageError` (exit status 2) naming the option, before any
@@ -76,15 +78,37 @@ def add_timing(p: argparse.ArgumentParser, *, iterations: int | None = None,
                             "folder, removed at the end)")
 
 
-def add_processes(p: argparse.ArgumentParser) -> None:
+def add_protocol(p: argparse.ArgumentParser, *, iterations: int | None = None,
+                 min_time: bool = True, workdir: bool = True, timeout: bool = True,
+                 processes: int | None = None, interleaved: bool = True) -> None:
+    """The measurement protocol of a measuring command: the timing group (`add_timing`) and
+    the processes group (`add_processes`), which then knows whether there is a --min-time."""
+    add_timing(p, iterations=iterations, min_time=min_time, workdir=workdir, timeout=timeout)
+    add_processes(p, default=processes, min_time=min_time, interleaved=interleaved)
+
+
+def add_processes(p: argparse.ArgumentParser, *, default: int | None = None,
+                  min_time: bool = True, interleaved: bool = True) -> None:
     """--processes/--fast/--rigorous (pyperf's vocabulary): several worker processes per
-    configuration, so every interval covers the spread between processes (mxprof.workers.schedule)."""
+    configuration, so every interval covers the spread between processes (mxprof.workers.schedule).
+    `default`: the command's own count (None: the schedule's, 3), which `preset_of` then uses;
+    without `min_time` (a fixed count of calls) the presets change the process count only;
+    `interleaved`: the processes of the configurations run A B A B."""
+    from mxprof.workers.schedule import DEFAULT_PROCESSES, PRESETS
+    default = DEFAULT_PROCESSES if default is None else default
+    p.set_defaults(default_processes=default)
     g = p.add_argument_group("processes")
+    order = ", interleaved A B A B" if interleaved else ""
     g.add_argument("--processes", type=int, metavar="N",
-                   help="timing worker processes per configuration, interleaved A B A B "
-                        "(default 3; the 95%% intervals cover the spread between them)")
-    g.add_argument("--fast", action="store_true", help="2 processes, half the --min-time")
-    g.add_argument("--rigorous", action="store_true", help="6 processes, twice the --min-time")
+                   help=f"timing worker processes per configuration{order} "
+                        f"(default {default}; the 95%% intervals cover the spread between them)")
+    fast, rigorous = PRESETS["fast"], PRESETS["rigorous"]
+    g.add_argument("--fast", action="store_true",
+                   help=f"{fast.processes} processes" + (", half the --min-time" if min_time
+                                                         else ""))
+    g.add_argument("--rigorous", action="store_true",
+                   help=f"{rigorous.processes} processes" + (", twice the --min-time"
+                                                             if min_time else ""))
 
 
 def preset_of(args):
@@ -95,7 +119,9 @@ def preset_of(args):
     try:
         preset = schedule.choose(getattr(args, "processes", None),
                                  fast=getattr(args, "fast", False),
-                                 rigorous=getattr(args, "rigorous", False))
+                                 rigorous=getattr(args, "rigorous", False),
+                                 default=getattr(args, "default_processes",
+                                                 schedule.DEFAULT_PROCESSES))
     except ValueError as exc:
         raise UsageError(str(exc)) from None
     if getattr(args, "min_time", None) is not None:
@@ -111,21 +137,27 @@ def min_time_of(args, default: float = DEFAULT_MIN_TIME) -> float:
 
 
 def check_counts(args, *, at_least_one=("iterations", "threads", "batch_size"),
-                 not_negative=("warmup",), positive=("min_time", "timeout")) -> None:
+                 not_negative=("warmup",), positive=("min_time", "timeout"),
+                 flags: dict[str, str] | None = None) -> None:
+    """The one check of counts and seconds, one message per kind of bound (`mxprof: error:
+    --iterations must be at least 1, got 0`). Names are argparse dests; `flags` maps a dest
+    to its flag where the two differ (int8's batch_size is --eval-batch). Raises UsageError."""
+    def flag(name: str) -> str:
+        return (flags or {}).get(name) or f"--{name.replace('_', '-')}"
+
     for name in at_least_one:
         value = getattr(args, name, None)
         # --threads may also be the word "runtime" (threads_arg): only counts are checked.
         if isinstance(value, int) and value < 1:
-            raise UsageError(f"--{name.replace('_', '-')} must be at least 1, got {value}")
+            raise UsageError(f"{flag(name)} must be at least 1, got {value}")
     for name in not_negative:
         value = getattr(args, name, None)
         if value is not None and value < 0:
-            raise UsageError(f"--{name.replace('_', '-')} must not be negative, got {value}")
+            raise UsageError(f"{flag(name)} must not be negative, got {value}")
     for name in positive:
         value = getattr(args, name, None)
         if value is not None and not 0 < value < math.inf:
-            raise UsageError(f"--{name.replace('_', '-')} must be a finite number > 0, got "
-                             f"{value}")
+            raise UsageError(f"{flag(name)} must be a finite number > 0, got {value}")
 
 
 def check_workdir(path: str | None) -> None:

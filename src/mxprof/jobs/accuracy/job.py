@@ -20,7 +20,8 @@ from mxprof.errors import UsageError
 from mxprof.events import OnEvent, ignore
 from mxprof.jobs.accuracy.configs import FP32_CONFIGS, ConfigPlan, plan_configs, reference_for
 from mxprof.jobs.accuracy.records import AccuracyReport
-from mxprof.jobs.binding import describe, resolve, spec_of, threads_text
+from mxprof.jobs.binding import notes as binding_notes
+from mxprof.jobs.binding import resolve, spec_of, threads_text
 from mxprof.jobs.contract import Plan, Step, option_default
 from mxprof.workers.executor import Executor
 
@@ -147,7 +148,7 @@ def plan(options: Options) -> AccuracyPlan:
                         steps=_steps(options, configs, inputs, processes),
                         notes=[f"{processes} timing process(es) per configuration, "
                                f"interleaved; warm-up {options.warmup} calls",
-                               describe(placement)])
+                               *binding_notes(placement)])
 
 
 def _steps(o: Options, configs: list[ConfigPlan], inputs: dict, processes: int) -> list[Step]:
@@ -156,13 +157,14 @@ def _steps(o: Options, configs: list[ConfigPlan], inputs: dict, processes: int) 
         count = min(count, inputs["limit"])
     what = (f"{count} images of {inputs['path']}" if inputs["kind"] == "dataset"
             else f"{count} random inputs")
-    timed = f"{o.iterations} timed calls at batch {o.timing_batch}"
+    timed = f"then {o.iterations} timed calls at batch {o.timing_batch}" if o.iterations \
+        else "latency not timed"
     # ~10 s to start a worker and load the model, plus ~20 ms an image (resnet-50-class, 2 CPUs).
     calls = 0.05 * (o.iterations + o.warmup)
-    steps = [Step(label=p.name, what=f"{what} at batch {o.batch_size}, then {timed}",
+    steps = [Step(label=p.name, what=f"{what} at batch {o.batch_size}, {timed}",
                   seconds=10 + 0.02 * count + calls) for p in configs]
     from mxprof.workers.schedule import interleave
-    steps += [Step(label=f"{p.name} #{r + 2}", what=f"timing only, {timed}", seconds=10 + calls)
+    steps += [Step(label=f"{p.name} #{r + 2}", what=f"timing only, {timed[len('then '):]}", seconds=10 + calls)
               for r, p in interleave(configs, processes - 1)]
     return steps
 

@@ -212,11 +212,12 @@ def plan(options: Options) -> CeilingsPlan:
     """Check `options`; one step, the measuring worker, unless the cache holds the figures.
     Raises UsageError for bad input."""
     from mxprof.errors import UsageError
-    from mxprof.jobs.binding import resolve
+    from mxprof.jobs.binding import resolve, warnings
     if options.reps < 1 or options.size < 16 or (
             isinstance(options.threads, int) and options.threads < 1):
         raise UsageError("--reps and --threads must be >= 1, --size >= 16")
-    threads = resolve(options.cores, None, options.threads).threads
+    placement = resolve(options.cores, None, options.threads)
+    threads = placement.threads
     cached = not options.refresh and machine_ceilings(
         options.cores, threads, measure_missing=False)["measured"] is not None
     steps = [] if cached else [Step(label="ceilings", what=(
@@ -224,8 +225,8 @@ def plan(options: Options) -> CeilingsPlan:
         f"each, {threads or 'runtime'} threads, cores {options.cores or 'not bound'}"),
         seconds=15.0)]
     return CeilingsPlan(options=options, threads=threads, cached=cached, steps=steps,
-                        notes=["the cache holds these figures: nothing to measure"]
-                        if cached else [])
+                        notes=(["the cache holds these figures: nothing to measure"]
+                               if cached else []) + warnings(placement))
 
 
 def run(plan: CeilingsPlan, on_event: OnEvent = ignore, *, on_partial=None) -> CeilingsResult:

@@ -136,8 +136,11 @@ def measure_all(spec: dict[str, Any]) -> dict[str, Any]:
     # The libraries the roofs were measured with, for the report's environment line.
     import mxnet as mx
 
+    from mxprof.cpu.openmp import wait_policy_in_force
     from mxprof.host.environment import onednn_version
-    result.update(mxnet=mx.__version__, onednn=onednn_version(probe=True))
+    # ... and how its OpenMP threads waited (the variables worker_env set): every header says.
+    result.update(mxnet=mx.__version__, onednn=onednn_version(probe=True),
+                  wait_policy=wait_policy_in_force()["policy"])
     return result
 
 

@@ -26,7 +26,8 @@ from mxprof.cpu.placement import Placement
 from mxprof.errors import UsageError
 from mxprof.events import Finished, Note, OnEvent, Started, ignore
 from mxprof.files import temp_dir
-from mxprof.jobs.binding import describe, resolve, threads_text
+from mxprof.jobs.binding import notes as binding_notes
+from mxprof.jobs.binding import resolve, threads_text
 from mxprof.jobs.compare import matrix as compare
 from mxprof.jobs.compare import results_log
 from mxprof.jobs.compare.records import CompareResult
@@ -214,7 +215,7 @@ def plan(options: Options, *, on_note: Callable[[str], None] = lambda text: None
     return ComparePlan(options=options, placement=placement, planned=planned, todo=todo, log=log,
                        instance_cpus=instance_cpus, builds=builds, steps=steps,
                        notes=[f"{len(planned) - len(todo)} of {len(planned)} runs already in "
-                              f"{log.path}", describe(placement)])
+                              f"{log.path}", *binding_notes(placement)])
 
 
 def _run_notes(p: ComparePlan) -> list[str]:

@@ -29,7 +29,8 @@ from mxprof.cpu.placement import Placement
 from mxprof.errors import UsageError, WorkerError
 from mxprof.events import OnEvent, ignore
 from mxprof.files import temp_dir
-from mxprof.jobs.binding import describe, resolve, spec_of
+from mxprof.jobs.binding import notes as binding_notes
+from mxprof.jobs.binding import resolve, spec_of
 from mxprof.jobs.contract import Plan, Step
 from mxprof.jobs.fusion import gains as fusion
 from mxprof.jobs.fusion.assemble import FusionOptions, assemble, finish, trace_of, worker_spec
@@ -178,7 +179,7 @@ def _notes(s: FusionOptions, placement: Placement) -> list[str]:
     inputs = "; ".join(i.short() for i in ModelSpec.from_dict(s.spec).input_specs) \
         if s.spec else ",".join(map(str, s.shape))
     return [f"{s.processes} processes per configuration, interleaved; warm-up {s.warmup} calls; "
-            f"inputs {inputs} at batch {s.shape[0]}, path {s.path}", describe(placement)]
+            f"inputs {inputs} at batch {s.shape[0]}, path {s.path}", *binding_notes(placement)]
 
 
 def run(plan: FusionPlan, on_event: OnEvent = ignore, *,

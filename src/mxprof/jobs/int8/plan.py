@@ -13,13 +13,17 @@ import msgspec
 
 from mxprof.cpu.placement import Placement
 from mxprof.errors import UsageError
-from mxprof.jobs.binding import describe, resolve
+from mxprof.jobs.binding import notes as binding_notes
+from mxprof.jobs.binding import resolve
 from mxprof.jobs.contract import Plan, Step
 from mxprof.jobs.int8.records import Target
 from mxprof.mx.quantize import CALIB_MODES
 
 METRICS = ("top1", "agreement", "sqnr")
 DTYPES = ("auto", "int8", "uint8")
+FLAGS = {"calib_size": "--calib-size", "num_inputs": "--num-inputs", "batch_size": "--eval-batch",
+         "probe": "--probe", "timing_batch": "--timing-batch", "processes": "--processes",
+         "max_steps": "--max-steps", "iterations": "--iterations", "limit": "--limit"}
 # A process: interpreter and MXNet start, model build, quantization (a ResNet-50 took 40-110 s
 # on the loaded 2-core machine here, a tiny net 8 s); then warm-up and timing.
 START_S = 15.0
@@ -37,7 +41,7 @@ class Options(msgspec.Struct, kw_only=True):
     data: str | None = None  # labelled images (X.rec or a folder); random inputs without
     limit: int | None = None
     num_inputs: int = 64  # random evaluation inputs without --data
-    batch_size: int = 8
+    batch_size: int = 8  # evaluation and calibration batch (the command's --eval-batch)
     probe: int = 8  # inputs of the per-layer pass
     threshold_db: float = 20.0  # a layer diverges when its accumulated SQNR drops below this
     target: Target | None = None
@@ -92,12 +96,16 @@ def _check(o: Options) -> None:
     if o.quantized_dtype not in DTYPES:
         raise UsageError(f"--quantized-dtype {o.quantized_dtype!r}: choose one of "
                          f"{', '.join(DTYPES)}")
-    for name in ("calib_size", "num_inputs", "batch_size", "probe", "timing_batch",
-                 "processes", "max_steps"):
-        if getattr(o, name) < 1:
-            raise UsageError(f"--{name.replace('_', '-')} must be at least 1")
-    if o.warmup < 0 or o.min_time < 0 or (o.iterations is not None and o.iterations < 1):
-        raise UsageError("--warmup and --min-time must not be negative, --iterations >= 1")
+    # The command's flag names (batch_size is --eval-batch), in the command's wording
+    # (mxprof.commands._options.check_counts): the notebook API gets the same messages.
+    for name, flag in FLAGS.items():
+        value = getattr(o, name)
+        if value is not None and value < 1:
+            raise UsageError(f"{flag} must be at least 1, got {value}")
+    for name in ("warmup", "min_time"):
+        if getattr(o, name) < 0:
+            raise UsageError(f"--{name.replace('_', '-')} must not be negative, got "
+                             f"{getattr(o, name)}")
     if o.budget_s is not None and o.budget_s <= 0:
         raise UsageError("--budget must be a positive number of seconds")
     if o.target is not None and o.target.metric == "top1" and not o.data:
@@ -150,7 +158,11 @@ def plan(options: Options) -> Int8Plan:
         steps += [Step(label=f"candidate {i}", what="one exclusion set: quantize, evaluate, "
                        f"{p} timing processes", seconds=p * per_process)
                   for i in range(1, options.max_steps + 1)]
-    notes = [describe(placement)]
+    timed = f"{options.iterations} timed calls" if options.iterations is not None else \
+        f">= {options.min_time:g} s of timed calls"
+    notes = [f"protocol: warm-up {options.warmup}, {timed} per measurement at batch "
+             f"{options.timing_batch}, {p} timing process(es) per configuration; evaluation "
+             f"batch {options.batch_size}", *binding_notes(placement)]
     if options.budget_s is not None:
         notes.append(f"the search stops starting candidates after {options.budget_s:g} s")
     configs = 2 + (options.max_steps if options.target is not None else 0)

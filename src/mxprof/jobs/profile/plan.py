@@ -24,6 +24,7 @@ import msgspec
 
 from mxprof.cpu.placement import Placement
 from mxprof.errors import UsageError
+from mxprof.jobs.binding import warnings as binding_warnings
 from mxprof.jobs.contract import Plan, Step
 from mxprof.jobs.profile.checks import CHECKS
 from mxprof.jobs.profile.spec import PASSES, TEST_HOOKS, Protocol, RunSpec
@@ -272,7 +273,7 @@ def plan(options: Options) -> ProfilePlan:
              + (f"{protocol.iterations} timed calls" if protocol.iterations
                 else f">= {protocol.min_time:g} s of timed calls") + " per measurement, "
              f"{processes} timing process(es) per configuration",
-             f"binding: {placement.describe()}", *layout_note,
+             f"binding: {placement.describe()}", *binding_warnings(placement), *layout_note,
              *cost_lines(cost, estimated=True)]
     return ProfilePlan(options=options, placement=placement, specs=specs, groups=groups,
                        checks=checks, cost=cost, notes=notes,
