@@ -199,17 +199,10 @@ def test_an_interrupted_accuracy_sweep_keeps_its_finished_model_for_the_rerun(cl
     models = ["mobilenet0.25", "mobilenetv2_0.25"]
     args = [sys.executable, "-m", "mxprof", "accuracy", *models, *TINY_ACCURACY[1:],
             "--cluster", cluster["address"], "--classes", "alpha", "--results", str(results)]
-    proc = subprocess.Popen([*args, "--json", str(partial)], stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True, env=_env())
-    deadline = time.monotonic() + 120
-    while time.monotonic() < deadline and proc.poll() is None:
-        if results.exists() and results.read_text().endswith("\n"):
-            break
-        time.sleep(0.1)
-    assert proc.poll() is None, f"sweep ended before it could be interrupted: {proc.stderr.read()}"
-    proc.send_signal(signal.SIGINT)
-    _, err = proc.communicate(timeout=60)
-    assert proc.returncode == 130 and "interrupted" in err, err
+    from conftest import interrupt_after_first_record
+    killed = interrupt_after_first_record([*args, "--json", str(partial)], results,
+                                          signal.SIGINT, env=_env())
+    assert killed.returncode == 130 and "interrupted" in killed.stderr, killed.stderr
     kept = _records(results)
     assert [(r["model"], r["status"], r["machine_class"]) for r in kept] == [
         ("mobilenet0.25", "ok", "alpha")]
