@@ -80,8 +80,8 @@ def test_the_accuracy_sweep_is_a_job_whose_run_opens_its_own_cluster(tmp_path):
 
     results = tmp_path / "runs.jsonl"
     models = ("mobilenet0.25", "mobilenetv2_0.25")
-    args = _args("accuracy", *models, "--shape", "3,32,32", "--iterations", "0",
-                 "--configs", "mkldnn", "--cluster", "ftp://nowhere", "--classes", "xeon, epyc",
+    args = _args("accuracy", *models, "--shape", "3,32,32", "--configs", "mkldnn",
+                 "--cluster", "ftp://nowhere", "--classes", "xeon, epyc",
                  "--results", str(results))
     plan = sweep.plan(sweep.SweepOptions(models=tuple(command.options_list(args)),
                                          results=args.results, cluster=args.cluster,
@@ -97,7 +97,8 @@ def test_the_accuracy_sweep_is_a_job_whose_run_opens_its_own_cluster(tmp_path):
     # Without a cluster the first model's placement is the one the sweep announces.
     here = sweep.plan(sweep.SweepOptions(models=tuple(p.options for p in plan.points),
                                          results=str(results)))
-    assert here.placement is here.points[0].placement and here.workers_left == 4
+    assert here.placement is here.points[0].placement
+    assert here.workers_left == sum(len(p.steps) for p in here.points) > 0  # nothing done yet
 
 
 def test_compare_cells_are_self_contained_worker_specs_carrying_their_binding(tmp_path):
