@@ -54,3 +54,23 @@ def cli():
 @pytest.fixture
 def fixtures_dir() -> Path:
     return FIXTURES
+
+
+def interrupt_after_first_record(cmd: list[str], results: Path, sig: int, *,
+                                 env: dict[str, str] | None = None,
+                                 timeout: float = 120) -> subprocess.CompletedProcess:
+    """Start `cmd`, send it `sig` once its results file holds a whole line (the first finished
+    run), and wait for it to end: the completed process (text stdout and stderr). Fails the
+    test when the command ended, or wrote nothing within `timeout` s, before that."""
+    import time
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            env=env)
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline and proc.poll() is None:
+        if results.exists() and results.read_text().endswith("\n"):
+            break
+        time.sleep(0.1)
+    assert proc.poll() is None, f"it ended before it could be interrupted: {proc.stderr.read()}"
+    proc.send_signal(sig)
+    out, err = proc.communicate(timeout=60)
+    return subprocess.CompletedProcess(cmd, proc.returncode, out, err)

@@ -191,6 +191,32 @@ def test_accuracy_on_two_classes_gives_two_column_groups_and_resumes(cluster, tm
     assert "reused 2 run(s)" in again.stderr and ": running " not in again.stderr
 
 
+def test_an_interrupted_accuracy_sweep_keeps_its_finished_model_for_the_rerun(cluster, tmp_path):
+    """SIGINT once the first model's cell is in the results file: exit 130, that run kept
+    (and `--json` holds the partial sweep); the same sweep again reuses it and runs only the
+    other model."""
+    results, partial = tmp_path / "acc.jsonl", tmp_path / "partial.json"
+    models = ["mobilenet0.25", "mobilenetv2_0.25"]
+    args = [sys.executable, "-m", "mxprof", "accuracy", *models, *TINY_ACCURACY[1:],
+            "--cluster", cluster["address"], "--classes", "alpha", "--results", str(results)]
+    from conftest import interrupt_after_first_record
+    killed = interrupt_after_first_record([*args, "--json", str(partial)], results,
+                                          signal.SIGINT, env=_env())
+    assert killed.returncode == 130 and "interrupted" in killed.stderr, killed.stderr
+    kept = _records(results)
+    assert [(r["model"], r["status"], r["machine_class"]) for r in kept] == [
+        ("mobilenet0.25", "ok", "alpha")]
+    sweep = json.loads(partial.read_text())
+    assert sweep["kind"] == "accuracy-sweep"
+    assert {r["model"] for r in sweep["rows"]} == {"mobilenet0.25"}
+    again = subprocess.run(args, capture_output=True, text=True, env=_env(), timeout=300)
+    assert again.returncode == 0, again.stderr
+    assert "reused 1 run(s)" in again.stderr
+    running = [ln for ln in again.stderr.splitlines() if ": running " in ln]
+    assert len(running) == 1 and "mobilenetv2_0.25 on alpha" in running[0], again.stderr
+    assert [r["model"] for r in _records(results)] == models
+
+
 def _worker_pid(address: str, worker: str) -> int:
     from distributed import Client
     with Client(address, timeout=30) as client:

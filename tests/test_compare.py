@@ -13,11 +13,11 @@ import os
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
 
+from conftest import interrupt_after_first_record
 from mxprof.jobs.profile.spec import RunResult
 from schema_check import assert_matches_schema
 
@@ -52,19 +52,11 @@ def sweep(tmp_path_factory):
     results, workdir = d / "runs.jsonl", d / "work"
     cmd = [sys.executable, "-m", "mxprof", "compare", *SWEEP, "--results", str(results),
            "--workdir", str(workdir)]
-    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    deadline = time.monotonic() + 120
-    while time.monotonic() < deadline and proc.poll() is None:
-        if results.exists() and results.read_text().endswith("\n"):
-            break
-        time.sleep(0.1)
-    assert proc.poll() is None, f"sweep ended before it could be interrupted: {proc.stderr.read()}"
-    proc.send_signal(signal.SIGTERM)
-    _, killed_err = proc.communicate(timeout=60)
+    killed = interrupt_after_first_record(cmd, results, signal.SIGTERM)
     after_kill = _records(results)
     orphans = _workers_alive(str(workdir))
-    out = {"dir": d, "results": results, "killed_rc": proc.returncode, "killed_err": killed_err,
-           "after_kill": after_kill, "orphans": orphans}
+    out = {"dir": d, "results": results, "killed_rc": killed.returncode,
+           "killed_err": killed.stderr, "after_kill": after_kill, "orphans": orphans}
     resumed = subprocess.run(
         [*cmd, "--json", str(d / "rows.json"), "--csv", str(d / "table.csv"),
          "--html", str(d / "page.html"), "--markdown", str(d / "table.md")],

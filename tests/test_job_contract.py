@@ -67,6 +67,40 @@ def test_accuracy_cli_and_notebook_reach_the_same_plan():
     assert cli.processes == 1  # not timed: one process per configuration
 
 
+def test_the_accuracy_sweep_is_a_job_whose_run_opens_its_own_cluster(tmp_path):
+    """`accuracy` over several models on a cluster: SweepOptions -> plan (no cluster
+    contacted) -> run, which opens the executor itself and reports only through events
+    (before: the command connected to Dask and printed the results file itself)."""
+    pytest.importorskip("distributed")
+    from mxprof.cluster import ClusterError
+    from mxprof.commands import accuracy as command
+    from mxprof.commands._hosts import classes_of
+    from mxprof.events import Note, Recorder
+    from mxprof.jobs.accuracy import sweep
+
+    results = tmp_path / "runs.jsonl"
+    models = ("mobilenet0.25", "mobilenetv2_0.25")
+    args = _args("accuracy", *models, "--shape", "3,32,32", "--configs", "mkldnn",
+                 "--cluster", "ftp://nowhere", "--classes", "xeon, epyc",
+                 "--results", str(results))
+    plan = sweep.plan(sweep.SweepOptions(models=tuple(command.options_list(args)),
+                                         results=args.results, cluster=args.cluster,
+                                         classes=classes_of(args)))
+    assert [s.label for s in plan.steps] == list(models)
+    assert plan.placement is None  # each host resolves its own binding
+    assert (plan.cluster, plan.classes) == ("ftp://nowhere", ("xeon", "epyc"))
+    events = Recorder()
+    with pytest.raises(ClusterError, match="tcp://HOST:PORT"):
+        sweep.run(plan, events)
+    assert [e.text for e in events.of(Note)] == [f"results file: {results}"]
+    assert not results.exists()  # nothing ran
+    # Without a cluster the first model's placement is the one the sweep announces.
+    here = sweep.plan(sweep.SweepOptions(models=tuple(p.options for p in plan.points),
+                                         results=str(results)))
+    assert here.placement is here.points[0].placement
+    assert here.workers_left == sum(len(p.steps) for p in here.points) > 0  # nothing done yet
+
+
 def test_compare_cells_are_self_contained_worker_specs_carrying_their_binding(tmp_path):
     """Each compare cell is one WorkerSpec whose RunSpec names its CPUs, threads and wait
     policy: what a cluster executor needs to run it anywhere (before: the command resolved

@@ -107,11 +107,6 @@ def add_cluster(p, what: str) -> None:
                         "class the cluster has; with local: one worker per class)")
 
 
-def open_cluster(args, stack, command: str):
-    """The DaskExecutor of `--cluster`/`--classes`, closed with `stack`; ClusterError (exit 2)
-    before any cell starts when the cluster cannot run the sweep."""
-    from mxprof.cluster import DaskExecutor
-    from mxprof.errors import require_extra
-    require_extra(f"{command} --cluster", "cluster")
-    classes = [c for c in (args.classes or "").replace(" ", "").split(",") if c]
-    return stack.enter_context(DaskExecutor(args.cluster, classes or None))
+def classes_of(args) -> tuple[str, ...]:
+    """The machine classes `--classes` names, () for every class the cluster has."""
+    return tuple(c for c in (args.classes or "").replace(" ", "").split(",") if c)

@@ -31,10 +31,12 @@ def binding(args, **override: Any) -> dict[str, Any]:
             "wait_policy": getattr(args, "wait_policy", "auto") or "auto", **override}
 
 
-def print_dry_run(command: str, plan, notes: list[str] | None = None) -> None:
-    """--dry-run: the plan's steps, its notes (or `notes`) and the estimated time."""
+def print_dry_run(command: str, plan, notes: list[str] | None = None, *,
+                  unit: str = "worker(s)") -> None:
+    """--dry-run: the plan's steps (one per `unit`), its notes (or `notes`) and the estimated
+    time."""
     print_plan(command, [(s.label, s.what) for s in plan.steps], plan.estimate_s,
-               tuple(plan.notes if notes is None else notes))
+               tuple(plan.notes if notes is None else notes), unit=unit)
 
 
 def print_plan(command: str, rows: list[tuple[str, str]], estimate_s: float,
@@ -72,18 +74,28 @@ def warnings(notes) -> list[str]:
 def plan_and_run(command: str, plan_of: Callable[[Any], Any], run: Callable[..., Any],
                  options, args, *,
                  total: Callable[[Any], int] | None = None,
-                 on_partial: Callable[[Any], None] | None = None):
-    """`plan_of(options)` (a job's `plan`), printed and None for --dry-run; else the wait
-    policy announced and `run(plan, on_event, on_partial=)` (the job's `run`) with the progress display consuming its events; `total(plan)`: the display's count of workers (default the plan's
-    steps). Raises UsageError from the plan."""
+                 on_partial: Callable[[Any], None] | None = None,
+                 display: Callable[[Any], Any] | None = None, unit: str = "worker(s)"):
+    """`plan_of(options)` (a job's `plan`), printed (its steps counted in `unit`) and None
+    for --dry-run; else the wait policy announced (unless the plan's placement is None: a
+    cluster's hosts choose their own) and `run(plan, on_event, on_partial=)` (the job's `run`)
+    with the progress display consuming its events. The display is `display(plan)` (a context
+    manager whose value is the on_event: a sweep's per-host lines, commands._hosts), default a
+    Progress over `total(plan)` workers (default the plan's steps). Raises UsageError from the
+    plan."""
     from mxprof.commands._progress import Progress
     plan = plan_of(options)
     if args.dry_run:
-        print_dry_run(command, plan)
+        print_dry_run(command, plan, unit=unit)
         return None
-    announce(plan.placement)
-    with Progress(command, len(plan.steps) if total is None else total(plan)) as bar:
-        return run(plan, bar.on_event, on_partial=on_partial)
+    if plan.placement is not None:
+        announce(plan.placement)
+    if display is None:
+        bar = Progress(command, len(plan.steps) if total is None else total(plan))
+    else:
+        bar = display(plan)
+    with bar as on_event:
+        return run(plan, on_event, on_partial=on_partial)
 
 
 def partial(args, *, say: bool = True) -> Callable[[Any], None] | None:

@@ -210,40 +210,22 @@ def exit_status(report, min_top1: float | None = None) -> int:
 
 def _measure(args):
     """The AccuracyReport (AccuracySweep for a sweep) of a run, or None for --dry-run."""
-    if is_sweep(args):
-        return _sweep(args)
-    from mxprof.jobs import accuracy
-    return _job.plan_and_run(KIND, accuracy.plan, accuracy.run, options_of(args), args,
-                             on_partial=lambda r: _keep_partial(args, r))
-
-
-def _sweep(args):
-    """Several models, on this machine or on each class of a cluster (module docstring)."""
-    import contextlib
-
-    from mxprof.commands._hosts import HostProgress, open_cluster
-    from mxprof.commands._progress import Progress
-    from mxprof.jobs.accuracy import sweep
-    if args.cluster:
-        require_extra("accuracy --cluster", "cluster")
-    plan = sweep.plan_sweep(options_list(args), results=args.results, fresh=args.fresh)
-    if args.dry_run:
-        _options.print_plan(KIND, [(s.label, s.what) for s in plan.steps], plan.estimate_s,
-                            tuple(plan.notes), unit="network(s)")
-        return None
-    print(f"mxprof: results file: {plan.log.path}", file=sys.stderr)
-    if not args.cluster:  # on a cluster each host resolves its own binding and wait policy
-        _job.announce(plan.points[0].placement)
     keep = lambda r: _keep_partial(args, r)  # noqa: E731
-    with contextlib.ExitStack() as stack:
-        if args.cluster:
-            executor = open_cluster(args, stack, KIND)
-            # Its total is the cells left to run, known once the classes are (their events).
-            progress = stack.enter_context(HostProgress(KIND, 0))
-            return sweep.run_sweep(plan, progress, executor=executor, on_partial=keep)
-        steps = sum(len(plan.points[i].steps) for i in plan.todo)
-        bar = stack.enter_context(Progress(KIND, steps))
-        return sweep.run_sweep(plan, bar.on_event, on_partial=keep)
+    if not is_sweep(args):
+        from mxprof.jobs import accuracy
+        return _job.plan_and_run(KIND, accuracy.plan, accuracy.run, options_of(args), args,
+                                 on_partial=keep)
+    from mxprof.commands._hosts import HostProgress, classes_of
+    from mxprof.jobs.accuracy import sweep
+    options = sweep.SweepOptions(models=tuple(options_list(args)), results=args.results,
+                                 fresh=args.fresh, cluster=args.cluster,
+                                 classes=classes_of(args))
+    # On a cluster one line per host; its total is the cells left to run, known once the
+    # classes are (their events).
+    display = (lambda plan: HostProgress(KIND, 0)) if args.cluster else None
+    return _job.plan_and_run(KIND, sweep.plan, sweep.run, options, args, on_partial=keep,
+                             total=lambda plan: plan.workers_left, display=display,
+                             unit="network(s)")
 
 
 def _keep_partial(args, report) -> None:
@@ -270,13 +252,10 @@ def _saved_kind(path: str) -> str | None:
 def _load(args):
     """A saved `accuracy --json`: one model's report, or a sweep's."""
     from mxprof.jobs.accuracy import AccuracyReport
-    found = _saved_kind(args.load)
-    if found == "accuracy-sweep":
+    if _saved_kind(args.load) == "accuracy-sweep":
         from mxprof.jobs.accuracy.sweep_records import AccuracySweep
-        _options.check_outputs(args, sweep_kind(args), inputs=(args.load,))
-        return AccuracySweep.from_dict(_options.load_result(found, args.load))
-    _options.check_outputs(args, KIND, inputs=(args.load,))
-    return AccuracyReport.from_dict(_options.load_result(KIND, args.load))
+        return _job.load(args, sweep_kind(args), AccuracySweep.from_dict)
+    return _job.load(args, KIND, AccuracyReport.from_dict)
 
 
 def run(args) -> int:

@@ -17,7 +17,7 @@ import sys
 
 from mxprof.commands import _job, _options
 from mxprof.commands._compare_output import display
-from mxprof.commands._hosts import add_cluster
+from mxprof.commands._hosts import add_cluster, classes_of
 from mxprof.errors import EXIT_FAILED, EXIT_OK, UsageError, require_extra
 
 KIND = "compare"
@@ -213,12 +213,11 @@ def _job_of(args, options):
     from mxprof.jobs.compare import sweep
     if not (args.cluster or _axis(args.threads) or _axis(args.instances)):
         return compare, options
-    classes = tuple(c for c in (args.classes or "").replace(" ", "").split(",") if c)
     axis = _axis(args.threads)
     return sweep, sweep.SweepOptions(
         compare=options, threads=tuple(axis) if axis else None,
         instances=tuple(_axis(args.instances)) if _axis(args.instances) else None,
-        cluster=args.cluster, classes=classes)
+        cluster=args.cluster, classes=classes_of(args))
 
 
 def _measure(args):

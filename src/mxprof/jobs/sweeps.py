@@ -17,9 +17,10 @@ and rows are grouped by class (`class_label`), one column group per class.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -175,3 +176,28 @@ def cluster_notes(executor, finished) -> list[str]:
             *([f"Dask dashboard: {link}"] if link else []),
             *([f"reused {len(finished)} run(s) from the results file (same host fingerprint "
                "and class; --fresh runs them again)"] if finished else [])]
+
+
+# --- where a sweep runs: the one place a sweep opens its cluster ----------------------------
+
+def require_cluster(command: str, cluster: str | None) -> None:
+    """UsageError (exit 2) at plan time when `cluster` is set and the `cluster` extra (Dask
+    distributed) is not installed; `command` names the sweep ("accuracy")."""
+    if cluster:
+        from mxprof.errors import require_extra
+        require_extra(f"{command} --cluster", "cluster")
+
+
+@contextlib.contextmanager
+def executor_of(cluster: str | None, classes: Sequence[str] = ()) -> Iterator[Any]:
+    """The executor a sweep's `run` hands its cells to, closed on exit: a DaskExecutor
+    connected to `cluster` (a scheduler address or "local") for `classes` (() for every class
+    it has), or None without a cluster (each job's own LocalExecutor on this machine).
+    Connecting raises mxprof.cluster.ClusterError (a UsageError: exit 2) before any cell
+    starts when the cluster cannot run the sweep."""
+    if cluster is None:
+        yield None
+        return
+    from mxprof.cluster import DaskExecutor
+    with DaskExecutor(cluster, list(classes) or None) as executor:
+        yield executor

@@ -1,9 +1,13 @@
 """The accuracy job over several models, on this machine or on every class of a Dask cluster.
 
-`plan_sweep(options)` plans and checks one accuracy job (mxprof.jobs.accuracy.job) per model
-before anything runs; `run_sweep(plan, on_event, executor=...)` runs them and returns one
+The contract (mxprof.jobs.contract): `SweepOptions` -> `plan` -> `run` -> AccuracySweep, as
+`accuracy` with several models, `--reference-set`, `--results` or `--cluster ADDRESS` calls it.
+`plan` plans and checks one accuracy job (mxprof.jobs.accuracy.job) per model before anything
+runs (`plan_sweep`); `run` opens the sweep's executor (mxprof.jobs.sweeps.executor_of: the
+cluster's, or none for this machine), runs the models through it (`run_sweep`) and returns one
 AccuracySweep (mxprof.jobs.accuracy.sweep_records): every model's report, one row per model x
-machine (class) x configuration.
+machine (class) x configuration. Progress only as events: a Note naming the results file
+first, then each worker's (or on a cluster each cell's) Started/Finished.
 
 - On this machine (no executor, or a LocalExecutor): each model's job runs as it does alone,
   its workers one after another, with its progress counted over the whole sweep.
@@ -57,16 +61,43 @@ class AccuracyLog(sweeps.ResultsLog):
     what = "accuracy"
 
 
+class SweepOptions(msgspec.Struct, frozen=True, kw_only=True):
+    """A sweep: one accuracy Options per model (`models`, in order, each name once), the
+    results file (`results`: None for one per sweep under the cache folder), `fresh` (run
+    every model again) and where it runs (`cluster`: a Dask scheduler address or "local",
+    None for this machine; `classes`: the machine classes to run on, () for every one)."""
+
+    models: tuple[job.Options, ...]
+    results: str | None = None
+    fresh: bool = False
+    cluster: str | None = None
+    classes: tuple[str, ...] = ()
+
+
 @dataclasses.dataclass
 class SweepPlan:
     """One AccuracyPlan per model, the results file and what it already holds; `steps` and
-    `notes` as a plan's (--dry-run prints one step per model)."""
+    `notes` as a plan's (--dry-run prints one step per model); the cluster it runs on (None:
+    this machine)."""
 
     points: list[job.AccuracyPlan]
     log: AccuracyLog
     keys: list[str]  # each point's key on this machine
     fresh: bool = False
     kind: str = "accuracy-sweep"
+    cluster: str | None = None
+    classes: tuple[str, ...] = ()
+
+    @property
+    def placement(self):
+        """The first model's Placement on this machine (the wait policy a local sweep
+        announces); None on a cluster, where each host resolves its own binding."""
+        return self.points[0].placement if self.cluster is None else None
+
+    @property
+    def workers_left(self) -> int:
+        """The workers of the models still to run on this machine (the progress total)."""
+        return sum(len(self.points[i].steps) for i in self.todo)
 
     @property
     def todo(self) -> list[int]:
@@ -163,6 +194,27 @@ def plan_sweep(options: Sequence[job.Options], *, results: str | None = None,
     log = open_results(results or default_results_path(sweep_key(options)))
     return SweepPlan(points=points, log=log, keys=[run_key(o, environment) for o in options],
                      fresh=fresh)
+
+
+def plan(options: SweepOptions) -> SweepPlan:
+    """The sweep on the job contract: every model planned and checked (`plan_sweep`), and
+    where it runs; UsageError for bad input (the `cluster` extra missing, too). Contacts no
+    cluster: a dry run of a `--cluster` sweep needs none."""
+    sweeps.require_cluster("accuracy", options.cluster)
+    swept = plan_sweep(options.models, results=options.results, fresh=options.fresh)
+    swept.cluster, swept.classes = options.cluster, options.classes
+    return swept
+
+
+def run(plan: SweepPlan, on_event: OnEvent = ignore, *,
+        on_partial: Callable[[AccuracySweep], None] | None = None) -> AccuracySweep:
+    """Every model of `plan` the results file lacks, on this machine or on each machine class
+    of its cluster (a DaskExecutor opened here and closed at the end: ClusterError, exit 2,
+    before any cell when it cannot run the sweep); the AccuracySweep of every planned model.
+    Interrupted, `on_partial` gets the models finished so far (see `run_sweep`)."""
+    on_event(Note(text=f"results file: {plan.log.path}"))
+    with sweeps.executor_of(plan.cluster, plan.classes) as executor:
+        return run_sweep(plan, on_event, executor=executor, on_partial=on_partial)
 
 
 def run_sweep(plan: SweepPlan, on_event: OnEvent = ignore, *, executor=None,

@@ -29,7 +29,7 @@ from mxprof.events import Note, OnEvent, ignore
 from mxprof.files import temp_dir
 from mxprof.jobs.compare import job
 from mxprof.jobs.compare.records import CompareResult
-from mxprof.jobs.sweeps import cluster_notes
+from mxprof.jobs.sweeps import cluster_notes, executor_of, require_cluster
 
 
 class SweepOptions(msgspec.Struct, frozen=True, kw_only=True):
@@ -108,9 +108,7 @@ def plan(options: SweepOptions, *,
          on_note: Callable[[str], None] = lambda text: None) -> SweepPlan:
     """The sweep on the job contract: every point of the axes planned and checked (see
     `plan_sweep`); UsageError for bad input (the `cluster` extra missing, too)."""
-    if options.cluster:
-        from mxprof.errors import require_extra
-        require_extra("compare --cluster", "cluster")
+    require_cluster("compare", options.cluster)
     swept = plan_sweep(points(options.compare, options.threads, options.instances),
                        cluster=bool(options.cluster), on_note=on_note)
     swept.cluster, swept.classes = options.cluster, options.classes
@@ -121,10 +119,7 @@ def run(plan: SweepPlan, on_event: OnEvent = ignore, *, on_partial=None) -> Comp
     """Every point of `plan`, on this machine or on each machine class of its cluster (a
     DaskExecutor opened here and closed at the end); one table. `on_partial` is accepted for
     the contract: every finished run is in the results file already."""
-    if plan.cluster is None:
-        return run_sweep(plan, on_event)
-    from mxprof.cluster import DaskExecutor
-    with DaskExecutor(plan.cluster, list(plan.classes) or None) as executor:
+    with executor_of(plan.cluster, plan.classes) as executor:
         return run_sweep(plan, on_event, executor=executor)
 
 
