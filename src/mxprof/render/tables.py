@@ -6,6 +6,7 @@ from typing import Any
 
 from mxprof.render.base import fmt_inputs, fmt_ms, fmt_ratio
 from mxprof.render.table_model import Table, ci_cell
+from mxprof.timing.stats import ratio_text
 
 TOP_LAYERS = 15
 
@@ -96,7 +97,7 @@ def summary_table(report: dict[str, Any]) -> Table:
     foot += "".join(f"\n{line}" for line in spread_lines(report))
     for key, what in (("latency_ratio", "latency"), ("throughput_ratio", "throughput")):
         if sp.get(key):
-            foot += f"\nMKL-DNN speedup, {what}: {sp[key]['text']}"
+            foot += f"\nMKL-DNN speedup, {what}: {ratio_text(sp[key])}"
     return Table("Latency (batch 1) and throughput", headers, tuple(rows), foot)
 
 
