@@ -55,3 +55,39 @@ def test_compare_names_its_results_file_once_and_each_metrics_warmup(tmp_path):
     assert warm["latency"] != warm["throughput"], "the protocol's warm-ups differ per metric"
     assert (f"after a first call and {warm['latency']} warm-up calls (latency) / "
             f"{warm['throughput']} (throughput);") in proc.stdout
+
+
+def test_the_html_layer_table_gives_each_layer_its_interval(tmp_path):
+    # The page's layer table showed the median alone, the terminal's had its 95% interval.
+    pytest.importorskip("selenium")
+    from tests.browser import open_page, start_browser
+
+    from mxprof.render.html import write_page
+    from mxprof.render.tables import layer_interval
+    report = json.loads((FIXTURES / "profile.json").read_text())
+    # The fixture predates per-iteration samples: give two layers real-looking ones (ms).
+    layers = [dict(r) for r in report["layers"]]
+    layers[0]["samples_ms"] = [[0.30, 0.31, 0.29, 0.33], [0.35, 0.34, 0.36]]
+    layers[1]["samples_ms"] = [[9.0, 9.5, 8.7, 9.2], [9.9, 10.1, 9.4]]
+    report["layers"] = layers
+    page_path = tmp_path / "profile.html"
+    write_page(report, page_path, "profile")
+    driver = start_browser()
+    try:
+        page = open_page(driver, page_path)
+        headers = driver.execute_script(
+            "return Array.from(document.querySelectorAll('#layers thead th'))"
+            ".map(function (th) { return th.textContent.trim(); });")
+        on, off = (i for i, h in enumerate(headers) if h.endswith("95% CI"))
+        assert headers[on - 1].endswith(" ms") and headers[off - 1].endswith(" ms"), headers
+        names, cells = page.column("layers", 0), page.column("layers", on)
+        shown = dict(zip(names, cells))
+        for row in layers[:2]:
+            assert shown[row["name"]] == layer_interval(row)[0] != "-"
+        assert shown[layers[2]["name"]] == "-"  # no samples: no interval claimed
+        assert set(page.column("layers", off)) == {"-"}  # the reference kept none
+        text = driver.execute_script("return document.getElementById('s-layers').textContent")
+        assert "median of 3-4 iterations per process in 2 process(es)" in text
+        assert page.console_errors() == []
+    finally:
+        driver.quit()
