@@ -91,3 +91,17 @@ def test_the_html_layer_table_gives_each_layer_its_interval(tmp_path):
         assert page.console_errors() == []
     finally:
         driver.quit()
+
+
+def test_a_log_without_primitive_exec_time_has_no_reorder_share(fixtures_dir):
+    # The graph-API case log (tests/fixtures/verbose_cases/README.md): 1 graph exec, 0 primitive
+    # exec lines. 0/0 was printed "reorder share of exec time: 0.0 %" and `reorder_share: 0.0`.
+    log = fixtures_dir / "verbose_cases" / "onednn-graph-exec-new-layout.log"
+    table = run_cli("verbose", "summary", str(log))
+    assert table.returncode == 0, table.stderr
+    assert "primitive exec: 0 calls" in table.stdout
+    assert "reorder share of exec time: - (no primitive exec time logged)" in table.stdout
+    data = run_cli("verbose", "summary", str(log), "--json", "-")
+    assert data.returncode == 0, data.stderr
+    summary = json.loads(data.stdout)
+    assert summary["exec_count"] == 0 and summary["reorder_share"] is None
