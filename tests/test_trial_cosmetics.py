@@ -12,7 +12,6 @@ import pytest
 from tests.conftest import run_cli
 
 from mxprof.render.tables import summary_table
-from mxprof.timing.stats import Ratio, ratio_text
 
 FIXTURES = Path(__file__).parent / "fixtures" / "results"
 
@@ -25,6 +24,7 @@ def test_every_ratio_says_faster_slower_or_no_significant_difference(value, low,
                                                                      significant, word):
     # A significant latency ratio said "0.51x, slower (...)", a significant throughput one
     # "4.30x (...)" with no word.
+    from mxprof.timing.stats import Ratio, ratio_text
     ratio = Ratio(value, low, high, significant, kind="throughput")
     assert ratio.text() == word == ratio_text(ratio.to_dict())
 
@@ -105,3 +105,58 @@ def test_a_log_without_primitive_exec_time_has_no_reorder_share(fixtures_dir):
     assert data.returncode == 0, data.stderr
     summary = json.loads(data.stdout)
     assert summary["exec_count"] == 0 and summary["reorder_share"] is None
+
+
+def _processes_named(word: str) -> list[int]:
+    """Pids whose command line holds `word` (this test's unique worker name)."""
+    out = []
+    for entry in Path("/proc").iterdir():
+        try:
+            if entry.name.isdigit() and word.encode() in (entry / "cmdline").read_bytes():
+                out.append(int(entry.name))
+        except OSError:  # ended meanwhile
+            continue
+    return out
+
+
+def test_ctrl_c_ends_a_worker_without_a_scheduler_with_130_and_no_traceback():
+    # `mxprof worker` exec'd `dask worker`: Ctrl-C while it retried printed ~80 lines of Dask
+    # traceback and exited 1. SIGINT goes to the command's process group, as a terminal's.
+    import os
+    import signal
+    import socket
+    import subprocess
+    import sys
+    import threading
+    import time
+
+    pytest.importorskip("distributed")
+    with socket.socket() as s:  # a port nothing listens on, on the loopback only
+        s.bind(("127.0.0.1", 0))
+        address = f"tcp://127.0.0.1:{s.getsockname()[1]}"
+    name = f"cosmetics-test-{os.getpid()}"
+    proc = subprocess.Popen([sys.executable, "-m", "mxprof", "worker", address, "--class",
+                             "xeon", "--name", name], stderr=subprocess.PIPE,
+                            stdout=subprocess.DEVNULL, start_new_session=True,
+                            env=os.environ.copy())
+    lines: list[bytes] = []
+    reader = threading.Thread(target=lambda: lines.extend(proc.stderr), daemon=True)
+    reader.start()
+    try:
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline and not (
+                any(b"warning: no Dask scheduler" in x for x in lines)
+                and [p for p in _processes_named(name) if p != proc.pid]):
+            time.sleep(0.2)
+        os.killpg(proc.pid, signal.SIGINT)
+        code = proc.wait(60)
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+        reader.join(10)
+        proc.stderr.close()
+    err = b"".join(lines).decode(errors="replace")
+    assert code == 130, err
+    assert "Traceback" not in err and err.rstrip().endswith("mxprof: interrupted"), err
+    assert _processes_named(name) == [], "the Dask worker outlived mxprof"
