@@ -79,7 +79,7 @@ def lines(found: Sequence[dict[str, Any]]) -> list[str]:
         unit = "ms" if b["metric"] == "latency" else "img/s"
         r = b["ratio"]
         verdict = ("no interval (summed instances or no samples)" if r is None
-                   else f"best over runner-up {ratio_text(r)}")
+                   else f"best over runner-up: {ratio_text(r)}")
         out.append(f"fastest {b['metric']}: {b['model']} {b['config']} on "
                    f"{b['machine'].split(' (')[0]}: {b['best']} ({b['best_value']:.4g} {unit}); "
                    f"runner-up {b['runner_up']} ({b['runner_up_value']:.4g} {unit}): {verdict}")
