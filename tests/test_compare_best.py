@@ -29,14 +29,15 @@ def test_a_clear_winner_is_named_and_significant():
     assert found["best"] == "4 threads, 1 instance"
     assert found["runner_up"] == "2 threads, 1 instance"
     assert found["ratio"]["significant"] and found["ratio"]["ci95_low"] > 1
-    assert "significantly faster" in lines([found])[0]
+    assert "best over runner-up: " in lines([found])[0]
+    assert f"{found['ratio']['value']:.2f}x, faster (95% CI " in lines([found])[0]
 
 
 def test_a_tie_is_not_significant():
     rows = [_row("latency", 1, 10.0, seed=4), _row("latency", 2, 10.05, seed=5)]
     (found,) = best(rows)
     assert not found["ratio"]["significant"]
-    assert "not significantly faster" in lines([found])[0]
+    assert "best over runner-up: no significant difference (" in lines([found])[0]
 
 
 def test_throughput_compares_rates_across_batches():

@@ -67,7 +67,7 @@ def test_ratio_text_and_json_round_trip():
     rng = np.random.default_rng(3)
     a = _processes(rng, 3, 40, 50.0, 0.2, 1.0)
     r = speedup([g * 1.3 for g in a], a)
-    assert r.significant and r.text().startswith("1.30x (95% CI ")
+    assert r.significant and r.text().startswith("1.30x, faster (95% CI ")
     slower = speedup(a, [g * 1.3 for g in a])
     assert slower.significant and slower.text().startswith("0.77x, slower (95% CI ")
     same = speedup(a, a)

@@ -10,10 +10,17 @@ host and runs a cell only on its class. It is the plain line
 plus what keeps the Dask worker's own threads (event loop, the profiler sampling every 10 ms,
 the memory monitor) off the benchmark's CPUs:
 - with `--cores LIST` and CPUs left over: the worker process is pinned to the CPUs outside LIST
-  (sched_setaffinity before exec; its threads and the nanny inherit it) and cells run on LIST;
+  (sched_setaffinity before it starts; its threads and the nanny inherit it) and cells run on LIST;
 - otherwise (no --cores, or LIST is every CPU): cells run on every CPU and the worker's
   profiler is turned off (DASK_DISTRIBUTED__WORKER__PROFILE__ENABLED=False).
 Which of the two was done is in MXPROF_WORKER_HYGIENE and in every record the host writes.
+
+`run_dask_worker` runs that line as a child (not an exec: mxprof stays to end it cleanly). The
+child has its own process group, so a terminal's Ctrl-C reaches mxprof alone, which passes the
+signal on once (Dask's own graceful close) and waits for it; the child gets SIGTERM if mxprof is
+killed (parent-death signal). mxprof relays the child's stderr, and after an interrupt only
+Dask's log lines: a start cut short by Ctrl-C otherwise ends in some 80 lines of Dask
+traceback. The command then ends as every interrupted mxprof command does (exit 130).
 
 Where it listens: with a scheduler on the loopback the worker binds 127.0.0.1 only; otherwise
 Dask binds the interface that reaches the scheduler (never 0.0.0.0 by default), and the
@@ -23,10 +30,13 @@ pass to Dask's own options.
 
 from __future__ import annotations
 
+import ctypes
 import dataclasses
 import os
 import re
+import signal
 import socket
+import subprocess
 import sys
 from collections.abc import Sequence
 
@@ -38,7 +48,7 @@ LOOPBACKS = ("127.0.0.1", "localhost", "::1")
 
 @dataclasses.dataclass(frozen=True)
 class WorkerLaunch:
-    """argv to exec, variables to add, the CPUs to pin the worker process to (None: leave it),
+    """argv to run, variables to add, the CPUs to pin the worker process to (None: leave it),
     and what keeps it off the benchmark CPUs."""
 
     argv: list[str]
@@ -142,3 +152,54 @@ def worker_launch(scheduler: str, machine_class: str, cores: str | None = None, 
         if value:
             argv += [option, value]
     return WorkerLaunch(argv, env, worker_cpus, hygiene)
+
+
+# A line of Dask's logging ("2026-12-08 03:36:44,130 - distributed.nanny - INFO - ..."), the
+# only stderr relayed after an interrupt (not the traceback of a start cut short).
+DASK_LOG_LINE = re.compile(rb"^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d+ - ")
+PR_SET_PDEATHSIG = 1  # <linux/prctl.h>
+
+
+def _stop_with_parent():
+    """The child's pre-exec step: SIGTERM (Dask's graceful close) when mxprof dies, even by
+    SIGKILL, so no worker is left serving a scheduler for a host nobody watches. prctl is
+    resolved here, in the parent: between fork and exec the child only calls it."""
+    prctl = ctypes.CDLL(None, use_errno=True).prctl
+
+    def arm() -> None:
+        prctl(PR_SET_PDEATHSIG, signal.SIGTERM, 0, 0, 0)
+    return arm
+
+
+def run_dask_worker(launch: WorkerLaunch, err=None) -> int:
+    """Run `launch` as a child (module docstring) until it ends; its exit status (128 + N for
+    a signal N). Its stderr goes to `err` (bytes; default this process's stderr). On
+    KeyboardInterrupt (Ctrl-C; mxprof.cli raises one for SIGTERM and SIGHUP too) the child
+    gets that signal, a second one kills it, and the interrupt propagates once the child has
+    ended. OSError when the worker cannot start."""
+    err = err or sys.stderr.buffer
+    if launch.worker_cpus:
+        os.sched_setaffinity(0, launch.worker_cpus)  # the child inherits the pinning
+    proc = subprocess.Popen(launch.argv, env={**os.environ, **launch.env},
+                            stderr=subprocess.PIPE, process_group=0,
+                            preexec_fn=_stop_with_parent())
+    interrupt: KeyboardInterrupt | None = None
+    while True:
+        try:
+            for line in proc.stderr:
+                if interrupt is None or DASK_LOG_LINE.match(line):
+                    err.write(line)
+                    err.flush()
+            break
+        except KeyboardInterrupt as exc:
+            if interrupt is None:
+                name = exc.args[0] if exc.args and isinstance(exc.args[0], str) else "SIGINT"
+                proc.send_signal(getattr(signal, name, signal.SIGINT))
+                interrupt = exc
+            else:  # a second interrupt: no more waiting for Dask's close
+                proc.kill()
+    proc.stderr.close()
+    code = proc.wait()
+    if interrupt is not None:
+        raise interrupt
+    return 128 - code if code < 0 else code

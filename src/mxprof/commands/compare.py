@@ -221,7 +221,7 @@ def _job_of(args, options):
 
 
 def _measure(args):
-    """(the CompareResult of the sweep, its results file), or None for --dry-run."""
+    """The CompareResult of the sweep, or None for --dry-run."""
     from mxprof.commands._hosts import HostProgress
     from mxprof.commands._progress import Progress
 
@@ -236,19 +236,24 @@ def _measure(args):
     progress = HostProgress(KIND, 0) if args.cluster else \
         Progress(KIND, len(plan.planned), done_before=len(plan.planned) - len(plan.todo))
     with progress:
-        result = job.run(plan, progress)
-    return result, plan.log.path
+        return job.run(plan, progress)
+
+
+def _without_results_file(result):
+    import msgspec
+    return msgspec.structs.replace(result, notes=[n for n in result.notes
+                                                  if not n.startswith("results file: ")])
 
 
 def run(args) -> int:
-    result, results_path = (_load_saved(args), None) if args.load else \
-        (_measure(args) or (None, None))
+    result = _load_saved(args) if args.load else _measure(args)
     if result is None:
         return EXIT_OK  # --dry-run
 
     def show(result, out) -> None:
-        display(result, out)
-        if results_path:  # the last line, after the table: where every run of the sweep is kept
-            _log(f"results file: {results_path}")
+        # A run says "results file: PATH" once, on stderr before its first worker (an
+        # interrupted sweep resumes from it): the table leaves that note out rather than say
+        # it again, and --load prints the same table. The files written (--json, ...) keep it.
+        display(_without_results_file(result), out)
     return _job.finish(args, result, KIND, show) or (
         EXIT_FAILED if result.failed and not args.load else EXIT_OK)

@@ -1,13 +1,13 @@
 """`python -m mxprof worker SCHEDULER --class NAME [--cores LIST]`: this host joins a Dask
 cluster as one benchmark host of class NAME (mxprof.cluster.worker says what it starts and
-why). It prints the plain `dask worker` line it amounts to, then becomes that worker (exec);
-`--print` prints the line and starts nothing.
+why). It prints the plain `dask worker` line it amounts to, then runs that worker as its child
+until it ends (Ctrl-C: exit 130, mxprof.cluster.worker.run_dask_worker); `--print` prints the
+line and starts nothing.
 """
 
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 
 from mxprof.errors import EXIT_OK, UsageError, require_extra
@@ -60,8 +60,6 @@ def run(args) -> int:
               f"worker keeps trying for {connect_timeout()} (Dask's distributed.comm.timeouts."
               "connect), then exits with Dask's traceback (Ctrl-C to stop sooner)",
               file=sys.stderr, flush=True)
-    if launch.worker_cpus:
-        os.sched_setaffinity(0, launch.worker_cpus)
+    from mxprof.cluster.worker import run_dask_worker
     sys.stderr.flush()
-    os.execve(launch.argv[0], launch.argv, {**os.environ, **launch.env})
-    return EXIT_OK  # not reached: exec replaced this process
+    return run_dask_worker(launch)

@@ -104,7 +104,7 @@ class VerboseLog:
     def totals(self) -> dict[str, Any]:
         return totals(self)
 
-    def reorder_share(self) -> float:
+    def reorder_share(self) -> float | None:
         return reorder_share(self.primitives)
 
     def gflops(self, aggregate: bool = True) -> pd.DataFrame:
@@ -357,8 +357,9 @@ def span_ms(prims: pd.DataFrame, graph: pd.DataFrame | None = None) -> float | N
     return last - first
 
 
-def reorder_share(prims: pd.DataFrame) -> float:
-    """Reorder exec ms over all primitive exec ms (0.0 when nothing ran)."""
+def reorder_share(prims: pd.DataFrame) -> float | None:
+    """Reorder exec ms over all primitive exec ms, 0-1; None when no primitive exec time was
+    logged (0/0: a graph-API-only log has no share, and 0.0 would read as "no reorders")."""
     rows = prims[prims["operation"] == "exec"]
     total = float(rows["time_ms"].sum())
-    return float(rows.loc[rows["kind"] == "reorder", "time_ms"].sum()) / total if total else 0.0
+    return float(rows.loc[rows["kind"] == "reorder", "time_ms"].sum()) / total if total else None

@@ -21,6 +21,7 @@ from mxprof.jsonio import dumps
 from mxprof.render.base import fmt_inputs
 from mxprof.render.table_model import Table, markdown_lines, median_ci_cell, print_tables
 from mxprof.render.tables import ratio_ci_cell
+from mxprof.timing.stats import ratio_text
 
 
 def _num(v: float | None, fmt: str = "{:.5f}") -> str:
@@ -193,7 +194,7 @@ def int8_lines(report: AccuracyReport) -> list[str]:
         speed = f"{row['speedup']:.2f}x the speed of" if row["speedup"] else "speed n/a vs"
         ratio = row.get("speedup_ratio")
         if ratio:
-            speed = f"speed {ratio['text']} vs"
+            speed = f"speed {ratio_text(ratio)} vs"
         lines.append(f"{row['config']}: {delta} vs {row['fp32_config']}; {speed} "
                      f"{row['fp32_config']} (median latency ratio)")
     return lines

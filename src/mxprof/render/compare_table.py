@@ -18,6 +18,7 @@ from typing import Any
 from mxprof.jobs.compare.matrix import CONFIG_LABELS, CONFIGS
 from mxprof.render.base import fmt_ratio
 from mxprof.render.tables import Table, ratio_cell
+from mxprof.timing.stats import ratio_text
 
 SHORT = {"reference": "w/o", "mkldnn": "w/", "fused": "fused"}
 
@@ -303,11 +304,11 @@ def interval_lines(rows: list[dict[str, Any]]) -> list[str]:
         what = f"{r['model']} {r['metric']} bs={r['batch_size']}{where}"
         for key, over in (("speedup_ratio", "w/o"), ("speedup_vs_mkldnn_ratio", "w/")):
             if r.get(key):
-                out.append(f"{what}: {SHORT[r['config']]} over {over}: {r[key]['text']}")
+                out.append(f"{what}: {SHORT[r['config']]} over {over}: {ratio_text(r[key])}")
         vs = r.get("vs_build") or {}
         if vs.get("ratio"):
             out.append(f"{r['model']} {r['metric']} {SHORT[r['config']]} bs={r['batch_size']}: "
-                       f"build {r['build']} vs {vs['build']}: {vs['ratio']['text']}")
+                       f"build {r['build']} vs {vs['build']}: {ratio_text(vs['ratio'])}")
         elif vs.get("speedup"):  # summed instances, or a side without samples
             out.append(f"{r['model']} {r['metric']} {SHORT[r['config']]} bs={r['batch_size']}: "
                        f"build {r['build']} vs {vs['build']}: {vs['speedup']:.2f}x, no interval "
@@ -317,7 +318,6 @@ def interval_lines(rows: list[dict[str, Any]]) -> list[str]:
 
 def _measurement_lines(lay: Layout, rows: list[dict[str, Any]]) -> list[str]:
     n = [r["iterations"] for r in rows]
-    warm = sorted({r["warmup"] for r in rows})
     threads = sorted({str(r["threads"] or "unknown") for r in rows})
     waits = sorted({str(r.get("wait_policy") or "not recorded") for r in rows})
     cpus = sorted({str(r["cpus"] or "not bound") for r in rows})
@@ -326,7 +326,7 @@ def _measurement_lines(lay: Layout, rows: list[dict[str, Any]]) -> list[str]:
     names = lay.group_names()
     parts = [
         f"median of {min(n)}-{max(n)} timed calls per cell after a first call and "
-        f"{', '.join(map(str, warm))} warm-up calls; [low-high] is the 95% interval of the "
+        f"{warmup_text(rows)}; [low-high] is the 95% interval of the "
         "median (for images/s, the rates at the ends of the batch time's interval; none for "
         "summed instances)",
         "speedup: latency w/o / w/, throughput w/ / w/o (same machine, build and batch)",
@@ -345,6 +345,21 @@ def _measurement_lines(lay: Layout, rows: list[dict[str, Any]]) -> list[str]:
     if random:
         parts.append("weights: random initialisation (timing valid, accuracy not)")
     return parts
+
+
+def warmup_text(rows: list[dict[str, Any]]) -> str:
+    """'5 warm-up calls' when every row had as many, else per metric as the protocol set
+    them: '5 warm-up calls (latency) / 1 (throughput)' (a bare '1, 5' read as a list)."""
+    per: dict[str, list[int]] = {}
+    for r in rows:
+        per.setdefault(r["metric"], []).append(r["warmup"])
+    spans = {m: f"{min(w)}" if min(w) == max(w) else f"{min(w)}-{max(w)}"
+             for m, w in sorted(per.items())}
+    if len(set(spans.values())) == 1:
+        return f"{next(iter(spans.values()))} warm-up calls"
+    first, *rest = spans.items()
+    return " / ".join([f"{first[1]} warm-up calls ({first[0]})",
+                       *(f"{span} ({metric})" for metric, span in rest)])
 
 
 def _values(rows: list[dict[str, Any]], key: str) -> str:

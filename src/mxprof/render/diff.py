@@ -16,6 +16,7 @@ from typing import Any
 from mxprof.jobs.diff.records import DiffResult, LayerDiff
 from mxprof.render.base import environment_phrase
 from mxprof.render.table_model import Table, markdown_lines, print_tables
+from mxprof.timing.stats import ratio_text
 
 TOP_LAYERS = 30
 
@@ -41,11 +42,11 @@ def header_lines(r: DiffResult) -> list[str]:
            f"{environment_phrase(s.mxnet, s.onednn, s.cpu_model, s.cores, s.cpus, s.threads)})"
            for name, s in (("A", r.a), ("B", r.b))]
     la, lb = r.latency_ms
-    lat = r.latency["text"] if r.latency else "no interval (a file without timing samples)"
+    lat = ratio_text(r.latency) if r.latency else "no interval (a file without timing samples)"
     out.append(f"latency bs=1: A {_f(la)} ms, B {_f(lb)} ms; B vs A: {lat}")
     ia, ib = r.images_per_s
     if ia is not None or ib is not None:
-        thr = r.throughput["text"] if r.throughput else "no interval"
+        thr = ratio_text(r.throughput) if r.throughput else "no interval"
         out.append(f"throughput: A {_f(ia, '.1f')} img/s, B {_f(ib, '.1f')} img/s; "
                    f"B vs A per image: {thr}")
     if r.layers:

@@ -20,6 +20,7 @@ from mxprof.render.table_model import (
     print_tables,
 )
 from mxprof.render.tables import ratio_ci_cell
+from mxprof.timing.stats import ratio_text
 
 
 def _n(value, spec: str) -> str:
@@ -53,7 +54,7 @@ def gain_text(report: dict) -> str:
     """The total gain, with the unfused/fused ratio's 95% interval when the file has one."""
     text = f"gain {_n(report['gain_ms'], '+.3f')} ms ({_n(report['gain_percent'], '+.1f')}%)"
     ratio = report.get("gain_ratio")
-    return f"{text}; unfused/fused latency {ratio['text']}" if ratio else text
+    return f"{text}; unfused/fused latency {ratio_text(ratio)}" if ratio else text
 
 
 def _cost(report: dict, p: dict) -> str:

@@ -6,6 +6,7 @@ from typing import Any
 
 from mxprof.render.base import fmt_inputs, fmt_ms, fmt_ratio
 from mxprof.render.table_model import Table, ci_cell
+from mxprof.timing.stats import ratio_text
 
 TOP_LAYERS = 15
 
@@ -96,7 +97,7 @@ def summary_table(report: dict[str, Any]) -> Table:
     foot += "".join(f"\n{line}" for line in spread_lines(report))
     for key, what in (("latency_ratio", "latency"), ("throughput_ratio", "throughput")):
         if sp.get(key):
-            foot += f"\nMKL-DNN speedup, {what}: {sp[key]['text']}"
+            foot += f"\nMKL-DNN speedup, {what}: {ratio_text(sp[key])}"
     return Table("Latency (batch 1) and throughput", headers, tuple(rows), foot)
 
 
@@ -219,19 +220,15 @@ def layer_table(section: dict[str, Any], title: str) -> Table | None:
     if not rows:
         return None
     top = sorted(rows, key=lambda r: r["ms"] or 0.0, reverse=True)[:TOP_LAYERS]
-    spread = [_layer_interval(r) for r in top]
+    spread = [layer_interval(r) for r in top]
     body = tuple((r["name"] or "?", r["op"] or "?", fmt_ms(r["ms"], 3), cell,
                   "x".join(map(str, r["output_shape"])) if r.get("output_shape") else "-")
                  for r, (cell, _) in zip(top, spread))
     cov = section.get("coverage")
     foot = f"top {len(top)} of {len(rows)} layers ({section.get('layers_method') or '?'})"
-    counts = [c for _, c in spread if c]
-    if counts:
-        calls = sorted({n for c in counts for n in c})
-        span = f"{calls[0]}" if len(calls) == 1 else f"{calls[0]}-{calls[-1]}"
-        foot += (f"; ms/iter: median of {span} iterations per process in "
-                 f"{max(len(c) for c in counts)} process(es), 95% CI by hierarchical "
-                 "bootstrap over processes, then iterations")
+    protocol = layer_protocol([c for _, c in spread])
+    if protocol:
+        foot += f"; ms/iter: {protocol}"
     if cov and cov["overhead_ms"] < 0:  # flagged, never printed as a negative cost
         foot += f"; implausible: {cov.get('implausible') or 'layers exceed the latency'}"
     elif cov:
@@ -247,7 +244,20 @@ def layer_table(section: dict[str, Any], title: str) -> Table | None:
     return Table(title, ("layer", "op", "ms/iter", "95% CI", "output"), body, foot)
 
 
-def _layer_interval(row: dict[str, Any]) -> tuple[str, list[int] | None]:
+def layer_protocol(counts: list[list[int] | None]) -> str | None:
+    """'median of 20 iterations per process in 2 process(es), 95% CI by hierarchical bootstrap
+    over processes, then iterations' from `layer_interval`'s iteration counts; None when no
+    layer kept samples."""
+    counts = [c for c in counts if c]
+    if not counts:
+        return None
+    calls = sorted({n for c in counts for n in c})
+    span = f"{calls[0]}" if len(calls) == 1 else f"{calls[0]}-{calls[-1]}"
+    return (f"median of {span} iterations per process in {max(len(c) for c in counts)} "
+            "process(es), 95% CI by hierarchical bootstrap over processes, then iterations")
+
+
+def layer_interval(row: dict[str, Any]) -> tuple[str, list[int] | None]:
     """('0.036-0.041', [20, 20]): the 95% interval of a layer's median ms per iteration from
     its per-process iteration samples, and the iterations of each process; ('-', None) for
     files written before layers kept their samples. The ms column had no spread at all."""

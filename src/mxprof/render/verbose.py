@@ -72,7 +72,9 @@ def _header(log: Any, t: dict[str, Any], path: str,
         "  wall span of the log (first timestamp to last end): " + (
             f"{t['span_ms']:.3f} ms" if t["span_ms"] is not None
             else "- (no timestamps: set DNNL_VERBOSE_TIMESTAMP=1 / ONEDNN_VERBOSE_TIMESTAMP=1)"),
-        f"  reorder share of exec time: {100 * t['reorder_share']:.1f} %",
+        "  reorder share of exec time: " + ("- (no primitive exec time logged)"
+                                             if t["reorder_share"] is None
+                                             else f"{100 * t['reorder_share']:.1f} %"),
         "  time resolution: " + (f"{res:g} ms (finest step printed; 0 prints as < {res:g})"
                                  if res is not None else "-"),
     ]

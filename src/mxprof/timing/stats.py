@@ -40,6 +40,8 @@ from __future__ import annotations
 
 import functools
 import math
+from collections.abc import Mapping
+from typing import Any
 
 import msgspec
 import numpy as np
@@ -307,16 +309,25 @@ class Ratio(Record, frozen=True):
     processes: tuple[int, int] = (1, 1)
 
     def text(self) -> str:
-        """'1.23x (95% CI 1.10-1.37)'; '0.93x, slower (95% CI 0.92-0.96)' when `new` is
-        significantly slower (a ratio below 1 is easy to misread as a gain); or
-        'no significant difference (1.02x, 95% CI ...)'."""
-        ci = f"95% CI {self.ci95_low:.2f}-{self.ci95_high:.2f}"
-        if self.significant:
-            return f"{self.value:.2f}x{', slower' if self.value < 1 else ''} ({ci})"
-        return f"no significant difference ({self.value:.2f}x, {ci})"
+        """`ratio_text` of this ratio."""
+        return ratio_text({"value": self.value, "ci95_low": self.ci95_low,
+                           "ci95_high": self.ci95_high, "significant": self.significant})
 
     def to_dict(self) -> dict:
         return {**super().to_dict(), "text": self.text()}
+
+
+def ratio_text(ratio: Mapping[str, Any]) -> str:
+    """The one wording of every ratio, from a Ratio's fields (a record or a file's dict, whose
+    stored "text" an older mxprof may have worded otherwise): '1.23x, faster (95% CI
+    1.10-1.37)', '0.93x, slower (95% CI 0.92-0.96)' when the interval excludes 1, else 'no
+    significant difference (1.02x, 95% CI 0.95-1.08)'. `ratio` needs value, ci95_low,
+    ci95_high and significant."""
+    value = ratio["value"]
+    ci = f"95% CI {ratio['ci95_low']:.2f}-{ratio['ci95_high']:.2f}"
+    if ratio["significant"]:
+        return f"{value:.2f}x, {'slower' if value < 1 else 'faster'} ({ci})"
+    return f"no significant difference ({value:.2f}x, {ci})"
 
 
 def speedup(base_groups, new_groups, *, kind: str = "latency",

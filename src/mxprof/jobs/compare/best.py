@@ -14,6 +14,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+from mxprof.timing.stats import ratio_text
+
 
 def describe(row: dict[str, Any]) -> str:
     """'2 threads, batch 8, 1 instance': what a candidate configuration is."""
@@ -76,12 +78,8 @@ def lines(found: Sequence[dict[str, Any]]) -> list[str]:
     for b in found:
         unit = "ms" if b["metric"] == "latency" else "img/s"
         r = b["ratio"]
-        if r is None:
-            verdict = "no interval (summed instances or no samples)"
-        elif r["significant"]:
-            verdict = f"significantly faster: {r['text']}"
-        else:
-            verdict = f"not significantly faster: {r['text']}"
+        verdict = ("no interval (summed instances or no samples)" if r is None
+                   else f"best over runner-up: {ratio_text(r)}")
         out.append(f"fastest {b['metric']}: {b['model']} {b['config']} on "
                    f"{b['machine'].split(' (')[0]}: {b['best']} ({b['best_value']:.4g} {unit}); "
                    f"runner-up {b['runner_up']} ({b['runner_up_value']:.4g} {unit}): {verdict}")

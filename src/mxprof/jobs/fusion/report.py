@@ -13,7 +13,7 @@ from __future__ import annotations
 from typing import Any
 
 from mxprof.onednn.findings import Finding
-from mxprof.timing.stats import Stats
+from mxprof.timing.stats import Stats, ratio_text
 
 _STATS_KEYS = Stats.__struct_fields__
 _OLD_VERDICTS = ("gain_percent_range", "gain_clear", "worker_noise_ms", "latency_stats")
@@ -29,12 +29,12 @@ def summary_line(report: dict) -> str:
     line = (f"fusion: {_n(report['unfused_ms'], '.2f')} -> {_n(report['fused_ms'], '.2f')} ms "
             f"({_n(report['gain_percent'], '+.1f')}%), {len(report['groups'])} fused nodes")
     if report.get("gain_ratio"):
-        line += f", fused vs unfused speed {report['gain_ratio']['text']}"
+        line += f", fused vs unfused speed {ratio_text(report['gain_ratio'])}"
     if report["patterns"]:
         best = max(report["patterns"], key=lambda p: p["cost_ms"])
         ratio = (report.get("pattern_ratios") or {}).get(best["switch"])
         if ratio and not ratio["significant"]:  # inside the noise: no cost to print
-            line += f"; {best['pattern']} switch off: {ratio['text']}"
+            line += f"; {best['pattern']} switch off: {ratio_text(ratio)}"
         else:
             line += f"; {best['pattern']} worth {_n(best['cost_ms'], '.2f')} ms"
     high = [f for f in report["findings"] if f["severity"] == "high"]

@@ -36,6 +36,7 @@ import numpy as np
 from mxprof._version import __version__
 from mxprof.jobs.profile.spec import RunResult
 from mxprof.schema import SCHEMA
+from mxprof.timing.stats import ratio_text
 
 LATENCY_KEYS = ("median", "mean", "p90", "p99", "min", "max", "stdev", "n", "ci95_low",
                 "ci95_high", "first_call_ms")
@@ -337,14 +338,14 @@ def summary_line(report: dict[str, Any]) -> str:
         parts.append(f"vs {ref_lat['median']:.2f} ms without")
     sp = (ref.get("speedup") or {})
     if sp.get("latency_ratio"):
-        parts.append(f"({sp['latency_ratio']['text']})")
+        parts.append(f"({ratio_text(sp['latency_ratio'])})")
     elif sp.get("latency"):
         parts.append(f"({sp['latency']:.2f}x)")
     thr = report.get("throughput")
     if thr:
         parts.append(f"; throughput bs={thr['batch_size']} {thr['images_per_s']:.1f} img/s")
         if sp.get("throughput_ratio"):
-            parts.append(f"({sp['throughput_ratio']['text']})")
+            parts.append(f"({ratio_text(sp['throughput_ratio'])})")
         elif sp.get("throughput"):
             parts.append(f"({sp['throughput']:.2f}x)")
     failed = [r for r in report.get("runs", []) if r["status"] != "ok"]

@@ -22,6 +22,7 @@ import msgspec
 
 from mxprof.files import temp_dir
 from mxprof.jobs.profile.spec import RunResult, RunSpec
+from mxprof.timing.stats import ratio_text
 from mxprof.workers.process import worker_env
 from mxprof.workers.protocol import WorkerSpec, run_worker
 
@@ -147,7 +148,7 @@ def measured_line(m: dict[str, Any]) -> str:
         return f"[{pair[0]:.2f}-{pair[1]:.2f}]" if pair and None not in pair else "[-]"
     ratio = m.get("speedup_ratio")
     # A file from before the fix's interval was kept: the bare ratio, said to have none.
-    speed = ratio["text"] if ratio else f"{m['speedup']:.2f}x, no interval recorded"
+    speed = ratio_text(ratio) if ratio else f"{m['speedup']:.2f}x, no interval recorded"
     return (f"before {m['before_ms']:.2f} ms {ci(m['before_ci95'])} -> after "
             f"{m['after_ms']:.2f} ms {ci(m['after_ci95'])} ({speed}; "
             f"{m['fix_applied']}), 95% CIs of the medians, back-to-back workers")

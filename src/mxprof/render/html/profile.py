@@ -29,7 +29,13 @@ from mxprof.render.html.base import (
     table,
 )
 from mxprof.render.html.findings import findings_section, roofline_section
-from mxprof.render.tables import ratio_ci_cell, run_settings, threads_why
+from mxprof.render.tables import (
+    layer_interval,
+    layer_protocol,
+    ratio_ci_cell,
+    run_settings,
+    threads_why,
+)
 
 TOP_LAYERS = 25
 ON, OFF = "w/ MKL-DNN", "w/o MKL-DNN"
@@ -258,17 +264,23 @@ def layers_section(report: dict[str, Any]) -> str:
                    + (f"; names without their common prefix {prefix!r}" if prefix else "")
                    + ". Per-layer hooks with the NaiveEngine.", alt="slowest layers")
     total = sum(per[n].get(main, {}).get("ms") or 0.0 for n in order) or None
-    rows = []
+    rows, counts = [], []
     for i, name in enumerate(order):
         r = per[name]
         first = next(iter(r.values()))
         ms = [r.get(lab, {}).get("ms") for lab in labels]
         ratio = (ms[1] / ms[0]) if len(ms) == 2 and ms[0] and ms[1] else None
         shape = "x".join(str(d) for d in first.get("output_shape") or ())
-        rows.append([name, Num(i, "{:d}"), first.get("op"), shape, *[Num(v, "{:.4f}") for v in ms],
+        # The terminal's layer table's interval (render.tables.layer_interval): '-' for a
+        # side or an older file without per-iteration samples.
+        spread = [layer_interval(r[lab]) if lab in r else ("-", None) for lab in labels]
+        counts += [c for _, c in spread]
+        rows.append([name, Num(i, "{:d}"), first.get("op"), shape,
+                     *[cell for v, (ci, _) in zip(ms, spread) for cell in (Num(v, "{:.4f}"), ci)],
                      Num(ratio, "{:.2f}x"),
                      Num(100 * ms[0] / total if ms[0] is not None and total else None, "{:.1f}")])
-    headers = ["layer", "order", "op", "output shape", *[f"{lab} ms" for lab in labels],
+    headers = ["layer", "order", "op", "output shape",
+               *[h for lab in labels for h in (f"{lab} ms", f"{lab} 95% CI")],
                # One hooked pass per side, times without per-call samples: no interval.
                *(["speedup (no interval)"] if len(labels) == 2 else [""]),
                f"% of layers ({main})"]
@@ -283,7 +295,9 @@ def layers_section(report: dict[str, Any]) -> str:
             f"The layers add up to {cov['layers_ms']:.2f} ms, {100 * cov['ratio']:.0f}% of the "
             f"{cov['latency_ms']:.2f} ms median latency; the rest is framework overhead and "
             "merged work." if cov.get("ratio") else "")
-    return section("Per layer", chart, f"<p>{esc(note)}</p>" if note else "",
+    protocol = layer_protocol(counts)
+    note += f" ms per layer: {protocol}." if protocol else ""
+    return section("Per layer", chart, f"<p>{esc(note.strip())}</p>" if note.strip() else "",
                    table(headers, rows, id="layers", filterable=True, scroll=True), id="layers")
 
 
