@@ -52,3 +52,38 @@ def test_the_onednn_version_is_probed_when_the_cache_cannot_be_read(unusable_cac
     unreadable = probe_onednn_version()  # every worker asks this (fingerprint)
     monkeypatch.setenv("MXPROF_CACHE", str(tmp_path / "usable"))
     assert unreadable == probe_onednn_version()
+
+
+@pytest.fixture
+def cache_under_a_file(tmp_path, monkeypatch):
+    """MXPROF_CACHE below a regular file: nothing can be made there, root or not (a read-only
+    mount, tried by hand in the trial, fails the same calls with EROFS)."""
+    (tmp_path / "file").write_text("not a folder")
+    monkeypatch.setenv("MXPROF_CACHE", str(tmp_path / "file" / "cache"))
+    return tmp_path
+
+
+def test_compare_without_a_usable_cache_says_so_before_any_worker(cache_under_a_file):
+    """The results file under the cache folder cannot be made: exit 2 with the way out, not a
+    traceback after the first measured run (nor one from the workers' PYTHONPATH folder)."""
+    done = subprocess.run([sys.executable, "-m", "mxprof", "compare", "mobilenet0.25",
+                           "--shape", "3,32,32", "--fast", "--processes", "1", "--batch-size",
+                           "1"], capture_output=True, text=True, timeout=300)
+    assert done.returncode == 2, done.stderr[-2000:]
+    assert "Traceback" not in done.stderr
+    assert "give --results PATH" in done.stderr.splitlines()[-1]
+    assert "running" not in done.stderr  # no worker started
+
+
+def test_workers_find_mxprof_without_a_usable_cache(cache_under_a_file):
+    """The folder linking mxprof for another interpreter's workers goes to a private temporary
+    folder instead, and its links work."""
+    from mxprof.workers.pythonpath import package_path_dir
+    shim = package_path_dir()
+    assert "cache" not in shim.parts
+    done = subprocess.run([sys.executable, "-I", "-c", "import sys; sys.path.insert(0, sys.argv[1]);"
+                           " import mxprof.workers.pythonpath as p; print(p.PACKAGE)", str(shim)],
+                          capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == str((shim / "mxprof").resolve())
+    assert package_path_dir() == shim  # once per process
