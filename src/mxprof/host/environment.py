@@ -245,8 +245,11 @@ def _version_cache() -> Path | None:
 def onednn_version(probe: bool = False, timeout: float = 120.0) -> str | None:
     """This libmxnet's oneDNN version from the cache; with `probe`, measured when not cached."""
     cache = _version_cache()
-    if cache is not None and cache.is_file():
-        return cache.read_text().strip() or None
+    if cache is not None:
+        try:
+            return cache.read_text().strip() or None
+        except OSError:  # not cached yet, or a cache folder this user may not read (EACCES)
+            pass
     return _probe(cache, timeout) if probe else None
 
 

@@ -207,7 +207,7 @@ def check_zoo(spec: models.ModelSpec, *, timeout: float = 300.0) -> None:
     all day pays the child's MXNet import (1 s here) once. A failed check is never cached.
     Raises ValueError as `run_check`."""
     marker = _zoo_marker(spec)
-    if marker is not None and marker.is_file():
+    if marker is not None and _remembered(marker):
         return
     run_check(spec, [], None, timeout=timeout)
     if marker is not None:
@@ -216,6 +216,13 @@ def check_zoo(spec: models.ModelSpec, *, timeout: float = 300.0) -> None:
             marker.touch()
         except OSError:
             pass  # a read-only cache only costs the check next time
+
+
+def _remembered(marker) -> bool:
+    try:
+        return marker.is_file()
+    except OSError:  # a cache folder this user may not search (EACCES): check as uncached
+        return False
 
 
 def _zoo_marker(spec: models.ModelSpec):

@@ -105,6 +105,7 @@ class ResultsLog:
         self.path = Path(path)
         self.records: list[dict[str, Any]] = []
         self.warnings: list[str] = []
+        _check_writable(self.path)
         if self.path.exists() or self.path.is_symlink():
             # Appended to as well as read: a FIFO is no results file here.
             self.records, self.warnings = read_lines(self.path, kind=self.kind, line=self.line,
@@ -120,6 +121,23 @@ class ResultsLog:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         append_line(self.path, record)
         self.records.append(record)
+
+
+def _check_writable(path: Path) -> None:
+    """ResultsFileError unless every finished record can be appended to `path`, said before any
+    worker starts (a read-only cache folder stopped a sweep with a traceback at its first
+    record); creates nothing, so a dry run can look too."""
+    existing = next(p for p in (path, *path.parents) if p.exists() or p.is_symlink())
+    if existing != path and not existing.is_dir():
+        raise ResultsFileError(f"{existing} is a file, not a folder the results file {path} "
+                               "can be made in: give --results PATH, or point MXPROF_CACHE "
+                               "at a folder")
+    if not os.access(existing, os.W_OK):
+        what = "file" if existing == path else "folder"
+        raise ResultsFileError(
+            f"the {what} {existing} cannot be written here, and each finished run is appended "
+            "to the results file at once: give --results PATH in a writable folder, or point "
+            "MXPROF_CACHE at one")
 
 
 def reuse_fingerprint(env: dict[str, Any]) -> dict[str, Any]:

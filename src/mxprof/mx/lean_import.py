@@ -12,7 +12,8 @@ own import statement only (found by walking the importing frames): a user's mode
 other code in the worker still imports scikit-learn as usual.
 
 MXNet also imports, each inside `try: ... except ImportError`, optional packages that only some
-of its APIs use: `scipy.sparse` (mxnet.ndarray.sparse: scipy matrices in), `scipy.stats`
+of its APIs use: `scipy.sparse` (mxnet.ndarray.sparse: scipy matrices in; but see
+EAGER_FOR_MXNET), `scipy.stats`
 (mxnet.contrib.quantization: entropy calibration; mxnet.test_utils), `requests`
 (mxnet.test_utils: downloads) and `cv2` (mxnet.image). Together 0.33 s of `import mxnet` here
 (scipy 1.15, opencv 4.11, requests 2.34; `python -X importtime`, 2-core VM). `install()` loads
@@ -44,6 +45,12 @@ from types import FrameType
 
 _IMPORTER = "mxnet.model"
 LAZY_FOR_MXNET = ("scipy", "requests", "cv2")
+# Loaded as usual even for MXNet: `mxnet.ndarray.utils.array` reads `spsp.csr` on every
+# `mx.nd.array` call, so a worker pays scipy.sparse at its first input anyway (0.19-0.22 s moved
+# from import to build, load 5.5, nothing saved), and a scipy.sparse that cannot import (a
+# SciPy built for NumPy 2 beside mxprof's numpy 1.23.5) raised from that call in every worker
+# instead of leaving MXNet's `spsp = None` (breaker trial, docs/trial-2026-12-08b.md).
+EAGER_FOR_MXNET = ("scipy.sparse",)
 _MACHINERY = ("importlib._bootstrap", "importlib._bootstrap_external", "importlib",
               "importlib.util")
 
@@ -116,6 +123,7 @@ class _Deferred(importlib.abc.Loader):
 class _LazyForMXNet(importlib.abc.MetaPathFinder):
     def find_spec(self, fullname, path, target=None):
         if fullname.partition(".")[0] not in LAZY_FOR_MXNET or \
+                any(fullname == m or fullname.startswith(m + ".") for m in EAGER_FOR_MXNET) or \
                 _importer(sys._getframe(1)).partition(".")[0] != "mxnet":
             return None
         spec = importlib.machinery.PathFinder.find_spec(fullname, path)

@@ -29,12 +29,30 @@ def package_parent() -> str:
 def package_path_dir() -> Path:
     """A directory whose only entries are symlinks to this mxprof package and to the one
     package its workers need beyond MXNet and numpy, msgspec (msgspec has no dependencies, and
-    its compiled core needs the same Python minor version as mxprof's)."""
+    its compiled core needs the same Python minor version as mxprof's). Under the cache folder;
+    where that cannot hold it (read-only, or not this user's), in a private temporary folder
+    removed when this process exits. Raises OSError only when neither can be written."""
     import msgspec
 
     packages = {"mxprof": PACKAGE, "msgspec": Path(msgspec.__file__).resolve().parent}
     tag = hashlib.sha256("\n".join(map(str, packages.values())).encode()).hexdigest()[:12]
-    shim = cache_root() / "pythonpath" / tag
+    try:
+        return _linked(cache_root() / "pythonpath" / tag, packages)
+    except OSError:
+        if tag not in _PRIVATE:
+            import atexit
+            import shutil
+            import tempfile
+            shim = Path(tempfile.mkdtemp(prefix="mxprof-pythonpath-"))  # mode 0700, unique
+            atexit.register(shutil.rmtree, shim, True)  # removes the links, not their targets
+            _PRIVATE[tag] = _linked(shim, packages)
+        return _PRIVATE[tag]
+
+
+_PRIVATE: dict[str, Path] = {}  # tag -> this process's own shim when the cache cannot hold it
+
+
+def _linked(shim: Path, packages: dict[str, Path]) -> Path:
     for name, package in packages.items():
         link = shim / name
         if not (link.is_symlink() and link.resolve() == package):
