@@ -245,3 +245,17 @@ def test_notebook_api_runs_the_same_job_on_a_block():
     assert result.kind == "int8" and result.first_diverging == "outlier_conv1_fwd"
     assert [c.phase for c in result.candidates] == ["fp32", "all-int8"]
     assert any("all-int8" in line or "c01" in line for line in lines)
+
+
+def test_the_search_trace_names_the_calls_each_candidate_was_timed_with(outlier):
+    """--iterations N times each candidate with N calls: the footer says so, not --min-time's
+    seconds (trial 2026-12-08b)."""
+    from mxprof.jobs.int8.records import Int8Result
+    from mxprof.render.int8 import trace_table
+    from mxprof.schema import decode
+    data, _ = outlier
+    by_time = trace_table(decode(data, Int8Result, source="outlier", what="int8")).footnote
+    assert f"{data['protocol']['min_time_s']} s of calls each" in by_time
+    counted = {**data, "protocol": {**data["protocol"], "iterations": 10}}
+    foot = trace_table(decode(counted, Int8Result, source="outlier", what="int8")).footnote
+    assert "10 calls each" in foot and "s of calls each" not in foot

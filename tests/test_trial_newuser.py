@@ -164,3 +164,23 @@ def test_the_layer_table_gives_each_layer_its_interval_and_protocol():
     assert table.rows[0][3] == f"{first.ci95_low:.3f}-{first.ci95_high:.3f}"
     assert "median of 3-4 iterations per process in 2 process(es)" in table.footnote
     assert all(r[3] == "-" for r in table.rows[2:])  # no samples: no interval claimed
+
+
+def test_an_opencv_that_does_not_import_stops_accuracy_data_before_any_worker(tmp_path):
+    # An OpenCV wheel whose libGL is missing is found but fails to import: every worker
+    # decoding --data images died on it (trial 2026-12-08b); the parent now says so, exit 2.
+    broken = tmp_path / "broken" / "cv2"
+    broken.mkdir(parents=True)
+    (broken / "__init__.py").write_text(
+        "raise ImportError('libGL.so.1: cannot open shared object file')\n")
+    images = tmp_path / "images" / "n01"
+    images.mkdir(parents=True)
+    src = str(Path(mxprof.__file__).resolve().parents[1])
+    env = {"PYTHONPATH": f"{broken.parent}{os.pathsep}{src}"}
+    proc = run_cli("accuracy", "mobilenet0.25", "--shape", "3,32,32", "--data",
+                   str(tmp_path / "images"), "--fast", "--processes", "1", env=env,
+                   timeout=120)
+    assert proc.returncode == 2, proc.stderr
+    assert ("mxprof: error: `mxprof accuracy --data` needs OpenCV (cv2), which is installed "
+            "but does not import here: libGL.so.1") in proc.stderr
+    assert "Traceback" not in proc.stderr and "worker" not in proc.stderr

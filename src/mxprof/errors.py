@@ -50,23 +50,32 @@ EXTRAS = {"mxnet": "mxnet", "gluoncv": "gluoncv", "opencv": "cv2", "plot": "matp
           "cluster": "distributed", "pyperf": "pyperf"}
 
 
-def require_extra(command: str, extra: str) -> None:
-    """Raise `MissingExtraError` when `extra`'s module cannot be found (without importing it).
+def require_extra(command: str, extra: str, *, importable: bool = False) -> None:
+    """Raise `MissingExtraError` when `extra`'s module cannot be found (without importing it),
+    or, with `importable`, when it is found but its import fails (an OpenCV wheel whose
+    libGL is missing): for a light module that every worker would otherwise fail on.
 
     `command` is what the user ran (``"fusion"``); the message says how to get the extra, or,
     for MXNet, to run inside the venv of the MXNet build the user wants to profile.
     """
+    import importlib
     import importlib.util
 
     module = EXTRAS[extra]
+    what = {"mxnet": "MXNet", "gluoncv": "GluonCV", "opencv": "OpenCV (cv2)",
+            "plot": "matplotlib", "cluster": "Dask distributed", "pyperf": "pyperf"}[extra]
     try:
         found = importlib.util.find_spec(module) is not None
     except (ImportError, ValueError):
         found = False
+    if found and importable:
+        try:
+            importlib.import_module(module)
+        except ImportError as exc:
+            raise MissingExtraError(f"`mxprof {command}` needs {what}, which is installed but "
+                                    f"does not import here: {exc}") from None
     if found:
         return
-    what = {"mxnet": "MXNet", "gluoncv": "GluonCV", "opencv": "OpenCV (cv2)",
-            "plot": "matplotlib", "cluster": "Dask distributed", "pyperf": "pyperf"}[extra]
     hint = ", or run inside the venv of your MXNet build" if extra == "mxnet" else ""
     raise MissingExtraError(f"`mxprof {command}` needs {what}: "
                             f"pip install 'mxprof[{extra}]'{hint}")

@@ -248,8 +248,13 @@ def _zoo_marker(spec: models.ModelSpec):
             parts.append(metadata.version("gluoncv"))
         except metadata.PackageNotFoundError:
             return None
-    for module in (__file__, models.__file__, model_inputs.__file__):  # the checking code
-        parts.append(hashlib.sha1(Path(module).read_bytes()).hexdigest())
+    # The checking code and the networks mxprof defines itself (mx/zoo): a change to either
+    # checks again.
+    here = Path(models.__file__).parent
+    code = [Path(__file__), here / "models.py", here / "inputs.py", here / "checks.py",
+            *sorted((here / "zoo").glob("*.py"))]
+    for module in code:
+        parts.append(hashlib.sha1(module.read_bytes()).hexdigest())
     key = hashlib.sha1("\n".join(parts).encode()).hexdigest()[:20]
     return cache_root() / "model-checks" / f"{key}.ok"
 

@@ -112,12 +112,19 @@ def trace_table(r: Int8Result) -> Table:
     p = r.protocol
     foot = (f"{target}. Latency: ms per call at batch {p.get('timing_batch')}, median [95% "
             f"interval] over {p.get('processes')} processes, {p.get('warmup')} warm-up calls, "
-            f"{p.get('min_time_s')} s of calls each, threads {p.get('threads') or 'MXNet default'}"
+            f"{_calls_each(p)}, threads {p.get('threads') or 'MXNet default'}"
             "; speedup: FP32 median / this median, "
             "bootstrap 95% interval, n.s. when it contains 1. Layers in FP32 beyond --exclude.")
     return Table("Search trace", ("step", "phase", "kept in FP32", "agreement", "top-1",
                                   "out SQNR dB", "latency ms", "speedup", ""),
                  tuple(rows), foot, align="rllrrrrrl")
+
+
+def _calls_each(protocol: dict) -> str:
+    """'10 calls each' under --iterations, else '1.0 s of calls each' (--min-time)."""
+    if protocol.get("iterations"):
+        return f"{protocol['iterations']} calls each"
+    return f"{protocol.get('min_time_s')} s of calls each"
 
 
 def header_lines(r: Int8Result) -> list[str]:
