@@ -72,7 +72,7 @@ def cost_section(results, wall_s: float, layout: str) -> Cost:
 # Seconds per phase for the dry run's estimate, measured here (bench/profile_wall.py,
 # resnet50_v1 on the 2-CPU VM, MXNet's import lean: mxprof.mx.lean_import): per process, and
 # per pass beyond the timed minimum.
-_PER_PROCESS = {"interpreter": 0.2, "start": 0.05, "import": 0.75, "build": 0.4}
+_PER_PROCESS = {"interpreter": 0.2, "start": 0.05, "import": 0.85, "build": 0.3}
 _PER_PASS = {"operators": 3.0, "layers": 4.0, "primitives": 3.0}
 _LEGACY_CHECKS = {"fusion": 4 * 4.0 + 2 * 2.0, "equivalence": 3 * 4.0}
 
