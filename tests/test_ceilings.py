@@ -88,12 +88,16 @@ def test_ceilings_command_measures_then_hits_the_cache(cli, tmp_path):
         assert len(m[name]["values"]) == 2 and m[name]["min"] <= m[name]["median"] <= m[name]["max"]
         assert m[name]["median"] > 0
     assert m["cpus"] == [0] and m["threads"] == 1 and not data["cache"]["hit"]
+    # One wait-policy decision, the plan's: announced, and the one the worker ran with.
+    assert first.stderr.count("mxprof: OpenMP wait policy ") == 1
+    assert f"mxprof: OpenMP wait policy {m['wait_policy']} (" in first.stderr
     again = cli("ceilings", "--cores", "0", "--threads", "1", env=env)
     assert again.returncode == 0
     if m["machine_load"]["busy"]:  # a busy measurement is never cached: measured again
         assert data["cache"]["not_cached"] and "cache        hit" not in again.stdout
     else:
         assert "cache        hit" in again.stdout and "warning" not in again.stdout
+        assert "OpenMP wait policy" not in again.stderr  # nothing runs: no window spent
     assert "theoretical  f32" in again.stdout and "measured     f32" in again.stdout
 
 

@@ -103,9 +103,12 @@ def run(args) -> int:
     check_outputs(args, KIND)
     plan = job.plan(job.Options(cores=args.cores, threads=args.threads, refresh=args.refresh,
                                 reps=args.reps, size=args.size, timeout=args.timeout))
-    from mxprof.commands._job import warnings
-    for note in warnings(plan.notes):  # oversubscription (Placement), as every command
-        print(f"mxprof: {note}", file=sys.stderr)
+    from mxprof.commands._job import announce, warnings
+    if plan.placement is not None:  # the wait policy the worker gets, and why, as every command
+        announce(plan.placement, plan.notes)
+    else:
+        for note in warnings(plan.notes):  # oversubscription (Placement), as every command
+            print(f"mxprof: {note}", file=sys.stderr)
     if not plan.cached:
         # The measuring worker runs MXNet's kernels; cached figures need no MXNet.
         from mxprof.errors import require_extra

@@ -17,11 +17,14 @@ from mxprof.errors import UsageError
 
 
 def resolve(cores: str | None = None, membind: str | None = None,
-            threads: int | str | None = None, wait_policy: str = "auto") -> Placement:
-    """The job's Placement; UsageError naming the bad option."""
+            threads: int | str | None = None, wait_policy: str = "auto", *,
+            decide_wait: bool = True) -> Placement:
+    """The job's Placement (`decide_wait`: see mxprof.cpu.placement.resolve); UsageError
+    naming the bad option."""
     from mxprof.cpu.placement import resolve as resolve_placement
     try:
-        return resolve_placement(cores, membind, threads=threads, wait_policy=wait_policy)
+        return resolve_placement(cores, membind, threads=threads, wait_policy=wait_policy,
+                                 decide_wait=decide_wait)
     except ValueError as exc:
         raise UsageError(str(exc)) from None
 

@@ -30,6 +30,7 @@ import msgspec
 
 from mxprof.cpu import ceilings as cpu_ceilings
 from mxprof.cpu.load import LoadMonitor
+from mxprof.cpu.placement import Placement
 from mxprof.events import Finished, OnEvent, Started, ignore
 from mxprof.files import temp_dir
 from mxprof.jobs.contract import Plan, Result, Step
@@ -61,9 +62,12 @@ def _parse_cpus(cpus: str | None) -> tuple[int, ...] | None:
 
 
 def measure(cpus: str | None, threads: int | None, *, reps: int = 5, size: int = 1024,
-            rep_time: float = 0.3, timeout: float = 600.0) -> tuple[dict | None, str | None]:
-    """(measured figures, None) from one worker process, or (None, why it failed)."""
-    env = worker_env(mkldnn=True, threads=threads)
+            rep_time: float = 0.3, timeout: float = 600.0, wait_policy: str | None = None
+            ) -> tuple[dict | None, str | None]:
+    """(measured figures, None) from one worker process, or (None, why it failed).
+    `wait_policy`: the OpenMP wait policy the caller decided ("active" | "passive"; None:
+    decided here, "auto")."""
+    env = worker_env(mkldnn=True, threads=threads, wait_policy=wait_policy)
     spec = {"cpus": cpus, "reps": reps, "size": size, "rep_time": rep_time}
     with temp_dir("ceilings") as tmp:
         monitor = LoadMonitor.start()
@@ -206,6 +210,9 @@ class CeilingsPlan(Plan, kw_only=True):
     options: Options
     threads: int | None = None
     cached: bool = False
+    # The measuring worker's binding, its wait policy decided by the plan (None when the cache
+    # holds the figures: nothing runs, no window is spent).
+    placement: Placement | None = None
 
 
 def plan(options: Options) -> CeilingsPlan:
@@ -216,15 +223,18 @@ def plan(options: Options) -> CeilingsPlan:
     if options.reps < 1 or options.size < 16 or (
             isinstance(options.threads, int) and options.threads < 1):
         raise UsageError("--reps and --threads must be >= 1, --size >= 16")
-    placement = resolve(options.cores, None, options.threads)
+    placement = resolve(options.cores, None, options.threads, decide_wait=False)
     threads = placement.threads
     cached = not options.refresh and machine_ceilings(
         options.cores, threads, measure_missing=False)["measured"] is not None
+    if not cached:  # the worker will run: its wait policy decided once, here
+        placement = resolve(options.cores, None, options.threads)
     steps = [] if cached else [Step(label="ceilings", what=(
         f"f32/int8 FullyConnected {options.size}^3 and a STREAM triad, {options.reps} reps "
         f"each, {threads or 'runtime'} threads, cores {options.cores or 'not bound'}"),
         seconds=15.0)]
     return CeilingsPlan(options=options, threads=threads, cached=cached, steps=steps,
+                        placement=None if cached else placement,
                         notes=(["the cache holds these figures: nothing to measure"]
                                if cached else []) + warnings(placement))
 
@@ -238,7 +248,8 @@ def run(plan: CeilingsPlan, on_event: OnEvent = ignore, *, on_partial=None) -> C
     for step in plan.steps:
         on_event(Started(label=step.label, index=1, total=len(plan.steps)))
     result = machine_ceilings(o.cores, plan.threads, refresh=o.refresh, reps=o.reps,
-                              size=o.size, timeout=o.timeout)
+                              size=o.size, timeout=o.timeout,
+                              wait_policy=plan.placement.wait_policy if plan.placement else None)
     for step in plan.steps:
         on_event(Finished(label=step.label, status="ok" if result["measured"] else "failed",
                           seconds=time.monotonic() - began, index=1, total=len(plan.steps),
