@@ -122,7 +122,13 @@ def test_bind_and_the_jobs_say_it_from_the_same_placement(cli):
     proc = cli("bind", "--cores", "0", "--threads", "2", "--wait-policy", "passive",
                "--dry-run", "--", "true")
     assert proc.returncode == 0, proc.stderr
-    assert f"mxprof: warning: {placement.oversubscription}\n" in proc.stderr
+    # A dry run says it in its plan (stdout), as every command's; a run on stderr.
+    assert f"\nwarning: {placement.oversubscription}\n" in proc.stdout
+    assert "share CPUs" not in proc.stderr
+    ran = cli("bind", "--cores", "0", "--threads", "2", "--wait-policy", "passive", "--",
+              "true")
+    assert ran.returncode == 0, ran.stderr
+    assert f"mxprof: warning: {placement.oversubscription}\n" in ran.stderr
     plan = int8.plan(int8.Options(model="mobilenet0.25", cores="0", threads=2,
                                   wait_policy="passive"))
     err = io.StringIO()

@@ -160,8 +160,6 @@ def run(args) -> int:
     runtime, env = _plan_env(args, topology, placement)
     cpus, threads = placement.cpu_ids, placement.threads
     nodes = None if placement.membind is None else parse_cpu_list(placement.membind)
-    if placement.oversubscription:
-        print(f"mxprof: warning: {placement.oversubscription}", file=sys.stderr)
     busy = None if args.threads is not None else busy_warning(
         len(topology.online), len(cpus), threads, load)
     if busy:
@@ -171,7 +169,11 @@ def run(args) -> int:
         for line in format_plan(cpus, nodes, topology, runtime, env, command,
                                 (placement.wait_policy, placement.wait_why)):
             print(line)
+        if placement.oversubscription:  # in the plan, as every command's dry run says it
+            print(f"warning: {placement.oversubscription}")
         return 0
+    if placement.oversubscription:  # on stderr when it runs, as every command (_job.announce)
+        print(f"mxprof: warning: {placement.oversubscription}", file=sys.stderr)
     try:
         binding = bind(cpus, nodes, topology=topology)
     except BindError as exc:
