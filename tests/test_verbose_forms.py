@@ -71,6 +71,21 @@ def test_case_graph_new_layout(native):
                                                                "18446744073709551615")
     assert g["op_attrs"] == "attrs:{axis:2}" and g["outputs"].startswith("outputs:{s32:1021")
     assert log.header["generation"] == "v3.6+" and log.header["generation_inferred"]
+    # The case's right values are shown, not only parsed: its partition in the JSON totals
+    # and in the summary's graph table (breaker trial 2026-12-08b).
+    assert t["graph_partitions"] == [{"operation": "exec", "op_names": "_gen_index(_gen_index)",
+                                      "engine": "gpu", "partition_id": "18446744073709551615",
+                                      "count": 1, "ms": pytest.approx(0.193115, abs=1e-12)}]
+    from mxprof.render.verbose import format_summary
+    text = "\n".join(format_summary(log, log.summary("kind"), "kind", 10, "case.log"))
+    row = next(ln for ln in text.splitlines() if ln.startswith("exec ") and "_gen_index" in ln)
+    assert row.split()[1:4] == ["_gen_index(_gen_index)", "gpu", "18446744073709551615"]
+    assert "0.193" in row
+
+
+def test_a_primitive_log_has_no_graph_partitions(native):
+    log = verbose.parse(_cases() / "mkldnn-v0-windows-decimal-comma.log", native=native)
+    assert log.totals()["graph_partitions"] == []
 
 
 V0 = ("mkldnn_verbose,exec,reorder,jit:uni,undef,in:f32_nchw out:f32_nChw8c,num:1,"

@@ -304,6 +304,20 @@ def summarize(prims: pd.DataFrame, by: str | tuple[str, ...] | list[str] = ("kin
     return out.sort_values("total_ms", ascending=False)
 
 
+# A graph-API partition line: what ran (its operations), where, and which partition.
+GRAPH_GROUP = ("operation", "op_names", "engine", "partition_id")
+
+
+def summarize_graph(graph: pd.DataFrame) -> pd.DataFrame:
+    """The graph-API lines per GRAPH_GROUP (exec and compile apart): count, total/mean/min/max
+    ms and percent of all graph time, largest total first (empty without graph lines)."""
+    out = (graph.groupby(list(GRAPH_GROUP), observed=True, sort=False, dropna=False)["time_ms"]
+           .agg(count="count", total_ms="sum", mean_ms="mean", min_ms="min", max_ms="max"))
+    total = float(graph["time_ms"].sum())
+    out["percent"] = 100.0 * out["total_ms"] / total if total > 0 else 0.0
+    return out.sort_values("total_ms", ascending=False)
+
+
 def _by_kind(rows: pd.DataFrame) -> dict[str, dict[str, float]]:
     """{kind: {count, ms}}, largest ms first."""
     by_kind = {str(k): {"count": len(v), "ms": float(v.sum())}
@@ -334,6 +348,10 @@ def totals(log: VerboseLog) -> dict[str, Any]:
         "graph_exec_count": len(graph_exec),
         "graph_exec_ms": float(graph_exec["time_ms"].sum()),
         "graph_compile_count": int((g["operation"] == "compile").sum()),
+        "graph_partitions": [
+            {**dict(zip(GRAPH_GROUP, (None if v != v else str(v) for v in key))),
+             "count": int(r["count"]), "ms": float(r["total_ms"])}
+            for key, r in summarize_graph(g).iterrows()],
         "span_ms": span_ms(p, g),
         "reorder_share": reorder_share(p),
         "resolution_ms": log.resolution_ms,

@@ -125,7 +125,12 @@ def format_summary(log: Any, summary: Any, by: str, top: int, path: str,
     if create_summary is not None and len(create_summary):
         tables.append((t["create_ms"], _time_table(f"Creation time by {by}", create_summary,
                                                    top, res)))
-    for _, table in sorted(tables, key=lambda x: -x[0]):  # the larger of the two first
+    if len(log.graph):  # graph-API partitions: their own lines, never in the primitives'
+        from mxprof.onednn.verbose import summarize_graph
+        tables.append((t["graph_exec_ms"], _time_table(
+            "Graph API partitions by operation, ops, engine and partition id",
+            summarize_graph(log.graph), top, res)))
+    for _, table in sorted(tables, key=lambda x: -x[0]):  # the largest first
         lines += table
     flops = log.gflops()
     if len(flops):
